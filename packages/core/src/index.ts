@@ -1,0 +1,7 @@
+export * from './errors'
+export * from './action-runner'
+export * from './inputs'
+export * from './image-ref'
+export * from './names'
+export * from './payload'
+export * from './shell'

@@ -1,0 +1,107 @@
+import * as core from '@actions/core'
+import { UserError } from './errors'
+
+/** Reads one raw input by its action.yml name; the runner passes it as INPUT_<NAME>. */
+export type InputSource = (name: string) => string
+
+export const actionInputs: InputSource = (name) => core.getInput(name)
+
+function invalid(name: string, value: string, expected: string): UserError {
+  return new UserError(`Input '${name}' must be ${expected}, got ${JSON.stringify(value)}`, {
+    fix: `Set '${name}' in the step's 'with:' block to ${expected}.`
+  })
+}
+
+/**
+ * Typed, validated access to an action's inputs. Every parse error quotes the input's
+ * name, the value given and the form expected.
+ */
+export class Inputs {
+  constructor(private readonly source: InputSource = actionInputs) {}
+
+  string(name: string): string {
+    return this.source(name).trim()
+  }
+
+  required(name: string): string {
+    const value = this.string(name)
+    if (value === '') {
+      throw new UserError(`Input '${name}' is required but was empty`, {
+        fix: `Set '${name}' in the step's 'with:' block.`
+      })
+    }
+    return value
+  }
+
+  /** Like `string`, but the value is a secret: registered with the runner so logs mask it. */
+  secret(name: string): string {
+    const value = this.source(name)
+    if (value.trim() !== '') {
+      core.setSecret(value)
+      for (const line of value.split(/\r?\n/)) if (line.trim().length >= 4) core.setSecret(line.trim())
+    }
+    return value.trim() === '' ? '' : value
+  }
+
+  boolean(name: string, fallback = false): boolean {
+    const value = this.string(name)
+    if (value === '') return fallback
+    if (/^(true|True|TRUE)$/.test(value)) return true
+    if (/^(false|False|FALSE)$/.test(value)) return false
+    throw invalid(name, value, "'true' or 'false'")
+  }
+
+  integer(name: string, range: { min: number; max: number; fallback: number }): number {
+    const value = this.string(name)
+    if (value === '') return range.fallback
+    const parsed = /^\d+$/.test(value) ? Number(value) : NaN
+    if (!Number.isSafeInteger(parsed) || parsed < range.min || parsed > range.max) {
+      throw invalid(name, value, `a whole number from ${range.min} to ${range.max}`)
+    }
+    return parsed
+  }
+
+  /** A list given one item per line or comma-separated; blank items are dropped. */
+  list(name: string): string[] {
+    return parseList(this.source(name))
+  }
+
+  /** Lines of a multi-line input, trimmed; blank lines and `#` comments are dropped. */
+  lines(name: string): string[] {
+    return this.source(name)
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'))
+  }
+
+  /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
+  duration(name: string, fallback: string): number {
+    const value = this.string(name) || fallback
+    const ms = parseDuration(value)
+    if (ms === undefined) throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)")
+    return ms
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.string(name)
+    if (value === '') return fallback
+    if ((allowed as readonly string[]).includes(value)) return value as T
+    throw invalid(name, value, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`)
+  }
+}
+
+export function parseList(raw: string): string[] {
+  return raw
+    .split(/[\n,]/)
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+}
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim())
+  if (!match) return undefined
+  const ms = Number(match[1]) * durationUnits[match[2] ?? 's']
+  return Number.isFinite(ms) ? Math.round(ms) : undefined
+}
