@@ -1,5 +1,6 @@
 // Bundles every action into dist/<action>/ with ncc, exactly what the runner executes.
 // `--check` rebuilds into a temporary folder and fails when the committed dist/ differs.
+// Action names as arguments limit the run to those actions.
 import ncc from '@vercel/ncc'
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -44,10 +45,15 @@ async function listFiles(dir, prefix = '') {
   return files.sort()
 }
 
-const actions = (await readdir(join(root, 'actions'), { withFileTypes: true }))
+const allActions = (await readdir(join(root, 'actions'), { withFileTypes: true }))
   .filter((d) => d.isDirectory())
   .map((d) => d.name)
   .sort()
+const named = process.argv.slice(2).filter((arg) => !arg.startsWith('--'))
+for (const name of named) {
+  if (!allActions.includes(name)) throw new Error(`No action '${name}'; the actions are ${allActions.join(', ')}`)
+}
+const actions = named.length > 0 ? named : allActions
 
 if (!check) {
   for (const action of actions) {

@@ -28608,42 +28608,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /************************************************************************/
 var __webpack_exports__ = {};
 
-;// CONCATENATED MODULE: ./packages/core/src/errors.ts
-/**
- * A problem with the user's input, files or environment: reported as a clear failure
- * (what was wrong, where, what to do) rather than as a crash with a stack trace.
- */
-class errors_UserError extends Error {
-    fix;
-    location;
-    constructor(message, options = {}) {
-        super(message, options.cause === undefined ? undefined : { cause: options.cause });
-        this.name = 'UserError';
-        this.fix = options.fix;
-        this.location = options.location;
-    }
-    /** The message with its location and fix, as one paragraph for a log line. */
-    describe() {
-        const where = this.location ? ` (${formatLocation(this.location)})` : '';
-        return this.fix ? `${this.message}${where}. ${this.fix}` : `${this.message}${where}`;
-    }
-}
-function formatLocation(location) {
-    if (location.line === undefined)
-        return location.file;
-    return location.column === undefined
-        ? `${location.file}:${location.line}`
-        : `${location.file}:${location.line}:${location.column}`;
-}
-/** Text of any thrown value, for messages. */
-function errorMessage(error) {
-    if (error instanceof errors_UserError)
-        return error.describe();
-    if (error instanceof Error)
-        return error.message;
-    return String(error);
-}
-
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/utils.js
@@ -31589,6 +31553,42 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
+;// CONCATENATED MODULE: ./packages/core/src/errors.ts
+/**
+ * A problem with the user's input, files or environment: reported as a clear failure
+ * (what was wrong, where, what to do) rather than as a crash with a stack trace.
+ */
+class UserError extends Error {
+    fix;
+    location;
+    constructor(message, options = {}) {
+        super(message, options.cause === undefined ? undefined : { cause: options.cause });
+        this.name = 'UserError';
+        this.fix = options.fix;
+        this.location = options.location;
+    }
+    /** The message with its location and fix, as one paragraph for a log line. */
+    describe() {
+        const where = this.location ? ` (${formatLocation(this.location)})` : '';
+        return this.fix ? `${this.message}${where}. ${this.fix}` : `${this.message}${where}`;
+    }
+}
+function formatLocation(location) {
+    if (location.line === undefined)
+        return location.file;
+    return location.column === undefined
+        ? `${location.file}:${location.line}`
+        : `${location.file}:${location.line}:${location.column}`;
+}
+/** Text of any thrown value, for messages. */
+function errorMessage(error) {
+    if (error instanceof UserError)
+        return error.describe();
+    if (error instanceof Error)
+        return error.message;
+    return String(error);
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/action-runner.ts
 
 
@@ -31606,7 +31606,7 @@ async function runAction(body) {
     }
 }
 function reportFailure(error) {
-    if (error instanceof errors_UserError) {
+    if (error instanceof UserError) {
         const location = error.location;
         core_error(error.describe(), {
             title: error.message.length <= 80 ? error.message : undefined,
@@ -31622,390 +31622,11 @@ function reportFailure(error) {
     setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
-
-
-const actionInputs = (name) => core.getInput(name);
-function invalid(name, value, expected) {
-    return new UserError(`Input '${name}' must be ${expected}, got ${JSON.stringify(value)}`, {
-        fix: `Set '${name}' in the step's 'with:' block to ${expected}.`
-    });
-}
-/**
- * Typed, validated access to an action's inputs. Every parse error quotes the input's
- * name, the value given and the form expected.
- */
-class Inputs {
-    source;
-    constructor(source = actionInputs) {
-        this.source = source;
-    }
-    string(name) {
-        return this.source(name).trim();
-    }
-    required(name) {
-        const value = this.string(name);
-        if (value === '') {
-            throw new UserError(`Input '${name}' is required but was empty`, {
-                fix: `Set '${name}' in the step's 'with:' block.`
-            });
-        }
-        return value;
-    }
-    /** Like `string`, but the value is a secret: registered with the runner so logs mask it. */
-    secret(name) {
-        const value = this.source(name);
-        if (value.trim() !== '') {
-            core.setSecret(value);
-            for (const line of value.split(/\r?\n/))
-                if (line.trim().length >= 4)
-                    core.setSecret(line.trim());
-        }
-        return value.trim() === '' ? '' : value;
-    }
-    boolean(name, fallback = false) {
-        const value = this.string(name);
-        if (value === '')
-            return fallback;
-        if (/^(true|True|TRUE)$/.test(value))
-            return true;
-        if (/^(false|False|FALSE)$/.test(value))
-            return false;
-        throw invalid(name, value, "'true' or 'false'");
-    }
-    integer(name, range) {
-        const value = this.string(name);
-        if (value === '')
-            return range.fallback;
-        const parsed = /^\d+$/.test(value) ? Number(value) : NaN;
-        if (!Number.isSafeInteger(parsed) || parsed < range.min || parsed > range.max) {
-            throw invalid(name, value, `a whole number from ${range.min} to ${range.max}`);
-        }
-        return parsed;
-    }
-    /** A list given one item per line or comma-separated; blank items are dropped. */
-    list(name) {
-        return parseList(this.source(name));
-    }
-    /** Lines of a multi-line input, trimmed; blank lines and `#` comments are dropped. */
-    lines(name) {
-        return this.source(name)
-            .split(/\r?\n/)
-            .map((line) => line.trim())
-            .filter((line) => line !== '' && !line.startsWith('#'));
-    }
-    /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
-    duration(name, fallback) {
-        const value = this.string(name) || fallback;
-        const ms = parseDuration(value);
-        if (ms === undefined)
-            throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)");
-        return ms;
-    }
-    oneOf(name, allowed, fallback) {
-        const value = this.string(name);
-        if (value === '')
-            return fallback;
-        if (allowed.includes(value))
-            return value;
-        throw invalid(name, value, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
-    }
-}
-function parseList(raw) {
-    return raw
-        .split(/[\n,]/)
-        .map((item) => item.trim())
-        .filter((item) => item !== '');
-}
-const durationUnits = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-function parseDuration(text) {
-    const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim());
-    if (!match)
-        return undefined;
-    const ms = Number(match[1]) * durationUnits[match[2] ?? 's'];
-    return Number.isFinite(ms) ? Math.round(ms) : undefined;
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
-
-const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const domainName = `${domainComponent}(?:\\.${domainComponent})*`;
-const ipv6 = '\\[(?:[a-fA-F0-9:]+)\\]';
-const domain = `(?:${domainName}|${ipv6})(?::[0-9]+)?`;
-const pathComponent = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
-const image_ref_path = `${pathComponent}(?:/${pathComponent})*`;
-const domainPattern = new RegExp(`^${domain}$`);
-const pathPattern = new RegExp(`^${image_ref_path}$`);
-const tagPattern = /^[\w][\w.-]{0,127}$/;
-const digestPattern = /^sha256:[a-f0-9]{64}$/;
-const nameMaxLength = 255;
-const DOCKER_HUB = 'docker.io';
-/** Tags that name a moving target, so a commit pinning them does not pin anything. */
-const MUTABLE_TAGS = (/* unused pure expression or super */ null && (['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop']));
-function image_ref_isValidTag(tag) {
-    return tagPattern.test(tag);
-}
-function image_ref_isValidDigest(digest) {
-    return digestPattern.test(digest);
-}
-function isMutableTag(tag) {
-    return MUTABLE_TAGS.includes(tag.toLowerCase());
-}
-/** Splits `name` into registry and path the way Docker does: the first component is a registry when it has a `.` or `:`, or is `localhost`. */
-function splitName(name) {
-    const slash = name.indexOf('/');
-    if (slash > 0) {
-        const first = name.slice(0, slash);
-        if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
-            return domainPattern.test(first) ? { registry: first, path: name.slice(slash + 1) } : undefined;
-        }
-    }
-    return { path: name };
-}
-/** Parses an image reference; returns undefined when it does not follow the grammar. */
-function image_ref_parseImageReference(text) {
-    let rest = text;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!image_ref_isValidDigest(digest))
-            return undefined;
-    }
-    let tag;
-    const lastColon = rest.lastIndexOf(':');
-    if (lastColon > rest.lastIndexOf('/')) {
-        tag = rest.slice(lastColon + 1);
-        rest = rest.slice(0, lastColon);
-        if (!image_ref_isValidTag(tag))
-            return undefined;
-    }
-    if (rest.length === 0 || rest.length > nameMaxLength)
-        return undefined;
-    const name = splitName(rest);
-    if (!name || !pathPattern.test(name.path))
-        return undefined;
-    return { ...name, tag, digest };
-}
-function formatImageReference(ref) {
-    const name = repositoryOf(ref);
-    return `${name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}
-/** `registry/path` as written (no tag, no digest). */
-function repositoryOf(ref) {
-    return ref.registry ? `${ref.registry}/${ref.path}` : ref.path;
-}
-/**
- * The repository in Docker's canonical form, for comparing two spellings of the same
- * image: `nginx` and `docker.io/library/nginx` are the same repository.
- */
-function canonicalRepository(ref) {
-    const registry = ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
-    const path = registry === DOCKER_HUB && !ref.path.includes('/') ? `library/${ref.path}` : ref.path;
-    return `${registry}/${path}`;
-}
-function registryOf(ref) {
-    return ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
-}
-/** Validates a repository name (no tag or digest), throwing a UserError that names the field. */
-function requireRepository(field, value) {
-    const ref = image_ref_parseImageReference(value);
-    if (!ref || ref.tag !== undefined || ref.digest !== undefined) {
-        throw new UserError(`${field} ${JSON.stringify(value)} is not an image repository`, {
-            fix: "Give the repository without tag or digest, in lower case, e.g. 'ghcr.io/acme/api' or 'acme/api'."
-        });
-    }
-    return ref;
-}
-function requireTag(field, value) {
-    if (!image_ref_isValidTag(value)) {
-        throw new UserError(`${field} ${JSON.stringify(value)} is not a valid image tag`, {
-            fix: 'A tag is 1 to 128 characters of letters, digits, _ . and -, not starting with . or -, e.g. v1.2.3.'
-        });
-    }
-    return value;
-}
-function requireDigest(field, value) {
-    if (!image_ref_isValidDigest(value)) {
-        throw new UserError(`${field} ${JSON.stringify(value)} is not a valid image digest`, {
-            fix: "Give it as 'sha256:' followed by 64 lower-case hex digits, as 'docker buildx' or 'docker inspect' prints it."
-        });
-    }
-    return value;
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/names.ts
-
-// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
-// require an alphanumeric first character, as container and DNS names derived from it need.
-const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-function names_isValidServiceName(name) {
-    return serviceNamePattern.test(name);
-}
-function requireServiceName(field, value) {
-    if (!names_isValidServiceName(value)) {
-        throw new UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
-            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
-        });
-    }
-    return value;
-}
-// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
-const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
-function parseRepositoryName(value) {
-    const parts = value.split('/');
-    if (parts.length !== 2)
-        return undefined;
-    const [owner, repo] = parts;
-    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
-        return undefined;
-    return { owner, repo };
-}
-function requireRepositoryName(field, value) {
-    const parsed = parseRepositoryName(value);
-    if (!parsed) {
-        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
-            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
-        });
-    }
-    return parsed;
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/payload.ts
-
-
-
-/**
- * The `client_payload` of the `repository_dispatch` event that dispatch-to-infra sends and
- * bump-image-tag reads. Version 1; a change that breaks readers bumps `schema`.
- */
-const PAYLOAD_SCHEMA = 1;
-/** GitHub's documented limits for POST /repos/{owner}/{repo}/dispatches. */
-const DISPATCH_LIMITS = {
-    eventTypeLength: 100,
-    clientPayloadProperties: 10,
-    bodyBytes: 64 * 1024
-};
-function updatesOf(payload) {
-    return 'services' in payload ? payload.services : [pickUpdate(payload)];
-}
-function pickUpdate(u) {
-    return u.digest === undefined
-        ? { service: u.service, image: u.image, tag: u.tag }
-        : { service: u.service, image: u.image, tag: u.tag, digest: u.digest };
-}
-const environmentPattern = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-function isValidEnvironment(name) {
-    return environmentPattern.test(name);
-}
-function payloadError(field, problem) {
-    return new UserError(`client_payload.${field} ${problem}`, {
-        fix: 'Send the event with dispatch-to-infra, or follow the payload schema in the gitops-lite README (schema 1).'
-    });
-}
-function readString(object, key, path, required) {
-    const value = object[key];
-    if (value === undefined || value === null || value === '') {
-        if (required)
-            throw payloadError(path, 'is missing');
-        return undefined;
-    }
-    if (typeof value !== 'string')
-        throw payloadError(path, `must be a string, got ${JSON.stringify(value)}`);
-    return value;
-}
-function readUpdate(object, path, inherited) {
-    const service = readString(object, 'service', `${path}service`, true);
-    const image = readString(object, 'image', `${path}image`, inherited.image === undefined) ?? inherited.image;
-    const tag = readString(object, 'tag', `${path}tag`, inherited.tag === undefined) ?? inherited.tag;
-    const digest = readString(object, 'digest', `${path}digest`, false) ?? inherited.digest;
-    if (!isValidServiceName(service))
-        throw payloadError(`${path}service`, `${JSON.stringify(service)} is not a valid compose service name`);
-    const ref = parseImageReference(image);
-    if (!ref || ref.tag !== undefined || ref.digest !== undefined) {
-        throw payloadError(`${path}image`, `${JSON.stringify(image)} is not an image repository (no tag or digest)`);
-    }
-    if (!isValidTag(tag))
-        throw payloadError(`${path}tag`, `${JSON.stringify(tag)} is not a valid image tag`);
-    if (digest !== undefined && !isValidDigest(digest)) {
-        throw payloadError(`${path}digest`, `${JSON.stringify(digest)} is not 'sha256:' followed by 64 hex digits`);
-    }
-    return digest === undefined ? { service, image, tag } : { service, image, tag, digest };
-}
-function isObject(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-/**
- * Validates a received `client_payload`. Accepts the single form (`service`, `image`,
- * `tag`, `digest`) and the multi form (`services`: objects, or names sharing the top-level
- * `image`/`tag`/`digest`).
- */
-function parseDeployPayload(raw) {
-    if (!isObject(raw))
-        throw payloadError('', 'must be a JSON object');
-    if (raw.schema !== undefined && raw.schema !== PAYLOAD_SCHEMA) {
-        throw payloadError('schema', `is ${JSON.stringify(raw.schema)}, but this version reads schema ${PAYLOAD_SCHEMA}`);
-    }
-    const inherited = {
-        image: readString(raw, 'image', 'image', false),
-        tag: readString(raw, 'tag', 'tag', false),
-        digest: readString(raw, 'digest', 'digest', false)
-    };
-    let updates;
-    if (raw.services !== undefined) {
-        if (!Array.isArray(raw.services) || raw.services.length === 0)
-            throw payloadError('services', 'must be a non-empty array');
-        updates = raw.services.map((entry, index) => {
-            const path = `services[${index}].`;
-            if (typeof entry === 'string')
-                return readUpdate({ service: entry }, path, inherited);
-            if (!isObject(entry))
-                throw payloadError(`services[${index}]`, 'must be an object or a service name');
-            return readUpdate(entry, path, inherited);
-        });
-    }
-    else {
-        updates = [readUpdate(raw, '', {})];
-    }
-    const environment = readString(raw, 'environment', 'environment', false);
-    if (environment !== undefined && !isValidEnvironment(environment)) {
-        throw payloadError('environment', `${JSON.stringify(environment)} is not a valid environment name`);
-    }
-    const source = isObject(raw.source) ? raw.source : undefined;
-    const correlationId = typeof raw.correlation_id === 'string' ? raw.correlation_id : undefined;
-    return { updates, environment, source, correlationId };
-}
-/** Checks GitHub's limits for a dispatch, quoting the size found and the limit. */
-function checkDispatchLimits(eventType, payload) {
-    if (eventType.length === 0 || eventType.length > DISPATCH_LIMITS.eventTypeLength) {
-        throw new UserError(`event-type is ${eventType.length} characters; GitHub accepts 1 to ${DISPATCH_LIMITS.eventTypeLength}`, { fix: 'Use a shorter event type, e.g. deploy.' });
-    }
-    const properties = Object.keys(payload).length;
-    if (properties > DISPATCH_LIMITS.clientPayloadProperties) {
-        throw new UserError(`client_payload has ${properties} top-level properties; GitHub accepts at most ${DISPATCH_LIMITS.clientPayloadProperties}`, { fix: "Nest extra data under one key with the 'client-payload' input." });
-    }
-    const bytes = Buffer.byteLength(JSON.stringify({ event_type: eventType, client_payload: payload }));
-    if (bytes >= DISPATCH_LIMITS.bodyBytes) {
-        throw new UserError(`The dispatch body is ${bytes} bytes; GitHub accepts less than ${DISPATCH_LIMITS.bodyBytes} bytes (64 KB)`, { fix: "Send less in 'client-payload' (a link to the data instead of the data itself)." });
-    }
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/index.ts
-
-
-
-
-
-
-
-
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/main.ts
 
 async function run() {
     await runAction(async () => {
-        throw new errors_UserError('dispatch-to-infra is not implemented yet', {
+        throw new UserError('dispatch-to-infra is not implemented yet', {
             fix: 'Pin an earlier release of gitops-lite or follow the project for the release that adds it.'
         });
     });
