@@ -14,14 +14,24 @@ export DEBIAN_FRONTEND=noninteractive
 # Others may run apt on this machine at the same time: wait for the dpkg lock, don't fail.
 apt_get() { apt-get -o DPkg::Lock::Timeout=300 "$@"; }
 log() { echo "install-prereqs: $*"; }
+# Runs a noisy command silently; shows its output only when it fails.
+quietly() {
+  local output
+  if ! output=$("$@" 2>&1); then
+    echo "$output" >&2
+    echo "install-prereqs: failed: $*" >&2
+    return 1
+  fi
+}
 warn() { echo "install-prereqs: warning: $*" >&2; }
 
 required_packages=(docker.io iptables openssh-server docker-registry busybox-static git ca-certificates docker-compose)
 optional_packages=(hyperfine)
 compose_plugin_dir=/usr/local/lib/docker/cli-plugins
 
-is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
-has_candidate() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
+# Capture before matching: with pipefail, `grep -q` closing the pipe early fails the pipeline.
+is_installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == 'install ok installed' ]]; }
+has_candidate() { [[ $(apt-cache policy "$1" 2>/dev/null) =~ Candidate:\ [^\(] ]]; }
 
 apt_updated=false
 apt_update_once() {
@@ -52,7 +62,7 @@ if ((${#missing[@]})); then
   done
   if ((${#to_install[@]})); then
     log "installing ${to_install[*]}"
-    apt_get install -y -qq --no-install-recommends "${to_install[@]}" >/dev/null
+    quietly apt_get install -y -qq --no-install-recommends "${to_install[@]}"
   fi
 fi
 
@@ -81,7 +91,7 @@ EOF
   apt_update_once
   local work
   work=$(mktemp -d)
-  (cd "$work" && apt_get download -qq docker-compose/trixie >/dev/null)
+  (cd "$work" && quietly apt_get download -qq docker-compose/trixie)
   dpkg -x "$work"/docker-compose_*.deb "$work/root"
   mkdir -p "$compose_plugin_dir"
   install -m 0755 "$work/root/usr/libexec/docker/cli-plugins/docker-compose" "$compose_plugin_dir/docker-compose"
@@ -94,7 +104,7 @@ else
   apt_update_once
   if has_candidate docker-compose-v2; then
     log "installing docker-compose-v2"
-    apt_get install -y -qq --no-install-recommends docker-compose-v2 >/dev/null
+    quietly apt_get install -y -qq --no-install-recommends docker-compose-v2
   elif grep -q '^ID=debian' /etc/os-release; then
     log "installing Compose v2 from Debian trixie's docker-compose package"
     install_compose_from_trixie
@@ -109,7 +119,7 @@ fi
 if ! command -v pnpm >/dev/null; then
   command -v npm >/dev/null || { echo "install-prereqs: npm not found; install Node 20+ first" >&2; exit 1; }
   log "installing pnpm 10"
-  npm install -g --silent pnpm@10 >/dev/null
+  quietly npm install -g --silent pnpm@10
 fi
 
 log "ready: $(docker compose version --short 2>/dev/null | sed 's/^/compose /'), $(/usr/sbin/sshd -V 2>&1 | head -n1 | cut -d, -f1), pnpm $(pnpm --version)"
