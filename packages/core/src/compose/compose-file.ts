@@ -1,0 +1,142 @@
+import { LineCounter, Scalar, isMap, isScalar, parseDocument, visit, type Document } from 'yaml'
+import { UserError } from '../errors'
+
+/** A compose file as text, named by its path relative to the workspace (as annotations want it). */
+export interface ComposeSource {
+  path: string
+  text: string
+}
+
+export type DataPath = readonly (string | number)[]
+
+export interface ComposeService {
+  name: string
+  /** 1-based line of the service's key. */
+  line: number
+  /** The scalar the service's resolved `image` comes from, possibly through an alias or merge key. */
+  image?: Scalar
+  /** The service's resolved `image` is there but is not a string (a map, a list, a number). */
+  imageIsNotText: boolean
+  hasBuild: boolean
+  hasExtends: boolean
+}
+
+/**
+ * One parsed compose file. `data` is what compose reads (merge keys and aliases resolved);
+ * `occurrences` says, for each scalar in the source, every place in `data` where it appears.
+ */
+export interface ComposeFile {
+  path: string
+  text: string
+  doc: Document.Parsed
+  data: unknown
+  services: ComposeService[]
+  occurrences: Map<number, DataPath[]>
+  /** The nearest anchor over each scalar (its own or an enclosing collection's), by source offset. */
+  anchors: Map<number, string>
+  lineOf(offset: number): number
+}
+
+const parseOptions = { merge: true, prettyErrors: true } as const
+const marker = '\u0000gitops-lite-scalar@'
+
+export function parseCompose(source: ComposeSource): ComposeFile {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(source.text, { ...parseOptions, lineCounter })
+  const lineOf = (offset: number): number => lineCounter.linePos(offset).line
+  const problem = doc.errors[0]
+  if (problem) {
+    throw new UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
+      fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
+      location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
+    })
+  }
+  const data = doc.toJS()
+  const scalars = new Map<number, Scalar>()
+  const anchors = new Map<number, string>()
+  visit(doc, {
+    Scalar(key, node, path) {
+      if (key === 'key' || !node.range) return
+      scalars.set(node.range[0], node)
+      const anchored = [node, ...[...path].reverse()].find((n) => (n as { anchor?: string }).anchor)
+      if (anchored) anchors.set(node.range[0], (anchored as { anchor: string }).anchor)
+    }
+  })
+  const occurrences = locateScalars(source.text)
+  const services = readServices(source.path, doc, data, occurrences, scalars, lineOf)
+  return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, lineOf }
+}
+
+/** Re-parses edited text to its data, for verification. */
+export function composeData(path: string, text: string): unknown {
+  const doc = parseDocument(text, parseOptions)
+  if (doc.errors.length > 0) throw new Error(`${path}: the edited file does not parse: ${doc.errors[0].message}`)
+  return doc.toJS()
+}
+
+/**
+ * Finds where each value scalar ends up once aliases and merge keys are resolved: a second
+ * parse has every value scalar replaced by a marker naming its source offset, so the YAML
+ * library's own resolution tells us which places share a node.
+ */
+function locateScalars(text: string): Map<number, DataPath[]> {
+  const marked = parseDocument(text, parseOptions)
+  visit(marked, {
+    Scalar(key, node) {
+      if (key !== 'key' && node.range) node.value = `${marker}${node.range[0]}`
+    }
+  })
+  const occurrences = new Map<number, DataPath[]>()
+  const walk = (value: unknown, at: DataPath): void => {
+    if (typeof value === 'string' && value.startsWith(marker)) {
+      const offset = Number(value.slice(marker.length))
+      occurrences.set(offset, [...(occurrences.get(offset) ?? []), at])
+    } else if (Array.isArray(value)) {
+      value.forEach((item, index) => walk(item, [...at, index]))
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [key, item] of Object.entries(value)) walk(item, [...at, key])
+    }
+  }
+  walk(marked.toJS(), [])
+  return occurrences
+}
+
+function readServices(
+  file: string,
+  doc: Document.Parsed,
+  data: unknown,
+  occurrences: Map<number, DataPath[]>,
+  scalars: Map<number, Scalar>,
+  lineOf: (offset: number) => number
+): ComposeService[] {
+  const servicesNode = isMap(doc.contents) ? doc.contents.get('services', true) : undefined
+  if (servicesNode === undefined || servicesNode === null) return []
+  if (!isMap(servicesNode)) {
+    throw new UserError(`'services' in ${file} is not a mapping of service names to definitions`, {
+      fix: 'Write services as "services:" followed by one indented key per service.',
+      location: { file, line: lineOf(servicesNode.range?.[0] ?? 0) }
+    })
+  }
+  const resolved = (data as { services?: Record<string, unknown> }).services ?? {}
+  const byImagePath = new Map<string, number>()
+  for (const [offset, paths] of occurrences) {
+    for (const path of paths) {
+      if (path.length === 3 && path[0] === 'services' && path[2] === 'image') byImagePath.set(String(path[1]), offset)
+    }
+  }
+  return servicesNode.items.map((pair) => {
+    const name = String(isScalar(pair.key) ? pair.key.value : pair.key)
+    const definition = resolved[name]
+    const fields = typeof definition === 'object' && definition !== null ? (definition as Record<string, unknown>) : {}
+    const offset = byImagePath.get(name)
+    const image = offset === undefined ? undefined : scalars.get(offset)
+    return {
+      name,
+      line: lineOf((isScalar(pair.key) ? pair.key.range?.[0] : undefined) ?? 0),
+      image: image && typeof image.value === 'string' ? image : undefined,
+      imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
+      hasBuild: 'build' in fields,
+      hasExtends: 'extends' in fields
+    }
+  })
+}

@@ -1,0 +1,5 @@
+export * from './interpolation'
+export * from './env-file'
+export * from './compose-file'
+export * from './image-bump'
+export * from './diff'
