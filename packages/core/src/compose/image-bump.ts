@@ -400,7 +400,8 @@ function applyNodeEdits(file: ComposeFile, edits: Edit[]): string {
   for (const edit of edits) if (edit.newRaw !== edit.analysis.raw) unique.set(edit.analysis.node.range![0], edit)
   if (unique.size === 0) return file.text
   let text = file.text
-  const expected = structuredClone(file.data) as Record<string, unknown>
+  // A fresh copy of the original data (structuredClone would change the objects' realm under test runners).
+  const expected = file.doc.toJS() as Record<string, unknown>
   for (const [start, edit] of [...unique].sort((a, b) => b[0] - a[0])) {
     const { node } = edit.analysis
     const end = node.range![1]
