@@ -65,6 +65,29 @@ function pickUpdate(u: ImageUpdate): ImageUpdate {
     : { service: u.service, image: u.image, tag: u.tag, digest: u.digest }
 }
 
+export interface DeployPayloadFields {
+  updates: ImageUpdate[]
+  /** Send the `services` form even for one update (the sender was given a list). */
+  multi?: boolean
+  environment?: string
+  source: PayloadSource
+  correlationId: string
+  extra?: unknown
+}
+
+/** Builds the payload from validated fields: the single form for one service, `services` for several. */
+export function createDeployPayload(fields: DeployPayloadFields): DeployPayload {
+  const images = fields.updates.length === 1 && !fields.multi ? pickUpdate(fields.updates[0]) : { services: fields.updates.map(pickUpdate) }
+  return {
+    schema: PAYLOAD_SCHEMA,
+    ...images,
+    ...(fields.environment === undefined ? {} : { environment: fields.environment }),
+    source: fields.source,
+    correlation_id: fields.correlationId,
+    ...(fields.extra === undefined ? {} : { extra: fields.extra })
+  }
+}
+
 /** What a reader of the event needs, validated. */
 export interface ReceivedDeployment {
   updates: ImageUpdate[]

@@ -1,0 +1,143 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { RepositoryName } from '../names'
+import type { GitHubClient } from './client'
+import { explainRequestError } from './errors'
+
+/** The fields of a workflow run (GET /repos/{owner}/{repo}/actions/runs/{id}) this module reads. */
+export interface WorkflowRun {
+  id: number
+  name?: string | null
+  display_title?: string
+  status: string | null
+  conclusion: string | null
+  html_url: string
+  created_at: string
+}
+
+/** The token permission listing and reading workflow runs needs. */
+export const WORKFLOW_RUNS_PERMISSION = 'Actions: read'
+
+/**
+ * The line an infra workflow needs so dispatch-to-infra can find the run its event started:
+ * the run's title then carries the correlation id.
+ */
+export const RUN_NAME_LINE = 'run-name: deploy ${{ github.event.client_payload.correlation_id }}'
+
+/** How far before the dispatch to look for its run, for clock skew between the runner and GitHub. */
+export const CLOCK_SKEW_MS = 2 * 60_000
+
+/** Whether the run's title (its `run-name`) or name carries the correlation id. */
+export function runCarries(run: Pick<WorkflowRun, 'display_title' | 'name'>, correlationId: string): boolean {
+  return Boolean(run.display_title?.includes(correlationId) || run.name?.includes(correlationId))
+}
+
+/** The `created` query of GET .../actions/runs for runs created at or after `since` (GitHub's search date syntax). */
+export function createdSince(since: Date): string {
+  return `>=${since.toISOString().replace(/\.\d{3}Z$/, 'Z')}`
+}
+
+/** Where the wait loop reads runs from: GitHub's REST API in the action, a fake in unit tests. */
+export interface WorkflowRunSource {
+  /** The run carrying the correlation id, once GitHub has created it. */
+  find(): Promise<WorkflowRun | undefined>
+  get(runId: number): Promise<WorkflowRun>
+}
+
+export interface RunLookup {
+  repository: RepositoryName
+  correlationId: string
+  /** When the dispatch was sent; runs created well before it are not looked at. */
+  dispatchedAt: Date
+}
+
+export function githubWorkflowRuns(client: GitHubClient, lookup: RunLookup): WorkflowRunSource {
+  const { owner, repo } = lookup.repository
+  const purpose = (action: string) => ({ action, repository: `${owner}/${repo}`, permission: WORKFLOW_RUNS_PERMISSION })
+  return {
+    async find() {
+      try {
+        const { data } = await client.rest.actions.listWorkflowRunsForRepo({
+          owner,
+          repo,
+          event: 'repository_dispatch',
+          created: createdSince(new Date(lookup.dispatchedAt.getTime() - CLOCK_SKEW_MS)),
+          per_page: 100
+        })
+        return data.workflow_runs.find((run) => runCarries(run, lookup.correlationId))
+      } catch (error) {
+        throw explainRequestError(error, purpose(`list the repository_dispatch workflow runs of ${owner}/${repo}`))
+      }
+    },
+    async get(runId) {
+      try {
+        return (await client.rest.actions.getWorkflowRun({ owner, repo, run_id: runId })).data
+      } catch (error) {
+        throw explainRequestError(error, purpose(`read workflow run ${runId} of ${owner}/${repo}`))
+      }
+    }
+  }
+}
+
+export interface Clock {
+  now(): number
+  sleep(ms: number): Promise<void>
+}
+
+export const realClock: Clock = { now: () => Date.now(), sleep: (ms) => sleep(ms) }
+
+/** Polling backoff: 1 s, then 1.5 times longer each time, at most 20 s apart. */
+export const POLL_BACKOFF = { initialMs: 1000, factor: 1.5, maxMs: 20_000 } as const
+
+export function nextPollDelay(previousMs: number | undefined): number {
+  if (previousMs === undefined) return POLL_BACKOFF.initialMs
+  return Math.min(Math.round(previousMs * POLL_BACKOFF.factor), POLL_BACKOFF.maxMs)
+}
+
+export interface WaitOptions {
+  /** The whole wait, from the call: finding the run and its completion. */
+  timeoutMs: number
+  /** How long the run may take to appear; GitHub creates it within seconds of the dispatch. */
+  findTimeoutMs: number
+  /** Called once when the run is found, e.g. to log its URL while the wait goes on. */
+  onFound?: (run: WorkflowRun) => void
+  /** Called at each poll of a found, unfinished run. */
+  onProgress?: (run: WorkflowRun) => void
+  clock?: Clock
+}
+
+export type WaitResult =
+  | { state: 'completed'; run: WorkflowRun }
+  /** The run was found but had not completed in time. */
+  | { state: 'timed-out'; run: WorkflowRun }
+  /** No run carried the correlation id in time. */
+  | { state: 'not-found' }
+
+/** Finds the dispatched run and polls it with backoff until it completes or time runs out. */
+export async function waitForWorkflowRun(source: WorkflowRunSource, options: WaitOptions): Promise<WaitResult> {
+  const clock = options.clock ?? realClock
+  const start = clock.now()
+  const deadline = start + options.timeoutMs
+  const findDeadline = start + Math.min(options.findTimeoutMs, options.timeoutMs)
+  let delay: number | undefined
+  const pause = async (until: number): Promise<boolean> => {
+    const left = until - clock.now()
+    if (left <= 0) return false
+    delay = nextPollDelay(delay)
+    await clock.sleep(Math.min(delay, left))
+    return true
+  }
+
+  let run = await source.find()
+  while (!run) {
+    if (!(await pause(findDeadline))) return { state: 'not-found' }
+    run = await source.find()
+  }
+  options.onFound?.(run)
+  delay = undefined
+  while (run.status !== 'completed') {
+    options.onProgress?.(run)
+    if (!(await pause(deadline))) return { state: 'timed-out', run }
+    run = await source.get(run.id)
+  }
+  return { state: 'completed', run }
+}

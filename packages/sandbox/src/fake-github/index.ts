@@ -1,0 +1,3 @@
+export * from './server'
+export * from './responses'
+export * from './run-name'

@@ -1,0 +1,458 @@
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { errorBody, type ErrorResponse } from './responses'
+import { renderRunName } from './run-name'
+
+/** One request as the server received it, with the status it answered. */
+export interface RecordedRequest {
+  method: string
+  /** Path without the query, e.g. `/repos/acme/infra/dispatches`. */
+  path: string
+  query: Record<string, string>
+  headers: Record<string, string | string[] | undefined>
+  /** The raw body text, and the body parsed as JSON when it is JSON. */
+  rawBody: string
+  body: unknown
+  status: number
+}
+
+export interface DispatchEvent {
+  repository: string
+  eventType: string
+  clientPayload: Record<string, unknown>
+  request: RecordedRequest
+}
+
+/** Called after each accepted repository_dispatch, once GitHub's 204 has been sent. */
+export type DispatchHook = (event: DispatchEvent, github: FakeGitHub) => void | Promise<void>
+
+export interface WorkflowRunScript {
+  repository: string
+  /** The workflow's `name`. */
+  name?: string
+  /** The run's title: what the workflow's `run-name` rendered to. */
+  displayTitle: string
+  event?: string
+  headBranch?: string
+  headSha?: string
+  /** Time spent queued, then in progress; `Infinity` keeps it running until `completeRun`. */
+  queuedMs?: number
+  inProgressMs?: number
+  /** The conclusion once completed (GitHub's values: success, failure, cancelled, timed_out, ...). */
+  conclusion?: string
+}
+
+interface FakeRun {
+  id: number
+  repository: string
+  script: Required<Omit<WorkflowRunScript, 'repository'>>
+  createdAt: number
+  runNumber: number
+  /** Set by completeRun: completes the run now, whatever its timings. */
+  completion?: { at: number; conclusion: string }
+}
+
+export interface FakePullRequest {
+  number: number
+  repository: string
+  title: string
+  body: string | null
+  head: string
+  base: string
+  draft: boolean
+  state: 'open' | 'closed'
+}
+
+export interface FakeGitHubOptions {
+  /** Repositories (`owner/name`) that exist; requests about any other answer 404, as GitHub does. */
+  repositories?: string[]
+  /** Tokens GitHub accepts; any other (or none) gets 401 Bad credentials. Any token passes when unset. */
+  tokens?: string[]
+  /** The web root in `html_url`s. */
+  serverUrl?: string
+}
+
+interface QueuedFailure {
+  method?: string
+  path?: RegExp
+  response: ErrorResponse
+}
+
+const rateLimit = { limit: 5000 }
+
+/**
+ * A local stand-in for GitHub's REST API on 127.0.0.1 (a random port) implementing
+ * repository dispatches, workflow runs and pull request creation per GitHub's REST docs,
+ * with their status codes, headers and error bodies. It records every request and lets
+ * tests queue failures, require a token, and react to dispatches.
+ */
+export class FakeGitHub {
+  readonly requests: RecordedRequest[] = []
+  /** Errors thrown by dispatch hooks; `stop()` rethrows the first. */
+  readonly hookErrors: unknown[] = []
+  private readonly repositories: Set<string>
+  private readonly runs: FakeRun[] = []
+  private readonly pulls: FakePullRequest[] = []
+  private readonly failures: QueuedFailure[] = []
+  private readonly hooks: DispatchHook[] = []
+  private readonly pending = new Set<Promise<void>>()
+  private remaining = rateLimit.limit
+  private nextRunId = 1000
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+    private readonly options: FakeGitHubOptions
+  ) {
+    this.repositories = new Set(options.repositories ?? [])
+  }
+
+  static async start(options: FakeGitHubOptions = {}): Promise<FakeGitHub> {
+    let fake: FakeGitHub | undefined
+    const server = createServer((req, res) => void fake!.handle(req, res))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', resolve)
+    })
+    const { port } = server.address() as AddressInfo
+    fake = new FakeGitHub(server, `http://127.0.0.1:${port}`, options)
+    return fake
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.pending])
+    this.server.closeAllConnections()
+    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+    if (this.hookErrors.length > 0) throw this.hookErrors[0]
+  }
+
+  addRepository(fullName: string): void {
+    this.repositories.add(fullName)
+  }
+
+  /**
+   * Answers the next `times` requests matching `method` and `path` (all when left out) with
+   * `response` instead of handling them, in the order queued.
+   */
+  failNext(response: ErrorResponse, match: { method?: string; path?: RegExp; times?: number } = {}): void {
+    for (let i = 0; i < (match.times ?? 1); i++) this.failures.push({ method: match.method, path: match.path, response })
+  }
+
+  onDispatch(hook: DispatchHook): void {
+    this.hooks.push(hook)
+  }
+
+  /** Requests for one route, e.g. `requestsTo('POST', /\/dispatches$/)`. */
+  requestsTo(method: string, path: RegExp): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === method && path.test(r.path))
+  }
+
+  createWorkflowRun(script: WorkflowRunScript): number {
+    const id = this.nextRunId++
+    this.runs.push({
+      id,
+      repository: script.repository,
+      createdAt: Date.now(),
+      runNumber: this.runs.filter((r) => r.repository === script.repository).length + 1,
+      script: {
+        name: script.name ?? 'deploy',
+        displayTitle: script.displayTitle,
+        event: script.event ?? 'repository_dispatch',
+        headBranch: script.headBranch ?? 'main',
+        headSha: script.headSha ?? '0'.repeat(40),
+        queuedMs: script.queuedMs ?? 0,
+        inProgressMs: script.inProgressMs ?? 0,
+        conclusion: script.conclusion ?? 'success'
+      }
+    })
+    return id
+  }
+
+  /** Completes a run now with `conclusion`, e.g. when the work it stands for has finished. */
+  completeRun(id: number, conclusion: string): void {
+    const run = this.runs.find((r) => r.id === id)
+    if (!run) throw new Error(`FakeGitHub: no workflow run ${id}`)
+    run.completion = { at: Date.now(), conclusion }
+  }
+
+  /** A workflow run as GET /repos/{owner}/{repo}/actions/runs/{run_id} returns it. */
+  workflowRun(id: number): Record<string, unknown> | undefined {
+    const run = this.runs.find((r) => r.id === id)
+    return run && this.runJson(run)
+  }
+
+  pullRequests(repository: string): FakePullRequest[] {
+    return this.pulls.filter((p) => p.repository === repository)
+  }
+
+  private webUrl(): string {
+    return (this.options.serverUrl ?? 'https://github.com').replace(/\/+$/, '')
+  }
+
+  private runJson(run: FakeRun): Record<string, unknown> {
+    const elapsed = Date.now() - run.createdAt
+    const { queuedMs, inProgressMs } = run.script
+    const completed = run.completion !== undefined || elapsed >= queuedMs + inProgressMs
+    const status = completed ? 'completed' : elapsed >= queuedMs ? 'in_progress' : 'queued'
+    const conclusion = completed ? (run.completion?.conclusion ?? run.script.conclusion) : null
+    const created = new Date(run.createdAt).toISOString().replace(/\.\d{3}Z$/, 'Z')
+    const [owner] = run.repository.split('/')
+    return {
+      id: run.id,
+      name: run.script.name,
+      display_title: run.script.displayTitle,
+      node_id: `WFR_${run.id}`,
+      head_branch: run.script.headBranch,
+      head_sha: run.script.headSha,
+      path: '.github/workflows/deploy.yml',
+      run_number: run.runNumber,
+      run_attempt: 1,
+      event: run.script.event,
+      status,
+      conclusion,
+      workflow_id: 1,
+      url: `${this.url}/repos/${run.repository}/actions/runs/${run.id}`,
+      html_url: `${this.webUrl()}/${run.repository}/actions/runs/${run.id}`,
+      created_at: created,
+      updated_at: new Date(Math.min(Date.now(), run.createdAt + queuedMs + inProgressMs)).toISOString(),
+      run_started_at: created,
+      repository: { full_name: run.repository, owner: { login: owner } }
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = []
+    for await (const chunk of req) chunks.push(chunk as Buffer)
+    const rawBody = Buffer.concat(chunks).toString('utf8')
+    const url = new URL(req.url ?? '/', this.url)
+    let body: unknown
+    try {
+      body = rawBody === '' ? undefined : JSON.parse(rawBody)
+    } catch {
+      body = undefined
+    }
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      rawBody,
+      body,
+      status: 0
+    }
+    this.requests.push(record)
+    const reply = (status: number, json?: unknown, headers: Record<string, string> = {}) => {
+      record.status = status
+      this.remaining = Math.max(0, this.remaining - 1)
+      res.writeHead(status, {
+        'x-github-request-id': `${randomBytes(2).toString('hex').toUpperCase()}:${randomBytes(4).toString('hex').toUpperCase()}`,
+        'x-github-api-version-selected': '2022-11-28',
+        'x-ratelimit-limit': String(rateLimit.limit),
+        'x-ratelimit-remaining': String(this.remaining),
+        'x-ratelimit-used': String(rateLimit.limit - this.remaining),
+        'x-ratelimit-reset': String(Math.ceil(Date.now() / 3_600_000) * 3600),
+        'x-ratelimit-resource': 'core',
+        ...(json === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
+        ...headers
+      })
+      res.end(json === undefined ? undefined : JSON.stringify(json))
+    }
+    const fail = (response: ErrorResponse) => reply(response.status, errorBody(response), response.headers)
+    try {
+      if (!this.authorized(req.headers.authorization)) return fail({ status: 401, message: 'Bad credentials' })
+      const queued = this.failures.findIndex(
+        (f) => (f.method === undefined || f.method === record.method) && (f.path === undefined || f.path.test(record.path))
+      )
+      if (queued >= 0) return fail(this.failures.splice(queued, 1)[0].response)
+      this.route(record, reply, fail)
+    } catch (error) {
+      fail({ status: 500, message: `FakeGitHub: ${(error as Error).message}` })
+    }
+  }
+
+  private authorized(header: string | undefined): boolean {
+    if (this.options.tokens === undefined) return true
+    const match = /^(?:token|bearer)\s+(.+)$/i.exec(header ?? '')
+    return match !== null && this.options.tokens.includes(match[1])
+  }
+
+  private route(
+    request: RecordedRequest,
+    reply: (status: number, json?: unknown) => void,
+    fail: (response: ErrorResponse) => void
+  ): void {
+    const notFound = () => fail({ status: 404, message: 'Not Found' })
+    const match = /^\/repos\/([^/]+)\/([^/]+)(\/.*)$/.exec(request.path)
+    if (!match) return notFound()
+    const repository = `${match[1]}/${match[2]}`
+    if (!this.repositories.has(repository)) return notFound()
+    const rest = match[3]
+    const route = `${request.method} ${rest.replace(/^\/actions\/runs\/\d+$/, '/actions/runs/{id}')}`
+    switch (route) {
+      case 'POST /dispatches':
+        return this.dispatch(repository, request, reply, fail)
+      case 'GET /actions/runs':
+        return reply(200, this.listRuns(repository, request.query))
+      case 'GET /actions/runs/{id}': {
+        const run = this.runs.find((r) => r.repository === repository && `/actions/runs/${r.id}` === rest)
+        return run ? reply(200, this.runJson(run)) : notFound()
+      }
+      case 'POST /pulls':
+        return this.createPull(repository, request, reply, fail)
+      default:
+        return notFound()
+    }
+  }
+
+  /** POST /repos/{owner}/{repo}/dispatches: 204 No Content, or 422 with GitHub's limits. */
+  private dispatch(
+    repository: string,
+    request: RecordedRequest,
+    reply: (status: number, json?: unknown) => void,
+    fail: (response: ErrorResponse) => void
+  ): void {
+    const body = request.body as { event_type?: unknown; client_payload?: unknown } | undefined
+    const invalid = (problem: string) => fail({ status: 422, message: `Invalid request.\n\n${problem}`, documentationUrl: 'https://docs.github.com/rest/repos/repos#create-a-repository-dispatch-event' })
+    if (typeof body !== 'object' || body === null) return fail({ status: 400, message: 'Problems parsing JSON' })
+    if (typeof body.event_type !== 'string' || body.event_type.length === 0) return invalid('"event_type" wasn\'t supplied.')
+    if (body.event_type.length > 100) return invalid('event_type is too long (maximum is 100 characters)')
+    const payload = body.client_payload ?? {}
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return invalid('For \'properties/client_payload\', it is not an object.')
+    if (Object.keys(payload).length > 10) return invalid('client_payload has too many top-level properties (maximum is 10)')
+    if (Buffer.byteLength(request.rawBody) >= 64 * 1024) return invalid('client_payload is too large (maximum is 64 KB)')
+    reply(204)
+    const event: DispatchEvent = { repository, eventType: body.event_type, clientPayload: payload as Record<string, unknown>, request }
+    for (const hook of this.hooks) {
+      const pending = Promise.resolve()
+        .then(() => hook(event, this))
+        .catch((error: unknown) => void this.hookErrors.push(error))
+        .finally(() => this.pending.delete(pending))
+      this.pending.add(pending)
+    }
+  }
+
+  /** GET /repos/{owner}/{repo}/actions/runs with `event`, `status`, `created`, `per_page` and `page`. */
+  private listRuns(repository: string, query: Record<string, string>): unknown {
+    const created = query.created === undefined ? () => true : createdFilter(query.created)
+    const perPage = Math.min(Number(query.per_page ?? 30) || 30, 100)
+    const page = Math.max(Number(query.page ?? 1) || 1, 1)
+    const runs = this.runs
+      .filter((r) => r.repository === repository)
+      .map((r) => this.runJson(r))
+      .filter((r) => query.event === undefined || r.event === query.event)
+      .filter((r) => query.status === undefined || r.status === query.status || r.conclusion === query.status)
+      .filter((r) => created(Date.parse(r.created_at as string)))
+      .reverse()
+    return { total_count: runs.length, workflow_runs: runs.slice((page - 1) * perPage, page * perPage) }
+  }
+
+  /** POST /repos/{owner}/{repo}/pulls: 201 with the pull request, or 422 as GitHub words it. */
+  private createPull(
+    repository: string,
+    request: RecordedRequest,
+    reply: (status: number, json?: unknown) => void,
+    fail: (response: ErrorResponse) => void
+  ): void {
+    const body = (request.body ?? {}) as { title?: unknown; head?: unknown; base?: unknown; body?: unknown; draft?: unknown }
+    const missing = ['head', 'base'].filter((field) => typeof body[field as 'head' | 'base'] !== 'string')
+    if (missing.length > 0) {
+      return fail({
+        status: 422,
+        message: 'Validation Failed',
+        errors: missing.map((field) => ({ resource: 'PullRequest', field, code: 'missing_field' })),
+        documentationUrl: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request'
+      })
+    }
+    const head = body.head as string
+    const base = body.base as string
+    if (this.pulls.some((p) => p.repository === repository && p.state === 'open' && p.head === head && p.base === base)) {
+      return fail({
+        status: 422,
+        message: 'Validation Failed',
+        errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${repository.split('/')[0]}:${head}.` }],
+        documentationUrl: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request'
+      })
+    }
+    const pull: FakePullRequest = {
+      number: this.pulls.length + 1,
+      repository,
+      title: typeof body.title === 'string' ? body.title : head,
+      body: typeof body.body === 'string' ? body.body : null,
+      head,
+      base,
+      draft: body.draft === true,
+      state: 'open'
+    }
+    this.pulls.push(pull)
+    reply(201, {
+      id: 100_000 + pull.number,
+      number: pull.number,
+      state: pull.state,
+      title: pull.title,
+      body: pull.body,
+      draft: pull.draft,
+      url: `${this.url}/repos/${repository}/pulls/${pull.number}`,
+      html_url: `${this.webUrl()}/${repository}/pull/${pull.number}`,
+      head: { ref: head, label: `${repository.split('/')[0]}:${head}` },
+      base: { ref: base, label: `${repository.split('/')[0]}:${base}` }
+    })
+  }
+}
+
+/** GitHub's `created` search qualifier: `>=T`, `>T`, `<=T`, `<T`, `T1..T2`, or a date `YYYY-MM-DD` (that whole day). */
+export function createdFilter(qualifier: string): (time: number) => boolean {
+  const range = /^(.+)\.\.(.+)$/.exec(qualifier)
+  if (range) {
+    const [from, to] = [Date.parse(range[1]), Date.parse(range[2])]
+    return (t) => t >= from && t <= to
+  }
+  const op = /^(>=|<=|>|<)(.+)$/.exec(qualifier)
+  if (op) {
+    const at = Date.parse(op[2])
+    const compare: Record<string, (t: number) => boolean> = {
+      '>=': (t) => t >= at,
+      '>': (t) => t > at,
+      '<=': (t) => t <= at,
+      '<': (t) => t < at
+    }
+    return compare[op[1]]
+  }
+  const day = Date.parse(qualifier)
+  return (t) => t >= day && t < day + 86_400_000
+}
+
+export interface DispatchRunOptions {
+  /** The infra workflow's `run-name` line value, rendered with the dispatch's `github` context. */
+  runName: string
+  /** The workflow's `name`. */
+  workflowName?: string
+  /** Delay before GitHub shows the run (it creates it a moment after the dispatch). */
+  appearAfterMs?: number
+  queuedMs?: number
+  inProgressMs?: number
+  conclusion?: string
+}
+
+/** A dispatch hook that starts a workflow run for each dispatch, as the infra repo's workflow would. */
+export function startRunOnDispatch(options: DispatchRunOptions): DispatchHook {
+  return async (event, github) => {
+    if (options.appearAfterMs) await new Promise((resolve) => setTimeout(resolve, options.appearAfterMs))
+    const context = {
+      github: {
+        event_name: 'repository_dispatch',
+        repository: event.repository,
+        repository_owner: event.repository.split('/')[0],
+        event: { action: event.eventType, client_payload: event.clientPayload }
+      }
+    }
+    github.createWorkflowRun({
+      repository: event.repository,
+      name: options.workflowName,
+      displayTitle: renderRunName(options.runName, context),
+      queuedMs: options.queuedMs,
+      inProgressMs: options.inProgressMs,
+      conclusion: options.conclusion
+    })
+  }
+}

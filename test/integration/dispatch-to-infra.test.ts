@@ -1,0 +1,282 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseDeployPayload } from '@gitops-lite/core'
+import { FakeGitHub, failures, startRunOnDispatch, type DispatchRunOptions } from '../../packages/sandbox/src/fake-github'
+import { openApiProblems, operationOf } from '../helpers/openapi'
+import { repoRoot, runAction, type ActionRun } from '../helpers/run-action'
+
+/** Per-test limit: each test runs the bundle as a process; the 5xx retries alone take 14 s. */
+const timeout = 60_000
+
+const TOKEN = 'github_pat_11AAAAAAA0testtokenvalue0123456789abcdefghijklmnopqrstuvwxyz'
+const DIGEST = `sha256:${'4f'.repeat(32)}`
+const APP_ENV = {
+  GITHUB_REPOSITORY: 'acme/app',
+  GITHUB_SHA: 'a'.repeat(40),
+  GITHUB_REF: 'refs/heads/main',
+  GITHUB_RUN_ID: '4242',
+  GITHUB_ACTOR: 'octocat'
+}
+
+/** The run-name line the README tells infra workflows to use, exactly as documented. */
+const RUN_NAME = /^run-name: (.*correlation_id.*)$/m.exec(readFileSync(join(repoRoot, 'actions/dispatch-to-infra/README.md'), 'utf8'))![1]
+
+let github: FakeGitHub
+
+beforeEach(async () => {
+  github = await FakeGitHub.start({ repositories: ['acme/infra'], tokens: [TOKEN, `ghs_${'x'.repeat(36)}`] })
+})
+
+afterEach(async () => {
+  // Whatever happened, every request sent must be one GitHub's OpenAPI description defines.
+  for (const request of github.requests) expect(openApiProblems(request)).toEqual([])
+  await github.stop()
+})
+
+function dispatch(inputs: Record<string, string> = {}, env: Record<string, string> = {}): Promise<ActionRun> {
+  return runAction('dispatch-to-infra', {
+    inputs: { token: TOKEN, repository: 'acme/infra', service: 'api', image: 'ghcr.io/acme/api', tag: 'v1.2.3', digest: DIGEST, 'api-url': github.url, ...inputs },
+    env: { ...APP_ENV, ...env }
+  })
+}
+
+function dispatches() {
+  return github.requestsTo('POST', /^\/repos\/[^/]+\/[^/]+\/dispatches$/)
+}
+
+/** stdout and stderr without `::add-mask::`, the one line that hands the secret to the runner (which never prints it). */
+function printed(run: ActionRun): string {
+  return (run.stdout + run.stderr)
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n')
+}
+
+function errors(run: ActionRun): string {
+  return run.annotations.filter((a) => a.level === 'error').map((a) => a.message).join('\n')
+}
+
+function expectTokenHidden(run: ActionRun, token = TOKEN): void {
+  expect(run.stdout).toContain(`::add-mask::${token}`)
+  expect(printed(run)).not.toContain(token)
+}
+
+function waitFor(options: Partial<DispatchRunOptions>): void {
+  github.onDispatch(startRunOnDispatch({ runName: RUN_NAME, appearAfterMs: 300, queuedMs: 300, inProgressMs: 700, ...options }))
+}
+
+describe('dispatch-to-infra', () => {
+  it('sends a schema 1 repository_dispatch that conforms to GitHub OpenAPI and outputs it', async () => {
+    const run = await dispatch({ environment: 'production', 'client-payload': '{"pr": 42}' })
+    expect(errors(run)).toBe('')
+    expect(run.exitCode).toBe(0)
+
+    const [request] = dispatches()
+    expect(dispatches()).toHaveLength(1)
+    expect(operationOf(request)).toBe('repos/create-dispatch-event')
+    expect(request.headers.authorization).toBe(`token ${TOKEN}`)
+    const body = request.body as { event_type: string; client_payload: Record<string, unknown> }
+    expect(body.event_type).toBe('deploy')
+    expect(body.client_payload).toEqual({
+      schema: 1,
+      service: 'api',
+      image: 'ghcr.io/acme/api',
+      tag: 'v1.2.3',
+      digest: DIGEST,
+      environment: 'production',
+      source: {
+        repository: 'acme/app',
+        sha: APP_ENV.GITHUB_SHA,
+        ref: 'refs/heads/main',
+        run_id: '4242',
+        run_url: 'https://github.com/acme/app/actions/runs/4242',
+        actor: 'octocat'
+      },
+      correlation_id: run.outputs['correlation-id'],
+      extra: { pr: 42 }
+    })
+    expect(run.outputs['correlation-id']).toMatch(/^[0-9a-f-]{36}$/)
+    expect(JSON.parse(run.outputs.payload)).toEqual(body.client_payload)
+    // bump-image-tag reads what was sent.
+    expect(parseDeployPayload(body.client_payload).updates).toEqual([{ service: 'api', image: 'ghcr.io/acme/api', tag: 'v1.2.3', digest: DIGEST }])
+    expect(run.outputs['run-id']).toBeUndefined()
+    expectTokenHidden(run)
+  }, timeout)
+
+  it('sends the services form for several images', async () => {
+    const services = [
+      { service: 'api', image: 'ghcr.io/acme/api', tag: 'v2' },
+      { service: 'worker', image: 'ghcr.io/acme/worker', tag: 'v2', digest: DIGEST }
+    ]
+    const run = await dispatch({ service: '', image: '', tag: '', digest: '', services: JSON.stringify(services), 'event-type': 'deploy-staging' })
+    expect(run.exitCode).toBe(0)
+    const body = dispatches()[0].body as { event_type: string; client_payload: Record<string, unknown> }
+    expect(body.event_type).toBe('deploy-staging')
+    expect(body.client_payload.services).toEqual(services)
+    expect(parseDeployPayload(body.client_payload).updates).toEqual(services)
+  }, timeout)
+
+  it('retries a 502 and succeeds', async () => {
+    github.failNext(failures.badGateway(), { path: /\/dispatches$/ })
+    const run = await dispatch()
+    expect(errors(run)).toBe('')
+    expect(run.exitCode).toBe(0)
+    expect(dispatches().map((r) => r.status)).toEqual([502, 204])
+  }, timeout)
+
+  it('fails clearly when GitHub keeps answering 5xx, after bounded retries', async () => {
+    github.failNext(failures.serviceUnavailable(), { path: /\/dispatches$/, times: 10 })
+    const run = await dispatch()
+    expect(run.exitCode).toBe(1)
+    expect(dispatches()).toHaveLength(4) // the first try and 3 retries
+    expect(errors(run)).toContain('GitHub kept failing (503 Service Unavailable) after the retries')
+  }, timeout)
+
+  it('waits out a secondary rate limit as retry-after asks, then succeeds', async () => {
+    github.failNext(failures.secondaryRateLimit(1), { path: /\/dispatches$/ })
+    const run = await dispatch()
+    expect(errors(run)).toBe('')
+    expect(run.exitCode).toBe(0)
+    const [limited, sent] = dispatches()
+    expect([limited.status, sent.status]).toEqual([403, 204])
+    expect(run.stdout).toContain("hit GitHub's secondary rate limit; retrying in 1 s")
+  }, timeout)
+
+  it('waits for the primary rate limit reset (429, x-ratelimit-reset), then succeeds', async () => {
+    github.failNext({ ...failures.primaryRateLimit(1), status: 429 }, { path: /\/dispatches$/ })
+    const run = await dispatch()
+    expect(errors(run)).toBe('')
+    expect(dispatches().map((r) => r.status)).toEqual([429, 204])
+  }, timeout)
+
+  it('gives up on a rate limit after bounded retries with a clear error', async () => {
+    github.failNext(failures.secondaryRateLimit(1), { path: /\/dispatches$/, times: 10 })
+    const run = await dispatch()
+    expect(run.exitCode).toBe(1)
+    expect(dispatches()).toHaveLength(4)
+    expect(errors(run)).toMatch(/rate limit is exhausted \(403 You have exceeded a secondary rate limit.*\); GitHub asked to wait 1 s more/)
+  }, timeout)
+
+  it('explains 401: a bad token, sent once, never printed', async () => {
+    const bad = 'github_pat_11BBBBBBB0revokedtoken0123456789abcdefghijklmnopqrstuvwxyz'
+    const run = await dispatch({ token: bad })
+    expect(run.exitCode).toBe(1)
+    expect(dispatches()).toHaveLength(1)
+    expect(errors(run)).toContain('GitHub rejected the token (401 Bad credentials)')
+    expect(errors(run)).toContain("'Contents: write' on acme/infra")
+    expectTokenHidden(run, bad)
+  }, timeout)
+
+  it('explains 404: the repository is missing or invisible to the token, naming the permission', async () => {
+    const run = await dispatch({ repository: 'acme/infra-typo' })
+    expect(run.exitCode).toBe(1)
+    expect(errors(run)).toContain('acme/infra-typo does not exist or the token cannot see it (404 Not Found)')
+    expect(errors(run)).toContain("'Contents: write' on acme/infra-typo")
+  }, timeout)
+
+  it("explains 403 for a missing permission, and warns about what looks like the workflow's GITHUB_TOKEN", async () => {
+    const workflowToken = `ghs_${'x'.repeat(36)}`
+    github.failNext(failures.notAccessible(), { path: /\/dispatches$/ })
+    const run = await dispatch({ token: workflowToken })
+    expect(run.exitCode).toBe(1)
+    expect(dispatches()).toHaveLength(1)
+    const warnings = run.annotations.filter((a) => a.level === 'warning').map((a) => a.message)
+    expect(warnings.join('\n')).toContain("looks like the workflow's GITHUB_TOKEN")
+    expect(errors(run)).toContain('the token is not allowed to (403 Resource not accessible by integration)')
+    expect(errors(run)).toContain('can only reach the repository running the workflow')
+    expectTokenHidden(run, workflowToken)
+  }, timeout)
+
+  it("explains 422 in GitHub's words", async () => {
+    github.failNext(failures.validationFailed([{ resource: 'Repository', field: 'event_type', code: 'invalid', message: 'event_type is reserved' }]), {
+      path: /\/dispatches$/
+    })
+    const run = await dispatch()
+    expect(run.exitCode).toBe(1)
+    expect(dispatches()).toHaveLength(1)
+    expect(errors(run)).toContain('GitHub found the request invalid (422 Validation Failed: event_type is reserved)')
+  }, timeout)
+
+  it('refuses a payload over 64 KB, quoting the size and the limit, and sends nothing', async () => {
+    const run = await dispatch({ 'client-payload': JSON.stringify({ notes: 'x'.repeat(70_000) }) })
+    expect(run.exitCode).toBe(1)
+    expect(errors(run)).toMatch(/The dispatch body is 70\d{3} bytes; GitHub accepts less than 65536 bytes \(64 KB\)/)
+    expect(github.requests).toHaveLength(0)
+  }, timeout)
+
+  it.each<[string, Record<string, string>, string]>([
+    ['an empty token', { token: '' }, "Input 'token' is required"],
+    ['a repository without owner', { repository: 'infra' }, `Input 'repository' "infra" is not a GitHub repository`],
+    ['a bad service name', { service: '-api' }, `Input 'service' "-api" is not a valid compose service name`],
+    ['an image with a tag', { image: 'ghcr.io/acme/api:v1' }, `Input 'image' "ghcr.io/acme/api:v1" is not an image repository`],
+    ['a bad tag', { tag: 'v1/2' }, `Input 'tag' "v1/2" is not a valid image tag`],
+    ['a bad digest', { digest: 'sha256:abc' }, `Input 'digest' "sha256:abc" is not a valid image digest`],
+    ['a missing tag', { tag: '' }, "Input 'tag' is required with 'service'"],
+    ['no service at all', { service: '', image: '', tag: '', digest: '' }, "Neither 'service' nor 'services' was given"],
+    ['service and services', { services: '[]' }, "Inputs 'services' and 'service', 'image', 'tag', 'digest' were both given"],
+    ['services that are not JSON', { service: '', image: '', tag: '', digest: '', services: '[{service: api}]' }, "Input 'services' is not valid JSON"],
+    ['a bad service in services', { service: '', image: '', tag: '', digest: '', services: '[{"service":"a b","image":"x/y","tag":"1"}]' }, 'services[0].service "a b"'],
+    ['an event type over 100 characters', { 'event-type': 'e'.repeat(101) }, "Input 'event-type' is 101 characters; GitHub accepts at most 100"],
+    ['client-payload that is not JSON', { 'client-payload': '{pr: 42}' }, "Input 'client-payload' is not valid JSON"],
+    ['a bad environment', { environment: 'prod env' }, `Input 'environment' must be a name of letters, digits, _ . and -, got "prod env"`],
+    ['a bad wait-timeout', { 'wait-timeout': 'soon' }, `Input 'wait-timeout' must be a duration such as '90s', '15m' or '1h' (a bare number is seconds), got "soon"`],
+    ['a bad wait', { wait: 'yes' }, `Input 'wait' must be 'true' or 'false', got "yes"`],
+    ['a bad api-url', { 'api-url': 'api.github.com' }, `Input 'api-url' must be an http(s) URL, got "api.github.com"`]
+  ])('refuses %s and sends nothing', async (_, inputs, message) => {
+    const run = await dispatch(inputs)
+    expect(run.exitCode).toBe(1)
+    expect(errors(run)).toContain(message)
+    expect(github.requests).toHaveLength(0)
+  }, timeout)
+
+  it('waits for the infra run named by the correlation id and reports its success', async () => {
+    waitFor({ conclusion: 'success' })
+    const run = await dispatch({ wait: 'true' })
+    expect(errors(run)).toBe('')
+    expect(run.exitCode).toBe(0)
+    const id = run.outputs['run-id']
+    expect(github.workflowRun(Number(id))?.display_title).toContain(run.outputs['correlation-id'])
+    expect(run.outputs['run-url']).toBe(`https://github.com/acme/infra/actions/runs/${id}`)
+    expect(run.outputs.conclusion).toBe('success')
+    expect(run.summary).toContain(`<a href="${run.outputs['run-url']}">run ${id}</a>`)
+    const listed = github.requestsTo('GET', /\/actions\/runs$/)
+    expect(listed.length).toBeGreaterThan(0)
+    expect(listed[0].query).toMatchObject({ event: 'repository_dispatch', per_page: '100' })
+    expect(listed[0].query.created).toMatch(/^>=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
+    expect(github.requestsTo('GET', /\/actions\/runs\/\d+$/).length).toBeGreaterThan(0)
+    expectTokenHidden(run)
+  }, timeout)
+
+  it('ignores runs of other dispatches and finds its own', async () => {
+    github.createWorkflowRun({ repository: 'acme/infra', displayTitle: 'deploy 00000000-0000-0000-0000-000000000000', conclusion: 'failure' })
+    waitFor({ conclusion: 'success' })
+    const run = await dispatch({ wait: 'true' })
+    expect(run.exitCode).toBe(0)
+    expect(run.outputs.conclusion).toBe('success')
+  }, timeout)
+
+  it('fails the step when the deploy run fails', async () => {
+    waitFor({ conclusion: 'failure' })
+    const run = await dispatch({ wait: 'true' })
+    expect(run.exitCode).toBe(1)
+    expect(run.outputs.conclusion).toBe('failure')
+    expect(errors(run)).toContain(`The deploy run ${run.outputs['run-url']} concluded 'failure'`)
+    expect(run.summary).toContain('concluded <code>failure</code>')
+  }, timeout)
+
+  it('fails the step when the deploy run does not complete within wait-timeout', async () => {
+    waitFor({ inProgressMs: Infinity })
+    const run = await dispatch({ wait: 'true', 'wait-timeout': '3s' })
+    expect(run.exitCode).toBe(1)
+    expect(run.outputs['run-id']).toBeDefined()
+    expect(run.outputs.conclusion).toBeUndefined()
+    expect(errors(run)).toContain(`The deploy run ${run.outputs['run-url']} did not complete within 3s; it is still in_progress`)
+  }, timeout)
+
+  it('fails with the run-name line to add when no run carries the correlation id', async () => {
+    const run = await dispatch({ wait: 'true', 'wait-timeout': '2s' })
+    expect(run.exitCode).toBe(1)
+    expect(errors(run)).toContain(`No repository_dispatch run of acme/infra has '${run.outputs['correlation-id']}' in its name within 2s`)
+    expect(errors(run)).toContain(`run-name: ${RUN_NAME}`)
+  }, timeout)
+})
