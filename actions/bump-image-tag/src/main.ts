@@ -1,9 +1,127 @@
-import { UserError, runAction } from '@gitops-lite/core'
+import { readFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import * as core from '@actions/core'
+import {
+  GitCommandManager,
+  Inputs,
+  UserError,
+  createGitHubClient,
+  looksLikeWorkflowToken,
+  openPullRequest,
+  planImageBump,
+  publish,
+  requireRepositoryName,
+  runAction,
+  unifiedDiff,
+  type BumpPlan
+} from '@gitops-lite/core'
+import { readOptional, writeFileAtomic } from './files'
+import { checkRegistry, readSettings, type Settings } from './input-helper'
+import { commitMessage, pullRequestBranch, summaryMarkdown } from './report'
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    throw new UserError('bump-image-tag is not implemented yet', {
-      fix: 'Pin an earlier release of gitops-lite or follow the project for the release that adds it.'
+    const settings = readSettings(new Inputs(), {
+      workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
+      eventName: process.env.GITHUB_EVENT_NAME ?? '',
+      eventPayload: process.env.GITHUB_EVENT_PATH ? JSON.parse(await readFile(process.env.GITHUB_EVENT_PATH, 'utf8')) : {}
     })
+    await bumpImageTag(settings)
   })
+}
+
+/** Reads the files as they are now and plans the edit; pure apart from reading. */
+async function planFromDisk(settings: Settings): Promise<BumpPlan> {
+  const display = (path: string): string => relative(settings.workspace, path)
+  const files = await Promise.all(settings.files.map(async (path) => ({ path: display(path), text: await readFile(path, 'utf8') })))
+  const plan = planImageBump({
+    files,
+    envFile: { path: display(settings.envFile), text: await readOptional(settings.envFile) },
+    targets: settings.targets
+  })
+  for (const update of plan.updates) {
+    if (update.changed) checkRegistry(update.image, settings.allowedRegistries, { file: update.file, line: update.line })
+  }
+  return plan
+}
+
+async function writePlan(settings: Settings, plan: BumpPlan): Promise<string[]> {
+  const paths = plan.files.map((file) => join(settings.workspace, file.path))
+  for (const [i, file] of plan.files.entries()) await writeFileAtomic(paths[i], file.after)
+  return paths
+}
+
+async function bumpImageTag(settings: Settings): Promise<void> {
+  let plan = await planFromDisk(settings)
+  for (const update of plan.updates) {
+    core.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
+  }
+  const report = (changed: boolean, outcome: string, extra: { commitSha?: string; pullRequestUrl?: string } = {}): void => {
+    const changedUpdates = changed ? plan.updates.filter((u) => u.changed) : []
+    core.setOutput('changed', String(changed))
+    core.setOutput('services', JSON.stringify(changedUpdates.map((u) => u.service)))
+    core.setOutput('previous', JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, u.previous]))))
+    core.setOutput('image', [...new Set(plan.updates.map((u) => u.image))].join('\n'))
+    core.setOutput('commit-sha', extra.commitSha ?? '')
+    core.setOutput('pull-request-url', extra.pullRequestUrl ?? '')
+    core.setOutput('diff', changed ? plan.files.map((f) => unifiedDiff(f.path, f.before, f.after)).join('') : '')
+    core.info(outcome)
+    core.summary.addRaw(summaryMarkdown(plan.updates, outcome))
+  }
+  const finish = async (changed: boolean, outcome: string, extra?: { commitSha?: string; pullRequestUrl?: string }): Promise<void> => {
+    report(changed, outcome, extra)
+    await core.summary.write()
+  }
+
+  if (plan.files.length === 0) return finish(false, 'Every service is already at the requested image; nothing to do.')
+  if (settings.dryRun) {
+    core.info(plan.files.map((f) => unifiedDiff(f.path, f.before, f.after)).join(''))
+    return finish(true, 'Dry run: the diff above was not applied.')
+  }
+  if (!settings.commit) {
+    await writePlan(settings, plan)
+    return finish(true, `Updated ${plan.files.map((f) => f.path).join(', ')} (not committed: commit is false).`)
+  }
+
+  const git = new GitCommandManager(settings.workingDirectory, (line) => core.debug(line))
+  await git.topLevel()
+  const current = await git.currentBranch()
+  const base = settings.branch || current
+  if (!base) {
+    throw new UserError('The checkout is on a detached HEAD and no branch was given', {
+      fix: "Set 'branch' to the branch to commit to, or check out a branch (actions/checkout with 'ref: main')."
+    })
+  }
+  const head = settings.pullRequest ? pullRequestBranch(plan.updates, process.env.GITHUB_RUN_ID ?? '', process.env.GITHUB_RUN_ATTEMPT ?? '') : base
+  const context = { environment: settings.environment, source: settings.source }
+  const result = await publish({
+    git,
+    remote: 'origin',
+    base,
+    head,
+    startFromRemote: settings.pullRequest || current !== base,
+    push: settings.push,
+    maxAttempts: settings.maxAttempts,
+    author: settings.author,
+    log: (line) => core.info(line),
+    apply: async () => {
+      plan = await planFromDisk(settings)
+      if (plan.files.length === 0) return undefined
+      return { paths: await writePlan(settings, plan), message: commitMessage(settings.commitMessage, plan.updates, context) }
+    }
+  })
+  core.info(`Commit-and-push rounds: ${result.attempts}`)
+  if (!result.commitSha) return finish(false, `${base} already has these images (another run landed them first); nothing to commit.`)
+  if (!settings.push) return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, { commitSha: result.commitSha })
+  if (!settings.pullRequest) return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha })
+
+  const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com' }), {
+    repository: requireRepositoryName('GITHUB_REPOSITORY', process.env.GITHUB_REPOSITORY ?? ''),
+    head,
+    base,
+    title: commitMessage(settings.commitMessage, plan.updates, context).split('\n')[0],
+    body: summaryMarkdown(plan.updates, `Opened by gitops-lite bump-image-tag from commit ${result.commitSha}.`),
+    workflowToken: looksLikeWorkflowToken(settings.token)
+  })
+  return finish(true, `Opened pull request ${pullRequest.url} from ${head} into ${base}.`, { commitSha: result.commitSha, pullRequestUrl: pullRequest.url })
 }

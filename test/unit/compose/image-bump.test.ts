@@ -109,7 +109,7 @@ describe('services', () => {
   it('refuses an unknown service, listing the services', () => {
     const error = refusal(() => bump(text, { service: 'nope', tag: 'v2' }))
     expect(error.message).toBe("Service 'nope' is not defined in compose.yaml; the services are: api, web, base")
-    expect(error.location).toEqual({ file: 'compose.yaml', line: 2 })
+    expect(error.location).toEqual({ file: 'compose.yaml', line: 1 })
   })
 
   it('refuses a build-only service, naming it and the services with an image', () => {

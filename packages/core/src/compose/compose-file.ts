@@ -32,6 +32,8 @@ export interface ComposeFile {
   data: unknown
   services: ComposeService[]
   occurrences: Map<number, DataPath[]>
+  /** 1-based line of the `services:` key (1 when there is none). */
+  servicesLine: number
   /** The nearest anchor over each scalar (its own or an enclosing collection's), by source offset. */
   anchors: Map<number, string>
   lineOf(offset: number): number
@@ -64,7 +66,9 @@ export function parseCompose(source: ComposeSource): ComposeFile {
   })
   const occurrences = locateScalars(source.text)
   const services = readServices(source.path, doc, data, occurrences, scalars, lineOf)
-  return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, lineOf }
+  const servicesKey = isMap(doc.contents) ? doc.contents.items.find((pair) => isScalar(pair.key) && pair.key.value === 'services')?.key : undefined
+  const servicesLine = isScalar(servicesKey) && servicesKey.range ? lineOf(servicesKey.range[0]) : 1
+  return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, servicesLine, lineOf }
 }
 
 /** Re-parses edited text to its data, for verification. */

@@ -133,10 +133,6 @@ function locationOf(file: ComposeFile, offset: number): ErrorLocation {
   return { file: file.path, line: file.lineOf(offset) }
 }
 
-function servicesLine(file: ComposeFile): number {
-  return file.services[0]?.line ?? 1
-}
-
 function selectServices(
   files: ComposeFile[],
   targets: BumpTarget[],
@@ -185,7 +181,7 @@ function selectServices(
       const images = [...analyses.entries()].map(([name, e]) => `${name}=${e.analysis().display}`)
       throw new UserError(`No service runs the image ${target.image}; the images are: ${images.join(', ') || 'none'}`, {
         fix: "Check the image repository, or name the services to update with 'service'.",
-        location: { file: files[0].path, line: servicesLine(files[0]) }
+        location: { file: files[0].path, line: files[0].servicesLine }
       })
     }
     for (const [name] of matching) select(name, target)
@@ -206,7 +202,7 @@ function requireServiceWithImage(files: ComposeFile[], names: string[], name: st
   if (!last) {
     throw new UserError(`Service '${name}' is not defined in ${paths}; the services are: ${names.join(', ') || 'none'}`, {
       fix: 'Name one of the services that exist (the key under services:).',
-      location: { file: files[0].path, line: servicesLine(files[0]) }
+      location: { file: files[0].path, line: files[0].servicesLine }
     })
   }
   const location = { file: last.file.path, line: last.service.line }

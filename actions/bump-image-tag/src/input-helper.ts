@@ -1,0 +1,242 @@
+import { existsSync, realpathSync } from 'node:fs'
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
+import {
+  Inputs,
+  UserError,
+  isMutableTag,
+  parseDeployPayload,
+  parseImageReference,
+  registryOf,
+  requireDigest,
+  requireRepository,
+  requireServiceName,
+  requireTag,
+  type BumpTarget,
+  type GitIdentity,
+  type PayloadSource
+} from '@gitops-lite/core'
+
+export const DEFAULT_COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml']
+
+/** Everything the action was asked to do, validated before anything is changed. */
+export interface Settings {
+  workspace: string
+  /** Absolute; inside the workspace. */
+  workingDirectory: string
+  /** Absolute compose file paths, inside the workspace, in compose's order. */
+  files: string[]
+  /** Absolute; may not exist. */
+  envFile: string
+  targets: BumpTarget[]
+  environment?: string
+  source?: Partial<PayloadSource>
+  commit: boolean
+  push: boolean
+  /** Empty: the checked-out branch. */
+  branch: string
+  commitMessage: string
+  author: GitIdentity
+  maxAttempts: number
+  pullRequest: boolean
+  token: string
+  dryRun: boolean
+  allowLatest: boolean
+  /** Registry hosts, Docker Hub as docker.io; empty allows any. */
+  allowedRegistries: string[]
+}
+
+/** What the runner tells the action besides its inputs. */
+export interface RunContext {
+  workspace: string
+  eventName: string
+  eventPayload: unknown
+}
+
+export function readSettings(inputs: Inputs, context: RunContext): Settings {
+  const allowLatest = inputs.boolean('allow-latest')
+  const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry)
+  const request = readRequest(inputs, context)
+  for (const target of request.targets) {
+    if (!allowLatest && isMutableTag(target.tag)) {
+      throw new UserError(`The tag ${JSON.stringify(target.tag)} is mutable: it names whatever was pushed last, so committing it pins nothing`, {
+        fix: "Deploy an immutable tag such as v1.2.3 or the commit sha, or set 'allow-latest: true'."
+      })
+    }
+    if (target.image !== undefined) checkRegistry(target.image, allowedRegistries)
+  }
+
+  const workspace = realpathSync(context.workspace)
+  const place = (name: string, value: string): string => placeEnvironment(name, value, request.environment)
+  const workingDirectory = insideWorkspace(workspace, workspace, place('working-directory', inputs.string('working-directory') || '.'), 'working-directory')
+  const files = readFiles(inputs, workspace, workingDirectory, place)
+  const envFileInput = place('env-file', inputs.string('env-file'))
+  const envFile = envFileInput
+    ? insideWorkspace(workspace, workingDirectory, envFileInput, 'env-file')
+    : join(dirname(files[0]), '.env')
+
+  const pullRequest = inputs.boolean('pull-request')
+  const branch = inputs.string('branch')
+  if (branch !== '' && !isValidBranchName(branch)) {
+    throw new UserError(`Input 'branch' ${JSON.stringify(branch)} is not a valid branch name`, {
+      fix: 'Give a branch name such as main or deploy/staging (no spaces, no ~ ^ : ? * [ \\ and no "..").'
+    })
+  }
+  const token = inputs.secret('token')
+  if (pullRequest && token === '') {
+    throw new UserError("Input 'token' is empty, but 'pull-request: true' needs it to open the pull request", {
+      fix: "Leave 'token' at its default (github.token) with 'permissions: pull-requests: write', or pass a token that may open pull requests."
+    })
+  }
+  const commitMessage = inputs.string('commit-message') || 'chore(deploy): update {services} to {tag}'
+  return {
+    workspace,
+    workingDirectory,
+    files,
+    envFile,
+    ...request,
+    commit: inputs.boolean('commit', true),
+    push: inputs.boolean('push', true),
+    branch,
+    commitMessage,
+    author: { name: readAuthorName(inputs), email: readAuthorEmail(inputs) },
+    maxAttempts: inputs.integer('max-attempts', { min: 1, max: 50, fallback: 5 }),
+    pullRequest,
+    token,
+    dryRun: inputs.boolean('dry-run'),
+    allowLatest,
+    allowedRegistries
+  }
+}
+
+interface Request {
+  targets: BumpTarget[]
+  environment?: string
+  source?: Partial<PayloadSource>
+}
+
+/** The services and tags: from the inputs, or from the repository_dispatch payload when they are empty. */
+function readRequest(inputs: Inputs, context: RunContext): Request {
+  const services = inputs.list('service')
+  const image = inputs.string('image')
+  const tag = inputs.string('tag')
+  const digest = inputs.string('digest')
+  if (services.length === 0 && image === '' && tag === '' && digest === '') {
+    if (context.eventName !== 'repository_dispatch') {
+      throw new UserError("Inputs 'service' (or 'image') and 'tag' are empty", {
+        fix: "Set 'service' and 'tag' in the step's 'with:' block, or run on repository_dispatch events sent by dispatch-to-infra."
+      })
+    }
+    const payload = (context.eventPayload as { client_payload?: unknown } | undefined)?.client_payload
+    const received = parseDeployPayload(payload)
+    return { targets: received.updates, environment: received.environment, source: received.source }
+  }
+  if (services.length === 0 && image === '') {
+    throw new UserError("Neither 'service' nor 'image' says which services to update", {
+      fix: "Set 'service' to the compose service name(s), or 'image' to the repository every matching service runs."
+    })
+  }
+  const checkedTag = requireTag("Input 'tag'", inputs.required('tag'))
+  const checkedDigest = digest === '' ? undefined : requireDigest("Input 'digest'", digest)
+  if (image !== '') requireRepository("Input 'image'", image)
+  const common = { tag: checkedTag, ...(checkedDigest && { digest: checkedDigest }), ...(image && { image }) }
+  if (services.length === 0) return { targets: [common] }
+  return { targets: [...new Set(services)].map((service) => ({ service: requireServiceName("Input 'service'", service), ...common })) }
+}
+
+function requireRegistry(value: string): string {
+  const ref = parseImageReference(`${value}/x`)
+  if (!ref?.registry && value !== 'docker.io') {
+    throw new UserError(`Input 'allowed-registries' entry ${JSON.stringify(value)} is not a registry host`, {
+      fix: 'List registry hosts such as ghcr.io, registry.example.com:5000 or docker.io (Docker Hub).'
+    })
+  }
+  return value === 'index.docker.io' ? 'docker.io' : value
+}
+
+/** Refuses an image from a registry not in `allowed` (empty allows any). */
+export function checkRegistry(image: string, allowed: readonly string[], location?: { file: string; line: number }): void {
+  if (allowed.length === 0) return
+  const ref = parseImageReference(image)
+  const registry = ref ? registryOf(ref) : image
+  if (!allowed.includes(registry)) {
+    throw new UserError(`The image ${image} is from ${registry}, which 'allowed-registries' does not list (${allowed.join(', ')})`, {
+      fix: `Use an image from ${allowed.join(' or ')}, or add ${registry} to 'allowed-registries'.`,
+      location
+    })
+  }
+}
+
+function placeEnvironment(name: string, value: string, environment: string | undefined): string {
+  if (!value.includes('{environment}')) return value
+  if (environment === undefined) {
+    throw new UserError(`Input '${name}' uses {environment}, but no environment was given`, {
+      fix: "Send 'environment' in the dispatch payload (dispatch-to-infra's 'environment' input), or write the path without {environment}."
+    })
+  }
+  return value.replaceAll('{environment}', environment)
+}
+
+function readFiles(inputs: Inputs, workspace: string, workingDirectory: string, place: (name: string, value: string) => string): string[] {
+  const given = inputs.lines('files').map((file) => place('files', file))
+  if (given.length > 0) {
+    return given.map((file) => {
+      const path = insideWorkspace(workspace, workingDirectory, file, 'files')
+      if (!existsSync(path)) {
+        throw new UserError(`Compose file ${JSON.stringify(file)} does not exist in ${relative(workspace, workingDirectory) || '.'}`, {
+          fix: "Check 'files' and 'working-directory' (paths are relative to working-directory), and that the repository is checked out."
+        })
+      }
+      return path
+    })
+  }
+  const found = DEFAULT_COMPOSE_FILES.find((name) => existsSync(join(workingDirectory, name)))
+  if (!found) {
+    throw new UserError(`No compose file in ${relative(workspace, workingDirectory) || '.'} (looked for ${DEFAULT_COMPOSE_FILES.join(', ')})`, {
+      fix: "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."
+    })
+  }
+  return [join(workingDirectory, found)]
+}
+
+/** Resolves `value` against `base` and refuses any path that leaves the workspace, symbolic links included. */
+export function insideWorkspace(workspace: string, base: string, value: string, name: string): string {
+  const refuse = (): UserError =>
+    new UserError(`Input '${name}' ${JSON.stringify(value)} is not a path inside the workspace`, {
+      fix: `Give '${name}' relative to working-directory, without '..' that leaves the repository, e.g. deploy/compose.yaml.`
+    })
+  if (/[\0\r\n]/.test(value) || isAbsolute(value)) throw refuse()
+  const path = resolve(base, value)
+  const real = existsSync(path) ? realpathSync(path) : path
+  for (const candidate of [path, real]) {
+    const rel = relative(workspace, candidate)
+    if (rel.startsWith('..') || isAbsolute(rel)) throw refuse()
+  }
+  return path
+}
+
+/** git check-ref-format's rules for a branch name. */
+export function isValidBranchName(name: string): boolean {
+  return (
+    /^[^\0-\x20\x7f~^:?*[\\]+$/.test(name) &&
+    !/(^[-/.])|(\/\.)|(\.\.)|(\/\/)|(@\{)|(\.lock$)|(\.lock\/)|([/.]$)/.test(name) &&
+    name !== '@'
+  )
+}
+
+function readAuthorName(inputs: Inputs): string {
+  const name = inputs.required('author-name')
+  if (/[<>\r\n]/.test(name)) {
+    throw new UserError(`Input 'author-name' ${JSON.stringify(name)} contains < > or a line break`, { fix: 'Give a plain name, e.g. github-actions[bot].' })
+  }
+  return name
+}
+
+function readAuthorEmail(inputs: Inputs): string {
+  const email = inputs.required('author-email')
+  if (!/^[^\s<>@]+@[^\s<>@]+$/.test(email)) {
+    throw new UserError(`Input 'author-email' ${JSON.stringify(email)} is not an email address`, {
+      fix: 'Give an address such as 41898282+github-actions[bot]@users.noreply.github.com.'
+    })
+  }
+  return email
+}

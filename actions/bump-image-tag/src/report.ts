@@ -1,0 +1,60 @@
+import { parseImageReference, type PayloadSource, type ServiceUpdate } from '@gitops-lite/core'
+
+export interface MessageContext {
+  environment?: string
+  source?: Partial<PayloadSource>
+}
+
+function tagOf(image: string): string {
+  return parseImageReference(image)?.tag ?? image
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)]
+}
+
+/**
+ * The commit message: the template with {services}, {tag}, {previous} and {environment}
+ * filled in, then trailers naming each service, the new image and, when known, the source.
+ */
+export function commitMessage(template: string, updates: ServiceUpdate[], context: MessageContext): string {
+  const changed = updates.filter((u) => u.changed)
+  const fill: Record<string, string> = {
+    services: changed.map((u) => u.service).join(', '),
+    tag: unique(changed.map((u) => tagOf(u.image))).join(', '),
+    previous: unique(changed.map((u) => tagOf(u.previous))).join(', '),
+    environment: context.environment ?? ''
+  }
+  const text = template.replace(/\{(services|tag|previous|environment)\}/g, (_, key: string) => fill[key]).trim()
+  const { source } = context
+  const trailers = [
+    ...changed.map((u) => `Service: ${u.service}`),
+    ...unique(changed.map((u) => u.image)).map((image) => `Image: ${image}`),
+    ...(context.environment ? [`Environment: ${context.environment}`] : []),
+    ...(source?.repository ? [`Source-Repository: ${source.repository}`] : []),
+    ...(source?.sha ? [`Source-Commit: ${source.sha}`] : []),
+    ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : [])
+  ]
+  return `${text}\n\n${trailers.join('\n')}\n`
+}
+
+/** A new branch per run for pull-request mode, so a re-run never needs to overwrite one. */
+export function pullRequestBranch(updates: ServiceUpdate[], runId: string, runAttempt: string): string {
+  const changed = updates.filter((u) => u.changed)
+  const what = `${changed.map((u) => u.service).join('-')}-${unique(changed.map((u) => tagOf(u.image))).join('-')}`
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .slice(0, 80)
+    .replace(/-+$/, '')
+  const run = `${runId}-${runAttempt}`.replace(/[^0-9-]/g, '') || `${Date.now()}`
+  return `gitops-lite/${what}-run${run}`
+}
+
+function cell(text: string): string {
+  return `\`${text.replace(/\|/g, '\\|').replace(/`/g, "'")}\``
+}
+
+/** The job summary: a table of service, old image, new image, and what became of the change. */
+export function summaryMarkdown(updates: ServiceUpdate[], outcome: string): string {
+  const rows = updates.map((u) => `| ${u.service} | ${cell(u.previous)} | ${u.changed ? cell(u.image) : 'unchanged'} | ${u.file}:${u.line} |`)
+  return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', outcome, ''].join('\n')
+}

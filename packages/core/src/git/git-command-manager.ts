@@ -1,0 +1,122 @@
+import { spawn } from 'node:child_process'
+import { UserError } from '../errors'
+
+export interface GitResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+}
+
+export interface GitIdentity {
+  name: string
+  email: string
+}
+
+export interface GitExecOptions {
+  /** Return a non-zero exit instead of throwing. */
+  allowFailure?: boolean
+  env?: Record<string, string>
+}
+
+/** How a push ended: landed, refused because the remote branch moved (retry), or refused for good. */
+export type PushResult = { status: 'pushed' } | { status: 'moved' | 'failed'; detail: string }
+
+// Refusals caused by someone else updating the branch first, as `git push --porcelain` reports them.
+const movedPattern = /\[rejected\] \((fetch first|non-fast-forward|stale info)\)|\[remote rejected\] \((cannot lock ref|failed to update ref|incorrect old value)/
+
+/**
+ * Every git call in one place, each spawned with an argument vector (never a shell string),
+ * in one working directory, without prompts and without touching global configuration.
+ */
+export class GitCommandManager {
+  constructor(
+    readonly workingDirectory: string,
+    private readonly log: (line: string) => void = () => {}
+  ) {}
+
+  exec(args: readonly string[], options: GitExecOptions = {}): Promise<GitResult> {
+    this.log(`git ${args.join(' ')}`)
+    return new Promise((resolve, reject) => {
+      const child = spawn('git', args, {
+        cwd: this.workingDirectory,
+        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env },
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+      child.on('error', (error) => reject(new UserError(`Could not run git: ${error.message}`, { fix: 'Install git on the runner.' })))
+      child.on('close', (code) => {
+        const result = { exitCode: code ?? 1, stdout, stderr }
+        if (result.exitCode !== 0 && !options.allowFailure) {
+          reject(new Error(`git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(stderr || stdout).trim()}`))
+        } else {
+          resolve(result)
+        }
+      })
+    })
+  }
+
+  private async output(args: readonly string[]): Promise<string> {
+    return (await this.exec(args)).stdout.trim()
+  }
+
+  /** The repository's top-level folder; a UserError when the working directory is not in a repository. */
+  async topLevel(): Promise<string> {
+    const result = await this.exec(['rev-parse', '--show-toplevel'], { allowFailure: true })
+    if (result.exitCode !== 0) {
+      throw new UserError(`${this.workingDirectory} is not inside a git repository`, {
+        fix: 'Check out the infrastructure repository first (actions/checkout) or set working-directory to it.'
+      })
+    }
+    return result.stdout.trim()
+  }
+
+  /** The checked-out branch; undefined on a detached HEAD. */
+  async currentBranch(): Promise<string | undefined> {
+    const result = await this.exec(['symbolic-ref', '--quiet', '--short', 'HEAD'], { allowFailure: true })
+    return result.exitCode === 0 ? result.stdout.trim() : undefined
+  }
+
+  headSha(): Promise<string> {
+    return this.output(['rev-parse', 'HEAD'])
+  }
+
+  /** Commits exactly `paths` (whatever else is staged stays out) and returns the new commit's sha. */
+  async commit(paths: readonly string[], message: string, author: GitIdentity): Promise<string> {
+    await this.exec(['add', '--', ...paths])
+    const identity = {
+      GIT_AUTHOR_NAME: author.name,
+      GIT_AUTHOR_EMAIL: author.email,
+      GIT_COMMITTER_NAME: author.name,
+      GIT_COMMITTER_EMAIL: author.email
+    }
+    await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], { env: identity })
+    return this.headSha()
+  }
+
+  /** Fetches one branch of the remote and returns the commit it points at. */
+  async fetch(remote: string, branch: string): Promise<string> {
+    const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `refs/heads/${branch}`], { allowFailure: true })
+    if (result.exitCode !== 0) {
+      throw new UserError(`Could not fetch branch '${branch}' from ${remote}: ${result.stderr.trim()}`, {
+        fix: `Check that '${branch}' exists in the remote repository and that the checkout's credentials can read it.`
+      })
+    }
+    return this.output(['rev-parse', 'FETCH_HEAD'])
+  }
+
+  /** Points `branch` at `sha` and checks it out, keeping unrelated local changes (never a hard reset). */
+  async checkoutBranch(branch: string, sha: string): Promise<void> {
+    await this.exec(['checkout', '--quiet', '-B', branch, sha])
+  }
+
+  /** Pushes HEAD to `branch` on the remote; never forced. */
+  async push(remote: string, branch: string): Promise<PushResult> {
+    const result = await this.exec(['push', '--porcelain', remote, `HEAD:refs/heads/${branch}`], { allowFailure: true })
+    if (result.exitCode === 0) return { status: 'pushed' }
+    const detail = `${result.stdout}\n${result.stderr}`.trim()
+    return { status: movedPattern.test(detail) ? 'moved' : 'failed', detail }
+  }
+}

@@ -1,0 +1,3 @@
+export * from './git-command-manager'
+export * from './publish'
+export * from './pull-request'

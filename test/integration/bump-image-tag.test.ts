@@ -1,0 +1,288 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { FakeGitHub, createGitRemote } from '@gitops-lite/sandbox'
+import { runAction, type ActionRun, type RunActionOptions } from '../helpers/run-action'
+
+/** Per-test limit: each test runs the bundle as a process against real git repositories. */
+const timeout = 180_000
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8' }).trim()
+}
+
+/** A bare "remote" with one commit of `files` on main; returns its path. */
+async function createRemote(files: Record<string, string>): Promise<string> {
+  return (await createGitRemote({ dir: mkdtempSync(join(tmpdir(), 'bump-remote-')), files })).bareDir
+}
+
+/** A fresh clone of the remote, as actions/checkout leaves it. */
+function clone(bare: string): string {
+  const dir = join(mkdtempSync(join(tmpdir(), 'bump-clone-')), 'infra')
+  git(tmpdir(), 'clone', '--quiet', bare, dir)
+  return dir
+}
+
+function remoteFile(bare: string, path: string, ref = 'main'): string {
+  return git(bare, 'show', `${ref}:${path}`)
+}
+
+function remoteHead(bare: string, ref = 'main'): string {
+  return git(bare, 'rev-parse', ref)
+}
+
+function bump(workspace: string, inputs: Record<string, string>, options: Omit<RunActionOptions, 'workspace' | 'inputs'> = {}): Promise<ActionRun> {
+  return runAction('bump-image-tag', { workspace, inputs, ...options })
+}
+
+function expectSuccess(run: ActionRun): void {
+  if (run.exitCode !== 0) throw new Error(`exit ${run.exitCode}\n${run.stdout}\n${run.stderr}`)
+}
+
+const compose = [
+  'services:',
+  '  api:',
+  '    image: ghcr.io/acme/api:v1.0.0 # bumped by CI',
+  '    ports: ["8080:80"]',
+  '  worker:',
+  "    image: 'ghcr.io/acme/worker:v1.0.0'",
+  '  db:',
+  '    image: postgres:16',
+  ''
+].join('\n')
+
+describe('bump-image-tag, run as the runner runs it', () => {
+  it('bumps, commits and pushes, with outputs and a job summary', async () => {
+    const bare = await createRemote({ 'compose.yaml': compose })
+    const work = clone(bare)
+    const run = await bump(work, { service: 'api', tag: 'v1.2.3' })
+    expectSuccess(run)
+
+    expect(remoteFile(bare, 'compose.yaml')).toBe(compose.replace('api:v1.0.0', 'api:v1.2.3').trimEnd())
+    expect(run.outputs).toEqual({
+      changed: 'true',
+      services: '["api"]',
+      previous: '{"api":"ghcr.io/acme/api:v1.0.0"}',
+      image: 'ghcr.io/acme/api:v1.2.3',
+      'commit-sha': remoteHead(bare),
+      'pull-request-url': '',
+      diff: expect.stringContaining('-    image: ghcr.io/acme/api:v1.0.0 # bumped by CI\n+    image: ghcr.io/acme/api:v1.2.3 # bumped by CI')
+    })
+    expect(git(bare, 'log', '-1', '--format=%an <%ae>%n%B', 'main')).toBe(
+      'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>\nchore(deploy): update api to v1.2.3\n\nService: api\nImage: ghcr.io/acme/api:v1.2.3'
+    )
+    expect(run.summary).toContain('| api | `ghcr.io/acme/api:v1.0.0` | `ghcr.io/acme/api:v1.2.3` | compose.yaml:3 |')
+    expect(run.summary).toContain(`Pushed ${remoteHead(bare)} to main.`)
+  }, timeout)
+
+  it('prints the diff and changes nothing in a dry run', async () => {
+    const bare = await createRemote({ 'compose.yaml': compose })
+    const work = clone(bare)
+    const head = remoteHead(bare)
+    const run = await bump(work, { service: 'worker', tag: 'v2', 'dry-run': 'true' })
+    expectSuccess(run)
+    expect(run.stdout).toContain("-    image: 'ghcr.io/acme/worker:v1.0.0'\n+    image: 'ghcr.io/acme/worker:v2'")
+    expect(run.outputs).toEqual(expect.objectContaining({ changed: 'true', services: '["worker"]', 'commit-sha': '' }))
+    expect(readFileSync(join(work, 'compose.yaml'), 'utf8')).toBe(compose)
+    expect(git(work, 'status', '--porcelain')).toBe('')
+    expect(remoteHead(bare)).toBe(head)
+    expect(git(work, 'rev-parse', 'HEAD')).toBe(head)
+  }, timeout)
+
+  it('is an idempotent no-op when the service already runs the tag', async () => {
+    const bare = await createRemote({ 'compose.yaml': compose })
+    const work = clone(bare)
+    const head = remoteHead(bare)
+    const run = await bump(work, { service: 'api', tag: 'v1.0.0' })
+    expectSuccess(run)
+    expect(run.outputs).toEqual(expect.objectContaining({ changed: 'false', services: '[]', previous: '{}', 'commit-sha': '', image: 'ghcr.io/acme/api:v1.0.0' }))
+    expect(remoteHead(bare)).toBe(head)
+    expect(run.summary).toContain('already at the requested image')
+  }, timeout)
+
+  it.each([
+    [{ service: 'api', tag: 'v1;rm -rf /' }, /Input 'tag' "v1;rm -rf \/" is not a valid image tag/, undefined],
+    [{ service: 'api$(id)', tag: 'v2' }, /not a valid compose service name/, undefined],
+    [{ service: 'api', tag: 'latest' }, /The tag "latest" is mutable/, undefined],
+    [{ service: 'api', tag: 'v2', digest: 'sha256:abc' }, /is not a valid image digest/, undefined],
+    [{ service: 'api', tag: 'v2', files: '../../etc/compose.yaml' }, /Input 'files' "..\/..\/etc\/compose.yaml" is not a path inside the workspace/, undefined],
+    [{ service: 'api', tag: 'v2', 'allowed-registries': 'registry.example.com' }, /from ghcr.io, which 'allowed-registries' does not list/, { file: 'compose.yaml', line: '3' }],
+    [{ service: 'web', tag: 'v2' }, /Service 'web' is not defined in compose.yaml; the services are: api, worker, db/, { file: 'compose.yaml', line: '1' }]
+  ])('refuses bad input %j, changing nothing', async (inputs, message, location) => {
+    const bare = await createRemote({ 'compose.yaml': compose })
+    const work = clone(bare)
+    const head = remoteHead(bare)
+    const run = await bump(work, inputs)
+    expect(run.exitCode).toBe(1)
+    const errors = run.annotations.filter((a) => a.level === 'error')
+    expect(errors).toHaveLength(1)
+    expect(errors[0].message).toMatch(message)
+    if (location) expect(errors[0].properties).toEqual(expect.objectContaining(location))
+    expect(readFileSync(join(work, 'compose.yaml'), 'utf8')).toBe(compose)
+    expect(git(work, 'status', '--porcelain')).toBe('')
+    expect(git(work, 'rev-parse', 'HEAD')).toBe(head)
+    expect(remoteHead(bare)).toBe(head)
+  }, timeout)
+
+  it('reads the repository_dispatch payload that dispatch-to-infra sends', async () => {
+    const bare = await createRemote({ 'compose.yaml': compose })
+    const work = clone(bare)
+    const digest = `sha256:${'e'.repeat(64)}`
+    const run = await bump(work, {}, {
+      event: {
+        name: 'repository_dispatch',
+        payload: {
+          action: 'deploy',
+          client_payload: {
+            schema: 1,
+            image: 'ghcr.io/acme/api',
+            tag: 'v3.0.0',
+            services: [{ service: 'api', digest }, { service: 'worker', image: 'ghcr.io/acme/worker', tag: 'v3.0.1' }],
+            environment: 'production',
+            source: { repository: 'acme/app', sha: 'a'.repeat(40), ref: 'refs/heads/main', run_id: '7', run_url: 'https://github.com/acme/app/actions/runs/7', actor: 'dev' },
+            correlation_id: 'c0ffee'
+          }
+        }
+      }
+    })
+    expectSuccess(run)
+    expect(remoteFile(bare, 'compose.yaml')).toBe(
+      compose.replace('api:v1.0.0', `api:v3.0.0@${digest}`).replace('worker:v1.0.0', 'worker:v3.0.1').trimEnd()
+    )
+    expect(JSON.parse(run.outputs.services)).toEqual(['api', 'worker'])
+    expect(git(bare, 'log', '-1', '--format=%B', 'main')).toBe(
+      [
+        'chore(deploy): update api, worker to v3.0.0, v3.0.1',
+        '',
+        'Service: api',
+        'Service: worker',
+        `Image: ghcr.io/acme/api:v3.0.0@${digest}`,
+        'Image: ghcr.io/acme/worker:v3.0.1',
+        'Environment: production',
+        'Source-Repository: acme/app',
+        `Source-Commit: ${'a'.repeat(40)}`,
+        'Source-Run: https://github.com/acme/app/actions/runs/7'
+      ].join('\n')
+    )
+  }, timeout)
+
+  it('refuses a dispatch payload naming a service that runs another image', async () => {
+    const bare = await createRemote({ 'compose.yaml': compose })
+    const run = await bump(clone(bare), {}, {
+      event: { name: 'repository_dispatch', payload: { client_payload: { service: 'api', image: 'ghcr.io/acme/web', tag: 'v2' } } }
+    })
+    expect(run.exitCode).toBe(1)
+    expect(run.annotations[0].message).toMatch(/Service 'api' runs ghcr.io\/acme\/api, not ghcr.io\/acme\/web/)
+  }, timeout)
+
+  it('updates a tag variable in the env file, and finds files per environment', async () => {
+    const bare = await createRemote({
+      'staging.compose.yaml': 'services:\n  api:\n    image: ghcr.io/acme/api:${API_TAG}\n',
+      '.env': '# tags\nAPI_TAG=v1 # api\n'
+    })
+    const work = clone(bare)
+    const run = await bump(work, {}, {
+      event: { name: 'repository_dispatch', payload: { client_payload: { service: 'api', image: 'ghcr.io/acme/api', tag: 'v2', environment: 'staging' } } }
+    })
+    // `files` is not set above: the default set has no staging.compose.yaml, so set it and run again.
+    expect(run.exitCode).toBe(1)
+    expect(run.annotations[0].message).toMatch(/No compose file in \. \(looked for compose.yaml/)
+    const again = await runAction('bump-image-tag', {
+      workspace: work,
+      inputs: { files: '{environment}.compose.yaml' },
+      event: { name: 'repository_dispatch', payload: { client_payload: { service: 'api', image: 'ghcr.io/acme/api', tag: 'v2', environment: 'staging' } } }
+    })
+    expectSuccess(again)
+    expect(remoteFile(bare, '.env')).toBe('# tags\nAPI_TAG=v2 # api')
+    expect(remoteFile(bare, 'staging.compose.yaml')).toBe('services:\n  api:\n    image: ghcr.io/acme/api:${API_TAG}')
+    expect(again.outputs.previous).toBe('{"api":"ghcr.io/acme/api:v1"}')
+  }, timeout)
+
+  it('writes without committing when commit is false', async () => {
+    const bare = await createRemote({ 'compose.yaml': compose })
+    const work = clone(bare)
+    const run = await bump(work, { image: 'postgres', tag: '17', commit: 'false' })
+    expectSuccess(run)
+    expect(readFileSync(join(work, 'compose.yaml'), 'utf8')).toBe(compose.replace('postgres:16', 'postgres:17'))
+    expect(git(work, 'status', '--porcelain')).toBe('M compose.yaml')
+    expect(run.outputs['commit-sha']).toBe('')
+  }, timeout)
+
+  it('re-applies the edit on the new head when the branch moved since checkout', async () => {
+    const bare = await createRemote({ 'compose.yaml': compose })
+    const stale = clone(bare)
+    expectSuccess(await bump(clone(bare), { service: 'worker', tag: 'v5' }))
+    const run = await bump(stale, { service: 'api', tag: 'v6' })
+    expectSuccess(run)
+    expect(run.stdout).toMatch(/'main' moved while pushing \(attempt 1 of 5\)/)
+    expect(run.stdout).toContain('Commit-and-push rounds: 2')
+    expect(remoteFile(bare, 'compose.yaml')).toBe(compose.replace('api:v1.0.0', 'api:v6').replace('worker:v1.0.0', 'worker:v5').trimEnd())
+    expect(git(bare, 'rev-list', '--count', 'main')).toBe('3')
+  }, timeout)
+
+  it('lands every one of 12 concurrent bumps of different services against one remote', async () => {
+    const count = 12
+    const services = Array.from({ length: count }, (_, i) => `svc${i}`)
+    const text = `services:\n${services.map((s) => `  ${s}:\n    image: ghcr.io/acme/${s}:v0 # ${s}\n`).join('')}`
+    const bare = await createRemote({ 'compose.yaml': text })
+    const workspaces = services.map(() => clone(bare))
+    const started = Date.now()
+    const runs = await Promise.all(services.map((service, i) => bump(workspaces[i], { service, tag: `v${i + 1}`, 'max-attempts': '10' })))
+    const seconds = (Date.now() - started) / 1000
+    runs.forEach(expectSuccess)
+
+    const attempts = runs.map((run) => Number(/Commit-and-push rounds: (\d+)/.exec(run.stdout)![1]))
+    console.log(`${count} concurrent bumps landed in ${seconds.toFixed(1)} s; commit-and-push rounds per run: ${attempts.join(', ')} (max ${Math.max(...attempts)})`)
+    expect(remoteFile(bare, 'compose.yaml')).toBe(
+      services.reduce((t, s, i) => t.replace(`${s}:v0 #`, `${s}:v${i + 1} #`), text).trimEnd()
+    )
+    expect(git(bare, 'rev-list', '--count', 'main')).toBe(String(count + 1))
+    expect(new Set(runs.map((r) => r.outputs['commit-sha'])).size).toBe(count)
+    expect(git(bare, 'log', '--format=%s', 'main').split('\n').sort()).toEqual(
+      [...services.map((s, i) => `chore(deploy): update ${s} to v${i + 1}`), 'Initial commit'].sort()
+    )
+  }, timeout)
+
+  it('pushes a branch and opens a pull request in pull-request mode', async () => {
+    const github = await FakeGitHub.start({ repositories: ['acme/infra'], tokens: ['test-token'] })
+    try {
+      const bare = await createRemote({ 'compose.yaml': compose })
+      const head = remoteHead(bare)
+      const run = await bump(clone(bare), { service: 'api', tag: 'v7', 'pull-request': 'true' }, {
+        githubToken: 'test-token',
+        env: { GITHUB_API_URL: github.url, GITHUB_RUN_ID: '99', GITHUB_RUN_ATTEMPT: '1' }
+      })
+      expectSuccess(run)
+      const branch = 'gitops-lite/api-v7-run99-1'
+      expect(remoteHead(bare)).toBe(head)
+      expect(remoteFile(bare, 'compose.yaml', branch)).toBe(compose.replace('api:v1.0.0', 'api:v7').trimEnd())
+      expect(remoteHead(bare, branch)).toBe(run.outputs['commit-sha'])
+      expect(run.outputs['pull-request-url']).toBe('https://github.com/acme/infra/pull/1')
+      expect(github.pullRequests('acme/infra')).toEqual([
+        expect.objectContaining({ head: branch, base: 'main', title: 'chore(deploy): update api to v7', state: 'open' })
+      ])
+      expect(github.pullRequests('acme/infra')[0].body).toContain('| api | `ghcr.io/acme/api:v1.0.0` | `ghcr.io/acme/api:v7` |')
+      // The token reaches the log only in the runner's own add-mask command.
+      expect(run.stdout.split('\n').filter((line) => line.includes('test-token') && !line.startsWith('::add-mask::'))).toEqual([])
+    } finally {
+      await github.stop()
+    }
+  }, timeout)
+
+  it('says what to do when the pull request cannot be opened', async () => {
+    const github = await FakeGitHub.start({ repositories: ['acme/infra'], tokens: ['the-right-token'] })
+    try {
+      const bare = await createRemote({ 'compose.yaml': compose })
+      const run = await bump(clone(bare), { service: 'api', tag: 'v7', 'pull-request': 'true' }, {
+        githubToken: 'a-wrong-token',
+        env: { GITHUB_API_URL: github.url, GITHUB_RUN_ID: '5', GITHUB_RUN_ATTEMPT: '1' }
+      })
+      expect(run.exitCode).toBe(1)
+      expect(run.annotations[0].message).toMatch(/Could not open a pull request from 'gitops-lite\/api-v7-run5-1' into 'main' of acme\/infra .*GitHub rejected the token \(401/)
+      expect(remoteFile(bare, 'compose.yaml', 'gitops-lite/api-v7-run5-1')).toContain('api:v7')
+    } finally {
+      await github.stop()
+    }
+  }, timeout)
+})
