@@ -1,0 +1,11 @@
+// The bench: real local parts (Docker, images, registry, sshd "VMs", git remotes) and their cleanup.
+export * from './exec'
+export * from './net'
+export * from './processes'
+export * from './docker'
+export * from './registry'
+export * from './ssh-host'
+export * from './git-remote'
+// Stand-ins for GitHub: the runner-faithful action launcher and the fake API.
+export * from './run-action'
+export * from './fake-github'

@@ -1,0 +1,65 @@
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { freePort, httpGet, waitUntil } from './net'
+import { startProcess, type ProcessGroup } from './processes'
+
+export interface StartRegistryOptions {
+  /** Holds the config, the stored images and registry.log. */
+  dir: string
+  /** Default: a free port. */
+  port?: number
+  /** When given, group.cleanup() stops the registry. */
+  group?: ProcessGroup
+}
+
+export interface Registry {
+  /** '127.0.0.1:PORT': image names are `${address}/team/app:tag`. No TLS: dockerd trusts loopback registries. */
+  address: string
+  port: number
+  pid: number
+  logFile: string
+  stop(): Promise<void>
+}
+
+/** Debian's docker-registry (distribution 2.8) on 127.0.0.1, filesystem storage, no auth. */
+export async function startRegistry(options: StartRegistryOptions): Promise<Registry> {
+  const port = options.port ?? (await freePort())
+  const address = `127.0.0.1:${port}`
+  await mkdir(join(options.dir, 'storage'), { recursive: true })
+  const configFile = join(options.dir, 'config.yml')
+  // The packaged config turns on htpasswd auth and listens on every interface: write our own.
+  await writeFile(
+    configFile,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: warn',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${JSON.stringify(join(options.dir, 'storage'))}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: ${address}`,
+      ''
+    ].join('\n')
+  )
+  const logFile = join(options.dir, 'registry.log')
+  const args = ['serve', configFile]
+  const registry = options.group
+    ? options.group.start('docker-registry', 'docker-registry', args, { logFile })
+    : startProcess('docker-registry', 'docker-registry', args, { logFile })
+
+  try {
+    await waitUntil(`the registry at http://${address}/v2/ (log: ${logFile})`, async () => {
+      if (!registry.isRunning()) throw new Error(`docker-registry exited early; see ${logFile}`)
+      return (await httpGet(`http://${address}/v2/`))?.status === 200
+    }, { timeoutMs: 15_000 })
+  } catch (error) {
+    await registry.stop()
+    throw error
+  }
+  return { address, port, pid: registry.pid, logFile, stop: () => registry.stop() }
+}
