@@ -43,8 +43,17 @@ apt_update_once() {
 }
 
 # --- apt packages -----------------------------------------------------------------------
+# A machine that already has a Docker engine (Docker CE on GitHub's Ubuntu runners) keeps it:
+# docker.io would conflict with its containerd.io package.
+if command -v dockerd >/dev/null && ! is_installed docker.io; then
+  log "using the Docker engine already installed ($(dockerd --version 2>/dev/null | cut -d, -f1))"
+  required_packages=("${required_packages[@]/docker.io}")
+  required_packages=("${required_packages[@]/docker-compose}")
+fi
+
 missing=()
 for pkg in "${required_packages[@]}" "${optional_packages[@]}"; do
+  [[ -n $pkg ]] || continue
   is_installed "$pkg" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
