@@ -1,0 +1,6 @@
+export * from './narrator'
+export * from './stack'
+export * from './state'
+export * from './infra-workflow'
+export * from './sandbox'
+export * from './scenario'

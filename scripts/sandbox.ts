@@ -1,0 +1,101 @@
+/**
+ * The sandbox command (run by scripts/sandbox.sh): the whole pipeline on this machine through
+ * the committed action bundles. See `--help`.
+ */
+import { parseArgs } from 'node:util'
+import { DEFAULT_SANDBOX_DIR, PipelineSandbox, formatDuration, runScenario, teardownSandbox } from '../packages/sandbox/src/pipeline'
+
+const usage = `Usage: bash scripts/sandbox.sh [--keep | --down] [--dir DIR]
+
+Runs the gitops-lite pipeline on a local sandbox: a registry, an sshd "VM" on 127.0.0.1, an app
+and an infra repo with bare remotes, and a stand-in for GitHub (API and workflow runner). Three
+releases go through the committed bundles of dispatch-to-infra, bump-image-tag and
+ssh-surgical-deploy: a first deploy, an api-only update, and a broken api that is rolled back.
+
+  (no flag)  run the three releases, then remove everything the sandbox started
+  --keep     leave the stack, the VM (sshd) and the registry running afterwards, to look around
+  --down     remove a kept (or interrupted) sandbox: containers, sshd, registry, images, DIR
+  --dir DIR  where the sandbox keeps its state (default ${DEFAULT_SANDBOX_DIR})
+
+Exit status: 0 when all three releases ended as expected (deployed, deployed, rolled back).`
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      keep: { type: 'boolean', default: false },
+      down: { type: 'boolean', default: false },
+      dir: { type: 'string', default: DEFAULT_SANDBOX_DIR },
+      help: { type: 'boolean', short: 'h', default: false }
+    }
+  })
+  if (values.help) {
+    console.log(usage)
+    return 0
+  }
+  if (values.down) {
+    const done = await teardownSandbox(values.dir)
+    console.log(done.length ? done.map((line) => `sandbox --down: ${line}`).join('\n') : 'sandbox --down: nothing to remove')
+    return 0
+  }
+
+  console.log('gitops-lite sandbox: the whole pipeline on this machine, through the committed action bundles')
+  const sandbox = await PipelineSandbox.up({ dir: values.dir })
+  let interrupted = false
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return
+    interrupted = true
+    console.error(`\nsandbox: ${signal}: tearing down…`)
+    sandbox
+      .down()
+      .catch((error: Error) => console.error(error.message))
+      .finally(() => process.exit(130))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+
+  let code = 1
+  try {
+    const result = await runScenario(sandbox)
+    code = result.asExpected ? 0 : 1
+    sandbox.narrator.line('')
+    sandbox.narrator.line(`  ${result.asExpected ? 'All three releases went as expected' : 'Something did not go as expected (see above)'}; ` +
+      `sandbox total ${formatDuration(sandbox.narrator.elapsedMs())}.`)
+  } catch (error) {
+    console.error(`\nsandbox: ${(error as Error).stack ?? String(error)}`)
+  } finally {
+    if (!interrupted) {
+      if (values.keep) {
+        await sandbox.keep()
+        const { vm } = sandbox
+        console.log('')
+        console.log('== Kept running (--keep)')
+        console.log(`  api      curl ${sandbox.url('api')}`)
+        console.log(`  worker   curl ${sandbox.url('worker')}`)
+        console.log(`  VM       ssh -i ${vm.privateKeyPath} -o UserKnownHostsFile=${vm.knownHostsPath} -p ${vm.port} ${vm.username}@${vm.host}`)
+        console.log(`           stack files in ${vm.remoteDir}; docker compose -p ${sandbox.projectName} ps`)
+        console.log(`  registry http://${sandbox.registry.address}/v2/_catalog`)
+        console.log(`  repos    git clone ${sandbox.infra.remote.bareDir}`)
+        console.log(`  Remove it all with: bash scripts/sandbox.sh --down`)
+      } else {
+        const step = sandbox.narrator.step('Tear down (use --keep to leave the stack running)')
+        try {
+          for (const line of await sandbox.down()) step.note(line)
+          step.done('nothing left behind')
+        } catch (error) {
+          step.fail((error as Error).message)
+          code = 1
+        }
+      }
+    }
+  }
+  return code
+}
+
+// Child processes (sshd, registry) kept with --keep would hold the event loop open: exit explicitly.
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`sandbox: ${(error as Error).message ?? String(error)}`)
+    process.exit(1)
+  }
+)
