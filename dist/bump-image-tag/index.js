@@ -49595,13 +49595,19 @@ function insideWorkspace(workspace, base, value, name) {
     if (/[\0\r\n]/.test(value) || (0,external_node_path_namespaceObject.isAbsolute)(value))
         throw refuse();
     const path = (0,external_node_path_namespaceObject.resolve)(base, value);
-    const real = (0,external_node_fs_namespaceObject.existsSync)(path) ? (0,external_node_fs_namespaceObject.realpathSync)(path) : path;
-    for (const candidate of [path, real]) {
+    for (const candidate of [path, realPath(path)]) {
         const rel = (0,external_node_path_namespaceObject.relative)(workspace, candidate);
         if (rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel))
             throw refuse();
     }
     return path;
+}
+/** The path with symbolic links resolved, for the part of it that exists. */
+function realPath(path) {
+    if ((0,external_node_fs_namespaceObject.existsSync)(path))
+        return (0,external_node_fs_namespaceObject.realpathSync)(path);
+    const parent = (0,external_node_path_namespaceObject.dirname)(path);
+    return parent === path ? path : (0,external_node_path_namespaceObject.join)(realPath(parent), (0,external_node_path_namespaceObject.basename)(path));
 }
 /** git check-ref-format's rules for a branch name. */
 function isValidBranchName(name) {

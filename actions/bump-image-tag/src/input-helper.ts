@@ -1,5 +1,5 @@
 import { existsSync, realpathSync } from 'node:fs'
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import {
   Inputs,
   UserError,
@@ -206,12 +206,18 @@ export function insideWorkspace(workspace: string, base: string, value: string, 
     })
   if (/[\0\r\n]/.test(value) || isAbsolute(value)) throw refuse()
   const path = resolve(base, value)
-  const real = existsSync(path) ? realpathSync(path) : path
-  for (const candidate of [path, real]) {
+  for (const candidate of [path, realPath(path)]) {
     const rel = relative(workspace, candidate)
     if (rel.startsWith('..') || isAbsolute(rel)) throw refuse()
   }
   return path
+}
+
+/** The path with symbolic links resolved, for the part of it that exists. */
+function realPath(path: string): string {
+  if (existsSync(path)) return realpathSync(path)
+  const parent = dirname(path)
+  return parent === path ? path : join(realPath(parent), basename(path))
 }
 
 /** git check-ref-format's rules for a branch name. */

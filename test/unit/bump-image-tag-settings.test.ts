@@ -1,0 +1,92 @@
+import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Inputs } from '@gitops-lite/core'
+import { insideWorkspace, isValidBranchName, readSettings } from '../../actions/bump-image-tag/src/input-helper'
+import { commitMessage, pullRequestBranch } from '../../actions/bump-image-tag/src/report'
+
+function workspace(): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'bump-settings-')))
+  mkdirSync(join(dir, 'deploy'))
+  writeFileSync(join(dir, 'deploy', 'docker-compose.yml'), 'services: {}\n')
+  return dir
+}
+
+function settings(dir: string, inputs: Record<string, string>, event = { eventName: 'push', eventPayload: {} }) {
+  // The runner applies action.yml's defaults; these are the ones the helper requires.
+  const defaults: Record<string, string> = { 'author-name': 'github-actions[bot]', 'author-email': 'bot@users.noreply.github.com' }
+  return readSettings(new Inputs((name) => inputs[name] ?? defaults[name] ?? ''), { workspace: dir, ...event })
+}
+
+describe('bump-image-tag settings', () => {
+  it('finds the default compose file and the env file beside it', () => {
+    const dir = workspace()
+    const read = settings(dir, { 'working-directory': 'deploy', service: 'api, worker', tag: 'v1' })
+    expect(read.files).toEqual([join(dir, 'deploy', 'docker-compose.yml')])
+    expect(read.envFile).toBe(join(dir, 'deploy', '.env'))
+    expect(read.targets).toEqual([{ service: 'api', tag: 'v1' }, { service: 'worker', tag: 'v1' }])
+    expect(read.maxAttempts).toBe(5)
+  })
+
+  it('reads the dispatch payload and fills {environment}', () => {
+    const dir = workspace()
+    mkdirSync(join(dir, 'staging'))
+    writeFileSync(join(dir, 'staging', 'compose.yaml'), '')
+    const read = settings(dir, { files: '{environment}/compose.yaml' }, {
+      eventName: 'repository_dispatch',
+      eventPayload: { client_payload: { service: 'api', image: 'ghcr.io/acme/api', tag: 'v2', environment: 'staging' } }
+    })
+    expect(read.files).toEqual([join(dir, 'staging', 'compose.yaml')])
+    expect(read.targets).toEqual([{ service: 'api', image: 'ghcr.io/acme/api', tag: 'v2' }])
+  })
+
+  it('refuses paths that leave the workspace, also through a symbolic link', () => {
+    const dir = workspace()
+    symlinkSync(tmpdir(), join(dir, 'escape'))
+    for (const path of ['../x.yaml', '/etc/passwd', 'escape/x.yaml', 'a\nb']) {
+      expect(() => insideWorkspace(dir, dir, path, 'files')).toThrow(/is not a path inside the workspace/)
+    }
+    expect(insideWorkspace(dir, join(dir, 'deploy'), '../deploy/docker-compose.yml', 'files')).toBe(join(dir, 'deploy', 'docker-compose.yml'))
+  })
+
+  it('needs a target unless the event carries one', () => {
+    expect(() => settings(workspace(), {})).toThrow(/'service' \(or 'image'\) and 'tag' are empty/)
+    expect(() => settings(workspace(), { service: 'api' })).toThrow(/Input 'tag' is required/)
+    expect(() => settings(workspace(), { tag: 'v1' })).toThrow(/Neither 'service' nor 'image'/)
+    expect(() => settings(workspace(), { 'working-directory': 'deploy', service: 'api', tag: 'v1', 'pull-request': 'true' })).toThrow(/'token' is empty/)
+    expect(() => settings(workspace(), { service: 'api', tag: 'v1', 'allowed-registries': 'not a host' })).toThrow(/not a registry host/)
+  })
+
+  it.each([
+    ['main', true],
+    ['deploy/staging', true],
+    ['-x', false],
+    ['a..b', false],
+    ['a b', false],
+    ['x.lock', false],
+    ['a/', false],
+    ['@', false],
+    ['a@{1}', false]
+  ])('branch name %j is valid: %s', (name, valid) => {
+    expect(isValidBranchName(name)).toBe(valid)
+  })
+})
+
+describe('commit message and pull request branch', () => {
+  const updates = [
+    { service: 'api', file: 'compose.yaml', line: 3, editedIn: 'image' as const, previous: 'acme/api:v1', image: 'acme/api:v2', changed: true },
+    { service: 'db', file: 'compose.yaml', line: 5, editedIn: 'image' as const, previous: 'postgres:16', image: 'postgres:16', changed: false }
+  ]
+
+  it('fills the template and appends trailers for the changed services', () => {
+    expect(commitMessage('deploy {services}: {previous} -> {tag}', updates, { source: { repository: 'acme/api', sha: 'abc' } })).toBe(
+      'deploy api: v1 -> v2\n\nService: api\nImage: acme/api:v2\nSource-Repository: acme/api\nSource-Commit: abc\n'
+    )
+  })
+
+  it('names a valid, per-run branch', () => {
+    const branch = pullRequestBranch(updates, '123', '2')
+    expect(branch).toBe('gitops-lite/api-v2-run123-2')
+    expect(isValidBranchName(branch)).toBe(true)
+  })
+})

@@ -1,0 +1,87 @@
+import { UserError, backoffDelay, publish, type GitCommandManager, type PublishOptions, type PushResult } from '@gitops-lite/core'
+
+/** A stand-in for GitCommandManager that records calls and answers pushes from a script. */
+function fakeGit(pushes: PushResult[]): { git: GitCommandManager; calls: string[] } {
+  const calls: string[] = []
+  let commits = 0
+  const git = {
+    fetch: async (remote: string, branch: string) => (calls.push(`fetch ${remote} ${branch}`), `remote-${calls.length}`),
+    checkoutBranch: async (branch: string, sha: string) => void calls.push(`checkout ${branch} ${sha.replace(/\d+$/, 'N')}`),
+    commit: async (paths: string[]) => (calls.push(`commit ${paths.join(' ')}`), `sha${++commits}`),
+    push: async (remote: string, branch: string) => (calls.push(`push ${remote} ${branch}`), pushes.shift() ?? { status: 'pushed' })
+  }
+  return { git: git as unknown as GitCommandManager, calls }
+}
+
+function options(git: GitCommandManager, overrides: Partial<PublishOptions> = {}): PublishOptions {
+  return {
+    git,
+    remote: 'origin',
+    base: 'main',
+    head: 'main',
+    startFromRemote: false,
+    push: true,
+    maxAttempts: 3,
+    author: { name: 'a', email: 'a@example.com' },
+    apply: async () => ({ paths: ['compose.yaml'], message: 'm' }),
+    backoff: { baseMs: 100, maxMs: 1000, random: () => 1, sleep: async () => {} },
+    ...overrides
+  }
+}
+
+describe('publish', () => {
+  it('pushes once when the branch did not move', async () => {
+    const { git, calls } = fakeGit([])
+    expect(await publish(options(git))).toEqual({ commitSha: 'sha1', attempts: 1 })
+    expect(calls).toEqual(['commit compose.yaml', 'push origin main'])
+  })
+
+  it('re-applies the change on the fetched head when the branch moved, with growing waits', async () => {
+    const { git, calls } = fakeGit([{ status: 'moved', detail: '[rejected] (fetch first)' }, { status: 'moved', detail: '' }])
+    const waits: number[] = []
+    let applied = 0
+    const result = await publish(
+      options(git, {
+        apply: async () => (applied++, { paths: ['compose.yaml'], message: 'm' }),
+        backoff: { baseMs: 100, maxMs: 1000, random: () => 1, sleep: async (ms) => void waits.push(ms) }
+      })
+    )
+    expect(result).toEqual({ commitSha: 'sha3', attempts: 3 })
+    expect(applied).toBe(3)
+    expect(waits).toEqual([100, 200])
+    expect(calls.filter((c) => c.startsWith('fetch'))).toEqual(['fetch origin main', 'fetch origin main'])
+    expect(calls).toContain('checkout main remote-N')
+  })
+
+  it('stops without a commit when the new head already has the change', async () => {
+    const { git } = fakeGit([{ status: 'moved', detail: '' }])
+    let round = 0
+    const result = await publish(options(git, { apply: async () => (++round === 1 ? { paths: ['compose.yaml'], message: 'm' } : undefined) }))
+    expect(result).toEqual({ commitSha: undefined, attempts: 2 })
+  })
+
+  it('gives up after max-attempts, and never retries a refusal that is not a race', async () => {
+    const moved = { status: 'moved', detail: '' } as const
+    const exhausted = publish(options(fakeGit([moved, moved, moved]).git))
+    await expect(exhausted).rejects.toThrow(UserError)
+    await expect(publish(options(fakeGit([moved, moved, moved]).git))).rejects.toThrow(/gave up after 3 attempts/)
+    await expect(publish(options(fakeGit([{ status: 'failed', detail: 'protected branch hook declined' }]).git))).rejects.toThrow(
+      /was refused: protected branch hook declined/
+    )
+  })
+
+  it('starts from the remote branch when asked (pull requests, another branch)', async () => {
+    const { git, calls } = fakeGit([])
+    await publish(options(git, { startFromRemote: true, head: 'gitops-lite/x' }))
+    expect(calls).toEqual(['fetch origin main', 'checkout gitops-lite/x remote-N', 'commit compose.yaml', 'push origin gitops-lite/x'])
+  })
+})
+
+describe('backoffDelay', () => {
+  it('draws up to an exponentially growing, capped bound', () => {
+    const at = (attempt: number, random: number): number => backoffDelay(attempt, { baseMs: 1000, maxMs: 15_000, random: () => random })
+    expect([1, 2, 3, 4, 5, 6].map((a) => at(a, 1))).toEqual([1000, 2000, 4000, 8000, 15_000, 15_000])
+    expect(at(3, 0)).toBe(0)
+    expect(at(3, 0.5)).toBe(2000)
+  })
+})
