@@ -39714,21 +39714,22 @@ function createGitHubClient(options) {
             onRateLimit: onLimit('rate limit'),
             onSecondaryRateLimit: onLimit('secondary rate limit')
         }
-    }, retry, throttling, requestLog(log));
+    }, 
+    // First, so it wraps each attempt rather than the retried whole.
+    requestLog(log), retry, throttling);
 }
-/** One debug line per HTTP exchange (method, URL, status, request id); headers are never logged. */
+/** One debug line per HTTP exchange (method, URL as sent, status, request id); headers are never logged. */
 function requestLog(log) {
     return (octokit) => {
         octokit.hook.wrap('request', async (request, options) => {
-            const line = `${options.method} ${options.url}`;
             try {
                 const response = await request(options);
-                log.debug(`${line} -> ${response.status} (x-github-request-id ${response.headers['x-github-request-id'] ?? 'none'})`);
+                log.debug(`${options.method} ${response.url} -> ${response.status} (x-github-request-id ${response.headers['x-github-request-id'] ?? 'none'})`);
                 return response;
             }
             catch (error) {
-                const status = error.status ?? 'no response';
-                log.debug(`${line} -> ${status}`);
+                const failure = error;
+                log.debug(`${options.method} ${failure.request?.url ?? options.url} -> ${failure.status ?? 'no response'}`);
                 throw error;
             }
         });

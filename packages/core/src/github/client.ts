@@ -81,24 +81,24 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         onSecondaryRateLimit: onLimit('secondary rate limit')
       }
     },
+    // First, so it wraps each attempt rather than the retried whole.
+    requestLog(log),
     retry,
-    throttling,
-    requestLog(log)
+    throttling
   )
 }
 
-/** One debug line per HTTP exchange (method, URL, status, request id); headers are never logged. */
+/** One debug line per HTTP exchange (method, URL as sent, status, request id); headers are never logged. */
 function requestLog(log: GitHubLog) {
-  return (octokit: { hook: GitHubClient['hook'] }) => {
+  return (octokit: Pick<GitHubClient, 'hook'>) => {
     octokit.hook.wrap('request', async (request, options) => {
-      const line = `${options.method} ${options.url}`
       try {
         const response = await request(options)
-        log.debug(`${line} -> ${response.status} (x-github-request-id ${response.headers['x-github-request-id'] ?? 'none'})`)
+        log.debug(`${options.method} ${response.url} -> ${response.status} (x-github-request-id ${response.headers['x-github-request-id'] ?? 'none'})`)
         return response
       } catch (error) {
-        const status = (error as { status?: number }).status ?? 'no response'
-        log.debug(`${line} -> ${status}`)
+        const failure = error as { status?: number; request?: { url?: string } }
+        log.debug(`${options.method} ${failure.request?.url ?? options.url} -> ${failure.status ?? 'no response'}`)
         throw error
       }
     })

@@ -1,0 +1,48 @@
+import { createdFilter, renderRunName } from '../../../packages/sandbox/src/fake-github'
+import { openApiProblems } from '../../helpers/openapi'
+
+const request = (method: string, path: string, body?: unknown, query: Record<string, string> = {}) => ({
+  method,
+  path,
+  query,
+  headers: {},
+  rawBody: body === undefined ? '' : JSON.stringify(body),
+  body,
+  status: 0
+})
+
+describe('renderRunName', () => {
+  const context = { github: { event: { client_payload: { correlation_id: 'c-1' } }, sha: 'abc' } }
+  it('evaluates property paths, literals and ||', () => {
+    expect(renderRunName('deploy ${{ github.event.client_payload.correlation_id }}', context)).toBe('deploy c-1')
+    expect(renderRunName("${{ github.event.client_payload.missing || 'push' }} ${{github.sha}}", context)).toBe('push abc')
+  })
+  it('refuses expressions it does not implement', () => {
+    expect(() => renderRunName("${{ format('{0}', github.sha) }}", context)).toThrow('not supported')
+  })
+})
+
+describe('createdFilter', () => {
+  const at = (iso: string) => Date.parse(iso)
+  it("implements GitHub's created qualifiers", () => {
+    expect(createdFilter('>=2025-01-01T00:00:00Z')(at('2025-01-01T00:00:00Z'))).toBe(true)
+    expect(createdFilter('>2025-01-01T00:00:00Z')(at('2025-01-01T00:00:00Z'))).toBe(false)
+    expect(createdFilter('<2025-01-01')(at('2024-12-31T23:59:59Z'))).toBe(true)
+    expect(createdFilter('2025-01-01..2025-01-31')(at('2025-01-15T00:00:00Z'))).toBe(true)
+    expect(createdFilter('2025-01-01')(at('2025-01-02T00:00:00Z'))).toBe(false)
+  })
+})
+
+describe("openApiProblems (the integration suite's contract check)", () => {
+  it('accepts a conforming dispatch and run listing', () => {
+    expect(openApiProblems(request('POST', '/repos/acme/infra/dispatches', { event_type: 'deploy', client_payload: { a: 1 } }))).toEqual([])
+    expect(openApiProblems(request('GET', '/repos/acme/infra/actions/runs', undefined, { event: 'repository_dispatch', per_page: '100' }))).toEqual([])
+  })
+  it('flags unknown operations, bad bodies and bad query parameters', () => {
+    expect(openApiProblems(request('POST', '/repos/acme/infra/dispatch', {}))).toEqual(['POST /repos/acme/infra/dispatch is not an operation of GitHub\'s REST API'])
+    expect(openApiProblems(request('POST', '/repos/acme/infra/dispatches', { client_payload: {} })).join()).toContain("must have required property 'event_type'")
+    const eleven = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, i]))
+    expect(openApiProblems(request('POST', '/repos/acme/infra/dispatches', { event_type: 'd', client_payload: eleven })).join()).toContain('must NOT have more than 10 properties')
+    expect(openApiProblems(request('GET', '/repos/acme/infra/actions/runs', undefined, { per_page: 'many', evnt: 'x' }))).toHaveLength(2)
+  })
+})
