@@ -310,3 +310,19 @@ describe('verification', () => {
     expect(parse(after)).toEqual(expected)
   })
 })
+
+describe('large stacks', () => {
+  it('bumps one of 150 services that all share one anchored block', () => {
+    const services = Array.from({ length: 150 }, (_, i) => `  svc-${i}:\n    image: ghcr.io/acme/svc-${i}:v1\n    logging: *logging\n`)
+    const text = `x-logging: &logging\n  driver: json-file\nservices:\n${services.join('')}`
+    const after = bumped(text, { service: 'svc-75', tag: 'v2' })
+    expect(after).toBe(text.replace('ghcr.io/acme/svc-75:v1', 'ghcr.io/acme/svc-75:v2'))
+  })
+
+  it('still refuses exponential alias expansion', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]']
+    for (let i = 1; i < 8; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`)
+    const text = `${levels.join('\n')}\nservices:\n  api:\n    image: ghcr.io/acme/api:v1\n`
+    expect(() => bump(text, { service: 'api', tag: 'v2' })).toThrow(/resource exhaustion/)
+  })
+})

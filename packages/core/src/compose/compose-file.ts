@@ -40,6 +40,15 @@ export interface ComposeFile {
 }
 
 const parseOptions = { merge: true, prettyErrors: true } as const
+// yaml refuses by default once count x size of alias expansions passes 100, which a stack of a
+// hundred services sharing one `&logging` anchor already does; this keeps the guard against
+// exponential expansion (billion laughs) at a size no real compose file reaches.
+const maxAliasExpansion = 100_000
+
+/** The data compose reads from a document: aliases and merge keys resolved. */
+export function documentData(doc: Document): unknown {
+  return doc.toJS({ maxAliasCount: maxAliasExpansion })
+}
 const marker = '\u0000gitops-lite-scalar@'
 
 export function parseCompose(source: ComposeSource): ComposeFile {
@@ -53,7 +62,7 @@ export function parseCompose(source: ComposeSource): ComposeFile {
       location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
     })
   }
-  const data = doc.toJS()
+  const data = documentData(doc)
   const scalars = new Map<number, Scalar>()
   const anchors = new Map<number, string>()
   visit(doc, {
@@ -75,7 +84,7 @@ export function parseCompose(source: ComposeSource): ComposeFile {
 export function composeData(path: string, text: string): unknown {
   const doc = parseDocument(text, parseOptions)
   if (doc.errors.length > 0) throw new Error(`${path}: the edited file does not parse: ${doc.errors[0].message}`)
-  return doc.toJS()
+  return documentData(doc)
 }
 
 /**
@@ -101,7 +110,7 @@ function locateScalars(text: string): Map<number, DataPath[]> {
       for (const [key, item] of Object.entries(value)) walk(item, [...at, key])
     }
   }
-  walk(marked.toJS(), [])
+  walk(documentData(marked), [])
   return occurrences
 }
 

@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util'
 import type { Scalar } from 'yaml'
 import { UserError, type ErrorLocation } from '../errors'
 import { canonicalRepository, parseImageReference, repositoryOf, type ImageReference } from '../image-ref'
-import { composeData, parseCompose, type ComposeFile, type ComposeService, type ComposeSource, type DataPath } from './compose-file'
+import { composeData, documentData, parseCompose, type ComposeFile, type ComposeService, type ComposeSource, type DataPath } from './compose-file'
 import { envValues, findEnvAssignment, setEnvValue } from './env-file'
 import { parseTemplate, resolveTemplate, variablesIn } from './interpolation'
 
@@ -397,7 +397,7 @@ function applyNodeEdits(file: ComposeFile, edits: Edit[]): string {
   if (unique.size === 0) return file.text
   let text = file.text
   // A fresh copy of the original data (structuredClone would change the objects' realm under test runners).
-  const expected = file.doc.toJS() as Record<string, unknown>
+  const expected = documentData(file.doc) as Record<string, unknown>
   for (const [start, edit] of [...unique].sort((a, b) => b[0] - a[0])) {
     const { node } = edit.analysis
     const end = node.range![1]
