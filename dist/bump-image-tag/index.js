@@ -4,7 +4,7 @@ const __dirname = __gitopsLiteDirname(__gitopsLiteFileURLToPath(import.meta.url)
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 1480:
+/***/ 2504:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
 
@@ -57,9 +57,9 @@ exports.getProxyUrl = getProxyUrl;
 exports.isHttps = isHttps;
 const http = __importStar(__nccwpck_require__(8611));
 const https = __importStar(__nccwpck_require__(5692));
-const pm = __importStar(__nccwpck_require__(1592));
-const tunnel = __importStar(__nccwpck_require__(1877));
-const undici_1 = __nccwpck_require__(9293);
+const pm = __importStar(__nccwpck_require__(568));
+const tunnel = __importStar(__nccwpck_require__(7013));
+const undici_1 = __nccwpck_require__(9309);
 var HttpCodes;
 (function (HttpCodes) {
     HttpCodes[HttpCodes["OK"] = 200] = "OK";
@@ -747,7 +747,7 @@ const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCa
 
 /***/ }),
 
-/***/ 1592:
+/***/ 568:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -847,7 +847,7 @@ class DecodedURL extends URL {
 
 /***/ }),
 
-/***/ 4576:
+/***/ 2384:
 /***/ (function(module) {
 
 /**
@@ -2377,15 +2377,15 @@ class DecodedURL extends URL {
 
 /***/ }),
 
-/***/ 1877:
+/***/ 7013:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-module.exports = __nccwpck_require__(8351);
+module.exports = __nccwpck_require__(8479);
 
 
 /***/ }),
 
-/***/ 8351:
+/***/ 8479:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -2656,33 +2656,33 @@ exports.debug = debug; // for test
 
 /***/ }),
 
-/***/ 9293:
+/***/ 9309:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Client = __nccwpck_require__(5972)
-const Dispatcher = __nccwpck_require__(9494)
-const Pool = __nccwpck_require__(8361)
-const BalancedPool = __nccwpck_require__(4702)
-const Agent = __nccwpck_require__(5738)
-const ProxyAgent = __nccwpck_require__(4371)
-const EnvHttpProxyAgent = __nccwpck_require__(1192)
-const RetryAgent = __nccwpck_require__(353)
-const errors = __nccwpck_require__(6942)
-const util = __nccwpck_require__(2465)
+const Client = __nccwpck_require__(7140)
+const Dispatcher = __nccwpck_require__(5030)
+const Pool = __nccwpck_require__(2921)
+const BalancedPool = __nccwpck_require__(9390)
+const Agent = __nccwpck_require__(4586)
+const ProxyAgent = __nccwpck_require__(3747)
+const EnvHttpProxyAgent = __nccwpck_require__(6920)
+const RetryAgent = __nccwpck_require__(9089)
+const errors = __nccwpck_require__(9934)
+const util = __nccwpck_require__(8529)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(8254)
-const buildConnector = __nccwpck_require__(919)
-const MockClient = __nccwpck_require__(7146)
-const MockAgent = __nccwpck_require__(684)
-const MockPool = __nccwpck_require__(6887)
-const mockErrors = __nccwpck_require__(2198)
-const RetryHandler = __nccwpck_require__(5669)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(4770)
-const DecoratorHandler = __nccwpck_require__(6542)
-const RedirectHandler = __nccwpck_require__(7109)
-const createRedirectInterceptor = __nccwpck_require__(3807)
+const api = __nccwpck_require__(7998)
+const buildConnector = __nccwpck_require__(951)
+const MockClient = __nccwpck_require__(8570)
+const MockAgent = __nccwpck_require__(8444)
+const MockPool = __nccwpck_require__(3927)
+const mockErrors = __nccwpck_require__(9654)
+const RetryHandler = __nccwpck_require__(7877)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(4498)
+const DecoratorHandler = __nccwpck_require__(4606)
+const RedirectHandler = __nccwpck_require__(3669)
+const createRedirectInterceptor = __nccwpck_require__(7327)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -2700,10 +2700,10 @@ module.exports.DecoratorHandler = DecoratorHandler
 module.exports.RedirectHandler = RedirectHandler
 module.exports.createRedirectInterceptor = createRedirectInterceptor
 module.exports.interceptors = {
-  redirect: __nccwpck_require__(2833),
-  retry: __nccwpck_require__(1511),
-  dump: __nccwpck_require__(2223),
-  dns: __nccwpck_require__(7454)
+  redirect: __nccwpck_require__(910),
+  retry: __nccwpck_require__(2503),
+  dump: __nccwpck_require__(7407),
+  dns: __nccwpck_require__(6814)
 }
 
 module.exports.buildConnector = buildConnector
@@ -2765,7 +2765,7 @@ function makeDispatcher (fn) {
 module.exports.setGlobalDispatcher = setGlobalDispatcher
 module.exports.getGlobalDispatcher = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(3511).fetch)
+const fetchImpl = (__nccwpck_require__(8263).fetch)
 module.exports.fetch = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -2777,39 +2777,39 @@ module.exports.fetch = async function fetch (init, options = undefined) {
     throw err
   }
 }
-module.exports.Headers = __nccwpck_require__(7593).Headers
-module.exports.Response = __nccwpck_require__(1456).Response
-module.exports.Request = __nccwpck_require__(6702).Request
-module.exports.FormData = __nccwpck_require__(8133).FormData
+module.exports.Headers = __nccwpck_require__(3257).Headers
+module.exports.Response = __nccwpck_require__(1328).Response
+module.exports.Request = __nccwpck_require__(6398).Request
+module.exports.FormData = __nccwpck_require__(7653).FormData
 module.exports.File = globalThis.File ?? (__nccwpck_require__(4573).File)
-module.exports.FileReader = __nccwpck_require__(316).FileReader
+module.exports.FileReader = __nccwpck_require__(5660).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1928)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(8712)
 
 module.exports.setGlobalOrigin = setGlobalOrigin
 module.exports.getGlobalOrigin = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(4406)
-const { kConstruct } = __nccwpck_require__(6692)
+const { CacheStorage } = __nccwpck_require__(2118)
+const { kConstruct } = __nccwpck_require__(8404)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 module.exports.caches = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(9388)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(6748)
 
 module.exports.deleteCookie = deleteCookie
 module.exports.getCookies = getCookies
 module.exports.getSetCookies = getSetCookies
 module.exports.setCookie = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(9291)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(5192)
 
 module.exports.parseMIMEType = parseMIMEType
 module.exports.serializeAMimeType = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(1123)
-module.exports.WebSocket = __nccwpck_require__(1839).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(659)
+module.exports.WebSocket = __nccwpck_require__(9708).WebSocket
 module.exports.CloseEvent = CloseEvent
 module.exports.ErrorEvent = ErrorEvent
 module.exports.MessageEvent = MessageEvent
@@ -2825,18 +2825,18 @@ module.exports.MockPool = MockPool
 module.exports.MockAgent = MockAgent
 module.exports.mockErrors = mockErrors
 
-const { EventSource } = __nccwpck_require__(2983)
+const { EventSource } = __nccwpck_require__(9207)
 
 module.exports.EventSource = EventSource
 
 
 /***/ }),
 
-/***/ 5013:
+/***/ 2917:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(2465)
-const { RequestAbortedError } = __nccwpck_require__(6942)
+const { addAbortListener } = __nccwpck_require__(8529)
+const { RequestAbortedError } = __nccwpck_require__(9934)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -2896,16 +2896,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3497:
+/***/ 4505:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(6942)
-const util = __nccwpck_require__(2465)
-const { addSignal, removeSignal } = __nccwpck_require__(5013)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(9934)
+const util = __nccwpck_require__(8529)
+const { addSignal, removeSignal } = __nccwpck_require__(2917)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -3011,7 +3011,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 2721:
+/***/ 7329:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -3025,10 +3025,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(6942)
-const util = __nccwpck_require__(2465)
+} = __nccwpck_require__(9934)
+const util = __nccwpck_require__(8529)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(5013)
+const { addSignal, removeSignal } = __nccwpck_require__(2917)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -3269,16 +3269,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 9850:
+/***/ 3850:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(7444)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(6942)
-const util = __nccwpck_require__(2465)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(1808)
+const { Readable } = __nccwpck_require__(2036)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(9934)
+const util = __nccwpck_require__(8529)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(8352)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -3490,18 +3490,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 543:
+/***/ 2159:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(6942)
-const util = __nccwpck_require__(2465)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(1808)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(9934)
+const util = __nccwpck_require__(8529)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(8352)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(5013)
+const { addSignal, removeSignal } = __nccwpck_require__(2917)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -3717,15 +3717,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 8659:
+/***/ 3827:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(6942)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(9934)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(2465)
-const { addSignal, removeSignal } = __nccwpck_require__(5013)
+const util = __nccwpck_require__(8529)
+const { addSignal, removeSignal } = __nccwpck_require__(2917)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -3832,21 +3832,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 8254:
+/***/ 7998:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(9850)
-module.exports.stream = __nccwpck_require__(543)
-module.exports.pipeline = __nccwpck_require__(2721)
-module.exports.upgrade = __nccwpck_require__(8659)
-module.exports.connect = __nccwpck_require__(3497)
+module.exports.request = __nccwpck_require__(3850)
+module.exports.stream = __nccwpck_require__(2159)
+module.exports.pipeline = __nccwpck_require__(7329)
+module.exports.upgrade = __nccwpck_require__(3827)
+module.exports.connect = __nccwpck_require__(4505)
 
 
 /***/ }),
 
-/***/ 7444:
+/***/ 2036:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -3855,9 +3855,9 @@ module.exports.connect = __nccwpck_require__(3497)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(6942)
-const util = __nccwpck_require__(2465)
-const { ReadableStreamFrom } = __nccwpck_require__(2465)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(9934)
+const util = __nccwpck_require__(8529)
+const { ReadableStreamFrom } = __nccwpck_require__(8529)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -4238,15 +4238,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 1808:
+/***/ 8352:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(6942)
+} = __nccwpck_require__(9934)
 
-const { chunksDecode } = __nccwpck_require__(7444)
+const { chunksDecode } = __nccwpck_require__(2036)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -4338,16 +4338,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 919:
+/***/ 951:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(2465)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(6942)
-const timers = __nccwpck_require__(7958)
+const util = __nccwpck_require__(8529)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(9934)
+const timers = __nccwpck_require__(4486)
 
 function noop () {}
 
@@ -4585,7 +4585,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 8288:
+/***/ 4448:
 /***/ ((module) => {
 
 
@@ -4710,7 +4710,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7685:
+/***/ 1509:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -4919,7 +4919,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6942:
+/***/ 9934:
 /***/ ((module) => {
 
 
@@ -5351,7 +5351,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3468:
+/***/ 6540:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -5359,7 +5359,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(6942)
+} = __nccwpck_require__(9934)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -5374,9 +5374,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(2465)
-const { channels } = __nccwpck_require__(7685)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(8288)
+} = __nccwpck_require__(8529)
+const { channels } = __nccwpck_require__(1509)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(4448)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -5840,7 +5840,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 7872:
+/***/ 5424:
 /***/ ((module) => {
 
 module.exports = {
@@ -5914,7 +5914,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7129:
+/***/ 8313:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -5922,7 +5922,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(8288)
+} = __nccwpck_require__(4448)
 
 class TstNode {
   /** @type {any} */
@@ -6073,13 +6073,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2465:
+/***/ 8529:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(7872)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(5424)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -6087,9 +6087,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(6942)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(8288)
-const { tree } = __nccwpck_require__(7129)
+const { InvalidArgumentError } = __nccwpck_require__(9934)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(4448)
+const { tree } = __nccwpck_require__(8313)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -6799,18 +6799,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5738:
+/***/ 4586:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(6942)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(7872)
-const DispatcherBase = __nccwpck_require__(4166)
-const Pool = __nccwpck_require__(8361)
-const Client = __nccwpck_require__(5972)
-const util = __nccwpck_require__(2465)
-const createRedirectInterceptor = __nccwpck_require__(3807)
+const { InvalidArgumentError } = __nccwpck_require__(9934)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(5424)
+const DispatcherBase = __nccwpck_require__(6870)
+const Pool = __nccwpck_require__(2921)
+const Client = __nccwpck_require__(7140)
+const util = __nccwpck_require__(8529)
+const createRedirectInterceptor = __nccwpck_require__(7327)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -6939,7 +6939,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 4702:
+/***/ 9390:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6947,7 +6947,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(6942)
+} = __nccwpck_require__(9934)
 const {
   PoolBase,
   kClients,
@@ -6955,10 +6955,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(8595)
-const Pool = __nccwpck_require__(8361)
-const { kUrl, kInterceptors } = __nccwpck_require__(7872)
-const { parseOrigin } = __nccwpck_require__(2465)
+} = __nccwpck_require__(627)
+const Pool = __nccwpck_require__(2921)
+const { kUrl, kInterceptors } = __nccwpck_require__(5424)
+const { parseOrigin } = __nccwpck_require__(8529)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -7155,7 +7155,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 130:
+/***/ 3010:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -7163,9 +7163,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(2465)
-const { channels } = __nccwpck_require__(7685)
-const timers = __nccwpck_require__(7958)
+const util = __nccwpck_require__(8529)
+const { channels } = __nccwpck_require__(1509)
+const timers = __nccwpck_require__(4486)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -7178,7 +7178,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(6942)
+} = __nccwpck_require__(9934)
 const {
   kUrl,
   kReset,
@@ -7211,9 +7211,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(7872)
+} = __nccwpck_require__(5424)
 
-const constants = __nccwpck_require__(5675)
+const constants = __nccwpck_require__(2811)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -7225,11 +7225,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(7893) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(5381) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(2967))
+    mod = await WebAssembly.compile(__nccwpck_require__(4823))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -7237,7 +7237,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(7893))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(5381))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -8152,7 +8152,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(9735).extractBody)
+      extractBody = (__nccwpck_require__(6455).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -8675,7 +8675,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 1039:
+/***/ 1967:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8683,13 +8683,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(2465)
+const util = __nccwpck_require__(8529)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(6942)
+} = __nccwpck_require__(9934)
 const {
   kUrl,
   kReset,
@@ -8708,7 +8708,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(7872)
+} = __nccwpck_require__(5424)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -9114,7 +9114,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(9735).extractBody)
+    extractBody ??= (__nccwpck_require__(6455).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -9474,7 +9474,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 5972:
+/***/ 7140:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -9484,16 +9484,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(2465)
-const { channels } = __nccwpck_require__(7685)
-const Request = __nccwpck_require__(3468)
-const DispatcherBase = __nccwpck_require__(4166)
+const util = __nccwpck_require__(8529)
+const { channels } = __nccwpck_require__(1509)
+const Request = __nccwpck_require__(6540)
+const DispatcherBase = __nccwpck_require__(6870)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(6942)
-const buildConnector = __nccwpck_require__(919)
+} = __nccwpck_require__(9934)
+const buildConnector = __nccwpck_require__(951)
 const {
   kUrl,
   kServerName,
@@ -9535,9 +9535,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(7872)
-const connectH1 = __nccwpck_require__(130)
-const connectH2 = __nccwpck_require__(1039)
+} = __nccwpck_require__(5424)
+const connectH1 = __nccwpck_require__(3010)
+const connectH2 = __nccwpck_require__(1967)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -9845,7 +9845,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(3807)
+const createRedirectInterceptor = __nccwpck_require__(7327)
 
 function onError (client, err) {
   if (
@@ -10105,19 +10105,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 4166:
+/***/ 6870:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(9494)
+const Dispatcher = __nccwpck_require__(5030)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(6942)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(7872)
+} = __nccwpck_require__(9934)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(5424)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -10320,7 +10320,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 9494:
+/***/ 5030:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10392,15 +10392,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 1192:
+/***/ 6920:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(4166)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(7872)
-const ProxyAgent = __nccwpck_require__(4371)
-const Agent = __nccwpck_require__(5738)
+const DispatcherBase = __nccwpck_require__(6870)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(5424)
+const ProxyAgent = __nccwpck_require__(3747)
+const Agent = __nccwpck_require__(4586)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -10559,7 +10559,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 2855:
+/***/ 4007:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -10683,15 +10683,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 8595:
+/***/ 627:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(4166)
-const FixedQueue = __nccwpck_require__(2855)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(7872)
-const PoolStats = __nccwpck_require__(5087)
+const DispatcherBase = __nccwpck_require__(6870)
+const FixedQueue = __nccwpck_require__(4007)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(5424)
+const PoolStats = __nccwpck_require__(5871)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -10884,10 +10884,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5087:
+/***/ 5871:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(7872)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(5424)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -10925,7 +10925,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 8361:
+/***/ 2921:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10936,14 +10936,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(8595)
-const Client = __nccwpck_require__(5972)
+} = __nccwpck_require__(627)
+const Client = __nccwpck_require__(7140)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(6942)
-const util = __nccwpck_require__(2465)
-const { kUrl, kInterceptors } = __nccwpck_require__(7872)
-const buildConnector = __nccwpck_require__(919)
+} = __nccwpck_require__(9934)
+const util = __nccwpck_require__(8529)
+const { kUrl, kInterceptors } = __nccwpck_require__(5424)
+const buildConnector = __nccwpck_require__(951)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -11039,19 +11039,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 4371:
+/***/ 3747:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(7872)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(5424)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(5738)
-const Pool = __nccwpck_require__(8361)
-const DispatcherBase = __nccwpck_require__(4166)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(6942)
-const buildConnector = __nccwpck_require__(919)
-const Client = __nccwpck_require__(5972)
+const Agent = __nccwpck_require__(4586)
+const Pool = __nccwpck_require__(2921)
+const DispatcherBase = __nccwpck_require__(6870)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(9934)
+const buildConnector = __nccwpck_require__(951)
+const Client = __nccwpck_require__(7140)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -11320,13 +11320,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 353:
+/***/ 9089:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(9494)
-const RetryHandler = __nccwpck_require__(5669)
+const Dispatcher = __nccwpck_require__(5030)
+const RetryHandler = __nccwpck_require__(7877)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -11362,7 +11362,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 4770:
+/***/ 4498:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -11370,8 +11370,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(6942)
-const Agent = __nccwpck_require__(5738)
+const { InvalidArgumentError } = __nccwpck_require__(9934)
+const Agent = __nccwpck_require__(4586)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -11401,7 +11401,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6542:
+/***/ 4606:
 /***/ ((module) => {
 
 
@@ -11452,15 +11452,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 7109:
+/***/ 3669:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(2465)
-const { kBodyUsed } = __nccwpck_require__(7872)
+const util = __nccwpck_require__(8529)
+const { kBodyUsed } = __nccwpck_require__(5424)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(6942)
+const { InvalidArgumentError } = __nccwpck_require__(9934)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -11691,20 +11691,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 5669:
+/***/ 7877:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(7872)
-const { RequestRetryError } = __nccwpck_require__(6942)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(5424)
+const { RequestRetryError } = __nccwpck_require__(9934)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(2465)
+} = __nccwpck_require__(8529)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -12135,14 +12135,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 7454:
+/***/ 6814:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(6542)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(6942)
+const DecoratorHandler = __nccwpck_require__(4606)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(9934)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -12517,14 +12517,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 2223:
+/***/ 7407:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(2465)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(6942)
-const DecoratorHandler = __nccwpck_require__(6542)
+const util = __nccwpck_require__(8529)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(9934)
+const DecoratorHandler = __nccwpck_require__(4606)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -12647,12 +12647,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 3807:
+/***/ 7327:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(7109)
+const RedirectHandler = __nccwpck_require__(3669)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -12675,11 +12675,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 2833:
+/***/ 910:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(7109)
+const RedirectHandler = __nccwpck_require__(3669)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -12706,11 +12706,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 1511:
+/***/ 2503:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(5669)
+const RetryHandler = __nccwpck_require__(7877)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -12732,13 +12732,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 5675:
+/***/ 2811:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(5915);
+const utils_1 = __nccwpck_require__(6683);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -13016,7 +13016,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 7893:
+/***/ 5381:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13028,7 +13028,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 2967:
+/***/ 4823:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13040,7 +13040,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 5915:
+/***/ 6683:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -13061,13 +13061,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 684:
+/***/ 8444:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(7872)
-const Agent = __nccwpck_require__(5738)
+const { kClients } = __nccwpck_require__(5424)
+const Agent = __nccwpck_require__(4586)
 const {
   kAgent,
   kMockAgentSet,
@@ -13078,14 +13078,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(8280)
-const MockClient = __nccwpck_require__(7146)
-const MockPool = __nccwpck_require__(6887)
-const { matchValue, buildMockOptions } = __nccwpck_require__(9644)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(6942)
-const Dispatcher = __nccwpck_require__(9494)
-const Pluralizer = __nccwpck_require__(4604)
-const PendingInterceptorsFormatter = __nccwpck_require__(3563)
+} = __nccwpck_require__(2104)
+const MockClient = __nccwpck_require__(8570)
+const MockPool = __nccwpck_require__(3927)
+const { matchValue, buildMockOptions } = __nccwpck_require__(7532)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(9934)
+const Dispatcher = __nccwpck_require__(5030)
+const Pluralizer = __nccwpck_require__(2492)
+const PendingInterceptorsFormatter = __nccwpck_require__(4955)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -13228,14 +13228,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 7146:
+/***/ 8570:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(5972)
-const { buildMockDispatch } = __nccwpck_require__(9644)
+const Client = __nccwpck_require__(7140)
+const { buildMockDispatch } = __nccwpck_require__(7532)
 const {
   kDispatches,
   kMockAgent,
@@ -13244,10 +13244,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(8280)
-const { MockInterceptor } = __nccwpck_require__(2662)
-const Symbols = __nccwpck_require__(7872)
-const { InvalidArgumentError } = __nccwpck_require__(6942)
+} = __nccwpck_require__(2104)
+const { MockInterceptor } = __nccwpck_require__(9478)
+const Symbols = __nccwpck_require__(5424)
+const { InvalidArgumentError } = __nccwpck_require__(9934)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -13294,12 +13294,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 2198:
+/***/ 9654:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(6942)
+const { UndiciError } = __nccwpck_require__(9934)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -13329,12 +13329,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2662:
+/***/ 9478:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(9644)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(7532)
 const {
   kDispatches,
   kDispatchKey,
@@ -13342,9 +13342,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(8280)
-const { InvalidArgumentError } = __nccwpck_require__(6942)
-const { buildURL } = __nccwpck_require__(2465)
+} = __nccwpck_require__(2104)
+const { InvalidArgumentError } = __nccwpck_require__(9934)
+const { buildURL } = __nccwpck_require__(8529)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -13543,14 +13543,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 6887:
+/***/ 3927:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(8361)
-const { buildMockDispatch } = __nccwpck_require__(9644)
+const Pool = __nccwpck_require__(2921)
+const { buildMockDispatch } = __nccwpck_require__(7532)
 const {
   kDispatches,
   kMockAgent,
@@ -13559,10 +13559,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(8280)
-const { MockInterceptor } = __nccwpck_require__(2662)
-const Symbols = __nccwpck_require__(7872)
-const { InvalidArgumentError } = __nccwpck_require__(6942)
+} = __nccwpck_require__(2104)
+const { MockInterceptor } = __nccwpck_require__(9478)
+const Symbols = __nccwpck_require__(5424)
+const { InvalidArgumentError } = __nccwpck_require__(9934)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -13609,7 +13609,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 8280:
+/***/ 2104:
 /***/ ((module) => {
 
 
@@ -13639,20 +13639,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9644:
+/***/ 7532:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(2198)
+const { MockNotMatchedError } = __nccwpck_require__(9654)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(8280)
-const { buildURL } = __nccwpck_require__(2465)
+} = __nccwpck_require__(2104)
+const { buildURL } = __nccwpck_require__(8529)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -14013,7 +14013,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3563:
+/***/ 4955:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -14063,7 +14063,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 4604:
+/***/ 2492:
 /***/ ((module) => {
 
 
@@ -14099,7 +14099,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 7958:
+/***/ 4486:
 /***/ ((module) => {
 
 
@@ -14529,20 +14529,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6491:
+/***/ 9419:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(6692)
-const { urlEquals, getFieldValues } = __nccwpck_require__(349)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(2465)
-const { webidl } = __nccwpck_require__(2410)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(1456)
-const { Request, fromInnerRequest } = __nccwpck_require__(6702)
-const { kState } = __nccwpck_require__(4602)
-const { fetching } = __nccwpck_require__(3511)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(8503)
+const { kConstruct } = __nccwpck_require__(8404)
+const { urlEquals, getFieldValues } = __nccwpck_require__(6893)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(8529)
+const { webidl } = __nccwpck_require__(5162)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(1328)
+const { Request, fromInnerRequest } = __nccwpck_require__(6398)
+const { kState } = __nccwpck_require__(6602)
+const { fetching } = __nccwpck_require__(8263)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(3095)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -15395,15 +15395,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4406:
+/***/ 2118:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(6692)
-const { Cache } = __nccwpck_require__(6491)
-const { webidl } = __nccwpck_require__(2410)
-const { kEnumerableProperty } = __nccwpck_require__(2465)
+const { kConstruct } = __nccwpck_require__(8404)
+const { Cache } = __nccwpck_require__(9419)
+const { webidl } = __nccwpck_require__(5162)
+const { kEnumerableProperty } = __nccwpck_require__(8529)
 
 class CacheStorage {
   /**
@@ -15554,26 +15554,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6692:
+/***/ 8404:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(7872).kConstruct)
+  kConstruct: (__nccwpck_require__(5424).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 349:
+/***/ 6893:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(9291)
-const { isValidHeaderName } = __nccwpck_require__(8503)
+const { URLSerializer } = __nccwpck_require__(5192)
+const { isValidHeaderName } = __nccwpck_require__(3095)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -15618,7 +15618,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7857:
+/***/ 9265:
 /***/ ((module) => {
 
 
@@ -15637,15 +15637,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9388:
+/***/ 6748:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(31)
-const { stringify } = __nccwpck_require__(350)
-const { webidl } = __nccwpck_require__(2410)
-const { Headers } = __nccwpck_require__(7593)
+const { parseSetCookie } = __nccwpck_require__(2351)
+const { stringify } = __nccwpck_require__(190)
+const { webidl } = __nccwpck_require__(5162)
+const { Headers } = __nccwpck_require__(3257)
 
 /**
  * @typedef {Object} Cookie
@@ -15828,14 +15828,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 31:
+/***/ 2351:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(7857)
-const { isCTLExcludingHtab } = __nccwpck_require__(350)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(9291)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(9265)
+const { isCTLExcludingHtab } = __nccwpck_require__(190)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(5192)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -16145,7 +16145,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 350:
+/***/ 190:
 /***/ ((module) => {
 
 
@@ -16504,13 +16504,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9044:
+/***/ 2900:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(9944)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(1048)
 
 /**
  * @type {number[]} BOM
@@ -17085,23 +17085,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2983:
+/***/ 9207:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(3511)
-const { makeRequest } = __nccwpck_require__(6702)
-const { webidl } = __nccwpck_require__(2410)
-const { EventSourceStream } = __nccwpck_require__(9044)
-const { parseMIMEType } = __nccwpck_require__(9291)
-const { createFastMessageEvent } = __nccwpck_require__(1123)
-const { isNetworkError } = __nccwpck_require__(1456)
-const { delay } = __nccwpck_require__(9944)
-const { kEnumerableProperty } = __nccwpck_require__(2465)
-const { environmentSettingsObject } = __nccwpck_require__(8503)
-const { getGlobalDispatcher } = __nccwpck_require__(4770)
+const { fetching } = __nccwpck_require__(8263)
+const { makeRequest } = __nccwpck_require__(6398)
+const { webidl } = __nccwpck_require__(5162)
+const { EventSourceStream } = __nccwpck_require__(2900)
+const { parseMIMEType } = __nccwpck_require__(5192)
+const { createFastMessageEvent } = __nccwpck_require__(659)
+const { isNetworkError } = __nccwpck_require__(1328)
+const { delay } = __nccwpck_require__(1048)
+const { kEnumerableProperty } = __nccwpck_require__(8529)
+const { environmentSettingsObject } = __nccwpck_require__(3095)
+const { getGlobalDispatcher } = __nccwpck_require__(4498)
 
 let experimentalWarned = false
 
@@ -17575,7 +17575,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9944:
+/***/ 1048:
 /***/ ((module) => {
 
 
@@ -17619,12 +17619,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9735:
+/***/ 6455:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(2465)
+const util = __nccwpck_require__(8529)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -17634,16 +17634,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(8503)
-const { FormData } = __nccwpck_require__(8133)
-const { kState } = __nccwpck_require__(4602)
-const { webidl } = __nccwpck_require__(2410)
+} = __nccwpck_require__(3095)
+const { FormData } = __nccwpck_require__(7653)
+const { kState } = __nccwpck_require__(6602)
+const { webidl } = __nccwpck_require__(5162)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(9291)
-const { multipartFormDataParser } = __nccwpck_require__(7789)
+const { serializeAMimeType } = __nccwpck_require__(5192)
+const { multipartFormDataParser } = __nccwpck_require__(6701)
 let random
 
 try {
@@ -18155,7 +18155,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4058:
+/***/ 5706:
 /***/ ((module) => {
 
 
@@ -18286,7 +18286,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9291:
+/***/ 5192:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19037,12 +19037,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3938:
+/***/ 3090:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(7872)
+const { kConnected, kSize } = __nccwpck_require__(5424)
 
 class CompatWeakRef {
   constructor (value) {
@@ -19090,14 +19090,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 6805:
+/***/ 5733:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(4602)
-const { webidl } = __nccwpck_require__(2410)
+const { kState } = __nccwpck_require__(6602)
+const { webidl } = __nccwpck_require__(5162)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -19223,16 +19223,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 7789:
+/***/ 6701:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(2465)
-const { utf8DecodeBytes } = __nccwpck_require__(8503)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(9291)
-const { isFileLike } = __nccwpck_require__(6805)
-const { makeEntry } = __nccwpck_require__(8133)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(8529)
+const { utf8DecodeBytes } = __nccwpck_require__(3095)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(5192)
+const { isFileLike } = __nccwpck_require__(5733)
+const { makeEntry } = __nccwpck_require__(7653)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -19704,16 +19704,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8133:
+/***/ 7653:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(8503)
-const { kState } = __nccwpck_require__(4602)
-const { kEnumerableProperty } = __nccwpck_require__(2465)
-const { FileLike, isFileLike } = __nccwpck_require__(6805)
-const { webidl } = __nccwpck_require__(2410)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(3095)
+const { kState } = __nccwpck_require__(6602)
+const { kEnumerableProperty } = __nccwpck_require__(8529)
+const { FileLike, isFileLike } = __nccwpck_require__(5733)
+const { webidl } = __nccwpck_require__(5162)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -19963,7 +19963,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 1928:
+/***/ 8712:
 /***/ ((module) => {
 
 
@@ -20010,21 +20010,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7593:
+/***/ 3257:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(7872)
-const { kEnumerableProperty } = __nccwpck_require__(2465)
+const { kConstruct } = __nccwpck_require__(5424)
+const { kEnumerableProperty } = __nccwpck_require__(8529)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(8503)
-const { webidl } = __nccwpck_require__(2410)
+} = __nccwpck_require__(3095)
+const { webidl } = __nccwpck_require__(5162)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -20704,7 +20704,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3511:
+/***/ 8263:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -20717,9 +20717,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(1456)
-const { HeadersList } = __nccwpck_require__(7593)
-const { Request, cloneRequest } = __nccwpck_require__(6702)
+} = __nccwpck_require__(1328)
+const { HeadersList } = __nccwpck_require__(3257)
+const { Request, cloneRequest } = __nccwpck_require__(6398)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -20755,23 +20755,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(8503)
-const { kState, kDispatcher } = __nccwpck_require__(4602)
+} = __nccwpck_require__(3095)
+const { kState, kDispatcher } = __nccwpck_require__(6602)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(9735)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(6455)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(4058)
+} = __nccwpck_require__(5706)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(2465)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(9291)
-const { getGlobalDispatcher } = __nccwpck_require__(4770)
-const { webidl } = __nccwpck_require__(2410)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(8529)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(5192)
+const { getGlobalDispatcher } = __nccwpck_require__(4498)
+const { webidl } = __nccwpck_require__(5162)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -22981,23 +22981,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6702:
+/***/ 6398:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(9735)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(7593)
-const { FinalizationRegistry } = __nccwpck_require__(3938)()
-const util = __nccwpck_require__(2465)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(6455)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(3257)
+const { FinalizationRegistry } = __nccwpck_require__(3090)()
+const util = __nccwpck_require__(8529)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(8503)
+} = __nccwpck_require__(3095)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -23007,12 +23007,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(4058)
+} = __nccwpck_require__(5706)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(4602)
-const { webidl } = __nccwpck_require__(2410)
-const { URLSerializer } = __nccwpck_require__(9291)
-const { kConstruct } = __nccwpck_require__(7872)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(6602)
+const { webidl } = __nccwpck_require__(5162)
+const { URLSerializer } = __nccwpck_require__(5192)
+const { kConstruct } = __nccwpck_require__(5424)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -24025,14 +24025,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 1456:
+/***/ 1328:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(7593)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(9735)
-const util = __nccwpck_require__(2465)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(3257)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(6455)
+const util = __nccwpck_require__(8529)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -24044,16 +24044,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(8503)
+} = __nccwpck_require__(3095)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(4058)
-const { kState, kHeaders } = __nccwpck_require__(4602)
-const { webidl } = __nccwpck_require__(2410)
-const { FormData } = __nccwpck_require__(8133)
-const { URLSerializer } = __nccwpck_require__(9291)
-const { kConstruct } = __nccwpck_require__(7872)
+} = __nccwpck_require__(5706)
+const { kState, kHeaders } = __nccwpck_require__(6602)
+const { webidl } = __nccwpck_require__(5162)
+const { FormData } = __nccwpck_require__(7653)
+const { URLSerializer } = __nccwpck_require__(5192)
+const { kConstruct } = __nccwpck_require__(5424)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -24642,7 +24642,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4602:
+/***/ 6602:
 /***/ ((module) => {
 
 
@@ -24658,21 +24658,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8503:
+/***/ 3095:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(4058)
-const { getGlobalOrigin } = __nccwpck_require__(1928)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(9291)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(5706)
+const { getGlobalOrigin } = __nccwpck_require__(8712)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(5192)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(2465)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(8529)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(2410)
+const { webidl } = __nccwpck_require__(5162)
 
 let supportedHashes = []
 
@@ -26297,14 +26297,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2410:
+/***/ 5162:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(2465)
+const { toUSVString } = __nccwpck_require__(8529)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -26999,7 +26999,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1080:
+/***/ 9944:
 /***/ ((module) => {
 
 
@@ -27296,7 +27296,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 316:
+/***/ 5660:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -27305,16 +27305,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(409)
+} = __nccwpck_require__(857)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(1896)
-const { webidl } = __nccwpck_require__(2410)
-const { kEnumerableProperty } = __nccwpck_require__(2465)
+} = __nccwpck_require__(7192)
+const { webidl } = __nccwpck_require__(5162)
+const { kEnumerableProperty } = __nccwpck_require__(8529)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -27647,12 +27647,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3772:
+/***/ 4732:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(2410)
+const { webidl } = __nccwpck_require__(5162)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -27732,7 +27732,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1896:
+/***/ 7192:
 /***/ ((module) => {
 
 
@@ -27749,7 +27749,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 409:
+/***/ 857:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -27760,10 +27760,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(1896)
-const { ProgressEvent } = __nccwpck_require__(3772)
-const { getEncoding } = __nccwpck_require__(1080)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(9291)
+} = __nccwpck_require__(7192)
+const { ProgressEvent } = __nccwpck_require__(4732)
+const { getEncoding } = __nccwpck_require__(9944)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(5192)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -28147,27 +28147,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6778:
+/***/ 6890:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(6549)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(6869)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(5825)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(6634)
-const { channels } = __nccwpck_require__(7685)
-const { CloseEvent } = __nccwpck_require__(1123)
-const { makeRequest } = __nccwpck_require__(6702)
-const { fetching } = __nccwpck_require__(3511)
-const { Headers, getHeadersList } = __nccwpck_require__(7593)
-const { getDecodeSplit } = __nccwpck_require__(8503)
-const { WebsocketFrameSend } = __nccwpck_require__(257)
+} = __nccwpck_require__(5457)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(1226)
+const { channels } = __nccwpck_require__(1509)
+const { CloseEvent } = __nccwpck_require__(659)
+const { makeRequest } = __nccwpck_require__(6398)
+const { fetching } = __nccwpck_require__(8263)
+const { Headers, getHeadersList } = __nccwpck_require__(3257)
+const { getDecodeSplit } = __nccwpck_require__(3095)
+const { WebsocketFrameSend } = __nccwpck_require__(2129)
 
 /** @type {import('crypto')} */
 let crypto
@@ -28525,7 +28525,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6549:
+/***/ 6869:
 /***/ ((module) => {
 
 
@@ -28598,14 +28598,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1123:
+/***/ 659:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(2410)
-const { kEnumerableProperty } = __nccwpck_require__(2465)
-const { kConstruct } = __nccwpck_require__(7872)
+const { webidl } = __nccwpck_require__(5162)
+const { kEnumerableProperty } = __nccwpck_require__(8529)
+const { kConstruct } = __nccwpck_require__(5424)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -28934,12 +28934,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 257:
+/***/ 2129:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(6549)
+const { maxUnsigned16Bit } = __nccwpck_require__(6869)
 
 const BUFFER_SIZE = 16386
 
@@ -29037,14 +29037,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2646:
+/***/ 7350:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(6634)
-const { MessageSizeExceededError } = __nccwpck_require__(6942)
+const { isValidClientWindowBits } = __nccwpck_require__(1226)
+const { MessageSizeExceededError } = __nccwpck_require__(9934)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -29149,16 +29149,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 3567:
+/***/ 5183:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(6549)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(5825)
-const { channels } = __nccwpck_require__(7685)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(6869)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(5457)
+const { channels } = __nccwpck_require__(1509)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -29168,11 +29168,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(6634)
-const { WebsocketFrameSend } = __nccwpck_require__(257)
-const { closeWebSocketConnection } = __nccwpck_require__(6778)
-const { PerMessageDeflate } = __nccwpck_require__(2646)
-const { MessageSizeExceededError } = __nccwpck_require__(6942)
+} = __nccwpck_require__(1226)
+const { WebsocketFrameSend } = __nccwpck_require__(2129)
+const { closeWebSocketConnection } = __nccwpck_require__(6890)
+const { PerMessageDeflate } = __nccwpck_require__(7350)
+const { MessageSizeExceededError } = __nccwpck_require__(9934)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -29683,14 +29683,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9995:
+/***/ 9051:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(257)
-const { opcodes, sendHints } = __nccwpck_require__(6549)
-const FixedQueue = __nccwpck_require__(2855)
+const { WebsocketFrameSend } = __nccwpck_require__(2129)
+const { opcodes, sendHints } = __nccwpck_require__(6869)
+const FixedQueue = __nccwpck_require__(4007)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -29794,7 +29794,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 5825:
+/***/ 5457:
 /***/ ((module) => {
 
 
@@ -29813,16 +29813,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6634:
+/***/ 1226:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(5825)
-const { states, opcodes } = __nccwpck_require__(6549)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(1123)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(5457)
+const { states, opcodes } = __nccwpck_require__(6869)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(659)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(9291)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(5192)
 
 /* globals Blob */
 
@@ -30142,15 +30142,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1839:
+/***/ 9708:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(2410)
-const { URLSerializer } = __nccwpck_require__(9291)
-const { environmentSettingsObject } = __nccwpck_require__(8503)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(6549)
+const { webidl } = __nccwpck_require__(5162)
+const { URLSerializer } = __nccwpck_require__(5192)
+const { environmentSettingsObject } = __nccwpck_require__(3095)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(6869)
 const {
   kWebSocketURL,
   kReadyState,
@@ -30159,21 +30159,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(5825)
+} = __nccwpck_require__(5457)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(6634)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(6778)
-const { ByteParser } = __nccwpck_require__(3567)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(2465)
-const { getGlobalDispatcher } = __nccwpck_require__(4770)
+} = __nccwpck_require__(1226)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(6890)
+const { ByteParser } = __nccwpck_require__(5183)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(8529)
+const { getGlobalDispatcher } = __nccwpck_require__(4498)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(1123)
-const { SendQueue } = __nccwpck_require__(9995)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(659)
+const { SendQueue } = __nccwpck_require__(9051)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -30954,18 +30954,18 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 2759:
+/***/ 1191:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var Scalar = __nccwpck_require__(2899);
-var YAMLMap = __nccwpck_require__(4116);
-var YAMLSeq = __nccwpck_require__(9465);
-var resolveBlockMap = __nccwpck_require__(9585);
-var resolveBlockSeq = __nccwpck_require__(9996);
-var resolveFlowCollection = __nccwpck_require__(4160);
+var identity = __nccwpck_require__(2485);
+var Scalar = __nccwpck_require__(1091);
+var YAMLMap = __nccwpck_require__(372);
+var YAMLSeq = __nccwpck_require__(7241);
+var resolveBlockMap = __nccwpck_require__(7969);
+var resolveBlockSeq = __nccwpck_require__(5612);
+var resolveFlowCollection = __nccwpck_require__(8384);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -31051,15 +31051,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 2061:
+/***/ 7277:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(9959);
-var composeNode = __nccwpck_require__(7831);
-var resolveEnd = __nccwpck_require__(4682);
-var resolveProps = __nccwpck_require__(3349);
+var Document = __nccwpck_require__(7031);
+var composeNode = __nccwpck_require__(5015);
+var resolveEnd = __nccwpck_require__(698);
+var resolveProps = __nccwpck_require__(9781);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -31103,17 +31103,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 7831:
+/***/ 5015:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4571);
-var identity = __nccwpck_require__(5829);
-var composeCollection = __nccwpck_require__(2759);
-var composeScalar = __nccwpck_require__(5719);
-var resolveEnd = __nccwpck_require__(4682);
-var utilEmptyScalarPosition = __nccwpck_require__(3985);
+var Alias = __nccwpck_require__(5067);
+var identity = __nccwpck_require__(2485);
+var composeCollection = __nccwpck_require__(1191);
+var composeScalar = __nccwpck_require__(7367);
+var resolveEnd = __nccwpck_require__(698);
+var utilEmptyScalarPosition = __nccwpck_require__(1201);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -31222,15 +31222,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 5719:
+/***/ 7367:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var Scalar = __nccwpck_require__(2899);
-var resolveBlockScalar = __nccwpck_require__(4443);
-var resolveFlowScalar = __nccwpck_require__(3372);
+var identity = __nccwpck_require__(2485);
+var Scalar = __nccwpck_require__(1091);
+var resolveBlockScalar = __nccwpck_require__(2267);
+var resolveFlowScalar = __nccwpck_require__(8588);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -31317,18 +31317,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 6802:
+/***/ 8498:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(4508);
-var Document = __nccwpck_require__(9959);
-var errors = __nccwpck_require__(1902);
-var identity = __nccwpck_require__(5829);
-var composeDoc = __nccwpck_require__(2061);
-var resolveEnd = __nccwpck_require__(4682);
+var directives = __nccwpck_require__(2300);
+var Document = __nccwpck_require__(7031);
+var errors = __nccwpck_require__(8078);
+var identity = __nccwpck_require__(2485);
+var composeDoc = __nccwpck_require__(7277);
+var resolveEnd = __nccwpck_require__(698);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -31548,17 +31548,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 9585:
+/***/ 7969:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(3571);
-var YAMLMap = __nccwpck_require__(4116);
-var resolveProps = __nccwpck_require__(3349);
-var utilContainsNewline = __nccwpck_require__(509);
-var utilFlowIndentCheck = __nccwpck_require__(8937);
-var utilMapIncludes = __nccwpck_require__(1345);
+var Pair = __nccwpck_require__(1923);
+var YAMLMap = __nccwpck_require__(372);
+var resolveProps = __nccwpck_require__(9781);
+var utilContainsNewline = __nccwpck_require__(5709);
+var utilFlowIndentCheck = __nccwpck_require__(3849);
+var utilMapIncludes = __nccwpck_require__(8929);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -31672,12 +31672,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 4443:
+/***/ 2267:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2899);
+var Scalar = __nccwpck_require__(1091);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -31879,14 +31879,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 9996:
+/***/ 5612:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(9465);
-var resolveProps = __nccwpck_require__(3349);
-var utilFlowIndentCheck = __nccwpck_require__(8937);
+var YAMLSeq = __nccwpck_require__(7241);
+var resolveProps = __nccwpck_require__(9781);
+var utilFlowIndentCheck = __nccwpck_require__(3849);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -31937,7 +31937,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 4682:
+/***/ 698:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -31983,19 +31983,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 4160:
+/***/ 8384:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var Pair = __nccwpck_require__(3571);
-var YAMLMap = __nccwpck_require__(4116);
-var YAMLSeq = __nccwpck_require__(9465);
-var resolveEnd = __nccwpck_require__(4682);
-var resolveProps = __nccwpck_require__(3349);
-var utilContainsNewline = __nccwpck_require__(509);
-var utilMapIncludes = __nccwpck_require__(1345);
+var identity = __nccwpck_require__(2485);
+var Pair = __nccwpck_require__(1923);
+var YAMLMap = __nccwpck_require__(372);
+var YAMLSeq = __nccwpck_require__(7241);
+var resolveEnd = __nccwpck_require__(698);
+var resolveProps = __nccwpck_require__(9781);
+var utilContainsNewline = __nccwpck_require__(5709);
+var utilMapIncludes = __nccwpck_require__(8929);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -32199,13 +32199,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 3372:
+/***/ 8588:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2899);
-var resolveEnd = __nccwpck_require__(4682);
+var Scalar = __nccwpck_require__(1091);
+var resolveEnd = __nccwpck_require__(698);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -32434,7 +32434,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 3349:
+/***/ 9781:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -32589,7 +32589,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 509:
+/***/ 5709:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -32632,7 +32632,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 3985:
+/***/ 1201:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -32667,12 +32667,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 8937:
+/***/ 3849:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(509);
+var utilContainsNewline = __nccwpck_require__(5709);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -32691,12 +32691,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1345:
+/***/ 8929:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
+var identity = __nccwpck_require__(2485);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -32713,22 +32713,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 9959:
+/***/ 7031:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4571);
-var Collection = __nccwpck_require__(9763);
-var identity = __nccwpck_require__(5829);
-var Pair = __nccwpck_require__(3571);
-var toJS = __nccwpck_require__(6769);
-var Schema = __nccwpck_require__(8930);
-var stringifyDocument = __nccwpck_require__(2619);
-var anchors = __nccwpck_require__(6498);
-var applyReviver = __nccwpck_require__(4603);
-var createNode = __nccwpck_require__(1778);
-var directives = __nccwpck_require__(4508);
+var Alias = __nccwpck_require__(5067);
+var Collection = __nccwpck_require__(1763);
+var identity = __nccwpck_require__(2485);
+var Pair = __nccwpck_require__(1923);
+var toJS = __nccwpck_require__(8161);
+var Schema = __nccwpck_require__(2018);
+var stringifyDocument = __nccwpck_require__(3611);
+var anchors = __nccwpck_require__(5026);
+var applyReviver = __nccwpck_require__(3131);
+var createNode = __nccwpck_require__(2962);
+var directives = __nccwpck_require__(2300);
 
 class Document {
     constructor(value, replacer, options) {
@@ -33057,13 +33057,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 6498:
+/***/ 5026:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var visit = __nccwpck_require__(1730);
+var identity = __nccwpck_require__(2485);
+var visit = __nccwpck_require__(4882);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -33140,7 +33140,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 4603:
+/***/ 3131:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -33204,14 +33204,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 1778:
+/***/ 2962:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4571);
-var identity = __nccwpck_require__(5829);
-var Scalar = __nccwpck_require__(2899);
+var Alias = __nccwpck_require__(5067);
+var identity = __nccwpck_require__(2485);
+var Scalar = __nccwpck_require__(1091);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -33301,13 +33301,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 4508:
+/***/ 2300:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var visit = __nccwpck_require__(1730);
+var identity = __nccwpck_require__(2485);
+var visit = __nccwpck_require__(4882);
 
 const escapeChars = {
     '!': '%21',
@@ -33486,7 +33486,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1902:
+/***/ 8078:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -33555,28 +33555,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 9785:
+/***/ 8009:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(6802);
-var Document = __nccwpck_require__(9959);
-var Schema = __nccwpck_require__(8930);
-var errors = __nccwpck_require__(1902);
-var Alias = __nccwpck_require__(4571);
-var identity = __nccwpck_require__(5829);
-var Pair = __nccwpck_require__(3571);
-var Scalar = __nccwpck_require__(2899);
-var YAMLMap = __nccwpck_require__(4116);
-var YAMLSeq = __nccwpck_require__(9465);
-var cst = __nccwpck_require__(5263);
-var lexer = __nccwpck_require__(8071);
-var lineCounter = __nccwpck_require__(5662);
-var parser = __nccwpck_require__(9554);
-var publicApi = __nccwpck_require__(5953);
-var visit = __nccwpck_require__(1730);
+var composer = __nccwpck_require__(8498);
+var Document = __nccwpck_require__(7031);
+var Schema = __nccwpck_require__(2018);
+var errors = __nccwpck_require__(8078);
+var Alias = __nccwpck_require__(5067);
+var identity = __nccwpck_require__(2485);
+var Pair = __nccwpck_require__(1923);
+var Scalar = __nccwpck_require__(1091);
+var YAMLMap = __nccwpck_require__(372);
+var YAMLSeq = __nccwpck_require__(7241);
+var cst = __nccwpck_require__(5599);
+var lexer = __nccwpck_require__(1479);
+var lineCounter = __nccwpck_require__(7486);
+var parser = __nccwpck_require__(978);
+var publicApi = __nccwpck_require__(2929);
+var visit = __nccwpck_require__(4882);
 
 
 
@@ -33613,7 +33613,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 223:
+/***/ 2767:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -33639,16 +33639,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 4571:
+/***/ 5067:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(6498);
-var visit = __nccwpck_require__(1730);
-var identity = __nccwpck_require__(5829);
-var Node = __nccwpck_require__(5595);
-var toJS = __nccwpck_require__(6769);
+var anchors = __nccwpck_require__(5026);
+var visit = __nccwpck_require__(4882);
+var identity = __nccwpck_require__(2485);
+var Node = __nccwpck_require__(2427);
+var toJS = __nccwpck_require__(8161);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -33766,14 +33766,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 9763:
+/***/ 1763:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1778);
-var identity = __nccwpck_require__(5829);
-var Node = __nccwpck_require__(5595);
+var createNode = __nccwpck_require__(2962);
+var identity = __nccwpck_require__(2485);
+var Node = __nccwpck_require__(2427);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -33924,14 +33924,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 5595:
+/***/ 2427:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(4603);
-var identity = __nccwpck_require__(5829);
-var toJS = __nccwpck_require__(6769);
+var applyReviver = __nccwpck_require__(3131);
+var identity = __nccwpck_require__(2485);
+var toJS = __nccwpck_require__(8161);
 
 class NodeBase {
     constructor(type) {
@@ -33971,15 +33971,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 3571:
+/***/ 1923:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1778);
-var stringifyPair = __nccwpck_require__(4498);
-var addPairToJSMap = __nccwpck_require__(3282);
-var identity = __nccwpck_require__(5829);
+var createNode = __nccwpck_require__(2962);
+var stringifyPair = __nccwpck_require__(6930);
+var addPairToJSMap = __nccwpck_require__(8274);
+var identity = __nccwpck_require__(2485);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -34017,14 +34017,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 2899:
+/***/ 1091:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var Node = __nccwpck_require__(5595);
-var toJS = __nccwpck_require__(6769);
+var identity = __nccwpck_require__(2485);
+var Node = __nccwpck_require__(2427);
+var toJS = __nccwpck_require__(8161);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -34051,17 +34051,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 4116:
+/***/ 372:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(1162);
-var addPairToJSMap = __nccwpck_require__(3282);
-var Collection = __nccwpck_require__(9763);
-var identity = __nccwpck_require__(5829);
-var Pair = __nccwpck_require__(3571);
-var Scalar = __nccwpck_require__(2899);
+var stringifyCollection = __nccwpck_require__(6090);
+var addPairToJSMap = __nccwpck_require__(8274);
+var Collection = __nccwpck_require__(1763);
+var identity = __nccwpck_require__(2485);
+var Pair = __nccwpck_require__(1923);
+var Scalar = __nccwpck_require__(1091);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -34205,17 +34205,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 9465:
+/***/ 7241:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(1778);
-var stringifyCollection = __nccwpck_require__(1162);
-var Collection = __nccwpck_require__(9763);
-var identity = __nccwpck_require__(5829);
-var Scalar = __nccwpck_require__(2899);
-var toJS = __nccwpck_require__(6769);
+var createNode = __nccwpck_require__(2962);
+var stringifyCollection = __nccwpck_require__(6090);
+var Collection = __nccwpck_require__(1763);
+var identity = __nccwpck_require__(2485);
+var Scalar = __nccwpck_require__(1091);
+var toJS = __nccwpck_require__(8161);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -34327,16 +34327,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 3282:
+/***/ 8274:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(223);
-var merge = __nccwpck_require__(7126);
-var stringify = __nccwpck_require__(6798);
-var identity = __nccwpck_require__(5829);
-var toJS = __nccwpck_require__(6769);
+var log = __nccwpck_require__(2767);
+var merge = __nccwpck_require__(8438);
+var stringify = __nccwpck_require__(2862);
+var identity = __nccwpck_require__(2485);
+var toJS = __nccwpck_require__(8161);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -34399,7 +34399,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 5829:
+/***/ 2485:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -34459,12 +34459,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 6769:
+/***/ 8161:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
+var identity = __nccwpck_require__(2485);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -34505,15 +34505,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 2088:
+/***/ 4056:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(4443);
-var resolveFlowScalar = __nccwpck_require__(3372);
-var errors = __nccwpck_require__(1902);
-var stringifyString = __nccwpck_require__(1655);
+var resolveBlockScalar = __nccwpck_require__(2267);
+var resolveFlowScalar = __nccwpck_require__(8588);
+var errors = __nccwpck_require__(8078);
+var stringifyString = __nccwpck_require__(7751);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -34730,7 +34730,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 4931:
+/***/ 5715:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -34800,7 +34800,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 2757:
+/***/ 245:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -34906,14 +34906,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 5263:
+/***/ 5599:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(2088);
-var cstStringify = __nccwpck_require__(4931);
-var cstVisit = __nccwpck_require__(2757);
+var cstScalar = __nccwpck_require__(4056);
+var cstStringify = __nccwpck_require__(5715);
+var cstVisit = __nccwpck_require__(245);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -35025,12 +35025,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 8071:
+/***/ 1479:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(5263);
+var cst = __nccwpck_require__(5599);
 
 /*
 START -> stream
@@ -35755,7 +35755,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 5662:
+/***/ 7486:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -35803,14 +35803,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 9554:
+/***/ 978:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(5263);
-var lexer = __nccwpck_require__(8071);
+var cst = __nccwpck_require__(5599);
+var lexer = __nccwpck_require__(1479);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -36790,18 +36790,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 5953:
+/***/ 2929:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(6802);
-var Document = __nccwpck_require__(9959);
-var errors = __nccwpck_require__(1902);
-var log = __nccwpck_require__(223);
-var identity = __nccwpck_require__(5829);
-var lineCounter = __nccwpck_require__(5662);
-var parser = __nccwpck_require__(9554);
+var composer = __nccwpck_require__(8498);
+var Document = __nccwpck_require__(7031);
+var errors = __nccwpck_require__(8078);
+var log = __nccwpck_require__(2767);
+var identity = __nccwpck_require__(2485);
+var lineCounter = __nccwpck_require__(7486);
+var parser = __nccwpck_require__(978);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -36904,16 +36904,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 8930:
+/***/ 2018:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var map = __nccwpck_require__(1593);
-var seq = __nccwpck_require__(3028);
-var string = __nccwpck_require__(3698);
-var tags = __nccwpck_require__(7492);
+var identity = __nccwpck_require__(2485);
+var map = __nccwpck_require__(8681);
+var seq = __nccwpck_require__(7220);
+var string = __nccwpck_require__(8130);
+var tags = __nccwpck_require__(4772);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -36950,13 +36950,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 1593:
+/***/ 8681:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var YAMLMap = __nccwpck_require__(4116);
+var identity = __nccwpck_require__(2485);
+var YAMLMap = __nccwpck_require__(372);
 
 const map = {
     collection: 'map',
@@ -36976,12 +36976,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 2166:
+/***/ 2918:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2899);
+var Scalar = __nccwpck_require__(1091);
 
 const nullTag = {
     identify: value => value == null,
@@ -37000,13 +37000,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 3028:
+/***/ 7220:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var YAMLSeq = __nccwpck_require__(9465);
+var identity = __nccwpck_require__(2485);
+var YAMLSeq = __nccwpck_require__(7241);
 
 const seq = {
     collection: 'seq',
@@ -37026,12 +37026,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 3698:
+/***/ 8130:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(1655);
+var stringifyString = __nccwpck_require__(7751);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -37049,12 +37049,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 6201:
+/***/ 9193:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2899);
+var Scalar = __nccwpck_require__(1091);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -37077,13 +37077,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 9647:
+/***/ 6223:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2899);
-var stringifyNumber = __nccwpck_require__(4375);
+var Scalar = __nccwpck_require__(1091);
+var stringifyNumber = __nccwpck_require__(9927);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -37131,12 +37131,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 4320:
+/***/ 6304:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(4375);
+var stringifyNumber = __nccwpck_require__(9927);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -37180,18 +37180,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 3014:
+/***/ 5494:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(1593);
-var _null = __nccwpck_require__(2166);
-var seq = __nccwpck_require__(3028);
-var string = __nccwpck_require__(3698);
-var bool = __nccwpck_require__(6201);
-var float = __nccwpck_require__(9647);
-var int = __nccwpck_require__(4320);
+var map = __nccwpck_require__(8681);
+var _null = __nccwpck_require__(2918);
+var seq = __nccwpck_require__(7220);
+var string = __nccwpck_require__(8130);
+var bool = __nccwpck_require__(9193);
+var float = __nccwpck_require__(6223);
+var int = __nccwpck_require__(6304);
 
 const schema = [
     map.map,
@@ -37212,14 +37212,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 7569:
+/***/ 7409:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2899);
-var map = __nccwpck_require__(1593);
-var seq = __nccwpck_require__(3028);
+var Scalar = __nccwpck_require__(1091);
+var map = __nccwpck_require__(8681);
+var seq = __nccwpck_require__(7220);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -37283,27 +37283,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 7492:
+/***/ 4772:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(1593);
-var _null = __nccwpck_require__(2166);
-var seq = __nccwpck_require__(3028);
-var string = __nccwpck_require__(3698);
-var bool = __nccwpck_require__(6201);
-var float = __nccwpck_require__(9647);
-var int = __nccwpck_require__(4320);
-var schema = __nccwpck_require__(3014);
-var schema$1 = __nccwpck_require__(7569);
-var binary = __nccwpck_require__(6389);
-var merge = __nccwpck_require__(7126);
-var omap = __nccwpck_require__(1913);
-var pairs = __nccwpck_require__(8872);
-var schema$2 = __nccwpck_require__(3303);
-var set = __nccwpck_require__(2118);
-var timestamp = __nccwpck_require__(6630);
+var map = __nccwpck_require__(8681);
+var _null = __nccwpck_require__(2918);
+var seq = __nccwpck_require__(7220);
+var string = __nccwpck_require__(8130);
+var bool = __nccwpck_require__(9193);
+var float = __nccwpck_require__(6223);
+var int = __nccwpck_require__(6304);
+var schema = __nccwpck_require__(5494);
+var schema$1 = __nccwpck_require__(7409);
+var binary = __nccwpck_require__(5557);
+var merge = __nccwpck_require__(8438);
+var omap = __nccwpck_require__(889);
+var pairs = __nccwpck_require__(8539);
+var schema$2 = __nccwpck_require__(7719);
+var set = __nccwpck_require__(4038);
+var timestamp = __nccwpck_require__(9382);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -37389,14 +37389,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 6389:
+/***/ 5557:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(2899);
-var stringifyString = __nccwpck_require__(1655);
+var Scalar = __nccwpck_require__(1091);
+var stringifyString = __nccwpck_require__(7751);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -37466,12 +37466,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 2336:
+/***/ 832:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2899);
+var Scalar = __nccwpck_require__(1091);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -37502,13 +37502,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 3008:
+/***/ 1232:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2899);
-var stringifyNumber = __nccwpck_require__(4375);
+var Scalar = __nccwpck_require__(1091);
+var stringifyNumber = __nccwpck_require__(9927);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -37559,12 +37559,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 9679:
+/***/ 5631:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(4375);
+var stringifyNumber = __nccwpck_require__(9927);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -37642,13 +37642,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 7126:
+/***/ 8438:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var Scalar = __nccwpck_require__(2899);
+var identity = __nccwpck_require__(2485);
+var Scalar = __nccwpck_require__(1091);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -37720,16 +37720,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 1913:
+/***/ 889:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var toJS = __nccwpck_require__(6769);
-var YAMLMap = __nccwpck_require__(4116);
-var YAMLSeq = __nccwpck_require__(9465);
-var pairs = __nccwpck_require__(8872);
+var identity = __nccwpck_require__(2485);
+var toJS = __nccwpck_require__(8161);
+var YAMLMap = __nccwpck_require__(372);
+var YAMLSeq = __nccwpck_require__(7241);
+var pairs = __nccwpck_require__(8539);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -37804,15 +37804,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8872:
+/***/ 8539:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var Pair = __nccwpck_require__(3571);
-var Scalar = __nccwpck_require__(2899);
-var YAMLSeq = __nccwpck_require__(9465);
+var identity = __nccwpck_require__(2485);
+var Pair = __nccwpck_require__(1923);
+var Scalar = __nccwpck_require__(1091);
+var YAMLSeq = __nccwpck_require__(7241);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -37893,24 +37893,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 3303:
+/***/ 7719:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(1593);
-var _null = __nccwpck_require__(2166);
-var seq = __nccwpck_require__(3028);
-var string = __nccwpck_require__(3698);
-var binary = __nccwpck_require__(6389);
-var bool = __nccwpck_require__(2336);
-var float = __nccwpck_require__(3008);
-var int = __nccwpck_require__(9679);
-var merge = __nccwpck_require__(7126);
-var omap = __nccwpck_require__(1913);
-var pairs = __nccwpck_require__(8872);
-var set = __nccwpck_require__(2118);
-var timestamp = __nccwpck_require__(6630);
+var map = __nccwpck_require__(8681);
+var _null = __nccwpck_require__(2918);
+var seq = __nccwpck_require__(7220);
+var string = __nccwpck_require__(8130);
+var binary = __nccwpck_require__(5557);
+var bool = __nccwpck_require__(832);
+var float = __nccwpck_require__(1232);
+var int = __nccwpck_require__(5631);
+var merge = __nccwpck_require__(8438);
+var omap = __nccwpck_require__(889);
+var pairs = __nccwpck_require__(8539);
+var set = __nccwpck_require__(4038);
+var timestamp = __nccwpck_require__(9382);
 
 const schema = [
     map.map,
@@ -37941,14 +37941,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 2118:
+/***/ 4038:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var Pair = __nccwpck_require__(3571);
-var YAMLMap = __nccwpck_require__(4116);
+var identity = __nccwpck_require__(2485);
+var Pair = __nccwpck_require__(1923);
+var YAMLMap = __nccwpck_require__(372);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -38044,12 +38044,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 6630:
+/***/ 9382:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(4375);
+var stringifyNumber = __nccwpck_require__(9927);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -38156,7 +38156,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 9045:
+/***/ 6309:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -38314,15 +38314,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 6798:
+/***/ 2862:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(6498);
-var identity = __nccwpck_require__(5829);
-var stringifyComment = __nccwpck_require__(153);
-var stringifyString = __nccwpck_require__(1655);
+var anchors = __nccwpck_require__(5026);
+var identity = __nccwpck_require__(2485);
+var stringifyComment = __nccwpck_require__(5977);
+var stringifyString = __nccwpck_require__(7751);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -38453,14 +38453,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1162:
+/***/ 6090:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var stringify = __nccwpck_require__(6798);
-var stringifyComment = __nccwpck_require__(153);
+var identity = __nccwpck_require__(2485);
+var stringify = __nccwpck_require__(2862);
+var stringifyComment = __nccwpck_require__(5977);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -38615,7 +38615,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 153:
+/***/ 5977:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -38646,14 +38646,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 2619:
+/***/ 3611:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var stringify = __nccwpck_require__(6798);
-var stringifyComment = __nccwpck_require__(153);
+var identity = __nccwpck_require__(2485);
+var stringify = __nccwpck_require__(2862);
+var stringifyComment = __nccwpck_require__(5977);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -38740,7 +38740,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 4375:
+/***/ 9927:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -38774,15 +38774,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 4498:
+/***/ 6930:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
-var Scalar = __nccwpck_require__(2899);
-var stringify = __nccwpck_require__(6798);
-var stringifyComment = __nccwpck_require__(153);
+var identity = __nccwpck_require__(2485);
+var Scalar = __nccwpck_require__(1091);
+var stringify = __nccwpck_require__(2862);
+var stringifyComment = __nccwpck_require__(5977);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -38933,13 +38933,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 1655:
+/***/ 7751:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(2899);
-var foldFlowLines = __nccwpck_require__(9045);
+var Scalar = __nccwpck_require__(1091);
+var foldFlowLines = __nccwpck_require__(6309);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -39278,12 +39278,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 1730:
+/***/ 4882:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5829);
+var identity = __nccwpck_require__(2485);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -39566,7 +39566,7 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -39602,7 +39602,7 @@ function utils_toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -39698,7 +39698,7 @@ function escapeProperty(s) {
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
 ;// CONCATENATED MODULE: external "fs"
 const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -39739,7 +39739,7 @@ const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.me
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+http-client@4.0.1/node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+http-client@4.0.1/node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -39830,11 +39830,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ../../work/main/node_modules/.pnpm/tunnel@0.0.6/node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(1877);
-// EXTERNAL MODULE: ../../work/main/node_modules/.pnpm/undici@6.29.1/node_modules/undici/index.js
-var undici = __nccwpck_require__(9293);
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+http-client@4.0.1/node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ./node_modules/.pnpm/tunnel@0.0.6/node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(7013);
+// EXTERNAL MODULE: ./node_modules/.pnpm/undici@6.29.1/node_modules/undici/index.js
+var undici = __nccwpck_require__(9309);
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+http-client@4.0.1/node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -40531,7 +40531,7 @@ class lib_HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+http-client@4.0.1/node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+http-client@4.0.1/node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -40607,7 +40607,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -40681,7 +40681,7 @@ class oidc_utils_OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -40962,7 +40962,7 @@ const _summary = new Summary();
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
 const summary = _summary;
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -41004,7 +41004,7 @@ var external_events_ = __nccwpck_require__(4434);
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+io@3.0.2/node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+io@3.0.2/node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -41184,7 +41184,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+io@3.0.2/node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+io@3.0.2/node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -41458,7 +41458,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+exec@3.0.0/node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+exec@3.0.0/node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -42046,7 +42046,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+exec@3.0.0/node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+exec@3.0.0/node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -42126,7 +42126,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -42191,7 +42191,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -42793,12 +42793,20 @@ function requireDigest(field, value) {
     return value;
 }
 
-// EXTERNAL MODULE: ../../work/main/node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(9785);
+// EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8009);
 ;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
 
 
 const parseOptions = { merge: true, prettyErrors: true };
+// yaml refuses by default once count x size of alias expansions passes 100, which a stack of a
+// hundred services sharing one `&logging` anchor already does; this keeps the guard against
+// exponential expansion (billion laughs) at a size no real compose file reaches.
+const maxAliasExpansion = 100_000;
+/** The data compose reads from a document: aliases and merge keys resolved. */
+function documentData(doc) {
+    return doc.toJS({ maxAliasCount: maxAliasExpansion });
+}
 const marker = '\u0000gitops-lite-scalar@';
 function parseCompose(source) {
     const lineCounter = new dist/* LineCounter */.HN();
@@ -42811,7 +42819,7 @@ function parseCompose(source) {
             location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
         });
     }
-    const data = doc.toJS();
+    const data = documentData(doc);
     const scalars = new Map();
     const anchors = new Map();
     (0,dist/* visit */.YR)(doc, {
@@ -42835,7 +42843,7 @@ function composeData(path, text) {
     const doc = (0,dist/* parseDocument */.Tp)(text, parseOptions);
     if (doc.errors.length > 0)
         throw new Error(`${path}: the edited file does not parse: ${doc.errors[0].message}`);
-    return doc.toJS();
+    return documentData(doc);
 }
 /**
  * Finds where each value scalar ends up once aliases and merge keys are resolved: a second
@@ -42864,7 +42872,7 @@ function locateScalars(text) {
                 walk(item, [...at, key]);
         }
     };
-    walk(marked.toJS(), []);
+    walk(documentData(marked), []);
     return occurrences;
 }
 function readServices(file, doc, data, occurrences, scalars, lineOf) {
@@ -43431,7 +43439,7 @@ function applyNodeEdits(file, edits) {
         return file.text;
     let text = file.text;
     // A fresh copy of the original data (structuredClone would change the objects' realm under test runners).
-    const expected = file.doc.toJS();
+    const expected = documentData(file.doc);
     for (const [start, edit] of [...unique].sort((a, b) => b[0] - a[0])) {
         const { node } = edit.analysis;
         const end = node.range[1];
@@ -43842,7 +43850,7 @@ async function openPullRequest(client, request) {
     }
 }
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+github@9.1.1/node_modules/@actions/github/lib/context.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+github@9.1.1/node_modules/@actions/github/lib/context.js
 
 
 class Context {
@@ -43895,9 +43903,9 @@ class Context {
     }
 }
 //# sourceMappingURL=context.js.map
-// EXTERNAL MODULE: ../../work/main/node_modules/.pnpm/@actions+http-client@3.0.2/node_modules/@actions/http-client/lib/index.js
-var lib = __nccwpck_require__(1480);
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+github@9.1.1/node_modules/@actions/github/lib/internal/utils.js
+// EXTERNAL MODULE: ./node_modules/.pnpm/@actions+http-client@3.0.2/node_modules/@actions/http-client/lib/index.js
+var lib = __nccwpck_require__(2504);
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+github@9.1.1/node_modules/@actions/github/lib/internal/utils.js
 var utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -43950,7 +43958,7 @@ function getUserAgentWithOrchestrationId(baseUserAgent) {
     return baseUserAgent;
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/universal-user-agent@7.0.3/node_modules/universal-user-agent/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/universal-user-agent@7.0.3/node_modules/universal-user-agent/index.js
 function getUserAgent() {
   if (typeof navigator === "object" && "userAgent" in navigator) {
     return navigator.userAgent;
@@ -43965,7 +43973,7 @@ function getUserAgent() {
   return "<environment undetectable>";
 }
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/lib/register.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/lib/register.js
 // @ts-check
 
 function register(state, name, method, options) {
@@ -43994,7 +44002,7 @@ function register(state, name, method, options) {
   });
 }
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/lib/add.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/lib/add.js
 // @ts-check
 
 function addHook(state, kind, name, hook) {
@@ -44042,7 +44050,7 @@ function addHook(state, kind, name, hook) {
   });
 }
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/lib/remove.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/lib/remove.js
 // @ts-check
 
 function removeHook(state, name, method) {
@@ -44063,7 +44071,7 @@ function removeHook(state, name, method) {
   state.registry[name].splice(index, 1);
 }
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/before-after-hook@4.0.0/node_modules/before-after-hook/index.js
 // @ts-check
 
 
@@ -44110,7 +44118,7 @@ function Collection() {
 
 /* harmony default export */ const before_after_hook = ({ Singular, Collection });
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+endpoint@11.0.5/node_modules/@octokit/endpoint/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+endpoint@11.0.5/node_modules/@octokit/endpoint/dist-bundle/index.js
 // pkg/dist-src/defaults.js
 
 
@@ -44456,7 +44464,7 @@ function withDefaults(oldDefaults, newDefaults) {
 var endpoint = withDefaults(null, DEFAULTS);
 
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/content-type@3.1.1/node_modules/content-type/dist/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/content-type@3.1.1/node_modules/content-type/dist/index.js
 /*!
  * content-type
  * Copyright(c) 2015 Douglas Christopher Wilson
@@ -44748,7 +44756,7 @@ function unescapeQuotedPairs(str, start, end) {
     return result + str.slice(start, end);
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/json-with-bigint@3.5.12/node_modules/json-with-bigint/json-with-bigint.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/json-with-bigint@3.5.12/node_modules/json-with-bigint/json-with-bigint.js
 const intRegex = /^-?\d+$/;
 const noiseValue = /^-?\d+n+$/; // Noise - strings that match the custom format before being converted to it
 const originalStringify = JSON.stringify;
@@ -45349,7 +45357,7 @@ const JSONParse = (text, reviver) => {
 
 
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+request-error@7.1.2/node_modules/@octokit/request-error/dist-src/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+request-error@7.1.2/node_modules/@octokit/request-error/dist-src/index.js
 class RequestError extends Error {
   name;
   /**
@@ -45390,7 +45398,7 @@ class RequestError extends Error {
 }
 
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+request@10.0.16/node_modules/@octokit/request/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+request@10.0.16/node_modules/@octokit/request/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -45597,7 +45605,7 @@ var request = dist_bundle_withDefaults(endpoint, defaults_default);
 /* v8 ignore next -- @preserve */
 /* v8 ignore else -- @preserve */
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+graphql@9.0.5/node_modules/@octokit/graphql/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+graphql@9.0.5/node_modules/@octokit/graphql/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -45728,7 +45736,7 @@ function withCustomRequest(customRequest) {
 
 /* v8 ignore if -- @preserve */
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+auth-token@6.0.0/node_modules/@octokit/auth-token/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+auth-token@6.0.0/node_modules/@octokit/auth-token/dist-bundle/index.js
 // pkg/dist-src/is-jwt.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
 var sep = "\\.";
@@ -45783,11 +45791,11 @@ var createTokenAuth = function createTokenAuth2(token) {
 };
 
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+core@7.0.8/node_modules/@octokit/core/dist-src/version.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+core@7.0.8/node_modules/@octokit/core/dist-src/version.js
 const version_VERSION = "7.0.8";
 
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+core@7.0.8/node_modules/@octokit/core/dist-src/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+core@7.0.8/node_modules/@octokit/core/dist-src/index.js
 
 
 
@@ -45928,12 +45936,12 @@ class Octokit {
 }
 
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+plugin-rest-endpoint-methods@17.0.0_@octokit+core@7.0.8/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-rest-endpoint-methods@17.0.0_@octokit+core@7.0.8/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
 const dist_src_version_VERSION = "17.0.0";
 
 //# sourceMappingURL=version.js.map
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+plugin-rest-endpoint-methods@17.0.0_@octokit+core@7.0.8/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-rest-endpoint-methods@17.0.0_@octokit+core@7.0.8/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
 const Endpoints = {
   actions: {
     addCustomLabelsToSelfHostedRunnerForOrg: [
@@ -48227,7 +48235,7 @@ var endpoints_default = Endpoints;
 
 //# sourceMappingURL=endpoints.js.map
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+plugin-rest-endpoint-methods@17.0.0_@octokit+core@7.0.8/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-rest-endpoint-methods@17.0.0_@octokit+core@7.0.8/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
 
 const endpointMethodsMap = /* @__PURE__ */ new Map();
 for (const [scope, endpoints] of Object.entries(endpoints_default)) {
@@ -48353,7 +48361,7 @@ function decorate(octokit, scope, methodName, defaults, decorations) {
 
 //# sourceMappingURL=endpoints-to-methods.js.map
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+plugin-rest-endpoint-methods@17.0.0_@octokit+core@7.0.8/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-rest-endpoint-methods@17.0.0_@octokit+core@7.0.8/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/index.js
 
 
 function restEndpointMethods(octokit) {
@@ -48374,7 +48382,7 @@ legacyRestEndpointMethods.VERSION = dist_src_version_VERSION;
 
 //# sourceMappingURL=index.js.map
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+plugin-paginate-rest@14.0.0_@octokit+core@7.0.8/node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-paginate-rest@14.0.0_@octokit+core@7.0.8/node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
 // pkg/dist-src/version.js
 var plugin_paginate_rest_dist_bundle_VERSION = "0.0.0-development";
 
@@ -48786,7 +48794,7 @@ function paginateRest(octokit) {
 paginateRest.VERSION = plugin_paginate_rest_dist_bundle_VERSION;
 
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+github@9.1.1/node_modules/@actions/github/lib/utils.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+github@9.1.1/node_modules/@actions/github/lib/utils.js
 
 
 // octokit + plugins
@@ -48825,7 +48833,7 @@ function getOctokitOptions(token, options) {
     return opts;
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@actions+github@9.1.1/node_modules/@actions/github/lib/github.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+github@9.1.1/node_modules/@actions/github/lib/github.js
 
 
 const github_context = new Context();
@@ -48840,9 +48848,9 @@ function getOctokit(token, options, ...additionalPlugins) {
     return new GitHubWithPlugins(getOctokitOptions(token, options));
 }
 //# sourceMappingURL=github.js.map
-// EXTERNAL MODULE: ../../work/main/node_modules/.pnpm/bottleneck@2.19.5/node_modules/bottleneck/light.js
-var light = __nccwpck_require__(4576);
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+plugin-retry@8.1.1_@octokit+core@7.0.8/node_modules/@octokit/plugin-retry/dist-bundle/index.js
+// EXTERNAL MODULE: ./node_modules/.pnpm/bottleneck@2.19.5/node_modules/bottleneck/light.js
+var light = __nccwpck_require__(2384);
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-retry@8.1.1_@octokit+core@7.0.8/node_modules/@octokit/plugin-retry/dist-bundle/index.js
 // pkg/dist-src/version.js
 var plugin_retry_dist_bundle_VERSION = "0.0.0-development";
 
@@ -48925,7 +48933,7 @@ function retry(octokit, octokitOptions) {
 retry.VERSION = plugin_retry_dist_bundle_VERSION;
 
 
-;// CONCATENATED MODULE: ../../work/main/node_modules/.pnpm/@octokit+plugin-throttling@11.0.5_@octokit+core@7.0.8/node_modules/@octokit/plugin-throttling/dist-bundle/index.js
+;// CONCATENATED MODULE: ./node_modules/.pnpm/@octokit+plugin-throttling@11.0.5_@octokit+core@7.0.8/node_modules/@octokit/plugin-throttling/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -49219,21 +49227,22 @@ function createGitHubClient(options) {
             onRateLimit: onLimit('rate limit'),
             onSecondaryRateLimit: onLimit('secondary rate limit')
         }
-    }, retry, throttling, requestLog(log));
+    }, 
+    // First, so it wraps each attempt rather than the retried whole.
+    requestLog(log), retry, throttling);
 }
-/** One debug line per HTTP exchange (method, URL, status, request id); headers are never logged. */
+/** One debug line per HTTP exchange (method, URL as sent, status, request id); headers are never logged. */
 function requestLog(log) {
     return (octokit) => {
         octokit.hook.wrap('request', async (request, options) => {
-            const line = `${options.method} ${options.url}`;
             try {
                 const response = await request(options);
-                log.debug(`${line} -> ${response.status} (x-github-request-id ${response.headers['x-github-request-id'] ?? 'none'})`);
+                log.debug(`${options.method} ${response.url} -> ${response.status} (x-github-request-id ${response.headers['x-github-request-id'] ?? 'none'})`);
                 return response;
             }
             catch (error) {
-                const status = error.status ?? 'no response';
-                log.debug(`${line} -> ${status}`);
+                const failure = error;
+                log.debug(`${options.method} ${failure.request?.url ?? options.url} -> ${failure.status ?? 'no response'}`);
                 throw error;
             }
         });
