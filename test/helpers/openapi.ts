@@ -17,6 +17,11 @@ interface Operation {
   operationId: string
   parameters?: (Parameter | { $ref: string })[]
   requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }
+  responses?: Record<string, Response | { $ref: string }>
+}
+
+interface Response {
+  content?: Record<string, { schema: Record<string, unknown> }>
 }
 
 interface Spec {
@@ -40,12 +45,19 @@ function resolveRef<T>(node: T | { $ref: string }): T {
   return resolveRef(value as T)
 }
 
-/** Inlines every `$ref` of a schema (GitHub's schemas have no cycles in the request bodies used here). */
-function inline(node: unknown): unknown {
-  if (Array.isArray(node)) return node.map(inline)
+/**
+ * Inlines every `$ref` of a schema (GitHub's schemas have no cycles in the parts used here).
+ * `partial` drops `required` lists: the fake answers a subset of a response's fields.
+ */
+function inline(node: unknown, partial = false): unknown {
+  if (Array.isArray(node)) return node.map((item) => inline(item, partial))
   if (typeof node !== 'object' || node === null) return node
   const resolved = resolveRef(node as Record<string, unknown>)
-  return Object.fromEntries(Object.entries(resolved).map(([key, value]) => [key, inline(value)]))
+  return Object.fromEntries(
+    Object.entries(resolved)
+      .filter(([key, value]) => !(partial && key === 'required' && Array.isArray(value)))
+      .map(([key, value]) => [key, inline(value, partial)])
+  )
 }
 
 function templateMatches(template: string, path: string): boolean {
@@ -60,10 +72,8 @@ const validators = new Map<string, ValidateFunction>()
 
 /** The problems with one request per GitHub's OpenAPI description; empty when it conforms. */
 export function openApiProblems(request: RecordedRequest): string[] {
-  const paths = loadSpec().paths
-  const template = Object.keys(paths).find((t) => templateMatches(t, request.path) && paths[t][request.method.toLowerCase()])
-  if (!template) return [`${request.method} ${request.path} is not an operation of GitHub's REST API`]
-  const operation = paths[template][request.method.toLowerCase()]
+  const operation = operationFor(request)
+  if (!operation) return [`${request.method} ${request.path} is not an operation of GitHub's REST API`]
   const problems: string[] = []
   const parameters = (operation.parameters ?? []).map((p) => resolveRef<Parameter>(p))
   for (const [name, value] of Object.entries(request.query)) {
@@ -92,9 +102,32 @@ export function openApiProblems(request: RecordedRequest): string[] {
   return problems
 }
 
+/**
+ * The problems with the fake's answer to a request, per the response schema GitHub documents for
+ * that operation and status (the fields the fake sends must have the documented types).
+ */
+export function openApiResponseProblems(request: RecordedRequest): string[] {
+  const operation = operationFor(request)
+  const documented = operation?.responses?.[String(request.status)]
+  if (!operation || !documented) return []
+  const schema = resolveRef(documented).content?.['application/json']?.schema
+  if (!schema) return request.response === undefined ? [] : [`${operation.operationId} ${request.status} has no body, the fake sent one`]
+  const key = `${operation.operationId} ${request.status}`
+  let validate = validators.get(key)
+  if (!validate) {
+    validate = ajv.compile(inline(schema, true) as object)
+    validators.set(key, validate)
+  }
+  return validate(request.response) ? [] : (validate.errors ?? []).map((e) => `${key}: response${e.instancePath} ${e.message}`)
+}
+
 /** The operationId of a request, e.g. `repos/create-dispatch-event`. */
 export function operationOf(request: RecordedRequest): string | undefined {
+  return operationFor(request)?.operationId
+}
+
+function operationFor(request: RecordedRequest): Operation | undefined {
   const paths = loadSpec().paths
   const template = Object.keys(paths).find((t) => templateMatches(t, request.path) && paths[t][request.method.toLowerCase()])
-  return template && paths[template][request.method.toLowerCase()].operationId
+  return template === undefined ? undefined : paths[template][request.method.toLowerCase()]
 }

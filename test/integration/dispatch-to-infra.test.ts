@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseDeployPayload } from '@gitops-lite/core'
 import { FakeGitHub, failures, startRunOnDispatch, type DispatchRunOptions } from '../../packages/sandbox/src/fake-github'
-import { openApiProblems, operationOf } from '../helpers/openapi'
+import { openApiProblems, openApiResponseProblems, operationOf } from '../helpers/openapi'
 import { repoRoot, runAction, type ActionRun } from '../helpers/run-action'
 
 /** Per-test limit: each test runs the bundle as a process; the 5xx retries alone take 14 s. */
@@ -28,8 +28,12 @@ beforeEach(async () => {
 })
 
 afterEach(async () => {
-  // Whatever happened, every request sent must be one GitHub's OpenAPI description defines.
-  for (const request of github.requests) expect(openApiProblems(request)).toEqual([])
+  // Whatever happened, every request sent must be one GitHub's OpenAPI description defines,
+  // and every answer of the fake must have the documented shape.
+  for (const request of github.requests) {
+    expect(openApiProblems(request)).toEqual([])
+    expect(openApiResponseProblems(request)).toEqual([])
+  }
   await github.stop()
 })
 

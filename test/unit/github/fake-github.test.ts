@@ -1,5 +1,5 @@
 import { createdFilter, renderRunName } from '../../../packages/sandbox/src/fake-github'
-import { openApiProblems } from '../../helpers/openapi'
+import { openApiProblems, openApiResponseProblems } from '../../helpers/openapi'
 
 const request = (method: string, path: string, body?: unknown, query: Record<string, string> = {}) => ({
   method,
@@ -44,5 +44,15 @@ describe("openApiProblems (the integration suite's contract check)", () => {
     const eleven = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, i]))
     expect(openApiProblems(request('POST', '/repos/acme/infra/dispatches', { event_type: 'd', client_payload: eleven })).join()).toContain('must NOT have more than 10 properties')
     expect(openApiProblems(request('GET', '/repos/acme/infra/actions/runs', undefined, { per_page: 'many', evnt: 'x' }))).toHaveLength(2)
+  })
+})
+
+describe('openApiResponseProblems', () => {
+  const answered = (path: string, status: number, response: unknown) => ({ ...request('GET', path), status, response })
+  it("checks the types of the fake's fields against the documented response", () => {
+    const run = { id: 7, status: 'completed', conclusion: 'success', display_title: 'deploy c', html_url: 'https://github.com/a/b/actions/runs/7' }
+    expect(openApiResponseProblems(answered('/repos/a/b/actions/runs/7', 200, run))).toEqual([])
+    expect(openApiResponseProblems(answered('/repos/a/b/actions/runs/7', 200, { ...run, id: '7' })).join()).toContain('response/id must be integer')
+    expect(openApiResponseProblems(answered('/repos/a/b/actions/runs', 200, { total_count: 1, workflow_runs: [run] }))).toEqual([])
   })
 })

@@ -15,6 +15,8 @@ export interface RecordedRequest {
   rawBody: string
   body: unknown
   status: number
+  /** The JSON body answered, if any. */
+  response?: unknown
 }
 
 export interface DispatchEvent {
@@ -109,14 +111,14 @@ export class FakeGitHub {
   }
 
   static async start(options: FakeGitHubOptions = {}): Promise<FakeGitHub> {
-    let fake: FakeGitHub | undefined
-    const server = createServer((req, res) => void fake!.handle(req, res))
+    const server = createServer()
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(0, '127.0.0.1', resolve)
     })
     const { port } = server.address() as AddressInfo
-    fake = new FakeGitHub(server, `http://127.0.0.1:${port}`, options)
+    const fake = new FakeGitHub(server, `http://127.0.0.1:${port}`, options)
+    server.on('request', (req, res) => void fake.handle(req, res))
     return fake
   }
 
@@ -244,6 +246,7 @@ export class FakeGitHub {
     this.requests.push(record)
     const reply = (status: number, json?: unknown, headers: Record<string, string> = {}) => {
       record.status = status
+      record.response = json
       this.remaining = Math.max(0, this.remaining - 1)
       res.writeHead(status, {
         'x-github-request-id': `${randomBytes(2).toString('hex').toUpperCase()}:${randomBytes(4).toString('hex').toUpperCase()}`,
