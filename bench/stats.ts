@@ -15,7 +15,7 @@ export function summarize(samples: number[]): Stats {
 }
 
 export function formatStats(stats: Stats, unit = 'ms', digits = 1): string {
-  const f = (n: number) => `${n.toFixed(digits)} ${unit}`
+  const f = (n: number) => `${n.toFixed(digits)} ${unit}`.trimEnd()
   return `median ${f(stats.median)} (min ${f(stats.min)}, max ${f(stats.max)}, ${stats.runs} runs)`
 }
 
