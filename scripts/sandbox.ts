@@ -40,18 +40,25 @@ async function main(): Promise<number> {
 
   console.log('gitops-lite sandbox: the whole pipeline on this machine, through the committed action bundles')
   const sandbox = await PipelineSandbox.up({ dir: values.dir })
-  let interrupted = false
+  // Ctrl-C: tear down, then exit 130. main() waits for it rather than exiting under it.
+  let interrupted: Promise<number> | undefined
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return
-    interrupted = true
     console.error(`\nsandbox: ${signal}: tearing down…`)
-    sandbox
-      .down()
-      .catch((error: Error) => console.error(error.message))
-      .finally(() => process.exit(130))
+    sandbox.abort(signal)
+    interrupted = sandbox.down().then(
+      (done) => {
+        console.error(done.map((line) => `sandbox: ${line}`).join('\n'))
+        return 130
+      },
+      (error: Error) => {
+        console.error(error.message)
+        return 130
+      }
+    )
   }
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
 
   let code = 1
   try {
@@ -61,9 +68,10 @@ async function main(): Promise<number> {
     sandbox.narrator.line(`  ${result.asExpected ? 'All three releases went as expected' : 'Something did not go as expected (see above)'}; ` +
       `sandbox total ${formatDuration(sandbox.narrator.elapsedMs())}.`)
   } catch (error) {
-    console.error(`\nsandbox: ${(error as Error).stack ?? String(error)}`)
+    if (!interrupted) console.error(`\nsandbox: ${(error as Error).stack ?? String(error)}`)
   } finally {
-    if (!interrupted) {
+    if (interrupted) code = await interrupted
+    else {
       if (values.keep) {
         await sandbox.keep()
         const { vm } = sandbox

@@ -36,8 +36,18 @@ export class Narrator {
   private counter = 0
   private lastOpened = 0
   private readonly startedAt = Date.now()
+  private muted = false
 
-  constructor(private readonly sink: LineSink = (line) => console.log(line)) {}
+  constructor(private readonly output: LineSink = (line) => console.log(line)) {}
+
+  private sink(line: string): void {
+    if (!this.muted) this.output(line)
+  }
+
+  /** Stops the story (after Ctrl-C: what still finishes in the background is not news). */
+  mute(): void {
+    this.muted = true
+  }
 
   /** Milliseconds since the narrator was made. */
   elapsedMs(): number {

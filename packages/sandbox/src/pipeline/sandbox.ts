@@ -122,6 +122,7 @@ export class PipelineSandbox {
   readonly group: ProcessGroup
   private readonly waitTimeout: string
   private releaseRunId = 500
+  private abortedBy?: string
 
   private constructor(
     readonly dir: string,
@@ -142,6 +143,16 @@ export class PipelineSandbox {
     this.narrator = narrator
     this.group = group
     this.waitTimeout = options.waitTimeout ?? '5m'
+  }
+
+  /** Stops a release in progress at its next step (Ctrl-C), and mutes the narrative. */
+  abort(reason: string): void {
+    this.abortedBy = reason
+    this.narrator.mute()
+  }
+
+  private checkAborted(): void {
+    if (this.abortedBy) throw new Error(`The sandbox was stopped (${this.abortedBy})`)
   }
 
   /** Published URL of a service on the VM. */
@@ -273,6 +284,7 @@ export class PipelineSandbox {
 
     const pushed: PushedImage[] = []
     for (const image of spec.images) {
+      this.checkAborted()
       pushed.push(
         await narrator.run(
           `[developer] build ${image.service}:${image.tag} (serves "${image.body.trim()}", ${image.healthy ? 'healthy' : 'HEALTHCHECK always fails'}) and push it`,
@@ -282,12 +294,14 @@ export class PipelineSandbox {
       )
     }
 
+    this.checkAborted()
     const appCommit = await narrator.run(
       `[developer] commit and push ${APP_REPOSITORY}`,
       () => this.commitApp(spec),
       (sha) => `main is ${sha.slice(0, 7)}`
     )
 
+    this.checkAborted()
     const dispatchStep = narrator.step(
       `[${APP_REPOSITORY} CI] dispatch-to-infra → ${INFRA_REPOSITORY} (${spec.form === 'services' ? 'services: ' : 'service: '}` +
         `${pushed.map((p) => p.service).join(', ')}; wait: true)`
@@ -302,6 +316,7 @@ export class PipelineSandbox {
       if (!workflow) for (const line of logTail(dispatch, 8)) dispatchStep.note(`│ ${line}`)
     }
 
+    this.checkAborted()
     const infraCommitSha = workflow?.bump.run?.outputs['commit-sha']
     const infraCommit = infraCommitSha ? await this.showInfraCommit(infraCommitSha) : undefined
     if (infraCommit) {
