@@ -1,9 +1,205 @@
-import { UserError, runAction } from '@gitops-lite/core'
+import { randomBytes } from 'node:crypto'
+import * as core from '@actions/core'
+import {
+  Inputs,
+  SshSession,
+  UserError,
+  deployToHost,
+  formatTarget,
+  imageChange,
+  runAction,
+  type DeployLog,
+  type HostOutcome,
+  type RunInfo,
+  type SshTarget
+} from '@gitops-lite/core'
+import { readSettings, type Settings } from './input-helper'
+
+type Outcome = HostOutcome | { host: string; result: 'skipped'; health: Record<string, string>; durationMs: 0; error?: undefined; plan?: undefined }
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    throw new UserError('ssh-surgical-deploy is not implemented yet', {
-      fix: 'Pin an earlier release of gitops-lite or follow the project for the release that adds it.'
-    })
+    const settings = readSettings(new Inputs(), process.env.GITHUB_WORKSPACE ?? process.cwd())
+    if (settings.hostKeys.insecure) {
+      core.warning('insecure-skip-host-key-check is true: host keys are NOT verified, so anyone between the runner and the VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
+    }
+    const run = runInfo()
+    const outcomes = settings.parallel ? await Promise.all(settings.hosts.map((host) => deployTo(host, settings, run))) : await inTurn(settings, run)
+    await report(outcomes, settings)
+    const failures = outcomes.filter((o) => o.error)
+    if (failures.length === 1) throw failures[0].error
+    if (failures.length > 1) {
+      throw new UserError(`The deploy failed on ${failures.length} hosts: ${failures.map((f) => `${f.host}: ${f.error!.message}`).join(' | ')}`, {
+        fix: failures[0].error!.fix
+      })
+    }
   })
+}
+
+/** VM1, health check, VM2, ...: the next host only once the previous one is healthy. */
+async function inTurn(settings: Settings, run: RunInfo): Promise<Outcome[]> {
+  const outcomes: Outcome[] = []
+  for (const host of settings.hosts) {
+    if (outcomes.some((o) => o.error)) {
+      outcomes.push({ host: formatTarget(host), result: 'skipped', health: {}, durationMs: 0 })
+      continue
+    }
+    outcomes.push(await deployTo(host, settings, run))
+  }
+  return outcomes
+}
+
+async function deployTo(target: SshTarget, settings: Settings, run: RunInfo): Promise<HostOutcome> {
+  const name = formatTarget(target)
+  const log = hostLog(settings.hosts.length > 1 ? `[${name}] ` : '')
+  const started = Date.now()
+  let session: SshSession | undefined
+  try {
+    session = await SshSession.connect({
+      target,
+      privateKey: settings.privateKey,
+      passphrase: settings.passphrase,
+      hostKeys: settings.hostKeys,
+      proxy: settings.proxy,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      log: (message) => log.warning(message)
+    })
+    log.info(`Connected to ${name}`)
+    return await deployToHost(
+      session,
+      {
+        stack: settings.stack,
+        files: settings.files,
+        envFiles: settings.envFiles,
+        mode: settings.mode,
+        services: settings.services,
+        pull: settings.pull,
+        rollback: settings.rollback,
+        dryRun: settings.dryRun,
+        limits: {
+          lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
+          commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
+          healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
+        },
+        run
+      },
+      log
+    )
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error
+    return { host: name, result: 'failed', health: {}, error, durationMs: Date.now() - started }
+  } finally {
+    session?.close()
+  }
+}
+
+/**
+ * Progress lines, prefixed with the host when there are several. Host output is fenced with
+ * ::stop-commands:: so nothing a container logs can act as a workflow command.
+ */
+function hostLog(prefix: string): DeployLog {
+  return {
+    info: (message) => core.info(`${prefix}${message}`),
+    warning: (message) => core.warning(`${prefix}${message}`),
+    remote(lines) {
+      const token = randomBytes(16).toString('hex')
+      process.stdout.write(`::stop-commands::${token}\n${lines.map((line) => `${prefix}  ${line}\n`).join('')}::${token}::\n`)
+    }
+  }
+}
+
+function runInfo(): RunInfo {
+  const env = process.env
+  const runId = env.GITHUB_RUN_ID ?? '0'
+  const attempt = env.GITHUB_RUN_ATTEMPT ?? '1'
+  const url = `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY ?? 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`
+  return {
+    id: `${runId}-${attempt}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
+    url,
+    actor: env.GITHUB_ACTOR ?? 'unknown',
+    sha: env.GITHUB_SHA ?? ''
+  }
+}
+
+function union(outcomes: readonly Outcome[], pick: (o: HostOutcome) => string[]): string {
+  const names = new Set<string>()
+  for (const outcome of outcomes) if (outcome.result !== 'skipped') for (const name of pick(outcome)) names.add(name)
+  return JSON.stringify([...names].sort())
+}
+
+async function report(outcomes: readonly Outcome[], settings: Settings): Promise<void> {
+  const deployedHosts = (o: HostOutcome) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])
+  core.setOutput('deployed', union(outcomes, deployedHosts))
+  core.setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)))
+  core.setOutput('removed', union(outcomes, (o) => (o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service) : [])))
+  core.setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')))
+  core.setOutput(
+    'plan',
+    JSON.stringify(
+      Object.fromEntries(
+        outcomes.map((o) => [
+          o.host,
+          {
+            result: o.result,
+            ...(o.plan && {
+              project: o.plan.project,
+              compose: o.plan.compose,
+              mode: o.plan.full ? 'full' : 'surgical',
+              ...(o.plan.fullReason && { fullReason: o.plan.fullReason }),
+              services: o.plan.services.map((s) => ({
+                service: s.service,
+                change: s.change,
+                deploy: s.deploy,
+                reasons: s.reasons,
+                ...(s.oldImage && { oldImage: s.oldImage }),
+                ...(s.newImage && { newImage: s.newImage })
+              })),
+              files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
+            }),
+            ...(o.error && { error: o.error.message })
+          }
+        ])
+      )
+    )
+  )
+  await writeSummary(outcomes, settings)
+}
+
+async function writeSummary(outcomes: readonly Outcome[], settings: Settings): Promise<void> {
+  const summary = core.summary.addHeading(`ssh-surgical-deploy${settings.dryRun ? ' (dry run)' : ''}`, 2)
+  for (const outcome of outcomes) {
+    const seconds = `${(outcome.durationMs / 1000).toFixed(1)} s`
+    summary.addHeading(`${outcome.host}: ${outcome.result} in ${seconds}`, 3)
+    if (outcome.error) summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true)
+    const services = outcome.plan?.services ?? []
+    if (services.length === 0) continue
+    summary.addTable([
+      [
+        { data: 'Service', header: true },
+        { data: 'Image', header: true },
+        { data: 'Change', header: true },
+        { data: 'Result', header: true }
+      ],
+      ...services.map((s) => [
+        escapeHtml(s.service),
+        escapeHtml(imageChange(s)),
+        escapeHtml([s.change, ...s.reasons].join(': ')),
+        escapeHtml(serviceResult(outcome, s.service, s.deploy, s.change === 'removed'))
+      ])
+    ])
+  }
+  await summary.write()
+}
+
+function serviceResult(outcome: Outcome, service: string, deploy: boolean, removed: boolean): string {
+  if (outcome.result === 'skipped' || outcome.result === 'dry-run') return outcome.result
+  if (removed) return outcome.result === 'deployed' ? 'removed' : 'kept'
+  if (!deploy) return 'untouched'
+  const health = outcome.health[service]
+  if (outcome.result === 'deployed') return health ? `deployed (${health})` : 'deployed'
+  return health ? `${outcome.result} (${health})` : outcome.result
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }

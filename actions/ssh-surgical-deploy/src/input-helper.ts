@@ -1,0 +1,213 @@
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import {
+  COMPOSE_FILE_NAMES,
+  Inputs,
+  UserError,
+  checkPrivateKey,
+  envFilesOf,
+  isComposeFileName,
+  isSafeRelativePath,
+  isSecretFileName,
+  isValidUsername,
+  parseFingerprints,
+  parseHostSpec,
+  parseKnownHosts,
+  requireServiceName,
+  stackFile,
+  type ComposeCommand,
+  type HostKeyPolicy,
+  type SshEndpoint,
+  type SshTarget,
+  type StackFile,
+  type StackTarget
+} from '@gitops-lite/core'
+
+/** Everything the action was asked to do, validated before any connection is made. */
+export interface Settings {
+  hosts: SshTarget[]
+  privateKey: string
+  passphrase: string
+  hostKeys: HostKeyPolicy
+  proxy?: SshEndpoint
+  stack: StackTarget
+  /** Files to upload, paths relative to remote-dir; compose files first in their order. */
+  files: StackFile[]
+  envFiles: Map<string, string[]>
+  mode: 'surgical' | 'full'
+  /** Undefined: computed. */
+  services?: string[]
+  pull: boolean
+  rollback: boolean
+  dryRun: boolean
+  parallel: boolean
+  connectTimeoutMs: number
+  commandTimeoutMs: number
+  lockTimeoutMs: number
+  healthTimeoutMs: number
+}
+
+export function readSettings(inputs: Inputs, workspace: string): Settings {
+  const port = inputs.integer('port', { min: 1, max: 65535, fallback: 22 })
+  const username = readUsername(inputs, 'username')
+  const hosts = inputs.lines('host').map((line) => parseHostSpec(line, { port, username }))
+  if (hosts.length === 0) {
+    throw new UserError("Input 'host' is required but was empty", { fix: "Set 'host' to the VM's address, e.g. vm1.example.com or deploy@vm1.example.com:2222 (one per line for several VMs)." })
+  }
+  const insecure = inputs.boolean('insecure-skip-host-key-check')
+  const hostKeys: HostKeyPolicy = {
+    knownHosts: parseKnownHosts(inputs.string('known-hosts')),
+    fingerprints: parseFingerprints(inputs.list('fingerprint')),
+    insecure
+  }
+  if (!insecure && hostKeys.knownHosts.length === 0 && hostKeys.fingerprints.length === 0) {
+    throw new UserError("Neither 'known-hosts' nor 'fingerprint' says which host key to trust, so the VM cannot be told from an impostor", {
+      fix: "Set 'known-hosts' to the output of 'ssh-keyscan -p PORT HOST' (checked on the VM), or 'fingerprint' to 'SHA256:...'. 'insecure-skip-host-key-check: true' skips the check, which is unsafe."
+    })
+  }
+  const privateKey = inputs.secret('key')
+  const passphrase = inputs.secret('passphrase')
+  if (privateKey === '') throw new UserError("Input 'key' is required but was empty", { fix: "Set 'key' from a secret: key: ${{ secrets.DEPLOY_SSH_KEY }}." })
+  checkPrivateKey('key', privateKey, passphrase, 'passphrase')
+
+  const files = readFiles(inputs, workspace)
+  const composeFiles = files.filter((f) => f.compose)
+  const mode = inputs.oneOf('mode', ['surgical', 'full'] as const, 'surgical')
+  const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name))
+  return {
+    hosts,
+    privateKey,
+    passphrase,
+    hostKeys,
+    proxy: readProxy(inputs, { privateKey, passphrase, hostKeys }),
+    stack: {
+      remoteDir: readRemoteDir(inputs),
+      composeFiles: composeFiles.map((f) => f.path),
+      projectName: readProjectName(inputs),
+      composeCommand: inputs.oneOf<ComposeCommand>('compose-command', ['auto', 'docker compose', 'docker-compose'], 'auto')
+    },
+    files,
+    envFiles: envFilesOf(composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))),
+    mode,
+    services: services.length > 0 ? [...new Set(services)] : undefined,
+    pull: inputs.boolean('pull', true),
+    rollback: inputs.boolean('rollback', true),
+    dryRun: inputs.boolean('dry-run'),
+    parallel: inputs.boolean('parallel'),
+    connectTimeoutMs: inputs.duration('connect-timeout', '30s'),
+    commandTimeoutMs: inputs.duration('command-timeout', '10m'),
+    lockTimeoutMs: inputs.duration('lock-timeout', '10m'),
+    healthTimeoutMs: inputs.duration('health-timeout', '120s')
+  }
+}
+
+function readUsername(inputs: Inputs, name: string): string {
+  const username = inputs.string(name)
+  if (username !== '' && !isValidUsername(username)) {
+    throw new UserError(`Input '${name}' ${JSON.stringify(username)} is not a valid login name`, { fix: 'Give the user to log in as on the VM, e.g. deploy.' })
+  }
+  return username
+}
+
+/** The jump host, when proxy-host is set: its key and known hosts default to the target's. */
+function readProxy(inputs: Inputs, target: { privateKey: string; passphrase: string; hostKeys: HostKeyPolicy }): SshEndpoint | undefined {
+  const spec = inputs.string('proxy-host')
+  const port = inputs.integer('proxy-port', { min: 1, max: 65535, fallback: 22 })
+  const username = readUsername(inputs, 'proxy-username')
+  if (spec === '') return undefined
+  const proxyKey = inputs.secret('proxy-key')
+  if (proxyKey !== '') checkPrivateKey('proxy-key', proxyKey, target.passphrase, 'passphrase')
+  const knownHostsText = inputs.string('proxy-known-hosts')
+  return {
+    target: parseHostSpec(spec, { port, username }, "Input 'proxy-host'"),
+    privateKey: proxyKey || target.privateKey,
+    passphrase: target.passphrase,
+    hostKeys: knownHostsText ? { ...target.hostKeys, knownHosts: parseKnownHosts(knownHostsText, "Input 'proxy-known-hosts'"), fingerprints: [] } : target.hostKeys
+  }
+}
+
+function readRemoteDir(inputs: Inputs): string {
+  const value = inputs.required('remote-dir')
+  const dir = value.replace(/^~\//, '').replace(/\/+$/, '')
+  if (dir === '' || dir === '~' || /[\0\r\n]/.test(dir) || dir.split('/').includes('..')) {
+    throw new UserError(`Input 'remote-dir' ${JSON.stringify(value)} is not a usable directory`, {
+      fix: "Give the stack's folder on the VM, absolute (/srv/app) or relative to the login's home (app), without '..'."
+    })
+  }
+  return dir
+}
+
+function readProjectName(inputs: Inputs): string {
+  const name = inputs.string('project-name')
+  if (name !== '' && !/^[a-z0-9][a-z0-9_-]*$/.test(name)) {
+    throw new UserError(`Input 'project-name' ${JSON.stringify(name)} is not a compose project name`, {
+      fix: 'Use lower-case letters, digits, _ and -, starting with a letter or digit, e.g. shop-staging.'
+    })
+  }
+  return name
+}
+
+/**
+ * The files to upload. Paths are relative to the workspace; on the host they keep their path
+ * relative to the first compose file's folder, which becomes remote-dir.
+ */
+function readFiles(inputs: Inputs, workspaceInput: string): StackFile[] {
+  const workspace = realpathSync(workspaceInput)
+  const given = inputs.lines('files')
+  const names = given.length > 0 ? given : [findDefaultComposeFile(workspace)]
+  const paths = names.map((name) => insideWorkspace(workspace, name))
+  const composePaths = paths.filter((path) => isComposeFileName(path))
+  if (composePaths.length === 0) {
+    throw new UserError(`Input 'files' lists no compose file (${given.join(', ')})`, {
+      fix: 'List the compose file(s) first, named like compose.yaml or docker-compose.prod.yml, then the files the stack mounts.'
+    })
+  }
+  const base = dirname(composePaths[0])
+  const files = paths.map((path, index) => {
+    const name = names[index]
+    const remotePath = relative(base, path).split(sep).join('/')
+    if (remotePath.startsWith('..') || !isSafeRelativePath(remotePath)) {
+      throw new UserError(`Input 'files' entry ${JSON.stringify(name)} cannot be uploaded: it must be in the first compose file's folder (${relative(workspace, base) || '.'}) or below it, named with letters, digits and . _ - /`, {
+        fix: 'Move the file next to the compose file (the compose file\'s folder becomes remote-dir on the VM), or rename it.'
+      })
+    }
+    if (isSecretFileName(remotePath)) {
+      throw new UserError(`Input 'files' entry ${JSON.stringify(name)} is a .env file: secrets stay on the VM and are never uploaded`, {
+        fix: 'Remove it from files and create or edit it on the VM (e.g. /srv/app/.api.env); the deploy reads it there.'
+      })
+    }
+    if (!existsSync(path) || !statSync(path).isFile()) {
+      throw new UserError(`Input 'files' entry ${JSON.stringify(name)} is not a file in the workspace`, {
+        fix: 'Check the path (relative to the repository root) and that the repository is checked out (actions/checkout) before this step.'
+      })
+    }
+    return stackFile(remotePath, readFileSync(path), isComposeFileName(path))
+  })
+  const duplicate = files.find((file, index) => files.findIndex((other) => other.path === file.path) !== index)
+  if (duplicate) throw new UserError(`Input 'files' lists ${JSON.stringify(duplicate.path)} twice`, { fix: 'List each file once.' })
+  return [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)]
+}
+
+function findDefaultComposeFile(workspace: string): string {
+  const found = COMPOSE_FILE_NAMES.find((name) => existsSync(join(workspace, name)))
+  if (!found) {
+    throw new UserError(`No compose file in the workspace (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
+      fix: "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount."
+    })
+  }
+  return found
+}
+
+function insideWorkspace(workspace: string, value: string): string {
+  const path = resolve(workspace, value)
+  const real = existsSync(path) ? realpathSync(path) : path
+  for (const candidate of [path, real]) {
+    const rel = relative(workspace, candidate)
+    if (isAbsolute(value) || rel.startsWith('..') || isAbsolute(rel)) {
+      throw new UserError(`Input 'files' entry ${JSON.stringify(value)} is not a path inside the workspace`, {
+        fix: 'Give paths relative to the repository root, e.g. deploy/compose.yaml.'
+      })
+    }
+  }
+  return path
+}

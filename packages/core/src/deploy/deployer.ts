@@ -1,0 +1,331 @@
+import { randomBytes } from 'node:crypto'
+import { UserError } from '../errors'
+import { ConnectionLostError, type ExecResult, type RemoteShell } from '../ssh/client'
+import { formatPlan } from './format'
+import { computePlan, pathsToDigest, type HostPlan } from './plan'
+import { jsonPrefix, RECORD_SCHEMA, type AuditEntry, type RecordedService, type RecordHeader } from './record'
+import { ExitCode } from './remote-lib'
+import { parseInspection, type HostReport } from './report'
+import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
+import type { StackFile } from './stack-files'
+
+/** The workflow run doing the deploy, for the lock, the record and the audit log. */
+export interface RunInfo {
+  /** Unique per deploy attempt; letters, digits and `-`. */
+  id: string
+  url: string
+  actor: string
+  sha: string
+}
+
+export interface DeployOptions {
+  stack: StackTarget
+  files: readonly StackFile[]
+  /** env_file entries per service, read from the compose files. */
+  envFiles: ReadonlyMap<string, readonly string[]>
+  mode: 'surgical' | 'full'
+  services?: readonly string[]
+  pull: boolean
+  rollback: boolean
+  dryRun: boolean
+  limits: ScriptLimits
+  run: RunInfo
+}
+
+/** Where the deploy reports progress; remote output is kept apart so it can be fenced. */
+export interface DeployLog {
+  info(message: string): void
+  warning(message: string): void
+  /** Lines the host printed (compose output, container logs): shown, never interpreted. */
+  remote(lines: readonly string[]): void
+}
+
+export type HostResult = 'deployed' | 'unchanged' | 'dry-run' | 'rolled-back' | 'failed'
+
+export interface HostOutcome {
+  host: string
+  result: HostResult
+  plan?: HostPlan
+  /** Last health state seen per service (healthy, running, unhealthy, ...). */
+  health: Record<string, string>
+  /** Why it failed, for a failed or rolled-back host. */
+  error?: UserError
+  durationMs: number
+}
+
+/** How often a plan is made again because another run deployed between inspection and apply. */
+const maxPlanAttempts = 3
+
+function newMark(): string {
+  return `@@gitops-lite-${randomBytes(6).toString('hex')}`
+}
+
+function tail(text: string, lines = 20): string {
+  return text.trim().split('\n').slice(-lines).join('\n')
+}
+
+function describeOwner(json: string): string {
+  try {
+    const owner = JSON.parse(json) as { runUrl?: string; actor?: string; since?: string }
+    return `run ${owner.runUrl ?? '?'} (by ${owner.actor ?? '?'}, since ${owner.since ?? '?'})`
+  } catch {
+    return 'another run'
+  }
+}
+
+/** Turns a failed inspection or digest round trip into a message saying what to do. */
+function remoteError(host: string, step: string, result: ExecResult, mark: string, limits: ScriptLimits): UserError {
+  const detail = tail(result.stderr) || tail(result.stdout.split('\n').filter((l) => !l.startsWith(mark)).join('\n'))
+  if (result.code === ExitCode.lockTimeout) {
+    const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? ''
+    return new UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {
+      fix: "Wait for that run to finish (or cancel it) and rerun; raise 'lock-timeout' if deploys often queue."
+    })
+  }
+  const fixes: Record<number, string> = {
+    [ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
+    [ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
+  }
+  return new UserError(`The ${step} on ${host} failed (exit code ${result.code ?? result.signal}): ${detail || 'no output'}`, {
+    fix: fixes[result.code ?? -1] ?? 'Nothing was changed on the host. Check the message above, then rerun.'
+  })
+}
+
+/** Plans and, unless it is a dry run, applies the deploy on one host. */
+export async function deployToHost(shell: RemoteShell, options: DeployOptions, log: DeployLog): Promise<HostOutcome> {
+  const started = Date.now()
+  const health: Record<string, string> = {}
+  const done = (result: HostResult, plan?: HostPlan, error?: UserError): HostOutcome => ({
+    host: shell.name,
+    result,
+    plan,
+    health,
+    error,
+    durationMs: Date.now() - started
+  })
+  const { limits } = options
+  for (let attempt = 1; ; attempt++) {
+    const { report, plan } = await inspectAndPlan(shell, options, log)
+    if (options.dryRun) return done('dry-run', plan)
+    if (!plan.needsApply) return done('unchanged', plan)
+    const mark = newMark()
+    const runDir = runDirOf(options.stack.remoteDir, options.run.id)
+    const script = applyScript({
+      stack: options.stack,
+      mark,
+      limits,
+      runId: options.run.id,
+      plan,
+      files: options.files,
+      pull: options.pull,
+      rollback: options.rollback,
+      owner: JSON.stringify({ runUrl: options.run.url, actor: options.run.actor, sha: options.run.sha, since: new Date().toISOString() }),
+      recordHead: recordHead(report, plan, options),
+      servicePrefixes: new Map(
+        plan.services
+          .filter((s) => s.deploy)
+          .map((s) => [s.service, jsonPrefix({ kind: 'service', service: s.service, image: s.newImage, inputs: s.inputs })])
+      ),
+      audit: jsonPrefix({
+        time: new Date().toISOString(),
+        actor: options.run.actor,
+        runUrl: options.run.url,
+        sha: options.run.sha,
+        host: shell.name,
+        project: plan.project,
+        mode: plan.full ? 'full' : 'surgical',
+        services: plan.deploy,
+        removed: plan.removed.map((s) => s.service)
+      } satisfies AuditEntry)
+    })
+    const events = new EventReader(mark, log, health)
+    let result: ExecResult
+    try {
+      result = await shell.exec(detachedCommand(runDir), {
+        stdin: script,
+        timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
+        onStdout: (text) => events.push(text)
+      })
+    } catch (error) {
+      if (!(error instanceof ConnectionLostError)) throw error
+      events.flush()
+      return done(
+        'failed',
+        plan,
+        new UserError(`${error.message} while deploying`, {
+          fix:
+            `The deploy goes on on the host, which finishes it (or rolls it back) and then releases the lock; its log is ${runDir}/log. ` +
+            'Rerun the workflow: it waits for the lock and converges.'
+        })
+      )
+    }
+    events.flush()
+    switch (result.code) {
+      case ExitCode.ok:
+        return done('deployed', plan)
+      case ExitCode.stalePlan:
+        if (attempt >= maxPlanAttempts) {
+          return done('failed', plan, new UserError(`Other runs kept deploying to ${shell.name}; planned ${attempt} times without applying`, { fix: 'Rerun the workflow.' }))
+        }
+        log.info(`Another run deployed to ${shell.name} since this run looked; planning again`)
+        continue
+      case ExitCode.rolledBack:
+        return done(
+          'rolled-back',
+          plan,
+          new UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
+            fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
+          })
+        )
+      case ExitCode.rollbackFailed:
+        return done(
+          'failed',
+          plan,
+          new UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
+            fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
+          })
+        )
+      case ExitCode.failedBeforeChange:
+        return done('failed', plan, new UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, { fix: 'See the output above (a failed pull is the usual cause), fix it and rerun.' }))
+      case ExitCode.failedNoRollback:
+        return done('failed', plan, new UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, { fix: 'See the service log lines above.' }))
+      default:
+        return done('failed', plan, remoteError(shell.name, 'deploy', result, mark, limits))
+    }
+  }
+}
+
+async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: DeployLog): Promise<{ report: HostReport; plan: HostPlan }> {
+  const { stack, limits, files } = options
+  const mark = newMark()
+  const inspected = await shell.exec(attachedCommand, {
+    stdin: inspectScript(stack, files, mark, limits),
+    timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
+  })
+  const waited = new RegExp(`^${mark} lock-wait (.*)$`, 'm').exec(inspected.stdout)
+  if (waited) log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`)
+  if (inspected.code !== 0) throw remoteError(shell.name, 'inspection', inspected, mark, limits)
+  const report = parseInspection(inspected.stdout, mark)
+  const paths = pathsToDigest(report, files, options.envFiles)
+  const hostDigests = new Map<string, string>()
+  if (paths.length > 0) {
+    const digestMark = newMark()
+    const digested = await shell.exec(attachedCommand, { stdin: digestScript(stack, paths, digestMark, limits), timeoutMs: limits.commandTimeoutSeconds * 1000 })
+    if (digested.code !== 0) throw remoteError(shell.name, 'digest of the files services read', digested, digestMark, limits)
+    const lines = digested.stdout.split('\n').filter(Boolean)
+    paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'))
+  }
+  const plan = computePlan({ report, uploads: files, envFiles: options.envFiles, hostDigests, mode: options.mode, services: options.services })
+  for (const line of formatPlan(shell.name, plan)) log.info(line)
+  return { report, plan }
+}
+
+/** The record header and the lines of services this run does not touch. */
+function recordHead(report: HostReport, plan: HostPlan, options: DeployOptions): string {
+  const header: RecordHeader = {
+    kind: 'deploy',
+    schema: RECORD_SCHEMA,
+    sha: options.run.sha,
+    time: new Date().toISOString(),
+    runUrl: options.run.url,
+    actor: options.run.actor,
+    project: plan.project,
+    compose: plan.compose,
+    files: Object.fromEntries(options.files.map((f) => [f.path, f.digest])),
+    topLevel: report.model.topLevel
+  }
+  const trusted = report.record?.header.project === plan.project && report.record.header.compose === plan.compose ? report.record : undefined
+  const kept: RecordedService[] = []
+  for (const service of plan.services) {
+    if (service.deploy || service.change === 'removed') continue
+    const previous = trusted?.services.get(service.service)
+    if (previous) kept.push(previous)
+    else if (service.change === 'unchanged') {
+      const container = report.containers.find((c) => c.service === service.service && !c.oneoff)
+      kept.push({
+        kind: 'service',
+        service: service.service,
+        image: service.newImage,
+        inputs: service.inputs,
+        configHash: report.hashes.get(service.service) ?? '',
+        containerHash: container?.configHash ?? ''
+      })
+    }
+  }
+  return [header, ...kept].map((line) => JSON.stringify(line)).join('\n') + '\n'
+}
+
+/** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
+class EventReader {
+  failure?: string
+  private buffer = ''
+
+  constructor(
+    private readonly mark: string,
+    private readonly log: DeployLog,
+    private readonly health: Record<string, string>
+  ) {}
+
+  push(text: string): void {
+    this.buffer += text
+    const lines = this.buffer.split('\n')
+    this.buffer = lines.pop() ?? ''
+    this.handle(lines)
+  }
+
+  flush(): void {
+    if (this.buffer !== '') this.handle([this.buffer])
+    this.buffer = ''
+  }
+
+  private handle(lines: string[]): void {
+    const plain: string[] = []
+    for (const line of lines) {
+      if (!line.startsWith(`${this.mark} `)) {
+        plain.push(line)
+        continue
+      }
+      if (plain.length > 0) this.log.remote(plain.splice(0))
+      this.event(line.slice(this.mark.length + 1))
+    }
+    if (plain.length > 0) this.log.remote(plain)
+  }
+
+  private event(text: string): void {
+    const [kind, ...rest] = text.split(' ')
+    const [subject, state] = rest
+    switch (kind) {
+      case 'phase':
+        this.log.info(phaseMessages[subject] ?? `Step: ${subject}`)
+        break
+      case 'health':
+        this.health[subject] = state
+        this.log.info(`  ${subject}: ${state}`)
+        break
+      case 'failed':
+        this.health[subject] = state
+        this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`
+        this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`)
+        break
+      case 'lock-wait':
+        this.log.info(`Waiting for the deploy lock, held by ${describeOwner(rest.join(' '))}`)
+        break
+      case 'stale':
+      case 'result':
+        break
+      default:
+        this.log.info(text)
+    }
+  }
+}
+
+const phaseMessages: Record<string, string> = {
+  pull: 'Pulling the new images',
+  swap: 'Putting the new files in place',
+  up: 'Recreating the services',
+  health: 'Waiting for the services to be healthy',
+  healthy: 'All deployed services are healthy',
+  remove: 'Removing the services gone from the compose files',
+  rollback: 'Rolling back: restoring the previous files and services',
+  restore: 'Restoring the previous files'
+}

@@ -1,0 +1,25 @@
+import type { HostPlan, ServicePlan } from './plan'
+
+/** `old -> new` when the image changes, the image alone otherwise. */
+export function imageChange(service: Pick<ServicePlan, 'oldImage' | 'newImage'>): string {
+  const { oldImage, newImage } = service
+  if (oldImage && newImage && oldImage !== newImage) return `${oldImage} -> ${newImage}`
+  return newImage ?? oldImage ?? ''
+}
+
+/** The plan as log lines: one per service, then the files. */
+export function formatPlan(host: string, plan: HostPlan): string[] {
+  const mode = plan.full ? `full deploy: ${plan.fullReason}` : 'surgical'
+  const lines = [`Plan for ${host} (project ${plan.project}, compose ${plan.compose}, ${mode}):`]
+  const width = Math.max(...plan.services.map((s) => s.service.length), 7)
+  for (const service of plan.services) {
+    const action = service.change === 'removed' ? 'remove' : service.deploy ? 'deploy' : 'keep'
+    const why = service.reasons.length > 0 ? ` (${service.reasons.join('; ')})` : ''
+    lines.push(`  ${service.service.padEnd(width)}  ${action.padEnd(6)}  ${service.change.padEnd(9)}  ${imageChange(service)}${why}`)
+  }
+  if (plan.services.length === 0) lines.push('  (no services)')
+  const files = plan.files.map((f) => `${f.path} ${f.change}`)
+  if (files.length > 0) lines.push(`  files: ${files.join(', ')}`)
+  if (!plan.needsApply) lines.push('  Nothing to do: the host already runs what the files say.')
+  return lines
+}

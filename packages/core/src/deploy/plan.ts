@@ -1,0 +1,244 @@
+import { posix } from 'node:path'
+import { UserError } from '../errors'
+import type { ComposeVariant, DeployRecord, RecordedService } from './record'
+import type { ContainerState, HostReport } from './report'
+
+export type ServiceChange =
+  /** Not deployed yet: no container, no record. */
+  | 'new'
+  /** Git changed it: its config hash, or a file it reads, differs from the last deploy. */
+  | 'changed'
+  /** Git did not change it, but its container is missing, stopped or was recreated by hand. */
+  | 'drifted'
+  /** Listed in the `services` input although nothing changed. */
+  | 'requested'
+  /** Redeployed by a full deploy although nothing changed. */
+  | 'full'
+  | 'unchanged'
+  /** Gone from the compose files; its containers are removed. */
+  | 'removed'
+
+export interface ServicePlan {
+  service: string
+  change: ServiceChange
+  /** Whether this run recreates it. */
+  deploy: boolean
+  reasons: string[]
+  /** Image of the running container. */
+  oldImage?: string
+  /** Image in the compose files. */
+  newImage?: string
+  /** Its containers now. */
+  containers: string[]
+  /** Files it reads and their digests once the new files are in place. */
+  inputs: Record<string, string>
+}
+
+export interface FilePlan {
+  path: string
+  change: 'new' | 'changed' | 'same'
+  digest: string
+}
+
+export interface HostPlan {
+  project: string
+  compose: ComposeVariant
+  directory: string
+  generation: string
+  full: boolean
+  fullReason?: string
+  /** Every service of the files, then the removed ones; sorted by name. */
+  services: ServicePlan[]
+  files: FilePlan[]
+  /** Services to recreate. */
+  deploy: string[]
+  removed: ServicePlan[]
+  /** Deployed services that did not exist before: a rollback removes them again. */
+  newServices: string[]
+  /** Deployed services that existed before: a rollback brings back their previous version. */
+  previous: string[]
+  /** Whether the apply round trip is needed at all. */
+  needsApply: boolean
+}
+
+export interface PlanInput {
+  report: HostReport
+  uploads: readonly { path: string; digest: string }[]
+  /** env_file entries per service, as written in the compose files. */
+  envFiles: ReadonlyMap<string, readonly string[]>
+  /** Digests of the non-uploaded paths that pathsToDigest named, read on the host. */
+  hostDigests: ReadonlyMap<string, string>
+  mode: 'surgical' | 'full'
+  /** The `services` input: deploy exactly these (and remove nothing). */
+  services?: readonly string[]
+}
+
+/** A record is only compared with when the same compose binary wrote it for the same project. */
+function trustedRecord(report: HostReport): DeployRecord | undefined {
+  const record = report.record
+  return record && record.header.project === report.project && record.header.compose === report.compose ? record : undefined
+}
+
+function uploadedPaths(report: HostReport, uploads: PlanInput['uploads']): Map<string, string> {
+  return new Map(uploads.map((file) => [posix.join(report.directory, file.path), file.digest]))
+}
+
+/** Absolute paths each service reads: its mounts (bind, configs, secrets) and env files. */
+function readPathsOf(report: HostReport, envFiles: PlanInput['envFiles']): Map<string, string[]> {
+  const result = new Map<string, string[]>()
+  for (const [service, model] of report.model.services) {
+    const env = (envFiles.get(service) ?? []).map((path) => posix.resolve(report.directory, path))
+    result.set(service, [...new Set([...model.mounts, ...env])])
+  }
+  return result
+}
+
+/** The paths services read that are not uploaded: their digests must be read on the host. */
+export function pathsToDigest(report: HostReport, uploads: PlanInput['uploads'], envFiles: PlanInput['envFiles']): string[] {
+  const uploaded = uploadedPaths(report, uploads)
+  const paths = [...readPathsOf(report, envFiles).values()].flat().filter((path) => !uploaded.has(path))
+  return [...new Set(paths)].sort()
+}
+
+/** Digests of what a service will read: uploaded files (also inside a mounted directory) and host files. */
+function inputsOf(paths: readonly string[], uploaded: Map<string, string>, hostDigests: PlanInput['hostDigests']): Record<string, string> {
+  const inputs: Record<string, string> = {}
+  for (const path of paths) {
+    const inside = [...uploaded].filter(([file]) => file === path || file.startsWith(`${path}/`))
+    for (const [file, digest] of inside) inputs[file] = digest
+    const onHost = hostDigests.get(path)
+    if (inside.length === 0 && onHost !== undefined && onHost !== 'dir') inputs[path] = onHost
+  }
+  return Object.fromEntries(Object.entries(inputs).sort(([a], [b]) => (a < b ? -1 : 1)))
+}
+
+function isFinishedJob(container: ContainerState): boolean {
+  return container.state === 'exited' && container.exitCode === 0 && ['', 'no', 'on-failure'].includes(container.restartPolicy)
+}
+
+function relativeTo(directory: string, path: string): string {
+  const relative = posix.relative(directory, path)
+  return relative.startsWith('..') ? path : relative
+}
+
+interface Classification {
+  change: ServiceChange
+  reasons: string[]
+}
+
+function classify(
+  hash: string | undefined,
+  containers: readonly ContainerState[],
+  recorded: RecordedService | undefined,
+  inputs: Record<string, string>,
+  hostFileDigest: (path: string) => string | undefined,
+  describe: (path: string) => string
+): Classification {
+  if (containers.length === 0 && !recorded) return { change: 'new', reasons: ['not deployed yet'] }
+  const changed: string[] = []
+  if (recorded) {
+    if (recorded.configHash !== hash) changed.push('its configuration changed')
+    for (const path of new Set([...Object.keys(inputs), ...Object.keys(recorded.inputs)])) {
+      if (inputs[path] !== recorded.inputs[path]) changed.push(`${describe(path)} changed`)
+    }
+  } else {
+    // No record of ours: compare with what runs (compose's label) and with the files on the host.
+    if (containers.some((c) => c.configHash !== hash)) changed.push('its configuration differs from the running container')
+    for (const [path, digest] of Object.entries(inputs)) {
+      const current = hostFileDigest(path)
+      if (current !== undefined && current !== digest) changed.push(`${describe(path)} changed`)
+    }
+  }
+  if (changed.length > 0) return { change: 'changed', reasons: changed }
+  const drift: string[] = []
+  if (containers.length === 0) drift.push('its container is missing')
+  for (const c of containers) {
+    if (c.state !== 'running' && !isFinishedJob(c)) drift.push(`container ${c.name} is ${c.state}${c.state === 'exited' ? ` (code ${c.exitCode})` : ''}`)
+    else if (recorded && c.configHash !== recorded.containerHash) drift.push(`container ${c.name} was recreated outside gitops-lite`)
+  }
+  return drift.length > 0 ? { change: 'drifted', reasons: drift } : { change: 'unchanged', reasons: [] }
+}
+
+/**
+ * Decides, from what the host reported, which services to recreate, which to remove and
+ * which files to replace. Pure: the same report always gives the same plan.
+ */
+export function computePlan(input: PlanInput): HostPlan {
+  const { report, uploads, envFiles, hostDigests, mode } = input
+  const record = trustedRecord(report)
+  const uploaded = uploadedPaths(report, uploads)
+  const hostFileDigests = new Map(uploads.map((file, index) => [posix.join(report.directory, file.path), report.hostFiles[index]]))
+  const readPaths = readPathsOf(report, envFiles)
+  const describe = (path: string) => relativeTo(report.directory, path)
+  const names = [...report.model.services.keys()].sort()
+
+  if (input.services) {
+    const unknown = input.services.filter((name) => !report.model.services.has(name))
+    if (unknown.length > 0) {
+      throw new UserError(`Input 'services' names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, which the compose files do not define`, {
+        fix: `List services of the compose files (${names.join(', ')}), or leave 'services' empty to deploy what changed.`
+      })
+    }
+  }
+
+  let fullReason: string | undefined
+  if (mode === 'full') fullReason = "mode is 'full'"
+  else if (!input.services && record && record.header.topLevel !== report.model.topLevel) fullReason = 'the top-level networks or volumes changed'
+
+  const services: ServicePlan[] = names.map((service) => {
+    const containers = report.containers.filter((c) => c.service === service && !c.oneoff)
+    const inputs = inputsOf(readPaths.get(service) ?? [], uploaded, hostDigests)
+    const { change, reasons } = classify(report.hashes.get(service), containers, record?.services.get(service), inputs, (p) => hostFileDigests.get(p), describe)
+    const requested = input.services?.includes(service)
+    const deploy = fullReason !== undefined || (input.services ? requested === true : change !== 'unchanged')
+    const shownChange: ServiceChange = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested'
+    return {
+      service,
+      change: shownChange,
+      deploy,
+      reasons: shownChange === 'full' ? [fullReason!] : shownChange === 'requested' ? ["listed in 'services'"] : reasons,
+      oldImage: containers[0]?.image,
+      newImage: report.model.services.get(service)?.image,
+      containers: containers.map((c) => c.id),
+      inputs
+    }
+  })
+
+  const removedNames = input.services
+    ? []
+    : [...new Set(report.containers.filter((c) => !c.oneoff && !report.model.services.has(c.service)).map((c) => c.service))].sort()
+  const removed: ServicePlan[] = removedNames.map((service) => {
+    const containers = report.containers.filter((c) => c.service === service && !c.oneoff)
+    return {
+      service,
+      change: 'removed',
+      deploy: false,
+      reasons: ['gone from the compose files'],
+      oldImage: containers[0]?.image,
+      containers: containers.map((c) => c.id),
+      inputs: {}
+    }
+  })
+
+  const files: FilePlan[] = uploads.map((file, index) => {
+    const current = report.hostFiles[index]
+    return { path: file.path, digest: file.digest, change: current === undefined || current === 'missing' ? 'new' : current === file.digest ? 'same' : 'changed' }
+  })
+
+  const deployed = services.filter((s) => s.deploy)
+  return {
+    project: report.project,
+    compose: report.compose,
+    directory: report.directory,
+    generation: report.generation,
+    full: fullReason !== undefined,
+    fullReason,
+    services: [...services, ...removed].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)),
+    files,
+    deploy: deployed.map((s) => s.service),
+    removed,
+    newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
+    previous: deployed.filter((s) => s.change !== 'new').map((s) => s.service),
+    needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record
+  }
+}

@@ -1,0 +1,423 @@
+/**
+ * The host side of a deploy: a static POSIX sh library. Every value it uses arrives as a
+ * quoted variable assignment placed before it (see scripts.ts), as a function argument, or on
+ * stdin; nothing in here is generated. Lists (services, files, container ids) are
+ * space-separated words that were validated to contain no spaces or glob characters.
+ *
+ * Written without `${`: it lives in a String.raw template. Exit codes are in ExitCode.
+ */
+export const REMOTE_LIBRARY = String.raw`
+set -u
+set -f
+# A relative remote-dir is relative to the login's home directory, as scp would take it.
+case $GL_DIR in /*) ;; *) GL_DIR="$HOME/$GL_DIR" ;; esac
+GL_STATE="$GL_DIR/.gitops-lite"
+GL_CONTAINER_FORMAT='{"id":{{json .Id}},"name":{{json .Name}},"service":{{json (index .Config.Labels "com.docker.compose.service")}},"oneoff":{{json (index .Config.Labels "com.docker.compose.oneoff")}},"configHash":{{json (index .Config.Labels "com.docker.compose.config-hash")}},"image":{{json .Config.Image}},"state":{{json .State.Status}},"health":{{with index .State "Health"}}{{json .Status}}{{else}}null{{end}},"exitCode":{{.State.ExitCode}},"restartPolicy":{{json .HostConfig.RestartPolicy.Name}}}'
+# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.
+# The restart policy gets a trailing dot so an empty one still makes a word.
+GL_STATUS_FORMAT='{{.State.Status}} {{with index .State "Health"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'
+GL_STEADY_SECONDS=5
+GL_LOG_LINES=40
+GL_FAILED=
+
+gl_event() { printf '%s %s\n' "$GL_MARK" "$*"; }
+gl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\n' "$*" >&2; exit "$gl_code"; }
+
+# Tools the deploy needs, and which compose binary runs it.
+gl_check_host() {
+  gl_user=$(id -un 2>/dev/null || echo "this user")
+  command -v docker >/dev/null 2>&1 || gl_fail 69 "docker is not installed on the host, or not on the PATH of $gl_user"
+  docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
+    gl_fail 69 "$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?"
+  for gl_tool in base64 sha256sum flock mktemp awk; do
+    command -v "$gl_tool" >/dev/null 2>&1 || gl_fail 69 "$gl_tool is not installed on the host"
+  done
+  case $GL_COMPOSE_PREF in
+    'docker compose') docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail 69 "'docker compose' (the Compose v2 plugin) does not work on the host" ;;
+    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail 69 "docker-compose is not installed on the host" ;;
+    *)
+      if docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2
+      elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1
+      else gl_fail 69 "neither 'docker compose' nor docker-compose is installed on the host"
+      fi ;;
+  esac
+  # A hung registry or engine must not hold the lock forever.
+  GL_TIMEOUT=
+  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT="timeout $GL_COMMAND_TIMEOUT"; fi
+}
+
+gl_compose() {
+  if [ -n "$GL_PROJECT" ]; then set -- -p "$GL_PROJECT" "$@"; fi
+  if [ "$GL_COMPOSE" = v2 ]; then $GL_TIMEOUT docker compose "$@"; else $GL_TIMEOUT docker-compose "$@"; fi
+}
+
+# Compose with this stack's files, read from the current directory; relative paths in them
+# resolve against the remote directory, where they are deployed.
+gl_project() {
+  gl_n=$#
+  for gl_f in $GL_COMPOSE_FILES; do set -- "$@" -f "$gl_f"; done
+  while [ "$gl_n" -gt 0 ]; do set -- "$@" "$1"; shift; gl_n=$((gl_n - 1)); done
+  gl_compose --project-directory "$GL_DIR" "$@"
+}
+
+# The project name: given, else what compose v2 resolved, else compose's default for the directory.
+gl_resolve_project() {
+  [ -n "$GL_PROJECT" ] && return 0
+  if [ "$GL_COMPOSE" = v2 ]; then
+    GL_PROJECT=$(sed -n 's/^  "name": "\([a-z0-9_-]*\)",*$/\1/p' "$1" | head -n 1)
+  fi
+  if [ -z "$GL_PROJECT" ]; then
+    GL_PROJECT=$(basename "$GL_DIR" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')
+  fi
+  [ -n "$GL_PROJECT" ] || gl_fail 65 "cannot tell the compose project name for $GL_DIR"
+}
+
+# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never
+# leaves a stale lock behind. Polls so busybox flock (no -w) works too.
+gl_lock() {
+  exec 9>>"$GL_STATE/lock" || gl_fail 70 "cannot open $GL_STATE/lock"
+  flock -n "$1" 9 && return 0
+  gl_event lock-wait "$(head -n 1 "$GL_STATE/lock.owner" 2>/dev/null)"
+  gl_left=$GL_LOCK_TIMEOUT
+  until flock -n "$1" 9; do
+    if [ "$gl_left" -le 0 ]; then
+      gl_event lock-timeout "$(head -n 1 "$GL_STATE/lock.owner" 2>/dev/null)"
+      exit 75
+    fi
+    sleep 1
+    gl_left=$((gl_left - 1))
+  done
+}
+
+gl_sha256() { sha256sum < "$1" 2>/dev/null | awk '{ print $1 }'; }
+
+# One line per path: sha256:<hex>, dir, other, missing or unreadable.
+gl_digest() {
+  for gl_p in "$@"; do
+    if [ -f "$gl_p" ]; then
+      gl_d=$(gl_sha256 "$gl_p")
+      if [ -n "$gl_d" ]; then echo "sha256:$gl_d"; else echo unreadable; fi
+    elif [ -d "$gl_p" ]; then echo dir
+    elif [ -e "$gl_p" ]; then echo other
+    else echo missing
+    fi
+  done
+}
+
+# stdin (base64) -> $GL_STAGE/$1
+gl_stage_file() {
+  mkdir -p "$GL_STAGE/$(dirname "$1")" && base64 -d > "$GL_STAGE/$1" || gl_fail 70 "cannot write $GL_STAGE/$1"
+}
+
+gl_containers() {
+  gl_ids=$(docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT") || return 1
+  [ -z "$gl_ids" ] || docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null || true
+}
+
+gl_service_ids() {
+  docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT" \
+    --filter "label=com.docker.compose.service=$1" --filter "label=com.docker.compose.oneoff=False"
+}
+
+# --- inspection: read-only; files are staged in a temporary directory --------------------
+
+gl_inspect_begin() {
+  gl_check_host
+  GL_STAGE=$(mktemp -d) || gl_fail 70 "mktemp -d failed on the host"
+  trap 'rm -rf "$GL_STAGE"' EXIT
+}
+
+gl_inspect_report() {
+  if [ -f "$GL_STATE/lock" ]; then gl_lock -s; fi
+  cd "$GL_STAGE" || gl_fail 70 "cannot enter $GL_STAGE"
+  if [ "$GL_COMPOSE" = v2 ]; then gl_format='--format json'; else gl_format=; fi
+  gl_project config $gl_format > "$GL_STAGE/.gitops-lite-config" || gl_fail 65 "compose rejected the files (its message is above)"
+  gl_project config --hash '*' > "$GL_STAGE/.gitops-lite-hashes" || gl_fail 65 "compose could not hash the services (its message is above)"
+  gl_resolve_project "$GL_STAGE/.gitops-lite-config"
+  gl_event section compose
+  echo "$GL_COMPOSE"
+  gl_compose version --short 2>/dev/null | head -n 1
+  gl_event section directory
+  echo "$GL_DIR"
+  gl_event section project
+  echo "$GL_PROJECT"
+  gl_event section generation
+  cat "$GL_STATE/generation" 2>/dev/null || echo 0
+  gl_event section config
+  cat "$GL_STAGE/.gitops-lite-config"
+  echo # compose v2 ends its JSON without a newline
+  gl_event section hashes
+  cat "$GL_STAGE/.gitops-lite-hashes"
+  gl_event section containers
+  gl_containers
+  gl_event section record
+  cat "$GL_STATE/state" 2>/dev/null
+  gl_event section files
+  for gl_f in $GL_FILES; do gl_digest "$GL_DIR/$gl_f"; done
+  gl_event section end
+}
+
+# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------
+
+gl_apply_begin() {
+  gl_check_host
+  GL_RUN="$GL_STATE/runs/$GL_RUN_ID"
+  mkdir -p "$GL_RUN/new" || gl_fail 70 "cannot create $GL_RUN"
+  GL_STAGE="$GL_RUN/new"
+  gl_lock -x
+  gl_started=$(date +%s)
+  printf '%s\n' "$GL_OWNER" > "$GL_STATE/lock.owner"
+  gl_generation=$(cat "$GL_STATE/generation" 2>/dev/null || echo 0)
+  if [ "$gl_generation" != "$GL_EXPECT_GENERATION" ]; then
+    gl_event stale "$gl_generation"
+    : > "$GL_STATE/lock.owner"
+    exit 76
+  fi
+  echo $((gl_generation + 1)) > "$GL_STATE/generation.tmp" && mv -f "$GL_STATE/generation.tmp" "$GL_STATE/generation" ||
+    gl_fail 70 "cannot write $GL_STATE/generation"
+  # Keep the last 10 runs (logs and backups of replaced files).
+  ls -1t "$GL_STATE/runs" | tail -n +11 | while IFS= read -r gl_old; do rm -rf "$GL_STATE/runs/$gl_old"; done
+}
+
+# stdin (base64) -> $GL_RUN/$1
+gl_put() { base64 -d > "$GL_RUN/$1" || gl_fail 70 "cannot write $GL_RUN/$1"; }
+
+gl_is_secret_file() {
+  case $(basename "$1") in .env | .*.env) return 0 ;; esac
+  return 1
+}
+
+gl_pull() {
+  [ "$GL_PULL" = 1 ] || return 0
+  [ "$GL_FULL" = 1 ] || [ $# -gt 0 ] || return 0
+  gl_event phase pull
+  (cd "$GL_STAGE" && gl_project pull --quiet "$@")
+}
+
+# Backs up what will be replaced, then renames each staged file into place (atomic per file).
+gl_swap() {
+  [ -n "$GL_FILES" ] || return 0
+  gl_event phase swap
+  mkdir -p "$GL_RUN/old" && : > "$GL_RUN/old.absent" || return 1
+  for gl_f in $GL_FILES; do
+    if gl_is_secret_file "$gl_f"; then continue; fi
+    if [ -e "$GL_DIR/$gl_f" ]; then
+      mkdir -p "$GL_RUN/old/$(dirname "$gl_f")" && cp -p "$GL_DIR/$gl_f" "$GL_RUN/old/$gl_f" || return 1
+    else
+      echo "$gl_f" >> "$GL_RUN/old.absent"
+    fi
+  done
+  for gl_f in $GL_FILES; do
+    if gl_is_secret_file "$gl_f"; then continue; fi
+    mkdir -p "$GL_DIR/$(dirname "$gl_f")" && mv -f "$GL_STAGE/$gl_f" "$GL_DIR/$gl_f" || return 1
+  done
+}
+
+gl_restore() {
+  [ -n "$GL_FILES" ] || return 0
+  gl_event phase restore
+  for gl_f in $GL_FILES; do
+    if gl_is_secret_file "$gl_f"; then continue; fi
+    if [ -e "$GL_RUN/old/$gl_f" ]; then
+      cp -p "$GL_RUN/old/$gl_f" "$GL_DIR/$gl_f.gitops-lite-restore" && mv -f "$GL_DIR/$gl_f.gitops-lite-restore" "$GL_DIR/$gl_f"
+    elif grep -qxF "$gl_f" "$GL_RUN/old.absent" 2>/dev/null; then
+      rm -f "$GL_DIR/$gl_f"
+    fi
+  done
+}
+
+gl_up() {
+  gl_event phase up
+  if [ "$GL_FULL" = 1 ]; then
+    (cd "$GL_DIR" && gl_project up -d --remove-orphans --force-recreate)
+  elif [ $# -gt 0 ]; then
+    (cd "$GL_DIR" && gl_project up -d --no-deps --force-recreate "$@")
+  fi
+}
+
+gl_remove_services() {
+  for gl_s in "$@"; do
+    gl_ids=$(gl_service_ids "$gl_s")
+    [ -z "$gl_ids" ] || docker rm -f $gl_ids >/dev/null
+  done
+}
+
+gl_remove_containers() {
+  [ $# -gt 0 ] || return 0
+  gl_event phase remove
+  for gl_id in "$@"; do docker rm -f "$gl_id" >/dev/null 2>&1 || true; done
+}
+
+# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed
+gl_status() {
+  gl_ids=$(gl_service_ids "$1") || { echo "2 docker-error -"; return; }
+  [ -n "$gl_ids" ] || { echo "3 no-container -"; return; }
+  gl_rank=0 gl_detail=healthy gl_sig=
+  for gl_id in $gl_ids; do
+    gl_line=$(docker inspect --format "$GL_STATUS_FORMAT" "$gl_id" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }
+    set -- $gl_line
+    case $1/$2 in
+      running/healthy) ;;
+      running/unhealthy) echo "3 unhealthy -"; return ;;
+      running/none)
+        gl_sig="$gl_sig$gl_id:$5:$6,"
+        if [ "$gl_rank" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;
+      exited/* | dead/*)
+        case $4/$3 in
+          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished
+          no./* | ./*) echo "3 exited($3) -"; return ;;
+          *) gl_rank=2 gl_detail="restarting" ;;
+        esac ;;
+      *) gl_rank=2 gl_detail="$1/$2" ;;
+    esac
+  done
+  echo "$gl_rank $gl_detail $gl_sig-"
+}
+
+# Waits until every service is healthy (healthcheck) or has run unchanged for
+# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it
+# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.
+gl_wait_healthy() {
+  gl_services="$*"
+  [ -n "$gl_services" ] || return 0
+  gl_event phase health "$gl_services"
+  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))
+  gl_dir=$(mktemp -d) || return 1
+  while :; do
+    gl_pending=
+    gl_i=0
+    for gl_s in $gl_services; do
+      gl_i=$((gl_i + 1))
+      set -- $(gl_status "$gl_s")
+      if [ "$(cat "$gl_dir/$gl_i.last" 2>/dev/null)" != "$2" ]; then
+        echo "$2" > "$gl_dir/$gl_i.last"
+        gl_event health "$gl_s" "$2"
+      fi
+      case $1 in
+        0) ;;
+        1)
+          gl_now=$(date +%s)
+          if [ "$(sed -n 1p "$gl_dir/$gl_i.sig" 2>/dev/null)" = "$3" ]; then
+            if [ $((gl_now - $(sed -n 2p "$gl_dir/$gl_i.sig"))) -lt "$GL_STEADY_SECONDS" ]; then gl_pending="$gl_pending $gl_s"; fi
+          else
+            printf '%s\n%s\n' "$3" "$gl_now" > "$gl_dir/$gl_i.sig"
+            gl_pending="$gl_pending $gl_s"
+          fi ;;
+        2) gl_pending="$gl_pending $gl_s" ;;
+        *)
+          GL_FAILED=$gl_s
+          gl_event failed "$gl_s" "$2"
+          rm -rf "$gl_dir"
+          return 1 ;;
+      esac
+    done
+    if [ -z "$gl_pending" ]; then
+      gl_event phase healthy
+      rm -rf "$gl_dir"
+      return 0
+    fi
+    if [ "$(date +%s)" -ge "$gl_deadline" ]; then
+      set -- $gl_pending
+      GL_FAILED=$1
+      for gl_s in $gl_pending; do gl_event failed "$gl_s" "not-ready-after-$GL_HEALTH_TIMEOUT-s"; done
+      rm -rf "$gl_dir"
+      return 1
+    fi
+    sleep 1
+  done
+}
+
+gl_show_logs() {
+  [ -n "$1" ] || return 0
+  for gl_id in $(gl_service_ids "$1"); do
+    echo "Last $GL_LOG_LINES log lines of $1 (container $(echo "$gl_id" | cut -c1-12)):"
+    docker logs --tail "$GL_LOG_LINES" "$gl_id" 2>&1 | sed 's/^/  | /'
+  done
+}
+
+gl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' "$1" ;; esac; }
+
+# The record of what is deployed: the header and unchanged services' lines from the client,
+# then each deployed service with the hashes compose reports now.
+gl_write_record() {
+  (cd "$GL_DIR" && gl_project config --hash '*' 2>/dev/null) > "$GL_RUN/hashes" || : > "$GL_RUN/hashes"
+  {
+    cat "$GL_RUN/record.head"
+    for gl_s in "$@"; do
+      gl_prefix=$(awk -v s="$gl_s" '$1 == s { sub(/^[^ ]* /, ""); print; exit }' "$GL_RUN/record.services")
+      gl_h=$(awk -v s="$gl_s" '$1 == s { print $2; exit }' "$GL_RUN/hashes")
+      gl_c=
+      for gl_id in $(gl_service_ids "$gl_s"); do
+        gl_c=$(docker inspect --format '{{index .Config.Labels "com.docker.compose.config-hash"}}' "$gl_id" 2>/dev/null)
+        break
+      done
+      printf '%s,"configHash":"%s","containerHash":"%s"}\n' "$gl_prefix" "$(gl_hex "$gl_h")" "$(gl_hex "$gl_c")"
+    done
+  } > "$GL_STATE/state.tmp" && mv -f "$GL_STATE/state.tmp" "$GL_STATE/state"
+}
+
+gl_finish() {
+  printf '%s,"result":"%s","durationSeconds":%s}\n' "$GL_AUDIT" "$1" "$(($(date +%s) - gl_started))" >> "$GL_STATE/audit.log"
+  : > "$GL_STATE/lock.owner"
+  gl_event result "$1"
+  exit "$2"
+}
+
+gl_apply_main() {
+  if ! gl_pull $GL_DEPLOY; then gl_finish failed 12; fi
+  if ! gl_swap; then
+    gl_restore
+    gl_finish failed 12
+  fi
+  if gl_up $GL_DEPLOY && gl_wait_healthy $GL_DEPLOY; then
+    gl_remove_containers $GL_REMOVE
+    gl_write_record $GL_DEPLOY || gl_fail 70 "cannot write $GL_STATE/state"
+    gl_finish success 0
+  fi
+  gl_show_logs "$GL_FAILED"
+  [ "$GL_ROLLBACK" = 1 ] || gl_finish failed 13
+  gl_event phase rollback
+  gl_restore
+  gl_remove_services $GL_NEW_SERVICES
+  if gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; then gl_finish rolled-back 10; fi
+  gl_show_logs "$GL_FAILED"
+  gl_finish rollback-failed 11
+}
+`
+
+/** Exit codes of the remote scripts. */
+export const ExitCode = {
+  ok: 0,
+  rolledBack: 10,
+  rollbackFailed: 11,
+  failedBeforeChange: 12,
+  failedNoRollback: 13,
+  invalidFiles: 65,
+  missingTool: 69,
+  hostError: 70,
+  lockTimeout: 75,
+  stalePlan: 76
+} as const
+
+/** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
+export const ATTACHED_BOOTSTRAP = 't=$(mktemp) || exit 70; cat > "$t" || exit 70; sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r'
+
+/**
+ * Saves the script from stdin to $1/apply.sh and runs it detached from the SSH session, so a
+ * dropped connection never leaves a half-done deploy: the host finishes it (or rolls back) and
+ * releases the lock. Meanwhile its log is streamed back; the exit code is the script's.
+ */
+export const DETACHED_BOOTSTRAP = [
+  'd=$1',
+  'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
+  'mkdir -p "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit 70',
+  `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
+  'n=0',
+  'while :; do',
+  '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',
+  '  t=$(($(wc -l < "$d/log")))',
+  '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
+  `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
+  '  sleep 0.5',
+  'done'
+].join('\n')

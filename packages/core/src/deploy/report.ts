@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto'
+import { posix } from 'node:path'
+import { parse } from 'yaml'
+import { parseRecord, type ComposeVariant, type DeployRecord } from './record'
+
+/** A container of the project, as the inspection reads it with docker inspect. */
+export interface ContainerState {
+  id: string
+  name: string
+  service: string
+  oneoff: boolean
+  /** The com.docker.compose.config-hash label. */
+  configHash: string
+  image: string
+  state: string
+  /** healthy, unhealthy, starting; null without a healthcheck. */
+  health: string | null
+  exitCode: number
+  restartPolicy: string
+}
+
+/** What planning needs from the resolved compose model (the rest, environment included, is dropped). */
+export interface ServiceModel {
+  image?: string
+  /** Absolute host paths the service reads: bind-mount sources and configs/secrets files. */
+  mounts: string[]
+}
+
+export interface ComposeModel {
+  services: Map<string, ServiceModel>
+  /** sha256 of the top-level networks and volumes, in canonical JSON. */
+  topLevel: string
+}
+
+/** Everything the inspection round trip learned about one host. */
+export interface HostReport {
+  compose: ComposeVariant
+  composeVersion: string
+  /** remote-dir as an absolute path on the host. */
+  directory: string
+  project: string
+  /** Bumped by every apply; the apply refuses a plan made before another run changed the host. */
+  generation: string
+  model: ComposeModel
+  /** `config --hash` of the staged (new) files. */
+  hashes: Map<string, string>
+  containers: ContainerState[]
+  record?: DeployRecord
+  /** Digest of each uploaded file as it is on the host now, in upload order. */
+  hostFiles: string[]
+}
+
+/** Splits a script's stdout into its `<mark> section NAME` parts. */
+export function splitSections(stdout: string, mark: string): Map<string, string> {
+  const sections = new Map<string, string>()
+  let current: string | undefined
+  let lines: string[] = []
+  const prefix = `${mark} section `
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith(prefix)) {
+      if (current !== undefined) sections.set(current, lines.join('\n'))
+      current = line.slice(prefix.length).trim()
+      lines = []
+    } else if (current !== undefined) {
+      lines.push(line)
+    }
+  }
+  if (current !== undefined) sections.set(current, lines.join('\n'))
+  return sections
+}
+
+export function parseInspection(stdout: string, mark: string): HostReport {
+  const sections = splitSections(stdout, mark)
+  if (!sections.has('end')) throw new Error('The inspection output is incomplete (no end section)')
+  const section = (name: string) => sections.get(name) ?? ''
+  const lines = (name: string) => section(name).split('\n').filter((line) => line.trim() !== '')
+  const [compose, composeVersion = ''] = lines('compose')
+  if (compose !== 'v2' && compose !== 'v1') throw new Error(`The inspection named an unknown compose variant '${compose}'`)
+  const directory = lines('directory')[0] ?? ''
+  return {
+    compose,
+    composeVersion,
+    directory,
+    project: lines('project')[0] ?? '',
+    generation: lines('generation')[0] ?? '0',
+    model: parseComposeModel(section('config')),
+    hashes: new Map(
+      lines('hashes').map((line) => {
+        const [service, hash] = line.trim().split(/\s+/)
+        return [service, hash ?? ''] as const
+      })
+    ),
+    containers: lines('containers').map(parseContainer),
+    record: parseRecord(section('record')),
+    hostFiles: lines('files')
+  }
+}
+
+function parseContainer(line: string): ContainerState {
+  const raw = JSON.parse(line) as Record<string, unknown>
+  return {
+    id: String(raw.id),
+    name: String(raw.name ?? '').replace(/^\//, ''),
+    service: String(raw.service ?? ''),
+    oneoff: String(raw.oneoff ?? '').toLowerCase() === 'true',
+    configHash: String(raw.configHash ?? ''),
+    image: String(raw.image ?? ''),
+    state: String(raw.state ?? ''),
+    health: typeof raw.health === 'string' ? raw.health : null,
+    exitCode: Number(raw.exitCode ?? 0),
+    restartPolicy: String(raw.restartPolicy ?? '')
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`
+  }
+  return JSON.stringify(value ?? null)
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex')
+}
+
+function asRecord(value: unknown): Record<string, Json> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, Json>) : {}
+}
+
+/** Bind-mount sources of a service's volumes, in compose v2's long form or v1's `src:dst[:mode]`. */
+function bindSources(volumes: unknown): string[] {
+  if (!Array.isArray(volumes)) return []
+  const sources: string[] = []
+  for (const volume of volumes) {
+    if (typeof volume === 'string') {
+      const source = volume.split(':')[0]
+      if (posix.isAbsolute(source)) sources.push(source)
+    } else {
+      const long = asRecord(volume)
+      if (long.type === 'bind' && typeof long.source === 'string') sources.push(long.source)
+    }
+  }
+  return sources
+}
+
+/** Files behind a service's `configs:` or `secrets:` that point at top-level entries with `file:`. */
+function fileReferences(references: unknown, topLevel: Record<string, Json>): string[] {
+  if (!Array.isArray(references)) return []
+  return references.flatMap((reference) => {
+    const source = typeof reference === 'string' ? reference : asRecord(reference).source
+    const file = typeof source === 'string' ? asRecord(topLevel[source]).file : undefined
+    return typeof file === 'string' ? [file] : []
+  })
+}
+
+/**
+ * Reduces `compose config` output (v2 JSON or v1 YAML; YAML parses both) to what planning
+ * needs. The resolved config holds values from env files: nothing else of it is kept.
+ */
+export function parseComposeModel(text: string): ComposeModel {
+  const config = asRecord(parse(text))
+  const configs = asRecord(config.configs)
+  const secrets = asRecord(config.secrets)
+  const services = new Map<string, ServiceModel>()
+  for (const [name, value] of Object.entries(asRecord(config.services))) {
+    const service = asRecord(value)
+    const mounts = [...bindSources(service.volumes), ...fileReferences(service.configs, configs), ...fileReferences(service.secrets, secrets)]
+    services.set(name, { image: typeof service.image === 'string' ? service.image : undefined, mounts: [...new Set(mounts)] })
+  }
+  return { services, topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} })) }
+}

@@ -1,0 +1,136 @@
+import { posix } from 'node:path'
+import { ShellScript, shellCommand } from '../shell'
+import { ATTACHED_BOOTSTRAP, DETACHED_BOOTSTRAP, REMOTE_LIBRARY } from './remote-lib'
+import type { HostPlan } from './plan'
+import type { StackFile } from './stack-files'
+
+export type ComposeCommand = 'auto' | 'docker compose' | 'docker-compose'
+
+/** Where the stack lives on a host and how compose is run there. */
+export interface StackTarget {
+  /** Absolute, or relative to the login's home directory. */
+  remoteDir: string
+  /** Compose files relative to remoteDir, in compose's order. */
+  composeFiles: readonly string[]
+  /** Empty: compose's default for remoteDir. */
+  projectName: string
+  composeCommand: ComposeCommand
+}
+
+export interface ScriptLimits {
+  lockTimeoutSeconds: number
+  commandTimeoutSeconds: number
+  healthTimeoutSeconds: number
+}
+
+const wordPattern = /^[A-Za-z0-9._/-]+$/
+
+/** A space-separated list the remote library splits into words; each item must be one safe word. */
+function words(items: readonly string[]): string {
+  for (const item of items) if (!wordPattern.test(item)) throw new Error(`'${item}' cannot be passed to the host as one word`)
+  return items.join(' ')
+}
+
+function base64Lines(content: Buffer | string): string {
+  return (Buffer.isBuffer(content) ? content : Buffer.from(content)).toString('base64').replace(/.{1,76}/g, '$&\n')
+}
+
+/** The variables every remote function may read (`extra` adds to or overrides them), then the library. */
+function prelude(stack: StackTarget, mark: string, limits: ScriptLimits, files: readonly string[], extra: Record<string, string> = {}): ShellScript {
+  const variables: Record<string, string> = {
+    GL_MARK: mark,
+    GL_DIR: stack.remoteDir,
+    GL_PROJECT: stack.projectName,
+    GL_COMPOSE_PREF: stack.composeCommand,
+    GL_COMPOSE_FILES: words(stack.composeFiles),
+    GL_FILES: words(files),
+    GL_LOCK_TIMEOUT: String(limits.lockTimeoutSeconds),
+    GL_COMMAND_TIMEOUT: String(limits.commandTimeoutSeconds),
+    GL_HEALTH_TIMEOUT: String(limits.healthTimeoutSeconds),
+    ...extra
+  }
+  const script = new ShellScript()
+  for (const [name, value] of Object.entries(variables)) script.assign(name, value)
+  return script.code(REMOTE_LIBRARY)
+}
+
+/** The command line that runs a script sent on stdin (inspection and digests). */
+export const attachedCommand = shellCommand(['sh', '-c', ATTACHED_BOOTSTRAP])
+
+/** The command line that runs the apply script detached in `runDir` and streams its log. */
+export function detachedCommand(runDir: string): string {
+  return shellCommand(['sh', '-c', DETACHED_BOOTSTRAP, 'gitops-lite', runDir])
+}
+
+export function runDirOf(remoteDir: string, runId: string): string {
+  return posix.join(remoteDir, '.gitops-lite', 'runs', runId)
+}
+
+/**
+ * Round trip 1, read-only: stages the files in a temporary directory, then reports the compose
+ * variant, the project, the resolved config and hashes of the new files, the project's
+ * containers, the last deploy's record and the digests of the files now in remote-dir.
+ */
+export function inspectScript(stack: StackTarget, files: readonly StackFile[], mark: string, limits: ScriptLimits): string {
+  const script = prelude(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin')
+  for (const file of files) script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content))
+  return script.code('gl_inspect_report').toString()
+}
+
+/** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
+export function digestScript(stack: StackTarget, paths: readonly string[], mark: string, limits: ScriptLimits): string {
+  return prelude(stack, mark, limits, []).command(['gl_digest', ...paths]).toString()
+}
+
+export interface ApplyScriptInput {
+  stack: StackTarget
+  mark: string
+  limits: ScriptLimits
+  runId: string
+  plan: HostPlan
+  /** Every uploaded file (pull reads the new compose files); only changed ones are swapped in. */
+  files: readonly StackFile[]
+  pull: boolean
+  rollback: boolean
+  /** JSON line shown to runs that wait for the lock. */
+  owner: string
+  /** JSON lines: the record header and the unchanged services' lines. */
+  recordHead: string
+  /** Per deployed service, its record line without configHash, containerHash and the closing brace. */
+  servicePrefixes: ReadonlyMap<string, string>
+  /** The audit line without result, durationSeconds and the closing brace. */
+  audit: string
+}
+
+/** Round trip 3: lock, generation check, pull, swap, up, health wait, record or rollback. */
+export function applyScript(input: ApplyScriptInput): string {
+  const { plan } = input
+  const changed = plan.files.filter((f) => f.change !== 'same').map((f) => f.path)
+  const prefixes = plan.deploy.map((service) => {
+    const prefix = input.servicePrefixes.get(service)
+    if (prefix === undefined || prefix.includes('\n')) throw new Error(`No single-line record prefix for service '${service}'`)
+    return `${service} ${prefix}\n`
+  })
+  const script = prelude(input.stack, input.mark, input.limits, changed, {
+    // The apply uses what the inspection found, so both run the same compose on the same project.
+    GL_PROJECT: plan.project,
+    GL_COMPOSE_PREF: plan.compose === 'v2' ? 'docker compose' : 'docker-compose',
+    GL_RUN_ID: words([input.runId]),
+    GL_EXPECT_GENERATION: plan.generation,
+    GL_DEPLOY: words(plan.deploy),
+    GL_REMOVE: words(plan.removed.flatMap((s) => s.containers)),
+    GL_NEW_SERVICES: words(plan.newServices),
+    GL_PREVIOUS: words(plan.previous),
+    GL_FULL: plan.full ? '1' : '0',
+    GL_PULL: input.pull ? '1' : '0',
+    GL_ROLLBACK: input.rollback ? '1' : '0',
+    GL_OWNER: input.owner,
+    GL_AUDIT: input.audit
+  }).code('gl_apply_begin')
+  for (const file of input.files) script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content))
+  return script
+    .commandWithInput(['gl_put', 'record.head'], base64Lines(input.recordHead))
+    .commandWithInput(['gl_put', 'record.services'], base64Lines(prefixes.join('')))
+    .code('gl_apply_main')
+    .toString()
+}
