@@ -64816,6 +64816,7 @@ gl_status() {
     case $1/$2 in
       running/healthy) ;;
       running/unhealthy) echo "3 unhealthy -"; return ;;
+      running/starting) gl_rank=2 gl_detail=starting ;;
       running/none)
         gl_sig="$gl_sig$gl_id:$5:$6,"
         if [ "$gl_rank" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;
