@@ -64259,7 +64259,7 @@ class SshSession {
                 });
                 if (options.timeoutMs !== undefined) {
                     timer = setTimeout(() => {
-                        fail(new ConnectionLostError(`A command on ${this.name} did not finish within ${Math.round(options.timeoutMs / 1000)} s`));
+                        fail(new ConnectionLostError(`A command on ${this.name} did not finish within ${options.timeoutMs / 1000} s`));
                         channel.close();
                     }, options.timeoutMs);
                 }
