@@ -168,8 +168,9 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       expect(result.outcome).toBe('deployed')
 
       // The audit log on the host has a line for this deploy.
-      expect(result.audit?.entries.length).toBe(1)
-      expect(JSON.stringify(result.audit?.entries[0])).toContain('api')
+      expect(result.audit?.path).toBe(join(sandbox.vm.remoteDir, '.gitops-lite', 'audit.log'))
+      expect(result.audit?.entries).toHaveLength(1)
+      expect(result.audit?.entries[0]).toMatchObject({ result: 'success', services: ['api', 'worker'], actor: 'sandbox-dev' })
       expect(checkRelease(result)).toEqual([])
     }), STEP_TIMEOUT_MS)
 
@@ -204,7 +205,8 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       expect(result.after.api).toMatchObject({ image: result.pushed[0].reference, status: 'running', health: 'healthy' })
       expect(result.http.api).toMatchObject({ status: 200, body: 'api v2\n' })
       expect(result.http.worker).toMatchObject({ status: 200, body: 'worker v1\n' })
-      expect(result.audit?.entries.length).toBe(2)
+      expect(result.audit?.entries).toHaveLength(2)
+      expect(result.audit?.entries[1]).toMatchObject({ result: 'success', services: ['api'] })
       expect(checkRelease(result)).toEqual([])
     }), STEP_TIMEOUT_MS)
 
@@ -237,9 +239,23 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       expect(result.after.worker.startedAt).toBe(results[0].after.worker.startedAt)
       expect(result.outcome).toBe('rolled back')
 
-      // The audit log records the failed deploy too.
-      expect(result.audit?.entries.length).toBe(3)
-      expect(JSON.stringify(result.audit?.entries[2])).toMatch(/roll|fail/i)
+      // The deploy's log shows the failed health wait and the rollback.
+      expect(run.deploy.run?.stdout).toMatch(/api: unhealthy/)
+      expect(run.deploy.run?.stdout).toMatch(/Rolling back/)
+
+      // The audit log records the rolled-back deploy too.
+      expect(result.audit?.entries).toHaveLength(3)
+      expect(result.audit?.entries[2]).toMatchObject({ result: 'rolled-back', services: ['api'] })
       expect(checkRelease(result)).toEqual([])
+    }), STEP_TIMEOUT_MS)
+
+  // The infra workflow deploys in the repository_dispatch run (templates/infra-repo: bump.yml's
+  // job deploy), where GITHUB_SHA is main *before* the bump; the checkout is the bumped commit.
+  it('the host records the commit each deploy actually deployed', () =>
+    withNarrative(() => {
+      expect(results).toHaveLength(3)
+      const deployed = results.map((r) => r.workflow?.deploy.checkout?.sha)
+      expect(deployed.every(Boolean)).toBe(true)
+      expect(results.at(-1)!.audit?.entries.map((e) => e.sha)).toEqual(deployed)
     }), STEP_TIMEOUT_MS)
 })

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { exec } from '../exec'
 import type { DispatchEvent, FakeGitHub } from '../fake-github'
@@ -215,13 +215,18 @@ export class InfraWorkflow {
       return { job, result: 'failure', checkout, error: message, durationMs: Date.now() - started }
     }
     const durationMs = Date.now() - started
+    // The job's log, as the Actions UI would show it.
+    await writeFile(join(dir, '..', 'log.txt'), `${run.stdout}${run.stderr ? `\n--- stderr\n${run.stderr}` : ''}`).catch(() => undefined)
+    if (job === 'deploy') for (const line of planLines(run)) step.note(`│ ${line}`)
     if (run.exitCode === 0) {
       step.done(job === 'bump' ? describeBump(run) : describeDeploy(run))
       return { job, result: 'success', checkout, run, durationMs }
     }
     const error = actionError(run)
+    const excerpt = job === 'deploy' ? healthLines(run) : []
+    for (const line of excerpt.length ? excerpt : logTail(run, 8)) step.note(`│ ${line}`)
     step.fail(`${action} exited ${run.exitCode}: ${error}`)
-    for (const line of logTail(run, job === 'deploy' ? 12 : 6)) step.note(`│ ${line}`)
+    step.note(`full log: ${join(dir, '..', 'log.txt')}`)
     return { job, result: 'failure', checkout, run, error, durationMs }
   }
 }
@@ -243,8 +248,37 @@ export function actionError(run: ActionRun): string {
 export function logTail(run: ActionRun, count: number): string[] {
   return `${run.stdout}\n${run.stderr}`
     .split('\n')
-    .filter((line) => line.trim() !== '' && !/^::(group|endgroup|add-mask|debug)/.test(line))
+    .filter((line) => line.trim() !== '' && !/^::/.test(line))
     .slice(-count)
+}
+
+function logLines(run: ActionRun): string[] {
+  return run.stdout.split('\n').filter((line) => line.trim() !== '' && !/^::/.test(line))
+}
+
+function shortenDigests(line: string): string {
+  return line.replace(/@sha256:([0-9a-f]{12})[0-9a-f]{52}/g, '@sha256:$1…')
+}
+
+/** ssh-surgical-deploy's plan, as it printed it: one line per service and the files. */
+export function planLines(run: ActionRun): string[] {
+  const lines = logLines(run)
+  const start = lines.findIndex((line) => /^Plan for /.test(line))
+  if (start < 0) return []
+  const end = lines.findIndex((line, i) => i > start && !/^\s/.test(line))
+  return lines.slice(start, end < 0 ? undefined : end).map(shortenDigests)
+}
+
+/** From the health wait to the end (rollback included), without compose's container lines. */
+export function healthLines(run: ActionRun): string[] {
+  const lines = logLines(run)
+  const start = lines.findIndex((line) => /^Waiting for the services/.test(line))
+  if (start < 0) return []
+  return lines
+    .slice(start)
+    .filter((line) => !/^\s+Container \S+\s+\w+$/.test(line))
+    .map(shortenDigests)
+    .slice(0, 20)
 }
 
 function jsonOutput<T>(run: ActionRun, name: string, fallback: T): T {

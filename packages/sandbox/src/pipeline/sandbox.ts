@@ -478,12 +478,16 @@ function initialCompose(registry: string, ports: Record<ServiceName, number>): s
     '    ports:',
     `      - "127.0.0.1:${ports.api}:80"`,
     '    restart: unless-stopped',
+    "    # busybox httpd as PID 1 ignores SIGTERM: a tiny init forwards it, so a stop takes",
+    "    # milliseconds instead of compose's 10 s timeout.",
+    '    init: true',
     '',
     '  worker:',
     `    image: ${registry}/demo/worker:v0`,
     '    ports:',
     `      - "127.0.0.1:${ports.worker}:80"`,
     '    restart: unless-stopped',
+    '    init: true',
     ''
   ].join('\n')
 }

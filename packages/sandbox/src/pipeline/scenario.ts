@@ -65,12 +65,16 @@ export function checkRelease(result: ReleaseResult): string[] {
 }
 
 function servicesDeployed(result: ReleaseResult): string {
-  const deployed = result.workflow?.deploy.run?.outputs.deployed
+  const outputs = result.workflow?.deploy.run?.outputs ?? {}
   try {
-    const list = deployed ? (JSON.parse(deployed) as string[]) : []
-    return list.length ? list.join(', ') : '-'
+    const deployed = outputs.deployed ? (JSON.parse(outputs.deployed) as string[]) : []
+    if (deployed.length) return deployed.join(', ')
+    // A rolled-back deploy deployed nothing: name what it tried, from its plan.
+    const plan = outputs.plan ? (JSON.parse(outputs.plan) as Record<string, { services?: { service: string; deploy: boolean }[] }>) : {}
+    const tried = [...new Set(Object.values(plan).flatMap((host) => (host.services ?? []).filter((s) => s.deploy).map((s) => s.service)))]
+    return tried.length ? `${tried.join(', ')} (${outputs['rolled-back'] === 'true' ? 'rolled back' : 'failed'})` : '-'
   } catch {
-    return deployed ?? '-'
+    return outputs.deployed ?? '-'
   }
 }
 
