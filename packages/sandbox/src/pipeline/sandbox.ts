@@ -7,7 +7,7 @@ import { createGitRemote, type GitRemote } from '../git-remote'
 import { freePort, httpGet } from '../net'
 import { ProcessGroup } from '../processes'
 import { startRegistry, type Registry } from '../registry'
-import { runAction, type ActionRun } from '../run-action'
+import { repoRoot, runAction, type ActionRun } from '../run-action'
 import { startSshHost, type SshHost } from '../ssh-host'
 import { InfraWorkflow, actionError, logTail, type InfraRunResult } from './infra-workflow'
 import { Narrator, firstLine, formatDuration, type LineSink } from './narrator'
@@ -197,6 +197,12 @@ export class PipelineSandbox {
     group.trackComposeProject(projectName)
 
     try {
+      await narrator.run('The action bundles (dist/) the runner would execute', async (step) => {
+        const changed = await exec('git', ['-C', repoRoot, 'status', '--porcelain', '--', 'dist'], { allowFailure: true })
+        const lines = changed.code === 0 ? changed.stdout.split('\n').filter(Boolean) : []
+        if (lines.length) step.note(`not as committed (running them anyway): ${lines.map((l) => l.slice(3)).join(', ')}`)
+        return lines.length
+      }, (n) => (n ? `${n} file(s) differ from the commit` : 'as committed'))
       const docker = await narrator.run('Docker engine and Compose v2', () => ensureDocker(), (d) => `engine ${d.serverVersion}, compose ${d.composeVersion}`)
       await narrator.run(`Base image ${BASE_IMAGE} (busybox-static; no public registry needed)`, () => ensureBaseImage())
 
