@@ -13,7 +13,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 case " $* " in
-  *" -h "* | *" --help "*) exec pnpm exec tsx scripts/sandbox.ts --help ;;
+  *" -h "* | *" --help "*)
+    # The header above, without installing anything.
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+    ;;
 esac
 
 if [[ $EUID -ne 0 ]]; then

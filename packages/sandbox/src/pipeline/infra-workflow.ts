@@ -152,9 +152,9 @@ export class InfraWorkflow {
       queuedMs: 0,
       inProgressMs: Number.POSITIVE_INFINITY
     })
-    narrator
-      .step(`[GitHub] repository_dispatch '${event.eventType}' → ${this.options.repository}: workflow run ${runId} "${displayTitle}" in progress`)
-      .done()
+    const received = narrator.step(`[GitHub] repository_dispatch '${event.eventType}' → ${this.options.repository}: workflow run ${runId} "${displayTitle}" in progress`)
+    received.note(`client_payload: ${describePayload(event.clientPayload)}`)
+    received.done()
 
     let bump: JobResult
     let deploy: JobResult
@@ -229,6 +229,16 @@ export class InfraWorkflow {
     step.note(`full log: ${join(dir, '..', 'log.txt')}`)
     return { job, result: 'failure', checkout, run, error, durationMs }
   }
+}
+
+/** The payload in one line: schema, each service's image, the source commit. */
+export function describePayload(payload: Record<string, unknown>): string {
+  type Update = { service?: string; image?: string; tag?: string; digest?: string }
+  const updates: Update[] = Array.isArray(payload.services) ? (payload.services as Update[]) : [payload as Update]
+  const images = updates.map((u) => `${u.service}=${u.image}:${u.tag}${u.digest ? `@${u.digest.slice(0, 19)}…` : ''}`)
+  const source = payload.source as { repository?: string; sha?: string } | undefined
+  const form = Array.isArray(payload.services) ? 'services' : 'service'
+  return `schema ${payload.schema}, ${form} ${images.join(', ')}${source?.repository ? `, source ${source.repository}@${source.sha?.slice(0, 7)}` : ''}`
 }
 
 function senderOf(event: DispatchEvent): string {
