@@ -65737,7 +65737,7 @@ function isSecretFileName(path) {
  * letters, digits and `._-/` (no spaces, quotes or glob characters).
  */
 function isSafeRelativePath(path) {
-    return (/^[A-Za-z0-9._-][A-Za-z0-9._/-]*$/.test(path) &&
+    return (/^[A-Za-z0-9._][A-Za-z0-9._/-]*$/.test(path) &&
         !path.endsWith('/') &&
         path.split('/').every((part) => part !== '' && part !== '.' && part !== '..'));
 }

@@ -40,7 +40,7 @@ export function isSecretFileName(path: string): boolean {
  */
 export function isSafeRelativePath(path: string): boolean {
   return (
-    /^[A-Za-z0-9._-][A-Za-z0-9._/-]*$/.test(path) &&
+    /^[A-Za-z0-9._][A-Za-z0-9._/-]*$/.test(path) &&
     !path.endsWith('/') &&
     path.split('/').every((part) => part !== '' && part !== '.' && part !== '..')
   )

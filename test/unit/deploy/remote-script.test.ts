@@ -1,0 +1,209 @@
+// The host side, run locally by sh: the generated scripts parse, values stay data, and the
+// library's health wait, lock, file swap and detached runner behave (docker is a fake here).
+import { spawn, spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  DETACHED_BOOTSTRAP,
+  REMOTE_LIBRARY,
+  ShellScript,
+  applyScript,
+  computePlan,
+  digestScript,
+  inspectScript,
+  stackFile,
+  type HostReport,
+  type StackTarget
+} from '@gitops-lite/core'
+
+const limits = { lockTimeoutSeconds: 5, commandTimeoutSeconds: 60, healthTimeoutSeconds: 10 }
+const hostile = `/srv/it's "here" $(touch /tmp/pwned) \`id\` ; rm -rf /`
+const stack: StackTarget = { remoteDir: hostile, composeFiles: ['compose.yaml'], projectName: '', composeCommand: 'auto' }
+const files = [stackFile('compose.yaml', Buffer.from('services: {}\n'), true), stackFile('conf/a b.txt'.replace(' ', '_'), Buffer.from('x\n'), false)]
+
+function emptyReport(): HostReport {
+  return {
+    compose: 'v2',
+    composeVersion: '2',
+    directory: '/srv/app',
+    project: 'app',
+    generation: '0',
+    model: { services: new Map([['web', { image: 'x', mounts: [] }]]), topLevel: 't' },
+    hashes: new Map([['web', 'h']]),
+    containers: [],
+    hostFiles: ['missing', 'missing']
+  }
+}
+
+function apply(): string {
+  const plan = computePlan({ report: emptyReport(), uploads: files, envFiles: new Map(), hostDigests: new Map(), mode: 'surgical' })
+  return applyScript({
+    stack,
+    mark: '@@gl-1',
+    limits,
+    runId: '1-1-abc',
+    plan,
+    files,
+    pull: true,
+    rollback: true,
+    owner: `{"runUrl":"it's"}`,
+    recordHead: '{"kind":"deploy"}\n',
+    servicePrefixes: new Map([['web', '{"kind":"service","service":"web"']]),
+    audit: '{"a":1'
+  })
+}
+
+describe('generated scripts', () => {
+  const scripts = () => ({ inspect: inspectScript(stack, files, '@@gl-1', limits), digest: digestScript(stack, ['/a b', "/it's"], '@@gl-1', limits), apply: apply() })
+
+  it.each(['sh', 'bash'])('parse with %s -n', (shell) => {
+    for (const [name, script] of Object.entries(scripts())) {
+      const result = spawnSync(shell, ['-n'], { input: script, encoding: 'utf8' })
+      expect({ name, stderr: result.stderr, status: result.status }).toEqual({ name, stderr: '', status: 0 })
+    }
+  })
+
+  it('keep every value as data: the variables read back exactly as given', () => {
+    const assignments = scripts().apply.split(REMOTE_LIBRARY)[0]
+    const probe = `${assignments}\nprintf '%s|%s|%s' "$GL_DIR" "$GL_OWNER" "$GL_DEPLOY"`
+    const result = spawnSync('sh', ['-c', probe], { encoding: 'utf8' })
+    expect(result.stdout).toBe(`${hostile}|{"runUrl":"it's"}|web`)
+    expect(existsSync('/tmp/pwned')).toBe(false)
+  })
+
+  it('refuse a list item the host would split, and a here-document that could end early', () => {
+    expect(() => inspectScript({ ...stack, composeFiles: ['a b.yaml'] }, files, '@@gl-1', limits)).toThrow(/cannot be passed to the host as one word/)
+    expect(() => new ShellScript().commandWithInput(['cat'], 'x\nGITOPS_LITE_EOF\ny')).toThrow(/cannot contain the line/)
+  })
+})
+
+/** Runs the library with a fake docker on PATH; `body` is the code to run after it. */
+function runLibrary(body: string, fake: string, env: Record<string, string> = {}) {
+  const vars = { GL_MARK: '@@gl', GL_DIR: join(fake, 'remote'), GL_PROJECT: 'app', GL_COMPOSE_PREF: 'auto', GL_COMPOSE_FILES: 'compose.yaml', GL_FILES: '', GL_LOCK_TIMEOUT: '1', GL_COMMAND_TIMEOUT: '60', GL_HEALTH_TIMEOUT: '5', ...env }
+  const script = new ShellScript()
+  for (const [name, value] of Object.entries(vars)) script.assign(name, value)
+  script.code(REMOTE_LIBRARY).code('GL_STEADY_SECONDS=1').code(body)
+  return spawnSync('sh', ['-c', script.toString()], { encoding: 'utf8', env: { ...process.env, PATH: `${join(fake, 'bin')}:${process.env.PATH}`, FAKE: fake }, timeout: 20_000 })
+}
+
+// docker ps prints $FAKE/ids.<service>; docker inspect prints the next line of $FAKE/state.<id> (then keeps the last).
+const fakeDocker = `#!/bin/sh
+case $1 in
+  ps) for a in "$@"; do case $a in label=com.docker.compose.service=*) s=\${a#label=com.docker.compose.service=} ;; esac; done
+      cat "$FAKE/ids.$s" 2>/dev/null || true ;;
+  inspect) eval id=\\$$#; n=$(cat "$FAKE/n.$id" 2>/dev/null || echo 1)
+      line=$(sed -n "\${n}p" "$FAKE/state.$id"); [ -n "$line" ] || line=$(tail -n 1 "$FAKE/state.$id")
+      echo $((n + 1)) > "$FAKE/n.$id"; echo "$line" ;;
+  logs) echo "last words of $4" ;;
+esac
+`
+
+function fakeHost(services: Record<string, string[][]>): string {
+  const fake = mkdtempSync(join(tmpdir(), 'gl-fake-docker-'))
+  mkdirSync(join(fake, 'bin'))
+  writeFileSync(join(fake, 'bin', 'docker'), fakeDocker)
+  chmodSync(join(fake, 'bin', 'docker'), 0o755)
+  for (const [service, containers] of Object.entries(services)) {
+    writeFileSync(join(fake, `ids.${service}`), containers.map((_, i) => `${service}${i}\n`).join(''))
+    containers.forEach((states, i) => writeFileSync(join(fake, `state.${service}${i}`), states.join('\n') + '\n'))
+  }
+  return fake
+}
+
+const events = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('@@gl ')).map((l) => l.slice(5))
+
+describe('the health wait (gl_wait_healthy)', () => {
+  it('waits for a healthcheck to pass', () => {
+    const fake = fakeHost({ web: [['running starting 0 no. 0 T1', 'running starting 0 no. 0 T1', 'running healthy 0 no. 0 T1']] })
+    const result = runLibrary('gl_wait_healthy web; echo "rc=$?"', fake)
+    expect(events(result.stdout)).toEqual(['phase health web', 'health web starting', 'health web healthy', 'phase healthy'])
+    expect(result.stdout).toContain('rc=0')
+  })
+
+  it('fails at once on unhealthy or a crashed container, naming the service', () => {
+    const unhealthy = runLibrary('gl_wait_healthy web; echo "rc=$? failed=$GL_FAILED"', fakeHost({ web: [['running starting 0 no. 0 T1', 'running unhealthy 0 no. 0 T1']] }))
+    expect(events(unhealthy.stdout)).toContain('failed web unhealthy')
+    expect(unhealthy.stdout).toContain('rc=1 failed=web')
+    const crashed = runLibrary('gl_wait_healthy web; echo "rc=$?"', fakeHost({ web: [['exited none 3 no. 0 T1']] }))
+    expect(events(crashed.stdout)).toContain('failed web exited(3)')
+    const missing = runLibrary('gl_wait_healthy web; echo "rc=$?"', fakeHost({}))
+    expect(events(missing.stdout)).toContain('failed web no-container')
+  })
+
+  it('without a healthcheck, wants the container running unchanged for a while; a finished job is fine', () => {
+    const steady = runLibrary('gl_wait_healthy worker job; echo "rc=$?"', fakeHost({ worker: [['running none 0 always. 0 T1']], job: [['exited none 0 no. 0 T1']] }))
+    expect(steady.stdout).toContain('rc=0')
+    const restarting = ['running none 0 always. 0 T1', 'restarting none 1 always. 1 T1', 'running none 0 always. 1 T2', 'restarting none 1 always. 2 T2', 'running none 0 always. 2 T3']
+    const loop = runLibrary('gl_wait_healthy worker; echo "rc=$? failed=$GL_FAILED"', fakeHost({ worker: [[...restarting, ...restarting.map((s) => s.replace(/T(\d)/, 'T9$1'))]] }), { GL_HEALTH_TIMEOUT: '3' })
+    expect(events(loop.stdout)).toContain('failed worker not-ready-after-3-s')
+    expect(loop.stdout).toContain('rc=1 failed=worker')
+  })
+
+  it('shows the failing service last log lines, fenced', () => {
+    const result = runLibrary('gl_show_logs web', fakeHost({ web: [['running unhealthy 0 no. 0 T1']] }))
+    expect(result.stdout).toBe('Last 40 log lines of web (container web0):\n  | last words of web0\n')
+  })
+})
+
+describe('the lock (gl_lock)', () => {
+  it('makes a second deploy wait, showing who holds it, and gives up after lock-timeout', async () => {
+    const fake = fakeHost({})
+    mkdirSync(join(fake, 'remote', '.gitops-lite'), { recursive: true })
+    writeFileSync(join(fake, 'remote', '.gitops-lite', 'lock.owner'), '{"runUrl":"https://github.com/acme/infra/actions/runs/1"}\n')
+    const holder = spawn('sh', ['-c', `exec 9>>"${join(fake, 'remote', '.gitops-lite', 'lock')}"; flock -x 9; echo locked; exec sleep 4`])
+    await new Promise((resolve) => holder.stdout.once('data', resolve))
+    const waiter = runLibrary('gl_lock -x; echo got-it', fake, { GL_LOCK_TIMEOUT: '1' })
+    holder.kill()
+    expect(waiter.status).toBe(75)
+    expect(events(waiter.stdout)).toEqual(['lock-wait {"runUrl":"https://github.com/acme/infra/actions/runs/1"}', 'lock-timeout {"runUrl":"https://github.com/acme/infra/actions/runs/1"}'])
+    const free = runLibrary('gl_lock -x; echo got-it', fake)
+    expect(free.stdout).toContain('got-it') // a dead holder leaves no stale lock
+  })
+})
+
+describe('swap and restore', () => {
+  it('back up what is replaced, put new files in place, and restore exactly the previous state', () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'remote')
+    const run = join(fake, 'run')
+    mkdirSync(join(run, 'new', 'conf'), { recursive: true })
+    mkdirSync(remote, { recursive: true })
+    writeFileSync(join(remote, 'compose.yaml'), 'old compose\n')
+    writeFileSync(join(remote, '.env'), 'SECRET=1\n')
+    writeFileSync(join(run, 'new', 'compose.yaml'), 'new compose\n')
+    writeFileSync(join(run, 'new', 'conf', 'added.txt'), 'added\n')
+    writeFileSync(join(run, 'new', '.env'), 'SECRET=overwritten\n')
+    const env = { GL_FILES: 'compose.yaml conf/added.txt .env' }
+    const swapped = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_swap && echo swapped`, fake, env)
+    expect(swapped.stdout).toContain('swapped')
+    expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('new compose\n')
+    expect(readFileSync(join(remote, 'conf', 'added.txt'), 'utf8')).toBe('added\n')
+    expect(readFileSync(join(remote, '.env'), 'utf8')).toBe('SECRET=1\n')
+    runLibrary(`GL_RUN=${run}; gl_restore`, fake, env)
+    expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('old compose\n')
+    expect(existsSync(join(remote, 'conf', 'added.txt'))).toBe(false)
+    expect(readFileSync(join(remote, '.env'), 'utf8')).toBe('SECRET=1\n')
+  })
+})
+
+describe('the detached runner', () => {
+  it('streams the script log and exits with its code', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
+    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo one\nsleep 1\nprintf two\nexit 3\n', encoding: 'utf8' })
+    expect(result.stdout).toBe('one\ntwo')
+    expect(result.status).toBe(3)
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain('exit 3')
+  })
+
+  it('lets the deploy finish on the host when the session dies', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
+    const follower = spawn('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir])
+    follower.stdin.end(`sleep 1\necho finished > "${dir}/marker"\n`)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    follower.kill('SIGKILL')
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(readFileSync(join(dir, 'marker'), 'utf8')).toBe('finished\n')
+    expect(readFileSync(join(dir, 'rc'), 'utf8')).toBe('0\n')
+  })
+})

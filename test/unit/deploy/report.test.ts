@@ -1,0 +1,157 @@
+import {
+  envFilesOf,
+  isComposeFileName,
+  isSafeRelativePath,
+  isSecretFileName,
+  jsonPrefix,
+  parseComposeModel,
+  parseInspection,
+  parseRecord,
+  splitSections
+} from '@gitops-lite/core'
+
+const mark = '@@gitops-lite-abc123'
+
+const v2Config = JSON.stringify(
+  {
+    name: 'app',
+    networks: { default: { name: 'app_default', ipam: {} } },
+    services: {
+      web: {
+        image: 'registry/web:v2',
+        environment: { WEB_SECRET: 'must-not-survive' },
+        volumes: [
+          { type: 'bind', source: '/srv/app/conf/motd.txt', target: '/www/motd.txt', read_only: true },
+          { type: 'volume', source: 'data', target: '/data' }
+        ],
+        configs: [{ source: 'site', target: '/etc/site.conf' }]
+      }
+    },
+    configs: { site: { file: '/srv/app/site.conf' } },
+    volumes: { data: { name: 'app_data' } }
+  },
+  null,
+  2
+)
+
+const v1Config = [
+  'networks:',
+  '  default: {}',
+  'services:',
+  '  web:',
+  '    environment:',
+  '      WEB_SECRET: must-not-survive',
+  '    image: registry/web:v2',
+  '    secrets:',
+  '    - source: token',
+  '    volumes:',
+  '    - /srv/app/conf/motd.txt:/www/motd.txt:ro',
+  '    - data:/data:rw',
+  'secrets:',
+  '  token:',
+  '    file: /srv/app/token.txt',
+  "version: '3.9'",
+  ''
+].join('\n')
+
+describe('parseComposeModel', () => {
+  it('keeps images and the host files services read, from compose v2 JSON and v1 YAML', () => {
+    const v2 = parseComposeModel(v2Config)
+    expect([...v2.services]).toEqual([['web', { image: 'registry/web:v2', mounts: ['/srv/app/conf/motd.txt', '/srv/app/site.conf'] }]])
+    const v1 = parseComposeModel(v1Config)
+    expect([...v1.services]).toEqual([['web', { image: 'registry/web:v2', mounts: ['/srv/app/conf/motd.txt', '/srv/app/token.txt'] }]])
+    expect(JSON.stringify([...v2.services, ...v1.services])).not.toContain('must-not-survive')
+  })
+
+  it('digests the top-level networks and volumes, whatever their key order', () => {
+    const a = parseComposeModel('networks: {front: {driver: bridge, internal: true}}\nservices: {}\n')
+    const b = parseComposeModel('services: {}\nnetworks: {front: {internal: true, driver: bridge}}\n')
+    const c = parseComposeModel('networks: {front: {driver: bridge}}\nservices: {}\n')
+    expect(a.topLevel).toBe(b.topLevel)
+    expect(a.topLevel).not.toBe(c.topLevel)
+  })
+})
+
+describe('parseInspection', () => {
+  const output = [
+    'noise before the first section',
+    `${mark} section compose`,
+    'v2',
+    '2.26.1-4',
+    `${mark} section directory`,
+    '/srv/app',
+    `${mark} section project`,
+    'app',
+    `${mark} section generation`,
+    '7',
+    `${mark} section config`,
+    v2Config,
+    '',
+    `${mark} section hashes`,
+    'web 1111',
+    `${mark} section containers`,
+    '{"id":"c1","name":"/app-web-1","service":"web","oneoff":"False","configHash":"1111","image":"registry/web:v1","state":"running","health":"healthy","exitCode":0,"restartPolicy":""}',
+    '{"id":"c2","name":"/app-web-run-1","service":"web","oneoff":"True","configHash":"1111","image":"registry/web:v1","state":"exited","health":null,"exitCode":0,"restartPolicy":""}',
+    `${mark} section record`,
+    `{"kind":"deploy","schema":1,"sha":"abc","time":"t","runUrl":"u","actor":"a","project":"app","compose":"v2","files":{},"topLevel":"x"}`,
+    `{"kind":"service","service":"web","inputs":{"/srv/app/conf/motd.txt":"sha256:1"},"configHash":"1111","containerHash":"2222"}`,
+    `${mark} section files`,
+    'sha256:aaa',
+    'missing',
+    `${mark} section end`,
+    ''
+  ].join('\n')
+
+  it('reads every section', () => {
+    const report = parseInspection(output, mark)
+    expect(report).toMatchObject({ compose: 'v2', composeVersion: '2.26.1-4', directory: '/srv/app', project: 'app', generation: '7', hostFiles: ['sha256:aaa', 'missing'] })
+    expect([...report.hashes]).toEqual([['web', '1111']])
+    expect(report.containers.map((c) => [c.id, c.name, c.oneoff, c.health])).toEqual([
+      ['c1', 'app-web-1', false, 'healthy'],
+      ['c2', 'app-web-run-1', true, null]
+    ])
+    expect(report.record?.header.sha).toBe('abc')
+    expect(report.record?.services.get('web')?.containerHash).toBe('2222')
+  })
+
+  it('refuses output cut short, and a section marker without the run mark is just text', () => {
+    expect(() => parseInspection(output.replace(`${mark} section end`, ''), mark)).toThrow(/incomplete/)
+    expect(splitSections(`${mark} section a\n@@gitops-lite-other section b\nline`, mark)).toEqual(new Map([['a', '@@gitops-lite-other section b\nline']]))
+  })
+})
+
+describe('the record', () => {
+  it('is not trusted when it is not ours or not JSON lines', () => {
+    expect(parseRecord('')).toBeUndefined()
+    expect(parseRecord('{"kind":"service","service":"web"}')).toBeUndefined()
+    expect(parseRecord('not json')).toBeUndefined()
+    expect(parseRecord('{"kind":"deploy","schema":2}')).toBeUndefined()
+  })
+
+  it('JSON prefixes leave the closing brace to the host', () => {
+    expect(jsonPrefix({ a: 1, b: 'x' })).toBe('{"a":1,"b":"x"')
+    expect(() => jsonPrefix({})).toThrow()
+  })
+})
+
+describe('stack files', () => {
+  it('tells compose files from mounted files, and secrets from both', () => {
+    expect(['compose.yaml', 'deploy/docker-compose.prod.yml', 'compose-override.yaml'].every(isComposeFileName)).toBe(true)
+    expect(['nginx.conf', 'composer.yaml', 'compose.json'].some(isComposeFileName)).toBe(false)
+    expect(['.env', 'conf/.env', '.api.env'].every(isSecretFileName)).toBe(true)
+    expect(['app.env', '.envrc', 'env'].some(isSecretFileName)).toBe(false)
+  })
+
+  it('passes only paths the host can take as one word', () => {
+    expect(['compose.yaml', 'conf/nginx.conf', '.hidden/x-y_z.1'].every(isSafeRelativePath)).toBe(true)
+    expect(['../x', '/etc/passwd', 'a b', 'a/../b', 'a//b', 'a/', '*.conf', "it's", '-rf'].some(isSafeRelativePath)).toBe(false)
+  })
+
+  it('reads env_file entries from the compose files themselves, in every form', () => {
+    const files = [
+      { path: 'compose.yaml', text: 'services:\n  web:\n    env_file: .web.env\n  api:\n    env_file: [.api.env, {path: shared.env, required: false}]\n  db:\n    image: x\n' },
+      { path: 'compose.prod.yaml', text: 'services:\n  web:\n    env_file: [.web.env, "${STAGE}.env"]\n' }
+    ]
+    expect(envFilesOf(files)).toEqual(new Map([['web', ['.web.env']], ['api', ['.api.env', 'shared.env']]]))
+  })
+})
