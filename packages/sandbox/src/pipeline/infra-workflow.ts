@@ -132,7 +132,8 @@ export class InfraWorkflow {
   private async execute(event: DispatchEvent, correlationId: string): Promise<InfraRunResult> {
     const { github, narrator, remote } = this.options
     const started = Date.now()
-    const headSha = await remote.head()
+    // Never throw before the run exists: the sender would wait for a run that never comes.
+    const headSha = await remote.head().catch(() => '0'.repeat(40))
     const context = {
       github: {
         event_name: 'repository_dispatch',
