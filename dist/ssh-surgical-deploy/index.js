@@ -65528,6 +65528,105 @@ const phaseMessages = {
     restore: 'Restoring the previous files'
 };
 
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./packages/core/src/git/git-command-manager.ts
+
+
+// Refusals caused by someone else updating the branch first, as `git push --porcelain` reports them.
+const movedPattern = /\[rejected\] \((fetch first|non-fast-forward|stale info)\)|\[remote rejected\] \((cannot lock ref|failed to update ref|incorrect old value)/;
+/**
+ * Every git call in one place, each spawned with an argument vector (never a shell string),
+ * in one working directory, without prompts and without touching global configuration.
+ */
+class GitCommandManager {
+    workingDirectory;
+    log;
+    constructor(workingDirectory, log = () => { }) {
+        this.workingDirectory = workingDirectory;
+        this.log = log;
+    }
+    exec(args, options = {}) {
+        this.log(`git ${args.join(' ')}`);
+        return new Promise((resolve, reject) => {
+            const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, {
+                cwd: this.workingDirectory,
+                env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env },
+                stdio: ['ignore', 'pipe', 'pipe']
+            });
+            let stdout = '';
+            let stderr = '';
+            child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+            child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+            child.on('error', (error) => reject(new errors_UserError(`Could not run git: ${error.message}`, { fix: 'Install git on the runner.' })));
+            child.on('close', (code) => {
+                const result = { exitCode: code ?? 1, stdout, stderr };
+                if (result.exitCode !== 0 && !options.allowFailure) {
+                    reject(new Error(`git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(stderr || stdout).trim()}`));
+                }
+                else {
+                    resolve(result);
+                }
+            });
+        });
+    }
+    async output(args) {
+        return (await this.exec(args)).stdout.trim();
+    }
+    /** The repository's top-level folder; a UserError when the working directory is not in a repository. */
+    async topLevel() {
+        const result = await this.exec(['rev-parse', '--show-toplevel'], { allowFailure: true });
+        if (result.exitCode !== 0) {
+            throw new errors_UserError(`${this.workingDirectory} is not inside a git repository`, {
+                fix: 'Check out the infrastructure repository first (actions/checkout) or set working-directory to it.'
+            });
+        }
+        return result.stdout.trim();
+    }
+    /** The checked-out branch; undefined on a detached HEAD. */
+    async currentBranch() {
+        const result = await this.exec(['symbolic-ref', '--quiet', '--short', 'HEAD'], { allowFailure: true });
+        return result.exitCode === 0 ? result.stdout.trim() : undefined;
+    }
+    headSha() {
+        return this.output(['rev-parse', 'HEAD']);
+    }
+    /** Commits exactly `paths` (whatever else is staged stays out) and returns the new commit's sha. */
+    async commit(paths, message, author) {
+        await this.exec(['add', '--', ...paths]);
+        const identity = {
+            GIT_AUTHOR_NAME: author.name,
+            GIT_AUTHOR_EMAIL: author.email,
+            GIT_COMMITTER_NAME: author.name,
+            GIT_COMMITTER_EMAIL: author.email
+        };
+        await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], { env: identity });
+        return this.headSha();
+    }
+    /** Fetches one branch of the remote and returns the commit it points at. */
+    async fetch(remote, branch) {
+        const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `refs/heads/${branch}`], { allowFailure: true });
+        if (result.exitCode !== 0) {
+            throw new errors_UserError(`Could not fetch branch '${branch}' from ${remote}: ${result.stderr.trim()}`, {
+                fix: `Check that '${branch}' exists in the remote repository and that the checkout's credentials can read it.`
+            });
+        }
+        return this.output(['rev-parse', 'FETCH_HEAD']);
+    }
+    /** Points `branch` at `sha` and checks it out, keeping unrelated local changes (never a hard reset). */
+    async checkoutBranch(branch, sha) {
+        await this.exec(['checkout', '--quiet', '-B', branch, sha]);
+    }
+    /** Pushes HEAD to `branch` on the remote; never forced. */
+    async push(remote, branch) {
+        const result = await this.exec(['push', '--porcelain', remote, `HEAD:refs/heads/${branch}`], { allowFailure: true });
+        if (result.exitCode === 0)
+            return { status: 'pushed' };
+        const detail = `${result.stdout}\n${result.stderr}`.trim();
+        return { status: movedPattern.test(detail) ? 'moved' : 'failed', detail };
+    }
+}
+
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./packages/core/src/ssh/private-key.ts
@@ -65936,11 +66035,12 @@ function insideWorkspace(workspace, value) {
 
 async function run() {
     await runAction(async () => {
-        const settings = readSettings(new Inputs(), process.env.GITHUB_WORKSPACE ?? process.cwd());
+        const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
+        const settings = readSettings(new Inputs(), workspace);
         if (settings.hostKeys.insecure) {
             warning('insecure-skip-host-key-check is true: host keys are NOT verified, so anyone between the runner and the VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
         }
-        const run = runInfo();
+        const run = await runInfo(workspace);
         const outcomes = settings.parallel ? await Promise.all(settings.hosts.map((host) => deployTo(host, settings, run))) : await inTurn(settings, run);
         await report(outcomes, settings);
         const failures = outcomes.filter((o) => o.error);
@@ -66021,8 +66121,10 @@ function hostLog(prefix) {
         }
     };
 }
-function runInfo() {
+/** The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than GITHUB_SHA). */
+async function runInfo(workspace) {
     const env = process.env;
+    const head = await new GitCommandManager(workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined);
     const runId = env.GITHUB_RUN_ID ?? '0';
     const attempt = env.GITHUB_RUN_ATTEMPT ?? '1';
     const url = `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY ?? 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`;
@@ -66030,7 +66132,7 @@ function runInfo() {
         id: `${runId}-${attempt}-${Date.now().toString(36)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
         url,
         actor: env.GITHUB_ACTOR ?? 'unknown',
-        sha: env.GITHUB_SHA ?? ''
+        sha: head?.exitCode === 0 ? head.stdout.trim() : (env.GITHUB_SHA ?? '')
     };
 }
 function union(outcomes, pick) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
 import {
+  GitCommandManager,
   Inputs,
   SshSession,
   UserError,
@@ -19,11 +20,12 @@ type Outcome = HostOutcome | { host: string; result: 'skipped'; health: Record<s
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    const settings = readSettings(new Inputs(), process.env.GITHUB_WORKSPACE ?? process.cwd())
+    const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()
+    const settings = readSettings(new Inputs(), workspace)
     if (settings.hostKeys.insecure) {
       core.warning('insecure-skip-host-key-check is true: host keys are NOT verified, so anyone between the runner and the VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
-    const run = runInfo()
+    const run = await runInfo(workspace)
     const outcomes = settings.parallel ? await Promise.all(settings.hosts.map((host) => deployTo(host, settings, run))) : await inTurn(settings, run)
     await report(outcomes, settings)
     const failures = outcomes.filter((o) => o.error)
@@ -108,8 +110,10 @@ function hostLog(prefix: string): DeployLog {
   }
 }
 
-function runInfo(): RunInfo {
+/** The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than GITHUB_SHA). */
+async function runInfo(workspace: string): Promise<RunInfo> {
   const env = process.env
+  const head = await new GitCommandManager(workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
   const runId = env.GITHUB_RUN_ID ?? '0'
   const attempt = env.GITHUB_RUN_ATTEMPT ?? '1'
   const url = `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY ?? 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`
@@ -117,7 +121,7 @@ function runInfo(): RunInfo {
     id: `${runId}-${attempt}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
     url,
     actor: env.GITHUB_ACTOR ?? 'unknown',
-    sha: env.GITHUB_SHA ?? ''
+    sha: head?.exitCode === 0 ? head.stdout.trim() : (env.GITHUB_SHA ?? '')
   }
 }
 
