@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
@@ -104,7 +104,24 @@ function parseAnnotations(stdout: string): Annotation[] {
 export async function runAction(action: ActionName, options: RunActionOptions = {}): Promise<ActionRun> {
   const metadata = await readActionMetadata(action)
   const scratch = await mkdtemp(join(tmpdir(), `run-${action}-`))
+  const ownWorkspace = options.workspace === undefined
   const workspace = options.workspace ?? (await mkdtemp(join(tmpdir(), 'workspace-')))
+  try {
+    return await runInScratch(action, metadata, options, scratch, workspace)
+  } finally {
+    // The runner files, RUNNER_TEMP and a workspace made here are read above and useless after.
+    await rm(scratch, { recursive: true, force: true })
+    if (ownWorkspace) await rm(workspace, { recursive: true, force: true })
+  }
+}
+
+async function runInScratch(
+  action: ActionName,
+  metadata: ActionMetadata,
+  options: RunActionOptions,
+  scratch: string,
+  workspace: string
+): Promise<ActionRun> {
   const files = {
     output: join(scratch, 'output'),
     summary: join(scratch, 'summary'),
