@@ -1,0 +1,97 @@
+// Item 4: downtime while one service (svc-0: v1 -> v2) of a 10-service stack is deployed, seen by
+// an HTTP probe loop against every service's published port (127.0.0.1): for the touched
+// service the longest unreachable window (first failed probe -> next success), for the others
+// the failed probes (target: none). Approaches as in item 3 (see deployApproaches); by default
+// (a) the action, (b) RA-001's full fallback, which recreates everything, and (c) its per-service branch.
+// Probing starts 0.5 s before the deploy and goes on until every service answers again (at
+// least 1 s after the deploy returned, at most 60 s: the plain scripts return before their
+// containers serve).
+//   pnpm exec tsx bench/downtime.ts [--runs N] [--services N] [--approaches a,b,c] [--touched-interval MS] [--others-interval MS]
+import { setTimeout as sleep } from 'node:timers/promises'
+import { changed, deployApproaches, loadAverage, pickApproaches, resetToV1, withDeployBench, writeCompose } from './deploy-bench'
+import { numberOption, progress, stringOption } from './cli'
+import { startProbes, type ProbeResult } from './probe'
+import { formatStats, markdownTable, summarize } from './stats'
+
+const runs = numberOption('--runs', 5)
+const serviceCount = numberOption('--services', 10)
+const touchedInterval = numberOption('--touched-interval', 20)
+const othersInterval = numberOption('--others-interval', 50)
+
+interface Sample {
+  deployMs: number
+  touched: ProbeResult
+  untouched: ProbeResult[]
+}
+
+const loadBefore = await loadAverage()
+await withDeployBench('downtime', { services: serviceCount }, async (bench) => {
+  const vm = bench.vms[0]
+  const approaches = pickApproaches(deployApproaches(bench, vm), stringOption('--approaches', 'a,b,c'))
+  const samples = new Map<string, Sample[]>(approaches.map((a) => [a.key, []]))
+  progress(`first deploy of the ${serviceCount}-service stack`)
+  await resetToV1(bench)
+  for (let rep = 0; rep < runs; rep++) {
+    const order = approaches.map((_, i) => approaches[(i + rep) % approaches.length])
+    for (const approach of order) {
+      await resetToV1(bench)
+      const text = await writeCompose(bench, 'v2')
+      const probes = startProbes(
+        bench.services.map((service, i) => ({
+          name: service,
+          url: `http://127.0.0.1:${vm.ports[i]}/`,
+          intervalMs: service === changed ? touchedInterval : othersInterval
+        })),
+        { maxMs: 300_000 }
+      )
+      await sleep(500)
+      const { ms } = await approach.run(text)
+      await sleep(1000)
+      const settleBy = Date.now() + 60_000
+      while (!probes.allUp() && Date.now() < settleBy) await sleep(50)
+      const results = await probes.stop()
+      const touched = results.find((r) => r.name === changed)!
+      if (touched.endedDown || touched.lastBody?.trim() !== `${changed} v2`) {
+        throw new Error(`${approach.key}: ${changed} does not serve v2 after the deploy: ${JSON.stringify(touched)}`)
+      }
+      const untouched = results.filter((r) => r.name !== changed)
+      samples.get(approach.key)!.push({ deployMs: ms, touched, untouched })
+      const failed = untouched.reduce((n, r) => n + r.failures, 0)
+      progress(`run ${rep + 1}/${runs} ${approach.key}: ${changed} down ${touched.longestOutageMs} ms, ${failed} failed probes on the others`)
+    }
+  }
+
+  const rows = [
+    [
+      'approach',
+      `${changed} (touched): longest unreachable`,
+      `${changed}: failed probes / probes`,
+      `untouched (${serviceCount - 1}): failed probes / probes`,
+      'untouched: services with a failure',
+      'untouched: longest unreachable',
+      'deploy wall time'
+    ]
+  ]
+  for (const approach of approaches) {
+    const list = samples.get(approach.key)!
+    const sum = (pick: (s: Sample) => number) => list.reduce((n, s) => n + pick(s), 0)
+    const untouchedFailed = sum((s) => s.untouched.reduce((n, r) => n + r.failures, 0))
+    const untouchedProbes = sum((s) => s.untouched.reduce((n, r) => n + r.probes, 0))
+    const servicesHit = list.map((s) => s.untouched.filter((r) => r.failures > 0).length)
+    rows.push([
+      approach.label,
+      formatStats(summarize(list.map((s) => s.touched.longestOutageMs / 1000)), 's', 2),
+      `${sum((s) => s.touched.failures)} / ${sum((s) => s.touched.probes)}`,
+      `${untouchedFailed} / ${untouchedProbes}`,
+      `${Math.min(...servicesHit)}–${Math.max(...servicesHit)} per run`,
+      formatStats(summarize(list.map((s) => Math.max(...s.untouched.map((r) => r.longestOutageMs)) / 1000)), 's', 2),
+      formatStats(summarize(list.map((s) => s.deployMs / 1000)), 's', 2)
+    ])
+  }
+  console.log(
+    `### Item 4: downtime while ${changed} changes in a ${serviceCount}-service stack (${runs} repetitions; probes every ${touchedInterval} ms on ${changed}, every ${othersInterval} ms on the others)\n`
+  )
+  console.log(markdownTable(rows))
+  console.log('\nTargets: touched service unreachable ≤ 1 s; no failed probe on an untouched service.')
+})
+console.log(`\nload average before: ${loadBefore}; after: ${await loadAverage()} (2 cores)`)
