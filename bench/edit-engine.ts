@@ -1,8 +1,17 @@
 // bump-image-tag's edit engine on synthetic compose files of 10, 100 and 1,000 services:
 // time per plan (parse, locate, splice, verify) and memory, each size in a fresh process.
-//   pnpm exec tsx bench/edit-engine.ts [--runs N]
+// Then the end-to-end action run on the same files: the committed bundle, run as the runner
+// runs it, in a fresh clone of a bare repository, editing, committing and pushing one bump.
+//   pnpm exec tsx bench/edit-engine.ts [--runs N] [--e2e-runs N]
 import { spawnSync } from 'node:child_process'
-import { planImageBump } from '@gitops-lite/core'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+// Straight from the compose module: @gitops-lite/core's index also loads ssh2, whose CommonJS
+// exports Node's ESM loader (under tsx) cannot name ('utils'); the bundles are not affected.
+import { planImageBump } from '../packages/core/src/compose'
+import { createGitRemote, exec, runAction } from '@gitops-lite/sandbox'
+import { elapsedMs, numberOption } from './cli'
 import { formatStats, markdownTable, summarize, type Stats } from './stats'
 
 const sizes = [10, 100, 1000]
@@ -72,4 +81,37 @@ if (process.argv[2] === '--one') {
     ])
   }
   console.log(markdownTable(rows))
+  console.log('\nEnd-to-end bump-image-tag run (spawn to exit: inputs, git, edit, commit, push to a local bare repository):\n')
+  console.log(await endToEnd(numberOption('--e2e-runs', 10)))
+}
+
+/** The committed bundle on each size: one bump per run, each in a fresh clone at the remote's head. */
+async function endToEnd(e2eRuns: number): Promise<string> {
+  const rows = [['services', 'action run (spawn to exit)', 'git diff of one run']]
+  for (const size of sizes) {
+    const scratch = await mkdtemp(join(tmpdir(), 'bench-e2e-bump-'))
+    try {
+      const remote = await createGitRemote({ dir: join(scratch, 'remote'), files: { 'compose.yaml': syntheticCompose(size) } })
+      const target = `svc-${Math.floor(size / 2)}`
+      const samples: number[] = []
+      let diffStat = ''
+      for (let i = 0; i <= e2eRuns; i++) {
+        const clone = await remote.clone(join(scratch, `clone-${i}`))
+        const tag = `v2.0.${i}`
+        const start = process.hrtime.bigint()
+        const run = await runAction('bump-image-tag', { workspace: clone, inputs: { service: target, tag } })
+        const ms = elapsedMs(start)
+        if (run.exitCode !== 0) throw new Error(`bump-image-tag exited ${run.exitCode}\n${run.stdout}\n${run.stderr}`)
+        const pushed = (await exec('git', ['-C', remote.bareDir, 'show', 'main:compose.yaml'])).stdout
+        if (!pushed.includes(`/${target}:${tag}"`)) throw new Error(`the bump of ${target} to ${tag} is not on main`)
+        if (i > 0) samples.push(ms) // the first run warms the page cache
+        diffStat = (await exec('git', ['-C', remote.bareDir, 'diff', '--shortstat', 'main~1', 'main'])).stdout.trim()
+        await rm(clone, { recursive: true, force: true })
+      }
+      rows.push([String(size), formatStats(summarize(samples)), diffStat])
+    } finally {
+      await rm(scratch, { recursive: true, force: true })
+    }
+  }
+  return markdownTable(rows)
 }
