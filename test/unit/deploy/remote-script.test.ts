@@ -146,6 +146,18 @@ describe('the health wait (gl_wait_healthy)', () => {
   })
 })
 
+describe('the project name (gl_resolve_project)', () => {
+  it("is compose v1's default: COMPOSE_PROJECT_NAME from the .env, else the folder name, normalized", () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'My.Stack')
+    mkdirSync(remote)
+    const resolve = () => runLibrary('GL_COMPOSE=v1; gl_resolve_project; printf %s "$GL_PROJECT"', fake, { GL_DIR: remote, GL_PROJECT: '' }).stdout
+    expect(resolve()).toBe('mystack')
+    writeFileSync(join(remote, '.env'), 'A=1\nCOMPOSE_PROJECT_NAME="Shop_Staging"\n')
+    expect(resolve()).toBe('shop_staging')
+  })
+})
+
 describe('the lock (gl_lock)', () => {
   it('makes a second deploy wait, showing who holds it, and gives up after lock-timeout', async () => {
     const fake = fakeHost({})

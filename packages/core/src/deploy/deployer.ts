@@ -307,6 +307,9 @@ class EventReader {
         this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`
         this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`)
         break
+      case 'up-failed':
+        this.failure ??= 'compose could not recreate the services (its message is above)'
+        break
       case 'lock-wait':
         this.log.info(`Waiting for the deploy lock, held by ${describeOwner(rest.join(' '))}`)
         break

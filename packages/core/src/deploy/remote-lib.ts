@@ -67,7 +67,10 @@ gl_resolve_project() {
     GL_PROJECT=$(sed -n 's/^  "name": "\([a-z0-9_-]*\)",*$/\1/p' "$1" | head -n 1)
   fi
   if [ -z "$GL_PROJECT" ]; then
-    GL_PROJECT=$(basename "$GL_DIR" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')
+    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.
+    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$GL_DIR/.env" 2>/dev/null | tail -n 1 | tr -d '"'"'"' \r')
+    [ -n "$GL_PROJECT" ] || GL_PROJECT=$(basename "$GL_DIR")
+    GL_PROJECT=$(printf '%s' "$GL_PROJECT" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')
   fi
   [ -n "$GL_PROJECT" ] || gl_fail 65 "cannot tell the compose project name for $GL_DIR"
 }
@@ -370,7 +373,9 @@ gl_apply_main() {
     gl_restore
     gl_finish failed 12
   fi
-  if gl_up $GL_DEPLOY && gl_wait_healthy $GL_DEPLOY; then
+  if ! gl_up $GL_DEPLOY; then
+    gl_event up-failed
+  elif gl_wait_healthy $GL_DEPLOY; then
     gl_remove_containers $GL_REMOVE
     gl_write_record $GL_DEPLOY || gl_fail 70 "cannot write $GL_STATE/state"
     gl_finish success 0
