@@ -65316,7 +65316,16 @@ async function deployToHost(shell, options, log) {
     });
     const { limits } = options;
     for (let attempt = 1;; attempt++) {
-        const { report, plan } = await inspectAndPlan(shell, options, log);
+        let inspected;
+        try {
+            inspected = await inspectAndPlan(shell, options, log);
+        }
+        catch (error) {
+            if (!(error instanceof ConnectionLostError))
+                throw error;
+            return done('failed', undefined, new errors_UserError(`${error.message} while inspecting it`, { fix: 'Nothing was changed on the host. Rerun the workflow.' }));
+        }
+        const { report, plan } = inspected;
         if (options.dryRun)
             return done('dry-run', plan);
         if (!plan.needsApply)
@@ -66049,7 +66058,7 @@ async function run() {
             warning('insecure-skip-host-key-check is true: host keys are NOT verified, so anyone between the runner and the VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
         }
         const run = await runInfo(workspace);
-        const outcomes = settings.parallel ? await Promise.all(settings.hosts.map((host) => deployTo(host, settings, run))) : await inTurn(settings, run);
+        const outcomes = settings.parallel ? await Promise.all(settings.hosts.map((host, index) => deployTo(host, index, settings, run))) : await inTurn(settings, run);
         await report(outcomes, settings);
         const failures = outcomes.filter((o) => o.error);
         if (failures.length === 1)
@@ -66064,16 +66073,16 @@ async function run() {
 /** VM1, health check, VM2, ...: the next host only once the previous one is healthy. */
 async function inTurn(settings, run) {
     const outcomes = [];
-    for (const host of settings.hosts) {
+    for (const [index, host] of settings.hosts.entries()) {
         if (outcomes.some((o) => o.error)) {
             outcomes.push({ host: formatTarget(host), result: 'skipped', health: {}, durationMs: 0 });
             continue;
         }
-        outcomes.push(await deployTo(host, settings, run));
+        outcomes.push(await deployTo(host, index, settings, run));
     }
     return outcomes;
 }
-async function deployTo(target, settings, run) {
+async function deployTo(target, index, settings, run) {
     const name = formatTarget(target);
     const log = hostLog(settings.hosts.length > 1 ? `[${name}] ` : '');
     const started = Date.now();
@@ -66103,7 +66112,8 @@ async function deployTo(target, settings, run) {
                 commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
                 healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
             },
-            run
+            // Per host, so two hosts that share a disk never share a run folder.
+            run: { ...run, id: `${run.id}-${index}` }
         }, log);
     }
     catch (error) {

@@ -26,7 +26,7 @@ export async function run(): Promise<void> {
       core.warning('insecure-skip-host-key-check is true: host keys are NOT verified, so anyone between the runner and the VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
     const run = await runInfo(workspace)
-    const outcomes = settings.parallel ? await Promise.all(settings.hosts.map((host) => deployTo(host, settings, run))) : await inTurn(settings, run)
+    const outcomes = settings.parallel ? await Promise.all(settings.hosts.map((host, index) => deployTo(host, index, settings, run))) : await inTurn(settings, run)
     await report(outcomes, settings)
     const failures = outcomes.filter((o) => o.error)
     if (failures.length === 1) throw failures[0].error
@@ -41,17 +41,17 @@ export async function run(): Promise<void> {
 /** VM1, health check, VM2, ...: the next host only once the previous one is healthy. */
 async function inTurn(settings: Settings, run: RunInfo): Promise<Outcome[]> {
   const outcomes: Outcome[] = []
-  for (const host of settings.hosts) {
+  for (const [index, host] of settings.hosts.entries()) {
     if (outcomes.some((o) => o.error)) {
       outcomes.push({ host: formatTarget(host), result: 'skipped', health: {}, durationMs: 0 })
       continue
     }
-    outcomes.push(await deployTo(host, settings, run))
+    outcomes.push(await deployTo(host, index, settings, run))
   }
   return outcomes
 }
 
-async function deployTo(target: SshTarget, settings: Settings, run: RunInfo): Promise<HostOutcome> {
+async function deployTo(target: SshTarget, index: number, settings: Settings, run: RunInfo): Promise<HostOutcome> {
   const name = formatTarget(target)
   const log = hostLog(settings.hosts.length > 1 ? `[${name}] ` : '')
   const started = Date.now()
@@ -83,7 +83,8 @@ async function deployTo(target: SshTarget, settings: Settings, run: RunInfo): Pr
           commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
           healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
         },
-        run
+        // Per host, so two hosts that share a disk never share a run folder.
+        run: { ...run, id: `${run.id}-${index}` }
       },
       log
     )

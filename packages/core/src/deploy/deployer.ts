@@ -105,7 +105,14 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
   })
   const { limits } = options
   for (let attempt = 1; ; attempt++) {
-    const { report, plan } = await inspectAndPlan(shell, options, log)
+    let inspected: { report: HostReport; plan: HostPlan }
+    try {
+      inspected = await inspectAndPlan(shell, options, log)
+    } catch (error) {
+      if (!(error instanceof ConnectionLostError)) throw error
+      return done('failed', undefined, new UserError(`${error.message} while inspecting it`, { fix: 'Nothing was changed on the host. Rerun the workflow.' }))
+    }
+    const { report, plan } = inspected
     if (options.dryRun) return done('dry-run', plan)
     if (!plan.needsApply) return done('unchanged', plan)
     const mark = newMark()

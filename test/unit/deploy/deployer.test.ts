@@ -1,0 +1,138 @@
+// deployToHost's round trips and outcomes, against a fake RemoteShell that answers like a host.
+import {
+  ConnectionLostError,
+  deployToHost,
+  parseComposeModel,
+  stackFile,
+  type DeployLog,
+  type DeployOptions,
+  type ExecOptions,
+  type ExecResult,
+  type RemoteShell
+} from '@gitops-lite/core'
+
+const config = JSON.stringify({ name: 'app', services: { web: { image: 'registry/web:v2' } } })
+
+/** What the fake host answers: the inspection's parts, then one apply result per apply. */
+interface Host {
+  containers: string[]
+  record: string[]
+  applies: (Partial<ExecResult> & { events?: string[] } | Error)[]
+  /** Digests of the uploaded files as the host has them. */
+  files?: string[]
+}
+
+class FakeHost implements RemoteShell {
+  readonly name = 'deploy@vm1:22'
+  readonly calls: string[] = []
+
+  constructor(private readonly host: Host) {}
+
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const script = String(options.stdin ?? '')
+    const mark = /^GL_MARK=(\S+)$/m.exec(script)?.[1] ?? ''
+    if (script.trimEnd().endsWith('gl_inspect_report')) {
+      this.calls.push('inspect')
+      const sections: Record<string, string[]> = {
+        compose: ['v2', '2.26.1'],
+        directory: ['/srv/app'],
+        project: ['app'],
+        generation: [String(this.calls.filter((c) => c === 'apply').length)],
+        config: [config],
+        hashes: ['web web-hash-2'],
+        containers: this.host.containers,
+        record: this.host.record,
+        files: this.host.files ?? ['sha256:old'],
+        end: []
+      }
+      const stdout = Object.entries(sections).map(([name, lines]) => [`${mark} section ${name}`, ...lines].join('\n')).join('\n') + '\n'
+      return { code: 0, stdout, stderr: '' }
+    }
+    this.calls.push('apply')
+    expect(command).toContain('.gitops-lite/runs/run-1')
+    const next = this.host.applies.shift()
+    if (next instanceof Error) throw next
+    const stdout = (next?.events ?? []).map((e) => `${mark} ${e}\n`).join('')
+    options.onStdout?.(stdout)
+    return { code: 0, stdout, stderr: '', ...next }
+  }
+}
+
+const running = JSON.stringify({ id: 'c1', name: '/app-web-1', service: 'web', oneoff: 'False', configHash: 'label-1', image: 'registry/web:v1', state: 'running', health: 'healthy', exitCode: 0, restartPolicy: '' })
+const recordOf = (hash: string) => [
+  JSON.stringify({ kind: 'deploy', schema: 1, sha: 'a', time: 't', runUrl: 'u', actor: 'x', project: 'app', compose: 'v2', files: {}, topLevel: parseComposeModel(config).topLevel }),
+  JSON.stringify({ kind: 'service', service: 'web', inputs: {}, configHash: hash, containerHash: 'label-1' })
+]
+
+function options(overrides: Partial<DeployOptions> = {}): DeployOptions {
+  return {
+    stack: { remoteDir: '/srv/app', composeFiles: ['compose.yaml'], projectName: '', composeCommand: 'auto' },
+    files: [stackFile('compose.yaml', Buffer.from('services: {web: {image: registry/web:v2}}\n'), true)],
+    envFiles: new Map(),
+    mode: 'surgical',
+    pull: true,
+    rollback: true,
+    dryRun: false,
+    limits: { lockTimeoutSeconds: 60, commandTimeoutSeconds: 60, healthTimeoutSeconds: 60 },
+    run: { id: 'run-1', url: 'https://github.com/acme/infra/actions/runs/1', actor: 'octocat', sha: 'b'.repeat(40) },
+    ...overrides
+  }
+}
+
+function recorder(): DeployLog & { lines: string[] } {
+  const lines: string[] = []
+  return { lines, info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), remote: (l) => lines.push(...l.map((x) => `| ${x}`)) }
+}
+
+describe('deployToHost', () => {
+  it('inspects, plans, applies once, and reads the streamed events', async () => {
+    const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ events: ['phase up', 'health web starting', 'health web healthy', 'result success'] }] })
+    const log = recorder()
+    const outcome = await deployToHost(host, options(), log)
+    expect(host.calls).toEqual(['inspect', 'apply'])
+    expect(outcome).toMatchObject({ result: 'deployed', health: { web: 'healthy' } })
+    expect(outcome.plan?.deploy).toEqual(['web'])
+    expect(log.lines).toEqual(expect.arrayContaining(['Recreating the services', '  web: healthy', expect.stringMatching(/^ {2}web +deploy +changed +registry\/web:v1 -> registry\/web:v2/)]))
+  })
+
+  it('a dry run and a host with nothing to do never apply', async () => {
+    const dry = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [] })
+    expect((await deployToHost(dry, options({ dryRun: true }), recorder())).result).toBe('dry-run')
+    const same = new FakeHost({ containers: [running], record: recordOf('web-hash-2'), applies: [], files: [options().files[0].digest] })
+    expect((await deployToHost(same, options(), recorder())).result).toBe('unchanged')
+    expect([...dry.calls, ...same.calls]).toEqual(['inspect', 'inspect'])
+  })
+
+  it('plans again when another run deployed between inspection and apply', async () => {
+    const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ code: 76, events: ['stale 1'] }, { code: 0 }] })
+    const log = recorder()
+    expect((await deployToHost(host, options(), log)).result).toBe('deployed')
+    expect(host.calls).toEqual(['inspect', 'apply', 'inspect', 'apply'])
+    expect(log.lines).toContain('Another run deployed to deploy@vm1:22 since this run looked; planning again')
+  })
+
+  it('a failed health check that was rolled back fails the host with the reason', async () => {
+    const host = new FakeHost({
+      containers: [running],
+      record: recordOf('web-hash-1'),
+      applies: [{ code: 10, events: ['failed web unhealthy', 'phase rollback', 'health web healthy', 'result rolled-back'] }]
+    })
+    const outcome = await deployToHost(host, options(), recorder())
+    expect(outcome.result).toBe('rolled-back')
+    expect(outcome.error?.message).toBe('The deploy to deploy@vm1:22 failed: web is unhealthy; the previous version was restored and is healthy')
+  })
+
+  it('a lost connection during the apply says the host finishes on its own', async () => {
+    const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [new ConnectionLostError('The connection to deploy@vm1:22 was lost: reset')] })
+    const outcome = await deployToHost(host, options(), recorder())
+    expect(outcome.result).toBe('failed')
+    expect(outcome.error?.describe()).toMatch(/lost: reset while deploying.*The deploy goes on on the host.*\/srv\/app\/\.gitops-lite\/runs\/run-1\/log/)
+  })
+
+  it('a lock held too long names the holder', async () => {
+    const owner = JSON.stringify({ runUrl: 'https://github.com/acme/infra/actions/runs/9', actor: 'alice', since: '2026-01-01T00:00:00Z' })
+    const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ code: 75, events: [`lock-wait ${owner}`, `lock-timeout ${owner}`] }] })
+    const outcome = await deployToHost(host, options(), recorder())
+    expect(outcome.error?.message).toBe('The deploy lock on deploy@vm1:22 was still held after 60 s, by run https://github.com/acme/infra/actions/runs/9 (by alice, since 2026-01-01T00:00:00Z)')
+  })
+})
