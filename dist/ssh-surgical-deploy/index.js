@@ -64893,6 +64893,11 @@ gl_show_logs() {
   for gl_id in $(gl_service_ids "$1"); do
     echo "Last $GL_LOG_LINES log lines of $1 (container $(echo "$gl_id" | cut -c1-12)):"
     docker logs --tail "$GL_LOG_LINES" "$gl_id" 2>&1 | sed 's/^/  | /'
+    gl_checks=$(docker inspect --format '{{with index .State "Health"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' "$gl_id" 2>/dev/null | grep -v '^$' | tail -n 5)
+    if [ -n "$gl_checks" ]; then
+      echo "Last healthchecks of $1:"
+      printf '%s\n' "$gl_checks" | sed 's/^/  | /'
+    fi
   done
 }
 
@@ -65474,6 +65479,7 @@ class EventReader {
     health;
     failure;
     buffer = '';
+    rollingBack = false;
     constructor(mark, log, health) {
         this.mark = mark;
         this.log = log;
@@ -65509,7 +65515,9 @@ class EventReader {
         const [subject, state] = rest;
         switch (kind) {
             case 'phase':
-                this.log.info(phaseMessages[subject] ?? `Step: ${subject}`);
+                if (subject === 'rollback')
+                    this.rollingBack = true;
+                this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`);
                 break;
             case 'health':
                 this.health[subject] = state;
@@ -65534,6 +65542,11 @@ class EventReader {
         }
     }
 }
+const rollbackMessages = {
+    up: 'Bringing the previous version back',
+    health: 'Waiting for the previous version to be healthy',
+    healthy: 'The previous version is healthy'
+};
 const phaseMessages = {
     pull: 'Pulling the new images',
     swap: 'Putting the new files in place',
@@ -66211,7 +66224,7 @@ async function writeSummary(outcomes, settings) {
             ...services.map((s) => [
                 escapeHtml(s.service),
                 escapeHtml(imageChange(s)),
-                escapeHtml([s.change, ...s.reasons].join(': ')),
+                escapeHtml(s.reasons.length > 0 ? `${s.change} (${s.reasons.join('; ')})` : s.change),
                 escapeHtml(serviceResult(outcome, s.service, s.deploy, s.change === 'removed'))
             ])
         ]);

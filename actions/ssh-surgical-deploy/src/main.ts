@@ -188,7 +188,7 @@ async function writeSummary(outcomes: readonly Outcome[], settings: Settings): P
       ...services.map((s) => [
         escapeHtml(s.service),
         escapeHtml(imageChange(s)),
-        escapeHtml([s.change, ...s.reasons].join(': ')),
+        escapeHtml(s.reasons.length > 0 ? `${s.change} (${s.reasons.join('; ')})` : s.change),
         escapeHtml(serviceResult(outcome, s.service, s.deploy, s.change === 'removed'))
       ])
     ])

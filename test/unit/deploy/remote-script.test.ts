@@ -92,7 +92,8 @@ const fakeDocker = `#!/bin/sh
 case $1 in
   ps) for a in "$@"; do case $a in label=com.docker.compose.service=*) s=\${a#label=com.docker.compose.service=} ;; esac; done
       cat "$FAKE/ids.$s" 2>/dev/null || true ;;
-  inspect) eval id=\\$$#; n=$(cat "$FAKE/n.$id" 2>/dev/null || echo 1)
+  inspect) case $3 in *'range .Log'*) echo "exit 1: connection refused"; exit 0 ;; esac
+      eval id=\\$$#; n=$(cat "$FAKE/n.$id" 2>/dev/null || echo 1)
       line=$(sed -n "\${n}p" "$FAKE/state.$id"); [ -n "$line" ] || line=$(tail -n 1 "$FAKE/state.$id")
       echo $((n + 1)) > "$FAKE/n.$id"; echo "$line" ;;
   logs) echo "last words of $4" ;;
@@ -140,9 +141,9 @@ describe('the health wait (gl_wait_healthy)', () => {
     expect(loop.stdout).toContain('rc=1 failed=worker')
   })
 
-  it('shows the failing service last log lines, fenced', () => {
+  it("shows the failing service's last log lines and healthchecks, prefixed", () => {
     const result = runLibrary('gl_show_logs web', fakeHost({ web: [['running unhealthy 0 no. 0 T1']] }))
-    expect(result.stdout).toBe('Last 40 log lines of web (container web0):\n  | last words of web0\n')
+    expect(result.stdout).toBe('Last 40 log lines of web (container web0):\n  | last words of web0\nLast healthchecks of web:\n  | exit 1: connection refused\n')
   })
 })
 

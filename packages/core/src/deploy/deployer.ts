@@ -266,6 +266,7 @@ function recordHead(report: HostReport, plan: HostPlan, options: DeployOptions):
 class EventReader {
   failure?: string
   private buffer = ''
+  private rollingBack = false
 
   constructor(
     private readonly mark: string,
@@ -303,7 +304,8 @@ class EventReader {
     const [subject, state] = rest
     switch (kind) {
       case 'phase':
-        this.log.info(phaseMessages[subject] ?? `Step: ${subject}`)
+        if (subject === 'rollback') this.rollingBack = true
+        this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`)
         break
       case 'health':
         this.health[subject] = state
@@ -327,6 +329,12 @@ class EventReader {
         this.log.info(text)
     }
   }
+}
+
+const rollbackMessages: Record<string, string> = {
+  up: 'Bringing the previous version back',
+  health: 'Waiting for the previous version to be healthy',
+  healthy: 'The previous version is healthy'
 }
 
 const phaseMessages: Record<string, string> = {

@@ -336,6 +336,11 @@ gl_show_logs() {
   for gl_id in $(gl_service_ids "$1"); do
     echo "Last $GL_LOG_LINES log lines of $1 (container $(echo "$gl_id" | cut -c1-12)):"
     docker logs --tail "$GL_LOG_LINES" "$gl_id" 2>&1 | sed 's/^/  | /'
+    gl_checks=$(docker inspect --format '{{with index .State "Health"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' "$gl_id" 2>/dev/null | grep -v '^$' | tail -n 5)
+    if [ -n "$gl_checks" ]; then
+      echo "Last healthchecks of $1:"
+      printf '%s\n' "$gl_checks" | sed 's/^/  | /'
+    fi
   done
 }
 
