@@ -60794,6 +60794,35 @@ module.exports = {"rE":"1.17.0"};
 /******/ /* webpack/runtime/asset-relocator-loader */
 /******/ if (typeof __nccwpck_require__ !== 'undefined') __nccwpck_require__.ab = decodeURIComponent(new URL('.', import.meta.url).pathname).slice(import.meta.url.match(/^file:\/\/\/\w:/) ? 1 : 0, -1) + "/";
 /******/ 
+/******/ /* webpack/runtime/compat get default export */
+/******/ (() => {
+/******/ 	// getDefaultExport function for compatibility with non-harmony modules
+/******/ 	__nccwpck_require__.n = (module) => {
+/******/ 		var getter = module && module.__esModule ?
+/******/ 			() => (module['default']) :
+/******/ 			() => (module);
+/******/ 		__nccwpck_require__.d(getter, { a: getter });
+/******/ 		return getter;
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/define property getters */
+/******/ (() => {
+/******/ 	// define getter functions for harmony exports
+/******/ 	__nccwpck_require__.d = (exports, definition) => {
+/******/ 		for(var key in definition) {
+/******/ 			if(__nccwpck_require__.o(definition, key) && !__nccwpck_require__.o(exports, key)) {
+/******/ 				Object.defineProperty(exports, key, { enumerable: true, get: definition[key] });
+/******/ 			}
+/******/ 		}
+/******/ 	};
+/******/ })();
+/******/ 
+/******/ /* webpack/runtime/hasOwnProperty shorthand */
+/******/ (() => {
+/******/ 	__nccwpck_require__.o = (obj, prop) => (Object.prototype.hasOwnProperty.call(obj, prop))
+/******/ })();
+/******/ 
 /************************************************************************/
 var __webpack_exports__ = {};
 
@@ -63993,6 +64022,7 @@ function formatTarget(target) {
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ./node_modules/.pnpm/ssh2@1.17.0/node_modules/ssh2/lib/index.js
 var lib = __nccwpck_require__(6728);
+var lib_default = /*#__PURE__*/__nccwpck_require__.n(lib);
 ;// CONCATENATED MODULE: ./packages/core/src/ssh/known-hosts.ts
 
 
@@ -64160,6 +64190,8 @@ class HostKeyError extends errors_UserError {
         this.verdict = verdict;
     }
 }
+// ssh2 is CommonJS whose exports Node's ESM loader cannot name: take them from the default export.
+const { Client: SshClient } = (lib_default());
 const defaultAttempts = 3;
 /** One SSH connection to a host (through an optional jump host), with keepalive. */
 class SshSession {
@@ -64302,7 +64334,7 @@ function openClient(endpoint, options, sock) {
         }
     };
     return new Promise((resolve, reject) => {
-        const client = new lib.Client();
+        const client = new SshClient();
         client.once('ready', () => resolve(client));
         client.once('error', (error) => {
             client.end();
@@ -65667,7 +65699,7 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  * Messages never include the key.
  */
 function checkPrivateKey(field, key, passphrase, passphraseField) {
-    const parsed = lib.utils.parseKey(key, passphrase || undefined);
+    const parsed = lib_default().utils.parseKey(key, passphrase || undefined);
     if (parsed instanceof Error) {
         const encrypted = /encrypted/i.test(parsed.message) || /passphrase|decrypt|bad decrypt/i.test(parsed.message);
         if (encrypted) {

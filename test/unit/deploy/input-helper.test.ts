@@ -1,10 +1,12 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { utils } from 'ssh2'
+import ssh2 from 'ssh2'
 import { Inputs, UserError } from '@gitops-lite/core'
 import { readSettings } from '../../../actions/ssh-surgical-deploy/src/input-helper'
 
+// ssh2 is CommonJS: Node's ESM loader only gives its default export.
+const { utils } = ssh2
 const key = utils.generateKeyPairSync('ed25519')
 const encrypted = utils.generateKeyPairSync('ed25519', { passphrase: 'correct horse', cipher: 'aes256-ctr', rounds: 16 })
 const knownHosts = `vm1 ${utils.generateKeyPairSync('ed25519').public}`

@@ -1,8 +1,10 @@
 // SshSession against an in-process ssh2 server: host key checks, exec, retries, lost connections.
 import { createServer as createTcpServer, type AddressInfo } from 'node:net'
-import { Server, utils, type Connection } from 'ssh2'
+import ssh2, { type Connection } from 'ssh2'
 import { ConnectionLostError, HostKeyError, SshSession, UserError, fingerprintOf, parseKnownHosts, type SshConnectOptions } from '@gitops-lite/core'
 
+// ssh2 is CommonJS: Node's ESM loader only gives its default export.
+const { Server, utils } = ssh2
 const hostKey = utils.generateKeyPairSync('ed25519')
 const otherHostKey = utils.generateKeyPairSync('ed25519')
 const clientKey = utils.generateKeyPairSync('ed25519')

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2'
+import ssh2, { type Client, type ClientChannel, type ConnectConfig } from 'ssh2'
 import { UserError, errorMessage } from '../errors'
 import { formatTarget, knownHostName, type SshTarget } from './host-spec'
 import { hostKeyAlgorithmsFor, verifyHostKey, type HostKeyPolicy, type HostKeyVerdict } from './known-hosts'
@@ -74,6 +74,9 @@ export class HostKeyError extends UserError {
     this.verdict = verdict
   }
 }
+
+// ssh2 is CommonJS whose exports Node's ESM loader cannot name: take them from the default export.
+const { Client: SshClient } = ssh2
 
 const defaultAttempts = 3
 
@@ -217,7 +220,7 @@ function openClient(endpoint: SshEndpoint, options: SshConnectOptions, sock?: Du
     }
   }
   return new Promise<Client>((resolve, reject) => {
-    const client = new Client()
+    const client = new SshClient()
     client.once('ready', () => resolve(client))
     client.once('error', (error: Error & { level?: string }) => {
       client.end()

@@ -1,4 +1,4 @@
-import { utils } from 'ssh2'
+import ssh2 from 'ssh2'
 import { UserError } from '../errors'
 
 /**
@@ -6,7 +6,7 @@ import { UserError } from '../errors'
  * Messages never include the key.
  */
 export function checkPrivateKey(field: string, key: string, passphrase: string, passphraseField: string): void {
-  const parsed = utils.parseKey(key, passphrase || undefined)
+  const parsed = ssh2.utils.parseKey(key, passphrase || undefined)
   if (parsed instanceof Error) {
     const encrypted = /encrypted/i.test(parsed.message) || /passphrase|decrypt|bad decrypt/i.test(parsed.message)
     if (encrypted) {
