@@ -49454,11 +49454,20 @@ function checkDispatchLimits(eventType, payload) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/compose/default-file.ts
+
+
+/** The names compose looks for, in its order, when no file is given. */
+const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
+/** The name of the compose file compose itself would pick in `dir`, if there is one. */
+function findComposeFile(dir) {
+    return COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+}
+
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/input-helper.ts
 
 
 
-const DEFAULT_COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 function readSettings(inputs, context) {
     const allowLatest = inputs.boolean('allow-latest');
     const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry);
@@ -49588,9 +49597,9 @@ function readFiles(inputs, workspace, workingDirectory, place) {
             return path;
         });
     }
-    const found = DEFAULT_COMPOSE_FILES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(workingDirectory, name)));
+    const found = findComposeFile(workingDirectory);
     if (!found) {
-        throw new errors_UserError(`No compose file in ${(0,external_node_path_namespaceObject.relative)(workspace, workingDirectory) || '.'} (looked for ${DEFAULT_COMPOSE_FILES.join(', ')})`, {
+        throw new errors_UserError(`No compose file in ${(0,external_node_path_namespaceObject.relative)(workspace, workingDirectory) || '.'} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
             fix: "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."
         });
     }

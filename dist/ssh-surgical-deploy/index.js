@@ -65876,8 +65876,6 @@ function readServices(file, doc, data, occurrences, scalars, lineOf) {
 
 
 
-/** The names compose looks for, in its order, when no file is given. */
-const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 function digestOf(content) {
     return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(content).digest('hex')}`;
 }
@@ -65923,6 +65921,16 @@ function envFilesOf(sources) {
         }
     }
     return result;
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/default-file.ts
+
+
+/** The names compose looks for, in its order, when no file is given. */
+const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
+/** The name of the compose file compose itself would pick in `dir`, if there is one. */
+function findComposeFile(dir) {
+    return COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
 }
 
 ;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/input-helper.ts
@@ -66068,7 +66076,7 @@ function readFiles(inputs, workspaceInput) {
     return [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)];
 }
 function findDefaultComposeFile(workspace) {
-    const found = COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(workspace, name)));
+    const found = findComposeFile(workspace);
     if (!found) {
         throw new errors_UserError(`No compose file in the workspace (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
             fix: "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount."

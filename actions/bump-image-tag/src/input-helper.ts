@@ -1,8 +1,10 @@
 import { existsSync, realpathSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import {
+  COMPOSE_FILE_NAMES,
   Inputs,
   UserError,
+  findComposeFile,
   isMutableTag,
   parseDeployPayload,
   parseImageReference,
@@ -15,8 +17,6 @@ import {
   type GitIdentity,
   type PayloadSource
 } from '@gitops-lite/core'
-
-export const DEFAULT_COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml']
 
 /** Everything the action was asked to do, validated before anything is changed. */
 export interface Settings {
@@ -189,9 +189,9 @@ function readFiles(inputs: Inputs, workspace: string, workingDirectory: string, 
       return path
     })
   }
-  const found = DEFAULT_COMPOSE_FILES.find((name) => existsSync(join(workingDirectory, name)))
+  const found = findComposeFile(workingDirectory)
   if (!found) {
-    throw new UserError(`No compose file in ${relative(workspace, workingDirectory) || '.'} (looked for ${DEFAULT_COMPOSE_FILES.join(', ')})`, {
+    throw new UserError(`No compose file in ${relative(workspace, workingDirectory) || '.'} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
       fix: "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."
     })
   }

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path'
 import {
   COMPOSE_FILE_NAMES,
+  findComposeFile,
   Inputs,
   UserError,
   checkPrivateKey,
@@ -189,7 +190,7 @@ function readFiles(inputs: Inputs, workspaceInput: string): StackFile[] {
 }
 
 function findDefaultComposeFile(workspace: string): string {
-  const found = COMPOSE_FILE_NAMES.find((name) => existsSync(join(workspace, name)))
+  const found = findComposeFile(workspace)
   if (!found) {
     throw new UserError(`No compose file in the workspace (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
       fix: "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount."

@@ -2,9 +2,6 @@ import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
 import { parseCompose, type ComposeSource } from '../compose'
 
-/** The names compose looks for, in its order, when no file is given. */
-export const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'] as const
-
 /** One file to upload, named by its path relative to remote-dir. */
 export interface StackFile {
   path: string
