@@ -64923,8 +64923,13 @@ gl_wait_healthy() {
 gl_show_logs() {
   [ -n "$1" ] || return 0
   for gl_id in $(gl_service_ids "$1"); do
-    echo "Last $GL_LOG_LINES log lines of $1 (container $(echo "$gl_id" | cut -c1-12)):"
-    docker logs --tail "$GL_LOG_LINES" "$gl_id" 2>&1 | sed 's/^/  | /'
+    gl_logs=$(docker logs --tail "$GL_LOG_LINES" "$gl_id" 2>&1)
+    if [ -n "$gl_logs" ]; then
+      echo "Last $GL_LOG_LINES log lines of $1 (container $(echo "$gl_id" | cut -c1-12)):"
+      printf '%s\n' "$gl_logs" | sed 's/^/  | /'
+    else
+      echo "$1 (container $(echo "$gl_id" | cut -c1-12)) logged nothing."
+    fi
     gl_checks=$(docker inspect --format '{{with index .State "Health"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' "$gl_id" 2>/dev/null | grep -v '^$' | tail -n 5)
     if [ -n "$gl_checks" ]; then
       echo "Last healthchecks of $1:"

@@ -96,7 +96,7 @@ case $1 in
       eval id=\\$$#; n=$(cat "$FAKE/n.$id" 2>/dev/null || echo 1)
       line=$(sed -n "\${n}p" "$FAKE/state.$id"); [ -n "$line" ] || line=$(tail -n 1 "$FAKE/state.$id")
       echo $((n + 1)) > "$FAKE/n.$id"; echo "$line" ;;
-  logs) echo "last words of $4" ;;
+  logs) case $4 in quiet*) ;; *) echo "last words of $4" ;; esac ;;
 esac
 `
 
@@ -144,6 +144,11 @@ describe('the health wait (gl_wait_healthy)', () => {
   it("shows the failing service's last log lines and healthchecks, prefixed", () => {
     const result = runLibrary('gl_show_logs web', fakeHost({ web: [['running unhealthy 0 no. 0 T1']] }))
     expect(result.stdout).toBe('Last 40 log lines of web (container web0):\n  | last words of web0\nLast healthchecks of web:\n  | exit 1: connection refused\n')
+  })
+
+  it('says so when the failing service logged nothing, rather than printing an empty heading', () => {
+    const result = runLibrary('gl_show_logs quiet', fakeHost({ quiet: [['running unhealthy 0 no. 0 T1']] }))
+    expect(result.stdout).toBe('quiet (container quiet0) logged nothing.\nLast healthchecks of quiet:\n  | exit 1: connection refused\n')
   })
 })
 
