@@ -43571,6 +43571,13 @@ function range(from, to) {
     const count = to - from;
     return count === 1 ? `${from + 1}` : `${count === 0 ? from : from + 1},${count}`;
 }
+/**
+ * The diff of every file an image bump changes. The env file's diff has no context lines:
+ * its other lines are other variables, often secrets, which must not reach a log or an output.
+ */
+function bumpDiff(files, envFilePath) {
+    return files.map((f) => unifiedDiff(f.path, f.before, f.after, f.path === envFilePath ? 0 : 3)).join('');
+}
 
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
@@ -49734,6 +49741,10 @@ async function planFromDisk(settings) {
     }
     return plan;
 }
+/** The plan's diff for the log and the 'diff' output; the env file's shows only the changed variable. */
+function diffOf(settings, plan) {
+    return bumpDiff(plan.files, (0,external_node_path_namespaceObject.relative)(settings.workspace, settings.envFile));
+}
 async function writePlan(settings, plan) {
     const paths = plan.files.map((file) => (0,external_node_path_namespaceObject.join)(settings.workspace, file.path));
     for (const [i, file] of plan.files.entries())
@@ -49753,7 +49764,7 @@ async function bumpImageTag(settings) {
         setOutput('image', [...new Set(plan.updates.map((u) => u.image))].join('\n'));
         setOutput('commit-sha', extra.commitSha ?? '');
         setOutput('pull-request-url', extra.pullRequestUrl ?? '');
-        setOutput('diff', changed ? plan.files.map((f) => unifiedDiff(f.path, f.before, f.after)).join('') : '');
+        setOutput('diff', changed ? diffOf(settings, plan) : '');
         info(outcome);
         summary.addRaw(summaryMarkdown(plan.updates, outcome));
     };
@@ -49764,7 +49775,7 @@ async function bumpImageTag(settings) {
     if (plan.files.length === 0)
         return finish(false, 'Every service is already at the requested image; nothing to do.');
     if (settings.dryRun) {
-        info(plan.files.map((f) => unifiedDiff(f.path, f.before, f.after)).join(''));
+        info(diffOf(settings, plan));
         return finish(true, 'Dry run: the diff above was not applied.');
     }
     if (!settings.commit) {

@@ -199,6 +199,18 @@ describe('bump-image-tag, run as the runner runs it', () => {
     expect(again.outputs.previous).toBe('{"api":"ghcr.io/acme/api:v1"}')
   }, timeout)
 
+  it("shows only the changed variable's line of the env file in the dry-run log and the diff output", async () => {
+    const env = 'DB_PASSWORD=hunter2\nAPI_TAG=v1\nSMTP_PASSWORD=pa55\n'
+    const bare = await createRemote({ 'compose.yaml': 'services:\n  api:\n    image: ghcr.io/acme/api:${API_TAG}\n', '.env': env })
+    const work = clone(bare)
+    const run = await bump(work, { service: 'api', tag: 'v2', 'dry-run': 'true' })
+    expectSuccess(run)
+    expect(run.outputs.diff).toBe('--- a/.env\n+++ b/.env\n@@ -2 +2 @@\n-API_TAG=v1\n+API_TAG=v2\n')
+    expect(run.stdout).toContain('-API_TAG=v1\n+API_TAG=v2')
+    for (const secret of ['hunter2', 'pa55']) expect(run.stdout + run.stderr + JSON.stringify(run.outputs)).not.toContain(secret)
+    expect(readFileSync(join(work, '.env'), 'utf8')).toBe(env)
+  }, timeout)
+
   it('writes without committing when commit is false', async () => {
     const bare = await createRemote({ 'compose.yaml': compose })
     const work = clone(bare)

@@ -12,7 +12,7 @@ import {
   publish,
   requireRepositoryName,
   runAction,
-  unifiedDiff,
+  bumpDiff,
   type BumpPlan
 } from '@gitops-lite/core'
 import { readOptional, writeFileAtomic } from './files'
@@ -45,6 +45,11 @@ async function planFromDisk(settings: Settings): Promise<BumpPlan> {
   return plan
 }
 
+/** The plan's diff for the log and the 'diff' output; the env file's shows only the changed variable. */
+function diffOf(settings: Settings, plan: BumpPlan): string {
+  return bumpDiff(plan.files, relative(settings.workspace, settings.envFile))
+}
+
 async function writePlan(settings: Settings, plan: BumpPlan): Promise<string[]> {
   const paths = plan.files.map((file) => join(settings.workspace, file.path))
   for (const [i, file] of plan.files.entries()) await writeFileAtomic(paths[i], file.after)
@@ -64,7 +69,7 @@ async function bumpImageTag(settings: Settings): Promise<void> {
     core.setOutput('image', [...new Set(plan.updates.map((u) => u.image))].join('\n'))
     core.setOutput('commit-sha', extra.commitSha ?? '')
     core.setOutput('pull-request-url', extra.pullRequestUrl ?? '')
-    core.setOutput('diff', changed ? plan.files.map((f) => unifiedDiff(f.path, f.before, f.after)).join('') : '')
+    core.setOutput('diff', changed ? diffOf(settings, plan) : '')
     core.info(outcome)
     core.summary.addRaw(summaryMarkdown(plan.updates, outcome))
   }
@@ -75,7 +80,7 @@ async function bumpImageTag(settings: Settings): Promise<void> {
 
   if (plan.files.length === 0) return finish(false, 'Every service is already at the requested image; nothing to do.')
   if (settings.dryRun) {
-    core.info(plan.files.map((f) => unifiedDiff(f.path, f.before, f.after)).join(''))
+    core.info(diffOf(settings, plan))
     return finish(true, 'Dry run: the diff above was not applied.')
   }
   if (!settings.commit) {

@@ -1,4 +1,4 @@
-import { envValues, parseEnvFile, parseTemplate, resolveTemplate, setEnvValue, unifiedDiff, variablesIn } from '@gitops-lite/core'
+import { bumpDiff, envValues, parseEnvFile, parseTemplate, planImageBump, resolveTemplate, setEnvValue, unifiedDiff, variablesIn } from '@gitops-lite/core'
 
 describe('parseTemplate', () => {
   it('splits text and variables with their offsets', () => {
@@ -57,5 +57,37 @@ describe('unifiedDiff', () => {
   it('marks a missing final newline and drops carriage returns', () => {
     expect(unifiedDiff('f', 'a\r\nb', 'a\r\nc')).toBe('--- a/f\n+++ b/f\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n')
     expect(unifiedDiff('f', 'same', 'same')).toBe('')
+  })
+})
+
+describe('bumpDiff', () => {
+  it("shows only the changed variable's line of the env file, never its neighbours (secrets)", () => {
+    const env = 'DB_PASSWORD=hunter2\nAPI_TOKEN=s3cr3t\nAPI_TAG=v1\nSMTP_PASSWORD=pa55\nOTHER=x\n'
+    const compose = 'services:\n  api:\n    image: acme/api:${API_TAG}\n  web:\n    image: acme/web:v1\n'
+    const plan = planImageBump({
+      files: [{ path: 'compose.yaml', text: compose }],
+      envFile: { path: 'deploy/.env', text: env },
+      targets: [{ service: 'api', tag: 'v2' }, { service: 'web', tag: 'v2' }]
+    })
+    const diff = bumpDiff(plan.files, 'deploy/.env')
+    expect(diff).toBe(
+      [
+        '--- a/compose.yaml',
+        '+++ b/compose.yaml',
+        '@@ -2,4 +2,4 @@',
+        '   api:',
+        '     image: acme/api:${API_TAG}',
+        '   web:',
+        '-    image: acme/web:v1',
+        '+    image: acme/web:v2',
+        '--- a/deploy/.env',
+        '+++ b/deploy/.env',
+        '@@ -3 +3 @@',
+        '-API_TAG=v1',
+        '+API_TAG=v2',
+        ''
+      ].join('\n')
+    )
+    for (const secret of ['hunter2', 's3cr3t', 'pa55', 'OTHER']) expect(diff).not.toContain(secret)
   })
 })

@@ -77,3 +77,11 @@ function range(from: number, to: number): string {
   const count = to - from
   return count === 1 ? `${from + 1}` : `${count === 0 ? from : from + 1},${count}`
 }
+
+/**
+ * The diff of every file an image bump changes. The env file's diff has no context lines:
+ * its other lines are other variables, often secrets, which must not reach a log or an output.
+ */
+export function bumpDiff(files: readonly { path: string; before: string; after: string }[], envFilePath: string | undefined): string {
+  return files.map((f) => unifiedDiff(f.path, f.before, f.after, f.path === envFilePath ? 0 : 3)).join('')
+}
