@@ -64779,6 +64779,13 @@ gl_is_secret_file() {
   return 1
 }
 
+# Files the swap and the restore never touch: the VM's secrets, and the host's own records
+# under .gitops-lite/ (the lock, the record, the append-only audit log).
+gl_is_kept_file() {
+  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac
+  gl_is_secret_file "$1"
+}
+
 gl_pull() {
   [ "$GL_PULL" = 1 ] || return 0
   [ "$GL_FULL" = 1 ] || [ $# -gt 0 ] || return 0
@@ -64792,7 +64799,7 @@ gl_swap() {
   gl_event phase swap
   mkdir -p "$GL_RUN/old" && : > "$GL_RUN/old.absent" || return 1
   for gl_f in $GL_FILES; do
-    if gl_is_secret_file "$gl_f"; then continue; fi
+    if gl_is_kept_file "$gl_f"; then continue; fi
     if [ -e "$GL_DIR/$gl_f" ]; then
       mkdir -p "$GL_RUN/old/$(dirname "$gl_f")" && cp -p "$GL_DIR/$gl_f" "$GL_RUN/old/$gl_f" || return 1
     else
@@ -64800,7 +64807,7 @@ gl_swap() {
     fi
   done
   for gl_f in $GL_FILES; do
-    if gl_is_secret_file "$gl_f"; then continue; fi
+    if gl_is_kept_file "$gl_f"; then continue; fi
     mkdir -p "$GL_DIR/$(dirname "$gl_f")" && mv -f "$GL_STAGE/$gl_f" "$GL_DIR/$gl_f" || return 1
   done
 }
@@ -64809,7 +64816,7 @@ gl_restore() {
   [ -n "$GL_FILES" ] || return 0
   gl_event phase restore
   for gl_f in $GL_FILES; do
-    if gl_is_secret_file "$gl_f"; then continue; fi
+    if gl_is_kept_file "$gl_f"; then continue; fi
     if [ -e "$GL_RUN/old/$gl_f" ]; then
       cp -p "$GL_RUN/old/$gl_f" "$GL_DIR/$gl_f.gitops-lite-restore" && mv -f "$GL_DIR/$gl_f.gitops-lite-restore" "$GL_DIR/$gl_f"
     elif grep -qxF "$gl_f" "$GL_RUN/old.absent" 2>/dev/null; then
@@ -65896,6 +65903,12 @@ function isSecretFileName(path) {
     const name = external_node_path_namespaceObject.posix.basename(path);
     return name === '.env' || /^\..+\.env$/.test(name);
 }
+/** The folder under remote-dir where the host keeps the lock, the record and the audit log. */
+const STATE_DIR = '.gitops-lite';
+/** A path under remote-dir's `.gitops-lite/`: the host's own records, never uploaded over. */
+function isReservedPath(path) {
+    return path.split('/')[0] === STATE_DIR;
+}
 /**
  * A path the remote scripts can pass around as one word: relative, no `..`, and only
  * letters, digits and `._-/` (no spaces, quotes or glob characters).
@@ -66061,6 +66074,11 @@ function readFiles(inputs, workspaceInput) {
         if (remotePath.startsWith('..') || !isSafeRelativePath(remotePath)) {
             throw new errors_UserError(`Input 'files' entry ${JSON.stringify(name)} cannot be uploaded: it must be in the first compose file's folder (${(0,external_node_path_namespaceObject.relative)(workspace, base) || '.'}) or below it, named with letters, digits and . _ - /`, {
                 fix: 'Move the file next to the compose file (the compose file\'s folder becomes remote-dir on the VM), or rename it.'
+            });
+        }
+        if (isReservedPath(remotePath)) {
+            throw new errors_UserError(`Input 'files' entry ${JSON.stringify(name)} would be uploaded to ${JSON.stringify(remotePath)}, inside .gitops-lite/, where the host keeps the deploy lock, record and audit log`, {
+                fix: "Remove it from 'files', or move it out of a folder named .gitops-lite next to the compose file."
             });
         }
         if (isSecretFileName(remotePath)) {

@@ -8,6 +8,7 @@ import {
   checkPrivateKey,
   envFilesOf,
   isComposeFileName,
+  isReservedPath,
   isSafeRelativePath,
   isSecretFileName,
   isValidUsername,
@@ -170,6 +171,11 @@ function readFiles(inputs: Inputs, workspaceInput: string): StackFile[] {
     if (remotePath.startsWith('..') || !isSafeRelativePath(remotePath)) {
       throw new UserError(`Input 'files' entry ${JSON.stringify(name)} cannot be uploaded: it must be in the first compose file's folder (${relative(workspace, base) || '.'}) or below it, named with letters, digits and . _ - /`, {
         fix: 'Move the file next to the compose file (the compose file\'s folder becomes remote-dir on the VM), or rename it.'
+      })
+    }
+    if (isReservedPath(remotePath)) {
+      throw new UserError(`Input 'files' entry ${JSON.stringify(name)} would be uploaded to ${JSON.stringify(remotePath)}, inside .gitops-lite/, where the host keeps the deploy lock, record and audit log`, {
+        fix: "Remove it from 'files', or move it out of a folder named .gitops-lite next to the compose file."
       })
     }
     if (isSecretFileName(remotePath)) {

@@ -83,6 +83,14 @@ describe('ssh-surgical-deploy inputs', () => {
     expect(failure({}, workspace({ 'README.md': 'x' }))).toMatch(/No compose file in the workspace/)
   })
 
+  it("refuses files under .gitops-lite/, where the host keeps the lock, the record and the audit log", () => {
+    const dir = workspace({ 'compose.yaml': 'services: {}\n', '.gitops-lite/audit.log': '', '.gitops-lite/state': '', '.gitops-lite/lock': '', 'conf/.gitops-lite/x': 'x' })
+    for (const path of ['.gitops-lite/audit.log', '.gitops-lite/state', '.gitops-lite/lock']) {
+      expect(failure({ files: `compose.yaml\n${path}` }, dir)).toMatch(new RegExp(`Input 'files' entry "${path.replace('.', '\\.')}" would be uploaded to .*inside \\.gitops-lite/.*Remove it from 'files'`))
+    }
+    expect(settings({ files: 'compose.yaml\nconf/.gitops-lite/x' }, dir).files.map((f) => f.path)).toEqual(['compose.yaml', 'conf/.gitops-lite/x'])
+  })
+
   it('validates the rest, quoting the bad value', () => {
     expect(failure({ host: '' })).toMatch(/Input 'host' is required/)
     expect(failure({ 'remote-dir': '/srv/../etc' })).toMatch(/Input 'remote-dir' "\/srv\/..\/etc" is not a usable directory/)

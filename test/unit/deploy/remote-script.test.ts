@@ -1,7 +1,7 @@
 // The host side, run locally by sh: the generated scripts parse, values stay data, and the
 // library's health wait, lock, file swap and detached runner behave (docker is a fake here).
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -202,6 +202,32 @@ describe('swap and restore', () => {
     expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('old compose\n')
     expect(existsSync(join(remote, 'conf', 'added.txt'))).toBe(false)
     expect(readFileSync(join(remote, '.env'), 'utf8')).toBe('SECRET=1\n')
+  })
+})
+
+describe('swap and restore keep the host records', () => {
+  it('never replace or remove anything under .gitops-lite/ (lock, record, audit log)', () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'remote')
+    const run = join(fake, 'run')
+    mkdirSync(join(run, 'new', '.gitops-lite'), { recursive: true })
+    mkdirSync(join(remote, '.gitops-lite'), { recursive: true })
+    writeFileSync(join(remote, 'compose.yaml'), 'old compose\n')
+    writeFileSync(join(remote, '.gitops-lite', 'audit.log'), '{"result":"success"}\n')
+    writeFileSync(join(remote, '.gitops-lite', 'lock'), '')
+    const lockInode = statSync(join(remote, '.gitops-lite', 'lock')).ino
+    writeFileSync(join(run, 'new', 'compose.yaml'), 'new compose\n')
+    for (const name of ['audit.log', 'lock', 'state']) writeFileSync(join(run, 'new', '.gitops-lite', name), 'forged\n')
+    const env = { GL_FILES: 'compose.yaml .gitops-lite/audit.log .gitops-lite/lock .gitops-lite/state' }
+    expect(runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_swap && echo swapped`, fake, env).stdout).toContain('swapped')
+    expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('new compose\n')
+    expect(readFileSync(join(remote, '.gitops-lite', 'audit.log'), 'utf8')).toBe('{"result":"success"}\n')
+    expect(statSync(join(remote, '.gitops-lite', 'lock')).ino).toBe(lockInode)
+    expect(existsSync(join(remote, '.gitops-lite', 'state'))).toBe(false)
+    runLibrary(`GL_RUN=${run}; gl_restore`, fake, env)
+    expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('old compose\n')
+    expect(readFileSync(join(remote, '.gitops-lite', 'audit.log'), 'utf8')).toBe('{"result":"success"}\n')
+    expect(existsSync(join(remote, '.gitops-lite', 'lock'))).toBe(true)
   })
 })
 

@@ -190,6 +190,13 @@ gl_is_secret_file() {
   return 1
 }
 
+# Files the swap and the restore never touch: the VM's secrets, and the host's own records
+# under .gitops-lite/ (the lock, the record, the append-only audit log).
+gl_is_kept_file() {
+  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac
+  gl_is_secret_file "$1"
+}
+
 gl_pull() {
   [ "$GL_PULL" = 1 ] || return 0
   [ "$GL_FULL" = 1 ] || [ $# -gt 0 ] || return 0
@@ -203,7 +210,7 @@ gl_swap() {
   gl_event phase swap
   mkdir -p "$GL_RUN/old" && : > "$GL_RUN/old.absent" || return 1
   for gl_f in $GL_FILES; do
-    if gl_is_secret_file "$gl_f"; then continue; fi
+    if gl_is_kept_file "$gl_f"; then continue; fi
     if [ -e "$GL_DIR/$gl_f" ]; then
       mkdir -p "$GL_RUN/old/$(dirname "$gl_f")" && cp -p "$GL_DIR/$gl_f" "$GL_RUN/old/$gl_f" || return 1
     else
@@ -211,7 +218,7 @@ gl_swap() {
     fi
   done
   for gl_f in $GL_FILES; do
-    if gl_is_secret_file "$gl_f"; then continue; fi
+    if gl_is_kept_file "$gl_f"; then continue; fi
     mkdir -p "$GL_DIR/$(dirname "$gl_f")" && mv -f "$GL_STAGE/$gl_f" "$GL_DIR/$gl_f" || return 1
   done
 }
@@ -220,7 +227,7 @@ gl_restore() {
   [ -n "$GL_FILES" ] || return 0
   gl_event phase restore
   for gl_f in $GL_FILES; do
-    if gl_is_secret_file "$gl_f"; then continue; fi
+    if gl_is_kept_file "$gl_f"; then continue; fi
     if [ -e "$GL_RUN/old/$gl_f" ]; then
       cp -p "$GL_RUN/old/$gl_f" "$GL_DIR/$gl_f.gitops-lite-restore" && mv -f "$GL_DIR/$gl_f.gitops-lite-restore" "$GL_DIR/$gl_f"
     elif grep -qxF "$gl_f" "$GL_RUN/old.absent" 2>/dev/null; then

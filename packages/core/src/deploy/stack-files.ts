@@ -31,6 +31,14 @@ export function isSecretFileName(path: string): boolean {
   return name === '.env' || /^\..+\.env$/.test(name)
 }
 
+/** The folder under remote-dir where the host keeps the lock, the record and the audit log. */
+export const STATE_DIR = '.gitops-lite'
+
+/** A path under remote-dir's `.gitops-lite/`: the host's own records, never uploaded over. */
+export function isReservedPath(path: string): boolean {
+  return path.split('/')[0] === STATE_DIR
+}
+
 /**
  * A path the remote scripts can pass around as one word: relative, no `..`, and only
  * letters, digits and `._-/` (no spaces, quotes or glob characters).
