@@ -49345,9 +49345,6 @@ const DISPATCH_LIMITS = {
     clientPayloadProperties: 10,
     bodyBytes: 64 * 1024
 };
-function updatesOf(payload) {
-    return 'services' in payload ? payload.services : [pickUpdate(payload)];
-}
 function pickUpdate(u) {
     return u.digest === undefined
         ? { service: u.service, image: u.image, tag: u.tag }
@@ -49403,6 +49400,52 @@ function readUpdate(object, path, inherited) {
     }
     return digest === undefined ? { service, image, tag } : { service, image, tag, digest };
 }
+const SOURCE_FIELDS = {
+    repository: { valid: (v) => parseRepositoryName(v) !== undefined, expected: 'a GitHub repository as owner/name' },
+    sha: { valid: (v) => /^[0-9a-f]{40}$/i.test(v), expected: 'a commit sha of 40 hex digits' },
+    ref: { valid: isPlainText, expected: 'a git ref on one line, without control characters' },
+    run_id: { valid: isPlainText, expected: 'a run id on one line, without control characters' },
+    run_url: { valid: isHttpsUrl, expected: 'an https URL' },
+    actor: { valid: isPlainText, expected: 'a user name on one line, without control characters' }
+};
+/** One line of text without control characters (nothing that could start another commit trailer). */
+function isPlainText(value) {
+    return value.length <= 1024 && !/[\p{Cc}\u2028\u2029]/u.test(value);
+}
+function isHttpsUrl(value) {
+    if (!isPlainText(value) || /\s/.test(value))
+        return false;
+    try {
+        return new URL(value).protocol === 'https:';
+    }
+    catch {
+        return false;
+    }
+}
+/**
+ * The `source` object: every field optional (a hand-sent event may omit it), but each one
+ * given must be what dispatch-to-infra sends, since it is written into commit trailers.
+ */
+function readSource(raw) {
+    if (raw === undefined || raw === null)
+        return undefined;
+    if (!isObject(raw))
+        throw payloadError('source', `must be an object, got ${JSON.stringify(raw)}`);
+    const unknownKeys = Object.keys(raw).filter((key) => !Object.hasOwn(SOURCE_FIELDS, key));
+    if (unknownKeys.length > 0) {
+        throw payloadError(`source.${unknownKeys[0]}`, `is not a field of the source (the fields are ${Object.keys(SOURCE_FIELDS).join(', ')})`);
+    }
+    const source = {};
+    for (const [key, rule] of Object.entries(SOURCE_FIELDS)) {
+        const value = readString(raw, key, `source.${key}`, false);
+        if (value === undefined)
+            continue;
+        if (!rule.valid(value))
+            throw payloadError(`source.${key}`, `${JSON.stringify(value)} is not ${rule.expected}`);
+        source[key] = value;
+    }
+    return source;
+}
 function isObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -49442,7 +49485,7 @@ function parseDeployPayload(raw) {
     if (environment !== undefined && !isValidEnvironment(environment)) {
         throw payloadError('environment', `${JSON.stringify(environment)} is not a valid environment name`);
     }
-    const source = isObject(raw.source) ? raw.source : undefined;
+    const source = readSource(raw.source);
     const correlationId = typeof raw.correlation_id === 'string' ? raw.correlation_id : undefined;
     return { updates, environment, source, correlationId };
 }

@@ -34206,6 +34206,44 @@ function explainRequestError(error, purpose) {
     return new errors_UserError(`${tried}: GitHub answered ${status} (${quoted})`, { ...cause });
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/names.ts
+
+// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
+// require an alphanumeric first character, as container and DNS names derived from it need.
+const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+function names_isValidServiceName(name) {
+    return serviceNamePattern.test(name);
+}
+function requireServiceName(field, value) {
+    if (!names_isValidServiceName(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
+            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
+        });
+    }
+    return value;
+}
+// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
+const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
+function parseRepositoryName(value) {
+    const parts = value.split('/');
+    if (parts.length !== 2)
+        return undefined;
+    const [owner, repo] = parts;
+    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
+        return undefined;
+    return { owner, repo };
+}
+function requireRepositoryName(field, value) {
+    const parsed = parseRepositoryName(value);
+    if (!parsed) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
+            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
+        });
+    }
+    return parsed;
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/payload.ts
 
 
@@ -34221,9 +34259,6 @@ const DISPATCH_LIMITS = {
     clientPayloadProperties: 10,
     bodyBytes: 64 * 1024
 };
-function updatesOf(payload) {
-    return 'services' in payload ? payload.services : [pickUpdate(payload)];
-}
 function pickUpdate(u) {
     return u.digest === undefined
         ? { service: u.service, image: u.image, tag: u.tag }
@@ -34279,6 +34314,52 @@ function readUpdate(object, path, inherited) {
     }
     return digest === undefined ? { service, image, tag } : { service, image, tag, digest };
 }
+const SOURCE_FIELDS = {
+    repository: { valid: (v) => parseRepositoryName(v) !== undefined, expected: 'a GitHub repository as owner/name' },
+    sha: { valid: (v) => /^[0-9a-f]{40}$/i.test(v), expected: 'a commit sha of 40 hex digits' },
+    ref: { valid: isPlainText, expected: 'a git ref on one line, without control characters' },
+    run_id: { valid: isPlainText, expected: 'a run id on one line, without control characters' },
+    run_url: { valid: isHttpsUrl, expected: 'an https URL' },
+    actor: { valid: isPlainText, expected: 'a user name on one line, without control characters' }
+};
+/** One line of text without control characters (nothing that could start another commit trailer). */
+function isPlainText(value) {
+    return value.length <= 1024 && !/[\p{Cc}\u2028\u2029]/u.test(value);
+}
+function isHttpsUrl(value) {
+    if (!isPlainText(value) || /\s/.test(value))
+        return false;
+    try {
+        return new URL(value).protocol === 'https:';
+    }
+    catch {
+        return false;
+    }
+}
+/**
+ * The `source` object: every field optional (a hand-sent event may omit it), but each one
+ * given must be what dispatch-to-infra sends, since it is written into commit trailers.
+ */
+function readSource(raw) {
+    if (raw === undefined || raw === null)
+        return undefined;
+    if (!isObject(raw))
+        throw payloadError('source', `must be an object, got ${JSON.stringify(raw)}`);
+    const unknownKeys = Object.keys(raw).filter((key) => !Object.hasOwn(SOURCE_FIELDS, key));
+    if (unknownKeys.length > 0) {
+        throw payloadError(`source.${unknownKeys[0]}`, `is not a field of the source (the fields are ${Object.keys(SOURCE_FIELDS).join(', ')})`);
+    }
+    const source = {};
+    for (const [key, rule] of Object.entries(SOURCE_FIELDS)) {
+        const value = readString(raw, key, `source.${key}`, false);
+        if (value === undefined)
+            continue;
+        if (!rule.valid(value))
+            throw payloadError(`source.${key}`, `${JSON.stringify(value)} is not ${rule.expected}`);
+        source[key] = value;
+    }
+    return source;
+}
 function isObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -34318,7 +34399,7 @@ function parseDeployPayload(raw) {
     if (environment !== undefined && !isValidEnvironment(environment)) {
         throw payloadError('environment', `${JSON.stringify(environment)} is not a valid environment name`);
     }
-    const source = isObject(raw.source) ? raw.source : undefined;
+    const source = readSource(raw.source);
     const correlationId = typeof raw.correlation_id === 'string' ? raw.correlation_id : undefined;
     return { updates, environment, source, correlationId };
 }
@@ -39854,44 +39935,6 @@ async function waitForWorkflowRun(source, options) {
     return { state: 'completed', run };
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/names.ts
-
-// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
-// require an alphanumeric first character, as container and DNS names derived from it need.
-const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-function names_isValidServiceName(name) {
-    return serviceNamePattern.test(name);
-}
-function requireServiceName(field, value) {
-    if (!names_isValidServiceName(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
-            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
-        });
-    }
-    return value;
-}
-// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
-const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
-function parseRepositoryName(value) {
-    const parts = value.split('/');
-    if (parts.length !== 2)
-        return undefined;
-    const [owner, repo] = parts;
-    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
-        return undefined;
-    return { owner, repo };
-}
-function requireRepositoryName(field, value) {
-    const parsed = parseRepositoryName(value);
-    if (!parsed) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
-            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
-        });
-    }
-    return parsed;
-}
-
 ;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
 
 const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -40076,7 +40119,7 @@ function readApiUrl(inputs, env) {
     }
     return value.replace(/\/+$/, '');
 }
-function readSource(env) {
+function input_helper_readSource(env) {
     const repository = env.GITHUB_REPOSITORY ?? '';
     const runId = env.GITHUB_RUN_ID ?? '';
     const server = (env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/+$/, '');
@@ -40155,7 +40198,7 @@ function readSettings(inputs, env) {
         wait: inputs.boolean('wait', false),
         waitTimeoutMs,
         waitTimeout,
-        source: readSource(env)
+        source: input_helper_readSource(env)
     };
 }
 

@@ -167,6 +167,32 @@ describe('bump-image-tag, run as the runner runs it', () => {
     )
   }, timeout)
 
+  it('refuses a payload source that would forge commit trailers, changing nothing', async () => {
+    const bare = await createRemote({ 'compose.yaml': compose })
+    const work = clone(bare)
+    const head = remoteHead(bare)
+    const run = await bump(work, {}, {
+      event: {
+        name: 'repository_dispatch',
+        payload: {
+          client_payload: {
+            service: 'api',
+            image: 'ghcr.io/acme/api',
+            tag: 'v2',
+            source: { repository: 'acme/app\nSigned-off-by: Mallory <m@example.com>', sha: 'a'.repeat(40) }
+          }
+        }
+      }
+    })
+    expect(run.exitCode).toBe(1)
+    expect(run.annotations.filter((a) => a.level === 'error').map((a) => a.message)).toEqual([
+      expect.stringContaining('client_payload.source.repository "acme/app\\nSigned-off-by: Mallory <m@example.com>" is not a GitHub repository as owner/name')
+    ])
+    expect(readFileSync(join(work, 'compose.yaml'), 'utf8')).toBe(compose)
+    expect(git(work, 'status', '--porcelain')).toBe('')
+    expect(remoteHead(bare)).toBe(head)
+  }, timeout)
+
   it('refuses a dispatch payload naming a service that runs another image', async () => {
     const bare = await createRemote({ 'compose.yaml': compose })
     const run = await bump(clone(bare), {}, {

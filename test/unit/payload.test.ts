@@ -1,4 +1,4 @@
-import { DISPATCH_LIMITS, checkDispatchLimits, createDeployPayload, parseDeployPayload, type PayloadSource } from '@gitops-lite/core'
+import { DISPATCH_LIMITS, UserError, checkDispatchLimits, createDeployPayload, parseDeployPayload, type PayloadSource } from '@gitops-lite/core'
 
 const source: PayloadSource = {
   repository: 'acme/app',
@@ -62,5 +62,32 @@ describe('checkDispatchLimits', () => {
     expect(() => checkDispatchLimits('deploy', { x: 'a'.repeat(65_536 - overhead) })).toThrow(
       'The dispatch body is 65536 bytes; GitHub accepts less than 65536 bytes (64 KB)'
     )
+  })
+})
+
+describe('parseDeployPayload: source', () => {
+  const update = { service: 'api', image: 'ghcr.io/acme/api', tag: 'v1' }
+  const parse = (sourceValue: unknown) => () => parseDeployPayload({ ...update, source: sourceValue })
+
+  it('accepts a full source, a partial one with empty fields, and none', () => {
+    expect(parseDeployPayload({ ...update, source }).source).toEqual(source)
+    expect(parseDeployPayload({ ...update, source: { repository: 'acme/app', sha: '', run_url: '' } }).source).toEqual({ repository: 'acme/app' })
+    expect(parseDeployPayload(update).source).toBeUndefined()
+  })
+
+  it.each<[string, unknown, string]>([
+    ['a newline that would add a commit trailer', { ...source, repository: 'acme/app\nSigned-off-by: mallory' }, 'client_payload.source.repository "acme/app\\nSigned-off-by: mallory" is not a GitHub repository as owner/name'],
+    ['an object', { ...source, repository: { owner: 'acme' } }, 'client_payload.source.repository must be a string, got {"owner":"acme"}'],
+    ['a short sha', { ...source, sha: 'abc123' }, 'client_payload.source.sha "abc123" is not a commit sha of 40 hex digits'],
+    ['a non-https run url', { ...source, run_url: 'javascript:alert(1)' }, 'client_payload.source.run_url "javascript:alert(1)" is not an https URL'],
+    ['a run url with a line break', { ...source, run_url: 'https://github.com/x\nForged: yes' }, 'client_payload.source.run_url'],
+    ['a ref with a carriage return', { ...source, ref: 'refs/heads/main\rX' }, 'client_payload.source.ref "refs/heads/main\\rX" is not a git ref on one line'],
+    ['a run id with a control character', { ...source, run_id: '1\u001b[2J' }, 'client_payload.source.run_id'],
+    ['an actor given as a number', { ...source, actor: 42 }, 'client_payload.source.actor must be a string, got 42'],
+    ['an unknown field', { ...source, trailer: 'x' }, 'client_payload.source.trailer is not a field of the source'],
+    ['a source that is not an object', 'acme/app', 'client_payload.source must be an object, got "acme/app"']
+  ])('refuses %s, naming the field', (_, sourceValue, message) => {
+    expect(parse(sourceValue)).toThrow(UserError)
+    expect(parse(sourceValue)).toThrow(message)
   })
 })
