@@ -65038,6 +65038,7 @@ var dist = __nccwpck_require__(8009);
 
 
 
+
 /** Splits a script's stdout into its `<mark> section NAME` parts. */
 function splitSections(stdout, mark) {
     const sections = new Map();
@@ -65059,36 +65060,65 @@ function splitSections(stdout, mark) {
         sections.set(current, lines.join('\n'));
     return sections;
 }
-function parseInspection(stdout, mark) {
+/**
+ * Reads the inspection's output. Nothing of it is ever quoted in an error: the config section
+ * is the resolved compose config, which holds values from the host's `.env` files.
+ */
+function parseInspection(stdout, mark, host = 'the host') {
     const sections = splitSections(stdout, mark);
-    if (!sections.has('end'))
-        throw new Error('The inspection output is incomplete (no end section)');
+    const rerun = 'Nothing was changed on the host (the inspection only reads). See the output above in the log, then rerun.';
+    if (!sections.has('end')) {
+        throw new errors_UserError(`The inspection output from ${host} is incomplete (it stopped before its end)`, {
+            fix: `${rerun} A full disk or a killed shell on the host are the usual causes.`
+        });
+    }
     const section = (name) => sections.get(name) ?? '';
     const lines = (name) => section(name).split('\n').filter((line) => line.trim() !== '');
     const [compose, composeVersion = ''] = lines('compose');
-    if (compose !== 'v2' && compose !== 'v1')
-        throw new Error(`The inspection named an unknown compose variant '${compose}'`);
+    if (compose !== 'v2' && compose !== 'v1') {
+        throw new errors_UserError(`The inspection output from ${host} is incomplete (it names no compose variant, v2 or v1)`, { fix: rerun });
+    }
     const directory = lines('directory')[0] ?? '';
+    let model;
+    try {
+        model = parseComposeModel(section('config'), compose);
+    }
+    catch {
+        throw new errors_UserError(`The resolved compose config that ${host} printed could not be read (${compose === 'v2' ? 'not JSON' : 'not YAML'}); it is not shown because it holds values from the host's .env files`, {
+            fix: `Nothing was changed on the host. Run '${compose === 'v2' ? 'docker compose config --format json' : 'docker-compose config'}' in remote-dir on the host to see what compose prints, or set compose-command to the other compose, then rerun.`
+        });
+    }
+    let containers;
+    try {
+        containers = lines('containers').map(parseContainer);
+    }
+    catch {
+        throw new errors_UserError(`The container list (docker inspect) that ${host} printed could not be read`, {
+            fix: "Nothing was changed on the host. Check that 'docker inspect' of the project's containers works on the host (and that Docker is not being upgraded), then rerun."
+        });
+    }
     return {
         compose,
         composeVersion,
         directory,
         project: lines('project')[0] ?? '',
         generation: lines('generation')[0] ?? '0',
-        model: parseComposeModel(section('config')),
+        model,
         hashes: new Map(lines('hashes').map((line) => {
             const [service, hash] = line.trim().split(/\s+/);
             return [service, hash ?? ''];
         })),
-        containers: lines('containers').map(parseContainer),
+        containers,
         record: parseRecord(section('record')),
         hostFiles: lines('files')
     };
 }
 function parseContainer(line) {
     const raw = JSON.parse(line);
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || typeof raw.id !== 'string')
+        throw new Error('not a container description');
     return {
-        id: String(raw.id),
+        id: raw.id,
         name: String(raw.name ?? '').replace(/^\//, ''),
         service: String(raw.service ?? ''),
         oneoff: String(raw.oneoff ?? '').toLowerCase() === 'true',
@@ -65145,11 +65175,12 @@ function fileReferences(references, topLevel) {
     });
 }
 /**
- * Reduces `compose config` output (v2 JSON or v1 YAML; YAML parses both) to what planning
- * needs. The resolved config holds values from env files: nothing else of it is kept.
+ * Reduces `compose config` output (v2: JSON, read with JSON.parse; v1: YAML) to what planning
+ * needs. The resolved config holds values from env files: nothing else of it is kept, and a
+ * parse error may quote it, so callers must not show the error (parseInspection does not).
  */
-function parseComposeModel(text) {
-    const config = asRecord((0,dist/* parse */.qg)(text));
+function parseComposeModel(text, compose = 'v1') {
+    const config = asRecord(compose === 'v2' ? JSON.parse(text) : (0,dist/* parse */.qg)(text, { prettyErrors: false }));
     const configs = asRecord(config.configs);
     const secrets = asRecord(config.secrets);
     const services = new Map();
@@ -65464,7 +65495,7 @@ async function inspectAndPlan(shell, options, log) {
         log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`);
     if (inspected.code !== 0)
         throw remoteError(shell.name, 'inspection', inspected, mark, limits);
-    const report = parseInspection(inspected.stdout, mark);
+    const report = parseInspection(inspected.stdout, mark, shell.name);
     const paths = pathsToDigest(report, files, options.envFiles);
     const hostDigests = new Map();
     if (paths.length > 0) {

@@ -1,4 +1,5 @@
 import {
+  UserError,
   envFilesOf,
   isComposeFileName,
   isSafeRelativePath,
@@ -117,6 +118,50 @@ describe('parseInspection', () => {
   it('refuses output cut short, and a section marker without the run mark is just text', () => {
     expect(() => parseInspection(output.replace(`${mark} section end`, ''), mark)).toThrow(/incomplete/)
     expect(splitSections(`${mark} section a\n@@gitops-lite-other section b\nline`, mark)).toEqual(new Map([['a', '@@gitops-lite-other section b\nline']]))
+  })
+})
+
+describe('parseInspection never quotes what the host printed', () => {
+  const secret = 'hunter2-from-the-env-file'
+  const inspection = (config: string, compose = 'v2', containers = '{"id":"c1","service":"web"}') =>
+    [`${mark} section compose`, compose, `${mark} section config`, config, `${mark} section containers`, containers, `${mark} section end`, ''].join('\n')
+  const failure = (stdout: string): UserError => {
+    try {
+      parseInspection(stdout, mark, 'deploy@vm1:22')
+    } catch (error) {
+      if (error instanceof UserError) return error
+      throw new Error(`expected a UserError, got ${String(error)}`)
+    }
+    throw new Error('expected a UserError')
+  }
+
+  it('a resolved config it cannot read fails the host with a UserError that shows none of it', () => {
+    for (const [config, compose] of [
+      [`{"services": {"web": {"environment": {"TOKEN": "${secret}"}}, oops}`, 'v2'],
+      [`services:\n  web:\n    environment:\n      TOKEN: ${secret}\n     bad: [indent\n`, 'v1']
+    ]) {
+      const error = failure(inspection(config, compose))
+      expect(error.message).toMatch(/resolved compose config that deploy@vm1:22 printed could not be read/)
+      expect(error.fix).toMatch(/Nothing was changed on the host/)
+      expect(error.describe()).not.toContain(secret)
+      expect(String(error.cause ?? '')).not.toContain(secret)
+    }
+  })
+
+  it('reads compose v2 output as JSON', () => {
+    // Valid JSON that YAML refuses (a repeated key): v2 prints JSON, so it is read as JSON.
+    const report = parseInspection(inspection('{"services": {"web": {"image": "a", "image": "registry/web:v2"}}}', 'v2', ''), mark, 'vm1')
+    expect(report.model.services.get('web')?.image).toBe('registry/web:v2')
+  })
+
+  it('an unreadable container line or output cut short is a UserError naming the host', () => {
+    const container = failure(inspection('{"services": {}}', 'v2', `{"id": "c1", "name": "${secret}`))
+    expect(container.message).toMatch(/container list \(docker inspect\) that deploy@vm1:22 printed could not be read/)
+    expect(container.describe()).not.toContain(secret)
+    const cut = failure(inspection(`{"services": {"web": {"environment": {"TOKEN": "${secret}"}}}}`).replace(`${mark} section end`, ''))
+    expect(cut.message).toMatch(/inspection output from deploy@vm1:22 is incomplete/)
+    expect(cut.fix).toMatch(/Nothing was changed on the host/)
+    expect(failure(inspection('{}', 'v3')).message).toMatch(/deploy@vm1:22 is incomplete \(it names no compose variant/)
   })
 })
 

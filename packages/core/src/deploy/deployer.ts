@@ -212,7 +212,7 @@ async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: D
   const waited = new RegExp(`^${mark} lock-wait (.*)$`, 'm').exec(inspected.stdout)
   if (waited) log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`)
   if (inspected.code !== 0) throw remoteError(shell.name, 'inspection', inspected, mark, limits)
-  const report = parseInspection(inspected.stdout, mark)
+  const report = parseInspection(inspected.stdout, mark, shell.name)
   const paths = pathsToDigest(report, files, options.envFiles)
   const hostDigests = new Map<string, string>()
   if (paths.length > 0) {

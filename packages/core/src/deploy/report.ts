@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
 import { parse } from 'yaml'
+import { UserError } from '../errors'
 import { parseRecord, type ComposeVariant, type DeployRecord } from './record'
 
 /** A container of the project, as the inspection reads it with docker inspect. */
@@ -69,37 +70,65 @@ export function splitSections(stdout: string, mark: string): Map<string, string>
   return sections
 }
 
-export function parseInspection(stdout: string, mark: string): HostReport {
+/**
+ * Reads the inspection's output. Nothing of it is ever quoted in an error: the config section
+ * is the resolved compose config, which holds values from the host's `.env` files.
+ */
+export function parseInspection(stdout: string, mark: string, host = 'the host'): HostReport {
   const sections = splitSections(stdout, mark)
-  if (!sections.has('end')) throw new Error('The inspection output is incomplete (no end section)')
+  const rerun = 'Nothing was changed on the host (the inspection only reads). See the output above in the log, then rerun.'
+  if (!sections.has('end')) {
+    throw new UserError(`The inspection output from ${host} is incomplete (it stopped before its end)`, {
+      fix: `${rerun} A full disk or a killed shell on the host are the usual causes.`
+    })
+  }
   const section = (name: string) => sections.get(name) ?? ''
   const lines = (name: string) => section(name).split('\n').filter((line) => line.trim() !== '')
   const [compose, composeVersion = ''] = lines('compose')
-  if (compose !== 'v2' && compose !== 'v1') throw new Error(`The inspection named an unknown compose variant '${compose}'`)
+  if (compose !== 'v2' && compose !== 'v1') {
+    throw new UserError(`The inspection output from ${host} is incomplete (it names no compose variant, v2 or v1)`, { fix: rerun })
+  }
   const directory = lines('directory')[0] ?? ''
+  let model: ComposeModel
+  try {
+    model = parseComposeModel(section('config'), compose)
+  } catch {
+    throw new UserError(`The resolved compose config that ${host} printed could not be read (${compose === 'v2' ? 'not JSON' : 'not YAML'}); it is not shown because it holds values from the host's .env files`, {
+      fix: `Nothing was changed on the host. Run '${compose === 'v2' ? 'docker compose config --format json' : 'docker-compose config'}' in remote-dir on the host to see what compose prints, or set compose-command to the other compose, then rerun.`
+    })
+  }
+  let containers: ContainerState[]
+  try {
+    containers = lines('containers').map(parseContainer)
+  } catch {
+    throw new UserError(`The container list (docker inspect) that ${host} printed could not be read`, {
+      fix: "Nothing was changed on the host. Check that 'docker inspect' of the project's containers works on the host (and that Docker is not being upgraded), then rerun."
+    })
+  }
   return {
     compose,
     composeVersion,
     directory,
     project: lines('project')[0] ?? '',
     generation: lines('generation')[0] ?? '0',
-    model: parseComposeModel(section('config')),
+    model,
     hashes: new Map(
       lines('hashes').map((line) => {
         const [service, hash] = line.trim().split(/\s+/)
         return [service, hash ?? ''] as const
       })
     ),
-    containers: lines('containers').map(parseContainer),
+    containers,
     record: parseRecord(section('record')),
     hostFiles: lines('files')
   }
 }
 
 function parseContainer(line: string): ContainerState {
-  const raw = JSON.parse(line) as Record<string, unknown>
+  const raw = JSON.parse(line) as Record<string, unknown> | null
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || typeof raw.id !== 'string') throw new Error('not a container description')
   return {
-    id: String(raw.id),
+    id: raw.id,
     name: String(raw.name ?? '').replace(/^\//, ''),
     service: String(raw.service ?? ''),
     oneoff: String(raw.oneoff ?? '').toLowerCase() === 'true',
@@ -158,11 +187,12 @@ function fileReferences(references: unknown, topLevel: Record<string, Json>): st
 }
 
 /**
- * Reduces `compose config` output (v2 JSON or v1 YAML; YAML parses both) to what planning
- * needs. The resolved config holds values from env files: nothing else of it is kept.
+ * Reduces `compose config` output (v2: JSON, read with JSON.parse; v1: YAML) to what planning
+ * needs. The resolved config holds values from env files: nothing else of it is kept, and a
+ * parse error may quote it, so callers must not show the error (parseInspection does not).
  */
-export function parseComposeModel(text: string): ComposeModel {
-  const config = asRecord(parse(text))
+export function parseComposeModel(text: string, compose: ComposeVariant = 'v1'): ComposeModel {
+  const config = asRecord(compose === 'v2' ? JSON.parse(text) : parse(text, { prettyErrors: false }))
   const configs = asRecord(config.configs)
   const secrets = asRecord(config.secrets)
   const services = new Map<string, ServiceModel>()
