@@ -49256,44 +49256,6 @@ function requestLog(log) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/names.ts
-
-// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
-// require an alphanumeric first character, as container and DNS names derived from it need.
-const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-function isValidServiceName(name) {
-    return serviceNamePattern.test(name);
-}
-function requireServiceName(field, value) {
-    if (!isValidServiceName(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
-            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
-        });
-    }
-    return value;
-}
-// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
-const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
-function parseRepositoryName(value) {
-    const parts = value.split('/');
-    if (parts.length !== 2)
-        return undefined;
-    const [owner, repo] = parts;
-    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
-        return undefined;
-    return { owner, repo };
-}
-function requireRepositoryName(field, value) {
-    const parsed = parseRepositoryName(value);
-    if (!parsed) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
-            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
-        });
-    }
-    return parsed;
-}
-
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/files.ts
@@ -49330,6 +49292,44 @@ async function writeFileAtomic(path, text) {
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./packages/core/src/names.ts
+
+// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
+// require an alphanumeric first character, as container and DNS names derived from it need.
+const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+function isValidServiceName(name) {
+    return serviceNamePattern.test(name);
+}
+function requireServiceName(field, value) {
+    if (!isValidServiceName(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
+            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
+        });
+    }
+    return value;
+}
+// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
+const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
+function parseRepositoryName(value) {
+    const parts = value.split('/');
+    if (parts.length !== 2)
+        return undefined;
+    const [owner, repo] = parts;
+    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
+        return undefined;
+    return { owner, repo };
+}
+function requireRepositoryName(field, value) {
+    const parsed = parseRepositoryName(value);
+    if (!parsed) {
+        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
+            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
+        });
+    }
+    return parsed;
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/payload.ts
 
 
@@ -49546,12 +49546,21 @@ function readSettings(inputs, context) {
             fix: 'Give a branch name such as main or deploy/staging (no spaces, no ~ ^ : ? * [ \\ and no "..").'
         });
     }
+    const commit = inputs.boolean('commit', true);
+    const push = inputs.boolean('push', true);
+    if (pullRequest && (!commit || !push)) {
+        const off = !commit ? 'commit' : 'push';
+        throw new errors_UserError(`Input 'pull-request' is true but '${off}' is false: a pull request needs the change committed and its branch pushed`, {
+            fix: `Remove 'pull-request: true' to ${off === 'commit' ? 'only write the files' : 'commit without pushing'}, or remove '${off}: false' to open the pull request.`
+        });
+    }
     const token = inputs.secret('token');
     if (pullRequest && token === '') {
         throw new errors_UserError("Input 'token' is empty, but 'pull-request: true' needs it to open the pull request", {
             fix: "Leave 'token' at its default (github.token) with 'permissions: pull-requests: write', or pass a token that may open pull requests."
         });
     }
+    const repository = pullRequest ? readRepository(context.repository) : undefined;
     const commitMessage = inputs.string('commit-message') || 'chore(deploy): update {services} to {tag}';
     return {
         workspace,
@@ -49559,13 +49568,14 @@ function readSettings(inputs, context) {
         files,
         envFile,
         ...request,
-        commit: inputs.boolean('commit', true),
-        push: inputs.boolean('push', true),
+        commit,
+        push,
         branch,
         commitMessage,
         author: { name: readAuthorName(inputs), email: readAuthorEmail(inputs) },
         maxAttempts: inputs.integer('max-attempts', { min: 1, max: 50, fallback: 5 }),
         pullRequest,
+        repository,
         token,
         dryRun: inputs.boolean('dry-run'),
         allowLatest,
@@ -49683,6 +49693,16 @@ function isValidBranchName(name) {
         !/(^[-/.])|(\/\.)|(\.\.)|(\/\/)|(@\{)|(\.lock$)|(\.lock\/)|([/.]$)/.test(name) &&
         name !== '@');
 }
+/** The repository the pull request is opened in: the one the workflow runs in. */
+function readRepository(value) {
+    const repository = parseRepositoryName(value ?? '');
+    if (!repository) {
+        throw new errors_UserError(`GITHUB_REPOSITORY ${JSON.stringify(value ?? '')} is not a GitHub repository (owner/name), but 'pull-request: true' needs it to open the pull request`, {
+            fix: 'Run the action in a GitHub Actions workflow of the infra repository (the runner sets GITHUB_REPOSITORY), or set GITHUB_REPOSITORY=owner/name in the step\'s env.'
+        });
+    }
+    return repository;
+}
 function readAuthorName(inputs) {
     const name = inputs.required('author-name');
     if (/[<>\r\n]/.test(name)) {
@@ -49764,7 +49784,8 @@ async function run() {
         const settings = readSettings(new Inputs(), {
             workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
             eventName: process.env.GITHUB_EVENT_NAME ?? '',
-            eventPayload: process.env.GITHUB_EVENT_PATH ? JSON.parse(await (0,promises_namespaceObject.readFile)(process.env.GITHUB_EVENT_PATH, 'utf8')) : {}
+            eventPayload: process.env.GITHUB_EVENT_PATH ? JSON.parse(await (0,promises_namespaceObject.readFile)(process.env.GITHUB_EVENT_PATH, 'utf8')) : {},
+            repository: process.env.GITHUB_REPOSITORY
         });
         await bumpImageTag(settings);
     });
@@ -49861,7 +49882,7 @@ async function bumpImageTag(settings) {
     if (!settings.pullRequest)
         return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha });
     const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com' }), {
-        repository: requireRepositoryName('GITHUB_REPOSITORY', process.env.GITHUB_REPOSITORY ?? ''),
+        repository: settings.repository,
         head,
         base,
         title: commitMessage(settings.commitMessage, plan.updates, context).split('\n')[0],

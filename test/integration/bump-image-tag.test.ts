@@ -108,7 +108,8 @@ describe('bump-image-tag, run as the runner runs it', () => {
     [{ service: 'api', tag: 'v2', digest: 'sha256:abc' }, /is not a valid image digest/, undefined],
     [{ service: 'api', tag: 'v2', files: '../../etc/compose.yaml' }, /Input 'files' "..\/..\/etc\/compose.yaml" is not a path inside the workspace/, undefined],
     [{ service: 'api', tag: 'v2', 'allowed-registries': 'registry.example.com' }, /from ghcr.io, which 'allowed-registries' does not list/, { file: 'compose.yaml', line: '3' }],
-    [{ service: 'web', tag: 'v2' }, /Service 'web' is not defined in compose.yaml; the services are: api, worker, db/, { file: 'compose.yaml', line: '1' }]
+    [{ service: 'web', tag: 'v2' }, /Service 'web' is not defined in compose.yaml; the services are: api, worker, db/, { file: 'compose.yaml', line: '1' }],
+    [{ service: 'api', tag: 'v2', 'pull-request': 'true', push: 'false' }, /Input 'pull-request' is true but 'push' is false/, undefined]
   ])('refuses bad input %j, changing nothing', async (inputs, message, location) => {
     const bare = await createRemote({ 'compose.yaml': compose })
     const work = clone(bare)
@@ -303,6 +304,30 @@ describe('bump-image-tag, run as the runner runs it', () => {
       expect(github.pullRequests('acme/infra')[0].body).toContain('| api | `ghcr.io/acme/api:v1.0.0` | `ghcr.io/acme/api:v7` |')
       // The token reaches the log only in the runner's own add-mask command.
       expect(run.stdout.split('\n').filter((line) => line.includes('test-token') && !line.startsWith('::add-mask::'))).toEqual([])
+    } finally {
+      await github.stop()
+    }
+  }, timeout)
+
+  it('refuses pull-request mode without a valid GITHUB_REPOSITORY before pushing a branch', async () => {
+    const github = await FakeGitHub.start({ repositories: ['acme/infra'], tokens: ['test-token'] })
+    try {
+      const bare = await createRemote({ 'compose.yaml': compose })
+      const work = clone(bare)
+      const head = remoteHead(bare)
+      const run = await bump(work, { service: 'api', tag: 'v7', 'pull-request': 'true' }, {
+        githubToken: 'test-token',
+        env: { GITHUB_API_URL: github.url, GITHUB_RUN_ID: '6', GITHUB_RUN_ATTEMPT: '1', GITHUB_REPOSITORY: '' }
+      })
+      expect(run.exitCode).toBe(1)
+      expect(run.annotations.filter((a) => a.level === 'error').map((a) => a.message)).toEqual([
+        expect.stringContaining(`GITHUB_REPOSITORY "" is not a GitHub repository (owner/name), but 'pull-request: true' needs it`)
+      ])
+      expect(git(bare, 'for-each-ref', '--format=%(refname)', 'refs/heads')).toBe('refs/heads/main')
+      expect(remoteHead(bare)).toBe(head)
+      expect(readFileSync(join(work, 'compose.yaml'), 'utf8')).toBe(compose)
+      expect(git(work, 'status', '--porcelain')).toBe('')
+      expect(github.pullRequests('acme/infra')).toEqual([])
     } finally {
       await github.stop()
     }

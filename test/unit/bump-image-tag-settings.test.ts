@@ -12,7 +12,7 @@ function workspace(): string {
   return dir
 }
 
-function settings(dir: string, inputs: Record<string, string>, event = { eventName: 'push', eventPayload: {} }) {
+function settings(dir: string, inputs: Record<string, string>, event: { eventName: string; eventPayload: unknown; repository?: string } = { eventName: 'push', eventPayload: {} }) {
   // The runner applies action.yml's defaults; these are the ones the helper requires.
   const defaults: Record<string, string> = { 'author-name': 'github-actions[bot]', 'author-email': 'bot@users.noreply.github.com' }
   return readSettings(new Inputs((name) => inputs[name] ?? defaults[name] ?? ''), { workspace: dir, ...event })
@@ -55,6 +55,21 @@ describe('bump-image-tag settings', () => {
     expect(() => settings(workspace(), { tag: 'v1' })).toThrow(/Neither 'service' nor 'image'/)
     expect(() => settings(workspace(), { 'working-directory': 'deploy', service: 'api', tag: 'v1', 'pull-request': 'true' })).toThrow(/'token' is empty/)
     expect(() => settings(workspace(), { service: 'api', tag: 'v1', 'allowed-registries': 'not a host' })).toThrow(/not a registry host/)
+  })
+
+  it('validates pull-request mode before anything changes: commit and push on, a token, and GITHUB_REPOSITORY', () => {
+    const base = { 'working-directory': 'deploy', service: 'api', tag: 'v1', 'pull-request': 'true', token: 't0ken' }
+    const inRepo = (repository?: string) => ({ eventName: 'push', eventPayload: {}, repository })
+    expect(() => settings(workspace(), { ...base, push: 'false' }, inRepo('acme/infra'))).toThrow(
+      "Input 'pull-request' is true but 'push' is false: a pull request needs the change committed and its branch pushed"
+    )
+    expect(() => settings(workspace(), { ...base, commit: 'false' }, inRepo('acme/infra'))).toThrow("Input 'pull-request' is true but 'commit' is false")
+    expect(() => settings(workspace(), { ...base, token: '' }, inRepo('acme/infra'))).toThrow(/'token' is empty/)
+    expect(() => settings(workspace(), base, inRepo(undefined))).toThrow(`GITHUB_REPOSITORY "" is not a GitHub repository (owner/name), but 'pull-request: true' needs it`)
+    expect(() => settings(workspace(), base, inRepo('acme/infra\nx'))).toThrow(/GITHUB_REPOSITORY "acme\/infra\\nx" is not a GitHub repository/)
+    expect(settings(workspace(), base, inRepo('acme/infra')).repository).toEqual({ owner: 'acme', repo: 'infra' })
+    // Without pull-request, push: false and a missing GITHUB_REPOSITORY are fine.
+    expect(settings(workspace(), { ...base, 'pull-request': 'false', push: 'false' }).repository).toBeUndefined()
   })
 
   it.each([

@@ -8,6 +8,7 @@ import {
   isMutableTag,
   parseDeployPayload,
   parseImageReference,
+  parseRepositoryName,
   registryOf,
   requireDigest,
   requireRepository,
@@ -15,7 +16,8 @@ import {
   requireTag,
   type BumpTarget,
   type GitIdentity,
-  type PayloadSource
+  type PayloadSource,
+  type RepositoryName
 } from '@gitops-lite/core'
 
 /** Everything the action was asked to do, validated before anything is changed. */
@@ -38,6 +40,8 @@ export interface Settings {
   author: GitIdentity
   maxAttempts: number
   pullRequest: boolean
+  /** The repository to open the pull request in (GITHUB_REPOSITORY); set in pull-request mode. */
+  repository?: RepositoryName
   token: string
   dryRun: boolean
   allowLatest: boolean
@@ -50,6 +54,8 @@ export interface RunContext {
   workspace: string
   eventName: string
   eventPayload: unknown
+  /** GITHUB_REPOSITORY: the infra repository the workflow runs in. */
+  repository?: string
 }
 
 export function readSettings(inputs: Inputs, context: RunContext): Settings {
@@ -81,12 +87,21 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
       fix: 'Give a branch name such as main or deploy/staging (no spaces, no ~ ^ : ? * [ \\ and no "..").'
     })
   }
+  const commit = inputs.boolean('commit', true)
+  const push = inputs.boolean('push', true)
+  if (pullRequest && (!commit || !push)) {
+    const off = !commit ? 'commit' : 'push'
+    throw new UserError(`Input 'pull-request' is true but '${off}' is false: a pull request needs the change committed and its branch pushed`, {
+      fix: `Remove 'pull-request: true' to ${off === 'commit' ? 'only write the files' : 'commit without pushing'}, or remove '${off}: false' to open the pull request.`
+    })
+  }
   const token = inputs.secret('token')
   if (pullRequest && token === '') {
     throw new UserError("Input 'token' is empty, but 'pull-request: true' needs it to open the pull request", {
       fix: "Leave 'token' at its default (github.token) with 'permissions: pull-requests: write', or pass a token that may open pull requests."
     })
   }
+  const repository = pullRequest ? readRepository(context.repository) : undefined
   const commitMessage = inputs.string('commit-message') || 'chore(deploy): update {services} to {tag}'
   return {
     workspace,
@@ -94,13 +109,14 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
     files,
     envFile,
     ...request,
-    commit: inputs.boolean('commit', true),
-    push: inputs.boolean('push', true),
+    commit,
+    push,
     branch,
     commitMessage,
     author: { name: readAuthorName(inputs), email: readAuthorEmail(inputs) },
     maxAttempts: inputs.integer('max-attempts', { min: 1, max: 50, fallback: 5 }),
     pullRequest,
+    repository,
     token,
     dryRun: inputs.boolean('dry-run'),
     allowLatest,
@@ -227,6 +243,17 @@ export function isValidBranchName(name: string): boolean {
     !/(^[-/.])|(\/\.)|(\.\.)|(\/\/)|(@\{)|(\.lock$)|(\.lock\/)|([/.]$)/.test(name) &&
     name !== '@'
   )
+}
+
+/** The repository the pull request is opened in: the one the workflow runs in. */
+function readRepository(value: string | undefined): RepositoryName {
+  const repository = parseRepositoryName(value ?? '')
+  if (!repository) {
+    throw new UserError(`GITHUB_REPOSITORY ${JSON.stringify(value ?? '')} is not a GitHub repository (owner/name), but 'pull-request: true' needs it to open the pull request`, {
+      fix: 'Run the action in a GitHub Actions workflow of the infra repository (the runner sets GITHUB_REPOSITORY), or set GITHUB_REPOSITORY=owner/name in the step\'s env.'
+    })
+  }
+  return repository
 }
 
 function readAuthorName(inputs: Inputs): string {

@@ -10,7 +10,6 @@ import {
   openPullRequest,
   planImageBump,
   publish,
-  requireRepositoryName,
   runAction,
   bumpDiff,
   type BumpPlan
@@ -24,7 +23,8 @@ export async function run(): Promise<void> {
     const settings = readSettings(new Inputs(), {
       workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
       eventName: process.env.GITHUB_EVENT_NAME ?? '',
-      eventPayload: process.env.GITHUB_EVENT_PATH ? JSON.parse(await readFile(process.env.GITHUB_EVENT_PATH, 'utf8')) : {}
+      eventPayload: process.env.GITHUB_EVENT_PATH ? JSON.parse(await readFile(process.env.GITHUB_EVENT_PATH, 'utf8')) : {},
+      repository: process.env.GITHUB_REPOSITORY
     })
     await bumpImageTag(settings)
   })
@@ -121,7 +121,7 @@ async function bumpImageTag(settings: Settings): Promise<void> {
   if (!settings.pullRequest) return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha })
 
   const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com' }), {
-    repository: requireRepositoryName('GITHUB_REPOSITORY', process.env.GITHUB_REPOSITORY ?? ''),
+    repository: settings.repository!,
     head,
     base,
     title: commitMessage(settings.commitMessage, plan.updates, context).split('\n')[0],
