@@ -65353,9 +65353,6 @@ const maxPlanAttempts = 3;
 function newMark() {
     return `@@gitops-lite-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
 }
-function tail(text, lines = 20) {
-    return text.trim().split('\n').slice(-lines).join('\n');
-}
 function describeOwner(json) {
     try {
         const owner = JSON.parse(json);
@@ -65365,20 +65362,27 @@ function describeOwner(json) {
         return 'another run';
     }
 }
-/** Turns a failed inspection or digest round trip into a message saying what to do. */
-function remoteError(host, step, result, mark, limits) {
-    const detail = tail(result.stderr) || tail(result.stdout.split('\n').filter((l) => !l.startsWith(mark)).join('\n'));
+/**
+ * Turns a failed round trip into a message saying what to do. It never quotes what the host
+ * printed (compose output, container logs): that goes to the log, fenced, and the message,
+ * which also reaches the job summary, the plan output and the annotation, points there.
+ */
+function remoteError(host, step, result, limits, log) {
     if (result.code === remote_lib_ExitCode.lockTimeout) {
         const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? '';
         return new errors_UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {
             fix: "Wait for that run to finish (or cancel it) and rerun; raise 'lock-timeout' if deploys often queue."
         });
     }
+    // stdout was streamed (apply) or must not be shown (the inspection's holds the resolved config); stderr is shown here.
+    const stderr = result.stderr.trimEnd();
+    if (stderr !== '')
+        log.remote(stderr.split('\n'));
     const fixes = {
         [remote_lib_ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
         [remote_lib_ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
     };
-    return new errors_UserError(`The ${step} on ${host} failed (exit code ${result.code ?? result.signal}): ${detail || 'no output'}`, {
+    return new errors_UserError(`The ${step} on ${host} failed (exit code ${result.code ?? result.signal}); see the host's output above in the log`, {
         fix: fixes[result.code ?? -1] ?? 'Nothing was changed on the host. Check the message above, then rerun.'
     });
 }
@@ -65479,7 +65483,7 @@ async function deployToHost(shell, options, log) {
             case remote_lib_ExitCode.failedNoRollback:
                 return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, { fix: 'See the service log lines above.' }));
             default:
-                return done('failed', plan, remoteError(shell.name, 'deploy', result, mark, limits));
+                return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log));
         }
     }
 }
@@ -65494,7 +65498,7 @@ async function inspectAndPlan(shell, options, log) {
     if (waited)
         log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`);
     if (inspected.code !== 0)
-        throw remoteError(shell.name, 'inspection', inspected, mark, limits);
+        throw remoteError(shell.name, 'inspection', inspected, limits, log);
     const report = parseInspection(inspected.stdout, mark, shell.name);
     const paths = pathsToDigest(report, files, options.envFiles);
     const hostDigests = new Map();
@@ -65502,7 +65506,7 @@ async function inspectAndPlan(shell, options, log) {
         const digestMark = newMark();
         const digested = await shell.exec(attachedCommand, { stdin: digestScript(stack, paths, digestMark, limits), timeoutMs: limits.commandTimeoutSeconds * 1000 });
         if (digested.code !== 0)
-            throw remoteError(shell.name, 'digest of the files services read', digested, digestMark, limits);
+            throw remoteError(shell.name, 'digest of the files services read', digested, limits, log);
         const lines = digested.stdout.split('\n').filter(Boolean);
         paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'));
     }

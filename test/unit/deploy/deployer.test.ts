@@ -1,6 +1,7 @@
 // deployToHost's round trips and outcomes, against a fake RemoteShell that answers like a host.
 import {
   ConnectionLostError,
+  UserError,
   deployToHost,
   parseComposeModel,
   stackFile,
@@ -20,6 +21,8 @@ interface Host {
   applies: (Partial<ExecResult> & { events?: string[] } | Error)[]
   /** Digests of the uploaded files as the host has them. */
   files?: string[]
+  /** Replaces the inspection's answer (a failed inspection). */
+  inspect?: Partial<ExecResult>
 }
 
 class FakeHost implements RemoteShell {
@@ -33,6 +36,7 @@ class FakeHost implements RemoteShell {
     const mark = /^GL_MARK=(\S+)$/m.exec(script)?.[1] ?? ''
     if (script.trimEnd().endsWith('gl_inspect_report')) {
       this.calls.push('inspect')
+      if (this.host.inspect) return { code: 0, stdout: '', stderr: '', ...this.host.inspect }
       const sections: Record<string, string[]> = {
         compose: ['v2', '2.26.1'],
         directory: ['/srv/app'],
@@ -52,9 +56,9 @@ class FakeHost implements RemoteShell {
     expect(command).toContain('.gitops-lite/runs/run-1')
     const next = this.host.applies.shift()
     if (next instanceof Error) throw next
-    const stdout = (next?.events ?? []).map((e) => `${mark} ${e}\n`).join('')
+    const stdout = (next?.events ?? []).map((e) => `${mark} ${e}\n`).join('') + (next?.stdout ?? '')
     options.onStdout?.(stdout)
-    return { code: 0, stdout, stderr: '', ...next }
+    return { code: 0, stderr: '', ...next, stdout }
   }
 }
 
@@ -134,5 +138,28 @@ describe('deployToHost', () => {
     const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ code: 75, events: [`lock-wait ${owner}`, `lock-timeout ${owner}`] }] })
     const outcome = await deployToHost(host, options(), recorder())
     expect(outcome.error?.message).toBe('The deploy lock on deploy@vm1:22 was still held after 60 s, by run https://github.com/acme/infra/actions/runs/9 (by alice, since 2026-01-01T00:00:00Z)')
+  })
+
+  it("a failed inspection points at the host's output in the log instead of quoting it", async () => {
+    const host = new FakeHost({ containers: [], record: [], applies: [], inspect: { code: 65, stdout: 'TOKEN=s3cr3t from stdout\n', stderr: 'compose: TOKEN=s3cr3t is invalid\ngitops-lite: compose rejected the files\n' } })
+    const log = recorder()
+    const error = await deployToHost(host, options(), log).then(
+      () => undefined,
+      (e: unknown) => e
+    )
+    expect(error).toBeInstanceOf(UserError)
+    expect((error as UserError).message).toBe("The inspection on deploy@vm1:22 failed (exit code 65); see the host's output above in the log")
+    expect((error as UserError).describe()).not.toContain('s3cr3t')
+    expect(log.lines).toEqual(['| compose: TOKEN=s3cr3t is invalid', '| gitops-lite: compose rejected the files'])
+  })
+
+  it("a failed apply does not copy the host's output (compose output, container logs) into the error", async () => {
+    const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ code: 69, stdout: 'container log: TOKEN=s3cr3t\n', stderr: '' }] })
+    const log = recorder()
+    const outcome = await deployToHost(host, options(), log)
+    expect(outcome.result).toBe('failed')
+    expect(outcome.error?.message).toBe("The deploy on deploy@vm1:22 failed (exit code 69); see the host's output above in the log")
+    expect(outcome.error?.describe()).not.toContain('s3cr3t')
+    expect(log.lines).toContain('| container log: TOKEN=s3cr3t')
   })
 })

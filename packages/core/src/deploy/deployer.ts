@@ -60,10 +60,6 @@ function newMark(): string {
   return `@@gitops-lite-${randomBytes(6).toString('hex')}`
 }
 
-function tail(text: string, lines = 20): string {
-  return text.trim().split('\n').slice(-lines).join('\n')
-}
-
 function describeOwner(json: string): string {
   try {
     const owner = JSON.parse(json) as { runUrl?: string; actor?: string; since?: string }
@@ -73,20 +69,26 @@ function describeOwner(json: string): string {
   }
 }
 
-/** Turns a failed inspection or digest round trip into a message saying what to do. */
-function remoteError(host: string, step: string, result: ExecResult, mark: string, limits: ScriptLimits): UserError {
-  const detail = tail(result.stderr) || tail(result.stdout.split('\n').filter((l) => !l.startsWith(mark)).join('\n'))
+/**
+ * Turns a failed round trip into a message saying what to do. It never quotes what the host
+ * printed (compose output, container logs): that goes to the log, fenced, and the message,
+ * which also reaches the job summary, the plan output and the annotation, points there.
+ */
+function remoteError(host: string, step: string, result: ExecResult, limits: ScriptLimits, log: DeployLog): UserError {
   if (result.code === ExitCode.lockTimeout) {
     const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? ''
     return new UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {
       fix: "Wait for that run to finish (or cancel it) and rerun; raise 'lock-timeout' if deploys often queue."
     })
   }
+  // stdout was streamed (apply) or must not be shown (the inspection's holds the resolved config); stderr is shown here.
+  const stderr = result.stderr.trimEnd()
+  if (stderr !== '') log.remote(stderr.split('\n'))
   const fixes: Record<number, string> = {
     [ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
     [ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
   }
-  return new UserError(`The ${step} on ${host} failed (exit code ${result.code ?? result.signal}): ${detail || 'no output'}`, {
+  return new UserError(`The ${step} on ${host} failed (exit code ${result.code ?? result.signal}); see the host's output above in the log`, {
     fix: fixes[result.code ?? -1] ?? 'Nothing was changed on the host. Check the message above, then rerun.'
   })
 }
@@ -197,7 +199,7 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
       case ExitCode.failedNoRollback:
         return done('failed', plan, new UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, { fix: 'See the service log lines above.' }))
       default:
-        return done('failed', plan, remoteError(shell.name, 'deploy', result, mark, limits))
+        return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log))
     }
   }
 }
@@ -211,14 +213,14 @@ async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: D
   })
   const waited = new RegExp(`^${mark} lock-wait (.*)$`, 'm').exec(inspected.stdout)
   if (waited) log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`)
-  if (inspected.code !== 0) throw remoteError(shell.name, 'inspection', inspected, mark, limits)
+  if (inspected.code !== 0) throw remoteError(shell.name, 'inspection', inspected, limits, log)
   const report = parseInspection(inspected.stdout, mark, shell.name)
   const paths = pathsToDigest(report, files, options.envFiles)
   const hostDigests = new Map<string, string>()
   if (paths.length > 0) {
     const digestMark = newMark()
     const digested = await shell.exec(attachedCommand, { stdin: digestScript(stack, paths, digestMark, limits), timeoutMs: limits.commandTimeoutSeconds * 1000 })
-    if (digested.code !== 0) throw remoteError(shell.name, 'digest of the files services read', digested, digestMark, limits)
+    if (digested.code !== 0) throw remoteError(shell.name, 'digest of the files services read', digested, limits, log)
     const lines = digested.stdout.split('\n').filter(Boolean)
     paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'))
   }
