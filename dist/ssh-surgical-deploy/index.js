@@ -64126,7 +64126,8 @@ function entriesFor(policy, name) {
 }
 /**
  * Decides whether the key a host offered is trusted: it must not be revoked, and must match a
- * known_hosts line for that host name or one of the fingerprints.
+ * known_hosts line for that host name or one of the fingerprints. `insecure` accepts any key
+ * only for a host that neither names: a mismatch with a configured key is always refused.
  */
 function verifyHostKey(policy, name, key) {
     const offered = fingerprintOf(key);
@@ -64147,17 +64148,21 @@ function verifyHostKey(policy, name, key) {
         return { accepted: true, offered, by: 'known-hosts' };
     if (policy.fingerprints.includes(offered))
         return { accepted: true, offered, by: 'fingerprint' };
+    // A key that contradicts a configured one is refused even when told to skip the check: that
+    // flag is for hosts nothing is known about, not for overriding what the user said to trust.
+    const known = entries.some((e) => e.marker === undefined) || policy.fingerprints.length > 0;
+    if (known)
+        return reject('the key differs from every trusted key');
     if (policy.insecure)
         return { accepted: true, offered, by: 'insecure' };
-    const known = entries.some((e) => e.marker === undefined) || policy.fingerprints.length > 0;
-    return reject(known ? 'the key differs from every trusted key' : `known-hosts has no line for ${name}`);
+    return reject(`known-hosts has no line for ${name}`);
 }
 /**
  * The host key algorithms to ask for, so the host offers a key we know (as OpenSSH orders
  * them by known_hosts); undefined leaves ssh2's default order.
  */
 function hostKeyAlgorithmsFor(policy, name) {
-    if (policy.insecure || policy.fingerprints.length > 0)
+    if (policy.fingerprints.length > 0)
         return undefined;
     const algorithms = entriesFor(policy, name)
         .filter((e) => e.marker === undefined)
@@ -66166,7 +66171,7 @@ async function run() {
         const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
         const settings = readSettings(new Inputs(), workspace);
         if (settings.hostKeys.insecure) {
-            warning('insecure-skip-host-key-check is true: host keys are NOT verified, so anyone between the runner and the VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
+            warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
         }
         const run = await runInfo(workspace);
         const outcomes = settings.parallel ? await Promise.all(settings.hosts.map((host, index) => deployTo(host, index, settings, run))) : await inTurn(settings, run);

@@ -23,7 +23,7 @@ export async function run(): Promise<void> {
     const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()
     const settings = readSettings(new Inputs(), workspace)
     if (settings.hostKeys.insecure) {
-      core.warning('insecure-skip-host-key-check is true: host keys are NOT verified, so anyone between the runner and the VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
+      core.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
     const run = await runInfo(workspace)
     const outcomes = settings.parallel ? await Promise.all(settings.hosts.map((host, index) => deployTo(host, index, settings, run))) : await inTurn(settings, run)

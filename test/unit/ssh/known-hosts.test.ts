@@ -115,6 +115,19 @@ describe('verifyHostKey', () => {
     expect(verifyHostKey(policy(''), 'vm1', blob(keyB))).toMatchObject({ accepted: false })
   })
 
+  it('refuses a key that contradicts known-hosts or fingerprint even when told to skip the check', () => {
+    const line = verifyHostKey(policy(`vm1 ssh-ed25519 ${keyA}`, [], true), 'vm1', blob(keyB))
+    expect(line).toMatchObject({ accepted: false, offered: fingerprintB, expected: [`${fingerprintA} (ssh-ed25519, known-hosts line 1)`], reason: 'the key differs from every trusted key' })
+    const fingerprint = verifyHostKey(policy('', [fingerprintA], true), 'vm1', blob(keyB))
+    expect(fingerprint).toMatchObject({ accepted: false, expected: [fingerprintA], reason: 'the key differs from every trusted key' })
+    expect(verifyHostKey(policy(`@revoked * ssh-ed25519 ${keyB}`, [], true), 'vm1', blob(keyB))).toMatchObject({ accepted: false })
+    // The configured key itself, and a host nothing is configured for, are still accepted.
+    expect(verifyHostKey(policy(`vm1 ssh-ed25519 ${keyA}`, [], true), 'vm1', blob(keyA))).toMatchObject({ accepted: true, by: 'known-hosts' })
+    expect(verifyHostKey(policy(`vm1 ssh-ed25519 ${keyA}`, [], true), 'vm2', blob(keyB))).toMatchObject({ accepted: true, by: 'insecure' })
+    // So the host offers the key known-hosts has, rather than one the check would then refuse.
+    expect(hostKeyAlgorithmsFor(policy(`vm1 ssh-rsa ${rsaKey}`, [], true), 'vm1')).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'])
+  })
+
   it('asks for the host key algorithms known_hosts has keys of', () => {
     expect(hostKeyAlgorithmsFor(policy(`vm1 ssh-rsa ${rsaKey}`), 'vm1')).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'])
     expect(hostKeyAlgorithmsFor(policy(`vm1 ssh-rsa ${rsaKey}\nvm1 ssh-ed25519 ${keyA}`), 'vm1')).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519'])

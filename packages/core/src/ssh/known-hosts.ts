@@ -129,7 +129,8 @@ export function entriesFor(policy: HostKeyPolicy, name: string): KnownHostEntry[
 
 /**
  * Decides whether the key a host offered is trusted: it must not be revoked, and must match a
- * known_hosts line for that host name or one of the fingerprints.
+ * known_hosts line for that host name or one of the fingerprints. `insecure` accepts any key
+ * only for a host that neither names: a mismatch with a configured key is always refused.
  */
 export function verifyHostKey(policy: HostKeyPolicy, name: string, key: Buffer): HostKeyVerdict {
   const offered = fingerprintOf(key)
@@ -147,9 +148,12 @@ export function verifyHostKey(policy: HostKeyPolicy, name: string, key: Buffer):
   if (policy.knownHosts.some((e) => e.marker === 'revoked' && e.key.equals(key))) return reject('the key is marked @revoked in known-hosts')
   if (entries.some((e) => e.marker === undefined && e.key.equals(key))) return { accepted: true, offered, by: 'known-hosts' }
   if (policy.fingerprints.includes(offered)) return { accepted: true, offered, by: 'fingerprint' }
-  if (policy.insecure) return { accepted: true, offered, by: 'insecure' }
+  // A key that contradicts a configured one is refused even when told to skip the check: that
+  // flag is for hosts nothing is known about, not for overriding what the user said to trust.
   const known = entries.some((e) => e.marker === undefined) || policy.fingerprints.length > 0
-  return reject(known ? 'the key differs from every trusted key' : `known-hosts has no line for ${name}`)
+  if (known) return reject('the key differs from every trusted key')
+  if (policy.insecure) return { accepted: true, offered, by: 'insecure' }
+  return reject(`known-hosts has no line for ${name}`)
 }
 
 /**
@@ -157,7 +161,7 @@ export function verifyHostKey(policy: HostKeyPolicy, name: string, key: Buffer):
  * them by known_hosts); undefined leaves ssh2's default order.
  */
 export function hostKeyAlgorithmsFor(policy: HostKeyPolicy, name: string): string[] | undefined {
-  if (policy.insecure || policy.fingerprints.length > 0) return undefined
+  if (policy.fingerprints.length > 0) return undefined
   const algorithms = entriesFor(policy, name)
     .filter((e) => e.marker === undefined)
     .flatMap((e) => algorithmsByKeyType[e.keyType] ?? [])
