@@ -39817,33 +39817,6 @@ function requestLog(log) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/github/dispatch.ts
-
-
-/** The token permission `POST /repos/{owner}/{repo}/dispatches` needs. */
-const DISPATCH_PERMISSION = 'Contents: write';
-/** Sends a repository_dispatch event (GitHub answers 204 with no body); failures become UserErrors. */
-async function sendRepositoryDispatch(client, dispatch) {
-    checkDispatchLimits(dispatch.eventType, dispatch.clientPayload);
-    const { owner, repo } = dispatch.repository;
-    try {
-        await client.rest.repos.createDispatchEvent({
-            owner,
-            repo,
-            event_type: dispatch.eventType,
-            client_payload: dispatch.clientPayload
-        });
-    }
-    catch (error) {
-        throw explainRequestError(error, {
-            action: `send the '${dispatch.eventType}' repository_dispatch event to ${owner}/${repo}`,
-            repository: `${owner}/${repo}`,
-            permission: DISPATCH_PERMISSION,
-            workflowToken: dispatch.workflowToken
-        });
-    }
-}
-
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./packages/core/src/github/workflow-runs.ts
@@ -39895,6 +39868,25 @@ function githubWorkflowRuns(client, lookup) {
         }
     };
 }
+/**
+ * Lists one repository_dispatch run of the repository, to learn before dispatching whether the
+ * token may read its workflow runs (Actions: read): without it, wait mode would start the deploy
+ * and then fail the sender's job. A refusal becomes a UserError naming the permission.
+ */
+async function checkWorkflowRunsReadable(client, repository, workflowToken) {
+    const { owner, repo } = repository;
+    try {
+        await client.rest.actions.listWorkflowRunsForRepo({ owner, repo, event: 'repository_dispatch', per_page: 1 });
+    }
+    catch (error) {
+        throw explainRequestError(error, {
+            action: `list the workflow runs of ${owner}/${repo}, which 'wait: true' needs (checked before dispatching, so nothing was sent)`,
+            repository: `${owner}/${repo}`,
+            permission: WORKFLOW_RUNS_PERMISSION,
+            workflowToken
+        });
+    }
+}
 const realClock = { now: () => Date.now(), sleep: (ms) => (0,promises_namespaceObject.setTimeout)(ms) };
 /** Polling backoff: 1 s, then 1.5 times longer each time, at most 20 s apart. */
 const POLL_BACKOFF = { initialMs: 1000, factor: 1.5, maxMs: 20_000 };
@@ -39933,6 +39925,33 @@ async function waitForWorkflowRun(source, options) {
         run = await source.get(run.id);
     }
     return { state: 'completed', run };
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/github/dispatch.ts
+
+
+/** The token permission `POST /repos/{owner}/{repo}/dispatches` needs. */
+const DISPATCH_PERMISSION = 'Contents: write';
+/** Sends a repository_dispatch event (GitHub answers 204 with no body); failures become UserErrors. */
+async function sendRepositoryDispatch(client, dispatch) {
+    checkDispatchLimits(dispatch.eventType, dispatch.clientPayload);
+    const { owner, repo } = dispatch.repository;
+    try {
+        await client.rest.repos.createDispatchEvent({
+            owner,
+            repo,
+            event_type: dispatch.eventType,
+            client_payload: dispatch.clientPayload
+        });
+    }
+    catch (error) {
+        throw explainRequestError(error, {
+            action: `send the '${dispatch.eventType}' repository_dispatch event to ${owner}/${repo}`,
+            repository: `${owner}/${repo}`,
+            permission: DISPATCH_PERMISSION,
+            workflowToken: dispatch.workflowToken
+        });
+    }
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
@@ -40228,6 +40247,9 @@ async function run() {
             extra: settings.extra
         });
         const client = createGitHubClient({ token: settings.token, apiUrl: settings.apiUrl });
+        // Before anything is sent: a token that cannot read the runs would start the deploy and then fail this job.
+        if (settings.wait)
+            await checkWorkflowRunsReadable(client, settings.repository, workflowToken);
         const dispatchedAt = new Date();
         await sendRepositoryDispatch(client, {
             repository: settings.repository,

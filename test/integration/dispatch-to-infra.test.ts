@@ -243,12 +243,31 @@ describe('dispatch-to-infra', () => {
     expect(run.outputs['run-url']).toBe(`https://github.com/acme/infra/actions/runs/${id}`)
     expect(run.outputs.conclusion).toBe('success')
     expect(run.summary).toContain(`<a href="${run.outputs['run-url']}">run ${id}</a>`)
-    const listed = github.requestsTo('GET', /\/actions\/runs$/)
+    // The first listing checks, before the dispatch, that the token may read the runs.
+    const [preflight, ...listed] = github.requestsTo('GET', /\/actions\/runs$/)
+    expect(preflight.query).toEqual({ event: 'repository_dispatch', per_page: '1' })
+    expect(github.requests.indexOf(preflight)).toBeLessThan(github.requests.indexOf(dispatches()[0]))
     expect(listed.length).toBeGreaterThan(0)
     expect(listed[0].query).toMatchObject({ event: 'repository_dispatch', per_page: '100' })
     expect(listed[0].query.created).toMatch(/^>=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
     expect(github.requestsTo('GET', /\/actions\/runs\/\d+$/).length).toBeGreaterThan(0)
     expectTokenHidden(run)
+  }, timeout)
+
+  it.each<[string, () => void, string]>([
+    ['403', () => github.failNext(failures.notAccessible(), { path: /\/actions\/runs$/ }), 'the token is not allowed to (403 Resource not accessible by integration)'],
+    ['404', () => github.failNext(failures.notFound(), { path: /\/actions\/runs$/ }), 'acme/infra does not exist or the token cannot see it (404 Not Found)']
+  ])('in wait mode, checks that the token can read workflow runs before dispatching (%s: nothing sent)', async (_, fail, message) => {
+    waitFor({ conclusion: 'success' })
+    fail()
+    const run = await dispatch({ wait: 'true' })
+    expect(run.exitCode).toBe(1)
+    expect(errors(run)).toContain("Could not list the workflow runs of acme/infra, which 'wait: true' needs (checked before dispatching, so nothing was sent)")
+    expect(errors(run)).toContain(message)
+    expect(errors(run)).toContain("'Actions: read' on acme/infra")
+    expect(dispatches()).toHaveLength(0)
+    expect(github.requestsTo('GET', /\/actions\/runs$/)).toHaveLength(1)
+    expect(run.outputs['correlation-id']).toBeUndefined()
   }, timeout)
 
   it('ignores runs of other dispatches and finds its own', async () => {

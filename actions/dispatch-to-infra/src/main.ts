@@ -4,6 +4,7 @@ import {
   Inputs,
   RUN_NAME_LINE,
   UserError,
+  checkWorkflowRunsReadable,
   createDeployPayload,
   createGitHubClient,
   githubWorkflowRuns,
@@ -40,6 +41,8 @@ export async function run(): Promise<void> {
       extra: settings.extra
     })
     const client = createGitHubClient({ token: settings.token, apiUrl: settings.apiUrl })
+    // Before anything is sent: a token that cannot read the runs would start the deploy and then fail this job.
+    if (settings.wait) await checkWorkflowRunsReadable(client, settings.repository, workflowToken)
     const dispatchedAt = new Date()
     await sendRepositoryDispatch(client, {
       repository: settings.repository,

@@ -78,6 +78,25 @@ export function githubWorkflowRuns(client: GitHubClient, lookup: RunLookup): Wor
   }
 }
 
+/**
+ * Lists one repository_dispatch run of the repository, to learn before dispatching whether the
+ * token may read its workflow runs (Actions: read): without it, wait mode would start the deploy
+ * and then fail the sender's job. A refusal becomes a UserError naming the permission.
+ */
+export async function checkWorkflowRunsReadable(client: GitHubClient, repository: RepositoryName, workflowToken?: boolean): Promise<void> {
+  const { owner, repo } = repository
+  try {
+    await client.rest.actions.listWorkflowRunsForRepo({ owner, repo, event: 'repository_dispatch', per_page: 1 })
+  } catch (error) {
+    throw explainRequestError(error, {
+      action: `list the workflow runs of ${owner}/${repo}, which 'wait: true' needs (checked before dispatching, so nothing was sent)`,
+      repository: `${owner}/${repo}`,
+      permission: WORKFLOW_RUNS_PERMISSION,
+      workflowToken
+    })
+  }
+}
+
 export interface Clock {
   now(): number
   sleep(ms: number): Promise<void>
