@@ -40226,6 +40226,11 @@ function readSettings(inputs, env) {
 
 
 
+/**
+ * The `conclusion` output when the wait itself ended without a conclusion from GitHub. Hyphenated,
+ * so neither can be mistaken for one of GitHub's own conclusions (which include `timed_out`).
+ */
+const WAIT_CONCLUSIONS = { timedOut: 'wait-timeout', notFound: 'run-not-found' };
 /** GitHub shows a dispatched run within seconds; one missing after this is not coming (wrong run-name, no workflow). */
 const FIND_TIMEOUT_MS = 5 * 60_000;
 async function run() {
@@ -40286,6 +40291,7 @@ async function waitForDeploy(settings, target, correlationId, dispatchedAt, clie
         }
     });
     if (result.state === 'not-found') {
+        setOutput('conclusion', WAIT_CONCLUSIONS.notFound);
         summary.addRaw(`No run of ${target} carried the correlation id <code>${correlationId}</code>.`, true);
         await summary.write();
         throw new errors_UserError(`No repository_dispatch run of ${target} has '${correlationId}' in its name ${describeWait(settings)}`, {
@@ -40295,6 +40301,7 @@ async function waitForDeploy(settings, target, correlationId, dispatchedAt, clie
     const { run } = result;
     const link = `<a href="${run.html_url}">run ${run.id}</a>`;
     if (result.state === 'timed-out') {
+        setOutput('conclusion', WAIT_CONCLUSIONS.timedOut);
         summary.addRaw(`The deploy ${link} was still <code>${run.status}</code> after ${settings.waitTimeout}.`, true);
         await summary.write();
         throw new errors_UserError(`The deploy run ${run.html_url} did not complete within ${settings.waitTimeout}; it is still ${run.status}`, {

@@ -291,8 +291,10 @@ describe('dispatch-to-infra', () => {
     waitFor({ inProgressMs: Infinity })
     const run = await dispatch({ wait: 'true', 'wait-timeout': '3s' })
     expect(run.exitCode).toBe(1)
-    expect(run.outputs['run-id']).toBeDefined()
-    expect(run.outputs.conclusion).toBeUndefined()
+    expect(github.workflowRun(Number(run.outputs['run-id']))?.display_title).toContain(run.outputs['correlation-id'])
+    expect(run.outputs['run-url']).toBe(`https://github.com/acme/infra/actions/runs/${run.outputs['run-id']}`)
+    // Our own timeout, documented, and distinct from GitHub's 'timed_out' conclusion.
+    expect(run.outputs.conclusion).toBe('wait-timeout')
     expect(errors(run)).toContain(`The deploy run ${run.outputs['run-url']} did not complete within 3s; it is still in_progress`)
   }, timeout)
 
@@ -301,5 +303,7 @@ describe('dispatch-to-infra', () => {
     expect(run.exitCode).toBe(1)
     expect(errors(run)).toContain(`No repository_dispatch run of acme/infra has '${run.outputs['correlation-id']}' in its name within 2s`)
     expect(errors(run)).toContain(`run-name: ${RUN_NAME}`)
+    expect(run.outputs.conclusion).toBe('run-not-found')
+    expect(run.outputs['run-id']).toBeUndefined()
   }, timeout)
 })

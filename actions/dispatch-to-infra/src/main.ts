@@ -16,6 +16,12 @@ import {
 } from '@gitops-lite/core'
 import { readSettings, type Settings } from './input-helper'
 
+/**
+ * The `conclusion` output when the wait itself ended without a conclusion from GitHub. Hyphenated,
+ * so neither can be mistaken for one of GitHub's own conclusions (which include `timed_out`).
+ */
+export const WAIT_CONCLUSIONS = { timedOut: 'wait-timeout', notFound: 'run-not-found' } as const
+
 /** GitHub shows a dispatched run within seconds; one missing after this is not coming (wrong run-name, no workflow). */
 const FIND_TIMEOUT_MS = 5 * 60_000
 
@@ -86,6 +92,7 @@ async function waitForDeploy(
   })
 
   if (result.state === 'not-found') {
+    core.setOutput('conclusion', WAIT_CONCLUSIONS.notFound)
     core.summary.addRaw(`No run of ${target} carried the correlation id <code>${correlationId}</code>.`, true)
     await core.summary.write()
     throw new UserError(`No repository_dispatch run of ${target} has '${correlationId}' in its name ${describeWait(settings)}`, {
@@ -95,6 +102,7 @@ async function waitForDeploy(
   const { run } = result
   const link = `<a href="${run.html_url}">run ${run.id}</a>`
   if (result.state === 'timed-out') {
+    core.setOutput('conclusion', WAIT_CONCLUSIONS.timedOut)
     core.summary.addRaw(`The deploy ${link} was still <code>${run.status}</code> after ${settings.waitTimeout}.`, true)
     await core.summary.write()
     throw new UserError(`The deploy run ${run.html_url} did not complete within ${settings.waitTimeout}; it is still ${run.status}`, {
