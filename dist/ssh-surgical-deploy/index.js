@@ -64988,7 +64988,11 @@ gl_apply_main() {
     gl_event up-failed
   elif gl_wait_healthy $GL_DEPLOY; then
     gl_remove_containers $GL_REMOVE
-    gl_write_record $GL_DEPLOY || gl_fail 70 "cannot write $GL_STATE/state"
+    if ! gl_write_record $GL_DEPLOY; then
+      rm -f "$GL_STATE/state.tmp" 2>/dev/null
+      printf 'gitops-lite: %s\n' "the services are deployed, but $GL_STATE/state could not be written" >&2
+      gl_finish deployed-without-record 14
+    fi
     gl_finish success 0
   fi
   gl_show_logs "$GL_FAILED"
@@ -65008,6 +65012,8 @@ const remote_lib_ExitCode = {
     rollbackFailed: 11,
     failedBeforeChange: 12,
     failedNoRollback: 13,
+    /** The services are deployed and healthy, but the record (state) could not be written. */
+    deployedWithoutRecord: 14,
     invalidFiles: 65,
     missingTool: 69,
     hostError: 70,
@@ -65372,7 +65378,7 @@ function describeOwner(json) {
  * printed (compose output, container logs): that goes to the log, fenced, and the message,
  * which also reaches the job summary, the plan output and the annotation, points there.
  */
-function remoteError(host, step, result, limits, log) {
+function remoteError(host, step, result, limits, log, apply) {
     if (result.code === remote_lib_ExitCode.lockTimeout) {
         const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? '';
         return new errors_UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {
@@ -65387,8 +65393,15 @@ function remoteError(host, step, result, limits, log) {
         [remote_lib_ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
         [remote_lib_ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
     };
-    return new errors_UserError(`The ${step} on ${host} failed (exit code ${result.code ?? result.signal}); see the host's output above in the log`, {
-        fix: fixes[result.code ?? -1] ?? 'Nothing was changed on the host. Check the message above, then rerun.'
+    const code = result.code ?? -1;
+    // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
+    const nothingChanged = !apply || code === remote_lib_ExitCode.invalidFiles || code === remote_lib_ExitCode.missingTool || code === remote_lib_ExitCode.hostError;
+    const fallback = nothingChanged
+        ? 'Nothing was changed on the host. Check the message above, then rerun.'
+        : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
+            'Rerun the workflow: it plans against what the host runs now and converges.';
+    return new errors_UserError(`The ${step} on ${host} failed (${result.code === null ? `signal ${result.signal ?? 'unknown'}` : `exit code ${result.code}`}); see the host's output above in the log`, {
+        fix: fixes[code] ?? fallback
     });
 }
 /** Plans and, unless it is a dry run, applies the deploy on one host. */
@@ -65485,10 +65498,15 @@ async function deployToHost(shell, options, log) {
                 }));
             case remote_lib_ExitCode.failedBeforeChange:
                 return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, { fix: 'See the output above (a failed pull is the usual cause), fix it and rerun.' }));
+            case remote_lib_ExitCode.deployedWithoutRecord:
+                return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed and healthy, but the deploy record (${plan.directory}/.gitops-lite/state) could not be written`, {
+                    fix: "See the host's message above (a full disk or lost write permission are the usual causes) and fix it. " +
+                        'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.'
+                }));
             case remote_lib_ExitCode.failedNoRollback:
                 return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, { fix: 'See the service log lines above.' }));
             default:
-                return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log));
+                return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }));
         }
     }
 }

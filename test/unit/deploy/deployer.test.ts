@@ -162,4 +162,24 @@ describe('deployToHost', () => {
     expect(outcome.error?.describe()).not.toContain('s3cr3t')
     expect(log.lines).toContain('| container log: TOKEN=s3cr3t')
   })
+
+  it('a record that could not be written after the deploy says the services ARE deployed, and fails the step', async () => {
+    const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ code: 14, events: ['phase up', 'health web healthy', 'result deployed-without-record'] }] })
+    const outcome = await deployToHost(host, options(), recorder())
+    expect(outcome.result).toBe('deployed')
+    expect(outcome.error?.message).toBe('The services on deploy@vm1:22 are deployed and healthy, but the deploy record (/srv/app/.gitops-lite/state) could not be written')
+    expect(outcome.error?.fix).toMatch(/redeploys these services once more; rerun the workflow to write it/)
+    expect(outcome.error?.describe()).not.toMatch(/Nothing was changed/)
+  })
+
+  it('an apply that was killed or ended unexpectedly does not claim nothing changed', async () => {
+    for (const failure of [{ code: 137 }, { code: 1 }, { code: null, signal: 'KILL' }] as Partial<ExecResult>[]) {
+      const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [failure] })
+      const error = (await deployToHost(host, options(), recorder())).error
+      expect(error?.describe()).not.toMatch(/Nothing was changed/)
+      expect(error?.fix).toMatch(/state of the host is unknown.*\/srv\/app\/\.gitops-lite\/runs\/run-1\/log.*Rerun the workflow: it plans against what the host runs now and converges/)
+    }
+    const beforeChange = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ code: 70, stderr: 'gitops-lite: cannot create /srv/app/.gitops-lite/runs/run-1\n' }] })
+    expect((await deployToHost(beforeChange, options(), recorder())).error?.fix).toMatch(/^Nothing was changed on the host/)
+  })
 })

@@ -231,6 +231,26 @@ describe('swap and restore keep the host records', () => {
   })
 })
 
+describe('the end of an apply (gl_apply_main)', () => {
+  it('a record that cannot be written after the services changed: exit 14, audit line written, lock.owner cleared', () => {
+    const fake = fakeHost({ web: [['running healthy 0 no. 0 T1']] })
+    const state = join(fake, 'remote', '.gitops-lite')
+    const run = join(state, 'runs', 'r1')
+    mkdirSync(join(state, 'state.tmp'), { recursive: true }) // a directory: writing the record fails
+    mkdirSync(run, { recursive: true })
+    writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
+    writeFileSync(join(run, 'record.services'), 'web {"kind":"service","service":"web"\n')
+    writeFileSync(join(state, 'lock.owner'), '{"runUrl":"u"}\n')
+    const env = { GL_DEPLOY: 'web', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"services":["web"]', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
+    const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_apply_main`, fake, env)
+    expect(result.status).toBe(14)
+    expect(events(result.stdout)).toEqual(expect.arrayContaining(['phase healthy', 'result deployed-without-record']))
+    expect(result.stderr).toContain('the services are deployed, but')
+    expect(JSON.parse(readFileSync(join(state, 'audit.log'), 'utf8'))).toMatchObject({ services: ['web'], result: 'deployed-without-record' })
+    expect(readFileSync(join(state, 'lock.owner'), 'utf8')).toBe('')
+  })
+})
+
 describe('the detached runner', () => {
   it('streams the script log and exits with its code', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')

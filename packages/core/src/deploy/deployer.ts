@@ -48,7 +48,7 @@ export interface HostOutcome {
   plan?: HostPlan
   /** Last health state seen per service (healthy, running, unhealthy, ...). */
   health: Record<string, string>
-  /** Why it failed, for a failed or rolled-back host. */
+  /** Why it failed, for a failed or rolled-back host; or what went wrong on a deployed one (the step fails either way). */
   error?: UserError
   durationMs: number
 }
@@ -74,7 +74,7 @@ function describeOwner(json: string): string {
  * printed (compose output, container logs): that goes to the log, fenced, and the message,
  * which also reaches the job summary, the plan output and the annotation, points there.
  */
-function remoteError(host: string, step: string, result: ExecResult, limits: ScriptLimits, log: DeployLog): UserError {
+function remoteError(host: string, step: string, result: ExecResult, limits: ScriptLimits, log: DeployLog, apply?: { runDir: string }): UserError {
   if (result.code === ExitCode.lockTimeout) {
     const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? ''
     return new UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {
@@ -88,8 +88,15 @@ function remoteError(host: string, step: string, result: ExecResult, limits: Scr
     [ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
     [ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
   }
-  return new UserError(`The ${step} on ${host} failed (exit code ${result.code ?? result.signal}); see the host's output above in the log`, {
-    fix: fixes[result.code ?? -1] ?? 'Nothing was changed on the host. Check the message above, then rerun.'
+  const code = result.code ?? -1
+  // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
+  const nothingChanged = !apply || code === ExitCode.invalidFiles || code === ExitCode.missingTool || code === ExitCode.hostError
+  const fallback = nothingChanged
+    ? 'Nothing was changed on the host. Check the message above, then rerun.'
+    : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
+      'Rerun the workflow: it plans against what the host runs now and converges.'
+  return new UserError(`The ${step} on ${host} failed (${result.code === null ? `signal ${result.signal ?? 'unknown'}` : `exit code ${result.code}`}); see the host's output above in the log`, {
+    fix: fixes[code] ?? fallback
   })
 }
 
@@ -196,10 +203,20 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
         )
       case ExitCode.failedBeforeChange:
         return done('failed', plan, new UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, { fix: 'See the output above (a failed pull is the usual cause), fix it and rerun.' }))
+      case ExitCode.deployedWithoutRecord:
+        return done(
+          'deployed',
+          plan,
+          new UserError(`The services on ${shell.name} are deployed and healthy, but the deploy record (${plan.directory}/.gitops-lite/state) could not be written`, {
+            fix:
+              "See the host's message above (a full disk or lost write permission are the usual causes) and fix it. " +
+              'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.'
+          })
+        )
       case ExitCode.failedNoRollback:
         return done('failed', plan, new UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, { fix: 'See the service log lines above.' }))
       default:
-        return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log))
+        return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }))
     }
   }
 }

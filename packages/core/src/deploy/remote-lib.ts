@@ -394,7 +394,11 @@ gl_apply_main() {
     gl_event up-failed
   elif gl_wait_healthy $GL_DEPLOY; then
     gl_remove_containers $GL_REMOVE
-    gl_write_record $GL_DEPLOY || gl_fail 70 "cannot write $GL_STATE/state"
+    if ! gl_write_record $GL_DEPLOY; then
+      rm -f "$GL_STATE/state.tmp" 2>/dev/null
+      printf 'gitops-lite: %s\n' "the services are deployed, but $GL_STATE/state could not be written" >&2
+      gl_finish deployed-without-record 14
+    fi
     gl_finish success 0
   fi
   gl_show_logs "$GL_FAILED"
@@ -415,6 +419,8 @@ export const ExitCode = {
   rollbackFailed: 11,
   failedBeforeChange: 12,
   failedNoRollback: 13,
+  /** The services are deployed and healthy, but the record (state) could not be written. */
+  deployedWithoutRecord: 14,
   invalidFiles: 65,
   missingTool: 69,
   hostError: 70,
