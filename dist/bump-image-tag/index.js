@@ -43584,8 +43584,15 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 ;// CONCATENATED MODULE: ./packages/core/src/git/git-command-manager.ts
 
 
+
 // Refusals caused by someone else updating the branch first, as `git push --porcelain` reports them.
 const movedPattern = /\[rejected\] \((fetch first|non-fast-forward|stale info)\)|\[remote rejected\] \((cannot lock ref|failed to update ref|incorrect old value)/;
+/** What git said about a failure, on one line without its hints. */
+function gitMessage(result) {
+    const lines = (result.stderr || result.stdout).split('\n').map((line) => line.trim());
+    const text = lines.filter((line) => line !== '' && !line.startsWith('hint:')).join(' ');
+    return text || `exit code ${result.exitCode}`;
+}
 /**
  * Every git call in one place, each spawned with an argument vector (never a shell string),
  * in one working directory, without prompts and without touching global configuration.
@@ -43642,17 +43649,49 @@ class GitCommandManager {
     headSha() {
         return this.output(['rev-parse', 'HEAD']);
     }
-    /** Commits exactly `paths` (whatever else is staged stays out) and returns the new commit's sha. */
+    /**
+     * Commits exactly `paths` (whatever else is staged stays out) and returns the new commit's sha.
+     * When git refuses (an ignored file, no identity, ...), the paths are unstaged again and the
+     * refusal is a UserError quoting git.
+     */
     async commit(paths, message, author) {
-        await this.exec(['add', '--', ...paths]);
+        const added = await this.exec(['add', '--', ...paths], { allowFailure: true });
+        if (added.exitCode !== 0) {
+            await this.unstage(paths);
+            const ignored = /ignored by one of your \.gitignore files/.test(added.stderr);
+            throw new errors_UserError(`git refused to stage ${this.display(paths)}: ${gitMessage(added)}`, {
+                fix: ignored
+                    ? "The file is ignored by git (.gitignore), so a change to it cannot be committed: keep the tag in a file git tracks (remove it from .gitignore and commit it once), or set 'commit: false' to only write the file."
+                    : 'Check that the files are inside the repository checked out at working-directory and that the checkout is writable.'
+            });
+        }
         const identity = {
             GIT_AUTHOR_NAME: author.name,
             GIT_AUTHOR_EMAIL: author.email,
             GIT_COMMITTER_NAME: author.name,
             GIT_COMMITTER_EMAIL: author.email
         };
-        await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], { env: identity });
+        const committed = await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], { env: identity, allowFailure: true });
+        if (committed.exitCode !== 0) {
+            await this.unstage(paths);
+            throw new errors_UserError(`git refused to commit ${this.display(paths)}: ${gitMessage(committed)}`, {
+                fix: "Check 'author-name' and 'author-email' and the repository's state (git status) in the checkout."
+            });
+        }
         return this.headSha();
+    }
+    /** Paths for a message: relative to the working directory when inside it. */
+    display(paths) {
+        return paths
+            .map((path) => {
+            const rel = (0,external_node_path_namespaceObject.isAbsolute)(path) ? (0,external_node_path_namespaceObject.relative)(this.workingDirectory, path) : path;
+            return rel === '' || rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel) ? path : rel;
+        })
+            .join(', ');
+    }
+    /** Takes `paths` out of the index again (back to HEAD); best effort, for cleaning up after a refusal. */
+    async unstage(paths) {
+        await this.exec(['reset', '--quiet', '--', ...paths], { allowFailure: true });
     }
     /** Fetches one branch of the remote and returns the commit it points at. */
     async fetch(remote, branch) {
@@ -43666,7 +43705,15 @@ class GitCommandManager {
     }
     /** Points `branch` at `sha` and checks it out, keeping unrelated local changes (never a hard reset). */
     async checkoutBranch(branch, sha) {
-        await this.exec(['checkout', '--quiet', '-B', branch, sha]);
+        const result = await this.exec(['checkout', '--quiet', '-B', branch, sha], { allowFailure: true });
+        if (result.exitCode !== 0) {
+            const overwritten = /would be overwritten/.test(result.stderr);
+            throw new errors_UserError(`git refused to check out '${branch}' at ${sha.slice(0, 12)}: ${gitMessage(result)}`, {
+                fix: overwritten
+                    ? 'The checkout has uncommitted changes to files that differ on that commit: run the action on a clean checkout (actions/checkout), or commit or discard those changes in an earlier step.'
+                    : "Check the checkout's state (git status) and the 'branch' input."
+            });
+        }
     }
     /** Pushes HEAD to `branch` on the remote; never forced. */
     async push(remote, branch) {
@@ -43707,7 +43754,15 @@ async function publish(options) {
             log(`${base} already has the change; nothing to commit`);
             return { attempts: attempt };
         }
-        const commitSha = await git.commit(content.paths, content.message, author);
+        let commitSha;
+        try {
+            commitSha = await git.commit(content.paths, content.message, author);
+        }
+        catch (error) {
+            // Nothing half-done: the files go back to what the checkout held.
+            await content.undo?.();
+            throw error;
+        }
         if (!options.push)
             return { commitSha, attempts: attempt };
         const pushed = await git.push(remote, head);
@@ -49809,11 +49864,24 @@ async function planFromDisk(settings) {
 function diffOf(settings, plan) {
     return bumpDiff(plan.files, (0,external_node_path_namespaceObject.relative)(settings.workspace, settings.envFile));
 }
+/** Writes the plan's files; when one cannot be written, puts back those already written. */
 async function writePlan(settings, plan) {
     const paths = plan.files.map((file) => (0,external_node_path_namespaceObject.join)(settings.workspace, file.path));
-    for (const [i, file] of plan.files.entries())
-        await writeFileAtomic(paths[i], file.after);
+    for (const [i, file] of plan.files.entries()) {
+        try {
+            await writeFileAtomic(paths[i], file.after);
+        }
+        catch (error) {
+            await restorePlan(settings, { ...plan, files: plan.files.slice(0, i) });
+            throw error;
+        }
+    }
     return paths;
+}
+/** Puts the plan's files back as they were read. */
+async function restorePlan(settings, plan) {
+    for (const file of plan.files)
+        await writeFileAtomic((0,external_node_path_namespaceObject.join)(settings.workspace, file.path), file.before);
 }
 async function bumpImageTag(settings) {
     let plan = await planFromDisk(settings);
@@ -49871,7 +49939,12 @@ async function bumpImageTag(settings) {
             plan = await planFromDisk(settings);
             if (plan.files.length === 0)
                 return undefined;
-            return { paths: await writePlan(settings, plan), message: commitMessage(settings.commitMessage, plan.updates, context) };
+            const written = plan;
+            return {
+                paths: await writePlan(settings, written),
+                message: commitMessage(settings.commitMessage, written.updates, context),
+                undo: () => restorePlan(settings, written)
+            };
         }
     });
     info(`Commit-and-push rounds: ${result.attempts}`);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FakeGitHub, createGitRemote } from '@gitops-lite/sandbox'
@@ -236,6 +236,25 @@ describe('bump-image-tag, run as the runner runs it', () => {
     expect(run.stdout).toContain('-API_TAG=v1\n+API_TAG=v2')
     for (const secret of ['hunter2', 'pa55']) expect(run.stdout + run.stderr + JSON.stringify(run.outputs)).not.toContain(secret)
     expect(readFileSync(join(work, '.env'), 'utf8')).toBe(env)
+  }, timeout)
+
+  it('refuses clearly and puts the file back when git will not commit it (a gitignored env file)', async () => {
+    const bare = await createRemote({ 'compose.yaml': 'services:\n  api:\n    image: ghcr.io/acme/api:${API_TAG}\n', '.gitignore': '.env\n' })
+    const work = clone(bare)
+    const head = remoteHead(bare)
+    // Written by an earlier step (e.g. from secrets), never committed.
+    const env = 'DB_PASSWORD=hunter2\nAPI_TAG=v1\n'
+    writeFileSync(join(work, '.env'), env)
+    const run = await bump(work, { service: 'api', tag: 'v2' })
+    expect(run.exitCode).toBe(1)
+    const errors = run.annotations.filter((a) => a.level === 'error').map((a) => a.message)
+    expect(errors).toEqual([expect.stringContaining('git refused to stage .env: The following paths are ignored by one of your .gitignore files: .env')])
+    expect(errors[0]).toContain("The file is ignored by git (.gitignore), so a change to it cannot be committed")
+    expect(run.stdout + run.stderr).not.toContain('This is a bug')
+    expect(readFileSync(join(work, '.env'), 'utf8')).toBe(env)
+    expect(git(work, 'status', '--porcelain', '--ignored')).toBe('!! .env')
+    expect(git(work, 'rev-parse', 'HEAD')).toBe(head)
+    expect(remoteHead(bare)).toBe(head)
   }, timeout)
 
   it('writes without committing when commit is false', async () => {

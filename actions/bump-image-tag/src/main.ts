@@ -50,10 +50,23 @@ function diffOf(settings: Settings, plan: BumpPlan): string {
   return bumpDiff(plan.files, relative(settings.workspace, settings.envFile))
 }
 
+/** Writes the plan's files; when one cannot be written, puts back those already written. */
 async function writePlan(settings: Settings, plan: BumpPlan): Promise<string[]> {
   const paths = plan.files.map((file) => join(settings.workspace, file.path))
-  for (const [i, file] of plan.files.entries()) await writeFileAtomic(paths[i], file.after)
+  for (const [i, file] of plan.files.entries()) {
+    try {
+      await writeFileAtomic(paths[i], file.after)
+    } catch (error) {
+      await restorePlan(settings, { ...plan, files: plan.files.slice(0, i) })
+      throw error
+    }
+  }
   return paths
+}
+
+/** Puts the plan's files back as they were read. */
+async function restorePlan(settings: Settings, plan: BumpPlan): Promise<void> {
+  for (const file of plan.files) await writeFileAtomic(join(settings.workspace, file.path), file.before)
 }
 
 async function bumpImageTag(settings: Settings): Promise<void> {
@@ -112,7 +125,12 @@ async function bumpImageTag(settings: Settings): Promise<void> {
     apply: async () => {
       plan = await planFromDisk(settings)
       if (plan.files.length === 0) return undefined
-      return { paths: await writePlan(settings, plan), message: commitMessage(settings.commitMessage, plan.updates, context) }
+      const written = plan
+      return {
+        paths: await writePlan(settings, written),
+        message: commitMessage(settings.commitMessage, written.updates, context),
+        undo: () => restorePlan(settings, written)
+      }
     }
   })
   core.info(`Commit-and-push rounds: ${result.attempts}`)

@@ -70,6 +70,20 @@ describe('publish', () => {
     )
   })
 
+  it('undoes what apply wrote when the commit is refused, and reports the refusal as is', async () => {
+    const { git, calls } = fakeGit([])
+    const refusal = new UserError('git refused to stage .env: The following paths are ignored by one of your .gitignore files: .env')
+    ;(git as unknown as { commit: () => Promise<string> }).commit = async () => {
+      calls.push('commit')
+      throw refusal
+    }
+    const undone: string[] = []
+    const result = publish(options(git, { apply: async () => ({ paths: ['.env'], message: 'm', undo: async () => void undone.push('.env') }) }))
+    await expect(result).rejects.toBe(refusal)
+    expect(undone).toEqual(['.env'])
+    expect(calls).toEqual(['commit'])
+  })
+
   it('starts from the remote branch when asked (pull requests, another branch)', async () => {
     const { git, calls } = fakeGit([])
     await publish(options(git, { startFromRemote: true, head: 'gitops-lite/x' }))

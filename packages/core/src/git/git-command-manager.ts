@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { isAbsolute, relative } from 'node:path'
 import { UserError } from '../errors'
 
 export interface GitResult {
@@ -23,6 +24,13 @@ export type PushResult = { status: 'pushed' } | { status: 'moved' | 'failed'; de
 
 // Refusals caused by someone else updating the branch first, as `git push --porcelain` reports them.
 const movedPattern = /\[rejected\] \((fetch first|non-fast-forward|stale info)\)|\[remote rejected\] \((cannot lock ref|failed to update ref|incorrect old value)/
+
+/** What git said about a failure, on one line without its hints. */
+function gitMessage(result: GitResult): string {
+  const lines = (result.stderr || result.stdout).split('\n').map((line) => line.trim())
+  const text = lines.filter((line) => line !== '' && !line.startsWith('hint:')).join(' ')
+  return text || `exit code ${result.exitCode}`
+}
 
 /**
  * Every git call in one place, each spawned with an argument vector (never a shell string),
@@ -83,17 +91,51 @@ export class GitCommandManager {
     return this.output(['rev-parse', 'HEAD'])
   }
 
-  /** Commits exactly `paths` (whatever else is staged stays out) and returns the new commit's sha. */
+  /**
+   * Commits exactly `paths` (whatever else is staged stays out) and returns the new commit's sha.
+   * When git refuses (an ignored file, no identity, ...), the paths are unstaged again and the
+   * refusal is a UserError quoting git.
+   */
   async commit(paths: readonly string[], message: string, author: GitIdentity): Promise<string> {
-    await this.exec(['add', '--', ...paths])
+    const added = await this.exec(['add', '--', ...paths], { allowFailure: true })
+    if (added.exitCode !== 0) {
+      await this.unstage(paths)
+      const ignored = /ignored by one of your \.gitignore files/.test(added.stderr)
+      throw new UserError(`git refused to stage ${this.display(paths)}: ${gitMessage(added)}`, {
+        fix: ignored
+          ? "The file is ignored by git (.gitignore), so a change to it cannot be committed: keep the tag in a file git tracks (remove it from .gitignore and commit it once), or set 'commit: false' to only write the file."
+          : 'Check that the files are inside the repository checked out at working-directory and that the checkout is writable.'
+      })
+    }
     const identity = {
       GIT_AUTHOR_NAME: author.name,
       GIT_AUTHOR_EMAIL: author.email,
       GIT_COMMITTER_NAME: author.name,
       GIT_COMMITTER_EMAIL: author.email
     }
-    await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], { env: identity })
+    const committed = await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], { env: identity, allowFailure: true })
+    if (committed.exitCode !== 0) {
+      await this.unstage(paths)
+      throw new UserError(`git refused to commit ${this.display(paths)}: ${gitMessage(committed)}`, {
+        fix: "Check 'author-name' and 'author-email' and the repository's state (git status) in the checkout."
+      })
+    }
     return this.headSha()
+  }
+
+  /** Paths for a message: relative to the working directory when inside it. */
+  private display(paths: readonly string[]): string {
+    return paths
+      .map((path) => {
+        const rel = isAbsolute(path) ? relative(this.workingDirectory, path) : path
+        return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : rel
+      })
+      .join(', ')
+  }
+
+  /** Takes `paths` out of the index again (back to HEAD); best effort, for cleaning up after a refusal. */
+  private async unstage(paths: readonly string[]): Promise<void> {
+    await this.exec(['reset', '--quiet', '--', ...paths], { allowFailure: true })
   }
 
   /** Fetches one branch of the remote and returns the commit it points at. */
@@ -109,7 +151,15 @@ export class GitCommandManager {
 
   /** Points `branch` at `sha` and checks it out, keeping unrelated local changes (never a hard reset). */
   async checkoutBranch(branch: string, sha: string): Promise<void> {
-    await this.exec(['checkout', '--quiet', '-B', branch, sha])
+    const result = await this.exec(['checkout', '--quiet', '-B', branch, sha], { allowFailure: true })
+    if (result.exitCode !== 0) {
+      const overwritten = /would be overwritten/.test(result.stderr)
+      throw new UserError(`git refused to check out '${branch}' at ${sha.slice(0, 12)}: ${gitMessage(result)}`, {
+        fix: overwritten
+          ? 'The checkout has uncommitted changes to files that differ on that commit: run the action on a clean checkout (actions/checkout), or commit or discard those changes in an earlier step.'
+          : "Check the checkout's state (git status) and the 'branch' input."
+      })
+    }
   }
 
   /** Pushes HEAD to `branch` on the remote; never forced. */

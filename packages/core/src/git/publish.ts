@@ -6,6 +6,8 @@ import type { GitCommandManager, GitIdentity } from './git-command-manager'
 export interface CommitContent {
   paths: string[]
   message: string
+  /** Puts the files back as they were before `apply` wrote them; called when the commit fails. */
+  undo?: () => Promise<void>
 }
 
 export interface Backoff {
@@ -68,7 +70,14 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
       log(`${base} already has the change; nothing to commit`)
       return { attempts: attempt }
     }
-    const commitSha = await git.commit(content.paths, content.message, author)
+    let commitSha: string
+    try {
+      commitSha = await git.commit(content.paths, content.message, author)
+    } catch (error) {
+      // Nothing half-done: the files go back to what the checkout held.
+      await content.undo?.()
+      throw error
+    }
     if (!options.push) return { commitSha, attempts: attempt }
     const pushed = await git.push(remote, head)
     if (pushed.status === 'pushed') return { commitSha, attempts: attempt }
