@@ -64846,10 +64846,20 @@ gl_remove_services() {
   done
 }
 
+# Arguments are pairs: service container-id. Tries every container; each failed removal is
+# reported (docker's message, then a remove-failed event naming the service) and makes it fail.
 gl_remove_containers() {
   [ $# -gt 0 ] || return 0
   gl_event phase remove
-  for gl_id in "$@"; do docker rm -f "$gl_id" >/dev/null 2>&1 || true; done
+  gl_rc=0
+  while [ $# -ge 2 ]; do
+    if ! docker rm -f "$2" >/dev/null; then
+      gl_event remove-failed "$1"
+      gl_rc=1
+    fi
+    shift 2
+  done
+  return "$gl_rc"
 }
 
 # rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed
@@ -64987,12 +64997,14 @@ gl_apply_main() {
   if ! gl_up $GL_DEPLOY; then
     gl_event up-failed
   elif gl_wait_healthy $GL_DEPLOY; then
-    gl_remove_containers $GL_REMOVE
+    gl_removed=1
+    gl_remove_containers $GL_REMOVE || gl_removed=0
     if ! gl_write_record $GL_DEPLOY; then
       rm -f "$GL_STATE/state.tmp" 2>/dev/null
       printf 'gitops-lite: %s\n' "the services are deployed, but $GL_STATE/state could not be written" >&2
       gl_finish deployed-without-record 14
     fi
+    [ "$gl_removed" = 1 ] || gl_finish remove-failed 15
     gl_finish success 0
   fi
   gl_show_logs "$GL_FAILED"
@@ -65014,6 +65026,8 @@ const remote_lib_ExitCode = {
     failedNoRollback: 13,
     /** The services are deployed and healthy, but the record (state) could not be written. */
     deployedWithoutRecord: 14,
+    /** The services are deployed and healthy, but removing a service gone from the files failed. */
+    removeFailed: 15,
     invalidFiles: 65,
     missingTool: 69,
     hostError: 70,
@@ -65331,7 +65345,8 @@ function applyScript(input) {
         GL_RUN_ID: words([input.runId]),
         GL_EXPECT_GENERATION: plan.generation,
         GL_DEPLOY: words(plan.deploy),
-        GL_REMOVE: words(plan.removed.flatMap((s) => s.containers)),
+        // Pairs: service, container id (a failed removal names the service).
+        GL_REMOVE: words(plan.removed.flatMap((s) => s.containers.flatMap((id) => [s.service, id]))),
         GL_NEW_SERVICES: words(plan.newServices),
         GL_PREVIOUS: words(plan.previous),
         GL_FULL: plan.full ? '1' : '0',
@@ -65408,12 +65423,14 @@ function remoteError(host, step, result, limits, log, apply) {
 async function deployToHost(shell, options, log) {
     const started = Date.now();
     const health = {};
+    const removeFailed = [];
     const done = (result, plan, error) => ({
         host: shell.name,
         result,
         plan,
         health,
         error,
+        ...(removeFailed.length > 0 && { removeFailed }),
         durationMs: Date.now() - started
     });
     const { limits } = options;
@@ -65460,7 +65477,7 @@ async function deployToHost(shell, options, log) {
                 removed: plan.removed.map((s) => s.service)
             })
         });
-        const events = new EventReader(mark, log, health);
+        const events = new EventReader(mark, log, health, removeFailed);
         let result;
         try {
             result = await shell.exec(detachedCommand(runDir), {
@@ -65501,8 +65518,11 @@ async function deployToHost(shell, options, log) {
             case remote_lib_ExitCode.deployedWithoutRecord:
                 return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed and healthy, but the deploy record (${plan.directory}/.gitops-lite/state) could not be written`, {
                     fix: "See the host's message above (a full disk or lost write permission are the usual causes) and fix it. " +
-                        'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.'
+                        'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.' +
+                        (removeFailed.length > 0 ? ` The containers of ${removeFailed.join(', ')} (gone from the compose files) could not be removed either.` : '')
                 }));
+            case remote_lib_ExitCode.removeFailed:
+                return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed and healthy, but the containers of ${removeFailed.join(', ') || 'a service'} (gone from the compose files) could not be removed`, { fix: "See docker's message above, fix the cause on the host, and rerun: the next run removes them again." }));
             case remote_lib_ExitCode.failedNoRollback:
                 return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, { fix: 'See the service log lines above.' }));
             default:
@@ -65579,13 +65599,15 @@ class EventReader {
     mark;
     log;
     health;
+    removeFailed;
     failure;
     buffer = '';
     rollingBack = false;
-    constructor(mark, log, health) {
+    constructor(mark, log, health, removeFailed = []) {
         this.mark = mark;
         this.log = log;
         this.health = health;
+        this.removeFailed = removeFailed;
     }
     push(text) {
         this.buffer += text;
@@ -65630,6 +65652,11 @@ class EventReader {
                 this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`;
                 this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`);
                 break;
+            case 'remove-failed':
+                if (!this.removeFailed.includes(subject))
+                    this.removeFailed.push(subject);
+                this.log.warning(`${subject}: removing its container failed`);
+                break;
             case 'up-failed':
                 this.failure ??= 'compose could not recreate the services (its message is above)';
                 break;
@@ -65665,8 +65692,15 @@ const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createReq
 ;// CONCATENATED MODULE: ./packages/core/src/git/git-command-manager.ts
 
 
+
 // Refusals caused by someone else updating the branch first, as `git push --porcelain` reports them.
 const movedPattern = /\[rejected\] \((fetch first|non-fast-forward|stale info)\)|\[remote rejected\] \((cannot lock ref|failed to update ref|incorrect old value)/;
+/** What git said about a failure, on one line without its hints. */
+function gitMessage(result) {
+    const lines = (result.stderr || result.stdout).split('\n').map((line) => line.trim());
+    const text = lines.filter((line) => line !== '' && !line.startsWith('hint:')).join(' ');
+    return text || `exit code ${result.exitCode}`;
+}
 /**
  * Every git call in one place, each spawned with an argument vector (never a shell string),
  * in one working directory, without prompts and without touching global configuration.
@@ -65723,17 +65757,49 @@ class GitCommandManager {
     headSha() {
         return this.output(['rev-parse', 'HEAD']);
     }
-    /** Commits exactly `paths` (whatever else is staged stays out) and returns the new commit's sha. */
+    /**
+     * Commits exactly `paths` (whatever else is staged stays out) and returns the new commit's sha.
+     * When git refuses (an ignored file, no identity, ...), the paths are unstaged again and the
+     * refusal is a UserError quoting git.
+     */
     async commit(paths, message, author) {
-        await this.exec(['add', '--', ...paths]);
+        const added = await this.exec(['add', '--', ...paths], { allowFailure: true });
+        if (added.exitCode !== 0) {
+            await this.unstage(paths);
+            const ignored = /ignored by one of your \.gitignore files/.test(added.stderr);
+            throw new errors_UserError(`git refused to stage ${this.display(paths)}: ${gitMessage(added)}`, {
+                fix: ignored
+                    ? "The file is ignored by git (.gitignore), so a change to it cannot be committed: keep the tag in a file git tracks (remove it from .gitignore and commit it once), or set 'commit: false' to only write the file."
+                    : 'Check that the files are inside the repository checked out at working-directory and that the checkout is writable.'
+            });
+        }
         const identity = {
             GIT_AUTHOR_NAME: author.name,
             GIT_AUTHOR_EMAIL: author.email,
             GIT_COMMITTER_NAME: author.name,
             GIT_COMMITTER_EMAIL: author.email
         };
-        await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], { env: identity });
+        const committed = await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], { env: identity, allowFailure: true });
+        if (committed.exitCode !== 0) {
+            await this.unstage(paths);
+            throw new errors_UserError(`git refused to commit ${this.display(paths)}: ${gitMessage(committed)}`, {
+                fix: "Check 'author-name' and 'author-email' and the repository's state (git status) in the checkout."
+            });
+        }
         return this.headSha();
+    }
+    /** Paths for a message: relative to the working directory when inside it. */
+    display(paths) {
+        return paths
+            .map((path) => {
+            const rel = (0,external_node_path_namespaceObject.isAbsolute)(path) ? (0,external_node_path_namespaceObject.relative)(this.workingDirectory, path) : path;
+            return rel === '' || rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel) ? path : rel;
+        })
+            .join(', ');
+    }
+    /** Takes `paths` out of the index again (back to HEAD); best effort, for cleaning up after a refusal. */
+    async unstage(paths) {
+        await this.exec(['reset', '--quiet', '--', ...paths], { allowFailure: true });
     }
     /** Fetches one branch of the remote and returns the commit it points at. */
     async fetch(remote, branch) {
@@ -65747,7 +65813,15 @@ class GitCommandManager {
     }
     /** Points `branch` at `sha` and checks it out, keeping unrelated local changes (never a hard reset). */
     async checkoutBranch(branch, sha) {
-        await this.exec(['checkout', '--quiet', '-B', branch, sha]);
+        const result = await this.exec(['checkout', '--quiet', '-B', branch, sha], { allowFailure: true });
+        if (result.exitCode !== 0) {
+            const overwritten = /would be overwritten/.test(result.stderr);
+            throw new errors_UserError(`git refused to check out '${branch}' at ${sha.slice(0, 12)}: ${gitMessage(result)}`, {
+                fix: overwritten
+                    ? 'The checkout has uncommitted changes to files that differ on that commit: run the action on a clean checkout (actions/checkout), or commit or discard those changes in an earlier step.'
+                    : "Check the checkout's state (git status) and the 'branch' input."
+            });
+        }
     }
     /** Pushes HEAD to `branch` on the remote; never forced. */
     async push(remote, branch) {
@@ -66299,7 +66373,7 @@ async function report(outcomes, settings) {
     const deployedHosts = (o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : []);
     setOutput('deployed', union(outcomes, deployedHosts));
     setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)));
-    setOutput('removed', union(outcomes, (o) => (o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service) : [])));
+    setOutput('removed', union(outcomes, (o) => (o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : [])));
     setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')));
     setOutput('plan', JSON.stringify(Object.fromEntries(outcomes.map((o) => [
         o.host,
@@ -66356,7 +66430,7 @@ function serviceResult(outcome, service, deploy, removed) {
     if (outcome.result === 'skipped' || outcome.result === 'dry-run')
         return outcome.result;
     if (removed)
-        return outcome.result === 'deployed' ? 'removed' : 'kept';
+        return outcome.result !== 'deployed' ? 'kept' : outcome.removeFailed?.includes(service) ? 'removal failed' : 'removed';
     if (!deploy)
         return 'untouched';
     const health = outcome.health[service];

@@ -136,7 +136,10 @@ async function report(outcomes: readonly Outcome[], settings: Settings): Promise
   const deployedHosts = (o: HostOutcome) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])
   core.setOutput('deployed', union(outcomes, deployedHosts))
   core.setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)))
-  core.setOutput('removed', union(outcomes, (o) => (o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service) : [])))
+  core.setOutput(
+    'removed',
+    union(outcomes, (o) => (o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : []))
+  )
   core.setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')))
   core.setOutput(
     'plan',
@@ -198,7 +201,7 @@ async function writeSummary(outcomes: readonly Outcome[], settings: Settings): P
 
 function serviceResult(outcome: Outcome, service: string, deploy: boolean, removed: boolean): string {
   if (outcome.result === 'skipped' || outcome.result === 'dry-run') return outcome.result
-  if (removed) return outcome.result === 'deployed' ? 'removed' : 'kept'
+  if (removed) return outcome.result !== 'deployed' ? 'kept' : outcome.removeFailed?.includes(service) ? 'removal failed' : 'removed'
   if (!deploy) return 'untouched'
   const health = outcome.health[service]
   if (outcome.result === 'deployed') return health ? `deployed (${health})` : 'deployed'

@@ -182,4 +182,14 @@ describe('deployToHost', () => {
     const beforeChange = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ code: 70, stderr: 'gitops-lite: cannot create /srv/app/.gitops-lite/runs/run-1\n' }] })
     expect((await deployToHost(beforeChange, options(), recorder())).error?.fix).toMatch(/^Nothing was changed on the host/)
   })
+
+  it('a service whose containers could not be removed fails the step, naming it, though the rest is deployed', async () => {
+    const old = JSON.stringify({ id: 'c2', name: '/app-old-1', service: 'old', oneoff: 'False', configHash: 'x', image: 'registry/old:v1', state: 'running', health: null, exitCode: 0, restartPolicy: '' })
+    const host = new FakeHost({ containers: [running, old], record: recordOf('web-hash-1'), applies: [{ code: 15, events: ['phase remove', 'remove-failed old', 'remove-failed old', 'result remove-failed'] }] })
+    const log = recorder()
+    const outcome = await deployToHost(host, options(), log)
+    expect(outcome).toMatchObject({ result: 'deployed', removeFailed: ['old'] })
+    expect(outcome.error?.message).toBe('The services on deploy@vm1:22 are deployed and healthy, but the containers of old (gone from the compose files) could not be removed')
+    expect(log.lines).toContain('warning: old: removing its container failed')
+  })
 })

@@ -97,6 +97,7 @@ case $1 in
       line=$(sed -n "\${n}p" "$FAKE/state.$id"); [ -n "$line" ] || line=$(tail -n 1 "$FAKE/state.$id")
       echo $((n + 1)) > "$FAKE/n.$id"; echo "$line" ;;
   logs) case $4 in quiet*) ;; *) echo "last words of $4" ;; esac ;;
+  rm) case $3 in *stuck*) echo "Error response from daemon: cannot remove container $3" >&2; exit 1 ;; esac ;;
 esac
 `
 
@@ -228,6 +229,24 @@ describe('swap and restore keep the host records', () => {
     expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('old compose\n')
     expect(readFileSync(join(remote, '.gitops-lite', 'audit.log'), 'utf8')).toBe('{"result":"success"}\n')
     expect(existsSync(join(remote, '.gitops-lite', 'lock'))).toBe(true)
+  })
+})
+
+describe('removing services gone from the files (gl_remove_containers)', () => {
+  it('tries every container, and a failed removal fails it, naming the service', () => {
+    const result = runLibrary('gl_remove_containers old old-1 old old-stuck-2 cache cache-1; echo "rc=$?"', fakeHost({}))
+    expect(events(result.stdout)).toEqual(['phase remove', 'remove-failed old'])
+    expect(result.stdout).toContain('rc=1')
+    expect(result.stderr).toContain('cannot remove container old-stuck-2')
+    expect(runLibrary('gl_remove_containers old old-1; echo "rc=$?"', fakeHost({})).stdout).toContain('rc=0')
+  })
+
+  it('the apply passes each container with its service', () => {
+    const report = { ...emptyReport(), containers: [{ id: 'c0ffee', name: 'app-old-1', service: 'old', oneoff: false, configHash: '', image: 'x', state: 'running', health: null, exitCode: 0, restartPolicy: '' }] }
+    const plan = computePlan({ report, uploads: files, envFiles: new Map(), hostDigests: new Map(), mode: 'surgical' })
+    const script = applyScript({ stack, mark: '@@gl-1', limits, runId: '1', plan, files, pull: true, rollback: true, owner: '{}', recordHead: '{}\n', servicePrefixes: new Map([['web', '{"kind":"service"']]), audit: '{"a":1' })
+    const probe = `${script.split(REMOTE_LIBRARY)[0]}\nprintf '%s' "$GL_REMOVE"`
+    expect(spawnSync('sh', ['-c', probe], { encoding: 'utf8' }).stdout).toBe('old c0ffee')
   })
 })
 

@@ -50,6 +50,8 @@ export interface HostOutcome {
   health: Record<string, string>
   /** Why it failed, for a failed or rolled-back host; or what went wrong on a deployed one (the step fails either way). */
   error?: UserError
+  /** Services gone from the files whose containers could not be removed. */
+  removeFailed?: string[]
   durationMs: number
 }
 
@@ -104,12 +106,14 @@ function remoteError(host: string, step: string, result: ExecResult, limits: Scr
 export async function deployToHost(shell: RemoteShell, options: DeployOptions, log: DeployLog): Promise<HostOutcome> {
   const started = Date.now()
   const health: Record<string, string> = {}
+  const removeFailed: string[] = []
   const done = (result: HostResult, plan?: HostPlan, error?: UserError): HostOutcome => ({
     host: shell.name,
     result,
     plan,
     health,
     error,
+    ...(removeFailed.length > 0 && { removeFailed }),
     durationMs: Date.now() - started
   })
   const { limits } = options
@@ -154,7 +158,7 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
         removed: plan.removed.map((s) => s.service)
       } satisfies AuditEntry)
     })
-    const events = new EventReader(mark, log, health)
+    const events = new EventReader(mark, log, health, removeFailed)
     let result: ExecResult
     try {
       result = await shell.exec(detachedCommand(runDir), {
@@ -210,8 +214,18 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
           new UserError(`The services on ${shell.name} are deployed and healthy, but the deploy record (${plan.directory}/.gitops-lite/state) could not be written`, {
             fix:
               "See the host's message above (a full disk or lost write permission are the usual causes) and fix it. " +
-              'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.'
+              'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.' +
+              (removeFailed.length > 0 ? ` The containers of ${removeFailed.join(', ')} (gone from the compose files) could not be removed either.` : '')
           })
+        )
+      case ExitCode.removeFailed:
+        return done(
+          'deployed',
+          plan,
+          new UserError(
+            `The services on ${shell.name} are deployed and healthy, but the containers of ${removeFailed.join(', ') || 'a service'} (gone from the compose files) could not be removed`,
+            { fix: "See docker's message above, fix the cause on the host, and rerun: the next run removes them again." }
+          )
         )
       case ExitCode.failedNoRollback:
         return done('failed', plan, new UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, { fix: 'See the service log lines above.' }))
@@ -290,7 +304,8 @@ class EventReader {
   constructor(
     private readonly mark: string,
     private readonly log: DeployLog,
-    private readonly health: Record<string, string>
+    private readonly health: Record<string, string>,
+    private readonly removeFailed: string[] = []
   ) {}
 
   push(text: string): void {
@@ -334,6 +349,10 @@ class EventReader {
         this.health[subject] = state
         this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`
         this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`)
+        break
+      case 'remove-failed':
+        if (!this.removeFailed.includes(subject)) this.removeFailed.push(subject)
+        this.log.warning(`${subject}: removing its container failed`)
         break
       case 'up-failed':
         this.failure ??= 'compose could not recreate the services (its message is above)'

@@ -252,10 +252,20 @@ gl_remove_services() {
   done
 }
 
+# Arguments are pairs: service container-id. Tries every container; each failed removal is
+# reported (docker's message, then a remove-failed event naming the service) and makes it fail.
 gl_remove_containers() {
   [ $# -gt 0 ] || return 0
   gl_event phase remove
-  for gl_id in "$@"; do docker rm -f "$gl_id" >/dev/null 2>&1 || true; done
+  gl_rc=0
+  while [ $# -ge 2 ]; do
+    if ! docker rm -f "$2" >/dev/null; then
+      gl_event remove-failed "$1"
+      gl_rc=1
+    fi
+    shift 2
+  done
+  return "$gl_rc"
 }
 
 # rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed
@@ -393,12 +403,14 @@ gl_apply_main() {
   if ! gl_up $GL_DEPLOY; then
     gl_event up-failed
   elif gl_wait_healthy $GL_DEPLOY; then
-    gl_remove_containers $GL_REMOVE
+    gl_removed=1
+    gl_remove_containers $GL_REMOVE || gl_removed=0
     if ! gl_write_record $GL_DEPLOY; then
       rm -f "$GL_STATE/state.tmp" 2>/dev/null
       printf 'gitops-lite: %s\n' "the services are deployed, but $GL_STATE/state could not be written" >&2
       gl_finish deployed-without-record 14
     fi
+    [ "$gl_removed" = 1 ] || gl_finish remove-failed 15
     gl_finish success 0
   fi
   gl_show_logs "$GL_FAILED"
@@ -421,6 +433,8 @@ export const ExitCode = {
   failedNoRollback: 13,
   /** The services are deployed and healthy, but the record (state) could not be written. */
   deployedWithoutRecord: 14,
+  /** The services are deployed and healthy, but removing a service gone from the files failed. */
+  removeFailed: 15,
   invalidFiles: 65,
   missingTool: 69,
   hostError: 70,

@@ -118,7 +118,8 @@ export function applyScript(input: ApplyScriptInput): string {
     GL_RUN_ID: words([input.runId]),
     GL_EXPECT_GENERATION: plan.generation,
     GL_DEPLOY: words(plan.deploy),
-    GL_REMOVE: words(plan.removed.flatMap((s) => s.containers)),
+    // Pairs: service, container id (a failed removal names the service).
+    GL_REMOVE: words(plan.removed.flatMap((s) => s.containers.flatMap((id) => [s.service, id]))),
     GL_NEW_SERVICES: words(plan.newServices),
     GL_PREVIOUS: words(plan.previous),
     GL_FULL: plan.full ? '1' : '0',
