@@ -123,8 +123,12 @@ export async function startDeployBench(name: string, options: StartOptions = {})
       const remoteDir = join(home, 'stack')
       const project = `gl-bench-${name}-${vmName}-${process.pid}`
       group.trackComposeProject(project)
+      // Distinct across every VM of the bench: two containers cannot publish one host port.
       const ports: number[] = []
-      for (const _ of bench.services) ports.push(await freePort())
+      while (ports.length < bench.services.length) {
+        const port = await freePort()
+        if (!ports.includes(port) && !bench.vms.some((other) => other.ports.includes(port))) ports.push(port)
+      }
       await mkdir(remoteDir, { recursive: true })
       const env = [`COMPOSE_PROJECT_NAME=${project}`, ...bench.services.map((s, j) => `${portVariable(s)}=${ports[j]}`)]
       await writeFile(join(remoteDir, '.env'), env.join('\n') + '\n')
