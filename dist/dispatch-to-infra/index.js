@@ -40160,12 +40160,8 @@ function readSettings(inputs, env) {
         });
     }
     const repository = requireRepositoryName("Input 'repository'", inputs.required('repository'));
+    // Its length is one of GitHub's limits, checked with the others (checkDispatchLimits) before any request.
     const eventType = inputs.string('event-type') || 'deploy';
-    if (eventType.length > DISPATCH_LIMITS.eventTypeLength) {
-        throw new errors_UserError(`Input 'event-type' is ${eventType.length} characters; GitHub accepts at most ${DISPATCH_LIMITS.eventTypeLength}`, {
-            fix: 'Use a short event type, e.g. deploy.'
-        });
-    }
     const single = { service: inputs.string('service'), image: inputs.string('image'), tag: inputs.string('tag'), digest: inputs.string('digest') };
     const servicesRaw = inputs.string('services');
     let updates;
@@ -40251,6 +40247,8 @@ async function run() {
             correlationId,
             extra: settings.extra
         });
+        // GitHub's limits (event type, properties, size), before any request: invalid input sends nothing.
+        checkDispatchLimits(settings.eventType, payload);
         const client = createGitHubClient({ token: settings.token, apiUrl: settings.apiUrl });
         // Before anything is sent: a token that cannot read the runs would start the deploy and then fail this job.
         if (settings.wait)

@@ -1,5 +1,4 @@
 import {
-  DISPATCH_LIMITS,
   type ImageUpdate,
   type Inputs,
   type PayloadSource,
@@ -132,12 +131,8 @@ export function readSettings(inputs: Inputs, env: NodeJS.ProcessEnv): Settings {
   }
   const repository = requireRepositoryName("Input 'repository'", inputs.required('repository'))
 
+  // Its length is one of GitHub's limits, checked with the others (checkDispatchLimits) before any request.
   const eventType = inputs.string('event-type') || 'deploy'
-  if (eventType.length > DISPATCH_LIMITS.eventTypeLength) {
-    throw new UserError(`Input 'event-type' is ${eventType.length} characters; GitHub accepts at most ${DISPATCH_LIMITS.eventTypeLength}`, {
-      fix: 'Use a short event type, e.g. deploy.'
-    })
-  }
 
   const single = { service: inputs.string('service'), image: inputs.string('image'), tag: inputs.string('tag'), digest: inputs.string('digest') }
   const servicesRaw = inputs.string('services')

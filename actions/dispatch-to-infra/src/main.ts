@@ -4,6 +4,7 @@ import {
   Inputs,
   RUN_NAME_LINE,
   UserError,
+  checkDispatchLimits,
   checkWorkflowRunsReadable,
   createDeployPayload,
   createGitHubClient,
@@ -46,6 +47,8 @@ export async function run(): Promise<void> {
       correlationId,
       extra: settings.extra
     })
+    // GitHub's limits (event type, properties, size), before any request: invalid input sends nothing.
+    checkDispatchLimits(settings.eventType, payload)
     const client = createGitHubClient({ token: settings.token, apiUrl: settings.apiUrl })
     // Before anything is sent: a token that cannot read the runs would start the deploy and then fail this job.
     if (settings.wait) await checkWorkflowRunsReadable(client, settings.repository, workflowToken)
