@@ -64397,29 +64397,33 @@ function trustedRecord(report) {
 function uploadedPaths(report, uploads) {
     return new Map(uploads.map((file) => [external_node_path_namespaceObject.posix.join(report.directory, file.path), file.digest]));
 }
-/** Absolute paths each service reads: its mounts (bind, configs, secrets) and env files. */
+/**
+ * What the deploy controls of each service's inputs: `tracked` paths (read-only bind mounts,
+ * configs/secrets files, env files) whose content counts, and `writable` bind mounts, inside
+ * which only uploaded files count (the service may change the rest itself: acme.json, a db).
+ */
 function readPathsOf(report, envFiles) {
     const result = new Map();
     for (const [service, model] of report.model.services) {
         const env = (envFiles.get(service) ?? []).map((path) => external_node_path_namespaceObject.posix.resolve(report.directory, path));
-        result.set(service, [...new Set([...model.mounts, ...env])]);
+        result.set(service, { tracked: [...new Set([...model.mounts, ...env])], writable: model.writableMounts ?? [] });
     }
     return result;
 }
-/** The paths services read that are not uploaded: their digests must be read on the host. */
+/** The tracked paths services read that are not uploaded: their digests must be read on the host. */
 function pathsToDigest(report, uploads, envFiles) {
     const uploaded = uploadedPaths(report, uploads);
-    const paths = [...readPathsOf(report, envFiles).values()].flat().filter((path) => !uploaded.has(path));
+    const paths = [...readPathsOf(report, envFiles).values()].flatMap((p) => p.tracked).filter((path) => !uploaded.has(path));
     return [...new Set(paths)].sort();
 }
-/** Digests of what a service will read: uploaded files (also inside a mounted directory) and host files. */
+/** Digests of what a service will read: uploaded files (also inside a mounted directory) and tracked host files. */
 function inputsOf(paths, uploaded, hostDigests) {
     const inputs = {};
-    for (const path of paths) {
+    for (const path of [...paths.tracked, ...paths.writable]) {
         const inside = [...uploaded].filter(([file]) => file === path || file.startsWith(`${path}/`));
         for (const [file, digest] of inside)
             inputs[file] = digest;
-        const onHost = hostDigests.get(path);
+        const onHost = paths.tracked.includes(path) ? hostDigests.get(path) : undefined;
         if (inside.length === 0 && onHost !== undefined && onHost !== 'dir')
             inputs[path] = onHost;
     }
@@ -64432,14 +64436,18 @@ function relativeTo(directory, path) {
     const relative = external_node_path_namespaceObject.posix.relative(directory, path);
     return relative.startsWith('..') ? path : relative;
 }
-function classify(hash, containers, recorded, inputs, hostFileDigest, describe) {
+function classify(hash, containers, recorded, inputs, hostFileDigest, describe, writable = []) {
     if (containers.length === 0 && !recorded)
         return { change: 'new', reasons: ['not deployed yet'] };
     const changed = [];
     if (recorded) {
         if (recorded.configHash !== hash)
             changed.push('its configuration changed');
+        // A record from before writable mounts were left out may list one: the service's own writes are no change.
+        const untracked = (path) => !(path in inputs) && writable.includes(path);
         for (const path of new Set([...Object.keys(inputs), ...Object.keys(recorded.inputs)])) {
+            if (untracked(path))
+                continue;
             if (inputs[path] !== recorded.inputs[path])
                 changed.push(`${describe(path)} changed`);
         }
@@ -64494,8 +64502,9 @@ function computePlan(input) {
         fullReason = 'the top-level networks or volumes changed';
     const services = names.map((service) => {
         const containers = report.containers.filter((c) => c.service === service && !c.oneoff);
-        const inputs = inputsOf(readPaths.get(service) ?? [], uploaded, hostDigests);
-        const { change, reasons } = classify(report.hashes.get(service), containers, record?.services.get(service), inputs, (p) => hostFileDigests.get(p), describe);
+        const paths = readPaths.get(service) ?? { tracked: [], writable: [] };
+        const inputs = inputsOf(paths, uploaded, hostDigests);
+        const { change, reasons } = classify(report.hashes.get(service), containers, record?.services.get(service), inputs, (p) => hostFileDigests.get(p), describe, paths.writable);
         const requested = input.services?.includes(service);
         const deploy = fullReason !== undefined || (input.services ? requested === true : change !== 'unchanged');
         const shownChange = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested';
@@ -65177,14 +65186,14 @@ function bindSources(volumes) {
     const sources = [];
     for (const volume of volumes) {
         if (typeof volume === 'string') {
-            const source = volume.split(':')[0];
+            const [source, , mode = ''] = volume.split(':');
             if (external_node_path_namespaceObject.posix.isAbsolute(source))
-                sources.push(source);
+                sources.push({ source, readOnly: mode.split(',').includes('ro') });
         }
         else {
             const long = asRecord(volume);
             if (long.type === 'bind' && typeof long.source === 'string')
-                sources.push(long.source);
+                sources.push({ source: long.source, readOnly: long.read_only === true });
         }
     }
     return sources;
@@ -65211,8 +65220,14 @@ function parseComposeModel(text, compose = 'v1') {
     const services = new Map();
     for (const [name, value] of Object.entries(asRecord(config.services))) {
         const service = asRecord(value);
-        const mounts = [...bindSources(service.volumes), ...fileReferences(service.configs, configs), ...fileReferences(service.secrets, secrets)];
-        services.set(name, { image: typeof service.image === 'string' ? service.image : undefined, mounts: [...new Set(mounts)] });
+        const binds = bindSources(service.volumes);
+        const mounts = [...binds.filter((b) => b.readOnly).map((b) => b.source), ...fileReferences(service.configs, configs), ...fileReferences(service.secrets, secrets)];
+        const writable = [...new Set(binds.filter((b) => !b.readOnly).map((b) => b.source))].filter((source) => !mounts.includes(source));
+        services.set(name, {
+            image: typeof service.image === 'string' ? service.image : undefined,
+            mounts: [...new Set(mounts)],
+            ...(writable.length > 0 && { writableMounts: writable })
+        });
     }
     return { services, topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} })) };
 }

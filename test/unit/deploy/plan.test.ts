@@ -117,6 +117,24 @@ describe('computePlan', () => {
     expect(result.services[0].change).toBe('unchanged')
   })
 
+  it('a file the service writes itself (writable bind mount) is no change, however often it changes', () => {
+    const acme = `${dir}/acme.json`
+    const r = report()
+    r.model.services.set('web', { image: 'registry/web:v1', mounts: [motd], writableMounts: [acme, `${dir}/conf`] })
+    const input = { report: r, hostDigests: new Map([[envFile, 'sha256:env1'], [acme, 'sha256:written-by-the-service']]) }
+    expect(pathsToDigest(r, [{ path: 'compose.yaml', digest: 'x' }], new Map([['web', ['.web.env']]]))).toEqual([envFile, motd])
+    const result = plan(input)
+    expect(result.services[0]).toMatchObject({ change: 'unchanged', deploy: false, inputs: { [envFile]: 'sha256:env1', [motd]: 'sha256:motd1' } })
+    expect(result.needsApply).toBe(false)
+    // A record written when writable mounts were still tracked does not make it change either.
+    const old = report({}, [recorded('web', { inputs: { [envFile]: 'sha256:env1', [motd]: 'sha256:motd1', [acme]: 'sha256:old' } }), recorded('worker')])
+    old.model.services.set('web', { image: 'registry/web:v1', mounts: [motd], writableMounts: [acme] })
+    expect(plan({ ...input, report: old }).services[0].change).toBe('unchanged')
+    // An uploaded file inside a writable mount is the deploy's, and counts.
+    const uploaded = plan({ ...input, uploads: [{ path: 'compose.yaml', digest: 'sha256:compose1' }, { path: 'conf/motd.txt', digest: 'sha256:motd1' }, { path: 'conf/site.conf', digest: 'sha256:site' }] })
+    expect(uploaded.services[0]).toMatchObject({ change: 'changed', reasons: ['conf/site.conf changed'] })
+  })
+
   it('drift: a missing, stopped or hand-recreated container is redeployed; a finished job is not', () => {
     const missing = plan({ report: report({ containers: [container('web')] }) })
     expect(missing.services[1]).toMatchObject({ change: 'drifted', deploy: true, reasons: ['its container is missing'] })

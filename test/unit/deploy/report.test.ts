@@ -64,6 +64,26 @@ describe('parseComposeModel', () => {
     expect(JSON.stringify([...v2.services, ...v1.services])).not.toContain('must-not-survive')
   })
 
+  it('keeps writable bind mounts apart: the service may write them itself', () => {
+    const v2 = parseComposeModel(
+      JSON.stringify({
+        services: {
+          proxy: {
+            volumes: [
+              { type: 'bind', source: '/srv/app/acme.json', target: '/acme.json' },
+              { type: 'bind', source: '/srv/app/traefik.yml', target: '/etc/traefik.yml', read_only: true },
+              { type: 'bind', source: '/srv/app/data', target: '/data', read_only: false }
+            ]
+          }
+        }
+      }),
+      'v2'
+    )
+    expect(v2.services.get('proxy')).toEqual({ image: undefined, mounts: ['/srv/app/traefik.yml'], writableMounts: ['/srv/app/acme.json', '/srv/app/data'] })
+    const v1 = parseComposeModel('services:\n  db:\n    volumes:\n    - /srv/app/db.sqlite:/db.sqlite:rw\n    - /srv/app/seed.sql:/seed.sql:ro,z\n    - /srv/app/cache:/cache\n')
+    expect(v1.services.get('db')).toEqual({ image: undefined, mounts: ['/srv/app/seed.sql'], writableMounts: ['/srv/app/db.sqlite', '/srv/app/cache'] })
+  })
+
   it('digests the top-level networks and volumes, whatever their key order', () => {
     const a = parseComposeModel('networks: {front: {driver: bridge, internal: true}}\nservices: {}\n')
     const b = parseComposeModel('services: {}\nnetworks: {front: {internal: true, driver: bridge}}\n')

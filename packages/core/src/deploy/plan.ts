@@ -83,30 +83,34 @@ function uploadedPaths(report: HostReport, uploads: PlanInput['uploads']): Map<s
   return new Map(uploads.map((file) => [posix.join(report.directory, file.path), file.digest]))
 }
 
-/** Absolute paths each service reads: its mounts (bind, configs, secrets) and env files. */
-function readPathsOf(report: HostReport, envFiles: PlanInput['envFiles']): Map<string, string[]> {
-  const result = new Map<string, string[]>()
+/**
+ * What the deploy controls of each service's inputs: `tracked` paths (read-only bind mounts,
+ * configs/secrets files, env files) whose content counts, and `writable` bind mounts, inside
+ * which only uploaded files count (the service may change the rest itself: acme.json, a db).
+ */
+function readPathsOf(report: HostReport, envFiles: PlanInput['envFiles']): Map<string, { tracked: string[]; writable: string[] }> {
+  const result = new Map<string, { tracked: string[]; writable: string[] }>()
   for (const [service, model] of report.model.services) {
     const env = (envFiles.get(service) ?? []).map((path) => posix.resolve(report.directory, path))
-    result.set(service, [...new Set([...model.mounts, ...env])])
+    result.set(service, { tracked: [...new Set([...model.mounts, ...env])], writable: model.writableMounts ?? [] })
   }
   return result
 }
 
-/** The paths services read that are not uploaded: their digests must be read on the host. */
+/** The tracked paths services read that are not uploaded: their digests must be read on the host. */
 export function pathsToDigest(report: HostReport, uploads: PlanInput['uploads'], envFiles: PlanInput['envFiles']): string[] {
   const uploaded = uploadedPaths(report, uploads)
-  const paths = [...readPathsOf(report, envFiles).values()].flat().filter((path) => !uploaded.has(path))
+  const paths = [...readPathsOf(report, envFiles).values()].flatMap((p) => p.tracked).filter((path) => !uploaded.has(path))
   return [...new Set(paths)].sort()
 }
 
-/** Digests of what a service will read: uploaded files (also inside a mounted directory) and host files. */
-function inputsOf(paths: readonly string[], uploaded: Map<string, string>, hostDigests: PlanInput['hostDigests']): Record<string, string> {
+/** Digests of what a service will read: uploaded files (also inside a mounted directory) and tracked host files. */
+function inputsOf(paths: { tracked: string[]; writable: string[] }, uploaded: Map<string, string>, hostDigests: PlanInput['hostDigests']): Record<string, string> {
   const inputs: Record<string, string> = {}
-  for (const path of paths) {
+  for (const path of [...paths.tracked, ...paths.writable]) {
     const inside = [...uploaded].filter(([file]) => file === path || file.startsWith(`${path}/`))
     for (const [file, digest] of inside) inputs[file] = digest
-    const onHost = hostDigests.get(path)
+    const onHost = paths.tracked.includes(path) ? hostDigests.get(path) : undefined
     if (inside.length === 0 && onHost !== undefined && onHost !== 'dir') inputs[path] = onHost
   }
   return Object.fromEntries(Object.entries(inputs).sort(([a], [b]) => (a < b ? -1 : 1)))
@@ -132,13 +136,17 @@ function classify(
   recorded: RecordedService | undefined,
   inputs: Record<string, string>,
   hostFileDigest: (path: string) => string | undefined,
-  describe: (path: string) => string
+  describe: (path: string) => string,
+  writable: readonly string[] = []
 ): Classification {
   if (containers.length === 0 && !recorded) return { change: 'new', reasons: ['not deployed yet'] }
   const changed: string[] = []
   if (recorded) {
     if (recorded.configHash !== hash) changed.push('its configuration changed')
+    // A record from before writable mounts were left out may list one: the service's own writes are no change.
+    const untracked = (path: string) => !(path in inputs) && writable.includes(path)
     for (const path of new Set([...Object.keys(inputs), ...Object.keys(recorded.inputs)])) {
+      if (untracked(path)) continue
       if (inputs[path] !== recorded.inputs[path]) changed.push(`${describe(path)} changed`)
     }
   } else {
@@ -187,8 +195,9 @@ export function computePlan(input: PlanInput): HostPlan {
 
   const services: ServicePlan[] = names.map((service) => {
     const containers = report.containers.filter((c) => c.service === service && !c.oneoff)
-    const inputs = inputsOf(readPaths.get(service) ?? [], uploaded, hostDigests)
-    const { change, reasons } = classify(report.hashes.get(service), containers, record?.services.get(service), inputs, (p) => hostFileDigests.get(p), describe)
+    const paths = readPaths.get(service) ?? { tracked: [], writable: [] }
+    const inputs = inputsOf(paths, uploaded, hostDigests)
+    const { change, reasons } = classify(report.hashes.get(service), containers, record?.services.get(service), inputs, (p) => hostFileDigests.get(p), describe, paths.writable)
     const requested = input.services?.includes(service)
     const deploy = fullReason !== undefined || (input.services ? requested === true : change !== 'unchanged')
     const shownChange: ServiceChange = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested'

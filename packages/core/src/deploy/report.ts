@@ -23,8 +23,16 @@ export interface ContainerState {
 /** What planning needs from the resolved compose model (the rest, environment included, is dropped). */
 export interface ServiceModel {
   image?: string
-  /** Absolute host paths the service reads: bind-mount sources and configs/secrets files. */
+  /**
+   * Absolute host paths whose content the deploy tracks: read-only bind-mount sources and
+   * configs/secrets files (a service cannot write those).
+   */
   mounts: string[]
+  /**
+   * Sources of writable bind mounts (set only when there are any): the service may write them
+   * itself (acme.json, a SQLite file), so only files the deploy uploads into them are tracked.
+   */
+  writableMounts?: string[]
 }
 
 export interface ComposeModel {
@@ -161,16 +169,16 @@ function asRecord(value: unknown): Record<string, Json> {
 }
 
 /** Bind-mount sources of a service's volumes, in compose v2's long form or v1's `src:dst[:mode]`. */
-function bindSources(volumes: unknown): string[] {
+function bindSources(volumes: unknown): { source: string; readOnly: boolean }[] {
   if (!Array.isArray(volumes)) return []
-  const sources: string[] = []
+  const sources: { source: string; readOnly: boolean }[] = []
   for (const volume of volumes) {
     if (typeof volume === 'string') {
-      const source = volume.split(':')[0]
-      if (posix.isAbsolute(source)) sources.push(source)
+      const [source, , mode = ''] = volume.split(':')
+      if (posix.isAbsolute(source)) sources.push({ source, readOnly: mode.split(',').includes('ro') })
     } else {
       const long = asRecord(volume)
-      if (long.type === 'bind' && typeof long.source === 'string') sources.push(long.source)
+      if (long.type === 'bind' && typeof long.source === 'string') sources.push({ source: long.source, readOnly: long.read_only === true })
     }
   }
   return sources
@@ -198,8 +206,14 @@ export function parseComposeModel(text: string, compose: ComposeVariant = 'v1'):
   const services = new Map<string, ServiceModel>()
   for (const [name, value] of Object.entries(asRecord(config.services))) {
     const service = asRecord(value)
-    const mounts = [...bindSources(service.volumes), ...fileReferences(service.configs, configs), ...fileReferences(service.secrets, secrets)]
-    services.set(name, { image: typeof service.image === 'string' ? service.image : undefined, mounts: [...new Set(mounts)] })
+    const binds = bindSources(service.volumes)
+    const mounts = [...binds.filter((b) => b.readOnly).map((b) => b.source), ...fileReferences(service.configs, configs), ...fileReferences(service.secrets, secrets)]
+    const writable = [...new Set(binds.filter((b) => !b.readOnly).map((b) => b.source))].filter((source) => !mounts.includes(source))
+    services.set(name, {
+      image: typeof service.image === 'string' ? service.image : undefined,
+      mounts: [...new Set(mounts)],
+      ...(writable.length > 0 && { writableMounts: writable })
+    })
   }
   return { services, topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} })) }
 }
