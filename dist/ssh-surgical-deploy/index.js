@@ -63946,6 +63946,53 @@ function parseDuration(text) {
     return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/deploy/hosts.ts
+
+/**
+ * Deploys to every host, one at a time (stopping at the first that fails, the rest skipped) or
+ * all at once. Every host gets an outcome, whatever happens to the others: a deploy that throws
+ * (a bug) is a failed host, so the outputs and the summary still cover each one.
+ */
+async function deployHosts(hosts, nameOf, parallel, deployOne) {
+    const crashed = (host, error) => ({
+        host: nameOf(host),
+        result: 'failed',
+        health: {},
+        error: new errors_UserError(`Unexpected error: ${errorMessage(error)}`, {
+            fix: 'This is a bug in gitops-lite: please report it with this log. The state of this host is unknown; rerun the workflow.'
+        }),
+        unexpected: error,
+        durationMs: 0
+    });
+    if (parallel) {
+        const settled = await Promise.allSettled(hosts.map((host, index) => deployOne(host, index)));
+        return settled.map((result, index) => (result.status === 'fulfilled' ? result.value : crashed(hosts[index], result.reason)));
+    }
+    const outcomes = [];
+    for (const [index, host] of hosts.entries()) {
+        if (outcomes.some((o) => o.error)) {
+            outcomes.push({ host: nameOf(host), result: 'skipped', health: {}, durationMs: 0 });
+            continue;
+        }
+        outcomes.push(await deployOne(host, index).catch((error) => crashed(host, error)));
+    }
+    return outcomes;
+}
+/**
+ * What the step fails with, if anything: the one host's error (a crash as itself, so it is
+ * reported as unexpected), or one error naming each failed host with its reason and its fix.
+ */
+function failureOf(outcomes) {
+    const failures = outcomes.filter((o) => o.error);
+    if (failures.length === 0)
+        return undefined;
+    if (failures.length === 1)
+        return failures[0].unexpected ?? failures[0].error;
+    return new errors_UserError(`The deploy failed on ${failures.length} hosts: ${failures.map((f) => `${f.host}: ${f.error.message}`).join(' | ')}`, {
+        fix: failures.map((f) => `${f.host}: ${f.error.fix ?? 'see its lines in the log above.'}`).join(' ')
+    });
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/ssh/host-spec.ts
 
 const hostnamePattern = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -66281,29 +66328,17 @@ async function run() {
             warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
         }
         const run = await runInfo(workspace);
-        const outcomes = settings.parallel ? await Promise.all(settings.hosts.map((host, index) => deployTo(host, index, settings, run))) : await inTurn(settings, run);
+        const outcomes = await deployHosts(settings.hosts, formatTarget, settings.parallel, (host, index) => deployTo(host, index, settings, run));
         await report(outcomes, settings);
-        const failures = outcomes.filter((o) => o.error);
-        if (failures.length === 1)
-            throw failures[0].error;
-        if (failures.length > 1) {
-            throw new errors_UserError(`The deploy failed on ${failures.length} hosts: ${failures.map((f) => `${f.host}: ${f.error.message}`).join(' | ')}`, {
-                fix: failures[0].error.fix
-            });
+        const failure = failureOf(outcomes);
+        if (failure !== undefined) {
+            // Several hosts failed, one of them by a bug: keep its stack for the debug log.
+            for (const o of outcomes)
+                if (o.unexpected instanceof Error && o.unexpected !== failure && o.unexpected.stack)
+                    core_debug(o.unexpected.stack);
+            throw failure;
         }
     });
-}
-/** VM1, health check, VM2, ...: the next host only once the previous one is healthy. */
-async function inTurn(settings, run) {
-    const outcomes = [];
-    for (const [index, host] of settings.hosts.entries()) {
-        if (outcomes.some((o) => o.error)) {
-            outcomes.push({ host: formatTarget(host), result: 'skipped', health: {}, durationMs: 0 });
-            continue;
-        }
-        outcomes.push(await deployTo(host, index, settings, run));
-    }
-    return outcomes;
 }
 async function deployTo(target, index, settings, run) {
     const name = formatTarget(target);
@@ -66385,8 +66420,8 @@ function union(outcomes, pick) {
     return JSON.stringify([...names].sort());
 }
 async function report(outcomes, settings) {
-    const deployedHosts = (o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : []);
-    setOutput('deployed', union(outcomes, deployedHosts));
+    const deployedServices = (o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : []);
+    setOutput('deployed', union(outcomes, deployedServices));
     setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)));
     setOutput('removed', union(outcomes, (o) => (o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : [])));
     setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')));

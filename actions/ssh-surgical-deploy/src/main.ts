@@ -5,18 +5,19 @@ import {
   Inputs,
   SshSession,
   UserError,
+  deployHosts,
   deployToHost,
+  failureOf,
   formatTarget,
   imageChange,
   runAction,
   type DeployLog,
   type HostOutcome,
+  type Outcome,
   type RunInfo,
   type SshTarget
 } from '@gitops-lite/core'
 import { readSettings, type Settings } from './input-helper'
-
-type Outcome = HostOutcome | { host: string; result: 'skipped'; health: Record<string, string>; durationMs: 0; error?: undefined; plan?: undefined }
 
 export async function run(): Promise<void> {
   await runAction(async () => {
@@ -26,29 +27,15 @@ export async function run(): Promise<void> {
       core.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
     const run = await runInfo(workspace)
-    const outcomes = settings.parallel ? await Promise.all(settings.hosts.map((host, index) => deployTo(host, index, settings, run))) : await inTurn(settings, run)
+    const outcomes = await deployHosts(settings.hosts, formatTarget, settings.parallel, (host, index) => deployTo(host, index, settings, run))
     await report(outcomes, settings)
-    const failures = outcomes.filter((o) => o.error)
-    if (failures.length === 1) throw failures[0].error
-    if (failures.length > 1) {
-      throw new UserError(`The deploy failed on ${failures.length} hosts: ${failures.map((f) => `${f.host}: ${f.error!.message}`).join(' | ')}`, {
-        fix: failures[0].error!.fix
-      })
+    const failure = failureOf(outcomes)
+    if (failure !== undefined) {
+      // Several hosts failed, one of them by a bug: keep its stack for the debug log.
+      for (const o of outcomes) if (o.unexpected instanceof Error && o.unexpected !== failure && o.unexpected.stack) core.debug(o.unexpected.stack)
+      throw failure
     }
   })
-}
-
-/** VM1, health check, VM2, ...: the next host only once the previous one is healthy. */
-async function inTurn(settings: Settings, run: RunInfo): Promise<Outcome[]> {
-  const outcomes: Outcome[] = []
-  for (const [index, host] of settings.hosts.entries()) {
-    if (outcomes.some((o) => o.error)) {
-      outcomes.push({ host: formatTarget(host), result: 'skipped', health: {}, durationMs: 0 })
-      continue
-    }
-    outcomes.push(await deployTo(host, index, settings, run))
-  }
-  return outcomes
 }
 
 async function deployTo(target: SshTarget, index: number, settings: Settings, run: RunInfo): Promise<HostOutcome> {
@@ -133,8 +120,8 @@ function union(outcomes: readonly Outcome[], pick: (o: HostOutcome) => string[])
 }
 
 async function report(outcomes: readonly Outcome[], settings: Settings): Promise<void> {
-  const deployedHosts = (o: HostOutcome) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])
-  core.setOutput('deployed', union(outcomes, deployedHosts))
+  const deployedServices = (o: HostOutcome) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])
+  core.setOutput('deployed', union(outcomes, deployedServices))
   core.setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)))
   core.setOutput(
     'removed',
