@@ -49578,13 +49578,19 @@ function readSettings(inputs, context) {
     const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry);
     const request = readRequest(inputs, context);
     for (const target of request.targets) {
+        const fromPayload = request.origin === 'payload';
+        const where = target.service === undefined ? '' : ` for service '${target.service}'`;
         if (!allowLatest && isMutableTag(target.tag)) {
-            throw new errors_UserError(`The tag ${JSON.stringify(target.tag)} is mutable: it names whatever was pushed last, so committing it pins nothing`, {
-                fix: "Deploy an immutable tag such as v1.2.3 or the commit sha, or set 'allow-latest: true'."
+            const origin = fromPayload ? `the repository_dispatch event's client_payload${where}` : "input 'tag'";
+            throw new errors_UserError(`The tag ${JSON.stringify(target.tag)} is mutable: it names whatever was pushed last, so committing it pins nothing (the tag came from ${origin})`, {
+                fix: fromPayload
+                    ? "Have the application's workflow send an immutable tag such as v1.2.3 or the commit sha (dispatch-to-infra's 'tag'), or set 'allow-latest: true' here."
+                    : "Deploy an immutable tag such as v1.2.3 or the commit sha, or set 'allow-latest: true'."
             });
         }
-        if (target.image !== undefined)
-            checkRegistry(target.image, allowedRegistries);
+        if (target.image !== undefined) {
+            checkRegistry(target.image, allowedRegistries, undefined, fromPayload ? `from the repository_dispatch event's client_payload${where}` : "from input 'image'");
+        }
     }
     const workspace = (0,external_node_fs_namespaceObject.realpathSync)(context.workspace);
     const place = (name, value) => placeEnvironment(name, value, request.environment);
@@ -49622,7 +49628,9 @@ function readSettings(inputs, context) {
         workingDirectory,
         files,
         envFile,
-        ...request,
+        targets: request.targets,
+        environment: request.environment,
+        source: request.source,
         commit,
         push,
         branch,
@@ -49651,7 +49659,7 @@ function readRequest(inputs, context) {
         }
         const payload = context.eventPayload?.client_payload;
         const received = parseDeployPayload(payload);
-        return { targets: received.updates, environment: received.environment, source: received.source };
+        return { targets: received.updates, origin: 'payload', environment: received.environment, source: received.source };
     }
     if (services.length === 0 && image === '') {
         throw new errors_UserError("Neither 'service' nor 'image' says which services to update", {
@@ -49664,8 +49672,8 @@ function readRequest(inputs, context) {
         requireRepository("Input 'image'", image);
     const common = { tag: checkedTag, ...(checkedDigest && { digest: checkedDigest }), ...(image && { image }) };
     if (services.length === 0)
-        return { targets: [common] };
-    return { targets: [...new Set(services)].map((service) => ({ service: requireServiceName("Input 'service'", service), ...common })) };
+        return { targets: [common], origin: 'inputs' };
+    return { origin: 'inputs', targets: [...new Set(services)].map((service) => ({ service: requireServiceName("Input 'service'", service), ...common })) };
 }
 function requireRegistry(value) {
     const ref = parseImageReference(`${value}/x`);
@@ -49677,13 +49685,14 @@ function requireRegistry(value) {
     return value === 'index.docker.io' ? 'docker.io' : value;
 }
 /** Refuses an image from a registry not in `allowed` (empty allows any). */
-function checkRegistry(image, allowed, location) {
+function checkRegistry(image, allowed, location, origin) {
     if (allowed.length === 0)
         return;
     const ref = parseImageReference(image);
     const registry = ref ? registryOf(ref) : image;
     if (!allowed.includes(registry)) {
-        throw new errors_UserError(`The image ${image} is from ${registry}, which 'allowed-registries' does not list (${allowed.join(', ')})`, {
+        const named = origin === undefined ? image : `${image} (${origin})`;
+        throw new errors_UserError(`The image ${named} is from ${registry}, which 'allowed-registries' does not list (${allowed.join(', ')})`, {
             fix: `Use an image from ${allowed.join(' or ')}, or add ${registry} to 'allowed-registries'.`,
             location
         });

@@ -40109,10 +40109,10 @@ function readServices(raw) {
         const field = (key) => {
             const value = object[key] ?? '';
             if (typeof value !== 'string')
-                throw new errors_UserError(`${at}${key} must be a string, got ${quote(JSON.stringify(value))}`, { fix: `Give ${expected}.` });
+                throw new errors_UserError(`Input 'services': ${at}${key} must be a string, got ${quote(JSON.stringify(value))}`, { fix: `Give ${expected}.` });
             return value.trim();
         };
-        return input_helper_readUpdate(field, (key) => `${at}${key}`, field('digest'));
+        return input_helper_readUpdate(field, (key) => `Input 'services': ${at}${key}`, field('digest'));
     });
     const seen = new Set();
     for (const { service } of updates) {

@@ -220,6 +220,7 @@ describe('dispatch-to-infra', () => {
     ['service and services', { services: '[]' }, "Inputs 'services' and 'service', 'image', 'tag', 'digest' were both given"],
     ['services that are not JSON', { service: '', image: '', tag: '', digest: '', services: '[{service: api}]' }, "Input 'services' is not valid JSON"],
     ['a bad service in services', { service: '', image: '', tag: '', digest: '', services: '[{"service":"a b","image":"x/y","tag":"1"}]' }, 'services[0].service "a b"'],
+    ['a tag in services that is not a string', { service: '', image: '', tag: '', digest: '', services: '[{"service":"api","image":"x/y","tag":1}]' }, "Input 'services': services[0].tag must be a string, got \"1\""],
     ['an event type over 100 characters', { 'event-type': 'e'.repeat(101) }, 'event-type is 101 characters; GitHub accepts 1 to 100'],
     ['an event type over 100 characters in wait mode', { 'event-type': 'e'.repeat(101), wait: 'true' }, 'event-type is 101 characters; GitHub accepts 1 to 100'],
     ['a payload over 64 KB in wait mode', { 'client-payload': JSON.stringify({ notes: 'x'.repeat(70_000) }), wait: 'true' }, 'GitHub accepts less than 65536 bytes (64 KB)'],

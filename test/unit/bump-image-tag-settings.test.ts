@@ -57,6 +57,22 @@ describe('bump-image-tag settings', () => {
     expect(() => settings(workspace(), { service: 'api', tag: 'v1', 'allowed-registries': 'not a host' })).toThrow(/not a registry host/)
   })
 
+  it('says whether a refused tag or image came from the inputs or from client_payload', () => {
+    const dispatch = (payload: object) => ({ eventName: 'repository_dispatch', eventPayload: { client_payload: payload } })
+    const deploy = { 'working-directory': 'deploy' }
+    expect(() => settings(workspace(), { ...deploy, service: 'api', tag: 'latest' })).toThrow(/The tag "latest" is mutable: .* \(the tag came from input 'tag'\)/)
+    expect(() => settings(workspace(), deploy, dispatch({ service: 'api', image: 'ghcr.io/acme/api', tag: 'latest' }))).toThrow(
+      /The tag "latest" is mutable: .* \(the tag came from the repository_dispatch event's client_payload for service 'api'\)/
+    )
+    const registries = { ...deploy, 'allowed-registries': 'registry.example.com' }
+    expect(() => settings(workspace(), { ...registries, image: 'ghcr.io/acme/api', tag: 'v1' })).toThrow(
+      "The image ghcr.io/acme/api (from input 'image') is from ghcr.io, which 'allowed-registries' does not list"
+    )
+    expect(() => settings(workspace(), registries, dispatch({ service: 'api', image: 'ghcr.io/acme/api', tag: 'v1' }))).toThrow(
+      "The image ghcr.io/acme/api (from the repository_dispatch event's client_payload for service 'api') is from ghcr.io"
+    )
+  })
+
   it('validates pull-request mode before anything changes: commit and push on, a token, and GITHUB_REPOSITORY', () => {
     const base = { 'working-directory': 'deploy', service: 'api', tag: 'v1', 'pull-request': 'true', token: 't0ken' }
     const inRepo = (repository?: string) => ({ eventName: 'push', eventPayload: {}, repository })

@@ -63,12 +63,22 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
   const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry)
   const request = readRequest(inputs, context)
   for (const target of request.targets) {
+    const fromPayload = request.origin === 'payload'
+    const where = target.service === undefined ? '' : ` for service '${target.service}'`
     if (!allowLatest && isMutableTag(target.tag)) {
-      throw new UserError(`The tag ${JSON.stringify(target.tag)} is mutable: it names whatever was pushed last, so committing it pins nothing`, {
-        fix: "Deploy an immutable tag such as v1.2.3 or the commit sha, or set 'allow-latest: true'."
-      })
+      const origin = fromPayload ? `the repository_dispatch event's client_payload${where}` : "input 'tag'"
+      throw new UserError(
+        `The tag ${JSON.stringify(target.tag)} is mutable: it names whatever was pushed last, so committing it pins nothing (the tag came from ${origin})`,
+        {
+          fix: fromPayload
+            ? "Have the application's workflow send an immutable tag such as v1.2.3 or the commit sha (dispatch-to-infra's 'tag'), or set 'allow-latest: true' here."
+            : "Deploy an immutable tag such as v1.2.3 or the commit sha, or set 'allow-latest: true'."
+        }
+      )
     }
-    if (target.image !== undefined) checkRegistry(target.image, allowedRegistries)
+    if (target.image !== undefined) {
+      checkRegistry(target.image, allowedRegistries, undefined, fromPayload ? `from the repository_dispatch event's client_payload${where}` : "from input 'image'")
+    }
   }
 
   const workspace = realpathSync(context.workspace)
@@ -108,7 +118,9 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
     workingDirectory,
     files,
     envFile,
-    ...request,
+    targets: request.targets,
+    environment: request.environment,
+    source: request.source,
     commit,
     push,
     branch,
@@ -126,6 +138,8 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
 
 interface Request {
   targets: BumpTarget[]
+  /** Where the targets came from, for messages: the step's inputs or the event's client_payload. */
+  origin: 'inputs' | 'payload'
   environment?: string
   source?: Partial<PayloadSource>
 }
@@ -144,7 +158,7 @@ function readRequest(inputs: Inputs, context: RunContext): Request {
     }
     const payload = (context.eventPayload as { client_payload?: unknown } | undefined)?.client_payload
     const received = parseDeployPayload(payload)
-    return { targets: received.updates, environment: received.environment, source: received.source }
+    return { targets: received.updates, origin: 'payload', environment: received.environment, source: received.source }
   }
   if (services.length === 0 && image === '') {
     throw new UserError("Neither 'service' nor 'image' says which services to update", {
@@ -155,8 +169,8 @@ function readRequest(inputs: Inputs, context: RunContext): Request {
   const checkedDigest = digest === '' ? undefined : requireDigest("Input 'digest'", digest)
   if (image !== '') requireRepository("Input 'image'", image)
   const common = { tag: checkedTag, ...(checkedDigest && { digest: checkedDigest }), ...(image && { image }) }
-  if (services.length === 0) return { targets: [common] }
-  return { targets: [...new Set(services)].map((service) => ({ service: requireServiceName("Input 'service'", service), ...common })) }
+  if (services.length === 0) return { targets: [common], origin: 'inputs' }
+  return { origin: 'inputs', targets: [...new Set(services)].map((service) => ({ service: requireServiceName("Input 'service'", service), ...common })) }
 }
 
 function requireRegistry(value: string): string {
@@ -170,12 +184,13 @@ function requireRegistry(value: string): string {
 }
 
 /** Refuses an image from a registry not in `allowed` (empty allows any). */
-export function checkRegistry(image: string, allowed: readonly string[], location?: { file: string; line: number }): void {
+export function checkRegistry(image: string, allowed: readonly string[], location?: { file: string; line: number }, origin?: string): void {
   if (allowed.length === 0) return
   const ref = parseImageReference(image)
   const registry = ref ? registryOf(ref) : image
   if (!allowed.includes(registry)) {
-    throw new UserError(`The image ${image} is from ${registry}, which 'allowed-registries' does not list (${allowed.join(', ')})`, {
+    const named = origin === undefined ? image : `${image} (${origin})`
+    throw new UserError(`The image ${named} is from ${registry}, which 'allowed-registries' does not list (${allowed.join(', ')})`, {
       fix: `Use an image from ${allowed.join(' or ')}, or add ${registry} to 'allowed-registries'.`,
       location
     })

@@ -78,10 +78,10 @@ function readServices(raw: string): ImageUpdate[] {
     }
     const field = (key: string) => {
       const value = object[key] ?? ''
-      if (typeof value !== 'string') throw new UserError(`${at}${key} must be a string, got ${quote(JSON.stringify(value))}`, { fix: `Give ${expected}.` })
+      if (typeof value !== 'string') throw new UserError(`Input 'services': ${at}${key} must be a string, got ${quote(JSON.stringify(value))}`, { fix: `Give ${expected}.` })
       return value.trim()
     }
-    return readUpdate(field, (key) => `${at}${key}`, field('digest'))
+    return readUpdate(field, (key) => `Input 'services': ${at}${key}`, field('digest'))
   })
   const seen = new Set<string>()
   for (const { service } of updates) {
