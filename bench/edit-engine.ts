@@ -7,9 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-// Straight from the compose module: @gitops-lite/core's index also loads ssh2, whose CommonJS
-// exports Node's ESM loader (under tsx) cannot name ('utils'); the bundles are not affected.
-import { planImageBump } from '../packages/core/src/compose'
+import { planImageBump } from '@gitops-lite/core'
 import { createGitRemote, exec, runAction } from '@gitops-lite/sandbox'
 import { elapsedMs, numberOption } from './cli'
 import { formatStats, markdownTable, summarize, type Stats } from './stats'
