@@ -79,7 +79,7 @@ describe('parseDeployPayload: source', () => {
     ['a newline that would add a commit trailer', { ...source, repository: 'acme/app\nSigned-off-by: mallory' }, 'client_payload.source.repository "acme/app\\nSigned-off-by: mallory" is not a GitHub repository as owner/name'],
     ['an object', { ...source, repository: { owner: 'acme' } }, 'client_payload.source.repository must be a string, got {"owner":"acme"}'],
     ['a short sha', { ...source, sha: 'abc123' }, 'client_payload.source.sha "abc123" is not a commit sha of 40 hex digits'],
-    ['a non-https run url', { ...source, run_url: 'javascript:alert(1)' }, 'client_payload.source.run_url "javascript:alert(1)" is not an https URL'],
+    ['a run url that is not a web address', { ...source, run_url: 'javascript:alert(1)' }, 'client_payload.source.run_url "javascript:alert(1)" is not an http(s) URL'],
     ['a run url with a line break', { ...source, run_url: 'https://github.com/x\nForged: yes' }, 'client_payload.source.run_url'],
     ['a ref with a carriage return', { ...source, ref: 'refs/heads/main\rX' }, 'client_payload.source.ref "refs/heads/main\\rX" is not a git ref on one line'],
     ['a run id with a control character', { ...source, run_id: '1\u001b[2J' }, 'client_payload.source.run_id'],
@@ -89,5 +89,17 @@ describe('parseDeployPayload: source', () => {
   ])('refuses %s, naming the field', (_, sourceValue, message) => {
     expect(parse(sourceValue)).toThrow(UserError)
     expect(parse(sourceValue)).toThrow(message)
+  })
+})
+
+describe('client_payload.source from a GitHub Enterprise Server without TLS', () => {
+  it('accepts an http run URL', () => {
+    const received = parseDeployPayload({
+      service: 'api',
+      image: 'ghcr.io/acme/api',
+      tag: 'v1',
+      source: { repository: 'acme/app', run_url: 'http://ghes.internal/acme/app/actions/runs/7' }
+    })
+    expect(received.source?.run_url).toBe('http://ghes.internal/acme/app/actions/runs/7')
   })
 })
