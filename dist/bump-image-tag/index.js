@@ -49460,18 +49460,19 @@ const SOURCE_FIELDS = {
     sha: { valid: (v) => /^[0-9a-f]{40}$/i.test(v), expected: 'a commit sha of 40 hex digits' },
     ref: { valid: isPlainText, expected: 'a git ref on one line, without control characters' },
     run_id: { valid: isPlainText, expected: 'a run id on one line, without control characters' },
-    run_url: { valid: isHttpsUrl, expected: 'an https URL' },
+    run_url: { valid: isWebUrl, expected: 'an http(s) URL' },
     actor: { valid: isPlainText, expected: 'a user name on one line, without control characters' }
 };
 /** One line of text without control characters (nothing that could start another commit trailer). */
 function isPlainText(value) {
     return value.length <= 1024 && !/[\p{Cc}\u2028\u2029]/u.test(value);
 }
-function isHttpsUrl(value) {
+// http too: a GitHub Enterprise Server may be served without TLS, and its runs' URLs say so.
+function isWebUrl(value) {
     if (!isPlainText(value) || /\s/.test(value))
         return false;
     try {
-        return new URL(value).protocol === 'https:';
+        return ['https:', 'http:'].includes(new URL(value).protocol);
     }
     catch {
         return false;
