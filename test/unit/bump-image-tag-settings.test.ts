@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Inputs } from '@gitops-lite/core'
-import { insideWorkspace, isValidBranchName, readSettings } from '../../actions/bump-image-tag/src/input-helper'
+import { Inputs, resolveInsideWorkspace } from '@gitops-lite/core'
+import { isValidBranchName, readSettings } from '../../actions/bump-image-tag/src/input-helper'
 import { commitMessage, pullRequestBranch } from '../../actions/bump-image-tag/src/report'
 
 function workspace(): string {
@@ -44,9 +44,9 @@ describe('bump-image-tag settings', () => {
     const dir = workspace()
     symlinkSync(tmpdir(), join(dir, 'escape'))
     for (const path of ['../x.yaml', '/etc/passwd', 'escape/x.yaml', 'a\nb']) {
-      expect(() => insideWorkspace(dir, dir, path, 'files')).toThrow(/is not a path inside the workspace/)
+      expect(() => resolveInsideWorkspace(path, { workspace: dir, base: dir, baseName: 'working-directory', input: 'files' })).toThrow(/is not a path inside the workspace/)
     }
-    expect(insideWorkspace(dir, join(dir, 'deploy'), '../deploy/docker-compose.yml', 'files')).toBe(join(dir, 'deploy', 'docker-compose.yml'))
+    expect(resolveInsideWorkspace('../deploy/docker-compose.yml', { workspace: dir, base: join(dir, 'deploy'), baseName: 'working-directory', input: 'files' })).toBe(join(dir, 'deploy', 'docker-compose.yml'))
   })
 
   it('needs a target unless the event carries one', () => {

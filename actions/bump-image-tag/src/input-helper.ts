@@ -1,10 +1,11 @@
 import { existsSync, realpathSync } from 'node:fs'
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import {
   COMPOSE_FILE_NAMES,
   Inputs,
   UserError,
   findComposeFile,
+  resolveInsideWorkspace,
   isMutableTag,
   parseDeployPayload,
   parseImageReference,
@@ -83,11 +84,11 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
 
   const workspace = realpathSync(context.workspace)
   const place = (name: string, value: string): string => placeEnvironment(name, value, request.environment)
-  const workingDirectory = insideWorkspace(workspace, workspace, place('working-directory', inputs.string('working-directory') || '.'), 'working-directory')
+  const workingDirectory = resolveInsideWorkspace(place('working-directory', inputs.string('working-directory') || '.'), { workspace, base: workspace, baseName: 'the repository root', input: 'working-directory' })
   const files = readFiles(inputs, workspace, workingDirectory, place)
   const envFileInput = place('env-file', inputs.string('env-file'))
   const envFile = envFileInput
-    ? insideWorkspace(workspace, workingDirectory, envFileInput, 'env-file')
+    ? resolveInsideWorkspace(envFileInput, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'env-file' })
     : join(dirname(files[0]), '.env')
 
   const pullRequest = inputs.boolean('pull-request')
@@ -211,7 +212,7 @@ function readFiles(inputs: Inputs, workspace: string, workingDirectory: string, 
   const given = inputs.lines('files').map((file) => place('files', file))
   if (given.length > 0) {
     return given.map((file) => {
-      const path = insideWorkspace(workspace, workingDirectory, file, 'files')
+      const path = resolveInsideWorkspace(file, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'files' })
       if (!existsSync(path)) {
         throw new UserError(`Compose file ${JSON.stringify(file)} does not exist in ${relative(workspace, workingDirectory) || '.'}`, {
           fix: "Check 'files' and 'working-directory' (paths are relative to working-directory), and that the repository is checked out."
@@ -227,28 +228,6 @@ function readFiles(inputs: Inputs, workspace: string, workingDirectory: string, 
     })
   }
   return [join(workingDirectory, found)]
-}
-
-/** Resolves `value` against `base` and refuses any path that leaves the workspace, symbolic links included. */
-export function insideWorkspace(workspace: string, base: string, value: string, name: string): string {
-  const refuse = (): UserError =>
-    new UserError(`Input '${name}' ${JSON.stringify(value)} is not a path inside the workspace`, {
-      fix: `Give '${name}' relative to working-directory, without '..' that leaves the repository, e.g. deploy/compose.yaml.`
-    })
-  if (/[\0\r\n]/.test(value) || isAbsolute(value)) throw refuse()
-  const path = resolve(base, value)
-  for (const candidate of [path, realPath(path)]) {
-    const rel = relative(workspace, candidate)
-    if (rel.startsWith('..') || isAbsolute(rel)) throw refuse()
-  }
-  return path
-}
-
-/** The path with symbolic links resolved, for the part of it that exists. */
-function realPath(path: string): string {
-  if (existsSync(path)) return realpathSync(path)
-  const parent = dirname(path)
-  return parent === path ? path : join(realPath(parent), basename(path))
 }
 
 /** git check-ref-format's rules for a branch name. */

@@ -1,0 +1,44 @@
+import { existsSync, realpathSync } from 'node:fs'
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
+import { UserError } from './errors'
+
+// Reading the checked-out workspace: the file-system edge the actions share.
+
+/** The names compose looks for, in its order, when no file is given. */
+export const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'] as const
+
+/** The name of the compose file compose itself would pick in `dir`, if there is one. */
+export function findComposeFile(dir: string): string | undefined {
+  return COMPOSE_FILE_NAMES.find((name) => existsSync(join(dir, name)))
+}
+
+export interface WorkspacePath {
+  workspace: string
+  /** The folder relative paths are read from, and how the error names it. */
+  base: string
+  baseName: string
+  /** The input the value came from, for the error. */
+  input: string
+}
+
+/** Resolves `value` against the base folder and refuses any path that leaves the workspace, symbolic links included. */
+export function resolveInsideWorkspace(value: string, where: WorkspacePath): string {
+  const refuse = (): UserError =>
+    new UserError(`Input '${where.input}' ${JSON.stringify(value)} is not a path inside the workspace`, {
+      fix: `Give '${where.input}' relative to ${where.baseName}, without '..' that leaves the repository, e.g. deploy/compose.yaml.`
+    })
+  if (/[\0\r\n]/.test(value) || isAbsolute(value)) throw refuse()
+  const path = resolve(where.base, value)
+  for (const candidate of [path, realPath(path)]) {
+    const rel = relative(where.workspace, candidate)
+    if (rel.startsWith('..') || isAbsolute(rel)) throw refuse()
+  }
+  return path
+}
+
+/** The path with symbolic links resolved, for the part of it that exists. */
+function realPath(path: string): string {
+  if (existsSync(path)) return realpathSync(path)
+  const parent = dirname(path)
+  return parent === path ? path : join(realPath(parent), basename(path))
+}
