@@ -119,7 +119,9 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
 
     expect(run.outputs['rolled-back']).toBe('true')
     expect(run.annotations.find((a) => a.level === 'error')?.message).toMatch(/web is unhealthy; the previous version was restored/)
-    expect(run.stdout).toMatch(/Last 40 log lines of web/)
+    // The bad image logs nothing: the failing service's diagnostics say so, then show its healthchecks.
+    expect(run.stdout).toMatch(/web \(container [0-9a-f]{12}\) logged nothing\./)
+    expect(run.stdout).toMatch(/Last healthchecks of web:/)
     expect(await readFile(join(remoteDir, 'compose.yaml'), 'utf8')).toBe(composeBefore)
     expect(await serves(webPort)).toBe('web v2')
     expect((await containers(project)).worker).toBe(before.worker)
