@@ -66135,14 +66135,38 @@ function envFilesOf(sources) {
     return result;
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/compose/default-file.ts
+;// CONCATENATED MODULE: ./packages/core/src/workspace.ts
 
 
+
+// Reading the checked-out workspace: the file-system edge the actions share.
 /** The names compose looks for, in its order, when no file is given. */
 const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 /** The name of the compose file compose itself would pick in `dir`, if there is one. */
 function findComposeFile(dir) {
     return COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+}
+/** Resolves `value` against the base folder and refuses any path that leaves the workspace, symbolic links included. */
+function resolveInsideWorkspace(value, where) {
+    const refuse = () => new UserError(`Input '${where.input}' ${JSON.stringify(value)} is not a path inside the workspace`, {
+        fix: `Give '${where.input}' relative to ${where.baseName}, without '..' that leaves the repository, e.g. deploy/compose.yaml.`
+    });
+    if (/[\0\r\n]/.test(value) || isAbsolute(value))
+        throw refuse();
+    const path = resolve(where.base, value);
+    for (const candidate of [path, realPath(path)]) {
+        const rel = relative(where.workspace, candidate);
+        if (rel.startsWith('..') || isAbsolute(rel))
+            throw refuse();
+    }
+    return path;
+}
+/** The path with symbolic links resolved, for the part of it that exists. */
+function realPath(path) {
+    if (existsSync(path))
+        return realpathSync(path);
+    const parent = dirname(path);
+    return parent === path ? path : join(realPath(parent), basename(path));
 }
 
 ;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/input-helper.ts
