@@ -49347,6 +49347,40 @@ async function writeFileAtomic(path, text) {
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./packages/core/src/workspace.ts
+
+
+
+// Reading the checked-out workspace: the file-system edge the actions share.
+/** The names compose looks for, in its order, when no file is given. */
+const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
+/** The name of the compose file compose itself would pick in `dir`, if there is one. */
+function findComposeFile(dir) {
+    return COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+}
+/** Resolves `value` against the base folder and refuses any path that leaves the workspace, symbolic links included. */
+function resolveInsideWorkspace(value, where) {
+    const refuse = () => new errors_UserError(`Input '${where.input}' ${JSON.stringify(value)} is not a path inside the workspace`, {
+        fix: `Give '${where.input}' relative to ${where.baseName}, without '..' that leaves the repository, e.g. deploy/compose.yaml.`
+    });
+    if (/[\0\r\n]/.test(value) || (0,external_node_path_namespaceObject.isAbsolute)(value))
+        throw refuse();
+    const path = (0,external_node_path_namespaceObject.resolve)(where.base, value);
+    for (const candidate of [path, realPath(path)]) {
+        const rel = (0,external_node_path_namespaceObject.relative)(where.workspace, candidate);
+        if (rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel))
+            throw refuse();
+    }
+    return path;
+}
+/** The path with symbolic links resolved, for the part of it that exists. */
+function realPath(path) {
+    if ((0,external_node_fs_namespaceObject.existsSync)(path))
+        return (0,external_node_fs_namespaceObject.realpathSync)(path);
+    const parent = (0,external_node_path_namespaceObject.dirname)(path);
+    return parent === path ? path : (0,external_node_path_namespaceObject.join)(realPath(parent), (0,external_node_path_namespaceObject.basename)(path));
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/names.ts
 
 // Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
@@ -49560,16 +49594,6 @@ function checkDispatchLimits(eventType, payload) {
     }
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/compose/default-file.ts
-
-
-/** The names compose looks for, in its order, when no file is given. */
-const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
-/** The name of the compose file compose itself would pick in `dir`, if there is one. */
-function findComposeFile(dir) {
-    return COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
-}
-
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/input-helper.ts
 
 
@@ -49595,11 +49619,11 @@ function readSettings(inputs, context) {
     }
     const workspace = (0,external_node_fs_namespaceObject.realpathSync)(context.workspace);
     const place = (name, value) => placeEnvironment(name, value, request.environment);
-    const workingDirectory = insideWorkspace(workspace, workspace, place('working-directory', inputs.string('working-directory') || '.'), 'working-directory');
+    const workingDirectory = resolveInsideWorkspace(place('working-directory', inputs.string('working-directory') || '.'), { workspace, base: workspace, baseName: 'the repository root', input: 'working-directory' });
     const files = readFiles(inputs, workspace, workingDirectory, place);
     const envFileInput = place('env-file', inputs.string('env-file'));
     const envFile = envFileInput
-        ? insideWorkspace(workspace, workingDirectory, envFileInput, 'env-file')
+        ? resolveInsideWorkspace(envFileInput, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'env-file' })
         : (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(files[0]), '.env');
     const pullRequest = inputs.boolean('pull-request');
     const branch = inputs.string('branch');
@@ -49713,7 +49737,7 @@ function readFiles(inputs, workspace, workingDirectory, place) {
     const given = inputs.lines('files').map((file) => place('files', file));
     if (given.length > 0) {
         return given.map((file) => {
-            const path = insideWorkspace(workspace, workingDirectory, file, 'files');
+            const path = resolveInsideWorkspace(file, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'files' });
             if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
                 throw new errors_UserError(`Compose file ${JSON.stringify(file)} does not exist in ${(0,external_node_path_namespaceObject.relative)(workspace, workingDirectory) || '.'}`, {
                     fix: "Check 'files' and 'working-directory' (paths are relative to working-directory), and that the repository is checked out."
@@ -49729,28 +49753,6 @@ function readFiles(inputs, workspace, workingDirectory, place) {
         });
     }
     return [(0,external_node_path_namespaceObject.join)(workingDirectory, found)];
-}
-/** Resolves `value` against `base` and refuses any path that leaves the workspace, symbolic links included. */
-function insideWorkspace(workspace, base, value, name) {
-    const refuse = () => new errors_UserError(`Input '${name}' ${JSON.stringify(value)} is not a path inside the workspace`, {
-        fix: `Give '${name}' relative to working-directory, without '..' that leaves the repository, e.g. deploy/compose.yaml.`
-    });
-    if (/[\0\r\n]/.test(value) || (0,external_node_path_namespaceObject.isAbsolute)(value))
-        throw refuse();
-    const path = (0,external_node_path_namespaceObject.resolve)(base, value);
-    for (const candidate of [path, realPath(path)]) {
-        const rel = (0,external_node_path_namespaceObject.relative)(workspace, candidate);
-        if (rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel))
-            throw refuse();
-    }
-    return path;
-}
-/** The path with symbolic links resolved, for the part of it that exists. */
-function realPath(path) {
-    if ((0,external_node_fs_namespaceObject.existsSync)(path))
-        return (0,external_node_fs_namespaceObject.realpathSync)(path);
-    const parent = (0,external_node_path_namespaceObject.dirname)(path);
-    return parent === path ? path : (0,external_node_path_namespaceObject.join)(realPath(parent), (0,external_node_path_namespaceObject.basename)(path));
 }
 /** git check-ref-format's rules for a branch name. */
 function isValidBranchName(name) {
