@@ -44,11 +44,10 @@ apt_update_once() {
 
 # --- apt packages -----------------------------------------------------------------------
 # A machine that already has a Docker engine (Docker CE on GitHub's Ubuntu runners) keeps it:
-# docker.io would conflict with its containerd.io package.
+# docker.io would conflict with its containerd.io package (Compose v1, docker-compose, does not).
 if command -v dockerd >/dev/null && ! is_installed docker.io; then
   log "using the Docker engine already installed ($(dockerd --version 2>/dev/null | cut -d, -f1))"
   required_packages=("${required_packages[@]/docker.io}")
-  required_packages=("${required_packages[@]/docker-compose}")
 fi
 
 missing=()
