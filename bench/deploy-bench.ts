@@ -367,3 +367,26 @@ export function pickApproaches(all: Approach[], keys: string): Approach[] {
     return found
   })
 }
+
+/**
+ * Measures every approach `runs` times, each from the same state (the stack reset to v1, the
+ * v2 compose file written), interleaved in a rotating order so that load changes fall on all
+ * approaches alike. Returns the samples by approach key.
+ */
+export async function measureApproaches<S>(
+  bench: DeployBench,
+  approaches: Approach[],
+  runs: number,
+  measure: (approach: Approach, v2Text: string, repetition: number) => Promise<S>
+): Promise<Map<string, S[]>> {
+  const samples = new Map<string, S[]>(approaches.map((a) => [a.key, []]))
+  for (let repetition = 0; repetition < runs; repetition++) {
+    const order = approaches.map((_, i) => approaches[(i + repetition) % approaches.length])
+    for (const approach of order) {
+      await resetToV1(bench)
+      const v2Text = await writeCompose(bench, 'v2')
+      samples.get(approach.key)!.push(await measure(approach, v2Text, repetition))
+    }
+  }
+  return samples
+}

@@ -10,11 +10,11 @@ import {
   containerIds,
   deployApproaches,
   loadAverage,
+  measureApproaches,
   pickApproaches,
   resetToV1,
   waitAllHealthy,
   withDeployBench,
-  writeCompose,
   type ApproachResult
 } from './deploy-bench'
 import { numberOption, progress, stringOption } from './cli'
@@ -34,24 +34,17 @@ const loadBefore = await loadAverage()
 await withDeployBench('surgical', { services: serviceCount }, async (bench) => {
   const vm = bench.vms[0]
   const approaches = pickApproaches(deployApproaches(bench, vm, new StdoutClock(bench.work, 'action')), stringOption('--approaches', 'a,b,c,d'))
-  const samples = new Map<string, Sample[]>(approaches.map((a) => [a.key, []]))
-
   progress(`first deploy of the ${serviceCount}-service stack`)
   await resetToV1(bench)
-  for (let rep = 0; rep < runs; rep++) {
-    const order = approaches.map((_, i) => approaches[(i + rep) % approaches.length])
-    for (const approach of order) {
-      await resetToV1(bench)
-      const before = await containerIds(vm)
-      const v2Text = await writeCompose(bench, 'v2')
-      const result = await approach.run(v2Text)
-      const healthyAt = await waitAllHealthy(bench, vm, 120_000, 50)
-      const after = await containerIds(vm)
-      const recreated = bench.services.filter((s) => before[s] !== after[s])
-      samples.get(approach.key)!.push({ ...result, untilHealthyMs: healthyAt - result.startedAt, recreated })
-      progress(`run ${rep + 1}/${runs} ${approach.key}: ${(result.ms / 1000).toFixed(2)} s, recreated ${recreated.length}`)
-    }
-  }
+  const samples = await measureApproaches(bench, approaches, runs, async (approach, v2Text, rep): Promise<Sample> => {
+    const before = await containerIds(vm)
+    const result = await approach.run(v2Text)
+    const healthyAt = await waitAllHealthy(bench, vm, 120_000, 50)
+    const after = await containerIds(vm)
+    const recreated = bench.services.filter((s) => before[s] !== after[s])
+    progress(`run ${rep + 1}/${runs} ${approach.key}: ${(result.ms / 1000).toFixed(2)} s, recreated ${recreated.length}`)
+    return { ...result, untilHealthyMs: healthyAt - result.startedAt, recreated }
+  })
 
   const seconds = (values: number[]) => formatStats(summarize(values.map((v) => v / 1000)), 's', 2)
   const median = (key: string, pick: (s: Sample) => number) => summarize(samples.get(key)!.map(pick)).median

@@ -8,7 +8,7 @@
 // containers serve).
 //   pnpm exec tsx bench/downtime.ts [--runs N] [--services N] [--approaches a,b,c] [--touched-interval MS] [--others-interval MS]
 import { setTimeout as sleep } from 'node:timers/promises'
-import { changed, deployApproaches, loadAverage, pickApproaches, resetToV1, withDeployBench, writeCompose } from './deploy-bench'
+import { changed, deployApproaches, loadAverage, measureApproaches, pickApproaches, resetToV1, withDeployBench } from './deploy-bench'
 import { numberOption, progress, stringOption } from './cli'
 import { startProbes, type ProbeResult } from './probe'
 import { formatStats, markdownTable, summarize } from './stats'
@@ -28,38 +28,32 @@ const loadBefore = await loadAverage()
 await withDeployBench('downtime', { services: serviceCount }, async (bench) => {
   const vm = bench.vms[0]
   const approaches = pickApproaches(deployApproaches(bench, vm), stringOption('--approaches', 'a,b,c'))
-  const samples = new Map<string, Sample[]>(approaches.map((a) => [a.key, []]))
   progress(`first deploy of the ${serviceCount}-service stack`)
   await resetToV1(bench)
-  for (let rep = 0; rep < runs; rep++) {
-    const order = approaches.map((_, i) => approaches[(i + rep) % approaches.length])
-    for (const approach of order) {
-      await resetToV1(bench)
-      const text = await writeCompose(bench, 'v2')
-      const probes = startProbes(
-        bench.services.map((service, i) => ({
-          name: service,
-          url: `http://127.0.0.1:${vm.ports[i]}/`,
-          intervalMs: service === changed ? touchedInterval : othersInterval
-        })),
-        { maxMs: 300_000 }
-      )
-      await sleep(500)
-      const { ms } = await approach.run(text)
-      await sleep(1000)
-      const settleBy = Date.now() + 60_000
-      while (!probes.allUp() && Date.now() < settleBy) await sleep(50)
-      const results = await probes.stop()
-      const touched = results.find((r) => r.name === changed)!
-      if (touched.endedDown || touched.lastBody?.trim() !== `${changed} v2`) {
-        throw new Error(`${approach.key}: ${changed} does not serve v2 after the deploy: ${JSON.stringify(touched)}`)
-      }
-      const untouched = results.filter((r) => r.name !== changed)
-      samples.get(approach.key)!.push({ deployMs: ms, touched, untouched })
-      const failed = untouched.reduce((n, r) => n + r.failures, 0)
-      progress(`run ${rep + 1}/${runs} ${approach.key}: ${changed} down ${touched.longestOutageMs} ms, ${failed} failed probes on the others`)
+  const samples = await measureApproaches(bench, approaches, runs, async (approach, text, rep): Promise<Sample> => {
+    const probes = startProbes(
+      bench.services.map((service, i) => ({
+        name: service,
+        url: `http://127.0.0.1:${vm.ports[i]}/`,
+        intervalMs: service === changed ? touchedInterval : othersInterval
+      })),
+      { maxMs: 300_000 }
+    )
+    await sleep(500)
+    const { ms } = await approach.run(text)
+    await sleep(1000)
+    const settleBy = Date.now() + 60_000
+    while (!probes.allUp() && Date.now() < settleBy) await sleep(50)
+    const results = await probes.stop()
+    const touched = results.find((r) => r.name === changed)!
+    if (touched.endedDown || touched.lastBody?.trim() !== `${changed} v2`) {
+      throw new Error(`${approach.key}: ${changed} does not serve v2 after the deploy: ${JSON.stringify(touched)}`)
     }
-  }
+    const untouched = results.filter((r) => r.name !== changed)
+    const failed = untouched.reduce((n, r) => n + r.failures, 0)
+    progress(`run ${rep + 1}/${runs} ${approach.key}: ${changed} down ${touched.longestOutageMs} ms, ${failed} failed probes on the others`)
+    return { deployMs: ms, touched, untouched }
+  })
 
   const rows = [
     [
