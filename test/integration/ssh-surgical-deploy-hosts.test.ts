@@ -82,6 +82,21 @@ describe('ssh-surgical-deploy to two VMs in turn (VM1 -> health check -> VM2)', 
     expect(await readFile(join(vms[1].home, 'stack', 'compose.yaml'), 'utf8')).toContain(bench.images.webV1)
   }, timeout)
 
+  it('a VM whose host key is not trusted fails the run before any VM is changed', async () => {
+    const before = await Promise.all(vms.map((vm) => containers(vm.project)))
+    await writeWorkspace(workspace, { web: bench.images.webV2, webPort: '${WEB_PORT}' })
+    const run = expectFailure(await deploy(workspace, deployInputs(vmA, { ...bothHosts(), 'known-hosts': vmA.knownHostsLine })))
+    expect(run.stdout).toMatch(/Refusing 127\.0\.0\.2:\d+: its host key is not trusted/)
+    expect(run.stdout).toMatch(/skipped, no host was deployed: .*127\.0\.0\.2.* could not be connected to/)
+    const plan = output(run, 'plan') as Record<string, { result: string }>
+    expect(Object.values(plan).map((p) => p.result)).toEqual(['skipped', 'failed'])
+    expect(output(run, 'deployed')).toEqual([])
+    for (const [index, vm] of vms.entries()) {
+      expect(await serves(vm.port)).toBe('web v1')
+      expect(await containers(vm.project)).toEqual(before[index])
+    }
+  }, timeout)
+
   it('reaches a VM through a jump host (proxy-host)', async () => {
     await writeWorkspace(workspace, { web: bench.images.webV2, webPort: '${WEB_PORT}' })
     const run = expectSuccess(

@@ -27,7 +27,12 @@ export async function run(): Promise<void> {
       core.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
     const run = await runInfo(workspace)
-    const outcomes = await deployHosts(settings.hosts, formatTarget, settings.parallel, (host, index) => deployTo(host, index, settings, run))
+    const outcomes = await deployHosts(settings.hosts, settings.parallel, {
+      nameOf: formatTarget,
+      connect: (host) => connectTo(host, settings),
+      deploy: (host, session, index) => deployTo(host, session, index, settings, run)
+    })
+    for (const outcome of outcomes) if (outcome.result === 'skipped') core.info(`${outcome.host}: skipped, ${outcome.reason}`)
     await report(outcomes, settings)
     const failure = failureOf(outcomes)
     if (failure !== undefined) {
@@ -38,22 +43,31 @@ export async function run(): Promise<void> {
   })
 }
 
-async function deployTo(target: SshTarget, index: number, settings: Settings, run: RunInfo): Promise<HostOutcome> {
-  const name = formatTarget(target)
-  const log = hostLog(settings.hosts.length > 1 ? `[${name}] ` : '')
+function hostLogFor(target: SshTarget, settings: Settings): DeployLog {
+  return hostLog(settings.hosts.length > 1 ? `[${formatTarget(target)}] ` : '')
+}
+
+async function connectTo(target: SshTarget, settings: Settings): Promise<SshSession> {
+  const log = hostLogFor(target, settings)
+  const session = await SshSession.connect({
+    target,
+    privateKey: settings.privateKey,
+    passphrase: settings.passphrase,
+    hostKeys: settings.hostKeys,
+    proxy: settings.proxy,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    log: (message) => log.warning(message)
+  })
+  log.info(`Connected to ${formatTarget(target)}`)
+  return session
+}
+
+async function deployTo(target: SshTarget, connected: SshSession, index: number, settings: Settings, run: RunInfo): Promise<HostOutcome> {
   const started = Date.now()
-  let session: SshSession | undefined
+  let session = connected
   try {
-    session = await SshSession.connect({
-      target,
-      privateKey: settings.privateKey,
-      passphrase: settings.passphrase,
-      hostKeys: settings.hostKeys,
-      proxy: settings.proxy,
-      connectTimeoutMs: settings.connectTimeoutMs,
-      log: (message) => log.warning(message)
-    })
-    log.info(`Connected to ${name}`)
+    // One at a time, a host's connection waits while the hosts before it deploy; it may have dropped.
+    if (!session.isOpen) session = await connectTo(target, settings)
     return await deployToHost(
       session,
       {
@@ -73,13 +87,13 @@ async function deployTo(target: SshTarget, index: number, settings: Settings, ru
         // Per host, so two hosts that share a disk never share a run folder.
         run: { ...run, id: `${run.id}-${index}` }
       },
-      log
+      hostLogFor(target, settings)
     )
   } catch (error) {
     if (!(error instanceof UserError)) throw error
-    return { host: name, result: 'failed', health: {}, error, durationMs: Date.now() - started }
+    return { host: formatTarget(target), result: 'failed', health: {}, error, durationMs: Date.now() - started }
   } finally {
-    session?.close()
+    if (session !== connected) session.close()
   }
 }
 
@@ -151,7 +165,8 @@ async function report(outcomes: readonly Outcome[], settings: Settings): Promise
               })),
               files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
             }),
-            ...(o.error && { error: o.error.message })
+            ...(o.error && { error: o.error.message }),
+            ...(o.result === 'skipped' && { reason: o.reason })
           }
         ])
       )
@@ -166,6 +181,7 @@ async function writeSummary(outcomes: readonly Outcome[], settings: Settings): P
     const seconds = `${(outcome.durationMs / 1000).toFixed(1)} s`
     summary.addHeading(`${outcome.host}: ${outcome.result} in ${seconds}`, 3)
     if (outcome.error) summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true)
+    if (outcome.result === 'skipped') summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true)
     const services = outcome.plan?.services ?? []
     if (services.length === 0) continue
     summary.addTable([

@@ -185,6 +185,11 @@ export class SshSession implements RemoteShell {
     })
   }
 
+  /** False once the connection was closed or lost. */
+  get isOpen(): boolean {
+    return !this.closed
+  }
+
   close(): void {
     this.closed = true
     this.client.end()
