@@ -28,6 +28,7 @@ interface Host {
 class FakeHost implements RemoteShell {
   readonly name = 'deploy@vm1:22'
   readonly calls: string[] = []
+  readonly runDirs: string[] = []
 
   constructor(private readonly host: Host) {}
 
@@ -53,7 +54,7 @@ class FakeHost implements RemoteShell {
       return { code: 0, stdout, stderr: '' }
     }
     this.calls.push('apply')
-    expect(command).toContain('.gitops-lite/runs/run-1')
+    this.runDirs.push(/\.gitops-lite\/runs\/([\w-]+)/.exec(command)?.[1] ?? '')
     const next = this.host.applies.shift()
     if (next instanceof Error) throw next
     const stdout = (next?.events ?? []).map((e) => `${mark} ${e}\n`).join('') + (next?.stdout ?? '')
@@ -112,6 +113,7 @@ describe('deployToHost', () => {
     const log = recorder()
     expect((await deployToHost(host, options(), log)).result).toBe('deployed')
     expect(host.calls).toEqual(['inspect', 'apply', 'inspect', 'apply'])
+    expect(host.runDirs).toEqual(['run-1', 'run-1-plan2'])
     expect(log.lines).toContain('Another run deployed to deploy@vm1:22 since this run looked; planning again')
   })
 
@@ -124,6 +126,18 @@ describe('deployToHost', () => {
     const outcome = await deployToHost(host, options(), recorder())
     expect(outcome.result).toBe('rolled-back')
     expect(outcome.error?.message).toBe('The deploy to deploy@vm1:22 failed: web is unhealthy; the previous version was restored and is healthy')
+  })
+
+  it('a rollback that could not put the previous files back says which, and where the backup is', async () => {
+    const host = new FakeHost({
+      containers: [running],
+      record: recordOf('web-hash-1'),
+      applies: [{ code: 11, events: ['failed web unhealthy', 'phase rollback', 'phase restore', 'restore-failed compose.yaml', 'result rollback-failed'] }]
+    })
+    const outcome = await deployToHost(host, options(), recorder())
+    expect(outcome.result).toBe('failed')
+    expect(outcome.error?.message).toBe('The deploy to deploy@vm1:22 failed (web is unhealthy) and the previous files could not be put back: compose.yaml')
+    expect(outcome.error?.fix).toContain('/srv/app/.gitops-lite/runs/run-1/old')
   })
 
   it('a lost connection during the apply says the host finishes on its own', async () => {

@@ -206,6 +206,26 @@ describe('swap and restore', () => {
   })
 })
 
+describe('a restore that cannot put a file back', () => {
+  it('names the file and fails, and the rollback stops there (exit 11) rather than start the old services on new files', () => {
+    const fake = fakeHost({ web: [['running unhealthy 0 no. 0 T1']] })
+    const remote = join(fake, 'remote')
+    const run = join(remote, '.gitops-lite', 'runs', 'r1')
+    mkdirSync(join(run, 'new'), { recursive: true })
+    writeFileSync(join(remote, 'compose.yaml'), 'old compose\n')
+    writeFileSync(join(run, 'new', 'compose.yaml'), 'new compose\n')
+    writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
+    // The backup is swapped for a directory once the swap has made it: putting it back fails.
+    const env = { GL_FILES: 'compose.yaml', GL_DEPLOY: 'web', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"a":1', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
+    const script = `GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_swap() { mkdir -p "$GL_RUN/old/compose.yaml" && : > "$GL_RUN/old.absent" && mv -f "$GL_STAGE/compose.yaml" "$GL_DIR/compose.yaml"; }; gl_apply_main`
+    const result = runLibrary(script, fake, env)
+    expect(result.status).toBe(11)
+    const seen = events(result.stdout)
+    expect(seen.slice(seen.indexOf('phase rollback'))).toEqual(['phase rollback', 'phase restore', 'restore-failed compose.yaml', 'result rollback-failed'])
+    expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('new compose\n')
+  })
+})
+
 describe('swap and restore keep the host records', () => {
   it('never replace or remove anything under .gitops-lite/ (lock, record, audit log)', () => {
     const fake = fakeHost({})
@@ -277,6 +297,15 @@ describe('the detached runner', () => {
     expect(result.stdout).toBe('one\ntwo')
     expect(result.status).toBe(3)
     expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain('exit 3')
+  })
+
+  it('refuses a run folder that exists: two scripts never share one', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'runs', 'run')
+    const first = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo first\n', encoding: 'utf8' })
+    expect([first.status, first.stdout]).toEqual([0, 'first\n'])
+    const second = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo second\n', encoding: 'utf8' })
+    expect(second.status).toBe(70)
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toBe('echo first\n')
   })
 
   it('lets the deploy finish on the host when the session dies', async () => {

@@ -129,12 +129,14 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
     if (options.dryRun) return done('dry-run', plan)
     if (!plan.needsApply) return done('unchanged', plan)
     const mark = newMark()
-    const runDir = runDirOf(options.stack.remoteDir, options.run.id)
+    // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
+    const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`
+    const runDir = runDirOf(options.stack.remoteDir, runId)
     const script = applyScript({
       stack: options.stack,
       mark,
       limits,
-      runId: options.run.id,
+      runId,
       plan,
       files: options.files,
       pull: options.pull,
@@ -201,9 +203,12 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
         return done(
           'failed',
           plan,
-          new UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
-            fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
-          })
+          new UserError(
+            events.restoreFailed.length > 0
+              ? `The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`
+              : `The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`,
+            { fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).` }
+          )
         )
       case ExitCode.failedBeforeChange:
         return done('failed', plan, new UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, { fix: 'See the output above (a failed pull is the usual cause), fix it and rerun.' }))
@@ -298,6 +303,8 @@ function recordHead(report: HostReport, plan: HostPlan, options: DeployOptions):
 /** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
 class EventReader {
   failure?: string
+  /** Files the rollback could not put back. */
+  readonly restoreFailed: string[] = []
   private buffer = ''
   private rollingBack = false
 
@@ -349,6 +356,10 @@ class EventReader {
         this.health[subject] = state
         this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`
         this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`)
+        break
+      case 'restore-failed':
+        this.restoreFailed.push(subject)
+        this.log.warning(`${subject}: could not be put back from the backup`)
         break
       case 'remove-failed':
         if (!this.removeFailed.includes(subject)) this.removeFailed.push(subject)

@@ -223,17 +223,22 @@ gl_swap() {
   done
 }
 
+# Puts back every file the swap replaced or added; fails, naming each file it could not put
+# back, so a rollback never brings "the previous version" up on the new files.
 gl_restore() {
   [ -n "$GL_FILES" ] || return 0
   gl_event phase restore
+  gl_restore_rc=0
   for gl_f in $GL_FILES; do
     if gl_is_kept_file "$gl_f"; then continue; fi
     if [ -e "$GL_RUN/old/$gl_f" ]; then
-      cp -p "$GL_RUN/old/$gl_f" "$GL_DIR/$gl_f.gitops-lite-restore" && mv -f "$GL_DIR/$gl_f.gitops-lite-restore" "$GL_DIR/$gl_f"
+      cp -p "$GL_RUN/old/$gl_f" "$GL_DIR/$gl_f.gitops-lite-restore" && mv -f "$GL_DIR/$gl_f.gitops-lite-restore" "$GL_DIR/$gl_f" ||
+        { gl_event restore-failed "$gl_f"; gl_restore_rc=1; }
     elif grep -qxF "$gl_f" "$GL_RUN/old.absent" 2>/dev/null; then
-      rm -f "$GL_DIR/$gl_f"
+      rm -f "$GL_DIR/$gl_f" || { gl_event restore-failed "$gl_f"; gl_restore_rc=1; }
     fi
   done
+  return $gl_restore_rc
 }
 
 gl_up() {
@@ -344,7 +349,8 @@ gl_wait_healthy() {
       rm -rf "$gl_dir"
       return 1
     fi
-    sleep 1
+    # Sub-second: a healthcheck that passes just after a poll should not cost a whole second.
+    sleep 0.5
   done
 }
 
@@ -397,7 +403,7 @@ gl_finish() {
 gl_apply_main() {
   if ! gl_pull $GL_DEPLOY; then gl_finish failed 12; fi
   if ! gl_swap; then
-    gl_restore
+    gl_restore || gl_finish rollback-failed 11
     gl_finish failed 12
   fi
   if ! gl_up $GL_DEPLOY; then
@@ -416,7 +422,7 @@ gl_apply_main() {
   gl_show_logs "$GL_FAILED"
   [ "$GL_ROLLBACK" = 1 ] || gl_finish failed 13
   gl_event phase rollback
-  gl_restore
+  gl_restore || gl_finish rollback-failed 11
   gl_remove_services $GL_NEW_SERVICES
   if gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; then gl_finish rolled-back 10; fi
   gl_show_logs "$GL_FAILED"
@@ -453,7 +459,8 @@ export const ATTACHED_BOOTSTRAP = 't=$(mktemp) || exit 70; cat > "$t" || exit 70
 export const DETACHED_BOOTSTRAP = [
   'd=$1',
   'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
-  'mkdir -p "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit 70',
+  // A fresh folder per apply: a second script written into a running one's folder would be read by it.
+  'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit 70',
   `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
   'n=0',
   'while :; do',
@@ -461,6 +468,6 @@ export const DETACHED_BOOTSTRAP = [
   '  t=$(($(wc -l < "$d/log")))',
   '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
   `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
-  '  sleep 0.5',
+  '  sleep 0.2',
   'done'
 ].join('\n')
