@@ -149,6 +149,18 @@ describe('computePlan', () => {
     expect(job.services[1].change).toBe('unchanged')
   })
 
+  it('drift: an uploaded file edited or deleted on the host is put back and its services recreated', () => {
+    for (const [onHost, reason] of [
+      ['sha256:hand-edit', 'conf/motd.txt was edited on the host'],
+      ['missing', 'conf/motd.txt was deleted on the host']
+    ]) {
+      const result = plan({ report: report({ hostFiles: ['sha256:compose1', onHost] }) })
+      expect(changes(result)).toEqual({ web: 'deploy drifted', worker: 'keep unchanged' })
+      expect(result.services[0].reasons).toEqual([reason])
+      expect(result.files.find((f) => f.path === 'conf/motd.txt')?.change).not.toBe('unchanged')
+    }
+  })
+
   it('a service gone from the files is removed with all its containers; one-off containers are ignored', () => {
     const r = report({ containers: [container('web'), container('worker'), container('old'), container('old', { id: 'old-2' }), container('web', { id: 'run-1', oneoff: true })] })
     const result = plan({ report: r })

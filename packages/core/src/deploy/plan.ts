@@ -159,6 +159,14 @@ function classify(
   }
   if (changed.length > 0) return { change: 'changed', reasons: changed }
   const drift: string[] = []
+  if (recorded) {
+    // Git and the record agree, the host's copy does not: someone edited it there. The swap puts
+    // it back; the service must be recreated too (a single-file bind mount keeps the old inode).
+    for (const [path, digest] of Object.entries(inputs)) {
+      const current = hostFileDigest(path)
+      if (current !== undefined && current !== digest) drift.push(`${describe(path)} was ${current === 'missing' ? 'deleted' : 'edited'} on the host`)
+    }
+  }
   if (containers.length === 0) drift.push('its container is missing')
   for (const c of containers) {
     if (c.state !== 'running' && !isFinishedJob(c)) drift.push(`container ${c.name} is ${c.state}${c.state === 'exited' ? ` (code ${c.exitCode})` : ''}`)
