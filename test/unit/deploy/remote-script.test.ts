@@ -80,7 +80,7 @@ describe('generated scripts', () => {
 
 /** Runs the library with a fake docker on PATH; `body` is the code to run after it. */
 function runLibrary(body: string, fake: string, env: Record<string, string> = {}) {
-  const vars = { GL_MARK: '@@gl', GL_DIR: join(fake, 'remote'), GL_PROJECT: 'app', GL_COMPOSE_PREF: 'auto', GL_COMPOSE_FILES: 'compose.yaml', GL_FILES: '', GL_LOCK_TIMEOUT: '1', GL_COMMAND_TIMEOUT: '60', GL_HEALTH_TIMEOUT: '5', ...env }
+  const vars = { GL_MARK: '@@gl', GL_DIR: join(fake, 'remote'), GL_PROJECT: 'app', GL_COMPOSE_PREF: 'auto', GL_COMPOSE_FILES: 'compose.yaml', GL_FILES: '', GL_LOCK_TIMEOUT: '1', GL_COMMAND_TIMEOUT: '60', GL_HEALTH_TIMEOUT: '5', GL_TIMEOUT: '', ...env }
   const script = new ShellScript()
   for (const [name, value] of Object.entries(vars)) script.assign(name, value)
   script.code(REMOTE_LIBRARY).code('GL_STEADY_SECONDS=1').code(body)
@@ -223,6 +223,30 @@ describe('a restore that cannot put a file back', () => {
     const seen = events(result.stdout)
     expect(seen.slice(seen.indexOf('phase rollback'))).toEqual(['phase rollback', 'phase restore', 'restore-failed compose.yaml', 'result rollback-failed'])
     expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('new compose\n')
+  })
+})
+
+describe('an apply that fails after taking the lock', () => {
+  it('leaves lock.owner empty, so a waiting run is not told a dead run holds the lock', () => {
+    const fake = fakeHost({})
+    const state = join(fake, 'remote', '.gitops-lite')
+    mkdirSync(join(state, 'generation.tmp'), { recursive: true }) // a directory: the generation cannot be written
+    const env = { GL_RUN_ID: 'r1', GL_OWNER: '{"runUrl":"u"}', GL_EXPECT_GENERATION: '0' }
+    const result = runLibrary('gl_apply_begin; echo "not reached"', fake, env)
+    expect(result.status).toBe(70)
+    expect(result.stderr).toContain('cannot write')
+    expect(readFileSync(join(state, 'lock.owner'), 'utf8')).toBe('')
+  })
+})
+
+describe('docker calls on the host', () => {
+  it('are bounded by command-timeout, so a hung engine cannot hold the lock for ever', () => {
+    const fake = fakeHost({})
+    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\nexec sleep 30\n')
+    const started = Date.now()
+    const result = runLibrary('gl_service_ids web; echo "rc=$?"', fake, { GL_TIMEOUT: 'timeout 1' })
+    expect(result.stdout).toContain('rc=124')
+    expect(Date.now() - started).toBeLessThan(10_000)
   })
 })
 

@@ -13,7 +13,7 @@ set -f
 case $GL_DIR in /*) ;; *) GL_DIR="$HOME/$GL_DIR" ;; esac
 GL_STATE="$GL_DIR/.gitops-lite"
 GL_CONTAINER_FORMAT='{"id":{{json .Id}},"name":{{json .Name}},"service":{{json (index .Config.Labels "com.docker.compose.service")}},"oneoff":{{json (index .Config.Labels "com.docker.compose.oneoff")}},"configHash":{{json (index .Config.Labels "com.docker.compose.config-hash")}},"image":{{json .Config.Image}},"state":{{json .State.Status}},"health":{{with index .State "Health"}}{{json .Status}}{{else}}null{{end}},"exitCode":{{.State.ExitCode}},"restartPolicy":{{json .HostConfig.RestartPolicy.Name}}}'
-# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.
+# gl_docker inspect templates fail on a missing map key, hence 'index' for the optional Health.
 # The restart policy gets a trailing dot so an empty one still makes a word.
 GL_STATUS_FORMAT='{{.State.Status}} {{with index .State "Health"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'
 GL_STEADY_SECONDS=5
@@ -27,28 +27,31 @@ gl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\n' "$*" >&2; exit "$gl_co
 gl_check_host() {
   gl_user=$(id -un 2>/dev/null || echo "this user")
   command -v docker >/dev/null 2>&1 || gl_fail 69 "docker is not installed on the host, or not on the PATH of $gl_user"
-  docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
+  # A hung registry or engine must not hold the lock forever.
+  GL_TIMEOUT=
+  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT="timeout $GL_COMMAND_TIMEOUT"; fi
+  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
     gl_fail 69 "$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?"
   for gl_tool in base64 sha256sum flock mktemp awk; do
     command -v "$gl_tool" >/dev/null 2>&1 || gl_fail 69 "$gl_tool is not installed on the host"
   done
   case $GL_COMPOSE_PREF in
-    'docker compose') docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail 69 "'docker compose' (the Compose v2 plugin) does not work on the host" ;;
+    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail 69 "'docker compose' (the Compose v2 plugin) does not work on the host" ;;
     docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail 69 "docker-compose is not installed on the host" ;;
     *)
-      if docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2
+      if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2
       elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1
       else gl_fail 69 "neither 'docker compose' nor docker-compose is installed on the host"
       fi ;;
   esac
-  # A hung registry or engine must not hold the lock forever.
-  GL_TIMEOUT=
-  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT="timeout $GL_COMMAND_TIMEOUT"; fi
 }
+
+# Every docker call is bounded by command-timeout (when the host has timeout(1)).
+gl_docker() { $GL_TIMEOUT docker "$@"; }
 
 gl_compose() {
   if [ -n "$GL_PROJECT" ]; then set -- -p "$GL_PROJECT" "$@"; fi
-  if [ "$GL_COMPOSE" = v2 ]; then $GL_TIMEOUT docker compose "$@"; else $GL_TIMEOUT docker-compose "$@"; fi
+  if [ "$GL_COMPOSE" = v2 ]; then gl_docker compose "$@"; else $GL_TIMEOUT docker-compose "$@"; fi
 }
 
 # Compose with this stack's files, read from the current directory; relative paths in them
@@ -113,12 +116,12 @@ gl_stage_file() {
 }
 
 gl_containers() {
-  gl_ids=$(docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT") || return 1
-  [ -z "$gl_ids" ] || docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null || true
+  gl_ids=$(gl_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT") || return 1
+  [ -z "$gl_ids" ] || gl_docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null || true
 }
 
 gl_service_ids() {
-  docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT" \
+  gl_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT" \
     --filter "label=com.docker.compose.service=$1" --filter "label=com.docker.compose.oneoff=False"
 }
 
@@ -170,10 +173,11 @@ gl_apply_begin() {
   gl_lock -x
   gl_started=$(date +%s)
   printf '%s\n' "$GL_OWNER" > "$GL_STATE/lock.owner"
+  # However this script ends, the next run waiting for the lock must not be told we hold it.
+  trap ': > "$GL_STATE/lock.owner"' EXIT
   gl_generation=$(cat "$GL_STATE/generation" 2>/dev/null || echo 0)
   if [ "$gl_generation" != "$GL_EXPECT_GENERATION" ]; then
     gl_event stale "$gl_generation"
-    : > "$GL_STATE/lock.owner"
     exit 76
   fi
   echo $((gl_generation + 1)) > "$GL_STATE/generation.tmp" && mv -f "$GL_STATE/generation.tmp" "$GL_STATE/generation" ||
@@ -253,7 +257,7 @@ gl_up() {
 gl_remove_services() {
   for gl_s in "$@"; do
     gl_ids=$(gl_service_ids "$gl_s")
-    [ -z "$gl_ids" ] || docker rm -f $gl_ids >/dev/null
+    [ -z "$gl_ids" ] || gl_docker rm -f $gl_ids >/dev/null
   done
 }
 
@@ -264,7 +268,7 @@ gl_remove_containers() {
   gl_event phase remove
   gl_rc=0
   while [ $# -ge 2 ]; do
-    if ! docker rm -f "$2" >/dev/null; then
+    if ! gl_docker rm -f "$2" >/dev/null; then
       gl_event remove-failed "$1"
       gl_rc=1
     fi
@@ -279,7 +283,7 @@ gl_status() {
   [ -n "$gl_ids" ] || { echo "3 no-container -"; return; }
   gl_rank=0 gl_detail=healthy gl_sig=
   for gl_id in $gl_ids; do
-    gl_line=$(docker inspect --format "$GL_STATUS_FORMAT" "$gl_id" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }
+    gl_line=$(gl_docker inspect --format "$GL_STATUS_FORMAT" "$gl_id" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }
     set -- $gl_line
     case $1/$2 in
       running/healthy) ;;
@@ -357,14 +361,14 @@ gl_wait_healthy() {
 gl_show_logs() {
   [ -n "$1" ] || return 0
   for gl_id in $(gl_service_ids "$1"); do
-    gl_logs=$(docker logs --tail "$GL_LOG_LINES" "$gl_id" 2>&1)
+    gl_logs=$(gl_docker logs --tail "$GL_LOG_LINES" "$gl_id" 2>&1)
     if [ -n "$gl_logs" ]; then
       echo "Last $GL_LOG_LINES log lines of $1 (container $(echo "$gl_id" | cut -c1-12)):"
       printf '%s\n' "$gl_logs" | sed 's/^/  | /'
     else
       echo "$1 (container $(echo "$gl_id" | cut -c1-12)) logged nothing."
     fi
-    gl_checks=$(docker inspect --format '{{with index .State "Health"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' "$gl_id" 2>/dev/null | grep -v '^$' | tail -n 5)
+    gl_checks=$(gl_docker inspect --format '{{with index .State "Health"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' "$gl_id" 2>/dev/null | grep -v '^$' | tail -n 5)
     if [ -n "$gl_checks" ]; then
       echo "Last healthchecks of $1:"
       printf '%s\n' "$gl_checks" | sed 's/^/  | /'
@@ -385,7 +389,7 @@ gl_write_record() {
       gl_h=$(awk -v s="$gl_s" '$1 == s { print $2; exit }' "$GL_RUN/hashes")
       gl_c=
       for gl_id in $(gl_service_ids "$gl_s"); do
-        gl_c=$(docker inspect --format '{{index .Config.Labels "com.docker.compose.config-hash"}}' "$gl_id" 2>/dev/null)
+        gl_c=$(gl_docker inspect --format '{{index .Config.Labels "com.docker.compose.config-hash"}}' "$gl_id" 2>/dev/null)
         break
       done
       printf '%s,"configHash":"%s","containerHash":"%s"}\n' "$gl_prefix" "$(gl_hex "$gl_h")" "$(gl_hex "$gl_c")"
