@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FakeGitHub, createGitRemote } from '@gitops-lite/sandbox'
@@ -265,6 +265,21 @@ describe('bump-image-tag, run as the runner runs it', () => {
     expect(readFileSync(join(work, 'compose.yaml'), 'utf8')).toBe(compose.replace('postgres:16', 'postgres:17'))
     expect(git(work, 'status', '--porcelain')).toBe('M compose.yaml')
     expect(run.outputs['commit-sha']).toBe('')
+  }, timeout)
+
+  it('commits the target of a symbolic link, and the link stays a link', async () => {
+    const bare = await createRemote({ 'prod/compose.yaml': compose })
+    const seed = clone(bare)
+    symlinkSync(join('prod', 'compose.yaml'), join(seed, 'compose.yaml'))
+    git(seed, 'add', 'compose.yaml')
+    git(seed, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '--quiet', '-m', 'link compose.yaml')
+    git(seed, 'push', '--quiet', 'origin', 'main')
+    const work = clone(bare)
+    expectSuccess(await bump(work, { service: 'api', tag: 'v2' }))
+    expect(remoteFile(bare, 'prod/compose.yaml')).toBe(compose.replace('api:v1.0.0', 'api:v2').trimEnd())
+    expect(git(bare, 'ls-tree', 'main', 'compose.yaml')).toMatch(/^120000 blob /)
+    expect(lstatSync(join(work, 'compose.yaml')).isSymbolicLink()).toBe(true)
+    expect(git(work, 'status', '--porcelain')).toBe('')
   }, timeout)
 
   it('re-applies the edit on the new head when the branch moved since checkout', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 
 /** A file's text, or undefined when it does not exist. */
@@ -14,16 +14,19 @@ export async function readOptional(path: string): Promise<string | undefined> {
 
 /**
  * Replaces a file's content atomically: a temporary file in the same folder (same file system,
- * same mode) renamed over it, so a reader or a crash never sees half a file.
+ * same mode) renamed over it, so a reader or a crash never sees half a file. A symbolic link is
+ * followed, so the link stays a link and its target gets the text. Returns the path written.
  */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`)
+export async function writeFileAtomic(path: string, text: string): Promise<string> {
+  const target = await realpath(path)
+  const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`)
   try {
     await writeFile(temporary, text, { flag: 'wx' })
-    await chmod(temporary, (await stat(path)).mode & 0o7777)
-    await rename(temporary, path)
+    await chmod(temporary, (await stat(target)).mode & 0o7777)
+    await rename(temporary, target)
   } catch (error) {
     await rm(temporary, { force: true })
     throw error
   }
+  return target
 }

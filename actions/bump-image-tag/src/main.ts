@@ -50,18 +50,21 @@ function diffOf(settings: Settings, plan: BumpPlan): string {
   return bumpDiff(plan.files, relative(settings.workspace, settings.envFile))
 }
 
-/** Writes the plan's files; when one cannot be written, puts back those already written. */
+/**
+ * Writes the plan's files; when one cannot be written, puts back those already written.
+ * Returns the paths written, symbolic links followed: those are what git must commit.
+ */
 async function writePlan(settings: Settings, plan: BumpPlan): Promise<string[]> {
-  const paths = plan.files.map((file) => join(settings.workspace, file.path))
-  for (const [i, file] of plan.files.entries()) {
+  const written: string[] = []
+  for (const file of plan.files) {
     try {
-      await writeFileAtomic(paths[i], file.after)
+      written.push(await writeFileAtomic(join(settings.workspace, file.path), file.after))
     } catch (error) {
-      await restorePlan(settings, { ...plan, files: plan.files.slice(0, i) })
+      await restorePlan(settings, { ...plan, files: plan.files.slice(0, written.length) })
       throw error
     }
   }
-  return paths
+  return written
 }
 
 /** Puts the plan's files back as they were read. */
