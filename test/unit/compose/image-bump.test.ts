@@ -253,6 +253,12 @@ describe('interpolation', () => {
     expect(plan.files.map((f) => [f.path, f.after])).toEqual([['.env', "API_TAG='v2'\n"]])
   })
 
+  it('edits the default when the env file sets the variable empty, since compose then uses the default', () => {
+    const plan = bump('services:\n  api:\n    image: acme/api:${API_TAG:-1.0}\n', { service: 'api', tag: 'v2' }, 'API_TAG=\n')
+    expect(plan.files.map((f) => [f.path, f.after])).toEqual([['compose.yaml', 'services:\n  api:\n    image: acme/api:${API_TAG:-v2}\n']])
+    expect(plan.updates[0]).toEqual(expect.objectContaining({ editedIn: 'default', previous: 'acme/api:1.0', image: 'acme/api:v2' }))
+  })
+
   it('updates ${IMAGE} in the env file, keeping its repository', () => {
     const plan = bump('services:\n  api:\n    image: $API_IMAGE\n', { service: 'api', tag: 'v2' }, 'API_IMAGE=ghcr.io/acme/api:v1 # x\n')
     expect(plan.files[0].after).toBe('API_IMAGE=ghcr.io/acme/api:v2 # x\n')

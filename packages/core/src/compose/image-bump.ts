@@ -4,7 +4,7 @@ import { UserError, type ErrorLocation } from '../errors'
 import { canonicalRepository, parseImageReference, repositoryOf, type ImageReference } from '../image-ref'
 import { composeData, documentData, parseCompose, type ComposeFile, type ComposeService, type ComposeSource, type DataPath } from './compose-file'
 import { envValues, findEnvAssignment, setEnvValue } from './env-file'
-import { parseTemplate, resolveTemplate, variablesIn } from './interpolation'
+import { parseTemplate, resolveTemplate, variablesIn, type VariablePart } from './interpolation'
 
 /** One image to record: for a named service, or for every service that runs `image`. */
 export interface BumpTarget {
@@ -244,7 +244,7 @@ function analyzeImage(file: ComposeFile, service: ComposeService & { image: Scal
   if (last.kind === 'text') {
     slot = { kind: 'image' }
     slotText = last.text
-  } else if (lookup(last.name) !== undefined) {
+  } else if (takesEnvValue(last, lookup)) {
     findEnvAssignment(env.text!, envPath, last.name)
     slot = { kind: 'env-file', variable: last.name }
     slotText = lookup(last.name)!
@@ -284,6 +284,12 @@ function analyzeImage(file: ComposeFile, service: ComposeService & { image: Scal
     repositoryKnown: prefix.unresolved.length === 0,
     display: display.unresolved.length === 0 ? display.value : raw
   }
+}
+
+/** Whether compose uses the env file's value of the variable: with `:-`, an empty value means the default. */
+function takesEnvValue(part: VariablePart, lookup: Lookup): boolean {
+  const value = lookup(part.name)
+  return value !== undefined && !(value === '' && part.operator === ':-')
 }
 
 function describePath(path: DataPath): string {
