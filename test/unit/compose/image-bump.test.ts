@@ -197,6 +197,16 @@ describe('anchors, aliases, merge keys and extensions', () => {
     ])
   })
 
+  it('is idempotent for a shared node already at the target, even when one sharer is named', () => {
+    const plan = bump(shared, { service: 'api', tag: 'v1' })
+    expect(plan.files).toEqual([])
+    expect(plan.updates).toEqual([expect.objectContaining({ service: 'api', changed: false, image: 'acme/app:v1' })])
+    // A named sharer left at its tag still blocks moving the node under it.
+    expect(refusal(() => bump(shared, [{ service: 'api', tag: 'v1' }, { service: 'worker', tag: 'v2' }, { service: 'cron', tag: 'v2' }])).message).toMatch(
+      /shared through the anchor &img with service 'worker'/
+    )
+  })
+
   it('refuses different tags for services that share one node', () => {
     const error = refusal(() => bump(shared, [{ service: 'api', tag: 'v2' }, { service: 'worker', tag: 'v3' }, { service: 'cron', tag: 'v2' }]))
     expect(error.message).toMatch(/shared through the anchor &img with service 'worker'/)
@@ -277,6 +287,13 @@ describe('interpolation', () => {
     expect(error.message).toBe("The image of service 'api' is shared through TAG in .env with service 'worker'")
     expect(error.fix).toMatch(/API_TAG/)
     expect(bump(text, [{ service: 'api', tag: 'v2' }, { service: 'worker', tag: 'v2' }], 'TAG=v1\n').files[0].after).toBe('TAG=v2\n')
+  })
+
+  it('is idempotent for a shared variable already at the target, even when one sharer is named', () => {
+    const text = 'services:\n  api:\n    image: acme/api:${TAG}\n  worker:\n    image: acme/worker:${TAG}\n'
+    const plan = bump(text, { service: 'api', tag: 'v1' }, 'TAG=v1\n')
+    expect(plan.files).toEqual([])
+    expect(plan.updates).toEqual([expect.objectContaining({ service: 'api', editedIn: 'env-file', changed: false })])
   })
 
   it('refuses a variable read elsewhere in the file', () => {

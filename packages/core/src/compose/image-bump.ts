@@ -118,7 +118,7 @@ export function planImageBump(request: BumpRequest): BumpPlan {
   }
   let newEnvText = envText
   for (const edit of edits) {
-    if (edit.analysis.slot.kind === 'env-file' && edit.newSlotText !== edit.analysis.slotText) {
+    if (edit.analysis.slot.kind === 'env-file' && changes(edit)) {
       newEnvText = setEnvValue(newEnvText!, envPath, edit.analysis.slot.variable, edit.newSlotText)
     }
   }
@@ -303,7 +303,15 @@ function sharingError(edit: Edit, others: string[], through: string, fix: string
   })
 }
 
-/** An image node reached through an anchor may only change when every place that reads it was named. */
+/** Whether the edit writes anything: the slot already holding the target is left as it is. */
+function changes(edit: Edit): boolean {
+  return edit.newSlotText !== edit.analysis.slotText
+}
+
+/**
+ * An image node reached through an anchor may only change when every place that reads it was
+ * named. A node already at the target is not written, so it needs no check.
+ */
 function checkNodeSharing(edits: Edit[]): void {
   const byNode = new Map<string, Edit[]>()
   for (const edit of edits) {
@@ -312,6 +320,7 @@ function checkNodeSharing(edits: Edit[]): void {
     byNode.set(key, [...(byNode.get(key) ?? []), edit])
   }
   for (const group of byNode.values()) {
+    if (!group.some(changes)) continue
     const [first] = group
     const named = new Set(group.map((e) => e.service.name))
     const offset = first.analysis.node.range![0]
@@ -341,7 +350,7 @@ function checkNodeSharing(edits: Edit[]): void {
   }
 }
 
-/** A variable in the env file may only change when nothing but the named services' images reads it. */
+/** A variable in the env file may only change when nothing but the named services' images reads it (unless it is left as it is). */
 function checkVariableSharing(files: ComposeFile[], edits: Edit[], envPath: string): void {
   const byVariable = new Map<string, Edit[]>()
   for (const edit of edits) {
@@ -350,6 +359,7 @@ function checkVariableSharing(files: ComposeFile[], edits: Edit[], envPath: stri
     byVariable.set(name, [...(byVariable.get(name) ?? []), edit])
   }
   for (const [variable, group] of byVariable) {
+    if (!group.some(changes)) continue
     const [first] = group
     const allowed = new Set(group.map((e) => `${e.file.path}\0${e.service.name}`))
     const others: string[] = []
@@ -399,7 +409,7 @@ function renderScalar(node: Scalar, value: string): string | undefined {
 
 function applyNodeEdits(file: ComposeFile, edits: Edit[]): string {
   const unique = new Map<number, Edit>()
-  for (const edit of edits) if (edit.newRaw !== edit.analysis.raw) unique.set(edit.analysis.node.range![0], edit)
+  for (const edit of edits) if (changes(edit)) unique.set(edit.analysis.node.range![0], edit)
   if (unique.size === 0) return file.text
   let text = file.text
   // A fresh copy of the original data (structuredClone would change the objects' realm under test runners).
@@ -453,6 +463,6 @@ function describeUpdate(edit: Edit, envText: string | undefined, envPath: string
     previous: analysis.display,
     image,
     reference,
-    changed: edit.newSlotText !== analysis.slotText
+    changed: changes(edit)
   }
 }
