@@ -238,6 +238,62 @@ describe('anchors, aliases, merge keys and extensions', () => {
   })
 })
 
+describe("services that inherit an image through 'extends:'", () => {
+  const text = [
+    'services:',
+    '  api:',
+    '    image: acme/api:v1',
+    '  worker:',
+    '    extends: { service: api }',
+    '    command: work',
+    '  cron:',
+    '    extends: worker',
+    '  admin:',
+    '    extends: { file: compose.yaml, service: api }',
+    '    image: acme/admin:v1',
+    '  db:',
+    '    image: postgres:16',
+    ''
+  ].join('\n')
+
+  it('refuses to change an image that services extending it run, naming them', () => {
+    const error = refusal(() => bump(text, { service: 'api', tag: 'v2' }))
+    expect(error.message).toBe("The image of service 'api' is shared through 'extends:' with service 'worker', service 'cron'")
+    expect(error.fix).toBe("Name every service that shares it (service: api, worker, cron) to update them together, or give 'worker', 'cron' its own 'image:' line.")
+    expect(error.location).toEqual({ file: 'compose.yaml', line: 3 })
+    expect(refusal(() => bump(text, { service: 'worker', tag: 'v2' })).message).toBe(
+      "The image of service 'worker' is shared through 'extends:' with service 'api', service 'cron'"
+    )
+  })
+
+  it('edits the image once when every service sharing it is named, or matched by image', () => {
+    const expected = text.replace('acme/api:v1', 'acme/api:v2')
+    const named = bump(text, ['api', 'worker', 'cron'].map((service) => ({ service, tag: 'v2' })))
+    expect(named.files.map((f) => f.after)).toEqual([expected])
+    expect(named.updates.map((u) => [u.service, u.image, u.line])).toEqual([
+      ['api', 'acme/api:v2', 3],
+      ['worker', 'acme/api:v2', 3],
+      ['cron', 'acme/api:v2', 3]
+    ])
+    expect(bump(text, { image: 'acme/api', tag: 'v2' }).updates.map((u) => u.service)).toEqual(['api', 'worker', 'cron'])
+  })
+
+  it('shares a variable in the env file with the services extending the image', () => {
+    const env = text.replace('acme/api:v1', 'acme/api:${API_TAG}')
+    expect(refusal(() => bump(env, { service: 'api', tag: 'v2' }, 'API_TAG=v1\n')).message).toMatch(/through 'extends:' with service 'worker'/)
+    expect(bump(env, ['api', 'worker', 'cron'].map((service) => ({ service, tag: 'v2' })), 'API_TAG=v1\n').files.map((f) => f.after)).toEqual(['API_TAG=v2\n'])
+  })
+
+  it('leaves alone a service that extends with an image of its own, or extends another file', () => {
+    const own = text.replace("  worker:\n    extends: { service: api }\n", "  worker:\n    extends: { service: api }\n    image: acme/worker:v1\n").replace('    extends: worker\n', '    extends: { file: other.yaml, service: api }\n')
+    expect(bumped(own, { service: 'api', tag: 'v2' })).toBe(own.replace('acme/api:v1', 'acme/api:v2'))
+  })
+
+  it('is idempotent when the shared image is already at the target', () => {
+    expect(bump(text, { service: 'api', tag: 'v1' }).files).toEqual([])
+  })
+})
+
 describe('interpolation', () => {
   it('edits the default of repo:${TAG:-1.0}', () => {
     const plan = bump('services:\n  api:\n    image: acme/api:${API_TAG:-1.0} # default\n', { service: 'api', tag: 'v2' })

@@ -1,3 +1,4 @@
+import { posix } from 'node:path'
 import { LineCounter, Scalar, isMap, isScalar, parseDocument, visit, type Document } from 'yaml'
 import { UserError } from '../errors'
 
@@ -19,6 +20,8 @@ export interface ComposeService {
   imageIsNotText: boolean
   hasBuild: boolean
   hasExtends: boolean
+  /** The service it extends when that one is in this same file (`extends: name`, or no other `file:`). */
+  extendsInFile?: string
 }
 
 /**
@@ -149,7 +152,18 @@ function readServices(
       image: image && typeof image.value === 'string' ? image : undefined,
       imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
       hasBuild: 'build' in fields,
-      hasExtends: 'extends' in fields
+      hasExtends: 'extends' in fields,
+      extendsInFile: sameFileBase(file, fields.extends)
     }
   })
+}
+
+/** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */
+function sameFileBase(file: string, value: unknown): string | undefined {
+  if (typeof value === 'string') return value
+  if (typeof value !== 'object' || value === null) return undefined
+  const { service, file: other } = value as { service?: unknown; file?: unknown }
+  if (typeof service !== 'string') return undefined
+  const sameFile = other === undefined || (typeof other === 'string' && posix.join(posix.dirname(file), other) === posix.normalize(file))
+  return sameFile ? service : undefined
 }

@@ -76,6 +76,15 @@ interface Edit {
   newRaw: string
 }
 
+/** Where a service's image is, and its analysis, made on first use. */
+interface ImageEntry {
+  file: ComposeFile
+  service: ComposeService
+  analysis: () => Analysis
+  /** The service whose image this one runs through `extends:` in the same file, having none of its own. */
+  inheritsFrom?: string
+}
+
 type Lookup = (name: string) => string | undefined
 
 /** The env file as the analysis needs it: its path, its text when it exists, and its values. */
@@ -97,7 +106,9 @@ export function planImageBump(request: BumpRequest): BumpPlan {
   const envText = request.envFile?.text
   const env = envText === undefined ? new Map<string, string>() : envValues(envText)
 
-  const edits = selectServices(files, request.targets, { path: envPath, text: envText, lookup: (name) => env.get(name) }).map(({ file, service, target, analysis }) => {
+  const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))]
+  const entries = imageEntries(files, names, { path: envPath, text: envText, lookup: (name) => env.get(name) })
+  const edits = selectServices(files, names, entries, request.targets).map(({ file, service, target, analysis }) => {
     const newSlotText = `${analysis.keep}${target.tag}${target.digest ? `@${target.digest}` : ''}`
     const { raw, slot } = analysis
     const newRaw =
@@ -108,6 +119,7 @@ export function planImageBump(request: BumpRequest): BumpPlan {
           : raw
     return { file, service, target, analysis, newSlotText, newRaw }
   })
+  checkExtendsSharing(edits, entries)
   checkNodeSharing(edits)
   checkVariableSharing(files, edits, envPath)
 
@@ -133,25 +145,53 @@ function locationOf(file: ComposeFile, offset: number): ErrorLocation {
   return { file: file.path, line: file.lineOf(offset) }
 }
 
-function selectServices(
-  files: ComposeFile[],
-  targets: BumpTarget[],
-  env: EnvContext
-): (Omit<Edit, 'newSlotText' | 'newRaw'>)[] {
-  const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))]
-  const analyses = new Map<string, { file: ComposeFile; service: ComposeService; analysis: () => Analysis }>()
+/** A service's definitions, the last file first (the one compose takes a field from). */
+function definitions(files: ComposeFile[], name: string): { file: ComposeFile; service: ComposeService }[] {
+  return [...files].reverse().flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })))
+}
+
+/**
+ * The image of each service that has one: its own, or, for a service with none of its own,
+ * the one compose copies from the service it extends in the same file.
+ */
+function imageEntries(files: ComposeFile[], names: string[], env: EnvContext): Map<string, ImageEntry> {
+  const hasOwnImage = (name: string): boolean => definitions(files, name).some((d) => d.service.image || d.service.imageIsNotText)
+  const own = new Map<string, ImageEntry>()
   for (const name of names) {
-    const defining = [...files].reverse().map((file) => ({ file, service: file.services.find((s) => s.name === name) }))
-    const found = defining.find((d) => d.service?.image || d.service?.imageIsNotText)
-    if (!found?.service?.image) continue
+    const found = definitions(files, name).find((d) => d.service.image || d.service.imageIsNotText)
+    if (!found?.service.image) continue
     const { file, service } = found as { file: ComposeFile; service: ComposeService & { image: Scalar } }
     let cached: Analysis | undefined
-    analyses.set(name, { file, service, analysis: () => (cached ??= analyzeImage(file, service, env)) })
+    own.set(name, { file, service, analysis: () => (cached ??= analyzeImage(file, service, env)) })
   }
+  // Follows `extends:` through services without an image to the one that has it, in the same file.
+  const imageSource = (file: ComposeFile, name: string, seen: Set<string>): string | undefined => {
+    const base = file.services.find((s) => s.name === name)?.extendsInFile
+    if (base === undefined || seen.has(base)) return undefined
+    if (hasOwnImage(base)) return own.get(base)?.file === file ? base : undefined
+    return imageSource(file, base, new Set([...seen, base]))
+  }
+  const entries = new Map<string, ImageEntry>()
+  for (const name of names) {
+    const entry = own.get(name)
+    if (entry) entries.set(name, entry)
+    if (entry || hasOwnImage(name)) continue
+    const extending = definitions(files, name).find((d) => d.service.hasExtends)
+    const from = extending && imageSource(extending.file, name, new Set([name]))
+    if (from) entries.set(name, { ...own.get(from)!, service: extending.service, inheritsFrom: from })
+  }
+  return entries
+}
 
+function selectServices(
+  files: ComposeFile[],
+  names: string[],
+  entries: Map<string, ImageEntry>,
+  targets: BumpTarget[]
+): (Omit<Edit, 'newSlotText' | 'newRaw'>)[] {
   const selected = new Map<string, Omit<Edit, 'newSlotText' | 'newRaw'>>()
   const select = (name: string, target: BumpTarget): void => {
-    const entry = analyses.get(name)!
+    const entry = entries.get(name)!
     const previous = selected.get(name)
     if (previous && (previous.target.tag !== target.tag || previous.target.digest !== target.digest)) {
       throw new UserError(`Service '${name}' was asked for two different images (tags ${previous.target.tag} and ${target.tag})`, {
@@ -164,8 +204,8 @@ function selectServices(
 
   for (const target of targets) {
     if (target.service !== undefined) {
-      requireServiceWithImage(files, names, target.service, analyses.has(target.service))
-      const { file, service, analysis } = analyses.get(target.service)!
+      requireServiceWithImage(files, names, target.service, [...entries.keys()])
+      const { file, service, analysis } = entries.get(target.service)!
       const current = analysis()
       if (target.image !== undefined && current.repositoryKnown && !sameRepository(current.reference, target.image)) {
         throw new UserError(`Service '${service.name}' runs ${repositoryOf(current.reference)}, not ${target.image}`, {
@@ -176,9 +216,9 @@ function selectServices(
       select(target.service, target)
       continue
     }
-    const matching = [...analyses.entries()].filter(([, e]) => e.analysis().repositoryKnown && sameRepository(e.analysis().reference, target.image!))
+    const matching = [...entries.entries()].filter(([, e]) => e.analysis().repositoryKnown && sameRepository(e.analysis().reference, target.image!))
     if (matching.length === 0) {
-      const images = [...analyses.entries()].map(([name, e]) => `${name}=${e.analysis().display}`)
+      const images = [...entries.entries()].map(([name, e]) => `${name}=${e.analysis().display}`)
       throw new UserError(`No service runs the image ${target.image}; the images are: ${images.join(', ') || 'none'}`, {
         fix: "Check the image repository, or name the services to update with 'service'.",
         location: { file: files[0].path, line: files[0].servicesLine }
@@ -194,8 +234,8 @@ function sameRepository(reference: ImageReference, image: string): boolean {
   return wanted !== undefined && canonicalRepository(reference) === canonicalRepository(wanted)
 }
 
-function requireServiceWithImage(files: ComposeFile[], names: string[], name: string, hasImage: boolean): void {
-  if (hasImage) return
+function requireServiceWithImage(files: ComposeFile[], names: string[], name: string, withImage: string[]): void {
+  if (withImage.includes(name)) return
   const paths = files.map((f) => f.path).join(', ')
   const defined = files.flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })))
   const last = defined[defined.length - 1]
@@ -206,7 +246,6 @@ function requireServiceWithImage(files: ComposeFile[], names: string[], name: st
     })
   }
   const location = { file: last.file.path, line: last.service.line }
-  const withImage = names.filter((n) => files.some((f) => f.services.some((s) => s.name === n && s.image)))
   const others = `the services with an image are: ${withImage.join(', ') || 'none'}`
   if (defined.some((d) => d.service.imageIsNotText)) {
     throw new UserError(`The image of service '${name}' is not a text value`, {
@@ -215,7 +254,7 @@ function requireServiceWithImage(files: ComposeFile[], names: string[], name: st
     })
   }
   const why = defined.some((d) => d.service.hasExtends)
-    ? "its image comes from 'extends:', which is not followed"
+    ? "its image would come from 'extends:', which is only followed to a service of the same file that has an 'image:' there"
     : defined.some((d) => d.service.hasBuild)
       ? "it is built from source with 'build:'"
       : 'it has no image: line'
@@ -306,6 +345,29 @@ function sharingError(edit: Edit, others: string[], through: string, fix: string
 /** Whether the edit writes anything: the slot already holding the target is left as it is. */
 function changes(edit: Edit): boolean {
   return edit.newSlotText !== edit.analysis.slotText
+}
+
+/**
+ * A service that extends another in the same file without an image of its own runs that
+ * service's image, so the image may only change when the service and all that inherit it were named.
+ */
+function checkExtendsSharing(edits: Edit[], entries: Map<string, ImageEntry>): void {
+  const named = new Set(edits.map((e) => e.service.name))
+  for (const edit of edits.filter(changes)) {
+    const root = entries.get(edit.service.name)!.inheritsFrom ?? edit.service.name
+    const sharers = [root, ...[...entries].filter(([, e]) => e.inheritsFrom === root).map(([name]) => name)]
+    const unnamed = sharers.filter((name) => !named.has(name))
+    if (unnamed.length > 0) {
+      // Unless the image's own service is named, it is the named one that needs an image of its own.
+      const separate = named.has(root) ? unnamed : [edit.service.name]
+      throw sharingError(
+        edit,
+        unnamed.map((name) => `service '${name}'`),
+        "through 'extends:'",
+        `Name every service that shares it (service: ${sharers.join(', ')}) to update them together, or give ${separate.map((n) => `'${n}'`).join(', ')} its own 'image:' line.`
+      )
+    }
+  }
 }
 
 /**
