@@ -139,6 +139,23 @@ describe('services', () => {
     expect(error.message).toBe('No service runs the image ghcr.io/acme/api; the images are: a=nginx:1')
   })
 
+  it('matches by image past services whose image cannot be read, naming them only when nothing matches', () => {
+    const text = 'services:\n  api:\n    image: ghcr.io/acme/api:v1\n  other:\n    image: acme/other:${OTHER_TAG}\n  odd:\n    image: Acme/Odd:v1\n'
+    expect(bump(text, { image: 'ghcr.io/acme/api', tag: 'v2' }).updates.map((u) => [u.service, u.image])).toEqual([['api', 'ghcr.io/acme/api:v2']])
+    const error = refusal(() => bump(text, { image: 'ghcr.io/acme/web', tag: 'v2' }))
+    expect(error.message).toBe(
+      'No service runs the image ghcr.io/acme/web; the images are: api=ghcr.io/acme/api:v1; not checked, as their image cannot be read: other=acme/other:${OTHER_TAG}, odd=Acme/Odd:v1'
+    )
+    expect(error.fix).toMatch(/naming a service whose image cannot be read says why/)
+  })
+
+  it('still refuses, matching by image, a service that runs the image but cannot be read', () => {
+    const text = 'services:\n  api:\n    image: ghcr.io/acme/api:v1\n  api2:\n    image: ghcr.io/acme/api:${API2_TAG}\n'
+    expect(refusal(() => bump(text, { image: 'ghcr.io/acme/api', tag: 'v2' })).message).toBe(
+      "The image of service 'api2' takes its tag from ${API2_TAG}, which .env does not define"
+    )
+  })
+
   it('refuses a named service that runs a different repository than the one given', () => {
     const error = refusal(() => bump('services:\n  api:\n    image: ghcr.io/acme/other:v1\n', { service: 'api', image: 'ghcr.io/acme/api', tag: 'v2' }))
     expect(error.message).toBe("Service 'api' runs ghcr.io/acme/other, not ghcr.io/acme/api")

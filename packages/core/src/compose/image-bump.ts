@@ -80,6 +80,7 @@ interface Edit {
 interface ImageEntry {
   file: ComposeFile
   service: ComposeService
+  image: Scalar
   analysis: () => Analysis
   /** The service whose image this one runs through `extends:` in the same file, having none of its own. */
   inheritsFrom?: string
@@ -108,7 +109,7 @@ export function planImageBump(request: BumpRequest): BumpPlan {
 
   const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))]
   const entries = imageEntries(files, names, { path: envPath, text: envText, lookup: (name) => env.get(name) })
-  const edits = selectServices(files, names, entries, request.targets).map(({ file, service, target, analysis }) => {
+  const edits = selectServices(files, names, entries, request.targets, (name) => env.get(name)).map(({ file, service, target, analysis }) => {
     const newSlotText = `${analysis.keep}${target.tag}${target.digest ? `@${target.digest}` : ''}`
     const { raw, slot } = analysis
     const newRaw =
@@ -162,7 +163,7 @@ function imageEntries(files: ComposeFile[], names: string[], env: EnvContext): M
     if (!found?.service.image) continue
     const { file, service } = found as { file: ComposeFile; service: ComposeService & { image: Scalar } }
     let cached: Analysis | undefined
-    own.set(name, { file, service, analysis: () => (cached ??= analyzeImage(file, service, env)) })
+    own.set(name, { file, service, image: service.image, analysis: () => (cached ??= analyzeImage(file, service, env)) })
   }
   // Follows `extends:` through services without an image to the one that has it, in the same file.
   const imageSource = (file: ComposeFile, name: string, seen: Set<string>): string | undefined => {
@@ -187,7 +188,8 @@ function selectServices(
   files: ComposeFile[],
   names: string[],
   entries: Map<string, ImageEntry>,
-  targets: BumpTarget[]
+  targets: BumpTarget[],
+  lookup: Lookup
 ): (Omit<Edit, 'newSlotText' | 'newRaw'>)[] {
   const selected = new Map<string, Omit<Edit, 'newSlotText' | 'newRaw'>>()
   const select = (name: string, target: BumpTarget): void => {
@@ -216,17 +218,42 @@ function selectServices(
       select(target.service, target)
       continue
     }
-    const matching = [...entries.entries()].filter(([, e]) => e.analysis().repositoryKnown && sameRepository(e.analysis().reference, target.image!))
+    const matching: string[] = []
+    const images: string[] = []
+    const unreadable: string[] = []
+    for (const [name, entry] of entries) {
+      let analysis: Analysis
+      try {
+        analysis = entry.analysis()
+      } catch (error) {
+        // An unrelated service's unreadable image does not stop the bump; one known to run the image does.
+        const repository = repositoryDespiteUnset(entry.image.value as string, lookup)
+        if (!(error instanceof UserError) || (repository && sameRepository(repository, target.image!))) throw error
+        unreadable.push(`${name}=${entry.image.value as string}`)
+        continue
+      }
+      images.push(`${name}=${analysis.display}`)
+      if (analysis.repositoryKnown && sameRepository(analysis.reference, target.image!)) matching.push(name)
+    }
     if (matching.length === 0) {
-      const images = [...entries.entries()].map(([name, e]) => `${name}=${e.analysis().display}`)
-      throw new UserError(`No service runs the image ${target.image}; the images are: ${images.join(', ') || 'none'}`, {
-        fix: "Check the image repository, or name the services to update with 'service'.",
+      const skipped = unreadable.length === 0 ? '' : `; not checked, as their image cannot be read: ${unreadable.join(', ')}`
+      throw new UserError(`No service runs the image ${target.image}; the images are: ${images.join(', ') || 'none'}${skipped}`, {
+        fix: `Check the image repository, or name the services to update with 'service'${unreadable.length === 0 ? '' : ' (naming a service whose image cannot be read says why)'}.`,
         location: { file: files[0].path, line: files[0].servicesLine }
       })
     }
-    for (const [name] of matching) select(name, target)
+    for (const name of matching) select(name, target)
   }
   return [...selected.values()]
+}
+
+/** The image's repository when no unset variable is part of it; undefined when one is, or the value is not valid. */
+function repositoryDespiteUnset(raw: string, lookup: Lookup): ImageReference | undefined {
+  const parts = parseTemplate(raw)
+  if (!parts) return undefined
+  // Two different stand-ins for the unset variables: when both give one repository, they are not part of it.
+  const [one, other] = ['a', 'b'].map((standIn) => parseImageReference(resolveTemplate(parts, lookup, standIn).value))
+  return one && other && canonicalRepository(one) === canonicalRepository(other) ? one : undefined
 }
 
 function sameRepository(reference: ImageReference, image: string): boolean {
