@@ -2,10 +2,11 @@
 // Docker engine with Compose v2 and a local registry. The scenarios build on each other: one
 // stack on one VM, deployed, changed, broken, drifted and raced.
 import { existsSync } from 'node:fs'
-import { readFile, readdir, rm } from 'node:fs/promises'
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { exec, freePort, httpGet, waitUntil, type SshHost } from '@gitops-lite/sandbox'
 import {
+  composeFile,
   containers,
   deploy,
   deployInputs,
@@ -197,6 +198,44 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
     expect(await fileState(join(remoteDir, '.env'))).toBe(secretsBefore.env)
     expect(await fileState(join(remoteDir, '.web.env'))).toBe(secretsBefore.webEnv)
   })
+
+  it('an uploaded file edited by hand on the VM is drift: put back, and the service that mounts it recreated', async () => {
+    const before = await containers(project)
+    await writeFile(join(remoteDir, 'conf', 'motd.txt'), 'hot fix made on the VM\n')
+    const run = expectSuccess(await deploy(workspace, inputs()))
+    expect(output(run, 'drifted')).toEqual(['web'])
+    expect(output(run, 'deployed')).toEqual(['web'])
+    expect(run.stdout).toMatch(/conf\/motd\.txt was edited on the host/)
+    expect(await fetchMotd()).toBe('new motd\n')
+    const after = await containers(project)
+    expect(after.web).not.toBe(before.web)
+    expect(after.worker).toBe(before.worker)
+  }, timeout)
+
+  it('a service removed from the file is stopped and removed; the other keeps its container', async () => {
+    const before = await containers(project)
+    await writeWorkspace(workspace, { web: bench.images.webSlow, webPort, motd: 'new motd\n' })
+    const run = expectSuccess(await deploy(workspace, inputs()))
+    expect(output(run, 'removed')).toEqual(['worker'])
+    expect(output(run, 'deployed')).toEqual([])
+    expect(await containers(project)).toEqual({ web: before.web })
+    expect((await readJsonLines(state('audit.log'))).at(-1)).toMatchObject({ result: 'success', removed: ['worker'] })
+  }, timeout)
+
+  it('a new top-level network is a full deploy: every service recreated on it', async () => {
+    const before = await containers(project)
+    const compose = `${composeFile({ web: bench.images.webSlow, webPort })}    networks: [default, backend]\nnetworks:\n  backend: {}\n`
+    await writeFile(join(workspace, 'compose.yaml'), compose)
+    const run = expectSuccess(await deploy(workspace, inputs()))
+    expect(output(run, 'deployed')).toEqual(['web'])
+    const plan = Object.values(output(run, 'plan') as Record<string, { mode: string; fullReason?: string }>)[0]
+    expect(plan).toMatchObject({ mode: 'full', fullReason: 'the top-level networks or volumes changed' })
+    const after = await containers(project)
+    expect(after.web).not.toBe(before.web)
+    const { stdout } = await exec('docker', ['inspect', '--format', '{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}', after.web])
+    expect(stdout.trim().split(' ').sort()).toEqual([`${project}_backend`, `${project}_default`])
+    expect(await serves(webPort)).toBe('web slow')
+  }, timeout)
 
   it('refuses to upload a .env file, before connecting', async () => {
     const run = expectFailure(await deploy(workspace, inputs({ files: 'compose.yaml\n.web.env' })))
