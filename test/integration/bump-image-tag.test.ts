@@ -108,6 +108,7 @@ describe('bump-image-tag, run as the runner runs it', () => {
     [{ service: 'api', tag: 'v2', digest: 'sha256:abc' }, /is not a valid image digest/, undefined],
     [{ service: 'api', tag: 'v2', files: '../../etc/compose.yaml' }, /Input 'files' "..\/..\/etc\/compose.yaml" is not a path inside the workspace/, undefined],
     [{ service: 'api', tag: 'v2', 'allowed-registries': 'registry.example.com' }, /from ghcr.io, which 'allowed-registries' does not list/, { file: 'compose.yaml', line: '3' }],
+    [{ service: 'api', tag: 'v2', 'allowed-registries': 'ghcr.io/acme' }, /entry "ghcr.io\/acme" is not a registry host: it is the host ghcr.io followed by a path/, undefined],
     [{ service: 'web', tag: 'v2' }, /Service 'web' is not defined in compose.yaml; the services are: api, worker, db/, { file: 'compose.yaml', line: '1' }],
     [{ service: 'api', tag: 'v2', 'pull-request': 'true', push: 'false' }, /Input 'pull-request' is true but 'push' is false/, undefined]
   ])('refuses bad input %j, changing nothing', async (inputs, message, location) => {

@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Inputs, resolveInsideWorkspace } from '@gitops-lite/core'
-import { isValidBranchName, readSettings } from '../../actions/bump-image-tag/src/input-helper'
+import { Inputs, UserError, resolveInsideWorkspace } from '@gitops-lite/core'
+import { checkUpdateRegistry, isValidBranchName, readSettings } from '../../actions/bump-image-tag/src/input-helper'
 import { commitMessage, pullRequestBranch } from '../../actions/bump-image-tag/src/report'
 
 function workspace(): string {
@@ -16,6 +16,16 @@ function settings(dir: string, inputs: Record<string, string>, event: { eventNam
   // The runner applies action.yml's defaults; these are the ones the helper requires.
   const defaults: Record<string, string> = { 'author-name': 'github-actions[bot]', 'author-email': 'bot@users.noreply.github.com' }
   return readSettings(new Inputs((name) => inputs[name] ?? defaults[name] ?? ''), { workspace: dir, ...event })
+}
+
+function refusal(run: () => unknown): UserError {
+  try {
+    run()
+  } catch (error) {
+    if (error instanceof UserError) return error
+    throw error
+  }
+  throw new Error('expected a refusal')
 }
 
 describe('bump-image-tag settings', () => {
@@ -55,6 +65,29 @@ describe('bump-image-tag settings', () => {
     expect(() => settings(workspace(), { tag: 'v1' })).toThrow(/Neither 'service' nor 'image'/)
     expect(() => settings(workspace(), { 'working-directory': 'deploy', service: 'api', tag: 'v1', 'pull-request': 'true' })).toThrow(/'token' is empty/)
     expect(() => settings(workspace(), { service: 'api', tag: 'v1', 'allowed-registries': 'not a host' })).toThrow(/not a registry host/)
+  })
+
+  it('accepts registry hosts only in allowed-registries, refusing an entry with a path', () => {
+    const read = (value: string) => settings(workspace(), { 'working-directory': 'deploy', service: 'api', tag: 'v1', 'allowed-registries': value })
+    expect(read('ghcr.io, localhost:5000\ndocker.io, index.docker.io').allowedRegistries).toEqual(['ghcr.io', 'localhost:5000', 'docker.io', 'docker.io'])
+    expect(() => read('ghcr.io/acme')).toThrow(
+      `Input 'allowed-registries' entry "ghcr.io/acme" is not a registry host: it is the host ghcr.io followed by a path, and a registry is allowed as a whole, not by owner or path`
+    )
+    expect(() => read('acme')).toThrow(`Input 'allowed-registries' entry "acme" is not a registry host`)
+  })
+
+  it("says that an unset variable hides an image's registry, naming it", () => {
+    const update = { service: 'api', file: 'compose.yaml', line: 3, editedIn: 'image' as const, previous: '${REGISTRY}/acme/api:v1', image: '${REGISTRY}/acme/api:v2', unset: ['REGISTRY'], changed: true }
+    const error = refusal(() => checkUpdateRegistry(update, ['ghcr.io'], '.env'))
+    expect(error.message).toBe(
+      "The registry of service 'api' (image ${REGISTRY}/acme/api:v2) cannot be resolved, so 'allowed-registries' cannot be checked: .env does not set ${REGISTRY}"
+    )
+    expect(error.fix).toBe('Set REGISTRY in .env, or write the registry host in the image itself.')
+    expect(error.location).toEqual({ file: 'compose.yaml', line: 3 })
+    expect(() => checkUpdateRegistry(update, [], '.env')).not.toThrow()
+    const known = { ...update, image: 'ghcr.io/acme/api:v2', reference: { registry: 'ghcr.io', path: 'acme/api', tag: 'v2' }, unset: [] }
+    expect(() => checkUpdateRegistry(known, ['ghcr.io'], '.env')).not.toThrow()
+    expect(() => checkUpdateRegistry(known, ['docker.io'], '.env')).toThrow("The image ghcr.io/acme/api:v2 is from ghcr.io, which 'allowed-registries' does not list (docker.io)")
   })
 
   it('says whether a refused tag or image came from the inputs or from client_payload', () => {
@@ -105,8 +138,8 @@ describe('bump-image-tag settings', () => {
 
 describe('commit message and pull request branch', () => {
   const updates = [
-    { service: 'api', file: 'compose.yaml', line: 3, editedIn: 'image' as const, previous: 'acme/api:v1', image: 'acme/api:v2', changed: true },
-    { service: 'db', file: 'compose.yaml', line: 5, editedIn: 'image' as const, previous: 'postgres:16', image: 'postgres:16', changed: false }
+    { service: 'api', file: 'compose.yaml', line: 3, editedIn: 'image' as const, previous: 'acme/api:v1', image: 'acme/api:v2', unset: [], changed: true },
+    { service: 'db', file: 'compose.yaml', line: 5, editedIn: 'image' as const, previous: 'postgres:16', image: 'postgres:16', unset: [], changed: false }
   ]
 
   it('fills the template and appends trailers for the changed services', () => {

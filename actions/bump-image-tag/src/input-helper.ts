@@ -18,7 +18,8 @@ import {
   type BumpTarget,
   type GitIdentity,
   type PayloadSource,
-  type RepositoryName
+  type RepositoryName,
+  type ServiceUpdate
 } from '@gitops-lite/core'
 
 /** Everything the action was asked to do, validated before anything is changed. */
@@ -175,13 +176,32 @@ function readRequest(inputs: Inputs, context: RunContext): Request {
 }
 
 function requireRegistry(value: string): string {
-  const ref = parseImageReference(`${value}/x`)
-  if (!ref?.registry && value !== 'docker.io') {
-    throw new UserError(`Input 'allowed-registries' entry ${JSON.stringify(value)} is not a registry host`, {
-      fix: 'List registry hosts such as ghcr.io, registry.example.com:5000 or docker.io (Docker Hub).'
+  const host = parseImageReference(`${value}/x`)?.registry
+  if (host !== value) {
+    // ghcr.io/acme reads as a host and a path: the registry is checked, not the owner.
+    const onlyHost = host === undefined ? '' : `: it is the host ${host} followed by a path, and a registry is allowed as a whole, not by owner or path`
+    throw new UserError(`Input 'allowed-registries' entry ${JSON.stringify(value)} is not a registry host${onlyHost}`, {
+      fix: `List registry hosts such as ${host ?? 'ghcr.io'}, registry.example.com:5000 or docker.io (Docker Hub), without a path.`
     })
   }
   return value === 'index.docker.io' ? 'docker.io' : value
+}
+
+/**
+ * Refuses a planned image from a registry not in `allowed`, or whose registry cannot be known
+ * because an unset variable is part of it (empty `allowed` allows any).
+ */
+export function checkUpdateRegistry(update: ServiceUpdate, allowed: readonly string[], envFile: string): void {
+  if (allowed.length === 0) return
+  const location = { file: update.file, line: update.line }
+  if (update.reference === undefined) {
+    const variables = update.unset.map((name) => `\${${name}}`).join(', ')
+    throw new UserError(
+      `The registry of service '${update.service}' (image ${update.image}) cannot be resolved, so 'allowed-registries' cannot be checked: ${envFile} does not set ${variables}`,
+      { fix: `Set ${update.unset.join(', ')} in ${envFile}, or write the registry host in the image itself.`, location }
+    )
+  }
+  checkRegistry(update.image, allowed, location)
 }
 
 /** Refuses an image from a registry not in `allowed` (empty allows any). */

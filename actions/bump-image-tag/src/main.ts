@@ -15,7 +15,7 @@ import {
   type BumpPlan
 } from '@gitops-lite/core'
 import { readOptional, writeFileAtomic } from './files'
-import { checkRegistry, readSettings, type Settings } from './input-helper'
+import { checkUpdateRegistry, readSettings, type Settings } from './input-helper'
 import { commitMessage, pullRequestBranch, summaryMarkdown } from './report'
 
 export async function run(): Promise<void> {
@@ -34,13 +34,10 @@ export async function run(): Promise<void> {
 async function planFromDisk(settings: Settings): Promise<BumpPlan> {
   const display = (path: string): string => relative(settings.workspace, path)
   const files = await Promise.all(settings.files.map(async (path) => ({ path: display(path), text: await readFile(path, 'utf8') })))
-  const plan = planImageBump({
-    files,
-    envFile: { path: display(settings.envFile), text: await readOptional(settings.envFile) },
-    targets: settings.targets
-  })
+  const envFile = display(settings.envFile)
+  const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(settings.envFile) }, targets: settings.targets })
   for (const update of plan.updates) {
-    if (update.changed) checkRegistry(update.image, settings.allowedRegistries, { file: update.file, line: update.line })
+    if (update.changed) checkUpdateRegistry(update, settings.allowedRegistries, envFile)
   }
   return plan
 }

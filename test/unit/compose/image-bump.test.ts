@@ -77,6 +77,7 @@ describe('byte-minimal edits', () => {
         previous: 'acme/api:v1',
         image: `acme/api:v2@${digest}`,
         reference: { path: 'acme/api', tag: 'v2', digest },
+        unset: [],
         changed: true,
         variable: undefined
       }
@@ -378,7 +379,7 @@ describe('interpolation', () => {
     const text = 'services:\n  api:\n    image: ${REGISTRY}/acme/api:v1\n'
     const plan = bump(text, { service: 'api', tag: 'v2' })
     expect(plan.files[0].after).toBe('services:\n  api:\n    image: ${REGISTRY}/acme/api:v2\n')
-    expect(plan.updates[0]).toEqual(expect.objectContaining({ previous: '${REGISTRY}/acme/api:v1', image: '${REGISTRY}/acme/api:v2', reference: undefined }))
+    expect(plan.updates[0]).toEqual(expect.objectContaining({ previous: '${REGISTRY}/acme/api:v1', image: '${REGISTRY}/acme/api:v2', reference: undefined, unset: ['REGISTRY'] }))
   })
 
   it('refuses a tag split between text and a variable', () => {

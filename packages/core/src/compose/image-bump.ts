@@ -38,6 +38,8 @@ export interface ServiceUpdate {
   image: string
   /** The new reference; undefined when an unset variable is part of the repository. */
   reference?: ImageReference
+  /** Variables in the image that neither the env file nor a default sets (compose takes them from the shell). */
+  unset: string[]
   changed: boolean
 }
 
@@ -552,6 +554,7 @@ function describeUpdate(edit: Edit, envText: string | undefined, envPath: string
     previous: analysis.display,
     image,
     reference,
+    unset: [...new Set(resolved.unresolved)],
     changed: changes(edit)
   }
 }
