@@ -90,6 +90,41 @@ describe('bump-image-tag settings', () => {
     expect(() => checkUpdateRegistry(known, ['docker.io'], '.env')).toThrow("The image ghcr.io/acme/api:v2 is from ghcr.io, which 'allowed-registries' does not list (docker.io)")
   })
 
+  describe('on repository_dispatch', () => {
+    const dispatch = (payload?: object) => ({ eventName: 'repository_dispatch', eventPayload: payload === undefined ? { action: 'deploy' } : { client_payload: payload } })
+    const deploy = { 'working-directory': 'deploy' }
+    const api = { service: 'api', image: 'ghcr.io/acme/api', tag: 'v2' }
+
+    it("reads client_payload when 'service' and 'tag' are empty, with 'image' as a guard on what it updates", () => {
+      expect(settings(workspace(), { ...deploy, image: 'ghcr.io/acme/api' }, dispatch(api)).targets).toEqual([api])
+      expect(settings(workspace(), { ...deploy, image: 'ghcr.io/acme/api' }, dispatch({ services: ['api', 'api2'], image: 'ghcr.io/acme/api', tag: 'v2' })).targets).toHaveLength(2)
+      expect(() => settings(workspace(), { ...deploy, image: 'ghcr.io/acme/api' }, dispatch({ ...api, service: 'web', image: 'ghcr.io/acme/web' }))).toThrow(
+        "The repository_dispatch event's client_payload updates service 'web' to ghcr.io/acme/web, but input 'image' limits this step to ghcr.io/acme/api"
+      )
+      expect(() => settings(workspace(), { ...deploy, image: 'Not/A/Repo' }, dispatch(api))).toThrow(`Input 'image' "Not/A/Repo" is not an image repository`)
+    })
+
+    it("refuses a 'digest' input that would be ignored for the payload's", () => {
+      expect(() => settings(workspace(), { ...deploy, digest: `sha256:${'a'.repeat(64)}` }, dispatch(api))).toThrow(
+        "Input 'digest' is set, but 'service' and 'tag' are empty, so the images come from the repository_dispatch event's client_payload"
+      )
+    })
+
+    it('says that the event has no client_payload', () => {
+      const error = refusal(() => settings(workspace(), deploy, dispatch()))
+      expect(error.message).toBe("The repository_dispatch event has no client_payload, and inputs 'service' and 'tag' are empty")
+      expect(error.fix).toMatch(/dispatch-to-infra/)
+      expect(() => settings(workspace(), deploy, dispatch(['api'] as unknown as object))).toThrow(/^client_payload must be a JSON object$/)
+    })
+
+    it("says why the payload was not read when 'service' is set without 'tag'", () => {
+      expect(() => settings(workspace(), { ...deploy, service: 'api' }, dispatch(api))).toThrow(
+        "Input 'service' is set but 'tag' is empty: on repository_dispatch, the event's client_payload is read only when both are empty"
+      )
+      expect(settings(workspace(), { ...deploy, service: 'api', tag: 'v3' }, dispatch(api)).targets).toEqual([{ service: 'api', tag: 'v3' }])
+    })
+  })
+
   it('says whether a refused tag or image came from the inputs or from client_payload', () => {
     const dispatch = (payload: object) => ({ eventName: 'repository_dispatch', eventPayload: { client_payload: payload } })
     const deploy = { 'working-directory': 'deploy' }

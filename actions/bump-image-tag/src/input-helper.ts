@@ -4,6 +4,7 @@ import {
   COMPOSE_FILE_NAMES,
   Inputs,
   UserError,
+  canonicalRepository,
   findComposeFile,
   resolveInsideWorkspace,
   isMutableTag,
@@ -146,25 +147,32 @@ interface Request {
   source?: Partial<PayloadSource>
 }
 
-/** The services and tags: from the inputs, or from the repository_dispatch payload when they are empty. */
+/**
+ * The services and tags: from the inputs, or, on repository_dispatch with 'service' and 'tag'
+ * empty, from the event's client_payload.
+ */
 function readRequest(inputs: Inputs, context: RunContext): Request {
   const services = inputs.list('service')
   const image = inputs.string('image')
   const tag = inputs.string('tag')
   const digest = inputs.string('digest')
-  if (services.length === 0 && image === '' && tag === '' && digest === '') {
-    if (context.eventName !== 'repository_dispatch') {
+  const dispatched = context.eventName === 'repository_dispatch'
+  if (services.length === 0 && tag === '') {
+    if (dispatched) return readPayload(context.eventPayload, image, digest)
+    if (image === '' && digest === '') {
       throw new UserError("Inputs 'service' (or 'image') and 'tag' are empty", {
         fix: "Set 'service' and 'tag' in the step's 'with:' block, or run on repository_dispatch events sent by dispatch-to-infra."
       })
     }
-    const payload = (context.eventPayload as { client_payload?: unknown } | undefined)?.client_payload
-    const received = parseDeployPayload(payload)
-    return { targets: received.updates, origin: 'payload', environment: received.environment, source: received.source }
   }
   if (services.length === 0 && image === '') {
     throw new UserError("Neither 'service' nor 'image' says which services to update", {
       fix: "Set 'service' to the compose service name(s), or 'image' to the repository every matching service runs."
+    })
+  }
+  if (dispatched && tag === '') {
+    throw new UserError("Input 'service' is set but 'tag' is empty: on repository_dispatch, the event's client_payload is read only when both are empty", {
+      fix: "Leave 'service' empty to take the services, images and tags from client_payload, or set 'tag' too."
     })
   }
   const checkedTag = requireTag("Input 'tag'", inputs.required('tag'))
@@ -173,6 +181,32 @@ function readRequest(inputs: Inputs, context: RunContext): Request {
   const common = { tag: checkedTag, ...(checkedDigest && { digest: checkedDigest }), ...(image && { image }) }
   if (services.length === 0) return { targets: [common], origin: 'inputs' }
   return { origin: 'inputs', targets: [...new Set(services)].map((service) => ({ service: requireServiceName("Input 'service'", service), ...common })) }
+}
+
+/** The targets in the event's client_payload; an 'image' input is a guard: the payload may only update that repository. */
+function readPayload(eventPayload: unknown, image: string, digest: string): Request {
+  if (digest !== '') {
+    throw new UserError("Input 'digest' is set, but 'service' and 'tag' are empty, so the images come from the repository_dispatch event's client_payload, which carries its own digest", {
+      fix: "Remove 'digest' to use the payload's, or set 'service' and 'tag' as well to name the image by hand."
+    })
+  }
+  const payload = (eventPayload as { client_payload?: unknown } | undefined)?.client_payload
+  if (payload === undefined || payload === null) {
+    throw new UserError("The repository_dispatch event has no client_payload, and inputs 'service' and 'tag' are empty", {
+      fix: "Send the event with dispatch-to-infra (its client_payload names the services, image and tag), or set 'service' and 'tag' in the step's 'with:' block."
+    })
+  }
+  const received = parseDeployPayload(payload)
+  if (image !== '') {
+    const allowed = canonicalRepository(requireRepository("Input 'image'", image))
+    const other = received.updates.find((update) => canonicalRepository(parseImageReference(update.image)!) !== allowed)
+    if (other) {
+      throw new UserError(`The repository_dispatch event's client_payload updates service '${other.service}' to ${other.image}, but input 'image' limits this step to ${image}`, {
+        fix: `Dispatch only ${image} to this workflow, or clear 'image' to accept every image the payload names (or list the accepted registries in 'allowed-registries').`
+      })
+    }
+  }
+  return { targets: received.updates, origin: 'payload', environment: received.environment, source: received.source }
 }
 
 function requireRegistry(value: string): string {

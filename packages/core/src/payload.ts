@@ -99,7 +99,7 @@ export function isValidEnvironment(name: string): boolean {
 }
 
 function payloadError(field: string, problem: string): UserError {
-  return new UserError(`client_payload.${field} ${problem}`, {
+  return new UserError(`client_payload${field === '' ? '' : `.${field}`} ${problem}`, {
     fix: 'Send the event with dispatch-to-infra, or follow the payload schema in the gitops-lite README (schema 1).'
   })
 }
