@@ -109,7 +109,8 @@ export function openApiProblems(request: RecordedRequest): string[] {
 export function openApiResponseProblems(request: RecordedRequest): string[] {
   const operation = operationFor(request)
   const documented = operation?.responses?.[String(request.status)]
-  if (!operation || !documented) return []
+  // A page stands for a proxy or web server answering instead of the API: no schema describes it.
+  if (!operation || !documented || request.page !== undefined) return []
   const schema = resolveRef(documented).content?.['application/json']?.schema
   if (!schema) return request.response === undefined ? [] : [`${operation.operationId} ${request.status} has no body, the fake sent one`]
   const key = `${operation.operationId} ${request.status}`

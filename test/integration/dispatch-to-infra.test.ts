@@ -128,12 +128,28 @@ describe('dispatch-to-infra', () => {
     expect(dispatches().map((r) => r.status)).toEqual([502, 204])
   }, timeout)
 
-  it('fails clearly when GitHub keeps answering 5xx, after bounded retries', async () => {
-    github.failNext(failures.serviceUnavailable(), { path: /\/dispatches$/, times: 10 })
+  it("fails clearly when GitHub keeps answering 5xx, after bounded retries, quoting a proxy's HTML page by its title", async () => {
+    github.failNext(failures.serviceUnavailable(), { path: /\/dispatches$/, times: 3 })
+    github.failNext(failures.badGatewayPage(), { path: /\/dispatches$/ })
     const run = await dispatch()
     expect(run.exitCode).toBe(1)
-    expect(dispatches()).toHaveLength(4) // the first try and 3 retries
-    expect(errors(run)).toContain('GitHub kept failing (503 Service Unavailable) after the retries')
+    // The first try and 3 retries; the last answer is a 3 KB page, quoted by its title alone.
+    expect(dispatches().map((r) => r.status)).toEqual([503, 503, 503, 502])
+    expect(dispatches()[3].page?.length).toBeGreaterThan(2500)
+    expect(errors(run)).toContain('GitHub kept failing (502 502 Bad Gateway) after the retries')
+    expect(errors(run)).not.toContain('<')
+    expect(errors(run).length).toBeLessThan(400)
+  }, timeout)
+
+  it('explains a 404 page (an api-url that is not the REST API root, e.g. GHES without /api/v3) without blaming the repository', async () => {
+    github.failNext(failures.webNotFoundPage(), { path: /\/dispatches$/ })
+    const run = await dispatch()
+    expect(run.exitCode).toBe(1)
+    expect(errors(run)).toContain(
+      `the API URL did not answer like GitHub's REST API: POST ${github.url}/repos/acme/infra/dispatches got 404 with a non-JSON body (Page not found · GitHub Enterprise)`
+    )
+    expect(errors(run)).toContain('https://HOST/api/v3 on GitHub Enterprise Server')
+    expect(errors(run)).not.toContain('does not exist')
   }, timeout)
 
   it('waits out a secondary rate limit as retry-after asks, then succeeds', async () => {
@@ -187,7 +203,7 @@ describe('dispatch-to-infra', () => {
     const warnings = run.annotations.filter((a) => a.level === 'warning').map((a) => a.message)
     expect(warnings.join('\n')).toContain("looks like the workflow's GITHUB_TOKEN")
     expect(errors(run)).toContain('the token is not allowed to (403 Resource not accessible by integration)')
-    expect(errors(run)).toContain('can only reach the repository running the workflow')
+    expect(errors(run)).toContain("if it is the workflow's GITHUB_TOKEN, it has permissions only on the repository running the workflow")
     expectTokenHidden(run, workflowToken)
   }, timeout)
 

@@ -1,4 +1,4 @@
-import { UserError, explainRequestError, isRateLimit, looksLikeWorkflowToken, quoteGitHubMessage, type RequestPurpose } from '@gitops-lite/core'
+import { UserError, explainRequestError, isRateLimit, looksLikeWorkflowToken, quoteGitHubMessage, quoteText, type RequestPurpose } from '@gitops-lite/core'
 
 const purpose: RequestPurpose = { action: 'send the event to acme/infra', repository: 'acme/infra', permission: 'Contents: write' }
 
@@ -19,10 +19,13 @@ describe('explainRequestError', () => {
     expect(error.fix).toContain("'Contents: write' on acme/infra")
   })
 
-  it('403 without rate-limit signs: a missing permission, naming GITHUB_TOKEN when it looks like one', () => {
+  it('403 without rate-limit signs: a missing permission; for a ghs_ token, what GITHUB_TOKEN and an App token each need', () => {
     const error = explain(failure(403, { message: 'Resource not accessible by integration' }), { ...purpose, workflowToken: true })
     expect(error.message).toContain('the token is not allowed to (403 Resource not accessible by integration)')
-    expect(error.fix).toContain("looks like the workflow's GITHUB_TOKEN")
+    // ghs_ is also a GitHub App token's prefix: the hint must not claim it is GITHUB_TOKEN.
+    expect(error.fix).toContain("The token starts with ghs_: if it is the workflow's GITHUB_TOKEN, it has permissions only on the repository running the workflow")
+    expect(error.fix).toContain("if it is a GitHub App token, the app must be installed on acme/infra with 'Contents: write'")
+    expect(explain(failure(403, { message: 'x' })).fix).not.toContain('ghs_')
   })
 
   it('403/429 with rate-limit signs: when it lifts', () => {
@@ -53,6 +56,31 @@ describe('explainRequestError', () => {
     )
   })
 
+  it('404 with a page rather than JSON: the API URL is not the REST API (e.g. GHES without /api/v3)', () => {
+    const page = `<!DOCTYPE html><html><head><title>Page not found · GitHub</title></head><body>${'<p>lost</p>'.repeat(300)}</body></html>`
+    const error = explain({ ...failure(404, page), request: { method: 'POST', url: 'https://github.example.com/repos/acme/infra/dispatches' } })
+    expect(error.message).toBe(
+      "Could not send the event to acme/infra: the API URL did not answer like GitHub's REST API: " +
+        'POST https://github.example.com/repos/acme/infra/dispatches got 404 with a non-JSON body (Page not found · GitHub)'
+    )
+    expect(error.message).not.toContain('does not exist')
+    expect(error.fix).toContain('https://HOST/api/v3 on GitHub Enterprise Server')
+    expect(error.fix).toContain("'api-url'")
+  })
+
+  it.each([
+    [400, { message: 'Problems parsing JSON' }],
+    [410, { message: 'Repository access blocked' }],
+    [429, { message: 'Too many requests' }]
+  ])('%i (no explanation of its own): a fix naming the request and the API URL', (status, body) => {
+    const error = explain({ ...failure(status, body), request: { method: 'POST', url: 'https://api.github.com/repos/acme/infra/dispatches' } })
+    expect(error.message).toBe(
+      `Could not send the event to acme/infra: GitHub answered ${status} (${body.message}) to POST https://api.github.com/repos/acme/infra/dispatches`
+    )
+    expect(error.fix).toMatch(/^Check that the API URL, 'api-url' \(where the action has it\) or the runner's GITHUB_API_URL, is GitHub's REST API root/)
+    expect(error.fix).toContain('then re-run the job')
+  })
+
   it('leaves anything that is not a request failure alone', () => {
     const bug = new TypeError('x is undefined')
     expect(explainRequestError(bug, purpose)).toBe(bug)
@@ -60,10 +88,20 @@ describe('explainRequestError', () => {
 })
 
 describe('helpers', () => {
-  it('quotes a text body as it is', () => {
+  it('quotes a short text body as it is', () => {
     expect(quoteGitHubMessage({ status: 502, message: '<html>Bad gateway</html>', response: { data: '<html>Bad gateway</html>' } })).toBe(
       '<html>Bad gateway</html>'
     )
+  })
+
+  it('quotes an HTML page by its title, and long text by its first 200 characters', () => {
+    const page = `<html><head>\n<title>\n  502 Bad Gateway\n</title><style>${'x'.repeat(3000)}</style></head></html>`
+    expect(quoteGitHubMessage({ status: 502, message: page, response: { data: page } })).toBe('502 Bad Gateway')
+    const text = `upstream connect error ${'y'.repeat(3000)}`
+    const quoted = quoteGitHubMessage({ status: 503, message: text, response: { data: text } })
+    expect(quoted).toBe(`${text.slice(0, 200)}...`)
+    expect(quoteText('<title></title>no title')).toBe('<title></title>no title')
+    expect(quoteGitHubMessage({ status: 502, response: { data: '' } })).toBe('an empty body')
   })
 
   it('tells rate limits from permission failures', () => {

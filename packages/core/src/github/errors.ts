@@ -8,7 +8,7 @@ export interface RequestPurpose {
   repository: string
   /** The token permission the request needs, e.g. `Contents: write`. */
   permission: string
-  /** Whether the token looks like the workflow's own GITHUB_TOKEN (see looksLikeWorkflowToken). */
+  /** Whether the token is an installation token, as the workflow's own GITHUB_TOKEN is (see looksLikeWorkflowToken). */
   workflowToken?: boolean
 }
 
@@ -16,6 +16,8 @@ export interface RequestPurpose {
 export interface RequestFailure {
   status?: number
   message?: string
+  /** What was asked; octokit keeps the authorization header out of the error. */
+  request?: { method?: string; url?: string }
   response?: { headers?: Record<string, string | number | undefined>; data?: unknown }
 }
 
@@ -30,15 +32,35 @@ function bodyOf(error: RequestFailure): GitHubErrorBody {
   return typeof data === 'object' && data !== null ? (data as GitHubErrorBody) : {}
 }
 
-/** GitHub's own words: its message, then each entry of `errors` (a string, or an object with `message`, `field`, `code`). */
+/** The longest excerpt of a text body quoted in a message: an HTML error page runs to kilobytes. */
+const TEXT_QUOTE_LIMIT = 200
+
+/** A text body (an HTML page from a proxy or a web server) by its <title>, else its first characters. */
+export function quoteText(text: string): string {
+  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1].trim()
+  const flat = (title || text).replace(/\s+/g, ' ').trim()
+  return flat.length > TEXT_QUOTE_LIMIT ? `${flat.slice(0, TEXT_QUOTE_LIMIT)}...` : flat
+}
+
+/** Whether the body is text rather than GitHub's JSON, i.e. something other than the REST API answered. */
+function hasTextBody(error: RequestFailure): boolean {
+  return typeof error.response?.data === 'string'
+}
+
+/**
+ * GitHub's own words: its message, then each entry of `errors` (a string, or an object with
+ * `message`, `field`, `code`). A text body is quoted by its title or start.
+ */
 export function quoteGitHubMessage(error: RequestFailure): string {
+  const data = error.response?.data
+  if (typeof data === 'string') return quoteText(data) || 'an empty body'
   const body = bodyOf(error)
   const details = (body.errors ?? []).map((entry) => {
     if (typeof entry === 'string') return entry
     const e = entry as { message?: string; field?: string; code?: string; resource?: string }
     return e.message ?? [e.resource, e.field, e.code].filter(Boolean).join(' ')
   })
-  const message = body.message ?? error.message ?? 'no message'
+  const message = body.message ?? quoteText(error.message ?? 'no message')
   return details.length > 0 ? `${message}: ${details.join('; ')}` : message
 }
 
@@ -74,13 +96,27 @@ export function looksLikeWorkflowToken(token: string): boolean {
 }
 
 function permissionFix(purpose: RequestPurpose): string {
+  // ghs_ is every installation token: the workflow's GITHUB_TOKEN, but also a GitHub App's.
   const workflowToken = purpose.workflowToken
-    ? " The token looks like the workflow's GITHUB_TOKEN, which can only reach the repository running the workflow."
+    ? " The token starts with ghs_: if it is the workflow's GITHUB_TOKEN, it has permissions only on the repository running the workflow;" +
+      ` if it is a GitHub App token, the app must be installed on ${purpose.repository} with '${purpose.permission}'.`
     : ''
   return (
     `${workflowToken} Use a fine-grained personal access token or a GitHub App token with '${purpose.permission}' on ${purpose.repository}` +
     ' (a classic token needs the repo scope), stored as a secret.'
   ).trimStart()
+}
+
+/** Where a REST API root is, for fixes that point at a wrong API URL. */
+const API_ROOT = "GitHub's REST API root (https://api.github.com, or https://HOST/api/v3 on GitHub Enterprise Server)"
+
+/** Where the API URL comes from: dispatch-to-infra's input, the other actions the runner's. */
+const API_URL_SETTING = "'api-url' (where the action has it) or the runner's GITHUB_API_URL"
+
+/** `POST https://api.github.com/repos/acme/infra/dispatches`, as far as the failure tells. */
+function describeRequest(error: RequestFailure): string {
+  const { method, url } = error.request ?? {}
+  return url === undefined ? 'the request' : `${method ?? ''} ${url}`.trim()
 }
 
 /**
@@ -110,6 +146,13 @@ export function explainRequestError(error: unknown, purpose: RequestPurpose): un
   if (status === 403) {
     return new UserError(`${tried}: the token is not allowed to (403 ${quoted})`, { fix: permissionFix(purpose), ...cause })
   }
+  if (status === 404 && hasTextBody(failure)) {
+    // GitHub's API answers 404 in JSON; a page means a web server or proxy answered instead.
+    return new UserError(`${tried}: the API URL did not answer like GitHub's REST API: ${describeRequest(failure)} got 404 with a non-JSON body (${quoted})`, {
+      fix: `Check the API URL, ${API_URL_SETTING}: it must be ${API_ROOT}.`,
+      ...cause
+    })
+  }
   if (status === 404) {
     return new UserError(`${tried}: ${purpose.repository} does not exist or the token cannot see it (404 ${quoted})`, {
       fix: `Check the repository name. ${permissionFix(purpose)}`,
@@ -134,5 +177,10 @@ export function explainRequestError(error: unknown, purpose: RequestPurpose): un
       ...cause
     })
   }
-  return new UserError(`${tried}: GitHub answered ${status} (${quoted})`, { ...cause })
+  return new UserError(`${tried}: GitHub answered ${status} (${quoted}) to ${describeRequest(failure)}`, {
+    fix:
+      `Check that the API URL, ${API_URL_SETTING}, is ${API_ROOT}, then re-run the job;` +
+      ' if GitHub keeps answering this, report it with this log.',
+    ...cause
+  })
 }

@@ -9,6 +9,8 @@ export interface ErrorResponse {
   /** Validation details of a 422: strings, or `{ resource, field, code, message? }` objects. */
   errors?: unknown[]
   headers?: Record<string, string>
+  /** An HTML page sent instead of the JSON body, as a proxy in front of the API or a web server answers. */
+  page?: string
 }
 
 const docs = 'https://docs.github.com/rest'
@@ -22,10 +24,20 @@ export function errorBody(response: ErrorResponse): Record<string, unknown> {
   }
 }
 
+/** An HTML error page of about 3 KB, the size of a load balancer's or GitHub's own (styles inline). */
+export function htmlPage(title: string): string {
+  const style = `body { font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif; }\n`.repeat(28)
+  return `<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>${title}</title>\n<style>\n${style}</style>\n</head>\n<body>\n<h1>${title}</h1>\n</body>\n</html>\n`
+}
+
 /** Ready-made failures for `FakeGitHub.failNext`. */
 export const failures = {
   badGateway: (): ErrorResponse => ({ status: 502, message: 'Server Error' }),
   serviceUnavailable: (): ErrorResponse => ({ status: 503, message: 'Service Unavailable' }),
+  /** A 502 from a proxy in front of the API: an HTML page, not GitHub's JSON. */
+  badGatewayPage: (): ErrorResponse => ({ status: 502, message: '502 Bad Gateway', page: htmlPage('502 Bad Gateway') }),
+  /** What GitHub Enterprise Server's web server answers for an API path without /api/v3. */
+  webNotFoundPage: (): ErrorResponse => ({ status: 404, message: 'Page not found', page: htmlPage('Page not found · GitHub Enterprise') }),
   badCredentials: (): ErrorResponse => ({ status: 401, message: 'Bad credentials' }),
   notFound: (): ErrorResponse => ({ status: 404, message: 'Not Found', documentationUrl: `${docs}/repos/repos#create-a-repository-dispatch-event` }),
   /** What an installation token without the permission gets, e.g. the workflow's GITHUB_TOKEN on another repository. */

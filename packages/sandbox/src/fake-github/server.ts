@@ -17,6 +17,8 @@ export interface RecordedRequest {
   status: number
   /** The JSON body answered, if any. */
   response?: unknown
+  /** The HTML page answered instead of JSON, if any (a proxy's or web server's, not the API's). */
+  page?: string
 }
 
 export interface DispatchEvent {
@@ -261,7 +263,14 @@ export class FakeGitHub {
       })
       res.end(json === undefined ? undefined : JSON.stringify(json))
     }
-    const fail = (response: ErrorResponse) => reply(response.status, errorBody(response), response.headers)
+    const answerPage = (status: number, page: string) => {
+      record.status = status
+      record.page = page
+      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' })
+      res.end(page)
+    }
+    const fail = (response: ErrorResponse) =>
+      response.page === undefined ? reply(response.status, errorBody(response), response.headers) : answerPage(response.status, response.page)
     try {
       if (!this.authorized(req.headers.authorization)) return fail({ status: 401, message: 'Bad credentials' })
       const queued = this.failures.findIndex(
