@@ -194,15 +194,24 @@ describe('dispatch-to-infra', () => {
     expect(errors(run)).toContain("'Contents: write' on acme/infra-typo")
   }, timeout)
 
-  it("explains 403 for a missing permission, and warns about what looks like the workflow's GITHUB_TOKEN", async () => {
+  it('sends with a GitHub App token (ghs_, as the README recommends) without a warning', async () => {
+    const appToken = `ghs_${'x'.repeat(36)}`
+    const run = await dispatch({ token: appToken })
+    expect(run.exitCode).toBe(0)
+    expect(run.annotations).toEqual([])
+    expect(dispatches()[0].headers.authorization).toBe(`token ${appToken}`)
+    expectTokenHidden(run, appToken)
+  }, timeout)
+
+  it("explains 403 for a missing permission; for a ghs_ token, what GITHUB_TOKEN and an App token each need", async () => {
     const workflowToken = `ghs_${'x'.repeat(36)}`
     github.failNext(failures.notAccessible(), { path: /\/dispatches$/ })
     const run = await dispatch({ token: workflowToken })
     expect(run.exitCode).toBe(1)
     expect(dispatches()).toHaveLength(1)
-    const warnings = run.annotations.filter((a) => a.level === 'warning').map((a) => a.message)
-    expect(warnings.join('\n')).toContain("looks like the workflow's GITHUB_TOKEN")
+    expect(run.annotations.filter((a) => a.level === 'warning')).toEqual([])
     expect(errors(run)).toContain('the token is not allowed to (403 Resource not accessible by integration)')
+    expect(errors(run)).toContain("if it is a GitHub App token, the app must be installed on acme/infra with 'Contents: write'")
     expect(errors(run)).toContain("if it is the workflow's GITHUB_TOKEN, it has permissions only on the repository running the workflow")
     expectTokenHidden(run, workflowToken)
   }, timeout)

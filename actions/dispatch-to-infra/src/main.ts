@@ -30,13 +30,8 @@ export async function run(): Promise<void> {
   await runAction(async () => {
     const settings = readSettings(new Inputs(), process.env)
     const target = `${settings.repository.owner}/${settings.repository.repo}`
+    // No warning for ghs_: GitHub App tokens, which the README recommends, start with it too. A 403/404 says what to check.
     const workflowToken = looksLikeWorkflowToken(settings.token) && target !== process.env.GITHUB_REPOSITORY
-    if (workflowToken) {
-      core.warning(
-        `The token looks like the workflow's GITHUB_TOKEN (it starts with ghs_), which cannot dispatch to ${target}. ` +
-          'Use a fine-grained token or a GitHub App token with Contents: write on that repository; if this already is a GitHub App token, ignore this.'
-      )
-    }
 
     const correlationId = randomUUID()
     const payload = createDeployPayload({
