@@ -253,7 +253,8 @@ describe('dispatch-to-infra', () => {
     ['a bad environment', { environment: 'prod env' }, `Input 'environment' must be a name of letters, digits, _ . and -, got "prod env"`],
     ['a bad wait-timeout', { 'wait-timeout': 'soon' }, `Input 'wait-timeout' must be a duration such as '90s', '15m' or '1h' (a bare number is seconds), got "soon"`],
     ['a bad wait', { wait: 'yes' }, `Input 'wait' must be 'true' or 'false', got "yes"`],
-    ['a bad api-url', { 'api-url': 'api.github.com' }, `Input 'api-url' must be an http(s) URL, got "api.github.com"`]
+    ['a bad api-url', { 'api-url': 'api.github.com' }, `Input 'api-url' must be an http(s) URL, got "api.github.com"`],
+    ['a plain http api-url to another host', { 'api-url': 'http://github.example.com/api/v3' }, 'is plain http to github.example.com: the token would cross the network unencrypted']
   ])('refuses %s and sends nothing', async (_, inputs, message) => {
     const run = await dispatch(inputs)
     expect(run.exitCode).toBe(1)

@@ -91,8 +91,15 @@ function readServices(raw: string): ImageUpdate[] {
   return updates
 }
 
+/** Whether an http:// URL to this host keeps the token on the machine: localhost, 127.0.0.0/8 or ::1 (local tests). */
+export function isLoopbackHost(hostname: string): boolean {
+  // URL() writes 127.1 as 127.0.0.1 and an IPv6 host in brackets.
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+}
+
 function readApiUrl(inputs: Inputs, env: NodeJS.ProcessEnv): string {
   const value = inputs.string('api-url') || env.GITHUB_API_URL || DEFAULT_API_URL
+  const where = inputs.string('api-url') ? "Input 'api-url'" : 'GITHUB_API_URL'
   let url: URL | undefined
   try {
     url = new URL(value)
@@ -100,8 +107,13 @@ function readApiUrl(inputs: Inputs, env: NodeJS.ProcessEnv): string {
     url = undefined
   }
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-    throw new UserError(`Input 'api-url' must be an http(s) URL, got ${quote(value)}`, {
+    throw new UserError(`${where} must be an http(s) URL, got ${quote(value)}`, {
       fix: "Leave it empty for the runner's GitHub, or give the REST API root, e.g. https://github.example.com/api/v3."
+    })
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new UserError(`${where} ${quote(value)} is plain http to ${url.hostname}: the token would cross the network unencrypted`, {
+      fix: 'Use the https:// address of the REST API, e.g. https://github.example.com/api/v3; http is accepted only for localhost, 127.0.0.0/8 and ::1.'
     })
   }
   return value.replace(/\/+$/, '')
