@@ -327,8 +327,8 @@ describe('dispatch-to-infra', () => {
     expect(errors(run)).toContain(`The deploy run ${run.outputs['run-url']} did not complete within 3s; it is still in_progress`)
   }, timeout)
 
-  it('fails with the run-name line to add when no run carries the correlation id', async () => {
-    const run = await dispatch({ wait: 'true', 'wait-timeout': '2s' })
+  it('fails with the run-name line to add when no run carries the correlation id (a bare wait-timeout is seconds)', async () => {
+    const run = await dispatch({ wait: 'true', 'wait-timeout': '2' })
     expect(run.exitCode).toBe(1)
     expect(errors(run)).toContain(`No repository_dispatch run of acme/infra has '${run.outputs['correlation-id']}' in its name within 2s`)
     expect(errors(run)).toContain(`run-name: ${RUN_NAME}`)

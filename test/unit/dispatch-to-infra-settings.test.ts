@@ -43,3 +43,15 @@ describe('api-url', () => {
     expect(refusal(() => settings({}, { GITHUB_API_URL: 'http://10.0.0.5/api/v3' })).message).toMatch(/^GITHUB_API_URL "http:\/\/10\.0\.0\.5\/api\/v3" is plain http/)
   })
 })
+
+describe('wait-timeout', () => {
+  it('reads a bare number as seconds', () => {
+    expect(settings({ 'wait-timeout': '900' }).waitTimeoutMs).toBe(900_000)
+  })
+
+  it('refuses one out of range, saying what it came to with units', () => {
+    const error = refusal(() => settings({ 'wait-timeout': '30000' }))
+    expect(error.message).toBe(`Input 'wait-timeout' must be from 1s to 6h, got "30000", which is 8h 20m`)
+    expect(error.fix).toBe("Use e.g. '15m'; a bare number is seconds.")
+  })
+})

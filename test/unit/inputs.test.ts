@@ -1,4 +1,4 @@
-import { Inputs, UserError, parseDuration, parseList } from '@gitops-lite/core'
+import { Inputs, UserError, formatDuration, parseDuration, parseList } from '@gitops-lite/core'
 
 const from = (values: Record<string, string>) => new Inputs((name) => values[name] ?? '')
 
@@ -60,4 +60,15 @@ describe('parseDuration', () => {
   ])('reads %s', (text, ms) => expect(parseDuration(text)).toBe(ms))
 
   it.each(['', 'soon', '10 minutes', '-5s'])('rejects %j', (text) => expect(parseDuration(text)).toBeUndefined())
+})
+
+describe('formatDuration', () => {
+  it.each([
+    [900_000, '15m'],
+    [90_000, '1m 30s'],
+    [5_400_000, '1h 30m'],
+    [30_000_000, '8h 20m'],
+    [1_500, '1.5s'],
+    [0, '0s']
+  ])('writes %i ms as %s', (ms, text) => expect(formatDuration(ms)).toBe(text))
 })

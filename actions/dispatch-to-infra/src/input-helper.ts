@@ -4,6 +4,7 @@ import {
   type PayloadSource,
   type RepositoryName,
   UserError,
+  formatDuration,
   isValidEnvironment,
   requireDigest,
   requireRepository,
@@ -26,8 +27,6 @@ export interface Settings {
   apiUrl: string
   wait: boolean
   waitTimeoutMs: number
-  /** `wait-timeout` as written, for messages. */
-  waitTimeout: string
   /** The application repository's run that is sending the event. */
   source: PayloadSource
 }
@@ -180,10 +179,11 @@ export function readSettings(inputs: Inputs, env: NodeJS.ProcessEnv): Settings {
   const extraRaw = inputs.string('client-payload')
   const extra = extraRaw === '' ? undefined : parseJson('client-payload', extraRaw, 'a JSON value, e.g. {"pr": 42}')
 
-  const waitTimeout = inputs.string('wait-timeout') || '15m'
   const waitTimeoutMs = inputs.duration('wait-timeout', '15m')
   if (waitTimeoutMs < 1000 || waitTimeoutMs > MAX_WAIT_MS) {
-    throw new UserError(`Input 'wait-timeout' must be from 1s to 6h, got ${quote(waitTimeout)}`, { fix: "Use e.g. '15m'." })
+    throw new UserError(`Input 'wait-timeout' must be from 1s to 6h, got ${quote(inputs.string('wait-timeout'))}, which is ${formatDuration(waitTimeoutMs)}`, {
+      fix: "Use e.g. '15m'; a bare number is seconds."
+    })
   }
 
   return {
@@ -197,7 +197,6 @@ export function readSettings(inputs: Inputs, env: NodeJS.ProcessEnv): Settings {
     apiUrl: readApiUrl(inputs, env),
     wait: inputs.boolean('wait', false),
     waitTimeoutMs,
-    waitTimeout,
     source: readSource(env)
   }
 }

@@ -8,6 +8,7 @@ import {
   checkWorkflowRunsReadable,
   createDeployPayload,
   createGitHubClient,
+  formatDuration,
   githubWorkflowRuns,
   looksLikeWorkflowToken,
   runAction,
@@ -74,8 +75,9 @@ async function waitForDeploy(
   client: ReturnType<typeof createGitHubClient>
 ): Promise<void> {
   let lastStatus: string | null = null
+  const waitTimeout = formatDuration(settings.waitTimeoutMs)
   const found = (run: WorkflowRun) => {
-    core.info(`Waiting for ${run.html_url} (up to ${settings.waitTimeout})`)
+    core.info(`Waiting for ${run.html_url} (up to ${waitTimeout})`)
     core.setOutput('run-id', String(run.id))
     core.setOutput('run-url', run.html_url)
   }
@@ -101,9 +103,9 @@ async function waitForDeploy(
   const link = `<a href="${run.html_url}">run ${run.id}</a>`
   if (result.state === 'timed-out') {
     core.setOutput('conclusion', WAIT_CONCLUSIONS.timedOut)
-    core.summary.addRaw(`The deploy ${link} was still <code>${run.status}</code> after ${settings.waitTimeout}.`, true)
+    core.summary.addRaw(`The deploy ${link} was still <code>${run.status}</code> after ${waitTimeout}.`, true)
     await core.summary.write()
-    throw new UserError(`The deploy run ${run.html_url} did not complete within ${settings.waitTimeout}; it is still ${run.status}`, {
+    throw new UserError(`The deploy run ${run.html_url} did not complete within ${waitTimeout}; it is still ${run.status}`, {
       fix: "Look at the run; raise 'wait-timeout' if deploys take longer."
     })
   }
@@ -120,5 +122,5 @@ async function waitForDeploy(
 
 function describeWait(settings: Settings): string {
   const limit = Math.min(settings.waitTimeoutMs, FIND_TIMEOUT_MS)
-  return limit === settings.waitTimeoutMs ? `within ${settings.waitTimeout}` : `within ${limit / 60_000} minutes of the dispatch`
+  return `within ${formatDuration(limit)}${limit === settings.waitTimeoutMs ? '' : ' of the dispatch'}`
 }

@@ -105,3 +105,12 @@ export function parseDuration(text: string): number | undefined {
   const ms = Number(match[1]) * durationUnits[match[2] ?? 's']
   return Number.isFinite(ms) ? Math.round(ms) : undefined
 }
+
+/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+export function formatDuration(ms: number): string {
+  const hours = Math.floor(ms / 3_600_000)
+  const minutes = Math.floor((ms % 3_600_000) / 60_000)
+  const seconds = (ms % 60_000) / 1000
+  const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean)
+  return parts.length > 0 ? parts.join(' ') : '0s'
+}
