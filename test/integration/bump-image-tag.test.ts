@@ -283,6 +283,45 @@ describe('bump-image-tag, run as the runner runs it', () => {
     expect(git(work, 'status', '--porcelain')).toBe('')
   }, timeout)
 
+  describe("with 'branch' other than the checked-out one", () => {
+    /** main runs api v2; production still runs v1.0.0 and has a file of its own. The clone is on main. */
+    async function twoBranches(): Promise<{ bare: string; work: string }> {
+      const bare = await createRemote({ 'compose.yaml': compose.replace('api:v1.0.0', 'api:v2') })
+      const seed = clone(bare)
+      git(seed, 'checkout', '--quiet', '-b', 'production')
+      writeFileSync(join(seed, 'compose.yaml'), compose)
+      writeFileSync(join(seed, 'compose.production.yaml'), 'services:\n  worker:\n    image: ghcr.io/acme/worker:v1.0.0\n')
+      git(seed, 'add', '--', 'compose.yaml', 'compose.production.yaml')
+      git(seed, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '--quiet', '-m', 'production')
+      git(seed, 'push', '--quiet', 'origin', 'production')
+      return { bare, work: clone(bare) }
+    }
+
+    it('plans, commits and pushes on that branch, not on the one checked out', async () => {
+      const { bare, work } = await twoBranches()
+      const main = remoteHead(bare)
+      const run = await bump(work, { service: 'api', tag: 'v2', branch: 'production' })
+      expectSuccess(run)
+      expect(run.outputs).toEqual(
+        expect.objectContaining({ changed: 'true', services: '["api"]', previous: '{"api":"ghcr.io/acme/api:v1.0.0"}', 'commit-sha': remoteHead(bare, 'production') })
+      )
+      expect(remoteFile(bare, 'compose.yaml', 'production')).toBe(compose.replace('api:v1.0.0', 'api:v2').trimEnd())
+      expect(remoteHead(bare)).toBe(main)
+      expect(run.summary).toContain(`Pushed ${remoteHead(bare, 'production')} to production.`)
+    }, timeout)
+
+    it("finds files only that branch has, and a dry run shows that branch's diff, pushing nothing", async () => {
+      const { bare, work } = await twoBranches()
+      const heads = [remoteHead(bare), remoteHead(bare, 'production')]
+      const run = await bump(work, { files: 'compose.yaml\ncompose.production.yaml', service: 'worker', tag: 'v3', branch: 'production', 'dry-run': 'true' })
+      expectSuccess(run)
+      expect(run.outputs.diff).toMatch(/^--- a\/compose\.production\.yaml\n\+\+\+ b\/compose\.production\.yaml\n/)
+      expect(run.outputs.diff).toContain('-    image: ghcr.io/acme/worker:v1.0.0\n+    image: ghcr.io/acme/worker:v3\n')
+      expect([remoteHead(bare), remoteHead(bare, 'production')]).toEqual(heads)
+      expect(git(work, 'status', '--porcelain')).toBe('')
+    }, timeout)
+  })
+
   it('re-applies the edit on the new head when the branch moved since checkout', async () => {
     const bare = await createRemote({ 'compose.yaml': compose })
     const stale = clone(bare)

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Inputs, UserError, resolveInsideWorkspace } from '@gitops-lite/core'
-import { checkUpdateRegistry, isValidBranchName, readSettings } from '../../actions/bump-image-tag/src/input-helper'
+import { checkUpdateRegistry, isValidBranchName, locateFiles, readSettings } from '../../actions/bump-image-tag/src/input-helper'
 import { commitMessage, pullRequestBranch } from '../../actions/bump-image-tag/src/report'
 
 function workspace(): string {
@@ -32,8 +32,7 @@ describe('bump-image-tag settings', () => {
   it('finds the default compose file and the env file beside it', () => {
     const dir = workspace()
     const read = settings(dir, { 'working-directory': 'deploy', service: 'api, worker', tag: 'v1' })
-    expect(read.files).toEqual([join(dir, 'deploy', 'docker-compose.yml')])
-    expect(read.envFile).toBe(join(dir, 'deploy', '.env'))
+    expect(locateFiles(read)).toEqual({ files: [join(dir, 'deploy', 'docker-compose.yml')], envFile: join(dir, 'deploy', '.env') })
     expect(read.targets).toEqual([{ service: 'api', tag: 'v1' }, { service: 'worker', tag: 'v1' }])
     expect(read.maxAttempts).toBe(5)
   })
@@ -46,8 +45,23 @@ describe('bump-image-tag settings', () => {
       eventName: 'repository_dispatch',
       eventPayload: { client_payload: { service: 'api', image: 'ghcr.io/acme/api', tag: 'v2', environment: 'staging' } }
     })
-    expect(read.files).toEqual([join(dir, 'staging', 'compose.yaml')])
+    expect(locateFiles(read).files).toEqual([join(dir, 'staging', 'compose.yaml')])
     expect(read.targets).toEqual([{ service: 'api', image: 'ghcr.io/acme/api', tag: 'v2' }])
+  })
+
+  it('checks that the files exist only when locating them (on the branch to edit), but refuses paths that leave the workspace at once', () => {
+    const dir = workspace()
+    const read = settings(dir, { files: 'other/compose.yaml\ncompose.prod.yaml', 'env-file': 'prod.env', service: 'api', tag: 'v1' })
+    expect(() => locateFiles(read)).toThrow(`Compose file "other/compose.yaml" does not exist in .`)
+    mkdirSync(join(dir, 'other'))
+    writeFileSync(join(dir, 'other', 'compose.yaml'), '')
+    writeFileSync(join(dir, 'compose.prod.yaml'), '')
+    expect(locateFiles(read)).toEqual({ files: [join(dir, 'other', 'compose.yaml'), join(dir, 'compose.prod.yaml')], envFile: join(dir, 'prod.env') })
+    expect(() => locateFiles({ ...read, files: [] })).toThrow('No compose file in . (looked for compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml)')
+    expect(() => settings(dir, { 'env-file': '../x.env', service: 'api', tag: 'v1' })).toThrow(`Input 'env-file' "../x.env" is not a path inside the workspace`)
+    // A link that leaves the workspace on the branch checked out later is refused there.
+    symlinkSync(tmpdir(), join(dir, 'escape'))
+    expect(() => locateFiles({ ...read, files: ['escape/compose.yaml'] })).toThrow(`Input 'files' "escape/compose.yaml" is not a path inside the workspace`)
   })
 
   it('refuses paths that leave the workspace, also through a symbolic link', () => {

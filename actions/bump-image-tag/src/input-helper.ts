@@ -28,9 +28,12 @@ export interface Settings {
   workspace: string
   /** Absolute; inside the workspace. */
   workingDirectory: string
-  /** Absolute compose file paths, inside the workspace, in compose's order. */
+  /**
+   * 'files' with {environment} filled in, relative to workingDirectory, in compose's order; empty:
+   * compose's default file. Checked to stay inside the workspace; found by locateFiles().
+   */
   files: string[]
-  /** Absolute; may not exist. */
+  /** 'env-file' with {environment} filled in, relative to workingDirectory; empty: .env beside the first compose file. */
   envFile: string
   targets: BumpTarget[]
   environment?: string
@@ -87,11 +90,9 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
   const workspace = realpathSync(context.workspace)
   const place = (name: string, value: string): string => placeEnvironment(name, value, request.environment)
   const workingDirectory = resolveInsideWorkspace(place('working-directory', inputs.string('working-directory') || '.'), { workspace, base: workspace, baseName: 'the repository root', input: 'working-directory' })
-  const files = readFiles(inputs, workspace, workingDirectory, place)
-  const envFileInput = place('env-file', inputs.string('env-file'))
-  const envFile = envFileInput
-    ? resolveInsideWorkspace(envFileInput, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'env-file' })
-    : join(dirname(files[0]), '.env')
+  const files = inputs.lines('files').map((file) => place('files', file))
+  const envFile = place('env-file', inputs.string('env-file'))
+  resolvePaths({ workspace, workingDirectory, files, envFile })
 
   const pullRequest = inputs.boolean('pull-request')
   const branch = inputs.string('branch')
@@ -262,26 +263,45 @@ function placeEnvironment(name: string, value: string, environment: string | und
   return value.replaceAll('{environment}', environment)
 }
 
-function readFiles(inputs: Inputs, workspace: string, workingDirectory: string, place: (name: string, value: string) => string): string[] {
-  const given = inputs.lines('files').map((file) => place('files', file))
-  if (given.length > 0) {
-    return given.map((file) => {
-      const path = resolveInsideWorkspace(file, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'files' })
-      if (!existsSync(path)) {
-        throw new UserError(`Compose file ${JSON.stringify(file)} does not exist in ${relative(workspace, workingDirectory) || '.'}`, {
-          fix: "Check 'files' and 'working-directory' (paths are relative to working-directory), and that the repository is checked out."
-        })
-      }
-      return path
-    })
-  }
-  const found = findComposeFile(workingDirectory)
-  if (!found) {
-    throw new UserError(`No compose file in ${relative(workspace, workingDirectory) || '.'} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
+type PathSettings = Pick<Settings, 'workspace' | 'workingDirectory' | 'files' | 'envFile'>
+
+/** The compose and env files to read: absolute, inside the workspace. */
+export interface FileSet {
+  files: string[]
+  /** May not exist. */
+  envFile: string
+}
+
+/** Resolves 'files' and 'env-file' against working-directory, refusing paths that leave the workspace. */
+function resolvePaths(settings: PathSettings): { files: string[]; envFile?: string } {
+  const { workspace, workingDirectory } = settings
+  const inside = (input: string, value: string): string => resolveInsideWorkspace(value, { workspace, base: workingDirectory, baseName: 'working-directory', input })
+  return { files: settings.files.map((file) => inside('files', file)), envFile: settings.envFile === '' ? undefined : inside('env-file', settings.envFile) }
+}
+
+/**
+ * The files on the branch checked out now: those given, which must exist, or compose's default.
+ * The paths are resolved again because symbolic links may differ from the branch readSettings saw.
+ */
+export function locateFiles(settings: PathSettings): FileSet {
+  const { workspace, workingDirectory } = settings
+  const where = relative(workspace, workingDirectory) || '.'
+  const resolved = resolvePaths(settings)
+  resolved.files.forEach((path, i) => {
+    if (!existsSync(path)) {
+      throw new UserError(`Compose file ${JSON.stringify(settings.files[i])} does not exist in ${where}`, {
+        fix: "Check 'files' and 'working-directory' (paths are relative to working-directory), 'branch', and that the repository is checked out."
+      })
+    }
+  })
+  const found = resolved.files.length > 0 ? undefined : findComposeFile(workingDirectory)
+  if (resolved.files.length === 0 && !found) {
+    throw new UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
       fix: "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."
     })
   }
-  return [join(workingDirectory, found)]
+  const files = found ? [join(workingDirectory, found)] : resolved.files
+  return { files, envFile: resolved.envFile ?? join(dirname(files[0]), '.env') }
 }
 
 /** git check-ref-format's rules for a branch name. */

@@ -15,7 +15,7 @@ import {
   type BumpPlan
 } from '@gitops-lite/core'
 import { readOptional, writeFileAtomic } from './files'
-import { checkUpdateRegistry, readSettings, type Settings } from './input-helper'
+import { checkUpdateRegistry, locateFiles, readSettings, type FileSet, type Settings } from './input-helper'
 import { commitMessage, pullRequestBranch, summaryMarkdown } from './report'
 
 export async function run(): Promise<void> {
@@ -30,12 +30,26 @@ export async function run(): Promise<void> {
   })
 }
 
+const remote = 'origin'
+
+/**
+ * Checks out 'branch' from the remote when another branch (or none) is checked out, so that the
+ * files are found, planned and committed on it; a dry run reads it too, and pushes nothing.
+ */
+async function checkOutBranch(git: GitCommandManager, branch: string): Promise<void> {
+  if (branch === '') return
+  await git.topLevel()
+  if ((await git.currentBranch()) === branch) return
+  core.info(`Checking out '${branch}' from ${remote}`)
+  await git.checkoutBranch(branch, await git.fetch(remote, branch))
+}
+
 /** Reads the files as they are now and plans the edit; pure apart from reading. */
-async function planFromDisk(settings: Settings): Promise<BumpPlan> {
+async function planFromDisk(settings: Settings, paths: FileSet): Promise<BumpPlan> {
   const display = (path: string): string => relative(settings.workspace, path)
-  const files = await Promise.all(settings.files.map(async (path) => ({ path: display(path), text: await readFile(path, 'utf8') })))
-  const envFile = display(settings.envFile)
-  const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(settings.envFile) }, targets: settings.targets })
+  const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readFile(path, 'utf8') })))
+  const envFile = display(paths.envFile)
+  const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets: settings.targets })
   for (const update of plan.updates) {
     if (update.changed) checkUpdateRegistry(update, settings.allowedRegistries, envFile)
   }
@@ -43,8 +57,8 @@ async function planFromDisk(settings: Settings): Promise<BumpPlan> {
 }
 
 /** The plan's diff for the log and the 'diff' output; the env file's shows only the changed variable. */
-function diffOf(settings: Settings, plan: BumpPlan): string {
-  return bumpDiff(plan.files, relative(settings.workspace, settings.envFile))
+function diffOf(settings: Settings, paths: FileSet, plan: BumpPlan): string {
+  return bumpDiff(plan.files, relative(settings.workspace, paths.envFile))
 }
 
 /**
@@ -70,7 +84,10 @@ async function restorePlan(settings: Settings, plan: BumpPlan): Promise<void> {
 }
 
 async function bumpImageTag(settings: Settings): Promise<void> {
-  let plan = await planFromDisk(settings)
+  const git = new GitCommandManager(settings.workingDirectory, (line) => core.debug(line))
+  await checkOutBranch(git, settings.branch)
+  const paths = locateFiles(settings)
+  let plan = await planFromDisk(settings, paths)
   for (const update of plan.updates) {
     core.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
   }
@@ -82,7 +99,7 @@ async function bumpImageTag(settings: Settings): Promise<void> {
     core.setOutput('image', [...new Set(plan.updates.map((u) => u.image))].join('\n'))
     core.setOutput('commit-sha', extra.commitSha ?? '')
     core.setOutput('pull-request-url', extra.pullRequestUrl ?? '')
-    core.setOutput('diff', changed ? diffOf(settings, plan) : '')
+    core.setOutput('diff', changed ? diffOf(settings, paths, plan) : '')
     core.info(outcome)
     core.summary.addRaw(summaryMarkdown(plan.updates, outcome))
   }
@@ -93,7 +110,7 @@ async function bumpImageTag(settings: Settings): Promise<void> {
 
   if (plan.files.length === 0) return finish(false, 'Every service is already at the requested image; nothing to do.')
   if (settings.dryRun) {
-    core.info(diffOf(settings, plan))
+    core.info(diffOf(settings, paths, plan))
     return finish(true, 'Dry run: the diff above was not applied.')
   }
   if (!settings.commit) {
@@ -101,10 +118,8 @@ async function bumpImageTag(settings: Settings): Promise<void> {
     return finish(true, `Updated ${plan.files.map((f) => f.path).join(', ')} (not committed: commit is false).`)
   }
 
-  const git = new GitCommandManager(settings.workingDirectory, (line) => core.debug(line))
   await git.topLevel()
-  const current = await git.currentBranch()
-  const base = settings.branch || current
+  const base = settings.branch || (await git.currentBranch())
   if (!base) {
     throw new UserError('The checkout is on a detached HEAD and no branch was given', {
       fix: "Set 'branch' to the branch to commit to, or check out a branch (actions/checkout with 'ref: main')."
@@ -114,16 +129,17 @@ async function bumpImageTag(settings: Settings): Promise<void> {
   const context = { environment: settings.environment, source: settings.source }
   const result = await publish({
     git,
-    remote: 'origin',
+    remote,
     base,
     head,
-    startFromRemote: settings.pullRequest || current !== base,
+    // 'branch' is checked out already; a pull request's branch starts from the remote's base.
+    startFromRemote: settings.pullRequest,
     push: settings.push,
     maxAttempts: settings.maxAttempts,
     author: settings.author,
     log: (line) => core.info(line),
     apply: async () => {
-      plan = await planFromDisk(settings)
+      plan = await planFromDisk(settings, paths)
       if (plan.files.length === 0) return undefined
       const written = plan
       return {
