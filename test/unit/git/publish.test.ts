@@ -24,7 +24,7 @@ function options(git: GitCommandManager, overrides: Partial<PublishOptions> = {}
     maxAttempts: 3,
     author: { name: 'a', email: 'a@example.com' },
     apply: async () => ({ paths: ['compose.yaml'], message: 'm' }),
-    backoff: { baseMs: 100, maxMs: 1000, random: () => 1, sleep: async () => {} },
+    backoff: { baseMs: 100, maxMs: 1000, random: () => 1, sleep: async () => {}, now: () => 0 },
     ...overrides
   }
 }
@@ -43,7 +43,7 @@ describe('publish', () => {
     const result = await publish(
       options(git, {
         apply: async () => (applied++, { paths: ['compose.yaml'], message: 'm' }),
-        backoff: { baseMs: 100, maxMs: 1000, random: () => 1, sleep: async (ms) => void waits.push(ms) }
+        backoff: { baseMs: 100, maxMs: 1000, random: () => 1, sleep: async (ms) => void waits.push(ms), now: () => 0 }
       })
     )
     expect(result).toEqual({ commitSha: 'sha3', attempts: 3 })
@@ -93,9 +93,23 @@ describe('publish', () => {
 
 describe('backoffDelay', () => {
   it('draws up to an exponentially growing, capped bound', () => {
-    const at = (attempt: number, random: number): number => backoffDelay(attempt, { baseMs: 1000, maxMs: 15_000, random: () => random })
-    expect([1, 2, 3, 4, 5, 6].map((a) => at(a, 1))).toEqual([1000, 2000, 4000, 8000, 15_000, 15_000])
+    const at = (attempt: number, random: number): number => backoffDelay(attempt, { baseMs: 1000, maxMs: 30_000, random: () => random })
+    expect([1, 2, 3, 4, 5, 6, 7].map((a) => at(a, 1))).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000])
     expect(at(3, 0)).toBe(0)
     expect(at(3, 0.5)).toBe(2000)
+  })
+
+  it('starts the bound at twice the round just lost, when that is longer than the base', () => {
+    const backoff = { baseMs: 1000, maxMs: 30_000, random: () => 1 }
+    expect([1, 2, 3].map((a) => backoffDelay(a, backoff, 3000))).toEqual([6000, 12_000, 24_000])
+    expect(backoffDelay(1, backoff, 200)).toBe(1000)
+  })
+
+  it('is timed by publish from the fetch to the refused push', async () => {
+    const { git } = fakeGit([{ status: 'moved', detail: '' }])
+    let clock = 0
+    const waits: number[] = []
+    await publish(options(git, { backoff: { baseMs: 100, maxMs: 10_000, random: () => 1, sleep: async (ms) => void waits.push(ms), now: () => (clock += 400) } }))
+    expect(waits).toEqual([800])
   })
 })

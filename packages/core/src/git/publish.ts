@@ -15,13 +15,21 @@ export interface Backoff {
   maxMs: number
   random: () => number
   sleep: (ms: number) => Promise<unknown>
+  /** The clock a round (fetch to push) is timed with, in ms. */
+  now: () => number
 }
 
-export const defaultBackoff: Backoff = { baseMs: 1000, maxMs: 15_000, random: Math.random, sleep }
+// Sized for about ten writers racing on one branch, with rounds of up to a few seconds (a remote
+// across the internet): with a default of 10 rounds, simulations of that race never ran out.
+export const defaultBackoff: Backoff = { baseMs: 1000, maxMs: 30_000, random: Math.random, sleep, now: Date.now }
 
-/** "Full jitter": a random wait up to an exponentially growing cap, so racing writers spread out. */
-export function backoffDelay(attempt: number, backoff: Pick<Backoff, 'baseMs' | 'maxMs' | 'random'>): number {
-  const cap = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (attempt - 1))
+/**
+ * "Full jitter": a random wait up to an exponentially growing cap, so racing writers spread out.
+ * The cap starts at twice the round just lost (at least `baseMs`): on a slow remote, waits
+ * shorter than a round would only line the writers up to collide again.
+ */
+export function backoffDelay(attempt: number, backoff: Pick<Backoff, 'baseMs' | 'maxMs' | 'random'>, roundMs = 0): number {
+  const cap = Math.min(backoff.maxMs, Math.max(backoff.baseMs, 2 * roundMs) * 2 ** (attempt - 1))
   return Math.round(backoff.random() * cap)
 }
 
@@ -64,6 +72,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   const backoff = options.backoff ?? defaultBackoff
   const log = options.log ?? (() => {})
   for (let attempt = 1; ; attempt++) {
+    const roundStart = backoff.now()
     if (attempt > 1 || options.startFromRemote) await git.checkoutBranch(head, await git.fetch(remote, base))
     const content = await options.apply()
     if (!content) {
@@ -91,7 +100,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
         fix: "Raise 'max-attempts', or serialize the workflow with a 'concurrency:' group."
       })
     }
-    const delay = backoffDelay(attempt, backoff)
+    const delay = backoffDelay(attempt, backoff, backoff.now() - roundStart)
     log(`'${head}' moved while pushing (attempt ${attempt} of ${options.maxAttempts}); re-applying on the new head in ${delay} ms`)
     await backoff.sleep(delay)
   }
