@@ -109,9 +109,10 @@ export function planImageBump(request: BumpRequest): BumpPlan {
   const envText = request.envFile?.text
   const env = envText === undefined ? new Map<string, string>() : envValues(envText)
 
+  const lookup: Lookup = (name) => env.get(name)
   const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))]
-  const entries = imageEntries(files, names, { path: envPath, text: envText, lookup: (name) => env.get(name) })
-  const edits = selectServices(files, names, entries, request.targets, (name) => env.get(name)).map(({ file, service, target, analysis }) => {
+  const entries = imageEntries(files, names, { path: envPath, text: envText, lookup })
+  const edits = selectServices(files, names, entries, request.targets, lookup).map(({ file, service, target, analysis }) => {
     const newSlotText = `${analysis.keep}${target.tag}${target.digest ? `@${target.digest}` : ''}`
     const { raw, slot } = analysis
     const newRaw =
@@ -266,8 +267,8 @@ function sameRepository(reference: ImageReference, image: string): boolean {
 function requireServiceWithImage(files: ComposeFile[], names: string[], name: string, withImage: string[]): void {
   if (withImage.includes(name)) return
   const paths = files.map((f) => f.path).join(', ')
-  const defined = files.flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })))
-  const last = defined[defined.length - 1]
+  const defined = definitions(files, name)
+  const last = defined[0]
   if (!last) {
     throw new UserError(`Service '${name}' is not defined in ${paths}; the services are: ${names.join(', ') || 'none'}`, {
       fix: 'Name one of the services that exist (the key under services:).',
