@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FakeGitHub, createGitRemote } from '@gitops-lite/sandbox'
@@ -284,14 +284,15 @@ describe('bump-image-tag, run as the runner runs it', () => {
   }, timeout)
 
   describe("with 'branch' other than the checked-out one", () => {
-    /** main runs api v2; production still runs v1.0.0 and has a file of its own. The clone is on main. */
+    /** main runs api v2; production still runs v1.0.0 and has a folder of its own. The clone is on main. */
     async function twoBranches(): Promise<{ bare: string; work: string }> {
       const bare = await createRemote({ 'compose.yaml': compose.replace('api:v1.0.0', 'api:v2') })
       const seed = clone(bare)
       git(seed, 'checkout', '--quiet', '-b', 'production')
       writeFileSync(join(seed, 'compose.yaml'), compose)
-      writeFileSync(join(seed, 'compose.production.yaml'), 'services:\n  worker:\n    image: ghcr.io/acme/worker:v1.0.0\n')
-      git(seed, 'add', '--', 'compose.yaml', 'compose.production.yaml')
+      mkdirSync(join(seed, 'production'))
+      writeFileSync(join(seed, 'production', 'compose.yaml'), 'services:\n  worker:\n    image: ghcr.io/acme/worker:v1.0.0\n')
+      git(seed, 'add', '--', 'compose.yaml', 'production/compose.yaml')
       git(seed, '-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '--quiet', '-m', 'production')
       git(seed, 'push', '--quiet', 'origin', 'production')
       return { bare, work: clone(bare) }
@@ -310,12 +311,12 @@ describe('bump-image-tag, run as the runner runs it', () => {
       expect(run.summary).toContain(`Pushed ${remoteHead(bare, 'production')} to production.`)
     }, timeout)
 
-    it("finds files only that branch has, and a dry run shows that branch's diff, pushing nothing", async () => {
+    it("finds a working directory only that branch has, and a dry run shows that branch's diff, pushing nothing", async () => {
       const { bare, work } = await twoBranches()
       const heads = [remoteHead(bare), remoteHead(bare, 'production')]
-      const run = await bump(work, { files: 'compose.yaml\ncompose.production.yaml', service: 'worker', tag: 'v3', branch: 'production', 'dry-run': 'true' })
+      const run = await bump(work, { 'working-directory': 'production', service: 'worker', tag: 'v3', branch: 'production', 'dry-run': 'true' })
       expectSuccess(run)
-      expect(run.outputs.diff).toMatch(/^--- a\/compose\.production\.yaml\n\+\+\+ b\/compose\.production\.yaml\n/)
+      expect(run.outputs.diff).toMatch(/^--- a\/production\/compose\.yaml\n\+\+\+ b\/production\/compose\.yaml\n/)
       expect(run.outputs.diff).toContain('-    image: ghcr.io/acme/worker:v1.0.0\n+    image: ghcr.io/acme/worker:v3\n')
       expect([remoteHead(bare), remoteHead(bare, 'production')]).toEqual(heads)
       expect(git(work, 'status', '--porcelain')).toBe('')

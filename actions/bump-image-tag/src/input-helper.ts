@@ -92,6 +92,7 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
   const workingDirectory = resolveInsideWorkspace(place('working-directory', inputs.string('working-directory') || '.'), { workspace, base: workspace, baseName: 'the repository root', input: 'working-directory' })
   const files = inputs.lines('files').map((file) => place('files', file))
   const envFile = place('env-file', inputs.string('env-file'))
+  // Refused now, before anything changes; found, and checked again, on the branch to edit (locateFiles).
   resolvePaths({ workspace, workingDirectory, files, envFile })
 
   const pullRequest = inputs.boolean('pull-request')

@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import * as core from '@actions/core'
 import {
   GitCommandManager,
@@ -44,6 +45,11 @@ async function checkOutBranch(git: GitCommandManager, branch: string): Promise<v
   await git.checkoutBranch(branch, await git.fetch(remote, branch))
 }
 
+/** The folder, or its nearest parent that exists: git runs there, since 'branch' may add the rest. */
+function existingFolder(path: string): string {
+  return existsSync(path) ? path : existingFolder(dirname(path))
+}
+
 /** Reads the files as they are now and plans the edit; pure apart from reading. */
 async function planFromDisk(settings: Settings, paths: FileSet): Promise<BumpPlan> {
   const display = (path: string): string => relative(settings.workspace, path)
@@ -84,7 +90,7 @@ async function restorePlan(settings: Settings, plan: BumpPlan): Promise<void> {
 }
 
 async function bumpImageTag(settings: Settings): Promise<void> {
-  const git = new GitCommandManager(settings.workingDirectory, (line) => core.debug(line))
+  const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core.debug(line))
   await checkOutBranch(git, settings.branch)
   const paths = locateFiles(settings)
   let plan = await planFromDisk(settings, paths)
