@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseDeployPayload } from '@gitops-lite/core'
 import { FakeGitHub, failures, startRunOnDispatch, type DispatchRunOptions } from '../../packages/sandbox/src/fake-github'
 import { openApiProblems, openApiResponseProblems, operationOf } from '../helpers/openapi'
@@ -67,6 +68,14 @@ function expectTokenHidden(run: ActionRun, token = TOKEN): void {
 
 function waitFor(options: Partial<DispatchRunOptions>): void {
   github.onDispatch(startRunOnDispatch({ runName: RUN_NAME, appearAfterMs: 300, queuedMs: 300, inProgressMs: 700, ...options }))
+}
+
+/** Resolves once the action has been answered a listing with a run in it, i.e. has found its run. */
+async function runListed(): Promise<void> {
+  const listed = () => github.requestsTo('GET', /\/actions\/runs$/).some((r) => ((r.response as { workflow_runs?: unknown[] } | undefined)?.workflow_runs ?? []).length > 0)
+  for (const deadline = Date.now() + 20_000; !listed(); await sleep(50)) {
+    if (Date.now() > deadline) throw new Error('The action never listed its run')
+  }
 }
 
 describe('dispatch-to-infra', () => {
@@ -279,7 +288,8 @@ describe('dispatch-to-infra', () => {
     expect(listed.length).toBeGreaterThan(0)
     expect(listed[0].query).toMatchObject({ event: 'repository_dispatch', per_page: '100' })
     expect(listed[0].query.created).toMatch(/^>=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
-    expect(github.requestsTo('GET', /\/actions\/runs\/\d+$/).length).toBeGreaterThan(0)
+    // Polling lists the runs again (a second run of the same event would show up there).
+    expect(listed.length).toBeGreaterThan(1)
     expectTokenHidden(run)
   }, timeout)
 
@@ -314,6 +324,51 @@ describe('dispatch-to-infra', () => {
     expect(run.outputs.conclusion).toBe('failure')
     expect(errors(run)).toContain(`The deploy run ${run.outputs['run-url']} concluded 'failure'`)
     expect(run.summary).toContain('concluded <code>failure</code>')
+  }, timeout)
+
+  it("keeps the result when GitHub's API fails after the run was found: conclusion unknown, the run linked, what to do", async () => {
+    waitFor({ inProgressMs: Infinity })
+    github.onDispatch(async () => {
+      await runListed()
+      github.failNext(failures.notAccessible(), { path: /\/actions\/runs$/, times: 10 })
+    })
+    const run = await dispatch({ wait: 'true' })
+    expect(run.exitCode).toBe(1)
+    const url = run.outputs['run-url']
+    expect(github.workflowRun(Number(run.outputs['run-id']))?.display_title).toContain(run.outputs['correlation-id'])
+    expect(url).toBe(`https://github.com/acme/infra/actions/runs/${run.outputs['run-id']}`)
+    expect(run.outputs.conclusion).toBe('unknown')
+    expect(errors(run)).toContain(
+      `The 'deploy' event was sent to acme/infra, and the deploy run ${url} may still be running, but reading it failed: ` +
+        'Could not list the repository_dispatch workflow runs of acme/infra: the token is not allowed to (403 Resource not accessible by integration)'
+    )
+    expect(errors(run)).toContain('See the run for how the deploy ends; re-running this job would send the event again.')
+    expect(errors(run)).toContain("'Actions: read' on acme/infra")
+    expect(run.summary).toContain(`<a href="${url}">run ${run.outputs['run-id']}</a> was still <code>`)
+    expect(run.summary).toContain('it may still be running')
+    expectTokenHidden(run)
+  }, timeout)
+
+  it('waits for both runs when a retried dispatch was delivered twice, and fails with the one that failed', async () => {
+    // The first POST takes effect but its answer is a 502; the retry delivers the event again.
+    const conclusions = ['success', 'failure']
+    github.onDispatch((event, fake) => startRunOnDispatch({ runName: RUN_NAME, appearAfterMs: 300, queuedMs: 300, inProgressMs: 3000, conclusion: conclusions.shift() })(event, fake))
+    github.failNext(failures.badGateway(), { path: /\/dispatches$/, handled: true })
+    const run = await dispatch({ wait: 'true' })
+    expect(dispatches().map((r) => r.status)).toEqual([502, 204])
+    const runs = github.requestsTo('GET', /\/actions\/runs$/).flatMap((r) => (r.response as { workflow_runs: { id: number; display_title: string }[] }).workflow_runs)
+    const [first, second] = [...new Set(runs.map((r) => r.id))].sort()
+    expect(github.workflowRun(first)?.display_title).toContain(run.outputs['correlation-id'])
+    expect(github.workflowRun(second)?.display_title).toContain(run.outputs['correlation-id'])
+
+    expect(run.exitCode).toBe(1)
+    expect(run.outputs.conclusion).toBe('failure')
+    expect(run.outputs['run-id']).toBe(String(second))
+    expect(run.stdout).toContain(`https://github.com/acme/infra/actions/runs/${second} carries the correlation id too: the event was delivered 2 times`)
+    expect(errors(run)).toContain(`The deploy run ${run.outputs['run-url']} concluded 'failure' (one of 2 runs carrying the correlation id`)
+    expect(run.summary).toContain('2 runs carry the correlation id')
+    expect(run.summary).toContain(`run ${first}</a> concluded <code>success</code>`)
+    expect(run.summary).toContain(`run ${second}</a> concluded <code>failure</code>`)
   }, timeout)
 
   it('fails the step when the deploy run does not complete within wait-timeout', async () => {

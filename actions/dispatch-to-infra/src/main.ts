@@ -2,8 +2,6 @@ import * as core from '@actions/core'
 import { randomUUID } from 'node:crypto'
 import {
   Inputs,
-  RUN_NAME_LINE,
-  UserError,
   checkDispatchLimits,
   checkWorkflowRunsReadable,
   createDeployPayload,
@@ -13,16 +11,10 @@ import {
   looksLikeWorkflowToken,
   runAction,
   sendRepositoryDispatch,
-  waitForWorkflowRun,
-  type WorkflowRun
+  waitForWorkflowRun
 } from '@gitops-lite/core'
 import { readSettings, type Settings } from './input-helper'
-
-/**
- * The `conclusion` output when the wait itself ended without a conclusion from GitHub. Hyphenated,
- * so neither can be mistaken for one of GitHub's own conclusions (which include `timed_out`).
- */
-export const WAIT_CONCLUSIONS = { timedOut: 'wait-timeout', notFound: 'run-not-found' } as const
+import { deployOutcome } from './outcome'
 
 /** GitHub shows a dispatched run within seconds; one missing after this is not coming (wrong run-name, no workflow). */
 const FIND_TIMEOUT_MS = 5 * 60_000
@@ -62,8 +54,12 @@ export async function run(): Promise<void> {
     core.summary.addHeading('dispatch-to-infra', 3).addRaw(`Sent <code>${settings.eventType}</code> to <code>${target}</code>: `, false)
     core.summary.addList(settings.updates.map((u) => `<code>${u.service}</code>: <code>${u.image}:${u.tag}</code>`))
 
-    if (settings.wait) await waitForDeploy(settings, target, correlationId, dispatchedAt, client)
-    await core.summary.write()
+    try {
+      if (settings.wait) await waitForDeploy(settings, target, correlationId, dispatchedAt, client)
+    } finally {
+      // Whatever the wait found, the summary says it: a failed or lost deploy most of all.
+      await core.summary.write()
+    }
   })
 }
 
@@ -74,53 +70,30 @@ async function waitForDeploy(
   dispatchedAt: Date,
   client: ReturnType<typeof createGitHubClient>
 ): Promise<void> {
-  let lastStatus: string | null = null
   const waitTimeout = formatDuration(settings.waitTimeoutMs)
-  const found = (run: WorkflowRun) => {
-    core.info(`Waiting for ${run.html_url} (up to ${waitTimeout})`)
-    core.setOutput('run-id', String(run.id))
-    core.setOutput('run-url', run.html_url)
-  }
+  const statuses = new Map<number, string | null>()
   const result = await waitForWorkflowRun(githubWorkflowRuns(client, { repository: settings.repository, correlationId, dispatchedAt }), {
     timeoutMs: settings.waitTimeoutMs,
     findTimeoutMs: FIND_TIMEOUT_MS,
-    onFound: found,
+    onFound: (run, count) =>
+      core.info(
+        count === 1
+          ? `Waiting for ${run.html_url} (up to ${waitTimeout})`
+          : `${run.html_url} carries the correlation id too: the event was delivered ${count} times (a retried request); waiting for every run, the step fails if any fails`
+      ),
     onProgress: (run) => {
-      if (run.status !== lastStatus) core.info(`The run is ${run.status}`)
-      lastStatus = run.status
+      if (run.status !== statuses.get(run.id)) core.info(`${run.html_url} is ${run.status}`)
+      statuses.set(run.id, run.status)
     }
   })
 
-  if (result.state === 'not-found') {
-    core.setOutput('conclusion', WAIT_CONCLUSIONS.notFound)
-    core.summary.addRaw(`No run of ${target} carried the correlation id <code>${correlationId}</code>.`, true)
-    await core.summary.write()
-    throw new UserError(`No repository_dispatch run of ${target} has '${correlationId}' in its name ${describeWait(settings)}`, {
-      fix: `Check that the infra workflow runs on repository_dispatch (types: [${settings.eventType}]) and has the line: ${RUN_NAME_LINE}`
-    })
+  const outcome = deployOutcome(result, { target, eventType: settings.eventType, correlationId, waitTimeoutMs: settings.waitTimeoutMs, findTimeoutMs: FIND_TIMEOUT_MS })
+  core.setOutput('conclusion', outcome.conclusion)
+  if (outcome.run) {
+    core.setOutput('run-id', String(outcome.run.id))
+    core.setOutput('run-url', outcome.run.html_url)
   }
-  const { run } = result
-  const link = `<a href="${run.html_url}">run ${run.id}</a>`
-  if (result.state === 'timed-out') {
-    core.setOutput('conclusion', WAIT_CONCLUSIONS.timedOut)
-    core.summary.addRaw(`The deploy ${link} was still <code>${run.status}</code> after ${waitTimeout}.`, true)
-    await core.summary.write()
-    throw new UserError(`The deploy run ${run.html_url} did not complete within ${waitTimeout}; it is still ${run.status}`, {
-      fix: "Look at the run; raise 'wait-timeout' if deploys take longer."
-    })
-  }
-  core.setOutput('conclusion', run.conclusion ?? '')
-  core.summary.addRaw(`The deploy ${link} concluded <code>${run.conclusion}</code>.`, true)
-  if (run.conclusion !== 'success') {
-    await core.summary.write()
-    throw new UserError(`The deploy run ${run.html_url} concluded '${run.conclusion}'`, {
-      fix: 'The change did not reach the VMs: see the run in the infra repository.'
-    })
-  }
-  core.info(`The deploy succeeded: ${run.html_url}`)
-}
-
-function describeWait(settings: Settings): string {
-  const limit = Math.min(settings.waitTimeoutMs, FIND_TIMEOUT_MS)
-  return `within ${formatDuration(limit)}${limit === settings.waitTimeoutMs ? '' : ' of the dispatch'}`
+  for (const line of outcome.summary) core.summary.addRaw(line, true)
+  if (outcome.failure) throw outcome.failure
+  core.info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`)
 }

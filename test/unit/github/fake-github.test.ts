@@ -1,4 +1,4 @@
-import { createdFilter, renderRunName } from '../../../packages/sandbox/src/fake-github'
+import { FakeGitHub, createdFilter, failures, renderRunName } from '../../../packages/sandbox/src/fake-github'
 import { openApiProblems, openApiResponseProblems } from '../../helpers/openapi'
 
 const request = (method: string, path: string, body?: unknown, query: Record<string, string> = {}) => ({
@@ -54,5 +54,19 @@ describe('openApiResponseProblems', () => {
     expect(openApiResponseProblems(answered('/repos/a/b/actions/runs/7', 200, run))).toEqual([])
     expect(openApiResponseProblems(answered('/repos/a/b/actions/runs/7', 200, { ...run, id: '7' })).join()).toContain('response/id must be integer')
     expect(openApiResponseProblems(answered('/repos/a/b/actions/runs', 200, { total_count: 1, workflow_runs: [run] }))).toEqual([])
+  })
+})
+
+describe('FakeGitHub.failNext', () => {
+  it('with handled, lets the request take effect and answers the failure (a gateway timing out after the API did the work)', async () => {
+    const github = await FakeGitHub.start({ repositories: ['acme/infra'] })
+    const delivered: string[] = []
+    github.onDispatch((event) => void delivered.push(event.eventType))
+    github.failNext(failures.badGateway(), { path: /\/dispatches$/, handled: true })
+    github.failNext(failures.badGateway(), { path: /\/dispatches$/ })
+    const post = () => fetch(`${github.url}/repos/acme/infra/dispatches`, { method: 'POST', body: JSON.stringify({ event_type: 'deploy' }) })
+    expect([(await post()).status, (await post()).status, (await post()).status]).toEqual([502, 502, 204])
+    await github.stop()
+    expect(delivered).toEqual(['deploy', 'deploy'])
   })
 })

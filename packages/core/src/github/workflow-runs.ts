@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { UserError } from '../errors'
 import type { RepositoryName } from '../names'
 import type { GitHubClient } from './client'
 import { explainRequestError } from './errors'
@@ -38,8 +39,12 @@ export function createdSince(since: Date): string {
 
 /** Where the wait loop reads runs from: GitHub's REST API in the action, a fake in unit tests. */
 export interface WorkflowRunSource {
-  /** The run carrying the correlation id, once GitHub has created it. */
-  find(): Promise<WorkflowRun | undefined>
+  /**
+   * Every run carrying the correlation id that GitHub lists now, in any order: usually one,
+   * two when a retried dispatch request was delivered twice.
+   */
+  find(): Promise<WorkflowRun[]>
+  /** One run by id, for a run the listing no longer shows. */
   get(runId: number): Promise<WorkflowRun>
 }
 
@@ -63,7 +68,7 @@ export function githubWorkflowRuns(client: GitHubClient, lookup: RunLookup): Wor
           created: createdSince(new Date(lookup.dispatchedAt.getTime() - CLOCK_SKEW_MS)),
           per_page: 100
         })
-        return data.workflow_runs.find((run) => runCarries(run, lookup.correlationId))
+        return data.workflow_runs.filter((run) => runCarries(run, lookup.correlationId))
       } catch (error) {
         throw explainRequestError(error, purpose(`list the repository_dispatch workflow runs of ${owner}/${repo}`))
       }
@@ -113,25 +118,60 @@ export function nextPollDelay(previousMs: number | undefined): number {
 }
 
 export interface WaitOptions {
-  /** The whole wait, from the call: finding the run and its completion. */
+  /** The whole wait, from the call: finding the runs and their completion. */
   timeoutMs: number
-  /** How long the run may take to appear; GitHub creates it within seconds of the dispatch. */
+  /** How long the first run may take to appear; GitHub creates it within seconds of the dispatch. */
   findTimeoutMs: number
-  /** Called once when the run is found, e.g. to log its URL while the wait goes on. */
-  onFound?: (run: WorkflowRun) => void
-  /** Called at each poll of a found, unfinished run. */
+  /** Called once per run when it is first seen, with how many have been seen so far, e.g. to log its URL. */
+  onFound?: (run: WorkflowRun, count: number) => void
+  /** Called at each poll for each unfinished run. */
   onProgress?: (run: WorkflowRun) => void
   clock?: Clock
 }
 
+/** The runs in each result are oldest first, as last seen. */
 export type WaitResult =
-  | { state: 'completed'; run: WorkflowRun }
-  /** The run was found but had not completed in time. */
-  | { state: 'timed-out'; run: WorkflowRun }
+  /** Every run completed, or one ended without success (waiting longer would not change the outcome). */
+  | { state: 'completed'; runs: WorkflowRun[] }
+  /** Some run had not completed in time, and none had failed. */
+  | { state: 'timed-out'; runs: WorkflowRun[] }
   /** No run carried the correlation id in time. */
-  | { state: 'not-found' }
+  | { state: 'not-found'; runs: [] }
+  /** GitHub's API failed (after its retries) during the wait; `runs` may be empty or still running. */
+  | { state: 'unreadable'; runs: WorkflowRun[]; error: UserError }
 
-/** Finds the dispatched run and polls it with backoff until it completes or time runs out. */
+/** Whether a run ended without success (failure, cancelled, timed_out, ...). */
+export function runFailed(run: WorkflowRun): boolean {
+  return run.status === 'completed' && run.conclusion !== 'success'
+}
+
+/** By creation, then id: GitHub's run ids grow, and created_at has whole seconds only. */
+export function oldestFirst(runs: WorkflowRun[]): WorkflowRun[] {
+  return [...runs].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id - b.id)
+}
+
+/**
+ * The one run to report when several carry the correlation id: the oldest that failed, else
+ * the oldest still running, else the oldest. Undefined when there are none.
+ */
+export function runToReport(runs: WorkflowRun[]): WorkflowRun | undefined {
+  return runs.find(runFailed) ?? runs.find((run) => run.status !== 'completed') ?? runs[0]
+}
+
+/** The runs now: a fresh listing, plus any earlier run it no longer shows (a page of newer runs pushed it off), read by id. */
+async function refresh(source: WorkflowRunSource, known: WorkflowRun[]): Promise<WorkflowRun[]> {
+  const listed = await source.find()
+  const dropped = known.filter((run) => !listed.some((l) => l.id === run.id))
+  const reread = await Promise.all(dropped.map((run) => (run.status === 'completed' ? run : source.get(run.id))))
+  return oldestFirst([...listed, ...reread])
+}
+
+/**
+ * Finds the dispatched runs and polls them with backoff until all complete, one fails, or time
+ * runs out. Polling lists the runs again, so a second run of the same event (a retried dispatch)
+ * is waited for too. A UserError from the source (GitHub's API failing) ends the wait with what
+ * was seen: the event was sent, and its run must not be lost.
+ */
 export async function waitForWorkflowRun(source: WorkflowRunSource, options: WaitOptions): Promise<WaitResult> {
   const clock = options.clock ?? realClock
   const start = clock.now()
@@ -146,17 +186,32 @@ export async function waitForWorkflowRun(source: WorkflowRunSource, options: Wai
     return true
   }
 
-  let run = await source.find()
-  while (!run) {
-    if (!(await pause(findDeadline))) return { state: 'not-found' }
-    run = await source.find()
+  let runs: WorkflowRun[] = []
+  const seen = new Set<number>()
+  const look = async () => {
+    runs = await refresh(source, runs)
+    for (const run of runs.filter((r) => !seen.has(r.id))) {
+      seen.add(run.id)
+      options.onFound?.(run, seen.size)
+    }
   }
-  options.onFound?.(run)
-  delay = undefined
-  while (run.status !== 'completed') {
-    options.onProgress?.(run)
-    if (!(await pause(deadline))) return { state: 'timed-out', run }
-    run = await source.get(run.id)
+  const unfinished = () => runs.filter((run) => run.status !== 'completed')
+
+  try {
+    await look()
+    while (runs.length === 0) {
+      if (!(await pause(findDeadline))) return { state: 'not-found', runs: [] }
+      await look()
+    }
+    delay = undefined
+    while (unfinished().length > 0 && !runs.some(runFailed)) {
+      unfinished().forEach((run) => options.onProgress?.(run))
+      if (!(await pause(deadline))) return { state: 'timed-out', runs }
+      await look()
+    }
+    return { state: 'completed', runs }
+  } catch (error) {
+    if (error instanceof UserError) return { state: 'unreadable', runs, error }
+    throw error
   }
-  return { state: 'completed', run }
 }

@@ -80,6 +80,8 @@ export interface FakeGitHubOptions {
 interface QueuedFailure {
   method?: string
   path?: RegExp
+  /** Handle the request first, as when a gateway gives up after the API did the work. */
+  handled?: boolean
   response: ErrorResponse
 }
 
@@ -137,10 +139,12 @@ export class FakeGitHub {
 
   /**
    * Answers the next `times` requests matching `method` and `path` (all when left out) with
-   * `response` instead of handling them, in the order queued.
+   * `response` instead of handling them, in the order queued. With `handled`, each request
+   * takes effect all the same (a dispatch is delivered), as when a gateway times out after
+   * the API did the work: the client sees a failure and retries a request that succeeded.
    */
-  failNext(response: ErrorResponse, match: { method?: string; path?: RegExp; times?: number } = {}): void {
-    for (let i = 0; i < (match.times ?? 1); i++) this.failures.push({ method: match.method, path: match.path, response })
+  failNext(response: ErrorResponse, match: { method?: string; path?: RegExp; times?: number; handled?: boolean } = {}): void {
+    for (let i = 0; i < (match.times ?? 1); i++) this.failures.push({ method: match.method, path: match.path, handled: match.handled, response })
   }
 
   onDispatch(hook: DispatchHook): void {
@@ -276,7 +280,11 @@ export class FakeGitHub {
       const queued = this.failures.findIndex(
         (f) => (f.method === undefined || f.method === record.method) && (f.path === undefined || f.path.test(record.path))
       )
-      if (queued >= 0) return fail(this.failures.splice(queued, 1)[0].response)
+      if (queued >= 0) {
+        const [failure] = this.failures.splice(queued, 1)
+        if (failure.handled) this.route(record, () => undefined, () => undefined)
+        return fail(failure.response)
+      }
       this.route(record, reply, fail)
     } catch (error) {
       fail({ status: 500, message: `FakeGitHub: ${(error as Error).message}` })
