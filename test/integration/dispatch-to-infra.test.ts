@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { parseDeployPayload } from '@gitops-lite/core'
+import { CLOCK_SKEW_MS, parseDeployPayload } from '@gitops-lite/core'
 import { FakeGitHub, failures, startRunOnDispatch, type DispatchRunOptions } from '../../packages/sandbox/src/fake-github'
 import { openApiProblems, openApiResponseProblems, operationOf } from '../helpers/openapi'
 import { repoRoot, runAction, type ActionRun } from '../helpers/run-action'
@@ -288,6 +288,10 @@ describe('dispatch-to-infra', () => {
     expect(listed.length).toBeGreaterThan(0)
     expect(listed[0].query).toMatchObject({ event: 'repository_dispatch', per_page: '100' })
     expect(listed[0].query.created).toMatch(/^>=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
+    // As the README says: runs created from 2 minutes before the dispatch on (clock skew), to the second.
+    const margin = dispatches()[0].at - Date.parse(listed[0].query.created.slice(2))
+    expect(margin).toBeGreaterThanOrEqual(CLOCK_SKEW_MS)
+    expect(margin).toBeLessThan(CLOCK_SKEW_MS + 2000)
     // Polling lists the runs again (a second run of the same event would show up there).
     expect(listed.length).toBeGreaterThan(1)
     expectTokenHidden(run)

@@ -2,6 +2,7 @@ import { FakeGitHub, createdFilter, failures, renderRunName } from '../../../pac
 import { openApiProblems, openApiResponseProblems } from '../../helpers/openapi'
 
 const request = (method: string, path: string, body?: unknown, query: Record<string, string> = {}) => ({
+  at: 0,
   method,
   path,
   query,

@@ -6,6 +6,8 @@ import { renderRunName } from './run-name'
 
 /** One request as the server received it, with the status it answered. */
 export interface RecordedRequest {
+  /** When it arrived (epoch milliseconds). */
+  at: number
   method: string
   /** Path without the query, e.g. `/repos/acme/infra/dispatches`. */
   path: string
@@ -241,6 +243,7 @@ export class FakeGitHub {
       body = undefined
     }
     const record: RecordedRequest = {
+      at: Date.now(),
       method: req.method ?? 'GET',
       path: url.pathname,
       query: Object.fromEntries(url.searchParams),
