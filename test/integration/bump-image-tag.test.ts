@@ -329,20 +329,21 @@ describe('bump-image-tag, run as the runner runs it', () => {
     expectSuccess(await bump(clone(bare), { service: 'worker', tag: 'v5' }))
     const run = await bump(stale, { service: 'api', tag: 'v6' })
     expectSuccess(run)
-    expect(run.stdout).toMatch(/'main' moved while pushing \(attempt 1 of 10\)/)
+    expect(run.stdout).toMatch(/'main' moved while pushing \(attempt 1 of 5\)/)
     expect(run.stdout).toContain('Commit-and-push rounds: 2')
     expect(remoteFile(bare, 'compose.yaml')).toBe(compose.replace('api:v1.0.0', 'api:v6').replace('worker:v1.0.0', 'worker:v5').trimEnd())
     expect(git(bare, 'rev-list', '--count', 'main')).toBe('3')
   }, timeout)
 
-  it('lands every one of 12 concurrent bumps of different services against one remote, with the default max-attempts', async () => {
+  it('lands every one of 12 concurrent bumps of different services against one remote', async () => {
     const count = 12
     const services = Array.from({ length: count }, (_, i) => `svc${i}`)
     const text = `services:\n${services.map((s) => `  ${s}:\n    image: ghcr.io/acme/${s}:v0 # ${s}\n`).join('')}`
     const bare = await createRemote({ 'compose.yaml': text })
     const workspaces = services.map(() => clone(bare))
     const started = Date.now()
-    const runs = await Promise.all(services.map((service, i) => bump(workspaces[i], { service, tag: `v${i + 1}` })))
+    // Twelve writers racing at once: more than the default 5 rounds is possible, as the README says.
+    const runs = await Promise.all(services.map((service, i) => bump(workspaces[i], { service, tag: `v${i + 1}`, 'max-attempts': '10' })))
     const seconds = (Date.now() - started) / 1000
     runs.forEach(expectSuccess)
 

@@ -34,7 +34,7 @@ describe('bump-image-tag settings', () => {
     const read = settings(dir, { 'working-directory': 'deploy', service: 'api, worker', tag: 'v1' })
     expect(locateFiles(read)).toEqual({ files: [join(dir, 'deploy', 'docker-compose.yml')], envFile: join(dir, 'deploy', '.env') })
     expect(read.targets).toEqual([{ service: 'api', tag: 'v1' }, { service: 'worker', tag: 'v1' }])
-    expect(read.maxAttempts).toBe(10)
+    expect(read.maxAttempts).toBe(5)
   })
 
   it('reads the dispatch payload and fills {environment}', () => {

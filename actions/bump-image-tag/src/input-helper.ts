@@ -131,7 +131,7 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
     branch,
     commitMessage,
     author: { name: readAuthorName(inputs), email: readAuthorEmail(inputs) },
-    maxAttempts: inputs.integer('max-attempts', { min: 1, max: 50, fallback: 10 }),
+    maxAttempts: inputs.integer('max-attempts', { min: 1, max: 50, fallback: 5 }),
     pullRequest,
     repository,
     token,
