@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CLOCK_SKEW_MS, parseDeployPayload } from '@gitops-lite/core'
@@ -68,6 +69,15 @@ function expectTokenHidden(run: ActionRun, token = TOKEN): void {
 
 function waitFor(options: Partial<DispatchRunOptions>): void {
   github.onDispatch(startRunOnDispatch({ runName: RUN_NAME, appearAfterMs: 300, queuedMs: 300, inProgressMs: 700, ...options }))
+}
+
+/** A loopback URL nothing listens on: every connection is refused. */
+async function refusingUrl(): Promise<string> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return `http://127.0.0.1:${port}`
 }
 
 /** Resolves once the action has been answered a listing with a run in it, i.e. has found its run. */
@@ -148,6 +158,16 @@ describe('dispatch-to-infra', () => {
     expect(errors(run)).toContain('GitHub kept failing (502 502 Bad Gateway) after the retries')
     expect(errors(run)).not.toContain('<')
     expect(errors(run).length).toBeLessThan(400)
+    expectTokenHidden(run)
+  }, timeout)
+
+  it('fails clearly when the API cannot be reached at all, after bounded retries', async () => {
+    const run = await dispatch({ 'api-url': await refusingUrl() })
+    expect(run.exitCode).toBe(1)
+    expect(errors(run)).toMatch(/Could not send the 'deploy' repository_dispatch event to acme\/infra: no response from the GitHub API \(.*ECONNREFUSED/)
+    expect(errors(run)).toContain("Check 'api-url' and the runner's network; retries were exhausted.")
+    expect(github.requests).toHaveLength(0)
+    expectTokenHidden(run)
   }, timeout)
 
   it('explains a 404 page (an api-url that is not the REST API root, e.g. GHES without /api/v3) without blaming the repository', async () => {
@@ -184,6 +204,7 @@ describe('dispatch-to-infra', () => {
     expect(run.exitCode).toBe(1)
     expect(dispatches()).toHaveLength(4)
     expect(errors(run)).toMatch(/rate limit is exhausted \(403 You have exceeded a secondary rate limit.*\); GitHub asked to wait 1 s more/)
+    expectTokenHidden(run)
   }, timeout)
 
   it('explains 401: a bad token, sent once, never printed', async () => {
@@ -233,6 +254,7 @@ describe('dispatch-to-infra', () => {
     expect(run.exitCode).toBe(1)
     expect(dispatches()).toHaveLength(1)
     expect(errors(run)).toContain('GitHub found the request invalid (422 Validation Failed: event_type is reserved)')
+    expectTokenHidden(run)
   }, timeout)
 
   it('refuses a payload over 64 KB, quoting the size and the limit, and sends nothing', async () => {
@@ -321,13 +343,13 @@ describe('dispatch-to-infra', () => {
     expect(run.outputs.conclusion).toBe('success')
   }, timeout)
 
-  it('fails the step when the deploy run fails', async () => {
-    waitFor({ conclusion: 'failure' })
+  it.each(['failure', 'cancelled', 'timed_out'])("fails the step when the deploy run concludes '%s'", async (conclusion) => {
+    waitFor({ conclusion })
     const run = await dispatch({ wait: 'true' })
     expect(run.exitCode).toBe(1)
-    expect(run.outputs.conclusion).toBe('failure')
-    expect(errors(run)).toContain(`The deploy run ${run.outputs['run-url']} concluded 'failure'`)
-    expect(run.summary).toContain('concluded <code>failure</code>')
+    expect(run.outputs.conclusion).toBe(conclusion)
+    expect(errors(run)).toContain(`The deploy run ${run.outputs['run-url']} concluded '${conclusion}'`)
+    expect(run.summary).toContain(`concluded <code>${conclusion}</code>`)
   }, timeout)
 
   it("keeps the result when GitHub's API fails after the run was found: conclusion unknown, the run linked, what to do", async () => {
