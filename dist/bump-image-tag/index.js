@@ -39560,6 +39560,8 @@ exports.visitAsync = visitAsync;
 /************************************************************************/
 var __webpack_exports__ = {};
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:path"
@@ -42681,6 +42683,14 @@ function parseDuration(text) {
     const ms = Number(match[1]) * durationUnits[match[2] ?? 's'];
     return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
+/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+function formatDuration(ms) {
+    const hours = Math.floor(ms / 3_600_000);
+    const minutes = Math.floor((ms % 3_600_000) / 60_000);
+    const seconds = (ms % 60_000) / 1000;
+    const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean);
+    return parts.length > 0 ? parts.join(' ') : '0s';
+}
 
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
@@ -42798,6 +42808,7 @@ var dist = __nccwpck_require__(8009);
 ;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
 
 
+
 const parseOptions = { merge: true, prettyErrors: true };
 // yaml refuses by default once count x size of alias expansions passes 100, which a stack of a
 // hundred services sharing one `&logging` anchor already does; this keeps the guard against
@@ -42905,9 +42916,22 @@ function readServices(file, doc, data, occurrences, scalars, lineOf) {
             image: image && typeof image.value === 'string' ? image : undefined,
             imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
             hasBuild: 'build' in fields,
-            hasExtends: 'extends' in fields
+            hasExtends: 'extends' in fields,
+            extendsInFile: sameFileBase(file, fields.extends)
         };
     });
+}
+/** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */
+function sameFileBase(file, value) {
+    if (typeof value === 'string')
+        return value;
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const { service, file: other } = value;
+    if (typeof service !== 'string')
+        return undefined;
+    const sameFile = other === undefined || (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
+    return sameFile ? service : undefined;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/env-file.ts
@@ -43158,7 +43182,10 @@ function planImageBump(request) {
     const envPath = request.envFile?.path ?? '.env';
     const envText = request.envFile?.text;
     const env = envText === undefined ? new Map() : envValues(envText);
-    const edits = selectServices(files, request.targets, { path: envPath, text: envText, lookup: (name) => env.get(name) }).map(({ file, service, target, analysis }) => {
+    const lookup = (name) => env.get(name);
+    const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))];
+    const entries = imageEntries(files, names, { path: envPath, text: envText, lookup });
+    const edits = selectServices(files, names, entries, request.targets, lookup).map(({ file, service, target, analysis }) => {
         const newSlotText = `${analysis.keep}${target.tag}${target.digest ? `@${target.digest}` : ''}`;
         const { raw, slot } = analysis;
         const newRaw = slot.kind === 'image'
@@ -43168,6 +43195,7 @@ function planImageBump(request) {
                 : raw;
         return { file, service, target, analysis, newSlotText, newRaw };
     });
+    checkExtendsSharing(edits, entries);
     checkNodeSharing(edits);
     checkVariableSharing(files, edits, envPath);
     const fileUpdates = [];
@@ -43178,7 +43206,7 @@ function planImageBump(request) {
     }
     let newEnvText = envText;
     for (const edit of edits) {
-        if (edit.analysis.slot.kind === 'env-file' && edit.newSlotText !== edit.analysis.slotText) {
+        if (edit.analysis.slot.kind === 'env-file' && changes(edit)) {
             newEnvText = setEnvValue(newEnvText, envPath, edit.analysis.slot.variable, edit.newSlotText);
         }
     }
@@ -43191,21 +43219,52 @@ function planImageBump(request) {
 function locationOf(file, offset) {
     return { file: file.path, line: file.lineOf(offset) };
 }
-function selectServices(files, targets, env) {
-    const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))];
-    const analyses = new Map();
+/** A service's definitions, the last file first (the one compose takes a field from). */
+function definitions(files, name) {
+    return [...files].reverse().flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })));
+}
+/**
+ * The image of each service that has one: its own, or, for a service with none of its own,
+ * the one compose copies from the service it extends in the same file.
+ */
+function imageEntries(files, names, env) {
+    const hasOwnImage = (name) => definitions(files, name).some((d) => d.service.image || d.service.imageIsNotText);
+    const own = new Map();
     for (const name of names) {
-        const defining = [...files].reverse().map((file) => ({ file, service: file.services.find((s) => s.name === name) }));
-        const found = defining.find((d) => d.service?.image || d.service?.imageIsNotText);
-        if (!found?.service?.image)
+        const found = definitions(files, name).find((d) => d.service.image || d.service.imageIsNotText);
+        if (!found?.service.image)
             continue;
         const { file, service } = found;
         let cached;
-        analyses.set(name, { file, service, analysis: () => (cached ??= analyzeImage(file, service, env)) });
+        own.set(name, { file, service, image: service.image, analysis: () => (cached ??= analyzeImage(file, service, env)) });
     }
+    // Follows `extends:` through services without an image to the one that has it, in the same file.
+    const imageSource = (file, name, seen) => {
+        const base = file.services.find((s) => s.name === name)?.extendsInFile;
+        if (base === undefined || seen.has(base))
+            return undefined;
+        if (hasOwnImage(base))
+            return own.get(base)?.file === file ? base : undefined;
+        return imageSource(file, base, new Set([...seen, base]));
+    };
+    const entries = new Map();
+    for (const name of names) {
+        const entry = own.get(name);
+        if (entry)
+            entries.set(name, entry);
+        if (entry || hasOwnImage(name))
+            continue;
+        const extending = definitions(files, name).find((d) => d.service.hasExtends);
+        const from = extending && imageSource(extending.file, name, new Set([name]));
+        if (from)
+            entries.set(name, { ...own.get(from), service: extending.service, inheritsFrom: from });
+    }
+    return entries;
+}
+function selectServices(files, names, entries, targets, lookup) {
     const selected = new Map();
     const select = (name, target) => {
-        const entry = analyses.get(name);
+        const entry = entries.get(name);
         const previous = selected.get(name);
         if (previous && (previous.target.tag !== target.tag || previous.target.digest !== target.digest)) {
             throw new errors_UserError(`Service '${name}' was asked for two different images (tags ${previous.target.tag} and ${target.tag})`, {
@@ -43217,8 +43276,8 @@ function selectServices(files, targets, env) {
     };
     for (const target of targets) {
         if (target.service !== undefined) {
-            requireServiceWithImage(files, names, target.service, analyses.has(target.service));
-            const { file, service, analysis } = analyses.get(target.service);
+            requireServiceWithImage(files, names, target.service, [...entries.keys()]);
+            const { file, service, analysis } = entries.get(target.service);
             const current = analysis();
             if (target.image !== undefined && current.repositoryKnown && !sameRepository(current.reference, target.image)) {
                 throw new errors_UserError(`Service '${service.name}' runs ${repositoryOf(current.reference)}, not ${target.image}`, {
@@ -43229,29 +43288,57 @@ function selectServices(files, targets, env) {
             select(target.service, target);
             continue;
         }
-        const matching = [...analyses.entries()].filter(([, e]) => e.analysis().repositoryKnown && sameRepository(e.analysis().reference, target.image));
+        const matching = [];
+        const images = [];
+        const unreadable = [];
+        for (const [name, entry] of entries) {
+            let analysis;
+            try {
+                analysis = entry.analysis();
+            }
+            catch (error) {
+                // An unrelated service's unreadable image does not stop the bump; one known to run the image does.
+                const repository = repositoryDespiteUnset(entry.image.value, lookup);
+                if (!(error instanceof errors_UserError) || (repository && sameRepository(repository, target.image)))
+                    throw error;
+                unreadable.push(`${name}=${entry.image.value}`);
+                continue;
+            }
+            images.push(`${name}=${analysis.display}`);
+            if (analysis.repositoryKnown && sameRepository(analysis.reference, target.image))
+                matching.push(name);
+        }
         if (matching.length === 0) {
-            const images = [...analyses.entries()].map(([name, e]) => `${name}=${e.analysis().display}`);
-            throw new errors_UserError(`No service runs the image ${target.image}; the images are: ${images.join(', ') || 'none'}`, {
-                fix: "Check the image repository, or name the services to update with 'service'.",
+            const skipped = unreadable.length === 0 ? '' : `; not checked, as their image cannot be read: ${unreadable.join(', ')}`;
+            throw new errors_UserError(`No service runs the image ${target.image}; the images are: ${images.join(', ') || 'none'}${skipped}`, {
+                fix: `Check the image repository, or name the services to update with 'service'${unreadable.length === 0 ? '' : ' (naming a service whose image cannot be read says why)'}.`,
                 location: { file: files[0].path, line: files[0].servicesLine }
             });
         }
-        for (const [name] of matching)
+        for (const name of matching)
             select(name, target);
     }
     return [...selected.values()];
+}
+/** The image's repository when no unset variable is part of it; undefined when one is, or the value is not valid. */
+function repositoryDespiteUnset(raw, lookup) {
+    const parts = parseTemplate(raw);
+    if (!parts)
+        return undefined;
+    // Two different stand-ins for the unset variables: when both give one repository, they are not part of it.
+    const [one, other] = ['a', 'b'].map((standIn) => parseImageReference(resolveTemplate(parts, lookup, standIn).value));
+    return one && other && canonicalRepository(one) === canonicalRepository(other) ? one : undefined;
 }
 function sameRepository(reference, image) {
     const wanted = parseImageReference(image);
     return wanted !== undefined && canonicalRepository(reference) === canonicalRepository(wanted);
 }
-function requireServiceWithImage(files, names, name, hasImage) {
-    if (hasImage)
+function requireServiceWithImage(files, names, name, withImage) {
+    if (withImage.includes(name))
         return;
     const paths = files.map((f) => f.path).join(', ');
-    const defined = files.flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })));
-    const last = defined[defined.length - 1];
+    const defined = definitions(files, name);
+    const last = defined[0];
     if (!last) {
         throw new errors_UserError(`Service '${name}' is not defined in ${paths}; the services are: ${names.join(', ') || 'none'}`, {
             fix: 'Name one of the services that exist (the key under services:).',
@@ -43259,7 +43346,6 @@ function requireServiceWithImage(files, names, name, hasImage) {
         });
     }
     const location = { file: last.file.path, line: last.service.line };
-    const withImage = names.filter((n) => files.some((f) => f.services.some((s) => s.name === n && s.image)));
     const others = `the services with an image are: ${withImage.join(', ') || 'none'}`;
     if (defined.some((d) => d.service.imageIsNotText)) {
         throw new errors_UserError(`The image of service '${name}' is not a text value`, {
@@ -43268,7 +43354,7 @@ function requireServiceWithImage(files, names, name, hasImage) {
         });
     }
     const why = defined.some((d) => d.service.hasExtends)
-        ? "its image comes from 'extends:', which is not followed"
+        ? "its image would come from 'extends:', which is only followed to a service of the same file that has an 'image:' there"
         : defined.some((d) => d.service.hasBuild)
             ? "it is built from source with 'build:'"
             : 'it has no image: line';
@@ -43297,7 +43383,7 @@ function analyzeImage(file, service, env) {
         slot = { kind: 'image' };
         slotText = last.text;
     }
-    else if (lookup(last.name) !== undefined) {
+    else if (takesEnvValue(last, lookup)) {
         findEnvAssignment(env.text, envPath, last.name);
         slot = { kind: 'env-file', variable: last.name };
         slotText = lookup(last.name);
@@ -43341,6 +43427,11 @@ function analyzeImage(file, service, env) {
         display: display.unresolved.length === 0 ? display.value : raw
     };
 }
+/** Whether compose uses the env file's value of the variable: with `:-`, an empty value means the default. */
+function takesEnvValue(part, lookup) {
+    const value = lookup(part.name);
+    return value !== undefined && !(value === '' && part.operator === ':-');
+}
 function describePath(path) {
     return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
 }
@@ -43350,7 +43441,31 @@ function sharingError(edit, others, through, fix) {
         location: locationOf(edit.file, edit.analysis.node.range[0])
     });
 }
-/** An image node reached through an anchor may only change when every place that reads it was named. */
+/** Whether the edit writes anything: the slot already holding the target is left as it is. */
+function changes(edit) {
+    return edit.newSlotText !== edit.analysis.slotText;
+}
+/**
+ * A service that extends another in the same file without an image of its own runs that
+ * service's image, so the image may only change when the service and all that inherit it were named.
+ */
+function checkExtendsSharing(edits, entries) {
+    const named = new Set(edits.map((e) => e.service.name));
+    for (const edit of edits.filter(changes)) {
+        const root = entries.get(edit.service.name).inheritsFrom ?? edit.service.name;
+        const sharers = [root, ...[...entries].filter(([, e]) => e.inheritsFrom === root).map(([name]) => name)];
+        const unnamed = sharers.filter((name) => !named.has(name));
+        if (unnamed.length > 0) {
+            // Unless the image's own service is named, it is the named one that needs an image of its own.
+            const separate = named.has(root) ? unnamed : [edit.service.name];
+            throw sharingError(edit, unnamed.map((name) => `service '${name}'`), "through 'extends:'", `Name every service that shares it (service: ${sharers.join(', ')}) to update them together, or give ${separate.map((n) => `'${n}'`).join(', ')} its own 'image:' line.`);
+        }
+    }
+}
+/**
+ * An image node reached through an anchor may only change when every place that reads it was
+ * named. A node already at the target is not written, so it needs no check.
+ */
 function checkNodeSharing(edits) {
     const byNode = new Map();
     for (const edit of edits) {
@@ -43360,6 +43475,8 @@ function checkNodeSharing(edits) {
         byNode.set(key, [...(byNode.get(key) ?? []), edit]);
     }
     for (const group of byNode.values()) {
+        if (!group.some(changes))
+            continue;
         const [first] = group;
         const named = new Set(group.map((e) => e.service.name));
         const offset = first.analysis.node.range[0];
@@ -43376,7 +43493,7 @@ function checkNodeSharing(edits) {
         }
     }
 }
-/** A variable in the env file may only change when nothing but the named services' images reads it. */
+/** A variable in the env file may only change when nothing but the named services' images reads it (unless it is left as it is). */
 function checkVariableSharing(files, edits, envPath) {
     const byVariable = new Map();
     for (const edit of edits) {
@@ -43386,6 +43503,8 @@ function checkVariableSharing(files, edits, envPath) {
         byVariable.set(name, [...(byVariable.get(name) ?? []), edit]);
     }
     for (const [variable, group] of byVariable) {
+        if (!group.some(changes))
+            continue;
         const [first] = group;
         const allowed = new Set(group.map((e) => `${e.file.path}\0${e.service.name}`));
         const others = [];
@@ -43433,7 +43552,7 @@ function renderScalar(node, value) {
 function applyNodeEdits(file, edits) {
     const unique = new Map();
     for (const edit of edits)
-        if (edit.newRaw !== edit.analysis.raw)
+        if (changes(edit))
             unique.set(edit.analysis.node.range[0], edit);
     if (unique.size === 0)
         return file.text;
@@ -43489,7 +43608,8 @@ function describeUpdate(edit, envText, envPath, newLookup) {
         previous: analysis.display,
         image,
         reference,
-        changed: edit.newSlotText !== analysis.slotText
+        unset: [...new Set(resolved.unresolved)],
+        changed: changes(edit)
     };
 }
 
@@ -43730,10 +43850,16 @@ const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createR
 ;// CONCATENATED MODULE: ./packages/core/src/git/publish.ts
 
 
-const defaultBackoff = { baseMs: 1000, maxMs: 15_000, random: Math.random, sleep: external_node_timers_promises_namespaceObject.setTimeout };
-/** "Full jitter": a random wait up to an exponentially growing cap, so racing writers spread out. */
-function backoffDelay(attempt, backoff) {
-    const cap = Math.min(backoff.maxMs, backoff.baseMs * 2 ** (attempt - 1));
+// Sized for about ten writers racing on one branch, with rounds of up to a few seconds (a remote
+// across the internet): with a default of 10 rounds, simulations of that race never ran out.
+const defaultBackoff = { baseMs: 1000, maxMs: 30_000, random: Math.random, sleep: external_node_timers_promises_namespaceObject.setTimeout, now: Date.now };
+/**
+ * "Full jitter": a random wait up to an exponentially growing cap, so racing writers spread out.
+ * The cap starts at twice the round just lost (at least `baseMs`): on a slow remote, waits
+ * shorter than a round would only line the writers up to collide again.
+ */
+function backoffDelay(attempt, backoff, roundMs = 0) {
+    const cap = Math.min(backoff.maxMs, Math.max(backoff.baseMs, 2 * roundMs) * 2 ** (attempt - 1));
     return Math.round(backoff.random() * cap);
 }
 /**
@@ -43747,6 +43873,7 @@ async function publish(options) {
     const backoff = options.backoff ?? defaultBackoff;
     const log = options.log ?? (() => { });
     for (let attempt = 1;; attempt++) {
+        const roundStart = backoff.now();
         if (attempt > 1 || options.startFromRemote)
             await git.checkoutBranch(head, await git.fetch(remote, base));
         const content = await options.apply();
@@ -43778,7 +43905,7 @@ async function publish(options) {
                 fix: "Raise 'max-attempts', or serialize the workflow with a 'concurrency:' group."
             });
         }
-        const delay = backoffDelay(attempt, backoff);
+        const delay = backoffDelay(attempt, backoff, backoff.now() - roundStart);
         log(`'${head}' moved while pushing (attempt ${attempt} of ${options.maxAttempts}); re-applying on the new head in ${delay} ms`);
         await backoff.sleep(delay);
     }
@@ -43790,8 +43917,26 @@ function bodyOf(error) {
     const data = error.response?.data;
     return typeof data === 'object' && data !== null ? data : {};
 }
-/** GitHub's own words: its message, then each entry of `errors` (a string, or an object with `message`, `field`, `code`). */
+/** The longest excerpt of a text body quoted in a message: an HTML error page runs to kilobytes. */
+const TEXT_QUOTE_LIMIT = 200;
+/** A text body (an HTML page from a proxy or a web server) by its <title>, else its first characters. */
+function quoteText(text) {
+    const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1].trim();
+    const flat = (title || text).replace(/\s+/g, ' ').trim();
+    return flat.length > TEXT_QUOTE_LIMIT ? `${flat.slice(0, TEXT_QUOTE_LIMIT)}...` : flat;
+}
+/** Whether the body is text rather than GitHub's JSON, i.e. something other than the REST API answered. */
+function hasTextBody(error) {
+    return typeof error.response?.data === 'string';
+}
+/**
+ * GitHub's own words: its message, then each entry of `errors` (a string, or an object with
+ * `message`, `field`, `code`). A text body is quoted by its title or start.
+ */
 function quoteGitHubMessage(error) {
+    const data = error.response?.data;
+    if (typeof data === 'string')
+        return quoteText(data) || 'an empty body';
     const body = bodyOf(error);
     const details = (body.errors ?? []).map((entry) => {
         if (typeof entry === 'string')
@@ -43799,7 +43944,7 @@ function quoteGitHubMessage(error) {
         const e = entry;
         return e.message ?? [e.resource, e.field, e.code].filter(Boolean).join(' ');
     });
-    const message = body.message ?? error.message ?? 'no message';
+    const message = body.message ?? quoteText(error.message ?? 'no message');
     return details.length > 0 ? `${message}: ${details.join('; ')}` : message;
 }
 function header(error, name) {
@@ -43831,11 +43976,22 @@ function looksLikeWorkflowToken(token) {
     return token.startsWith('ghs_');
 }
 function permissionFix(purpose) {
+    // ghs_ is every installation token: the workflow's GITHUB_TOKEN, but also a GitHub App's.
     const workflowToken = purpose.workflowToken
-        ? " The token looks like the workflow's GITHUB_TOKEN, which can only reach the repository running the workflow."
+        ? " The token starts with ghs_: if it is the workflow's GITHUB_TOKEN, it has permissions only on the repository running the workflow;" +
+            ` if it is a GitHub App token, the app must be installed on ${purpose.repository} with '${purpose.permission}'.`
         : '';
     return (`${workflowToken} Use a fine-grained personal access token or a GitHub App token with '${purpose.permission}' on ${purpose.repository}` +
         ' (a classic token needs the repo scope), stored as a secret.').trimStart();
+}
+/** Where a REST API root is, for fixes that point at a wrong API URL. */
+const API_ROOT = "GitHub's REST API root (https://api.github.com, or https://HOST/api/v3 on GitHub Enterprise Server)";
+/** Where the API URL comes from: dispatch-to-infra's input, the other actions the runner's. */
+const API_URL_SETTING = "'api-url' (where the action has it) or the runner's GITHUB_API_URL";
+/** `POST https://api.github.com/repos/acme/infra/dispatches`, as far as the failure tells. */
+function describeRequest(error) {
+    const { method, url } = error.request ?? {};
+    return url === undefined ? 'the request' : `${method ?? ''} ${url}`.trim();
 }
 /**
  * Turns a failed GitHub request into a UserError saying what happened, in GitHub's words
@@ -43864,6 +44020,13 @@ function explainRequestError(error, purpose) {
     if (status === 403) {
         return new errors_UserError(`${tried}: the token is not allowed to (403 ${quoted})`, { fix: permissionFix(purpose), ...cause });
     }
+    if (status === 404 && hasTextBody(failure)) {
+        // GitHub's API answers 404 in JSON; a page means a web server or proxy answered instead.
+        return new errors_UserError(`${tried}: the API URL did not answer like GitHub's REST API: ${describeRequest(failure)} got 404 with a non-JSON body (${quoted})`, {
+            fix: `Check the API URL, ${API_URL_SETTING}: it must be ${API_ROOT}.`,
+            ...cause
+        });
+    }
     if (status === 404) {
         return new errors_UserError(`${tried}: ${purpose.repository} does not exist or the token cannot see it (404 ${quoted})`, {
             fix: `Check the repository name. ${permissionFix(purpose)}`,
@@ -43888,7 +44051,11 @@ function explainRequestError(error, purpose) {
             ...cause
         });
     }
-    return new errors_UserError(`${tried}: GitHub answered ${status} (${quoted})`, { ...cause });
+    return new errors_UserError(`${tried}: GitHub answered ${status} (${quoted}) to ${describeRequest(failure)}`, {
+        fix: `Check that the API URL, ${API_URL_SETTING}, is ${API_ROOT}, then re-run the job;` +
+            ' if GitHub keeps answering this, report it with this log.',
+        ...cause
+    });
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/git/pull-request.ts
@@ -49330,23 +49497,24 @@ async function readOptional(path) {
 }
 /**
  * Replaces a file's content atomically: a temporary file in the same folder (same file system,
- * same mode) renamed over it, so a reader or a crash never sees half a file.
+ * same mode) renamed over it, so a reader or a crash never sees half a file. A symbolic link is
+ * followed, so the link stays a link and its target gets the text. Returns the path written.
  */
 async function writeFileAtomic(path, text) {
-    const temporary = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), `.${(0,external_node_path_namespaceObject.basename)(path)}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`);
+    const target = await (0,promises_namespaceObject.realpath)(path);
+    const temporary = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`);
     try {
         await (0,promises_namespaceObject.writeFile)(temporary, text, { flag: 'wx' });
-        await (0,promises_namespaceObject.chmod)(temporary, (await (0,promises_namespaceObject.stat)(path)).mode & 0o7777);
-        await (0,promises_namespaceObject.rename)(temporary, path);
+        await (0,promises_namespaceObject.chmod)(temporary, (await (0,promises_namespaceObject.stat)(target)).mode & 0o7777);
+        await (0,promises_namespaceObject.rename)(temporary, target);
     }
     catch (error) {
         await (0,promises_namespaceObject.rm)(temporary, { force: true });
         throw error;
     }
+    return target;
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./packages/core/src/workspace.ts
 
 
@@ -49456,7 +49624,7 @@ function isValidEnvironment(name) {
     return environmentPattern.test(name);
 }
 function payloadError(field, problem) {
-    return new errors_UserError(`client_payload.${field} ${problem}`, {
+    return new errors_UserError(`client_payload${field === '' ? '' : `.${field}`} ${problem}`, {
         fix: 'Send the event with dispatch-to-infra, or follow the payload schema in the gitops-lite README (schema 1).'
     });
 }
@@ -49620,11 +49788,10 @@ function readSettings(inputs, context) {
     const workspace = (0,external_node_fs_namespaceObject.realpathSync)(context.workspace);
     const place = (name, value) => placeEnvironment(name, value, request.environment);
     const workingDirectory = resolveInsideWorkspace(place('working-directory', inputs.string('working-directory') || '.'), { workspace, base: workspace, baseName: 'the repository root', input: 'working-directory' });
-    const files = readFiles(inputs, workspace, workingDirectory, place);
-    const envFileInput = place('env-file', inputs.string('env-file'));
-    const envFile = envFileInput
-        ? resolveInsideWorkspace(envFileInput, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'env-file' })
-        : (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(files[0]), '.env');
+    const files = inputs.lines('files').map((file) => place('files', file));
+    const envFile = place('env-file', inputs.string('env-file'));
+    // Refused now, before anything changes; found, and checked again, on the branch to edit (locateFiles).
+    resolvePaths({ workspace, workingDirectory, files, envFile });
     const pullRequest = inputs.boolean('pull-request');
     const branch = inputs.string('branch');
     if (branch !== '' && !isValidBranchName(branch)) {
@@ -49670,25 +49837,33 @@ function readSettings(inputs, context) {
         allowedRegistries
     };
 }
-/** The services and tags: from the inputs, or from the repository_dispatch payload when they are empty. */
+/**
+ * The services and tags: from the inputs, or, on repository_dispatch with 'service' and 'tag'
+ * empty, from the event's client_payload.
+ */
 function readRequest(inputs, context) {
     const services = inputs.list('service');
     const image = inputs.string('image');
     const tag = inputs.string('tag');
     const digest = inputs.string('digest');
-    if (services.length === 0 && image === '' && tag === '' && digest === '') {
-        if (context.eventName !== 'repository_dispatch') {
+    const dispatched = context.eventName === 'repository_dispatch';
+    if (services.length === 0 && tag === '') {
+        if (dispatched)
+            return readPayload(context.eventPayload, image, digest);
+        if (image === '' && digest === '') {
             throw new errors_UserError("Inputs 'service' (or 'image') and 'tag' are empty", {
                 fix: "Set 'service' and 'tag' in the step's 'with:' block, or run on repository_dispatch events sent by dispatch-to-infra."
             });
         }
-        const payload = context.eventPayload?.client_payload;
-        const received = parseDeployPayload(payload);
-        return { targets: received.updates, origin: 'payload', environment: received.environment, source: received.source };
     }
     if (services.length === 0 && image === '') {
         throw new errors_UserError("Neither 'service' nor 'image' says which services to update", {
             fix: "Set 'service' to the compose service name(s), or 'image' to the repository every matching service runs."
+        });
+    }
+    if (dispatched && tag === '') {
+        throw new errors_UserError("Input 'service' is set but 'tag' is empty: on repository_dispatch, the event's client_payload is read only when both are empty", {
+            fix: "Leave 'service' empty to take the services, images and tags from client_payload, or set 'tag' too."
         });
     }
     const checkedTag = requireTag("Input 'tag'", inputs.required('tag'));
@@ -49700,14 +49875,55 @@ function readRequest(inputs, context) {
         return { targets: [common], origin: 'inputs' };
     return { origin: 'inputs', targets: [...new Set(services)].map((service) => ({ service: requireServiceName("Input 'service'", service), ...common })) };
 }
+/** The targets in the event's client_payload; an 'image' input is a guard: the payload may only update that repository. */
+function readPayload(eventPayload, image, digest) {
+    if (digest !== '') {
+        throw new errors_UserError("Input 'digest' is set, but 'service' and 'tag' are empty, so the images come from the repository_dispatch event's client_payload, which carries its own digest", {
+            fix: "Remove 'digest' to use the payload's, or set 'service' and 'tag' as well to name the image by hand."
+        });
+    }
+    const payload = eventPayload?.client_payload;
+    if (payload === undefined || payload === null) {
+        throw new errors_UserError("The repository_dispatch event has no client_payload, and inputs 'service' and 'tag' are empty", {
+            fix: "Send the event with dispatch-to-infra (its client_payload names the services, image and tag), or set 'service' and 'tag' in the step's 'with:' block."
+        });
+    }
+    const received = parseDeployPayload(payload);
+    if (image !== '') {
+        const allowed = canonicalRepository(requireRepository("Input 'image'", image));
+        const other = received.updates.find((update) => canonicalRepository(parseImageReference(update.image)) !== allowed);
+        if (other) {
+            throw new errors_UserError(`The repository_dispatch event's client_payload updates service '${other.service}' to ${other.image}, but input 'image' limits this step to ${image}`, {
+                fix: `Dispatch only ${image} to this workflow, or clear 'image' to accept every image the payload names (or list the accepted registries in 'allowed-registries').`
+            });
+        }
+    }
+    return { targets: received.updates, origin: 'payload', environment: received.environment, source: received.source };
+}
 function requireRegistry(value) {
-    const ref = parseImageReference(`${value}/x`);
-    if (!ref?.registry && value !== 'docker.io') {
-        throw new errors_UserError(`Input 'allowed-registries' entry ${JSON.stringify(value)} is not a registry host`, {
-            fix: 'List registry hosts such as ghcr.io, registry.example.com:5000 or docker.io (Docker Hub).'
+    const host = parseImageReference(`${value}/x`)?.registry;
+    if (host !== value) {
+        // ghcr.io/acme reads as a host and a path: the registry is checked, not the owner.
+        const onlyHost = host === undefined ? '' : `: it is the host ${host} followed by a path, and a registry is allowed as a whole, not by owner or path`;
+        throw new errors_UserError(`Input 'allowed-registries' entry ${JSON.stringify(value)} is not a registry host${onlyHost}`, {
+            fix: `List registry hosts such as ${host ?? 'ghcr.io'}, registry.example.com:5000 or docker.io (Docker Hub), without a path.`
         });
     }
     return value === 'index.docker.io' ? 'docker.io' : value;
+}
+/**
+ * Refuses a planned image from a registry not in `allowed`, or whose registry cannot be known
+ * because an unset variable is part of it (empty `allowed` allows any).
+ */
+function checkUpdateRegistry(update, allowed, envFile) {
+    if (allowed.length === 0)
+        return;
+    const location = { file: update.file, line: update.line };
+    if (update.reference === undefined) {
+        const variables = update.unset.map((name) => `\${${name}}`).join(', ');
+        throw new errors_UserError(`The registry of service '${update.service}' (image ${update.image}) cannot be resolved, so 'allowed-registries' cannot be checked: ${envFile} does not set ${variables}`, { fix: `Set ${update.unset.join(', ')} in ${envFile}, or write the registry host in the image itself.`, location });
+    }
+    checkRegistry(update.image, allowed, location);
 }
 /** Refuses an image from a registry not in `allowed` (empty allows any). */
 function checkRegistry(image, allowed, location, origin) {
@@ -49733,26 +49949,35 @@ function placeEnvironment(name, value, environment) {
     }
     return value.replaceAll('{environment}', environment);
 }
-function readFiles(inputs, workspace, workingDirectory, place) {
-    const given = inputs.lines('files').map((file) => place('files', file));
-    if (given.length > 0) {
-        return given.map((file) => {
-            const path = resolveInsideWorkspace(file, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'files' });
-            if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
-                throw new errors_UserError(`Compose file ${JSON.stringify(file)} does not exist in ${(0,external_node_path_namespaceObject.relative)(workspace, workingDirectory) || '.'}`, {
-                    fix: "Check 'files' and 'working-directory' (paths are relative to working-directory), and that the repository is checked out."
-                });
-            }
-            return path;
-        });
-    }
-    const found = findComposeFile(workingDirectory);
-    if (!found) {
-        throw new errors_UserError(`No compose file in ${(0,external_node_path_namespaceObject.relative)(workspace, workingDirectory) || '.'} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
+/** Resolves 'files' and 'env-file' against working-directory, refusing paths that leave the workspace. */
+function resolvePaths(settings) {
+    const { workspace, workingDirectory } = settings;
+    const inside = (input, value) => resolveInsideWorkspace(value, { workspace, base: workingDirectory, baseName: 'working-directory', input });
+    return { files: settings.files.map((file) => inside('files', file)), envFile: settings.envFile === '' ? undefined : inside('env-file', settings.envFile) };
+}
+/**
+ * The files on the branch checked out now: those given, which must exist, or compose's default.
+ * The paths are resolved again because symbolic links may differ from the branch readSettings saw.
+ */
+function locateFiles(settings) {
+    const { workspace, workingDirectory } = settings;
+    const where = (0,external_node_path_namespaceObject.relative)(workspace, workingDirectory) || '.';
+    const resolved = resolvePaths(settings);
+    resolved.files.forEach((path, i) => {
+        if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
+            throw new errors_UserError(`Compose file ${JSON.stringify(settings.files[i])} does not exist in ${where}`, {
+                fix: "Check 'files' and 'working-directory' (paths are relative to working-directory), 'branch', and that the repository is checked out."
+            });
+        }
+    });
+    const found = resolved.files.length > 0 ? undefined : findComposeFile(workingDirectory);
+    if (resolved.files.length === 0 && !found) {
+        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
             fix: "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."
         });
     }
-    return [(0,external_node_path_namespaceObject.join)(workingDirectory, found)];
+    const files = found ? [(0,external_node_path_namespaceObject.join)(workingDirectory, found)] : resolved.files;
+    return { files, envFile: resolved.envFile ?? (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(files[0]), '.env') };
 }
 /** git check-ref-format's rules for a branch name. */
 function isValidBranchName(name) {
@@ -49846,6 +50071,7 @@ function summaryMarkdown(updates, outcome) {
 
 
 
+
 async function run() {
     await runAction(async () => {
         const settings = readSettings(new Inputs(), {
@@ -49857,38 +50083,56 @@ async function run() {
         await bumpImageTag(settings);
     });
 }
+const remote = 'origin';
+/**
+ * Checks out 'branch' from the remote when another branch (or none) is checked out, so that the
+ * files are found, planned and committed on it; a dry run reads it too, and pushes nothing.
+ */
+async function checkOutBranch(git, branch) {
+    if (branch === '')
+        return;
+    await git.topLevel();
+    if ((await git.currentBranch()) === branch)
+        return;
+    info(`Checking out '${branch}' from ${remote}`);
+    await git.checkoutBranch(branch, await git.fetch(remote, branch));
+}
+/** The folder, or its nearest parent that exists: git runs there, since 'branch' may add the rest. */
+function existingFolder(path) {
+    return (0,external_node_fs_namespaceObject.existsSync)(path) ? path : existingFolder((0,external_node_path_namespaceObject.dirname)(path));
+}
 /** Reads the files as they are now and plans the edit; pure apart from reading. */
-async function planFromDisk(settings) {
+async function planFromDisk(settings, paths) {
     const display = (path) => (0,external_node_path_namespaceObject.relative)(settings.workspace, path);
-    const files = await Promise.all(settings.files.map(async (path) => ({ path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') })));
-    const plan = planImageBump({
-        files,
-        envFile: { path: display(settings.envFile), text: await readOptional(settings.envFile) },
-        targets: settings.targets
-    });
+    const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') })));
+    const envFile = display(paths.envFile);
+    const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets: settings.targets });
     for (const update of plan.updates) {
         if (update.changed)
-            checkRegistry(update.image, settings.allowedRegistries, { file: update.file, line: update.line });
+            checkUpdateRegistry(update, settings.allowedRegistries, envFile);
     }
     return plan;
 }
 /** The plan's diff for the log and the 'diff' output; the env file's shows only the changed variable. */
-function diffOf(settings, plan) {
-    return bumpDiff(plan.files, (0,external_node_path_namespaceObject.relative)(settings.workspace, settings.envFile));
+function diffOf(settings, paths, plan) {
+    return bumpDiff(plan.files, (0,external_node_path_namespaceObject.relative)(settings.workspace, paths.envFile));
 }
-/** Writes the plan's files; when one cannot be written, puts back those already written. */
+/**
+ * Writes the plan's files; when one cannot be written, puts back those already written.
+ * Returns the paths written, symbolic links followed: those are what git must commit.
+ */
 async function writePlan(settings, plan) {
-    const paths = plan.files.map((file) => (0,external_node_path_namespaceObject.join)(settings.workspace, file.path));
-    for (const [i, file] of plan.files.entries()) {
+    const written = [];
+    for (const file of plan.files) {
         try {
-            await writeFileAtomic(paths[i], file.after);
+            written.push(await writeFileAtomic((0,external_node_path_namespaceObject.join)(settings.workspace, file.path), file.after));
         }
         catch (error) {
-            await restorePlan(settings, { ...plan, files: plan.files.slice(0, i) });
+            await restorePlan(settings, { ...plan, files: plan.files.slice(0, written.length) });
             throw error;
         }
     }
-    return paths;
+    return written;
 }
 /** Puts the plan's files back as they were read. */
 async function restorePlan(settings, plan) {
@@ -49896,7 +50140,10 @@ async function restorePlan(settings, plan) {
         await writeFileAtomic((0,external_node_path_namespaceObject.join)(settings.workspace, file.path), file.before);
 }
 async function bumpImageTag(settings) {
-    let plan = await planFromDisk(settings);
+    const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core_debug(line));
+    await checkOutBranch(git, settings.branch);
+    const paths = locateFiles(settings);
+    let plan = await planFromDisk(settings, paths);
     for (const update of plan.updates) {
         info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
     }
@@ -49908,7 +50155,7 @@ async function bumpImageTag(settings) {
         setOutput('image', [...new Set(plan.updates.map((u) => u.image))].join('\n'));
         setOutput('commit-sha', extra.commitSha ?? '');
         setOutput('pull-request-url', extra.pullRequestUrl ?? '');
-        setOutput('diff', changed ? diffOf(settings, plan) : '');
+        setOutput('diff', changed ? diffOf(settings, paths, plan) : '');
         info(outcome);
         summary.addRaw(summaryMarkdown(plan.updates, outcome));
     };
@@ -49919,17 +50166,15 @@ async function bumpImageTag(settings) {
     if (plan.files.length === 0)
         return finish(false, 'Every service is already at the requested image; nothing to do.');
     if (settings.dryRun) {
-        info(diffOf(settings, plan));
+        info(diffOf(settings, paths, plan));
         return finish(true, 'Dry run: the diff above was not applied.');
     }
     if (!settings.commit) {
         await writePlan(settings, plan);
         return finish(true, `Updated ${plan.files.map((f) => f.path).join(', ')} (not committed: commit is false).`);
     }
-    const git = new GitCommandManager(settings.workingDirectory, (line) => core_debug(line));
     await git.topLevel();
-    const current = await git.currentBranch();
-    const base = settings.branch || current;
+    const base = settings.branch || (await git.currentBranch());
     if (!base) {
         throw new errors_UserError('The checkout is on a detached HEAD and no branch was given', {
             fix: "Set 'branch' to the branch to commit to, or check out a branch (actions/checkout with 'ref: main')."
@@ -49939,16 +50184,17 @@ async function bumpImageTag(settings) {
     const context = { environment: settings.environment, source: settings.source };
     const result = await publish({
         git,
-        remote: 'origin',
+        remote,
         base,
         head,
-        startFromRemote: settings.pullRequest || current !== base,
+        // 'branch' is checked out already; a pull request's branch starts from the remote's base.
+        startFromRemote: settings.pullRequest,
         push: settings.push,
         maxAttempts: settings.maxAttempts,
         author: settings.author,
         log: (line) => info(line),
         apply: async () => {
-            plan = await planFromDisk(settings);
+            plan = await planFromDisk(settings, paths);
             if (plan.files.length === 0)
                 return undefined;
             const written = plan;

@@ -34098,6 +34098,14 @@ function parseDuration(text) {
     const ms = Number(match[1]) * durationUnits[match[2] ?? 's'];
     return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
+/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+function formatDuration(ms) {
+    const hours = Math.floor(ms / 3_600_000);
+    const minutes = Math.floor((ms % 3_600_000) / 60_000);
+    const seconds = (ms % 60_000) / 1000;
+    const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean);
+    return parts.length > 0 ? parts.join(' ') : '0s';
+}
 
 ;// CONCATENATED MODULE: ./packages/core/src/github/errors.ts
 
@@ -34105,8 +34113,26 @@ function bodyOf(error) {
     const data = error.response?.data;
     return typeof data === 'object' && data !== null ? data : {};
 }
-/** GitHub's own words: its message, then each entry of `errors` (a string, or an object with `message`, `field`, `code`). */
+/** The longest excerpt of a text body quoted in a message: an HTML error page runs to kilobytes. */
+const TEXT_QUOTE_LIMIT = 200;
+/** A text body (an HTML page from a proxy or a web server) by its <title>, else its first characters. */
+function quoteText(text) {
+    const title = /<title[^>]*>([^<]*)<\/title>/i.exec(text)?.[1].trim();
+    const flat = (title || text).replace(/\s+/g, ' ').trim();
+    return flat.length > TEXT_QUOTE_LIMIT ? `${flat.slice(0, TEXT_QUOTE_LIMIT)}...` : flat;
+}
+/** Whether the body is text rather than GitHub's JSON, i.e. something other than the REST API answered. */
+function hasTextBody(error) {
+    return typeof error.response?.data === 'string';
+}
+/**
+ * GitHub's own words: its message, then each entry of `errors` (a string, or an object with
+ * `message`, `field`, `code`). A text body is quoted by its title or start.
+ */
 function quoteGitHubMessage(error) {
+    const data = error.response?.data;
+    if (typeof data === 'string')
+        return quoteText(data) || 'an empty body';
     const body = bodyOf(error);
     const details = (body.errors ?? []).map((entry) => {
         if (typeof entry === 'string')
@@ -34114,7 +34140,7 @@ function quoteGitHubMessage(error) {
         const e = entry;
         return e.message ?? [e.resource, e.field, e.code].filter(Boolean).join(' ');
     });
-    const message = body.message ?? error.message ?? 'no message';
+    const message = body.message ?? quoteText(error.message ?? 'no message');
     return details.length > 0 ? `${message}: ${details.join('; ')}` : message;
 }
 function header(error, name) {
@@ -34146,11 +34172,22 @@ function looksLikeWorkflowToken(token) {
     return token.startsWith('ghs_');
 }
 function permissionFix(purpose) {
+    // ghs_ is every installation token: the workflow's GITHUB_TOKEN, but also a GitHub App's.
     const workflowToken = purpose.workflowToken
-        ? " The token looks like the workflow's GITHUB_TOKEN, which can only reach the repository running the workflow."
+        ? " The token starts with ghs_: if it is the workflow's GITHUB_TOKEN, it has permissions only on the repository running the workflow;" +
+            ` if it is a GitHub App token, the app must be installed on ${purpose.repository} with '${purpose.permission}'.`
         : '';
     return (`${workflowToken} Use a fine-grained personal access token or a GitHub App token with '${purpose.permission}' on ${purpose.repository}` +
         ' (a classic token needs the repo scope), stored as a secret.').trimStart();
+}
+/** Where a REST API root is, for fixes that point at a wrong API URL. */
+const API_ROOT = "GitHub's REST API root (https://api.github.com, or https://HOST/api/v3 on GitHub Enterprise Server)";
+/** Where the API URL comes from: dispatch-to-infra's input, the other actions the runner's. */
+const API_URL_SETTING = "'api-url' (where the action has it) or the runner's GITHUB_API_URL";
+/** `POST https://api.github.com/repos/acme/infra/dispatches`, as far as the failure tells. */
+function describeRequest(error) {
+    const { method, url } = error.request ?? {};
+    return url === undefined ? 'the request' : `${method ?? ''} ${url}`.trim();
 }
 /**
  * Turns a failed GitHub request into a UserError saying what happened, in GitHub's words
@@ -34179,6 +34216,13 @@ function explainRequestError(error, purpose) {
     if (status === 403) {
         return new errors_UserError(`${tried}: the token is not allowed to (403 ${quoted})`, { fix: permissionFix(purpose), ...cause });
     }
+    if (status === 404 && hasTextBody(failure)) {
+        // GitHub's API answers 404 in JSON; a page means a web server or proxy answered instead.
+        return new errors_UserError(`${tried}: the API URL did not answer like GitHub's REST API: ${describeRequest(failure)} got 404 with a non-JSON body (${quoted})`, {
+            fix: `Check the API URL, ${API_URL_SETTING}: it must be ${API_ROOT}.`,
+            ...cause
+        });
+    }
     if (status === 404) {
         return new errors_UserError(`${tried}: ${purpose.repository} does not exist or the token cannot see it (404 ${quoted})`, {
             fix: `Check the repository name. ${permissionFix(purpose)}`,
@@ -34203,7 +34247,11 @@ function explainRequestError(error, purpose) {
             ...cause
         });
     }
-    return new errors_UserError(`${tried}: GitHub answered ${status} (${quoted})`, { ...cause });
+    return new errors_UserError(`${tried}: GitHub answered ${status} (${quoted}) to ${describeRequest(failure)}`, {
+        fix: `Check that the API URL, ${API_URL_SETTING}, is ${API_ROOT}, then re-run the job;` +
+            ' if GitHub keeps answering this, report it with this log.',
+        ...cause
+    });
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/names.ts
@@ -34281,7 +34329,7 @@ function isValidEnvironment(name) {
     return environmentPattern.test(name);
 }
 function payloadError(field, problem) {
-    return new UserError(`client_payload.${field} ${problem}`, {
+    return new UserError(`client_payload${field === '' ? '' : `.${field}`} ${problem}`, {
         fix: 'Send the event with dispatch-to-infra, or follow the payload schema in the gitops-lite README (schema 1).'
     });
 }
@@ -39823,6 +39871,7 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 ;// CONCATENATED MODULE: ./packages/core/src/github/workflow-runs.ts
 
 
+
 /** The token permission listing and reading workflow runs needs. */
 const WORKFLOW_RUNS_PERMISSION = 'Actions: read';
 /**
@@ -39853,7 +39902,7 @@ function githubWorkflowRuns(client, lookup) {
                     created: createdSince(new Date(lookup.dispatchedAt.getTime() - CLOCK_SKEW_MS)),
                     per_page: 100
                 });
-                return data.workflow_runs.find((run) => runCarries(run, lookup.correlationId));
+                return data.workflow_runs.filter((run) => runCarries(run, lookup.correlationId));
             }
             catch (error) {
                 throw explainRequestError(error, purpose(`list the repository_dispatch workflow runs of ${owner}/${repo}`));
@@ -39896,7 +39945,34 @@ function nextPollDelay(previousMs) {
         return POLL_BACKOFF.initialMs;
     return Math.min(Math.round(previousMs * POLL_BACKOFF.factor), POLL_BACKOFF.maxMs);
 }
-/** Finds the dispatched run and polls it with backoff until it completes or time runs out. */
+/** Whether a run ended without success (failure, cancelled, timed_out, ...). */
+function runFailed(run) {
+    return run.status === 'completed' && run.conclusion !== 'success';
+}
+/** By creation, then id: GitHub's run ids grow, and created_at has whole seconds only. */
+function oldestFirst(runs) {
+    return [...runs].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id - b.id);
+}
+/**
+ * The one run to report when several carry the correlation id: the oldest that failed, else
+ * the oldest still running, else the oldest. Undefined when there are none.
+ */
+function runToReport(runs) {
+    return runs.find(runFailed) ?? runs.find((run) => run.status !== 'completed') ?? runs[0];
+}
+/** The runs now: a fresh listing, plus any earlier run it no longer shows (a page of newer runs pushed it off), read by id. */
+async function refresh(source, known) {
+    const listed = await source.find();
+    const dropped = known.filter((run) => !listed.some((l) => l.id === run.id));
+    const reread = await Promise.all(dropped.map((run) => (run.status === 'completed' ? run : source.get(run.id))));
+    return oldestFirst([...listed, ...reread]);
+}
+/**
+ * Finds the dispatched runs and polls them with backoff until all complete, one fails, or time
+ * runs out. Polling lists the runs again, so a second run of the same event (a retried dispatch)
+ * is waited for too. A UserError from the source (GitHub's API failing) ends the wait with what
+ * was seen: the event was sent, and its run must not be lost.
+ */
 async function waitForWorkflowRun(source, options) {
     const clock = options.clock ?? realClock;
     const start = clock.now();
@@ -39911,21 +39987,37 @@ async function waitForWorkflowRun(source, options) {
         await clock.sleep(Math.min(delay, left));
         return true;
     };
-    let run = await source.find();
-    while (!run) {
-        if (!(await pause(findDeadline)))
-            return { state: 'not-found' };
-        run = await source.find();
+    let runs = [];
+    const seen = new Set();
+    const look = async () => {
+        runs = await refresh(source, runs);
+        for (const run of runs.filter((r) => !seen.has(r.id))) {
+            seen.add(run.id);
+            options.onFound?.(run, seen.size);
+        }
+    };
+    const unfinished = () => runs.filter((run) => run.status !== 'completed');
+    try {
+        await look();
+        while (runs.length === 0) {
+            if (!(await pause(findDeadline)))
+                return { state: 'not-found', runs: [] };
+            await look();
+        }
+        delay = undefined;
+        while (unfinished().length > 0 && !runs.some(runFailed)) {
+            unfinished().forEach((run) => options.onProgress?.(run));
+            if (!(await pause(deadline)))
+                return { state: 'timed-out', runs };
+            await look();
+        }
+        return { state: 'completed', runs };
     }
-    options.onFound?.(run);
-    delay = undefined;
-    while (run.status !== 'completed') {
-        options.onProgress?.(run);
-        if (!(await pause(deadline)))
-            return { state: 'timed-out', run };
-        run = await source.get(run.id);
+    catch (error) {
+        if (error instanceof errors_UserError)
+            return { state: 'unreadable', runs, error };
+        throw error;
     }
-    return { state: 'completed', run };
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/github/dispatch.ts
@@ -40123,8 +40215,14 @@ function readServices(raw) {
     }
     return updates;
 }
+/** Whether an http:// URL to this host keeps the token on the machine: localhost, 127.0.0.0/8 or ::1 (local tests). */
+function isLoopbackHost(hostname) {
+    // URL() writes 127.1 as 127.0.0.1 and an IPv6 host in brackets.
+    return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
 function readApiUrl(inputs, env) {
     const value = inputs.string('api-url') || env.GITHUB_API_URL || DEFAULT_API_URL;
+    const where = inputs.string('api-url') ? "Input 'api-url'" : 'GITHUB_API_URL';
     let url;
     try {
         url = new URL(value);
@@ -40133,8 +40231,13 @@ function readApiUrl(inputs, env) {
         url = undefined;
     }
     if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-        throw new errors_UserError(`Input 'api-url' must be an http(s) URL, got ${quote(value)}`, {
+        throw new errors_UserError(`${where} must be an http(s) URL, got ${quote(value)}`, {
             fix: "Leave it empty for the runner's GitHub, or give the REST API root, e.g. https://github.example.com/api/v3."
+        });
+    }
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+        throw new errors_UserError(`${where} ${quote(value)} is plain http to ${url.hostname}: the token would cross the network unencrypted`, {
+            fix: 'Use the https:// address of the REST API, e.g. https://github.example.com/api/v3; http is accepted only for localhost, 127.0.0.0/8 and ::1.'
         });
     }
     return value.replace(/\/+$/, '');
@@ -40197,10 +40300,11 @@ function readSettings(inputs, env) {
     }
     const extraRaw = inputs.string('client-payload');
     const extra = extraRaw === '' ? undefined : parseJson('client-payload', extraRaw, 'a JSON value, e.g. {"pr": 42}');
-    const waitTimeout = inputs.string('wait-timeout') || '15m';
     const waitTimeoutMs = inputs.duration('wait-timeout', '15m');
     if (waitTimeoutMs < 1000 || waitTimeoutMs > MAX_WAIT_MS) {
-        throw new errors_UserError(`Input 'wait-timeout' must be from 1s to 6h, got ${quote(waitTimeout)}`, { fix: "Use e.g. '15m'." });
+        throw new errors_UserError(`Input 'wait-timeout' must be from 1s to 6h, got ${quote(inputs.string('wait-timeout'))}, which is ${formatDuration(waitTimeoutMs)}`, {
+            fix: "Use e.g. '15m'; a bare number is seconds."
+        });
     }
     return {
         token,
@@ -40213,9 +40317,89 @@ function readSettings(inputs, env) {
         apiUrl: readApiUrl(inputs, env),
         wait: inputs.boolean('wait', false),
         waitTimeoutMs,
-        waitTimeout,
         source: input_helper_readSource(env)
     };
+}
+
+;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/outcome.ts
+
+/**
+ * The `conclusion` output when the wait ended without a conclusion from GitHub. None is one of
+ * GitHub's own conclusions (which include `timed_out`), so none can be mistaken for one.
+ */
+const WAIT_CONCLUSIONS = { 'timed-out': 'wait-timeout', 'not-found': 'run-not-found', unreadable: 'unknown' };
+/** Re-running sends the event again, so a deploy that may still be running should be looked at first. */
+const RERUN_NOTE = 're-running this job would send the event again.';
+function deployOutcome(result, context) {
+    const run = runToReport(result.runs);
+    const summary = (stillRunning = '') => [...severalRunsNote(result.runs, context), ...result.runs.map((r) => runLine(r, stillRunning))];
+    switch (result.state) {
+        case 'not-found':
+            return {
+                conclusion: WAIT_CONCLUSIONS['not-found'],
+                summary: [`No run of ${context.target} carried the correlation id <code>${context.correlationId}</code>.`],
+                failure: new errors_UserError(`No repository_dispatch run of ${context.target} has '${context.correlationId}' in its name ${findLimit(context)}`, {
+                    fix: `Check that the infra workflow runs on repository_dispatch (types: [${context.eventType}]) and has the line: ${RUN_NAME_LINE}`
+                })
+            };
+        case 'unreadable': {
+            const sent = `The '${context.eventType}' event was sent to ${context.target}`;
+            const [failed, look] = run
+                ? [`the deploy run ${run.html_url} may still be running, but reading it failed`, 'See the run for how the deploy ends']
+                : ['its deploy run may still be running, but looking for it failed', `Look for the run named with ${context.correlationId} in ${context.target}'s Actions tab`];
+            return {
+                conclusion: WAIT_CONCLUSIONS.unreadable,
+                run,
+                summary: run
+                    ? summary(' when reading it failed; it may still be running')
+                    : [`The <code>${context.eventType}</code> event was sent, but looking for its run failed; it may still be running.`],
+                failure: new errors_UserError(`${sent}, and ${failed}: ${result.error.message}`, {
+                    fix: [`${look}; ${RERUN_NOTE}`, result.error.fix].filter(Boolean).join(' ')
+                })
+            };
+        }
+        // A completed or timed-out wait holds at least one run.
+        case 'timed-out':
+            return {
+                conclusion: WAIT_CONCLUSIONS['timed-out'],
+                run,
+                summary: summary(` after ${formatDuration(context.waitTimeoutMs)}`),
+                failure: new errors_UserError(`The deploy run ${run.html_url} did not complete within ${formatDuration(context.waitTimeoutMs)}; it is still ${run.status}${among(result.runs, context)}`, { fix: "Look at the run; raise 'wait-timeout' if deploys take longer." })
+            };
+        case 'completed': {
+            const { conclusion, html_url: url } = run;
+            const failure = conclusion === 'success'
+                ? undefined
+                : new errors_UserError(`The deploy run ${url} concluded '${conclusion}'${among(result.runs, context)}`, {
+                    fix: 'The change did not reach the VMs: see the run in the infra repository.'
+                });
+            return { conclusion: conclusion ?? '', run, summary: summary(), failure };
+        }
+    }
+}
+/** `within 2s`, or `within 5m of the dispatch` when the find timeout was the shorter limit. */
+function findLimit(context) {
+    const limit = Math.min(context.waitTimeoutMs, context.findTimeoutMs);
+    return `within ${formatDuration(limit)}${limit === context.waitTimeoutMs ? '' : ' of the dispatch'}`;
+}
+/** Names the other runs, so a failure of one of two runs of the same event is not a mystery. */
+function among(runs, context) {
+    return runs.length > 1 ? ` (one of ${runs.length} runs carrying the correlation id ${context.correlationId}: the event was delivered ${runs.length} times)` : '';
+}
+function severalRunsNote(runs, context) {
+    if (runs.length < 2)
+        return [];
+    return [
+        `${runs.length} runs carry the correlation id <code>${context.correlationId}</code>: the event was delivered ${runs.length} times ` +
+            '(a retried request). The step fails if any of them fails.'
+    ];
+}
+/** One summary line per run; `stillRunning` ends the line of a run that had not completed. */
+function runLine(run, stillRunning) {
+    const link = `<a href="${run.html_url}">run ${run.id}</a>`;
+    return run.status === 'completed'
+        ? `The deploy ${link} concluded <code>${run.conclusion}</code>.`
+        : `The deploy ${link} was still <code>${run.status}</code>${stillRunning}.`;
 }
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/main.ts
@@ -40223,22 +40407,15 @@ function readSettings(inputs, env) {
 
 
 
-/**
- * The `conclusion` output when the wait itself ended without a conclusion from GitHub. Hyphenated,
- * so neither can be mistaken for one of GitHub's own conclusions (which include `timed_out`).
- */
-const WAIT_CONCLUSIONS = { timedOut: 'wait-timeout', notFound: 'run-not-found' };
+
 /** GitHub shows a dispatched run within seconds; one missing after this is not coming (wrong run-name, no workflow). */
 const FIND_TIMEOUT_MS = 5 * 60_000;
 async function run() {
     await runAction(async () => {
         const settings = readSettings(new Inputs(), process.env);
         const target = `${settings.repository.owner}/${settings.repository.repo}`;
+        // No warning for ghs_: GitHub App tokens, which the README recommends, start with it too. A 403/404 says what to check.
         const workflowToken = looksLikeWorkflowToken(settings.token) && target !== process.env.GITHUB_REPOSITORY;
-        if (workflowToken) {
-            warning(`The token looks like the workflow's GITHUB_TOKEN (it starts with ghs_), which cannot dispatch to ${target}. ` +
-                'Use a fine-grained token or a GitHub App token with Contents: write on that repository; if this already is a GitHub App token, ignore this.');
-        }
         const correlationId = (0,external_node_crypto_.randomUUID)();
         const payload = createDeployPayload({
             updates: settings.updates,
@@ -40267,59 +40444,42 @@ async function run() {
         setOutput('payload', JSON.stringify(payload));
         summary.addHeading('dispatch-to-infra', 3).addRaw(`Sent <code>${settings.eventType}</code> to <code>${target}</code>: `, false);
         summary.addList(settings.updates.map((u) => `<code>${u.service}</code>: <code>${u.image}:${u.tag}</code>`));
-        if (settings.wait)
-            await waitForDeploy(settings, target, correlationId, dispatchedAt, client);
-        await summary.write();
+        try {
+            if (settings.wait)
+                await waitForDeploy(settings, target, correlationId, dispatchedAt, client);
+        }
+        finally {
+            // Whatever the wait found, the summary says it: a failed or lost deploy most of all.
+            await summary.write();
+        }
     });
 }
 async function waitForDeploy(settings, target, correlationId, dispatchedAt, client) {
-    let lastStatus = null;
-    const found = (run) => {
-        info(`Waiting for ${run.html_url} (up to ${settings.waitTimeout})`);
-        setOutput('run-id', String(run.id));
-        setOutput('run-url', run.html_url);
-    };
+    const waitTimeout = formatDuration(settings.waitTimeoutMs);
+    const statuses = new Map();
     const result = await waitForWorkflowRun(githubWorkflowRuns(client, { repository: settings.repository, correlationId, dispatchedAt }), {
         timeoutMs: settings.waitTimeoutMs,
         findTimeoutMs: FIND_TIMEOUT_MS,
-        onFound: found,
+        onFound: (run, count) => info(count === 1
+            ? `Waiting for ${run.html_url} (up to ${waitTimeout})`
+            : `${run.html_url} carries the correlation id too: the event was delivered ${count} times (a retried request); waiting for every run, the step fails if any fails`),
         onProgress: (run) => {
-            if (run.status !== lastStatus)
-                info(`The run is ${run.status}`);
-            lastStatus = run.status;
+            if (run.status !== statuses.get(run.id))
+                info(`${run.html_url} is ${run.status}`);
+            statuses.set(run.id, run.status);
         }
     });
-    if (result.state === 'not-found') {
-        setOutput('conclusion', WAIT_CONCLUSIONS.notFound);
-        summary.addRaw(`No run of ${target} carried the correlation id <code>${correlationId}</code>.`, true);
-        await summary.write();
-        throw new errors_UserError(`No repository_dispatch run of ${target} has '${correlationId}' in its name ${describeWait(settings)}`, {
-            fix: `Check that the infra workflow runs on repository_dispatch (types: [${settings.eventType}]) and has the line: ${RUN_NAME_LINE}`
-        });
+    const outcome = deployOutcome(result, { target, eventType: settings.eventType, correlationId, waitTimeoutMs: settings.waitTimeoutMs, findTimeoutMs: FIND_TIMEOUT_MS });
+    setOutput('conclusion', outcome.conclusion);
+    if (outcome.run) {
+        setOutput('run-id', String(outcome.run.id));
+        setOutput('run-url', outcome.run.html_url);
     }
-    const { run } = result;
-    const link = `<a href="${run.html_url}">run ${run.id}</a>`;
-    if (result.state === 'timed-out') {
-        setOutput('conclusion', WAIT_CONCLUSIONS.timedOut);
-        summary.addRaw(`The deploy ${link} was still <code>${run.status}</code> after ${settings.waitTimeout}.`, true);
-        await summary.write();
-        throw new errors_UserError(`The deploy run ${run.html_url} did not complete within ${settings.waitTimeout}; it is still ${run.status}`, {
-            fix: "Look at the run; raise 'wait-timeout' if deploys take longer."
-        });
-    }
-    setOutput('conclusion', run.conclusion ?? '');
-    summary.addRaw(`The deploy ${link} concluded <code>${run.conclusion}</code>.`, true);
-    if (run.conclusion !== 'success') {
-        await summary.write();
-        throw new errors_UserError(`The deploy run ${run.html_url} concluded '${run.conclusion}'`, {
-            fix: 'The change did not reach the VMs: see the run in the infra repository.'
-        });
-    }
-    info(`The deploy succeeded: ${run.html_url}`);
-}
-function describeWait(settings) {
-    const limit = Math.min(settings.waitTimeoutMs, FIND_TIMEOUT_MS);
-    return limit === settings.waitTimeoutMs ? `within ${settings.waitTimeout}` : `within ${limit / 60_000} minutes of the dispatch`;
+    for (const line of outcome.summary)
+        summary.addRaw(line, true);
+    if (outcome.failure)
+        throw outcome.failure;
+    info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`);
 }
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/index.ts

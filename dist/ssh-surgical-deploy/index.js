@@ -63945,17 +63945,68 @@ function parseDuration(text) {
     const ms = Number(match[1]) * durationUnits[match[2] ?? 's'];
     return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
+/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+function formatDuration(ms) {
+    const hours = Math.floor(ms / 3_600_000);
+    const minutes = Math.floor((ms % 3_600_000) / 60_000);
+    const seconds = (ms % 60_000) / 1000;
+    const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean);
+    return parts.length > 0 ? parts.join(' ') : '0s';
+}
 
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/hosts.ts
 
 /**
- * Deploys to every host, one at a time (stopping at the first that fails, the rest skipped) or
- * all at once. Every host gets an outcome, whatever happens to the others: a deploy that throws
- * (a bug) is a failed host, so the outputs and the summary still cover each one.
+ * Connects to every host first, so a host that cannot be reached (its key not trusted, the
+ * deploy key refused, the VM down) fails the run before any host is changed. Then deploys one
+ * host at a time (stopping at the first that fails, the rest skipped) or all at once. Every host
+ * gets an outcome, whatever happens to the others: a deploy that throws (a bug) is a failed
+ * host, so the outputs and the summary still cover each one.
  */
-async function deployHosts(hosts, nameOf, parallel, deployOne) {
-    const crashed = (host, error) => ({
-        host: nameOf(host),
+async function deployHosts(hosts, parallel, steps) {
+    const skipped = (host, reason) => ({ host: steps.nameOf(host), result: 'skipped', reason, health: {}, durationMs: 0 });
+    const connections = await Promise.allSettled(hosts.map((host) => steps.connect(host)));
+    const unreachable = hosts.filter((_, index) => connections[index].status === 'rejected');
+    if (unreachable.length > 0) {
+        for (const connection of connections)
+            if (connection.status === 'fulfilled')
+                connection.value.close();
+        const reason = `no host was deployed: ${unreachable.map(steps.nameOf).join(', ')} could not be connected to`;
+        return connections.map((connection, index) => connection.status === 'rejected' ? failedHost(steps.nameOf(hosts[index]), connection.reason) : skipped(hosts[index], reason));
+    }
+    const deployOne = async (host, index) => {
+        const connection = connections[index].value;
+        try {
+            return await steps.deploy(host, connection, index);
+        }
+        catch (error) {
+            return failedHost(steps.nameOf(host), error);
+        }
+        finally {
+            connection.close();
+        }
+    };
+    if (parallel)
+        return Promise.all(hosts.map(deployOne));
+    const outcomes = [];
+    for (const [index, host] of hosts.entries()) {
+        const failed = outcomes.find((o) => o.error);
+        if (failed) {
+            ;
+            connections[index].value.close();
+            outcomes.push(skipped(host, `not deployed: ${failed.host} failed before it`));
+            continue;
+        }
+        outcomes.push(await deployOne(host, index));
+    }
+    return outcomes;
+}
+/** A host that failed with a UserError, or whose deploy threw something else (a bug). */
+function failedHost(host, error) {
+    if (error instanceof errors_UserError)
+        return { host, result: 'failed', health: {}, error, durationMs: 0 };
+    return {
+        host,
         result: 'failed',
         health: {},
         error: new errors_UserError(`Unexpected error: ${errorMessage(error)}`, {
@@ -63963,20 +64014,7 @@ async function deployHosts(hosts, nameOf, parallel, deployOne) {
         }),
         unexpected: error,
         durationMs: 0
-    });
-    if (parallel) {
-        const settled = await Promise.allSettled(hosts.map((host, index) => deployOne(host, index)));
-        return settled.map((result, index) => (result.status === 'fulfilled' ? result.value : crashed(hosts[index], result.reason)));
-    }
-    const outcomes = [];
-    for (const [index, host] of hosts.entries()) {
-        if (outcomes.some((o) => o.error)) {
-            outcomes.push({ host: nameOf(host), result: 'skipped', health: {}, durationMs: 0 });
-            continue;
-        }
-        outcomes.push(await deployOne(host, index).catch((error) => crashed(host, error)));
-    }
-    return outcomes;
+    };
 }
 /**
  * What the step fails with, if anything: the one host's error (a crash as itself, so it is
@@ -64351,6 +64389,10 @@ class SshSession {
             });
         });
     }
+    /** False once the connection was closed or lost. */
+    get isOpen() {
+        return !this.closed;
+    }
     close() {
         this.closed = true;
         this.client.end();
@@ -64512,6 +64554,15 @@ function classify(hash, containers, recorded, inputs, hostFileDigest, describe, 
     if (changed.length > 0)
         return { change: 'changed', reasons: changed };
     const drift = [];
+    if (recorded) {
+        // Git and the record agree, the host's copy does not: someone edited it there. The swap puts
+        // it back; the service must be recreated too (a single-file bind mount keeps the old inode).
+        for (const [path, digest] of Object.entries(inputs)) {
+            const current = hostFileDigest(path);
+            if (current !== undefined && current !== digest)
+                drift.push(`${describe(path)} was ${current === 'missing' ? 'deleted' : 'edited'} on the host`);
+        }
+    }
     if (containers.length === 0)
         drift.push('its container is missing');
     for (const c of containers) {
@@ -64663,10 +64714,11 @@ set -f
 case $GL_DIR in /*) ;; *) GL_DIR="$HOME/$GL_DIR" ;; esac
 GL_STATE="$GL_DIR/.gitops-lite"
 GL_CONTAINER_FORMAT='{"id":{{json .Id}},"name":{{json .Name}},"service":{{json (index .Config.Labels "com.docker.compose.service")}},"oneoff":{{json (index .Config.Labels "com.docker.compose.oneoff")}},"configHash":{{json (index .Config.Labels "com.docker.compose.config-hash")}},"image":{{json .Config.Image}},"state":{{json .State.Status}},"health":{{with index .State "Health"}}{{json .Status}}{{else}}null{{end}},"exitCode":{{.State.ExitCode}},"restartPolicy":{{json .HostConfig.RestartPolicy.Name}}}'
-# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.
+# gl_docker inspect templates fail on a missing map key, hence 'index' for the optional Health.
 # The restart policy gets a trailing dot so an empty one still makes a word.
 GL_STATUS_FORMAT='{{.State.Status}} {{with index .State "Health"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'
 GL_STEADY_SECONDS=5
+GL_MAX_RESTARTS=3
 GL_LOG_LINES=40
 GL_FAILED=
 
@@ -64677,28 +64729,31 @@ gl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\n' "$*" >&2; exit "$gl_co
 gl_check_host() {
   gl_user=$(id -un 2>/dev/null || echo "this user")
   command -v docker >/dev/null 2>&1 || gl_fail 69 "docker is not installed on the host, or not on the PATH of $gl_user"
-  docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
+  # A hung registry or engine must not hold the lock forever.
+  GL_TIMEOUT=
+  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT="timeout $GL_COMMAND_TIMEOUT"; fi
+  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
     gl_fail 69 "$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?"
   for gl_tool in base64 sha256sum flock mktemp awk; do
     command -v "$gl_tool" >/dev/null 2>&1 || gl_fail 69 "$gl_tool is not installed on the host"
   done
   case $GL_COMPOSE_PREF in
-    'docker compose') docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail 69 "'docker compose' (the Compose v2 plugin) does not work on the host" ;;
+    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail 69 "'docker compose' (the Compose v2 plugin) does not work on the host" ;;
     docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail 69 "docker-compose is not installed on the host" ;;
     *)
-      if docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2
+      if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2
       elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1
       else gl_fail 69 "neither 'docker compose' nor docker-compose is installed on the host"
       fi ;;
   esac
-  # A hung registry or engine must not hold the lock forever.
-  GL_TIMEOUT=
-  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT="timeout $GL_COMMAND_TIMEOUT"; fi
 }
+
+# Every docker call is bounded by command-timeout (when the host has timeout(1)).
+gl_docker() { $GL_TIMEOUT docker "$@"; }
 
 gl_compose() {
   if [ -n "$GL_PROJECT" ]; then set -- -p "$GL_PROJECT" "$@"; fi
-  if [ "$GL_COMPOSE" = v2 ]; then $GL_TIMEOUT docker compose "$@"; else $GL_TIMEOUT docker-compose "$@"; fi
+  if [ "$GL_COMPOSE" = v2 ]; then gl_docker compose "$@"; else $GL_TIMEOUT docker-compose "$@"; fi
 }
 
 # Compose with this stack's files, read from the current directory; relative paths in them
@@ -64763,12 +64818,12 @@ gl_stage_file() {
 }
 
 gl_containers() {
-  gl_ids=$(docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT") || return 1
-  [ -z "$gl_ids" ] || docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null || true
+  gl_ids=$(gl_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT") || return 1
+  [ -z "$gl_ids" ] || gl_docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null || true
 }
 
 gl_service_ids() {
-  docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT" \
+  gl_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT" \
     --filter "label=com.docker.compose.service=$1" --filter "label=com.docker.compose.oneoff=False"
 }
 
@@ -64820,10 +64875,11 @@ gl_apply_begin() {
   gl_lock -x
   gl_started=$(date +%s)
   printf '%s\n' "$GL_OWNER" > "$GL_STATE/lock.owner"
+  # However this script ends, the next run waiting for the lock must not be told we hold it.
+  trap ': > "$GL_STATE/lock.owner"' EXIT
   gl_generation=$(cat "$GL_STATE/generation" 2>/dev/null || echo 0)
   if [ "$gl_generation" != "$GL_EXPECT_GENERATION" ]; then
     gl_event stale "$gl_generation"
-    : > "$GL_STATE/lock.owner"
     exit 76
   fi
   echo $((gl_generation + 1)) > "$GL_STATE/generation.tmp" && mv -f "$GL_STATE/generation.tmp" "$GL_STATE/generation" ||
@@ -64873,17 +64929,22 @@ gl_swap() {
   done
 }
 
+# Puts back every file the swap replaced or added; fails, naming each file it could not put
+# back, so a rollback never brings "the previous version" up on the new files.
 gl_restore() {
   [ -n "$GL_FILES" ] || return 0
   gl_event phase restore
+  gl_restore_rc=0
   for gl_f in $GL_FILES; do
     if gl_is_kept_file "$gl_f"; then continue; fi
     if [ -e "$GL_RUN/old/$gl_f" ]; then
-      cp -p "$GL_RUN/old/$gl_f" "$GL_DIR/$gl_f.gitops-lite-restore" && mv -f "$GL_DIR/$gl_f.gitops-lite-restore" "$GL_DIR/$gl_f"
+      cp -p "$GL_RUN/old/$gl_f" "$GL_DIR/$gl_f.gitops-lite-restore" && mv -f "$GL_DIR/$gl_f.gitops-lite-restore" "$GL_DIR/$gl_f" ||
+        { gl_event restore-failed "$gl_f"; gl_restore_rc=1; }
     elif grep -qxF "$gl_f" "$GL_RUN/old.absent" 2>/dev/null; then
-      rm -f "$GL_DIR/$gl_f"
+      rm -f "$GL_DIR/$gl_f" || { gl_event restore-failed "$gl_f"; gl_restore_rc=1; }
     fi
   done
+  return $gl_restore_rc
 }
 
 gl_up() {
@@ -64898,7 +64959,7 @@ gl_up() {
 gl_remove_services() {
   for gl_s in "$@"; do
     gl_ids=$(gl_service_ids "$gl_s")
-    [ -z "$gl_ids" ] || docker rm -f $gl_ids >/dev/null
+    [ -z "$gl_ids" ] || gl_docker rm -f $gl_ids >/dev/null
   done
 }
 
@@ -64909,7 +64970,7 @@ gl_remove_containers() {
   gl_event phase remove
   gl_rc=0
   while [ $# -ge 2 ]; do
-    if ! docker rm -f "$2" >/dev/null; then
+    if ! gl_docker rm -f "$2" >/dev/null; then
       gl_event remove-failed "$1"
       gl_rc=1
     fi
@@ -64924,8 +64985,11 @@ gl_status() {
   [ -n "$gl_ids" ] || { echo "3 no-container -"; return; }
   gl_rank=0 gl_detail=healthy gl_sig=
   for gl_id in $gl_ids; do
-    gl_line=$(docker inspect --format "$GL_STATUS_FORMAT" "$gl_id" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }
+    gl_line=$(gl_docker inspect --format "$GL_STATUS_FORMAT" "$gl_id" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }
     set -- $gl_line
+    # The container is new (the deploy recreated it): restarting again and again is a crash loop,
+    # not a slow start; fail now rather than at health-timeout.
+    if [ "$5" -ge "$GL_MAX_RESTARTS" ] 2>/dev/null; then echo "3 crash-looping-(restarted-$5-times) -"; return; fi
     case $1/$2 in
       running/healthy) ;;
       running/unhealthy) echo "3 unhealthy -"; return ;;
@@ -64994,21 +65058,22 @@ gl_wait_healthy() {
       rm -rf "$gl_dir"
       return 1
     fi
-    sleep 1
+    # Sub-second: a healthcheck that passes just after a poll should not cost a whole second.
+    sleep 0.5
   done
 }
 
 gl_show_logs() {
   [ -n "$1" ] || return 0
   for gl_id in $(gl_service_ids "$1"); do
-    gl_logs=$(docker logs --tail "$GL_LOG_LINES" "$gl_id" 2>&1)
+    gl_logs=$(gl_docker logs --tail "$GL_LOG_LINES" "$gl_id" 2>&1)
     if [ -n "$gl_logs" ]; then
       echo "Last $GL_LOG_LINES log lines of $1 (container $(echo "$gl_id" | cut -c1-12)):"
       printf '%s\n' "$gl_logs" | sed 's/^/  | /'
     else
       echo "$1 (container $(echo "$gl_id" | cut -c1-12)) logged nothing."
     fi
-    gl_checks=$(docker inspect --format '{{with index .State "Health"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' "$gl_id" 2>/dev/null | grep -v '^$' | tail -n 5)
+    gl_checks=$(gl_docker inspect --format '{{with index .State "Health"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' "$gl_id" 2>/dev/null | grep -v '^$' | tail -n 5)
     if [ -n "$gl_checks" ]; then
       echo "Last healthchecks of $1:"
       printf '%s\n' "$gl_checks" | sed 's/^/  | /'
@@ -65029,7 +65094,7 @@ gl_write_record() {
       gl_h=$(awk -v s="$gl_s" '$1 == s { print $2; exit }' "$GL_RUN/hashes")
       gl_c=
       for gl_id in $(gl_service_ids "$gl_s"); do
-        gl_c=$(docker inspect --format '{{index .Config.Labels "com.docker.compose.config-hash"}}' "$gl_id" 2>/dev/null)
+        gl_c=$(gl_docker inspect --format '{{index .Config.Labels "com.docker.compose.config-hash"}}' "$gl_id" 2>/dev/null)
         break
       done
       printf '%s,"configHash":"%s","containerHash":"%s"}\n' "$gl_prefix" "$(gl_hex "$gl_h")" "$(gl_hex "$gl_c")"
@@ -65047,7 +65112,7 @@ gl_finish() {
 gl_apply_main() {
   if ! gl_pull $GL_DEPLOY; then gl_finish failed 12; fi
   if ! gl_swap; then
-    gl_restore
+    gl_restore || gl_finish rollback-failed 11
     gl_finish failed 12
   fi
   if ! gl_up $GL_DEPLOY; then
@@ -65066,7 +65131,7 @@ gl_apply_main() {
   gl_show_logs "$GL_FAILED"
   [ "$GL_ROLLBACK" = 1 ] || gl_finish failed 13
   gl_event phase rollback
-  gl_restore
+  gl_restore || gl_finish rollback-failed 11
   gl_remove_services $GL_NEW_SERVICES
   if gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; then gl_finish rolled-back 10; fi
   gl_show_logs "$GL_FAILED"
@@ -65100,7 +65165,8 @@ const ATTACHED_BOOTSTRAP = 't=$(mktemp) || exit 70; cat > "$t" || exit 70; sh "$
 const DETACHED_BOOTSTRAP = [
     'd=$1',
     'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
-    'mkdir -p "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit 70',
+    // A fresh folder per apply: a second script written into a running one's folder would be read by it.
+    'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit 70',
     `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
     'n=0',
     'while :; do',
@@ -65108,7 +65174,7 @@ const DETACHED_BOOTSTRAP = [
     '  t=$(($(wc -l < "$d/log")))',
     '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
     `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
-    '  sleep 0.5',
+    '  sleep 0.2',
     'done'
 ].join('\n');
 
@@ -65512,12 +65578,14 @@ async function deployToHost(shell, options, log) {
         if (!plan.needsApply)
             return done('unchanged', plan);
         const mark = newMark();
-        const runDir = runDirOf(options.stack.remoteDir, options.run.id);
+        // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
+        const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`;
+        const runDir = runDirOf(options.stack.remoteDir, runId);
         const script = applyScript({
             stack: options.stack,
             mark,
             limits,
-            runId: options.run.id,
+            runId,
             plan,
             files: options.files,
             pull: options.pull,
@@ -65572,9 +65640,9 @@ async function deployToHost(shell, options, log) {
                     fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
                 }));
             case remote_lib_ExitCode.rollbackFailed:
-                return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
-                    fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
-                }));
+                return done('failed', plan, new errors_UserError(events.restoreFailed.length > 0
+                    ? `The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`
+                    : `The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, { fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).` }));
             case remote_lib_ExitCode.failedBeforeChange:
                 return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, { fix: 'See the output above (a failed pull is the usual cause), fix it and rerun.' }));
             case remote_lib_ExitCode.deployedWithoutRecord:
@@ -65663,6 +65731,8 @@ class EventReader {
     health;
     removeFailed;
     failure;
+    /** Files the rollback could not put back. */
+    restoreFailed = [];
     buffer = '';
     rollingBack = false;
     constructor(mark, log, health, removeFailed = []) {
@@ -65713,6 +65783,10 @@ class EventReader {
                 this.health[subject] = state;
                 this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`;
                 this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`);
+                break;
+            case 'restore-failed':
+                this.restoreFailed.push(subject);
+                this.log.warning(`${subject}: could not be put back from the backup`);
                 break;
             case 'remove-failed':
                 if (!this.removeFailed.includes(subject))
@@ -65966,6 +66040,7 @@ function requireRepositoryName(field, value) {
 ;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
 
 
+
 const parseOptions = { merge: true, prettyErrors: true };
 // yaml refuses by default once count x size of alias expansions passes 100, which a stack of a
 // hundred services sharing one `&logging` anchor already does; this keeps the guard against
@@ -66073,9 +66148,22 @@ function readServices(file, doc, data, occurrences, scalars, lineOf) {
             image: image && typeof image.value === 'string' ? image : undefined,
             imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
             hasBuild: 'build' in fields,
-            hasExtends: 'extends' in fields
+            hasExtends: 'extends' in fields,
+            extendsInFile: sameFileBase(file, fields.extends)
         };
     });
+}
+/** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */
+function sameFileBase(file, value) {
+    if (typeof value === 'string')
+        return value;
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const { service, file: other } = value;
+    if (typeof service !== 'string')
+        return undefined;
+    const sameFile = other === undefined || (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
+    return sameFile ? service : undefined;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/stack-files.ts
@@ -66352,7 +66440,14 @@ async function run() {
             warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
         }
         const run = await runInfo(workspace);
-        const outcomes = await deployHosts(settings.hosts, formatTarget, settings.parallel, (host, index) => deployTo(host, index, settings, run));
+        const outcomes = await deployHosts(settings.hosts, settings.parallel, {
+            nameOf: formatTarget,
+            connect: (host) => connectTo(host, settings),
+            deploy: (host, session, index) => deployTo(host, session, index, settings, run)
+        });
+        for (const outcome of outcomes)
+            if (outcome.result === 'skipped')
+                info(`${outcome.host}: skipped, ${outcome.reason}`);
         await report(outcomes, settings);
         const failure = failureOf(outcomes);
         if (failure !== undefined) {
@@ -66364,22 +66459,30 @@ async function run() {
         }
     });
 }
-async function deployTo(target, index, settings, run) {
-    const name = formatTarget(target);
-    const log = hostLog(settings.hosts.length > 1 ? `[${name}] ` : '');
+function hostLogFor(target, settings) {
+    return hostLog(settings.hosts.length > 1 ? `[${formatTarget(target)}] ` : '');
+}
+async function connectTo(target, settings) {
+    const log = hostLogFor(target, settings);
+    const session = await SshSession.connect({
+        target,
+        privateKey: settings.privateKey,
+        passphrase: settings.passphrase,
+        hostKeys: settings.hostKeys,
+        proxy: settings.proxy,
+        connectTimeoutMs: settings.connectTimeoutMs,
+        log: (message) => log.warning(message)
+    });
+    log.info(`Connected to ${formatTarget(target)}`);
+    return session;
+}
+async function deployTo(target, connected, index, settings, run) {
     const started = Date.now();
-    let session;
+    let session = connected;
     try {
-        session = await SshSession.connect({
-            target,
-            privateKey: settings.privateKey,
-            passphrase: settings.passphrase,
-            hostKeys: settings.hostKeys,
-            proxy: settings.proxy,
-            connectTimeoutMs: settings.connectTimeoutMs,
-            log: (message) => log.warning(message)
-        });
-        log.info(`Connected to ${name}`);
+        // One at a time, a host's connection waits while the hosts before it deploy; it may have dropped.
+        if (!session.isOpen)
+            session = await connectTo(target, settings);
         return await deployToHost(session, {
             stack: settings.stack,
             files: settings.files,
@@ -66396,15 +66499,16 @@ async function deployTo(target, index, settings, run) {
             },
             // Per host, so two hosts that share a disk never share a run folder.
             run: { ...run, id: `${run.id}-${index}` }
-        }, log);
+        }, hostLogFor(target, settings));
     }
     catch (error) {
         if (!(error instanceof errors_UserError))
             throw error;
-        return { host: name, result: 'failed', health: {}, error, durationMs: Date.now() - started };
+        return { host: formatTarget(target), result: 'failed', health: {}, error, durationMs: Date.now() - started };
     }
     finally {
-        session?.close();
+        if (session !== connected)
+            session.close();
     }
 }
 /**
@@ -66468,7 +66572,8 @@ async function report(outcomes, settings) {
                 })),
                 files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
             }),
-            ...(o.error && { error: o.error.message })
+            ...(o.error && { error: o.error.message }),
+            ...(o.result === 'skipped' && { reason: o.reason })
         }
     ]))));
     await writeSummary(outcomes, settings);
@@ -66480,6 +66585,8 @@ async function writeSummary(outcomes, settings) {
         summary.addHeading(`${outcome.host}: ${outcome.result} in ${seconds}`, 3);
         if (outcome.error)
             summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true);
+        if (outcome.result === 'skipped')
+            summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true);
         const services = outcome.plan?.services ?? [];
         if (services.length === 0)
             continue;
