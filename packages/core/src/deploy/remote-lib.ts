@@ -17,7 +17,6 @@ GL_CONTAINER_FORMAT='{"id":{{json .Id}},"name":{{json .Name}},"service":{{json (
 # The restart policy gets a trailing dot so an empty one still makes a word.
 GL_STATUS_FORMAT='{{.State.Status}} {{with index .State "Health"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'
 GL_STEADY_SECONDS=5
-GL_MAX_RESTARTS=3
 GL_LOG_LINES=40
 GL_FAILED=
 
@@ -286,9 +285,6 @@ gl_status() {
   for gl_id in $gl_ids; do
     gl_line=$(gl_docker inspect --format "$GL_STATUS_FORMAT" "$gl_id" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }
     set -- $gl_line
-    # The container is new (the deploy recreated it): restarting again and again is a crash loop,
-    # not a slow start; fail now rather than at health-timeout.
-    if [ "$5" -ge "$GL_MAX_RESTARTS" ] 2>/dev/null; then echo "3 crash-looping-(restarted-$5-times) -"; return; fi
     case $1/$2 in
       running/healthy) ;;
       running/unhealthy) echo "3 unhealthy -"; return ;;
