@@ -128,6 +128,12 @@ describe('deployToHost', () => {
     expect(outcome.error?.message).toBe('The deploy to deploy@vm1:22 failed: web is unhealthy; the previous version was restored and is healthy')
   })
 
+  it('a swap that failed says so; no container was changed', async () => {
+    const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ code: 12, events: ['phase swap', 'swap-failed', 'phase restore', 'result failed'] }] })
+    const outcome = await deployToHost(host, options(), recorder())
+    expect(outcome.error?.message).toBe('The deploy to deploy@vm1:22 stopped before changing any container: the new files could not be put in place (the message is above)')
+  })
+
   it('a rollback that could not put the previous files back says which, and where the backup is', async () => {
     const host = new FakeHost({
       containers: [running],

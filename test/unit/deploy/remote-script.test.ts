@@ -239,6 +239,19 @@ describe('an apply that fails after taking the lock', () => {
   })
 })
 
+describe('listing the containers for the inspection (gl_containers)', () => {
+  it('fails when docker cannot list or inspect them, but not when one went away in between', () => {
+    const run = (ps: string, inspect: string) => {
+      const fake = fakeHost({})
+      writeFileSync(join(fake, 'bin', 'docker'), `#!/bin/sh\ncase $1 in ps) ${ps} ;; inspect) ${inspect} ;; esac\n`)
+      return runLibrary('gl_containers; echo "rc=$?"', fake).stdout
+    }
+    expect(run('exit 1', 'exit 0')).toContain('rc=1')
+    expect(run('echo c1', 'echo "{}"; exit 1')).toContain('rc=0')
+    expect(run('echo c1', 'exit 124')).toContain('rc=1')
+  })
+})
+
 describe('docker calls on the host', () => {
   it('are bounded by command-timeout, so a hung engine cannot hold the lock for ever', () => {
     const fake = fakeHost({})

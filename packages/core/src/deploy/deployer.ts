@@ -365,6 +365,9 @@ class EventReader {
         if (!this.removeFailed.includes(subject)) this.removeFailed.push(subject)
         this.log.warning(`${subject}: removing its container failed`)
         break
+      case 'swap-failed':
+        this.failure ??= 'the new files could not be put in place (the message is above)'
+        break
       case 'up-failed':
         this.failure ??= 'compose could not recreate the services (its message is above)'
         break

@@ -115,9 +115,13 @@ gl_stage_file() {
   mkdir -p "$GL_STAGE/$(dirname "$1")" && base64 -d > "$GL_STAGE/$1" || gl_fail 70 "cannot write $GL_STAGE/$1"
 }
 
+# Fails when docker cannot list or inspect them: "no containers" would plan every service as new.
 gl_containers() {
   gl_ids=$(gl_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT") || return 1
-  [ -z "$gl_ids" ] || gl_docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null || true
+  [ -n "$gl_ids" ] || return 0
+  gl_docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null
+  # 1: a container went away between ps and inspect (the others are printed); more is an error.
+  [ $? -le 1 ]
 }
 
 gl_service_ids() {
@@ -155,7 +159,7 @@ gl_inspect_report() {
   gl_event section hashes
   cat "$GL_STAGE/.gitops-lite-hashes"
   gl_event section containers
-  gl_containers
+  gl_containers || gl_fail 70 "docker could not list the containers of project $GL_PROJECT"
   gl_event section record
   cat "$GL_STATE/state" 2>/dev/null
   gl_event section files
@@ -407,6 +411,7 @@ gl_finish() {
 gl_apply_main() {
   if ! gl_pull $GL_DEPLOY; then gl_finish failed 12; fi
   if ! gl_swap; then
+    gl_event swap-failed
     gl_restore || gl_finish rollback-failed 11
     gl_finish failed 12
   fi
