@@ -73,6 +73,18 @@ describe('bump-image-tag settings', () => {
     expect(resolveInsideWorkspace('../deploy/docker-compose.yml', { workspace: dir, base: join(dir, 'deploy'), baseName: 'working-directory', input: 'files' })).toBe(join(dir, 'deploy', 'docker-compose.yml'))
   })
 
+  it('refuses a default compose or env file that is a symbolic link out of the workspace', () => {
+    const dir = workspace()
+    const outside = realpathSync(mkdtempSync(join(tmpdir(), 'bump-outside-')))
+    writeFileSync(join(outside, 'secret.env'), 'API_TAG=v1\n')
+    symlinkSync(join(outside, 'secret.env'), join(dir, 'deploy', '.env'))
+    const read = settings(dir, { 'working-directory': 'deploy', service: 'api', tag: 'v1' })
+    expect(() => locateFiles(read)).toThrow(`deploy/.env is a symbolic link that leads outside the workspace (to ${join(outside, 'secret.env')})`)
+    writeFileSync(join(outside, 'compose.yaml'), 'services: {}\n')
+    symlinkSync(join(outside, 'compose.yaml'), join(dir, 'compose.yaml'))
+    expect(() => locateFiles(settings(dir, { service: 'api', tag: 'v1' }))).toThrow('compose.yaml is a symbolic link that leads outside the workspace')
+  })
+
   it('needs a target unless the event carries one', () => {
     expect(() => settings(workspace(), {})).toThrow(/'service' \(or 'image'\) and 'tag' are empty/)
     expect(() => settings(workspace(), { service: 'api' })).toThrow(/Input 'tag' is required/)

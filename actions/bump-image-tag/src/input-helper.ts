@@ -6,6 +6,7 @@ import {
   UserError,
   canonicalRepository,
   findComposeFile,
+  leavesWorkspace,
   resolveInsideWorkspace,
   isMutableTag,
   parseDeployPayload,
@@ -302,7 +303,16 @@ export function locateFiles(settings: PathSettings): FileSet {
     })
   }
   const files = found ? [join(workingDirectory, found)] : resolved.files
-  return { files, envFile: resolved.envFile ?? join(dirname(files[0]), '.env') }
+  const envFile = resolved.envFile ?? join(dirname(files[0]), '.env')
+  // The defaults nobody typed are checked too: a symbolic link must not lead the edit out of the workspace.
+  for (const [path, input] of [[files[0], 'files'], [envFile, 'env-file']] as const) {
+    if (leavesWorkspace(workspace, path)) {
+      throw new UserError(`${relative(workspace, path)} is a symbolic link that leads outside the workspace (to ${realpathSync(path)})`, {
+        fix: `Replace the link with the file itself, or set '${input}' to a file inside the repository.`
+      })
+    }
+  }
+  return { files, envFile }
 }
 
 /** git check-ref-format's rules for a branch name. */

@@ -29,11 +29,18 @@ export function resolveInsideWorkspace(value: string, where: WorkspacePath): str
     })
   if (/[\0\r\n]/.test(value) || isAbsolute(value)) throw refuse()
   const path = resolve(where.base, value)
-  for (const candidate of [path, realPath(path)]) {
-    const rel = relative(where.workspace, candidate)
-    if (rel.startsWith('..') || isAbsolute(rel)) throw refuse()
-  }
+  if (isOutside(where.workspace, path) || leavesWorkspace(where.workspace, path)) throw refuse()
   return path
+}
+
+/** True when `path`, its symbolic links resolved, lies outside `workspace`. */
+export function leavesWorkspace(workspace: string, path: string): boolean {
+  return isOutside(workspace, realPath(path))
+}
+
+function isOutside(workspace: string, path: string): boolean {
+  const rel = relative(workspace, path)
+  return rel.startsWith('..') || isAbsolute(rel)
 }
 
 /** The path with symbolic links resolved, for the part of it that exists. */
