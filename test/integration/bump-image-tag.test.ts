@@ -320,6 +320,7 @@ describe('bump-image-tag, run as the runner runs it', () => {
       expect(run.outputs.diff).toContain('-    image: ghcr.io/acme/worker:v1.0.0\n+    image: ghcr.io/acme/worker:v3\n')
       expect([remoteHead(bare), remoteHead(bare, 'production')]).toEqual(heads)
       expect(git(work, 'status', '--porcelain')).toBe('')
+      expect(git(work, 'symbolic-ref', '--short', 'HEAD')).toBe('main')
     }, timeout)
   })
 

@@ -36,13 +36,17 @@ const remote = 'origin'
 /**
  * Checks out 'branch' from the remote when another branch (or none) is checked out, so that the
  * files are found, planned and committed on it; a dry run reads it too, and pushes nothing.
+ * Returns what was checked out before (a branch, or a commit on a detached HEAD) when it switched.
  */
-async function checkOutBranch(git: GitCommandManager, branch: string): Promise<void> {
-  if (branch === '') return
+async function checkOutBranch(git: GitCommandManager, branch: string): Promise<string | undefined> {
+  if (branch === '') return undefined
   await git.topLevel()
-  if ((await git.currentBranch()) === branch) return
+  const previous = await git.currentBranch()
+  if (previous === branch) return undefined
+  const before = previous ?? (await git.headSha())
   core.info(`Checking out '${branch}' from ${remote}`)
   await git.checkoutBranch(branch, await git.fetch(remote, branch))
+  return before
 }
 
 /** The folder, or its nearest parent that exists: git runs there, since 'branch' may add the rest. */
@@ -91,7 +95,16 @@ async function restorePlan(settings: Settings, plan: BumpPlan): Promise<void> {
 
 async function bumpImageTag(settings: Settings): Promise<void> {
   const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core.debug(line))
-  await checkOutBranch(git, settings.branch)
+  const previous = await checkOutBranch(git, settings.branch)
+  try {
+    await bumpOnBranch(settings, git)
+  } finally {
+    // A dry run changes nothing, not even the branch the checkout is on.
+    if (settings.dryRun && previous !== undefined) await git.checkout(previous)
+  }
+}
+
+async function bumpOnBranch(settings: Settings, git: GitCommandManager): Promise<void> {
   const paths = locateFiles(settings)
   let plan = await planFromDisk(settings, paths)
   for (const update of plan.updates) {

@@ -162,6 +162,11 @@ export class GitCommandManager {
     }
   }
 
+  /** Checks out a branch or commit as it is (puts the checkout back after a dry run). */
+  async checkout(ref: string): Promise<void> {
+    await this.exec(['checkout', '--quiet', ref])
+  }
+
   /** Pushes HEAD to `branch` on the remote; never forced. */
   async push(remote: string, branch: string): Promise<PushResult> {
     const result = await this.exec(['push', '--porcelain', remote, `HEAD:refs/heads/${branch}`], { allowFailure: true })
