@@ -19,8 +19,8 @@ export interface Backoff {
   now: () => number
 }
 
-// Sized for about ten writers racing on one branch, with rounds of up to a few seconds (a remote
-// across the internet): with a default of 10 rounds, simulations of that race never ran out.
+// Spreads racing writers out, with rounds of up to a few seconds (a remote across the internet):
+// in simulations of ten writers racing on one branch, 10 rounds (max-attempts) never ran out.
 export const defaultBackoff: Backoff = { baseMs: 1000, maxMs: 30_000, random: Math.random, sleep, now: Date.now }
 
 /**
