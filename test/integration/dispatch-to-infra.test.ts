@@ -390,7 +390,7 @@ describe('dispatch-to-infra', () => {
     expect(run.exitCode).toBe(1)
     expect(run.outputs.conclusion).toBe('failure')
     expect(run.outputs['run-id']).toBe(String(second))
-    expect(run.stdout).toContain(`https://github.com/acme/infra/actions/runs/${second} carries the correlation id too: the event was delivered 2 times`)
+    expect(run.stdout).toContain(`https://github.com/acme/infra/actions/runs/${second} carries the correlation id too: 2 runs do (a retried delivery`)
     expect(errors(run)).toContain(`The deploy run ${run.outputs['run-url']} concluded 'failure' (one of 2 runs carrying the correlation id`)
     expect(run.summary).toContain('2 runs carry the correlation id')
     expect(run.summary).toContain(`run ${first}</a> concluded <code>success</code>`)

@@ -28,10 +28,10 @@ describe('deployOutcome', () => {
     expect(outcome.conclusion).toBe('failure')
     expect(outcome.run).toBe(runs[1])
     expect(outcome.failure?.message).toBe(
-      "The deploy run https://github.com/acme/infra/actions/runs/2 concluded 'failure' (one of 2 runs carrying the correlation id c-1: the event was delivered 2 times)"
+      "The deploy run https://github.com/acme/infra/actions/runs/2 concluded 'failure' (one of 2 runs carrying the correlation id c-1)"
     )
     expect(outcome.summary).toEqual([
-      '2 runs carry the correlation id <code>c-1</code>: the event was delivered 2 times (a retried request). The step fails if any of them fails.',
+      '2 runs carry the correlation id <code>c-1</code>: a retried delivery, or several workflows whose run-name carries it. The step fails if any of them fails.',
       `The deploy ${link(1)} concluded <code>success</code>.`,
       `The deploy ${link(2)} concluded <code>failure</code>.`
     ])

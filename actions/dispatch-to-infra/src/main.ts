@@ -79,7 +79,7 @@ async function waitForDeploy(
       core.info(
         count === 1
           ? `Waiting for ${run.html_url} (up to ${waitTimeout})`
-          : `${run.html_url} carries the correlation id too: the event was delivered ${count} times (a retried request); waiting for every run, the step fails if any fails`
+          : `${run.html_url} carries the correlation id too: ${count} runs do (a retried delivery, or several workflows whose run-name carries it); waiting for every run, the step fails if any fails`
       ),
     onProgress: (run) => {
       if (run.status !== statuses.get(run.id)) core.info(`${run.html_url} is ${run.status}`)

@@ -91,14 +91,14 @@ function findLimit(context: WaitContext): string {
 
 /** Names the other runs, so a failure of one of two runs of the same event is not a mystery. */
 function among(runs: WorkflowRun[], context: WaitContext): string {
-  return runs.length > 1 ? ` (one of ${runs.length} runs carrying the correlation id ${context.correlationId}: the event was delivered ${runs.length} times)` : ''
+  return runs.length > 1 ? ` (one of ${runs.length} runs carrying the correlation id ${context.correlationId})` : ''
 }
 
 function severalRunsNote(runs: WorkflowRun[], context: WaitContext): string[] {
   if (runs.length < 2) return []
   return [
-    `${runs.length} runs carry the correlation id <code>${context.correlationId}</code>: the event was delivered ${runs.length} times ` +
-      '(a retried request). The step fails if any of them fails.'
+    `${runs.length} runs carry the correlation id <code>${context.correlationId}</code>: a retried delivery, or several workflows ` +
+      'whose run-name carries it. The step fails if any of them fails.'
   ]
 }
 
