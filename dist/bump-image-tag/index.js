@@ -43835,6 +43835,10 @@ class GitCommandManager {
             });
         }
     }
+    /** Checks out a branch or commit as it is (puts the checkout back after a dry run). */
+    async checkout(ref) {
+        await this.exec(['checkout', '--quiet', ref]);
+    }
     /** Pushes HEAD to `branch` on the remote; never forced. */
     async push(remote, branch) {
         const result = await this.exec(['push', '--porcelain', remote, `HEAD:refs/heads/${branch}`], { allowFailure: true });
@@ -43850,8 +43854,8 @@ const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createR
 ;// CONCATENATED MODULE: ./packages/core/src/git/publish.ts
 
 
-// Sized for about ten writers racing on one branch, with rounds of up to a few seconds (a remote
-// across the internet): with a default of 10 rounds, simulations of that race never ran out.
+// Spreads racing writers out, with rounds of up to a few seconds (a remote across the internet):
+// in simulations of ten writers racing on one branch, 10 rounds (max-attempts) never ran out.
 const defaultBackoff = { baseMs: 1000, maxMs: 30_000, random: Math.random, sleep: external_node_timers_promises_namespaceObject.setTimeout, now: Date.now };
 /**
  * "Full jitter": a random wait up to an exponentially growing cap, so racing writers spread out.
@@ -49534,12 +49538,17 @@ function resolveInsideWorkspace(value, where) {
     if (/[\0\r\n]/.test(value) || (0,external_node_path_namespaceObject.isAbsolute)(value))
         throw refuse();
     const path = (0,external_node_path_namespaceObject.resolve)(where.base, value);
-    for (const candidate of [path, realPath(path)]) {
-        const rel = (0,external_node_path_namespaceObject.relative)(where.workspace, candidate);
-        if (rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel))
-            throw refuse();
-    }
+    if (isOutside(where.workspace, path) || leavesWorkspace(where.workspace, path))
+        throw refuse();
     return path;
+}
+/** True when `path`, its symbolic links resolved, lies outside `workspace`. */
+function leavesWorkspace(workspace, path) {
+    return isOutside(workspace, realPath(path));
+}
+function isOutside(workspace, path) {
+    const rel = (0,external_node_path_namespaceObject.relative)(workspace, path);
+    return rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel);
 }
 /** The path with symbolic links resolved, for the part of it that exists. */
 function realPath(path) {
@@ -49977,7 +49986,16 @@ function locateFiles(settings) {
         });
     }
     const files = found ? [(0,external_node_path_namespaceObject.join)(workingDirectory, found)] : resolved.files;
-    return { files, envFile: resolved.envFile ?? (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(files[0]), '.env') };
+    const envFile = resolved.envFile ?? (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(files[0]), '.env');
+    // The defaults nobody typed are checked too: a symbolic link must not lead the edit out of the workspace.
+    for (const [path, input] of [[files[0], 'files'], [envFile, 'env-file']]) {
+        if (leavesWorkspace(workspace, path)) {
+            throw new errors_UserError(`${(0,external_node_path_namespaceObject.relative)(workspace, path)} is a symbolic link that leads outside the workspace (to ${(0,external_node_fs_namespaceObject.realpathSync)(path)})`, {
+                fix: `Replace the link with the file itself, or set '${input}' to a file inside the repository.`
+            });
+        }
+    }
+    return { files, envFile };
 }
 /** git check-ref-format's rules for a branch name. */
 function isValidBranchName(name) {
@@ -50087,15 +50105,19 @@ const remote = 'origin';
 /**
  * Checks out 'branch' from the remote when another branch (or none) is checked out, so that the
  * files are found, planned and committed on it; a dry run reads it too, and pushes nothing.
+ * Returns what was checked out before (a branch, or a commit on a detached HEAD) when it switched.
  */
 async function checkOutBranch(git, branch) {
     if (branch === '')
-        return;
+        return undefined;
     await git.topLevel();
-    if ((await git.currentBranch()) === branch)
-        return;
+    const previous = await git.currentBranch();
+    if (previous === branch)
+        return undefined;
+    const before = previous ?? (await git.headSha());
     info(`Checking out '${branch}' from ${remote}`);
     await git.checkoutBranch(branch, await git.fetch(remote, branch));
+    return before;
 }
 /** The folder, or its nearest parent that exists: git runs there, since 'branch' may add the rest. */
 function existingFolder(path) {
@@ -50141,7 +50163,17 @@ async function restorePlan(settings, plan) {
 }
 async function bumpImageTag(settings) {
     const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core_debug(line));
-    await checkOutBranch(git, settings.branch);
+    const previous = await checkOutBranch(git, settings.branch);
+    try {
+        await bumpOnBranch(settings, git);
+    }
+    finally {
+        // A dry run changes nothing, not even the branch the checkout is on.
+        if (settings.dryRun && previous !== undefined)
+            await git.checkout(previous);
+    }
+}
+async function bumpOnBranch(settings, git) {
     const paths = locateFiles(settings);
     let plan = await planFromDisk(settings, paths);
     for (const update of plan.updates) {

@@ -40384,14 +40384,14 @@ function findLimit(context) {
 }
 /** Names the other runs, so a failure of one of two runs of the same event is not a mystery. */
 function among(runs, context) {
-    return runs.length > 1 ? ` (one of ${runs.length} runs carrying the correlation id ${context.correlationId}: the event was delivered ${runs.length} times)` : '';
+    return runs.length > 1 ? ` (one of ${runs.length} runs carrying the correlation id ${context.correlationId})` : '';
 }
 function severalRunsNote(runs, context) {
     if (runs.length < 2)
         return [];
     return [
-        `${runs.length} runs carry the correlation id <code>${context.correlationId}</code>: the event was delivered ${runs.length} times ` +
-            '(a retried request). The step fails if any of them fails.'
+        `${runs.length} runs carry the correlation id <code>${context.correlationId}</code>: a retried delivery, or several workflows ` +
+            'whose run-name carries it. The step fails if any of them fails.'
     ];
 }
 /** One summary line per run; `stillRunning` ends the line of a run that had not completed. */
@@ -40462,7 +40462,7 @@ async function waitForDeploy(settings, target, correlationId, dispatchedAt, clie
         findTimeoutMs: FIND_TIMEOUT_MS,
         onFound: (run, count) => info(count === 1
             ? `Waiting for ${run.html_url} (up to ${waitTimeout})`
-            : `${run.html_url} carries the correlation id too: the event was delivered ${count} times (a retried request); waiting for every run, the step fails if any fails`),
+            : `${run.html_url} carries the correlation id too: ${count} runs do (a retried delivery, or several workflows whose run-name carries it); waiting for every run, the step fails if any fails`),
         onProgress: (run) => {
             if (run.status !== statuses.get(run.id))
                 info(`${run.html_url} is ${run.status}`);

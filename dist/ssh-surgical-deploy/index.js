@@ -64718,7 +64718,6 @@ GL_CONTAINER_FORMAT='{"id":{{json .Id}},"name":{{json .Name}},"service":{{json (
 # The restart policy gets a trailing dot so an empty one still makes a word.
 GL_STATUS_FORMAT='{{.State.Status}} {{with index .State "Health"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'
 GL_STEADY_SECONDS=5
-GL_MAX_RESTARTS=3
 GL_LOG_LINES=40
 GL_FAILED=
 
@@ -64817,9 +64816,13 @@ gl_stage_file() {
   mkdir -p "$GL_STAGE/$(dirname "$1")" && base64 -d > "$GL_STAGE/$1" || gl_fail 70 "cannot write $GL_STAGE/$1"
 }
 
+# Fails when docker cannot list or inspect them: "no containers" would plan every service as new.
 gl_containers() {
   gl_ids=$(gl_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT") || return 1
-  [ -z "$gl_ids" ] || gl_docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null || true
+  [ -n "$gl_ids" ] || return 0
+  gl_docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null
+  # 1: a container went away between ps and inspect (the others are printed); more is an error.
+  [ $? -le 1 ]
 }
 
 gl_service_ids() {
@@ -64857,7 +64860,7 @@ gl_inspect_report() {
   gl_event section hashes
   cat "$GL_STAGE/.gitops-lite-hashes"
   gl_event section containers
-  gl_containers
+  gl_containers || gl_fail 70 "docker could not list the containers of project $GL_PROJECT"
   gl_event section record
   cat "$GL_STATE/state" 2>/dev/null
   gl_event section files
@@ -64987,9 +64990,6 @@ gl_status() {
   for gl_id in $gl_ids; do
     gl_line=$(gl_docker inspect --format "$GL_STATUS_FORMAT" "$gl_id" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }
     set -- $gl_line
-    # The container is new (the deploy recreated it): restarting again and again is a crash loop,
-    # not a slow start; fail now rather than at health-timeout.
-    if [ "$5" -ge "$GL_MAX_RESTARTS" ] 2>/dev/null; then echo "3 crash-looping-(restarted-$5-times) -"; return; fi
     case $1/$2 in
       running/healthy) ;;
       running/unhealthy) echo "3 unhealthy -"; return ;;
@@ -65112,6 +65112,7 @@ gl_finish() {
 gl_apply_main() {
   if ! gl_pull $GL_DEPLOY; then gl_finish failed 12; fi
   if ! gl_swap; then
+    gl_event swap-failed
     gl_restore || gl_finish rollback-failed 11
     gl_finish failed 12
   fi
@@ -65793,6 +65794,9 @@ class EventReader {
                     this.removeFailed.push(subject);
                 this.log.warning(`${subject}: removing its container failed`);
                 break;
+            case 'swap-failed':
+                this.failure ??= 'the new files could not be put in place (the message is above)';
+                break;
             case 'up-failed':
                 this.failure ??= 'compose could not recreate the services (its message is above)';
                 break;
@@ -65958,6 +65962,10 @@ class GitCommandManager {
                     : "Check the checkout's state (git status) and the 'branch' input."
             });
         }
+    }
+    /** Checks out a branch or commit as it is (puts the checkout back after a dry run). */
+    async checkout(ref) {
+        await this.exec(['checkout', '--quiet', ref]);
     }
     /** Pushes HEAD to `branch` on the remote; never forced. */
     async push(remote, branch) {
@@ -66242,12 +66250,17 @@ function resolveInsideWorkspace(value, where) {
     if (/[\0\r\n]/.test(value) || isAbsolute(value))
         throw refuse();
     const path = resolve(where.base, value);
-    for (const candidate of [path, realPath(path)]) {
-        const rel = relative(where.workspace, candidate);
-        if (rel.startsWith('..') || isAbsolute(rel))
-            throw refuse();
-    }
+    if (isOutside(where.workspace, path) || leavesWorkspace(where.workspace, path))
+        throw refuse();
     return path;
+}
+/** True when `path`, its symbolic links resolved, lies outside `workspace`. */
+function leavesWorkspace(workspace, path) {
+    return isOutside(workspace, realPath(path));
+}
+function isOutside(workspace, path) {
+    const rel = relative(workspace, path);
+    return rel.startsWith('..') || isAbsolute(rel);
 }
 /** The path with symbolic links resolved, for the part of it that exists. */
 function realPath(path) {
