@@ -3,7 +3,7 @@
 // 127.0.0.x each with its own home, remote directory, .env (project name, ports) and compose
 // project, and an infra workspace holding compose.yaml. Every VM shares this machine's engine.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
@@ -297,9 +297,10 @@ export async function resetToV1(bench: DeployBench, vms: Vm[] = bench.vms): Prom
   await sleep(1000)
 }
 
-/** `uptime`'s load averages, to print beside the figures. */
+/** The 1, 5 and 15 minute load averages, with this machine's core count to read them by. */
 export async function loadAverage(): Promise<string> {
-  return (await exec('uptime', [])).stdout.trim().replace(/^.*load average: /, '')
+  const load = (await exec('uptime', [])).stdout.trim().replace(/^.*load average: /, '')
+  return `${load} (${availableParallelism()} cores)`
 }
 
 export interface ApproachResult {

@@ -82,4 +82,4 @@ await withDeployBench('surgical', { services: serviceCount }, async (bench) => {
     console.log(markdownTable(phaseRows))
   }
 })
-console.log(`\nload average before: ${loadBefore}; after: ${await loadAverage()} (2 cores)`)
+console.log(`\nload average before: ${loadBefore}; after: ${await loadAverage()}`)

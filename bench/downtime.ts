@@ -88,4 +88,4 @@ await withDeployBench('downtime', { services: serviceCount }, async (bench) => {
   console.log(markdownTable(rows))
   console.log('\nTargets: touched service unreachable ≤ 1 s; no failed probe on an untouched service.')
 })
-console.log(`\nload average before: ${loadBefore}; after: ${await loadAverage()} (2 cores)`)
+console.log(`\nload average before: ${loadBefore}; after: ${await loadAverage()}`)

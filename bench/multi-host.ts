@@ -63,4 +63,4 @@ await withDeployBench('hosts', { services: serviceCount, addresses: ['127.0.0.1'
   console.log(`### Item 6: one changed service, ${serviceCount}-service stack per host, two sshd "VMs" (${runs} repetitions)\n`)
   console.log(markdownTable(rows))
 })
-console.log(`\nload average before: ${loadBefore}; after: ${await loadAverage()} (2 cores)`)
+console.log(`\nload average before: ${loadBefore}; after: ${await loadAverage()}`)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark of issue 6 in order and prints their markdown tables on stdout (progress
 # goes to stderr), each under the exact command that produced it, with the machine's load.
-#   bash bench/run-all.sh            # the figures in BENCHMARKS.md (about 15 minutes on 2 cores)
+#   bash bench/run-all.sh            # the figures in BENCHMARKS.md (about 20 minutes on 2 cores)
 #   bash bench/run-all.sh --quick    # one or two repetitions each: checks that the harness works
 # Prerequisites (see bench/README.md): scripts/install-prereqs.sh, scripts/start-docker.sh, pnpm install.
 set -euo pipefail
@@ -18,7 +18,7 @@ bench() {
   shift
   printf '\n## %s\n\n' "$title"
   printf 'Command: `pnpm exec tsx %s`  \n' "$*"
-  printf 'Load average before (1, 5, 15 min, 2 cores): %s\n\n' "$(uptime | sed 's/.*load average: //')"
+  printf 'Load average before (1, 5, 15 min, %s cores): %s\n\n' "$(nproc)" "$(uptime | sed 's/.*load average: //')"
   pnpm exec tsx "$@"
 }
 

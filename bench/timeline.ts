@@ -100,16 +100,18 @@ export class ApplyLogWatcher {
 
 /** Phases of one ssh-surgical-deploy run, in the order they happen. */
 export const phaseNames = [
-  'process start + bundle load + inputs + SSH connect',
-  'inspect + plan (1st round trip: upload to a temp dir, compose config, containers)',
+  'process start + bundle load + inputs',
+  'SSH connect (host key verified, authenticated)',
+  'inspect + plan (1st round trip: the files uploaded to a temp dir with the script, compose config, containers)',
   'send the apply script (2nd round trip)',
-  'host checks + lock + stage files',
+  'host checks + lock',
+  'stage files',
   'pull',
   'swap files',
   'up (recreate)',
   'health wait',
   'record + audit log',
-  'stream back + close (host log polled every 0.5 s)'
+  'stream back + close (host log polled every 0.2 s)'
 ] as const
 
 export type PhaseName = (typeof phaseNames)[number]
@@ -120,9 +122,11 @@ export function phasesOf(spawnedAt: number, stdout: TimedLine[], apply: TimedLin
   const event = (name: string) => apply.find((l) => new RegExp(`^@@gitops-lite-[0-9a-f]+ ${name}\\b`).test(l.line))?.t
   const marks = [
     spawnedAt,
+    out(/^Connecting to /),
     out(/^Connected to /),
     out(/^Plan for /),
     scriptWritten,
+    event('phase locked'),
     event('phase pull'),
     event('phase swap'),
     event('phase up'),

@@ -64876,6 +64876,7 @@ gl_apply_begin() {
   mkdir -p "$GL_RUN/new" || gl_fail 70 "cannot create $GL_RUN"
   GL_STAGE="$GL_RUN/new"
   gl_lock -x
+  gl_event phase locked
   gl_started=$(date +%s)
   printf '%s\n' "$GL_OWNER" > "$GL_STATE/lock.owner"
   # However this script ends, the next run waiting for the lock must not be told we hold it.
@@ -65817,6 +65818,7 @@ const rollbackMessages = {
     healthy: 'The previous version is healthy'
 };
 const phaseMessages = {
+    locked: 'Took the deploy lock',
     pull: 'Pulling the new images',
     swap: 'Putting the new files in place',
     up: 'Recreating the services',
@@ -66477,6 +66479,7 @@ function hostLogFor(target, settings) {
 }
 async function connectTo(target, settings) {
     const log = hostLogFor(target, settings);
+    log.info(`Connecting to ${formatTarget(target)}`);
     const session = await SshSession.connect({
         target,
         privateKey: settings.privateKey,

@@ -49,6 +49,7 @@ function hostLogFor(target: SshTarget, settings: Settings): DeployLog {
 
 async function connectTo(target: SshTarget, settings: Settings): Promise<SshSession> {
   const log = hostLogFor(target, settings)
+  log.info(`Connecting to ${formatTarget(target)}`)
   const session = await SshSession.connect({
     target,
     privateKey: settings.privateKey,

@@ -390,6 +390,7 @@ const rollbackMessages: Record<string, string> = {
 }
 
 const phaseMessages: Record<string, string> = {
+  locked: 'Took the deploy lock',
   pull: 'Pulling the new images',
   swap: 'Putting the new files in place',
   up: 'Recreating the services',

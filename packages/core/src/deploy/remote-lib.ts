@@ -175,6 +175,7 @@ gl_apply_begin() {
   mkdir -p "$GL_RUN/new" || gl_fail 70 "cannot create $GL_RUN"
   GL_STAGE="$GL_RUN/new"
   gl_lock -x
+  gl_event phase locked
   gl_started=$(date +%s)
   printf '%s\n' "$GL_OWNER" > "$GL_STATE/lock.owner"
   # However this script ends, the next run waiting for the lock must not be told we hold it.
