@@ -18,6 +18,14 @@ describe('renderRunName', () => {
     expect(renderRunName('deploy ${{ github.event.client_payload.correlation_id }}', context)).toBe('deploy c-1')
     expect(renderRunName("${{ github.event.client_payload.missing || 'push' }} ${{github.sha}}", context)).toBe('push abc')
   })
+  it("renders the templates' run-name: object filters and join()", () => {
+    const runName = "deploy ${{ github.event.client_payload.service || join(github.event.client_payload.services.*.service, ', ') }} (${{ github.event.client_payload.correlation_id }})"
+    const several = { github: { event: { client_payload: { services: [{ service: 'api' }, { service: 'worker' }], correlation_id: 'c-2' } } } }
+    expect(renderRunName(runName, several)).toBe('deploy api, worker (c-2)')
+    expect(renderRunName(runName, { github: { event: { client_payload: { service: 'api', correlation_id: 'c-3' } } } })).toBe('deploy api (c-3)')
+    expect(renderRunName('${{ join(github.event.client_payload.services.*.service) }}', several)).toBe('api,worker')
+  })
+
   it('refuses expressions it does not implement', () => {
     expect(() => renderRunName("${{ format('{0}', github.sha) }}", context)).toThrow('not supported')
   })

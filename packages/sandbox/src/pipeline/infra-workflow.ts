@@ -1,23 +1,25 @@
+import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { parse } from 'yaml'
 import { exec } from '../exec'
 import type { DispatchEvent, FakeGitHub } from '../fake-github'
 import { renderRunName } from '../fake-github'
 import type { GitRemote } from '../git-remote'
-import { runAction, type ActionName, type ActionRun } from '../run-action'
+import { repoRoot, runAction, type ActionName, type ActionRun } from '../run-action'
 import { firstLine, type Narrator } from './narrator'
 
 /**
  * The infra repository's workflow as templates/infra-repo/.github/workflows/ writes it and GitHub
- * runs it: bump.yml runs on repository_dispatch with
- * `run-name: deploy ... (${{ github.event.client_payload.correlation_id }})`; its job `bump`
+ * runs it: bump.yml runs on repository_dispatch with its `run-name` (read from the template,
+ * carrying `${{ github.event.client_payload.correlation_id }}`); its job `bump`
  * checks out the default branch and runs bump-image-tag (which reads the client_payload); its
  * job `deploy` (needs: bump) calls deploy.yml, which checks out the default branch's newest
  * commit (the one bump pushed) and runs ssh-surgical-deploy. Both jobs are in the one
  * repository_dispatch run (a push made with the workflow token starts no other workflow), so the
  * run's conclusion is the deploy's, and that is what dispatch-to-infra's `wait: true` reports.
  */
-export const INFRA_RUN_NAME = 'deploy ${{ github.event.client_payload.correlation_id }}'
+export const INFRA_RUN_NAME = (parse(readFileSync(join(repoRoot, 'templates', 'infra-repo', '.github', 'workflows', 'bump.yml'), 'utf8')) as { 'run-name': string })['run-name']
 export const INFRA_WORKFLOW_NAME = 'deploy'
 
 export type JobName = 'bump' | 'deploy'
