@@ -65085,20 +65085,19 @@ gl_show_logs() {
 gl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' "$1" ;; esac; }
 
 # The record of what is deployed: the header and unchanged services' lines from the client,
-# then each deployed service with the hashes compose reports now.
+# then each deployed service's line from the client (with the config hash its inspection saw)
+# completed by the label compose put on the container it created.
 gl_write_record() {
-  (cd "$GL_DIR" && gl_project config --hash '*' 2>/dev/null) > "$GL_RUN/hashes" || : > "$GL_RUN/hashes"
   {
     cat "$GL_RUN/record.head"
     for gl_s in "$@"; do
       gl_prefix=$(awk -v s="$gl_s" '$1 == s { sub(/^[^ ]* /, ""); print; exit }' "$GL_RUN/record.services")
-      gl_h=$(awk -v s="$gl_s" '$1 == s { print $2; exit }' "$GL_RUN/hashes")
       gl_c=
       for gl_id in $(gl_service_ids "$gl_s"); do
         gl_c=$(gl_docker inspect --format '{{index .Config.Labels "com.docker.compose.config-hash"}}' "$gl_id" 2>/dev/null)
         break
       done
-      printf '%s,"configHash":"%s","containerHash":"%s"}\n' "$gl_prefix" "$(gl_hex "$gl_h")" "$(gl_hex "$gl_c")"
+      printf '%s,"containerHash":"%s"}\n' "$gl_prefix" "$(gl_hex "$gl_c")"
     done
   } > "$GL_STATE/state.tmp" && mv -f "$GL_STATE/state.tmp" "$GL_STATE/state"
 }
@@ -65596,7 +65595,8 @@ async function deployToHost(shell, options, log) {
             recordHead: recordHead(report, plan, options),
             servicePrefixes: new Map(plan.services
                 .filter((s) => s.deploy)
-                .map((s) => [s.service, jsonPrefix({ kind: 'service', service: s.service, image: s.newImage, inputs: s.inputs })])),
+                // The hash the inspection computed: the next run's inspection computes it the same way.
+                .map((s) => [s.service, jsonPrefix({ kind: 'service', service: s.service, image: s.newImage, inputs: s.inputs, configHash: report.hashes.get(s.service) ?? '' })])),
             audit: jsonPrefix({
                 time: new Date().toISOString(),
                 actor: options.run.actor,

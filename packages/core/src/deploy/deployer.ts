@@ -146,7 +146,8 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
       servicePrefixes: new Map(
         plan.services
           .filter((s) => s.deploy)
-          .map((s) => [s.service, jsonPrefix({ kind: 'service', service: s.service, image: s.newImage, inputs: s.inputs })])
+          // The hash the inspection computed: the next run's inspection computes it the same way.
+          .map((s) => [s.service, jsonPrefix({ kind: 'service', service: s.service, image: s.newImage, inputs: s.inputs, configHash: report.hashes.get(s.service) ?? '' })])
       ),
       audit: jsonPrefix({
         time: new Date().toISOString(),
