@@ -1,9 +1,10 @@
 import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Inputs, UserError, resolveInsideWorkspace } from '@gitops-lite/core'
+import { Inputs, resolveInsideWorkspace } from '@gitops-lite/core'
 import { checkUpdateRegistry, isValidBranchName, locateFiles, readSettings } from '../../actions/bump-image-tag/src/input-helper'
 import { commitMessage, pullRequestBranch } from '../../actions/bump-image-tag/src/report'
+import { refusal } from '../helpers/refusal'
 
 function workspace(): string {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'bump-settings-')))
@@ -16,16 +17,6 @@ function settings(dir: string, inputs: Record<string, string>, event: { eventNam
   // The runner applies action.yml's defaults; these are the ones the helper requires.
   const defaults: Record<string, string> = { 'author-name': 'github-actions[bot]', 'author-email': 'bot@users.noreply.github.com' }
   return readSettings(new Inputs((name) => inputs[name] ?? defaults[name] ?? ''), { workspace: dir, ...event })
-}
-
-function refusal(run: () => unknown): UserError {
-  try {
-    run()
-  } catch (error) {
-    if (error instanceof UserError) return error
-    throw error
-  }
-  throw new Error('expected a refusal')
 }
 
 describe('bump-image-tag settings', () => {

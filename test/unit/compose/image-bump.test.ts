@@ -1,5 +1,6 @@
 import { parse } from 'yaml'
-import { UserError, planImageBump, type BumpPlan, type BumpTarget } from '@gitops-lite/core'
+import { planImageBump, type BumpPlan, type BumpTarget } from '@gitops-lite/core'
+import { refusal } from '../../helpers/refusal'
 
 const digest = `sha256:${'d'.repeat(64)}`
 const oldDigest = `sha256:${'0'.repeat(64)}`
@@ -17,16 +18,6 @@ function bumped(text: string, targets: BumpTarget | BumpTarget[], env?: string):
   const file = bump(text, targets, env).files.find((f) => f.path === 'compose.yaml')
   if (!file) throw new Error('compose.yaml was not changed')
   return file.after
-}
-
-function refusal(run: () => unknown): UserError {
-  try {
-    run()
-  } catch (error) {
-    if (error instanceof UserError) return error
-    throw error
-  }
-  throw new Error('expected a refusal')
 }
 
 describe('byte-minimal edits', () => {
