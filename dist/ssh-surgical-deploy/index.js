@@ -64718,6 +64718,7 @@ GL_CONTAINER_FORMAT='{"id":{{json .Id}},"name":{{json .Name}},"service":{{json (
 # The restart policy gets a trailing dot so an empty one still makes a word.
 GL_STATUS_FORMAT='{{.State.Status}} {{with index .State "Health"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'
 GL_STEADY_SECONDS=5
+GL_POLL_SECONDS=10
 GL_LOG_LINES=40
 GL_FAILED=
 
@@ -65014,6 +65015,17 @@ gl_status() {
 # GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it
 # works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.
 gl_wait_healthy() {
+  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot
+  # hold the wait far past health-timeout; a call that times out counts as "not ready yet".
+  gl_saved_timeout=$GL_TIMEOUT
+  [ -z "$GL_TIMEOUT" ] || GL_TIMEOUT="timeout $GL_POLL_SECONDS"
+  gl_poll_healthy "$@"
+  gl_poll_rc=$?
+  GL_TIMEOUT=$gl_saved_timeout
+  return $gl_poll_rc
+}
+
+gl_poll_healthy() {
   gl_services="$*"
   [ -n "$gl_services" ] || return 0
   gl_event phase health "$gl_services"

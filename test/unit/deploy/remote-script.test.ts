@@ -261,6 +261,16 @@ describe('docker calls on the host', () => {
     expect(result.stdout).toContain('rc=124')
     expect(Date.now() - started).toBeLessThan(10_000)
   })
+
+  it('in the health wait, get a short limit each, so a hung engine fails the wait near health-timeout', () => {
+    const fake = fakeHost({})
+    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\nexec sleep 30\n')
+    const started = Date.now()
+    const result = runLibrary('GL_POLL_SECONDS=1; gl_wait_healthy web; echo "rc=$? failed=$GL_FAILED timeout=$GL_TIMEOUT"', fake, { GL_TIMEOUT: 'timeout 60', GL_HEALTH_TIMEOUT: '2' })
+    expect(events(result.stdout)).toContain('failed web not-ready-after-2-s')
+    expect(result.stdout).toContain('rc=1 failed=web timeout=timeout 60')
+    expect(Date.now() - started).toBeLessThan(15_000)
+  })
 })
 
 describe('swap and restore keep the host records', () => {
