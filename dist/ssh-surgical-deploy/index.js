@@ -64714,7 +64714,7 @@ set -f
 case $GL_DIR in /*) ;; *) GL_DIR="$HOME/$GL_DIR" ;; esac
 GL_STATE="$GL_DIR/.gitops-lite"
 GL_CONTAINER_FORMAT='{"id":{{json .Id}},"name":{{json .Name}},"service":{{json (index .Config.Labels "com.docker.compose.service")}},"oneoff":{{json (index .Config.Labels "com.docker.compose.oneoff")}},"configHash":{{json (index .Config.Labels "com.docker.compose.config-hash")}},"image":{{json .Config.Image}},"state":{{json .State.Status}},"health":{{with index .State "Health"}}{{json .Status}}{{else}}null{{end}},"exitCode":{{.State.ExitCode}},"restartPolicy":{{json .HostConfig.RestartPolicy.Name}}}'
-# gl_docker inspect templates fail on a missing map key, hence 'index' for the optional Health.
+# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.
 # The restart policy gets a trailing dot so an empty one still makes a word.
 GL_STATUS_FORMAT='{{.State.Status}} {{with index .State "Health"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'
 GL_STEADY_SECONDS=5

@@ -30,7 +30,7 @@ export interface RecordedService {
   image?: string
   /** Files the service reads (bind mounts, env_file, configs, secrets): absolute path -> digest. */
   inputs: Record<string, string>
-  /** `compose config --hash` right after the deploy. */
+  /** `compose config --hash` of the deployed files, as the inspection before the deploy computed it. */
   configHash: string
   /** The container's com.docker.compose.config-hash label right after the deploy. */
   containerHash: string
