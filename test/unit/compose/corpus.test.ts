@@ -5,10 +5,8 @@ import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
 import { formatImageReference, parseImageReference, planImageBump, repositoryOf } from '@gitops-lite/core'
 
-// The corpus is a read-only input shared with other work, in ../shared beside the clone
-// (wherever it was cloned): the tests read a private copy.
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
-const corpus = resolve(repoRoot, '../shared/corpus/awesome-compose')
+// The corpus ships with the repository (CC0, see its README); the tests read a private copy.
+const corpus = resolve(dirname(fileURLToPath(import.meta.url)), '../../fixtures/awesome-compose')
 const copy = mkdtempSync(join(tmpdir(), 'awesome-compose-'))
 cpSync(corpus, copy, { recursive: true })
 const files = readdirSync(copy).filter((name) => /\.ya?ml$/.test(name)).sort()
