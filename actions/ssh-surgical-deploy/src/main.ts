@@ -109,7 +109,8 @@ function hostLog(prefix: string): DeployLog {
     remote(lines) {
       const token = randomBytes(16).toString('hex')
       process.stdout.write(`::stop-commands::${token}\n${lines.map((line) => `${prefix}  ${line}\n`).join('')}::${token}::\n`)
-    }
+    },
+    mask: (values) => values.forEach((value) => core.setSecret(value))
   }
 }
 

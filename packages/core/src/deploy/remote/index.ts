@@ -23,6 +23,8 @@ export const ExitCode = {
   invalidFiles: 65,
   missingTool: 69,
   hostError: 70,
+  /** A symbolic link where the deploy would write (the host printed a refused-link event naming it); nothing changed. */
+  refusedLink: 71,
   lockTimeout: 75,
   stalePlan: 76
 } as const
@@ -38,8 +40,14 @@ export const ATTACHED_BOOTSTRAP = 't=$(mktemp) || exit 70; cat > "$t" || exit 70
 export const DETACHED_BOOTSTRAP = [
   'd=$1',
   'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
+  // $d is <remote-dir>/.gitops-lite/runs/<id>: $r the runs folder, $s the state folder.
+  'r=${d%/*}; s=${r%/*}',
+  'mkdir -p "${s%/*}/." || exit 70',
+  // Never through a link (see gl_check_links in lib.sh, which names it).
+  'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit 71; fi',
   // A fresh folder per apply: a second script written into a running one's folder would be read by it.
-  'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit 70',
+  // The state folder is the deploy user's alone, and so is the log (it holds compose's messages).
+  '(umask 077 && mkdir -p "$r" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log") || exit 70',
   `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
   'n=0',
   'while :; do',
