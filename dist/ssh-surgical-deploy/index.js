@@ -64650,7 +64650,8 @@ function computePlan(input) {
         removed,
         newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
         previous: deployed.filter((s) => s.change !== 'new').map((s) => s.service),
-        needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record
+        // Damaged state files are written again by an apply, even one that deploys nothing.
+        needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record || report.stateDamage.length > 0
     };
 }
 
@@ -64687,6 +64688,34 @@ function parseRecord(text) {
     }
     return header ? { header, services } : undefined;
 }
+/**
+ * What is wrong with a state file that is there but cannot be trusted (a line cut short, not
+ * ours); undefined when it is whole, or empty. parseRecord drops such a record: the caller
+ * must say so rather than plan from what runs without a word.
+ */
+function recordDamage(text) {
+    if (text.trim() === '')
+        return undefined;
+    const lines = text.split('\n');
+    let header = false;
+    for (const [index, line] of lines.entries()) {
+        if (line.trim() === '')
+            continue;
+        let entry;
+        try {
+            entry = JSON.parse(line);
+        }
+        catch {
+            return `line ${index + 1} is not JSON${index === lines.length - 1 || lines.slice(index + 1).every((l) => l.trim() === '') ? ', it was cut short' : ''}`;
+        }
+        if (!isObject(entry))
+            return `line ${index + 1} is not a JSON object`;
+        // A header of another schema is another version's record, not a damaged one.
+        if (entry.kind === 'deploy')
+            header = true;
+    }
+    return header ? undefined : 'it has no header line';
+}
 function isObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -64709,7 +64738,7 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  * it is generated. Lists (services, files, container ids) are space-separated words that were
  * validated to contain no spaces or glob characters. Exit codes are in ExitCode.
  */
-const REMOTE_LIBRARY = "set -u\nset -f\n# A relative remote-dir is relative to the login's home directory, as scp would take it.\ncase $GL_DIR in /*) ;; *) GL_DIR=\"$HOME/$GL_DIR\" ;; esac\nGL_STATE=\"$GL_DIR/.gitops-lite\"\nGL_CONTAINER_FORMAT='{\"id\":{{json .Id}},\"name\":{{json .Name}},\"service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},\"oneoff\":{{json (index .Config.Labels \"com.docker.compose.oneoff\")}},\"configHash\":{{json (index .Config.Labels \"com.docker.compose.config-hash\")}},\"image\":{{json .Config.Image}},\"state\":{{json .State.Status}},\"health\":{{with index .State \"Health\"}}{{json .Status}}{{else}}null{{end}},\"exitCode\":{{.State.ExitCode}},\"restartPolicy\":{{json .HostConfig.RestartPolicy.Name}}}'\n# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.\n# The restart policy gets a trailing dot so an empty one still makes a word.\nGL_STATUS_FORMAT='{{.State.Status}} {{with index .State \"Health\"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'\nGL_STEADY_SECONDS=5\nGL_POLL_SECONDS=10\nGL_LOG_LINES=40\nGL_FAILED=\n\ngl_event() { printf '%s %s\\n' \"$GL_MARK\" \"$*\"; }\ngl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\\n' \"$*\" >&2; exit \"$gl_code\"; }\n\n# Tools the deploy needs, and which compose binary runs it.\ngl_check_host() {\n  gl_user=$(id -un 2>/dev/null || echo \"this user\")\n  command -v docker >/dev/null 2>&1 || gl_fail 69 \"docker is not installed on the host, or not on the PATH of $gl_user\"\n  # A hung registry or engine must not hold the lock forever.\n  GL_TIMEOUT=\n  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT=\"timeout $GL_COMMAND_TIMEOUT\"; fi\n  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||\n    gl_fail 69 \"$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?\"\n  for gl_tool in base64 sha256sum flock mktemp awk; do\n    command -v \"$gl_tool\" >/dev/null 2>&1 || gl_fail 69 \"$gl_tool is not installed on the host\"\n  done\n  case $GL_COMPOSE_PREF in\n    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail 69 \"'docker compose' (the Compose v2 plugin) does not work on the host\" ;;\n    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail 69 \"docker-compose is not installed on the host\" ;;\n    *)\n      if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2\n      elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1\n      else gl_fail 69 \"neither 'docker compose' nor docker-compose is installed on the host\"\n      fi ;;\n  esac\n}\n\n# Every docker call is bounded by command-timeout (when the host has timeout(1)).\ngl_docker() { $GL_TIMEOUT docker \"$@\"; }\n\ngl_compose() {\n  if [ -n \"$GL_PROJECT\" ]; then set -- -p \"$GL_PROJECT\" \"$@\"; fi\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_docker compose \"$@\"; else $GL_TIMEOUT docker-compose \"$@\"; fi\n}\n\n# Compose with this stack's files, read from the current directory; relative paths in them\n# resolve against the remote directory, where they are deployed.\ngl_project() {\n  gl_n=$#\n  for gl_f in $GL_COMPOSE_FILES; do set -- \"$@\" -f \"$gl_f\"; done\n  while [ \"$gl_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; gl_n=$((gl_n - 1)); done\n  gl_compose --project-directory \"$GL_DIR\" \"$@\"\n}\n\n# The project name: given, else what compose v2 resolved, else compose's default for the directory.\ngl_resolve_project() {\n  [ -n \"$GL_PROJECT\" ] && return 0\n  if [ \"$GL_COMPOSE\" = v2 ]; then\n    GL_PROJECT=$(sed -n 's/^  \"name\": \"\\([a-z0-9_-]*\\)\",*$/\\1/p' \"$1\" | head -n 1)\n  fi\n  if [ -z \"$GL_PROJECT\" ]; then\n    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.\n    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' \"$GL_DIR/.env\" 2>/dev/null | tail -n 1 | tr -d '\"'\"'\"' \\r')\n    [ -n \"$GL_PROJECT\" ] || GL_PROJECT=$(basename \"$GL_DIR\")\n    GL_PROJECT=$(printf '%s' \"$GL_PROJECT\" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')\n  fi\n  [ -n \"$GL_PROJECT\" ] || gl_fail 65 \"cannot tell the compose project name for $GL_DIR\"\n}\n\n# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never\n# leaves a stale lock behind. Polls so busybox flock (no -w) works too.\ngl_lock() {\n  exec 9>>\"$GL_STATE/lock\" || gl_fail 70 \"cannot open $GL_STATE/lock\"\n  flock -n \"$1\" 9 && return 0\n  gl_event lock-wait \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n  gl_left=$GL_LOCK_TIMEOUT\n  until flock -n \"$1\" 9; do\n    if [ \"$gl_left\" -le 0 ]; then\n      gl_event lock-timeout \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n      exit 75\n    fi\n    sleep 1\n    gl_left=$((gl_left - 1))\n  done\n}\n\ngl_sha256() { sha256sum < \"$1\" 2>/dev/null | awk '{ print $1 }'; }\n\n# One line per path: sha256:<hex>, dir, other, missing or unreadable.\ngl_digest() {\n  for gl_p in \"$@\"; do\n    if [ -f \"$gl_p\" ]; then\n      gl_d=$(gl_sha256 \"$gl_p\")\n      if [ -n \"$gl_d\" ]; then echo \"sha256:$gl_d\"; else echo unreadable; fi\n    elif [ -d \"$gl_p\" ]; then echo dir\n    elif [ -e \"$gl_p\" ]; then echo other\n    else echo missing\n    fi\n  done\n}\n\n# stdin (base64) -> $GL_STAGE/$1\ngl_stage_file() {\n  mkdir -p \"$GL_STAGE/$(dirname \"$1\")\" && base64 -d > \"$GL_STAGE/$1\" || gl_fail 70 \"cannot write $GL_STAGE/$1\"\n}\n\n# Fails when docker cannot list or inspect them: \"no containers\" would plan every service as new.\ngl_containers() {\n  gl_ids=$(gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\") || return 1\n  [ -n \"$gl_ids\" ] || return 0\n  gl_docker inspect --format \"$GL_CONTAINER_FORMAT\" $gl_ids 2>/dev/null\n  # 1: a container went away between ps and inspect (the others are printed); more is an error.\n  [ $? -le 1 ]\n}\n\ngl_service_ids() {\n  gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" \\\n    --filter \"label=com.docker.compose.service=$1\" --filter \"label=com.docker.compose.oneoff=False\"\n}\n\n# --- inspection: read-only; files are staged in a temporary directory --------------------\n\ngl_inspect_begin() {\n  gl_check_host\n  GL_STAGE=$(mktemp -d) || gl_fail 70 \"mktemp -d failed on the host\"\n  trap 'rm -rf \"$GL_STAGE\"' EXIT\n}\n\ngl_inspect_report() {\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail 70 \"cannot enter $GL_STAGE\"\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_format='--format json'; else gl_format=; fi\n  gl_project config $gl_format > \"$GL_STAGE/.gitops-lite-config\" || gl_fail 65 \"compose rejected the files (its message is above)\"\n  gl_project config --hash '*' > \"$GL_STAGE/.gitops-lite-hashes\" || gl_fail 65 \"compose could not hash the services (its message is above)\"\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  gl_event section compose\n  echo \"$GL_COMPOSE\"\n  gl_compose version --short 2>/dev/null | head -n 1\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  cat \"$GL_STATE/generation\" 2>/dev/null || echo 0\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo # compose v2 ends its JSON without a newline\n  gl_event section hashes\n  cat \"$GL_STAGE/.gitops-lite-hashes\"\n  gl_event section containers\n  gl_containers || gl_fail 70 \"docker could not list the containers of project $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------\n\ngl_apply_begin() {\n  gl_check_host\n  GL_RUN=\"$GL_STATE/runs/$GL_RUN_ID\"\n  mkdir -p \"$GL_RUN/new\" || gl_fail 70 \"cannot create $GL_RUN\"\n  GL_STAGE=\"$GL_RUN/new\"\n  gl_lock -x\n  gl_event phase locked\n  gl_started=$(date +%s)\n  printf '%s\\n' \"$GL_OWNER\" > \"$GL_STATE/lock.owner\"\n  # However this script ends, the next run waiting for the lock must not be told we hold it.\n  trap ': > \"$GL_STATE/lock.owner\"' EXIT\n  gl_generation=$(cat \"$GL_STATE/generation\" 2>/dev/null || echo 0)\n  if [ \"$gl_generation\" != \"$GL_EXPECT_GENERATION\" ]; then\n    gl_event stale \"$gl_generation\"\n    exit 76\n  fi\n  echo $((gl_generation + 1)) > \"$GL_STATE/generation.tmp\" && mv -f \"$GL_STATE/generation.tmp\" \"$GL_STATE/generation\" ||\n    gl_fail 70 \"cannot write $GL_STATE/generation\"\n  # Keep the last 10 runs (logs and backups of replaced files).\n  ls -1t \"$GL_STATE/runs\" | tail -n +11 | while IFS= read -r gl_old; do rm -rf \"$GL_STATE/runs/$gl_old\"; done\n}\n\n# stdin (base64) -> $GL_RUN/$1\ngl_put() { base64 -d > \"$GL_RUN/$1\" || gl_fail 70 \"cannot write $GL_RUN/$1\"; }\n\ngl_is_secret_file() {\n  case $(basename \"$1\") in .env | .*.env) return 0 ;; esac\n  return 1\n}\n\n# Files the swap and the restore never touch: the VM's secrets, and the host's own records\n# under .gitops-lite/ (the lock, the record, the append-only audit log).\ngl_is_kept_file() {\n  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac\n  gl_is_secret_file \"$1\"\n}\n\ngl_pull() {\n  [ \"$GL_PULL\" = 1 ] || return 0\n  [ \"$GL_FULL\" = 1 ] || [ $# -gt 0 ] || return 0\n  gl_event phase pull\n  (cd \"$GL_STAGE\" && gl_project pull --quiet \"$@\")\n}\n\n# Backs up what will be replaced, then renames each staged file into place (atomic per file).\ngl_swap() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase swap\n  mkdir -p \"$GL_RUN/old\" && : > \"$GL_RUN/old.absent\" || return 1\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_DIR/$gl_f\" ]; then\n      mkdir -p \"$GL_RUN/old/$(dirname \"$gl_f\")\" && cp -p \"$GL_DIR/$gl_f\" \"$GL_RUN/old/$gl_f\" || return 1\n    else\n      echo \"$gl_f\" >> \"$GL_RUN/old.absent\"\n    fi\n  done\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    mkdir -p \"$GL_DIR/$(dirname \"$gl_f\")\" && mv -f \"$GL_STAGE/$gl_f\" \"$GL_DIR/$gl_f\" || return 1\n  done\n}\n\n# Puts back every file the swap replaced or added; fails, naming each file it could not put\n# back, so a rollback never brings \"the previous version\" up on the new files.\ngl_restore() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase restore\n  gl_restore_rc=0\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_RUN/old/$gl_f\" ]; then\n      cp -p \"$GL_RUN/old/$gl_f\" \"$GL_DIR/$gl_f.gitops-lite-restore\" && mv -f \"$GL_DIR/$gl_f.gitops-lite-restore\" \"$GL_DIR/$gl_f\" ||\n        { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    elif grep -qxF \"$gl_f\" \"$GL_RUN/old.absent\" 2>/dev/null; then\n      rm -f \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    fi\n  done\n  return $gl_restore_rc\n}\n\ngl_up() {\n  gl_event phase up\n  if [ \"$GL_FULL\" = 1 ]; then\n    (cd \"$GL_DIR\" && gl_project up -d --remove-orphans --force-recreate)\n  elif [ $# -gt 0 ]; then\n    (cd \"$GL_DIR\" && gl_project up -d --no-deps --force-recreate \"$@\")\n  fi\n}\n\ngl_remove_services() {\n  for gl_s in \"$@\"; do\n    gl_ids=$(gl_service_ids \"$gl_s\")\n    [ -z \"$gl_ids\" ] || gl_docker rm -f $gl_ids >/dev/null\n  done\n}\n\n# Arguments are pairs: service container-id. Tries every container; each failed removal is\n# reported (docker's message, then a remove-failed event naming the service) and makes it fail.\ngl_remove_containers() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  while [ $# -ge 2 ]; do\n    if ! gl_docker rm -f \"$2\" >/dev/null; then\n      gl_event remove-failed \"$1\"\n      gl_rc=1\n    fi\n    shift 2\n  done\n  return \"$gl_rc\"\n}\n\n# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed\ngl_status() {\n  gl_ids=$(gl_service_ids \"$1\") || { echo \"2 docker-error -\"; return; }\n  [ -n \"$gl_ids\" ] || { echo \"3 no-container -\"; return; }\n  gl_rank=0 gl_detail=healthy gl_sig=\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker inspect --format \"$GL_STATUS_FORMAT\" \"$gl_id\" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }\n    set -- $gl_line\n    case $1/$2 in\n      running/healthy) ;;\n      running/unhealthy) echo \"3 unhealthy -\"; return ;;\n      running/starting) gl_rank=2 gl_detail=starting ;;\n      running/none)\n        gl_sig=\"$gl_sig$gl_id:$5:$6,\"\n        if [ \"$gl_rank\" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;\n      exited/* | dead/*)\n        case $4/$3 in\n          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished\n          no./* | ./*) echo \"3 exited($3) -\"; return ;;\n          *) gl_rank=2 gl_detail=\"restarting\" ;;\n        esac ;;\n      *) gl_rank=2 gl_detail=\"$1/$2\" ;;\n    esac\n  done\n  echo \"$gl_rank $gl_detail $gl_sig-\"\n}\n\n# Waits until every service is healthy (healthcheck) or has run unchanged for\n# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it\n# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.\ngl_wait_healthy() {\n  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot\n  # hold the wait far past health-timeout; a call that times out counts as \"not ready yet\".\n  gl_saved_timeout=$GL_TIMEOUT\n  [ -z \"$GL_TIMEOUT\" ] || GL_TIMEOUT=\"timeout $GL_POLL_SECONDS\"\n  gl_poll_healthy \"$@\"\n  gl_poll_rc=$?\n  GL_TIMEOUT=$gl_saved_timeout\n  return $gl_poll_rc\n}\n\ngl_poll_healthy() {\n  gl_services=\"$*\"\n  [ -n \"$gl_services\" ] || return 0\n  gl_event phase health \"$gl_services\"\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_dir=$(mktemp -d) || return 1\n  while :; do\n    gl_pending=\n    gl_i=0\n    for gl_s in $gl_services; do\n      gl_i=$((gl_i + 1))\n      set -- $(gl_status \"$gl_s\")\n      if [ \"$(cat \"$gl_dir/$gl_i.last\" 2>/dev/null)\" != \"$2\" ]; then\n        echo \"$2\" > \"$gl_dir/$gl_i.last\"\n        gl_event health \"$gl_s\" \"$2\"\n      fi\n      case $1 in\n        0) ;;\n        1)\n          gl_now=$(date +%s)\n          if [ \"$(sed -n 1p \"$gl_dir/$gl_i.sig\" 2>/dev/null)\" = \"$3\" ]; then\n            if [ $((gl_now - $(sed -n 2p \"$gl_dir/$gl_i.sig\"))) -lt \"$GL_STEADY_SECONDS\" ]; then gl_pending=\"$gl_pending $gl_s\"; fi\n          else\n            printf '%s\\n%s\\n' \"$3\" \"$gl_now\" > \"$gl_dir/$gl_i.sig\"\n            gl_pending=\"$gl_pending $gl_s\"\n          fi ;;\n        2) gl_pending=\"$gl_pending $gl_s\" ;;\n        *)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"$2\"\n          rm -rf \"$gl_dir\"\n          return 1 ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      gl_event phase healthy\n      rm -rf \"$gl_dir\"\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-ready-after-$GL_HEALTH_TIMEOUT-s\"; done\n      rm -rf \"$gl_dir\"\n      return 1\n    fi\n    # Sub-second: a healthcheck that passes just after a poll should not cost a whole second.\n    sleep 0.5\n  done\n}\n\ngl_show_logs() {\n  [ -n \"$1\" ] || return 0\n  for gl_id in $(gl_service_ids \"$1\"); do\n    gl_logs=$(gl_docker logs --tail \"$GL_LOG_LINES\" \"$gl_id\" 2>&1)\n    if [ -n \"$gl_logs\" ]; then\n      echo \"Last $GL_LOG_LINES log lines of $1 (container $(echo \"$gl_id\" | cut -c1-12)):\"\n      printf '%s\\n' \"$gl_logs\" | sed 's/^/  | /'\n    else\n      echo \"$1 (container $(echo \"$gl_id\" | cut -c1-12)) logged nothing.\"\n    fi\n    gl_checks=$(gl_docker inspect --format '{{with index .State \"Health\"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' \"$gl_id\" 2>/dev/null | grep -v '^$' | tail -n 5)\n    if [ -n \"$gl_checks\" ]; then\n      echo \"Last healthchecks of $1:\"\n      printf '%s\\n' \"$gl_checks\" | sed 's/^/  | /'\n    fi\n  done\n}\n\ngl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' \"$1\" ;; esac; }\n\n# The record of what is deployed: the header and unchanged services' lines from the client,\n# then each deployed service's line from the client (with the config hash its inspection saw)\n# completed by the label compose put on the container it created.\ngl_write_record() {\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in \"$@\"; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_c=\n      for gl_id in $(gl_service_ids \"$gl_s\"); do\n        gl_c=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.config-hash\"}}' \"$gl_id\" 2>/dev/null)\n        break\n      done\n      printf '%s,\"containerHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_c\")\"\n    done\n  } > \"$GL_STATE/state.tmp\" && mv -f \"$GL_STATE/state.tmp\" \"$GL_STATE/state\"\n}\n\ngl_finish() {\n  printf '%s,\"result\":\"%s\",\"durationSeconds\":%s}\\n' \"$GL_AUDIT\" \"$1\" \"$(($(date +%s) - gl_started))\" >> \"$GL_STATE/audit.log\"\n  : > \"$GL_STATE/lock.owner\"\n  gl_event result \"$1\"\n  exit \"$2\"\n}\n\ngl_apply_main() {\n  if ! gl_pull $GL_DEPLOY; then gl_finish failed 12; fi\n  if ! gl_swap; then\n    gl_event swap-failed\n    gl_restore || gl_finish rollback-failed 11\n    gl_finish failed 12\n  fi\n  if ! gl_up $GL_DEPLOY; then\n    gl_event up-failed\n  elif gl_wait_healthy $GL_DEPLOY; then\n    gl_removed=1\n    gl_remove_containers $GL_REMOVE || gl_removed=0\n    if ! gl_write_record $GL_DEPLOY; then\n      rm -f \"$GL_STATE/state.tmp\" 2>/dev/null\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/state could not be written\" >&2\n      gl_finish deployed-without-record 14\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed 15\n    gl_finish success 0\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed 13\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed 11\n  gl_remove_services $GL_NEW_SERVICES\n  if gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; then gl_finish rolled-back 10; fi\n  gl_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed 11\n}\n";
+const REMOTE_LIBRARY = "set -u\nset -f\n# A relative remote-dir is relative to the login's home directory, as scp would take it.\ncase $GL_DIR in /*) ;; *) GL_DIR=\"$HOME/$GL_DIR\" ;; esac\nGL_STATE=\"$GL_DIR/.gitops-lite\"\nGL_CONTAINER_FORMAT='{\"id\":{{json .Id}},\"name\":{{json .Name}},\"service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},\"oneoff\":{{json (index .Config.Labels \"com.docker.compose.oneoff\")}},\"configHash\":{{json (index .Config.Labels \"com.docker.compose.config-hash\")}},\"image\":{{json .Config.Image}},\"state\":{{json .State.Status}},\"health\":{{with index .State \"Health\"}}{{json .Status}}{{else}}null{{end}},\"exitCode\":{{.State.ExitCode}},\"restartPolicy\":{{json .HostConfig.RestartPolicy.Name}}}'\n# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.\n# The restart policy gets a trailing dot so an empty one still makes a word.\nGL_STATUS_FORMAT='{{.State.Status}} {{with index .State \"Health\"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'\nGL_STEADY_SECONDS=5\nGL_POLL_SECONDS=10\nGL_LOG_LINES=40\nGL_NL='\n'\nGL_FAILED=\n\ngl_event() { printf '%s %s\\n' \"$GL_MARK\" \"$*\"; }\ngl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\\n' \"$*\" >&2; exit \"$gl_code\"; }\n\n# Tools the deploy needs, and which compose binary runs it.\ngl_check_host() {\n  gl_user=$(id -un 2>/dev/null || echo \"this user\")\n  command -v docker >/dev/null 2>&1 || gl_fail 69 \"docker is not installed on the host, or not on the PATH of $gl_user\"\n  # A hung registry or engine must not hold the lock forever.\n  GL_TIMEOUT=\n  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT=\"timeout $GL_COMMAND_TIMEOUT\"; fi\n  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||\n    gl_fail 69 \"$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?\"\n  for gl_tool in base64 sha256sum flock mktemp awk; do\n    command -v \"$gl_tool\" >/dev/null 2>&1 || gl_fail 69 \"$gl_tool is not installed on the host\"\n  done\n  case $GL_COMPOSE_PREF in\n    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail 69 \"'docker compose' (the Compose v2 plugin) does not work on the host\" ;;\n    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail 69 \"docker-compose is not installed on the host\" ;;\n    *)\n      if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2\n      elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1\n      else gl_fail 69 \"neither 'docker compose' nor docker-compose is installed on the host\"\n      fi ;;\n  esac\n}\n\n# Every docker call is bounded by command-timeout (when the host has timeout(1)).\ngl_docker() { $GL_TIMEOUT docker \"$@\"; }\n\ngl_compose() {\n  if [ -n \"$GL_PROJECT\" ]; then set -- -p \"$GL_PROJECT\" \"$@\"; fi\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_docker compose \"$@\"; else $GL_TIMEOUT docker-compose \"$@\"; fi\n}\n\n# Compose with this stack's files, read from the current directory; relative paths in them\n# resolve against the remote directory, where they are deployed.\ngl_project() {\n  gl_n=$#\n  for gl_f in $GL_COMPOSE_FILES; do set -- \"$@\" -f \"$gl_f\"; done\n  while [ \"$gl_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; gl_n=$((gl_n - 1)); done\n  gl_compose --project-directory \"$GL_DIR\" \"$@\"\n}\n\n# The project name: given, else what compose v2 resolved, else compose's default for the directory.\ngl_resolve_project() {\n  [ -n \"$GL_PROJECT\" ] && return 0\n  if [ \"$GL_COMPOSE\" = v2 ]; then\n    GL_PROJECT=$(sed -n 's/^  \"name\": \"\\([a-z0-9_-]*\\)\",*$/\\1/p' \"$1\" | head -n 1)\n  fi\n  if [ -z \"$GL_PROJECT\" ]; then\n    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.\n    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' \"$GL_DIR/.env\" 2>/dev/null | tail -n 1 | tr -d '\"'\"'\"' \\r')\n    [ -n \"$GL_PROJECT\" ] || GL_PROJECT=$(basename \"$GL_DIR\")\n    GL_PROJECT=$(printf '%s' \"$GL_PROJECT\" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')\n  fi\n  [ -n \"$GL_PROJECT\" ] || gl_fail 65 \"cannot tell the compose project name for $GL_DIR\"\n}\n\n# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never\n# leaves a stale lock behind. Polls so busybox flock (no -w) works too. The file is opened\n# read-only (flock needs no more), so opening it writes nothing, wherever it points.\ngl_lock() {\n  exec 9<\"$GL_STATE/lock\" || gl_fail 70 \"cannot open $GL_STATE/lock\"\n  flock -n \"$1\" 9 && return 0\n  gl_event lock-wait \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n  gl_left=$GL_LOCK_TIMEOUT\n  until flock -n \"$1\" 9; do\n    if [ \"$gl_left\" -le 0 ]; then\n      gl_event lock-timeout \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n      exit 75\n    fi\n    sleep 1\n    gl_left=$((gl_left - 1))\n  done\n}\n\n# --- links: the deploy never writes through a symbolic link ---------------------------------\n# Whoever can write in a folder under remote-dir (a container with a read-write bind mount of\n# it, another user) could point a link anywhere, and the deploy user is often root.\n\n# Prints the first symbolic link on the way from remote-dir to the file $1 (itself included);\n# fails when there is none. remote-dir itself may be a link: the user chose it.\ngl_first_link() {\n  gl_p=$GL_DIR gl_rest=$1\n  while [ -n \"$gl_rest\" ]; do\n    gl_p=\"$gl_p/${gl_rest%%/*}\"\n    case $gl_rest in */*) gl_rest=${gl_rest#*/} ;; *) gl_rest= ;; esac\n    if [ -L \"$gl_p\" ]; then printf '%s\\n' \"$gl_p\"; return 0; fi\n  done\n  return 1\n}\n\ngl_refuse_link() {\n  gl_event refused-link \"$1\"\n  gl_fail 71 \"$1 is a symbolic link, and the deploy never writes through one: replace it with the real file or folder (or remove it), then rerun\"\n}\n\n# Refuses (before anything changes) a link at the state folder or a file in it, or on the way\n# to an uploaded file.\ngl_check_links() {\n  for gl_p in \"$GL_STATE\" \"$GL_STATE/runs\" \"$GL_STATE/lock\" \"$GL_STATE/lock.owner\" \"$GL_STATE/state\" \"$GL_STATE/generation\" \"$GL_STATE/audit.log\"; do\n    [ ! -L \"$gl_p\" ] || gl_refuse_link \"$gl_p\"\n  done\n  for gl_f in $GL_FILES; do\n    gl_link=$(gl_first_link \"$gl_f\") && gl_refuse_link \"$gl_link\"\n  done\n  return 0\n}\n\n# --- the state folder: the deploy user's alone (mode 0700, files 0600) ----------------------\n# Another local user could otherwise read the record and the run logs, or hold the lock and\n# block every deploy.\n\n# Also fixes the modes an older version left (0755 and 0644).\ngl_secure_state() {\n  chmod 700 \"$GL_STATE\" \"$GL_STATE/runs\" || gl_fail 70 \"cannot set the mode of $GL_STATE\"\n  for gl_f in lock lock.owner state generation audit.log; do\n    if [ -f \"$GL_STATE/$gl_f\" ]; then chmod 600 \"$GL_STATE/$gl_f\" || gl_fail 70 \"cannot set the mode of $GL_STATE/$gl_f\"; fi\n  done\n  find \"$GL_STATE/runs\" -mindepth 2 -maxdepth 2 -name log -type f -exec chmod 600 {} + 2>/dev/null\n  return 0\n}\n\n# Creates $GL_STATE/$1 when there is none: a new file from mktemp (mode 0600) hard-linked to\n# the name, which fails rather than follow a link planted there (and two runs cannot each\n# create their own lock file).\ngl_state_file() {\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ] && return 0\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  ln \"$gl_tmp\" \"$GL_STATE/$1\" 2>/dev/null\n  rm -f \"$gl_tmp\"\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ]\n}\n\n# stdin -> $GL_STATE/$1: written to a new file from mktemp in the same folder, then renamed\n# over the name (a rename replaces a link, it never writes through it).\ngl_state_write() {\n  # mv would move the file into a folder of that name.\n  [ ! -d \"$GL_STATE/$1\" ] || [ -L \"$GL_STATE/$1\" ] || return 1\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  if cat > \"$gl_tmp\" && mv -f \"$gl_tmp\" \"$GL_STATE/$1\"; then return 0; fi\n  rm -f \"$gl_tmp\"\n  return 1\n}\n\n# Reads .gitops-lite/generation into GL_GENERATION. A missing file is generation 0. A damaged\n# one (empty, without its newline, not a number, too long for sh arithmetic) reads as 0 too,\n# and GL_GENERATION_DAMAGE says how: the deploy reports it and writes the file again instead\n# of failing on it.\ngl_read_generation() {\n  GL_GENERATION=0 GL_GENERATION_DAMAGE=\n  if [ ! -e \"$GL_STATE/generation\" ]; then GL_GENERATION_DAMAGE=missing; return 0; fi\n  # The dot keeps the trailing newline that command substitution strips.\n  gl_g=$(cat \"$GL_STATE/generation\" 2>/dev/null; echo .)\n  gl_g=${gl_g%.}\n  case $gl_g in\n    '') GL_GENERATION_DAMAGE=empty; return 0 ;;\n    *\"$GL_NL\") gl_g=${gl_g%\"$GL_NL\"} ;;\n    *) GL_GENERATION_DAMAGE=cut-short; return 0 ;;\n  esac\n  case $gl_g in\n    '' | *[!0-9]* | 0?*) GL_GENERATION_DAMAGE=not-a-number ;;\n    ????????????????*) GL_GENERATION_DAMAGE=too-long ;;\n    *) GL_GENERATION=$gl_g ;;\n  esac\n}\n\n# Appends one line to audit.log; after a line cut short (a full disk, a killed write) it starts\n# a new line, so the entry is not glued onto the broken one.\ngl_audit() {\n  gl_state_file audit.log || return 1\n  if [ -s \"$GL_STATE/audit.log\" ] && [ -n \"$(tail -c 1 \"$GL_STATE/audit.log\")\" ]; then\n    echo >> \"$GL_STATE/audit.log\" || return 1\n  fi\n  printf '%s\\n' \"$1\" >> \"$GL_STATE/audit.log\"\n}\n\n# The VM's env files, base64, one line each: the runner masks every value in them before it\n# shows a line from the VM (compose's and docker's errors quote them). Read in place: nothing\n# is copied. Arguments: the env_file paths of the compose files (relative to remote-dir).\ngl_env_files() {\n  gl_event section envfiles\n  for gl_e in \"$GL_DIR/.env\" \"$@\"; do\n    case $gl_e in /*) ;; *) gl_e=\"$GL_DIR/$gl_e\" ;; esac\n    if [ -f \"$gl_e\" ]; then head -c 1048576 \"$gl_e\" | base64 | tr -d '\\n'; echo; fi\n  done\n  # .<service>.env files stay on the VM by convention; any name (spaces too) is read whole.\n  find \"$GL_DIR\" -maxdepth 1 -name '.?*.env' -exec sh -c \\\n    'for f; do if [ -f \"$f\" ]; then head -c 1048576 \"$f\" | base64 | tr -d \"\\n\"; echo; fi; done' gitops-lite {} + 2>/dev/null\n  return 0\n}\n\ngl_sha256() { sha256sum < \"$1\" 2>/dev/null | awk '{ print $1 }'; }\n\n# One line per path: sha256:<hex>, dir, other, missing or unreadable.\ngl_digest() {\n  for gl_p in \"$@\"; do\n    if [ -f \"$gl_p\" ]; then\n      gl_d=$(gl_sha256 \"$gl_p\")\n      if [ -n \"$gl_d\" ]; then echo \"sha256:$gl_d\"; else echo unreadable; fi\n    elif [ -d \"$gl_p\" ]; then echo dir\n    elif [ -e \"$gl_p\" ]; then echo other\n    else echo missing\n    fi\n  done\n}\n\n# stdin (base64) -> $GL_STAGE/$1\ngl_stage_file() {\n  mkdir -p \"$GL_STAGE/$(dirname \"$1\")\" && base64 -d > \"$GL_STAGE/$1\" || gl_fail 70 \"cannot write $GL_STAGE/$1\"\n}\n\n# Fails when docker cannot list or inspect them: \"no containers\" would plan every service as new.\ngl_containers() {\n  gl_ids=$(gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\") || return 1\n  [ -n \"$gl_ids\" ] || return 0\n  gl_docker inspect --format \"$GL_CONTAINER_FORMAT\" $gl_ids 2>/dev/null\n  # 1: a container went away between ps and inspect (the others are printed); more is an error.\n  [ $? -le 1 ]\n}\n\ngl_service_ids() {\n  gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" \\\n    --filter \"label=com.docker.compose.service=$1\" --filter \"label=com.docker.compose.oneoff=False\"\n}\n\n# --- inspection: read-only; files are staged in a temporary directory --------------------\n\ngl_inspect_begin() {\n  gl_check_host\n  GL_STAGE=$(mktemp -d) || gl_fail 70 \"mktemp -d failed on the host\"\n  trap 'rm -rf \"$GL_STAGE\"' EXIT\n}\n\ngl_inspect_report() {\n  gl_check_links\n  gl_env_files \"$@\"\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail 70 \"cannot enter $GL_STAGE\"\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_format='--format json'; else gl_format=; fi\n  gl_project config $gl_format > \"$GL_STAGE/.gitops-lite-config\" || gl_fail 65 \"compose rejected the files (its message is above)\"\n  gl_project config --hash '*' > \"$GL_STAGE/.gitops-lite-hashes\" || gl_fail 65 \"compose could not hash the services (its message is above)\"\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  gl_event section compose\n  echo \"$GL_COMPOSE\"\n  gl_compose version --short 2>/dev/null | head -n 1\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  gl_read_generation\n  echo \"$GL_GENERATION\"\n  case $GL_GENERATION_DAMAGE in '') ;; missing) echo missing ;; *) echo \"damaged $GL_GENERATION_DAMAGE\" ;; esac\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo # compose v2 ends its JSON without a newline\n  gl_event section hashes\n  cat \"$GL_STAGE/.gitops-lite-hashes\"\n  gl_event section containers\n  gl_containers || gl_fail 70 \"docker could not list the containers of project $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------\n\ngl_apply_begin() {\n  gl_check_host\n  gl_check_links\n  GL_RUN=\"$GL_STATE/runs/$GL_RUN_ID\"\n  mkdir -p \"$GL_RUN/new\" || gl_fail 70 \"cannot create $GL_RUN\"\n  gl_secure_state\n  GL_STAGE=\"$GL_RUN/new\"\n  gl_state_file lock || gl_fail 70 \"cannot create $GL_STATE/lock\"\n  gl_lock -x\n  gl_event phase locked\n  gl_started=$(date +%s)\n  printf '%s\\n' \"$GL_OWNER\" | gl_state_write lock.owner\n  # However this script ends, the next run waiting for the lock must not be told we hold it.\n  trap 'rm -f \"$GL_STATE/lock.owner\"' EXIT\n  gl_read_generation\n  if [ \"$GL_GENERATION\" != \"$GL_EXPECT_GENERATION\" ]; then\n    gl_event stale \"$GL_GENERATION\"\n    exit 76\n  fi\n  echo $((GL_GENERATION + 1)) | gl_state_write generation || gl_fail 70 \"cannot write $GL_STATE/generation\"\n  # Keep the last 10 runs (logs and backups of replaced files).\n  ls -1t \"$GL_STATE/runs\" | tail -n +11 | while IFS= read -r gl_old; do rm -rf \"$GL_STATE/runs/$gl_old\"; done\n}\n\n# stdin (base64) -> $GL_RUN/$1\ngl_put() { base64 -d > \"$GL_RUN/$1\" || gl_fail 70 \"cannot write $GL_RUN/$1\"; }\n\ngl_is_secret_file() {\n  case $(basename \"$1\") in .env | .*.env) return 0 ;; esac\n  return 1\n}\n\n# Files the swap and the restore never touch: the VM's secrets, and the host's own records\n# under .gitops-lite/ (the lock, the record, the append-only audit log).\ngl_is_kept_file() {\n  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac\n  gl_is_secret_file \"$1\"\n}\n\ngl_pull() {\n  [ \"$GL_PULL\" = 1 ] || return 0\n  [ \"$GL_FULL\" = 1 ] || [ $# -gt 0 ] || return 0\n  gl_event phase pull\n  (cd \"$GL_STAGE\" && gl_project pull --quiet \"$@\")\n}\n\n# Backs up what will be replaced, then renames each staged file into place (atomic per file),\n# listing in $GL_RUN/swapped each file it changed. A failure names the file (swap-failed).\ngl_swap() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase swap\n  mkdir -p \"$GL_RUN/old\" && : > \"$GL_RUN/old.absent\" && : > \"$GL_RUN/swapped\" || return 1\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_DIR/$gl_f\" ]; then\n      mkdir -p \"$GL_RUN/old/$(dirname \"$gl_f\")\" && cp -p \"$GL_DIR/$gl_f\" \"$GL_RUN/old/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    else\n      echo \"$gl_f\" >> \"$GL_RUN/old.absent\"\n    fi\n  done\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    # Checked again: a link may have been planted since the inspection.\n    if gl_link=$(gl_first_link \"$gl_f\"); then\n      gl_event refused-link \"$gl_link\"\n      gl_event swap-failed \"$gl_f\"\n      return 1\n    fi\n    mkdir -p \"$GL_DIR/$(dirname \"$gl_f\")\" && mv -f \"$GL_STAGE/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    echo \"$gl_f\" >> \"$GL_RUN/swapped\"\n  done\n}\n\n# Puts back every file the swap changed, and only those; fails, naming each file it could not\n# put back, so a rollback never brings \"the previous version\" up on the new files. The backup\n# is renamed into place: nothing is written at a name in remote-dir where a link could wait.\ngl_restore() {\n  [ -s \"$GL_RUN/swapped\" ] || return 0\n  gl_event phase restore\n  gl_restore_rc=0\n  while IFS= read -r gl_f; do\n    if [ -e \"$GL_RUN/old/$gl_f\" ]; then\n      mv -f \"$GL_RUN/old/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    elif grep -qxF \"$gl_f\" \"$GL_RUN/old.absent\" 2>/dev/null; then\n      rm -f \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    fi\n  done < \"$GL_RUN/swapped\"\n  return $gl_restore_rc\n}\n\ngl_up() {\n  gl_event phase up\n  if [ \"$GL_FULL\" = 1 ]; then\n    (cd \"$GL_DIR\" && gl_project up -d --remove-orphans --force-recreate)\n  elif [ $# -gt 0 ]; then\n    (cd \"$GL_DIR\" && gl_project up -d --no-deps --force-recreate \"$@\")\n  fi\n}\n\ngl_remove_services() {\n  for gl_s in \"$@\"; do\n    gl_ids=$(gl_service_ids \"$gl_s\")\n    [ -z \"$gl_ids\" ] || gl_docker rm -f $gl_ids >/dev/null\n  done\n}\n\n# Arguments are pairs: service container-id. Tries every container; each failed removal is\n# reported (docker's message, then a remove-failed event naming the service) and makes it fail.\ngl_remove_containers() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  while [ $# -ge 2 ]; do\n    if ! gl_docker rm -f \"$2\" >/dev/null; then\n      gl_event remove-failed \"$1\"\n      gl_rc=1\n    fi\n    shift 2\n  done\n  return \"$gl_rc\"\n}\n\n# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed\ngl_status() {\n  gl_ids=$(gl_service_ids \"$1\") || { echo \"2 docker-error -\"; return; }\n  [ -n \"$gl_ids\" ] || { echo \"3 no-container -\"; return; }\n  gl_rank=0 gl_detail=healthy gl_sig=\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker inspect --format \"$GL_STATUS_FORMAT\" \"$gl_id\" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }\n    set -- $gl_line\n    case $1/$2 in\n      running/healthy) ;;\n      running/unhealthy) echo \"3 unhealthy -\"; return ;;\n      running/starting) gl_rank=2 gl_detail=starting ;;\n      running/none)\n        gl_sig=\"$gl_sig$gl_id:$5:$6,\"\n        if [ \"$gl_rank\" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;\n      exited/* | dead/*)\n        case $4/$3 in\n          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished\n          no./* | ./*) echo \"3 exited($3) -\"; return ;;\n          *) gl_rank=2 gl_detail=\"restarting\" ;;\n        esac ;;\n      *) gl_rank=2 gl_detail=\"$1/$2\" ;;\n    esac\n  done\n  echo \"$gl_rank $gl_detail $gl_sig-\"\n}\n\n# Waits until every service is healthy (healthcheck) or has run unchanged for\n# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it\n# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.\ngl_wait_healthy() {\n  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot\n  # hold the wait far past health-timeout; a call that times out counts as \"not ready yet\".\n  gl_saved_timeout=$GL_TIMEOUT\n  [ -z \"$GL_TIMEOUT\" ] || GL_TIMEOUT=\"timeout $GL_POLL_SECONDS\"\n  gl_poll_healthy \"$@\"\n  gl_poll_rc=$?\n  GL_TIMEOUT=$gl_saved_timeout\n  return $gl_poll_rc\n}\n\ngl_poll_healthy() {\n  gl_services=\"$*\"\n  [ -n \"$gl_services\" ] || return 0\n  gl_event phase health \"$gl_services\"\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_dir=$(mktemp -d) || return 1\n  while :; do\n    gl_pending=\n    gl_i=0\n    for gl_s in $gl_services; do\n      gl_i=$((gl_i + 1))\n      set -- $(gl_status \"$gl_s\")\n      if [ \"$(cat \"$gl_dir/$gl_i.last\" 2>/dev/null)\" != \"$2\" ]; then\n        echo \"$2\" > \"$gl_dir/$gl_i.last\"\n        gl_event health \"$gl_s\" \"$2\"\n      fi\n      case $1 in\n        0) ;;\n        1)\n          gl_now=$(date +%s)\n          if [ \"$(sed -n 1p \"$gl_dir/$gl_i.sig\" 2>/dev/null)\" = \"$3\" ]; then\n            if [ $((gl_now - $(sed -n 2p \"$gl_dir/$gl_i.sig\"))) -lt \"$GL_STEADY_SECONDS\" ]; then gl_pending=\"$gl_pending $gl_s\"; fi\n          else\n            printf '%s\\n%s\\n' \"$3\" \"$gl_now\" > \"$gl_dir/$gl_i.sig\"\n            gl_pending=\"$gl_pending $gl_s\"\n          fi ;;\n        2) gl_pending=\"$gl_pending $gl_s\" ;;\n        *)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"$2\"\n          rm -rf \"$gl_dir\"\n          return 1 ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      gl_event phase healthy\n      rm -rf \"$gl_dir\"\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-ready-after-$GL_HEALTH_TIMEOUT-s\"; done\n      rm -rf \"$gl_dir\"\n      return 1\n    fi\n    # Sub-second: a healthcheck that passes just after a poll should not cost a whole second.\n    sleep 0.5\n  done\n}\n\ngl_show_logs() {\n  [ -n \"$1\" ] || return 0\n  for gl_id in $(gl_service_ids \"$1\"); do\n    gl_logs=$(gl_docker logs --tail \"$GL_LOG_LINES\" \"$gl_id\" 2>&1)\n    if [ -n \"$gl_logs\" ]; then\n      echo \"Last $GL_LOG_LINES log lines of $1 (container $(echo \"$gl_id\" | cut -c1-12)):\"\n      printf '%s\\n' \"$gl_logs\" | sed 's/^/  | /'\n    else\n      echo \"$1 (container $(echo \"$gl_id\" | cut -c1-12)) logged nothing.\"\n    fi\n    gl_checks=$(gl_docker inspect --format '{{with index .State \"Health\"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' \"$gl_id\" 2>/dev/null | grep -v '^$' | tail -n 5)\n    if [ -n \"$gl_checks\" ]; then\n      echo \"Last healthchecks of $1:\"\n      printf '%s\\n' \"$gl_checks\" | sed 's/^/  | /'\n    fi\n  done\n}\n\ngl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' \"$1\" ;; esac; }\n\n# The record of what is deployed: the header and unchanged services' lines from the client,\n# then each deployed service's line from the client (with the config hash its inspection saw)\n# completed by the label compose put on the container it created.\ngl_write_record() {\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in \"$@\"; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_c=\n      for gl_id in $(gl_service_ids \"$gl_s\"); do\n        gl_c=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.config-hash\"}}' \"$gl_id\" 2>/dev/null)\n        break\n      done\n      printf '%s,\"containerHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_c\")\"\n    done\n  } > \"$GL_RUN/record\" && gl_state_write state < \"$GL_RUN/record\"\n}\n\ngl_finish() {\n  gl_audit \"$GL_AUDIT,\\\"result\\\":\\\"$1\\\",\\\"durationSeconds\\\":$(($(date +%s) - gl_started))}\" ||\n    printf 'gitops-lite: %s\\n' \"could not append to $GL_STATE/audit.log\" >&2\n  rm -f \"$GL_STATE/lock.owner\"\n  gl_event result \"$1\"\n  exit \"$2\"\n}\n\ngl_apply_main() {\n  if ! gl_pull $GL_DEPLOY; then gl_finish failed 12; fi\n  if ! gl_swap; then\n    gl_restore || gl_finish rollback-failed 11\n    gl_finish failed 12\n  fi\n  if ! gl_up $GL_DEPLOY; then\n    gl_event up-failed\n  elif gl_wait_healthy $GL_DEPLOY; then\n    gl_removed=1\n    gl_remove_containers $GL_REMOVE || gl_removed=0\n    if ! gl_write_record $GL_DEPLOY; then\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/state could not be written\" >&2\n      gl_finish deployed-without-record 14\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed 15\n    gl_finish success 0\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed 13\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed 11\n  gl_remove_services $GL_NEW_SERVICES\n  if gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; then gl_finish rolled-back 10; fi\n  gl_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed 11\n}\n";
 /** Exit codes of the remote scripts. */
 const remote_ExitCode = {
     ok: 0,
@@ -64724,6 +64753,8 @@ const remote_ExitCode = {
     invalidFiles: 65,
     missingTool: 69,
     hostError: 70,
+    /** A symbolic link where the deploy would write (the host printed a refused-link event naming it); nothing changed. */
+    refusedLink: 71,
     lockTimeout: 75,
     stalePlan: 76
 };
@@ -64737,8 +64768,14 @@ const ATTACHED_BOOTSTRAP = 't=$(mktemp) || exit 70; cat > "$t" || exit 70; sh "$
 const DETACHED_BOOTSTRAP = [
     'd=$1',
     'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
+    // $d is <remote-dir>/.gitops-lite/runs/<id>: $r the runs folder, $s the state folder.
+    'r=${d%/*}; s=${r%/*}',
+    'mkdir -p "${s%/*}/." || exit 70',
+    // Never through a link (see gl_check_links in lib.sh, which names it).
+    'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit 71; fi',
     // A fresh folder per apply: a second script written into a running one's folder would be read by it.
-    'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit 70',
+    // The state folder is the deploy user's alone, and so is the log (it holds compose's messages).
+    '(umask 077 && mkdir -p "$r" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log") || exit 70',
     `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
     'n=0',
     'while :; do',
@@ -64798,6 +64835,7 @@ function parseInspection(stdout, mark, host = 'the host') {
         throw new errors_UserError(`The inspection output from ${host} is incomplete (it names no compose variant, v2 or v1)`, { fix: rerun });
     }
     const directory = lines('directory')[0] ?? '';
+    const [generation = '0', generationState] = lines('generation');
     let model;
     try {
         model = parseComposeModel(section('config'), compose);
@@ -64821,7 +64859,8 @@ function parseInspection(stdout, mark, host = 'the host') {
         composeVersion,
         directory,
         project: lines('project')[0] ?? '',
-        generation: lines('generation')[0] ?? '0',
+        generation,
+        stateDamage: stateDamage(generationState, section('record')),
         model,
         hashes: new Map(lines('hashes').map((line) => {
             const [service, hash] = line.trim().split(/\s+/);
@@ -64831,6 +64870,17 @@ function parseInspection(stdout, mark, host = 'the host') {
         record: parseRecord(section('record')),
         hostFiles: lines('files')
     };
+}
+function stateDamage(generationState, record) {
+    const damage = [];
+    const recordProblem = recordDamage(record);
+    if (generationState?.startsWith('damaged '))
+        damage.push(`.gitops-lite/generation is damaged (${generationState.slice(8).replace(/-/g, ' ')})`);
+    else if (generationState === 'missing' && record.trim() !== '')
+        damage.push('.gitops-lite/generation is missing though a deploy is recorded');
+    if (recordProblem)
+        damage.push(`.gitops-lite/state (the deploy record) is damaged (${recordProblem})`);
+    return damage;
 }
 function parseContainer(line) {
     const raw = JSON.parse(line);
@@ -64915,6 +64965,110 @@ function parseComposeModel(text, compose = 'v1') {
         });
     }
     return { services, topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} })) };
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/secrets.ts
+
+
+/**
+ * Values shorter than this are not masked: masking "1", "on" or "yes" would blank them in every
+ * log line. The action's README says so.
+ */
+const minSecretLength = 4;
+/** Compose's own settings (COMPOSE_PROJECT_NAME, ...) name things the log must show; they are no secret. */
+const composeSetting = /^(COMPOSE|DOCKER)_/;
+/**
+ * Every value the host's inspection read that a log line from the VM may quote: each value in
+ * the VM's env files (`.env`, `.<service>.env`, env_file; compose's and docker's errors quote
+ * them, even from a file compose cannot parse) and each resolved environment value of a service.
+ * Multi-line values come line by line too, as the runner shows them split. Values shorter than
+ * minSecretLength are left out. Works on a partial inspection (one that failed) too.
+ */
+function hostSecrets(stdout, mark) {
+    const sections = splitSections(stdout, mark);
+    const values = [];
+    for (const line of (sections.get('envfiles') ?? '').split('\n')) {
+        if (line.trim() !== '')
+            values.push(...envFileValues(Buffer.from(line.trim(), 'base64').toString('utf8')));
+    }
+    const compose = (sections.get('compose') ?? '').trim().split('\n')[0];
+    const config = sections.get('config');
+    if (config !== undefined && (compose === 'v2' || compose === 'v1'))
+        values.push(...environmentValues(config, compose));
+    const masked = new Set();
+    for (const value of values) {
+        for (const part of [value, ...value.split(/\r?\n/)].map((v) => v.trim()))
+            if (part.length >= minSecretLength)
+                masked.add(part);
+    }
+    return [...masked];
+}
+/**
+ * The values of an env file, as written and unquoted; an unterminated quoted value (which
+ * compose refuses, quoting it) with its continuation lines; comments and keys left out.
+ */
+function envFileValues(text) {
+    const values = [];
+    const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+    for (let i = 0; i < lines.length; i++) {
+        const line = lines[i].trim().replace(/^export\s+/, '');
+        const eq = line.indexOf('=');
+        if (line.startsWith('#') || eq <= 0)
+            continue;
+        if (composeSetting.test(line.slice(0, eq).trim()))
+            continue;
+        const raw = line.slice(eq + 1).trim();
+        values.push(raw);
+        const quote = raw[0];
+        if (quote !== '"' && quote !== "'") {
+            values.push(raw.replace(/\s+#.*$/, ''));
+            continue;
+        }
+        const close = raw.indexOf(quote, 1);
+        if (close > 0) {
+            values.push(raw.slice(1, close));
+            continue;
+        }
+        // Unterminated on this line: a multi-line value, or a broken one; each line is a value.
+        values.push(raw.slice(1));
+        for (i++; i < lines.length; i++) {
+            const end = lines[i].indexOf(quote);
+            values.push(end >= 0 ? lines[i].slice(0, end) : lines[i]);
+            if (end >= 0)
+                break;
+        }
+    }
+    return values;
+}
+/** The resolved `environment` values of every service in `compose config` output (v2: JSON, v1: YAML). */
+function environmentValues(config, compose) {
+    let parsed;
+    try {
+        parsed = compose === 'v2' ? JSON.parse(config) : (0,dist/* parse */.qg)(config, { prettyErrors: false });
+    }
+    catch {
+        return [];
+    }
+    const services = field(parsed, 'services');
+    if (services === undefined)
+        return [];
+    const values = [];
+    for (const service of Object.values(services)) {
+        const environment = field(service, 'environment');
+        if (environment === undefined)
+            continue;
+        for (const [name, value] of Object.entries(environment)) {
+            if (typeof value === 'string' && !composeSetting.test(name))
+                values.push(value);
+        }
+    }
+    return values;
+}
+function field(value, name) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+        return undefined;
+    const inner = value[name];
+    return inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? inner : undefined;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/shell.ts
@@ -65014,15 +65168,17 @@ function runDirOf(remoteDir, runId) {
     return external_node_path_namespaceObject.posix.join(remoteDir, '.gitops-lite', 'runs', runId);
 }
 /**
- * Round trip 1, read-only: stages the files in a temporary directory, then reports the compose
+ * Round trip 1, read-only: refuses links where the deploy would write, stages the files in a
+ * temporary directory, prints the VM's env files (for masking), then reports the compose
  * variant, the project, the resolved config and hashes of the new files, the project's
  * containers, the last deploy's record and the digests of the files now in remote-dir.
  */
-function inspectScript(stack, files, mark, limits) {
+function inspectScript(stack, files, mark, limits, envFiles = []) {
     const script = prelude(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin');
     for (const file of files)
         script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content));
-    return script.code('gl_inspect_report').toString();
+    // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
+    return script.command(['gl_inspect_report', ...envFiles]).toString();
 }
 /** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
 function digestScript(stack, paths, mark, limits) {
@@ -65074,6 +65230,7 @@ function applyScript(input) {
 
 
 
+
 /** How often a plan is made again because another run deployed between inspection and apply. */
 const maxPlanAttempts = 3;
 function newMark() {
@@ -65087,6 +65244,12 @@ function describeOwner(json) {
     catch {
         return 'another run';
     }
+}
+function refusedLinkError(host, path) {
+    return new errors_UserError(`On ${host}, ${path} is a symbolic link, and the deploy never writes through one`, {
+        fix: 'Nothing was changed on the host. Whoever can write in remote-dir (a container with a read-write bind mount of it, another user) could point a link anywhere: ' +
+            'replace it with the real file or folder (or remove it), then rerun.'
+    });
 }
 /**
  * Turns a failed round trip into a message saying what to do. It never quotes what the host
@@ -65110,7 +65273,7 @@ function remoteError(host, step, result, limits, log, apply) {
     };
     const code = result.code ?? -1;
     // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
-    const nothingChanged = !apply || code === remote_ExitCode.invalidFiles || code === remote_ExitCode.missingTool || code === remote_ExitCode.hostError;
+    const nothingChanged = !apply || [remote_ExitCode.invalidFiles, remote_ExitCode.missingTool, remote_ExitCode.hostError, remote_ExitCode.refusedLink].includes(code);
     const fallback = nothingChanged
         ? 'Nothing was changed on the host. Check the message above, then rerun.'
         : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
@@ -65213,9 +65376,17 @@ async function deployToHost(shell, options, log) {
                     fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
                 }));
             case remote_ExitCode.rollbackFailed:
-                return done('failed', plan, new errors_UserError(events.restoreFailed.length > 0
-                    ? `The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`
-                    : `The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, { fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).` }));
+                return done('failed', plan, events.restoreFailed.length > 0
+                    ? new errors_UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`, {
+                        fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
+                    })
+                    : new errors_UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
+                        fix: `The host needs attention: its previous files are back in place; see the log lines above and ${runDir}/log on the host.`
+                    }));
+            case remote_ExitCode.refusedLink:
+                if (events.refusedLink !== undefined)
+                    return done('failed', plan, refusedLinkError(shell.name, events.refusedLink));
+                return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }));
             case remote_ExitCode.failedBeforeChange:
                 return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, { fix: 'See the output above (a failed pull is the usual cause), fix it and rerun.' }));
             case remote_ExitCode.deployedWithoutRecord:
@@ -65236,16 +65407,25 @@ async function deployToHost(shell, options, log) {
 async function inspectAndPlan(shell, options, log) {
     const { stack, limits, files } = options;
     const mark = newMark();
+    const envFiles = [...new Set([...options.envFiles.values()].flat())];
     const inspected = await shell.exec(attachedCommand, {
-        stdin: inspectScript(stack, files, mark, limits),
+        stdin: inspectScript(stack, files, mark, limits, envFiles),
         timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
     });
+    // First of all: compose's and docker's messages, container logs and healthcheck output may quote them.
+    log.mask(hostSecrets(inspected.stdout, mark));
+    const refused = new RegExp(`^${mark} refused-link (.*)$`, 'm').exec(inspected.stdout);
+    if (inspected.code === remote_ExitCode.refusedLink && refused)
+        throw refusedLinkError(shell.name, refused[1]);
     const waited = new RegExp(`^${mark} lock-wait (.*)$`, 'm').exec(inspected.stdout);
     if (waited)
         log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`);
     if (inspected.code !== 0)
         throw remoteError(shell.name, 'inspection', inspected, limits, log);
     const report = parseInspection(inspected.stdout, mark, shell.name);
+    for (const damage of report.stateDamage) {
+        log.warning(`The deploy state on ${shell.name} needs repair: ${report.directory}/${damage}. This run plans from what runs and writes it again.`);
+    }
     const paths = pathsToDigest(report, files, options.envFiles);
     const hostDigests = new Map();
     if (paths.length > 0) {
@@ -65304,6 +65484,8 @@ class EventReader {
     health;
     removeFailed;
     failure;
+    /** A symbolic link the host refused to write through. */
+    refusedLink;
     /** Files the rollback could not put back. */
     restoreFailed = [];
     buffer = '';
@@ -65367,7 +65549,11 @@ class EventReader {
                 this.log.warning(`${subject}: removing its container failed`);
                 break;
             case 'swap-failed':
-                this.failure ??= 'the new files could not be put in place (the message is above)';
+                this.failure ??= `the new ${subject} could not be put in place (the host's message is above)`;
+                break;
+            case 'refused-link':
+                this.refusedLink ??= rest.join(' ');
+                this.log.warning(`${rest.join(' ')} is a symbolic link: the deploy does not write through it`);
                 break;
             case 'up-failed':
                 this.failure ??= 'compose could not recreate the services (its message is above)';
@@ -66107,7 +66293,8 @@ function hostLog(prefix) {
         remote(lines) {
             const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
             process.stdout.write(`::stop-commands::${token}\n${lines.map((line) => `${prefix}  ${line}\n`).join('')}::${token}::\n`);
-        }
+        },
+        mask: (values) => values.forEach((value) => core_setSecret(value))
     };
 }
 /** The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than GITHUB_SHA). */
