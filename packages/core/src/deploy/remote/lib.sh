@@ -1,3 +1,7 @@
+# shellcheck shell=sh
+# Lists (services, files, container ids) are space-separated words split on purpose where they
+# are used unquoted (set -f turns globbing off); `a && b || gl_fail ...` fails when either step does.
+# shellcheck disable=SC2086,SC2015
 set -u
 set -f
 # A relative remote-dir is relative to the login's home directory, as scp would take it.
@@ -65,7 +69,7 @@ gl_resolve_project() {
     # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.
     GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$GL_DIR/.env" 2>/dev/null | tail -n 1 | tr -d '"'"'"' \r')
     [ -n "$GL_PROJECT" ] || GL_PROJECT=$(basename "$GL_DIR")
-    GL_PROJECT=$(printf '%s' "$GL_PROJECT" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')
+    GL_PROJECT=$(printf '%s' "$GL_PROJECT" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')
   fi
   [ -n "$GL_PROJECT" ] || gl_fail 65 "cannot tell the compose project name for $GL_DIR"
 }
@@ -180,6 +184,7 @@ gl_apply_begin() {
   echo $((gl_generation + 1)) > "$GL_STATE/generation.tmp" && mv -f "$GL_STATE/generation.tmp" "$GL_STATE/generation" ||
     gl_fail 70 "cannot write $GL_STATE/generation"
   # Keep the last 10 runs (logs and backups of replaced files).
+  # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'
   ls -1t "$GL_STATE/runs" | tail -n +11 | while IFS= read -r gl_old; do rm -rf "$GL_STATE/runs/$gl_old"; done
 }
 
@@ -326,6 +331,7 @@ gl_poll_healthy() {
     gl_i=0
     for gl_s in $gl_services; do
       gl_i=$((gl_i + 1))
+      # shellcheck disable=SC2046 # gl_status prints three words
       set -- $(gl_status "$gl_s")
       if [ "$(cat "$gl_dir/$gl_i.last" 2>/dev/null)" != "$2" ]; then
         echo "$2" > "$gl_dir/$gl_i.last"
