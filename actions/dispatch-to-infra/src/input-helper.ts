@@ -134,12 +134,10 @@ function readSource(env: NodeJS.ProcessEnv): PayloadSource {
 
 /** Reads and validates every input; nothing is sent unless all of them are valid. */
 export function readSettings(inputs: Inputs, env: NodeJS.ProcessEnv): Settings {
-  const token = inputs.secret('token')
-  if (token === '') {
-    throw new UserError("Input 'token' is required but was empty", {
-      fix: "Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}."
-    })
-  }
+  const token = inputs.requiredSecret(
+    'token',
+    'Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}.'
+  )
   const repository = requireRepositoryName("Input 'repository'", inputs.required('repository'))
 
   // Its length is one of GitHub's limits, checked with the others (checkDispatchLimits) before any request.

@@ -12,6 +12,10 @@ function invalid(name: string, value: string, expected: string): UserError {
   })
 }
 
+function empty(name: string, fix = `Set '${name}' in the step's 'with:' block.`): UserError {
+  return new UserError(`Input '${name}' is required but was empty`, { fix })
+}
+
 /**
  * Typed, validated access to an action's inputs. Every parse error quotes the input's
  * name, the value given and the form expected.
@@ -23,13 +27,17 @@ export class Inputs {
     return this.source(name).trim()
   }
 
-  required(name: string): string {
+  /** Like `string`, but refuses an empty value; `fix` says what to set (by default: set it in 'with:'). */
+  required(name: string, fix?: string): string {
     const value = this.string(name)
-    if (value === '') {
-      throw new UserError(`Input '${name}' is required but was empty`, {
-        fix: `Set '${name}' in the step's 'with:' block.`
-      })
-    }
+    if (value === '') throw empty(name, fix)
+    return value
+  }
+
+  /** Like `secret`, but refuses an empty value as `required` does. */
+  requiredSecret(name: string, fix?: string): string {
+    const value = this.secret(name)
+    if (value === '') throw empty(name, fix)
     return value
   }
 
@@ -72,6 +80,13 @@ export class Inputs {
       .split(/\r?\n/)
       .map((line) => line.trim())
       .filter((line) => line !== '' && !line.startsWith('#'))
+  }
+
+  /** Like `lines`, but refuses an input with no line left, as `required` does. */
+  requiredLines(name: string, fix?: string): string[] {
+    const lines = this.lines(name)
+    if (lines.length === 0) throw empty(name, fix)
+    return lines
   }
 
   /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
