@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import ssh2 from 'ssh2'
 import { Inputs } from '@gitops-lite/core'
-import { readSettings } from '../../../actions/ssh-surgical-deploy/src/input-helper'
-import { refusal } from '../../helpers/refusal'
+import { readSettings } from '../../../../actions/ssh-surgical-deploy/src/input-helper'
+import { refusal } from '../../../helpers/refusal'
 
 // ssh2 is CommonJS: Node's ESM loader only gives its default export.
 const { utils } = ssh2

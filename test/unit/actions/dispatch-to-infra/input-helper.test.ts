@@ -1,6 +1,6 @@
 import { Inputs, readRunnerContext } from '@gitops-lite/core'
-import { isLoopbackHost, readSettings } from '../../actions/dispatch-to-infra/src/input-helper'
-import { refusal } from '../helpers/refusal'
+import { isLoopbackHost, readSettings } from '../../../../actions/dispatch-to-infra/src/input-helper'
+import { refusal } from '../../../helpers/refusal'
 
 const valid = { token: 'github_pat_11DDDDDDD0settingstoken', repository: 'acme/infra', service: 'api', image: 'ghcr.io/acme/api', tag: 'v1' }
 
