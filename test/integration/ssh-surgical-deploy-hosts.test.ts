@@ -20,7 +20,7 @@ import {
   writeVmSecrets,
   writeWorkspace,
   type Bench
-} from './ssh-surgical-deploy/bench'
+} from './ssh-surgical-deploy/fixture'
 
 let bench: Bench
 let vmA: SshHost

@@ -23,7 +23,7 @@ import {
   writeVmSecrets,
   writeWorkspace,
   type Bench
-} from './ssh-surgical-deploy/bench'
+} from './ssh-surgical-deploy/fixture'
 
 let bench: Bench
 let vm: SshHost
