@@ -5,7 +5,7 @@ const esmTypeScript = {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }]
   },
   moduleNameMapper: {
-    '^@gitops-lite/(core|sandbox)$': '<rootDir>/packages/$1/src/index.ts'
+    '^@gitops-lite/(core|sandbox|demo)$': '<rootDir>/packages/$1/src/index.ts'
   },
   testEnvironment: 'node'
 }

@@ -3,7 +3,7 @@
  * the committed action bundles. See `--help`.
  */
 import { parseArgs } from 'node:util'
-import { DEFAULT_SANDBOX_DIR, PipelineSandbox, formatDuration, runScenario, teardownSandbox } from '../packages/sandbox/src/pipeline'
+import { DEFAULT_SANDBOX_DIR, PipelineSandbox, formatDuration, runScenario, teardownSandbox } from '@gitops-lite/demo'
 
 const usage = `Usage: bash scripts/sandbox.sh [--keep | --down] [--dir DIR]
 
