@@ -121,11 +121,16 @@ export function parseDuration(text: string): number | undefined {
   return Number.isFinite(ms) ? Math.round(ms) : undefined
 }
 
-/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+/**
+ * Milliseconds with units, for messages and logs (a bare number would read as seconds or as
+ * nothing): '850ms', '1.5s', '1m 30s', '1h 30m'; a tenth of a second below a minute, whole seconds above.
+ */
 export function formatDuration(ms: number): string {
-  const hours = Math.floor(ms / 3_600_000)
-  const minutes = Math.floor((ms % 3_600_000) / 60_000)
-  const seconds = (ms % 60_000) / 1000
+  if (ms > 0 && ms < 1000) return `${Math.round(ms)}ms`
+  const rounded = ms < 60_000 ? Math.round(ms / 100) * 100 : Math.round(ms / 1000) * 1000
+  const hours = Math.floor(rounded / 3_600_000)
+  const minutes = Math.floor((rounded % 3_600_000) / 60_000)
+  const seconds = (rounded % 60_000) / 1000
   const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean)
   return parts.length > 0 ? parts.join(' ') : '0s'
 }

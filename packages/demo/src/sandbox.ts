@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { formatDuration } from '@gitops-lite/core'
 import {
   buildDemoHttpImage,
   ensureBaseImage,
@@ -22,7 +23,7 @@ import {
   type SshHost
 } from '@gitops-lite/sandbox'
 import { InfraWorkflow, actionError, logTail, type InfraRunResult } from './infra-workflow'
-import { Narrator, firstLine, formatDuration, type LineSink } from './narrator'
+import { Narrator, firstLine, type LineSink } from './narrator'
 import { probe, readAuditLog, shortId, snapshotStack, type AuditEntry, type HttpProbe, type StackSnapshot } from './stack'
 import { DEFAULT_PROJECT_NAME, DEFAULT_SANDBOX_DIR, activeOwner, readState, teardownSandbox, writeState, type SandboxState } from './state'
 
