@@ -1,8 +1,9 @@
-// ssh-surgical-deploy attacked from the VM, on the real bench: links planted where the host
-// side writes (by whoever can write in a folder under remote-dir, e.g. a container with a
-// read-write bind mount of it), secrets in the VM's env files that failing deploys print, and
-// the modes of the host's state. Nothing may be written outside remote-dir, no secret may reach
-// the log, an output or the summary, and no line may act as a workflow command.
+// ssh-surgical-deploy attacked from the VM, against real parts (sshd, Docker engine,
+// registry): links planted where the host side writes (by whoever can write in a folder under
+// remote-dir, e.g. a container with a read-write bind mount of it), secrets in the VM's env
+// files that failing deploys print, and the modes of the host's state. Nothing may be written
+// outside remote-dir, no secret may reach the log, an output or the summary, and no line may act
+// as a workflow command.
 import { existsSync } from 'node:fs'
 import { chmod, lstat, mkdir, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -18,16 +19,16 @@ import {
   output,
   readJsonLines,
   serves,
-  startBench,
+  startDeployFixture,
   startVm,
   timeout,
   writeVmSecrets,
   writeWorkspace,
-  type Bench
-} from './ssh-surgical-deploy/bench'
+  type DeployFixture
+} from './ssh-surgical-deploy/fixture'
 import type { ActionRun } from '../helpers/run-action'
 
-let bench: Bench
+let fixture: DeployFixture
 let vm: SshHost
 let workspace: string
 let remoteDir: string
@@ -38,21 +39,21 @@ const project = `gl-attack-${process.pid}`
 const state = (name: string) => join(remoteDir, '.gitops-lite', name)
 
 beforeAll(async () => {
-  bench = await startBench('ssh-deploy-attacks')
-  vm = await startVm(bench, 'vm', '127.0.0.1')
+  fixture = await startDeployFixture('ssh-deploy-attacks')
+  vm = await startVm(fixture, 'vm', '127.0.0.1')
   remoteDir = join(vm.remoteDir, 'stack')
-  outside = join(bench.work, 'outside')
+  outside = join(fixture.work, 'outside')
   await mkdir(outside, { recursive: true })
   await writeFile(join(outside, 'victim'), 'the victim file\n')
   webPort = await freePort()
-  bench.group.trackComposeProject(project)
+  fixture.group.trackComposeProject(project)
   await writeVmSecrets(remoteDir, { GREETING: 'from the VM' })
-  workspace = await newWorkspace(bench, 'main', { web: bench.images.webV1, worker: bench.images.worker, webPort })
+  workspace = await newWorkspace(fixture, 'main', { web: fixture.images.webV1, worker: fixture.images.worker, webPort })
 }, timeout)
 
 afterAll(async () => {
-  await bench?.group.cleanup()
-  if (bench) await rm(bench.work, { recursive: true, force: true })
+  await fixture?.group.cleanup()
+  if (fixture) await rm(fixture.work, { recursive: true, force: true })
 }, timeout)
 
 const inputs = (extra: Record<string, string> = {}) => deployInputs(vm, { 'remote-dir': remoteDir, 'project-name': project, ...extra })
@@ -85,7 +86,7 @@ describe('ssh-surgical-deploy: links planted under remote-dir are never followed
   it('fixes the modes of a state folder an older version left readable', async () => {
     await chmod(join(remoteDir, '.gitops-lite'), 0o755)
     for (const name of ['lock', 'state', 'generation', 'audit.log']) await chmod(state(name), 0o644)
-    await writeWorkspace(workspace, { web: bench.images.webV2, worker: bench.images.worker, webPort })
+    await writeWorkspace(workspace, { web: fixture.images.webV2, worker: fixture.images.worker, webPort })
     expectSuccess(await deploy(workspace, inputs()))
     expect((await stat(join(remoteDir, '.gitops-lite'))).mode & 0o777).toBe(0o700)
     for (const name of ['lock', 'state', 'generation', 'audit.log']) expect([name, (await stat(state(name))).mode & 0o777]).toEqual([name, 0o600])
@@ -94,7 +95,7 @@ describe('ssh-surgical-deploy: links planted under remote-dir are never followed
   it("the rollback's restore does not follow a link planted next to the file it puts back", async () => {
     const motdBefore = await readFile(join(remoteDir, 'conf', 'motd.txt'), 'utf8')
     await symlink(join(outside, 'victim'), join(remoteDir, 'conf', 'motd.txt.gitops-lite-restore'))
-    await writeWorkspace(workspace, { web: bench.images.webBad, worker: bench.images.worker, webPort, motd: 'motd of the bad version\n' })
+    await writeWorkspace(workspace, { web: fixture.images.webBad, worker: fixture.images.worker, webPort, motd: 'motd of the bad version\n' })
     const run = expectFailure(await deploy(workspace, inputs({ 'health-timeout': '20s' })))
     expect(run.outputs['rolled-back']).toBe('true')
     expect(await snapshot(outside)).toEqual(outsideBefore)
@@ -106,7 +107,7 @@ describe('ssh-surgical-deploy: links planted under remote-dir are never followed
   it('dangling state.tmp and generation.tmp links in .gitops-lite/ are not written through', async () => {
     await symlink(join(outside, 'state-written'), state('state.tmp'))
     await symlink(join(outside, 'generation-written'), state('generation.tmp'))
-    await writeWorkspace(workspace, { web: bench.images.webV1, worker: bench.images.worker, webPort })
+    await writeWorkspace(workspace, { web: fixture.images.webV1, worker: fixture.images.worker, webPort })
     const run = expectSuccess(await deploy(workspace, inputs()))
     expect(output(run, 'deployed')).toEqual(['web'])
     expect(await snapshot(outside)).toEqual(outsideBefore)
@@ -116,14 +117,14 @@ describe('ssh-surgical-deploy: links planted under remote-dir are never followed
 
   it.each(['lock', 'lock.owner', 'audit.log', 'generation', 'state'])('a link planted as .gitops-lite/%s is refused, naming it, before any change', async (name) => {
     const target = join(outside, `${name}-written`)
-    const saved = join(bench.work, `saved-${name}`)
+    const saved = join(fixture.work, `saved-${name}`)
     const had = existsSync(state(name))
     if (had) await writeFile(saved, await readFile(state(name)))
     await rm(state(name), { force: true })
     await symlink(target, state(name))
     try {
       const before = await containers(project)
-      await writeWorkspace(workspace, { web: bench.images.webV2, worker: bench.images.worker, webPort })
+      await writeWorkspace(workspace, { web: fixture.images.webV2, worker: fixture.images.worker, webPort })
       const run = expectFailure(await deploy(workspace, inputs()))
       expect(run.annotations.find((a) => a.level === 'error')?.message).toContain(`${state(name)} is a symbolic link`)
       expect(await snapshot(outside)).toEqual(outsideBefore)
@@ -143,7 +144,7 @@ describe('ssh-surgical-deploy: links planted under remote-dir are never followed
     await symlink(elsewhere, conf)
     try {
       const before = await containers(project)
-      await writeWorkspace(workspace, { web: bench.images.webV1, worker: bench.images.worker, webPort, motd: 'uploaded through the link\n' })
+      await writeWorkspace(workspace, { web: fixture.images.webV1, worker: fixture.images.worker, webPort, motd: 'uploaded through the link\n' })
       const run = expectFailure(await deploy(workspace, inputs()))
       expect(run.annotations.find((a) => a.level === 'error')?.message).toContain(`${conf} is a symbolic link`)
       expect(await snapshot(outside)).toEqual({ ...outsideBefore, conf: 'dir' })
@@ -177,8 +178,8 @@ describe("ssh-surgical-deploy: secrets in the VM's env files never reach the log
   beforeAll(async () => {
     secretDir = join(vm.remoteDir, 'secret-stack')
     await mkdir(secretDir, { recursive: true })
-    bench.group.trackComposeProject(secretProject)
-    secretWorkspace = join(bench.work, 'workspaces', 'secrets')
+    fixture.group.trackComposeProject(secretProject)
+    secretWorkspace = join(fixture.work, 'workspaces', 'secrets')
     await mkdir(secretWorkspace, { recursive: true })
   })
 
@@ -200,7 +201,7 @@ describe("ssh-surgical-deploy: secrets in the VM's env files never reach the log
 
   it("compose's error about a malformed .env quotes no secret", async () => {
     await writeFile(join(secretDir, '.env'), `DB_PASSWORD="${secrets.unterminated}\n`)
-    await compose(`  app:\n    image: ${bench.images.webV1}\n`)
+    await compose(`  app:\n    image: ${fixture.images.webV1}\n`)
     const run = expectFailure(await deploy(secretWorkspace, secretInputs()))
     expect(run.stdout).toContain('unterminated quoted value')
     expectNothingLeaked(run)
@@ -208,7 +209,7 @@ describe("ssh-surgical-deploy: secrets in the VM's env files never reach the log
 
   it("docker's error about a restart policy read from .env quotes no secret", async () => {
     await writeFile(join(secretDir, '.env'), `RESTART_POLICY=${secrets.restart}\n`)
-    await compose(`  app:\n    image: ${bench.images.webV1}\n    restart: \${RESTART_POLICY}\n`)
+    await compose(`  app:\n    image: ${fixture.images.webV1}\n    restart: \${RESTART_POLICY}\n`)
     const run = expectFailure(await deploy(secretWorkspace, secretInputs()))
     expect(run.stdout).toContain('restart policy')
     expectNothingLeaked(run)
@@ -220,7 +221,7 @@ describe("ssh-surgical-deploy: secrets in the VM's env files never reach the log
     await compose(
       [
         '  app:',
-        `    image: ${bench.images.webV1}`,
+        `    image: ${fixture.images.webV1}`,
         '    env_file: [.app.env]',
         '    environment: { DB_PASSWORD: "${DB_PASSWORD}" }',
         `    command: ["sh", "-c", "echo token=$$APP_TOKEN; echo '::warning::injected by the container'; exec busybox httpd -f -p 80 -h /www"]`,

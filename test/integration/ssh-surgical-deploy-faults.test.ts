@@ -1,7 +1,7 @@
-// ssh-surgical-deploy under faults, on the real bench: the SSH session killed while compose
-// recreates and while the health wait runs, damaged state files on the VM, concurrent deploys
-// and a remote-dir the deploy cannot change. After each, the host converges, the lock is free,
-// and a rerun is a no-op.
+// ssh-surgical-deploy under faults, against real parts (sshd, Docker engine, registry): the
+// SSH session killed while compose recreates and while the health wait runs, damaged state
+// files on the VM, concurrent deploys and a remote-dir the deploy cannot change. After each,
+// the host converges, the lock is free, and a rerun is a no-op.
 import { existsSync } from 'node:fs'
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -17,16 +17,16 @@ import {
   output,
   readJsonLines,
   serves,
-  startBench,
+  startDeployFixture,
   startVm,
   timeout,
   writeVmSecrets,
   writeWorkspace,
-  type Bench,
+  type DeployFixture,
   type StackOptions
-} from './ssh-surgical-deploy/bench'
+} from './ssh-surgical-deploy/fixture'
 
-let bench: Bench
+let fixture: DeployFixture
 let vm: SshHost
 let workspace: string
 let remoteDir: string
@@ -35,19 +35,19 @@ const project = `gl-faults-${process.pid}`
 const state = (name: string) => join(remoteDir, '.gitops-lite', name)
 
 beforeAll(async () => {
-  bench = await startBench('ssh-deploy-faults')
-  vm = await startVm(bench, 'vm', '127.0.0.1')
+  fixture = await startDeployFixture('ssh-deploy-faults')
+  vm = await startVm(fixture, 'vm', '127.0.0.1')
   remoteDir = join(vm.remoteDir, 'stack')
   webPort = await freePort()
-  bench.group.trackComposeProject(project)
+  fixture.group.trackComposeProject(project)
   await writeVmSecrets(remoteDir, { GREETING: 'from the VM' })
-  workspace = await newWorkspace(bench, 'main', { web: bench.images.webV1, worker: bench.images.worker, webPort })
+  workspace = await newWorkspace(fixture, 'main', { web: fixture.images.webV1, worker: fixture.images.worker, webPort })
 }, timeout)
 
 afterAll(async () => {
   await exec('chattr', ['-i', remoteDir]).catch(() => undefined)
-  await bench?.group.cleanup()
-  if (bench) await rm(bench.work, { recursive: true, force: true })
+  await fixture?.group.cleanup()
+  if (fixture) await rm(fixture.work, { recursive: true, force: true })
 }, timeout)
 
 const inputs = (extra: Record<string, string> = {}) => deployInputs(vm, { 'remote-dir': remoteDir, 'project-name': project, ...extra })
@@ -56,7 +56,7 @@ const inputs = (extra: Record<string, string> = {}) => deployInputs(vm, { 'remot
 async function writeSlowStopStack(options: StackOptions & { workerVersion: string }): Promise<void> {
   const worker = [
     '  worker:',
-    `    image: ${bench.images.worker}`,
+    `    image: ${fixture.images.worker}`,
     `    command: ["sh", "-c", "trap '' TERM; echo ${options.workerVersion}; while true; do sleep 1; done"]`,
     '    stop_grace_period: 8s'
   ]
@@ -96,13 +96,13 @@ async function expectConverged(): Promise<void> {
 
 describe('ssh-surgical-deploy under faults', () => {
   it('first deploy (the base the faults start from)', async () => {
-    await writeSlowStopStack({ web: bench.images.webV1, webPort, workerVersion: 'v1' })
+    await writeSlowStopStack({ web: fixture.images.webV1, webPort, workerVersion: 'v1' })
     expectSuccess(await deploy(workspace, inputs()))
     expect(await serves(webPort)).toBe('web v1')
   }, timeout)
 
   it('the SSH session killed while compose recreates: the host finishes, the lock is freed, a rerun is a no-op', async () => {
-    await writeSlowStopStack({ web: bench.images.webV1, webPort, workerVersion: 'v2' })
+    await writeSlowStopStack({ web: fixture.images.webV1, webPort, workerVersion: 'v2' })
     const first = deploy(workspace, inputs())
     const run = await applyReaching(/phase up/)
     expect(await readFile(join(run, 'log'), 'utf8')).not.toMatch(/phase health/)
@@ -114,7 +114,7 @@ describe('ssh-surgical-deploy under faults', () => {
   }, timeout)
 
   it('the SSH session killed during the health wait: the host finishes, the lock is freed, a rerun is a no-op', async () => {
-    await writeSlowStopStack({ web: bench.images.webSlow, webPort, workerVersion: 'v2' })
+    await writeSlowStopStack({ web: fixture.images.webSlow, webPort, workerVersion: 'v2' })
     const first = deploy(workspace, inputs())
     const run = await applyReaching(/phase health web/)
     await cutConnections(vm)
@@ -125,7 +125,7 @@ describe('ssh-surgical-deploy under faults', () => {
   }, timeout)
 
   it('two concurrent deploys: one deploys, the other waits and finds nothing to do', async () => {
-    await writeSlowStopStack({ web: bench.images.webV2, webPort, workerVersion: 'v2' })
+    await writeSlowStopStack({ web: fixture.images.webV2, webPort, workerVersion: 'v2' })
     const runs = await Promise.all([deploy(workspace, inputs()), deploy(workspace, inputs())])
     runs.forEach(expectSuccess)
     expect(runs.flatMap((run) => output(run, 'deployed') as string[])).toEqual(['web'])
@@ -140,12 +140,12 @@ describe('ssh-surgical-deploy under faults', () => {
     ['not a number', 'seven\n']
   ])('a .gitops-lite/generation that is %s is reported and rebuilt; the deploy goes on', async (_, content) => {
     await writeFile(state('generation'), content)
-    await writeSlowStopStack({ web: bench.images.webV1, webPort, workerVersion: 'v2' })
+    await writeSlowStopStack({ web: fixture.images.webV1, webPort, workerVersion: 'v2' })
     const run = expectSuccess(await deploy(workspace, inputs()))
     expect(output(run, 'deployed')).toEqual(['web'])
     expect(run.annotations.filter((a) => a.level === 'warning').map((a) => a.message).join('\n')).toMatch(/\.gitops-lite\/generation .*damaged/)
     expect(await readFile(state('generation'), 'utf8')).toMatch(/^\d+\n$/)
-    await writeSlowStopStack({ web: bench.images.webV2, webPort, workerVersion: 'v2' })
+    await writeSlowStopStack({ web: fixture.images.webV2, webPort, workerVersion: 'v2' })
     expectSuccess(await deploy(workspace, inputs()))
     await expectConverged()
   }, timeout)
@@ -163,7 +163,7 @@ describe('ssh-surgical-deploy under faults', () => {
 
   it('an audit.log cut mid-line does not glue the next entry onto it', async () => {
     await writeFile(state('audit.log'), (await readFile(state('audit.log'), 'utf8')) + '{"time":"2026-01-01T00:00:00Z","act')
-    await writeSlowStopStack({ web: bench.images.webV1, webPort, workerVersion: 'v2' })
+    await writeSlowStopStack({ web: fixture.images.webV1, webPort, workerVersion: 'v2' })
     expectSuccess(await deploy(workspace, inputs()))
     const lines = (await readFile(state('audit.log'), 'utf8')).split('\n').filter(Boolean)
     expect(lines.at(-2)).toBe('{"time":"2026-01-01T00:00:00Z","act')
@@ -173,7 +173,7 @@ describe('ssh-surgical-deploy under faults', () => {
   it('an immutable remote-dir: the swap fails, nothing changed, and the report says so', async () => {
     const before = await containers(project)
     const composeBefore = await readFile(join(remoteDir, 'compose.yaml'), 'utf8')
-    await writeSlowStopStack({ web: bench.images.webV2, webPort, workerVersion: 'v2', motd: 'motd that cannot land\n' })
+    await writeSlowStopStack({ web: fixture.images.webV2, webPort, workerVersion: 'v2', motd: 'motd that cannot land\n' })
     await exec('chattr', ['+i', remoteDir])
     let run
     try {
