@@ -1,4 +1,5 @@
 import { parse } from 'yaml'
+import type { InspectionSection } from './remote'
 import { splitSections } from './report'
 
 /**
@@ -19,12 +20,13 @@ const composeSetting = /^(COMPOSE|DOCKER)_/
  */
 export function hostSecrets(stdout: string, mark: string): string[] {
   const sections = splitSections(stdout, mark)
+  const section = (name: InspectionSection) => sections.get(name)
   const values: string[] = []
-  for (const line of (sections.get('envfiles') ?? '').split('\n')) {
+  for (const line of (section('envfiles') ?? '').split('\n')) {
     if (line.trim() !== '') values.push(...envFileValues(Buffer.from(line.trim(), 'base64').toString('utf8')))
   }
-  const compose = (sections.get('compose') ?? '').trim().split('\n')[0]
-  const config = sections.get('config')
+  const compose = (section('compose') ?? '').trim().split('\n')[0]
+  const config = section('config')
   if (config !== undefined && (compose === 'v2' || compose === 'v1')) values.push(...environmentValues(config, compose))
   const masked = new Set<string>()
   for (const value of values) {
