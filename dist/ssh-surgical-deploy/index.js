@@ -65064,13 +65064,14 @@ const composeSetting = /^(COMPOSE|DOCKER)_/;
  */
 function hostSecrets(stdout, mark) {
     const sections = splitSections(stdout, mark);
+    const section = (name) => sections.get(name);
     const values = [];
-    for (const line of (sections.get('envfiles') ?? '').split('\n')) {
+    for (const line of (section('envfiles') ?? '').split('\n')) {
         if (line.trim() !== '')
             values.push(...envFileValues(Buffer.from(line.trim(), 'base64').toString('utf8')));
     }
-    const compose = (sections.get('compose') ?? '').trim().split('\n')[0];
-    const config = sections.get('config');
+    const compose = (section('compose') ?? '').trim().split('\n')[0];
+    const config = section('config');
     if (config !== undefined && (compose === 'v2' || compose === 'v1'))
         values.push(...environmentValues(config, compose));
     const masked = new Set();
