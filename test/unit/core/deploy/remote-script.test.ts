@@ -231,6 +231,38 @@ describe('swap and restore', () => {
   })
 })
 
+describe('a swap that fails part-way', () => {
+  it('names the file, and the restore puts back only the files it had changed', () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'remote')
+    const run = join(remote, '.gitops-lite', 'runs', 'r1')
+    mkdirSync(join(run, 'new', 'sub'), { recursive: true })
+    writeFileSync(join(remote, 'a.txt'), 'old a\n')
+    writeFileSync(join(remote, 'c.txt'), 'old c\n')
+    writeFileSync(join(remote, 'sub'), 'a file where the folder sub/ should be\n')
+    for (const [name, text] of [['a.txt', 'new a\n'], ['sub/b.txt', 'new b\n'], ['c.txt', 'new c\n']]) writeFileSync(join(run, 'new', name), text)
+    const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_swap || gl_restore; echo "rc=$?"`, fake, { GL_FILES: 'a.txt sub/b.txt c.txt' })
+    expect(events(result.stdout)).toEqual(['phase swap', 'swap-failed sub/b.txt', 'phase restore'])
+    expect(result.stdout).toContain('rc=0')
+    expect(readFileSync(join(remote, 'a.txt'), 'utf8')).toBe('old a\n')
+    expect(readFileSync(join(remote, 'c.txt'), 'utf8')).toBe('old c\n')
+  })
+
+  it('restores nothing when nothing was changed', () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'remote')
+    const run = join(remote, '.gitops-lite', 'runs', 'r1')
+    mkdirSync(join(run, 'new'), { recursive: true })
+    writeFileSync(join(remote, 'sub'), 'a file where the folder sub/ should be\n')
+    writeFileSync(join(run, 'new', 'b.txt'), 'new b\n')
+    const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; mkdir -p "$GL_STAGE/sub" && mv "$GL_STAGE/b.txt" "$GL_STAGE/sub/"; gl_swap || gl_restore; echo "rc=$?"`, fake, {
+      GL_FILES: 'sub/b.txt'
+    })
+    expect(events(result.stdout)).toEqual(['phase swap', 'swap-failed sub/b.txt'])
+    expect(result.stdout).toContain('rc=0')
+  })
+})
+
 describe('a restore that cannot put a file back', () => {
   it('names the file and fails, and the rollback stops there (exit 11) rather than start the old services on new files', () => {
     const fake = fakeHost({ web: [['running unhealthy 0 no. 0 T1']] })
