@@ -14,9 +14,9 @@ export interface ProcessOptions {
 }
 
 /**
- * Runs a local program with an argument vector (never a shell string), its stdin at end of file
- * and its output captured, not echoed. A non-zero exit is a result; it rejects only when the
- * program cannot be started.
+ * Runs a local program with an argument vector (never a shell string), its output captured, not
+ * echoed. Nothing is written to its stdin: run only programs that read none (git with prompts off).
+ * A non-zero exit is a result; it rejects only when the program cannot be started.
  */
 export type ProcessRunner = (program: string, args: readonly string[], options: ProcessOptions) => Promise<ProcessResult>
 
@@ -28,9 +28,9 @@ export const runProcess: ProcessRunner = async (program, args, options) => {
     cwd: options.cwd,
     env,
     ignoreReturnCode: true,
-    silent: true,
-    // Truthy, so @actions/exec ends stdin at once: nothing the program starts can wait for input.
-    input: Buffer.alloc(0)
+    // No `input`: @actions/exec writes it after spawning, and a program that has already exited
+    // makes that write fail with an EPIPE nothing can catch, which ends the action.
+    silent: true
   })
   return { exitCode, stdout, stderr }
 }
