@@ -43714,9 +43714,9 @@ const runProcess = async (program, args, options) => {
         cwd: options.cwd,
         env,
         ignoreReturnCode: true,
-        silent: true,
-        // Truthy, so @actions/exec ends stdin at once: nothing the program starts can wait for input.
-        input: Buffer.alloc(0)
+        // No `input`: @actions/exec writes it after spawning, and a program that has already exited
+        // makes that write fail with an EPIPE nothing can catch, which ends the action.
+        silent: true
     });
     return { exitCode, stdout, stderr };
 };
