@@ -10,7 +10,7 @@ const esmTypeScript = {
   },
   transformIgnorePatterns: [`/node_modules/(?!(.*/)?@actions/${actionsWithJsonImports}/)`],
   moduleNameMapper: {
-    '^@gitops-lite/(core|sandbox)$': '<rootDir>/packages/$1/src/index.ts'
+    '^@gitops-lite/(core|sandbox|demo)$': '<rootDir>/packages/$1/src/index.ts'
   },
   testEnvironment: 'node'
 }

@@ -78,6 +78,9 @@ describe('formatDuration', () => {
     [5_400_000, '1h 30m'],
     [30_000_000, '8h 20m'],
     [1_500, '1.5s'],
+    [12_345, '12.3s'],
+    [125_400, '2m 5s'],
+    [850, '850ms'],
     [0, '0s']
   ])('writes %i ms as %s', (ms, text) => expect(formatDuration(ms)).toBe(text))
 })

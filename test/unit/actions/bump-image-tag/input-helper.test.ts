@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Inputs, resolveInsideWorkspace } from '@gitops-lite/core'
-import { checkUpdateRegistry, isValidBranchName, locateFiles, readSettings } from '../../actions/bump-image-tag/src/input-helper'
-import { commitMessage, pullRequestBranch } from '../../actions/bump-image-tag/src/report'
-import { refusal } from '../helpers/refusal'
+import { checkUpdateRegistry, isValidBranchName, locateFiles, readSettings } from '../../../../actions/bump-image-tag/src/input-helper'
+import { commitMessage, pullRequestBranch } from '../../../../actions/bump-image-tag/src/report'
+import { refusal } from '../../../helpers/refusal'
 
 function workspace(): string {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'bump-settings-')))

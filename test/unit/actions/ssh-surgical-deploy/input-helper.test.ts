@@ -2,8 +2,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import ssh2 from 'ssh2'
-import { Inputs, UserError } from '@gitops-lite/core'
-import { readSettings } from '../../../actions/ssh-surgical-deploy/src/input-helper'
+import { Inputs } from '@gitops-lite/core'
+import { readSettings } from '../../../../actions/ssh-surgical-deploy/src/input-helper'
+import { refusal } from '../../../helpers/refusal'
 
 // ssh2 is CommonJS: Node's ESM loader only gives its default export.
 const { utils } = ssh2
@@ -26,13 +27,7 @@ function settings(values: Record<string, string>, dir = workspace()) {
 }
 
 function failure(values: Record<string, string>, dir?: string): string {
-  try {
-    settings(values, dir)
-  } catch (error) {
-    if (error instanceof UserError) return error.describe()
-    throw error
-  }
-  throw new Error('expected a UserError')
+  return refusal(() => settings(values, dir)).describe()
 }
 
 describe('ssh-surgical-deploy inputs', () => {
