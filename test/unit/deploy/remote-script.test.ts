@@ -216,7 +216,7 @@ describe('a restore that cannot put a file back', () => {
     writeFileSync(join(run, 'new', 'compose.yaml'), 'new compose\n')
     writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
     // The backup is swapped for a directory once the swap has made it: putting it back fails.
-    const env = { GL_FILES: 'compose.yaml', GL_DEPLOY: 'web', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"a":1', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
+    const env = { GL_FILES: 'compose.yaml', GL_DEPLOY: 'web', GL_RECREATE: 'web', GL_START_FIRST: '', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"a":1', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
     const script = `GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_swap() { mkdir -p "$GL_RUN/old/compose.yaml" && : > "$GL_RUN/old.absent" && mv -f "$GL_STAGE/compose.yaml" "$GL_DIR/compose.yaml"; }; gl_apply_main`
     const result = runLibrary(script, fake, env)
     expect(result.status).toBe(11)
@@ -327,7 +327,7 @@ describe('the end of an apply (gl_apply_main)', () => {
     writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
     writeFileSync(join(run, 'record.services'), 'web {"kind":"service","service":"web"\n')
     writeFileSync(join(state, 'lock.owner'), '{"runUrl":"u"}\n')
-    const env = { GL_DEPLOY: 'web', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"services":["web"]', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
+    const env = { GL_DEPLOY: 'web', GL_RECREATE: 'web', GL_START_FIRST: '', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"services":["web"]', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
     const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_apply_main`, fake, env)
     expect(result.status).toBe(14)
     expect(events(result.stdout)).toEqual(expect.arrayContaining(['phase healthy', 'result deployed-without-record']))
