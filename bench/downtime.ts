@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { changed, deployApproaches, loadAverage, measureApproaches, pickApproaches, resetToV1, withDeployBench } from './deploy-bench'
 import { numberOption, progress, stringOption } from './cli'
-import { startProbes, type ProbeResult } from './probe'
+import { startProbes, type ProbeResult } from '@gitops-lite/sandbox'
 import { formatStats, markdownTable, summarize } from './stats'
 
 const runs = numberOption('--runs', 5)

@@ -1,6 +1,7 @@
 // The bench: real local parts (Docker, images, registry, sshd "VMs", git remotes) and their cleanup.
 export * from './exec'
 export * from './net'
+export * from './probe'
 export * from './processes'
 export * from './docker'
 export * from './debian-image'
