@@ -12,14 +12,14 @@ import {
   expectSuccess,
   output,
   serves,
-  startBench,
+  startDeployFixture,
   startVm,
   timeout,
   writeVmSecrets,
-  type Bench
-} from './ssh-surgical-deploy/bench'
+  type DeployFixture
+} from './ssh-surgical-deploy/fixture'
 
-let bench: Bench
+let bench: DeployFixture
 let vm: SshHost
 let proxyImage: string
 let workspace: string
@@ -27,12 +27,13 @@ const project = `gl-start-first-${process.pid}`
 let port: number
 
 beforeAll(async () => {
-  bench = await startBench('ssh-deploy-start-first')
+  bench = await startDeployFixture('ssh-deploy-start-first')
   vm = await startVm(bench, 'vm', '127.0.0.1')
   // Built once per package list and kept in the engine; pushed so the deploy can pull it.
   const built = await ensureNginxImage()
   proxyImage = `${bench.registry.address}/team/proxy:nginx`
   await exec('docker', ['tag', built, proxyImage])
+  bench.group.trackImage(proxyImage)
   await exec('docker', ['push', '-q', proxyImage])
   bench.group.trackComposeProject(project)
   port = await freePort()
@@ -44,7 +45,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bench?.group.cleanup()
-  await exec('docker', ['rmi', proxyImage], { allowFailure: true })
   if (bench) await rm(bench.work, { recursive: true, force: true })
 }, timeout)
 
