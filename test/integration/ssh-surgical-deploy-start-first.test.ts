@@ -52,6 +52,8 @@ interface StackOptions {
   web: string
   /** Extra lines for web, e.g. a fixed published port. */
   webExtra?: string[]
+  /** Extra lines for worker, e.g. a healthcheck that fails. */
+  workerExtra?: string[]
 }
 
 async function writeStack(options: StackOptions): Promise<void> {
@@ -72,7 +74,8 @@ async function writeStack(options: StackOptions): Promise<void> {
     '    volumes: ["./conf/nginx.conf:/etc/nginx/nginx.conf:ro"]',
     '  worker:',
     `    image: ${bench.images.worker}`,
-    '    restart: unless-stopped'
+    '    restart: unless-stopped',
+    ...(options.workerExtra ?? [])
   ]
   await writeFile(join(workspace, 'compose.yaml'), lines.join('\n') + '\n')
 }
@@ -137,6 +140,22 @@ describe('ssh-surgical-deploy: a start-first service behind a reverse proxy', ()
     // Held off the service name until healthy, the bad release never answered.
     expect(Object.keys(probe.bodies)).toEqual(['web v2'])
     expect(await webContainers()).toEqual(web)
+  }, timeout)
+
+  it('when a recreated service fails, a start-first service already replaced goes back start-first', async () => {
+    const web = await webContainers()
+    const worker = (await containers(project)).worker
+    await writeStack({ web: bench.images.webV1, workerExtra: ['    healthcheck: {test: ["CMD", "false"], interval: 1s, retries: 1}'] })
+    const { run, probe } = await deployProbed()
+    expectFailure(run)
+    expect(run.outputs['rolled-back']).toBe('true')
+    expect(run.stdout).toContain('Bringing the previous version of web back, start-first')
+    expect(probe).toMatchObject({ failures: 0, lastBody: 'web v2' })
+    const now = await webContainers()
+    expect(now).toHaveLength(2)
+    expect(now.filter((id) => web.includes(id))).toEqual([])
+    expect((await containers(project)).worker).not.toBe(worker)
+    expect(await serves(port)).toBe('web v2')
   }, timeout)
 
   it('refuses, before touching anything, a start-first service that publishes a fixed host port', async () => {
