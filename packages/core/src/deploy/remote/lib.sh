@@ -469,7 +469,8 @@ gl_batch() {
   fi
   GL_WATCH=
   for gl_id in $gl_b_old; do
-    gl_docker stop --time "$gl_b_grace" "$gl_id" > /dev/null
+    # -t: --time on older docker clients, --timeout on newer ones.
+    gl_docker stop -t "$gl_b_grace" "$gl_id" > /dev/null
     gl_docker rm -f "$gl_id" > /dev/null || return 1
   done
   gl_event start-first "$gl_b_service" retired "$(echo $gl_b_old | wc -w)" "$gl_b_grace"
