@@ -12,6 +12,7 @@ export interface SkippedOutcome {
   error?: undefined
   plan?: undefined
   removeFailed?: undefined
+  removal?: undefined
   unexpected?: undefined
 }
 

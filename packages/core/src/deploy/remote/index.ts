@@ -9,6 +9,9 @@ import { readFileSync } from 'node:fs'
  */
 export const REMOTE_LIBRARY = readFileSync(new URL('./lib.sh', import.meta.url), 'utf8')
 
+/** The removal of a whole project (mode: remove), run after REMOTE_LIBRARY. */
+export const REMOVE_LIBRARY = readFileSync(new URL('./remove.sh', import.meta.url), 'utf8')
+
 /** Exit codes of the remote scripts. */
 export const ExitCode = {
   ok: 0,
@@ -20,11 +23,15 @@ export const ExitCode = {
   deployedWithoutRecord: 14,
   /** The services are deployed and healthy, but removing a service gone from the files failed. */
   removeFailed: 15,
+  /** A removal (mode: remove) left something it could not remove; the record is kept for a rerun. */
+  partlyRemoved: 16,
   invalidFiles: 65,
   missingTool: 69,
   hostError: 70,
   lockTimeout: 75,
-  stalePlan: 76
+  stalePlan: 76,
+  /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
+  removeRefused: 77
 } as const
 
 /** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
