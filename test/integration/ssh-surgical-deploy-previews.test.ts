@@ -50,6 +50,14 @@ async function names(kind: 'network' | 'volume', project: string): Promise<strin
   return stdout.split('\n').filter(Boolean).sort()
 }
 
+/** The projects `mode: list` finds under the previews' folder, from the host's records. */
+async function listedPreviews(): Promise<string[]> {
+  const run = expectSuccess(await deploy(workspace, deployInputs(vm, { 'remote-dir': join(vm.remoteDir, 'previews'), mode: 'list', files: '' })))
+  const stacks = output(run, 'stacks') as { host: string; remoteDir: string; project: string; sha: string }[]
+  for (const stack of stacks) expect(stack).toMatchObject({ host: `${vm.username}@${vm.host}:${vm.port}`, remoteDir: expect.stringContaining('/previews/pr-') })
+  return stacks.map((s) => s.project).sort()
+}
+
 const removeInputs = (preview: { project: string; dir: string }, extra: Record<string, string> = {}) =>
   deployInputs(vm, { 'remote-dir': preview.dir, 'project-name': preview.project, mode: 'remove', files: '', ...extra })
 
@@ -90,6 +98,7 @@ describe('preview environments beside the main stack (Compose v2)', () => {
     }
     for (const stack of [main, ...previews]) expect(await serves(stack.port)).toBe('web v1')
     expect(await names('volume', previews[0].project)).toEqual([volumeOf(previews[0].project)])
+    expect(await listedPreviews()).toEqual(previews.map((p) => p.project).sort())
     before = Object.fromEntries(await Promise.all([main, ...previews].map(async (s) => [s.project, await containers(s.project)])))
   }, timeout)
 
@@ -143,6 +152,7 @@ describe('preview environments beside the main stack (Compose v2)', () => {
       expect(await containers(stack.project)).toEqual(before[stack.project])
       expect(await serves(stack.port)).toBe('web v1')
     }
+    expect(await listedPreviews()).toEqual([other.project])
     // Again: nothing left to remove.
     const again = expectSuccess(await deploy(workspace, removeInputs(preview)))
     expect(Object.values(output(again, 'plan') as Record<string, { result: string }>)[0].result).toBe('unchanged')

@@ -36,7 +36,7 @@ export interface Settings {
   /** Files to upload, paths relative to remote-dir; compose files first in their order. */
   files: StackFile[]
   envFiles: Map<string, string[]>
-  mode: 'surgical' | 'full' | 'remove'
+  mode: 'surgical' | 'full' | 'remove' | 'list'
   /** mode: remove: the project's named volumes go too. */
   removeVolumes: boolean
   /** Undefined: computed. */
@@ -74,15 +74,16 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
   if (privateKey === '') throw new UserError("Input 'key' is required but was empty", { fix: "Set 'key' from a secret: key: ${{ secrets.DEPLOY_SSH_KEY }}." })
   checkPrivateKey('key', privateKey, passphrase, 'passphrase')
 
-  const mode = inputs.oneOf('mode', ['surgical', 'full', 'remove'] as const, 'surgical')
+  const mode = inputs.oneOf('mode', ['surgical', 'full', 'remove', 'list'] as const, 'surgical')
   const removeVolumes = readRemoveVolumes(inputs, mode)
-  // A removal uploads nothing: it takes down what the host's record says was deployed.
-  const files = mode === 'remove' ? [] : readFiles(inputs, workspace)
+  // A removal or a listing uploads nothing: it reads what the host's records say was deployed.
+  const wholeStacks = mode === 'remove' || mode === 'list'
+  const files = wholeStacks ? [] : readFiles(inputs, workspace)
   const composeFiles = files.filter((f) => f.compose)
   const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name))
-  if (mode === 'remove' && services.length > 0) {
-    throw new UserError("Input 'services' is set with 'mode: remove', which takes the whole project down", {
-      fix: "Remove 'services' to take the project down, or remove the services from the compose file and deploy it (mode: surgical removes them)."
+  if (wholeStacks && services.length > 0) {
+    throw new UserError(`Input 'services' is set with 'mode: ${mode}', which works on whole stacks`, {
+      fix: "Remove 'services'. To remove some services of a stack, remove them from its compose file and deploy it (mode: surgical removes them)."
     })
   }
   const projectName = readProjectName(inputs)

@@ -11,6 +11,7 @@ import {
   formatRemoval,
   formatTarget,
   imageChange,
+  listStacks,
   removeFromHost,
   runAction,
   type DeployLog,
@@ -80,6 +81,7 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
       const options = { stack: settings.stack, removeVolumes: settings.removeVolumes, dryRun: settings.dryRun, limits, run }
       return await removeFromHost(session, options, hostLogFor(target, settings))
     }
+    if (settings.mode === 'list') return await listStacks(session, { stack: settings.stack, limits }, hostLogFor(target, settings))
     return await deployToHost(
       session,
       {
@@ -151,6 +153,10 @@ async function report(outcomes: readonly Outcome[], settings: Settings): Promise
       if (o.result === 'removed') return (o.removal?.containers ?? []).map((c) => c.service)
       return o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : []
     })
+  )
+  core.setOutput(
+    'stacks',
+    JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack }))))
   )
   core.setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')))
   core.setOutput(

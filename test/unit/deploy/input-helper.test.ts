@@ -116,6 +116,7 @@ describe('ssh-surgical-deploy inputs', () => {
     expect(read).toMatchObject({ mode: 'remove', removeVolumes: true, files: [], stack: { projectName: 'pr-42', remoteDir: '/srv/previews/pr-42', composeFiles: [] } })
     expect(failure({ mode: 'remove' }, empty)).toContain("Input 'project-name' is empty, but 'mode: remove' needs it")
     expect(failure({ mode: 'remove', 'project-name': 'pr-42', services: 'web' }, empty)).toContain("Input 'services' is set with 'mode: remove'")
+    expect(settings({ mode: 'list', 'remote-dir': '/srv/previews' }, empty)).toMatchObject({ mode: 'list', files: [] })
     expect(failure({ 'remove-volumes': 'true' })).toContain("Input 'remove-volumes' is true with 'mode: surgical', which removes no volume")
   })
 })

@@ -5,7 +5,7 @@ import { formatPlan } from './format'
 import { computePlan, pathsToDigest, type HostPlan } from './plan'
 import { jsonPrefix, RECORD_SCHEMA, type AuditEntry, type RecordedService, type RecordHeader } from './record'
 import { ExitCode } from './remote'
-import type { Removal } from './remover'
+import type { ListedStack, Removal } from './stacks'
 import { parseInspection, type HostReport } from './report'
 import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
 import type { StackFile } from './stack-files'
@@ -41,7 +41,7 @@ export interface DeployLog {
   remote(lines: readonly string[]): void
 }
 
-export type HostResult = 'deployed' | 'removed' | 'unchanged' | 'dry-run' | 'rolled-back' | 'failed'
+export type HostResult = 'deployed' | 'removed' | 'listed' | 'unchanged' | 'dry-run' | 'rolled-back' | 'failed'
 
 export interface HostOutcome {
   host: string
@@ -55,6 +55,8 @@ export interface HostOutcome {
   removeFailed?: string[]
   /** mode: remove: what was (or would be) taken down. */
   removal?: Removal
+  /** mode: list: the stacks whose records are in the folders under remote-dir. */
+  stacks?: ListedStack[]
   durationMs: number
 }
 

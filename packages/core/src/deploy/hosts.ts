@@ -13,6 +13,7 @@ export interface SkippedOutcome {
   plan?: undefined
   removeFailed?: undefined
   removal?: undefined
+  stacks?: undefined
   unexpected?: undefined
 }
 

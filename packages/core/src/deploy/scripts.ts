@@ -1,6 +1,6 @@
 import { posix } from 'node:path'
 import { ShellScript, shellCommand } from '../shell'
-import { ATTACHED_BOOTSTRAP, DETACHED_BOOTSTRAP, REMOTE_LIBRARY, REMOVE_LIBRARY } from './remote'
+import { ATTACHED_BOOTSTRAP, DETACHED_BOOTSTRAP, REMOTE_LIBRARY, STACKS_LIBRARY } from './remote'
 import type { HostPlan } from './plan'
 import type { StackFile } from './stack-files'
 
@@ -158,7 +158,12 @@ export function removeScript(input: RemoveScriptInput): string {
     GL_OWNER: input.owner,
     GL_AUDIT: input.audit
   })
-    .code(REMOVE_LIBRARY)
+    .code(STACKS_LIBRARY)
     .code('gl_remove_main')
     .toString()
+}
+
+/** Read-only: the record header of each stack in a folder directly under remote-dir. */
+export function listScript(stack: StackTarget, mark: string, limits: ScriptLimits): string {
+  return prelude(stack, mark, limits, []).code(STACKS_LIBRARY).code('gl_list_main').toString()
 }

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs'
  */
 export const REMOTE_LIBRARY = readFileSync(new URL('./lib.sh', import.meta.url), 'utf8')
 
-/** The removal of a whole project (mode: remove), run after REMOTE_LIBRARY. */
-export const REMOVE_LIBRARY = readFileSync(new URL('./remove.sh', import.meta.url), 'utf8')
+/** Whole-stack operations, run after REMOTE_LIBRARY: listing stacks (mode: list) and removing one (mode: remove). */
+export const STACKS_LIBRARY = readFileSync(new URL('./stacks.sh', import.meta.url), 'utf8')
 
 /** Exit codes of the remote scripts. */
 export const ExitCode = {

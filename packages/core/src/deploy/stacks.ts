@@ -3,9 +3,55 @@ import { UserError } from '../errors'
 import { ConnectionLostError, type RemoteShell } from '../ssh/client'
 import type { DeployLog, HostOutcome, RunInfo } from './deployer'
 import { remoteError } from './deployer'
-import { jsonPrefix, type AuditEntry } from './record'
+import { jsonPrefix, parseRecord, type AuditEntry } from './record'
 import { ExitCode } from './remote'
-import { attachedCommand, removeScript, type ScriptLimits, type StackTarget } from './scripts'
+import { attachedCommand, listScript, removeScript, type ScriptLimits, type StackTarget } from './scripts'
+
+function newMark(): string {
+  return `@@gitops-lite-${randomBytes(6).toString('hex')}`
+}
+
+/** A stack deployed in a folder under the listed one, from its record's header. */
+export interface ListedStack {
+  remoteDir: string
+  project: string
+  /** The infra repository's commit last deployed there, when, by whom and which run. */
+  sha: string
+  time: string
+  actor: string
+  runUrl: string
+}
+
+/** Reads the record of each stack in a folder directly under remote-dir; changes nothing. */
+export async function listStacks(shell: RemoteShell, options: { stack: StackTarget; limits: ScriptLimits }, log: DeployLog): Promise<HostOutcome> {
+  const started = Date.now()
+  const mark = newMark()
+  const done = (result: HostOutcome['result'], extra: Partial<HostOutcome> = {}): HostOutcome => ({ host: shell.name, result, health: {}, durationMs: Date.now() - started, ...extra })
+  let result
+  try {
+    result = await shell.exec(attachedCommand, { stdin: listScript(options.stack, mark, options.limits), timeoutMs: options.limits.commandTimeoutSeconds * 1000 })
+  } catch (error) {
+    if (!(error instanceof ConnectionLostError)) throw error
+    return done('failed', { error: new UserError(`${error.message} while listing the stacks`, { fix: 'Rerun the workflow.' }) })
+  }
+  if (result.code !== ExitCode.ok) return done('failed', { error: remoteError(shell.name, 'listing', result, options.limits, log) })
+  const stacks: ListedStack[] = []
+  let folder: string | undefined
+  for (const line of result.stdout.split('\n')) {
+    if (line.startsWith(`${mark} stack `)) {
+      folder = line.slice(`${mark} stack `.length)
+      continue
+    }
+    // The line after `stack <folder>` is its record's header; a record that is not ours is skipped.
+    const header = folder === undefined ? undefined : parseRecord(line)?.header
+    if (folder !== undefined && header) {
+      stacks.push({ remoteDir: folder, project: header.project, sha: header.sha, time: header.time, actor: header.actor, runUrl: header.runUrl })
+    }
+    folder = undefined
+  }
+  log.info(`Stacks under ${options.stack.remoteDir} on ${shell.name}: ${stacks.map((s) => `${s.project} (${s.remoteDir})`).join(', ') || 'none'}`)
+  return done('listed', { stacks })
+}
 
 export interface RemoveOptions {
   /** projectName is required: the project remote-dir must hold. */
@@ -52,7 +98,7 @@ export async function removeFromHost(shell: RemoteShell, options: RemoveOptions,
   const project = stack.projectName
   const removal: Removal = { project, containers: [], networks: [], volumes: [], files: [], failed: [] }
   const done = (result: HostOutcome['result'], error?: UserError): HostOutcome => ({ host: shell.name, result, health: {}, removal, error, durationMs: Date.now() - started })
-  const mark = `@@gitops-lite-${randomBytes(6).toString('hex')}`
+  const mark = newMark()
   const script = removeScript({
     stack,
     mark,

@@ -1,4 +1,23 @@
-# Removal of a whole project (mode: remove), run after lib.sh. Besides lib.sh's variables it reads
+# Whole stacks, run after lib.sh: listing the stacks under a folder (mode: list) and removing one
+# (mode: remove).
+
+# --- list: the record header of each stack in a folder directly under remote-dir ---------------
+# Events: `stack <folder>`, each followed by that stack's record header (one JSON line). Only
+# reads: a stack whose record a removal took away is no longer listed.
+gl_list_main() {
+  [ -d "$GL_DIR" ] || { gl_event result none; exit 0; }
+  set +f
+  for gl_state in "$GL_DIR"/*/.gitops-lite/state; do
+    [ -f "$gl_state" ] || continue
+    gl_event stack "$(dirname "$(dirname "$gl_state")")"
+    head -n 1 "$gl_state"
+  done
+  set -f
+  gl_event result listed
+}
+
+# --- remove: take a whole project down --------------------------------------------------------
+# Besides lib.sh's variables it reads
 # GL_DRY_RUN (1: only say what would go), GL_REMOVE_VOLUMES (1: named volumes go too),
 # GL_OWNER and GL_AUDIT (as the apply does). Events, one per line after GL_MARK:
 #   container <service> <name> | network <name> | volume <name> <remove|keep> | file <path> | state <dir>
