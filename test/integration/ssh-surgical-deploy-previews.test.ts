@@ -16,14 +16,14 @@ import {
   output,
   readJsonLines,
   serves,
-  startBench,
+  startDeployFixture,
   startVm,
   timeout,
   writeVmSecrets,
-  type Bench
-} from './ssh-surgical-deploy/bench'
+  type DeployFixture
+} from './ssh-surgical-deploy/fixture'
 
-let bench: Bench
+let bench: DeployFixture
 let vm: SshHost
 let workspace: string
 const main = { project: `gl-main-${process.pid}`, dir: '', port: 0 }
@@ -62,7 +62,7 @@ const removeInputs = (preview: { project: string; dir: string }, extra: Record<s
   deployInputs(vm, { 'remote-dir': preview.dir, 'project-name': preview.project, mode: 'remove', files: '', ...extra })
 
 beforeAll(async () => {
-  bench = await startBench('ssh-previews')
+  bench = await startDeployFixture('ssh-previews')
   vm = await startVm(bench, 'vm', '127.0.0.1')
   main.dir = join(vm.remoteDir, 'stack')
   main.port = await freePort()

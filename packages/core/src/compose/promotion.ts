@@ -2,7 +2,7 @@ import { UserError } from '../errors'
 import { parseImageReference, repositoryOf } from '../image-ref'
 import { parseCompose, type ComposeSource } from './compose-file'
 import { envValues } from './env-file'
-import type { BumpTarget } from './image-bump'
+import type { BumpTarget } from './image-bump/types'
 import { parseTemplate, resolveTemplate } from './interpolation'
 
 /** The compose file a promotion copies images from, and the env file compose interpolates it with. */

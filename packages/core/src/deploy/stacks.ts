@@ -4,7 +4,7 @@ import { ConnectionLostError, type RemoteShell } from '../ssh/client'
 import type { DeployLog, HostOutcome, RunInfo } from './deployer'
 import { remoteError } from './deployer'
 import { jsonPrefix, parseRecord, type AuditEntry } from './record'
-import { ExitCode } from './remote'
+import { ExitCode, type StackEvent } from './remote'
 import { attachedCommand, listScript, removeScript, type ScriptLimits, type StackTarget } from './scripts'
 
 function newMark(): string {
@@ -134,7 +134,8 @@ export async function removeFromHost(shell: RemoteShell, options: RemoveOptions,
       if (line !== '') shown.push(line)
       continue
     }
-    const [kind, first = '', ...rest] = line.slice(mark.length + 1).split(' ')
+    const [event, first = '', ...rest] = line.slice(mark.length + 1).split(' ')
+    const kind = event as StackEvent
     const second = rest.join(' ')
     switch (kind) {
       case 'container':
