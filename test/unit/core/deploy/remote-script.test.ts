@@ -2,7 +2,7 @@
 // library's health wait, lock, file swap and detached runner behave (docker is a fake here).
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -426,5 +426,22 @@ describe('the detached runner', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500))
     expect(readFileSync(join(dir, 'marker'), 'utf8')).toBe('finished\n')
     expect(readFileSync(join(dir, 'rc'), 'utf8')).toBe('0\n')
+  })
+})
+
+describe('stacks.sh helpers', () => {
+  it("read the uploaded files from the record's header, and see a symbolic link on a file's way", () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'remote')
+    mkdirSync(join(remote, '.gitops-lite'), { recursive: true })
+    mkdirSync(join(remote, 'conf'))
+    mkdirSync(join(fake, 'outside'))
+    symlinkSync(join(fake, 'outside'), join(remote, 'nginx'))
+    const header = { kind: 'deploy', schema: 1, project: 'app', files: { 'compose.yaml': 'sha256:aa', 'conf/motd.txt': 'sha256:bb', 'nginx/site.conf': 'sha256:cc' } }
+    writeFileSync(join(remote, '.gitops-lite', 'state'), `${JSON.stringify(header)}\n{"kind":"service","service":"web"}\n`)
+    const body = `${STACKS_LIBRARY}\ngl_recorded_files\nfor f in compose.yaml conf/motd.txt nginx/site.conf; do gl_no_link_on_the_way "$f" && echo "$f ok" || echo "$f link"; done`
+    expect(runLibrary(body, fake).stdout).toBe(
+      ['compose.yaml', 'conf/motd.txt', 'nginx/site.conf', 'compose.yaml ok', 'conf/motd.txt ok', 'nginx/site.conf link', ''].join('\n')
+    )
   })
 })
