@@ -1,10 +1,8 @@
 # shellcheck shell=sh
-# Lists are space-separated words split on purpose where they are used unquoted (set -f is on).
-# shellcheck disable=SC2086
-# GL_* variables (GL_DIR, GL_STATE, ...) and the gl_* functions are lib.sh's, run before this.
-# shellcheck disable=SC2153
 # Whole stacks, run after lib.sh: listing the stacks under a folder (mode: list) and removing one
-# (mode: remove).
+# (mode: remove). The GL_* variables (GL_DIR, GL_STATE, ...) and gl_* functions are lib.sh's.
+# Lists are space-separated words split on purpose where they are used unquoted (set -f is on).
+# shellcheck disable=SC2086,SC2153
 
 # --- list: the record header of each stack in a folder directly under remote-dir ---------------
 # Events: `stack <folder>`, each followed by that stack's record header (one JSON line). Only
@@ -22,8 +20,7 @@ gl_list_main() {
 }
 
 # --- remove: take a whole project down --------------------------------------------------------
-# Besides lib.sh's variables it reads
-# GL_DRY_RUN (1: only say what would go), GL_REMOVE_VOLUMES (1: named volumes go too),
+# Besides lib.sh's variables it reads GL_DRY_RUN (1: only say what would go), GL_REMOVE_VOLUMES (1: named volumes go too),
 # GL_OWNER and GL_AUDIT (as the apply does). Events, one per line after GL_MARK:
 #   container <service> <name> | network <name> | volume <name> <remove|keep> | file <path> | state <dir>
 #   refused <project-elsewhere|other-project> <detail> | skipped <path> | remove-failed <kind> <name>
