@@ -55,6 +55,7 @@ async function listedPreviews(): Promise<string[]> {
   const run = expectSuccess(await deploy(workspace, deployInputs(vm, { 'remote-dir': join(vm.remoteDir, 'previews'), mode: 'list', files: '' })))
   const stacks = output(run, 'stacks') as { host: string; remoteDir: string; project: string; sha: string }[]
   for (const stack of stacks) expect(stack).toMatchObject({ host: `${vm.username}@${vm.host}:${vm.port}`, remoteDir: expect.stringContaining('/previews/pr-') })
+  for (const stack of stacks) expect(run.summary).toContain(`${stack.project}  ${stack.remoteDir}`)
   return stacks.map((s) => s.project).sort()
 }
 
@@ -134,6 +135,7 @@ describe('preview environments beside the main stack (Compose v2)', () => {
     const [preview, other] = previews
     const run = expectSuccess(await deploy(workspace, removeInputs(preview), { GITHUB_ACTOR: 'closer' }))
     expect(output(run, 'removed')).toEqual(['web', 'worker'])
+    expect(run.summary).toContain(`Removing project ${preview.project} from`)
     expect(await containers(preview.project)).toEqual({})
     expect(await names('network', preview.project)).toEqual([])
     expect(await names('volume', preview.project)).toEqual([volumeOf(preview.project)])
