@@ -66487,7 +66487,11 @@ async function writeSummary(outcomes, settings) {
         if (outcome.result === 'skipped')
             summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true);
         if (outcome.removal)
-            summary.addCodeBlock(formatRemoval(outcome.host, outcome.removal, settings.dryRun).join('\n'));
+            summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, settings.dryRun).join('\n')));
+        if (outcome.stacks) {
+            const lines = outcome.stacks.map((s) => `${s.project}  ${s.remoteDir}  deployed ${s.time} (${s.sha.slice(0, 7)}) by ${s.actor}`);
+            summary.addCodeBlock(escapeHtml(lines.join('\n') || 'No stacks.'));
+        }
         const services = outcome.plan?.services ?? [];
         if (services.length === 0)
             continue;
