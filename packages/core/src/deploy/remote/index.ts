@@ -51,6 +51,7 @@ export const remoteEvents = [
   'phase',
   'health',
   'failed',
+  'start-first',
   'swap-failed',
   'up-failed',
   'restore-failed',
@@ -79,7 +80,7 @@ export type StackEvent = (typeof stackEvents)[number]
 export const removePhases = ['locked', 'stop', 'files'] as const
 
 /** The steps of an apply, each announced by a `phase` event. */
-export const applyPhases = ['locked', 'pull', 'swap', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore'] as const
+export const applyPhases = ['locked', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore'] as const
 export type ApplyPhase = (typeof applyPhases)[number]
 
 /** The parts of the inspection's output, each after a `section` event. */
