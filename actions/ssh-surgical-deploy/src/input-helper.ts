@@ -35,6 +35,8 @@ export interface Settings {
   stack: StackTarget
   /** Files to upload, paths relative to remote-dir; compose files first in their order. */
   files: StackFile[]
+  /** The first compose file's folder, relative to the workspace ('' for the root): where the files' paths start. */
+  filesFolder: string
   envFiles: Map<string, string[]>
   mode: 'surgical' | 'full'
   /** Undefined: computed. */
@@ -72,7 +74,7 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
   if (privateKey === '') throw new UserError("Input 'key' is required but was empty", { fix: "Set 'key' from a secret: key: ${{ secrets.DEPLOY_SSH_KEY }}." })
   checkPrivateKey('key', privateKey, passphrase, 'passphrase')
 
-  const files = readFiles(inputs, workspace)
+  const { files, folder: filesFolder } = readFiles(inputs, workspace)
   const composeFiles = files.filter((f) => f.compose)
   const mode = inputs.oneOf('mode', ['surgical', 'full'] as const, 'surgical')
   const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name))
@@ -89,6 +91,7 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
       composeCommand: inputs.oneOf<ComposeCommand>('compose-command', ['auto', 'docker compose', 'docker-compose'], 'auto')
     },
     files,
+    filesFolder,
     envFiles: envFilesOf(composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))),
     mode,
     services: services.length > 0 ? [...new Set(services)] : undefined,
@@ -153,7 +156,7 @@ function readProjectName(inputs: Inputs): string {
  * The files to upload. Paths are relative to the workspace; on the host they keep their path
  * relative to the first compose file's folder, which becomes remote-dir.
  */
-function readFiles(inputs: Inputs, workspaceInput: string): StackFile[] {
+function readFiles(inputs: Inputs, workspaceInput: string): { files: StackFile[]; folder: string } {
   const workspace = realpathSync(workspaceInput)
   const given = inputs.lines('files')
   const names = given.length > 0 ? given : [findDefaultComposeFile(workspace)]
@@ -192,7 +195,7 @@ function readFiles(inputs: Inputs, workspaceInput: string): StackFile[] {
   })
   const duplicate = files.find((file, index) => files.findIndex((other) => other.path === file.path) !== index)
   if (duplicate) throw new UserError(`Input 'files' lists ${JSON.stringify(duplicate.path)} twice`, { fix: 'List each file once.' })
-  return [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)]
+  return { files: [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)], folder: relative(workspace, base).split(sep).join('/') }
 }
 
 function findDefaultComposeFile(workspace: string): string {

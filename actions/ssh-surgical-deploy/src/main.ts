@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
+import { posix } from 'node:path'
 import * as core from '@actions/core'
 import {
   GitCommandManager,
   Inputs,
+  ROLLBACK_TRAILERS,
   SshSession,
   UserError,
   deployHosts,
@@ -10,10 +12,12 @@ import {
   failureOf,
   formatTarget,
   imageChange,
+  imageFileOf,
   runAction,
   type DeployLog,
   type HostOutcome,
   type Outcome,
+  type RolledBackImage,
   type RunInfo,
   type SshTarget
 } from '@gitops-lite/core'
@@ -33,7 +37,7 @@ export async function run(): Promise<void> {
       deploy: (host, session, index) => deployTo(host, session, index, settings, run)
     })
     for (const outcome of outcomes) if (outcome.result === 'skipped') core.info(`${outcome.host}: skipped, ${outcome.reason}`)
-    await report(outcomes, settings)
+    await report(outcomes, settings, run)
     const failure = failureOf(outcomes)
     if (failure !== undefined) {
       // Several hosts failed, one of them by a bug: keep its stack for the debug log.
@@ -113,10 +117,18 @@ function hostLog(prefix: string): DeployLog {
   }
 }
 
-/** The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than GITHUB_SHA). */
+/**
+ * The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than
+ * GITHUB_SHA), with the failed commit it writes back when it is the commit of a rollback.
+ */
 async function runInfo(workspace: string): Promise<RunInfo> {
   const env = process.env
-  const head = await new GitCommandManager(workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
+  const git = new GitCommandManager(workspace)
+  const head = await git.exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
+  const trailer = await git
+    .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], { allowFailure: true })
+    .catch(() => undefined)
+  const restores = trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined
   const runId = env.GITHUB_RUN_ID ?? '0'
   const attempt = env.GITHUB_RUN_ATTEMPT ?? '1'
   const url = `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY ?? 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`
@@ -124,7 +136,8 @@ async function runInfo(workspace: string): Promise<RunInfo> {
     id: `${runId}-${attempt}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
     url,
     actor: env.GITHUB_ACTOR ?? 'unknown',
-    sha: head?.exitCode === 0 ? head.stdout.trim() : (env.GITHUB_SHA ?? '')
+    sha: head?.exitCode === 0 ? head.stdout.trim() : (env.GITHUB_SHA ?? ''),
+    ...(restores && { restores })
   }
 }
 
@@ -134,7 +147,26 @@ function union(outcomes: readonly Outcome[], pick: (o: HostOutcome) => string[])
   return JSON.stringify([...names].sort())
 }
 
-async function report(outcomes: readonly Outcome[], settings: Settings): Promise<void> {
+/** Per rolled-back host, the services whose image went back: the `rolled-back-images` output. */
+function rolledBackImages(outcomes: readonly Outcome[], settings: Settings, run: RunInfo): RolledBackImage[] {
+  const composeFiles = settings.files
+    .filter((f) => f.compose)
+    .map((f) => ({ path: posix.join(settings.filesFolder, f.path), text: f.content.toString('utf8') }))
+  return outcomes.flatMap((o) =>
+    o.result === 'rolled-back' && o.rollback
+      ? o.rollback.services.map((s) => ({
+          host: o.host,
+          file: imageFileOf(s.service, composeFiles),
+          ...s,
+          failedCommit: run.sha,
+          restoredCommit: o.rollback!.restoredCommit,
+          run: run.url
+        }))
+      : []
+  )
+}
+
+async function report(outcomes: readonly Outcome[], settings: Settings, run: RunInfo): Promise<void> {
   const deployedServices = (o: HostOutcome) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])
   core.setOutput('deployed', union(outcomes, deployedServices))
   core.setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)))
@@ -143,6 +175,7 @@ async function report(outcomes: readonly Outcome[], settings: Settings): Promise
     union(outcomes, (o) => (o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : []))
   )
   core.setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')))
+  core.setOutput('rolled-back-images', JSON.stringify(rolledBackImages(outcomes, settings, run)))
   core.setOutput(
     'plan',
     JSON.stringify(

@@ -85,4 +85,6 @@ export interface AuditEntry {
   mode: 'surgical' | 'full'
   services: string[]
   removed: string[]
+  /** The failed commit whose images the deployed commit writes back (after an automatic rollback). */
+  restores?: string
 }
