@@ -12,6 +12,7 @@ import {
   parseDeployPayload,
   parseImageReference,
   parseRepositoryName,
+  parseRolledBackImages,
   registryOf,
   requireDigest,
   requireRepository,
@@ -21,6 +22,7 @@ import {
   type GitIdentity,
   type PayloadSource,
   type RepositoryName,
+  type RolledBackImage,
   type ServiceUpdate
 } from '@gitops-lite/core'
 
@@ -37,6 +39,11 @@ export interface Settings {
   /** 'env-file' with {environment} filled in, relative to workingDirectory; empty: .env beside the first compose file. */
   envFile: string
   targets: BumpTarget[]
+  /**
+   * Set when 'restore' is: the images a rolled-back deploy brought back, written back instead of
+   * 'targets' (which is then empty). May be empty: nothing rolled back, nothing to do.
+   */
+  restore?: RolledBackImage[]
   environment?: string
   source?: Partial<PayloadSource>
   commit: boolean
@@ -68,7 +75,8 @@ export interface RunContext {
 export function readSettings(inputs: Inputs, context: RunContext): Settings {
   const allowLatest = inputs.boolean('allow-latest')
   const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry)
-  const request = readRequest(inputs, context)
+  const restore = readRestore(inputs)
+  const request: Request = restore ? { targets: [], origin: 'inputs' } : readRequest(inputs, context)
   for (const target of request.targets) {
     const fromPayload = request.origin === 'payload'
     const where = target.service === undefined ? '' : ` for service '${target.service}'`
@@ -118,13 +126,14 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
     })
   }
   const repository = pullRequest ? readRepository(context.repository) : undefined
-  const commitMessage = inputs.string('commit-message') || 'chore(deploy): update {services} to {tag}'
+  const commitMessage = inputs.string('commit-message') || (restore ? RESTORE_MESSAGE : 'chore(deploy): update {services} to {tag}')
   return {
     workspace,
     workingDirectory,
     files,
     envFile,
     targets: request.targets,
+    ...(restore && { restore }),
     environment: request.environment,
     source: request.source,
     commit,
@@ -140,6 +149,25 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
     allowLatest,
     allowedRegistries
   }
+}
+
+/** The default commit message of a restore; {failed} and {host} say which release failed where. */
+export const RESTORE_MESSAGE = 'revert(deploy): {services} back to {tag}, {failed} failed on {host}'
+
+/**
+ * 'restore': ssh-surgical-deploy's rolled-back-images. It replaces the other ways of naming
+ * images, so none of them may be set, and the event's client_payload is not read.
+ */
+function readRestore(inputs: Inputs): RolledBackImage[] | undefined {
+  const text = inputs.string('restore')
+  if (text === '') return undefined
+  const others = ['service', 'image', 'tag', 'digest'].filter((name) => inputs.string(name) !== '')
+  if (others.length > 0) {
+    throw new UserError(`Input 'restore' is set, and so is ${others.map((n) => `'${n}'`).join(', ')}: a step either writes back rolled-back images or sets new ones`, {
+      fix: `Remove ${others.map((n) => `'${n}'`).join(', ')} from this step, or use a separate step for each.`
+    })
+  }
+  return parseRolledBackImages(text, 'restore')
 }
 
 interface Request {
