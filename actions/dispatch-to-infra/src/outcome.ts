@@ -73,7 +73,7 @@ export function deployOutcome(result: WaitResult, context: WaitContext, restored
       }
     case 'completed': {
       const { conclusion, html_url: url } = run!
-      if (conclusion === 'success') return { conclusion, run, summary: summary() }
+      if (conclusion === 'success') return { conclusion, run, summary: summary(), failure: undefined }
       const putBack = restoredBy
         ? `; the VMs were rolled back and Git was put back to what they run by ${restoredBy.html_url}`
         : ''
