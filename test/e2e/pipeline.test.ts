@@ -210,7 +210,7 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       expect(checkRelease(result)).toEqual([])
     }), STEP_TIMEOUT_MS)
 
-  it('release 3: api:v3 fails its healthcheck; the deploy rolls back, the wait fails, api:v2 still serves', () =>
+  it('release 3: api:v3 fails its healthcheck; the deploy rolls back, Git is put back, the wait fails, api:v2 still serves', () =>
     withNarrative(async () => {
       const previous = results[1]
       const result = await sandbox.release(RELEASES[2])
@@ -221,7 +221,6 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       const run = result.workflow!
       expect(run.bump.run?.exitCode).toBe(0)
       expectOneLinePerService(result, { api: previous.pushed[0].reference })
-      expect(imageLine(await sandbox.infraCompose(), 'api')).toBe(result.pushed[0].reference)
 
       // The deploy fails and rolls back; the run fails; dispatch-to-infra (wait) fails with it.
       expect(run.deploy.run?.exitCode).not.toBe(0)
@@ -243,9 +242,44 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       expect(run.deploy.run?.stdout).toMatch(/api: unhealthy/)
       expect(run.deploy.run?.stdout).toMatch(/Rolling back/)
 
-      // The audit log records the rolled-back deploy too.
-      expect(result.audit?.entries).toHaveLength(3)
+      // The deploy says what went back; the restore job writes it back to Git, for api only.
+      const rolledBack = json<Record<string, unknown>[]>(run.deploy.run?.outputs['rolled-back-images'])
+      expect(rolledBack).toEqual([
+        expect.objectContaining({
+          file: 'compose.yaml',
+          service: 'api',
+          failedImage: result.pushed[0].reference,
+          restoredImage: previous.pushed[0].reference,
+          failed: true,
+          failedCommit: run.deploy.checkout!.sha,
+          restoredCommit: previous.workflow!.deploy.checkout!.sha
+        })
+      ])
+      expect(run.restore.result).toBe('success')
+      const restore = result.restoreCommit!
+      expect(restore.files).toEqual(['compose.yaml'])
+      expect(restore.removed.map((l) => l.trim())).toEqual([`image: ${result.pushed[0].reference}`])
+      expect(restore.added.map((l) => l.trim())).toEqual([`image: ${previous.pushed[0].reference}`])
+      expect(restore.subject).toBe(`revert(deploy): api back to v2, v3 failed on ${sandbox.vm.username}@${sandbox.vm.host}:${sandbox.vm.port}`)
+      expect(restore.message).toContain(`Rolled-Back-Commit: ${run.deploy.checkout!.sha}`)
+      expect(restore.message).toContain(`Rolled-Back-Run: https://github.com/acme/infra/actions/runs/${run.runId}/attempts/1`)
+      expect(imageLine(await sandbox.infraCompose(), 'api')).toBe(previous.pushed[0].reference)
+      expect(result.git).toEqual({ api: result.after.api.image, worker: result.after.worker.image })
+      // The restoring commit's deploy changes nothing on the VM (api was not recreated again).
+      const restoreDeploy = run.restore.runs![1]
+      expect(restoreDeploy.exitCode).toBe(0)
+      expect(json<string[]>(restoreDeploy.outputs.deployed)).toEqual([])
+      expect(restoreDeploy.stdout).toMatch(/Nothing to do/)
+
+      // dispatch-to-infra says Git was put back, with the commit's link.
+      const commitUrl = `https://github.com/acme/infra/commit/${restore.sha}`
+      expect(result.dispatch.outputs['restore-commit']).toBe(commitUrl)
+      expect(result.dispatch.annotations.some((a) => a.level === 'error' && a.message.includes(commitUrl))).toBe(true)
+
+      // The audit log records the rolled-back deploy, then the restoring commit, which it names as such.
+      expect(result.audit?.entries).toHaveLength(4)
       expect(result.audit?.entries[2]).toMatchObject({ result: 'rolled-back', services: ['api'] })
+      expect(result.audit?.entries[3]).toMatchObject({ result: 'success', services: [], sha: restore.sha, restores: run.deploy.checkout!.sha })
       expect(checkRelease(result)).toEqual([])
     }), STEP_TIMEOUT_MS)
 
@@ -254,7 +288,7 @@ describe('the pipeline, end to end, through the committed bundles', () => {
   it('the host records the commit each deploy actually deployed', () =>
     withNarrative(() => {
       expect(results).toHaveLength(3)
-      const deployed = results.map((r) => r.workflow?.deploy.checkout?.sha)
+      const deployed = [...results.map((r) => r.workflow?.deploy.checkout?.sha), results[2].restoreCommit?.sha]
       expect(deployed.every(Boolean)).toBe(true)
       expect(results.at(-1)!.audit?.entries.map((e) => e.sha)).toEqual(deployed)
     }), STEP_TIMEOUT_MS)

@@ -541,7 +541,7 @@ function shortImage(reference: string): string {
 }
 
 function summarizeAudit(entry: AuditEntry): string {
-  const fields = ['result', 'services', 'sha', 'duration', 'duration_ms', 'actor']
+  const fields = ['result', 'services', 'sha', 'restores', 'duration', 'duration_ms', 'actor']
   const parts = fields.filter((f) => entry[f] !== undefined).map((f) => `${f}=${typeof entry[f] === 'string' ? entry[f] : JSON.stringify(entry[f])}`)
   return parts.length ? `last entry: ${parts.join(' ')}` : firstLine(JSON.stringify(entry))
 }
