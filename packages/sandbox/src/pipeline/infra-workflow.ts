@@ -86,6 +86,7 @@ const WORKFLOW_TOKEN = 'ghs_sandboxWorkflowToken000000000000000'
 export class InfraWorkflow {
   private readonly runs = new Map<string, Promise<InfraRunResult>>()
   private queue: Promise<unknown> = Promise.resolve()
+  private beforeJobHook?: (job: JobName, runId: number) => Promise<void>
 
   constructor(private readonly options: InfraWorkflowOptions) {
     options.github.onDispatch((event) => {
@@ -96,6 +97,14 @@ export class InfraWorkflow {
       this.runs.set(correlationId, run)
       return run.then(() => undefined)
     })
+  }
+
+  /**
+   * Runs `hook` before each job's checkout (undefined: none), e.g. to land another commit on the
+   * branch between two jobs, as a concurrent run would.
+   */
+  beforeJob(hook: ((job: JobName, runId: number) => Promise<void>) | undefined): void {
+    this.beforeJobHook = hook
   }
 
   /** The run started by the dispatch carrying `correlationId`; undefined when none arrived. */
@@ -213,6 +222,7 @@ export class InfraWorkflow {
     )
     let checkout: JobResult['checkout']
     try {
+      await this.beforeJobHook?.(job, runId)
       await mkdir(join(dir, '..'), { recursive: true })
       await remote.clone(dir)
       await exec('git', ['-C', dir, 'checkout', '-q', ref])
