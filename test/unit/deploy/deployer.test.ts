@@ -156,6 +156,11 @@ describe('deployToHost', () => {
     expect(outcome).toMatchObject({ result: 'deployed', plan: { deploy: [] } })
     expect(restoring.applied[0]).toContain(`"restores":"${'f'.repeat(40)}"`)
     expect(log.lines).toContain(`bbbbbbb writes back the images of the failed release fffffff; recording it`)
+    // Once recorded, a deploy of the same commit (Run workflow) has nothing to do again.
+    const record = recordOf('web-hash-2')
+    record[0] = JSON.stringify({ ...JSON.parse(record[0]), sha: 'b'.repeat(40) })
+    const recorded = new FakeHost({ ...nothingToDo, record, applies: [] })
+    expect((await deployToHost(recorded, options({ run }), recorder())).result).toBe('unchanged')
   })
 
   it('a swap that failed says so; no container was changed', async () => {

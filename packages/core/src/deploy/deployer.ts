@@ -133,9 +133,10 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
     const { report, plan } = inspected
     if (options.dryRun) return done('dry-run', plan)
     // The commit that writes Git back after a rollback changes nothing on the host, but is recorded
-    // (audit log, record's commit): the host then says which commit it runs, and why.
-    if (!plan.needsApply && !options.run.restores) return done('unchanged', plan)
-    if (options.run.restores) log.info(`${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores.slice(0, 7)}; recording it`)
+    // once (audit log, record's commit): the host then says which commit it runs, and why.
+    const unrecordedRestore = options.run.restores !== undefined && trustedRecord(report)?.header.sha !== options.run.sha
+    if (!plan.needsApply && !unrecordedRestore) return done('unchanged', plan)
+    if (unrecordedRestore) log.info(`${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores!.slice(0, 7)}; recording it`)
     const mark = newMark()
     // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
     const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`
