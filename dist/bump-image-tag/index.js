@@ -42580,6 +42580,23 @@ function reportFailure(error) {
     setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
+function readRunnerContext(env = process.env) {
+    return {
+        workspace: env.GITHUB_WORKSPACE || process.cwd(),
+        repository: env.GITHUB_REPOSITORY ?? '',
+        serverUrl: (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, ''),
+        apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
+        runId: env.GITHUB_RUN_ID ?? '',
+        runAttempt: env.GITHUB_RUN_ATTEMPT ?? '',
+        sha: env.GITHUB_SHA ?? '',
+        ref: env.GITHUB_REF ?? '',
+        actor: env.GITHUB_ACTOR ?? '',
+        eventName: env.GITHUB_EVENT_NAME ?? '',
+        eventPath: env.GITHUB_EVENT_PATH ?? ''
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
 
 
@@ -42589,35 +42606,46 @@ function invalid(name, value, expected) {
         fix: `Set '${name}' in the step's 'with:' block to ${expected}.`
     });
 }
+function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
+    return new errors_UserError(`Input '${name}' is required but was empty`, { fix });
+}
 /**
  * Typed, validated access to an action's inputs. Every parse error quotes the input's
  * name, the value given and the form expected.
  */
 class Inputs {
     source;
-    constructor(source = actionInputs) {
+    maskSecret;
+    /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
+    constructor(source = actionInputs, maskSecret = core_setSecret) {
         this.source = source;
+        this.maskSecret = maskSecret;
     }
     string(name) {
         return this.source(name).trim();
     }
-    required(name) {
+    /** Like `string`, but refuses an empty value; `fix` says what to set (by default: set it in 'with:'). */
+    required(name, fix) {
         const value = this.string(name);
-        if (value === '') {
-            throw new errors_UserError(`Input '${name}' is required but was empty`, {
-                fix: `Set '${name}' in the step's 'with:' block.`
-            });
-        }
+        if (value === '')
+            throw empty(name, fix);
+        return value;
+    }
+    /** Like `secret`, but refuses an empty value as `required` does. */
+    requiredSecret(name, fix) {
+        const value = this.secret(name);
+        if (value === '')
+            throw empty(name, fix);
         return value;
     }
     /** Like `string`, but the value is a secret: registered with the runner so logs mask it. */
     secret(name) {
         const value = this.source(name);
         if (value.trim() !== '') {
-            core_setSecret(value);
+            this.maskSecret(value);
             for (const line of value.split(/\r?\n/))
                 if (line.trim().length >= 4)
-                    core_setSecret(line.trim());
+                    this.maskSecret(line.trim());
         }
         return value.trim() === '' ? '' : value;
     }
@@ -42652,6 +42680,13 @@ class Inputs {
             .map((line) => line.trim())
             .filter((line) => line !== '' && !line.startsWith('#'));
     }
+    /** Like `lines`, but refuses an input with no line left, as `required` does. */
+    requiredLines(name, fix) {
+        const lines = this.lines(name);
+        if (lines.length === 0)
+            throw empty(name, fix);
+        return lines;
+    }
     /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
     duration(name, fallback) {
         const value = this.string(name) || fallback;
@@ -42683,122 +42718,19 @@ function parseDuration(text) {
     const ms = Number(match[1]) * durationUnits[match[2] ?? 's'];
     return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
-/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+/**
+ * Milliseconds with units, for messages and logs (a bare number would read as seconds or as
+ * nothing): '850ms', '1.5s', '1m 30s', '1h 30m'; a tenth of a second below a minute, whole seconds above.
+ */
 function formatDuration(ms) {
-    const hours = Math.floor(ms / 3_600_000);
-    const minutes = Math.floor((ms % 3_600_000) / 60_000);
-    const seconds = (ms % 60_000) / 1000;
+    if (ms > 0 && ms < 1000)
+        return `${Math.round(ms)}ms`;
+    const rounded = ms < 60_000 ? Math.round(ms / 100) * 100 : Math.round(ms / 1000) * 1000;
+    const hours = Math.floor(rounded / 3_600_000);
+    const minutes = Math.floor((rounded % 3_600_000) / 60_000);
+    const seconds = (rounded % 60_000) / 1000;
     const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean);
     return parts.length > 0 ? parts.join(' ') : '0s';
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
-
-const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const domainName = `${domainComponent}(?:\\.${domainComponent})*`;
-const ipv6 = '\\[(?:[a-fA-F0-9:]+)\\]';
-const domain = `(?:${domainName}|${ipv6})(?::[0-9]+)?`;
-const pathComponent = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
-const image_ref_path = `${pathComponent}(?:/${pathComponent})*`;
-const domainPattern = new RegExp(`^${domain}$`);
-const pathPattern = new RegExp(`^${image_ref_path}$`);
-const tagPattern = /^[\w][\w.-]{0,127}$/;
-const digestPattern = /^sha256:[a-f0-9]{64}$/;
-const nameMaxLength = 255;
-const DOCKER_HUB = 'docker.io';
-/** Tags that name a moving target, so a commit pinning them does not pin anything. */
-const MUTABLE_TAGS = ['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop'];
-function isValidTag(tag) {
-    return tagPattern.test(tag);
-}
-function isValidDigest(digest) {
-    return digestPattern.test(digest);
-}
-function isMutableTag(tag) {
-    return MUTABLE_TAGS.includes(tag.toLowerCase());
-}
-/** Splits `name` into registry and path the way Docker does: the first component is a registry when it has a `.` or `:`, or is `localhost`. */
-function splitName(name) {
-    const slash = name.indexOf('/');
-    if (slash > 0) {
-        const first = name.slice(0, slash);
-        if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
-            return domainPattern.test(first) ? { registry: first, path: name.slice(slash + 1) } : undefined;
-        }
-    }
-    return { path: name };
-}
-/** Parses an image reference; returns undefined when it does not follow the grammar. */
-function parseImageReference(text) {
-    let rest = text;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!isValidDigest(digest))
-            return undefined;
-    }
-    let tag;
-    const lastColon = rest.lastIndexOf(':');
-    if (lastColon > rest.lastIndexOf('/')) {
-        tag = rest.slice(lastColon + 1);
-        rest = rest.slice(0, lastColon);
-        if (!isValidTag(tag))
-            return undefined;
-    }
-    if (rest.length === 0 || rest.length > nameMaxLength)
-        return undefined;
-    const name = splitName(rest);
-    if (!name || !pathPattern.test(name.path))
-        return undefined;
-    return { ...name, tag, digest };
-}
-function formatImageReference(ref) {
-    const name = repositoryOf(ref);
-    return `${name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}
-/** `registry/path` as written (no tag, no digest). */
-function repositoryOf(ref) {
-    return ref.registry ? `${ref.registry}/${ref.path}` : ref.path;
-}
-/**
- * The repository in Docker's canonical form, for comparing two spellings of the same
- * image: `nginx` and `docker.io/library/nginx` are the same repository.
- */
-function canonicalRepository(ref) {
-    const registry = ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
-    const path = registry === DOCKER_HUB && !ref.path.includes('/') ? `library/${ref.path}` : ref.path;
-    return `${registry}/${path}`;
-}
-function registryOf(ref) {
-    return ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
-}
-/** Validates a repository name (no tag or digest), throwing a UserError that names the field. */
-function requireRepository(field, value) {
-    const ref = parseImageReference(value);
-    if (!ref || ref.tag !== undefined || ref.digest !== undefined) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not an image repository`, {
-            fix: "Give the repository without tag or digest, in lower case, e.g. 'ghcr.io/acme/api' or 'acme/api'."
-        });
-    }
-    return ref;
-}
-function requireTag(field, value) {
-    if (!isValidTag(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image tag`, {
-            fix: 'A tag is 1 to 128 characters of letters, digits, _ . and -, not starting with . or -, e.g. v1.2.3.'
-        });
-    }
-    return value;
-}
-function requireDigest(field, value) {
-    if (!isValidDigest(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image digest`, {
-            fix: "Give it as 'sha256:' followed by 64 lower-case hex digits, as 'docker buildx' or 'docker inspect' prints it."
-        });
-    }
-    return value;
 }
 
 // EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
@@ -42817,7 +42749,7 @@ function documentData(doc) {
     return doc.toJS({ maxAliasCount: maxAliasExpansion });
 }
 const marker = '\u0000gitops-lite-scalar@';
-function compose_file_parseCompose(source) {
+function parseCompose(source) {
     const lineCounter = new dist/* LineCounter */.HN();
     const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
     const lineOf = (offset) => lineCounter.linePos(offset).line;
@@ -42833,7 +42765,7 @@ function compose_file_parseCompose(source) {
     const anchors = new Map();
     (0,dist/* visit */.YR)(doc, {
         Scalar(key, node, path) {
-            if (key === 'key' || !node.range)
+            if (key === 'key' || !hasRange(node))
                 return;
             scalars.set(node.range[0], node);
             const anchored = [node, ...[...path].reverse()].find((n) => n.anchor);
@@ -42911,13 +42843,20 @@ function readServices(file, doc, data, occurrences, scalars, lineOf) {
         return {
             name,
             line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0),
-            image: image && typeof image.value === 'string' ? image : undefined,
+            image: image && isText(image) ? image : undefined,
             imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
             hasBuild: 'build' in fields,
             hasExtends: 'extends' in fields,
             extendsInFile: sameFileBase(file, fields.extends)
         };
     });
+}
+/** The parser gives a range to every node it reads from source; only nodes made in code lack one. */
+function hasRange(node) {
+    return node.range !== undefined && node.range !== null;
+}
+function isText(node) {
+    return typeof node.value === 'string';
 }
 /** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */
 function sameFileBase(file, value) {
@@ -43033,6 +42972,115 @@ function setEnvValue(text, file, name, value) {
         });
     }
     return updated;
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
+
+const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const domainName = `${domainComponent}(?:\\.${domainComponent})*`;
+const ipv6 = '\\[(?:[a-fA-F0-9:]+)\\]';
+const domain = `(?:${domainName}|${ipv6})(?::[0-9]+)?`;
+const pathComponent = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
+const image_ref_path = `${pathComponent}(?:/${pathComponent})*`;
+const domainPattern = new RegExp(`^${domain}$`);
+const pathPattern = new RegExp(`^${image_ref_path}$`);
+const tagPattern = /^[\w][\w.-]{0,127}$/;
+const digestPattern = /^sha256:[a-f0-9]{64}$/;
+const nameMaxLength = 255;
+const DOCKER_HUB = 'docker.io';
+/** Tags that name a moving target, so a commit pinning them does not pin anything. */
+const MUTABLE_TAGS = ['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop'];
+function isValidTag(tag) {
+    return tagPattern.test(tag);
+}
+function isValidDigest(digest) {
+    return digestPattern.test(digest);
+}
+function isMutableTag(tag) {
+    return MUTABLE_TAGS.includes(tag.toLowerCase());
+}
+/** Splits `name` into registry and path the way Docker does: the first component is a registry when it has a `.` or `:`, or is `localhost`. */
+function splitName(name) {
+    const slash = name.indexOf('/');
+    if (slash > 0) {
+        const first = name.slice(0, slash);
+        if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
+            return domainPattern.test(first) ? { registry: first, path: name.slice(slash + 1) } : undefined;
+        }
+    }
+    return { path: name };
+}
+/** Parses an image reference; returns undefined when it does not follow the grammar. */
+function parseImageReference(text) {
+    let rest = text;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!isValidDigest(digest))
+            return undefined;
+    }
+    let tag;
+    const lastColon = rest.lastIndexOf(':');
+    if (lastColon > rest.lastIndexOf('/')) {
+        tag = rest.slice(lastColon + 1);
+        rest = rest.slice(0, lastColon);
+        if (!isValidTag(tag))
+            return undefined;
+    }
+    if (rest.length === 0 || rest.length > nameMaxLength)
+        return undefined;
+    const name = splitName(rest);
+    if (!name || !pathPattern.test(name.path))
+        return undefined;
+    return { ...name, tag, digest };
+}
+function formatImageReference(ref) {
+    const name = repositoryOf(ref);
+    return `${name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+/** `registry/path` as written (no tag, no digest). */
+function repositoryOf(ref) {
+    return ref.registry ? `${ref.registry}/${ref.path}` : ref.path;
+}
+/**
+ * The repository in Docker's canonical form, for comparing two spellings of the same
+ * image: `nginx` and `docker.io/library/nginx` are the same repository.
+ */
+function canonicalRepository(ref) {
+    const registry = ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
+    const path = registry === DOCKER_HUB && !ref.path.includes('/') ? `library/${ref.path}` : ref.path;
+    return `${registry}/${path}`;
+}
+function registryOf(ref) {
+    return ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
+}
+/** Validates a repository name (no tag or digest), throwing a UserError that names the field. */
+function requireRepository(field, value) {
+    const ref = parseImageReference(value);
+    if (!ref || ref.tag !== undefined || ref.digest !== undefined) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not an image repository`, {
+            fix: "Give the repository without tag or digest, in lower case, e.g. 'ghcr.io/acme/api' or 'acme/api'."
+        });
+    }
+    return ref;
+}
+function requireTag(field, value) {
+    if (!isValidTag(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image tag`, {
+            fix: 'A tag is 1 to 128 characters of letters, digits, _ . and -, not starting with . or -, e.g. v1.2.3.'
+        });
+    }
+    return value;
+}
+function requireDigest(field, value) {
+    if (!isValidDigest(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image digest`, {
+            fix: "Give it as 'sha256:' followed by 64 lower-case hex digits, as 'docker buildx' or 'docker inspect' prints it."
+        });
+    }
+    return value;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/interpolation.ts
@@ -43163,213 +43211,27 @@ function resolveTemplate(parts, lookup, placeholder = '') {
     return { value, unresolved };
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump.ts
-
-
-
-
-
-
-/**
- * Plans a byte-minimal update of service images: finds each image through the YAML AST,
- * splices the new text at the node's source range, and verifies that the re-parsed data
- * differs only in the targeted images. Pure: returns the new texts, writes nothing.
- */
-function planImageBump(request) {
-    if (request.files.length === 0)
-        throw new Error('planImageBump needs at least one compose file');
-    const files = request.files.map(compose_file_parseCompose);
-    const envPath = request.envFile?.path ?? '.env';
-    const envText = request.envFile?.text;
-    const env = envText === undefined ? new Map() : envValues(envText);
-    const lookup = (name) => env.get(name);
-    const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))];
-    const entries = imageEntries(files, names, { path: envPath, text: envText, lookup });
-    const edits = selectServices(files, names, entries, request.targets, lookup).map(({ file, service, target, analysis }) => {
-        const newSlotText = `${analysis.keep}${target.tag}${target.digest ? `@${target.digest}` : ''}`;
-        const { raw, slot } = analysis;
-        const newRaw = slot.kind === 'image'
-            ? raw.slice(0, raw.length - analysis.slotText.length) + newSlotText
-            : slot.kind === 'default'
-                ? raw.slice(0, slot.start) + newSlotText + raw.slice(slot.start + analysis.slotText.length)
-                : raw;
-        return { file, service, target, analysis, newSlotText, newRaw };
-    });
-    checkExtendsSharing(edits, entries);
-    checkNodeSharing(edits);
-    checkVariableSharing(files, edits, envPath);
-    const fileUpdates = [];
-    for (const file of files) {
-        const after = applyNodeEdits(file, edits.filter((e) => e.file === file && e.analysis.slot.kind !== 'env-file'));
-        if (after !== file.text)
-            fileUpdates.push({ path: file.path, before: file.text, after });
-    }
-    let newEnvText = envText;
-    for (const edit of edits) {
-        if (edit.analysis.slot.kind === 'env-file' && changes(edit)) {
-            newEnvText = setEnvValue(newEnvText, envPath, edit.analysis.slot.variable, edit.newSlotText);
-        }
-    }
-    if (newEnvText !== envText)
-        fileUpdates.push({ path: envPath, before: envText, after: newEnvText });
-    const newEnv = newEnvText === undefined ? env : envValues(newEnvText);
-    const updates = edits.map((edit) => describeUpdate(edit, envText, envPath, (name) => newEnv.get(name)));
-    return { updates, files: fileUpdates };
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/types.ts
+/** Whether the edit writes anything: the slot already holding the target is left as it is. */
+function changes(edit) {
+    return edit.newSlotText !== edit.analysis.slotText;
 }
 function locationOf(file, offset) {
     return { file: file.path, line: file.lineOf(offset) };
 }
-/** A service's definitions, the last file first (the one compose takes a field from). */
-function definitions(files, name) {
-    return [...files].reverse().flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })));
-}
-/**
- * The image of each service that has one: its own, or, for a service with none of its own,
- * the one compose copies from the service it extends in the same file.
- */
-function imageEntries(files, names, env) {
-    const hasOwnImage = (name) => definitions(files, name).some((d) => d.service.image || d.service.imageIsNotText);
-    const own = new Map();
-    for (const name of names) {
-        const found = definitions(files, name).find((d) => d.service.image || d.service.imageIsNotText);
-        if (!found?.service.image)
-            continue;
-        const { file, service } = found;
-        let cached;
-        own.set(name, { file, service, image: service.image, analysis: () => (cached ??= analyzeImage(file, service, env)) });
-    }
-    // Follows `extends:` through services without an image to the one that has it, in the same file.
-    const imageSource = (file, name, seen) => {
-        const base = file.services.find((s) => s.name === name)?.extendsInFile;
-        if (base === undefined || seen.has(base))
-            return undefined;
-        if (hasOwnImage(base))
-            return own.get(base)?.file === file ? base : undefined;
-        return imageSource(file, base, new Set([...seen, base]));
-    };
-    const entries = new Map();
-    for (const name of names) {
-        const entry = own.get(name);
-        if (entry)
-            entries.set(name, entry);
-        if (entry || hasOwnImage(name))
-            continue;
-        const extending = definitions(files, name).find((d) => d.service.hasExtends);
-        const from = extending && imageSource(extending.file, name, new Set([name]));
-        if (from)
-            entries.set(name, { ...own.get(from), service: extending.service, inheritsFrom: from });
-    }
-    return entries;
-}
-function selectServices(files, names, entries, targets, lookup) {
-    const selected = new Map();
-    const select = (name, target) => {
-        const entry = entries.get(name);
-        const previous = selected.get(name);
-        if (previous && (previous.target.tag !== target.tag || previous.target.digest !== target.digest)) {
-            throw new errors_UserError(`Service '${name}' was asked for two different images (tags ${previous.target.tag} and ${target.tag})`, {
-                fix: 'Name each service once per run.',
-                location: { file: entry.file.path, line: entry.service.line }
-            });
-        }
-        selected.set(name, { file: entry.file, service: entry.service, target, analysis: entry.analysis() });
-    };
-    for (const target of targets) {
-        if (target.service !== undefined) {
-            requireServiceWithImage(files, names, target.service, [...entries.keys()]);
-            const { file, service, analysis } = entries.get(target.service);
-            const current = analysis();
-            if (target.image !== undefined && current.repositoryKnown && !sameRepository(current.reference, target.image)) {
-                throw new errors_UserError(`Service '${service.name}' runs ${repositoryOf(current.reference)}, not ${target.image}`, {
-                    fix: `Check that the right service was named, or change the image of '${service.name}' to ${target.image} in ${file.path} first.`,
-                    location: locationOf(file, current.node.range[0])
-                });
-            }
-            select(target.service, target);
-            continue;
-        }
-        const matching = [];
-        const images = [];
-        const unreadable = [];
-        for (const [name, entry] of entries) {
-            let analysis;
-            try {
-                analysis = entry.analysis();
-            }
-            catch (error) {
-                // An unrelated service's unreadable image does not stop the bump; one known to run the image does.
-                const repository = repositoryDespiteUnset(entry.image.value, lookup);
-                if (!(error instanceof errors_UserError) || (repository && sameRepository(repository, target.image)))
-                    throw error;
-                unreadable.push(`${name}=${entry.image.value}`);
-                continue;
-            }
-            images.push(`${name}=${analysis.display}`);
-            if (analysis.repositoryKnown && sameRepository(analysis.reference, target.image))
-                matching.push(name);
-        }
-        if (matching.length === 0) {
-            const skipped = unreadable.length === 0 ? '' : `; not checked, as their image cannot be read: ${unreadable.join(', ')}`;
-            throw new errors_UserError(`No service runs the image ${target.image}; the images are: ${images.join(', ') || 'none'}${skipped}`, {
-                fix: `Check the image repository, or name the services to update with 'service'${unreadable.length === 0 ? '' : ' (naming a service whose image cannot be read says why)'}.`,
-                location: { file: files[0].path, line: files[0].servicesLine }
-            });
-        }
-        for (const name of matching)
-            select(name, target);
-    }
-    return [...selected.values()];
-}
-/** The image's repository when no unset variable is part of it; undefined when one is, or the value is not valid. */
-function repositoryDespiteUnset(raw, lookup) {
-    const parts = parseTemplate(raw);
-    if (!parts)
-        return undefined;
-    // Two different stand-ins for the unset variables: when both give one repository, they are not part of it.
-    const [one, other] = ['a', 'b'].map((standIn) => parseImageReference(resolveTemplate(parts, lookup, standIn).value));
-    return one && other && canonicalRepository(one) === canonicalRepository(other) ? one : undefined;
-}
-function sameRepository(reference, image) {
-    const wanted = parseImageReference(image);
-    return wanted !== undefined && canonicalRepository(reference) === canonicalRepository(wanted);
-}
-function requireServiceWithImage(files, names, name, withImage) {
-    if (withImage.includes(name))
-        return;
-    const paths = files.map((f) => f.path).join(', ');
-    const defined = definitions(files, name);
-    const last = defined[0];
-    if (!last) {
-        throw new errors_UserError(`Service '${name}' is not defined in ${paths}; the services are: ${names.join(', ') || 'none'}`, {
-            fix: 'Name one of the services that exist (the key under services:).',
-            location: { file: files[0].path, line: files[0].servicesLine }
-        });
-    }
-    const location = { file: last.file.path, line: last.service.line };
-    const others = `the services with an image are: ${withImage.join(', ') || 'none'}`;
-    if (defined.some((d) => d.service.imageIsNotText)) {
-        throw new errors_UserError(`The image of service '${name}' is not a text value`, {
-            fix: `Write it as one line, e.g. image: ghcr.io/acme/${name}:v1.2.3.`,
-            location
-        });
-    }
-    const why = defined.some((d) => d.service.hasExtends)
-        ? "its image would come from 'extends:', which is only followed to a service of the same file that has an 'image:' there"
-        : defined.some((d) => d.service.hasBuild)
-            ? "it is built from source with 'build:'"
-            : 'it has no image: line';
-    throw new errors_UserError(`Service '${name}' has no image to update (${why}); ${others}`, {
-        fix: `Give '${name}' its own 'image:' (compose tags what it builds with that name), or name a service that runs an image.`,
-        location
-    });
-}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/analyze.ts
+
+
+
+
+
 /** Finds the slot holding the tag in a service's image value, interpolation included. */
-function analyzeImage(file, service, env) {
+function analyzeImage(file, service, node, env) {
     const { lookup, path: envPath } = env;
-    const node = service.image;
     const raw = node.value;
     const location = locationOf(file, node.range[0]);
-    const invalid = (shown) => new errors_UserError(`The image of service '${service.name}' is not a valid image reference: ${JSON.stringify(shown)}`, {
+    const invalid = (shown) => new errors_UserError(`The image of service '${service}' is not a valid image reference: ${JSON.stringify(shown)}`, {
         fix: "Write it as repository[:tag][@sha256:digest], e.g. 'ghcr.io/acme/api:v1.2.3'.",
         location
     });
@@ -43379,21 +43241,22 @@ function analyzeImage(file, service, env) {
     const last = parts[parts.length - 1];
     let slot;
     let slotText;
+    let assignment;
+    let fallback;
     if (last.kind === 'text') {
         slot = { kind: 'image' };
         slotText = last.text;
     }
-    else if (takesEnvValue(last, lookup)) {
-        findEnvAssignment(env.text, envPath, last.name);
-        slot = { kind: 'env-file', variable: last.name };
-        slotText = lookup(last.name);
+    else if ((assignment = assignmentUsed(last, env))) {
+        slot = { kind: 'env-file', variable: last.name, line: assignment.line };
+        slotText = assignment.value;
     }
-    else if ((last.operator === ':-' || last.operator === '-') && !last.argument.includes('$')) {
-        slot = { kind: 'default', variable: last.name, start: last.argumentStart };
-        slotText = last.argument;
+    else if ((fallback = plainDefault(last))) {
+        slot = { kind: 'default', variable: last.name, start: fallback.start };
+        slotText = fallback.text;
     }
     else {
-        throw new errors_UserError(`The image of service '${service.name}' takes its tag from \${${last.name}}, which ${envPath} does not define`, {
+        throw new errors_UserError(`The image of service '${service}' takes its tag from \${${last.name}}, which ${envPath} does not define`, {
             fix: `Define ${last.name} in ${envPath} (e.g. ${last.name}=v1.2.3) so it can be updated there, give it a default (\${${last.name}:-v1.2.3}), or write the tag in ${file.path}.`,
             location
         });
@@ -43411,7 +43274,7 @@ function analyzeImage(file, service, env) {
     const colonBeforeSlot = reference.tag !== undefined && suffixStart + 1 === slotStart;
     if (suffixStart < slotStart && !colonBeforeSlot) {
         const where = slot.kind === 'image' ? 'the text after the last variable' : `\${${slot.variable}}`;
-        throw new errors_UserError(`The tag of service '${service.name}' is split between ${where} and the rest of ${JSON.stringify(raw)}`, {
+        throw new errors_UserError(`The tag of service '${service}' is split between ${where} and the rest of ${JSON.stringify(raw)}`, {
             fix: `Keep the whole tag in one place: either literally (repo:v1.2.3) or in one variable (repo:\${TAG}).`,
             location
         });
@@ -43427,11 +43290,195 @@ function analyzeImage(file, service, env) {
         display: display.unresolved.length === 0 ? display.value : raw
     };
 }
-/** Whether compose uses the env file's value of the variable: with `:-`, an empty value means the default. */
-function takesEnvValue(part, lookup) {
-    const value = lookup(part.name);
-    return value !== undefined && !(value === '' && part.operator === ':-');
+/**
+ * The env file's assignment of the variable when compose uses its value (with `:-`, an empty
+ * value means the default); refuses one that cannot be edited in place.
+ */
+function assignmentUsed(part, env) {
+    const value = env.lookup(part.name);
+    if (env.text === undefined || value === undefined || (value === '' && part.operator === ':-'))
+        return undefined;
+    return findEnvAssignment(env.text, env.path, part.name);
 }
+/** The variable's default when it is plain text that can take the tag: `${VAR:-default}` or `${VAR-default}`. */
+function plainDefault(part) {
+    const { operator, argument, argumentStart } = part;
+    const isDefault = operator === ':-' || operator === '-';
+    if (!isDefault || argument === undefined || argumentStart === undefined || argument.includes('$'))
+        return undefined;
+    return { text: argument, start: argumentStart };
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/select.ts
+
+
+
+
+
+/** A service's definitions, the last file first (the one compose takes a field from). */
+function definitions(files, name) {
+    return [...files].reverse().flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })));
+}
+/**
+ * The image of each service that has one: its own, or, for a service with none of its own,
+ * the one compose copies from the service it extends in the same file.
+ */
+function imageEntries(files, names, env) {
+    const hasOwnImage = (name) => definitions(files, name).some((d) => d.service.image || d.service.imageIsNotText);
+    const own = new Map();
+    for (const name of names) {
+        const found = definitions(files, name).find((d) => d.service.image || d.service.imageIsNotText);
+        const image = found?.service.image;
+        if (!found || !image)
+            continue;
+        const { file, service } = found;
+        let cached;
+        own.set(name, { file, service, image, analysis: () => (cached ??= analyzeImage(file, name, image, env)) });
+    }
+    // Follows `extends:` through services without an image to the one that has it, in the same file.
+    const imageSource = (file, name, seen) => {
+        const base = file.services.find((s) => s.name === name)?.extendsInFile;
+        if (base === undefined || seen.has(base))
+            return undefined;
+        if (hasOwnImage(base)) {
+            const source = own.get(base);
+            return source?.file === file ? source : undefined;
+        }
+        return imageSource(file, base, new Set([...seen, base]));
+    };
+    const entries = new Map();
+    for (const name of names) {
+        const entry = own.get(name);
+        if (entry)
+            entries.set(name, entry);
+        if (entry || hasOwnImage(name))
+            continue;
+        const extending = definitions(files, name).find((d) => d.service.hasExtends);
+        const source = extending && imageSource(extending.file, name, new Set([name]));
+        if (source)
+            entries.set(name, { ...source, service: extending.service, inheritsFrom: source.service.name });
+    }
+    return entries;
+}
+/** The services each target names, or that run its image; refuses a target that matches none. */
+function selectServices(files, names, entries, targets, lookup) {
+    const selected = new Map();
+    const select = (entry, target) => {
+        const name = entry.service.name;
+        const previous = selected.get(name);
+        if (previous && (previous.target.tag !== target.tag || previous.target.digest !== target.digest)) {
+            throw new errors_UserError(`Service '${name}' was asked for two different images (tags ${previous.target.tag} and ${target.tag})`, {
+                fix: 'Name each service once per run.',
+                location: { file: entry.file.path, line: entry.service.line }
+            });
+        }
+        const { file, service, inheritsFrom } = entry;
+        selected.set(name, { file, service, target, analysis: entry.analysis(), inheritsFrom });
+    };
+    for (const target of targets) {
+        if (target.service !== undefined) {
+            const entry = serviceWithImage(files, names, target.service, entries);
+            const { file, service } = entry;
+            const current = entry.analysis();
+            if (target.image !== undefined && current.repositoryKnown && !sameRepository(current.reference, target.image)) {
+                throw new errors_UserError(`Service '${service.name}' runs ${repositoryOf(current.reference)}, not ${target.image}`, {
+                    fix: `Check that the right service was named, or change the image of '${service.name}' to ${target.image} in ${file.path} first.`,
+                    location: locationOf(file, current.node.range[0])
+                });
+            }
+            select(entry, target);
+        }
+        else if (target.image !== undefined) {
+            for (const entry of servicesRunning(files, entries, target.image, lookup))
+                select(entry, target);
+        }
+        else {
+            throw new Error('planImageBump: a target names neither a service nor an image');
+        }
+    }
+    return [...selected.values()];
+}
+/** The services whose image is in the repository `image`; refuses when there is none. */
+function servicesRunning(files, entries, image, lookup) {
+    const matching = [];
+    const images = [];
+    const unreadable = [];
+    for (const [name, entry] of entries) {
+        let analysis;
+        try {
+            analysis = entry.analysis();
+        }
+        catch (error) {
+            // An unrelated service's unreadable image does not stop the bump; one known to run the image does.
+            const repository = repositoryDespiteUnset(entry.image.value, lookup);
+            if (!(error instanceof errors_UserError) || (repository && sameRepository(repository, image)))
+                throw error;
+            unreadable.push(`${name}=${entry.image.value}`);
+            continue;
+        }
+        images.push(`${name}=${analysis.display}`);
+        if (analysis.repositoryKnown && sameRepository(analysis.reference, image))
+            matching.push(entry);
+    }
+    if (matching.length === 0) {
+        const skipped = unreadable.length === 0 ? '' : `; not checked, as their image cannot be read: ${unreadable.join(', ')}`;
+        throw new errors_UserError(`No service runs the image ${image}; the images are: ${images.join(', ') || 'none'}${skipped}`, {
+            fix: `Check the image repository, or name the services to update with 'service'${unreadable.length === 0 ? '' : ' (naming a service whose image cannot be read says why)'}.`,
+            location: { file: files[0].path, line: files[0].servicesLine }
+        });
+    }
+    return matching;
+}
+/** The image's repository when no unset variable is part of it; undefined when one is, or the value is not valid. */
+function repositoryDespiteUnset(raw, lookup) {
+    const parts = parseTemplate(raw);
+    if (!parts)
+        return undefined;
+    // Two different stand-ins for the unset variables: when both give one repository, they are not part of it.
+    const [one, other] = ['a', 'b'].map((standIn) => parseImageReference(resolveTemplate(parts, lookup, standIn).value));
+    return one && other && canonicalRepository(one) === canonicalRepository(other) ? one : undefined;
+}
+function sameRepository(reference, image) {
+    const wanted = parseImageReference(image);
+    return wanted !== undefined && canonicalRepository(reference) === canonicalRepository(wanted);
+}
+/** The named service's image; refuses, saying why, a service that is not defined or has no image to update. */
+function serviceWithImage(files, names, name, entries) {
+    const entry = entries.get(name);
+    if (entry)
+        return entry;
+    const paths = files.map((f) => f.path).join(', ');
+    const defined = definitions(files, name);
+    const last = defined[0];
+    if (!last) {
+        throw new errors_UserError(`Service '${name}' is not defined in ${paths}; the services are: ${names.join(', ') || 'none'}`, {
+            fix: 'Name one of the services that exist (the key under services:).',
+            location: { file: files[0].path, line: files[0].servicesLine }
+        });
+    }
+    const location = { file: last.file.path, line: last.service.line };
+    const others = `the services with an image are: ${[...entries.keys()].join(', ') || 'none'}`;
+    if (defined.some((d) => d.service.imageIsNotText)) {
+        throw new errors_UserError(`The image of service '${name}' is not a text value`, {
+            fix: `Write it as one line, e.g. image: ghcr.io/acme/${name}:v1.2.3.`,
+            location
+        });
+    }
+    const why = defined.some((d) => d.service.hasExtends)
+        ? "its image would come from 'extends:', which is only followed to a service of the same file that has an 'image:' there"
+        : defined.some((d) => d.service.hasBuild)
+            ? "it is built from source with 'build:'"
+            : 'it has no image: line';
+    throw new errors_UserError(`Service '${name}' has no image to update (${why}); ${others}`, {
+        fix: `Give '${name}' its own 'image:' (compose tags what it builds with that name), or name a service that runs an image.`,
+        location
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/sharing.ts
+
+
+
 function describePath(path) {
     return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
 }
@@ -43441,10 +43488,6 @@ function sharingError(edit, others, through, fix) {
         location: locationOf(edit.file, edit.analysis.node.range[0])
     });
 }
-/** Whether the edit writes anything: the slot already holding the target is left as it is. */
-function changes(edit) {
-    return edit.newSlotText !== edit.analysis.slotText;
-}
 /**
  * A service that extends another in the same file without an image of its own runs that
  * service's image, so the image may only change when the service and all that inherit it were named.
@@ -43452,7 +43495,7 @@ function changes(edit) {
 function checkExtendsSharing(edits, entries) {
     const named = new Set(edits.map((e) => e.service.name));
     for (const edit of edits.filter(changes)) {
-        const root = entries.get(edit.service.name).inheritsFrom ?? edit.service.name;
+        const root = edit.inheritsFrom ?? edit.service.name;
         const sharers = [root, ...[...entries].filter(([, e]) => e.inheritsFrom === root).map(([name]) => name)];
         const unnamed = sharers.filter((name) => !named.has(name));
         if (unnamed.length > 0) {
@@ -43536,6 +43579,27 @@ function forEachString(value, path, visitString) {
             forEachString(item, [...path, key], visitString);
     }
 }
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/splice.ts
+
+
+
+
+
+
+
+/** The new text of the selection's slot (`:tag@digest` after what the slot keeps) and of its image value. */
+function newText(selection) {
+    const { analysis, target } = selection;
+    const { raw, slot } = analysis;
+    const newSlotText = `${analysis.keep}${target.tag}${target.digest ? `@${target.digest}` : ''}`;
+    const newRaw = slot.kind === 'image'
+        ? raw.slice(0, raw.length - analysis.slotText.length) + newSlotText
+        : slot.kind === 'default'
+            ? raw.slice(0, slot.start) + newSlotText + raw.slice(slot.start + analysis.slotText.length)
+            : raw;
+    return { ...selection, newSlotText, newRaw };
+}
 /** The scalar's source text for a value, in the node's own quoting style; undefined for styles not rewritten in place. */
 function renderScalar(node, value) {
     switch (node.type) {
@@ -43549,6 +43613,10 @@ function renderScalar(node, value) {
             return undefined;
     }
 }
+/**
+ * Splices the new image values into the compose file at their nodes' source ranges, and
+ * verifies that the re-parsed data differs from the old only at the places that read them.
+ */
 function applyNodeEdits(file, edits) {
     const unique = new Map();
     for (const edit of edits)
@@ -43589,20 +43657,34 @@ function setAt(root, path, value) {
         node = node[key];
     node[path[path.length - 1]] = value;
 }
-function describeUpdate(edit, envText, envPath, newLookup) {
+/** The env file's change: the new values of the variables that images take their tag from; undefined when none changes. */
+function spliceEnvFile(path, text, edits) {
+    if (text === undefined)
+        return undefined;
+    let after = text;
+    for (const edit of edits) {
+        if (edit.analysis.slot.kind === 'env-file' && changes(edit))
+            after = setEnvValue(after, path, edit.analysis.slot.variable, edit.newSlotText);
+    }
+    return after === text ? undefined : { path, before: text, after };
+}
+/** What the edit does to the service, verified against the target: the new image resolves to its tag and digest. */
+function describeUpdate(edit, envPath, newLookup) {
     const { analysis, service, file } = edit;
-    const resolved = resolveTemplate(parseTemplate(edit.newRaw), newLookup);
+    const parts = parseTemplate(edit.newRaw);
+    if (!parts)
+        throw new Error(`planImageBump: the new image of '${service.name}' does not parse: ${JSON.stringify(edit.newRaw)}`);
+    const resolved = resolveTemplate(parts, newLookup);
     const image = resolved.unresolved.length === 0 ? resolved.value : edit.newRaw;
     const reference = analysis.repositoryKnown ? parseImageReference(resolved.value) : undefined;
     if (analysis.repositoryKnown && (!reference || reference.tag !== edit.target.tag || reference.digest !== edit.target.digest)) {
         throw new Error(`planImageBump: '${service.name}' would become ${JSON.stringify(resolved.value)}, not tag ${edit.target.tag}`);
     }
     const slot = analysis.slot;
-    const inEnv = slot.kind === 'env-file';
     return {
         service: service.name,
-        file: inEnv ? envPath : file.path,
-        line: inEnv ? findEnvAssignment(envText, envPath, slot.variable).line : file.lineOf(analysis.node.range[0]),
+        file: slot.kind === 'env-file' ? envPath : file.path,
+        line: slot.kind === 'env-file' ? slot.line : file.lineOf(analysis.node.range[0]),
         editedIn: slot.kind,
         variable: slot.kind === 'image' ? undefined : slot.variable,
         previous: analysis.display,
@@ -43613,100 +43695,45 @@ function describeUpdate(edit, envText, envPath, newLookup) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/compose/image-restore.ts
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/plan.ts
 
 
 
 
-/** The extension field on a service that ties it to others: `x-gitops-lite: { group: web }`. */
-const GROUP_FIELD = 'x-gitops-lite';
-/** Each service's group (`x-gitops-lite.group`), the last file that sets one winning, as compose merges. */
-function serviceGroups(files) {
-    const groups = new Map();
-    for (const file of files) {
-        const services = compose_file_parseCompose(file).data?.services ?? {};
-        for (const [name, definition] of Object.entries(services)) {
-            const extension = definition?.[GROUP_FIELD];
-            if (extension?.group === undefined)
-                continue;
-            if (typeof extension.group !== 'string' || extension.group === '') {
-                throw new errors_UserError(`'${GROUP_FIELD}.group' of service '${name}' in ${file.path} is not a name`, {
-                    fix: `Write it as ${GROUP_FIELD}: { group: web }: services with the same group go back together when one of them fails.`,
-                    location: { file: file.path }
-                });
-            }
-            groups.set(name, extension.group);
-        }
-    }
-    return groups;
-}
-function sameImage(a, b) {
-    const [x, y] = [parseImageReference(a), parseImageReference(b)];
-    if (!x || !y)
-        return a === b;
-    return canonicalRepository(x) === canonicalRepository(y) && x.tag === y.tag && x.digest === y.digest;
-}
+
 /**
- * Plans writing the restored images back: only for services that failed, and those sharing an
- * `x-gitops-lite` group with one that failed; the others keep the release's image. Compare and
- * swap: a service whose image in the files is no longer the failed one (a newer bump landed since)
- * is left as it is. Pure: the files are given and nothing is written.
+ * Plans a byte-minimal update of service images in four stages: chooses the services
+ * (select.ts), finds the slot holding each tag (analyze.ts), refuses an edit that would change
+ * an image shared with a service not named (sharing.ts), then splices the new text at the
+ * node's source range and verifies that the re-parsed data differs only in the targeted images
+ * (splice.ts). Pure: returns the new texts, writes nothing.
  */
-function planRestore(request) {
-    const kept = [];
-    const byService = new Map();
-    for (const image of request.images) {
-        const seen = byService.get(image.service);
-        if (!seen)
-            byService.set(image.service, image);
-        else if (!sameImage(seen.restoredImage, image.restoredImage) || !sameImage(seen.failedImage, image.failedImage)) {
-            kept.push({ service: image.service, reason: `the hosts rolled it back to different images (${seen.restoredImage} on ${seen.host}, ${image.restoredImage} on ${image.host})` });
-            byService.delete(image.service);
-        }
-        else if (image.failed)
-            byService.set(image.service, image);
+function planImageBump(request) {
+    if (request.files.length === 0)
+        throw new Error('planImageBump needs at least one compose file');
+    const files = request.files.map(parseCompose);
+    const envPath = request.envFile?.path ?? '.env';
+    const envText = request.envFile?.text;
+    const env = envText === undefined ? new Map() : envValues(envText);
+    const lookup = (name) => env.get(name);
+    const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))];
+    const entries = imageEntries(files, names, { path: envPath, text: envText, lookup });
+    const edits = selectServices(files, names, entries, request.targets, lookup).map(newText);
+    checkExtendsSharing(edits, entries);
+    checkNodeSharing(edits);
+    checkVariableSharing(files, edits, envPath);
+    const fileUpdates = [];
+    for (const file of files) {
+        const after = applyNodeEdits(file, edits.filter((e) => e.file === file && e.analysis.slot.kind !== 'env-file'));
+        if (after !== file.text)
+            fileUpdates.push({ path: file.path, before: file.text, after });
     }
-    const disagreed = new Set(kept.map((k) => k.service));
-    const groups = serviceGroups(request.files);
-    const failedGroups = new Set([...byService.values()].filter((i) => i.failed).map((i) => groups.get(i.service)).filter((g) => g !== undefined));
-    const candidates = [];
-    for (const image of byService.values()) {
-        if (disagreed.has(image.service))
-            continue;
-        const group = groups.get(image.service);
-        if (!image.failed && !(group !== undefined && failedGroups.has(group))) {
-            kept.push({ service: image.service, reason: 'it did not fail: it keeps the release\'s image (it is deployed again)' });
-            continue;
-        }
-        const ref = parseImageReference(image.restoredImage);
-        if (!ref?.tag) {
-            kept.push({ service: image.service, reason: `the restored image ${image.restoredImage} has no tag to write` });
-            continue;
-        }
-        candidates.push({ image, target: { service: image.service, image: repositoryOf(ref), tag: ref.tag, ...(ref.digest && { digest: ref.digest }) } });
-    }
-    const plan = (targets) => planImageBump({ files: request.files, envFile: request.envFile, targets });
-    const chosen = candidates.filter(({ image, target }) => {
-        let current;
-        try {
-            current = plan([target]).updates[0].previous;
-        }
-        catch (error) {
-            if (!(error instanceof errors_UserError))
-                throw error;
-            kept.push({ service: image.service, reason: error.message });
-            return false;
-        }
-        if (sameImage(current, image.failedImage) || sameImage(current, image.restoredImage))
-            return true;
-        kept.push({ service: image.service, reason: `it changed since the failed release: the files now say ${current}` });
-        return false;
-    });
-    return {
-        plan: chosen.length > 0 ? plan(chosen.map((c) => c.target)) : { updates: [], files: [] },
-        restored: chosen.map((c) => c.image),
-        kept
-    };
+    const envUpdate = spliceEnvFile(envPath, envText, edits);
+    if (envUpdate)
+        fileUpdates.push(envUpdate);
+    const newEnv = envUpdate ? envValues(envUpdate.after) : env;
+    const updates = edits.map((edit) => describeUpdate(edit, envPath, (name) => newEnv.get(name)));
+    return { updates, files: fileUpdates };
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/diff.ts
@@ -49622,9 +49649,15 @@ async function writeFileAtomic(path, text) {
 // Reading the checked-out workspace: the file-system edge the actions share.
 /** The names compose looks for, in its order, when no file is given. */
 const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
-/** The name of the compose file compose itself would pick in `dir`, if there is one. */
-function findComposeFile(dir) {
-    return COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+/**
+ * The name of the compose file compose itself would pick in `dir`; refuses when there is none.
+ * `where` names the folder for the message, `fix` says which inputs to set instead.
+ */
+function defaultComposeFile(dir, where, fix) {
+    const found = COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+    if (!found)
+        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, { fix });
+    return found;
 }
 /** Resolves `value` against the base folder and refuses any path that leaves the workspace, symbolic links included. */
 function resolveInsideWorkspace(value, where) {
@@ -49690,95 +49723,6 @@ function requireRepositoryName(field, value) {
         });
     }
     return parsed;
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/deploy/rollback.ts
-
-
-
-
-/** Trailers of the commit that writes the restored images back, which later deploys and dispatch-to-infra read. */
-const ROLLBACK_TRAILERS = {
-    commit: 'Rolled-Back-Commit',
-    host: 'Rolled-Back-Host',
-    run: 'Rolled-Back-Run'
-};
-/**
- * What a rollback brought back: each deployed service that existed before and whose image the
- * release changed, with the image of the last good deploy (the host's record, else the
- * container that ran). `failed` names the services whose health wait failed; when none is
- * known (compose itself failed), every one counts as failed.
- */
-function rolledBackServices(plan, record, failed) {
-    const changed = [];
-    for (const service of plan.services) {
-        if (!service.deploy || !plan.previous.includes(service.service))
-            continue;
-        const restoredImage = record?.services.get(service.service)?.image ?? service.oldImage;
-        const failedImage = service.newImage;
-        if (!restoredImage || !failedImage || restoredImage === failedImage)
-            continue;
-        changed.push({ service: service.service, failedImage, restoredImage, failed: false });
-    }
-    const known = failed.filter((name) => changed.some((s) => s.service === name));
-    return changed.map((s) => ({ ...s, failed: known.length === 0 || known.includes(s.service) }));
-}
-function isObject(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-/** Reads and checks `rolled-back-images` JSON (as an input named `input`); an empty text is an empty list. */
-function parseRolledBackImages(text, input) {
-    if (text.trim() === '')
-        return [];
-    const fix = `Pass ssh-surgical-deploy's output as it is: ${input}: \${{ steps.deploy.outputs.rolled-back-images }} (a JSON array).`;
-    let value;
-    try {
-        value = JSON.parse(text);
-    }
-    catch (error) {
-        throw new errors_UserError(`Input '${input}' is not JSON: ${error.message}`, { fix });
-    }
-    if (!Array.isArray(value))
-        throw new errors_UserError(`Input '${input}' is not a JSON array`, { fix });
-    return value.map((entry, index) => {
-        const where = `Input '${input}' entry ${index + 1}`;
-        if (!isObject(entry))
-            throw new errors_UserError(`${where} is not an object`, { fix });
-        const text = (field, check = () => true) => {
-            const found = entry[field];
-            if (typeof found !== 'string' || !check(found)) {
-                throw new errors_UserError(`${where} has no valid '${field}' (${JSON.stringify(found ?? null)})`, { fix });
-            }
-            return found;
-        };
-        const image = (value) => parseImageReference(value) !== undefined;
-        if (typeof entry.failed !== 'boolean')
-            throw new errors_UserError(`${where} has no 'failed' true or false`, { fix });
-        return {
-            host: text('host'),
-            file: text('file'),
-            service: text('service', isValidServiceName),
-            failedImage: text('failedImage', image),
-            restoredImage: text('restoredImage', image),
-            failed: entry.failed,
-            failedCommit: text('failedCommit', (v) => /^[0-9a-f]{7,64}$/.test(v)),
-            restoredCommit: text('restoredCommit', (v) => v === '' || /^[0-9a-f]{7,64}$/.test(v)),
-            run: text('run', (v) => /^https?:\/\/\S+$/.test(v))
-        };
-    });
-}
-/** The compose file that sets the service's image: the last of `files` (in compose's order) that does, else the first. */
-function imageFileOf(service, files) {
-    for (const file of [...files].reverse()) {
-        try {
-            if (parseCompose(file).services.some((s) => s.name === service && s.image))
-                return file.path;
-        }
-        catch {
-            // compose read the files on the host; one this parser refuses just does not count.
-        }
-    }
-    return files[0]?.path ?? '';
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/payload.ts
@@ -49881,7 +49825,7 @@ function isWebUrl(value) {
 function readSource(raw) {
     if (raw === undefined || raw === null)
         return undefined;
-    if (!payload_isObject(raw))
+    if (!isObject(raw))
         throw payloadError('source', `must be an object, got ${JSON.stringify(raw)}`);
     const unknownKeys = Object.keys(raw).filter((key) => !Object.hasOwn(SOURCE_FIELDS, key));
     if (unknownKeys.length > 0) {
@@ -49898,7 +49842,7 @@ function readSource(raw) {
     }
     return source;
 }
-function payload_isObject(value) {
+function isObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 /**
@@ -49907,7 +49851,7 @@ function payload_isObject(value) {
  * `image`/`tag`/`digest`).
  */
 function parseDeployPayload(raw) {
-    if (!payload_isObject(raw))
+    if (!isObject(raw))
         throw payloadError('', 'must be a JSON object');
     if (raw.schema !== undefined && raw.schema !== PAYLOAD_SCHEMA) {
         throw payloadError('schema', `is ${JSON.stringify(raw.schema)}, but this version reads schema ${PAYLOAD_SCHEMA}`);
@@ -49925,7 +49869,7 @@ function parseDeployPayload(raw) {
             const path = `services[${index}].`;
             if (typeof entry === 'string')
                 return readUpdate({ service: entry }, path, inherited);
-            if (!payload_isObject(entry))
+            if (!isObject(entry))
                 throw payloadError(`services[${index}]`, 'must be an object or a service name');
             return readUpdate(entry, path, inherited);
         });
@@ -49963,8 +49907,7 @@ function checkDispatchLimits(eventType, payload) {
 function readSettings(inputs, context) {
     const allowLatest = inputs.boolean('allow-latest');
     const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry);
-    const restore = readRestore(inputs);
-    const request = restore ? { targets: [], origin: 'inputs' } : readRequest(inputs, context);
+    const request = readRequest(inputs, context);
     for (const target of request.targets) {
         const fromPayload = request.origin === 'payload';
         const where = target.service === undefined ? '' : ` for service '${target.service}'`;
@@ -50009,14 +49952,13 @@ function readSettings(inputs, context) {
         });
     }
     const repository = pullRequest ? readRepository(context.repository) : undefined;
-    const commitMessage = inputs.string('commit-message') || (restore ? RESTORE_MESSAGE : 'chore(deploy): update {services} to {tag}');
+    const commitMessage = inputs.string('commit-message') || 'chore(deploy): update {services} to {tag}';
     return {
         workspace,
         workingDirectory,
         files,
         envFile,
         targets: request.targets,
-        ...(restore && { restore }),
         environment: request.environment,
         source: request.source,
         commit,
@@ -50032,24 +49974,6 @@ function readSettings(inputs, context) {
         allowLatest,
         allowedRegistries
     };
-}
-/** The default commit message of a restore; {failed} and {host} say which release failed where. */
-const RESTORE_MESSAGE = 'revert(deploy): {services} back to {tag}, {failed} failed on {host}';
-/**
- * 'restore': ssh-surgical-deploy's rolled-back-images. It replaces the other ways of naming
- * images, so none of them may be set, and the event's client_payload is not read.
- */
-function readRestore(inputs) {
-    const text = inputs.string('restore');
-    if (text === '')
-        return undefined;
-    const others = ['service', 'image', 'tag', 'digest'].filter((name) => inputs.string(name) !== '');
-    if (others.length > 0) {
-        throw new errors_UserError(`Input 'restore' is set, and so is ${others.map((n) => `'${n}'`).join(', ')}: a step either writes back rolled-back images or sets new ones`, {
-            fix: `Remove ${others.map((n) => `'${n}'`).join(', ')} from this step, or use a separate step for each.`
-        });
-    }
-    return parseRolledBackImages(text, 'restore');
 }
 /**
  * The services and tags: from the inputs, or, on repository_dispatch with 'service' and 'tag'
@@ -50184,13 +50108,9 @@ function locateFiles(settings) {
             });
         }
     });
-    const found = resolved.files.length > 0 ? undefined : findComposeFile(workingDirectory);
-    if (resolved.files.length === 0 && !found) {
-        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
-            fix: "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."
-        });
-    }
-    const files = found ? [(0,external_node_path_namespaceObject.join)(workingDirectory, found)] : resolved.files;
+    const files = resolved.files.length > 0
+        ? resolved.files
+        : [(0,external_node_path_namespaceObject.join)(workingDirectory, defaultComposeFile(workingDirectory, where, "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."))];
     const envFile = resolved.envFile ?? (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(files[0]), '.env');
     // The defaults nobody typed are checked too: a symbolic link must not lead the edit out of the workspace.
     for (const [path, input] of [[files[0], 'files'], [envFile, 'env-file']]) {
@@ -50244,40 +50164,28 @@ function unique(values) {
     return [...new Set(values)];
 }
 /**
- * The commit message: the template with {services}, {tag}, {previous}, {environment} (and, for
- * a restore, {failed} and {host}) filled in, then trailers naming each service, the new image
- * and, when known, the source; a restore adds a paragraph on what failed and its trailers.
+ * The commit message: the template with {services}, {tag}, {previous} and {environment}
+ * filled in, then trailers naming each service, the new image and, when known, the source.
  */
 function commitMessage(template, updates, context) {
     const changed = updates.filter((u) => u.changed);
-    const restored = (context.restore ?? []).filter((r) => changed.some((u) => u.service === r.service));
     const fill = {
         services: changed.map((u) => u.service).join(', '),
         tag: unique(changed.map((u) => tagOf(u.image))).join(', '),
         previous: unique(changed.map((u) => tagOf(u.previous))).join(', '),
-        environment: context.environment ?? '',
-        failed: unique(restored.map((r) => tagOf(r.failedImage))).join(', '),
-        host: unique(restored.map((r) => r.host)).join(', ')
+        environment: context.environment ?? ''
     };
-    const text = template.replace(/\{(services|tag|previous|environment|failed|host)\}/g, (_, key) => fill[key]).trim();
+    const text = template.replace(/\{(services|tag|previous|environment)\}/g, (_, key) => fill[key]).trim();
     const { source } = context;
-    const why = restored.map((r) => `- ${r.service}: ${r.failedImage} ${r.failed ? 'failed' : 'went back with it'}; ${r.restoredImage} runs again on ${r.host}.`);
-    const body = restored.length === 0 ? '' : [
-        `The deploy of ${unique(restored.map((r) => r.failedCommit)).join(', ')} was rolled back (${unique(restored.map((r) => r.run)).join(', ')}); this puts Git back to what the VM runs:`,
-        ...why
-    ].join('\n') + '\n\n';
     const trailers = [
         ...changed.map((u) => `Service: ${u.service}`),
         ...unique(changed.map((u) => u.image)).map((image) => `Image: ${image}`),
         ...(context.environment ? [`Environment: ${context.environment}`] : []),
         ...(source?.repository ? [`Source-Repository: ${source.repository}`] : []),
         ...(source?.sha ? [`Source-Commit: ${source.sha}`] : []),
-        ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : []),
-        ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.commit}: ${r.failedCommit}`)),
-        ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.host}: ${r.host}`)),
-        ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.run}: ${r.run}`))
+        ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : [])
     ];
-    return `${text}\n\n${body}${trailers.join('\n')}\n`;
+    return `${text}\n\n${trailers.join('\n')}\n`;
 }
 /** A new branch per run for pull-request mode, so a re-run never needs to overwrite one. */
 function pullRequestBranch(updates, runId, runAttempt) {
@@ -50309,13 +50217,14 @@ function summaryMarkdown(updates, outcome) {
 
 async function run() {
     await runAction(async () => {
+        const runner = readRunnerContext();
         const settings = readSettings(new Inputs(), {
-            workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
-            eventName: process.env.GITHUB_EVENT_NAME ?? '',
-            eventPayload: process.env.GITHUB_EVENT_PATH ? JSON.parse(await (0,promises_namespaceObject.readFile)(process.env.GITHUB_EVENT_PATH, 'utf8')) : {},
-            repository: process.env.GITHUB_REPOSITORY
+            workspace: runner.workspace,
+            eventName: runner.eventName,
+            eventPayload: runner.eventPath ? JSON.parse(await (0,promises_namespaceObject.readFile)(runner.eventPath, 'utf8')) : {},
+            repository: runner.repository
         });
-        await bumpImageTag(settings);
+        await bumpImageTag(settings, runner);
     });
 }
 const remote = 'origin';
@@ -50340,38 +50249,17 @@ async function checkOutBranch(git, branch) {
 function existingFolder(path) {
     return (0,external_node_fs_namespaceObject.existsSync)(path) ? path : existingFolder((0,external_node_path_namespaceObject.dirname)(path));
 }
-/**
- * Reads the files as they are now and plans the edit; pure apart from reading. A restore plans
- * only what still holds the failed image, so each attempt on a moved branch checks again.
- */
+/** Reads the files as they are now and plans the edit; pure apart from reading. */
 async function planFromDisk(settings, paths) {
     const display = (path) => (0,external_node_path_namespaceObject.relative)(settings.workspace, path);
     const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') })));
-    const envFile = { path: display(paths.envFile), text: await readOptional(paths.envFile) };
-    let plan;
-    if (settings.restore) {
-        checkRestoreFiles(settings.restore, files.map((f) => f.path));
-        const restore = planRestore({ files, envFile, images: settings.restore });
-        for (const kept of restore.kept)
-            info(`${kept.service}: not written back, ${kept.reason}`);
-        plan = restore.plan;
-    }
-    else
-        plan = planImageBump({ files, envFile, targets: settings.targets });
+    const envFile = display(paths.envFile);
+    const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets: settings.targets });
     for (const update of plan.updates) {
         if (update.changed)
-            checkUpdateRegistry(update, settings.allowedRegistries, envFile.path);
+            checkUpdateRegistry(update, settings.allowedRegistries, envFile);
     }
     return plan;
-}
-/** The deploy and this step must name the same compose files, or the images would go back to the wrong one. */
-function checkRestoreFiles(images, files) {
-    const other = images.find((image) => !files.includes(image.file));
-    if (other) {
-        throw new errors_UserError(`Input 'restore' names ${other.file} for service '${other.service}', which is not among this step's compose files (${files.join(', ')})`, {
-            fix: "Give 'files' the compose files the deploy uploaded (its 'files' input), paths from the repository root."
-        });
-    }
 }
 /** The plan's diff for the log and the 'diff' output; the env file's shows only the changed variable. */
 function diffOf(settings, paths, plan) {
@@ -50399,11 +50287,11 @@ async function restorePlan(settings, plan) {
     for (const file of plan.files)
         await writeFileAtomic((0,external_node_path_namespaceObject.join)(settings.workspace, file.path), file.before);
 }
-async function bumpImageTag(settings) {
+async function bumpImageTag(settings, runner) {
     const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core_debug(line));
     const previous = await checkOutBranch(git, settings.branch);
     try {
-        await bumpOnBranch(settings, git);
+        await bumpOnBranch(settings, git, runner);
     }
     finally {
         // A dry run changes nothing, not even the branch the checkout is on.
@@ -50411,7 +50299,7 @@ async function bumpImageTag(settings) {
             await git.checkout(previous);
     }
 }
-async function bumpOnBranch(settings, git) {
+async function bumpOnBranch(settings, git, runner) {
     const paths = locateFiles(settings);
     let plan = await planFromDisk(settings, paths);
     for (const update of plan.updates) {
@@ -50433,9 +50321,8 @@ async function bumpOnBranch(settings, git) {
         report(changed, outcome, extra);
         await summary.write();
     };
-    if (plan.files.length === 0) {
-        return finish(false, settings.restore ? 'No image to write back: nothing failed that Git still names.' : 'Every service is already at the requested image; nothing to do.');
-    }
+    if (plan.files.length === 0)
+        return finish(false, 'Every service is already at the requested image; nothing to do.');
     if (settings.dryRun) {
         info(diffOf(settings, paths, plan));
         return finish(true, 'Dry run: the diff above was not applied.');
@@ -50451,8 +50338,8 @@ async function bumpOnBranch(settings, git) {
             fix: "Set 'branch' to the branch to commit to, or check out a branch (actions/checkout with 'ref: main')."
         });
     }
-    const head = settings.pullRequest ? pullRequestBranch(plan.updates, process.env.GITHUB_RUN_ID ?? '', process.env.GITHUB_RUN_ATTEMPT ?? '') : base;
-    const context = { environment: settings.environment, source: settings.source, restore: settings.restore };
+    const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base;
+    const context = { environment: settings.environment, source: settings.source };
     const result = await publish({
         git,
         remote,
@@ -50483,7 +50370,7 @@ async function bumpOnBranch(settings, git) {
         return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, { commitSha: result.commitSha });
     if (!settings.pullRequest)
         return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha });
-    const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com' }), {
+    const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: runner.apiUrl }), {
         repository: settings.repository,
         head,
         base,

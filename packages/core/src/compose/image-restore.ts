@@ -2,7 +2,8 @@ import { UserError } from '../errors'
 import { canonicalRepository, parseImageReference, repositoryOf } from '../image-ref'
 import type { RolledBackImage } from '../deploy/rollback'
 import { parseCompose, type ComposeSource } from './compose-file'
-import { planImageBump, type BumpPlan, type BumpTarget } from './image-bump'
+import { planImageBump } from './image-bump/plan'
+import type { BumpPlan, BumpTarget } from './image-bump/types'
 
 export interface RestoreRequest {
   /** Compose files in compose's order. */

@@ -2,9 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { exec } from '../exec'
-import { SANDBOX_LABEL, removeComposeProject, removeLabelledDockerObjects } from '../processes'
-import { repoRoot } from '../run-action'
+import { exec, SANDBOX_LABEL, removeComposeProject, removeLabelledDockerObjects, repoRoot } from '@gitops-lite/sandbox'
 
 /** Where `scripts/sandbox.sh` keeps everything it makes (gitignored). */
 export const DEFAULT_SANDBOX_DIR = join(repoRoot, '.sandbox')

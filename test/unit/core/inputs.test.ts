@@ -33,6 +33,15 @@ describe('Inputs', () => {
     expect(error?.describe()).toBe("Input 'repository' is required but was empty. Set 'repository' in the step's 'with:' block.")
   })
 
+  it('registers a secret, and each line of a multi-line one, with the runner', () => {
+    const masked: string[] = []
+    const values: Record<string, string> = { key: '-----BEGIN-----\nabcdef\nxy\n', empty: '  ' }
+    const inputs = new Inputs((name) => values[name] ?? '', (secret) => masked.push(secret))
+    expect(inputs.secret('key')).toBe('-----BEGIN-----\nabcdef\nxy\n')
+    expect(inputs.secret('empty')).toBe('')
+    expect(masked).toEqual(['-----BEGIN-----\nabcdef\nxy\n', '-----BEGIN-----', 'abcdef'])
+  })
+
   it('splits lists on newlines and commas, and lines without comments', () => {
     expect(parseList('api, worker\n\n web ,')).toEqual(['api', 'worker', 'web'])
     expect(from({ files: 'compose.yaml\n# staging only\n  compose.prod.yaml  \n' }).lines('files')).toEqual([
@@ -69,6 +78,9 @@ describe('formatDuration', () => {
     [5_400_000, '1h 30m'],
     [30_000_000, '8h 20m'],
     [1_500, '1.5s'],
+    [12_345, '12.3s'],
+    [125_400, '2m 5s'],
+    [850, '850ms'],
     [0, '0s']
   ])('writes %i ms as %s', (ms, text) => expect(formatDuration(ms)).toBe(text))
 })

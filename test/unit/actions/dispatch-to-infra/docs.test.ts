@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CLOCK_SKEW_MS, isValidServiceName } from '@gitops-lite/core'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..')
 /** A Markdown file with its line breaks folded, so a statement can be found across a rewrap. */
 const read = (path: string) => readFileSync(resolve(root, path), 'utf8').replace(/\s+/g, ' ')
 

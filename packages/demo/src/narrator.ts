@@ -1,3 +1,5 @@
+import { formatDuration } from '@gitops-lite/core'
+
 /** Where the narrative goes: a line at a time (console.log in the CLI, an array in tests). */
 export type LineSink = (line: string) => void
 
@@ -17,13 +19,6 @@ export interface Step {
   done(detail?: string): StepRecord
   /** Ends the step as failed (expected failures too, e.g. the rollback release): a ✗ line. */
   fail(detail?: string): StepRecord
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
-  const minutes = Math.floor(ms / 60_000)
-  return `${minutes}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`
 }
 
 /**

@@ -1,6 +1,6 @@
 import { parse } from 'yaml'
 import { planImageBump, type BumpPlan, type BumpTarget } from '@gitops-lite/core'
-import { refusal } from '../../helpers/refusal'
+import { refusal } from '../../../helpers/refusal'
 
 const digest = `sha256:${'d'.repeat(64)}`
 const oldDigest = `sha256:${'0'.repeat(64)}`

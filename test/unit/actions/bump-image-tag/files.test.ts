@@ -1,7 +1,7 @@
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { writeFileAtomic } from '../../actions/bump-image-tag/src/files'
+import { writeFileAtomic } from '../../../../actions/bump-image-tag/src/files'
 
 describe('writeFileAtomic', () => {
   it('replaces the content, keeping the mode and leaving no temporary file', async () => {

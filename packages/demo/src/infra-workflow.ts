@@ -2,11 +2,17 @@ import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { exec } from '../exec'
-import type { DispatchEvent, FakeGitHub } from '../fake-github'
-import { renderRunName } from '../fake-github'
-import type { GitRemote } from '../git-remote'
-import { repoRoot, runAction, type ActionName, type ActionRun } from '../run-action'
+import {
+  exec,
+  type DispatchEvent,
+  type FakeGitHub,
+  renderRunName,
+  type GitRemote,
+  repoRoot,
+  runAction,
+  type ActionName,
+  type ActionRun
+} from '@gitops-lite/sandbox'
 import { firstLine, type Narrator } from './narrator'
 
 /**

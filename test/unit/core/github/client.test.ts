@@ -1,5 +1,5 @@
 import { createGitHubClient, sendRepositoryDispatch, type GitHubLog } from '@gitops-lite/core'
-import { FakeGitHub, failures } from '../../../packages/sandbox/src/fake-github'
+import { FakeGitHub, failures } from '../../../../packages/sandbox/src/fake-github'
 
 const token = 'github_pat_11CCCCCCC0clienttesttoken0123456789abcdefghijklmnopqrstuvwxyz'
 

@@ -1,4 +1,4 @@
-// Proves each part of the real test bench works: Docker + Compose v2, the busybox base image,
+// Proves each of the sandbox's stand-ins works: Docker + Compose v2, the busybox base image,
 // demo images, a local registry, sshd "VMs" on two loopback addresses, git remotes, cleanup.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -25,8 +25,8 @@ import {
 // Docker builds, compose health waits and sshd starts take seconds each.
 const timeout = 120_000
 
-const group = new ProcessGroup('bench')
-const projectPrefix = `bench-${process.pid}`
+const group = new ProcessGroup('sandbox-parts')
+const projectPrefix = `sandbox-parts-${process.pid}`
 let workDir: string
 let registry: Registry
 let hostA: SshHost
@@ -35,7 +35,7 @@ const startedPids: number[] = []
 const composeProjects: string[] = []
 
 beforeAll(async () => {
-  workDir = await mkdtemp(join(tmpdir(), 'gitops-lite-bench-'))
+  workDir = await mkdtemp(join(tmpdir(), 'gitops-lite-sandbox-parts-'))
   await ensureDocker()
   await ensureBaseImage()
 }, timeout)
@@ -147,15 +147,15 @@ async function composeUp(name: string, image: string, port: number) {
 }
 
 test('compose up --wait succeeds for the healthy demo image and fails for the unhealthy one', async () => {
-  const healthy = `local/bench-demo:healthy-${process.pid}`
-  const unhealthy = `local/bench-demo:unhealthy-${process.pid}`
-  await buildDemoHttpImage({ tag: healthy, body: 'hello from the bench', healthy: true, group })
+  const healthy = `local/sandbox-parts-demo:healthy-${process.pid}`
+  const unhealthy = `local/sandbox-parts-demo:unhealthy-${process.pid}`
+  await buildDemoHttpImage({ tag: healthy, body: 'hello from the sandbox', healthy: true, group })
   await buildDemoHttpImage({ tag: unhealthy, body: 'never healthy', healthy: false, group })
 
   const port = await freePort()
   const up = await composeUp('healthy', healthy, port)
   expect(up.code).toBe(0)
-  expect(await httpGet(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'hello from the bench' })
+  expect(await httpGet(`http://127.0.0.1:${port}/`)).toEqual({ status: 200, body: 'hello from the sandbox' })
 
   const failed = await composeUp('unhealthy', unhealthy, await freePort())
   expect(failed.code).not.toBe(0)

@@ -1,4 +1,5 @@
-import { formatDuration, renderTable } from './narrator'
+import { formatDuration } from '@gitops-lite/core'
+import { renderTable } from './narrator'
 import { PipelineSandbox, type ReleaseResult, type ReleaseSpec, type SandboxOptions } from './sandbox'
 import { shortId } from './stack'
 

@@ -31,14 +31,14 @@ export interface Images {
   worker: string
 }
 
-export interface Bench {
+export interface DeployFixture {
   group: ProcessGroup
   work: string
   registry: Registry
   images: Images
 }
 
-export async function startBench(name: string): Promise<Bench> {
+export async function startDeployFixture(name: string): Promise<DeployFixture> {
   const group = new ProcessGroup(name)
   const work = await mkdtemp(join(tmpdir(), `gitops-lite-${name}-`))
   await ensureDocker()
@@ -69,8 +69,8 @@ export async function startBench(name: string): Promise<Bench> {
   return { group, work, registry, images }
 }
 
-export async function startVm(bench: Bench, name: string, address: string): Promise<SshHost> {
-  return startSshHost({ dir: join(bench.work, name), address, group: bench.group })
+export async function startVm(fixture: DeployFixture, name: string, address: string): Promise<SshHost> {
+  return startSshHost({ dir: join(fixture.work, name), address, group: fixture.group })
 }
 
 /**
@@ -78,11 +78,11 @@ export async function startVm(bench: Bench, name: string, address: string): Prom
  * remote-dir differs per VM, and lets `client`'s key in (one deploy key for every VM): the
  * authorized key runs each command with HOME set to `home`.
  */
-export async function giveOwnHome(bench: Bench, name: string, home: string, client: SshHost): Promise<void> {
+export async function giveOwnHome(fixture: DeployFixture, name: string, home: string, client: SshHost): Promise<void> {
   await mkdir(home, { recursive: true })
   const wrapper = `command="cd ${home} && HOME=${home} exec sh -c \\"$SSH_ORIGINAL_COMMAND\\""`
   const publicKey = (await readFile(`${client.privateKeyPath}.pub`, 'utf8')).trim()
-  await writeFile(join(bench.work, name, 'authorized_keys'), `${wrapper} ${publicKey}\n`)
+  await writeFile(join(fixture.work, name, 'authorized_keys'), `${wrapper} ${publicKey}\n`)
 }
 
 export interface StackOptions {
@@ -173,8 +173,8 @@ export async function fileState(path: string): Promise<string> {
   return `${stdout.trim()} ${await readFile(path, 'utf8')}`
 }
 
-export async function newWorkspace(bench: Bench, name: string, options: StackOptions): Promise<string> {
-  const workspace = join(bench.work, 'workspaces', name)
+export async function newWorkspace(fixture: DeployFixture, name: string, options: StackOptions): Promise<string> {
+  const workspace = join(fixture.work, 'workspaces', name)
   await mkdir(dirname(workspace), { recursive: true })
   await writeWorkspace(workspace, options)
   return workspace

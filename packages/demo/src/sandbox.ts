@@ -1,17 +1,30 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { buildDemoHttpImage, ensureBaseImage, ensureDocker, BASE_IMAGE, type DockerInfo } from '../docker'
-import { exec } from '../exec'
-import { FakeGitHub } from '../fake-github'
-import { createGitRemote, type GitRemote } from '../git-remote'
-import { freePort, httpGet } from '../net'
-import { ProcessGroup } from '../processes'
-import { startRegistry, type Registry } from '../registry'
 import { parse } from 'yaml'
-import { repoRoot, runAction, type ActionRun } from '../run-action'
-import { startSshHost, type SshHost } from '../ssh-host'
+import { formatDuration } from '@gitops-lite/core'
+import {
+  buildDemoHttpImage,
+  ensureBaseImage,
+  ensureDocker,
+  BASE_IMAGE,
+  type DockerInfo,
+  exec,
+  FakeGitHub,
+  createGitRemote,
+  type GitRemote,
+  freePort,
+  httpGet,
+  ProcessGroup,
+  startRegistry,
+  type Registry,
+  repoRoot,
+  runAction,
+  type ActionRun,
+  startSshHost,
+  type SshHost
+} from '@gitops-lite/sandbox'
 import { InfraWorkflow, actionError, logTail, type InfraRunResult } from './infra-workflow'
-import { Narrator, firstLine, formatDuration, type LineSink } from './narrator'
+import { Narrator, firstLine, type LineSink } from './narrator'
 import { probe, readAuditLog, shortId, snapshotStack, type AuditEntry, type HttpProbe, type StackSnapshot } from './stack'
 import { DEFAULT_PROJECT_NAME, DEFAULT_SANDBOX_DIR, activeOwner, readState, teardownSandbox, writeState, type SandboxState } from './state'
 

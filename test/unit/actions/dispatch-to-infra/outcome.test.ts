@@ -1,5 +1,5 @@
 import { RUN_NAME_LINE, UserError, type WorkflowRun } from '@gitops-lite/core'
-import { deployOutcome, type WaitContext } from '../../actions/dispatch-to-infra/src/outcome'
+import { deployOutcome, type WaitContext } from '../../../../actions/dispatch-to-infra/src/outcome'
 
 const context: WaitContext = { target: 'acme/infra', eventType: 'deploy', correlationId: 'c-1', waitTimeoutMs: 900_000, findTimeoutMs: 300_000 }
 

@@ -6,7 +6,7 @@ import { parse } from 'yaml'
 import { formatImageReference, parseImageReference, planImageBump, repositoryOf } from '@gitops-lite/core'
 
 // The corpus ships with the repository (CC0, see its README); the tests read a private copy.
-const corpus = resolve(dirname(fileURLToPath(import.meta.url)), '../../fixtures/awesome-compose')
+const corpus = resolve(dirname(fileURLToPath(import.meta.url)), '../../../fixtures/awesome-compose')
 const copy = mkdtempSync(join(tmpdir(), 'awesome-compose-'))
 cpSync(corpus, copy, { recursive: true })
 const files = readdirSync(copy).filter((name) => /\.ya?ml$/.test(name)).sort()

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { exec } from '../exec'
-import { httpGet } from '../net'
+import { exec, httpGet } from '@gitops-lite/sandbox'
 
 /** One compose service's container on the VM, as `docker inspect` shows it. */
 export interface ServiceContainer {
