@@ -124,6 +124,7 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
     expect(output(run, 'rolled-back-images')).toEqual([
       expect.objectContaining({ file: 'compose.yaml', service: 'web', failedImage: fixture.images.webBad, restoredImage: fixture.images.webV2, failed: true })
     ])
+    expect(run.summary).toContain(`Running again: web ${fixture.images.webV2} (${fixture.images.webBad} failed)`)
     expect(run.annotations.find((a) => a.level === 'error')?.message).toMatch(/web is unhealthy; the previous version was restored/)
     // The bad image logs nothing: the failing service's diagnostics say so, then show its healthchecks.
     expect(run.stdout).toMatch(/web \(container [0-9a-f]{12}\) logged nothing\./)
