@@ -66376,6 +66376,11 @@ async function writeSummary(outcomes, settings) {
             summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true);
         if (outcome.result === 'skipped')
             summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true);
+        const wentBack = outcome.result === 'rolled-back' ? (outcome.rollback?.services ?? []) : [];
+        if (wentBack.length > 0) {
+            const images = wentBack.map((s) => `${s.service} ${s.restoredImage} (${s.failedImage} ${s.failed ? 'failed' : 'went back with it'})`);
+            summary.addRaw(`<p>Running again: ${escapeHtml(images.join('; '))}. Output rolled-back-images lists them for bump-image-tag's restore.</p>`, true);
+        }
         const services = outcome.plan?.services ?? [];
         if (services.length === 0)
             continue;
