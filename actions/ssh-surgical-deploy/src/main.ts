@@ -15,6 +15,7 @@ import {
   imageFileOf,
   readRunnerContext,
   runAction,
+  strategyText,
   type DeployLog,
   type HostOutcome,
   type Outcome,
@@ -194,6 +195,7 @@ async function report(outcomes: readonly Outcome[], settings: Settings, run: Run
                 service: s.service,
                 change: s.change,
                 deploy: s.deploy,
+                ...(s.deploy && s.strategy && { strategy: s.strategy }),
                 reasons: s.reasons,
                 ...(s.oldImage && { oldImage: s.oldImage }),
                 ...(s.newImage && { newImage: s.newImage })
@@ -229,12 +231,14 @@ async function writeSummary(outcomes: readonly Outcome[], settings: Settings): P
         { data: 'Service', header: true },
         { data: 'Image', header: true },
         { data: 'Change', header: true },
+        { data: 'Strategy', header: true },
         { data: 'Result', header: true }
       ],
       ...services.map((s) => [
         escapeHtml(s.service),
         escapeHtml(imageChange(s)),
         escapeHtml(s.reasons.length > 0 ? `${s.change} (${s.reasons.join('; ')})` : s.change),
+        escapeHtml(strategyText(s) || '-'),
         escapeHtml(serviceResult(outcome, s.service, s.deploy, s.change === 'removed'))
       ])
     ])

@@ -273,6 +273,7 @@ export class InfraWorkflow {
         step.note(`full log: ${join(dir, '..', 'log.txt')}`)
         return { job, result: 'failure', checkout, run: runs[0], runs, error, durationMs: Date.now() - started }
       }
+      if (action === 'ssh-surgical-deploy') for (const line of startFirstLines(run)) step.note(`│ ${line}`)
       described.push(action === 'bump-image-tag' ? describeBump(run) : describeDeploy(run))
     }
     step.done(described.join('; then '))
@@ -333,6 +334,11 @@ export function planLines(run: ActionRun): string[] {
   if (start < 0) return []
   const end = lines.findIndex((line, i) => i > start && !/^\s/.test(line))
   return lines.slice(start, end < 0 ? undefined : end).map(shortenDigests)
+}
+
+/** The steps of start-first rollouts: new containers started, healthy beside the old, old ones stopped. */
+export function startFirstLines(run: ActionRun): string[] {
+  return logLines(run).filter((line) => /^Replacing \S+ start-first$|^ {2}\S+: (started|healthy;|stopped) /.test(line))
 }
 
 /** From the health wait to the end (rollback included), without compose's container lines. */
