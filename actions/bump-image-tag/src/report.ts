@@ -5,6 +5,8 @@ export interface MessageContext {
   source?: Partial<PayloadSource>
   /** A restore: the rolled-back images (those the commit writes back are named in its body). */
   restore?: readonly RolledBackImage[]
+  /** The compose file a promotion ('from-file') copied the images from. */
+  promotedFrom?: string
 }
 
 function tagOf(image: string): string {
@@ -18,7 +20,8 @@ function unique(values: string[]): string[] {
 /**
  * The commit message: the template with {services}, {tag}, {previous}, {environment} (and, for
  * a restore, {failed} and {host}) filled in, then trailers naming each service, the new image
- * and, when known, the source; a restore adds a paragraph on what failed and its trailers.
+ * and, when known, the source (the dispatching repository, or the file a promotion copied
+ * from); a restore adds a paragraph on what failed and its trailers.
  */
 export function commitMessage(template: string, updates: ServiceUpdate[], context: MessageContext): string {
   const changed = updates.filter((u) => u.changed)
@@ -44,6 +47,7 @@ export function commitMessage(template: string, updates: ServiceUpdate[], contex
     ...changed.map((u) => `Service: ${u.service}`),
     ...unique(changed.map((u) => u.image)).map((image) => `Image: ${image}`),
     ...(context.environment ? [`Environment: ${context.environment}`] : []),
+    ...(context.promotedFrom ? [`Promoted-From: ${context.promotedFrom}`] : []),
     ...(source?.repository ? [`Source-Repository: ${source.repository}`] : []),
     ...(source?.sha ? [`Source-Commit: ${source.sha}`] : []),
     ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : []),
