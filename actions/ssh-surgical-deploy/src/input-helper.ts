@@ -13,11 +13,13 @@ import {
   isSecretFileName,
   isValidUsername,
   parseFingerprints,
+  parseRepositoryName,
   parseHostSpec,
   parseKnownHosts,
   requireServiceName,
   stackFile,
   type ComposeCommand,
+  type DeploymentTarget,
   type HostKeyPolicy,
   type SshEndpoint,
   type SshTarget,
@@ -47,9 +49,18 @@ export interface Settings {
   commandTimeoutMs: number
   lockTimeoutMs: number
   healthTimeoutMs: number
+  /** Set when the deploy is reported to GitHub's Deployments API ('environment' given). */
+  deployment?: DeploymentReport
 }
 
-export function readSettings(inputs: Inputs, workspace: string): Settings {
+export interface DeploymentReport {
+  target: DeploymentTarget
+  environmentUrl?: string
+  token: string
+  apiUrl: string
+}
+
+export function readSettings(inputs: Inputs, workspace: string, env: NodeJS.ProcessEnv = process.env): Settings {
   const port = inputs.integer('port', { min: 1, max: 65535, fallback: 22 })
   const username = readUsername(inputs, 'username')
   const hosts = inputs.lines('host').map((line) => parseHostSpec(line, { port, username }))
@@ -99,8 +110,40 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
     connectTimeoutMs: inputs.duration('connect-timeout', '30s'),
     commandTimeoutMs: inputs.duration('command-timeout', '10m'),
     lockTimeoutMs: inputs.duration('lock-timeout', '10m'),
-    healthTimeoutMs: inputs.duration('health-timeout', '120s')
+    healthTimeoutMs: inputs.duration('health-timeout', '120s'),
+    deployment: readDeploymentReport(inputs, env)
   }
+}
+
+/** The environment to report to GitHub's Deployments API, when 'environment' is set. */
+function readDeploymentReport(inputs: Inputs, env: NodeJS.ProcessEnv): DeploymentReport | undefined {
+  const environment = inputs.string('environment')
+  const environmentUrl = inputs.string('environment-url')
+  const token = inputs.secret('token')
+  if (environment === '') {
+    if (environmentUrl !== '') {
+      throw new UserError("Input 'environment-url' is set but 'environment' is empty", { fix: "Set 'environment' to the GitHub environment the URL belongs to, e.g. staging." })
+    }
+    return undefined
+  }
+  if (environment.length > 255 || /[\0-\x1f\x7f]/.test(environment)) {
+    throw new UserError(`Input 'environment' ${JSON.stringify(environment)} is not a GitHub environment name`, { fix: 'Use a name of at most 255 characters on one line, e.g. production or staging.' })
+  }
+  if (environmentUrl !== '' && !/^https?:\/\/[^\s]+$/.test(environmentUrl)) {
+    throw new UserError(`Input 'environment-url' ${JSON.stringify(environmentUrl)} is not an http(s) URL`, { fix: 'Give the address where the environment can be seen, e.g. https://staging.example.com.' })
+  }
+  if (token === '') {
+    throw new UserError("Input 'token' is empty, but 'environment' needs it to report the deployment to GitHub", {
+      fix: "Leave 'token' at its default (github.token) and give the job 'permissions: deployments: write'."
+    })
+  }
+  const repository = parseRepositoryName(env.GITHUB_REPOSITORY ?? '')
+  if (!repository) {
+    throw new UserError(`GITHUB_REPOSITORY ${JSON.stringify(env.GITHUB_REPOSITORY ?? '')} is not owner/name, so the deployment cannot be reported`, {
+      fix: "Run the action in a GitHub Actions workflow, or leave 'environment' empty."
+    })
+  }
+  return { target: { repository, environment }, environmentUrl: environmentUrl || undefined, token, apiUrl: env.GITHUB_API_URL || 'https://api.github.com' }
 }
 
 function readUsername(inputs: Inputs, name: string): string {

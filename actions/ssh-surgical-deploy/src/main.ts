@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
 import {
   GitCommandManager,
+  createDeployment,
+  createGitHubClient,
+  setDeploymentStatus,
   Inputs,
   SshSession,
   UserError,
@@ -12,12 +15,13 @@ import {
   imageChange,
   runAction,
   type DeployLog,
+  type DeploymentState,
   type HostOutcome,
   type Outcome,
   type RunInfo,
   type SshTarget
 } from '@gitops-lite/core'
-import { readSettings, type Settings } from './input-helper'
+import { readSettings, type DeploymentReport, type Settings } from './input-helper'
 
 export async function run(): Promise<void> {
   await runAction(async () => {
@@ -27,11 +31,20 @@ export async function run(): Promise<void> {
       core.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
     const run = await runInfo(workspace)
-    const outcomes = await deployHosts(settings.hosts, settings.parallel, {
-      nameOf: formatTarget,
-      connect: (host) => connectTo(host, settings),
-      deploy: (host, session, index) => deployTo(host, session, index, settings, run)
-    })
+    // Before any host is touched: a token that may not create deployments fails here.
+    const deployment = settings.deployment && !settings.dryRun ? await startDeployment(settings.deployment, run) : undefined
+    let outcomes: Outcome[]
+    try {
+      outcomes = await deployHosts(settings.hosts, settings.parallel, {
+        nameOf: formatTarget,
+        connect: (host) => connectTo(host, settings),
+        deploy: (host, session, index) => deployTo(host, session, index, settings, run)
+      })
+    } catch (error) {
+      await deployment?.finish('error', 'The deploy stopped on an unexpected error; see the run log')
+      throw error
+    }
+    await deployment?.finish(...deploymentResult(outcomes))
     for (const outcome of outcomes) if (outcome.result === 'skipped') core.info(`${outcome.host}: skipped, ${outcome.reason}`)
     await report(outcomes, settings)
     const failure = failureOf(outcomes)
@@ -41,6 +54,42 @@ export async function run(): Promise<void> {
       throw failure
     }
   })
+}
+
+interface StartedDeployment {
+  finish(state: DeploymentState, description: string): Promise<void>
+}
+
+/** Creates the GitHub deployment of the commit and marks it in progress. */
+async function startDeployment(report: DeploymentReport, run: RunInfo): Promise<StartedDeployment> {
+  const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl })
+  const status = (state: DeploymentState, description: string) => ({ state, description, logUrl: run.url, environmentUrl: report.environmentUrl })
+  const id = await createDeployment(client, report.target, run.sha, `ssh-surgical-deploy by ${run.actor}`)
+  await setDeploymentStatus(client, report.target, id, status('in_progress', 'Deploying'))
+  core.info(`Reporting to GitHub as deployment ${id} to the '${report.target.environment}' environment`)
+  return {
+    async finish(state, description) {
+      // The hosts are deployed (or not) whatever GitHub answers: a failed report warns, never fails the step.
+      try {
+        await setDeploymentStatus(client, report.target, id, status(state, description))
+      } catch (error) {
+        if (!(error instanceof UserError)) throw error
+        core.warning(error.describe())
+      }
+    }
+  }
+}
+
+/** success when every host is deployed or unchanged, failure when a host was rolled back, error otherwise. */
+function deploymentResult(outcomes: readonly Outcome[]): [DeploymentState, string] {
+  const hosts = (result: string) => outcomes.filter((o) => o.result === result).map((o) => o.host)
+  if (outcomes.every((o) => o.result === 'deployed' || o.result === 'unchanged')) {
+    const deployed = [...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))].sort()
+    return ['success', deployed.length > 0 ? `Deployed ${deployed.join(', ')}` : 'Nothing to change']
+  }
+  const failed = hosts('failed')
+  if (failed.length > 0) return ['error', `The deploy to ${failed.join(', ')} failed; see the run log`]
+  return ['failure', `Rolled back on ${hosts('rolled-back').join(', ')}: the new version did not become healthy`]
 }
 
 function hostLogFor(target: SshTarget, settings: Settings): DeployLog {
