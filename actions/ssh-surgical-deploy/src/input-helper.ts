@@ -14,6 +14,7 @@ import {
   isValidUsername,
   parseFingerprints,
   parseRepositoryName,
+  preDeployCommandsOf,
   parseHostSpec,
   parseKnownHosts,
   requireServiceName,
@@ -21,6 +22,7 @@ import {
   type ComposeCommand,
   type DeploymentTarget,
   type HostKeyPolicy,
+  type RegistryLogin,
   type SshEndpoint,
   type SshTarget,
   type StackFile,
@@ -38,6 +40,10 @@ export interface Settings {
   /** Files to upload, paths relative to remote-dir; compose files first in their order. */
   files: StackFile[]
   envFiles: Map<string, string[]>
+  /** Pre-deploy commands per service, from the compose files. */
+  preDeploy: Map<string, string[]>
+  /** Registries the pull logs in to, through a Docker config that lives only for the deploy. */
+  registries: RegistryLogin[]
   mode: 'surgical' | 'full'
   /** Undefined: computed. */
   services?: string[]
@@ -87,6 +93,8 @@ export function readSettings(inputs: Inputs, workspace: string, env: NodeJS.Proc
   const composeFiles = files.filter((f) => f.compose)
   const mode = inputs.oneOf('mode', ['surgical', 'full'] as const, 'surgical')
   const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name))
+  const composeSources = composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))
+  const pull = inputs.boolean('pull', true)
   return {
     hosts,
     privateKey,
@@ -100,10 +108,12 @@ export function readSettings(inputs: Inputs, workspace: string, env: NodeJS.Proc
       composeCommand: inputs.oneOf<ComposeCommand>('compose-command', ['auto', 'docker compose', 'docker-compose'], 'auto')
     },
     files,
-    envFiles: envFilesOf(composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))),
+    envFiles: envFilesOf(composeSources),
+    preDeploy: preDeployCommandsOf(composeSources),
+    registries: readRegistries(inputs, pull),
     mode,
     services: services.length > 0 ? [...new Set(services)] : undefined,
-    pull: inputs.boolean('pull', true),
+    pull,
     rollback: inputs.boolean('rollback', true),
     dryRun: inputs.boolean('dry-run'),
     parallel: inputs.boolean('parallel'),
@@ -113,6 +123,36 @@ export function readSettings(inputs: Inputs, workspace: string, env: NodeJS.Proc
     healthTimeoutMs: inputs.duration('health-timeout', '120s'),
     deployment: readDeploymentReport(inputs, env)
   }
+}
+
+/**
+ * The registry logins: 'registry', 'registry-username' and 'registry-password' give one
+ * registry per line, the n-th lines going together (one line each for the usual one registry).
+ */
+function readRegistries(inputs: Inputs, pull: boolean): RegistryLogin[] {
+  const registries = inputs.lines('registry')
+  const usernames = inputs.lines('registry-username')
+  const passwords = inputs.secret('registry-password').split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '')
+  if (registries.length === 0 && usernames.length === 0 && passwords.length === 0) return []
+  if (usernames.length !== registries.length || passwords.length !== registries.length) {
+    throw new UserError(
+      `'registry' names ${registries.length} registr${registries.length === 1 ? 'y' : 'ies'} but 'registry-username' has ${usernames.length} line(s) and 'registry-password' ${passwords.length}`,
+      { fix: "Give one line per registry in each of the three inputs, in the same order (the password from a secret: registry-password: ${{ secrets.REGISTRY_PASSWORD }})." }
+    )
+  }
+  if (!pull) {
+    throw new UserError("'registry' is set but 'pull' is false: the registry logins are used only by the pull", { fix: "Set 'pull: true' (the default), or remove the registry inputs." })
+  }
+  return registries.map((registry, index) => {
+    if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$/.test(registry)) {
+      throw new UserError(`Input 'registry' line ${JSON.stringify(registry)} is not a registry host`, {
+        fix: 'Give the host (and port) as in the image names, without https:// or a path, e.g. ghcr.io or registry.example.com:5000.'
+      })
+    }
+    const duplicate = registries.indexOf(registry) !== index
+    if (duplicate) throw new UserError(`Input 'registry' lists ${JSON.stringify(registry)} twice`, { fix: 'Give each registry once.' })
+    return { registry, username: usernames[index], password: passwords[index] }
+  })
 }
 
 /** The environment to report to GitHub's Deployments API, when 'environment' is set. */

@@ -124,6 +124,8 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
         stack: settings.stack,
         files: settings.files,
         envFiles: settings.envFiles,
+        preDeploy: settings.preDeploy,
+        registries: settings.registries,
         mode: settings.mode,
         services: settings.services,
         pull: settings.pull,
@@ -211,7 +213,8 @@ async function report(outcomes: readonly Outcome[], settings: Settings): Promise
                 deploy: s.deploy,
                 reasons: s.reasons,
                 ...(s.oldImage && { oldImage: s.oldImage }),
-                ...(s.newImage && { newImage: s.newImage })
+                ...(s.newImage && { newImage: s.newImage }),
+                ...(s.preDeploy && { preDeploy: s.preDeploy })
               })),
               files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
             }),

@@ -32,6 +32,8 @@ export interface ServicePlan {
   containers: string[]
   /** Files it reads and their digests once the new files are in place. */
   inputs: Record<string, string>
+  /** Its pre-deploy command (argv), run with the new image before it is recreated; only when deployed. */
+  preDeploy?: string[]
 }
 
 export interface FilePlan {
@@ -71,6 +73,8 @@ export interface PlanInput {
   mode: 'surgical' | 'full'
   /** The `services` input: deploy exactly these (and remove nothing). */
   services?: readonly string[]
+  /** Pre-deploy commands per service, from the compose files' x-gitops-lite fields. */
+  preDeploy?: ReadonlyMap<string, readonly string[]>
 }
 
 /** A record is only compared with when the same compose binary wrote it for the same project. */
@@ -209,6 +213,7 @@ export function computePlan(input: PlanInput): HostPlan {
     const requested = input.services?.includes(service)
     const deploy = fullReason !== undefined || (input.services ? requested === true : change !== 'unchanged')
     const shownChange: ServiceChange = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested'
+    const preDeploy = deploy ? input.preDeploy?.get(service) : undefined
     return {
       service,
       change: shownChange,
@@ -217,7 +222,8 @@ export function computePlan(input: PlanInput): HostPlan {
       oldImage: containers[0]?.image,
       newImage: report.model.services.get(service)?.image,
       containers: containers.map((c) => c.id),
-      inputs
+      inputs,
+      ...(preDeploy && { preDeploy: [...preDeploy] })
     }
   })
 
