@@ -1,7 +1,7 @@
 // The host side, run locally by sh: the generated scripts parse, values stay data, and the
 // library's health wait, lock, file swap and detached runner behave (docker is a fake here).
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -340,17 +340,27 @@ describe('the end of an apply (gl_apply_main)', () => {
 describe('the detached runner', () => {
   it('streams the script log and exits with its code', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
-    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo one\nsleep 1\nprintf two\nexit 3\n', encoding: 'utf8' })
+    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: '\necho one\nsleep 1\nprintf two\nexit 3\n', encoding: 'utf8' })
     expect(result.stdout).toBe('one\ntwo')
     expect(result.status).toBe(3)
     expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain('exit 3')
   })
 
+  it('hands the registry logins to the script on stdin and writes them to no file', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
+    const logins = 'registry.example.com:5000 dXNlcg== c2VjcmV0LXB3\nghcr.io dXNlcg== b3RoZXItcHc=\n\n'
+    const script = 'IFS= read -r l; set -- $l; echo "$# words, $1"\n'
+    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: logins + script, encoding: 'utf8' })
+    expect([result.status, result.stdout]).toEqual([0, '6 words, registry.example.com:5000\n'])
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toBe(script)
+    for (const name of readdirSync(dir)) expect(readFileSync(join(dir, name), 'utf8')).not.toMatch(/c2VjcmV0LXB3|b3RoZXItcHc=/)
+  })
+
   it('refuses a run folder that exists: two scripts never share one', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'runs', 'run')
-    const first = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo first\n', encoding: 'utf8' })
+    const first = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: '\necho first\n', encoding: 'utf8' })
     expect([first.status, first.stdout]).toEqual([0, 'first\n'])
-    const second = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo second\n', encoding: 'utf8' })
+    const second = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: '\necho second\n', encoding: 'utf8' })
     expect(second.status).toBe(70)
     expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toBe('echo first\n')
   })
@@ -358,7 +368,7 @@ describe('the detached runner', () => {
   it('lets the deploy finish on the host when the session dies', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
     const follower = spawn('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir])
-    follower.stdin.end(`sleep 1\necho finished > "${dir}/marker"\n`)
+    follower.stdin.end(`\nsleep 1\necho finished > "${dir}/marker"\n`)
     await new Promise((resolve) => setTimeout(resolve, 300))
     follower.kill('SIGKILL')
     await new Promise((resolve) => setTimeout(resolve, 1500))

@@ -31,16 +31,21 @@ export const ExitCode = {
 export const ATTACHED_BOOTSTRAP = 't=$(mktemp) || exit 70; cat > "$t" || exit 70; sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r'
 
 /**
- * Saves the script from stdin to $1/apply.sh and runs it detached from the SSH session, so a
- * dropped connection never leaves a half-done deploy: the host finishes it (or rolls back) and
- * releases the lock. Meanwhile its log is streamed back; the exit code is the script's.
+ * Reads the registry logins from stdin (lines up to an empty one, see registryLoginLines), saves
+ * the rest, the script, to $1/apply.sh and runs it detached from the SSH session, so a dropped
+ * connection never leaves a half-done deploy: the host finishes it (or rolls back) and releases
+ * the lock. The logins reach the apply on a pipe, so they are never written to a file here.
+ * Meanwhile the log is streamed back; the exit code is the script's.
  */
 export const DETACHED_BOOTSTRAP = [
   'd=$1',
   'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
+  'c=',
+  'while IFS= read -r l && [ -n "$l" ]; do c="$c $l"; done',
   // A fresh folder per apply: a second script written into a running one's folder would be read by it.
   'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit 70',
-  `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
+  `printf '%s\n' "$c" | nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 &`,
+  'c=',
   'n=0',
   'while :; do',
   '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',
