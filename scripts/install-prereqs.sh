@@ -25,7 +25,7 @@ quietly() {
 }
 warn() { echo "install-prereqs: warning: $*" >&2; }
 
-required_packages=(docker.io iptables openssh-server docker-registry busybox-static git ca-certificates docker-compose)
+required_packages=(docker.io iptables openssh-server docker-registry apache2-utils busybox-static git ca-certificates docker-compose)
 optional_packages=(hyperfine)
 compose_plugin_dir=/usr/local/lib/docker/cli-plugins
 

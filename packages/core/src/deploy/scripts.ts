@@ -32,7 +32,14 @@ export interface RegistryLogin {
  */
 export function registryLoginLines(registries: readonly RegistryLogin[]): string {
   const base64 = (text: string) => Buffer.from(text).toString('base64')
-  return registries.map((r) => `${words([r.registry])} ${base64(r.username)} ${base64(r.password)}\n`).join('') + '\n'
+  return (
+    registries
+      .map((r) => {
+        if (!/^[A-Za-z0-9.:-]+$/.test(r.registry)) throw new Error(`'${r.registry}' is not a registry host`)
+        return `${r.registry} ${base64(r.username)} ${base64(r.password)}\n`
+      })
+      .join('') + '\n'
+  )
 }
 
 export interface ScriptLimits {
