@@ -74152,7 +74152,7 @@ function readDeploymentReport(inputs, env) {
         }
         return undefined;
     }
-    if (environment.length > 255 || /[\0-\x1f\x7f]/.test(environment)) {
+    if (environment.length > 255 || /\p{Cc}/u.test(environment)) {
         throw new errors_UserError(`Input 'environment' ${JSON.stringify(environment)} is not a GitHub environment name`, { fix: 'Use a name of at most 255 characters on one line, e.g. production or staging.' });
     }
     if (environmentUrl !== '' && !/^https?:\/\/[^\s]+$/.test(environmentUrl)) {

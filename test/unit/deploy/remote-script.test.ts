@@ -72,6 +72,18 @@ describe('generated scripts', () => {
     expect(existsSync('/tmp/pwned')).toBe(false)
   })
 
+  it('pass pre-deploy commands as argument vectors, in service order', () => {
+    const report = { ...emptyReport(), model: { services: new Map([['web', { mounts: [] }], ['api', { mounts: [] }]]), topLevel: '' } }
+    const preDeploy = new Map([['web', ['sh', '-c', hostile]], ['api', ['migrate', '--to', "it's"]]])
+    const plan = computePlan({ report, uploads: files, envFiles: new Map(), hostDigests: new Map(), mode: 'surgical', preDeploy })
+    const script = applyScript({ stack, mark: '@@gl-1', limits, runId: '1', plan, files, pull: true, rollback: true, owner: '{}', recordHead: '{}\n', servicePrefixes: new Map([['web', '{"a":1'], ['api', '{"a":1']]), audit: '{"a":1' })
+    const definition = script.slice(script.indexOf('gl_pre_deploy_commands() {'), script.indexOf('\n}\n', script.indexOf('gl_pre_deploy_commands() {')) + 3)
+    const probe = `gl_pre_deploy() { printf '[%s]' "$@"; echo; }\n${definition}\ngl_pre_deploy_commands`
+    const result = spawnSync('sh', ['-c', probe], { encoding: 'utf8' })
+    expect(result.stdout).toBe(`[api][migrate][--to][it's]\n[web][sh][-c][${hostile}]\n`)
+    expect(existsSync('/tmp/pwned')).toBe(false)
+  })
+
   it('refuse a list item the host would split, and a here-document that could end early', () => {
     expect(() => inspectScript({ ...stack, composeFiles: ['a b.yaml'] }, files, '@@gl-1', limits)).toThrow(/cannot be passed to the host as one word/)
     expect(() => new ShellScript().commandWithInput(['cat'], 'x\nGITOPS_LITE_EOF\ny')).toThrow(/cannot contain the line/)
