@@ -42580,6 +42580,23 @@ function reportFailure(error) {
     setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
+function readRunnerContext(env = process.env) {
+    return {
+        workspace: env.GITHUB_WORKSPACE || process.cwd(),
+        repository: env.GITHUB_REPOSITORY ?? '',
+        serverUrl: (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, ''),
+        apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
+        runId: env.GITHUB_RUN_ID ?? '',
+        runAttempt: env.GITHUB_RUN_ATTEMPT ?? '',
+        sha: env.GITHUB_SHA ?? '',
+        ref: env.GITHUB_REF ?? '',
+        actor: env.GITHUB_ACTOR ?? '',
+        eventName: env.GITHUB_EVENT_NAME ?? '',
+        eventPath: env.GITHUB_EVENT_PATH ?? ''
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
 
 
@@ -42589,35 +42606,46 @@ function invalid(name, value, expected) {
         fix: `Set '${name}' in the step's 'with:' block to ${expected}.`
     });
 }
+function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
+    return new errors_UserError(`Input '${name}' is required but was empty`, { fix });
+}
 /**
  * Typed, validated access to an action's inputs. Every parse error quotes the input's
  * name, the value given and the form expected.
  */
 class Inputs {
     source;
-    constructor(source = actionInputs) {
+    maskSecret;
+    /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
+    constructor(source = actionInputs, maskSecret = core_setSecret) {
         this.source = source;
+        this.maskSecret = maskSecret;
     }
     string(name) {
         return this.source(name).trim();
     }
-    required(name) {
+    /** Like `string`, but refuses an empty value; `fix` says what to set (by default: set it in 'with:'). */
+    required(name, fix) {
         const value = this.string(name);
-        if (value === '') {
-            throw new errors_UserError(`Input '${name}' is required but was empty`, {
-                fix: `Set '${name}' in the step's 'with:' block.`
-            });
-        }
+        if (value === '')
+            throw empty(name, fix);
+        return value;
+    }
+    /** Like `secret`, but refuses an empty value as `required` does. */
+    requiredSecret(name, fix) {
+        const value = this.secret(name);
+        if (value === '')
+            throw empty(name, fix);
         return value;
     }
     /** Like `string`, but the value is a secret: registered with the runner so logs mask it. */
     secret(name) {
         const value = this.source(name);
         if (value.trim() !== '') {
-            core_setSecret(value);
+            this.maskSecret(value);
             for (const line of value.split(/\r?\n/))
                 if (line.trim().length >= 4)
-                    core_setSecret(line.trim());
+                    this.maskSecret(line.trim());
         }
         return value.trim() === '' ? '' : value;
     }
@@ -42652,6 +42680,13 @@ class Inputs {
             .map((line) => line.trim())
             .filter((line) => line !== '' && !line.startsWith('#'));
     }
+    /** Like `lines`, but refuses an input with no line left, as `required` does. */
+    requiredLines(name, fix) {
+        const lines = this.lines(name);
+        if (lines.length === 0)
+            throw empty(name, fix);
+        return lines;
+    }
     /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
     duration(name, fallback) {
         const value = this.string(name) || fallback;
@@ -42683,17 +42718,262 @@ function parseDuration(text) {
     const ms = Number(match[1]) * durationUnits[match[2] ?? 's'];
     return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
-/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+/**
+ * Milliseconds with units, for messages and logs (a bare number would read as seconds or as
+ * nothing): '850ms', '1.5s', '1m 30s', '1h 30m'; a tenth of a second below a minute, whole seconds above.
+ */
 function formatDuration(ms) {
-    const hours = Math.floor(ms / 3_600_000);
-    const minutes = Math.floor((ms % 3_600_000) / 60_000);
-    const seconds = (ms % 60_000) / 1000;
+    if (ms > 0 && ms < 1000)
+        return `${Math.round(ms)}ms`;
+    const rounded = ms < 60_000 ? Math.round(ms / 100) * 100 : Math.round(ms / 1000) * 1000;
+    const hours = Math.floor(rounded / 3_600_000);
+    const minutes = Math.floor((rounded % 3_600_000) / 60_000);
+    const seconds = (rounded % 60_000) / 1000;
     const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean);
     return parts.length > 0 ? parts.join(' ') : '0s';
 }
 
+// EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8009);
+;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
+
+
+
+const parseOptions = { merge: true, prettyErrors: true };
+// yaml refuses by default once count x size of alias expansions passes 100, which a stack of a
+// hundred services sharing one `&logging` anchor already does; this keeps the guard against
+// exponential expansion (billion laughs) at a size no real compose file reaches.
+const maxAliasExpansion = 100_000;
+/** The data compose reads from a document: aliases and merge keys resolved. */
+function documentData(doc) {
+    return doc.toJS({ maxAliasCount: maxAliasExpansion });
+}
+const marker = '\u0000gitops-lite-scalar@';
+function parseCompose(source) {
+    const lineCounter = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
+    const lineOf = (offset) => lineCounter.linePos(offset).line;
+    const problem = doc.errors[0];
+    if (problem) {
+        throw new errors_UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
+            fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
+            location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
+        });
+    }
+    const data = documentData(doc);
+    const scalars = new Map();
+    const anchors = new Map();
+    (0,dist/* visit */.YR)(doc, {
+        Scalar(key, node, path) {
+            if (key === 'key' || !hasRange(node))
+                return;
+            scalars.set(node.range[0], node);
+            const anchored = [node, ...[...path].reverse()].find((n) => n.anchor);
+            if (anchored)
+                anchors.set(node.range[0], anchored.anchor);
+        }
+    });
+    const occurrences = locateScalars(source.text);
+    const services = readServices(source.path, doc, data, occurrences, scalars, lineOf);
+    const servicesKey = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.items.find((pair) => (0,dist/* isScalar */.jn)(pair.key) && pair.key.value === 'services')?.key : undefined;
+    const servicesLine = (0,dist/* isScalar */.jn)(servicesKey) && servicesKey.range ? lineOf(servicesKey.range[0]) : 1;
+    return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, servicesLine, lineOf };
+}
+/** Re-parses edited text to its data, for verification. */
+function composeData(path, text) {
+    const doc = (0,dist/* parseDocument */.Tp)(text, parseOptions);
+    if (doc.errors.length > 0)
+        throw new Error(`${path}: the edited file does not parse: ${doc.errors[0].message}`);
+    return documentData(doc);
+}
+/**
+ * Finds where each value scalar ends up once aliases and merge keys are resolved: a second
+ * parse has every value scalar replaced by a marker naming its source offset, so the YAML
+ * library's own resolution tells us which places share a node.
+ */
+function locateScalars(text) {
+    const marked = (0,dist/* parseDocument */.Tp)(text, parseOptions);
+    (0,dist/* visit */.YR)(marked, {
+        Scalar(key, node) {
+            if (key !== 'key' && node.range)
+                node.value = `${marker}${node.range[0]}`;
+        }
+    });
+    const occurrences = new Map();
+    const walk = (value, at) => {
+        if (typeof value === 'string' && value.startsWith(marker)) {
+            const offset = Number(value.slice(marker.length));
+            occurrences.set(offset, [...(occurrences.get(offset) ?? []), at]);
+        }
+        else if (Array.isArray(value)) {
+            value.forEach((item, index) => walk(item, [...at, index]));
+        }
+        else if (typeof value === 'object' && value !== null) {
+            for (const [key, item] of Object.entries(value))
+                walk(item, [...at, key]);
+        }
+    };
+    walk(documentData(marked), []);
+    return occurrences;
+}
+function readServices(file, doc, data, occurrences, scalars, lineOf) {
+    const servicesNode = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.get('services', true) : undefined;
+    if (servicesNode === undefined || servicesNode === null)
+        return [];
+    if (!(0,dist/* isMap */.jh)(servicesNode)) {
+        throw new errors_UserError(`'services' in ${file} is not a mapping of service names to definitions`, {
+            fix: 'Write services as "services:" followed by one indented key per service.',
+            location: { file, line: lineOf(servicesNode.range?.[0] ?? 0) }
+        });
+    }
+    const resolved = data.services ?? {};
+    const byImagePath = new Map();
+    for (const [offset, paths] of occurrences) {
+        for (const path of paths) {
+            if (path.length === 3 && path[0] === 'services' && path[2] === 'image')
+                byImagePath.set(String(path[1]), offset);
+        }
+    }
+    return servicesNode.items.map((pair) => {
+        const name = String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key);
+        const definition = resolved[name];
+        const fields = typeof definition === 'object' && definition !== null ? definition : {};
+        const offset = byImagePath.get(name);
+        const image = offset === undefined ? undefined : scalars.get(offset);
+        return {
+            name,
+            line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0),
+            image: image && isText(image) ? image : undefined,
+            imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
+            hasBuild: 'build' in fields,
+            hasExtends: 'extends' in fields,
+            extendsInFile: sameFileBase(file, fields.extends)
+        };
+    });
+}
+/** The parser gives a range to every node it reads from source; only nodes made in code lack one. */
+function hasRange(node) {
+    return node.range !== undefined && node.range !== null;
+}
+function isText(node) {
+    return typeof node.value === 'string';
+}
+/** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */
+function sameFileBase(file, value) {
+    if (typeof value === 'string')
+        return value;
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const { service, file: other } = value;
+    if (typeof service !== 'string')
+        return undefined;
+    const sameFile = other === undefined || (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
+    return sameFile ? service : undefined;
+}
+
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
+;// CONCATENATED MODULE: ./packages/core/src/compose/env-file.ts
+
+
+const assignmentPattern = /^([ \t]*(?:export[ \t]+)?)([A-Za-z_][A-Za-z0-9_.-]*)([ \t]*=[ \t]*)/;
+function parseEnvFile(text) {
+    const assignments = [];
+    let offset = 0;
+    let lineNumber = 1;
+    while (offset < text.length) {
+        const lineEnd = endOfLine(text, offset);
+        const line = text.slice(offset, lineEnd).replace(/\r$/, '');
+        const match = assignmentPattern.exec(line);
+        let next = lineEnd + 1;
+        if (match) {
+            const start = offset + match[0].length;
+            const first = text[start];
+            if (first === "'" || first === '"') {
+                const close = closingQuote(text, start + 1, first);
+                const end = close ?? text.length;
+                const raw = text.slice(start + 1, end);
+                const multiLine = raw.includes('\n');
+                assignments.push({
+                    name: match[2],
+                    value: raw,
+                    line: lineNumber,
+                    valueStart: start + 1,
+                    valueEnd: end,
+                    quote: first,
+                    complex: close === undefined || multiLine || (first === '"' && raw.includes('\\'))
+                });
+                if (multiLine) {
+                    lineNumber += raw.split('\n').length - 1;
+                    next = endOfLine(text, end) + 1;
+                }
+            }
+            else {
+                const rest = line.slice(match[0].length);
+                const comment = /(^|[ \t])#/.exec(rest);
+                const value = (comment ? rest.slice(0, comment.index) : rest).replace(/[ \t]+$/, '');
+                assignments.push({ name: match[2], value, line: lineNumber, valueStart: start, valueEnd: start + value.length, quote: '', complex: false });
+            }
+        }
+        offset = next;
+        lineNumber++;
+    }
+    return assignments;
+}
+function endOfLine(text, from) {
+    const newline = text.indexOf('\n', from);
+    return newline < 0 ? text.length : newline;
+}
+function closingQuote(text, from, quote) {
+    for (let i = from; i < text.length; i++) {
+        if (quote === '"' && text[i] === '\\')
+            i++;
+        else if (text[i] === quote)
+            return i;
+    }
+    return undefined;
+}
+/** The variables an env file defines, the last assignment of a name winning as in compose. */
+function envValues(text) {
+    return new Map(parseEnvFile(text).map((a) => [a.name, a.value]));
+}
+/** The one assignment of `name`; refuses when it is defined twice or cannot be edited in place. */
+function findEnvAssignment(text, file, name) {
+    const found = parseEnvFile(text).filter((a) => a.name === name);
+    if (found.length > 1) {
+        throw new errors_UserError(`${name} is defined ${found.length} times in ${file} (lines ${found.map((a) => a.line).join(', ')})`, {
+            fix: `Keep one '${name}=' line in ${file}.`,
+            location: { file, line: found[found.length - 1].line }
+        });
+    }
+    const assignment = found[0];
+    if (assignment && (assignment.complex || assignment.value.includes('$'))) {
+        throw new errors_UserError(`The value of ${name} in ${file} spans lines, uses escapes or refers to other variables`, {
+            fix: `Write ${name} as a plain value on one line, e.g. ${name}=v1.2.3.`,
+            location: { file, line: assignment.line }
+        });
+    }
+    return assignment;
+}
+/**
+ * Rewrites the value of `name` in place, keeping its quotes, comment and every other byte,
+ * and checks that no other variable changed.
+ */
+function setEnvValue(text, file, name, value) {
+    const assignment = findEnvAssignment(text, file, name);
+    if (!assignment)
+        throw new Error(`setEnvValue: ${name} is not defined in ${file}`);
+    const updated = text.slice(0, assignment.valueStart) + value + text.slice(assignment.valueEnd);
+    const expected = envValues(text).set(name, value);
+    if (!(0,external_node_util_.isDeepStrictEqual)(envValues(updated), expected)) {
+        throw new errors_UserError(`Could not change ${name} in ${file} without changing other variables`, {
+            fix: `Set ${name}=${value} in ${file} by hand.`,
+            location: { file, line: assignment.line }
+        });
+    }
+    return updated;
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
 
 const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -42801,238 +43081,6 @@ function requireDigest(field, value) {
         });
     }
     return value;
-}
-
-// EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8009);
-;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
-
-
-
-const parseOptions = { merge: true, prettyErrors: true };
-// yaml refuses by default once count x size of alias expansions passes 100, which a stack of a
-// hundred services sharing one `&logging` anchor already does; this keeps the guard against
-// exponential expansion (billion laughs) at a size no real compose file reaches.
-const maxAliasExpansion = 100_000;
-/** The data compose reads from a document: aliases and merge keys resolved. */
-function documentData(doc) {
-    return doc.toJS({ maxAliasCount: maxAliasExpansion });
-}
-const marker = '\u0000gitops-lite-scalar@';
-function parseCompose(source) {
-    const lineCounter = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
-    const lineOf = (offset) => lineCounter.linePos(offset).line;
-    const problem = doc.errors[0];
-    if (problem) {
-        throw new errors_UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
-            fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
-            location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
-        });
-    }
-    const data = documentData(doc);
-    const scalars = new Map();
-    const anchors = new Map();
-    (0,dist/* visit */.YR)(doc, {
-        Scalar(key, node, path) {
-            if (key === 'key' || !node.range)
-                return;
-            scalars.set(node.range[0], node);
-            const anchored = [node, ...[...path].reverse()].find((n) => n.anchor);
-            if (anchored)
-                anchors.set(node.range[0], anchored.anchor);
-        }
-    });
-    const occurrences = locateScalars(source.text);
-    const services = readServices(source.path, doc, data, occurrences, scalars, lineOf);
-    const servicesKey = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.items.find((pair) => (0,dist/* isScalar */.jn)(pair.key) && pair.key.value === 'services')?.key : undefined;
-    const servicesLine = (0,dist/* isScalar */.jn)(servicesKey) && servicesKey.range ? lineOf(servicesKey.range[0]) : 1;
-    return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, servicesLine, lineOf };
-}
-/** Re-parses edited text to its data, for verification. */
-function composeData(path, text) {
-    const doc = (0,dist/* parseDocument */.Tp)(text, parseOptions);
-    if (doc.errors.length > 0)
-        throw new Error(`${path}: the edited file does not parse: ${doc.errors[0].message}`);
-    return documentData(doc);
-}
-/**
- * Finds where each value scalar ends up once aliases and merge keys are resolved: a second
- * parse has every value scalar replaced by a marker naming its source offset, so the YAML
- * library's own resolution tells us which places share a node.
- */
-function locateScalars(text) {
-    const marked = (0,dist/* parseDocument */.Tp)(text, parseOptions);
-    (0,dist/* visit */.YR)(marked, {
-        Scalar(key, node) {
-            if (key !== 'key' && node.range)
-                node.value = `${marker}${node.range[0]}`;
-        }
-    });
-    const occurrences = new Map();
-    const walk = (value, at) => {
-        if (typeof value === 'string' && value.startsWith(marker)) {
-            const offset = Number(value.slice(marker.length));
-            occurrences.set(offset, [...(occurrences.get(offset) ?? []), at]);
-        }
-        else if (Array.isArray(value)) {
-            value.forEach((item, index) => walk(item, [...at, index]));
-        }
-        else if (typeof value === 'object' && value !== null) {
-            for (const [key, item] of Object.entries(value))
-                walk(item, [...at, key]);
-        }
-    };
-    walk(documentData(marked), []);
-    return occurrences;
-}
-function readServices(file, doc, data, occurrences, scalars, lineOf) {
-    const servicesNode = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.get('services', true) : undefined;
-    if (servicesNode === undefined || servicesNode === null)
-        return [];
-    if (!(0,dist/* isMap */.jh)(servicesNode)) {
-        throw new errors_UserError(`'services' in ${file} is not a mapping of service names to definitions`, {
-            fix: 'Write services as "services:" followed by one indented key per service.',
-            location: { file, line: lineOf(servicesNode.range?.[0] ?? 0) }
-        });
-    }
-    const resolved = data.services ?? {};
-    const byImagePath = new Map();
-    for (const [offset, paths] of occurrences) {
-        for (const path of paths) {
-            if (path.length === 3 && path[0] === 'services' && path[2] === 'image')
-                byImagePath.set(String(path[1]), offset);
-        }
-    }
-    return servicesNode.items.map((pair) => {
-        const name = String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key);
-        const definition = resolved[name];
-        const fields = typeof definition === 'object' && definition !== null ? definition : {};
-        const offset = byImagePath.get(name);
-        const image = offset === undefined ? undefined : scalars.get(offset);
-        return {
-            name,
-            line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0),
-            image: image && typeof image.value === 'string' ? image : undefined,
-            imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
-            hasBuild: 'build' in fields,
-            hasExtends: 'extends' in fields,
-            extendsInFile: sameFileBase(file, fields.extends)
-        };
-    });
-}
-/** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */
-function sameFileBase(file, value) {
-    if (typeof value === 'string')
-        return value;
-    if (typeof value !== 'object' || value === null)
-        return undefined;
-    const { service, file: other } = value;
-    if (typeof service !== 'string')
-        return undefined;
-    const sameFile = other === undefined || (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
-    return sameFile ? service : undefined;
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/compose/env-file.ts
-
-
-const assignmentPattern = /^([ \t]*(?:export[ \t]+)?)([A-Za-z_][A-Za-z0-9_.-]*)([ \t]*=[ \t]*)/;
-function parseEnvFile(text) {
-    const assignments = [];
-    let offset = 0;
-    let lineNumber = 1;
-    while (offset < text.length) {
-        const lineEnd = endOfLine(text, offset);
-        const line = text.slice(offset, lineEnd).replace(/\r$/, '');
-        const match = assignmentPattern.exec(line);
-        let next = lineEnd + 1;
-        if (match) {
-            const start = offset + match[0].length;
-            const first = text[start];
-            if (first === "'" || first === '"') {
-                const close = closingQuote(text, start + 1, first);
-                const end = close ?? text.length;
-                const raw = text.slice(start + 1, end);
-                const multiLine = raw.includes('\n');
-                assignments.push({
-                    name: match[2],
-                    value: raw,
-                    line: lineNumber,
-                    valueStart: start + 1,
-                    valueEnd: end,
-                    quote: first,
-                    complex: close === undefined || multiLine || (first === '"' && raw.includes('\\'))
-                });
-                if (multiLine) {
-                    lineNumber += raw.split('\n').length - 1;
-                    next = endOfLine(text, end) + 1;
-                }
-            }
-            else {
-                const rest = line.slice(match[0].length);
-                const comment = /(^|[ \t])#/.exec(rest);
-                const value = (comment ? rest.slice(0, comment.index) : rest).replace(/[ \t]+$/, '');
-                assignments.push({ name: match[2], value, line: lineNumber, valueStart: start, valueEnd: start + value.length, quote: '', complex: false });
-            }
-        }
-        offset = next;
-        lineNumber++;
-    }
-    return assignments;
-}
-function endOfLine(text, from) {
-    const newline = text.indexOf('\n', from);
-    return newline < 0 ? text.length : newline;
-}
-function closingQuote(text, from, quote) {
-    for (let i = from; i < text.length; i++) {
-        if (quote === '"' && text[i] === '\\')
-            i++;
-        else if (text[i] === quote)
-            return i;
-    }
-    return undefined;
-}
-/** The variables an env file defines, the last assignment of a name winning as in compose. */
-function envValues(text) {
-    return new Map(parseEnvFile(text).map((a) => [a.name, a.value]));
-}
-/** The one assignment of `name`; refuses when it is defined twice or cannot be edited in place. */
-function findEnvAssignment(text, file, name) {
-    const found = parseEnvFile(text).filter((a) => a.name === name);
-    if (found.length > 1) {
-        throw new errors_UserError(`${name} is defined ${found.length} times in ${file} (lines ${found.map((a) => a.line).join(', ')})`, {
-            fix: `Keep one '${name}=' line in ${file}.`,
-            location: { file, line: found[found.length - 1].line }
-        });
-    }
-    const assignment = found[0];
-    if (assignment && (assignment.complex || assignment.value.includes('$'))) {
-        throw new errors_UserError(`The value of ${name} in ${file} spans lines, uses escapes or refers to other variables`, {
-            fix: `Write ${name} as a plain value on one line, e.g. ${name}=v1.2.3.`,
-            location: { file, line: assignment.line }
-        });
-    }
-    return assignment;
-}
-/**
- * Rewrites the value of `name` in place, keeping its quotes, comment and every other byte,
- * and checks that no other variable changed.
- */
-function setEnvValue(text, file, name, value) {
-    const assignment = findEnvAssignment(text, file, name);
-    if (!assignment)
-        throw new Error(`setEnvValue: ${name} is not defined in ${file}`);
-    const updated = text.slice(0, assignment.valueStart) + value + text.slice(assignment.valueEnd);
-    const expected = envValues(text).set(name, value);
-    if (!(0,external_node_util_.isDeepStrictEqual)(envValues(updated), expected)) {
-        throw new errors_UserError(`Could not change ${name} in ${file} without changing other variables`, {
-            fix: `Set ${name}=${value} in ${file} by hand.`,
-            location: { file, line: assignment.line }
-        });
-    }
-    return updated;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/interpolation.ts
@@ -43163,213 +43211,27 @@ function resolveTemplate(parts, lookup, placeholder = '') {
     return { value, unresolved };
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump.ts
-
-
-
-
-
-
-/**
- * Plans a byte-minimal update of service images: finds each image through the YAML AST,
- * splices the new text at the node's source range, and verifies that the re-parsed data
- * differs only in the targeted images. Pure: returns the new texts, writes nothing.
- */
-function planImageBump(request) {
-    if (request.files.length === 0)
-        throw new Error('planImageBump needs at least one compose file');
-    const files = request.files.map(parseCompose);
-    const envPath = request.envFile?.path ?? '.env';
-    const envText = request.envFile?.text;
-    const env = envText === undefined ? new Map() : envValues(envText);
-    const lookup = (name) => env.get(name);
-    const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))];
-    const entries = imageEntries(files, names, { path: envPath, text: envText, lookup });
-    const edits = selectServices(files, names, entries, request.targets, lookup).map(({ file, service, target, analysis }) => {
-        const newSlotText = `${analysis.keep}${target.tag}${target.digest ? `@${target.digest}` : ''}`;
-        const { raw, slot } = analysis;
-        const newRaw = slot.kind === 'image'
-            ? raw.slice(0, raw.length - analysis.slotText.length) + newSlotText
-            : slot.kind === 'default'
-                ? raw.slice(0, slot.start) + newSlotText + raw.slice(slot.start + analysis.slotText.length)
-                : raw;
-        return { file, service, target, analysis, newSlotText, newRaw };
-    });
-    checkExtendsSharing(edits, entries);
-    checkNodeSharing(edits);
-    checkVariableSharing(files, edits, envPath);
-    const fileUpdates = [];
-    for (const file of files) {
-        const after = applyNodeEdits(file, edits.filter((e) => e.file === file && e.analysis.slot.kind !== 'env-file'));
-        if (after !== file.text)
-            fileUpdates.push({ path: file.path, before: file.text, after });
-    }
-    let newEnvText = envText;
-    for (const edit of edits) {
-        if (edit.analysis.slot.kind === 'env-file' && changes(edit)) {
-            newEnvText = setEnvValue(newEnvText, envPath, edit.analysis.slot.variable, edit.newSlotText);
-        }
-    }
-    if (newEnvText !== envText)
-        fileUpdates.push({ path: envPath, before: envText, after: newEnvText });
-    const newEnv = newEnvText === undefined ? env : envValues(newEnvText);
-    const updates = edits.map((edit) => describeUpdate(edit, envText, envPath, (name) => newEnv.get(name)));
-    return { updates, files: fileUpdates };
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/types.ts
+/** Whether the edit writes anything: the slot already holding the target is left as it is. */
+function changes(edit) {
+    return edit.newSlotText !== edit.analysis.slotText;
 }
 function locationOf(file, offset) {
     return { file: file.path, line: file.lineOf(offset) };
 }
-/** A service's definitions, the last file first (the one compose takes a field from). */
-function definitions(files, name) {
-    return [...files].reverse().flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })));
-}
-/**
- * The image of each service that has one: its own, or, for a service with none of its own,
- * the one compose copies from the service it extends in the same file.
- */
-function imageEntries(files, names, env) {
-    const hasOwnImage = (name) => definitions(files, name).some((d) => d.service.image || d.service.imageIsNotText);
-    const own = new Map();
-    for (const name of names) {
-        const found = definitions(files, name).find((d) => d.service.image || d.service.imageIsNotText);
-        if (!found?.service.image)
-            continue;
-        const { file, service } = found;
-        let cached;
-        own.set(name, { file, service, image: service.image, analysis: () => (cached ??= analyzeImage(file, service, env)) });
-    }
-    // Follows `extends:` through services without an image to the one that has it, in the same file.
-    const imageSource = (file, name, seen) => {
-        const base = file.services.find((s) => s.name === name)?.extendsInFile;
-        if (base === undefined || seen.has(base))
-            return undefined;
-        if (hasOwnImage(base))
-            return own.get(base)?.file === file ? base : undefined;
-        return imageSource(file, base, new Set([...seen, base]));
-    };
-    const entries = new Map();
-    for (const name of names) {
-        const entry = own.get(name);
-        if (entry)
-            entries.set(name, entry);
-        if (entry || hasOwnImage(name))
-            continue;
-        const extending = definitions(files, name).find((d) => d.service.hasExtends);
-        const from = extending && imageSource(extending.file, name, new Set([name]));
-        if (from)
-            entries.set(name, { ...own.get(from), service: extending.service, inheritsFrom: from });
-    }
-    return entries;
-}
-function selectServices(files, names, entries, targets, lookup) {
-    const selected = new Map();
-    const select = (name, target) => {
-        const entry = entries.get(name);
-        const previous = selected.get(name);
-        if (previous && (previous.target.tag !== target.tag || previous.target.digest !== target.digest)) {
-            throw new errors_UserError(`Service '${name}' was asked for two different images (tags ${previous.target.tag} and ${target.tag})`, {
-                fix: 'Name each service once per run.',
-                location: { file: entry.file.path, line: entry.service.line }
-            });
-        }
-        selected.set(name, { file: entry.file, service: entry.service, target, analysis: entry.analysis() });
-    };
-    for (const target of targets) {
-        if (target.service !== undefined) {
-            requireServiceWithImage(files, names, target.service, [...entries.keys()]);
-            const { file, service, analysis } = entries.get(target.service);
-            const current = analysis();
-            if (target.image !== undefined && current.repositoryKnown && !sameRepository(current.reference, target.image)) {
-                throw new errors_UserError(`Service '${service.name}' runs ${repositoryOf(current.reference)}, not ${target.image}`, {
-                    fix: `Check that the right service was named, or change the image of '${service.name}' to ${target.image} in ${file.path} first.`,
-                    location: locationOf(file, current.node.range[0])
-                });
-            }
-            select(target.service, target);
-            continue;
-        }
-        const matching = [];
-        const images = [];
-        const unreadable = [];
-        for (const [name, entry] of entries) {
-            let analysis;
-            try {
-                analysis = entry.analysis();
-            }
-            catch (error) {
-                // An unrelated service's unreadable image does not stop the bump; one known to run the image does.
-                const repository = repositoryDespiteUnset(entry.image.value, lookup);
-                if (!(error instanceof errors_UserError) || (repository && sameRepository(repository, target.image)))
-                    throw error;
-                unreadable.push(`${name}=${entry.image.value}`);
-                continue;
-            }
-            images.push(`${name}=${analysis.display}`);
-            if (analysis.repositoryKnown && sameRepository(analysis.reference, target.image))
-                matching.push(name);
-        }
-        if (matching.length === 0) {
-            const skipped = unreadable.length === 0 ? '' : `; not checked, as their image cannot be read: ${unreadable.join(', ')}`;
-            throw new errors_UserError(`No service runs the image ${target.image}; the images are: ${images.join(', ') || 'none'}${skipped}`, {
-                fix: `Check the image repository, or name the services to update with 'service'${unreadable.length === 0 ? '' : ' (naming a service whose image cannot be read says why)'}.`,
-                location: { file: files[0].path, line: files[0].servicesLine }
-            });
-        }
-        for (const name of matching)
-            select(name, target);
-    }
-    return [...selected.values()];
-}
-/** The image's repository when no unset variable is part of it; undefined when one is, or the value is not valid. */
-function repositoryDespiteUnset(raw, lookup) {
-    const parts = parseTemplate(raw);
-    if (!parts)
-        return undefined;
-    // Two different stand-ins for the unset variables: when both give one repository, they are not part of it.
-    const [one, other] = ['a', 'b'].map((standIn) => parseImageReference(resolveTemplate(parts, lookup, standIn).value));
-    return one && other && canonicalRepository(one) === canonicalRepository(other) ? one : undefined;
-}
-function sameRepository(reference, image) {
-    const wanted = parseImageReference(image);
-    return wanted !== undefined && canonicalRepository(reference) === canonicalRepository(wanted);
-}
-function requireServiceWithImage(files, names, name, withImage) {
-    if (withImage.includes(name))
-        return;
-    const paths = files.map((f) => f.path).join(', ');
-    const defined = definitions(files, name);
-    const last = defined[0];
-    if (!last) {
-        throw new errors_UserError(`Service '${name}' is not defined in ${paths}; the services are: ${names.join(', ') || 'none'}`, {
-            fix: 'Name one of the services that exist (the key under services:).',
-            location: { file: files[0].path, line: files[0].servicesLine }
-        });
-    }
-    const location = { file: last.file.path, line: last.service.line };
-    const others = `the services with an image are: ${withImage.join(', ') || 'none'}`;
-    if (defined.some((d) => d.service.imageIsNotText)) {
-        throw new errors_UserError(`The image of service '${name}' is not a text value`, {
-            fix: `Write it as one line, e.g. image: ghcr.io/acme/${name}:v1.2.3.`,
-            location
-        });
-    }
-    const why = defined.some((d) => d.service.hasExtends)
-        ? "its image would come from 'extends:', which is only followed to a service of the same file that has an 'image:' there"
-        : defined.some((d) => d.service.hasBuild)
-            ? "it is built from source with 'build:'"
-            : 'it has no image: line';
-    throw new errors_UserError(`Service '${name}' has no image to update (${why}); ${others}`, {
-        fix: `Give '${name}' its own 'image:' (compose tags what it builds with that name), or name a service that runs an image.`,
-        location
-    });
-}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/analyze.ts
+
+
+
+
+
 /** Finds the slot holding the tag in a service's image value, interpolation included. */
-function analyzeImage(file, service, env) {
+function analyzeImage(file, service, node, env) {
     const { lookup, path: envPath } = env;
-    const node = service.image;
     const raw = node.value;
     const location = locationOf(file, node.range[0]);
-    const invalid = (shown) => new errors_UserError(`The image of service '${service.name}' is not a valid image reference: ${JSON.stringify(shown)}`, {
+    const invalid = (shown) => new errors_UserError(`The image of service '${service}' is not a valid image reference: ${JSON.stringify(shown)}`, {
         fix: "Write it as repository[:tag][@sha256:digest], e.g. 'ghcr.io/acme/api:v1.2.3'.",
         location
     });
@@ -43379,21 +43241,22 @@ function analyzeImage(file, service, env) {
     const last = parts[parts.length - 1];
     let slot;
     let slotText;
+    let assignment;
+    let fallback;
     if (last.kind === 'text') {
         slot = { kind: 'image' };
         slotText = last.text;
     }
-    else if (takesEnvValue(last, lookup)) {
-        findEnvAssignment(env.text, envPath, last.name);
-        slot = { kind: 'env-file', variable: last.name };
-        slotText = lookup(last.name);
+    else if ((assignment = assignmentUsed(last, env))) {
+        slot = { kind: 'env-file', variable: last.name, line: assignment.line };
+        slotText = assignment.value;
     }
-    else if ((last.operator === ':-' || last.operator === '-') && !last.argument.includes('$')) {
-        slot = { kind: 'default', variable: last.name, start: last.argumentStart };
-        slotText = last.argument;
+    else if ((fallback = plainDefault(last))) {
+        slot = { kind: 'default', variable: last.name, start: fallback.start };
+        slotText = fallback.text;
     }
     else {
-        throw new errors_UserError(`The image of service '${service.name}' takes its tag from \${${last.name}}, which ${envPath} does not define`, {
+        throw new errors_UserError(`The image of service '${service}' takes its tag from \${${last.name}}, which ${envPath} does not define`, {
             fix: `Define ${last.name} in ${envPath} (e.g. ${last.name}=v1.2.3) so it can be updated there, give it a default (\${${last.name}:-v1.2.3}), or write the tag in ${file.path}.`,
             location
         });
@@ -43411,7 +43274,7 @@ function analyzeImage(file, service, env) {
     const colonBeforeSlot = reference.tag !== undefined && suffixStart + 1 === slotStart;
     if (suffixStart < slotStart && !colonBeforeSlot) {
         const where = slot.kind === 'image' ? 'the text after the last variable' : `\${${slot.variable}}`;
-        throw new errors_UserError(`The tag of service '${service.name}' is split between ${where} and the rest of ${JSON.stringify(raw)}`, {
+        throw new errors_UserError(`The tag of service '${service}' is split between ${where} and the rest of ${JSON.stringify(raw)}`, {
             fix: `Keep the whole tag in one place: either literally (repo:v1.2.3) or in one variable (repo:\${TAG}).`,
             location
         });
@@ -43427,11 +43290,195 @@ function analyzeImage(file, service, env) {
         display: display.unresolved.length === 0 ? display.value : raw
     };
 }
-/** Whether compose uses the env file's value of the variable: with `:-`, an empty value means the default. */
-function takesEnvValue(part, lookup) {
-    const value = lookup(part.name);
-    return value !== undefined && !(value === '' && part.operator === ':-');
+/**
+ * The env file's assignment of the variable when compose uses its value (with `:-`, an empty
+ * value means the default); refuses one that cannot be edited in place.
+ */
+function assignmentUsed(part, env) {
+    const value = env.lookup(part.name);
+    if (env.text === undefined || value === undefined || (value === '' && part.operator === ':-'))
+        return undefined;
+    return findEnvAssignment(env.text, env.path, part.name);
 }
+/** The variable's default when it is plain text that can take the tag: `${VAR:-default}` or `${VAR-default}`. */
+function plainDefault(part) {
+    const { operator, argument, argumentStart } = part;
+    const isDefault = operator === ':-' || operator === '-';
+    if (!isDefault || argument === undefined || argumentStart === undefined || argument.includes('$'))
+        return undefined;
+    return { text: argument, start: argumentStart };
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/select.ts
+
+
+
+
+
+/** A service's definitions, the last file first (the one compose takes a field from). */
+function definitions(files, name) {
+    return [...files].reverse().flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })));
+}
+/**
+ * The image of each service that has one: its own, or, for a service with none of its own,
+ * the one compose copies from the service it extends in the same file.
+ */
+function imageEntries(files, names, env) {
+    const hasOwnImage = (name) => definitions(files, name).some((d) => d.service.image || d.service.imageIsNotText);
+    const own = new Map();
+    for (const name of names) {
+        const found = definitions(files, name).find((d) => d.service.image || d.service.imageIsNotText);
+        const image = found?.service.image;
+        if (!found || !image)
+            continue;
+        const { file, service } = found;
+        let cached;
+        own.set(name, { file, service, image, analysis: () => (cached ??= analyzeImage(file, name, image, env)) });
+    }
+    // Follows `extends:` through services without an image to the one that has it, in the same file.
+    const imageSource = (file, name, seen) => {
+        const base = file.services.find((s) => s.name === name)?.extendsInFile;
+        if (base === undefined || seen.has(base))
+            return undefined;
+        if (hasOwnImage(base)) {
+            const source = own.get(base);
+            return source?.file === file ? source : undefined;
+        }
+        return imageSource(file, base, new Set([...seen, base]));
+    };
+    const entries = new Map();
+    for (const name of names) {
+        const entry = own.get(name);
+        if (entry)
+            entries.set(name, entry);
+        if (entry || hasOwnImage(name))
+            continue;
+        const extending = definitions(files, name).find((d) => d.service.hasExtends);
+        const source = extending && imageSource(extending.file, name, new Set([name]));
+        if (source)
+            entries.set(name, { ...source, service: extending.service, inheritsFrom: source.service.name });
+    }
+    return entries;
+}
+/** The services each target names, or that run its image; refuses a target that matches none. */
+function selectServices(files, names, entries, targets, lookup) {
+    const selected = new Map();
+    const select = (entry, target) => {
+        const name = entry.service.name;
+        const previous = selected.get(name);
+        if (previous && (previous.target.tag !== target.tag || previous.target.digest !== target.digest)) {
+            throw new errors_UserError(`Service '${name}' was asked for two different images (tags ${previous.target.tag} and ${target.tag})`, {
+                fix: 'Name each service once per run.',
+                location: { file: entry.file.path, line: entry.service.line }
+            });
+        }
+        const { file, service, inheritsFrom } = entry;
+        selected.set(name, { file, service, target, analysis: entry.analysis(), inheritsFrom });
+    };
+    for (const target of targets) {
+        if (target.service !== undefined) {
+            const entry = serviceWithImage(files, names, target.service, entries);
+            const { file, service } = entry;
+            const current = entry.analysis();
+            if (target.image !== undefined && current.repositoryKnown && !sameRepository(current.reference, target.image)) {
+                throw new errors_UserError(`Service '${service.name}' runs ${repositoryOf(current.reference)}, not ${target.image}`, {
+                    fix: `Check that the right service was named, or change the image of '${service.name}' to ${target.image} in ${file.path} first.`,
+                    location: locationOf(file, current.node.range[0])
+                });
+            }
+            select(entry, target);
+        }
+        else if (target.image !== undefined) {
+            for (const entry of servicesRunning(files, entries, target.image, lookup))
+                select(entry, target);
+        }
+        else {
+            throw new Error('planImageBump: a target names neither a service nor an image');
+        }
+    }
+    return [...selected.values()];
+}
+/** The services whose image is in the repository `image`; refuses when there is none. */
+function servicesRunning(files, entries, image, lookup) {
+    const matching = [];
+    const images = [];
+    const unreadable = [];
+    for (const [name, entry] of entries) {
+        let analysis;
+        try {
+            analysis = entry.analysis();
+        }
+        catch (error) {
+            // An unrelated service's unreadable image does not stop the bump; one known to run the image does.
+            const repository = repositoryDespiteUnset(entry.image.value, lookup);
+            if (!(error instanceof errors_UserError) || (repository && sameRepository(repository, image)))
+                throw error;
+            unreadable.push(`${name}=${entry.image.value}`);
+            continue;
+        }
+        images.push(`${name}=${analysis.display}`);
+        if (analysis.repositoryKnown && sameRepository(analysis.reference, image))
+            matching.push(entry);
+    }
+    if (matching.length === 0) {
+        const skipped = unreadable.length === 0 ? '' : `; not checked, as their image cannot be read: ${unreadable.join(', ')}`;
+        throw new errors_UserError(`No service runs the image ${image}; the images are: ${images.join(', ') || 'none'}${skipped}`, {
+            fix: `Check the image repository, or name the services to update with 'service'${unreadable.length === 0 ? '' : ' (naming a service whose image cannot be read says why)'}.`,
+            location: { file: files[0].path, line: files[0].servicesLine }
+        });
+    }
+    return matching;
+}
+/** The image's repository when no unset variable is part of it; undefined when one is, or the value is not valid. */
+function repositoryDespiteUnset(raw, lookup) {
+    const parts = parseTemplate(raw);
+    if (!parts)
+        return undefined;
+    // Two different stand-ins for the unset variables: when both give one repository, they are not part of it.
+    const [one, other] = ['a', 'b'].map((standIn) => parseImageReference(resolveTemplate(parts, lookup, standIn).value));
+    return one && other && canonicalRepository(one) === canonicalRepository(other) ? one : undefined;
+}
+function sameRepository(reference, image) {
+    const wanted = parseImageReference(image);
+    return wanted !== undefined && canonicalRepository(reference) === canonicalRepository(wanted);
+}
+/** The named service's image; refuses, saying why, a service that is not defined or has no image to update. */
+function serviceWithImage(files, names, name, entries) {
+    const entry = entries.get(name);
+    if (entry)
+        return entry;
+    const paths = files.map((f) => f.path).join(', ');
+    const defined = definitions(files, name);
+    const last = defined[0];
+    if (!last) {
+        throw new errors_UserError(`Service '${name}' is not defined in ${paths}; the services are: ${names.join(', ') || 'none'}`, {
+            fix: 'Name one of the services that exist (the key under services:).',
+            location: { file: files[0].path, line: files[0].servicesLine }
+        });
+    }
+    const location = { file: last.file.path, line: last.service.line };
+    const others = `the services with an image are: ${[...entries.keys()].join(', ') || 'none'}`;
+    if (defined.some((d) => d.service.imageIsNotText)) {
+        throw new errors_UserError(`The image of service '${name}' is not a text value`, {
+            fix: `Write it as one line, e.g. image: ghcr.io/acme/${name}:v1.2.3.`,
+            location
+        });
+    }
+    const why = defined.some((d) => d.service.hasExtends)
+        ? "its image would come from 'extends:', which is only followed to a service of the same file that has an 'image:' there"
+        : defined.some((d) => d.service.hasBuild)
+            ? "it is built from source with 'build:'"
+            : 'it has no image: line';
+    throw new errors_UserError(`Service '${name}' has no image to update (${why}); ${others}`, {
+        fix: `Give '${name}' its own 'image:' (compose tags what it builds with that name), or name a service that runs an image.`,
+        location
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/sharing.ts
+
+
+
 function describePath(path) {
     return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
 }
@@ -43441,10 +43488,6 @@ function sharingError(edit, others, through, fix) {
         location: locationOf(edit.file, edit.analysis.node.range[0])
     });
 }
-/** Whether the edit writes anything: the slot already holding the target is left as it is. */
-function changes(edit) {
-    return edit.newSlotText !== edit.analysis.slotText;
-}
 /**
  * A service that extends another in the same file without an image of its own runs that
  * service's image, so the image may only change when the service and all that inherit it were named.
@@ -43452,7 +43495,7 @@ function changes(edit) {
 function checkExtendsSharing(edits, entries) {
     const named = new Set(edits.map((e) => e.service.name));
     for (const edit of edits.filter(changes)) {
-        const root = entries.get(edit.service.name).inheritsFrom ?? edit.service.name;
+        const root = edit.inheritsFrom ?? edit.service.name;
         const sharers = [root, ...[...entries].filter(([, e]) => e.inheritsFrom === root).map(([name]) => name)];
         const unnamed = sharers.filter((name) => !named.has(name));
         if (unnamed.length > 0) {
@@ -43536,6 +43579,27 @@ function forEachString(value, path, visitString) {
             forEachString(item, [...path, key], visitString);
     }
 }
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/splice.ts
+
+
+
+
+
+
+
+/** The new text of the selection's slot (`:tag@digest` after what the slot keeps) and of its image value. */
+function newText(selection) {
+    const { analysis, target } = selection;
+    const { raw, slot } = analysis;
+    const newSlotText = `${analysis.keep}${target.tag}${target.digest ? `@${target.digest}` : ''}`;
+    const newRaw = slot.kind === 'image'
+        ? raw.slice(0, raw.length - analysis.slotText.length) + newSlotText
+        : slot.kind === 'default'
+            ? raw.slice(0, slot.start) + newSlotText + raw.slice(slot.start + analysis.slotText.length)
+            : raw;
+    return { ...selection, newSlotText, newRaw };
+}
 /** The scalar's source text for a value, in the node's own quoting style; undefined for styles not rewritten in place. */
 function renderScalar(node, value) {
     switch (node.type) {
@@ -43549,6 +43613,10 @@ function renderScalar(node, value) {
             return undefined;
     }
 }
+/**
+ * Splices the new image values into the compose file at their nodes' source ranges, and
+ * verifies that the re-parsed data differs from the old only at the places that read them.
+ */
 function applyNodeEdits(file, edits) {
     const unique = new Map();
     for (const edit of edits)
@@ -43589,20 +43657,34 @@ function setAt(root, path, value) {
         node = node[key];
     node[path[path.length - 1]] = value;
 }
-function describeUpdate(edit, envText, envPath, newLookup) {
+/** The env file's change: the new values of the variables that images take their tag from; undefined when none changes. */
+function spliceEnvFile(path, text, edits) {
+    if (text === undefined)
+        return undefined;
+    let after = text;
+    for (const edit of edits) {
+        if (edit.analysis.slot.kind === 'env-file' && changes(edit))
+            after = setEnvValue(after, path, edit.analysis.slot.variable, edit.newSlotText);
+    }
+    return after === text ? undefined : { path, before: text, after };
+}
+/** What the edit does to the service, verified against the target: the new image resolves to its tag and digest. */
+function describeUpdate(edit, envPath, newLookup) {
     const { analysis, service, file } = edit;
-    const resolved = resolveTemplate(parseTemplate(edit.newRaw), newLookup);
+    const parts = parseTemplate(edit.newRaw);
+    if (!parts)
+        throw new Error(`planImageBump: the new image of '${service.name}' does not parse: ${JSON.stringify(edit.newRaw)}`);
+    const resolved = resolveTemplate(parts, newLookup);
     const image = resolved.unresolved.length === 0 ? resolved.value : edit.newRaw;
     const reference = analysis.repositoryKnown ? parseImageReference(resolved.value) : undefined;
     if (analysis.repositoryKnown && (!reference || reference.tag !== edit.target.tag || reference.digest !== edit.target.digest)) {
         throw new Error(`planImageBump: '${service.name}' would become ${JSON.stringify(resolved.value)}, not tag ${edit.target.tag}`);
     }
     const slot = analysis.slot;
-    const inEnv = slot.kind === 'env-file';
     return {
         service: service.name,
-        file: inEnv ? envPath : file.path,
-        line: inEnv ? findEnvAssignment(envText, envPath, slot.variable).line : file.lineOf(analysis.node.range[0]),
+        file: slot.kind === 'env-file' ? envPath : file.path,
+        line: slot.kind === 'env-file' ? slot.line : file.lineOf(analysis.node.range[0]),
         editedIn: slot.kind,
         variable: slot.kind === 'image' ? undefined : slot.variable,
         previous: analysis.display,
@@ -43611,6 +43693,47 @@ function describeUpdate(edit, envText, envPath, newLookup) {
         unset: [...new Set(resolved.unresolved)],
         changed: changes(edit)
     };
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/plan.ts
+
+
+
+
+
+/**
+ * Plans a byte-minimal update of service images in four stages: chooses the services
+ * (select.ts), finds the slot holding each tag (analyze.ts), refuses an edit that would change
+ * an image shared with a service not named (sharing.ts), then splices the new text at the
+ * node's source range and verifies that the re-parsed data differs only in the targeted images
+ * (splice.ts). Pure: returns the new texts, writes nothing.
+ */
+function planImageBump(request) {
+    if (request.files.length === 0)
+        throw new Error('planImageBump needs at least one compose file');
+    const files = request.files.map(parseCompose);
+    const envPath = request.envFile?.path ?? '.env';
+    const envText = request.envFile?.text;
+    const env = envText === undefined ? new Map() : envValues(envText);
+    const lookup = (name) => env.get(name);
+    const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))];
+    const entries = imageEntries(files, names, { path: envPath, text: envText, lookup });
+    const edits = selectServices(files, names, entries, request.targets, lookup).map(newText);
+    checkExtendsSharing(edits, entries);
+    checkNodeSharing(edits);
+    checkVariableSharing(files, edits, envPath);
+    const fileUpdates = [];
+    for (const file of files) {
+        const after = applyNodeEdits(file, edits.filter((e) => e.file === file && e.analysis.slot.kind !== 'env-file'));
+        if (after !== file.text)
+            fileUpdates.push({ path: file.path, before: file.text, after });
+    }
+    const envUpdate = spliceEnvFile(envPath, envText, edits);
+    if (envUpdate)
+        fileUpdates.push(envUpdate);
+    const newEnv = envUpdate ? envValues(envUpdate.after) : env;
+    const updates = edits.map((edit) => describeUpdate(edit, envPath, (name) => newEnv.get(name)));
+    return { updates, files: fileUpdates };
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/diff.ts
@@ -49526,9 +49649,15 @@ async function writeFileAtomic(path, text) {
 // Reading the checked-out workspace: the file-system edge the actions share.
 /** The names compose looks for, in its order, when no file is given. */
 const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
-/** The name of the compose file compose itself would pick in `dir`, if there is one. */
-function findComposeFile(dir) {
-    return COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+/**
+ * The name of the compose file compose itself would pick in `dir`; refuses when there is none.
+ * `where` names the folder for the message, `fix` says which inputs to set instead.
+ */
+function defaultComposeFile(dir, where, fix) {
+    const found = COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+    if (!found)
+        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, { fix });
+    return found;
 }
 /** Resolves `value` against the base folder and refuses any path that leaves the workspace, symbolic links included. */
 function resolveInsideWorkspace(value, where) {
@@ -49979,13 +50108,9 @@ function locateFiles(settings) {
             });
         }
     });
-    const found = resolved.files.length > 0 ? undefined : findComposeFile(workingDirectory);
-    if (resolved.files.length === 0 && !found) {
-        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
-            fix: "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."
-        });
-    }
-    const files = found ? [(0,external_node_path_namespaceObject.join)(workingDirectory, found)] : resolved.files;
+    const files = resolved.files.length > 0
+        ? resolved.files
+        : [(0,external_node_path_namespaceObject.join)(workingDirectory, defaultComposeFile(workingDirectory, where, "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."))];
     const envFile = resolved.envFile ?? (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(files[0]), '.env');
     // The defaults nobody typed are checked too: a symbolic link must not lead the edit out of the workspace.
     for (const [path, input] of [[files[0], 'files'], [envFile, 'env-file']]) {
@@ -50092,13 +50217,14 @@ function summaryMarkdown(updates, outcome) {
 
 async function run() {
     await runAction(async () => {
+        const runner = readRunnerContext();
         const settings = readSettings(new Inputs(), {
-            workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
-            eventName: process.env.GITHUB_EVENT_NAME ?? '',
-            eventPayload: process.env.GITHUB_EVENT_PATH ? JSON.parse(await (0,promises_namespaceObject.readFile)(process.env.GITHUB_EVENT_PATH, 'utf8')) : {},
-            repository: process.env.GITHUB_REPOSITORY
+            workspace: runner.workspace,
+            eventName: runner.eventName,
+            eventPayload: runner.eventPath ? JSON.parse(await (0,promises_namespaceObject.readFile)(runner.eventPath, 'utf8')) : {},
+            repository: runner.repository
         });
-        await bumpImageTag(settings);
+        await bumpImageTag(settings, runner);
     });
 }
 const remote = 'origin';
@@ -50161,11 +50287,11 @@ async function restorePlan(settings, plan) {
     for (const file of plan.files)
         await writeFileAtomic((0,external_node_path_namespaceObject.join)(settings.workspace, file.path), file.before);
 }
-async function bumpImageTag(settings) {
+async function bumpImageTag(settings, runner) {
     const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core_debug(line));
     const previous = await checkOutBranch(git, settings.branch);
     try {
-        await bumpOnBranch(settings, git);
+        await bumpOnBranch(settings, git, runner);
     }
     finally {
         // A dry run changes nothing, not even the branch the checkout is on.
@@ -50173,7 +50299,7 @@ async function bumpImageTag(settings) {
             await git.checkout(previous);
     }
 }
-async function bumpOnBranch(settings, git) {
+async function bumpOnBranch(settings, git, runner) {
     const paths = locateFiles(settings);
     let plan = await planFromDisk(settings, paths);
     for (const update of plan.updates) {
@@ -50212,7 +50338,7 @@ async function bumpOnBranch(settings, git) {
             fix: "Set 'branch' to the branch to commit to, or check out a branch (actions/checkout with 'ref: main')."
         });
     }
-    const head = settings.pullRequest ? pullRequestBranch(plan.updates, process.env.GITHUB_RUN_ID ?? '', process.env.GITHUB_RUN_ATTEMPT ?? '') : base;
+    const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base;
     const context = { environment: settings.environment, source: settings.source };
     const result = await publish({
         git,
@@ -50244,7 +50370,7 @@ async function bumpOnBranch(settings, git) {
         return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, { commitSha: result.commitSha });
     if (!settings.pullRequest)
         return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha });
-    const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com' }), {
+    const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: runner.apiUrl }), {
         repository: settings.repository,
         head,
         base,

@@ -20,11 +20,11 @@ import {
   newWorkspace,
   output,
   serves,
-  startBench,
+  startDeployFixture,
   timeout,
   writeVmSecrets,
-  type Bench
-} from './ssh-surgical-deploy/bench'
+  type DeployFixture
+} from './ssh-surgical-deploy/fixture'
 
 const TOKEN = `ghs_${'d'.repeat(36)}`
 const username = 'deployer'
@@ -33,7 +33,7 @@ const password = `pw-${randomBytes(12).toString('hex')}`
 /** What docker login stores in a config.json: base64 of user:password. */
 const storedAuth = Buffer.from(`${username}:${password}`).toString('base64')
 
-let bench: Bench
+let fixture: DeployFixture
 let vm: SshHost
 let privateRegistry: Registry
 let github: FakeGitHub
@@ -46,14 +46,14 @@ let privateWeb: { v1: string; v2: string }
 const project = `gl-private-${process.pid}`
 
 beforeAll(async () => {
-  bench = await startBench('private')
-  privateRegistry = await startRegistry({ dir: join(bench.work, 'private-registry'), group: bench.group, auth: { username, password } })
+  fixture = await startDeployFixture('private')
+  privateRegistry = await startRegistry({ dir: join(fixture.work, 'private-registry'), group: fixture.group, auth: { username, password } })
   privateWeb = { v1: `${privateRegistry.address}/team/web:v1`, v2: `${privateRegistry.address}/team/web:v2` }
   // Pushed with a Docker config of the test's own, so this machine's ~/.docker never holds the login.
   const config = await mkdtemp(join(tmpdir(), 'gl-push-config-'))
   try {
     await exec('docker', ['--config', config, 'login', '--username', username, '--password-stdin', privateRegistry.address], { input: password })
-    for (const [from, to] of [[bench.images.webV1, privateWeb.v1], [bench.images.webV2, privateWeb.v2]]) {
+    for (const [from, to] of [[fixture.images.webV1, privateWeb.v1], [fixture.images.webV2, privateWeb.v2]]) {
       await exec('docker', ['tag', from, to])
       await exec('docker', ['--config', config, 'push', '-q', to])
       // Gone from the engine: the deploy must pull it, with its own login.
@@ -62,15 +62,15 @@ beforeAll(async () => {
   } finally {
     await rm(config, { recursive: true, force: true })
   }
-  vm = await startSshHost({ dir: join(bench.work, 'vm'), address: '127.0.0.1', group: bench.group })
-  home = join(bench.work, 'vm-home')
-  vmTmp = join(bench.work, 'vm-tmp')
-  await giveOwnHome(bench, 'vm', home, vm, vmTmp)
+  vm = await startSshHost({ dir: join(fixture.work, 'vm'), address: '127.0.0.1', group: fixture.group })
+  home = join(fixture.work, 'vm-home')
+  vmTmp = join(fixture.work, 'vm-tmp')
+  await giveOwnHome(fixture, 'vm', home, vm, vmTmp)
   remoteDir = join(home, 'stack')
   webPort = await freePort()
-  bench.group.trackComposeProject(project)
+  fixture.group.trackComposeProject(project)
   await writeVmSecrets(remoteDir, {})
-  workspace = await newWorkspace(bench, 'private', { web: privateWeb.v1, webPort })
+  workspace = await newWorkspace(fixture, 'private', { web: privateWeb.v1, webPort })
   github = await FakeGitHub.start({ repositories: ['acme/infra'], tokens: [TOKEN] })
 }, timeout)
 
@@ -82,8 +82,8 @@ afterAll(async () => {
     }
     await github.stop()
   }
-  await bench?.group.cleanup()
-  if (bench) await rm(bench.work, { recursive: true, force: true })
+  await fixture?.group.cleanup()
+  if (fixture) await rm(fixture.work, { recursive: true, force: true })
 }, timeout)
 
 /** compose.yaml with web from `image`, a data folder it writes, and its pre-deploy command if any. */
@@ -215,7 +215,7 @@ describe('ssh-surgical-deploy with a private registry, a pre-deploy command and 
   }, timeout)
 
   it('a rolled-back deploy reports failure; the next success marks the previous one inactive', async () => {
-    await writeCompose(bench.images.webBad)
+    await writeCompose(fixture.images.webBad)
     expectFailure(await run({ 'health-timeout': '20s' }))
     expect(await serves(webPort)).toBe('web v1')
     expect(statesOf(4)).toEqual(['in_progress', 'failure'])

@@ -1,10 +1,9 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path'
+import { dirname, relative, sep } from 'node:path'
 import {
-  COMPOSE_FILE_NAMES,
-  findComposeFile,
   Inputs,
   UserError,
+  defaultComposeFile,
   checkPrivateKey,
   envFilesOf,
   isComposeFileName,
@@ -18,11 +17,13 @@ import {
   parseHostSpec,
   parseKnownHosts,
   requireServiceName,
+  resolveInsideWorkspace,
   stackFile,
   type ComposeCommand,
   type DeploymentTarget,
   type HostKeyPolicy,
   type RegistryLogin,
+  type RunnerContext,
   type SshEndpoint,
   type SshTarget,
   type StackFile,
@@ -66,13 +67,12 @@ export interface DeploymentReport {
   apiUrl: string
 }
 
-export function readSettings(inputs: Inputs, workspace: string, env: NodeJS.ProcessEnv = process.env): Settings {
+export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'workspace' | 'repository' | 'apiUrl'>): Settings {
   const port = inputs.integer('port', { min: 1, max: 65535, fallback: 22 })
   const username = readUsername(inputs, 'username')
-  const hosts = inputs.lines('host').map((line) => parseHostSpec(line, { port, username }))
-  if (hosts.length === 0) {
-    throw new UserError("Input 'host' is required but was empty", { fix: "Set 'host' to the VM's address, e.g. vm1.example.com or deploy@vm1.example.com:2222 (one per line for several VMs)." })
-  }
+  const hosts = inputs
+    .requiredLines('host', "Set 'host' to the VM's address, e.g. vm1.example.com or deploy@vm1.example.com:2222 (one per line for several VMs).")
+    .map((line) => parseHostSpec(line, { port, username }))
   const insecure = inputs.boolean('insecure-skip-host-key-check')
   const hostKeys: HostKeyPolicy = {
     knownHosts: parseKnownHosts(inputs.string('known-hosts')),
@@ -84,12 +84,11 @@ export function readSettings(inputs: Inputs, workspace: string, env: NodeJS.Proc
       fix: "Set 'known-hosts' to the output of 'ssh-keyscan -p PORT HOST' (checked on the VM), or 'fingerprint' to 'SHA256:...'. 'insecure-skip-host-key-check: true' skips the check, which is unsafe."
     })
   }
-  const privateKey = inputs.secret('key')
+  const privateKey = inputs.requiredSecret('key', "Set 'key' from a secret: key: ${{ secrets.DEPLOY_SSH_KEY }}.")
   const passphrase = inputs.secret('passphrase')
-  if (privateKey === '') throw new UserError("Input 'key' is required but was empty", { fix: "Set 'key' from a secret: key: ${{ secrets.DEPLOY_SSH_KEY }}." })
   checkPrivateKey('key', privateKey, passphrase, 'passphrase')
 
-  const files = readFiles(inputs, workspace)
+  const files = readFiles(inputs, runner.workspace)
   const composeFiles = files.filter((f) => f.compose)
   const mode = inputs.oneOf('mode', ['surgical', 'full'] as const, 'surgical')
   const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name))
@@ -121,7 +120,7 @@ export function readSettings(inputs: Inputs, workspace: string, env: NodeJS.Proc
     commandTimeoutMs: inputs.duration('command-timeout', '10m'),
     lockTimeoutMs: inputs.duration('lock-timeout', '10m'),
     healthTimeoutMs: inputs.duration('health-timeout', '120s'),
-    deployment: readDeploymentReport(inputs, env)
+    deployment: readDeploymentReport(inputs, runner)
   }
 }
 
@@ -156,7 +155,7 @@ function readRegistries(inputs: Inputs, pull: boolean): RegistryLogin[] {
 }
 
 /** The environment to report to GitHub's Deployments API, when 'environment' is set. */
-function readDeploymentReport(inputs: Inputs, env: NodeJS.ProcessEnv): DeploymentReport | undefined {
+function readDeploymentReport(inputs: Inputs, runner: Pick<RunnerContext, 'repository' | 'apiUrl'>): DeploymentReport | undefined {
   const environment = inputs.string('environment')
   const environmentUrl = inputs.string('environment-url')
   const token = inputs.secret('token')
@@ -177,13 +176,13 @@ function readDeploymentReport(inputs: Inputs, env: NodeJS.ProcessEnv): Deploymen
       fix: "Leave 'token' at its default (github.token) and give the job 'permissions: deployments: write'."
     })
   }
-  const repository = parseRepositoryName(env.GITHUB_REPOSITORY ?? '')
+  const repository = parseRepositoryName(runner.repository)
   if (!repository) {
-    throw new UserError(`GITHUB_REPOSITORY ${JSON.stringify(env.GITHUB_REPOSITORY ?? '')} is not owner/name, so the deployment cannot be reported`, {
+    throw new UserError(`GITHUB_REPOSITORY ${JSON.stringify(runner.repository)} is not owner/name, so the deployment cannot be reported`, {
       fix: "Run the action in a GitHub Actions workflow, or leave 'environment' empty."
     })
   }
-  return { target: { repository, environment }, environmentUrl: environmentUrl || undefined, token, apiUrl: env.GITHUB_API_URL || 'https://api.github.com' }
+  return { target: { repository, environment }, environmentUrl: environmentUrl || undefined, token, apiUrl: runner.apiUrl }
 }
 
 function readUsername(inputs: Inputs, name: string): string {
@@ -239,8 +238,11 @@ function readProjectName(inputs: Inputs): string {
 function readFiles(inputs: Inputs, workspaceInput: string): StackFile[] {
   const workspace = realpathSync(workspaceInput)
   const given = inputs.lines('files')
-  const names = given.length > 0 ? given : [findDefaultComposeFile(workspace)]
-  const paths = names.map((name) => insideWorkspace(workspace, name))
+  const names =
+    given.length > 0
+      ? given
+      : [defaultComposeFile(workspace, 'the workspace', "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount.")]
+  const paths = names.map((name) => resolveInsideWorkspace(name, { workspace, base: workspace, baseName: 'the repository root', input: 'files' }))
   const composePaths = paths.filter((path) => isComposeFileName(path))
   if (composePaths.length === 0) {
     throw new UserError(`Input 'files' lists no compose file (${given.join(', ')})`, {
@@ -276,28 +278,4 @@ function readFiles(inputs: Inputs, workspaceInput: string): StackFile[] {
   const duplicate = files.find((file, index) => files.findIndex((other) => other.path === file.path) !== index)
   if (duplicate) throw new UserError(`Input 'files' lists ${JSON.stringify(duplicate.path)} twice`, { fix: 'List each file once.' })
   return [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)]
-}
-
-function findDefaultComposeFile(workspace: string): string {
-  const found = findComposeFile(workspace)
-  if (!found) {
-    throw new UserError(`No compose file in the workspace (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
-      fix: "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount."
-    })
-  }
-  return found
-}
-
-function insideWorkspace(workspace: string, value: string): string {
-  const path = resolve(workspace, value)
-  const real = existsSync(path) ? realpathSync(path) : path
-  for (const candidate of [path, real]) {
-    const rel = relative(workspace, candidate)
-    if (isAbsolute(value) || rel.startsWith('..') || isAbsolute(rel)) {
-      throw new UserError(`Input 'files' entry ${JSON.stringify(value)} is not a path inside the workspace`, {
-        fix: 'Give paths relative to the repository root, e.g. deploy/compose.yaml.'
-      })
-    }
-  }
-  return path
 }

@@ -13,24 +13,26 @@ import {
   failureOf,
   formatTarget,
   imageChange,
+  readRunnerContext,
   runAction,
   type DeployLog,
   type DeploymentState,
   type HostOutcome,
   type Outcome,
   type RunInfo,
+  type RunnerContext,
   type SshTarget
 } from '@gitops-lite/core'
 import { readSettings, type DeploymentReport, type Settings } from './input-helper'
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()
-    const settings = readSettings(new Inputs(), workspace)
+    const runner = readRunnerContext()
+    const settings = readSettings(new Inputs(), runner)
     if (settings.hostKeys.insecure) {
       core.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
-    const run = await runInfo(workspace)
+    const run = await runInfo(runner)
     // Before any host is touched: a token that may not create deployments fails here.
     const deployment = settings.deployment && !settings.dryRun ? await startDeployment(settings.deployment, run) : undefined
     let outcomes: Outcome[]
@@ -165,17 +167,16 @@ function hostLog(prefix: string): DeployLog {
 }
 
 /** The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than GITHUB_SHA). */
-async function runInfo(workspace: string): Promise<RunInfo> {
-  const env = process.env
-  const head = await new GitCommandManager(workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
-  const runId = env.GITHUB_RUN_ID ?? '0'
-  const attempt = env.GITHUB_RUN_ATTEMPT ?? '1'
-  const url = `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY ?? 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`
+async function runInfo(runner: RunnerContext): Promise<RunInfo> {
+  const head = await new GitCommandManager(runner.workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
+  const runId = runner.runId || '0'
+  const attempt = runner.runAttempt || '1'
+  const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`
   return {
     id: `${runId}-${attempt}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
     url,
-    actor: env.GITHUB_ACTOR ?? 'unknown',
-    sha: head?.exitCode === 0 ? head.stdout.trim() : (env.GITHUB_SHA ?? '')
+    actor: runner.actor || 'unknown',
+    sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha
   }
 }
 
