@@ -12,7 +12,7 @@ import {
   isSecretFileName,
   isValidUsername,
   parseFingerprints,
-  parseRepositoryName,
+  readDeploymentRequest,
   preDeployCommandsOf,
   parseHostSpec,
   parseKnownHosts,
@@ -20,7 +20,7 @@ import {
   resolveInsideWorkspace,
   stackFile,
   type ComposeCommand,
-  type DeploymentTarget,
+  type DeploymentRequest,
   type HostKeyPolicy,
   type RegistryLogin,
   type RunnerContext,
@@ -60,10 +60,7 @@ export interface Settings {
   deployment?: DeploymentReport
 }
 
-export interface DeploymentReport {
-  target: DeploymentTarget
-  environmentUrl?: string
-  token: string
+export interface DeploymentReport extends DeploymentRequest {
   apiUrl: string
 }
 
@@ -156,33 +153,8 @@ function readRegistries(inputs: Inputs, pull: boolean): RegistryLogin[] {
 
 /** The environment to report to GitHub's Deployments API, when 'environment' is set. */
 function readDeploymentReport(inputs: Inputs, runner: Pick<RunnerContext, 'repository' | 'apiUrl'>): DeploymentReport | undefined {
-  const environment = inputs.string('environment')
-  const environmentUrl = inputs.string('environment-url')
-  const token = inputs.secret('token')
-  if (environment === '') {
-    if (environmentUrl !== '') {
-      throw new UserError("Input 'environment-url' is set but 'environment' is empty", { fix: "Set 'environment' to the GitHub environment the URL belongs to, e.g. staging." })
-    }
-    return undefined
-  }
-  if (environment.length > 255 || /\p{Cc}/u.test(environment)) {
-    throw new UserError(`Input 'environment' ${JSON.stringify(environment)} is not a GitHub environment name`, { fix: 'Use a name of at most 255 characters on one line, e.g. production or staging.' })
-  }
-  if (environmentUrl !== '' && !/^https?:\/\/[^\s]+$/.test(environmentUrl)) {
-    throw new UserError(`Input 'environment-url' ${JSON.stringify(environmentUrl)} is not an http(s) URL`, { fix: 'Give the address where the environment can be seen, e.g. https://staging.example.com.' })
-  }
-  if (token === '') {
-    throw new UserError("Input 'token' is empty, but 'environment' needs it to report the deployment to GitHub", {
-      fix: "Leave 'token' at its default (github.token) and give the job 'permissions: deployments: write'."
-    })
-  }
-  const repository = parseRepositoryName(runner.repository)
-  if (!repository) {
-    throw new UserError(`GITHUB_REPOSITORY ${JSON.stringify(runner.repository)} is not owner/name, so the deployment cannot be reported`, {
-      fix: "Run the action in a GitHub Actions workflow, or leave 'environment' empty."
-    })
-  }
-  return { target: { repository, environment }, environmentUrl: environmentUrl || undefined, token, apiUrl: runner.apiUrl }
+  const request = readDeploymentRequest(inputs, { environment: 'environment', environmentUrl: 'environment-url', token: 'token' }, runner.repository)
+  return request && { ...request, apiUrl: runner.apiUrl }
 }
 
 function readUsername(inputs: Inputs, name: string): string {

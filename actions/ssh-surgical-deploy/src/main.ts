@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
 import {
   GitCommandManager,
-  createDeployment,
   createGitHubClient,
-  setDeploymentStatus,
+  startDeployment,
   Inputs,
   SshSession,
   UserError,
@@ -17,6 +16,7 @@ import {
   runAction,
   type DeployLog,
   type DeploymentState,
+  type StartedDeployment,
   type HostOutcome,
   type Outcome,
   type RunInfo,
@@ -34,7 +34,7 @@ export async function run(): Promise<void> {
     }
     const run = await runInfo(runner)
     // Before any host is touched: a token that may not create deployments fails here.
-    const deployment = settings.deployment && !settings.dryRun ? await startDeployment(settings.deployment, run) : undefined
+    const deployment = settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined
     let outcomes: Outcome[]
     try {
       outcomes = await deployHosts(settings.hosts, settings.parallel, {
@@ -58,28 +58,10 @@ export async function run(): Promise<void> {
   })
 }
 
-interface StartedDeployment {
-  finish(state: DeploymentState, description: string): Promise<void>
-}
-
 /** Creates the GitHub deployment of the commit and marks it in progress. */
-async function startDeployment(report: DeploymentReport, run: RunInfo): Promise<StartedDeployment> {
+function startDeploymentOf(report: DeploymentReport, run: RunInfo): Promise<StartedDeployment> {
   const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl })
-  const status = (state: DeploymentState, description: string) => ({ state, description, logUrl: run.url, environmentUrl: report.environmentUrl })
-  const id = await createDeployment(client, report.target, run.sha, `ssh-surgical-deploy by ${run.actor}`)
-  await setDeploymentStatus(client, report.target, id, status('in_progress', 'Deploying'))
-  core.info(`Reporting to GitHub as deployment ${id} to the '${report.target.environment}' environment`)
-  return {
-    async finish(state, description) {
-      // The hosts are deployed (or not) whatever GitHub answers: a failed report warns, never fails the step.
-      try {
-        await setDeploymentStatus(client, report.target, id, status(state, description))
-      } catch (error) {
-        if (!(error instanceof UserError)) throw error
-        core.warning(error.describe())
-      }
-    }
-  }
+  return startDeployment(client, report.target, { sha: run.sha, description: `ssh-surgical-deploy by ${run.actor}`, logUrl: run.url, environmentUrl: report.environmentUrl })
 }
 
 /** success when every host is deployed or unchanged, failure when a host was rolled back, error otherwise. */
