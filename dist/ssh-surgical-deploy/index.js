@@ -71914,6 +71914,44 @@ function requestLog(log) {
     };
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/names.ts
+
+// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
+// require an alphanumeric first character, as container and DNS names derived from it need.
+const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+function isValidServiceName(name) {
+    return serviceNamePattern.test(name);
+}
+function requireServiceName(field, value) {
+    if (!isValidServiceName(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
+            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
+        });
+    }
+    return value;
+}
+// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
+const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
+function parseRepositoryName(value) {
+    const parts = value.split('/');
+    if (parts.length !== 2)
+        return undefined;
+    const [owner, repo] = parts;
+    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
+        return undefined;
+    return { owner, repo };
+}
+function requireRepositoryName(field, value) {
+    const parsed = parseRepositoryName(value);
+    if (!parsed) {
+        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
+            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
+        });
+    }
+    return parsed;
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/github/errors.ts
 
 function bodyOf(error) {
@@ -72063,8 +72101,49 @@ function explainRequestError(error, purpose) {
 
 ;// CONCATENATED MODULE: ./packages/core/src/github/deployments.ts
 
+
+
+
 /** The token permission creating deployments and their statuses needs. */
 const DEPLOYMENTS_PERMISSION = 'Deployments: write';
+/**
+ * Reads the inputs that ask for a deployment report (their names differ per action); undefined
+ * when the environment input is empty. `repository` is GITHUB_REPOSITORY, where it is reported.
+ */
+function readDeploymentRequest(inputs, names, repository) {
+    const environment = inputs.string(names.environment);
+    const environmentUrl = inputs.string(names.environmentUrl);
+    const token = inputs.secret(names.token);
+    if (environment === '') {
+        if (environmentUrl === '')
+            return undefined;
+        throw new errors_UserError(`Input '${names.environmentUrl}' is set but '${names.environment}' is empty`, {
+            fix: `Set '${names.environment}' to the GitHub environment the URL belongs to, e.g. staging.`
+        });
+    }
+    if (environment.length > 255 || /\p{Cc}/u.test(environment)) {
+        throw new errors_UserError(`Input '${names.environment}' ${JSON.stringify(environment)} is not a GitHub environment name`, {
+            fix: 'Use a name of at most 255 characters on one line, e.g. production or staging.'
+        });
+    }
+    if (environmentUrl !== '' && !/^https?:\/\/\S+$/.test(environmentUrl)) {
+        throw new errors_UserError(`Input '${names.environmentUrl}' ${JSON.stringify(environmentUrl)} is not an http(s) URL`, {
+            fix: 'Give the address where the environment can be seen, e.g. https://staging.example.com.'
+        });
+    }
+    if (token === '') {
+        throw new errors_UserError(`Input '${names.token}' is empty, but '${names.environment}' needs it to report the deployment to GitHub`, {
+            fix: `Leave '${names.token}' at its default (github.token) and give the job 'permissions: deployments: write'.`
+        });
+    }
+    const parsed = parseRepositoryName(repository);
+    if (!parsed) {
+        throw new errors_UserError(`GITHUB_REPOSITORY ${JSON.stringify(repository)} is not owner/name, so the deployment cannot be reported`, {
+            fix: `Run the action in a GitHub Actions workflow, or leave '${names.environment}' empty.`
+        });
+    }
+    return { target: { repository: parsed, environment }, environmentUrl: environmentUrl || undefined, token };
+}
 /** GitHub's limit on a deployment's or status's description. */
 const DESCRIPTION_LIMIT = 140;
 function shorten(text) {
@@ -72120,6 +72199,31 @@ async function setDeploymentStatus(client, target, id, status) {
     catch (error) {
         throw explainRequestError(error, purpose(target, `set the status of deployment ${id} of ${owner}/${repo} to '${status.state}'`));
     }
+}
+/**
+ * Creates the deployment and marks it in progress: a token that may not do so fails here, before
+ * the deploy changes anything. A final status GitHub refuses is only a warning: by then the
+ * deploy has happened (or not) whatever GitHub answers.
+ */
+async function startDeployment(client, target, run) {
+    const log = run.log ?? actionsLog;
+    const status = (state, description) => ({ state, description, logUrl: run.logUrl, environmentUrl: run.environmentUrl });
+    const id = await createDeployment(client, target, run.sha, run.description);
+    await setDeploymentStatus(client, target, id, status('in_progress', 'Deploying'));
+    log.info(`Reporting to GitHub as deployment ${id} to the '${target.environment}' environment`);
+    return {
+        id,
+        async finish(state, description) {
+            try {
+                await setDeploymentStatus(client, target, id, status(state, description));
+            }
+            catch (error) {
+                if (!(error instanceof errors_UserError))
+                    throw error;
+                log.warning(error.describe());
+            }
+        }
+    };
 }
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -73701,44 +73805,6 @@ function checkPrivateKey(field, key, passphrase, passphraseField) {
     }
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/names.ts
-
-// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
-// require an alphanumeric first character, as container and DNS names derived from it need.
-const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-function isValidServiceName(name) {
-    return serviceNamePattern.test(name);
-}
-function requireServiceName(field, value) {
-    if (!isValidServiceName(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
-            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
-        });
-    }
-    return value;
-}
-// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
-const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
-function parseRepositoryName(value) {
-    const parts = value.split('/');
-    if (parts.length !== 2)
-        return undefined;
-    const [owner, repo] = parts;
-    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
-        return undefined;
-    return { owner, repo };
-}
-function requireRepositoryName(field, value) {
-    const parsed = parseRepositoryName(value);
-    if (!parsed) {
-        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
-            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
-        });
-    }
-    return parsed;
-}
-
 ;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
 
 
@@ -74239,33 +74305,8 @@ function readRegistries(inputs, pull) {
 }
 /** The environment to report to GitHub's Deployments API, when 'environment' is set. */
 function readDeploymentReport(inputs, runner) {
-    const environment = inputs.string('environment');
-    const environmentUrl = inputs.string('environment-url');
-    const token = inputs.secret('token');
-    if (environment === '') {
-        if (environmentUrl !== '') {
-            throw new errors_UserError("Input 'environment-url' is set but 'environment' is empty", { fix: "Set 'environment' to the GitHub environment the URL belongs to, e.g. staging." });
-        }
-        return undefined;
-    }
-    if (environment.length > 255 || /\p{Cc}/u.test(environment)) {
-        throw new errors_UserError(`Input 'environment' ${JSON.stringify(environment)} is not a GitHub environment name`, { fix: 'Use a name of at most 255 characters on one line, e.g. production or staging.' });
-    }
-    if (environmentUrl !== '' && !/^https?:\/\/[^\s]+$/.test(environmentUrl)) {
-        throw new errors_UserError(`Input 'environment-url' ${JSON.stringify(environmentUrl)} is not an http(s) URL`, { fix: 'Give the address where the environment can be seen, e.g. https://staging.example.com.' });
-    }
-    if (token === '') {
-        throw new errors_UserError("Input 'token' is empty, but 'environment' needs it to report the deployment to GitHub", {
-            fix: "Leave 'token' at its default (github.token) and give the job 'permissions: deployments: write'."
-        });
-    }
-    const repository = parseRepositoryName(runner.repository);
-    if (!repository) {
-        throw new errors_UserError(`GITHUB_REPOSITORY ${JSON.stringify(runner.repository)} is not owner/name, so the deployment cannot be reported`, {
-            fix: "Run the action in a GitHub Actions workflow, or leave 'environment' empty."
-        });
-    }
-    return { target: { repository, environment }, environmentUrl: environmentUrl || undefined, token, apiUrl: runner.apiUrl };
+    const request = readDeploymentRequest(inputs, { environment: 'environment', environmentUrl: 'environment-url', token: 'token' }, runner.repository);
+    return request && { ...request, apiUrl: runner.apiUrl };
 }
 function readUsername(inputs, name) {
     const username = inputs.string(name);
@@ -74374,7 +74415,7 @@ async function run() {
         }
         const run = await runInfo(runner);
         // Before any host is touched: a token that may not create deployments fails here.
-        const deployment = settings.deployment && !settings.dryRun ? await startDeployment(settings.deployment, run) : undefined;
+        const deployment = settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined;
         let outcomes;
         try {
             outcomes = await deployHosts(settings.hosts, settings.parallel, {
@@ -74403,25 +74444,9 @@ async function run() {
     });
 }
 /** Creates the GitHub deployment of the commit and marks it in progress. */
-async function startDeployment(report, run) {
+function startDeploymentOf(report, run) {
     const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl });
-    const status = (state, description) => ({ state, description, logUrl: run.url, environmentUrl: report.environmentUrl });
-    const id = await createDeployment(client, report.target, run.sha, `ssh-surgical-deploy by ${run.actor}`);
-    await setDeploymentStatus(client, report.target, id, status('in_progress', 'Deploying'));
-    info(`Reporting to GitHub as deployment ${id} to the '${report.target.environment}' environment`);
-    return {
-        async finish(state, description) {
-            // The hosts are deployed (or not) whatever GitHub answers: a failed report warns, never fails the step.
-            try {
-                await setDeploymentStatus(client, report.target, id, status(state, description));
-            }
-            catch (error) {
-                if (!(error instanceof errors_UserError))
-                    throw error;
-                warning(error.describe());
-            }
-        }
-    };
+    return startDeployment(client, report.target, { sha: run.sha, description: `ssh-surgical-deploy by ${run.actor}`, logUrl: run.url, environmentUrl: report.environmentUrl });
 }
 /** success when every host is deployed or unchanged, failure when a host was rolled back, error otherwise. */
 function deploymentResult(outcomes) {
