@@ -14,6 +14,7 @@ import {
   sendRepositoryDispatch,
   startDeployment,
   waitForWorkflowRun,
+  type DeploymentRequest,
   type DeploymentState,
   type RunnerContext,
   type StartedDeployment
@@ -48,7 +49,7 @@ export async function run(): Promise<void> {
     if (settings.wait) await checkWorkflowRunsReadable(client, settings.repository, workflowToken)
     const images = settings.updates.map((u) => `${u.service}=${u.image}:${u.tag}${u.digest ? `@${u.digest}` : ''}`).join(', ')
     // Also before: a token that may not create deployments must not leave a deploy unreported.
-    const deployment = settings.deployment ? await startDeploymentOf(settings, runner, images) : undefined
+    const deployment = settings.deployment ? await startDeploymentOf(settings.deployment, settings.apiUrl, runner, images) : undefined
     const dispatchedAt = new Date()
     try {
       await sendRepositoryDispatch(client, {
@@ -114,9 +115,8 @@ async function waitForDeploy(
 }
 
 /** A deployment, in this (the application's) repository, of its commit, whose result is the infra run's. */
-function startDeploymentOf(settings: Settings, runner: RunnerContext, images: string): Promise<StartedDeployment> {
-  const request = settings.deployment!
-  const client = createGitHubClient({ token: request.token, apiUrl: settings.apiUrl })
+function startDeploymentOf(request: DeploymentRequest, apiUrl: string, runner: RunnerContext, images: string): Promise<StartedDeployment> {
+  const client = createGitHubClient({ token: request.token, apiUrl })
   const logUrl = `${runner.serverUrl}/${runner.repository}/actions/runs/${runner.runId}`
   return startDeployment(client, request.target, { sha: runner.sha, description: `Deploy of ${images}`, logUrl, environmentUrl: request.environmentUrl })
 }

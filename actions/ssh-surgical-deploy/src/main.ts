@@ -2,11 +2,10 @@ import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
 import {
   GitCommandManager,
-  createGitHubClient,
-  startDeployment,
   Inputs,
   SshSession,
   UserError,
+  createGitHubClient,
   deployHosts,
   deployToHost,
   failureOf,
@@ -14,14 +13,15 @@ import {
   imageChange,
   readRunnerContext,
   runAction,
+  startDeployment,
   type DeployLog,
   type DeploymentState,
-  type StartedDeployment,
   type HostOutcome,
   type Outcome,
   type RunInfo,
   type RunnerContext,
-  type SshTarget
+  type SshTarget,
+  type StartedDeployment
 } from '@gitops-lite/core'
 import { readSettings, type DeploymentReport, type Settings } from './input-helper'
 
