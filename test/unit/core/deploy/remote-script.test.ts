@@ -400,6 +400,56 @@ describe('the attached runner', () => {
   })
 })
 
+describe('registry logins (gl_pull with GL_LOGINS)', () => {
+  // docker login records its config folder, that folder's mode and its arguments, and accepts one password from stdin.
+  const fakeDocker = `#!/bin/sh
+case $1 in
+  login) echo "$DOCKER_CONFIG $(stat -c %a "$DOCKER_CONFIG") $*" >> "$FAKE/login.log"
+    [ "$(cat)" = "s3cret pw" ] || { echo "unauthorized: $5" >&2; exit 1; }
+    echo '{"auths":{"x":{}}}' > "$DOCKER_CONFIG/config.json"; echo "Login Succeeded" ;;
+  compose) echo "pull with $DOCKER_CONFIG $(cat "$DOCKER_CONFIG/config.json")" >> "$FAKE/pull.log" ;;
+esac
+`
+  function host(): string {
+    const fake = mkdtempSync(join(tmpdir(), 'gl-login-'))
+    for (const dir of ['bin', 'tmp', 'stage']) mkdirSync(join(fake, dir))
+    writeFileSync(join(fake, 'bin', 'docker'), fakeDocker)
+    chmodSync(join(fake, 'bin', 'docker'), 0o755)
+    return fake
+  }
+  const logins = (password: string) => `reg.example.com:5000 ${Buffer.from('deployer').toString('base64')} ${Buffer.from(password).toString('base64')}`
+  const pull = (fake: string, password: string) =>
+    runLibrary(`export TMPDIR="$FAKE/tmp"; GL_STAGE="$FAKE/stage"; gl_pull web; echo "rc=$? config=[$GL_DOCKER_CONFIG]"`, fake, {
+      GL_LOGINS: logins(password),
+      GL_PULL: '1',
+      GL_FULL: '0',
+      GL_COMPOSE: 'v2'
+    })
+
+  it('logs in with the password on stdin, into a private folder only the pull uses, removed right after', () => {
+    const fake = host()
+    const result = pull(fake, 's3cret pw')
+    expect(result.stdout).toContain('rc=0 config=[]')
+    const [folder, mode, ...args] = readFileSync(join(fake, 'login.log'), 'utf8').trim().split(' ')
+    expect(folder.startsWith(join(fake, 'tmp'))).toBe(true)
+    expect(mode).toBe('700')
+    expect(args).toEqual(['login', '--username', 'deployer', '--password-stdin', 'reg.example.com:5000'])
+    expect(readFileSync(join(fake, 'pull.log'), 'utf8')).toBe(`pull with ${folder} {"auths":{"x":{}}}\n`)
+    expect(readdirSync(join(fake, 'tmp'))).toEqual([])
+    expect(result.stdout + result.stderr).not.toContain('s3cret')
+  })
+
+  it('a refused login fails the pull before it runs, naming the registry, and leaves no folder', () => {
+    const fake = host()
+    const result = pull(fake, 'wrong')
+    expect(result.stdout).toContain('rc=1 config=[]')
+    expect(events(result.stdout)).toEqual(['phase login', 'login-failed reg.example.com:5000'])
+    expect(result.stderr).toContain('unauthorized')
+    expect(existsSync(join(fake, 'pull.log'))).toBe(false)
+    expect(readdirSync(join(fake, 'tmp'))).toEqual([])
+  })
+})
+
 describe('the detached runner', () => {
   it('streams the script log and exits with its code', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')

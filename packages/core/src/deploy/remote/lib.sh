@@ -241,7 +241,7 @@ gl_logout() {
 gl_pull() {
   [ "$GL_PULL" = 1 ] || return 0
   [ "$GL_FULL" = 1 ] || [ $# -gt 0 ] || return 0
-  gl_login || return 1
+  gl_login || { gl_logout; return 1; }
   gl_event phase pull
   (
     if [ -n "$GL_DOCKER_CONFIG" ]; then export DOCKER_CONFIG="$GL_DOCKER_CONFIG"; fi
