@@ -40604,7 +40604,7 @@ async function run() {
             await checkWorkflowRunsReadable(client, settings.repository, workflowToken);
         const images = settings.updates.map((u) => `${u.service}=${u.image}:${u.tag}${u.digest ? `@${u.digest}` : ''}`).join(', ');
         // Also before: a token that may not create deployments must not leave a deploy unreported.
-        const deployment = settings.deployment ? await startDeploymentOf(settings, runner, images) : undefined;
+        const deployment = settings.deployment ? await startDeploymentOf(settings.deployment, settings.apiUrl, runner, images) : undefined;
         const dispatchedAt = new Date();
         try {
             await sendRepositoryDispatch(client, {
@@ -40662,9 +40662,8 @@ async function waitForDeploy(settings, target, correlationId, dispatchedAt, clie
     info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`);
 }
 /** A deployment, in this (the application's) repository, of its commit, whose result is the infra run's. */
-function startDeploymentOf(settings, runner, images) {
-    const request = settings.deployment;
-    const client = createGitHubClient({ token: request.token, apiUrl: settings.apiUrl });
+function startDeploymentOf(request, apiUrl, runner, images) {
+    const client = createGitHubClient({ token: request.token, apiUrl });
     const logUrl = `${runner.serverUrl}/${runner.repository}/actions/runs/${runner.runId}`;
     return startDeployment(client, request.target, { sha: runner.sha, description: `Deploy of ${images}`, logUrl, environmentUrl: request.environmentUrl });
 }
