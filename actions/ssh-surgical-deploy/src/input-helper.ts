@@ -45,7 +45,9 @@ export interface Settings {
   preDeploy: Map<string, string[]>
   /** Registries the pull logs in to, through a Docker config that lives only for the deploy. */
   registries: RegistryLogin[]
-  mode: 'surgical' | 'full'
+  mode: 'surgical' | 'full' | 'remove' | 'list'
+  /** mode: remove: the project's named volumes go too. */
+  removeVolumes: boolean
   /** Undefined: computed. */
   services?: string[]
   pull: boolean
@@ -85,12 +87,32 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
   const passphrase = inputs.secret('passphrase')
   checkPrivateKey('key', privateKey, passphrase, 'passphrase')
 
-  const files = readFiles(inputs, runner.workspace)
+  const mode = inputs.oneOf('mode', ['surgical', 'full', 'remove', 'list'] as const, 'surgical')
+  const removeVolumes = readRemoveVolumes(inputs, mode)
+  // A removal or a listing uploads nothing: it reads what the host's records say was deployed.
+  const wholeStacks = mode === 'remove' || mode === 'list'
+  const files = wholeStacks ? [] : readFiles(inputs, runner.workspace)
   const composeFiles = files.filter((f) => f.compose)
-  const mode = inputs.oneOf('mode', ['surgical', 'full'] as const, 'surgical')
   const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name))
+  if (wholeStacks && services.length > 0) {
+    throw new UserError(`Input 'services' is set with 'mode: ${mode}', which works on whole stacks`, {
+      fix: "Remove 'services'. To remove some services of a stack, remove them from its compose file and deploy it (mode: surgical removes them)."
+    })
+  }
+  const projectName = readProjectName(inputs)
+  if (mode === 'remove' && projectName === '') {
+    throw new UserError("Input 'project-name' is empty, but 'mode: remove' needs it: a removal takes down only the project it names", {
+      fix: "Set 'project-name' to the project remote-dir holds, e.g. pr-42 for a preview deployed with project-name: pr-42."
+    })
+  }
   const composeSources = composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))
   const pull = inputs.boolean('pull', true)
+  const deployment = readDeploymentReport(inputs, runner)
+  if (wholeStacks && deployment) {
+    throw new UserError(`Input 'environment' is set with 'mode: ${mode}', which deploys nothing to report`, {
+      fix: "Remove 'environment' (and 'environment-url') from this step."
+    })
+  }
   return {
     hosts,
     privateKey,
@@ -100,7 +122,7 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
     stack: {
       remoteDir: readRemoteDir(inputs),
       composeFiles: composeFiles.map((f) => f.path),
-      projectName: readProjectName(inputs),
+      projectName,
       composeCommand: inputs.oneOf<ComposeCommand>('compose-command', ['auto', 'docker compose', 'docker-compose'], 'auto')
     },
     files,
@@ -108,6 +130,7 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
     preDeploy: preDeployCommandsOf(composeSources),
     registries: readRegistries(inputs, pull),
     mode,
+    removeVolumes,
     services: services.length > 0 ? [...new Set(services)] : undefined,
     pull,
     rollback: inputs.boolean('rollback', true),
@@ -117,7 +140,7 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
     commandTimeoutMs: inputs.duration('command-timeout', '10m'),
     lockTimeoutMs: inputs.duration('lock-timeout', '10m'),
     healthTimeoutMs: inputs.duration('health-timeout', '120s'),
-    deployment: readDeploymentReport(inputs, runner)
+    deployment
   }
 }
 
@@ -155,6 +178,16 @@ function readRegistries(inputs: Inputs, pull: boolean): RegistryLogin[] {
 function readDeploymentReport(inputs: Inputs, runner: Pick<RunnerContext, 'repository' | 'apiUrl'>): DeploymentReport | undefined {
   const request = readDeploymentRequest(inputs, { environment: 'environment', environmentUrl: 'environment-url', token: 'token' }, runner.repository)
   return request && { ...request, apiUrl: runner.apiUrl }
+}
+
+function readRemoveVolumes(inputs: Inputs, mode: Settings['mode']): boolean {
+  const removeVolumes = inputs.boolean('remove-volumes')
+  if (removeVolumes && mode !== 'remove') {
+    throw new UserError(`Input 'remove-volumes' is true with 'mode: ${mode}', which removes no volume`, {
+      fix: "Set 'mode: remove' to take the project down with its volumes, or remove 'remove-volumes'."
+    })
+  }
+  return removeVolumes
 }
 
 function readUsername(inputs: Inputs, name: string): string {

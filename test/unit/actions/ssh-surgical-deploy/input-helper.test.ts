@@ -125,5 +125,16 @@ describe('ssh-surgical-deploy inputs', () => {
     expect(failure({ 'environment-url': 'https://x.example.com' })).toContain("'environment' is empty")
     expect(failure({ environment: 'staging', 'environment-url': 'staging.example.com', token: 't' })).toContain('is not an http(s) URL')
     expect(failure({ environment: 'staging', token: 't' }, undefined, { repository: '' })).toContain('GITHUB_REPOSITORY "" is not owner/name')
+    expect(failure({ environment: 'staging', token: 't', mode: 'list', 'remote-dir': '/srv/previews' }, workspace({}))).toContain("with 'mode: list', which deploys nothing")
+  })
+
+  it("'mode: remove' needs the project name, reads no files, and takes no service list", () => {
+    const empty = workspace({})
+    const read = settings({ mode: 'remove', 'project-name': 'pr-42', 'remote-dir': '/srv/previews/pr-42', 'remove-volumes': 'true' }, empty)
+    expect(read).toMatchObject({ mode: 'remove', removeVolumes: true, files: [], stack: { projectName: 'pr-42', remoteDir: '/srv/previews/pr-42', composeFiles: [] } })
+    expect(failure({ mode: 'remove' }, empty)).toContain("Input 'project-name' is empty, but 'mode: remove' needs it")
+    expect(failure({ mode: 'remove', 'project-name': 'pr-42', services: 'web' }, empty)).toContain("Input 'services' is set with 'mode: remove'")
+    expect(settings({ mode: 'list', 'remote-dir': '/srv/previews' }, empty)).toMatchObject({ mode: 'list', files: [] })
+    expect(failure({ 'remove-volumes': 'true' })).toContain("Input 'remove-volumes' is true with 'mode: surgical', which removes no volume")
   })
 })
