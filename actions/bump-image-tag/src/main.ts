@@ -7,6 +7,7 @@ import {
   Inputs,
   UserError,
   createGitHubClient,
+  log,
   looksLikeWorkflowToken,
   openPullRequest,
   planImageBump,
@@ -44,7 +45,7 @@ async function checkOutBranch(git: GitCommandManager, branch: string): Promise<s
   const previous = await git.currentBranch()
   if (previous === branch) return undefined
   const before = previous ?? (await git.headSha())
-  core.info(`Checking out '${branch}' from ${remote}`)
+  log.info(`Checking out '${branch}' from ${remote}`)
   await git.checkoutBranch(branch, await git.fetch(remote, branch))
   return before
 }
@@ -94,7 +95,7 @@ async function restorePlan(settings: Settings, plan: BumpPlan): Promise<void> {
 }
 
 async function bumpImageTag(settings: Settings): Promise<void> {
-  const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core.debug(line))
+  const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => log.debug(line))
   const previous = await checkOutBranch(git, settings.branch)
   try {
     await bumpOnBranch(settings, git)
@@ -108,7 +109,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager): Promise
   const paths = locateFiles(settings)
   let plan = await planFromDisk(settings, paths)
   for (const update of plan.updates) {
-    core.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
+    log.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
   }
   const report = (changed: boolean, outcome: string, extra: { commitSha?: string; pullRequestUrl?: string } = {}): void => {
     const changedUpdates = changed ? plan.updates.filter((u) => u.changed) : []
@@ -119,7 +120,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager): Promise
     core.setOutput('commit-sha', extra.commitSha ?? '')
     core.setOutput('pull-request-url', extra.pullRequestUrl ?? '')
     core.setOutput('diff', changed ? diffOf(settings, paths, plan) : '')
-    core.info(outcome)
+    log.info(outcome)
     core.summary.addRaw(summaryMarkdown(plan.updates, outcome))
   }
   const finish = async (changed: boolean, outcome: string, extra?: { commitSha?: string; pullRequestUrl?: string }): Promise<void> => {
@@ -129,7 +130,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager): Promise
 
   if (plan.files.length === 0) return finish(false, 'Every service is already at the requested image; nothing to do.')
   if (settings.dryRun) {
-    core.info(diffOf(settings, paths, plan))
+    log.fenced(diffOf(settings, paths, plan).replace(/\n$/, '').split('\n'))
     return finish(true, 'Dry run: the diff above was not applied.')
   }
   if (!settings.commit) {
@@ -156,7 +157,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager): Promise
     push: settings.push,
     maxAttempts: settings.maxAttempts,
     author: settings.author,
-    log: (line) => core.info(line),
+    log: (line) => log.info(line),
     apply: async () => {
       plan = await planFromDisk(settings, paths)
       if (plan.files.length === 0) return undefined
@@ -168,7 +169,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager): Promise
       }
     }
   })
-  core.info(`Commit-and-push rounds: ${result.attempts}`)
+  log.info(`Commit-and-push rounds: ${result.attempts}`)
   if (!result.commitSha) return finish(false, `${base} already has these images (another run landed them first); nothing to commit.`)
   if (!settings.push) return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, { commitSha: result.commitSha })
   if (!settings.pullRequest) return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha })

@@ -4,7 +4,7 @@ import {
   type PayloadSource,
   type RepositoryName,
   UserError,
-  formatDuration,
+  hasControlCharacter,
   isValidEnvironment,
   requireDigest,
   requireRepository,
@@ -134,7 +134,7 @@ function readSource(env: NodeJS.ProcessEnv): PayloadSource {
 
 /** Reads and validates every input; nothing is sent unless all of them are valid. */
 export function readSettings(inputs: Inputs, env: NodeJS.ProcessEnv): Settings {
-  const token = inputs.secret('token')
+  const token = inputs.token('token')
   if (token === '') {
     throw new UserError("Input 'token' is required but was empty", {
       fix: "Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}."
@@ -144,6 +144,11 @@ export function readSettings(inputs: Inputs, env: NodeJS.ProcessEnv): Settings {
 
   // Its length is one of GitHub's limits, checked with the others (checkDispatchLimits) before any request.
   const eventType = inputs.string('event-type') || 'deploy'
+  if (hasControlCharacter(eventType)) {
+    throw new UserError(`Input 'event-type' ${quote(eventType)} contains a line break or a control character`, {
+      fix: "Give the event type the infra workflow listens for (on: repository_dispatch: types: [deploy]), e.g. 'deploy'."
+    })
+  }
 
   const single = { service: inputs.string('service'), image: inputs.string('image'), tag: inputs.string('tag'), digest: inputs.string('digest') }
   const servicesRaw = inputs.string('services')
@@ -179,12 +184,7 @@ export function readSettings(inputs: Inputs, env: NodeJS.ProcessEnv): Settings {
   const extraRaw = inputs.string('client-payload')
   const extra = extraRaw === '' ? undefined : parseJson('client-payload', extraRaw, 'a JSON value, e.g. {"pr": 42}')
 
-  const waitTimeoutMs = inputs.duration('wait-timeout', '15m')
-  if (waitTimeoutMs < 1000 || waitTimeoutMs > MAX_WAIT_MS) {
-    throw new UserError(`Input 'wait-timeout' must be from 1s to 6h, got ${quote(inputs.string('wait-timeout'))}, which is ${formatDuration(waitTimeoutMs)}`, {
-      fix: "Use e.g. '15m'; a bare number is seconds."
-    })
-  }
+  const waitTimeoutMs = inputs.duration('wait-timeout', '15m', { min: 1000, max: MAX_WAIT_MS })
 
   return {
     token,

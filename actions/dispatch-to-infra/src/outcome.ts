@@ -1,4 +1,4 @@
-import { RUN_NAME_LINE, UserError, formatDuration, runToReport, type WaitResult, type WorkflowRun } from '@gitops-lite/core'
+import { RUN_NAME_LINE, UserError, escapeHtml, formatDuration, runToReport, type WaitResult, type WorkflowRun } from '@gitops-lite/core'
 
 /**
  * The `conclusion` output when the wait ended without a conclusion from GitHub. None is one of
@@ -38,7 +38,7 @@ export function deployOutcome(result: WaitResult, context: WaitContext): DeployO
     case 'not-found':
       return {
         conclusion: WAIT_CONCLUSIONS['not-found'],
-        summary: [`No run of ${context.target} carried the correlation id <code>${context.correlationId}</code>.`],
+        summary: [`No run of ${escapeHtml(context.target)} carried the correlation id <code>${escapeHtml(context.correlationId)}</code>.`],
         failure: new UserError(`No repository_dispatch run of ${context.target} has '${context.correlationId}' in its name ${findLimit(context)}`, {
           fix: `Check that the infra workflow runs on repository_dispatch (types: [${context.eventType}]) and has the line: ${RUN_NAME_LINE}`
         })
@@ -53,7 +53,7 @@ export function deployOutcome(result: WaitResult, context: WaitContext): DeployO
         run,
         summary: run
           ? summary(' when reading it failed; it may still be running')
-          : [`The <code>${context.eventType}</code> event was sent, but looking for its run failed; it may still be running.`],
+          : [`The <code>${escapeHtml(context.eventType)}</code> event was sent, but looking for its run failed; it may still be running.`],
         failure: new UserError(`${sent}, and ${failed}: ${result.error.message}`, {
           fix: [`${look}; ${RERUN_NOTE}`, result.error.fix].filter(Boolean).join(' ')
         })
@@ -97,15 +97,15 @@ function among(runs: WorkflowRun[], context: WaitContext): string {
 function severalRunsNote(runs: WorkflowRun[], context: WaitContext): string[] {
   if (runs.length < 2) return []
   return [
-    `${runs.length} runs carry the correlation id <code>${context.correlationId}</code>: a retried delivery, or several workflows ` +
+    `${runs.length} runs carry the correlation id <code>${escapeHtml(context.correlationId)}</code>: a retried delivery, or several workflows ` +
       'whose run-name carries it. The step fails if any of them fails.'
   ]
 }
 
 /** One summary line per run; `stillRunning` ends the line of a run that had not completed. */
 function runLine(run: WorkflowRun, stillRunning: string): string {
-  const link = `<a href="${run.html_url}">run ${run.id}</a>`
+  const link = `<a href="${escapeHtml(run.html_url)}">run ${escapeHtml(String(run.id))}</a>`
   return run.status === 'completed'
-    ? `The deploy ${link} concluded <code>${run.conclusion}</code>.`
-    : `The deploy ${link} was still <code>${run.status}</code>${stillRunning}.`
+    ? `The deploy ${link} concluded <code>${escapeHtml(String(run.conclusion))}</code>.`
+    : `The deploy ${link} was still <code>${escapeHtml(String(run.status))}</code>${escapeHtml(stillRunning)}.`
 }

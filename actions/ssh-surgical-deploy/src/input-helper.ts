@@ -49,6 +49,9 @@ export interface Settings {
   healthTimeoutMs: number
 }
 
+const minute = 60_000
+const hour = 60 * minute
+
 export function readSettings(inputs: Inputs, workspace: string): Settings {
   const port = inputs.integer('port', { min: 1, max: 65535, fallback: 22 })
   const username = readUsername(inputs, 'username')
@@ -96,10 +99,10 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
     rollback: inputs.boolean('rollback', true),
     dryRun: inputs.boolean('dry-run'),
     parallel: inputs.boolean('parallel'),
-    connectTimeoutMs: inputs.duration('connect-timeout', '30s'),
-    commandTimeoutMs: inputs.duration('command-timeout', '10m'),
-    lockTimeoutMs: inputs.duration('lock-timeout', '10m'),
-    healthTimeoutMs: inputs.duration('health-timeout', '120s')
+    connectTimeoutMs: inputs.duration('connect-timeout', '30s', { min: 1000, max: 10 * minute }),
+    commandTimeoutMs: inputs.duration('command-timeout', '10m', { min: 10_000, max: 6 * hour }),
+    lockTimeoutMs: inputs.duration('lock-timeout', '10m', { min: 1000, max: 6 * hour }),
+    healthTimeoutMs: inputs.duration('health-timeout', '120s', { min: 1000, max: 6 * hour })
   }
 }
 
