@@ -1,17 +1,14 @@
-import { jest } from '@jest/globals'
 import { escapeHtml, hasControlCharacter, log, maskSecret, printable } from '@gitops-lite/core'
 
 /** What `body` writes to stdout, as the runner reads it. */
 function stdoutOf(body: () => void): string {
   const written: string[] = []
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    written.push(String(chunk))
-    return true
-  })
+  const write = process.stdout.write
+  process.stdout.write = ((chunk: string | Uint8Array) => written.push(String(chunk)) > 0) as typeof process.stdout.write
   try {
     body()
   } finally {
-    spy.mockRestore()
+    process.stdout.write = write
   }
   return written.join('')
 }

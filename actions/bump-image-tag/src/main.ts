@@ -16,7 +16,7 @@ import {
   bumpDiff,
   type BumpPlan
 } from '@gitops-lite/core'
-import { readOptional, writeFileAtomic } from './files'
+import { readOptional, readText, writeFileAtomic } from './files'
 import { checkUpdateRegistry, locateFiles, readSettings, type FileSet, type Settings } from './input-helper'
 import { commitMessage, pullRequestBranch, summaryMarkdown } from './report'
 
@@ -58,9 +58,9 @@ function existingFolder(path: string): string {
 /** Reads the files as they are now and plans the edit; pure apart from reading. */
 async function planFromDisk(settings: Settings, paths: FileSet): Promise<BumpPlan> {
   const display = (path: string): string => relative(settings.workspace, path)
-  const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readFile(path, 'utf8') })))
+  const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readText(path, display(path)) })))
   const envFile = display(paths.envFile)
-  const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets: settings.targets })
+  const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile, envFile) }, targets: settings.targets })
   for (const update of plan.updates) {
     if (update.changed) checkUpdateRegistry(update, settings.allowedRegistries, envFile)
   }
@@ -106,7 +106,7 @@ async function bumpImageTag(settings: Settings): Promise<void> {
 }
 
 async function bumpOnBranch(settings: Settings, git: GitCommandManager): Promise<void> {
-  const paths = locateFiles(settings)
+  let paths = locateFiles(settings)
   let plan = await planFromDisk(settings, paths)
   for (const update of plan.updates) {
     log.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
@@ -159,6 +159,8 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager): Promise
     author: settings.author,
     log: (line) => log.info(line),
     apply: async () => {
+      // The branch moved: its files, and where their symbolic links lead, may differ from the last round's.
+      paths = locateFiles(settings)
       plan = await planFromDisk(settings, paths)
       if (plan.files.length === 0) return undefined
       const written = plan

@@ -5,7 +5,9 @@ import {
   findComposeFile,
   Inputs,
   UserError,
+  checkComposeImages,
   checkPrivateKey,
+  decodeUtf8,
   envFilesOf,
   isComposeFileName,
   isReservedPath,
@@ -77,6 +79,8 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
 
   const files = readFiles(inputs, workspace)
   const composeFiles = files.filter((f) => f.compose)
+  const composeSources = composeFiles.map((f) => ({ path: f.path, text: decodeUtf8(f.content, f.path) }))
+  checkComposeImages(composeSources)
   const mode = inputs.oneOf('mode', ['surgical', 'full'] as const, 'surgical')
   const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name))
   return {
@@ -92,7 +96,7 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
       composeCommand: inputs.oneOf<ComposeCommand>('compose-command', ['auto', 'docker compose', 'docker-compose'], 'auto')
     },
     files,
-    envFiles: envFilesOf(composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))),
+    envFiles: envFilesOf(composeSources),
     mode,
     services: services.length > 0 ? [...new Set(services)] : undefined,
     pull: inputs.boolean('pull', true),
