@@ -4,7 +4,7 @@ import { ConnectionLostError, type ExecResult, type RemoteShell } from '../ssh/c
 import { formatPlan } from './format'
 import { computePlan, pathsToDigest, type HostPlan } from './plan'
 import { jsonPrefix, RECORD_SCHEMA, type AuditEntry, type RecordedService, type RecordHeader } from './record'
-import { ExitCode } from './remote-lib'
+import { ExitCode } from './remote'
 import { parseInspection, type HostReport } from './report'
 import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
 import type { StackFile } from './stack-files'

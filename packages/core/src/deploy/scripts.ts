@@ -1,6 +1,6 @@
 import { posix } from 'node:path'
 import { ShellScript, shellCommand } from '../shell'
-import { ATTACHED_BOOTSTRAP, DETACHED_BOOTSTRAP, REMOTE_LIBRARY } from './remote-lib'
+import { ATTACHED_BOOTSTRAP, DETACHED_BOOTSTRAP, REMOTE_LIBRARY } from './remote'
 import type { HostPlan } from './plan'
 import type { StackFile } from './stack-files'
 

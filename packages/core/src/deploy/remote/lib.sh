@@ -1,12 +1,3 @@
-/**
- * The host side of a deploy: a static POSIX sh library. Every value it uses arrives as a
- * quoted variable assignment placed before it (see scripts.ts), as a function argument, or on
- * stdin; nothing in here is generated. Lists (services, files, container ids) are
- * space-separated words that were validated to contain no spaces or glob characters.
- *
- * Written without `${`: it lives in a String.raw template. Exit codes are in ExitCode.
- */
-export const REMOTE_LIBRARY = String.raw`
 set -u
 set -f
 # A relative remote-dir is relative to the login's home directory, as scp would take it.
@@ -449,46 +440,3 @@ gl_apply_main() {
   gl_show_logs "$GL_FAILED"
   gl_finish rollback-failed 11
 }
-`
-
-/** Exit codes of the remote scripts. */
-export const ExitCode = {
-  ok: 0,
-  rolledBack: 10,
-  rollbackFailed: 11,
-  failedBeforeChange: 12,
-  failedNoRollback: 13,
-  /** The services are deployed and healthy, but the record (state) could not be written. */
-  deployedWithoutRecord: 14,
-  /** The services are deployed and healthy, but removing a service gone from the files failed. */
-  removeFailed: 15,
-  invalidFiles: 65,
-  missingTool: 69,
-  hostError: 70,
-  lockTimeout: 75,
-  stalePlan: 76
-} as const
-
-/** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
-export const ATTACHED_BOOTSTRAP = 't=$(mktemp) || exit 70; cat > "$t" || exit 70; sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r'
-
-/**
- * Saves the script from stdin to $1/apply.sh and runs it detached from the SSH session, so a
- * dropped connection never leaves a half-done deploy: the host finishes it (or rolls back) and
- * releases the lock. Meanwhile its log is streamed back; the exit code is the script's.
- */
-export const DETACHED_BOOTSTRAP = [
-  'd=$1',
-  'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
-  // A fresh folder per apply: a second script written into a running one's folder would be read by it.
-  'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit 70',
-  `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
-  'n=0',
-  'while :; do',
-  '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',
-  '  t=$(($(wc -l < "$d/log")))',
-  '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
-  `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
-  '  sleep 0.2',
-  'done'
-].join('\n')
