@@ -202,7 +202,8 @@ gl_pull() {
   [ "$GL_PULL" = 1 ] || return 0
   [ "$GL_FULL" = 1 ] || [ $# -gt 0 ] || return 0
   gl_event phase pull
-  (cd "$GL_STAGE" && gl_project pull --quiet "$@")
+  # `--`: service names are never read as options (both compose binaries accept it).
+  (cd "$GL_STAGE" && gl_project pull --quiet -- "$@")
 }
 
 # Backs up what will be replaced, then renames each staged file into place (atomic per file).
@@ -247,7 +248,7 @@ gl_up() {
   if [ "$GL_FULL" = 1 ]; then
     (cd "$GL_DIR" && gl_project up -d --remove-orphans --force-recreate)
   elif [ $# -gt 0 ]; then
-    (cd "$GL_DIR" && gl_project up -d --no-deps --force-recreate "$@")
+    (cd "$GL_DIR" && gl_project up -d --no-deps --force-recreate -- "$@")
   fi
 }
 
