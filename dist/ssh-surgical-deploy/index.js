@@ -66062,6 +66062,13 @@ function parseCompose(source) {
             location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
         });
     }
+    if (!(0,dist/* isMap */.jh)(doc.contents)) {
+        const empty = doc.contents === null;
+        throw new errors_UserError(`${source.path} ${empty ? 'is empty' : 'is not a mapping of top-level keys (services:, volumes:, ...)'}`, {
+            fix: 'Check that the right file is named; a compose file starts with keys such as "services:".',
+            location: { file: source.path, line: 1 }
+        });
+    }
     const data = documentData(doc);
     const scalars = new Map();
     const anchors = new Map();

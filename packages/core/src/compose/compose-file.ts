@@ -76,6 +76,13 @@ export function parseCompose(source: ComposeSource): ComposeFile {
       location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
     })
   }
+  if (!isMap(doc.contents)) {
+    const empty = doc.contents === null
+    throw new UserError(`${source.path} ${empty ? 'is empty' : 'is not a mapping of top-level keys (services:, volumes:, ...)'}`, {
+      fix: 'Check that the right file is named; a compose file starts with keys such as "services:".',
+      location: { file: source.path, line: 1 }
+    })
+  }
   const data = documentData(doc)
   const scalars = new Map<number, Scalar>()
   const anchors = new Map<number, string>()
