@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FakeGitHub, ProcessGroup, createGitRemote, ensureDocker, exec, freePort, startSshHost, type SshHost } from '@gitops-lite/sandbox'
 import { runAction, type ActionName, type ActionRun } from '../helpers/run-action'
+import { foreignCommands } from '../helpers/workflow-commands'
 
 const timeout = 120_000
 
@@ -324,36 +325,6 @@ async function runCase(c: Case): Promise<{ run: ActionRun; changed: string[] }> 
   if (JSON.stringify(await snapshot(remoteDir)) !== JSON.stringify(before)) changed.push(`a file in ${remoteDir}`)
   if (c.vm && (await projectContainers(project)) !== containersBefore) changed.push(`a container of ${project}`)
   return { run, changed }
-}
-
-/**
- * Lines of stdout and stderr the runner would act on as workflow commands, other than the
- * action's own: annotations, masks, debug lines and the stop-commands fences around verbatim text.
- */
-function foreignCommands(output: string): string[] {
-  const foreign: string[] = []
-  let fence: string | undefined
-  for (const line of output.split(/\r\n|\r|\n/)) {
-    const trimmed = line.trim()
-    if (fence !== undefined) {
-      if (trimmed === `::${fence}::`) fence = undefined
-      continue
-    }
-    const stop = /^::stop-commands::([0-9a-f]{32})$/.exec(trimmed)
-    if (stop) {
-      fence = stop[1]
-      continue
-    }
-    // A mask only hides its text, whatever it holds.
-    if (trimmed.startsWith('::add-mask::')) continue
-    // An annotation of the action's own: its text must not begin with the attacker's command.
-    if (/^::(error|warning|notice|debug)( [^:]*)?::/.test(trimmed) && !/^::[a-z]+( [^:]*)?::(INJECTED|::)/.test(trimmed)) {
-      if (trimmed.includes('##[')) foreign.push(trimmed)
-      continue
-    }
-    if (trimmed.startsWith('::') || trimmed.includes('##[')) foreign.push(trimmed)
-  }
-  return foreign
 }
 
 function expectRefusal(c: Case, run: ActionRun, changed: string[]): void {
