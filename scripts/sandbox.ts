@@ -3,7 +3,8 @@
  * the committed action bundles. See `--help`.
  */
 import { parseArgs } from 'node:util'
-import { DEFAULT_SANDBOX_DIR, PipelineSandbox, formatDuration, runScenario, teardownSandbox } from '../packages/sandbox/src/pipeline'
+import { formatDuration } from '@gitops-lite/core'
+import { DEFAULT_SANDBOX_DIR, PipelineSandbox, runScenario, teardownSandbox } from '@gitops-lite/demo'
 
 const usage = `Usage: bash scripts/sandbox.sh [--keep | --down] [--dir DIR]
 

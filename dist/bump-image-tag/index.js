@@ -42377,7 +42377,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    error(message);
+    core_error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -42400,7 +42400,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function error(message, properties = {}) {
+function core_error(message, properties = {}) {
     command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -42547,107 +42547,6 @@ function errorMessage(error) {
     return String(error);
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./packages/core/src/log.ts
-
-
-// The one way text reaches the job log. The runner acts on any line that starts (after
-// whitespace) with `::`, or holds `##[`, as a workflow command; text from outside (the VM,
-// compose files, API replies, inputs) must never be able to write such a line. The lint rule
-// in eslint.config.js keeps every other module from printing by itself.
-const secrets = new Set();
-/** Values shorter than this are not masked line by line: "on", "1" would blank half the log. */
-const minLineSecretLength = 4;
-/**
- * Registers a value the log must never show: the runner masks it in everything it prints, and
- * `printable` masks it too (in messages built before the runner sees them, and in tests). A
- * multi-line value is also masked line by line, as the runner would show it split.
- */
-function maskSecret(value) {
-    if (value.trim() === '')
-        return;
-    core_setSecret(value);
-    secrets.add(value);
-    for (const line of value.split(/\r?\n/)) {
-        const trimmed = line.trim();
-        if (trimmed.length < minLineSecretLength || trimmed === value)
-            continue;
-        core_setSecret(trimmed);
-        secrets.add(trimmed);
-    }
-}
-/** `text` with every registered secret replaced by `***`, the longest first. */
-function masked(text) {
-    let result = text;
-    for (const secret of [...secrets].sort((a, b) => b.length - a.length))
-        result = result.split(secret).join('***');
-    return result;
-}
-const zeroWidthSpace = '\u200b';
-// Matching control characters is the point here.
-// eslint-disable-next-line no-control-regex
-const controlCharacters = /[\0-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g;
-/** Whether `text` holds a line break or another control character (a tab is not one). */
-function hasControlCharacter(text) {
-    return text.search(controlCharacters) >= 0;
-}
-/**
- * One log line that cannot act as a workflow command: secrets masked, line breaks and other
- * control characters written as escapes (`\n`, `\u001b`), a leading `::` and any `##[` broken
- * by a zero-width space, which the runner does not trim.
- */
-function printable(text) {
-    const escaped = masked(text).replace(controlCharacters, (char) => {
-        if (char === '\n')
-            return '\\n';
-        if (char === '\r')
-            return '\\r';
-        return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
-    });
-    const unfenced = escaped.replace(/##\[/g, `#${zeroWidthSpace}#[`);
-    return /^\s*::/.test(unfenced) ? `${zeroWidthSpace}${unfenced}` : unfenced;
-}
-/** Escapes text for HTML in the job summary (element content and quoted attributes). */
-function escapeHtml(text) {
-    return masked(text).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
-}
-function printableProperties(properties) {
-    if (!properties)
-        return undefined;
-    return {
-        ...properties,
-        ...(properties.title !== undefined && { title: printable(properties.title) }),
-        ...(properties.file !== undefined && { file: printable(properties.file) })
-    };
-}
-const log = {
-    info(text) {
-        info(printable(text));
-    },
-    warning(text, properties) {
-        warning(printable(text), printableProperties(properties));
-    },
-    error(text, properties) {
-        error(printable(text), printableProperties(properties));
-    },
-    /** For stack traces: line breaks are kept (the runner's ::debug:: escaping carries them). */
-    debug(text) {
-        core_debug(masked(text));
-    },
-    /**
-     * Lines shown as they are (a compose diff, a container's log), each after `prefix`, inside a
-     * ::stop-commands:: fence whose token nobody can guess, so no line can act as a command.
-     */
-    fenced(lines, prefix = '') {
-        if (lines.length === 0)
-            return;
-        const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
-        const body = lines.map((line) => `${prefix}${masked(line)}\n`).join('');
-        process.stdout.write(`::stop-commands::${token}\n${body}::${token}::\n`);
-    }
-};
-
 ;// CONCATENATED MODULE: ./packages/core/src/action-runner.ts
 
 
@@ -42667,23 +42566,38 @@ async function runAction(body) {
 function reportFailure(error) {
     if (error instanceof errors_UserError) {
         const location = error.location;
-        log.error(error.describe(), {
+        core_error(error.describe(), {
             title: error.message.length <= 80 ? error.message : undefined,
             file: location?.file,
             startLine: location?.line,
             startColumn: location?.column
         });
-        process.exitCode = 1;
+        process.exitCode = ExitCode.Failure;
         return;
     }
     if (error instanceof Error && error.stack)
-        log.debug(error.stack);
-    log.error(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
-    process.exitCode = 1;
+        core_debug(error.stack);
+    setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
+function readRunnerContext(env = process.env) {
+    return {
+        workspace: env.GITHUB_WORKSPACE || process.cwd(),
+        repository: env.GITHUB_REPOSITORY ?? '',
+        serverUrl: (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, ''),
+        apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
+        runId: env.GITHUB_RUN_ID ?? '',
+        runAttempt: env.GITHUB_RUN_ATTEMPT ?? '',
+        sha: env.GITHUB_SHA ?? '',
+        ref: env.GITHUB_REF ?? '',
+        actor: env.GITHUB_ACTOR ?? '',
+        eventName: env.GITHUB_EVENT_NAME ?? '',
+        eventPath: env.GITHUB_EVENT_PATH ?? ''
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
-
 
 
 const actionInputs = (name) => getInput(name);
@@ -42692,31 +42606,47 @@ function invalid(name, value, expected) {
         fix: `Set '${name}' in the step's 'with:' block to ${expected}.`
     });
 }
+function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
+    return new errors_UserError(`Input '${name}' is required but was empty`, { fix });
+}
 /**
  * Typed, validated access to an action's inputs. Every parse error quotes the input's
  * name, the value given and the form expected.
  */
 class Inputs {
     source;
-    constructor(source = actionInputs) {
+    maskSecret;
+    /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
+    constructor(source = actionInputs, maskSecret = core_setSecret) {
         this.source = source;
+        this.maskSecret = maskSecret;
     }
     string(name) {
         return this.source(name).trim();
     }
-    required(name) {
+    /** Like `string`, but refuses an empty value; `fix` says what to set (by default: set it in 'with:'). */
+    required(name, fix) {
         const value = this.string(name);
-        if (value === '') {
-            throw new errors_UserError(`Input '${name}' is required but was empty`, {
-                fix: `Set '${name}' in the step's 'with:' block.`
-            });
-        }
+        if (value === '')
+            throw empty(name, fix);
+        return value;
+    }
+    /** Like `secret`, but refuses an empty value as `required` does. */
+    requiredSecret(name, fix) {
+        const value = this.secret(name);
+        if (value === '')
+            throw empty(name, fix);
         return value;
     }
     /** Like `string`, but the value is a secret: registered with the runner so logs mask it. */
     secret(name) {
         const value = this.source(name);
-        maskSecret(value);
+        if (value.trim() !== '') {
+            this.maskSecret(value);
+            for (const line of value.split(/\r?\n/))
+                if (line.trim().length >= 4)
+                    this.maskSecret(line.trim());
+        }
         return value.trim() === '' ? '' : value;
     }
     boolean(name, fallback = false) {
@@ -42750,34 +42680,20 @@ class Inputs {
             .map((line) => line.trim())
             .filter((line) => line !== '' && !line.startsWith('#'));
     }
-    /**
-     * A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds),
-     * within `range` (in ms): a zero or tiny limit would fail every run, a huge one never fire.
-     */
-    duration(name, fallback, range) {
+    /** Like `lines`, but refuses an input with no line left, as `required` does. */
+    requiredLines(name, fix) {
+        const lines = this.lines(name);
+        if (lines.length === 0)
+            throw empty(name, fix);
+        return lines;
+    }
+    /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
+    duration(name, fallback) {
         const value = this.string(name) || fallback;
         const ms = parseDuration(value);
         if (ms === undefined)
             throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)");
-        if (ms < range.min || ms > range.max) {
-            throw new errors_UserError(`Input '${name}' must be from ${formatDuration(range.min)} to ${formatDuration(range.max)}, got ${JSON.stringify(value)}, which is ${formatDuration(ms)}`, {
-                fix: `Use e.g. '${fallback}'; a bare number is seconds.`
-            });
-        }
         return ms;
-    }
-    /**
-     * A token for an HTTP header: a secret, and refused when it holds white space or a control
-     * character (a line break pasted with it), which no token has and no header can carry.
-     */
-    token(name) {
-        const value = this.secret(name).trim();
-        if (/\s/.test(value) || hasControlCharacter(value)) {
-            throw new errors_UserError(`Input '${name}' contains a line break, a space or a control character, which no token has (the value is not shown)`, {
-                fix: `Check the secret behind '${name}': it must hold the token alone, on one line, without quotes or a trailing newline.`
-            });
-        }
-        return value;
     }
     oneOf(name, allowed, fallback) {
         const value = this.string(name);
@@ -42802,17 +42718,262 @@ function parseDuration(text) {
     const ms = Number(match[1]) * durationUnits[match[2] ?? 's'];
     return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
-/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+/**
+ * Milliseconds with units, for messages and logs (a bare number would read as seconds or as
+ * nothing): '850ms', '1.5s', '1m 30s', '1h 30m'; a tenth of a second below a minute, whole seconds above.
+ */
 function formatDuration(ms) {
-    const hours = Math.floor(ms / 3_600_000);
-    const minutes = Math.floor((ms % 3_600_000) / 60_000);
-    const seconds = (ms % 60_000) / 1000;
+    if (ms > 0 && ms < 1000)
+        return `${Math.round(ms)}ms`;
+    const rounded = ms < 60_000 ? Math.round(ms / 100) * 100 : Math.round(ms / 1000) * 1000;
+    const hours = Math.floor(rounded / 3_600_000);
+    const minutes = Math.floor((rounded % 3_600_000) / 60_000);
+    const seconds = (rounded % 60_000) / 1000;
     const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean);
     return parts.length > 0 ? parts.join(' ') : '0s';
 }
 
+// EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8009);
+;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
+
+
+
+const parseOptions = { merge: true, prettyErrors: true };
+// yaml refuses by default once count x size of alias expansions passes 100, which a stack of a
+// hundred services sharing one `&logging` anchor already does; this keeps the guard against
+// exponential expansion (billion laughs) at a size no real compose file reaches.
+const maxAliasExpansion = 100_000;
+/** The data compose reads from a document: aliases and merge keys resolved. */
+function documentData(doc) {
+    return doc.toJS({ maxAliasCount: maxAliasExpansion });
+}
+const marker = '\u0000gitops-lite-scalar@';
+function parseCompose(source) {
+    const lineCounter = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
+    const lineOf = (offset) => lineCounter.linePos(offset).line;
+    const problem = doc.errors[0];
+    if (problem) {
+        throw new errors_UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
+            fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
+            location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
+        });
+    }
+    const data = documentData(doc);
+    const scalars = new Map();
+    const anchors = new Map();
+    (0,dist/* visit */.YR)(doc, {
+        Scalar(key, node, path) {
+            if (key === 'key' || !hasRange(node))
+                return;
+            scalars.set(node.range[0], node);
+            const anchored = [node, ...[...path].reverse()].find((n) => n.anchor);
+            if (anchored)
+                anchors.set(node.range[0], anchored.anchor);
+        }
+    });
+    const occurrences = locateScalars(source.text);
+    const services = readServices(source.path, doc, data, occurrences, scalars, lineOf);
+    const servicesKey = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.items.find((pair) => (0,dist/* isScalar */.jn)(pair.key) && pair.key.value === 'services')?.key : undefined;
+    const servicesLine = (0,dist/* isScalar */.jn)(servicesKey) && servicesKey.range ? lineOf(servicesKey.range[0]) : 1;
+    return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, servicesLine, lineOf };
+}
+/** Re-parses edited text to its data, for verification. */
+function composeData(path, text) {
+    const doc = (0,dist/* parseDocument */.Tp)(text, parseOptions);
+    if (doc.errors.length > 0)
+        throw new Error(`${path}: the edited file does not parse: ${doc.errors[0].message}`);
+    return documentData(doc);
+}
+/**
+ * Finds where each value scalar ends up once aliases and merge keys are resolved: a second
+ * parse has every value scalar replaced by a marker naming its source offset, so the YAML
+ * library's own resolution tells us which places share a node.
+ */
+function locateScalars(text) {
+    const marked = (0,dist/* parseDocument */.Tp)(text, parseOptions);
+    (0,dist/* visit */.YR)(marked, {
+        Scalar(key, node) {
+            if (key !== 'key' && node.range)
+                node.value = `${marker}${node.range[0]}`;
+        }
+    });
+    const occurrences = new Map();
+    const walk = (value, at) => {
+        if (typeof value === 'string' && value.startsWith(marker)) {
+            const offset = Number(value.slice(marker.length));
+            occurrences.set(offset, [...(occurrences.get(offset) ?? []), at]);
+        }
+        else if (Array.isArray(value)) {
+            value.forEach((item, index) => walk(item, [...at, index]));
+        }
+        else if (typeof value === 'object' && value !== null) {
+            for (const [key, item] of Object.entries(value))
+                walk(item, [...at, key]);
+        }
+    };
+    walk(documentData(marked), []);
+    return occurrences;
+}
+function readServices(file, doc, data, occurrences, scalars, lineOf) {
+    const servicesNode = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.get('services', true) : undefined;
+    if (servicesNode === undefined || servicesNode === null)
+        return [];
+    if (!(0,dist/* isMap */.jh)(servicesNode)) {
+        throw new errors_UserError(`'services' in ${file} is not a mapping of service names to definitions`, {
+            fix: 'Write services as "services:" followed by one indented key per service.',
+            location: { file, line: lineOf(servicesNode.range?.[0] ?? 0) }
+        });
+    }
+    const resolved = data.services ?? {};
+    const byImagePath = new Map();
+    for (const [offset, paths] of occurrences) {
+        for (const path of paths) {
+            if (path.length === 3 && path[0] === 'services' && path[2] === 'image')
+                byImagePath.set(String(path[1]), offset);
+        }
+    }
+    return servicesNode.items.map((pair) => {
+        const name = String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key);
+        const definition = resolved[name];
+        const fields = typeof definition === 'object' && definition !== null ? definition : {};
+        const offset = byImagePath.get(name);
+        const image = offset === undefined ? undefined : scalars.get(offset);
+        return {
+            name,
+            line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0),
+            image: image && isText(image) ? image : undefined,
+            imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
+            hasBuild: 'build' in fields,
+            hasExtends: 'extends' in fields,
+            extendsInFile: sameFileBase(file, fields.extends)
+        };
+    });
+}
+/** The parser gives a range to every node it reads from source; only nodes made in code lack one. */
+function hasRange(node) {
+    return node.range !== undefined && node.range !== null;
+}
+function isText(node) {
+    return typeof node.value === 'string';
+}
+/** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */
+function sameFileBase(file, value) {
+    if (typeof value === 'string')
+        return value;
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const { service, file: other } = value;
+    if (typeof service !== 'string')
+        return undefined;
+    const sameFile = other === undefined || (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
+    return sameFile ? service : undefined;
+}
+
 // EXTERNAL MODULE: external "node:util"
 var external_node_util_ = __nccwpck_require__(7975);
+;// CONCATENATED MODULE: ./packages/core/src/compose/env-file.ts
+
+
+const assignmentPattern = /^([ \t]*(?:export[ \t]+)?)([A-Za-z_][A-Za-z0-9_.-]*)([ \t]*=[ \t]*)/;
+function parseEnvFile(text) {
+    const assignments = [];
+    let offset = 0;
+    let lineNumber = 1;
+    while (offset < text.length) {
+        const lineEnd = endOfLine(text, offset);
+        const line = text.slice(offset, lineEnd).replace(/\r$/, '');
+        const match = assignmentPattern.exec(line);
+        let next = lineEnd + 1;
+        if (match) {
+            const start = offset + match[0].length;
+            const first = text[start];
+            if (first === "'" || first === '"') {
+                const close = closingQuote(text, start + 1, first);
+                const end = close ?? text.length;
+                const raw = text.slice(start + 1, end);
+                const multiLine = raw.includes('\n');
+                assignments.push({
+                    name: match[2],
+                    value: raw,
+                    line: lineNumber,
+                    valueStart: start + 1,
+                    valueEnd: end,
+                    quote: first,
+                    complex: close === undefined || multiLine || (first === '"' && raw.includes('\\'))
+                });
+                if (multiLine) {
+                    lineNumber += raw.split('\n').length - 1;
+                    next = endOfLine(text, end) + 1;
+                }
+            }
+            else {
+                const rest = line.slice(match[0].length);
+                const comment = /(^|[ \t])#/.exec(rest);
+                const value = (comment ? rest.slice(0, comment.index) : rest).replace(/[ \t]+$/, '');
+                assignments.push({ name: match[2], value, line: lineNumber, valueStart: start, valueEnd: start + value.length, quote: '', complex: false });
+            }
+        }
+        offset = next;
+        lineNumber++;
+    }
+    return assignments;
+}
+function endOfLine(text, from) {
+    const newline = text.indexOf('\n', from);
+    return newline < 0 ? text.length : newline;
+}
+function closingQuote(text, from, quote) {
+    for (let i = from; i < text.length; i++) {
+        if (quote === '"' && text[i] === '\\')
+            i++;
+        else if (text[i] === quote)
+            return i;
+    }
+    return undefined;
+}
+/** The variables an env file defines, the last assignment of a name winning as in compose. */
+function envValues(text) {
+    return new Map(parseEnvFile(text).map((a) => [a.name, a.value]));
+}
+/** The one assignment of `name`; refuses when it is defined twice or cannot be edited in place. */
+function findEnvAssignment(text, file, name) {
+    const found = parseEnvFile(text).filter((a) => a.name === name);
+    if (found.length > 1) {
+        throw new errors_UserError(`${name} is defined ${found.length} times in ${file} (lines ${found.map((a) => a.line).join(', ')})`, {
+            fix: `Keep one '${name}=' line in ${file}.`,
+            location: { file, line: found[found.length - 1].line }
+        });
+    }
+    const assignment = found[0];
+    if (assignment && (assignment.complex || assignment.value.includes('$'))) {
+        throw new errors_UserError(`The value of ${name} in ${file} spans lines, uses escapes or refers to other variables`, {
+            fix: `Write ${name} as a plain value on one line, e.g. ${name}=v1.2.3.`,
+            location: { file, line: assignment.line }
+        });
+    }
+    return assignment;
+}
+/**
+ * Rewrites the value of `name` in place, keeping its quotes, comment and every other byte,
+ * and checks that no other variable changed.
+ */
+function setEnvValue(text, file, name, value) {
+    const assignment = findEnvAssignment(text, file, name);
+    if (!assignment)
+        throw new Error(`setEnvValue: ${name} is not defined in ${file}`);
+    const updated = text.slice(0, assignment.valueStart) + value + text.slice(assignment.valueEnd);
+    const expected = envValues(text).set(name, value);
+    if (!(0,external_node_util_.isDeepStrictEqual)(envValues(updated), expected)) {
+        throw new errors_UserError(`Could not change ${name} in ${file} without changing other variables`, {
+            fix: `Set ${name}=${value} in ${file} by hand.`,
+            location: { file, line: assignment.line }
+        });
+    }
+    return updated;
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
 
 const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -42920,331 +43081,6 @@ function requireDigest(field, value) {
         });
     }
     return value;
-}
-/** Why docker could never pull `image`, in a few words; undefined when it is a valid reference. */
-function imageReferenceProblem(image) {
-    if (parseImageReference(image))
-        return undefined;
-    if (image.trim() === '')
-        return 'it is empty';
-    if (/\s/.test(image))
-        return 'it contains white space';
-    const at = image.indexOf('@');
-    if (at >= 0 && !isValidDigest(image.slice(at + 1)))
-        return "its digest is not 'sha256:' and 64 lower-case hex digits";
-    const name = at >= 0 ? image.slice(0, at) : image;
-    if (name.endsWith(':'))
-        return 'its tag is empty';
-    const colon = name.lastIndexOf(':');
-    if (colon > name.lastIndexOf('/') && !isValidTag(name.slice(colon + 1)))
-        return 'its tag is not 1 to 128 letters, digits, _ . and -';
-    if (/[A-Z]/.test(name.slice(name.indexOf('/') + 1)))
-        return 'its repository path has upper-case letters';
-    return 'it is not registry/path:tag';
-}
-/** Refuses an image reference docker could never pull, naming the service and the value. */
-function requirePullableImage(service, image, where, location) {
-    const problem = imageReferenceProblem(image);
-    if (problem === undefined)
-        return;
-    throw new UserError(`Service '${service}' has the image ${JSON.stringify(image)} ${where}, which docker cannot pull: ${problem}`, {
-        fix: "Write it as [registry/]path[:tag][@sha256:<64 hex>], the path in lower case, e.g. ghcr.io/acme/api:v1.2.3; when it comes from a variable, check the variable's value.",
-        location
-    });
-}
-
-// EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8009);
-;// CONCATENATED MODULE: ./packages/core/src/names.ts
-
-// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
-// require an alphanumeric first character, as container and DNS names derived from it need.
-const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-function isValidServiceName(name) {
-    return serviceNamePattern.test(name);
-}
-function requireServiceName(field, value) {
-    if (!isValidServiceName(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
-            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
-        });
-    }
-    return value;
-}
-// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
-const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
-function parseRepositoryName(value) {
-    const parts = value.split('/');
-    if (parts.length !== 2)
-        return undefined;
-    const [owner, repo] = parts;
-    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
-        return undefined;
-    return { owner, repo };
-}
-function requireRepositoryName(field, value) {
-    const parsed = parseRepositoryName(value);
-    if (!parsed) {
-        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
-            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
-        });
-    }
-    return parsed;
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
-
-
-
-
-const parseOptions = { merge: true, prettyErrors: true };
-// yaml refuses by default once count x size of alias expansions passes 100, which a stack of a
-// hundred services sharing one `&logging` anchor already does; this keeps the guard against
-// exponential expansion (billion laughs) at a size no real compose file reaches.
-const maxAliasExpansion = 100_000;
-/** The data compose reads from a document: aliases and merge keys resolved. */
-function documentData(doc) {
-    return doc.toJS({ maxAliasCount: maxAliasExpansion });
-}
-const marker = '\u0000gitops-lite-scalar@';
-/** Far above any real compose file; a bigger one is a mistake, and parsing it would hold the job for minutes. */
-const MAX_COMPOSE_FILE_BYTES = 2 * 1024 * 1024;
-function parseCompose(source) {
-    const size = Buffer.byteLength(source.text);
-    if (size > MAX_COMPOSE_FILE_BYTES) {
-        throw new errors_UserError(`${source.path} is ${(size / 1024 / 1024).toFixed(1)} MB; compose files over ${MAX_COMPOSE_FILE_BYTES / 1024 / 1024} MB are refused`, {
-            fix: 'Check that the right file is named (a compose file is a few kilobytes); nothing was changed.',
-            location: { file: source.path }
-        });
-    }
-    const lineCounter = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
-    const lineOf = (offset) => lineCounter.linePos(offset).line;
-    const problem = doc.errors[0];
-    if (problem) {
-        throw new errors_UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
-            fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
-            location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
-        });
-    }
-    if (!(0,dist/* isMap */.jh)(doc.contents)) {
-        const empty = doc.contents === null;
-        throw new errors_UserError(`${source.path} ${empty ? 'is empty' : 'is not a mapping of top-level keys (services:, volumes:, ...)'}`, {
-            fix: 'Check that the right file is named; a compose file starts with keys such as "services:".',
-            location: { file: source.path, line: 1 }
-        });
-    }
-    const data = documentData(doc);
-    const scalars = new Map();
-    const anchors = new Map();
-    (0,dist/* visit */.YR)(doc, {
-        Scalar(key, node, path) {
-            if (key === 'key' || !node.range)
-                return;
-            scalars.set(node.range[0], node);
-            const anchored = [node, ...[...path].reverse()].find((n) => n.anchor);
-            if (anchored)
-                anchors.set(node.range[0], anchored.anchor);
-        }
-    });
-    const occurrences = locateScalars(source.text);
-    const services = readServices(source.path, doc, data, occurrences, scalars, lineOf);
-    const servicesKey = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.items.find((pair) => (0,dist/* isScalar */.jn)(pair.key) && pair.key.value === 'services')?.key : undefined;
-    const servicesLine = (0,dist/* isScalar */.jn)(servicesKey) && servicesKey.range ? lineOf(servicesKey.range[0]) : 1;
-    return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, servicesLine, lineOf };
-}
-/** Re-parses edited text to its data, for verification. */
-function composeData(path, text) {
-    const doc = (0,dist/* parseDocument */.Tp)(text, parseOptions);
-    if (doc.errors.length > 0)
-        throw new Error(`${path}: the edited file does not parse: ${doc.errors[0].message}`);
-    return documentData(doc);
-}
-/**
- * Finds where each value scalar ends up once aliases and merge keys are resolved: a second
- * parse has every value scalar replaced by a marker naming its source offset, so the YAML
- * library's own resolution tells us which places share a node.
- */
-function locateScalars(text) {
-    const marked = (0,dist/* parseDocument */.Tp)(text, parseOptions);
-    (0,dist/* visit */.YR)(marked, {
-        Scalar(key, node) {
-            if (key !== 'key' && node.range)
-                node.value = `${marker}${node.range[0]}`;
-        }
-    });
-    const occurrences = new Map();
-    const walk = (value, at) => {
-        if (typeof value === 'string' && value.startsWith(marker)) {
-            const offset = Number(value.slice(marker.length));
-            occurrences.set(offset, [...(occurrences.get(offset) ?? []), at]);
-        }
-        else if (Array.isArray(value)) {
-            value.forEach((item, index) => walk(item, [...at, index]));
-        }
-        else if (typeof value === 'object' && value !== null) {
-            for (const [key, item] of Object.entries(value))
-                walk(item, [...at, key]);
-        }
-    };
-    walk(documentData(marked), []);
-    return occurrences;
-}
-function readServices(file, doc, data, occurrences, scalars, lineOf) {
-    const servicesNode = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.get('services', true) : undefined;
-    if (servicesNode === undefined || servicesNode === null)
-        return [];
-    if (!(0,dist/* isMap */.jh)(servicesNode)) {
-        throw new errors_UserError(`'services' in ${file} is not a mapping of service names to definitions`, {
-            fix: 'Write services as "services:" followed by one indented key per service.',
-            location: { file, line: lineOf(servicesNode.range?.[0] ?? 0) }
-        });
-    }
-    const resolved = data.services ?? {};
-    const byImagePath = new Map();
-    for (const [offset, paths] of occurrences) {
-        for (const path of paths) {
-            if (path.length === 3 && path[0] === 'services' && path[2] === 'image')
-                byImagePath.set(String(path[1]), offset);
-        }
-    }
-    return servicesNode.items.map((pair) => {
-        const name = String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key);
-        if (!isValidServiceName(name)) {
-            // A name such as --remove-orphans would reach compose's command line as an option.
-            throw new errors_UserError(`${file} defines the service ${JSON.stringify(name)}, which is not a valid compose service name`, {
-                fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.',
-                location: { file, line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0) }
-            });
-        }
-        const definition = resolved[name];
-        const fields = typeof definition === 'object' && definition !== null ? definition : {};
-        const offset = byImagePath.get(name);
-        const image = offset === undefined ? undefined : scalars.get(offset);
-        return {
-            name,
-            line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0),
-            image: image && typeof image.value === 'string' ? image : undefined,
-            imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
-            hasBuild: 'build' in fields,
-            hasExtends: 'extends' in fields,
-            extendsInFile: sameFileBase(file, fields.extends)
-        };
-    });
-}
-/** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */
-function sameFileBase(file, value) {
-    if (typeof value === 'string')
-        return value;
-    if (typeof value !== 'object' || value === null)
-        return undefined;
-    const { service, file: other } = value;
-    if (typeof service !== 'string')
-        return undefined;
-    const sameFile = other === undefined || (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
-    return sameFile ? service : undefined;
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/compose/env-file.ts
-
-
-const assignmentPattern = /^([ \t]*(?:export[ \t]+)?)([A-Za-z_][A-Za-z0-9_.-]*)([ \t]*=[ \t]*)/;
-function parseEnvFile(text) {
-    const assignments = [];
-    let offset = 0;
-    let lineNumber = 1;
-    while (offset < text.length) {
-        const lineEnd = endOfLine(text, offset);
-        const line = text.slice(offset, lineEnd).replace(/\r$/, '');
-        const match = assignmentPattern.exec(line);
-        let next = lineEnd + 1;
-        if (match) {
-            const start = offset + match[0].length;
-            const first = text[start];
-            if (first === "'" || first === '"') {
-                const close = closingQuote(text, start + 1, first);
-                const end = close ?? text.length;
-                const raw = text.slice(start + 1, end);
-                const multiLine = raw.includes('\n');
-                assignments.push({
-                    name: match[2],
-                    value: raw,
-                    line: lineNumber,
-                    valueStart: start + 1,
-                    valueEnd: end,
-                    quote: first,
-                    complex: close === undefined || multiLine || (first === '"' && raw.includes('\\'))
-                });
-                if (multiLine) {
-                    lineNumber += raw.split('\n').length - 1;
-                    next = endOfLine(text, end) + 1;
-                }
-            }
-            else {
-                const rest = line.slice(match[0].length);
-                const comment = /(^|[ \t])#/.exec(rest);
-                const value = (comment ? rest.slice(0, comment.index) : rest).replace(/[ \t]+$/, '');
-                assignments.push({ name: match[2], value, line: lineNumber, valueStart: start, valueEnd: start + value.length, quote: '', complex: false });
-            }
-        }
-        offset = next;
-        lineNumber++;
-    }
-    return assignments;
-}
-function endOfLine(text, from) {
-    const newline = text.indexOf('\n', from);
-    return newline < 0 ? text.length : newline;
-}
-function closingQuote(text, from, quote) {
-    for (let i = from; i < text.length; i++) {
-        if (quote === '"' && text[i] === '\\')
-            i++;
-        else if (text[i] === quote)
-            return i;
-    }
-    return undefined;
-}
-/** The variables an env file defines, the last assignment of a name winning as in compose. */
-function envValues(text) {
-    return new Map(parseEnvFile(text).map((a) => [a.name, a.value]));
-}
-/** The one assignment of `name`; refuses when it is defined twice or cannot be edited in place. */
-function findEnvAssignment(text, file, name) {
-    const found = parseEnvFile(text).filter((a) => a.name === name);
-    if (found.length > 1) {
-        throw new errors_UserError(`${name} is defined ${found.length} times in ${file} (lines ${found.map((a) => a.line).join(', ')})`, {
-            fix: `Keep one '${name}=' line in ${file}.`,
-            location: { file, line: found[found.length - 1].line }
-        });
-    }
-    const assignment = found[0];
-    if (assignment && (assignment.complex || assignment.value.includes('$'))) {
-        throw new errors_UserError(`The value of ${name} in ${file} spans lines, uses escapes or refers to other variables`, {
-            fix: `Write ${name} as a plain value on one line, e.g. ${name}=v1.2.3.`,
-            location: { file, line: assignment.line }
-        });
-    }
-    return assignment;
-}
-/**
- * Rewrites the value of `name` in place, keeping its quotes, comment and every other byte,
- * and checks that no other variable changed.
- */
-function setEnvValue(text, file, name, value) {
-    const assignment = findEnvAssignment(text, file, name);
-    if (!assignment)
-        throw new Error(`setEnvValue: ${name} is not defined in ${file}`);
-    const updated = text.slice(0, assignment.valueStart) + value + text.slice(assignment.valueEnd);
-    const expected = envValues(text).set(name, value);
-    if (!(0,external_node_util_.isDeepStrictEqual)(envValues(updated), expected)) {
-        throw new errors_UserError(`Could not change ${name} in ${file} without changing other variables`, {
-            fix: `Set ${name}=${value} in ${file} by hand.`,
-            location: { file, line: assignment.line }
-        });
-    }
-    return updated;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/interpolation.ts
@@ -43375,213 +43211,27 @@ function resolveTemplate(parts, lookup, placeholder = '') {
     return { value, unresolved };
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump.ts
-
-
-
-
-
-
-/**
- * Plans a byte-minimal update of service images: finds each image through the YAML AST,
- * splices the new text at the node's source range, and verifies that the re-parsed data
- * differs only in the targeted images. Pure: returns the new texts, writes nothing.
- */
-function planImageBump(request) {
-    if (request.files.length === 0)
-        throw new Error('planImageBump needs at least one compose file');
-    const files = request.files.map(parseCompose);
-    const envPath = request.envFile?.path ?? '.env';
-    const envText = request.envFile?.text;
-    const env = envText === undefined ? new Map() : envValues(envText);
-    const lookup = (name) => env.get(name);
-    const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))];
-    const entries = imageEntries(files, names, { path: envPath, text: envText, lookup });
-    const edits = selectServices(files, names, entries, request.targets, lookup).map(({ file, service, target, analysis }) => {
-        const newSlotText = `${analysis.keep}${target.tag}${target.digest ? `@${target.digest}` : ''}`;
-        const { raw, slot } = analysis;
-        const newRaw = slot.kind === 'image'
-            ? raw.slice(0, raw.length - analysis.slotText.length) + newSlotText
-            : slot.kind === 'default'
-                ? raw.slice(0, slot.start) + newSlotText + raw.slice(slot.start + analysis.slotText.length)
-                : raw;
-        return { file, service, target, analysis, newSlotText, newRaw };
-    });
-    checkExtendsSharing(edits, entries);
-    checkNodeSharing(edits);
-    checkVariableSharing(files, edits, envPath);
-    const fileUpdates = [];
-    for (const file of files) {
-        const after = applyNodeEdits(file, edits.filter((e) => e.file === file && e.analysis.slot.kind !== 'env-file'));
-        if (after !== file.text)
-            fileUpdates.push({ path: file.path, before: file.text, after });
-    }
-    let newEnvText = envText;
-    for (const edit of edits) {
-        if (edit.analysis.slot.kind === 'env-file' && changes(edit)) {
-            newEnvText = setEnvValue(newEnvText, envPath, edit.analysis.slot.variable, edit.newSlotText);
-        }
-    }
-    if (newEnvText !== envText)
-        fileUpdates.push({ path: envPath, before: envText, after: newEnvText });
-    const newEnv = newEnvText === undefined ? env : envValues(newEnvText);
-    const updates = edits.map((edit) => describeUpdate(edit, envText, envPath, (name) => newEnv.get(name)));
-    return { updates, files: fileUpdates };
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/types.ts
+/** Whether the edit writes anything: the slot already holding the target is left as it is. */
+function changes(edit) {
+    return edit.newSlotText !== edit.analysis.slotText;
 }
 function locationOf(file, offset) {
     return { file: file.path, line: file.lineOf(offset) };
 }
-/** A service's definitions, the last file first (the one compose takes a field from). */
-function definitions(files, name) {
-    return [...files].reverse().flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })));
-}
-/**
- * The image of each service that has one: its own, or, for a service with none of its own,
- * the one compose copies from the service it extends in the same file.
- */
-function imageEntries(files, names, env) {
-    const hasOwnImage = (name) => definitions(files, name).some((d) => d.service.image || d.service.imageIsNotText);
-    const own = new Map();
-    for (const name of names) {
-        const found = definitions(files, name).find((d) => d.service.image || d.service.imageIsNotText);
-        if (!found?.service.image)
-            continue;
-        const { file, service } = found;
-        let cached;
-        own.set(name, { file, service, image: service.image, analysis: () => (cached ??= analyzeImage(file, service, env)) });
-    }
-    // Follows `extends:` through services without an image to the one that has it, in the same file.
-    const imageSource = (file, name, seen) => {
-        const base = file.services.find((s) => s.name === name)?.extendsInFile;
-        if (base === undefined || seen.has(base))
-            return undefined;
-        if (hasOwnImage(base))
-            return own.get(base)?.file === file ? base : undefined;
-        return imageSource(file, base, new Set([...seen, base]));
-    };
-    const entries = new Map();
-    for (const name of names) {
-        const entry = own.get(name);
-        if (entry)
-            entries.set(name, entry);
-        if (entry || hasOwnImage(name))
-            continue;
-        const extending = definitions(files, name).find((d) => d.service.hasExtends);
-        const from = extending && imageSource(extending.file, name, new Set([name]));
-        if (from)
-            entries.set(name, { ...own.get(from), service: extending.service, inheritsFrom: from });
-    }
-    return entries;
-}
-function selectServices(files, names, entries, targets, lookup) {
-    const selected = new Map();
-    const select = (name, target) => {
-        const entry = entries.get(name);
-        const previous = selected.get(name);
-        if (previous && (previous.target.tag !== target.tag || previous.target.digest !== target.digest)) {
-            throw new errors_UserError(`Service '${name}' was asked for two different images (tags ${previous.target.tag} and ${target.tag})`, {
-                fix: 'Name each service once per run.',
-                location: { file: entry.file.path, line: entry.service.line }
-            });
-        }
-        selected.set(name, { file: entry.file, service: entry.service, target, analysis: entry.analysis() });
-    };
-    for (const target of targets) {
-        if (target.service !== undefined) {
-            requireServiceWithImage(files, names, target.service, [...entries.keys()]);
-            const { file, service, analysis } = entries.get(target.service);
-            const current = analysis();
-            if (target.image !== undefined && current.repositoryKnown && !sameRepository(current.reference, target.image)) {
-                throw new errors_UserError(`Service '${service.name}' runs ${repositoryOf(current.reference)}, not ${target.image}`, {
-                    fix: `Check that the right service was named, or change the image of '${service.name}' to ${target.image} in ${file.path} first.`,
-                    location: locationOf(file, current.node.range[0])
-                });
-            }
-            select(target.service, target);
-            continue;
-        }
-        const matching = [];
-        const images = [];
-        const unreadable = [];
-        for (const [name, entry] of entries) {
-            let analysis;
-            try {
-                analysis = entry.analysis();
-            }
-            catch (error) {
-                // An unrelated service's unreadable image does not stop the bump; one known to run the image does.
-                const repository = repositoryDespiteUnset(entry.image.value, lookup);
-                if (!(error instanceof errors_UserError) || (repository && sameRepository(repository, target.image)))
-                    throw error;
-                unreadable.push(`${name}=${entry.image.value}`);
-                continue;
-            }
-            images.push(`${name}=${analysis.display}`);
-            if (analysis.repositoryKnown && sameRepository(analysis.reference, target.image))
-                matching.push(name);
-        }
-        if (matching.length === 0) {
-            const skipped = unreadable.length === 0 ? '' : `; not checked, as their image cannot be read: ${unreadable.join(', ')}`;
-            throw new errors_UserError(`No service runs the image ${target.image}; the images are: ${images.join(', ') || 'none'}${skipped}`, {
-                fix: `Check the image repository, or name the services to update with 'service'${unreadable.length === 0 ? '' : ' (naming a service whose image cannot be read says why)'}.`,
-                location: { file: files[0].path, line: files[0].servicesLine }
-            });
-        }
-        for (const name of matching)
-            select(name, target);
-    }
-    return [...selected.values()];
-}
-/** The image's repository when no unset variable is part of it; undefined when one is, or the value is not valid. */
-function repositoryDespiteUnset(raw, lookup) {
-    const parts = parseTemplate(raw);
-    if (!parts)
-        return undefined;
-    // Two different stand-ins for the unset variables: when both give one repository, they are not part of it.
-    const [one, other] = ['a', 'b'].map((standIn) => parseImageReference(resolveTemplate(parts, lookup, standIn).value));
-    return one && other && canonicalRepository(one) === canonicalRepository(other) ? one : undefined;
-}
-function sameRepository(reference, image) {
-    const wanted = parseImageReference(image);
-    return wanted !== undefined && canonicalRepository(reference) === canonicalRepository(wanted);
-}
-function requireServiceWithImage(files, names, name, withImage) {
-    if (withImage.includes(name))
-        return;
-    const paths = files.map((f) => f.path).join(', ');
-    const defined = definitions(files, name);
-    const last = defined[0];
-    if (!last) {
-        throw new errors_UserError(`Service '${name}' is not defined in ${paths}; the services are: ${names.join(', ') || 'none'}`, {
-            fix: 'Name one of the services that exist (the key under services:).',
-            location: { file: files[0].path, line: files[0].servicesLine }
-        });
-    }
-    const location = { file: last.file.path, line: last.service.line };
-    const others = `the services with an image are: ${withImage.join(', ') || 'none'}`;
-    if (defined.some((d) => d.service.imageIsNotText)) {
-        throw new errors_UserError(`The image of service '${name}' is not a text value`, {
-            fix: `Write it as one line, e.g. image: ghcr.io/acme/${name}:v1.2.3.`,
-            location
-        });
-    }
-    const why = defined.some((d) => d.service.hasExtends)
-        ? "its image would come from 'extends:', which is only followed to a service of the same file that has an 'image:' there"
-        : defined.some((d) => d.service.hasBuild)
-            ? "it is built from source with 'build:'"
-            : 'it has no image: line';
-    throw new errors_UserError(`Service '${name}' has no image to update (${why}); ${others}`, {
-        fix: `Give '${name}' its own 'image:' (compose tags what it builds with that name), or name a service that runs an image.`,
-        location
-    });
-}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/analyze.ts
+
+
+
+
+
 /** Finds the slot holding the tag in a service's image value, interpolation included. */
-function analyzeImage(file, service, env) {
+function analyzeImage(file, service, node, env) {
     const { lookup, path: envPath } = env;
-    const node = service.image;
     const raw = node.value;
     const location = locationOf(file, node.range[0]);
-    const invalid = (shown) => new errors_UserError(`The image of service '${service.name}' is not a valid image reference: ${JSON.stringify(shown)}`, {
+    const invalid = (shown) => new errors_UserError(`The image of service '${service}' is not a valid image reference: ${JSON.stringify(shown)}`, {
         fix: "Write it as repository[:tag][@sha256:digest], e.g. 'ghcr.io/acme/api:v1.2.3'.",
         location
     });
@@ -43591,21 +43241,22 @@ function analyzeImage(file, service, env) {
     const last = parts[parts.length - 1];
     let slot;
     let slotText;
+    let assignment;
+    let fallback;
     if (last.kind === 'text') {
         slot = { kind: 'image' };
         slotText = last.text;
     }
-    else if (takesEnvValue(last, lookup)) {
-        findEnvAssignment(env.text, envPath, last.name);
-        slot = { kind: 'env-file', variable: last.name };
-        slotText = lookup(last.name);
+    else if ((assignment = assignmentUsed(last, env))) {
+        slot = { kind: 'env-file', variable: last.name, line: assignment.line };
+        slotText = assignment.value;
     }
-    else if ((last.operator === ':-' || last.operator === '-') && !last.argument.includes('$')) {
-        slot = { kind: 'default', variable: last.name, start: last.argumentStart };
-        slotText = last.argument;
+    else if ((fallback = plainDefault(last))) {
+        slot = { kind: 'default', variable: last.name, start: fallback.start };
+        slotText = fallback.text;
     }
     else {
-        throw new errors_UserError(`The image of service '${service.name}' takes its tag from \${${last.name}}, which ${envPath} does not define`, {
+        throw new errors_UserError(`The image of service '${service}' takes its tag from \${${last.name}}, which ${envPath} does not define`, {
             fix: `Define ${last.name} in ${envPath} (e.g. ${last.name}=v1.2.3) so it can be updated there, give it a default (\${${last.name}:-v1.2.3}), or write the tag in ${file.path}.`,
             location
         });
@@ -43623,7 +43274,7 @@ function analyzeImage(file, service, env) {
     const colonBeforeSlot = reference.tag !== undefined && suffixStart + 1 === slotStart;
     if (suffixStart < slotStart && !colonBeforeSlot) {
         const where = slot.kind === 'image' ? 'the text after the last variable' : `\${${slot.variable}}`;
-        throw new errors_UserError(`The tag of service '${service.name}' is split between ${where} and the rest of ${JSON.stringify(raw)}`, {
+        throw new errors_UserError(`The tag of service '${service}' is split between ${where} and the rest of ${JSON.stringify(raw)}`, {
             fix: `Keep the whole tag in one place: either literally (repo:v1.2.3) or in one variable (repo:\${TAG}).`,
             location
         });
@@ -43639,11 +43290,195 @@ function analyzeImage(file, service, env) {
         display: display.unresolved.length === 0 ? display.value : raw
     };
 }
-/** Whether compose uses the env file's value of the variable: with `:-`, an empty value means the default. */
-function takesEnvValue(part, lookup) {
-    const value = lookup(part.name);
-    return value !== undefined && !(value === '' && part.operator === ':-');
+/**
+ * The env file's assignment of the variable when compose uses its value (with `:-`, an empty
+ * value means the default); refuses one that cannot be edited in place.
+ */
+function assignmentUsed(part, env) {
+    const value = env.lookup(part.name);
+    if (env.text === undefined || value === undefined || (value === '' && part.operator === ':-'))
+        return undefined;
+    return findEnvAssignment(env.text, env.path, part.name);
 }
+/** The variable's default when it is plain text that can take the tag: `${VAR:-default}` or `${VAR-default}`. */
+function plainDefault(part) {
+    const { operator, argument, argumentStart } = part;
+    const isDefault = operator === ':-' || operator === '-';
+    if (!isDefault || argument === undefined || argumentStart === undefined || argument.includes('$'))
+        return undefined;
+    return { text: argument, start: argumentStart };
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/select.ts
+
+
+
+
+
+/** A service's definitions, the last file first (the one compose takes a field from). */
+function definitions(files, name) {
+    return [...files].reverse().flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })));
+}
+/**
+ * The image of each service that has one: its own, or, for a service with none of its own,
+ * the one compose copies from the service it extends in the same file.
+ */
+function imageEntries(files, names, env) {
+    const hasOwnImage = (name) => definitions(files, name).some((d) => d.service.image || d.service.imageIsNotText);
+    const own = new Map();
+    for (const name of names) {
+        const found = definitions(files, name).find((d) => d.service.image || d.service.imageIsNotText);
+        const image = found?.service.image;
+        if (!found || !image)
+            continue;
+        const { file, service } = found;
+        let cached;
+        own.set(name, { file, service, image, analysis: () => (cached ??= analyzeImage(file, name, image, env)) });
+    }
+    // Follows `extends:` through services without an image to the one that has it, in the same file.
+    const imageSource = (file, name, seen) => {
+        const base = file.services.find((s) => s.name === name)?.extendsInFile;
+        if (base === undefined || seen.has(base))
+            return undefined;
+        if (hasOwnImage(base)) {
+            const source = own.get(base);
+            return source?.file === file ? source : undefined;
+        }
+        return imageSource(file, base, new Set([...seen, base]));
+    };
+    const entries = new Map();
+    for (const name of names) {
+        const entry = own.get(name);
+        if (entry)
+            entries.set(name, entry);
+        if (entry || hasOwnImage(name))
+            continue;
+        const extending = definitions(files, name).find((d) => d.service.hasExtends);
+        const source = extending && imageSource(extending.file, name, new Set([name]));
+        if (source)
+            entries.set(name, { ...source, service: extending.service, inheritsFrom: source.service.name });
+    }
+    return entries;
+}
+/** The services each target names, or that run its image; refuses a target that matches none. */
+function selectServices(files, names, entries, targets, lookup) {
+    const selected = new Map();
+    const select = (entry, target) => {
+        const name = entry.service.name;
+        const previous = selected.get(name);
+        if (previous && (previous.target.tag !== target.tag || previous.target.digest !== target.digest)) {
+            throw new errors_UserError(`Service '${name}' was asked for two different images (tags ${previous.target.tag} and ${target.tag})`, {
+                fix: 'Name each service once per run.',
+                location: { file: entry.file.path, line: entry.service.line }
+            });
+        }
+        const { file, service, inheritsFrom } = entry;
+        selected.set(name, { file, service, target, analysis: entry.analysis(), inheritsFrom });
+    };
+    for (const target of targets) {
+        if (target.service !== undefined) {
+            const entry = serviceWithImage(files, names, target.service, entries);
+            const { file, service } = entry;
+            const current = entry.analysis();
+            if (target.image !== undefined && current.repositoryKnown && !sameRepository(current.reference, target.image)) {
+                throw new errors_UserError(`Service '${service.name}' runs ${repositoryOf(current.reference)}, not ${target.image}`, {
+                    fix: `Check that the right service was named, or change the image of '${service.name}' to ${target.image} in ${file.path} first.`,
+                    location: locationOf(file, current.node.range[0])
+                });
+            }
+            select(entry, target);
+        }
+        else if (target.image !== undefined) {
+            for (const entry of servicesRunning(files, entries, target.image, lookup))
+                select(entry, target);
+        }
+        else {
+            throw new Error('planImageBump: a target names neither a service nor an image');
+        }
+    }
+    return [...selected.values()];
+}
+/** The services whose image is in the repository `image`; refuses when there is none. */
+function servicesRunning(files, entries, image, lookup) {
+    const matching = [];
+    const images = [];
+    const unreadable = [];
+    for (const [name, entry] of entries) {
+        let analysis;
+        try {
+            analysis = entry.analysis();
+        }
+        catch (error) {
+            // An unrelated service's unreadable image does not stop the bump; one known to run the image does.
+            const repository = repositoryDespiteUnset(entry.image.value, lookup);
+            if (!(error instanceof errors_UserError) || (repository && sameRepository(repository, image)))
+                throw error;
+            unreadable.push(`${name}=${entry.image.value}`);
+            continue;
+        }
+        images.push(`${name}=${analysis.display}`);
+        if (analysis.repositoryKnown && sameRepository(analysis.reference, image))
+            matching.push(entry);
+    }
+    if (matching.length === 0) {
+        const skipped = unreadable.length === 0 ? '' : `; not checked, as their image cannot be read: ${unreadable.join(', ')}`;
+        throw new errors_UserError(`No service runs the image ${image}; the images are: ${images.join(', ') || 'none'}${skipped}`, {
+            fix: `Check the image repository, or name the services to update with 'service'${unreadable.length === 0 ? '' : ' (naming a service whose image cannot be read says why)'}.`,
+            location: { file: files[0].path, line: files[0].servicesLine }
+        });
+    }
+    return matching;
+}
+/** The image's repository when no unset variable is part of it; undefined when one is, or the value is not valid. */
+function repositoryDespiteUnset(raw, lookup) {
+    const parts = parseTemplate(raw);
+    if (!parts)
+        return undefined;
+    // Two different stand-ins for the unset variables: when both give one repository, they are not part of it.
+    const [one, other] = ['a', 'b'].map((standIn) => parseImageReference(resolveTemplate(parts, lookup, standIn).value));
+    return one && other && canonicalRepository(one) === canonicalRepository(other) ? one : undefined;
+}
+function sameRepository(reference, image) {
+    const wanted = parseImageReference(image);
+    return wanted !== undefined && canonicalRepository(reference) === canonicalRepository(wanted);
+}
+/** The named service's image; refuses, saying why, a service that is not defined or has no image to update. */
+function serviceWithImage(files, names, name, entries) {
+    const entry = entries.get(name);
+    if (entry)
+        return entry;
+    const paths = files.map((f) => f.path).join(', ');
+    const defined = definitions(files, name);
+    const last = defined[0];
+    if (!last) {
+        throw new errors_UserError(`Service '${name}' is not defined in ${paths}; the services are: ${names.join(', ') || 'none'}`, {
+            fix: 'Name one of the services that exist (the key under services:).',
+            location: { file: files[0].path, line: files[0].servicesLine }
+        });
+    }
+    const location = { file: last.file.path, line: last.service.line };
+    const others = `the services with an image are: ${[...entries.keys()].join(', ') || 'none'}`;
+    if (defined.some((d) => d.service.imageIsNotText)) {
+        throw new errors_UserError(`The image of service '${name}' is not a text value`, {
+            fix: `Write it as one line, e.g. image: ghcr.io/acme/${name}:v1.2.3.`,
+            location
+        });
+    }
+    const why = defined.some((d) => d.service.hasExtends)
+        ? "its image would come from 'extends:', which is only followed to a service of the same file that has an 'image:' there"
+        : defined.some((d) => d.service.hasBuild)
+            ? "it is built from source with 'build:'"
+            : 'it has no image: line';
+    throw new errors_UserError(`Service '${name}' has no image to update (${why}); ${others}`, {
+        fix: `Give '${name}' its own 'image:' (compose tags what it builds with that name), or name a service that runs an image.`,
+        location
+    });
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/sharing.ts
+
+
+
 function describePath(path) {
     return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
 }
@@ -43653,10 +43488,6 @@ function sharingError(edit, others, through, fix) {
         location: locationOf(edit.file, edit.analysis.node.range[0])
     });
 }
-/** Whether the edit writes anything: the slot already holding the target is left as it is. */
-function changes(edit) {
-    return edit.newSlotText !== edit.analysis.slotText;
-}
 /**
  * A service that extends another in the same file without an image of its own runs that
  * service's image, so the image may only change when the service and all that inherit it were named.
@@ -43664,7 +43495,7 @@ function changes(edit) {
 function checkExtendsSharing(edits, entries) {
     const named = new Set(edits.map((e) => e.service.name));
     for (const edit of edits.filter(changes)) {
-        const root = entries.get(edit.service.name).inheritsFrom ?? edit.service.name;
+        const root = edit.inheritsFrom ?? edit.service.name;
         const sharers = [root, ...[...entries].filter(([, e]) => e.inheritsFrom === root).map(([name]) => name)];
         const unnamed = sharers.filter((name) => !named.has(name));
         if (unnamed.length > 0) {
@@ -43748,6 +43579,27 @@ function forEachString(value, path, visitString) {
             forEachString(item, [...path, key], visitString);
     }
 }
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/splice.ts
+
+
+
+
+
+
+
+/** The new text of the selection's slot (`:tag@digest` after what the slot keeps) and of its image value. */
+function newText(selection) {
+    const { analysis, target } = selection;
+    const { raw, slot } = analysis;
+    const newSlotText = `${analysis.keep}${target.tag}${target.digest ? `@${target.digest}` : ''}`;
+    const newRaw = slot.kind === 'image'
+        ? raw.slice(0, raw.length - analysis.slotText.length) + newSlotText
+        : slot.kind === 'default'
+            ? raw.slice(0, slot.start) + newSlotText + raw.slice(slot.start + analysis.slotText.length)
+            : raw;
+    return { ...selection, newSlotText, newRaw };
+}
 /** The scalar's source text for a value, in the node's own quoting style; undefined for styles not rewritten in place. */
 function renderScalar(node, value) {
     switch (node.type) {
@@ -43761,6 +43613,10 @@ function renderScalar(node, value) {
             return undefined;
     }
 }
+/**
+ * Splices the new image values into the compose file at their nodes' source ranges, and
+ * verifies that the re-parsed data differs from the old only at the places that read them.
+ */
 function applyNodeEdits(file, edits) {
     const unique = new Map();
     for (const edit of edits)
@@ -43801,20 +43657,34 @@ function setAt(root, path, value) {
         node = node[key];
     node[path[path.length - 1]] = value;
 }
-function describeUpdate(edit, envText, envPath, newLookup) {
+/** The env file's change: the new values of the variables that images take their tag from; undefined when none changes. */
+function spliceEnvFile(path, text, edits) {
+    if (text === undefined)
+        return undefined;
+    let after = text;
+    for (const edit of edits) {
+        if (edit.analysis.slot.kind === 'env-file' && changes(edit))
+            after = setEnvValue(after, path, edit.analysis.slot.variable, edit.newSlotText);
+    }
+    return after === text ? undefined : { path, before: text, after };
+}
+/** What the edit does to the service, verified against the target: the new image resolves to its tag and digest. */
+function describeUpdate(edit, envPath, newLookup) {
     const { analysis, service, file } = edit;
-    const resolved = resolveTemplate(parseTemplate(edit.newRaw), newLookup);
+    const parts = parseTemplate(edit.newRaw);
+    if (!parts)
+        throw new Error(`planImageBump: the new image of '${service.name}' does not parse: ${JSON.stringify(edit.newRaw)}`);
+    const resolved = resolveTemplate(parts, newLookup);
     const image = resolved.unresolved.length === 0 ? resolved.value : edit.newRaw;
     const reference = analysis.repositoryKnown ? parseImageReference(resolved.value) : undefined;
     if (analysis.repositoryKnown && (!reference || reference.tag !== edit.target.tag || reference.digest !== edit.target.digest)) {
         throw new Error(`planImageBump: '${service.name}' would become ${JSON.stringify(resolved.value)}, not tag ${edit.target.tag}`);
     }
     const slot = analysis.slot;
-    const inEnv = slot.kind === 'env-file';
     return {
         service: service.name,
-        file: inEnv ? envPath : file.path,
-        line: inEnv ? findEnvAssignment(envText, envPath, slot.variable).line : file.lineOf(analysis.node.range[0]),
+        file: slot.kind === 'env-file' ? envPath : file.path,
+        line: slot.kind === 'env-file' ? slot.line : file.lineOf(analysis.node.range[0]),
         editedIn: slot.kind,
         variable: slot.kind === 'image' ? undefined : slot.variable,
         previous: analysis.display,
@@ -43823,6 +43693,47 @@ function describeUpdate(edit, envText, envPath, newLookup) {
         unset: [...new Set(resolved.unresolved)],
         changed: changes(edit)
     };
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-bump/plan.ts
+
+
+
+
+
+/**
+ * Plans a byte-minimal update of service images in four stages: chooses the services
+ * (select.ts), finds the slot holding each tag (analyze.ts), refuses an edit that would change
+ * an image shared with a service not named (sharing.ts), then splices the new text at the
+ * node's source range and verifies that the re-parsed data differs only in the targeted images
+ * (splice.ts). Pure: returns the new texts, writes nothing.
+ */
+function planImageBump(request) {
+    if (request.files.length === 0)
+        throw new Error('planImageBump needs at least one compose file');
+    const files = request.files.map(parseCompose);
+    const envPath = request.envFile?.path ?? '.env';
+    const envText = request.envFile?.text;
+    const env = envText === undefined ? new Map() : envValues(envText);
+    const lookup = (name) => env.get(name);
+    const names = [...new Set(files.flatMap((f) => f.services.map((s) => s.name)))];
+    const entries = imageEntries(files, names, { path: envPath, text: envText, lookup });
+    const edits = selectServices(files, names, entries, request.targets, lookup).map(newText);
+    checkExtendsSharing(edits, entries);
+    checkNodeSharing(edits);
+    checkVariableSharing(files, edits, envPath);
+    const fileUpdates = [];
+    for (const file of files) {
+        const after = applyNodeEdits(file, edits.filter((e) => e.file === file && e.analysis.slot.kind !== 'env-file'));
+        if (after !== file.text)
+            fileUpdates.push({ path: file.path, before: file.text, after });
+    }
+    const envUpdate = spliceEnvFile(envPath, envText, edits);
+    if (envUpdate)
+        fileUpdates.push(envUpdate);
+    const newEnv = envUpdate ? envValues(envUpdate.after) : env;
+    const updates = edits.map((edit) => describeUpdate(edit, envPath, (name) => newEnv.get(name)));
+    return { updates, files: fileUpdates };
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/diff.ts
@@ -49626,9 +49537,9 @@ throttling.triggersNotification = triggersNotification;
 
 
 const actionsLog = {
-    debug: (message) => log.debug(message),
-    info: (message) => log.info(message),
-    warning: (message) => log.warning(message)
+    debug: (message) => core_debug(message),
+    info: (message) => info(message),
+    warning: (message) => warning(message)
 };
 const DEFAULT_CLIENT_LIMITS = {
     serverErrorRetries: 3,
@@ -49694,6 +49605,43 @@ function requestLog(log) {
     };
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/bump-image-tag/src/files.ts
+
+
+
+/** A file's text, or undefined when it does not exist. */
+async function readOptional(path) {
+    try {
+        return await (0,promises_namespaceObject.readFile)(path, 'utf8');
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return undefined;
+        throw error;
+    }
+}
+/**
+ * Replaces a file's content atomically: a temporary file in the same folder (same file system,
+ * same mode) renamed over it, so a reader or a crash never sees half a file. A symbolic link is
+ * followed, so the link stays a link and its target gets the text. Returns the path written.
+ */
+async function writeFileAtomic(path, text) {
+    const target = await (0,promises_namespaceObject.realpath)(path);
+    const temporary = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`);
+    try {
+        await (0,promises_namespaceObject.writeFile)(temporary, text, { flag: 'wx' });
+        await (0,promises_namespaceObject.chmod)(temporary, (await (0,promises_namespaceObject.stat)(target)).mode & 0o7777);
+        await (0,promises_namespaceObject.rename)(temporary, target);
+    }
+    catch (error) {
+        await (0,promises_namespaceObject.rm)(temporary, { force: true });
+        throw error;
+    }
+    return target;
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/workspace.ts
 
 
@@ -49701,9 +49649,15 @@ function requestLog(log) {
 // Reading the checked-out workspace: the file-system edge the actions share.
 /** The names compose looks for, in its order, when no file is given. */
 const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
-/** The name of the compose file compose itself would pick in `dir`, if there is one. */
-function findComposeFile(dir) {
-    return COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+/**
+ * The name of the compose file compose itself would pick in `dir`; refuses when there is none.
+ * `where` names the folder for the message, `fix` says which inputs to set instead.
+ */
+function defaultComposeFile(dir, where, fix) {
+    const found = COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+    if (!found)
+        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, { fix });
+    return found;
 }
 /** Resolves `value` against the base folder and refuses any path that leaves the workspace, symbolic links included. */
 function resolveInsideWorkspace(value, where) {
@@ -49732,78 +49686,43 @@ function realPath(path) {
     const parent = (0,external_node_path_namespaceObject.dirname)(path);
     return parent === path ? path : (0,external_node_path_namespaceObject.join)(realPath(parent), (0,external_node_path_namespaceObject.basename)(path));
 }
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-/**
- * The text of a file that must be UTF-8 (compose and env files). Anything else is refused, naming
- * the first bad line: decoding it leniently would turn each stray byte into U+FFFD, and writing
- * the file back would change bytes the edit never meant to touch.
- */
-function decodeUtf8(bytes, file) {
-    try {
-        return strictUtf8.decode(bytes);
-    }
-    catch {
-        let start = 0;
-        let line = 1;
-        for (;;) {
-            const end = bytes.indexOf(0x0a, start);
-            const lineBytes = bytes.subarray(start, end < 0 ? bytes.length : end);
-            try {
-                strictUtf8.decode(lineBytes);
-            }
-            catch {
-                break;
-            }
-            if (end < 0)
-                break;
-            start = end + 1;
-            line++;
-        }
-        throw new errors_UserError(`${file} is not UTF-8 text (line ${line} has a byte that is not UTF-8, e.g. Latin-1 'é' written as one byte)`, {
-            fix: 'Convert the file to UTF-8 (iconv -f latin1 -t utf-8), commit it, and rerun; nothing was changed.',
-            location: { file, line }
+
+;// CONCATENATED MODULE: ./packages/core/src/names.ts
+
+// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
+// require an alphanumeric first character, as container and DNS names derived from it need.
+const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+function isValidServiceName(name) {
+    return serviceNamePattern.test(name);
+}
+function requireServiceName(field, value) {
+    if (!isValidServiceName(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
+            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
         });
     }
+    return value;
 }
-
-;// CONCATENATED MODULE: ./actions/bump-image-tag/src/files.ts
-
-
-
-
-/** A compose or env file's text; refused unless it is UTF-8. `name` is how messages show it. */
-async function readText(path, name) {
-    return decodeUtf8(await (0,promises_namespaceObject.readFile)(path), name);
+// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
+const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
+function parseRepositoryName(value) {
+    const parts = value.split('/');
+    if (parts.length !== 2)
+        return undefined;
+    const [owner, repo] = parts;
+    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
+        return undefined;
+    return { owner, repo };
 }
-/** Like readText, or undefined when the file does not exist. */
-async function readOptional(path, name) {
-    try {
-        return await readText(path, name);
+function requireRepositoryName(field, value) {
+    const parsed = parseRepositoryName(value);
+    if (!parsed) {
+        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
+            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
+        });
     }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return undefined;
-        throw error;
-    }
-}
-/**
- * Replaces a file's content atomically: a temporary file in the same folder (same file system,
- * same mode) renamed over it, so a reader or a crash never sees half a file. A symbolic link is
- * followed, so the link stays a link and its target gets the text. Returns the path written.
- */
-async function writeFileAtomic(path, text) {
-    const target = await (0,promises_namespaceObject.realpath)(path);
-    const temporary = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`);
-    try {
-        await (0,promises_namespaceObject.writeFile)(temporary, text, { flag: 'wx' });
-        await (0,promises_namespaceObject.chmod)(temporary, (await (0,promises_namespaceObject.stat)(target)).mode & 0o7777);
-        await (0,promises_namespaceObject.rename)(temporary, target);
-    }
-    catch (error) {
-        await (0,promises_namespaceObject.rm)(temporary, { force: true });
-        throw error;
-    }
-    return target;
+    return parsed;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/payload.ts
@@ -50026,7 +49945,7 @@ function readSettings(inputs, context) {
             fix: `Remove 'pull-request: true' to ${off === 'commit' ? 'only write the files' : 'commit without pushing'}, or remove '${off}: false' to open the pull request.`
         });
     }
-    const token = inputs.token('token');
+    const token = inputs.secret('token');
     if (pullRequest && token === '') {
         throw new errors_UserError("Input 'token' is empty, but 'pull-request: true' needs it to open the pull request", {
             fix: "Leave 'token' at its default (github.token) with 'permissions: pull-requests: write', or pass a token that may open pull requests."
@@ -50189,13 +50108,9 @@ function locateFiles(settings) {
             });
         }
     });
-    const found = resolved.files.length > 0 ? undefined : findComposeFile(workingDirectory);
-    if (resolved.files.length === 0 && !found) {
-        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
-            fix: "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."
-        });
-    }
-    const files = found ? [(0,external_node_path_namespaceObject.join)(workingDirectory, found)] : resolved.files;
+    const files = resolved.files.length > 0
+        ? resolved.files
+        : [(0,external_node_path_namespaceObject.join)(workingDirectory, defaultComposeFile(workingDirectory, where, "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."))];
     const envFile = resolved.envFile ?? (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(files[0]), '.env');
     // The defaults nobody typed are checked too: a symbolic link must not lead the edit out of the workspace.
     for (const [path, input] of [[files[0], 'files'], [envFile, 'env-file']]) {
@@ -50282,17 +50197,13 @@ function pullRequestBranch(updates, runId, runAttempt) {
     const run = `${runId}-${runAttempt}`.replace(/[^0-9-]/g, '') || `${Date.now()}`;
     return `gitops-lite/${what}-run${run}`;
 }
-/** A table cell's text: HTML escaped, and neither a `|` nor a line break can end the cell or the row. */
 function cell(text) {
-    return escapeHtml(text).replace(/\|/g, '&#124;').replace(/[\r\n]+/g, ' ');
-}
-function codeCell(text) {
-    return `<code>${cell(text)}</code>`;
+    return `\`${text.replace(/\|/g, '\\|').replace(/`/g, "'")}\``;
 }
 /** The job summary: a table of service, old image, new image, and what became of the change. */
 function summaryMarkdown(updates, outcome) {
-    const rows = updates.map((u) => `| ${cell(u.service)} | ${codeCell(u.previous)} | ${u.changed ? codeCell(u.image) : 'unchanged'} | ${cell(`${u.file}:${u.line}`)} |`);
-    return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', escapeHtml(outcome), ''].join('\n');
+    const rows = updates.map((u) => `| ${u.service} | ${cell(u.previous)} | ${u.changed ? cell(u.image) : 'unchanged'} | ${u.file}:${u.line} |`);
+    return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', outcome, ''].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/main.ts
@@ -50306,13 +50217,14 @@ function summaryMarkdown(updates, outcome) {
 
 async function run() {
     await runAction(async () => {
+        const runner = readRunnerContext();
         const settings = readSettings(new Inputs(), {
-            workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
-            eventName: process.env.GITHUB_EVENT_NAME ?? '',
-            eventPayload: process.env.GITHUB_EVENT_PATH ? JSON.parse(await (0,promises_namespaceObject.readFile)(process.env.GITHUB_EVENT_PATH, 'utf8')) : {},
-            repository: process.env.GITHUB_REPOSITORY
+            workspace: runner.workspace,
+            eventName: runner.eventName,
+            eventPayload: runner.eventPath ? JSON.parse(await (0,promises_namespaceObject.readFile)(runner.eventPath, 'utf8')) : {},
+            repository: runner.repository
         });
-        await bumpImageTag(settings);
+        await bumpImageTag(settings, runner);
     });
 }
 const remote = 'origin';
@@ -50329,7 +50241,7 @@ async function checkOutBranch(git, branch) {
     if (previous === branch)
         return undefined;
     const before = previous ?? (await git.headSha());
-    log.info(`Checking out '${branch}' from ${remote}`);
+    info(`Checking out '${branch}' from ${remote}`);
     await git.checkoutBranch(branch, await git.fetch(remote, branch));
     return before;
 }
@@ -50340,9 +50252,9 @@ function existingFolder(path) {
 /** Reads the files as they are now and plans the edit; pure apart from reading. */
 async function planFromDisk(settings, paths) {
     const display = (path) => (0,external_node_path_namespaceObject.relative)(settings.workspace, path);
-    const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readText(path, display(path)) })));
+    const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') })));
     const envFile = display(paths.envFile);
-    const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile, envFile) }, targets: settings.targets });
+    const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets: settings.targets });
     for (const update of plan.updates) {
         if (update.changed)
             checkUpdateRegistry(update, settings.allowedRegistries, envFile);
@@ -50375,11 +50287,11 @@ async function restorePlan(settings, plan) {
     for (const file of plan.files)
         await writeFileAtomic((0,external_node_path_namespaceObject.join)(settings.workspace, file.path), file.before);
 }
-async function bumpImageTag(settings) {
-    const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => log.debug(line));
+async function bumpImageTag(settings, runner) {
+    const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core_debug(line));
     const previous = await checkOutBranch(git, settings.branch);
     try {
-        await bumpOnBranch(settings, git);
+        await bumpOnBranch(settings, git, runner);
     }
     finally {
         // A dry run changes nothing, not even the branch the checkout is on.
@@ -50387,11 +50299,11 @@ async function bumpImageTag(settings) {
             await git.checkout(previous);
     }
 }
-async function bumpOnBranch(settings, git) {
-    let paths = locateFiles(settings);
+async function bumpOnBranch(settings, git, runner) {
+    const paths = locateFiles(settings);
     let plan = await planFromDisk(settings, paths);
     for (const update of plan.updates) {
-        log.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
+        info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
     }
     const report = (changed, outcome, extra = {}) => {
         const changedUpdates = changed ? plan.updates.filter((u) => u.changed) : [];
@@ -50402,7 +50314,7 @@ async function bumpOnBranch(settings, git) {
         setOutput('commit-sha', extra.commitSha ?? '');
         setOutput('pull-request-url', extra.pullRequestUrl ?? '');
         setOutput('diff', changed ? diffOf(settings, paths, plan) : '');
-        log.info(outcome);
+        info(outcome);
         summary.addRaw(summaryMarkdown(plan.updates, outcome));
     };
     const finish = async (changed, outcome, extra) => {
@@ -50412,7 +50324,7 @@ async function bumpOnBranch(settings, git) {
     if (plan.files.length === 0)
         return finish(false, 'Every service is already at the requested image; nothing to do.');
     if (settings.dryRun) {
-        log.fenced(diffOf(settings, paths, plan).replace(/\n$/, '').split('\n'));
+        info(diffOf(settings, paths, plan));
         return finish(true, 'Dry run: the diff above was not applied.');
     }
     if (!settings.commit) {
@@ -50426,7 +50338,7 @@ async function bumpOnBranch(settings, git) {
             fix: "Set 'branch' to the branch to commit to, or check out a branch (actions/checkout with 'ref: main')."
         });
     }
-    const head = settings.pullRequest ? pullRequestBranch(plan.updates, process.env.GITHUB_RUN_ID ?? '', process.env.GITHUB_RUN_ATTEMPT ?? '') : base;
+    const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base;
     const context = { environment: settings.environment, source: settings.source };
     const result = await publish({
         git,
@@ -50438,10 +50350,8 @@ async function bumpOnBranch(settings, git) {
         push: settings.push,
         maxAttempts: settings.maxAttempts,
         author: settings.author,
-        log: (line) => log.info(line),
+        log: (line) => info(line),
         apply: async () => {
-            // The branch moved: its files, and where their symbolic links lead, may differ from the last round's.
-            paths = locateFiles(settings);
             plan = await planFromDisk(settings, paths);
             if (plan.files.length === 0)
                 return undefined;
@@ -50453,14 +50363,14 @@ async function bumpOnBranch(settings, git) {
             };
         }
     });
-    log.info(`Commit-and-push rounds: ${result.attempts}`);
+    info(`Commit-and-push rounds: ${result.attempts}`);
     if (!result.commitSha)
         return finish(false, `${base} already has these images (another run landed them first); nothing to commit.`);
     if (!settings.push)
         return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, { commitSha: result.commitSha });
     if (!settings.pullRequest)
         return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha });
-    const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com' }), {
+    const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: runner.apiUrl }), {
         repository: settings.repository,
         head,
         base,

@@ -16,7 +16,7 @@ import {
   snapshotStack,
   type ReleaseResult,
   type PushedImage
-} from '../../packages/sandbox/src/pipeline'
+} from '@gitops-lite/demo'
 
 /** Per step: a release takes 10-40 s on two cores; a stuck one must fail, not hang CI. */
 const STEP_TIMEOUT_MS = 180_000

@@ -14,29 +14,29 @@ import {
   output,
   readJsonLines,
   serves,
-  startBench,
+  startDeployFixture,
   startVm,
   timeout,
   writeVmSecrets,
   writeWorkspace,
-  type Bench
-} from './ssh-surgical-deploy/bench'
+  type DeployFixture
+} from './ssh-surgical-deploy/fixture'
 
-let bench: Bench
+let fixture: DeployFixture
 let vmA: SshHost
 let vmB: SshHost
 const vms: { name: string; home: string; project: string; port: number }[] = []
 
 beforeAll(async () => {
-  bench = await startBench('ssh-deploy-hosts')
-  vmA = await startVm(bench, 'vm-a', '127.0.0.1')
-  vmB = await startVm(bench, 'vm-b', '127.0.0.2')
+  fixture = await startDeployFixture('ssh-deploy-hosts')
+  vmA = await startVm(fixture, 'vm-a', '127.0.0.1')
+  vmB = await startVm(fixture, 'vm-b', '127.0.0.2')
   for (const name of ['vm-a', 'vm-b']) {
-    const home = join(bench.work, `${name}-home`)
-    await giveOwnHome(bench, name, home, vmA)
+    const home = join(fixture.work, `${name}-home`)
+    await giveOwnHome(fixture, name, home, vmA)
     const project = `gl-${name}-${process.pid}`
     const port = await freePort()
-    bench.group.trackComposeProject(project)
+    fixture.group.trackComposeProject(project)
     // Each VM names its project and port in its own .env, as two real VMs would.
     await writeVmSecrets(join(home, 'stack'), { COMPOSE_PROJECT_NAME: project, WEB_PORT: String(port) })
     vms.push({ name, home, project, port })
@@ -44,8 +44,8 @@ beforeAll(async () => {
 }, timeout)
 
 afterAll(async () => {
-  await bench?.group.cleanup()
-  if (bench) await rm(bench.work, { recursive: true, force: true })
+  await fixture?.group.cleanup()
+  if (fixture) await rm(fixture.work, { recursive: true, force: true })
 }, timeout)
 
 const bothHosts = () => ({
@@ -58,7 +58,7 @@ describe('ssh-surgical-deploy to two VMs in turn (VM1 -> health check -> VM2)', 
   let workspace: string
 
   it('deploys to the first VM, waits for it to be healthy, then to the second', async () => {
-    workspace = await newWorkspace(bench, 'two-vms', { web: bench.images.webV1, webPort: '${WEB_PORT}' })
+    workspace = await newWorkspace(fixture, 'two-vms', { web: fixture.images.webV1, webPort: '${WEB_PORT}' })
     const run = expectSuccess(await deploy(workspace, deployInputs(vmA, bothHosts())))
     expect(output(run, 'deployed')).toEqual(['web'])
     for (const vm of vms) expect(await serves(vm.port)).toBe('web v1')
@@ -71,7 +71,7 @@ describe('ssh-surgical-deploy to two VMs in turn (VM1 -> health check -> VM2)', 
 
   it('stops at the first VM that fails: it is rolled back, the second is not touched', async () => {
     const before = await Promise.all(vms.map((vm) => containers(vm.project)))
-    await writeWorkspace(workspace, { web: bench.images.webBad, webPort: '${WEB_PORT}' })
+    await writeWorkspace(workspace, { web: fixture.images.webBad, webPort: '${WEB_PORT}' })
     const run = expectFailure(await deploy(workspace, deployInputs(vmA, { ...bothHosts(), 'health-timeout': '30s' })))
     expect(run.outputs['rolled-back']).toBe('true')
     const plan = output(run, 'plan') as Record<string, { result: string }>
@@ -79,12 +79,12 @@ describe('ssh-surgical-deploy to two VMs in turn (VM1 -> health check -> VM2)', 
     expect(await serves(vms[0].port)).toBe('web v1')
     expect(await serves(vms[1].port)).toBe('web v1')
     expect(await containers(vms[1].project)).toEqual(before[1])
-    expect(await readFile(join(vms[1].home, 'stack', 'compose.yaml'), 'utf8')).toContain(bench.images.webV1)
+    expect(await readFile(join(vms[1].home, 'stack', 'compose.yaml'), 'utf8')).toContain(fixture.images.webV1)
   }, timeout)
 
   it('a VM whose host key is not trusted fails the run before any VM is changed', async () => {
     const before = await Promise.all(vms.map((vm) => containers(vm.project)))
-    await writeWorkspace(workspace, { web: bench.images.webV2, webPort: '${WEB_PORT}' })
+    await writeWorkspace(workspace, { web: fixture.images.webV2, webPort: '${WEB_PORT}' })
     const run = expectFailure(await deploy(workspace, deployInputs(vmA, { ...bothHosts(), 'known-hosts': vmA.knownHostsLine })))
     expect(run.stdout).toMatch(/Refusing 127\.0\.0\.2:\d+: its host key is not trusted/)
     expect(run.stdout).toMatch(/skipped, no host was deployed: .*127\.0\.0\.2.* could not be connected to/)
@@ -98,7 +98,7 @@ describe('ssh-surgical-deploy to two VMs in turn (VM1 -> health check -> VM2)', 
   }, timeout)
 
   it('reaches a VM through a jump host (proxy-host)', async () => {
-    await writeWorkspace(workspace, { web: bench.images.webV2, webPort: '${WEB_PORT}' })
+    await writeWorkspace(workspace, { web: fixture.images.webV2, webPort: '${WEB_PORT}' })
     const run = expectSuccess(
       await deploy(
         workspace,
@@ -124,11 +124,11 @@ describe('ssh-surgical-deploy with Compose v1 (compose-command: docker-compose)'
   const v1Inputs = () => deployInputs(vmA, { 'remote-dir': remoteDir, 'compose-command': 'docker-compose' })
 
   beforeAll(async () => {
-    remoteDir = join(bench.work, project)
+    remoteDir = join(fixture.work, project)
     port = await freePort()
-    bench.group.trackComposeProject(project)
+    fixture.group.trackComposeProject(project)
     await writeVmSecrets(remoteDir, { WEB_PORT: String(port) })
-    workspace = await newWorkspace(bench, 'v1', { web: bench.images.webV1, worker: bench.images.worker, webPort: '${WEB_PORT}' })
+    workspace = await newWorkspace(fixture, 'v1', { web: fixture.images.webV1, worker: fixture.images.worker, webPort: '${WEB_PORT}' })
   }, timeout)
 
   it('first deploy, then a run that recreates nothing', async () => {
@@ -144,12 +144,12 @@ describe('ssh-surgical-deploy with Compose v1 (compose-command: docker-compose)'
 
   it('one changed service is replaced; a failing one is rolled back, with our own health polling', async () => {
     const before = await containers(project)
-    await writeWorkspace(workspace, { web: bench.images.webV2, worker: bench.images.worker, webPort: '${WEB_PORT}' })
+    await writeWorkspace(workspace, { web: fixture.images.webV2, worker: fixture.images.worker, webPort: '${WEB_PORT}' })
     expect(output(expectSuccess(await deploy(workspace, v1Inputs())), 'deployed')).toEqual(['web'])
     expect((await containers(project)).worker).toBe(before.worker)
     expect(await serves(port)).toBe('web v2')
 
-    await writeWorkspace(workspace, { web: bench.images.webBad, worker: bench.images.worker, webPort: '${WEB_PORT}' })
+    await writeWorkspace(workspace, { web: fixture.images.webBad, worker: fixture.images.worker, webPort: '${WEB_PORT}' })
     const failed = expectFailure(await deploy(workspace, { ...v1Inputs(), 'health-timeout': '30s' }))
     expect(failed.outputs['rolled-back']).toBe('true')
     expect(await serves(port)).toBe('web v2')

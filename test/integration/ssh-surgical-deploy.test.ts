@@ -17,15 +17,15 @@ import {
   output,
   readJsonLines,
   serves,
-  startBench,
+  startDeployFixture,
   startVm,
   timeout,
   writeVmSecrets,
   writeWorkspace,
-  type Bench
-} from './ssh-surgical-deploy/bench'
+  type DeployFixture
+} from './ssh-surgical-deploy/fixture'
 
-let bench: Bench
+let fixture: DeployFixture
 let vm: SshHost
 let workspace: string
 let remoteDir: string
@@ -34,18 +34,18 @@ const project = `gl-deploy-${process.pid}`
 const state = (name: string) => join(remoteDir, '.gitops-lite', name)
 
 beforeAll(async () => {
-  bench = await startBench('ssh-deploy')
-  vm = await startVm(bench, 'vm', '127.0.0.1')
+  fixture = await startDeployFixture('ssh-deploy')
+  vm = await startVm(fixture, 'vm', '127.0.0.1')
   remoteDir = join(vm.remoteDir, 'stack')
   webPort = await freePort()
-  bench.group.trackComposeProject(project)
+  fixture.group.trackComposeProject(project)
   await writeVmSecrets(remoteDir, { GREETING: 'from the VM' })
-  workspace = await newWorkspace(bench, 'main', { web: bench.images.webV1, worker: bench.images.worker, webPort })
+  workspace = await newWorkspace(fixture, 'main', { web: fixture.images.webV1, worker: fixture.images.worker, webPort })
 }, timeout)
 
 afterAll(async () => {
-  await bench?.group.cleanup()
-  if (bench) await rm(bench.work, { recursive: true, force: true })
+  await fixture?.group.cleanup()
+  if (fixture) await rm(fixture.work, { recursive: true, force: true })
 }, timeout)
 
 const inputs = (extra: Record<string, string> = {}) => deployInputs(vm, { 'remote-dir': remoteDir, 'project-name': project, ...extra })
@@ -81,7 +81,7 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
 
   it('dry-run: prints the plan and changes nothing', async () => {
     const before = await containers(project)
-    await writeWorkspace(workspace, { web: bench.images.webV2, worker: bench.images.worker, webPort })
+    await writeWorkspace(workspace, { web: fixture.images.webV2, worker: fixture.images.worker, webPort })
     const run = expectSuccess(await deploy(workspace, inputs({ 'dry-run': 'true' })))
     const plan = output(run, 'plan') as Record<string, { result: string; services: { service: string; deploy: boolean }[] }>
     const hostPlan = Object.values(plan)[0]
@@ -89,7 +89,7 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
     expect(hostPlan.services.filter((s) => s.deploy).map((s) => s.service)).toEqual(['web'])
     expect(run.stdout).toMatch(/web\s+deploy\s+changed/)
     expect(await containers(project)).toEqual(before)
-    expect(await readFile(join(remoteDir, 'compose.yaml'), 'utf8')).toContain(bench.images.webV1)
+    expect(await readFile(join(remoteDir, 'compose.yaml'), 'utf8')).toContain(fixture.images.webV1)
     expect(await serves(webPort)).toBe('web v1')
   }, timeout)
 
@@ -105,7 +105,7 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
 
   it('a changed mounted file redeploys the service that mounts it', async () => {
     const before = await containers(project)
-    await writeWorkspace(workspace, { web: bench.images.webV2, worker: bench.images.worker, webPort, motd: 'new motd\n' })
+    await writeWorkspace(workspace, { web: fixture.images.webV2, worker: fixture.images.worker, webPort, motd: 'new motd\n' })
     const run = expectSuccess(await deploy(workspace, inputs()))
     expect(output(run, 'deployed')).toEqual(['web'])
     expect((await containers(project)).worker).toBe(before.worker)
@@ -115,7 +115,7 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
   it('an image whose healthcheck fails: the step fails and the previous version serves again', async () => {
     const before = await containers(project)
     const composeBefore = await readFile(join(remoteDir, 'compose.yaml'), 'utf8')
-    await writeWorkspace(workspace, { web: bench.images.webBad, worker: bench.images.worker, webPort, motd: 'new motd\n' })
+    await writeWorkspace(workspace, { web: fixture.images.webBad, worker: fixture.images.worker, webPort, motd: 'new motd\n' })
     const run = expectFailure(await deploy(workspace, inputs({ 'health-timeout': '30s' })))
 
     expect(run.outputs['rolled-back']).toBe('true')
@@ -130,7 +130,7 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
   }, timeout)
 
   it('a container removed by hand (drift) is healed; the others keep their containers', async () => {
-    await writeWorkspace(workspace, { web: bench.images.webV2, worker: bench.images.worker, webPort, motd: 'new motd\n' })
+    await writeWorkspace(workspace, { web: fixture.images.webV2, worker: fixture.images.worker, webPort, motd: 'new motd\n' })
     const before = await containers(project)
     await exec('docker', ['rm', '-f', before.worker])
     const run = expectSuccess(await deploy(workspace, inputs()))
@@ -144,17 +144,17 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
   it('a wrong host key: refused before authenticating, nothing changed', async () => {
     const before = await containers(project)
     const audit = (await readJsonLines(state('audit.log'))).length
-    const impostorKey = join(bench.work, 'impostor_ed25519')
+    const impostorKey = join(fixture.work, 'impostor_ed25519')
     await exec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', impostorKey])
     const impostorLine = `[127.0.0.1]:${vm.port} ${(await readFile(`${impostorKey}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ')}`
-    await writeWorkspace(workspace, { web: bench.images.webV1, worker: bench.images.worker, webPort, motd: 'new motd\n' })
+    await writeWorkspace(workspace, { web: fixture.images.webV1, worker: fixture.images.worker, webPort, motd: 'new motd\n' })
     const run = expectFailure(await deploy(workspace, inputs({ 'known-hosts': impostorLine })))
     const error = run.annotations.find((a) => a.level === 'error')?.message ?? ''
     expect(error).toContain(`offered ${vm.fingerprint}`)
     expect(error).toMatch(/trusted: SHA256:\S+ \(ssh-ed25519, known-hosts line 1\)/)
     expect(await containers(project)).toEqual(before)
     expect(await readJsonLines(state('audit.log'))).toHaveLength(audit)
-    expect(await readFile(join(remoteDir, 'compose.yaml'), 'utf8')).toContain(bench.images.webV2)
+    expect(await readFile(join(remoteDir, 'compose.yaml'), 'utf8')).toContain(fixture.images.webV2)
   }, timeout)
 
   it('two concurrent runs are serialized by the lock', async () => {
@@ -171,7 +171,7 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
   }, timeout)
 
   it('a connection cut mid-deploy: the host finishes the deploy, and a rerun converges', async () => {
-    await writeWorkspace(workspace, { web: bench.images.webSlow, worker: bench.images.worker, webPort, motd: 'new motd\n' })
+    await writeWorkspace(workspace, { web: fixture.images.webSlow, worker: fixture.images.worker, webPort, motd: 'new motd\n' })
     const first = deploy(workspace, inputs())
     const runs = join(remoteDir, '.gitops-lite', 'runs')
     let log = ''
@@ -214,7 +214,7 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
 
   it('a service removed from the file is stopped and removed; the other keeps its container', async () => {
     const before = await containers(project)
-    await writeWorkspace(workspace, { web: bench.images.webSlow, webPort, motd: 'new motd\n' })
+    await writeWorkspace(workspace, { web: fixture.images.webSlow, webPort, motd: 'new motd\n' })
     const run = expectSuccess(await deploy(workspace, inputs()))
     expect(output(run, 'removed')).toEqual(['worker'])
     expect(output(run, 'deployed')).toEqual([])
@@ -224,7 +224,7 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
 
   it('a new top-level network is a full deploy: every service recreated on it', async () => {
     const before = await containers(project)
-    const compose = `${composeFile({ web: bench.images.webSlow, webPort })}    networks: [default, backend]\nnetworks:\n  backend: {}\n`
+    const compose = `${composeFile({ web: fixture.images.webSlow, webPort })}    networks: [default, backend]\nnetworks:\n  backend: {}\n`
     await writeFile(join(workspace, 'compose.yaml'), compose)
     const run = expectSuccess(await deploy(workspace, inputs()))
     expect(output(run, 'deployed')).toEqual(['web'])

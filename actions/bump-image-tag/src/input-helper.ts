@@ -1,11 +1,10 @@
 import { existsSync, realpathSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import {
-  COMPOSE_FILE_NAMES,
   Inputs,
   UserError,
+  defaultComposeFile,
   canonicalRepository,
-  findComposeFile,
   leavesWorkspace,
   resolveInsideWorkspace,
   isMutableTag,
@@ -296,13 +295,10 @@ export function locateFiles(settings: PathSettings): FileSet {
       })
     }
   })
-  const found = resolved.files.length > 0 ? undefined : findComposeFile(workingDirectory)
-  if (resolved.files.length === 0 && !found) {
-    throw new UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
-      fix: "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."
-    })
-  }
-  const files = found ? [join(workingDirectory, found)] : resolved.files
+  const files =
+    resolved.files.length > 0
+      ? resolved.files
+      : [join(workingDirectory, defaultComposeFile(workingDirectory, where, "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."))]
   const envFile = resolved.envFile ?? join(dirname(files[0]), '.env')
   // The defaults nobody typed are checked too: a symbolic link must not lead the edit out of the workspace.
   for (const [path, input] of [[files[0], 'files'], [envFile, 'env-file']] as const) {

@@ -12,9 +12,11 @@ import {
   openPullRequest,
   planImageBump,
   publish,
+  readRunnerContext,
   runAction,
   bumpDiff,
-  type BumpPlan
+  type BumpPlan,
+  type RunnerContext
 } from '@gitops-lite/core'
 import { readOptional, readText, writeFileAtomic } from './files'
 import { checkUpdateRegistry, locateFiles, readSettings, type FileSet, type Settings } from './input-helper'
@@ -22,13 +24,14 @@ import { commitMessage, pullRequestBranch, summaryMarkdown } from './report'
 
 export async function run(): Promise<void> {
   await runAction(async () => {
+    const runner = readRunnerContext()
     const settings = readSettings(new Inputs(), {
-      workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
-      eventName: process.env.GITHUB_EVENT_NAME ?? '',
-      eventPayload: process.env.GITHUB_EVENT_PATH ? JSON.parse(await readFile(process.env.GITHUB_EVENT_PATH, 'utf8')) : {},
-      repository: process.env.GITHUB_REPOSITORY
+      workspace: runner.workspace,
+      eventName: runner.eventName,
+      eventPayload: runner.eventPath ? JSON.parse(await readFile(runner.eventPath, 'utf8')) : {},
+      repository: runner.repository
     })
-    await bumpImageTag(settings)
+    await bumpImageTag(settings, runner)
   })
 }
 
@@ -94,18 +97,18 @@ async function restorePlan(settings: Settings, plan: BumpPlan): Promise<void> {
   for (const file of plan.files) await writeFileAtomic(join(settings.workspace, file.path), file.before)
 }
 
-async function bumpImageTag(settings: Settings): Promise<void> {
+async function bumpImageTag(settings: Settings, runner: RunnerContext): Promise<void> {
   const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => log.debug(line))
   const previous = await checkOutBranch(git, settings.branch)
   try {
-    await bumpOnBranch(settings, git)
+    await bumpOnBranch(settings, git, runner)
   } finally {
     // A dry run changes nothing, not even the branch the checkout is on.
     if (settings.dryRun && previous !== undefined) await git.checkout(previous)
   }
 }
 
-async function bumpOnBranch(settings: Settings, git: GitCommandManager): Promise<void> {
+async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: RunnerContext): Promise<void> {
   let paths = locateFiles(settings)
   let plan = await planFromDisk(settings, paths)
   for (const update of plan.updates) {
@@ -145,7 +148,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager): Promise
       fix: "Set 'branch' to the branch to commit to, or check out a branch (actions/checkout with 'ref: main')."
     })
   }
-  const head = settings.pullRequest ? pullRequestBranch(plan.updates, process.env.GITHUB_RUN_ID ?? '', process.env.GITHUB_RUN_ATTEMPT ?? '') : base
+  const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base
   const context = { environment: settings.environment, source: settings.source }
   const result = await publish({
     git,
@@ -176,7 +179,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager): Promise
   if (!settings.push) return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, { commitSha: result.commitSha })
   if (!settings.pullRequest) return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha })
 
-  const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com' }), {
+  const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: runner.apiUrl }), {
     repository: settings.repository!,
     head,
     base,

@@ -3,6 +3,7 @@ import {
   type Inputs,
   type PayloadSource,
   type RepositoryName,
+  type RunnerContext,
   UserError,
   hasControlCharacter,
   isValidEnvironment,
@@ -31,7 +32,6 @@ export interface Settings {
   source: PayloadSource
 }
 
-const DEFAULT_API_URL = 'https://api.github.com'
 const MAX_WAIT_MS = 6 * 3_600_000 // a GitHub-hosted job's own limit
 
 function quote(value: string): string {
@@ -96,8 +96,8 @@ export function isLoopbackHost(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
 }
 
-function readApiUrl(inputs: Inputs, env: NodeJS.ProcessEnv): string {
-  const value = inputs.string('api-url') || env.GITHUB_API_URL || DEFAULT_API_URL
+function readApiUrl(inputs: Inputs, runner: RunnerContext): string {
+  const value = inputs.string('api-url') || runner.apiUrl
   const where = inputs.string('api-url') ? "Input 'api-url'" : 'GITHUB_API_URL'
   let url: URL | undefined
   try {
@@ -118,26 +118,24 @@ function readApiUrl(inputs: Inputs, env: NodeJS.ProcessEnv): string {
   return value.replace(/\/+$/, '')
 }
 
-function readSource(env: NodeJS.ProcessEnv): PayloadSource {
-  const repository = env.GITHUB_REPOSITORY ?? ''
-  const runId = env.GITHUB_RUN_ID ?? ''
-  const server = (env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/+$/, '')
+function readSource(runner: RunnerContext): PayloadSource {
+  const { repository, runId, serverUrl } = runner
   return {
     repository,
-    sha: env.GITHUB_SHA ?? '',
-    ref: env.GITHUB_REF ?? '',
+    sha: runner.sha,
+    ref: runner.ref,
     run_id: runId,
-    run_url: repository && runId ? `${server}/${repository}/actions/runs/${runId}` : '',
-    actor: env.GITHUB_ACTOR ?? ''
+    run_url: repository && runId ? `${serverUrl}/${repository}/actions/runs/${runId}` : '',
+    actor: runner.actor
   }
 }
 
 /** Reads and validates every input; nothing is sent unless all of them are valid. */
-export function readSettings(inputs: Inputs, env: NodeJS.ProcessEnv): Settings {
+export function readSettings(inputs: Inputs, runner: RunnerContext): Settings {
   const token = inputs.token('token')
   if (token === '') {
     throw new UserError("Input 'token' is required but was empty", {
-      fix: "Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}."
+      fix: 'Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}.'
     })
   }
   const repository = requireRepositoryName("Input 'repository'", inputs.required('repository'))
@@ -194,9 +192,9 @@ export function readSettings(inputs: Inputs, env: NodeJS.ProcessEnv): Settings {
     multi: servicesRaw !== '',
     environment,
     extra,
-    apiUrl: readApiUrl(inputs, env),
+    apiUrl: readApiUrl(inputs, runner),
     wait: inputs.boolean('wait', false),
     waitTimeoutMs,
-    source: readSource(env)
+    source: readSource(runner)
   }
 }

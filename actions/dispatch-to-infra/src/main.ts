@@ -11,6 +11,7 @@ import {
   githubWorkflowRuns,
   log,
   looksLikeWorkflowToken,
+  readRunnerContext,
   runAction,
   sendRepositoryDispatch,
   waitForWorkflowRun
@@ -23,10 +24,11 @@ const FIND_TIMEOUT_MS = 5 * 60_000
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    const settings = readSettings(new Inputs(), process.env)
+    const runner = readRunnerContext()
+    const settings = readSettings(new Inputs(), runner)
     const target = `${settings.repository.owner}/${settings.repository.repo}`
     // No warning for ghs_: GitHub App tokens, which the README recommends, start with it too. A 403/404 says what to check.
-    const workflowToken = looksLikeWorkflowToken(settings.token) && target !== process.env.GITHUB_REPOSITORY
+    const workflowToken = looksLikeWorkflowToken(settings.token) && target !== runner.repository
 
     const correlationId = randomUUID()
     const payload = createDeployPayload({

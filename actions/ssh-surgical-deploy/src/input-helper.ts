@@ -1,11 +1,10 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path'
+import { dirname, relative, sep } from 'node:path'
 import {
-  COMPOSE_FILE_NAMES,
-  findComposeFile,
   Inputs,
   UserError,
   checkComposeImages,
+  defaultComposeFile,
   checkPrivateKey,
   decodeUtf8,
   envFilesOf,
@@ -18,6 +17,7 @@ import {
   parseHostSpec,
   parseKnownHosts,
   requireServiceName,
+  resolveInsideWorkspace,
   stackFile,
   type ComposeCommand,
   type HostKeyPolicy,
@@ -57,10 +57,9 @@ const hour = 60 * minute
 export function readSettings(inputs: Inputs, workspace: string): Settings {
   const port = inputs.integer('port', { min: 1, max: 65535, fallback: 22 })
   const username = readUsername(inputs, 'username')
-  const hosts = inputs.lines('host').map((line) => parseHostSpec(line, { port, username }))
-  if (hosts.length === 0) {
-    throw new UserError("Input 'host' is required but was empty", { fix: "Set 'host' to the VM's address, e.g. vm1.example.com or deploy@vm1.example.com:2222 (one per line for several VMs)." })
-  }
+  const hosts = inputs
+    .requiredLines('host', "Set 'host' to the VM's address, e.g. vm1.example.com or deploy@vm1.example.com:2222 (one per line for several VMs).")
+    .map((line) => parseHostSpec(line, { port, username }))
   const insecure = inputs.boolean('insecure-skip-host-key-check')
   const hostKeys: HostKeyPolicy = {
     knownHosts: parseKnownHosts(inputs.string('known-hosts')),
@@ -72,9 +71,8 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
       fix: "Set 'known-hosts' to the output of 'ssh-keyscan -p PORT HOST' (checked on the VM), or 'fingerprint' to 'SHA256:...'. 'insecure-skip-host-key-check: true' skips the check, which is unsafe."
     })
   }
-  const privateKey = inputs.secret('key')
+  const privateKey = inputs.requiredSecret('key', "Set 'key' from a secret: key: ${{ secrets.DEPLOY_SSH_KEY }}.")
   const passphrase = inputs.secret('passphrase')
-  if (privateKey === '') throw new UserError("Input 'key' is required but was empty", { fix: "Set 'key' from a secret: key: ${{ secrets.DEPLOY_SSH_KEY }}." })
   checkPrivateKey('key', privateKey, passphrase, 'passphrase')
 
   const files = readFiles(inputs, workspace)
@@ -163,8 +161,11 @@ function readProjectName(inputs: Inputs): string {
 function readFiles(inputs: Inputs, workspaceInput: string): StackFile[] {
   const workspace = realpathSync(workspaceInput)
   const given = inputs.lines('files')
-  const names = given.length > 0 ? given : [findDefaultComposeFile(workspace)]
-  const paths = names.map((name) => insideWorkspace(workspace, name))
+  const names =
+    given.length > 0
+      ? given
+      : [defaultComposeFile(workspace, 'the workspace', "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount.")]
+  const paths = names.map((name) => resolveInsideWorkspace(name, { workspace, base: workspace, baseName: 'the repository root', input: 'files' }))
   const composePaths = paths.filter((path) => isComposeFileName(path))
   if (composePaths.length === 0) {
     throw new UserError(`Input 'files' lists no compose file (${given.join(', ')})`, {
@@ -200,28 +201,4 @@ function readFiles(inputs: Inputs, workspaceInput: string): StackFile[] {
   const duplicate = files.find((file, index) => files.findIndex((other) => other.path === file.path) !== index)
   if (duplicate) throw new UserError(`Input 'files' lists ${JSON.stringify(duplicate.path)} twice`, { fix: 'List each file once.' })
   return [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)]
-}
-
-function findDefaultComposeFile(workspace: string): string {
-  const found = findComposeFile(workspace)
-  if (!found) {
-    throw new UserError(`No compose file in the workspace (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
-      fix: "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount."
-    })
-  }
-  return found
-}
-
-function insideWorkspace(workspace: string, value: string): string {
-  const path = resolve(workspace, value)
-  const real = existsSync(path) ? realpathSync(path) : path
-  for (const candidate of [path, real]) {
-    const rel = relative(workspace, candidate)
-    if (isAbsolute(value) || rel.startsWith('..') || isAbsolute(rel)) {
-      throw new UserError(`Input 'files' entry ${JSON.stringify(value)} is not a path inside the workspace`, {
-        fix: 'Give paths relative to the repository root, e.g. deploy/compose.yaml.'
-      })
-    }
-  }
-  return path
 }

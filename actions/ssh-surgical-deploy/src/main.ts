@@ -12,23 +12,25 @@ import {
   formatTarget,
   imageChange,
   log,
+  readRunnerContext,
   runAction,
   type DeployLog,
   type HostOutcome,
   type Outcome,
   type RunInfo,
+  type RunnerContext,
   type SshTarget
 } from '@gitops-lite/core'
 import { readSettings, type Settings } from './input-helper'
 
 export async function run(): Promise<void> {
   await runAction(async () => {
-    const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd()
-    const settings = readSettings(new Inputs(), workspace)
+    const runner = readRunnerContext()
+    const settings = readSettings(new Inputs(), runner.workspace)
     if (settings.hostKeys.insecure) {
       log.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
-    const run = await runInfo(workspace)
+    const run = await runInfo(runner)
     const outcomes = await deployHosts(settings.hosts, settings.parallel, {
       nameOf: formatTarget,
       connect: (host) => connectTo(host, settings),
@@ -113,17 +115,16 @@ function hostLog(prefix: string): DeployLog {
 }
 
 /** The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than GITHUB_SHA). */
-async function runInfo(workspace: string): Promise<RunInfo> {
-  const env = process.env
-  const head = await new GitCommandManager(workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
-  const runId = env.GITHUB_RUN_ID ?? '0'
-  const attempt = env.GITHUB_RUN_ATTEMPT ?? '1'
-  const url = `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY ?? 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`
+async function runInfo(runner: RunnerContext): Promise<RunInfo> {
+  const head = await new GitCommandManager(runner.workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
+  const runId = runner.runId || '0'
+  const attempt = runner.runAttempt || '1'
+  const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`
   return {
     id: `${runId}-${attempt}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
     url,
-    actor: env.GITHUB_ACTOR ?? 'unknown',
-    sha: head?.exitCode === 0 ? head.stdout.trim() : (env.GITHUB_SHA ?? '')
+    actor: runner.actor || 'unknown',
+    sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha
   }
 }
 

@@ -13,31 +13,46 @@ function invalid(name: string, value: string, expected: string): UserError {
   })
 }
 
+function empty(name: string, fix = `Set '${name}' in the step's 'with:' block.`): UserError {
+  return new UserError(`Input '${name}' is required but was empty`, { fix })
+}
+
 /**
  * Typed, validated access to an action's inputs. Every parse error quotes the input's
  * name, the value given and the form expected.
  */
 export class Inputs {
-  constructor(private readonly source: InputSource = actionInputs) {}
+  /** `mask` registers a secret with the runner, which then masks it in the log. */
+  constructor(
+    private readonly source: InputSource = actionInputs,
+    private readonly mask: (secret: string) => void = maskSecret
+  ) {}
 
   string(name: string): string {
     return this.source(name).trim()
   }
 
-  required(name: string): string {
+  /** Like `string`, but refuses an empty value; `fix` says what to set (by default: set it in 'with:'). */
+  required(name: string, fix?: string): string {
     const value = this.string(name)
-    if (value === '') {
-      throw new UserError(`Input '${name}' is required but was empty`, {
-        fix: `Set '${name}' in the step's 'with:' block.`
-      })
-    }
+    if (value === '') throw empty(name, fix)
+    return value
+  }
+
+  /** Like `secret`, but refuses an empty value as `required` does. */
+  requiredSecret(name: string, fix?: string): string {
+    const value = this.secret(name)
+    if (value === '') throw empty(name, fix)
     return value
   }
 
   /** Like `string`, but the value is a secret: registered with the runner so logs mask it. */
   secret(name: string): string {
     const value = this.source(name)
-    maskSecret(value)
+    if (value.trim() !== '') {
+      this.mask(value)
+      for (const line of value.split(/\r?\n/)) if (line.trim().length >= 4) this.mask(line.trim())
+    }
     return value.trim() === '' ? '' : value
   }
 
@@ -70,6 +85,13 @@ export class Inputs {
       .split(/\r?\n/)
       .map((line) => line.trim())
       .filter((line) => line !== '' && !line.startsWith('#'))
+  }
+
+  /** Like `lines`, but refuses an input with no line left, as `required` does. */
+  requiredLines(name: string, fix?: string): string[] {
+    const lines = this.lines(name)
+    if (lines.length === 0) throw empty(name, fix)
+    return lines
   }
 
   /**
@@ -126,11 +148,16 @@ export function parseDuration(text: string): number | undefined {
   return Number.isFinite(ms) ? Math.round(ms) : undefined
 }
 
-/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+/**
+ * Milliseconds with units, for messages and logs (a bare number would read as seconds or as
+ * nothing): '850ms', '1.5s', '1m 30s', '1h 30m'; a tenth of a second below a minute, whole seconds above.
+ */
 export function formatDuration(ms: number): string {
-  const hours = Math.floor(ms / 3_600_000)
-  const minutes = Math.floor((ms % 3_600_000) / 60_000)
-  const seconds = (ms % 60_000) / 1000
+  if (ms > 0 && ms < 1000) return `${Math.round(ms)}ms`
+  const rounded = ms < 60_000 ? Math.round(ms / 100) * 100 : Math.round(ms / 1000) * 1000
+  const hours = Math.floor(rounded / 3_600_000)
+  const minutes = Math.floor((rounded % 3_600_000) / 60_000)
+  const seconds = (rounded % 60_000) / 1000
   const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean)
   return parts.length > 0 ? parts.join(' ') : '0s'
 }

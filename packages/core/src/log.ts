@@ -8,24 +8,15 @@ import * as core from '@actions/core'
 
 const secrets = new Set<string>()
 
-/** Values shorter than this are not masked line by line: "on", "1" would blank half the log. */
-const minLineSecretLength = 4
-
 /**
  * Registers a value the log must never show: the runner masks it in everything it prints, and
- * `printable` masks it too (in messages built before the runner sees them, and in tests). A
- * multi-line value is also masked line by line, as the runner would show it split.
+ * `printable` masks it too (in messages built before the runner sees them, and in tests).
+ * Inputs.secret registers each line of a multi-line value as well.
  */
 export function maskSecret(value: string): void {
   if (value.trim() === '') return
   core.setSecret(value)
   secrets.add(value)
-  for (const line of value.split(/\r?\n/)) {
-    const trimmed = line.trim()
-    if (trimmed.length < minLineSecretLength || trimmed === value) continue
-    core.setSecret(trimmed)
-    secrets.add(trimmed)
-  }
 }
 
 /** `text` with every registered secret replaced by `***`, the longest first. */

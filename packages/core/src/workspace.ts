@@ -5,11 +5,16 @@ import { UserError } from './errors'
 // Reading the checked-out workspace: the file-system edge the actions share.
 
 /** The names compose looks for, in its order, when no file is given. */
-export const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'] as const
+const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'] as const
 
-/** The name of the compose file compose itself would pick in `dir`, if there is one. */
-export function findComposeFile(dir: string): string | undefined {
-  return COMPOSE_FILE_NAMES.find((name) => existsSync(join(dir, name)))
+/**
+ * The name of the compose file compose itself would pick in `dir`; refuses when there is none.
+ * `where` names the folder for the message, `fix` says which inputs to set instead.
+ */
+export function defaultComposeFile(dir: string, where: string, fix: string): string {
+  const found = COMPOSE_FILE_NAMES.find((name) => existsSync(join(dir, name)))
+  if (!found) throw new UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, { fix })
+  return found
 }
 
 export interface WorkspacePath {

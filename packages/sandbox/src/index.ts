@@ -9,5 +9,3 @@ export * from './git-remote'
 // Stand-ins for GitHub: the runner-faithful action launcher and the fake API.
 export * from './run-action'
 export * from './fake-github'
-// The whole pipeline (scripts/sandbox.sh and the end-to-end test): orchestration over the above.
-export * from './pipeline'

@@ -1,5 +1,5 @@
 import { posix } from 'node:path'
-import { LineCounter, Scalar, isMap, isScalar, parseDocument, visit, type Document } from 'yaml'
+import { LineCounter, Scalar, isMap, isScalar, parseDocument, visit, type Document, type Range } from 'yaml'
 import { UserError } from '../errors'
 import { isValidServiceName } from '../names'
 
@@ -11,12 +11,15 @@ export interface ComposeSource {
 
 export type DataPath = readonly (string | number)[]
 
+/** A text scalar read from the source, so its offsets there are known. */
+export type SourceScalar = Scalar<string> & { range: Range }
+
 export interface ComposeService {
   name: string
   /** 1-based line of the service's key. */
   line: number
   /** The scalar the service's resolved `image` comes from, possibly through an alias or merge key. */
-  image?: Scalar
+  image?: SourceScalar
   /** The service's resolved `image` is there but is not a string (a map, a list, a number). */
   imageIsNotText: boolean
   hasBuild: boolean
@@ -84,11 +87,11 @@ export function parseCompose(source: ComposeSource): ComposeFile {
     })
   }
   const data = documentData(doc)
-  const scalars = new Map<number, Scalar>()
+  const scalars = new Map<number, RangedScalar>()
   const anchors = new Map<number, string>()
   visit(doc, {
     Scalar(key, node, path) {
-      if (key === 'key' || !node.range) return
+      if (key === 'key' || !hasRange(node)) return
       scalars.set(node.range[0], node)
       const anchored = [node, ...[...path].reverse()].find((n) => (n as { anchor?: string }).anchor)
       if (anchored) anchors.set(node.range[0], (anchored as { anchor: string }).anchor)
@@ -140,7 +143,7 @@ function readServices(
   doc: Document.Parsed,
   data: unknown,
   occurrences: Map<number, DataPath[]>,
-  scalars: Map<number, Scalar>,
+  scalars: Map<number, RangedScalar>,
   lineOf: (offset: number) => number
 ): ComposeService[] {
   const servicesNode = isMap(doc.contents) ? doc.contents.get('services', true) : undefined
@@ -174,13 +177,24 @@ function readServices(
     return {
       name,
       line: lineOf((isScalar(pair.key) ? pair.key.range?.[0] : undefined) ?? 0),
-      image: image && typeof image.value === 'string' ? image : undefined,
+      image: image && isText(image) ? image : undefined,
       imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
       hasBuild: 'build' in fields,
       hasExtends: 'extends' in fields,
       extendsInFile: sameFileBase(file, fields.extends)
     }
   })
+}
+
+type RangedScalar = Scalar & { range: Range }
+
+/** The parser gives a range to every node it reads from source; only nodes made in code lack one. */
+function hasRange(node: Scalar): node is RangedScalar {
+  return node.range !== undefined && node.range !== null
+}
+
+function isText(node: RangedScalar): node is SourceScalar {
+  return typeof node.value === 'string'
 }
 
 /** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */

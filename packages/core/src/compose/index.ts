@@ -1,5 +1,6 @@
 export * from './interpolation'
 export * from './env-file'
 export * from './compose-file'
-export * from './image-bump'
+export { planImageBump } from './image-bump/plan'
+export type { BumpPlan, BumpRequest, BumpTarget, FileUpdate, ImageSlot, ServiceUpdate } from './image-bump/types'
 export * from './diff'

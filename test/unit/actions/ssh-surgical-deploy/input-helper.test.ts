@@ -1,0 +1,98 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import ssh2 from 'ssh2'
+import { Inputs } from '@gitops-lite/core'
+import { readSettings } from '../../../../actions/ssh-surgical-deploy/src/input-helper'
+import { refusal } from '../../../helpers/refusal'
+
+// ssh2 is CommonJS: Node's ESM loader only gives its default export.
+const { utils } = ssh2
+const key = utils.generateKeyPairSync('ed25519')
+const encrypted = utils.generateKeyPairSync('ed25519', { passphrase: 'correct horse', cipher: 'aes256-ctr', rounds: 2 }) // few KDF rounds: the test is about the messages, not the key's strength
+const knownHosts = `vm1 ${utils.generateKeyPairSync('ed25519').public}`
+
+function workspace(files: Record<string, string> = { 'compose.yaml': 'services:\n  web:\n    image: x\n    env_file: .web.env\n' }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'deploy-inputs-'))
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true })
+    writeFileSync(join(dir, path), text)
+  }
+  return dir
+}
+
+function settings(values: Record<string, string>, dir = workspace()) {
+  const all: Record<string, string> = { host: 'deploy@vm1', key: key.private, 'known-hosts': knownHosts, 'remote-dir': '/srv/app', ...values }
+  return readSettings(new Inputs((name) => all[name] ?? '', () => {}), dir)
+}
+
+function failure(values: Record<string, string>, dir?: string): string {
+  return refusal(() => settings(values, dir)).describe()
+}
+
+describe('ssh-surgical-deploy inputs', () => {
+  it('reads a typical step into typed settings', () => {
+    const s = settings({ host: 'vm1\nops@vm2:2222', username: 'deploy', fingerprint: '', 'health-timeout': '2m', services: 'web', parallel: 'true' })
+    expect(s.hosts).toEqual([
+      { host: 'vm1', port: 22, username: 'deploy' },
+      { host: 'vm2', port: 2222, username: 'ops' }
+    ])
+    expect(s.stack).toEqual({ remoteDir: '/srv/app', composeFiles: ['compose.yaml'], projectName: '', composeCommand: 'auto' })
+    expect(s.files.map((f) => [f.path, f.compose])).toEqual([['compose.yaml', true]])
+    expect([...s.envFiles]).toEqual([['web', ['.web.env']]])
+    expect(s).toMatchObject({ mode: 'surgical', services: ['web'], pull: true, rollback: true, dryRun: false, parallel: true, healthTimeoutMs: 120_000, lockTimeoutMs: 600_000 })
+  })
+
+  it('refuses to connect without a way to verify the host key, unless told to skip it', () => {
+    expect(failure({ 'known-hosts': '' })).toMatch(/Neither 'known-hosts' nor 'fingerprint'.*ssh-keyscan/)
+    expect(settings({ 'known-hosts': '', 'insecure-skip-host-key-check': 'true' }).hostKeys.insecure).toBe(true)
+  })
+
+  it('checks the key before connecting, never quoting it', () => {
+    expect(failure({ key: 'not a key' })).toMatch(/Input 'key' is not a private key/)
+    expect(failure({ key: key.public })).toMatch(/holds a public key, not a private key/)
+    expect(failure({ key: encrypted.private })).toMatch(/encrypted private key, but 'passphrase' is empty/)
+    expect(failure({ key: encrypted.private, passphrase: 'wrong' })).toMatch(/could not be decrypted/)
+    expect(settings({ key: encrypted.private, passphrase: 'correct horse' }).passphrase).toBe('correct horse')
+    expect(failure({ key: 'not a key' })).not.toContain('not a key"')
+  })
+
+  it('uploads files relative to the first compose file and refuses .env files', () => {
+    const dir = workspace({ 'deploy/compose.yaml': 'services: {}\n', 'deploy/nginx/nginx.conf': 'x', 'deploy/.env': 'A=1', 'README.md': 'x' })
+    const s = settings({ files: 'deploy/nginx/nginx.conf\ndeploy/compose.yaml' }, dir)
+    expect(s.files.map((f) => f.path)).toEqual(['compose.yaml', 'nginx/nginx.conf'])
+    expect(failure({ files: 'deploy/compose.yaml\ndeploy/.env' }, dir)).toMatch(/is a \.env file: secrets stay on the VM/)
+    expect(failure({ files: 'deploy/compose.yaml\nREADME.md' }, dir)).toMatch(/must be in the first compose file's folder \(deploy\)/)
+    expect(failure({ files: 'deploy/nginx/nginx.conf' }, dir)).toMatch(/lists no compose file/)
+    expect(failure({ files: 'deploy/compose.yaml\n../etc/passwd' }, dir)).toMatch(/is not a path inside the workspace/)
+    expect(failure({ files: 'deploy/compose.yaml\ndeploy/missing.conf' }, dir)).toMatch(/is not a file in the workspace/)
+    expect(failure({}, workspace({ 'README.md': 'x' }))).toMatch(/No compose file in the workspace/)
+  })
+
+  it("refuses files under .gitops-lite/, where the host keeps the lock, the record and the audit log", () => {
+    const dir = workspace({ 'compose.yaml': 'services: {}\n', '.gitops-lite/audit.log': '', '.gitops-lite/state': '', '.gitops-lite/lock': '', 'conf/.gitops-lite/x': 'x' })
+    for (const path of ['.gitops-lite/audit.log', '.gitops-lite/state', '.gitops-lite/lock']) {
+      expect(failure({ files: `compose.yaml\n${path}` }, dir)).toMatch(new RegExp(`Input 'files' entry "${path.replace('.', '\\.')}" would be uploaded to .*inside \\.gitops-lite/.*Remove it from 'files'`))
+    }
+    expect(settings({ files: 'compose.yaml\nconf/.gitops-lite/x' }, dir).files.map((f) => f.path)).toEqual(['compose.yaml', 'conf/.gitops-lite/x'])
+  })
+
+  it('validates the rest, quoting the bad value', () => {
+    expect(failure({ host: '' })).toMatch(/Input 'host' is required/)
+    expect(failure({ 'remote-dir': '/srv/../etc' })).toMatch(/Input 'remote-dir' "\/srv\/..\/etc" is not a usable directory/)
+    expect(settings({ 'remote-dir': '~/stack/' }).stack.remoteDir).toBe('stack')
+    expect(failure({ 'project-name': 'My App' })).toMatch(/is not a compose project name/)
+    expect(failure({ services: 'web,-x' })).toMatch(/"-x" is not a valid compose service name/)
+    expect(failure({ mode: 'fast' })).toMatch(/Input 'mode' must be one of 'surgical', 'full'/)
+    expect(failure({ 'compose-command': 'podman-compose' })).toMatch(/Input 'compose-command' must be one of/)
+    expect(failure({ 'lock-timeout': 'soon' })).toMatch(/Input 'lock-timeout' must be a duration/)
+    expect(failure({ fingerprint: 'abc' })).toMatch(/is not a SHA256 host key fingerprint/)
+  })
+
+  it('a jump host uses the target key and known hosts unless given its own', () => {
+    const s = settings({ 'proxy-host': 'bastion.example.com', 'proxy-username': 'jump' })
+    expect(s.proxy?.target).toEqual({ host: 'bastion.example.com', port: 22, username: 'jump' })
+    expect(s.proxy?.privateKey).toBe(key.private)
+    expect(settings({}).proxy).toBeUndefined()
+  })
+})

@@ -1,0 +1,433 @@
+// The host side, run locally by sh: the generated scripts parse, values stay data, and the
+// library's health wait, lock, file swap and detached runner behave (docker is a fake here).
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  ATTACHED_BOOTSTRAP,
+  DETACHED_BOOTSTRAP,
+  ExitCode,
+  REMOTE_LIBRARY,
+  ShellScript,
+  applyPhases,
+  applyScript,
+  exitCodeVariables,
+  inspectionSections,
+  libraryScript,
+  remoteEvents,
+  computePlan,
+  digestScript,
+  inspectScript,
+  stackFile,
+  type HostReport,
+  type StackTarget
+} from '@gitops-lite/core'
+
+const limits = { lockTimeoutSeconds: 5, commandTimeoutSeconds: 60, healthTimeoutSeconds: 10 }
+const hostile = `/srv/it's "here" $(touch /tmp/pwned) \`id\` ; rm -rf /`
+const stack: StackTarget = { remoteDir: hostile, composeFiles: ['compose.yaml'], projectName: '', composeCommand: 'auto' }
+const files = [stackFile('compose.yaml', Buffer.from('services: {}\n'), true), stackFile('conf/a b.txt'.replace(' ', '_'), Buffer.from('x\n'), false)]
+
+function emptyReport(): HostReport {
+  return {
+    compose: 'v2',
+    composeVersion: '2',
+    directory: '/srv/app',
+    project: 'app',
+    generation: '0',
+    model: { services: new Map([['web', { image: 'x', mounts: [] }]]), topLevel: 't' },
+    hashes: new Map([['web', 'h']]),
+    containers: [],
+    hostFiles: ['missing', 'missing']
+  }
+}
+
+function apply(): string {
+  const plan = computePlan({ report: emptyReport(), uploads: files, envFiles: new Map(), hostDigests: new Map(), mode: 'surgical' })
+  return applyScript({
+    stack,
+    mark: '@@gl-1',
+    limits,
+    runId: '1-1-abc',
+    plan,
+    files,
+    pull: true,
+    rollback: true,
+    owner: `{"runUrl":"it's"}`,
+    recordHead: '{"kind":"deploy"}\n',
+    servicePrefixes: new Map([['web', '{"kind":"service","service":"web"']]),
+    audit: '{"a":1'
+  })
+}
+
+describe('generated scripts', () => {
+  const scripts = () => ({ inspect: inspectScript(stack, files, '@@gl-1', limits), digest: digestScript(stack, ['/a b', "/it's"], '@@gl-1', limits), apply: apply() })
+
+  it.each(['sh', 'bash'])('parse with %s -n', (shell) => {
+    for (const [name, script] of Object.entries(scripts())) {
+      const result = spawnSync(shell, ['-n'], { input: script, encoding: 'utf8' })
+      expect({ name, stderr: result.stderr, status: result.status }).toEqual({ name, stderr: '', status: 0 })
+    }
+  })
+
+  it('keep every value as data: the variables read back exactly as given', () => {
+    const assignments = scripts().apply.split(REMOTE_LIBRARY)[0]
+    const probe = `${assignments}\nprintf '%s|%s|%s' "$GL_DIR" "$GL_OWNER" "$GL_DEPLOY"`
+    const result = spawnSync('sh', ['-c', probe], { encoding: 'utf8' })
+    expect(result.stdout).toBe(`${hostile}|{"runUrl":"it's"}|web`)
+    expect(existsSync('/tmp/pwned')).toBe(false)
+  })
+
+  it('refuse a list item the host would split, and a here-document that could end early', () => {
+    expect(() => inspectScript({ ...stack, composeFiles: ['a b.yaml'] }, files, '@@gl-1', limits)).toThrow(/cannot be passed to the host as one word/)
+    expect(() => new ShellScript().commandWithInput(['cat'], 'x\nGITOPS_LITE_EOF\ny')).toThrow(/cannot contain the line/)
+  })
+})
+
+describe('lib.sh and the TypeScript side', () => {
+  const matches = (pattern: RegExp) => [...new Set([...REMOTE_LIBRARY.matchAll(pattern)].map((m) => m[1]))].sort()
+
+  it('agree on the events, the apply phases and the inspection sections', () => {
+    expect(matches(/\bgl_event ([a-z-]+)/g)).toEqual([...remoteEvents].sort())
+    expect(matches(/\bgl_event phase ([a-z-]+)/g)).toEqual([...applyPhases].sort())
+    expect(matches(/\bgl_event section ([a-z-]+)/g)).toEqual([...inspectionSections].sort())
+  })
+
+  it('agree on the exit codes: the library exits only with the ExitCode variables it is given', () => {
+    expect(matches(/\$(GL_EXIT_[A-Z_]+)/g)).toEqual(Object.keys(exitCodeVariables()).sort())
+    expect(exitCodeVariables()).toMatchObject({ GL_EXIT_OK: '0', GL_EXIT_ROLLED_BACK: '10', GL_EXIT_STALE_PLAN: '76' })
+    expect(REMOTE_LIBRARY).not.toMatch(/\b(exit|gl_fail|gl_finish [a-z-]+) +[0-9]/)
+  })
+})
+
+/** Runs the library as a deploy gives it (libraryScript) with a fake docker on PATH; `body` is the code to run after it. */
+function runLibrary(body: string, fake: string, env: Record<string, string> = {}) {
+  const target: StackTarget = { remoteDir: join(fake, 'remote'), composeFiles: ['compose.yaml'], projectName: 'app', composeCommand: 'auto' }
+  const hostLimits = { lockTimeoutSeconds: 1, commandTimeoutSeconds: 60, healthTimeoutSeconds: 5 }
+  // GL_TIMEOUT is gl_check_host's, which these tests skip.
+  const script = libraryScript(target, '@@gl', hostLimits, [], { GL_TIMEOUT: '', ...env }).code('GL_STEADY_SECONDS=1').code(body)
+  return spawnSync('sh', ['-c', script.toString()], { encoding: 'utf8', env: { ...process.env, PATH: `${join(fake, 'bin')}:${process.env.PATH}`, FAKE: fake }, timeout: 20_000 })
+}
+
+// docker ps prints $FAKE/ids.<service>; docker inspect prints the next line of $FAKE/state.<id> (then keeps the last).
+const fakeDocker = `#!/bin/sh
+case $1 in
+  ps) for a in "$@"; do case $a in label=com.docker.compose.service=*) s=\${a#label=com.docker.compose.service=} ;; esac; done
+      cat "$FAKE/ids.$s" 2>/dev/null || true ;;
+  inspect) case $3 in *'range .Log'*) echo "exit 1: connection refused"; exit 0 ;; esac
+      eval id=\\$$#; n=$(cat "$FAKE/n.$id" 2>/dev/null || echo 1)
+      line=$(sed -n "\${n}p" "$FAKE/state.$id"); [ -n "$line" ] || line=$(tail -n 1 "$FAKE/state.$id")
+      echo $((n + 1)) > "$FAKE/n.$id"; echo "$line" ;;
+  logs) case $4 in quiet*) ;; *) echo "last words of $4" ;; esac ;;
+  rm) case $3 in *stuck*) echo "Error response from daemon: cannot remove container $3" >&2; exit 1 ;; esac ;;
+esac
+`
+
+function fakeHost(services: Record<string, string[][]>): string {
+  const fake = mkdtempSync(join(tmpdir(), 'gl-fake-docker-'))
+  mkdirSync(join(fake, 'bin'))
+  writeFileSync(join(fake, 'bin', 'docker'), fakeDocker)
+  chmodSync(join(fake, 'bin', 'docker'), 0o755)
+  for (const [service, containers] of Object.entries(services)) {
+    writeFileSync(join(fake, `ids.${service}`), containers.map((_, i) => `${service}${i}\n`).join(''))
+    containers.forEach((states, i) => writeFileSync(join(fake, `state.${service}${i}`), states.join('\n') + '\n'))
+  }
+  return fake
+}
+
+const events = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('@@gl ')).map((l) => l.slice(5))
+
+describe('the health wait (gl_wait_healthy)', () => {
+  it('waits for a healthcheck to pass', () => {
+    const fake = fakeHost({ web: [['running starting 0 no. 0 T1', 'running starting 0 no. 0 T1', 'running healthy 0 no. 0 T1']] })
+    const result = runLibrary('gl_wait_healthy web; echo "rc=$?"', fake)
+    expect(events(result.stdout)).toEqual(['phase health web', 'health web starting', 'health web healthy', 'phase healthy'])
+    expect(result.stdout).toContain('rc=0')
+  })
+
+  it('fails at once on unhealthy or a crashed container, naming the service', () => {
+    const unhealthy = runLibrary('gl_wait_healthy web; echo "rc=$? failed=$GL_FAILED"', fakeHost({ web: [['running starting 0 no. 0 T1', 'running unhealthy 0 no. 0 T1']] }))
+    expect(events(unhealthy.stdout)).toContain('failed web unhealthy')
+    expect(unhealthy.stdout).toContain('rc=1 failed=web')
+    const crashed = runLibrary('gl_wait_healthy web; echo "rc=$?"', fakeHost({ web: [['exited none 3 no. 0 T1']] }))
+    expect(events(crashed.stdout)).toContain('failed web exited(3)')
+    const missing = runLibrary('gl_wait_healthy web; echo "rc=$?"', fakeHost({}))
+    expect(events(missing.stdout)).toContain('failed web no-container')
+  })
+
+  it('without a healthcheck, wants the container running unchanged for a while; a finished job is fine', () => {
+    const steady = runLibrary('gl_wait_healthy worker job; echo "rc=$?"', fakeHost({ worker: [['running none 0 always. 0 T1']], job: [['exited none 0 no. 0 T1']] }))
+    expect(steady.stdout).toContain('rc=0')
+    const restarting = ['running none 0 always. 0 T1', 'restarting none 1 always. 1 T1', 'running none 0 always. 1 T2', 'restarting none 1 always. 2 T2', 'running none 0 always. 2 T3']
+    const loop = runLibrary('gl_wait_healthy worker; echo "rc=$? failed=$GL_FAILED"', fakeHost({ worker: [[...restarting, ...restarting.map((s) => s.replace(/T(\d)/, 'T9$1'))]] }), { GL_HEALTH_TIMEOUT: '3' })
+    expect(events(loop.stdout)).toContain('failed worker not-ready-after-3-s')
+    expect(loop.stdout).toContain('rc=1 failed=worker')
+  })
+
+  it("shows the failing service's last log lines and healthchecks, prefixed", () => {
+    const result = runLibrary('gl_show_logs web', fakeHost({ web: [['running unhealthy 0 no. 0 T1']] }))
+    expect(result.stdout).toBe('Last 40 log lines of web (container web0):\n  | last words of web0\nLast healthchecks of web:\n  | exit 1: connection refused\n')
+  })
+
+  it('says so when the failing service logged nothing, rather than printing an empty heading', () => {
+    const result = runLibrary('gl_show_logs quiet', fakeHost({ quiet: [['running unhealthy 0 no. 0 T1']] }))
+    expect(result.stdout).toBe('quiet (container quiet0) logged nothing.\nLast healthchecks of quiet:\n  | exit 1: connection refused\n')
+  })
+})
+
+describe('the project name (gl_resolve_project)', () => {
+  it("is compose v1's default: COMPOSE_PROJECT_NAME from the .env, else the folder name, normalized", () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'My.Stack')
+    mkdirSync(remote)
+    const resolve = () => runLibrary('GL_COMPOSE=v1; gl_resolve_project; printf %s "$GL_PROJECT"', fake, { GL_DIR: remote, GL_PROJECT: '' }).stdout
+    expect(resolve()).toBe('mystack')
+    writeFileSync(join(remote, '.env'), 'A=1\nCOMPOSE_PROJECT_NAME="Shop_Staging"\n')
+    expect(resolve()).toBe('shop_staging')
+  })
+})
+
+describe('the lock (gl_lock)', () => {
+  it('makes a second deploy wait, showing who holds it, and gives up after lock-timeout', async () => {
+    const fake = fakeHost({})
+    mkdirSync(join(fake, 'remote', '.gitops-lite'), { recursive: true })
+    writeFileSync(join(fake, 'remote', '.gitops-lite', 'lock.owner'), '{"runUrl":"https://github.com/acme/infra/actions/runs/1"}\n')
+    const holder = spawn('sh', ['-c', `exec 9>>"${join(fake, 'remote', '.gitops-lite', 'lock')}"; flock -x 9; echo locked; exec sleep 4`])
+    await new Promise((resolve) => holder.stdout.once('data', resolve))
+    const waiter = runLibrary('gl_lock -x; echo got-it', fake, { GL_LOCK_TIMEOUT: '1' })
+    holder.kill()
+    expect(waiter.status).toBe(ExitCode.lockTimeout)
+    expect(events(waiter.stdout)).toEqual(['lock-wait {"runUrl":"https://github.com/acme/infra/actions/runs/1"}', 'lock-timeout {"runUrl":"https://github.com/acme/infra/actions/runs/1"}'])
+    const free = runLibrary('gl_lock -x; echo got-it', fake)
+    expect(free.stdout).toContain('got-it') // a dead holder leaves no stale lock
+  })
+})
+
+describe('swap and restore', () => {
+  it('back up what is replaced, put new files in place, and restore exactly the previous state', () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'remote')
+    const run = join(fake, 'run')
+    mkdirSync(join(run, 'new', 'conf'), { recursive: true })
+    mkdirSync(remote, { recursive: true })
+    writeFileSync(join(remote, 'compose.yaml'), 'old compose\n')
+    writeFileSync(join(remote, '.env'), 'SECRET=1\n')
+    writeFileSync(join(run, 'new', 'compose.yaml'), 'new compose\n')
+    writeFileSync(join(run, 'new', 'conf', 'added.txt'), 'added\n')
+    writeFileSync(join(run, 'new', '.env'), 'SECRET=overwritten\n')
+    const env = { GL_FILES: 'compose.yaml conf/added.txt .env' }
+    const swapped = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_swap && echo swapped`, fake, env)
+    expect(swapped.stdout).toContain('swapped')
+    expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('new compose\n')
+    expect(readFileSync(join(remote, 'conf', 'added.txt'), 'utf8')).toBe('added\n')
+    expect(readFileSync(join(remote, '.env'), 'utf8')).toBe('SECRET=1\n')
+    runLibrary(`GL_RUN=${run}; gl_restore`, fake, env)
+    expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('old compose\n')
+    expect(existsSync(join(remote, 'conf', 'added.txt'))).toBe(false)
+    expect(readFileSync(join(remote, '.env'), 'utf8')).toBe('SECRET=1\n')
+  })
+})
+
+describe('a restore that cannot put a file back', () => {
+  it('names the file and fails, and the rollback stops there (exit 11) rather than start the old services on new files', () => {
+    const fake = fakeHost({ web: [['running unhealthy 0 no. 0 T1']] })
+    const remote = join(fake, 'remote')
+    const run = join(remote, '.gitops-lite', 'runs', 'r1')
+    mkdirSync(join(run, 'new'), { recursive: true })
+    writeFileSync(join(remote, 'compose.yaml'), 'old compose\n')
+    writeFileSync(join(run, 'new', 'compose.yaml'), 'new compose\n')
+    writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
+    // The backup is swapped for a directory once the swap has made it: putting it back fails.
+    const env = { GL_FILES: 'compose.yaml', GL_DEPLOY: 'web', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"a":1', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
+    const script = `GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_swap() { mkdir -p "$GL_RUN/old/compose.yaml" && : > "$GL_RUN/old.absent" && mv -f "$GL_STAGE/compose.yaml" "$GL_DIR/compose.yaml"; }; gl_apply_main`
+    const result = runLibrary(script, fake, env)
+    expect(result.status).toBe(ExitCode.rollbackFailed)
+    const seen = events(result.stdout)
+    expect(seen.slice(seen.indexOf('phase rollback'))).toEqual(['phase rollback', 'phase restore', 'restore-failed compose.yaml', 'result rollback-failed'])
+    expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('new compose\n')
+  })
+})
+
+describe('an apply that fails after taking the lock', () => {
+  it('leaves lock.owner empty, so a waiting run is not told a dead run holds the lock', () => {
+    const fake = fakeHost({})
+    const state = join(fake, 'remote', '.gitops-lite')
+    mkdirSync(join(state, 'generation.tmp'), { recursive: true }) // a directory: the generation cannot be written
+    const env = { GL_RUN_ID: 'r1', GL_OWNER: '{"runUrl":"u"}', GL_EXPECT_GENERATION: '0' }
+    const result = runLibrary('gl_apply_begin; echo "not reached"', fake, env)
+    expect(result.status).toBe(ExitCode.hostError)
+    expect(result.stderr).toContain('cannot write')
+    expect(readFileSync(join(state, 'lock.owner'), 'utf8')).toBe('')
+  })
+})
+
+describe('listing the containers for the inspection (gl_containers)', () => {
+  it('fails when docker cannot list or inspect them, but not when one went away in between', () => {
+    const run = (ps: string, inspect: string) => {
+      const fake = fakeHost({})
+      writeFileSync(join(fake, 'bin', 'docker'), `#!/bin/sh\ncase $1 in ps) ${ps} ;; inspect) ${inspect} ;; esac\n`)
+      return runLibrary('gl_containers; echo "rc=$?"', fake).stdout
+    }
+    expect(run('exit 1', 'exit 0')).toContain('rc=1')
+    expect(run('echo c1', 'echo "{}"; exit 1')).toContain('rc=0')
+    expect(run('echo c1', 'exit 124')).toContain('rc=1')
+  })
+})
+
+describe('docker calls on the host', () => {
+  it('are bounded by command-timeout, so a hung engine cannot hold the lock for ever', () => {
+    const fake = fakeHost({})
+    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\nexec sleep 30\n')
+    const started = Date.now()
+    const result = runLibrary('gl_service_ids web; echo "rc=$?"', fake, { GL_TIMEOUT: 'timeout 1' })
+    expect(result.stdout).toContain('rc=124')
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
+
+  it('in the health wait, get a short limit each, so a hung engine fails the wait near health-timeout', () => {
+    const fake = fakeHost({})
+    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\nexec sleep 30\n')
+    const started = Date.now()
+    const result = runLibrary('GL_POLL_SECONDS=1; gl_wait_healthy web; echo "rc=$? failed=$GL_FAILED timeout=$GL_TIMEOUT"', fake, { GL_TIMEOUT: 'timeout 60', GL_HEALTH_TIMEOUT: '2' })
+    expect(events(result.stdout)).toContain('failed web not-ready-after-2-s')
+    expect(result.stdout).toContain('rc=1 failed=web timeout=timeout 60')
+    expect(Date.now() - started).toBeLessThan(15_000)
+  })
+})
+
+describe('swap and restore keep the host records', () => {
+  it('never replace or remove anything under .gitops-lite/ (lock, record, audit log)', () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'remote')
+    const run = join(fake, 'run')
+    mkdirSync(join(run, 'new', '.gitops-lite'), { recursive: true })
+    mkdirSync(join(remote, '.gitops-lite'), { recursive: true })
+    writeFileSync(join(remote, 'compose.yaml'), 'old compose\n')
+    writeFileSync(join(remote, '.gitops-lite', 'audit.log'), '{"result":"success"}\n')
+    writeFileSync(join(remote, '.gitops-lite', 'lock'), '')
+    const lockInode = statSync(join(remote, '.gitops-lite', 'lock')).ino
+    writeFileSync(join(run, 'new', 'compose.yaml'), 'new compose\n')
+    for (const name of ['audit.log', 'lock', 'state']) writeFileSync(join(run, 'new', '.gitops-lite', name), 'forged\n')
+    const env = { GL_FILES: 'compose.yaml .gitops-lite/audit.log .gitops-lite/lock .gitops-lite/state' }
+    expect(runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_swap && echo swapped`, fake, env).stdout).toContain('swapped')
+    expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('new compose\n')
+    expect(readFileSync(join(remote, '.gitops-lite', 'audit.log'), 'utf8')).toBe('{"result":"success"}\n')
+    expect(statSync(join(remote, '.gitops-lite', 'lock')).ino).toBe(lockInode)
+    expect(existsSync(join(remote, '.gitops-lite', 'state'))).toBe(false)
+    runLibrary(`GL_RUN=${run}; gl_restore`, fake, env)
+    expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('old compose\n')
+    expect(readFileSync(join(remote, '.gitops-lite', 'audit.log'), 'utf8')).toBe('{"result":"success"}\n')
+    expect(existsSync(join(remote, '.gitops-lite', 'lock'))).toBe(true)
+  })
+})
+
+describe('removing services gone from the files (gl_remove_containers)', () => {
+  it('tries every container, and a failed removal fails it, naming the service', () => {
+    const result = runLibrary('gl_remove_containers old old-1 old old-stuck-2 cache cache-1; echo "rc=$?"', fakeHost({}))
+    expect(events(result.stdout)).toEqual(['phase remove', 'remove-failed old'])
+    expect(result.stdout).toContain('rc=1')
+    expect(result.stderr).toContain('cannot remove container old-stuck-2')
+    expect(runLibrary('gl_remove_containers old old-1; echo "rc=$?"', fakeHost({})).stdout).toContain('rc=0')
+  })
+
+  it('the apply passes each container with its service', () => {
+    const report = { ...emptyReport(), containers: [{ id: 'c0ffee', name: 'app-old-1', service: 'old', oneoff: false, configHash: '', image: 'x', state: 'running', health: null, exitCode: 0, restartPolicy: '' }] }
+    const plan = computePlan({ report, uploads: files, envFiles: new Map(), hostDigests: new Map(), mode: 'surgical' })
+    const script = applyScript({ stack, mark: '@@gl-1', limits, runId: '1', plan, files, pull: true, rollback: true, owner: '{}', recordHead: '{}\n', servicePrefixes: new Map([['web', '{"kind":"service"']]), audit: '{"a":1' })
+    const probe = `${script.split(REMOTE_LIBRARY)[0]}\nprintf '%s' "$GL_REMOVE"`
+    expect(spawnSync('sh', ['-c', probe], { encoding: 'utf8' }).stdout).toBe('old c0ffee')
+  })
+})
+
+describe('the end of an apply (gl_apply_main)', () => {
+  it('a record that cannot be written after the services changed: exit 14, audit line written, lock.owner cleared', () => {
+    const fake = fakeHost({ web: [['running healthy 0 no. 0 T1']] })
+    const state = join(fake, 'remote', '.gitops-lite')
+    const run = join(state, 'runs', 'r1')
+    mkdirSync(join(state, 'state.tmp'), { recursive: true }) // a directory: writing the record fails
+    mkdirSync(run, { recursive: true })
+    writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
+    writeFileSync(join(run, 'record.services'), 'web {"kind":"service","service":"web"\n')
+    writeFileSync(join(state, 'lock.owner'), '{"runUrl":"u"}\n')
+    const env = { GL_DEPLOY: 'web', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"services":["web"]', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
+    const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_apply_main`, fake, env)
+    expect(result.status).toBe(ExitCode.deployedWithoutRecord)
+    expect(events(result.stdout)).toEqual(expect.arrayContaining(['phase healthy', 'result deployed-without-record']))
+    expect(result.stderr).toContain('the services are deployed, but')
+    expect(JSON.parse(readFileSync(join(state, 'audit.log'), 'utf8'))).toMatchObject({ services: ['web'], result: 'deployed-without-record' })
+    expect(readFileSync(join(state, 'lock.owner'), 'utf8')).toBe('')
+  })
+})
+
+describe('the host checks (gl_check_host)', () => {
+  it('exit with missingTool, naming what is missing', () => {
+    const fake = fakeHost({})
+    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\nexit 1\n') // installed, but the engine does not answer
+    const result = runLibrary('gl_check_host; echo "not reached"', fake)
+    expect(result.status).toBe(ExitCode.missingTool)
+    expect(result.stderr).toMatch(/^gitops-lite: .* cannot reach the Docker engine/)
+  })
+})
+
+describe('the digests of host files (gl_digest)', () => {
+  it('prints one line per path: its sha256, dir, or missing', () => {
+    const fake = fakeHost({})
+    writeFileSync(join(fake, 'a.txt'), 'x\n')
+    const result = runLibrary(`gl_digest "${join(fake, 'a.txt')}" "${join(fake, 'bin')}" "${join(fake, 'none')}"`, fake)
+    const sha = createHash('sha256').update('x\n').digest('hex')
+    expect(result.stdout).toBe(`sha256:${sha}\ndir\nmissing\n`)
+  })
+})
+
+describe('the attached runner', () => {
+  it('runs the script from stdin with stdin closed and exits with its code', () => {
+    const result = spawnSync('sh', ['-c', ATTACHED_BOOTSTRAP], { input: 'read -r line || echo "no stdin"\nexit 4\n', encoding: 'utf8' })
+    expect([result.status, result.stdout]).toEqual([4, 'no stdin\n'])
+  })
+})
+
+describe('the detached runner', () => {
+  it('streams the script log and exits with its code', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
+    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo one\nsleep 1\nprintf two\nexit 3\n', encoding: 'utf8' })
+    expect(result.stdout).toBe('one\ntwo')
+    expect(result.status).toBe(3)
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain('exit 3')
+  })
+
+  it('refuses a run folder that exists: two scripts never share one', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'runs', 'run')
+    const first = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo first\n', encoding: 'utf8' })
+    expect([first.status, first.stdout]).toEqual([0, 'first\n'])
+    const second = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo second\n', encoding: 'utf8' })
+    expect(second.status).toBe(ExitCode.hostError)
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toBe('echo first\n')
+  })
+
+  it('lets the deploy finish on the host when the session dies', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
+    const follower = spawn('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir])
+    follower.stdin.end(`sleep 1\necho finished > "${dir}/marker"\n`)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    follower.kill('SIGKILL')
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(readFileSync(join(dir, 'marker'), 'utf8')).toBe('finished\n')
+    expect(readFileSync(join(dir, 'rc'), 'utf8')).toBe('0\n')
+  })
+})
+
+describe('compose calls that name services (gl_pull, gl_up)', () => {
+  it('pass -- before the names, so none is ever read as an option', () => {
+    const fake = mkdtempSync(join(tmpdir(), 'gl-fake-compose-'))
+    mkdirSync(join(fake, 'bin'))
+    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\necho "docker $*" >> "$FAKE/calls"\n')
+    chmodSync(join(fake, 'bin', 'docker'), 0o755)
+    const result = runLibrary('GL_COMPOSE=v2 GL_PULL=1 GL_FULL=0 GL_STAGE="$GL_DIR"; mkdir -p "$GL_DIR"; gl_pull web api && gl_up web api; echo "rc=$?"', fake)
+    expect(result.stdout).toContain('rc=0')
+    const calls = readFileSync(join(fake, 'calls'), 'utf8')
+    expect(calls).toContain('pull --quiet -- web api\n')
+    expect(calls).toContain('up -d --no-deps --force-recreate -- web api\n')
+  })
+})
