@@ -14,6 +14,7 @@ import {
   log,
   readRunnerContext,
   runAction,
+  strategyText,
   type DeployLog,
   type HostOutcome,
   type Outcome,
@@ -160,6 +161,7 @@ async function report(outcomes: readonly Outcome[], settings: Settings): Promise
                 service: s.service,
                 change: s.change,
                 deploy: s.deploy,
+                ...(s.deploy && s.strategy && { strategy: s.strategy }),
                 reasons: s.reasons,
                 ...(s.oldImage && { oldImage: s.oldImage }),
                 ...(s.newImage && { newImage: s.newImage })
@@ -190,12 +192,14 @@ async function writeSummary(outcomes: readonly Outcome[], settings: Settings): P
         { data: 'Service', header: true },
         { data: 'Image', header: true },
         { data: 'Change', header: true },
+        { data: 'Strategy', header: true },
         { data: 'Result', header: true }
       ],
       ...services.map((s) => [
         escapeHtml(s.service),
         escapeHtml(imageChange(s)),
         escapeHtml(s.reasons.length > 0 ? `${s.change} (${s.reasons.join('; ')})` : s.change),
+        escapeHtml(strategyText(s) || '-'),
         escapeHtml(serviceResult(outcome, s.service, s.deploy, s.change === 'removed'))
       ])
     ])
