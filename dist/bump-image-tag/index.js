@@ -42377,7 +42377,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    error(message);
+    core_error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -42400,7 +42400,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function error(message, properties = {}) {
+function core_error(message, properties = {}) {
     command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -42547,98 +42547,6 @@ function errorMessage(error) {
     return String(error);
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./packages/core/src/log.ts
-
-
-// The one way text reaches the job log. The runner acts on any line that starts (after
-// whitespace) with `::`, or holds `##[`, as a workflow command; text from outside (the VM,
-// compose files, API replies, inputs) must never be able to write such a line. The lint rule
-// in eslint.config.js keeps every other module from printing by itself.
-const secrets = new Set();
-/**
- * Registers a value the log must never show: the runner masks it in everything it prints, and
- * `printable` masks it too (in messages built before the runner sees them, and in tests).
- * Inputs.secret registers each line of a multi-line value as well.
- */
-function maskSecret(value) {
-    if (value.trim() === '')
-        return;
-    core_setSecret(value);
-    secrets.add(value);
-}
-/** `text` with every registered secret replaced by `***`, the longest first. */
-function masked(text) {
-    let result = text;
-    for (const secret of [...secrets].sort((a, b) => b.length - a.length))
-        result = result.split(secret).join('***');
-    return result;
-}
-const zeroWidthSpace = '\u200b';
-// Matching control characters is the point here.
-// eslint-disable-next-line no-control-regex
-const controlCharacters = /[\0-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g;
-/** Whether `text` holds a line break or another control character (a tab is not one). */
-function hasControlCharacter(text) {
-    return text.search(controlCharacters) >= 0;
-}
-/**
- * One log line that cannot act as a workflow command: secrets masked, line breaks and other
- * control characters written as escapes (`\n`, `\u001b`), a leading `::` and any `##[` broken
- * by a zero-width space, which the runner does not trim.
- */
-function printable(text) {
-    const escaped = masked(text).replace(controlCharacters, (char) => {
-        if (char === '\n')
-            return '\\n';
-        if (char === '\r')
-            return '\\r';
-        return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
-    });
-    const unfenced = escaped.replace(/##\[/g, `#${zeroWidthSpace}#[`);
-    return /^\s*::/.test(unfenced) ? `${zeroWidthSpace}${unfenced}` : unfenced;
-}
-/** Escapes text for HTML in the job summary (element content and quoted attributes). */
-function escapeHtml(text) {
-    return masked(text).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
-}
-function printableProperties(properties) {
-    if (!properties)
-        return undefined;
-    return {
-        ...properties,
-        ...(properties.title !== undefined && { title: printable(properties.title) }),
-        ...(properties.file !== undefined && { file: printable(properties.file) })
-    };
-}
-const log = {
-    info(text) {
-        info(printable(text));
-    },
-    warning(text, properties) {
-        warning(printable(text), printableProperties(properties));
-    },
-    error(text, properties) {
-        error(printable(text), printableProperties(properties));
-    },
-    /** For stack traces: line breaks are kept (the runner's ::debug:: escaping carries them). */
-    debug(text) {
-        core_debug(masked(text));
-    },
-    /**
-     * Lines shown as they are (a compose diff, a container's log), each after `prefix`, inside a
-     * ::stop-commands:: fence whose token nobody can guess, so no line can act as a command.
-     */
-    fenced(lines, prefix = '') {
-        if (lines.length === 0)
-            return;
-        const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
-        const body = lines.map((line) => `${prefix}${masked(line)}\n`).join('');
-        process.stdout.write(`::stop-commands::${token}\n${body}::${token}::\n`);
-    }
-};
-
 ;// CONCATENATED MODULE: ./packages/core/src/action-runner.ts
 
 
@@ -42658,19 +42566,18 @@ async function runAction(body) {
 function reportFailure(error) {
     if (error instanceof errors_UserError) {
         const location = error.location;
-        log.error(error.describe(), {
+        core_error(error.describe(), {
             title: error.message.length <= 80 ? error.message : undefined,
             file: location?.file,
             startLine: location?.line,
             startColumn: location?.column
         });
-        process.exitCode = 1;
+        process.exitCode = ExitCode.Failure;
         return;
     }
     if (error instanceof Error && error.stack)
-        log.debug(error.stack);
-    log.error(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
-    process.exitCode = 1;
+        core_debug(error.stack);
+    setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
@@ -42693,7 +42600,6 @@ function readRunnerContext(env = process.env) {
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
 
 
-
 const actionInputs = (name) => getInput(name);
 function invalid(name, value, expected) {
     return new errors_UserError(`Input '${name}' must be ${expected}, got ${JSON.stringify(value)}`, {
@@ -42709,11 +42615,11 @@ function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
  */
 class Inputs {
     source;
-    mask;
-    /** `mask` registers a secret with the runner, which then masks it in the log. */
-    constructor(source = actionInputs, mask = maskSecret) {
+    maskSecret;
+    /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
+    constructor(source = actionInputs, maskSecret = core_setSecret) {
         this.source = source;
-        this.mask = mask;
+        this.maskSecret = maskSecret;
     }
     string(name) {
         return this.source(name).trim();
@@ -42736,10 +42642,10 @@ class Inputs {
     secret(name) {
         const value = this.source(name);
         if (value.trim() !== '') {
-            this.mask(value);
+            this.maskSecret(value);
             for (const line of value.split(/\r?\n/))
                 if (line.trim().length >= 4)
-                    this.mask(line.trim());
+                    this.maskSecret(line.trim());
         }
         return value.trim() === '' ? '' : value;
     }
@@ -42781,34 +42687,13 @@ class Inputs {
             throw empty(name, fix);
         return lines;
     }
-    /**
-     * A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds),
-     * within `range` (in ms): a zero or tiny limit would fail every run, a huge one never fire.
-     */
-    duration(name, fallback, range) {
+    /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
+    duration(name, fallback) {
         const value = this.string(name) || fallback;
         const ms = parseDuration(value);
         if (ms === undefined)
             throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)");
-        if (ms < range.min || ms > range.max) {
-            throw new errors_UserError(`Input '${name}' must be from ${formatDuration(range.min)} to ${formatDuration(range.max)}, got ${JSON.stringify(value)}, which is ${formatDuration(ms)}`, {
-                fix: `Use e.g. '${fallback}'; a bare number is seconds.`
-            });
-        }
         return ms;
-    }
-    /**
-     * A token for an HTTP header: a secret, and refused when it holds white space or a control
-     * character (a line break pasted with it), which no token has and no header can carry.
-     */
-    token(name) {
-        const value = this.secret(name).trim();
-        if (/\s/.test(value) || hasControlCharacter(value)) {
-            throw new errors_UserError(`Input '${name}' contains a line break, a space or a control character, which no token has (the value is not shown)`, {
-                fix: `Check the secret behind '${name}': it must hold the token alone, on one line, without quotes or a trailing newline.`
-            });
-        }
-        return value;
     }
     oneOf(name, allowed, fallback) {
         const value = this.string(name);
@@ -42850,46 +42735,7 @@ function formatDuration(ms) {
 
 // EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8009);
-;// CONCATENATED MODULE: ./packages/core/src/names.ts
-
-// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
-// require an alphanumeric first character, as container and DNS names derived from it need.
-const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-function isValidServiceName(name) {
-    return serviceNamePattern.test(name);
-}
-function requireServiceName(field, value) {
-    if (!isValidServiceName(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
-            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
-        });
-    }
-    return value;
-}
-// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
-const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
-function parseRepositoryName(value) {
-    const parts = value.split('/');
-    if (parts.length !== 2)
-        return undefined;
-    const [owner, repo] = parts;
-    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
-        return undefined;
-    return { owner, repo };
-}
-function requireRepositoryName(field, value) {
-    const parsed = parseRepositoryName(value);
-    if (!parsed) {
-        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
-            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
-        });
-    }
-    return parsed;
-}
-
 ;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
-
 
 
 
@@ -42903,16 +42749,7 @@ function documentData(doc) {
     return doc.toJS({ maxAliasCount: maxAliasExpansion });
 }
 const marker = '\u0000gitops-lite-scalar@';
-/** Far above any real compose file; a bigger one is a mistake, and parsing it would hold the job for minutes. */
-const MAX_COMPOSE_FILE_BYTES = 2 * 1024 * 1024;
 function parseCompose(source) {
-    const size = Buffer.byteLength(source.text);
-    if (size > MAX_COMPOSE_FILE_BYTES) {
-        throw new errors_UserError(`${source.path} is ${(size / 1024 / 1024).toFixed(1)} MB; compose files over ${MAX_COMPOSE_FILE_BYTES / 1024 / 1024} MB are refused`, {
-            fix: 'Check that the right file is named (a compose file is a few kilobytes); nothing was changed.',
-            location: { file: source.path }
-        });
-    }
     const lineCounter = new dist/* LineCounter */.HN();
     const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
     const lineOf = (offset) => lineCounter.linePos(offset).line;
@@ -42921,13 +42758,6 @@ function parseCompose(source) {
         throw new errors_UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
             fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
             location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
-        });
-    }
-    if (!(0,dist/* isMap */.jh)(doc.contents)) {
-        const empty = doc.contents === null;
-        throw new errors_UserError(`${source.path} ${empty ? 'is empty' : 'is not a mapping of top-level keys (services:, volumes:, ...)'}`, {
-            fix: 'Check that the right file is named; a compose file starts with keys such as "services:".',
-            location: { file: source.path, line: 1 }
         });
     }
     const data = documentData(doc);
@@ -43006,13 +42836,6 @@ function readServices(file, doc, data, occurrences, scalars, lineOf) {
     }
     return servicesNode.items.map((pair) => {
         const name = String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key);
-        if (!isValidServiceName(name)) {
-            // A name such as --remove-orphans would reach compose's command line as an option.
-            throw new errors_UserError(`${file} defines the service ${JSON.stringify(name)}, which is not a valid compose service name`, {
-                fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.',
-                location: { file, line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0) }
-            });
-        }
         const definition = resolved[name];
         const fields = typeof definition === 'object' && definition !== null ? definition : {};
         const offset = byImagePath.get(name);
@@ -43258,37 +43081,6 @@ function requireDigest(field, value) {
         });
     }
     return value;
-}
-/** Why docker could never pull `image`, in a few words; undefined when it is a valid reference. */
-function imageReferenceProblem(image) {
-    if (parseImageReference(image))
-        return undefined;
-    if (image.trim() === '')
-        return 'it is empty';
-    if (/\s/.test(image))
-        return 'it contains white space';
-    const at = image.indexOf('@');
-    if (at >= 0 && !isValidDigest(image.slice(at + 1)))
-        return "its digest is not 'sha256:' and 64 lower-case hex digits";
-    const name = at >= 0 ? image.slice(0, at) : image;
-    if (name.endsWith(':'))
-        return 'its tag is empty';
-    const colon = name.lastIndexOf(':');
-    if (colon > name.lastIndexOf('/') && !isValidTag(name.slice(colon + 1)))
-        return 'its tag is not 1 to 128 letters, digits, _ . and -';
-    if (/[A-Z]/.test(name.slice(name.indexOf('/') + 1)))
-        return 'its repository path has upper-case letters';
-    return 'it is not registry/path:tag';
-}
-/** Refuses an image reference docker could never pull, naming the service and the value. */
-function requirePullableImage(service, image, where, location) {
-    const problem = imageReferenceProblem(image);
-    if (problem === undefined)
-        return;
-    throw new UserError(`Service '${service}' has the image ${JSON.stringify(image)} ${where}, which docker cannot pull: ${problem}`, {
-        fix: "Write it as [registry/]path[:tag][@sha256:<64 hex>], the path in lower case, e.g. ghcr.io/acme/api:v1.2.3; when it comes from a variable, check the variable's value.",
-        location
-    });
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/interpolation.ts
@@ -49754,9 +49546,9 @@ throttling.triggersNotification = triggersNotification;
 
 
 const actionsLog = {
-    debug: (message) => log.debug(message),
-    info: (message) => log.info(message),
-    warning: (message) => log.warning(message)
+    debug: (message) => core_debug(message),
+    info: (message) => info(message),
+    warning: (message) => warning(message)
 };
 const DEFAULT_CLIENT_LIMITS = {
     serverErrorRetries: 3,
@@ -49822,6 +49614,43 @@ function requestLog(log) {
     };
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/bump-image-tag/src/files.ts
+
+
+
+/** A file's text, or undefined when it does not exist. */
+async function readOptional(path) {
+    try {
+        return await (0,promises_namespaceObject.readFile)(path, 'utf8');
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return undefined;
+        throw error;
+    }
+}
+/**
+ * Replaces a file's content atomically: a temporary file in the same folder (same file system,
+ * same mode) renamed over it, so a reader or a crash never sees half a file. A symbolic link is
+ * followed, so the link stays a link and its target gets the text. Returns the path written.
+ */
+async function writeFileAtomic(path, text) {
+    const target = await (0,promises_namespaceObject.realpath)(path);
+    const temporary = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`);
+    try {
+        await (0,promises_namespaceObject.writeFile)(temporary, text, { flag: 'wx' });
+        await (0,promises_namespaceObject.chmod)(temporary, (await (0,promises_namespaceObject.stat)(target)).mode & 0o7777);
+        await (0,promises_namespaceObject.rename)(temporary, target);
+    }
+    catch (error) {
+        await (0,promises_namespaceObject.rm)(temporary, { force: true });
+        throw error;
+    }
+    return target;
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/workspace.ts
 
 
@@ -49866,78 +49695,43 @@ function realPath(path) {
     const parent = (0,external_node_path_namespaceObject.dirname)(path);
     return parent === path ? path : (0,external_node_path_namespaceObject.join)(realPath(parent), (0,external_node_path_namespaceObject.basename)(path));
 }
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-/**
- * The text of a file that must be UTF-8 (compose and env files). Anything else is refused, naming
- * the first bad line: decoding it leniently would turn each stray byte into U+FFFD, and writing
- * the file back would change bytes the edit never meant to touch.
- */
-function decodeUtf8(bytes, file) {
-    try {
-        return strictUtf8.decode(bytes);
-    }
-    catch {
-        let start = 0;
-        let line = 1;
-        for (;;) {
-            const end = bytes.indexOf(0x0a, start);
-            const lineBytes = bytes.subarray(start, end < 0 ? bytes.length : end);
-            try {
-                strictUtf8.decode(lineBytes);
-            }
-            catch {
-                break;
-            }
-            if (end < 0)
-                break;
-            start = end + 1;
-            line++;
-        }
-        throw new errors_UserError(`${file} is not UTF-8 text (line ${line} has a byte that is not UTF-8, e.g. Latin-1 'é' written as one byte)`, {
-            fix: 'Convert the file to UTF-8 (iconv -f latin1 -t utf-8), commit it, and rerun; nothing was changed.',
-            location: { file, line }
+
+;// CONCATENATED MODULE: ./packages/core/src/names.ts
+
+// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
+// require an alphanumeric first character, as container and DNS names derived from it need.
+const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+function isValidServiceName(name) {
+    return serviceNamePattern.test(name);
+}
+function requireServiceName(field, value) {
+    if (!isValidServiceName(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
+            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
         });
     }
+    return value;
 }
-
-;// CONCATENATED MODULE: ./actions/bump-image-tag/src/files.ts
-
-
-
-
-/** A compose or env file's text; refused unless it is UTF-8. `name` is how messages show it. */
-async function readText(path, name) {
-    return decodeUtf8(await (0,promises_namespaceObject.readFile)(path), name);
+// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
+const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
+function parseRepositoryName(value) {
+    const parts = value.split('/');
+    if (parts.length !== 2)
+        return undefined;
+    const [owner, repo] = parts;
+    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
+        return undefined;
+    return { owner, repo };
 }
-/** Like readText, or undefined when the file does not exist. */
-async function readOptional(path, name) {
-    try {
-        return await readText(path, name);
+function requireRepositoryName(field, value) {
+    const parsed = parseRepositoryName(value);
+    if (!parsed) {
+        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
+            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
+        });
     }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return undefined;
-        throw error;
-    }
-}
-/**
- * Replaces a file's content atomically: a temporary file in the same folder (same file system,
- * same mode) renamed over it, so a reader or a crash never sees half a file. A symbolic link is
- * followed, so the link stays a link and its target gets the text. Returns the path written.
- */
-async function writeFileAtomic(path, text) {
-    const target = await (0,promises_namespaceObject.realpath)(path);
-    const temporary = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`);
-    try {
-        await (0,promises_namespaceObject.writeFile)(temporary, text, { flag: 'wx' });
-        await (0,promises_namespaceObject.chmod)(temporary, (await (0,promises_namespaceObject.stat)(target)).mode & 0o7777);
-        await (0,promises_namespaceObject.rename)(temporary, target);
-    }
-    catch (error) {
-        await (0,promises_namespaceObject.rm)(temporary, { force: true });
-        throw error;
-    }
-    return target;
+    return parsed;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/payload.ts
@@ -50122,7 +49916,8 @@ function checkDispatchLimits(eventType, payload) {
 function readSettings(inputs, context) {
     const allowLatest = inputs.boolean('allow-latest');
     const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry);
-    const request = readRequest(inputs, context);
+    const promotion = readPromotion(inputs);
+    const request = promotion ? { targets: [], origin: 'inputs' } : readRequest(inputs, context);
     for (const target of request.targets) {
         const fromPayload = request.origin === 'payload';
         const where = target.service === undefined ? '' : ` for service '${target.service}'`;
@@ -50145,6 +49940,8 @@ function readSettings(inputs, context) {
     const envFile = place('env-file', inputs.string('env-file'));
     // Refused now, before anything changes; found, and checked again, on the branch to edit (locateFiles).
     resolvePaths({ workspace, workingDirectory, files, envFile });
+    if (promotion)
+        resolveInsideWorkspace(promotion.from, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'from-file' });
     const pullRequest = inputs.boolean('pull-request');
     const branch = inputs.string('branch');
     if (branch !== '' && !isValidBranchName(branch)) {
@@ -50160,7 +49957,7 @@ function readSettings(inputs, context) {
             fix: `Remove 'pull-request: true' to ${off === 'commit' ? 'only write the files' : 'commit without pushing'}, or remove '${off}: false' to open the pull request.`
         });
     }
-    const token = inputs.token('token');
+    const token = inputs.secret('token');
     if (pullRequest && token === '') {
         throw new errors_UserError("Input 'token' is empty, but 'pull-request: true' needs it to open the pull request", {
             fix: "Leave 'token' at its default (github.token) with 'permissions: pull-requests: write', or pass a token that may open pull requests."
@@ -50174,6 +49971,7 @@ function readSettings(inputs, context) {
         files,
         envFile,
         targets: request.targets,
+        promotion,
         environment: request.environment,
         source: request.source,
         commit,
@@ -50191,6 +49989,23 @@ function readSettings(inputs, context) {
     };
 }
 /**
+ * 'from-file' and the services to copy from it. The images, tags and digests come from that
+ * file, so inputs that name them are refused rather than silently ignored.
+ */
+function readPromotion(inputs) {
+    const from = inputs.string('from-file');
+    if (from === '')
+        return undefined;
+    const given = ['image', 'tag', 'digest'].filter((name) => inputs.string(name) !== '');
+    if (given.length > 0) {
+        throw new errors_UserError(`Input 'from-file' is set together with ${given.map((name) => `'${name}'`).join(', ')}: a promotion copies each service's repository, tag and digest from ${from}`, {
+            fix: `Remove ${given.join(', ')} to promote what ${from} runs, or remove 'from-file' to set the image by hand.`
+        });
+    }
+    const services = inputs.list('service').map((name) => requireServiceName("Input 'service'", name));
+    return { from, services: [...new Set(services)] };
+}
+/**
  * The services and tags: from the inputs, or, on repository_dispatch with 'service' and 'tag'
  * empty, from the event's client_payload.
  */
@@ -50205,7 +50020,7 @@ function readRequest(inputs, context) {
             return readPayload(context.eventPayload, image, digest);
         if (image === '' && digest === '') {
             throw new errors_UserError("Inputs 'service' (or 'image') and 'tag' are empty", {
-                fix: "Set 'service' and 'tag' in the step's 'with:' block, or run on repository_dispatch events sent by dispatch-to-infra."
+                fix: "Set 'service' and 'tag' in the step's 'with:' block, 'from-file' to promote another environment's images, or run on repository_dispatch events sent by dispatch-to-infra."
             });
         }
     }
@@ -50370,6 +50185,112 @@ function readAuthorEmail(inputs) {
     return email;
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/compose/promotion.ts
+
+
+
+
+
+/**
+ * Reads the images to promote from the source file: the named services', or, with none named,
+ * every service that has an image there (services built from source have nothing to promote).
+ * An image written with variables is resolved from the source's env file; one that cannot be
+ * resolved, or has no tag, is refused. Pure: reads nothing but the texts it is given.
+ */
+function planPromotion(source, services) {
+    const file = parseCompose(source.file);
+    const env = source.envFile.text === undefined ? new Map() : envValues(source.envFile.text);
+    const names = services.length > 0 ? services : file.services.filter((s) => s.image).map((s) => s.name);
+    if (names.length === 0) {
+        throw new errors_UserError(`${file.path} has no service with an image to promote`, {
+            fix: "Check 'from-file': it should be the compose file of the environment to promote from, e.g. environments/staging/compose.yaml.",
+            location: { file: file.path, line: file.servicesLine }
+        });
+    }
+    const sources = names.map((name) => {
+        const service = file.services.find((s) => s.name === name);
+        if (!service) {
+            throw new errors_UserError(`Service '${name}' is not defined in ${file.path}, the file to promote from; its services are: ${file.services.map((s) => s.name).join(', ') || 'none'}`, {
+                fix: "Name a service of that file in 'service', or leave it empty to promote every service.",
+                location: { file: file.path, line: file.servicesLine }
+            });
+        }
+        const location = { file: file.path, line: service.image ? file.lineOf(service.image.range[0]) : service.line };
+        if (!service.image) {
+            throw new errors_UserError(`Service '${name}' has no image: line in ${file.path}, so there is no image to promote`, {
+                fix: `Give '${name}' an image with a tag in ${file.path} (image: ghcr.io/acme/${name}:v1.2.3), or do not name it.`,
+                location
+            });
+        }
+        const raw = service.image.value;
+        const parts = parseTemplate(raw);
+        // Invalid interpolation syntax is left as written: the reference check below refuses it.
+        const resolved = parts ? resolveTemplate(parts, (variable) => env.get(variable)) : { value: raw, unresolved: [] };
+        if (resolved.unresolved.length > 0) {
+            const missing = [...new Set(resolved.unresolved)].join(', ');
+            throw new errors_UserError(`The image of service '${name}' in ${file.path} (${JSON.stringify(raw)}) uses ${missing}, which ${source.envFile.path} does not define, so the image it runs is not known here`, {
+                fix: `Define ${missing} in ${source.envFile.path} (committed, as compose reads it), give the variable a default, or write the image in ${file.path} in full.`,
+                location
+            });
+        }
+        const reference = parseImageReference(resolved.value);
+        if (!reference || reference.tag === undefined) {
+            const why = reference ? 'has no tag' : 'is not a valid image reference';
+            throw new errors_UserError(`The image of service '${name}' in ${file.path} ${why}: ${JSON.stringify(resolved.value)}`, {
+                fix: "Promote images written as repository:tag[@sha256:digest] (e.g. 'ghcr.io/acme/api:v1.2.3'): a promotion writes the tag and the digest exactly.",
+                location
+            });
+        }
+        return { service: name, image: resolved.value, line: location.line };
+    });
+    const targets = sources.map(({ service, image }) => {
+        const reference = parseImageReference(image);
+        return { service, image: repositoryOf(reference), tag: reference.tag, ...(reference.digest && { digest: reference.digest }) };
+    });
+    return { targets, sources };
+}
+
+;// CONCATENATED MODULE: ./actions/bump-image-tag/src/promotion.ts
+
+
+
+
+
+
+/**
+ * Reads the images to promote from 'from-file' on the branch checked out now (with the .env
+ * beside it, as compose reads it), and applies the same policies as to a tag given by hand.
+ */
+async function promotion_readPromotion(settings) {
+    const { workspace, workingDirectory, promotion } = settings;
+    const path = resolveInsideWorkspace(promotion.from, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'from-file' });
+    if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
+        throw new errors_UserError(`Input 'from-file' ${JSON.stringify(promotion.from)} does not exist in ${(0,external_node_path_namespaceObject.relative)(workspace, workingDirectory) || '.'}`, {
+            fix: "Give the compose file of the environment to promote from, relative to working-directory, e.g. environments/staging/compose.yaml."
+        });
+    }
+    const envPath = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), '.env');
+    if (leavesWorkspace(workspace, envPath)) {
+        throw new errors_UserError(`${(0,external_node_path_namespaceObject.relative)(workspace, envPath)} is a symbolic link that leads outside the workspace (to ${(0,external_node_fs_namespaceObject.realpathSync)(envPath)})`, {
+            fix: 'Replace the link with the file itself.'
+        });
+    }
+    const display = (file) => (0,external_node_path_namespaceObject.relative)(workspace, file);
+    const planned = planPromotion({ file: { path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') }, envFile: { path: display(envPath), text: await readOptional(envPath) } }, promotion.services);
+    planned.targets.forEach((target, index) => {
+        const source = planned.sources[index];
+        const location = { file: display(path), line: source.line };
+        if (!settings.allowLatest && isMutableTag(target.tag)) {
+            throw new errors_UserError(`The image of service '${source.service}' in ${location.file} has the mutable tag ${JSON.stringify(target.tag)}: promoting it pins nothing (${source.image})`, {
+                fix: `Pin ${location.file} to an immutable tag such as v1.2.3 or the commit sha (with its digest) first, or set 'allow-latest: true'.`,
+                location
+            });
+        }
+        checkRegistry(source.image, settings.allowedRegistries, location, `service '${source.service}' in ${location.file}`);
+    });
+    return planned;
+}
+
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/report.ts
 
 function tagOf(image) {
@@ -50380,7 +50301,8 @@ function unique(values) {
 }
 /**
  * The commit message: the template with {services}, {tag}, {previous} and {environment}
- * filled in, then trailers naming each service, the new image and, when known, the source.
+ * filled in, then trailers naming each service, the new image and, when known, the source
+ * (the dispatching repository, or the file a promotion copied from).
  */
 function commitMessage(template, updates, context) {
     const changed = updates.filter((u) => u.changed);
@@ -50396,6 +50318,7 @@ function commitMessage(template, updates, context) {
         ...changed.map((u) => `Service: ${u.service}`),
         ...unique(changed.map((u) => u.image)).map((image) => `Image: ${image}`),
         ...(context.environment ? [`Environment: ${context.environment}`] : []),
+        ...(context.promotedFrom ? [`Promoted-From: ${context.promotedFrom}`] : []),
         ...(source?.repository ? [`Source-Repository: ${source.repository}`] : []),
         ...(source?.sha ? [`Source-Commit: ${source.sha}`] : []),
         ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : [])
@@ -50412,20 +50335,17 @@ function pullRequestBranch(updates, runId, runAttempt) {
     const run = `${runId}-${runAttempt}`.replace(/[^0-9-]/g, '') || `${Date.now()}`;
     return `gitops-lite/${what}-run${run}`;
 }
-/** A table cell's text: HTML escaped, and neither a `|` nor a line break can end the cell or the row. */
 function cell(text) {
-    return escapeHtml(text).replace(/\|/g, '&#124;').replace(/[\r\n]+/g, ' ');
-}
-function codeCell(text) {
-    return `<code>${cell(text)}</code>`;
+    return `\`${text.replace(/\|/g, '\\|').replace(/`/g, "'")}\``;
 }
 /** The job summary: a table of service, old image, new image, and what became of the change. */
 function summaryMarkdown(updates, outcome) {
-    const rows = updates.map((u) => `| ${cell(u.service)} | ${codeCell(u.previous)} | ${u.changed ? codeCell(u.image) : 'unchanged'} | ${cell(`${u.file}:${u.line}`)} |`);
-    return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', escapeHtml(outcome), ''].join('\n');
+    const rows = updates.map((u) => `| ${u.service} | ${cell(u.previous)} | ${u.changed ? cell(u.image) : 'unchanged'} | ${u.file}:${u.line} |`);
+    return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', outcome, ''].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/main.ts
+
 
 
 
@@ -50460,7 +50380,7 @@ async function checkOutBranch(git, branch) {
     if (previous === branch)
         return undefined;
     const before = previous ?? (await git.headSha());
-    log.info(`Checking out '${branch}' from ${remote}`);
+    info(`Checking out '${branch}' from ${remote}`);
     await git.checkoutBranch(branch, await git.fetch(remote, branch));
     return before;
 }
@@ -50469,11 +50389,11 @@ function existingFolder(path) {
     return (0,external_node_fs_namespaceObject.existsSync)(path) ? path : existingFolder((0,external_node_path_namespaceObject.dirname)(path));
 }
 /** Reads the files as they are now and plans the edit; pure apart from reading. */
-async function planFromDisk(settings, paths) {
+async function planFromDisk(settings, paths, targets) {
     const display = (path) => (0,external_node_path_namespaceObject.relative)(settings.workspace, path);
-    const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readText(path, display(path)) })));
+    const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') })));
     const envFile = display(paths.envFile);
-    const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile, envFile) }, targets: settings.targets });
+    const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets });
     for (const update of plan.updates) {
         if (update.changed)
             checkUpdateRegistry(update, settings.allowedRegistries, envFile);
@@ -50507,7 +50427,7 @@ async function restorePlan(settings, plan) {
         await writeFileAtomic((0,external_node_path_namespaceObject.join)(settings.workspace, file.path), file.before);
 }
 async function bumpImageTag(settings, runner) {
-    const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => log.debug(line));
+    const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core_debug(line));
     const previous = await checkOutBranch(git, settings.branch);
     try {
         await bumpOnBranch(settings, git, runner);
@@ -50519,10 +50439,16 @@ async function bumpImageTag(settings, runner) {
     }
 }
 async function bumpOnBranch(settings, git, runner) {
-    let paths = locateFiles(settings);
-    let plan = await planFromDisk(settings, paths);
+    const paths = locateFiles(settings);
+    // Read once, before the first round: a retry on a moved branch promotes the same images.
+    const promotion = settings.promotion && (await promotion_readPromotion({ ...settings, promotion: settings.promotion }));
+    const promotedFrom = promotion && (0,external_node_path_namespaceObject.relative)(settings.workspace, (0,external_node_path_namespaceObject.join)(settings.workingDirectory, settings.promotion.from));
+    for (const source of promotion?.sources ?? [])
+        info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`);
+    const targets = promotion?.targets ?? settings.targets;
+    let plan = await planFromDisk(settings, paths, targets);
     for (const update of plan.updates) {
-        log.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
+        info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
     }
     const report = (changed, outcome, extra = {}) => {
         const changedUpdates = changed ? plan.updates.filter((u) => u.changed) : [];
@@ -50533,7 +50459,8 @@ async function bumpOnBranch(settings, git, runner) {
         setOutput('commit-sha', extra.commitSha ?? '');
         setOutput('pull-request-url', extra.pullRequestUrl ?? '');
         setOutput('diff', changed ? diffOf(settings, paths, plan) : '');
-        log.info(outcome);
+        setOutput('promoted', promotion ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : '');
+        info(outcome);
         summary.addRaw(summaryMarkdown(plan.updates, outcome));
     };
     const finish = async (changed, outcome, extra) => {
@@ -50543,7 +50470,7 @@ async function bumpOnBranch(settings, git, runner) {
     if (plan.files.length === 0)
         return finish(false, 'Every service is already at the requested image; nothing to do.');
     if (settings.dryRun) {
-        log.fenced(diffOf(settings, paths, plan).replace(/\n$/, '').split('\n'));
+        info(diffOf(settings, paths, plan));
         return finish(true, 'Dry run: the diff above was not applied.');
     }
     if (!settings.commit) {
@@ -50558,7 +50485,7 @@ async function bumpOnBranch(settings, git, runner) {
         });
     }
     const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base;
-    const context = { environment: settings.environment, source: settings.source };
+    const context = { environment: settings.environment, source: settings.source, promotedFrom };
     const result = await publish({
         git,
         remote,
@@ -50569,11 +50496,9 @@ async function bumpOnBranch(settings, git, runner) {
         push: settings.push,
         maxAttempts: settings.maxAttempts,
         author: settings.author,
-        log: (line) => log.info(line),
+        log: (line) => info(line),
         apply: async () => {
-            // The branch moved: its files, and where their symbolic links lead, may differ from the last round's.
-            paths = locateFiles(settings);
-            plan = await planFromDisk(settings, paths);
+            plan = await planFromDisk(settings, paths, targets);
             if (plan.files.length === 0)
                 return undefined;
             const written = plan;
@@ -50584,7 +50509,7 @@ async function bumpOnBranch(settings, git, runner) {
             };
         }
     });
-    log.info(`Commit-and-push rounds: ${result.attempts}`);
+    info(`Commit-and-push rounds: ${result.attempts}`);
     if (!result.commitSha)
         return finish(false, `${base} already has these images (another run landed them first); nothing to commit.`);
     if (!settings.push)

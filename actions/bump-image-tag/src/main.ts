@@ -16,10 +16,12 @@ import {
   runAction,
   bumpDiff,
   type BumpPlan,
+  type BumpTarget,
   type RunnerContext
 } from '@gitops-lite/core'
 import { readOptional, readText, writeFileAtomic } from './files'
 import { checkUpdateRegistry, locateFiles, readSettings, type FileSet, type Settings } from './input-helper'
+import { readPromotion } from './promotion'
 import { commitMessage, pullRequestBranch, summaryMarkdown } from './report'
 
 export async function run(): Promise<void> {
@@ -59,11 +61,11 @@ function existingFolder(path: string): string {
 }
 
 /** Reads the files as they are now and plans the edit; pure apart from reading. */
-async function planFromDisk(settings: Settings, paths: FileSet): Promise<BumpPlan> {
+async function planFromDisk(settings: Settings, paths: FileSet, targets: BumpTarget[]): Promise<BumpPlan> {
   const display = (path: string): string => relative(settings.workspace, path)
   const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readText(path, display(path)) })))
   const envFile = display(paths.envFile)
-  const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile, envFile) }, targets: settings.targets })
+  const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile, envFile) }, targets })
   for (const update of plan.updates) {
     if (update.changed) checkUpdateRegistry(update, settings.allowedRegistries, envFile)
   }
@@ -110,7 +112,12 @@ async function bumpImageTag(settings: Settings, runner: RunnerContext): Promise<
 
 async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: RunnerContext): Promise<void> {
   let paths = locateFiles(settings)
-  let plan = await planFromDisk(settings, paths)
+  // Read once, before the first round: a retry on a moved branch promotes the same images.
+  const promotion = settings.promotion && (await readPromotion({ ...settings, promotion: settings.promotion }))
+  const promotedFrom = promotion && relative(settings.workspace, join(settings.workingDirectory, settings.promotion!.from))
+  for (const source of promotion?.sources ?? []) log.info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`)
+  const targets = promotion?.targets ?? settings.targets
+  let plan = await planFromDisk(settings, paths, targets)
   for (const update of plan.updates) {
     log.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
   }
@@ -123,6 +130,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     core.setOutput('commit-sha', extra.commitSha ?? '')
     core.setOutput('pull-request-url', extra.pullRequestUrl ?? '')
     core.setOutput('diff', changed ? diffOf(settings, paths, plan) : '')
+    core.setOutput('promoted', promotion ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : '')
     log.info(outcome)
     core.summary.addRaw(summaryMarkdown(plan.updates, outcome))
   }
@@ -149,7 +157,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     })
   }
   const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base
-  const context = { environment: settings.environment, source: settings.source }
+  const context = { environment: settings.environment, source: settings.source, promotedFrom }
   const result = await publish({
     git,
     remote,
@@ -164,7 +172,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     apply: async () => {
       // The branch moved: its files, and where their symbolic links lead, may differ from the last round's.
       paths = locateFiles(settings)
-      plan = await planFromDisk(settings, paths)
+      plan = await planFromDisk(settings, paths, targets)
       if (plan.files.length === 0) return undefined
       const written = plan
       return {
