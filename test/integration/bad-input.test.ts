@@ -298,8 +298,10 @@ async function runCase(c: Case): Promise<{ run: ActionRun; changed: string[] }> 
     return { run, changed }
   }
   if (c.action === 'dispatch-to-infra') {
-    const run = await runAction('dispatch-to-infra', { inputs: { 'api-url': github.url, ...c.inputs }, env: { GITHUB_REPOSITORY: 'acme/app' } })
-    if (github.requestsTo('POST', /dispatches$/).length > 0) changed.push('a repository_dispatch was sent')
+    // The run id reaches the payload's source: it tells this case's dispatches from the others'.
+    const run = await runAction('dispatch-to-infra', { inputs: { 'api-url': github.url, ...c.inputs }, env: { GITHUB_REPOSITORY: 'acme/app', GITHUB_RUN_ID: String(n) } })
+    const sent = github.requestsTo('POST', /dispatches$/).filter((r) => (r.body as { client_payload?: { source?: { run_id?: string } } }).client_payload?.source?.run_id === String(n))
+    if (sent.length > 0) changed.push('a repository_dispatch was sent')
     return { run, changed }
   }
   const workspace = join(dir, 'infra')
@@ -382,7 +384,8 @@ describe('bad input: every case fails clearly and changes nothing', () => {
   })
 
   afterAll(() => {
-    // No case ran the command substitutions or backticks it carried, anywhere.
+    // No case ran the command substitutions or backticks it carried, anywhere, or sent anything.
     expect(existsSync(pwned)).toBe(false)
+    expect(github.requestsTo('POST', /dispatches$/)).toHaveLength(0)
   })
 })
