@@ -187,10 +187,10 @@ const deployCases: Case[] = [
   { name: 'an env_file missing on the VM', action: 'ssh-surgical-deploy', inputs: {}, files: { 'compose.yaml': 'services:\n  web:\n    image: a:1\n    env_file: [.web.missing.env]\n' }, vm: {}, error: /The inspection on .* failed \(exit code 65\)/ }
 ]
 
-// --- the parts: a bare remote, GitHub's stand-in, an sshd "VM", listeners that are not SSH ------
+// --- the parts: a git remote, GitHub's stand-in, an sshd "VM", listeners that are not SSH ------
 
-let bare: string
-let remoteRefs: string
+/** The infra repository every bump case starts from; each case pushes (or not) to its own copy. */
+let template: string
 let github: FakeGitHub
 let group: ProcessGroup
 let vm: SshHost
@@ -218,8 +218,7 @@ const ready = (): Promise<void> => (parts ??= startParts())
 async function startParts(): Promise<void> {
   work = await mkdtemp(join(tmpdir(), 'gitops-lite-bad-input-'))
   group = new ProcessGroup('bad-input')
-  bare = (await createGitRemote({ dir: join(work, 'git'), files: { 'compose.yaml': compose } })).bareDir
-  remoteRefs = await refsOf(bare)
+  template = (await createGitRemote({ dir: join(work, 'git'), files: { 'compose.yaml': compose } })).bareDir
   github = await FakeGitHub.start({ repositories: ['acme/infra'] })
   vm = await startSshHost({ dir: join(work, 'vm'), address: '127.0.0.1', group, passphrase: 'right passphrase' })
   const publicKey = (await readFile(`${vm.privateKeyPath}.pub`, 'utf8')).trim()
@@ -284,6 +283,9 @@ async function runCase(c: Case): Promise<{ run: ActionRun; changed: string[] }> 
   const changed: string[] = []
   if (c.action === 'bump-image-tag') {
     const workspace = join(dir, 'infra')
+    const bare = join(dir, 'remote.git')
+    await exec('git', ['clone', '-q', '--bare', template, bare])
+    const remoteRefs = await refsOf(bare)
     await exec('git', ['clone', '-q', bare, workspace])
     await writeFiles(workspace, c.files ?? {}, c.links)
     if (c.files || c.links) {
