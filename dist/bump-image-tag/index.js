@@ -28167,7 +28167,7 @@ const { makeRequest } = __nccwpck_require__(6398)
 const { fetching } = __nccwpck_require__(8263)
 const { Headers, getHeadersList } = __nccwpck_require__(3257)
 const { getDecodeSplit } = __nccwpck_require__(3095)
-const { WebsocketFrameSend } = __nccwpck_require__(2129)
+const { WebsocketFrameSend } = __nccwpck_require__(4510)
 
 /** @type {import('crypto')} */
 let crypto
@@ -28934,7 +28934,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2129:
+/***/ 4510:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -29169,7 +29169,7 @@ const {
   isTextBinaryFrame,
   isContinuationFrame
 } = __nccwpck_require__(1226)
-const { WebsocketFrameSend } = __nccwpck_require__(2129)
+const { WebsocketFrameSend } = __nccwpck_require__(4510)
 const { closeWebSocketConnection } = __nccwpck_require__(6890)
 const { PerMessageDeflate } = __nccwpck_require__(7350)
 const { MessageSizeExceededError } = __nccwpck_require__(9934)
@@ -29688,7 +29688,7 @@ module.exports = {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(2129)
+const { WebsocketFrameSend } = __nccwpck_require__(4510)
 const { opcodes, sendHints } = __nccwpck_require__(6869)
 const FixedQueue = __nccwpck_require__(4007)
 
@@ -42377,7 +42377,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    error(message);
+    core_error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -42400,7 +42400,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function error(message, properties = {}) {
+function core_error(message, properties = {}) {
     command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -42547,98 +42547,6 @@ function errorMessage(error) {
     return String(error);
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./packages/core/src/log.ts
-
-
-// The one way text reaches the job log. The runner acts on any line that starts (after
-// whitespace) with `::`, or holds `##[`, as a workflow command; text from outside (the VM,
-// compose files, API replies, inputs) must never be able to write such a line. The lint rule
-// in eslint.config.js keeps every other module from printing by itself.
-const secrets = new Set();
-/**
- * Registers a value the log must never show: the runner masks it in everything it prints, and
- * `printable` masks it too (in messages built before the runner sees them, and in tests).
- * Inputs.secret registers each line of a multi-line value as well.
- */
-function maskSecret(value) {
-    if (value.trim() === '')
-        return;
-    core_setSecret(value);
-    secrets.add(value);
-}
-/** `text` with every registered secret replaced by `***`, the longest first. */
-function masked(text) {
-    let result = text;
-    for (const secret of [...secrets].sort((a, b) => b.length - a.length))
-        result = result.split(secret).join('***');
-    return result;
-}
-const zeroWidthSpace = '\u200b';
-// Matching control characters is the point here.
-// eslint-disable-next-line no-control-regex
-const controlCharacters = /[\0-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g;
-/** Whether `text` holds a line break or another control character (a tab is not one). */
-function hasControlCharacter(text) {
-    return text.search(controlCharacters) >= 0;
-}
-/**
- * One log line that cannot act as a workflow command: secrets masked, line breaks and other
- * control characters written as escapes (`\n`, `\u001b`), a leading `::` and any `##[` broken
- * by a zero-width space, which the runner does not trim.
- */
-function printable(text) {
-    const escaped = masked(text).replace(controlCharacters, (char) => {
-        if (char === '\n')
-            return '\\n';
-        if (char === '\r')
-            return '\\r';
-        return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
-    });
-    const unfenced = escaped.replace(/##\[/g, `#${zeroWidthSpace}#[`);
-    return /^\s*::/.test(unfenced) ? `${zeroWidthSpace}${unfenced}` : unfenced;
-}
-/** Escapes text for HTML in the job summary (element content and quoted attributes). */
-function escapeHtml(text) {
-    return masked(text).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
-}
-function printableProperties(properties) {
-    if (!properties)
-        return undefined;
-    return {
-        ...properties,
-        ...(properties.title !== undefined && { title: printable(properties.title) }),
-        ...(properties.file !== undefined && { file: printable(properties.file) })
-    };
-}
-const log = {
-    info(text) {
-        info(printable(text));
-    },
-    warning(text, properties) {
-        warning(printable(text), printableProperties(properties));
-    },
-    error(text, properties) {
-        error(printable(text), printableProperties(properties));
-    },
-    /** For stack traces: line breaks are kept (the runner's ::debug:: escaping carries them). */
-    debug(text) {
-        core_debug(masked(text));
-    },
-    /**
-     * Lines shown as they are (a compose diff, a container's log), each after `prefix`, inside a
-     * ::stop-commands:: fence whose token nobody can guess, so no line can act as a command.
-     */
-    fenced(lines, prefix = '') {
-        if (lines.length === 0)
-            return;
-        const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
-        const body = lines.map((line) => `${prefix}${masked(line)}\n`).join('');
-        process.stdout.write(`::stop-commands::${token}\n${body}::${token}::\n`);
-    }
-};
-
 ;// CONCATENATED MODULE: ./packages/core/src/action-runner.ts
 
 
@@ -42658,19 +42566,18 @@ async function runAction(body) {
 function reportFailure(error) {
     if (error instanceof errors_UserError) {
         const location = error.location;
-        log.error(error.describe(), {
+        core_error(error.describe(), {
             title: error.message.length <= 80 ? error.message : undefined,
             file: location?.file,
             startLine: location?.line,
             startColumn: location?.column
         });
-        process.exitCode = 1;
+        process.exitCode = ExitCode.Failure;
         return;
     }
     if (error instanceof Error && error.stack)
-        log.debug(error.stack);
-    log.error(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
-    process.exitCode = 1;
+        core_debug(error.stack);
+    setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
@@ -42693,7 +42600,6 @@ function readRunnerContext(env = process.env) {
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
 
 
-
 const actionInputs = (name) => getInput(name);
 function invalid(name, value, expected) {
     return new errors_UserError(`Input '${name}' must be ${expected}, got ${JSON.stringify(value)}`, {
@@ -42709,11 +42615,11 @@ function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
  */
 class Inputs {
     source;
-    mask;
-    /** `mask` registers a secret with the runner, which then masks it in the log. */
-    constructor(source = actionInputs, mask = maskSecret) {
+    maskSecret;
+    /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
+    constructor(source = actionInputs, maskSecret = core_setSecret) {
         this.source = source;
-        this.mask = mask;
+        this.maskSecret = maskSecret;
     }
     string(name) {
         return this.source(name).trim();
@@ -42736,10 +42642,10 @@ class Inputs {
     secret(name) {
         const value = this.source(name);
         if (value.trim() !== '') {
-            this.mask(value);
+            this.maskSecret(value);
             for (const line of value.split(/\r?\n/))
                 if (line.trim().length >= 4)
-                    this.mask(line.trim());
+                    this.maskSecret(line.trim());
         }
         return value.trim() === '' ? '' : value;
     }
@@ -42781,34 +42687,13 @@ class Inputs {
             throw empty(name, fix);
         return lines;
     }
-    /**
-     * A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds),
-     * within `range` (in ms): a zero or tiny limit would fail every run, a huge one never fire.
-     */
-    duration(name, fallback, range) {
+    /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
+    duration(name, fallback) {
         const value = this.string(name) || fallback;
         const ms = parseDuration(value);
         if (ms === undefined)
             throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)");
-        if (ms < range.min || ms > range.max) {
-            throw new errors_UserError(`Input '${name}' must be from ${formatDuration(range.min)} to ${formatDuration(range.max)}, got ${JSON.stringify(value)}, which is ${formatDuration(ms)}`, {
-                fix: `Use e.g. '${fallback}'; a bare number is seconds.`
-            });
-        }
         return ms;
-    }
-    /**
-     * A token for an HTTP header: a secret, and refused when it holds white space or a control
-     * character (a line break pasted with it), which no token has and no header can carry.
-     */
-    token(name) {
-        const value = this.secret(name).trim();
-        if (/\s/.test(value) || hasControlCharacter(value)) {
-            throw new errors_UserError(`Input '${name}' contains a line break, a space or a control character, which no token has (the value is not shown)`, {
-                fix: `Check the secret behind '${name}': it must hold the token alone, on one line, without quotes or a trailing newline.`
-            });
-        }
-        return value;
     }
     oneOf(name, allowed, fallback) {
         const value = this.string(name);
@@ -42848,48 +42733,118 @@ function formatDuration(ms) {
     return parts.length > 0 ? parts.join(' ') : '0s';
 }
 
-// EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8009);
-;// CONCATENATED MODULE: ./packages/core/src/names.ts
+;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
 
-// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
-// require an alphanumeric first character, as container and DNS names derived from it need.
-const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-function isValidServiceName(name) {
-    return serviceNamePattern.test(name);
+const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const domainName = `${domainComponent}(?:\\.${domainComponent})*`;
+const ipv6 = '\\[(?:[a-fA-F0-9:]+)\\]';
+const domain = `(?:${domainName}|${ipv6})(?::[0-9]+)?`;
+const pathComponent = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
+const image_ref_path = `${pathComponent}(?:/${pathComponent})*`;
+const domainPattern = new RegExp(`^${domain}$`);
+const pathPattern = new RegExp(`^${image_ref_path}$`);
+const tagPattern = /^[\w][\w.-]{0,127}$/;
+const digestPattern = /^sha256:[a-f0-9]{64}$/;
+const nameMaxLength = 255;
+const DOCKER_HUB = 'docker.io';
+/** Tags that name a moving target, so a commit pinning them does not pin anything. */
+const MUTABLE_TAGS = ['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop'];
+function isValidTag(tag) {
+    return tagPattern.test(tag);
 }
-function requireServiceName(field, value) {
-    if (!isValidServiceName(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
-            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
+function isValidDigest(digest) {
+    return digestPattern.test(digest);
+}
+function isMutableTag(tag) {
+    return MUTABLE_TAGS.includes(tag.toLowerCase());
+}
+/** Splits `name` into registry and path the way Docker does: the first component is a registry when it has a `.` or `:`, or is `localhost`. */
+function splitName(name) {
+    const slash = name.indexOf('/');
+    if (slash > 0) {
+        const first = name.slice(0, slash);
+        if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
+            return domainPattern.test(first) ? { registry: first, path: name.slice(slash + 1) } : undefined;
+        }
+    }
+    return { path: name };
+}
+/** Parses an image reference; returns undefined when it does not follow the grammar. */
+function parseImageReference(text) {
+    let rest = text;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!isValidDigest(digest))
+            return undefined;
+    }
+    let tag;
+    const lastColon = rest.lastIndexOf(':');
+    if (lastColon > rest.lastIndexOf('/')) {
+        tag = rest.slice(lastColon + 1);
+        rest = rest.slice(0, lastColon);
+        if (!isValidTag(tag))
+            return undefined;
+    }
+    if (rest.length === 0 || rest.length > nameMaxLength)
+        return undefined;
+    const name = splitName(rest);
+    if (!name || !pathPattern.test(name.path))
+        return undefined;
+    return { ...name, tag, digest };
+}
+function formatImageReference(ref) {
+    const name = repositoryOf(ref);
+    return `${name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+/** `registry/path` as written (no tag, no digest). */
+function repositoryOf(ref) {
+    return ref.registry ? `${ref.registry}/${ref.path}` : ref.path;
+}
+/**
+ * The repository in Docker's canonical form, for comparing two spellings of the same
+ * image: `nginx` and `docker.io/library/nginx` are the same repository.
+ */
+function canonicalRepository(ref) {
+    const registry = ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
+    const path = registry === DOCKER_HUB && !ref.path.includes('/') ? `library/${ref.path}` : ref.path;
+    return `${registry}/${path}`;
+}
+function registryOf(ref) {
+    return ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
+}
+/** Validates a repository name (no tag or digest), throwing a UserError that names the field. */
+function requireRepository(field, value) {
+    const ref = parseImageReference(value);
+    if (!ref || ref.tag !== undefined || ref.digest !== undefined) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not an image repository`, {
+            fix: "Give the repository without tag or digest, in lower case, e.g. 'ghcr.io/acme/api' or 'acme/api'."
+        });
+    }
+    return ref;
+}
+function requireTag(field, value) {
+    if (!isValidTag(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image tag`, {
+            fix: 'A tag is 1 to 128 characters of letters, digits, _ . and -, not starting with . or -, e.g. v1.2.3.'
         });
     }
     return value;
 }
-// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
-const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
-function parseRepositoryName(value) {
-    const parts = value.split('/');
-    if (parts.length !== 2)
-        return undefined;
-    const [owner, repo] = parts;
-    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
-        return undefined;
-    return { owner, repo };
-}
-function requireRepositoryName(field, value) {
-    const parsed = parseRepositoryName(value);
-    if (!parsed) {
-        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
-            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
+function requireDigest(field, value) {
+    if (!isValidDigest(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image digest`, {
+            fix: "Give it as 'sha256:' followed by 64 lower-case hex digits, as 'docker buildx' or 'docker inspect' prints it."
         });
     }
-    return parsed;
+    return value;
 }
 
+// EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8009);
 ;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
-
 
 
 
@@ -42903,16 +42858,7 @@ function documentData(doc) {
     return doc.toJS({ maxAliasCount: maxAliasExpansion });
 }
 const marker = '\u0000gitops-lite-scalar@';
-/** Far above any real compose file; a bigger one is a mistake, and parsing it would hold the job for minutes. */
-const MAX_COMPOSE_FILE_BYTES = 2 * 1024 * 1024;
-function parseCompose(source) {
-    const size = Buffer.byteLength(source.text);
-    if (size > MAX_COMPOSE_FILE_BYTES) {
-        throw new errors_UserError(`${source.path} is ${(size / 1024 / 1024).toFixed(1)} MB; compose files over ${MAX_COMPOSE_FILE_BYTES / 1024 / 1024} MB are refused`, {
-            fix: 'Check that the right file is named (a compose file is a few kilobytes); nothing was changed.',
-            location: { file: source.path }
-        });
-    }
+function compose_file_parseCompose(source) {
     const lineCounter = new dist/* LineCounter */.HN();
     const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
     const lineOf = (offset) => lineCounter.linePos(offset).line;
@@ -42921,13 +42867,6 @@ function parseCompose(source) {
         throw new errors_UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
             fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
             location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
-        });
-    }
-    if (!(0,dist/* isMap */.jh)(doc.contents)) {
-        const empty = doc.contents === null;
-        throw new errors_UserError(`${source.path} ${empty ? 'is empty' : 'is not a mapping of top-level keys (services:, volumes:, ...)'}`, {
-            fix: 'Check that the right file is named; a compose file starts with keys such as "services:".',
-            location: { file: source.path, line: 1 }
         });
     }
     const data = documentData(doc);
@@ -43006,13 +42945,6 @@ function readServices(file, doc, data, occurrences, scalars, lineOf) {
     }
     return servicesNode.items.map((pair) => {
         const name = String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key);
-        if (!isValidServiceName(name)) {
-            // A name such as --remove-orphans would reach compose's command line as an option.
-            throw new errors_UserError(`${file} defines the service ${JSON.stringify(name)}, which is not a valid compose service name`, {
-                fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.',
-                location: { file, line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0) }
-            });
-        }
         const definition = resolved[name];
         const fields = typeof definition === 'object' && definition !== null ? definition : {};
         const offset = byImagePath.get(name);
@@ -43149,146 +43081,6 @@ function setEnvValue(text, file, name, value) {
         });
     }
     return updated;
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
-
-const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const domainName = `${domainComponent}(?:\\.${domainComponent})*`;
-const ipv6 = '\\[(?:[a-fA-F0-9:]+)\\]';
-const domain = `(?:${domainName}|${ipv6})(?::[0-9]+)?`;
-const pathComponent = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
-const image_ref_path = `${pathComponent}(?:/${pathComponent})*`;
-const domainPattern = new RegExp(`^${domain}$`);
-const pathPattern = new RegExp(`^${image_ref_path}$`);
-const tagPattern = /^[\w][\w.-]{0,127}$/;
-const digestPattern = /^sha256:[a-f0-9]{64}$/;
-const nameMaxLength = 255;
-const DOCKER_HUB = 'docker.io';
-/** Tags that name a moving target, so a commit pinning them does not pin anything. */
-const MUTABLE_TAGS = ['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop'];
-function isValidTag(tag) {
-    return tagPattern.test(tag);
-}
-function isValidDigest(digest) {
-    return digestPattern.test(digest);
-}
-function isMutableTag(tag) {
-    return MUTABLE_TAGS.includes(tag.toLowerCase());
-}
-/** Splits `name` into registry and path the way Docker does: the first component is a registry when it has a `.` or `:`, or is `localhost`. */
-function splitName(name) {
-    const slash = name.indexOf('/');
-    if (slash > 0) {
-        const first = name.slice(0, slash);
-        if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
-            return domainPattern.test(first) ? { registry: first, path: name.slice(slash + 1) } : undefined;
-        }
-    }
-    return { path: name };
-}
-/** Parses an image reference; returns undefined when it does not follow the grammar. */
-function parseImageReference(text) {
-    let rest = text;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!isValidDigest(digest))
-            return undefined;
-    }
-    let tag;
-    const lastColon = rest.lastIndexOf(':');
-    if (lastColon > rest.lastIndexOf('/')) {
-        tag = rest.slice(lastColon + 1);
-        rest = rest.slice(0, lastColon);
-        if (!isValidTag(tag))
-            return undefined;
-    }
-    if (rest.length === 0 || rest.length > nameMaxLength)
-        return undefined;
-    const name = splitName(rest);
-    if (!name || !pathPattern.test(name.path))
-        return undefined;
-    return { ...name, tag, digest };
-}
-function formatImageReference(ref) {
-    const name = repositoryOf(ref);
-    return `${name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}
-/** `registry/path` as written (no tag, no digest). */
-function repositoryOf(ref) {
-    return ref.registry ? `${ref.registry}/${ref.path}` : ref.path;
-}
-/**
- * The repository in Docker's canonical form, for comparing two spellings of the same
- * image: `nginx` and `docker.io/library/nginx` are the same repository.
- */
-function canonicalRepository(ref) {
-    const registry = ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
-    const path = registry === DOCKER_HUB && !ref.path.includes('/') ? `library/${ref.path}` : ref.path;
-    return `${registry}/${path}`;
-}
-function registryOf(ref) {
-    return ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
-}
-/** Validates a repository name (no tag or digest), throwing a UserError that names the field. */
-function requireRepository(field, value) {
-    const ref = parseImageReference(value);
-    if (!ref || ref.tag !== undefined || ref.digest !== undefined) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not an image repository`, {
-            fix: "Give the repository without tag or digest, in lower case, e.g. 'ghcr.io/acme/api' or 'acme/api'."
-        });
-    }
-    return ref;
-}
-function requireTag(field, value) {
-    if (!isValidTag(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image tag`, {
-            fix: 'A tag is 1 to 128 characters of letters, digits, _ . and -, not starting with . or -, e.g. v1.2.3.'
-        });
-    }
-    return value;
-}
-function requireDigest(field, value) {
-    if (!isValidDigest(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image digest`, {
-            fix: "Give it as 'sha256:' followed by 64 lower-case hex digits, as 'docker buildx' or 'docker inspect' prints it."
-        });
-    }
-    return value;
-}
-/** Why docker could never pull `image`, in a few words; undefined when it is a valid reference. */
-function imageReferenceProblem(image) {
-    if (parseImageReference(image))
-        return undefined;
-    if (image.trim() === '')
-        return 'it is empty';
-    if (/\s/.test(image))
-        return 'it contains white space';
-    const at = image.indexOf('@');
-    if (at >= 0 && !isValidDigest(image.slice(at + 1)))
-        return "its digest is not 'sha256:' and 64 lower-case hex digits";
-    const name = at >= 0 ? image.slice(0, at) : image;
-    if (name.endsWith(':'))
-        return 'its tag is empty';
-    const colon = name.lastIndexOf(':');
-    if (colon > name.lastIndexOf('/') && !isValidTag(name.slice(colon + 1)))
-        return 'its tag is not 1 to 128 letters, digits, _ . and -';
-    if (/[A-Z]/.test(name.slice(name.indexOf('/') + 1)))
-        return 'its repository path has upper-case letters';
-    return 'it is not registry/path:tag';
-}
-/** Refuses an image reference docker could never pull, naming the service and the value. */
-function requirePullableImage(service, image, where, location) {
-    const problem = imageReferenceProblem(image);
-    if (problem === undefined)
-        return;
-    throw new UserError(`Service '${service}' has the image ${JSON.stringify(image)} ${where}, which docker cannot pull: ${problem}`, {
-        fix: "Write it as [registry/]path[:tag][@sha256:<64 hex>], the path in lower case, e.g. ghcr.io/acme/api:v1.2.3; when it comes from a variable, check the variable's value.",
-        location
-    });
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/interpolation.ts
@@ -43919,7 +43711,7 @@ function describeUpdate(edit, envPath, newLookup) {
 function planImageBump(request) {
     if (request.files.length === 0)
         throw new Error('planImageBump needs at least one compose file');
-    const files = request.files.map(parseCompose);
+    const files = request.files.map(compose_file_parseCompose);
     const envPath = request.envFile?.path ?? '.env';
     const envText = request.envFile?.text;
     const env = envText === undefined ? new Map() : envValues(envText);
@@ -43942,6 +43734,102 @@ function planImageBump(request) {
     const newEnv = envUpdate ? envValues(envUpdate.after) : env;
     const updates = edits.map((edit) => describeUpdate(edit, envPath, (name) => newEnv.get(name)));
     return { updates, files: fileUpdates };
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-restore.ts
+
+
+
+
+/** The extension field on a service that ties it to others: `x-gitops-lite: { group: web }`. */
+const GROUP_FIELD = 'x-gitops-lite';
+/** Each service's group (`x-gitops-lite.group`), the last file that sets one winning, as compose merges. */
+function serviceGroups(files) {
+    const groups = new Map();
+    for (const file of files) {
+        const services = compose_file_parseCompose(file).data?.services ?? {};
+        for (const [name, definition] of Object.entries(services)) {
+            const extension = definition?.[GROUP_FIELD];
+            if (extension?.group === undefined)
+                continue;
+            if (typeof extension.group !== 'string' || extension.group === '') {
+                throw new errors_UserError(`'${GROUP_FIELD}.group' of service '${name}' in ${file.path} is not a name`, {
+                    fix: `Write it as ${GROUP_FIELD}: { group: web }: services with the same group go back together when one of them fails.`,
+                    location: { file: file.path }
+                });
+            }
+            groups.set(name, extension.group);
+        }
+    }
+    return groups;
+}
+function sameImage(a, b) {
+    const [x, y] = [parseImageReference(a), parseImageReference(b)];
+    if (!x || !y)
+        return a === b;
+    return canonicalRepository(x) === canonicalRepository(y) && x.tag === y.tag && x.digest === y.digest;
+}
+/**
+ * Plans writing the restored images back: only for services that failed, and those sharing an
+ * `x-gitops-lite` group with one that failed; the others keep the release's image. Compare and
+ * swap: a service whose image in the files is no longer the failed one (a newer bump landed since)
+ * is left as it is. Pure: the files are given and nothing is written.
+ */
+function planRestore(request) {
+    const kept = [];
+    const byService = new Map();
+    for (const image of request.images) {
+        const seen = byService.get(image.service);
+        if (!seen)
+            byService.set(image.service, image);
+        else if (!sameImage(seen.restoredImage, image.restoredImage) || !sameImage(seen.failedImage, image.failedImage)) {
+            kept.push({ service: image.service, reason: `the hosts rolled it back to different images (${seen.restoredImage} on ${seen.host}, ${image.restoredImage} on ${image.host})` });
+            byService.delete(image.service);
+        }
+        else if (image.failed)
+            byService.set(image.service, image);
+    }
+    const disagreed = new Set(kept.map((k) => k.service));
+    const groups = serviceGroups(request.files);
+    const failedGroups = new Set([...byService.values()].filter((i) => i.failed).map((i) => groups.get(i.service)).filter((g) => g !== undefined));
+    const candidates = [];
+    for (const image of byService.values()) {
+        if (disagreed.has(image.service))
+            continue;
+        const group = groups.get(image.service);
+        if (!image.failed && !(group !== undefined && failedGroups.has(group))) {
+            kept.push({ service: image.service, reason: 'it did not fail: it keeps the release\'s image (it is deployed again)' });
+            continue;
+        }
+        const ref = parseImageReference(image.restoredImage);
+        if (!ref?.tag) {
+            kept.push({ service: image.service, reason: `the restored image ${image.restoredImage} has no tag to write` });
+            continue;
+        }
+        candidates.push({ image, target: { service: image.service, image: repositoryOf(ref), tag: ref.tag, ...(ref.digest && { digest: ref.digest }) } });
+    }
+    const plan = (targets) => planImageBump({ files: request.files, envFile: request.envFile, targets });
+    const chosen = candidates.filter(({ image, target }) => {
+        let current;
+        try {
+            current = plan([target]).updates[0].previous;
+        }
+        catch (error) {
+            if (!(error instanceof errors_UserError))
+                throw error;
+            kept.push({ service: image.service, reason: error.message });
+            return false;
+        }
+        if (sameImage(current, image.failedImage) || sameImage(current, image.restoredImage))
+            return true;
+        kept.push({ service: image.service, reason: `it changed since the failed release: the files now say ${current}` });
+        return false;
+    });
+    return {
+        plan: chosen.length > 0 ? plan(chosen.map((c) => c.target)) : { updates: [], files: [] },
+        restored: chosen.map((c) => c.image),
+        kept
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/diff.ts
@@ -49754,9 +49642,9 @@ throttling.triggersNotification = triggersNotification;
 
 
 const actionsLog = {
-    debug: (message) => log.debug(message),
-    info: (message) => log.info(message),
-    warning: (message) => log.warning(message)
+    debug: (message) => core_debug(message),
+    info: (message) => info(message),
+    warning: (message) => warning(message)
 };
 const DEFAULT_CLIENT_LIMITS = {
     serverErrorRetries: 3,
@@ -49822,6 +49710,43 @@ function requestLog(log) {
     };
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/bump-image-tag/src/files.ts
+
+
+
+/** A file's text, or undefined when it does not exist. */
+async function readOptional(path) {
+    try {
+        return await (0,promises_namespaceObject.readFile)(path, 'utf8');
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return undefined;
+        throw error;
+    }
+}
+/**
+ * Replaces a file's content atomically: a temporary file in the same folder (same file system,
+ * same mode) renamed over it, so a reader or a crash never sees half a file. A symbolic link is
+ * followed, so the link stays a link and its target gets the text. Returns the path written.
+ */
+async function writeFileAtomic(path, text) {
+    const target = await (0,promises_namespaceObject.realpath)(path);
+    const temporary = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`);
+    try {
+        await (0,promises_namespaceObject.writeFile)(temporary, text, { flag: 'wx' });
+        await (0,promises_namespaceObject.chmod)(temporary, (await (0,promises_namespaceObject.stat)(target)).mode & 0o7777);
+        await (0,promises_namespaceObject.rename)(temporary, target);
+    }
+    catch (error) {
+        await (0,promises_namespaceObject.rm)(temporary, { force: true });
+        throw error;
+    }
+    return target;
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/workspace.ts
 
 
@@ -49866,78 +49791,132 @@ function realPath(path) {
     const parent = (0,external_node_path_namespaceObject.dirname)(path);
     return parent === path ? path : (0,external_node_path_namespaceObject.join)(realPath(parent), (0,external_node_path_namespaceObject.basename)(path));
 }
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-/**
- * The text of a file that must be UTF-8 (compose and env files). Anything else is refused, naming
- * the first bad line: decoding it leniently would turn each stray byte into U+FFFD, and writing
- * the file back would change bytes the edit never meant to touch.
- */
-function decodeUtf8(bytes, file) {
-    try {
-        return strictUtf8.decode(bytes);
-    }
-    catch {
-        let start = 0;
-        let line = 1;
-        for (;;) {
-            const end = bytes.indexOf(0x0a, start);
-            const lineBytes = bytes.subarray(start, end < 0 ? bytes.length : end);
-            try {
-                strictUtf8.decode(lineBytes);
-            }
-            catch {
-                break;
-            }
-            if (end < 0)
-                break;
-            start = end + 1;
-            line++;
-        }
-        throw new errors_UserError(`${file} is not UTF-8 text (line ${line} has a byte that is not UTF-8, e.g. Latin-1 'é' written as one byte)`, {
-            fix: 'Convert the file to UTF-8 (iconv -f latin1 -t utf-8), commit it, and rerun; nothing was changed.',
-            location: { file, line }
+
+;// CONCATENATED MODULE: ./packages/core/src/names.ts
+
+// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
+// require an alphanumeric first character, as container and DNS names derived from it need.
+const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+function isValidServiceName(name) {
+    return serviceNamePattern.test(name);
+}
+function requireServiceName(field, value) {
+    if (!isValidServiceName(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
+            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
         });
     }
+    return value;
 }
-
-;// CONCATENATED MODULE: ./actions/bump-image-tag/src/files.ts
-
-
-
-
-/** A compose or env file's text; refused unless it is UTF-8. `name` is how messages show it. */
-async function readText(path, name) {
-    return decodeUtf8(await (0,promises_namespaceObject.readFile)(path), name);
+// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
+const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
+function parseRepositoryName(value) {
+    const parts = value.split('/');
+    if (parts.length !== 2)
+        return undefined;
+    const [owner, repo] = parts;
+    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
+        return undefined;
+    return { owner, repo };
 }
-/** Like readText, or undefined when the file does not exist. */
-async function readOptional(path, name) {
-    try {
-        return await readText(path, name);
+function requireRepositoryName(field, value) {
+    const parsed = parseRepositoryName(value);
+    if (!parsed) {
+        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
+            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
+        });
     }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return undefined;
-        throw error;
-    }
+    return parsed;
 }
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/rollback.ts
+
+
+
+
+/** Trailers of the commit that writes the restored images back, which later deploys and dispatch-to-infra read. */
+const ROLLBACK_TRAILERS = {
+    commit: 'Rolled-Back-Commit',
+    host: 'Rolled-Back-Host',
+    run: 'Rolled-Back-Run'
+};
 /**
- * Replaces a file's content atomically: a temporary file in the same folder (same file system,
- * same mode) renamed over it, so a reader or a crash never sees half a file. A symbolic link is
- * followed, so the link stays a link and its target gets the text. Returns the path written.
+ * What a rollback brought back: each deployed service that existed before and whose image the
+ * release changed, with the image of the last good deploy (the host's record, else the
+ * container that ran). `failed` names the services whose health wait failed; when none is
+ * known (compose itself failed), every one counts as failed.
  */
-async function writeFileAtomic(path, text) {
-    const target = await (0,promises_namespaceObject.realpath)(path);
-    const temporary = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`);
+function rolledBackServices(plan, record, failed) {
+    const changed = [];
+    for (const service of plan.services) {
+        if (!service.deploy || !plan.previous.includes(service.service))
+            continue;
+        const restoredImage = record?.services.get(service.service)?.image ?? service.oldImage;
+        const failedImage = service.newImage;
+        if (!restoredImage || !failedImage || restoredImage === failedImage)
+            continue;
+        changed.push({ service: service.service, failedImage, restoredImage, failed: false });
+    }
+    const known = failed.filter((name) => changed.some((s) => s.service === name));
+    return changed.map((s) => ({ ...s, failed: known.length === 0 || known.includes(s.service) }));
+}
+function isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/** Reads and checks `rolled-back-images` JSON (as an input named `input`); an empty text is an empty list. */
+function parseRolledBackImages(text, input) {
+    if (text.trim() === '')
+        return [];
+    const fix = `Pass ssh-surgical-deploy's output as it is: ${input}: \${{ steps.deploy.outputs.rolled-back-images }} (a JSON array).`;
+    let value;
     try {
-        await (0,promises_namespaceObject.writeFile)(temporary, text, { flag: 'wx' });
-        await (0,promises_namespaceObject.chmod)(temporary, (await (0,promises_namespaceObject.stat)(target)).mode & 0o7777);
-        await (0,promises_namespaceObject.rename)(temporary, target);
+        value = JSON.parse(text);
     }
     catch (error) {
-        await (0,promises_namespaceObject.rm)(temporary, { force: true });
-        throw error;
+        throw new errors_UserError(`Input '${input}' is not JSON: ${error.message}`, { fix });
     }
-    return target;
+    if (!Array.isArray(value))
+        throw new errors_UserError(`Input '${input}' is not a JSON array`, { fix });
+    return value.map((entry, index) => {
+        const where = `Input '${input}' entry ${index + 1}`;
+        if (!isObject(entry))
+            throw new errors_UserError(`${where} is not an object`, { fix });
+        const text = (field, check = () => true) => {
+            const found = entry[field];
+            if (typeof found !== 'string' || !check(found)) {
+                throw new errors_UserError(`${where} has no valid '${field}' (${JSON.stringify(found ?? null)})`, { fix });
+            }
+            return found;
+        };
+        const image = (value) => parseImageReference(value) !== undefined;
+        if (typeof entry.failed !== 'boolean')
+            throw new errors_UserError(`${where} has no 'failed' true or false`, { fix });
+        return {
+            host: text('host'),
+            file: text('file'),
+            service: text('service', isValidServiceName),
+            failedImage: text('failedImage', image),
+            restoredImage: text('restoredImage', image),
+            failed: entry.failed,
+            failedCommit: text('failedCommit', (v) => /^[0-9a-f]{7,64}$/.test(v)),
+            restoredCommit: text('restoredCommit', (v) => v === '' || /^[0-9a-f]{7,64}$/.test(v)),
+            run: text('run', (v) => /^https?:\/\/\S+$/.test(v))
+        };
+    });
+}
+/** The compose file that sets the service's image: the last of `files` (in compose's order) that does, else the first. */
+function imageFileOf(service, files) {
+    for (const file of [...files].reverse()) {
+        try {
+            if (parseCompose(file).services.some((s) => s.name === service && s.image))
+                return file.path;
+        }
+        catch {
+            // compose read the files on the host; one this parser refuses just does not count.
+        }
+    }
+    return files[0]?.path ?? '';
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/payload.ts
@@ -50040,7 +50019,7 @@ function isWebUrl(value) {
 function readSource(raw) {
     if (raw === undefined || raw === null)
         return undefined;
-    if (!isObject(raw))
+    if (!payload_isObject(raw))
         throw payloadError('source', `must be an object, got ${JSON.stringify(raw)}`);
     const unknownKeys = Object.keys(raw).filter((key) => !Object.hasOwn(SOURCE_FIELDS, key));
     if (unknownKeys.length > 0) {
@@ -50057,7 +50036,7 @@ function readSource(raw) {
     }
     return source;
 }
-function isObject(value) {
+function payload_isObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 /**
@@ -50066,7 +50045,7 @@ function isObject(value) {
  * `image`/`tag`/`digest`).
  */
 function parseDeployPayload(raw) {
-    if (!isObject(raw))
+    if (!payload_isObject(raw))
         throw payloadError('', 'must be a JSON object');
     if (raw.schema !== undefined && raw.schema !== PAYLOAD_SCHEMA) {
         throw payloadError('schema', `is ${JSON.stringify(raw.schema)}, but this version reads schema ${PAYLOAD_SCHEMA}`);
@@ -50084,7 +50063,7 @@ function parseDeployPayload(raw) {
             const path = `services[${index}].`;
             if (typeof entry === 'string')
                 return readUpdate({ service: entry }, path, inherited);
-            if (!isObject(entry))
+            if (!payload_isObject(entry))
                 throw payloadError(`services[${index}]`, 'must be an object or a service name');
             return readUpdate(entry, path, inherited);
         });
@@ -50122,8 +50101,9 @@ function checkDispatchLimits(eventType, payload) {
 function readSettings(inputs, context) {
     const allowLatest = inputs.boolean('allow-latest');
     const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry);
-    const promotion = readPromotion(inputs);
-    const request = promotion ? { targets: [], origin: 'inputs' } : readRequest(inputs, context);
+    const restore = readRestore(inputs);
+    const promotion = restore ? undefined : readPromotion(inputs);
+    const request = restore || promotion ? { targets: [], origin: 'inputs' } : readRequest(inputs, context);
     for (const target of request.targets) {
         const fromPayload = request.origin === 'payload';
         const where = target.service === undefined ? '' : ` for service '${target.service}'`;
@@ -50163,20 +50143,21 @@ function readSettings(inputs, context) {
             fix: `Remove 'pull-request: true' to ${off === 'commit' ? 'only write the files' : 'commit without pushing'}, or remove '${off}: false' to open the pull request.`
         });
     }
-    const token = inputs.token('token');
+    const token = inputs.secret('token');
     if (pullRequest && token === '') {
         throw new errors_UserError("Input 'token' is empty, but 'pull-request: true' needs it to open the pull request", {
             fix: "Leave 'token' at its default (github.token) with 'permissions: pull-requests: write', or pass a token that may open pull requests."
         });
     }
     const repository = pullRequest ? readRepository(context.repository) : undefined;
-    const commitMessage = inputs.string('commit-message') || 'chore(deploy): update {services} to {tag}';
+    const commitMessage = inputs.string('commit-message') || (restore ? RESTORE_MESSAGE : 'chore(deploy): update {services} to {tag}');
     return {
         workspace,
         workingDirectory,
         files,
         envFile,
         targets: request.targets,
+        ...(restore && { restore }),
         promotion,
         environment: request.environment,
         source: request.source,
@@ -50193,6 +50174,24 @@ function readSettings(inputs, context) {
         allowLatest,
         allowedRegistries
     };
+}
+/** The default commit message of a restore; {failed} and {host} say which release failed where. */
+const RESTORE_MESSAGE = 'revert(deploy): {services} back to {tag}, {failed} failed on {host}';
+/**
+ * 'restore': ssh-surgical-deploy's rolled-back-images. It replaces the other ways of naming
+ * images, so none of them may be set, and the event's client_payload is not read.
+ */
+function readRestore(inputs) {
+    const text = inputs.string('restore');
+    if (text === '')
+        return undefined;
+    const others = ['service', 'image', 'tag', 'digest', 'from-file'].filter((name) => inputs.string(name) !== '');
+    if (others.length > 0) {
+        throw new errors_UserError(`Input 'restore' is set, and so is ${others.map((n) => `'${n}'`).join(', ')}: a step either writes back rolled-back images or sets new ones`, {
+            fix: `Remove ${others.map((n) => `'${n}'`).join(', ')} from this step, or use a separate step for each.`
+        });
+    }
+    return parseRolledBackImages(text, 'restore');
 }
 /**
  * 'from-file' and the services to copy from it. The images, tags and digests come from that
@@ -50404,7 +50403,7 @@ function readAuthorEmail(inputs) {
  * resolved, or has no tag, is refused. Pure: reads nothing but the texts it is given.
  */
 function planPromotion(source, services) {
-    const file = parseCompose(source.file);
+    const file = compose_file_parseCompose(source.file);
     const env = source.envFile.text === undefined ? new Map() : envValues(source.envFile.text);
     const names = services.length > 0 ? services : file.services.filter((s) => s.image).map((s) => s.name);
     if (names.length === 0) {
@@ -50462,6 +50461,7 @@ function planPromotion(source, services) {
 
 
 
+
 /**
  * Reads the images to promote from 'from-file' on the branch checked out now (with the .env
  * beside it, as compose reads it), and applies the same policies as to a tag given by hand.
@@ -50481,7 +50481,7 @@ async function promotion_readPromotion(settings) {
         });
     }
     const display = (file) => (0,external_node_path_namespaceObject.relative)(workspace, file);
-    const planned = planPromotion({ file: { path: display(path), text: await readText(path, display(path)) }, envFile: { path: display(envPath), text: await readOptional(envPath, display(envPath)) } }, promotion.services);
+    const planned = planPromotion({ file: { path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') }, envFile: { path: display(envPath), text: await readOptional(envPath) } }, promotion.services);
     planned.targets.forEach((target, index) => {
         const source = planned.sources[index];
         const location = { file: display(path), line: source.line };
@@ -50505,20 +50505,29 @@ function unique(values) {
     return [...new Set(values)];
 }
 /**
- * The commit message: the template with {services}, {tag}, {previous} and {environment}
- * filled in, then trailers naming each service, the new image and, when known, the source
- * (the dispatching repository, or the file a promotion copied from).
+ * The commit message: the template with {services}, {tag}, {previous}, {environment} (and, for
+ * a restore, {failed} and {host}) filled in, then trailers naming each service, the new image
+ * and, when known, the source (the dispatching repository, or the file a promotion copied
+ * from); a restore adds a paragraph on what failed and its trailers.
  */
 function commitMessage(template, updates, context) {
     const changed = updates.filter((u) => u.changed);
+    const restored = (context.restore ?? []).filter((r) => changed.some((u) => u.service === r.service));
     const fill = {
         services: changed.map((u) => u.service).join(', '),
         tag: unique(changed.map((u) => tagOf(u.image))).join(', '),
         previous: unique(changed.map((u) => tagOf(u.previous))).join(', '),
-        environment: context.environment ?? ''
+        environment: context.environment ?? '',
+        failed: unique(restored.map((r) => tagOf(r.failedImage))).join(', '),
+        host: unique(restored.map((r) => r.host)).join(', ')
     };
-    const text = template.replace(/\{(services|tag|previous|environment)\}/g, (_, key) => fill[key]).trim();
+    const text = template.replace(/\{(services|tag|previous|environment|failed|host)\}/g, (_, key) => fill[key]).trim();
     const { source } = context;
+    const why = restored.map((r) => `- ${r.service}: ${r.failedImage} ${r.failed ? 'failed' : 'went back with it'}; ${r.restoredImage} runs again on ${r.host}.`);
+    const body = restored.length === 0 ? '' : [
+        `The deploy of ${unique(restored.map((r) => r.failedCommit)).join(', ')} was rolled back (${unique(restored.map((r) => r.run)).join(', ')}); this puts Git back to what the VM runs:`,
+        ...why
+    ].join('\n') + '\n\n';
     const trailers = [
         ...changed.map((u) => `Service: ${u.service}`),
         ...unique(changed.map((u) => u.image)).map((image) => `Image: ${image}`),
@@ -50526,9 +50535,12 @@ function commitMessage(template, updates, context) {
         ...(context.promotedFrom ? [`Promoted-From: ${context.promotedFrom}`] : []),
         ...(source?.repository ? [`Source-Repository: ${source.repository}`] : []),
         ...(source?.sha ? [`Source-Commit: ${source.sha}`] : []),
-        ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : [])
+        ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : []),
+        ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.commit}: ${r.failedCommit}`)),
+        ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.host}: ${r.host}`)),
+        ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.run}: ${r.run}`))
     ];
-    return `${text}\n\n${trailers.join('\n')}\n`;
+    return `${text}\n\n${body}${trailers.join('\n')}\n`;
 }
 /** A new branch per run for pull-request mode, so a re-run never needs to overwrite one. */
 function pullRequestBranch(updates, runId, runAttempt) {
@@ -50540,17 +50552,13 @@ function pullRequestBranch(updates, runId, runAttempt) {
     const run = `${runId}-${runAttempt}`.replace(/[^0-9-]/g, '') || `${Date.now()}`;
     return `gitops-lite/${what}-run${run}`;
 }
-/** A table cell's text: HTML escaped, and neither a `|` nor a line break can end the cell or the row. */
 function cell(text) {
-    return escapeHtml(text).replace(/\|/g, '&#124;').replace(/[\r\n]+/g, ' ');
-}
-function codeCell(text) {
-    return `<code>${cell(text)}</code>`;
+    return `\`${text.replace(/\|/g, '\\|').replace(/`/g, "'")}\``;
 }
 /** The job summary: a table of service, old image, new image, and what became of the change. */
 function summaryMarkdown(updates, outcome) {
-    const rows = updates.map((u) => `| ${cell(u.service)} | ${codeCell(u.previous)} | ${u.changed ? codeCell(u.image) : 'unchanged'} | ${cell(`${u.file}:${u.line}`)} |`);
-    return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', escapeHtml(outcome), ''].join('\n');
+    const rows = updates.map((u) => `| ${u.service} | ${cell(u.previous)} | ${u.changed ? cell(u.image) : 'unchanged'} | ${u.file}:${u.line} |`);
+    return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', outcome, ''].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/main.ts
@@ -50589,7 +50597,7 @@ async function checkOutBranch(git, branch) {
     if (previous === branch)
         return undefined;
     const before = previous ?? (await git.headSha());
-    log.info(`Checking out '${branch}' from ${remote}`);
+    info(`Checking out '${branch}' from ${remote}`);
     await git.checkoutBranch(branch, await git.fetch(remote, branch));
     return before;
 }
@@ -50597,17 +50605,38 @@ async function checkOutBranch(git, branch) {
 function existingFolder(path) {
     return (0,external_node_fs_namespaceObject.existsSync)(path) ? path : existingFolder((0,external_node_path_namespaceObject.dirname)(path));
 }
-/** Reads the files as they are now and plans the edit; pure apart from reading. */
+/**
+ * Reads the files as they are now and plans the edit; pure apart from reading. A restore plans
+ * only what still holds the failed image, so each attempt on a moved branch checks again.
+ */
 async function planFromDisk(settings, paths, targets) {
     const display = (path) => (0,external_node_path_namespaceObject.relative)(settings.workspace, path);
-    const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readText(path, display(path)) })));
-    const envFile = display(paths.envFile);
-    const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile, envFile) }, targets });
+    const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') })));
+    const envFile = { path: display(paths.envFile), text: await readOptional(paths.envFile) };
+    let plan;
+    if (settings.restore) {
+        checkRestoreFiles(settings.restore, files.map((f) => f.path));
+        const restore = planRestore({ files, envFile, images: settings.restore });
+        for (const kept of restore.kept)
+            info(`${kept.service}: not written back, ${kept.reason}`);
+        plan = restore.plan;
+    }
+    else
+        plan = planImageBump({ files, envFile, targets });
     for (const update of plan.updates) {
         if (update.changed)
-            checkUpdateRegistry(update, settings.allowedRegistries, envFile);
+            checkUpdateRegistry(update, settings.allowedRegistries, envFile.path);
     }
     return plan;
+}
+/** The deploy and this step must name the same compose files, or the images would go back to the wrong one. */
+function checkRestoreFiles(images, files) {
+    const other = images.find((image) => !files.includes(image.file));
+    if (other) {
+        throw new errors_UserError(`Input 'restore' names ${other.file} for service '${other.service}', which is not among this step's compose files (${files.join(', ')})`, {
+            fix: "Give 'files' the compose files the deploy uploaded (its 'files' input), paths from the repository root."
+        });
+    }
 }
 /** The plan's diff for the log and the 'diff' output; the env file's shows only the changed variable. */
 function diffOf(settings, paths, plan) {
@@ -50636,7 +50665,7 @@ async function restorePlan(settings, plan) {
         await writeFileAtomic((0,external_node_path_namespaceObject.join)(settings.workspace, file.path), file.before);
 }
 async function bumpImageTag(settings, runner) {
-    const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => log.debug(line));
+    const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core_debug(line));
     const previous = await checkOutBranch(git, settings.branch);
     try {
         await bumpOnBranch(settings, git, runner);
@@ -50648,16 +50677,16 @@ async function bumpImageTag(settings, runner) {
     }
 }
 async function bumpOnBranch(settings, git, runner) {
-    let paths = locateFiles(settings);
+    const paths = locateFiles(settings);
     // Read once, before the first round: a retry on a moved branch promotes the same images.
     const promotion = settings.promotion && (await promotion_readPromotion({ ...settings, promotion: settings.promotion }));
     const promotedFrom = promotion && (0,external_node_path_namespaceObject.relative)(settings.workspace, (0,external_node_path_namespaceObject.join)(settings.workingDirectory, settings.promotion.from));
     for (const source of promotion?.sources ?? [])
-        log.info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`);
+        info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`);
     const targets = promotion?.targets ?? settings.targets;
     let plan = await planFromDisk(settings, paths, targets);
     for (const update of plan.updates) {
-        log.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
+        info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
     }
     const report = (changed, outcome, extra = {}) => {
         const changedUpdates = changed ? plan.updates.filter((u) => u.changed) : [];
@@ -50669,17 +50698,18 @@ async function bumpOnBranch(settings, git, runner) {
         setOutput('pull-request-url', extra.pullRequestUrl ?? '');
         setOutput('diff', changed ? diffOf(settings, paths, plan) : '');
         setOutput('promoted', promotion ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : '');
-        log.info(outcome);
+        info(outcome);
         summary.addRaw(summaryMarkdown(plan.updates, outcome));
     };
     const finish = async (changed, outcome, extra) => {
         report(changed, outcome, extra);
         await summary.write();
     };
-    if (plan.files.length === 0)
-        return finish(false, 'Every service is already at the requested image; nothing to do.');
+    if (plan.files.length === 0) {
+        return finish(false, settings.restore ? 'No image to write back: nothing failed that Git still names.' : 'Every service is already at the requested image; nothing to do.');
+    }
     if (settings.dryRun) {
-        log.fenced(diffOf(settings, paths, plan).replace(/\n$/, '').split('\n'));
+        info(diffOf(settings, paths, plan));
         return finish(true, 'Dry run: the diff above was not applied.');
     }
     if (!settings.commit) {
@@ -50694,7 +50724,7 @@ async function bumpOnBranch(settings, git, runner) {
         });
     }
     const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base;
-    const context = { environment: settings.environment, source: settings.source, promotedFrom };
+    const context = { environment: settings.environment, source: settings.source, promotedFrom, restore: settings.restore };
     const result = await publish({
         git,
         remote,
@@ -50705,10 +50735,8 @@ async function bumpOnBranch(settings, git, runner) {
         push: settings.push,
         maxAttempts: settings.maxAttempts,
         author: settings.author,
-        log: (line) => log.info(line),
+        log: (line) => info(line),
         apply: async () => {
-            // The branch moved: its files, and where their symbolic links lead, may differ from the last round's.
-            paths = locateFiles(settings);
             plan = await planFromDisk(settings, paths, targets);
             if (plan.files.length === 0)
                 return undefined;
@@ -50720,7 +50748,7 @@ async function bumpOnBranch(settings, git, runner) {
             };
         }
     });
-    log.info(`Commit-and-push rounds: ${result.attempts}`);
+    info(`Commit-and-push rounds: ${result.attempts}`);
     if (!result.commitSha)
         return finish(false, `${base} already has these images (another run landed them first); nothing to commit.`);
     if (!settings.push)

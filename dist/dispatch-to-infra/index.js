@@ -33790,7 +33790,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    error(message);
+    core_error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -33813,7 +33813,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function error(message, properties = {}) {
+function core_error(message, properties = {}) {
     command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -33962,96 +33962,6 @@ function errorMessage(error) {
     return String(error);
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/log.ts
-
-
-// The one way text reaches the job log. The runner acts on any line that starts (after
-// whitespace) with `::`, or holds `##[`, as a workflow command; text from outside (the VM,
-// compose files, API replies, inputs) must never be able to write such a line. The lint rule
-// in eslint.config.js keeps every other module from printing by itself.
-const secrets = new Set();
-/**
- * Registers a value the log must never show: the runner masks it in everything it prints, and
- * `printable` masks it too (in messages built before the runner sees them, and in tests).
- * Inputs.secret registers each line of a multi-line value as well.
- */
-function maskSecret(value) {
-    if (value.trim() === '')
-        return;
-    core_setSecret(value);
-    secrets.add(value);
-}
-/** `text` with every registered secret replaced by `***`, the longest first. */
-function masked(text) {
-    let result = text;
-    for (const secret of [...secrets].sort((a, b) => b.length - a.length))
-        result = result.split(secret).join('***');
-    return result;
-}
-const zeroWidthSpace = '\u200b';
-// Matching control characters is the point here.
-// eslint-disable-next-line no-control-regex
-const controlCharacters = /[\0-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g;
-/** Whether `text` holds a line break or another control character (a tab is not one). */
-function hasControlCharacter(text) {
-    return text.search(controlCharacters) >= 0;
-}
-/**
- * One log line that cannot act as a workflow command: secrets masked, line breaks and other
- * control characters written as escapes (`\n`, `\u001b`), a leading `::` and any `##[` broken
- * by a zero-width space, which the runner does not trim.
- */
-function printable(text) {
-    const escaped = masked(text).replace(controlCharacters, (char) => {
-        if (char === '\n')
-            return '\\n';
-        if (char === '\r')
-            return '\\r';
-        return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
-    });
-    const unfenced = escaped.replace(/##\[/g, `#${zeroWidthSpace}#[`);
-    return /^\s*::/.test(unfenced) ? `${zeroWidthSpace}${unfenced}` : unfenced;
-}
-/** Escapes text for HTML in the job summary (element content and quoted attributes). */
-function escapeHtml(text) {
-    return masked(text).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
-}
-function printableProperties(properties) {
-    if (!properties)
-        return undefined;
-    return {
-        ...properties,
-        ...(properties.title !== undefined && { title: printable(properties.title) }),
-        ...(properties.file !== undefined && { file: printable(properties.file) })
-    };
-}
-const log = {
-    info(text) {
-        info(printable(text));
-    },
-    warning(text, properties) {
-        warning(printable(text), printableProperties(properties));
-    },
-    error(text, properties) {
-        error(printable(text), printableProperties(properties));
-    },
-    /** For stack traces: line breaks are kept (the runner's ::debug:: escaping carries them). */
-    debug(text) {
-        core_debug(masked(text));
-    },
-    /**
-     * Lines shown as they are (a compose diff, a container's log), each after `prefix`, inside a
-     * ::stop-commands:: fence whose token nobody can guess, so no line can act as a command.
-     */
-    fenced(lines, prefix = '') {
-        if (lines.length === 0)
-            return;
-        const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
-        const body = lines.map((line) => `${prefix}${masked(line)}\n`).join('');
-        process.stdout.write(`::stop-commands::${token}\n${body}::${token}::\n`);
-    }
-};
-
 ;// CONCATENATED MODULE: ./packages/core/src/action-runner.ts
 
 
@@ -34071,19 +33981,18 @@ async function runAction(body) {
 function reportFailure(error) {
     if (error instanceof errors_UserError) {
         const location = error.location;
-        log.error(error.describe(), {
+        core_error(error.describe(), {
             title: error.message.length <= 80 ? error.message : undefined,
             file: location?.file,
             startLine: location?.line,
             startColumn: location?.column
         });
-        process.exitCode = 1;
+        process.exitCode = ExitCode.Failure;
         return;
     }
     if (error instanceof Error && error.stack)
-        log.debug(error.stack);
-    log.error(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
-    process.exitCode = 1;
+        core_debug(error.stack);
+    setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
@@ -34106,7 +34015,6 @@ function readRunnerContext(env = process.env) {
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
 
 
-
 const actionInputs = (name) => getInput(name);
 function invalid(name, value, expected) {
     return new errors_UserError(`Input '${name}' must be ${expected}, got ${JSON.stringify(value)}`, {
@@ -34122,11 +34030,11 @@ function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
  */
 class Inputs {
     source;
-    mask;
-    /** `mask` registers a secret with the runner, which then masks it in the log. */
-    constructor(source = actionInputs, mask = maskSecret) {
+    maskSecret;
+    /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
+    constructor(source = actionInputs, maskSecret = core_setSecret) {
         this.source = source;
-        this.mask = mask;
+        this.maskSecret = maskSecret;
     }
     string(name) {
         return this.source(name).trim();
@@ -34149,10 +34057,10 @@ class Inputs {
     secret(name) {
         const value = this.source(name);
         if (value.trim() !== '') {
-            this.mask(value);
+            this.maskSecret(value);
             for (const line of value.split(/\r?\n/))
                 if (line.trim().length >= 4)
-                    this.mask(line.trim());
+                    this.maskSecret(line.trim());
         }
         return value.trim() === '' ? '' : value;
     }
@@ -34194,34 +34102,13 @@ class Inputs {
             throw empty(name, fix);
         return lines;
     }
-    /**
-     * A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds),
-     * within `range` (in ms): a zero or tiny limit would fail every run, a huge one never fire.
-     */
-    duration(name, fallback, range) {
+    /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
+    duration(name, fallback) {
         const value = this.string(name) || fallback;
         const ms = parseDuration(value);
         if (ms === undefined)
             throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)");
-        if (ms < range.min || ms > range.max) {
-            throw new errors_UserError(`Input '${name}' must be from ${formatDuration(range.min)} to ${formatDuration(range.max)}, got ${JSON.stringify(value)}, which is ${formatDuration(ms)}`, {
-                fix: `Use e.g. '${fallback}'; a bare number is seconds.`
-            });
-        }
         return ms;
-    }
-    /**
-     * A token for an HTTP header: a secret, and refused when it holds white space or a control
-     * character (a line break pasted with it), which no token has and no header can carry.
-     */
-    token(name) {
-        const value = this.secret(name).trim();
-        if (/\s/.test(value) || hasControlCharacter(value)) {
-            throw new errors_UserError(`Input '${name}' contains a line break, a space or a control character, which no token has (the value is not shown)`, {
-                fix: `Check the secret behind '${name}': it must hold the token alone, on one line, without quotes or a trailing newline.`
-            });
-        }
-        return value;
     }
     oneOf(name, allowed, fallback) {
         const value = this.string(name);
@@ -39952,9 +39839,9 @@ throttling.triggersNotification = triggersNotification;
 
 
 const actionsLog = {
-    debug: (message) => log.debug(message),
-    info: (message) => log.info(message),
-    warning: (message) => log.warning(message)
+    debug: (message) => core_debug(message),
+    info: (message) => info(message),
+    warning: (message) => warning(message)
 };
 const DEFAULT_CLIENT_LIMITS = {
     serverErrorRetries: 3,
@@ -40201,6 +40088,258 @@ async function sendRepositoryDispatch(client, dispatch) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/github/deployments.ts
+
+
+
+
+/** The token permission creating deployments and their statuses needs. */
+const DEPLOYMENTS_PERMISSION = 'Deployments: write';
+/**
+ * Reads the inputs that ask for a deployment report (their names differ per action); undefined
+ * when the environment input is empty. `repository` is GITHUB_REPOSITORY, where it is reported.
+ */
+function readDeploymentRequest(inputs, names, repository) {
+    const environment = inputs.string(names.environment);
+    const environmentUrl = inputs.string(names.environmentUrl);
+    const token = inputs.secret(names.token);
+    if (environment === '') {
+        if (environmentUrl === '')
+            return undefined;
+        throw new errors_UserError(`Input '${names.environmentUrl}' is set but '${names.environment}' is empty`, {
+            fix: `Set '${names.environment}' to the GitHub environment the URL belongs to, e.g. staging.`
+        });
+    }
+    if (environment.length > 255 || /\p{Cc}/u.test(environment)) {
+        throw new errors_UserError(`Input '${names.environment}' ${JSON.stringify(environment)} is not a GitHub environment name`, {
+            fix: 'Use a name of at most 255 characters on one line, e.g. production or staging.'
+        });
+    }
+    if (environmentUrl !== '' && !/^https?:\/\/\S+$/.test(environmentUrl)) {
+        throw new errors_UserError(`Input '${names.environmentUrl}' ${JSON.stringify(environmentUrl)} is not an http(s) URL`, {
+            fix: 'Give the address where the environment can be seen, e.g. https://staging.example.com.'
+        });
+    }
+    if (token === '') {
+        throw new errors_UserError(`Input '${names.token}' is empty, but '${names.environment}' needs it to report the deployment to GitHub`, {
+            fix: `Leave '${names.token}' at its default (github.token) and give the job 'permissions: deployments: write'.`
+        });
+    }
+    const parsed = parseRepositoryName(repository);
+    if (!parsed) {
+        throw new errors_UserError(`GITHUB_REPOSITORY ${JSON.stringify(repository)} is not owner/name, so the deployment cannot be reported`, {
+            fix: `Run the action in a GitHub Actions workflow, or leave '${names.environment}' empty.`
+        });
+    }
+    return { target: { repository: parsed, environment }, environmentUrl: environmentUrl || undefined, token };
+}
+/** GitHub's limit on a deployment's or status's description. */
+const DESCRIPTION_LIMIT = 140;
+function shorten(text) {
+    return text.length > DESCRIPTION_LIMIT ? `${text.slice(0, DESCRIPTION_LIMIT - 3)}...` : text;
+}
+function purpose(target, action) {
+    const { owner, repo } = target.repository;
+    return { action, repository: `${owner}/${repo}`, permission: DEPLOYMENTS_PERMISSION };
+}
+/**
+ * Creates a deployment of `sha` to the environment and returns its id. It deploys the commit as
+ * it is: no merge of the default branch, no wait for commit statuses.
+ */
+async function createDeployment(client, target, sha, description) {
+    const { owner, repo } = target.repository;
+    try {
+        const { data } = await client.rest.repos.createDeployment({
+            owner,
+            repo,
+            ref: sha,
+            environment: target.environment,
+            description: shorten(description),
+            auto_merge: false,
+            required_contexts: []
+        });
+        // 202 (a merge instead of a deployment) only happens with auto_merge.
+        if (!('id' in data))
+            throw new Error(`GitHub created no deployment: ${data.message ?? 'no message'}`);
+        return data.id;
+    }
+    catch (error) {
+        throw explainRequestError(error, purpose(target, `create a deployment of ${sha.slice(0, 12)} to the '${target.environment}' environment of ${owner}/${repo}`));
+    }
+}
+/**
+ * Adds a status to the deployment. A success marks the environment's earlier successful
+ * deployments inactive (auto_inactive), so the Environments page shows what runs now.
+ */
+async function setDeploymentStatus(client, target, id, status) {
+    const { owner, repo } = target.repository;
+    try {
+        await client.rest.repos.createDeploymentStatus({
+            owner,
+            repo,
+            deployment_id: id,
+            state: status.state,
+            description: shorten(status.description),
+            log_url: status.logUrl,
+            ...(status.environmentUrl && { environment_url: status.environmentUrl }),
+            auto_inactive: true
+        });
+    }
+    catch (error) {
+        throw explainRequestError(error, purpose(target, `set the status of deployment ${id} of ${owner}/${repo} to '${status.state}'`));
+    }
+}
+/**
+ * Creates the deployment and marks it in progress: a token that may not do so fails here, before
+ * the deploy changes anything. A final status GitHub refuses is only a warning: by then the
+ * deploy has happened (or not) whatever GitHub answers.
+ */
+async function startDeployment(client, target, run) {
+    const log = run.log ?? actionsLog;
+    const status = (state, description) => ({ state, description, logUrl: run.logUrl, environmentUrl: run.environmentUrl });
+    const id = await createDeployment(client, target, run.sha, run.description);
+    await setDeploymentStatus(client, target, id, status('in_progress', 'Deploying'));
+    log.info(`Reporting to GitHub as deployment ${id} to the '${target.environment}' environment`);
+    return {
+        id,
+        async finish(state, description) {
+            try {
+                await setDeploymentStatus(client, target, id, status(state, description));
+            }
+            catch (error) {
+                if (!(error instanceof errors_UserError))
+                    throw error;
+                log.warning(error.describe());
+            }
+        }
+    };
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/rollback.ts
+
+
+
+
+/** Trailers of the commit that writes the restored images back, which later deploys and dispatch-to-infra read. */
+const ROLLBACK_TRAILERS = {
+    commit: 'Rolled-Back-Commit',
+    host: 'Rolled-Back-Host',
+    run: 'Rolled-Back-Run'
+};
+/**
+ * What a rollback brought back: each deployed service that existed before and whose image the
+ * release changed, with the image of the last good deploy (the host's record, else the
+ * container that ran). `failed` names the services whose health wait failed; when none is
+ * known (compose itself failed), every one counts as failed.
+ */
+function rolledBackServices(plan, record, failed) {
+    const changed = [];
+    for (const service of plan.services) {
+        if (!service.deploy || !plan.previous.includes(service.service))
+            continue;
+        const restoredImage = record?.services.get(service.service)?.image ?? service.oldImage;
+        const failedImage = service.newImage;
+        if (!restoredImage || !failedImage || restoredImage === failedImage)
+            continue;
+        changed.push({ service: service.service, failedImage, restoredImage, failed: false });
+    }
+    const known = failed.filter((name) => changed.some((s) => s.service === name));
+    return changed.map((s) => ({ ...s, failed: known.length === 0 || known.includes(s.service) }));
+}
+function rollback_isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/** Reads and checks `rolled-back-images` JSON (as an input named `input`); an empty text is an empty list. */
+function parseRolledBackImages(text, input) {
+    if (text.trim() === '')
+        return [];
+    const fix = `Pass ssh-surgical-deploy's output as it is: ${input}: \${{ steps.deploy.outputs.rolled-back-images }} (a JSON array).`;
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch (error) {
+        throw new UserError(`Input '${input}' is not JSON: ${error.message}`, { fix });
+    }
+    if (!Array.isArray(value))
+        throw new UserError(`Input '${input}' is not a JSON array`, { fix });
+    return value.map((entry, index) => {
+        const where = `Input '${input}' entry ${index + 1}`;
+        if (!rollback_isObject(entry))
+            throw new UserError(`${where} is not an object`, { fix });
+        const text = (field, check = () => true) => {
+            const found = entry[field];
+            if (typeof found !== 'string' || !check(found)) {
+                throw new UserError(`${where} has no valid '${field}' (${JSON.stringify(found ?? null)})`, { fix });
+            }
+            return found;
+        };
+        const image = (value) => parseImageReference(value) !== undefined;
+        if (typeof entry.failed !== 'boolean')
+            throw new UserError(`${where} has no 'failed' true or false`, { fix });
+        return {
+            host: text('host'),
+            file: text('file'),
+            service: text('service', isValidServiceName),
+            failedImage: text('failedImage', image),
+            restoredImage: text('restoredImage', image),
+            failed: entry.failed,
+            failedCommit: text('failedCommit', (v) => /^[0-9a-f]{7,64}$/.test(v)),
+            restoredCommit: text('restoredCommit', (v) => v === '' || /^[0-9a-f]{7,64}$/.test(v)),
+            run: text('run', (v) => /^https?:\/\/\S+$/.test(v))
+        };
+    });
+}
+/** The compose file that sets the service's image: the last of `files` (in compose's order) that does, else the first. */
+function imageFileOf(service, files) {
+    for (const file of [...files].reverse()) {
+        try {
+            if (parseCompose(file).services.some((s) => s.name === service && s.image))
+                return file.path;
+        }
+        catch {
+            // compose read the files on the host; one this parser refuses just does not count.
+        }
+    }
+    return files[0]?.path ?? '';
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/github/commits.ts
+
+
+
+/** The token permission listing commits needs. */
+const COMMITS_PERMISSION = 'Contents: read';
+/** Whether the message has the trailer naming the run (`run` itself or one of its attempts). */
+function restoresAfterRun(message, runUrl) {
+    const prefix = `${ROLLBACK_TRAILERS.run}: `;
+    return message.split('\n').some((line) => {
+        if (!line.startsWith(prefix))
+            return false;
+        const value = line.slice(prefix.length).trim();
+        return value === runUrl || value.startsWith(`${runUrl}/`);
+    });
+}
+/**
+ * The commit that wrote Git back after the run's automatic rollback: a commit of the default
+ * branch made since `since` whose Rolled-Back-Run trailer names the run. Undefined when none.
+ */
+async function findRestoringCommit(client, lookup) {
+    const { owner, repo } = lookup.repository;
+    try {
+        const { data } = await client.rest.repos.listCommits({
+            owner,
+            repo,
+            since: new Date(lookup.since.getTime() - CLOCK_SKEW_MS).toISOString(),
+            per_page: 100
+        });
+        return data.find((commit) => restoresAfterRun(commit.commit.message, lookup.runUrl));
+    }
+    catch (error) {
+        throw explainRequestError(error, { action: `list the commits of ${owner}/${repo}`, repository: `${owner}/${repo}`, permission: COMMITS_PERMISSION });
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
 
 const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -40309,37 +40448,6 @@ function requireDigest(field, value) {
     }
     return value;
 }
-/** Why docker could never pull `image`, in a few words; undefined when it is a valid reference. */
-function imageReferenceProblem(image) {
-    if (image_ref_parseImageReference(image))
-        return undefined;
-    if (image.trim() === '')
-        return 'it is empty';
-    if (/\s/.test(image))
-        return 'it contains white space';
-    const at = image.indexOf('@');
-    if (at >= 0 && !image_ref_isValidDigest(image.slice(at + 1)))
-        return "its digest is not 'sha256:' and 64 lower-case hex digits";
-    const name = at >= 0 ? image.slice(0, at) : image;
-    if (name.endsWith(':'))
-        return 'its tag is empty';
-    const colon = name.lastIndexOf(':');
-    if (colon > name.lastIndexOf('/') && !image_ref_isValidTag(name.slice(colon + 1)))
-        return 'its tag is not 1 to 128 letters, digits, _ . and -';
-    if (/[A-Z]/.test(name.slice(name.indexOf('/') + 1)))
-        return 'its repository path has upper-case letters';
-    return 'it is not registry/path:tag';
-}
-/** Refuses an image reference docker could never pull, naming the service and the value. */
-function requirePullableImage(service, image, where, location) {
-    const problem = imageReferenceProblem(image);
-    if (problem === undefined)
-        return;
-    throw new UserError(`Service '${service}' has the image ${JSON.stringify(image)} ${where}, which docker cannot pull: ${problem}`, {
-        fix: "Write it as [registry/]path[:tag][@sha256:<64 hex>], the path in lower case, e.g. ghcr.io/acme/api:v1.2.3; when it comes from a variable, check the variable's value.",
-        location
-    });
-}
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/input-helper.ts
 
@@ -40439,20 +40547,10 @@ function input_helper_readSource(runner) {
 }
 /** Reads and validates every input; nothing is sent unless all of them are valid. */
 function readSettings(inputs, runner) {
-    const token = inputs.token('token');
-    if (token === '') {
-        throw new errors_UserError("Input 'token' is required but was empty", {
-            fix: 'Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}.'
-        });
-    }
+    const token = inputs.requiredSecret('token', 'Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}.');
     const repository = requireRepositoryName("Input 'repository'", inputs.required('repository'));
     // Its length is one of GitHub's limits, checked with the others (checkDispatchLimits) before any request.
     const eventType = inputs.string('event-type') || 'deploy';
-    if (hasControlCharacter(eventType)) {
-        throw new errors_UserError(`Input 'event-type' ${quote(eventType)} contains a line break or a control character`, {
-            fix: "Give the event type the infra workflow listens for (on: repository_dispatch: types: [deploy]), e.g. 'deploy'."
-        });
-    }
     const single = { service: inputs.string('service'), image: inputs.string('image'), tag: inputs.string('tag'), digest: inputs.string('digest') };
     const servicesRaw = inputs.string('services');
     let updates;
@@ -40487,7 +40585,13 @@ function readSettings(inputs, runner) {
     }
     const extraRaw = inputs.string('client-payload');
     const extra = extraRaw === '' ? undefined : parseJson('client-payload', extraRaw, 'a JSON value, e.g. {"pr": 42}');
-    const waitTimeoutMs = inputs.duration('wait-timeout', '15m', { min: 1000, max: MAX_WAIT_MS });
+    const wait = inputs.boolean('wait', false);
+    const waitTimeoutMs = inputs.duration('wait-timeout', '15m');
+    if (waitTimeoutMs < 1000 || waitTimeoutMs > MAX_WAIT_MS) {
+        throw new errors_UserError(`Input 'wait-timeout' must be from 1s to 6h, got ${quote(inputs.string('wait-timeout'))}, which is ${formatDuration(waitTimeoutMs)}`, {
+            fix: "Use e.g. '15m'; a bare number is seconds."
+        });
+    }
     return {
         token,
         repository,
@@ -40497,10 +40601,19 @@ function readSettings(inputs, runner) {
         environment,
         extra,
         apiUrl: readApiUrl(inputs, runner),
-        wait: inputs.boolean('wait', false),
+        wait,
         waitTimeoutMs,
-        source: input_helper_readSource(runner)
+        source: input_helper_readSource(runner),
+        deployment: readDeployment(inputs, runner, wait)
     };
+}
+/** The application repository's environment to report the deploy to, when 'deployment-environment' is set. */
+function readDeployment(inputs, runner, wait) {
+    const request = readDeploymentRequest(inputs, { environment: 'deployment-environment', environmentUrl: 'environment-url', token: 'deployment-token' }, runner.repository);
+    if (request && !wait) {
+        throw new errors_UserError("Input 'deployment-environment' needs 'wait: true': the deployment's result is the infra run's", { fix: "Set 'wait: true', or remove 'deployment-environment'." });
+    }
+    return request;
 }
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/outcome.ts
@@ -40512,14 +40625,15 @@ function readSettings(inputs, runner) {
 const WAIT_CONCLUSIONS = { 'timed-out': 'wait-timeout', 'not-found': 'run-not-found', unreadable: 'unknown' };
 /** Re-running sends the event again, so a deploy that may still be running should be looked at first. */
 const RERUN_NOTE = 're-running this job would send the event again.';
-function deployOutcome(result, context) {
+/** `restoredBy`: the commit that put Git back after the failed run's rollback, when one was found. */
+function deployOutcome(result, context, restoredBy) {
     const run = runToReport(result.runs);
     const summary = (stillRunning = '') => [...severalRunsNote(result.runs, context), ...result.runs.map((r) => runLine(r, stillRunning))];
     switch (result.state) {
         case 'not-found':
             return {
                 conclusion: WAIT_CONCLUSIONS['not-found'],
-                summary: [`No run of ${escapeHtml(context.target)} carried the correlation id <code>${escapeHtml(context.correlationId)}</code>.`],
+                summary: [`No run of ${context.target} carried the correlation id <code>${context.correlationId}</code>.`],
                 failure: new errors_UserError(`No repository_dispatch run of ${context.target} has '${context.correlationId}' in its name ${findLimit(context)}`, {
                     fix: `Check that the infra workflow runs on repository_dispatch (types: [${context.eventType}]) and has the line: ${RUN_NAME_LINE}`
                 })
@@ -40534,7 +40648,7 @@ function deployOutcome(result, context) {
                 run,
                 summary: run
                     ? summary(' when reading it failed; it may still be running')
-                    : [`The <code>${escapeHtml(context.eventType)}</code> event was sent, but looking for its run failed; it may still be running.`],
+                    : [`The <code>${context.eventType}</code> event was sent, but looking for its run failed; it may still be running.`],
                 failure: new errors_UserError(`${sent}, and ${failed}: ${result.error.message}`, {
                     fix: [`${look}; ${RERUN_NOTE}`, result.error.fix].filter(Boolean).join(' ')
                 })
@@ -40550,12 +40664,20 @@ function deployOutcome(result, context) {
             };
         case 'completed': {
             const { conclusion, html_url: url } = run;
-            const failure = conclusion === 'success'
-                ? undefined
-                : new errors_UserError(`The deploy run ${url} concluded '${conclusion}'${among(result.runs, context)}`, {
-                    fix: 'The change did not reach the VMs: see the run in the infra repository.'
-                });
-            return { conclusion: conclusion ?? '', run, summary: summary(), failure };
+            if (conclusion === 'success')
+                return { conclusion, run, summary: summary(), failure: undefined };
+            const putBack = restoredBy
+                ? `; the VMs were rolled back and Git was put back to what they run by ${restoredBy.html_url}`
+                : '';
+            const failure = new errors_UserError(`The deploy run ${url} concluded '${conclusion}'${among(result.runs, context)}${putBack}`, {
+                fix: restoredBy
+                    ? 'The change did not stay on the VMs: see the run for why it failed, fix the image or configuration and release again.'
+                    : 'The change did not reach the VMs: see the run in the infra repository.'
+            });
+            const restoreLine = restoredBy
+                ? [`Git was put back to what the VMs run by <a href="${restoredBy.html_url}">${restoredBy.sha.slice(0, 7)}</a>.`]
+                : [];
+            return { conclusion: conclusion ?? '', run, summary: [...summary(), ...restoreLine], failure };
         }
     }
 }
@@ -40572,16 +40694,16 @@ function severalRunsNote(runs, context) {
     if (runs.length < 2)
         return [];
     return [
-        `${runs.length} runs carry the correlation id <code>${escapeHtml(context.correlationId)}</code>: a retried delivery, or several workflows ` +
+        `${runs.length} runs carry the correlation id <code>${context.correlationId}</code>: a retried delivery, or several workflows ` +
             'whose run-name carries it. The step fails if any of them fails.'
     ];
 }
 /** One summary line per run; `stillRunning` ends the line of a run that had not completed. */
 function runLine(run, stillRunning) {
-    const link = `<a href="${escapeHtml(run.html_url)}">run ${escapeHtml(String(run.id))}</a>`;
+    const link = `<a href="${run.html_url}">run ${run.id}</a>`;
     return run.status === 'completed'
-        ? `The deploy ${link} concluded <code>${escapeHtml(String(run.conclusion))}</code>.`
-        : `The deploy ${link} was still <code>${escapeHtml(String(run.status))}</code>${escapeHtml(stillRunning)}.`;
+        ? `The deploy ${link} concluded <code>${run.conclusion}</code>.`
+        : `The deploy ${link} was still <code>${run.status}</code>${stillRunning}.`;
 }
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/main.ts
@@ -40614,22 +40736,30 @@ async function run() {
         // Before anything is sent: a token that cannot read the runs would start the deploy and then fail this job.
         if (settings.wait)
             await checkWorkflowRunsReadable(client, settings.repository, workflowToken);
-        const dispatchedAt = new Date();
-        await sendRepositoryDispatch(client, {
-            repository: settings.repository,
-            eventType: settings.eventType,
-            clientPayload: payload,
-            workflowToken
-        });
         const images = settings.updates.map((u) => `${u.service}=${u.image}:${u.tag}${u.digest ? `@${u.digest}` : ''}`).join(', ');
-        log.info(`Sent '${settings.eventType}' to ${target}: ${images} (correlation id ${correlationId})`);
+        // Also before: a token that may not create deployments must not leave a deploy unreported.
+        const deployment = settings.deployment ? await startDeploymentOf(settings.deployment, settings.apiUrl, runner, images) : undefined;
+        const dispatchedAt = new Date();
+        try {
+            await sendRepositoryDispatch(client, {
+                repository: settings.repository,
+                eventType: settings.eventType,
+                clientPayload: payload,
+                workflowToken
+            });
+        }
+        catch (error) {
+            await deployment?.finish('error', `The '${settings.eventType}' event could not be sent to ${target}`);
+            throw error;
+        }
+        info(`Sent '${settings.eventType}' to ${target}: ${images} (correlation id ${correlationId})`);
         setOutput('correlation-id', correlationId);
         setOutput('payload', JSON.stringify(payload));
-        summary.addHeading('dispatch-to-infra', 3).addRaw(`Sent <code>${escapeHtml(settings.eventType)}</code> to <code>${escapeHtml(target)}</code>: `, false);
-        summary.addList(settings.updates.map((u) => `<code>${escapeHtml(u.service)}</code>: <code>${escapeHtml(`${u.image}:${u.tag}`)}</code>`));
+        summary.addHeading('dispatch-to-infra', 3).addRaw(`Sent <code>${settings.eventType}</code> to <code>${target}</code>: `, false);
+        summary.addList(settings.updates.map((u) => `<code>${u.service}</code>: <code>${u.image}:${u.tag}</code>`));
         try {
             if (settings.wait)
-                await waitForDeploy(settings, target, correlationId, dispatchedAt, client);
+                await waitForDeploy(settings, target, correlationId, dispatchedAt, client, deployment);
         }
         finally {
             // Whatever the wait found, the summary says it: a failed or lost deploy most of all.
@@ -40637,32 +40767,69 @@ async function run() {
         }
     });
 }
-async function waitForDeploy(settings, target, correlationId, dispatchedAt, client) {
+async function waitForDeploy(settings, target, correlationId, dispatchedAt, client, deployment) {
     const waitTimeout = formatDuration(settings.waitTimeoutMs);
     const statuses = new Map();
     const result = await waitForWorkflowRun(githubWorkflowRuns(client, { repository: settings.repository, correlationId, dispatchedAt }), {
         timeoutMs: settings.waitTimeoutMs,
         findTimeoutMs: FIND_TIMEOUT_MS,
-        onFound: (run, count) => log.info(count === 1
+        onFound: (run, count) => info(count === 1
             ? `Waiting for ${run.html_url} (up to ${waitTimeout})`
             : `${run.html_url} carries the correlation id too: ${count} runs do (a retried delivery, or several workflows whose run-name carries it); waiting for every run, the step fails if any fails`),
         onProgress: (run) => {
             if (run.status !== statuses.get(run.id))
-                log.info(`${run.html_url} is ${run.status}`);
+                info(`${run.html_url} is ${run.status}`);
             statuses.set(run.id, run.status);
         }
     });
-    const outcome = deployOutcome(result, { target, eventType: settings.eventType, correlationId, waitTimeoutMs: settings.waitTimeoutMs, findTimeoutMs: FIND_TIMEOUT_MS });
+    const restoredBy = await restoringCommit(settings, result, dispatchedAt, client);
+    const context = { target, eventType: settings.eventType, correlationId, waitTimeoutMs: settings.waitTimeoutMs, findTimeoutMs: FIND_TIMEOUT_MS };
+    const outcome = deployOutcome(result, context, restoredBy);
     setOutput('conclusion', outcome.conclusion);
+    setOutput('restore-commit', restoredBy?.html_url ?? '');
     if (outcome.run) {
         setOutput('run-id', String(outcome.run.id));
         setOutput('run-url', outcome.run.html_url);
     }
     for (const line of outcome.summary)
         summary.addRaw(line, true);
+    await deployment?.finish(...deploymentResult(outcome.conclusion, target));
     if (outcome.failure)
         throw outcome.failure;
-    log.info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`);
+    info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`);
+}
+/** A deployment, in this (the application's) repository, of its commit, whose result is the infra run's. */
+function startDeploymentOf(request, apiUrl, runner, images) {
+    const client = createGitHubClient({ token: request.token, apiUrl });
+    const logUrl = `${runner.serverUrl}/${runner.repository}/actions/runs/${runner.runId}`;
+    return startDeployment(client, request.target, { sha: runner.sha, description: `Deploy of ${images}`, logUrl, environmentUrl: request.environmentUrl });
+}
+/** success when the infra run succeeded, failure when it concluded otherwise, error when the wait found no conclusion. */
+function deploymentResult(conclusion, target) {
+    if (conclusion === 'success')
+        return ['success', `Deployed by ${target}`];
+    if (Object.values(WAIT_CONCLUSIONS).includes(conclusion))
+        return ['error', `The deploy by ${target} could not be followed (${conclusion})`];
+    return ['failure', `The deploy run of ${target} ended: ${conclusion}`];
+}
+/**
+ * After a failed run, the commit that put Git back (the infra workflow writes the images its
+ * rollback restored back, with a Rolled-Back-Run trailer naming the run). A failed lookup is
+ * only a warning: the deploy's outcome is known.
+ */
+async function restoringCommit(settings, result, dispatchedAt, client) {
+    const run = runToReport(result.runs);
+    if (result.state !== 'completed' || !run || !runFailed(run))
+        return undefined;
+    try {
+        return await findRestoringCommit(client, { repository: settings.repository, runUrl: run.html_url, since: dispatchedAt });
+    }
+    catch (error) {
+        if (!(error instanceof errors_UserError))
+            throw error;
+        warning(`Could not look for the commit that puts Git back after the failed deploy: ${error.describe()}`);
+        return undefined;
+    }
 }
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/index.ts

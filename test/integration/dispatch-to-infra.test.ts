@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CLOCK_SKEW_MS, parseDeployPayload } from '@gitops-lite/core'
-import { FakeGitHub, failures, startRunOnDispatch, type DispatchRunOptions } from '../../packages/sandbox/src/fake-github'
+import { exec } from '../../packages/sandbox/src/exec'
+import { FakeGitHub, failures, renderRunName, startRunOnDispatch, type DispatchRunOptions } from '../../packages/sandbox/src/fake-github'
+import { createGitRemote } from '../../packages/sandbox/src/git-remote'
 import { openApiProblems, openApiResponseProblems, operationOf } from '../helpers/openapi'
 import { repoRoot, runAction, type ActionRun } from '../helpers/run-action'
 
@@ -397,6 +401,41 @@ describe('dispatch-to-infra', () => {
     expect(run.summary).toContain(`run ${second}</a> concluded <code>failure</code>`)
   }, timeout)
 
+  it('reports a failed run whose rollback was written back to Git, with the link to that commit', async () => {
+    // The infra repository's main, served by the fake: the run's restoring commit lands before the run completes.
+    const infra = await createGitRemote({ dir: await mkdtemp(join(tmpdir(), 'dispatch-restore-')), files: { 'compose.yaml': 'services: {}\n' }, message: 'The stack' })
+    github.serveCommits('acme/infra', { bareDir: infra.bareDir, branch: infra.branch })
+    github.onDispatch(async (event, fake) => {
+      const github = { event_name: 'repository_dispatch', repository: event.repository, event: { action: event.eventType, client_payload: event.clientPayload } }
+      const runId = fake.createWorkflowRun({ repository: event.repository, displayTitle: renderRunName(RUN_NAME, { github }), inProgressMs: 2000, conclusion: 'failure' })
+      const clone = await infra.clone(join(infra.bareDir, '..', 'work'))
+      const git = (...args: string[]) => exec('git', ['-C', clone, '-c', 'user.name=bot', '-c', 'user.email=bot@acme.invalid', ...args])
+      await git('commit', '-q', '--allow-empty', '-m', `revert(deploy): api back to v1.2.2\n\nRolled-Back-Run: https://github.com/acme/infra/actions/runs/${runId}/attempts/1`)
+      await git('push', '-q', 'origin', 'HEAD:main')
+    })
+    try {
+      const run = await dispatch({ wait: 'true' })
+      const commit = `https://github.com/acme/infra/commit/${await infra.head()}`
+      expect(run.exitCode).toBe(1)
+      expect(run.outputs.conclusion).toBe('failure')
+      expect(run.outputs['restore-commit']).toBe(commit)
+      expect(errors(run)).toContain(`concluded 'failure'; the VMs were rolled back and Git was put back to what they run by ${commit}`)
+      expect(run.summary).toContain(`Git was put back to what the VMs run by <a href="${commit}">`)
+      expect(github.requestsTo('GET', /\/commits$/)).toEqual([expect.objectContaining({ status: 200, query: expect.objectContaining({ per_page: '100' }) })])
+    } finally {
+      await rm(join(infra.bareDir, '..'), { recursive: true, force: true })
+    }
+  }, timeout)
+
+  it('a failed run without a restoring commit (or a token that cannot list commits) fails as before, with a warning', async () => {
+    waitFor({ conclusion: 'failure' })
+    const run = await dispatch({ wait: 'true' })
+    expect(run.exitCode).toBe(1)
+    expect(run.outputs['restore-commit']).toBe('')
+    expect(errors(run)).toContain("concluded 'failure'. The change did not reach the VMs")
+    expect(run.annotations.some((a) => a.level === 'warning' && a.message.startsWith('Could not look for the commit that puts Git back'))).toBe(true)
+  }, timeout)
+
   it('fails the step when the deploy run does not complete within wait-timeout', async () => {
     waitFor({ inProgressMs: Infinity })
     const run = await dispatch({ wait: 'true', 'wait-timeout': '3s' })
@@ -415,5 +454,29 @@ describe('dispatch-to-infra', () => {
     expect(errors(run)).toContain(`run-name: ${RUN_NAME}`)
     expect(run.outputs.conclusion).toBe('run-not-found')
     expect(run.outputs['run-id']).toBeUndefined()
+  }, timeout)
+
+  it("reports the wait to the application repository's deployments: in progress, then the infra run's result", async () => {
+    github.addRepository('acme/app')
+    const report = { 'deployment-environment': 'staging', 'environment-url': 'https://staging.example.com', 'deployment-token': `ghs_${'x'.repeat(36)}` }
+    const conclusions = ['success', 'failure']
+    github.onDispatch((event, fake) => startRunOnDispatch({ runName: RUN_NAME, appearAfterMs: 300, queuedMs: 300, inProgressMs: 700, conclusion: conclusions.shift() })(event, fake))
+    expect((await dispatch({ wait: 'true', ...report })).exitCode).toBe(0)
+    expect((await dispatch({ wait: 'true', ...report })).exitCode).toBe(1)
+
+    const [first, second] = github.deployments('acme/app')
+    expect(first).toMatchObject({ sha: APP_ENV.GITHUB_SHA, environment: 'staging' })
+    expect(first.statuses.map((s) => s.state)).toEqual(['in_progress', 'success'])
+    expect(second.statuses.map((s) => s.state)).toEqual(['in_progress', 'failure'])
+    expect(second.statuses[1]).toMatchObject({ environmentUrl: 'https://staging.example.com', logUrl: 'https://github.com/acme/app/actions/runs/4242' })
+    // The deployment exists before the event is sent.
+    expect(github.requests.indexOf(github.requestsTo('POST', /\/deployments$/)[0])).toBeLessThan(github.requests.indexOf(dispatches()[0]))
+  }, timeout)
+
+  it('refuses deployment-environment without wait, and sends nothing', async () => {
+    const run = await dispatch({ 'deployment-environment': 'staging', 'deployment-token': TOKEN })
+    expect(run.exitCode).toBe(1)
+    expect(errors(run)).toContain("Input 'deployment-environment' needs 'wait: true'")
+    expect(github.requests).toHaveLength(0)
   }, timeout)
 })

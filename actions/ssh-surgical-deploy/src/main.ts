@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto'
+import { posix } from 'node:path'
 import * as core from '@actions/core'
 import {
   GitCommandManager,
   Inputs,
+  ROLLBACK_TRAILERS,
   SshSession,
   UserError,
+  createGitHubClient,
   deployHosts,
   deployToHost,
   escapeHtml,
@@ -12,36 +15,50 @@ import {
   formatRemoval,
   formatTarget,
   imageChange,
+  imageFileOf,
   listStacks,
   log,
   readRunnerContext,
   removeFromHost,
   runAction,
+  startDeployment,
   strategyText,
   type DeployLog,
+  type DeploymentState,
   type HostOutcome,
   type Outcome,
+  type RolledBackImage,
   type RunInfo,
   type RunnerContext,
-  type SshTarget
+  type SshTarget,
+  type StartedDeployment
 } from '@gitops-lite/core'
-import { readSettings, type Settings } from './input-helper'
+import { readSettings, type DeploymentReport, type Settings } from './input-helper'
 
 export async function run(): Promise<void> {
   await runAction(async () => {
     const runner = readRunnerContext()
-    const settings = readSettings(new Inputs(), runner.workspace)
+    const settings = readSettings(new Inputs(), runner)
     if (settings.hostKeys.insecure) {
       log.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
     const run = await runInfo(runner)
-    const outcomes = await deployHosts(settings.hosts, settings.parallel, {
-      nameOf: formatTarget,
-      connect: (host) => connectTo(host, settings),
-      deploy: (host, session, index) => deployTo(host, session, index, settings, run)
-    })
+    // Before any host is touched: a token that may not create deployments fails here.
+    const deployment = settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined
+    let outcomes: Outcome[]
+    try {
+      outcomes = await deployHosts(settings.hosts, settings.parallel, {
+        nameOf: formatTarget,
+        connect: (host) => connectTo(host, settings),
+        deploy: (host, session, index) => deployTo(host, session, index, settings, run)
+      })
+    } catch (error) {
+      await deployment?.finish('error', 'The deploy stopped on an unexpected error; see the run log')
+      throw error
+    }
+    await deployment?.finish(...deploymentResult(outcomes))
     for (const outcome of outcomes) if (outcome.result === 'skipped') log.info(`${outcome.host}: skipped, ${outcome.reason}`)
-    await report(outcomes, settings)
+    await report(outcomes, settings, run)
     const failure = failureOf(outcomes)
     if (failure !== undefined) {
       // Several hosts failed, one of them by a bug: keep its stack for the debug log.
@@ -49,6 +66,24 @@ export async function run(): Promise<void> {
       throw failure
     }
   })
+}
+
+/** Creates the GitHub deployment of the commit and marks it in progress. */
+function startDeploymentOf(report: DeploymentReport, run: RunInfo): Promise<StartedDeployment> {
+  const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl })
+  return startDeployment(client, report.target, { sha: run.sha, description: `ssh-surgical-deploy by ${run.actor}`, logUrl: run.url, environmentUrl: report.environmentUrl })
+}
+
+/** success when every host is deployed or unchanged, failure when a host was rolled back, error otherwise. */
+function deploymentResult(outcomes: readonly Outcome[]): [DeploymentState, string] {
+  const hosts = (result: string) => outcomes.filter((o) => o.result === result).map((o) => o.host)
+  if (outcomes.every((o) => o.result === 'deployed' || o.result === 'unchanged')) {
+    const deployed = [...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))].sort()
+    return ['success', deployed.length > 0 ? `Deployed ${deployed.join(', ')}` : 'Nothing to change']
+  }
+  const failed = hosts('failed')
+  if (failed.length > 0) return ['error', `The deploy to ${failed.join(', ')} failed; see the run log`]
+  return ['failure', `Rolled back on ${hosts('rolled-back').join(', ')}: the new version did not become healthy`]
 }
 
 function hostLogFor(target: SshTarget, settings: Settings): DeployLog {
@@ -93,6 +128,8 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
         stack: settings.stack,
         files: settings.files,
         envFiles: settings.envFiles,
+        preDeploy: settings.preDeploy,
+        registries: settings.registries,
         mode: settings.mode,
         services: settings.services,
         pull: settings.pull,
@@ -124,9 +161,17 @@ function hostLog(prefix: string): DeployLog {
   }
 }
 
-/** The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than GITHUB_SHA). */
+/**
+ * The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than
+ * GITHUB_SHA), with the failed commit it writes back when it is the commit of a rollback.
+ */
 async function runInfo(runner: RunnerContext): Promise<RunInfo> {
-  const head = await new GitCommandManager(runner.workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
+  const git = new GitCommandManager(runner.workspace)
+  const head = await git.exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
+  const trailer = await git
+    .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], { allowFailure: true })
+    .catch(() => undefined)
+  const restores = trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined
   const runId = runner.runId || '0'
   const attempt = runner.runAttempt || '1'
   const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`
@@ -134,7 +179,8 @@ async function runInfo(runner: RunnerContext): Promise<RunInfo> {
     id: `${runId}-${attempt}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
     url,
     actor: runner.actor || 'unknown',
-    sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha
+    sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha,
+    ...(restores && { restores })
   }
 }
 
@@ -144,7 +190,26 @@ function union(outcomes: readonly Outcome[], pick: (o: HostOutcome) => string[])
   return JSON.stringify([...names].sort())
 }
 
-async function report(outcomes: readonly Outcome[], settings: Settings): Promise<void> {
+/** Per rolled-back host, the services whose image went back: the `rolled-back-images` output. */
+function rolledBackImages(outcomes: readonly Outcome[], settings: Settings, run: RunInfo): RolledBackImage[] {
+  const composeFiles = settings.files
+    .filter((f) => f.compose)
+    .map((f) => ({ path: posix.join(settings.filesFolder, f.path), text: f.content.toString('utf8') }))
+  return outcomes.flatMap((o) =>
+    o.result === 'rolled-back' && o.rollback
+      ? o.rollback.services.map((s) => ({
+          host: o.host,
+          file: imageFileOf(s.service, composeFiles),
+          ...s,
+          failedCommit: run.sha,
+          restoredCommit: o.rollback!.restoredCommit,
+          run: run.url
+        }))
+      : []
+  )
+}
+
+async function report(outcomes: readonly Outcome[], settings: Settings, run: RunInfo): Promise<void> {
   const deployedServices = (o: HostOutcome) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])
   core.setOutput('deployed', union(outcomes, deployedServices))
   core.setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)))
@@ -160,6 +225,7 @@ async function report(outcomes: readonly Outcome[], settings: Settings): Promise
     JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack }))))
   )
   core.setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')))
+  core.setOutput('rolled-back-images', JSON.stringify(rolledBackImages(outcomes, settings, run)))
   core.setOutput(
     'plan',
     JSON.stringify(
@@ -180,7 +246,8 @@ async function report(outcomes: readonly Outcome[], settings: Settings): Promise
                 ...(s.deploy && s.strategy && { strategy: s.strategy }),
                 reasons: s.reasons,
                 ...(s.oldImage && { oldImage: s.oldImage }),
-                ...(s.newImage && { newImage: s.newImage })
+                ...(s.newImage && { newImage: s.newImage }),
+                ...(s.preDeploy && { preDeploy: s.preDeploy })
               })),
               files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
             }),
@@ -202,6 +269,11 @@ async function writeSummary(outcomes: readonly Outcome[], settings: Settings): P
     summary.addHeading(escapeHtml(`${outcome.host}: ${outcome.result} in ${seconds}`), 3)
     if (outcome.error) summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true)
     if (outcome.result === 'skipped') summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true)
+    const wentBack = outcome.result === 'rolled-back' ? (outcome.rollback?.services ?? []) : []
+    if (wentBack.length > 0) {
+      const images = wentBack.map((s) => `${s.service} ${s.restoredImage} (${s.failedImage} ${s.failed ? 'failed' : 'went back with it'})`)
+      summary.addRaw(`<p>Running again: ${escapeHtml(images.join('; '))}. Output rolled-back-images lists them for bump-image-tag's restore.</p>`, true)
+    }
     if (outcome.removal) summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, settings.dryRun).join('\n')))
     if (outcome.stacks) {
       const lines = outcome.stacks.map((s) => `${s.project}  ${s.remoteDir}  deployed ${s.time} (${s.sha.slice(0, 7)}) by ${s.actor}`)

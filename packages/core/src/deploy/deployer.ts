@@ -2,12 +2,24 @@ import { randomBytes } from 'node:crypto'
 import { UserError } from '../errors'
 import { ConnectionLostError, type ExecResult, type RemoteShell } from '../ssh/client'
 import { formatPlan } from './format'
-import { computePlan, pathsToDigest, type HostPlan } from './plan'
+import { computePlan, pathsToDigest, trustedRecord, type HostPlan } from './plan'
 import { jsonPrefix, RECORD_SCHEMA, type AuditEntry, type RecordedService, type RecordHeader } from './record'
 import { ExitCode, type ApplyPhase, type RemoteEvent } from './remote'
 import type { ListedStack, Removal } from './stacks'
 import { parseInspection, type HostReport } from './report'
-import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
+import { rolledBackServices, type RolledBackService } from './rollback'
+import {
+  applyScript,
+  attachedCommand,
+  detachedCommand,
+  digestScript,
+  inspectScript,
+  registryLoginLines,
+  runDirOf,
+  type RegistryLogin,
+  type ScriptLimits,
+  type StackTarget
+} from './scripts'
 import type { StackFile } from './stack-files'
 
 /** The workflow run doing the deploy, for the lock, the record and the audit log. */
@@ -17,6 +29,8 @@ export interface RunInfo {
   url: string
   actor: string
   sha: string
+  /** The failed commit whose images this commit writes back (its Rolled-Back-Commit trailer), if it does. */
+  restores?: string
 }
 
 export interface DeployOptions {
@@ -24,6 +38,10 @@ export interface DeployOptions {
   files: readonly StackFile[]
   /** env_file entries per service, read from the compose files. */
   envFiles: ReadonlyMap<string, readonly string[]>
+  /** Pre-deploy commands per service, from the compose files. */
+  preDeploy?: ReadonlyMap<string, readonly string[]>
+  /** Registries the pull logs in to. */
+  registries?: readonly RegistryLogin[]
   mode: 'surgical' | 'full'
   services?: readonly string[]
   pull: boolean
@@ -53,6 +71,8 @@ export interface HostOutcome {
   error?: UserError
   /** Services gone from the files whose containers could not be removed. */
   removeFailed?: string[]
+  /** For a rolled-back host: what went back, and the commit of the last good deploy (empty when unknown). */
+  rollback?: { services: RolledBackService[]; restoredCommit: string }
   /** mode: remove: what was (or would be) taken down. */
   removal?: Removal
   /** mode: list: the stacks whose records are in the folders under remote-dir. */
@@ -132,7 +152,11 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
     }
     const { report, plan } = inspected
     if (options.dryRun) return done('dry-run', plan)
-    if (!plan.needsApply) return done('unchanged', plan)
+    // The commit that writes Git back after a rollback changes nothing on the host, but is recorded
+    // once (audit log, record's commit): the host then says which commit it runs, and why.
+    const unrecordedRestore = options.run.restores !== undefined && trustedRecord(report)?.header.sha !== options.run.sha
+    if (!plan.needsApply && !unrecordedRestore) return done('unchanged', plan)
+    if (unrecordedRestore) log.info(`${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores!.slice(0, 7)}; recording it`)
     const mark = newMark()
     // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
     const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`
@@ -163,14 +187,15 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
         project: plan.project,
         mode: plan.full ? 'full' : 'surgical',
         services: plan.deploy,
-        removed: plan.removed.map((s) => s.service)
+        removed: plan.removed.map((s) => s.service),
+        ...(options.run.restores && { restores: options.run.restores })
       } satisfies AuditEntry)
     })
     const events = new EventReader(mark, log, health, removeFailed)
     let result: ExecResult
     try {
       result = await shell.exec(detachedCommand(runDir), {
-        stdin: script,
+        stdin: registryLoginLines(options.registries ?? []) + script,
         timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
         onStdout: (text) => events.push(text)
       })
@@ -197,14 +222,16 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
         }
         log.info(`Another run deployed to ${shell.name} since this run looked; planning again`)
         continue
-      case ExitCode.rolledBack:
-        return done(
-          'rolled-back',
-          plan,
-          new UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
-            fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
-          })
-        )
+      case ExitCode.rolledBack: {
+        const record = trustedRecord(report)
+        const error = new UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
+          fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
+        })
+        return {
+          ...done('rolled-back', plan, error),
+          rollback: { services: rolledBackServices(plan, record, events.failedServices), restoredCommit: record?.header.sha ?? '' }
+        }
+      }
       case ExitCode.rollbackFailed:
         return done(
           'failed',
@@ -217,7 +244,13 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
           )
         )
       case ExitCode.failedBeforeChange:
-        return done('failed', plan, new UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, { fix: 'See the output above (a failed pull is the usual cause), fix it and rerun.' }))
+        return done(
+          'failed',
+          plan,
+          new UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, {
+            fix: events.failureFix ?? 'See the output above (a failed pull is the usual cause), fix it and rerun.'
+          })
+        )
       case ExitCode.deployedWithoutRecord:
         return done(
           'deployed',
@@ -266,7 +299,7 @@ async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: D
     const lines = digested.stdout.split('\n').filter(Boolean)
     paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'))
   }
-  const plan = computePlan({ report, uploads: files, envFiles: options.envFiles, hostDigests, mode: options.mode, services: options.services })
+  const plan = computePlan({ report, uploads: files, envFiles: options.envFiles, hostDigests, mode: options.mode, services: options.services, preDeploy: options.preDeploy })
   for (const line of formatPlan(shell.name, plan)) log.info(line)
   return { report, plan }
 }
@@ -309,10 +342,16 @@ function recordHead(report: HostReport, plan: HostPlan, options: DeployOptions):
 /** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
 class EventReader {
   failure?: string
+  /** What to do about `failure`, when the event that set it says. */
+  failureFix?: string
+  /** Services whose health wait failed before the rollback began. */
+  readonly failedServices: string[] = []
   /** Files the rollback could not put back. */
   readonly restoreFailed: string[] = []
   private buffer = ''
   private rollingBack = false
+  /** The last lines the host printed since the last event: a failed pre-deploy command's output. */
+  private recent: string[] = []
 
   constructor(
     private readonly mark: string,
@@ -338,10 +377,12 @@ class EventReader {
     for (const line of lines) {
       if (!line.startsWith(`${this.mark} `)) {
         plain.push(line)
+        this.recent = [...this.recent, line].slice(-recentLines)
         continue
       }
       if (plain.length > 0) this.log.remote(plain.splice(0))
       this.event(line.slice(this.mark.length + 1))
+      this.recent = []
     }
     if (plain.length > 0) this.log.remote(plain)
   }
@@ -364,6 +405,7 @@ class EventReader {
         this.log.info(`  ${subject}: ${state}`)
         break
       case 'failed':
+        if (!this.rollingBack) this.failedServices.push(subject)
         this.health[subject] = state
         this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`
         this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`)
@@ -378,6 +420,23 @@ class EventReader {
       case 'remove-failed':
         if (!this.removeFailed.includes(subject)) this.removeFailed.push(subject)
         this.log.warning(`${subject}: removing its container failed`)
+        break
+      case 'pre-deploy':
+        this.log.info(`Running the pre-deploy command of ${subject} with its new image`)
+        break
+      case 'pre-deploy-failed': {
+        const how = state === '124' ? `timed out (command-timeout)` : `exited with code ${state}`
+        const last = this.recent.filter((line) => line.trim() !== '')
+        this.failure ??=
+          `the pre-deploy command of ${subject} ${how}` +
+          (last.length > 0 ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}` : ' and printed nothing')
+        this.failureFix ??= `Fix the command (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and no container was changed.`
+        this.log.warning(`${subject}: the pre-deploy command ${how}`)
+        break
+      }
+      case 'login-failed':
+        this.failure ??= `the login to the registry ${subject} failed (docker's message is above)`
+        this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`
         break
       case 'swap-failed':
         this.failure ??= 'the new files could not be put in place (the message is above)'
@@ -396,6 +455,9 @@ class EventReader {
     }
   }
 }
+
+/** How many lines of a failed pre-deploy command's output its error quotes. */
+const recentLines = 10
 
 /** A start-first rollout's progress: `started N`, `serving MONITOR`, `retired N GRACE`. */
 function startFirstMessage([step, count, grace]: string[]): string {
@@ -419,6 +481,7 @@ const rollbackMessages: Record<string, string> = {
 
 const phaseMessages: Record<string, string> = {
   locked: 'Took the deploy lock',
+  login: 'Logging in to the registries (a Docker config only this deploy uses)',
   pull: 'Pulling the new images',
   swap: 'Putting the new files in place',
   // Named with its service by the event reader.
