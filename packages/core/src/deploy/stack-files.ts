@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
-import { parseCompose, type ComposeSource } from '../compose'
+import { parseCompose, type ComposeSource } from '../compose/compose-file'
 
 /** One file to upload, named by its path relative to remote-dir. */
 export interface StackFile {
