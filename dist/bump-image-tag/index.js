@@ -28160,7 +28160,7 @@ const {
   kReceivedClose,
   kResponse
 } = __nccwpck_require__(5457)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(8845)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(1226)
 const { channels } = __nccwpck_require__(1509)
 const { CloseEvent } = __nccwpck_require__(659)
 const { makeRequest } = __nccwpck_require__(6398)
@@ -29043,7 +29043,7 @@ module.exports = {
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(8845)
+const { isValidClientWindowBits } = __nccwpck_require__(1226)
 const { MessageSizeExceededError } = __nccwpck_require__(9934)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
@@ -29168,7 +29168,7 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(8845)
+} = __nccwpck_require__(1226)
 const { WebsocketFrameSend } = __nccwpck_require__(2129)
 const { closeWebSocketConnection } = __nccwpck_require__(6890)
 const { PerMessageDeflate } = __nccwpck_require__(7350)
@@ -29813,7 +29813,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8845:
+/***/ 1226:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -30166,7 +30166,7 @@ const {
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(8845)
+} = __nccwpck_require__(1226)
 const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(6890)
 const { ByteParser } = __nccwpck_require__(5183)
 const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(8529)
@@ -42580,6 +42580,23 @@ function reportFailure(error) {
     setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
+function readRunnerContext(env = process.env) {
+    return {
+        workspace: env.GITHUB_WORKSPACE || process.cwd(),
+        repository: env.GITHUB_REPOSITORY ?? '',
+        serverUrl: (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, ''),
+        apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
+        runId: env.GITHUB_RUN_ID ?? '',
+        runAttempt: env.GITHUB_RUN_ATTEMPT ?? '',
+        sha: env.GITHUB_SHA ?? '',
+        ref: env.GITHUB_REF ?? '',
+        actor: env.GITHUB_ACTOR ?? '',
+        eventName: env.GITHUB_EVENT_NAME ?? '',
+        eventPath: env.GITHUB_EVENT_PATH ?? ''
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
 
 
@@ -42588,6 +42605,9 @@ function invalid(name, value, expected) {
     return new errors_UserError(`Input '${name}' must be ${expected}, got ${JSON.stringify(value)}`, {
         fix: `Set '${name}' in the step's 'with:' block to ${expected}.`
     });
+}
+function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
+    return new errors_UserError(`Input '${name}' is required but was empty`, { fix });
 }
 /**
  * Typed, validated access to an action's inputs. Every parse error quotes the input's
@@ -42601,13 +42621,18 @@ class Inputs {
     string(name) {
         return this.source(name).trim();
     }
-    required(name) {
+    /** Like `string`, but refuses an empty value; `fix` says what to set (by default: set it in 'with:'). */
+    required(name, fix) {
         const value = this.string(name);
-        if (value === '') {
-            throw new errors_UserError(`Input '${name}' is required but was empty`, {
-                fix: `Set '${name}' in the step's 'with:' block.`
-            });
-        }
+        if (value === '')
+            throw empty(name, fix);
+        return value;
+    }
+    /** Like `secret`, but refuses an empty value as `required` does. */
+    requiredSecret(name, fix) {
+        const value = this.secret(name);
+        if (value === '')
+            throw empty(name, fix);
         return value;
     }
     /** Like `string`, but the value is a secret: registered with the runner so logs mask it. */
@@ -42652,6 +42677,13 @@ class Inputs {
             .map((line) => line.trim())
             .filter((line) => line !== '' && !line.startsWith('#'));
     }
+    /** Like `lines`, but refuses an input with no line left, as `required` does. */
+    requiredLines(name, fix) {
+        const lines = this.lines(name);
+        if (lines.length === 0)
+            throw empty(name, fix);
+        return lines;
+    }
     /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
     duration(name, fallback) {
         const value = this.string(name) || fallback;
@@ -42683,11 +42715,17 @@ function parseDuration(text) {
     const ms = Number(match[1]) * durationUnits[match[2] ?? 's'];
     return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
-/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+/**
+ * Milliseconds with units, for messages and logs (a bare number would read as seconds or as
+ * nothing): '850ms', '1.5s', '1m 30s', '1h 30m'; a tenth of a second below a minute, whole seconds above.
+ */
 function formatDuration(ms) {
-    const hours = Math.floor(ms / 3_600_000);
-    const minutes = Math.floor((ms % 3_600_000) / 60_000);
-    const seconds = (ms % 60_000) / 1000;
+    if (ms > 0 && ms < 1000)
+        return `${Math.round(ms)}ms`;
+    const rounded = ms < 60_000 ? Math.round(ms / 100) * 100 : Math.round(ms / 1000) * 1000;
+    const hours = Math.floor(rounded / 3_600_000);
+    const minutes = Math.floor((rounded % 3_600_000) / 60_000);
+    const seconds = (rounded % 60_000) / 1000;
     const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean);
     return parts.length > 0 ? parts.join(' ') : '0s';
 }
@@ -49608,9 +49646,15 @@ async function writeFileAtomic(path, text) {
 // Reading the checked-out workspace: the file-system edge the actions share.
 /** The names compose looks for, in its order, when no file is given. */
 const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
-/** The name of the compose file compose itself would pick in `dir`, if there is one. */
-function findComposeFile(dir) {
-    return COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+/**
+ * The name of the compose file compose itself would pick in `dir`; refuses when there is none.
+ * `where` names the folder for the message, `fix` says which inputs to set instead.
+ */
+function defaultComposeFile(dir, where, fix) {
+    const found = COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+    if (!found)
+        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, { fix });
+    return found;
 }
 /** Resolves `value` against the base folder and refuses any path that leaves the workspace, symbolic links included. */
 function resolveInsideWorkspace(value, where) {
@@ -50061,13 +50105,9 @@ function locateFiles(settings) {
             });
         }
     });
-    const found = resolved.files.length > 0 ? undefined : findComposeFile(workingDirectory);
-    if (resolved.files.length === 0 && !found) {
-        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
-            fix: "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."
-        });
-    }
-    const files = found ? [(0,external_node_path_namespaceObject.join)(workingDirectory, found)] : resolved.files;
+    const files = resolved.files.length > 0
+        ? resolved.files
+        : [(0,external_node_path_namespaceObject.join)(workingDirectory, defaultComposeFile(workingDirectory, where, "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."))];
     const envFile = resolved.envFile ?? (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(files[0]), '.env');
     // The defaults nobody typed are checked too: a symbolic link must not lead the edit out of the workspace.
     for (const [path, input] of [[files[0], 'files'], [envFile, 'env-file']]) {
@@ -50174,13 +50214,14 @@ function summaryMarkdown(updates, outcome) {
 
 async function run() {
     await runAction(async () => {
+        const runner = readRunnerContext();
         const settings = readSettings(new Inputs(), {
-            workspace: process.env.GITHUB_WORKSPACE || process.cwd(),
-            eventName: process.env.GITHUB_EVENT_NAME ?? '',
-            eventPayload: process.env.GITHUB_EVENT_PATH ? JSON.parse(await (0,promises_namespaceObject.readFile)(process.env.GITHUB_EVENT_PATH, 'utf8')) : {},
-            repository: process.env.GITHUB_REPOSITORY
+            workspace: runner.workspace,
+            eventName: runner.eventName,
+            eventPayload: runner.eventPath ? JSON.parse(await (0,promises_namespaceObject.readFile)(runner.eventPath, 'utf8')) : {},
+            repository: runner.repository
         });
-        await bumpImageTag(settings);
+        await bumpImageTag(settings, runner);
     });
 }
 const remote = 'origin';
@@ -50243,11 +50284,11 @@ async function restorePlan(settings, plan) {
     for (const file of plan.files)
         await writeFileAtomic((0,external_node_path_namespaceObject.join)(settings.workspace, file.path), file.before);
 }
-async function bumpImageTag(settings) {
+async function bumpImageTag(settings, runner) {
     const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core_debug(line));
     const previous = await checkOutBranch(git, settings.branch);
     try {
-        await bumpOnBranch(settings, git);
+        await bumpOnBranch(settings, git, runner);
     }
     finally {
         // A dry run changes nothing, not even the branch the checkout is on.
@@ -50255,7 +50296,7 @@ async function bumpImageTag(settings) {
             await git.checkout(previous);
     }
 }
-async function bumpOnBranch(settings, git) {
+async function bumpOnBranch(settings, git, runner) {
     const paths = locateFiles(settings);
     let plan = await planFromDisk(settings, paths);
     for (const update of plan.updates) {
@@ -50294,7 +50335,7 @@ async function bumpOnBranch(settings, git) {
             fix: "Set 'branch' to the branch to commit to, or check out a branch (actions/checkout with 'ref: main')."
         });
     }
-    const head = settings.pullRequest ? pullRequestBranch(plan.updates, process.env.GITHUB_RUN_ID ?? '', process.env.GITHUB_RUN_ATTEMPT ?? '') : base;
+    const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base;
     const context = { environment: settings.environment, source: settings.source };
     const result = await publish({
         git,
@@ -50326,7 +50367,7 @@ async function bumpOnBranch(settings, git) {
         return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, { commitSha: result.commitSha });
     if (!settings.pullRequest)
         return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha });
-    const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: process.env.GITHUB_API_URL || 'https://api.github.com' }), {
+    const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: runner.apiUrl }), {
         repository: settings.repository,
         head,
         base,

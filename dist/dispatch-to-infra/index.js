@@ -33995,6 +33995,23 @@ function reportFailure(error) {
     setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
+function readRunnerContext(env = process.env) {
+    return {
+        workspace: env.GITHUB_WORKSPACE || process.cwd(),
+        repository: env.GITHUB_REPOSITORY ?? '',
+        serverUrl: (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, ''),
+        apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
+        runId: env.GITHUB_RUN_ID ?? '',
+        runAttempt: env.GITHUB_RUN_ATTEMPT ?? '',
+        sha: env.GITHUB_SHA ?? '',
+        ref: env.GITHUB_REF ?? '',
+        actor: env.GITHUB_ACTOR ?? '',
+        eventName: env.GITHUB_EVENT_NAME ?? '',
+        eventPath: env.GITHUB_EVENT_PATH ?? ''
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
 
 
@@ -34003,6 +34020,9 @@ function invalid(name, value, expected) {
     return new errors_UserError(`Input '${name}' must be ${expected}, got ${JSON.stringify(value)}`, {
         fix: `Set '${name}' in the step's 'with:' block to ${expected}.`
     });
+}
+function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
+    return new errors_UserError(`Input '${name}' is required but was empty`, { fix });
 }
 /**
  * Typed, validated access to an action's inputs. Every parse error quotes the input's
@@ -34016,13 +34036,18 @@ class Inputs {
     string(name) {
         return this.source(name).trim();
     }
-    required(name) {
+    /** Like `string`, but refuses an empty value; `fix` says what to set (by default: set it in 'with:'). */
+    required(name, fix) {
         const value = this.string(name);
-        if (value === '') {
-            throw new errors_UserError(`Input '${name}' is required but was empty`, {
-                fix: `Set '${name}' in the step's 'with:' block.`
-            });
-        }
+        if (value === '')
+            throw empty(name, fix);
+        return value;
+    }
+    /** Like `secret`, but refuses an empty value as `required` does. */
+    requiredSecret(name, fix) {
+        const value = this.secret(name);
+        if (value === '')
+            throw empty(name, fix);
         return value;
     }
     /** Like `string`, but the value is a secret: registered with the runner so logs mask it. */
@@ -34067,6 +34092,13 @@ class Inputs {
             .map((line) => line.trim())
             .filter((line) => line !== '' && !line.startsWith('#'));
     }
+    /** Like `lines`, but refuses an input with no line left, as `required` does. */
+    requiredLines(name, fix) {
+        const lines = this.lines(name);
+        if (lines.length === 0)
+            throw empty(name, fix);
+        return lines;
+    }
     /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
     duration(name, fallback) {
         const value = this.string(name) || fallback;
@@ -34098,11 +34130,17 @@ function parseDuration(text) {
     const ms = Number(match[1]) * durationUnits[match[2] ?? 's'];
     return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
-/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+/**
+ * Milliseconds with units, for messages and logs (a bare number would read as seconds or as
+ * nothing): '850ms', '1.5s', '1m 30s', '1h 30m'; a tenth of a second below a minute, whole seconds above.
+ */
 function formatDuration(ms) {
-    const hours = Math.floor(ms / 3_600_000);
-    const minutes = Math.floor((ms % 3_600_000) / 60_000);
-    const seconds = (ms % 60_000) / 1000;
+    if (ms > 0 && ms < 1000)
+        return `${Math.round(ms)}ms`;
+    const rounded = ms < 60_000 ? Math.round(ms / 100) * 100 : Math.round(ms / 1000) * 1000;
+    const hours = Math.floor(rounded / 3_600_000);
+    const minutes = Math.floor((rounded % 3_600_000) / 60_000);
+    const seconds = (rounded % 60_000) / 1000;
     const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean);
     return parts.length > 0 ? parts.join(' ') : '0s';
 }
@@ -40158,7 +40196,6 @@ function requireDigest(field, value) {
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/input-helper.ts
 
-const DEFAULT_API_URL = 'https://api.github.com';
 const MAX_WAIT_MS = 6 * 3_600_000; // a GitHub-hosted job's own limit
 function quote(value) {
     return JSON.stringify(value.length > 120 ? `${value.slice(0, 120)}...` : value);
@@ -40220,8 +40257,8 @@ function isLoopbackHost(hostname) {
     // URL() writes 127.1 as 127.0.0.1 and an IPv6 host in brackets.
     return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
-function readApiUrl(inputs, env) {
-    const value = inputs.string('api-url') || env.GITHUB_API_URL || DEFAULT_API_URL;
+function readApiUrl(inputs, runner) {
+    const value = inputs.string('api-url') || runner.apiUrl;
     const where = inputs.string('api-url') ? "Input 'api-url'" : 'GITHUB_API_URL';
     let url;
     try {
@@ -40242,27 +40279,20 @@ function readApiUrl(inputs, env) {
     }
     return value.replace(/\/+$/, '');
 }
-function input_helper_readSource(env) {
-    const repository = env.GITHUB_REPOSITORY ?? '';
-    const runId = env.GITHUB_RUN_ID ?? '';
-    const server = (env.GITHUB_SERVER_URL ?? 'https://github.com').replace(/\/+$/, '');
+function input_helper_readSource(runner) {
+    const { repository, runId, serverUrl } = runner;
     return {
         repository,
-        sha: env.GITHUB_SHA ?? '',
-        ref: env.GITHUB_REF ?? '',
+        sha: runner.sha,
+        ref: runner.ref,
         run_id: runId,
-        run_url: repository && runId ? `${server}/${repository}/actions/runs/${runId}` : '',
-        actor: env.GITHUB_ACTOR ?? ''
+        run_url: repository && runId ? `${serverUrl}/${repository}/actions/runs/${runId}` : '',
+        actor: runner.actor
     };
 }
 /** Reads and validates every input; nothing is sent unless all of them are valid. */
-function readSettings(inputs, env) {
-    const token = inputs.secret('token');
-    if (token === '') {
-        throw new errors_UserError("Input 'token' is required but was empty", {
-            fix: "Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}."
-        });
-    }
+function readSettings(inputs, runner) {
+    const token = inputs.requiredSecret('token', 'Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}.');
     const repository = requireRepositoryName("Input 'repository'", inputs.required('repository'));
     // Its length is one of GitHub's limits, checked with the others (checkDispatchLimits) before any request.
     const eventType = inputs.string('event-type') || 'deploy';
@@ -40314,10 +40344,10 @@ function readSettings(inputs, env) {
         multi: servicesRaw !== '',
         environment,
         extra,
-        apiUrl: readApiUrl(inputs, env),
+        apiUrl: readApiUrl(inputs, runner),
         wait: inputs.boolean('wait', false),
         waitTimeoutMs,
-        source: input_helper_readSource(env)
+        source: input_helper_readSource(runner)
     };
 }
 
@@ -40412,10 +40442,11 @@ function runLine(run, stillRunning) {
 const FIND_TIMEOUT_MS = 5 * 60_000;
 async function run() {
     await runAction(async () => {
-        const settings = readSettings(new Inputs(), process.env);
+        const runner = readRunnerContext();
+        const settings = readSettings(new Inputs(), runner);
         const target = `${settings.repository.owner}/${settings.repository.repo}`;
         // No warning for ghs_: GitHub App tokens, which the README recommends, start with it too. A 403/404 says what to check.
-        const workflowToken = looksLikeWorkflowToken(settings.token) && target !== process.env.GITHUB_REPOSITORY;
+        const workflowToken = looksLikeWorkflowToken(settings.token) && target !== runner.repository;
         const correlationId = (0,external_node_crypto_.randomUUID)();
         const payload = createDeployPayload({
             updates: settings.updates,

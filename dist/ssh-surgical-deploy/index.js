@@ -63842,6 +63842,23 @@ function reportFailure(error) {
     setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
+function readRunnerContext(env = process.env) {
+    return {
+        workspace: env.GITHUB_WORKSPACE || process.cwd(),
+        repository: env.GITHUB_REPOSITORY ?? '',
+        serverUrl: (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, ''),
+        apiUrl: env.GITHUB_API_URL || 'https://api.github.com',
+        runId: env.GITHUB_RUN_ID ?? '',
+        runAttempt: env.GITHUB_RUN_ATTEMPT ?? '',
+        sha: env.GITHUB_SHA ?? '',
+        ref: env.GITHUB_REF ?? '',
+        actor: env.GITHUB_ACTOR ?? '',
+        eventName: env.GITHUB_EVENT_NAME ?? '',
+        eventPath: env.GITHUB_EVENT_PATH ?? ''
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
 
 
@@ -63850,6 +63867,9 @@ function invalid(name, value, expected) {
     return new errors_UserError(`Input '${name}' must be ${expected}, got ${JSON.stringify(value)}`, {
         fix: `Set '${name}' in the step's 'with:' block to ${expected}.`
     });
+}
+function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
+    return new errors_UserError(`Input '${name}' is required but was empty`, { fix });
 }
 /**
  * Typed, validated access to an action's inputs. Every parse error quotes the input's
@@ -63863,13 +63883,18 @@ class Inputs {
     string(name) {
         return this.source(name).trim();
     }
-    required(name) {
+    /** Like `string`, but refuses an empty value; `fix` says what to set (by default: set it in 'with:'). */
+    required(name, fix) {
         const value = this.string(name);
-        if (value === '') {
-            throw new errors_UserError(`Input '${name}' is required but was empty`, {
-                fix: `Set '${name}' in the step's 'with:' block.`
-            });
-        }
+        if (value === '')
+            throw empty(name, fix);
+        return value;
+    }
+    /** Like `secret`, but refuses an empty value as `required` does. */
+    requiredSecret(name, fix) {
+        const value = this.secret(name);
+        if (value === '')
+            throw empty(name, fix);
         return value;
     }
     /** Like `string`, but the value is a secret: registered with the runner so logs mask it. */
@@ -63914,6 +63939,13 @@ class Inputs {
             .map((line) => line.trim())
             .filter((line) => line !== '' && !line.startsWith('#'));
     }
+    /** Like `lines`, but refuses an input with no line left, as `required` does. */
+    requiredLines(name, fix) {
+        const lines = this.lines(name);
+        if (lines.length === 0)
+            throw empty(name, fix);
+        return lines;
+    }
     /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
     duration(name, fallback) {
         const value = this.string(name) || fallback;
@@ -63945,11 +63977,17 @@ function parseDuration(text) {
     const ms = Number(match[1]) * durationUnits[match[2] ?? 's'];
     return Number.isFinite(ms) ? Math.round(ms) : undefined;
 }
-/** Milliseconds with units, for messages (a bare number would read as seconds or as nothing): '15m', '1h 30m', '1.5s'. */
+/**
+ * Milliseconds with units, for messages and logs (a bare number would read as seconds or as
+ * nothing): '850ms', '1.5s', '1m 30s', '1h 30m'; a tenth of a second below a minute, whole seconds above.
+ */
 function formatDuration(ms) {
-    const hours = Math.floor(ms / 3_600_000);
-    const minutes = Math.floor((ms % 3_600_000) / 60_000);
-    const seconds = (ms % 60_000) / 1000;
+    if (ms > 0 && ms < 1000)
+        return `${Math.round(ms)}ms`;
+    const rounded = ms < 60_000 ? Math.round(ms / 100) * 100 : Math.round(ms / 1000) * 1000;
+    const hours = Math.floor(rounded / 3_600_000);
+    const minutes = Math.floor((rounded % 3_600_000) / 60_000);
+    const seconds = (rounded % 60_000) / 1000;
     const parts = [hours && `${hours}h`, minutes && `${minutes}m`, seconds && `${seconds}s`].filter(Boolean);
     return parts.length > 0 ? parts.join(' ') : '0s';
 }
@@ -66089,7 +66127,7 @@ function parseCompose(source) {
     const anchors = new Map();
     (0,dist/* visit */.YR)(doc, {
         Scalar(key, node, path) {
-            if (key === 'key' || !node.range)
+            if (key === 'key' || !hasRange(node))
                 return;
             scalars.set(node.range[0], node);
             const anchored = [node, ...[...path].reverse()].find((n) => n.anchor);
@@ -66167,13 +66205,20 @@ function readServices(file, doc, data, occurrences, scalars, lineOf) {
         return {
             name,
             line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0),
-            image: image && typeof image.value === 'string' ? image : undefined,
+            image: image && isText(image) ? image : undefined,
             imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
             hasBuild: 'build' in fields,
             hasExtends: 'extends' in fields,
             extendsInFile: sameFileBase(file, fields.extends)
         };
     });
+}
+/** The parser gives a range to every node it reads from source; only nodes made in code lack one. */
+function hasRange(node) {
+    return node.range !== undefined && node.range !== null;
+}
+function isText(node) {
+    return typeof node.value === 'string';
 }
 /** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */
 function sameFileBase(file, value) {
@@ -66252,18 +66297,24 @@ function envFilesOf(sources) {
 // Reading the checked-out workspace: the file-system edge the actions share.
 /** The names compose looks for, in its order, when no file is given. */
 const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
-/** The name of the compose file compose itself would pick in `dir`, if there is one. */
-function findComposeFile(dir) {
-    return COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+/**
+ * The name of the compose file compose itself would pick in `dir`; refuses when there is none.
+ * `where` names the folder for the message, `fix` says which inputs to set instead.
+ */
+function defaultComposeFile(dir, where, fix) {
+    const found = COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+    if (!found)
+        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, { fix });
+    return found;
 }
 /** Resolves `value` against the base folder and refuses any path that leaves the workspace, symbolic links included. */
 function resolveInsideWorkspace(value, where) {
-    const refuse = () => new UserError(`Input '${where.input}' ${JSON.stringify(value)} is not a path inside the workspace`, {
+    const refuse = () => new errors_UserError(`Input '${where.input}' ${JSON.stringify(value)} is not a path inside the workspace`, {
         fix: `Give '${where.input}' relative to ${where.baseName}, without '..' that leaves the repository, e.g. deploy/compose.yaml.`
     });
-    if (/[\0\r\n]/.test(value) || isAbsolute(value))
+    if (/[\0\r\n]/.test(value) || (0,external_node_path_namespaceObject.isAbsolute)(value))
         throw refuse();
-    const path = resolve(where.base, value);
+    const path = (0,external_node_path_namespaceObject.resolve)(where.base, value);
     if (isOutside(where.workspace, path) || leavesWorkspace(where.workspace, path))
         throw refuse();
     return path;
@@ -66273,15 +66324,15 @@ function leavesWorkspace(workspace, path) {
     return isOutside(workspace, realPath(path));
 }
 function isOutside(workspace, path) {
-    const rel = relative(workspace, path);
-    return rel.startsWith('..') || isAbsolute(rel);
+    const rel = (0,external_node_path_namespaceObject.relative)(workspace, path);
+    return rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel);
 }
 /** The path with symbolic links resolved, for the part of it that exists. */
 function realPath(path) {
-    if (existsSync(path))
-        return realpathSync(path);
-    const parent = dirname(path);
-    return parent === path ? path : join(realPath(parent), basename(path));
+    if ((0,external_node_fs_namespaceObject.existsSync)(path))
+        return (0,external_node_fs_namespaceObject.realpathSync)(path);
+    const parent = (0,external_node_path_namespaceObject.dirname)(path);
+    return parent === path ? path : (0,external_node_path_namespaceObject.join)(realPath(parent), (0,external_node_path_namespaceObject.basename)(path));
 }
 
 ;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/input-helper.ts
@@ -66291,10 +66342,9 @@ function realPath(path) {
 function readSettings(inputs, workspace) {
     const port = inputs.integer('port', { min: 1, max: 65535, fallback: 22 });
     const username = readUsername(inputs, 'username');
-    const hosts = inputs.lines('host').map((line) => parseHostSpec(line, { port, username }));
-    if (hosts.length === 0) {
-        throw new errors_UserError("Input 'host' is required but was empty", { fix: "Set 'host' to the VM's address, e.g. vm1.example.com or deploy@vm1.example.com:2222 (one per line for several VMs)." });
-    }
+    const hosts = inputs
+        .requiredLines('host', "Set 'host' to the VM's address, e.g. vm1.example.com or deploy@vm1.example.com:2222 (one per line for several VMs).")
+        .map((line) => parseHostSpec(line, { port, username }));
     const insecure = inputs.boolean('insecure-skip-host-key-check');
     const hostKeys = {
         knownHosts: parseKnownHosts(inputs.string('known-hosts')),
@@ -66306,10 +66356,8 @@ function readSettings(inputs, workspace) {
             fix: "Set 'known-hosts' to the output of 'ssh-keyscan -p PORT HOST' (checked on the VM), or 'fingerprint' to 'SHA256:...'. 'insecure-skip-host-key-check: true' skips the check, which is unsafe."
         });
     }
-    const privateKey = inputs.secret('key');
+    const privateKey = inputs.requiredSecret('key', "Set 'key' from a secret: key: ${{ secrets.DEPLOY_SSH_KEY }}.");
     const passphrase = inputs.secret('passphrase');
-    if (privateKey === '')
-        throw new errors_UserError("Input 'key' is required but was empty", { fix: "Set 'key' from a secret: key: ${{ secrets.DEPLOY_SSH_KEY }}." });
     checkPrivateKey('key', privateKey, passphrase, 'passphrase');
     const files = readFiles(inputs, workspace);
     const composeFiles = files.filter((f) => f.compose);
@@ -66392,8 +66440,10 @@ function readProjectName(inputs) {
 function readFiles(inputs, workspaceInput) {
     const workspace = (0,external_node_fs_namespaceObject.realpathSync)(workspaceInput);
     const given = inputs.lines('files');
-    const names = given.length > 0 ? given : [findDefaultComposeFile(workspace)];
-    const paths = names.map((name) => insideWorkspace(workspace, name));
+    const names = given.length > 0
+        ? given
+        : [defaultComposeFile(workspace, 'the workspace', "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount.")];
+    const paths = names.map((name) => resolveInsideWorkspace(name, { workspace, base: workspace, baseName: 'the repository root', input: 'files' }));
     const composePaths = paths.filter((path) => isComposeFileName(path));
     if (composePaths.length === 0) {
         throw new errors_UserError(`Input 'files' lists no compose file (${given.join(', ')})`, {
@@ -66431,28 +66481,6 @@ function readFiles(inputs, workspaceInput) {
         throw new errors_UserError(`Input 'files' lists ${JSON.stringify(duplicate.path)} twice`, { fix: 'List each file once.' });
     return [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)];
 }
-function findDefaultComposeFile(workspace) {
-    const found = findComposeFile(workspace);
-    if (!found) {
-        throw new errors_UserError(`No compose file in the workspace (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, {
-            fix: "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount."
-        });
-    }
-    return found;
-}
-function insideWorkspace(workspace, value) {
-    const path = (0,external_node_path_namespaceObject.resolve)(workspace, value);
-    const real = (0,external_node_fs_namespaceObject.existsSync)(path) ? (0,external_node_fs_namespaceObject.realpathSync)(path) : path;
-    for (const candidate of [path, real]) {
-        const rel = (0,external_node_path_namespaceObject.relative)(workspace, candidate);
-        if ((0,external_node_path_namespaceObject.isAbsolute)(value) || rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel)) {
-            throw new errors_UserError(`Input 'files' entry ${JSON.stringify(value)} is not a path inside the workspace`, {
-                fix: 'Give paths relative to the repository root, e.g. deploy/compose.yaml.'
-            });
-        }
-    }
-    return path;
-}
 
 ;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/main.ts
 
@@ -66461,12 +66489,12 @@ function insideWorkspace(workspace, value) {
 
 async function run() {
     await runAction(async () => {
-        const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
-        const settings = readSettings(new Inputs(), workspace);
+        const runner = readRunnerContext();
+        const settings = readSettings(new Inputs(), runner.workspace);
         if (settings.hostKeys.insecure) {
             warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
         }
-        const run = await runInfo(workspace);
+        const run = await runInfo(runner);
         const outcomes = await deployHosts(settings.hosts, settings.parallel, {
             nameOf: formatTarget,
             connect: (host) => connectTo(host, settings),
@@ -66554,17 +66582,16 @@ function hostLog(prefix) {
     };
 }
 /** The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than GITHUB_SHA). */
-async function runInfo(workspace) {
-    const env = process.env;
-    const head = await new GitCommandManager(workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined);
-    const runId = env.GITHUB_RUN_ID ?? '0';
-    const attempt = env.GITHUB_RUN_ATTEMPT ?? '1';
-    const url = `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY ?? 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`;
+async function runInfo(runner) {
+    const head = await new GitCommandManager(runner.workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined);
+    const runId = runner.runId || '0';
+    const attempt = runner.runAttempt || '1';
+    const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`;
     return {
         id: `${runId}-${attempt}-${Date.now().toString(36)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
         url,
-        actor: env.GITHUB_ACTOR ?? 'unknown',
-        sha: head?.exitCode === 0 ? head.stdout.trim() : (env.GITHUB_SHA ?? '')
+        actor: runner.actor || 'unknown',
+        sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha
     };
 }
 function union(outcomes, pick) {
