@@ -19,6 +19,7 @@ import {
 } from '@gitops-lite/core'
 import { readOptional, writeFileAtomic } from './files'
 import { checkUpdateRegistry, locateFiles, readSettings, type FileSet, type Settings } from './input-helper'
+import { bumpOutputs } from './outcome'
 import { commitMessage, pullRequestBranch, summaryMarkdown } from './report'
 
 export async function run(): Promise<void> {
@@ -114,14 +115,8 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     core.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
   }
   const report = (changed: boolean, outcome: string, extra: { commitSha?: string; pullRequestUrl?: string } = {}): void => {
-    const changedUpdates = changed ? plan.updates.filter((u) => u.changed) : []
-    core.setOutput('changed', String(changed))
-    core.setOutput('services', JSON.stringify(changedUpdates.map((u) => u.service)))
-    core.setOutput('previous', JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, u.previous]))))
-    core.setOutput('image', [...new Set(plan.updates.map((u) => u.image))].join('\n'))
-    core.setOutput('commit-sha', extra.commitSha ?? '')
-    core.setOutput('pull-request-url', extra.pullRequestUrl ?? '')
-    core.setOutput('diff', changed ? diffOf(settings, paths, plan) : '')
+    const outputs = bumpOutputs(plan.updates, { changed, ...extra, diff: changed ? diffOf(settings, paths, plan) : '' })
+    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
     core.info(outcome)
     core.summary.addRaw(summaryMarkdown(plan.updates, outcome))
   }

@@ -16,6 +16,7 @@ import {
 } from '@gitops-lite/core'
 import { readSettings, type Settings } from './input-helper'
 import { deployOutcome } from './outcome'
+import { sentSummary } from './report'
 
 /** GitHub shows a dispatched run within seconds; one missing after this is not coming (wrong run-name, no workflow). */
 const FIND_TIMEOUT_MS = 5 * 60_000
@@ -53,8 +54,8 @@ export async function run(): Promise<void> {
     core.info(`Sent '${settings.eventType}' to ${target}: ${images} (correlation id ${correlationId})`)
     core.setOutput('correlation-id', correlationId)
     core.setOutput('payload', JSON.stringify(payload))
-    core.summary.addHeading('dispatch-to-infra', 3).addRaw(`Sent <code>${settings.eventType}</code> to <code>${target}</code>: `, false)
-    core.summary.addList(settings.updates.map((u) => `<code>${u.service}</code>: <code>${u.image}:${u.tag}</code>`))
+    const sent = sentSummary(settings.eventType, target, settings.updates)
+    core.summary.addHeading('dispatch-to-infra', 3).addRaw(sent.line, false).addList(sent.items)
 
     try {
       if (settings.wait) await waitForDeploy(settings, target, correlationId, dispatchedAt, client)

@@ -1,4 +1,5 @@
 import { RUN_NAME_LINE, UserError, formatDuration, runToReport, type WaitResult, type WorkflowRun } from '@gitops-lite/core'
+import { lookupFailedSummary, runNotFoundSummary, runsSummary } from './report'
 
 /**
  * The `conclusion` output when the wait ended without a conclusion from GitHub. None is one of
@@ -33,12 +34,12 @@ const RERUN_NOTE = 're-running this job would send the event again.'
 
 export function deployOutcome(result: WaitResult, context: WaitContext): DeployOutcome {
   const run = runToReport(result.runs)
-  const summary = (stillRunning = '') => [...severalRunsNote(result.runs, context), ...result.runs.map((r) => runLine(r, stillRunning))]
+  const summary = (stillRunning = '') => runsSummary(result.runs, context.correlationId, stillRunning)
   switch (result.state) {
     case 'not-found':
       return {
         conclusion: WAIT_CONCLUSIONS['not-found'],
-        summary: [`No run of ${context.target} carried the correlation id <code>${context.correlationId}</code>.`],
+        summary: [runNotFoundSummary(context.target, context.correlationId)],
         failure: new UserError(`No repository_dispatch run of ${context.target} has '${context.correlationId}' in its name ${findLimit(context)}`, {
           fix: `Check that the infra workflow runs on repository_dispatch (types: [${context.eventType}]) and has the line: ${RUN_NAME_LINE}`
         })
@@ -53,7 +54,7 @@ export function deployOutcome(result: WaitResult, context: WaitContext): DeployO
         run,
         summary: run
           ? summary(' when reading it failed; it may still be running')
-          : [`The <code>${context.eventType}</code> event was sent, but looking for its run failed; it may still be running.`],
+          : [lookupFailedSummary(context.eventType)],
         failure: new UserError(`${sent}, and ${failed}: ${result.error.message}`, {
           fix: [`${look}; ${RERUN_NOTE}`, result.error.fix].filter(Boolean).join(' ')
         })
@@ -92,20 +93,4 @@ function findLimit(context: WaitContext): string {
 /** Names the other runs, so a failure of one of two runs of the same event is not a mystery. */
 function among(runs: WorkflowRun[], context: WaitContext): string {
   return runs.length > 1 ? ` (one of ${runs.length} runs carrying the correlation id ${context.correlationId})` : ''
-}
-
-function severalRunsNote(runs: WorkflowRun[], context: WaitContext): string[] {
-  if (runs.length < 2) return []
-  return [
-    `${runs.length} runs carry the correlation id <code>${context.correlationId}</code>: a retried delivery, or several workflows ` +
-      'whose run-name carries it. The step fails if any of them fails.'
-  ]
-}
-
-/** One summary line per run; `stillRunning` ends the line of a run that had not completed. */
-function runLine(run: WorkflowRun, stillRunning: string): string {
-  const link = `<a href="${run.html_url}">run ${run.id}</a>`
-  return run.status === 'completed'
-    ? `The deploy ${link} concluded <code>${run.conclusion}</code>.`
-    : `The deploy ${link} was still <code>${run.status}</code>${stillRunning}.`
 }

@@ -9,17 +9,17 @@ import {
   deployToHost,
   failureOf,
   formatTarget,
-  imageChange,
   readRunnerContext,
   runAction,
-  type DeployLog,
   type HostOutcome,
-  type Outcome,
   type RunInfo,
   type RunnerContext,
   type SshTarget
 } from '@gitops-lite/core'
+import { hostLog } from './host-log'
 import { readSettings, type Settings } from './input-helper'
+import { deployOutputs } from './outcome'
+import { writeSummary } from './report'
 
 export async function run(): Promise<void> {
   await runAction(async () => {
@@ -35,7 +35,8 @@ export async function run(): Promise<void> {
       deploy: (host, session, index) => deployTo(host, session, index, settings, run)
     })
     for (const outcome of outcomes) if (outcome.result === 'skipped') core.info(`${outcome.host}: skipped, ${outcome.reason}`)
-    await report(outcomes, settings)
+    for (const [name, value] of Object.entries(deployOutputs(outcomes))) core.setOutput(name, value)
+    await writeSummary(outcomes, settings.dryRun)
     const failure = failureOf(outcomes)
     if (failure !== undefined) {
       // Several hosts failed, one of them by a bug: keep its stack for the debug log.
@@ -45,12 +46,8 @@ export async function run(): Promise<void> {
   })
 }
 
-function hostLogFor(target: SshTarget, settings: Settings): DeployLog {
-  return hostLog(settings.hosts.length > 1 ? `[${formatTarget(target)}] ` : '')
-}
-
 async function connectTo(target: SshTarget, settings: Settings): Promise<SshSession> {
-  const log = hostLogFor(target, settings)
+  const log = hostLog(target, settings.hosts.length)
   log.info(`Connecting to ${formatTarget(target)}`)
   const session = await SshSession.connect({
     target,
@@ -90,28 +87,13 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
         // Per host, so two hosts that share a disk never share a run folder.
         run: { ...run, id: `${run.id}-${index}` }
       },
-      hostLogFor(target, settings)
+      hostLog(target, settings.hosts.length)
     )
   } catch (error) {
     if (!(error instanceof UserError)) throw error
     return { host: formatTarget(target), result: 'failed', health: {}, error, durationMs: Date.now() - started }
   } finally {
     if (session !== connected) session.close()
-  }
-}
-
-/**
- * Progress lines, prefixed with the host when there are several. Host output is fenced with
- * ::stop-commands:: so nothing a container logs can act as a workflow command.
- */
-function hostLog(prefix: string): DeployLog {
-  return {
-    info: (message) => core.info(`${prefix}${message}`),
-    warning: (message) => core.warning(`${prefix}${message}`),
-    remote(lines) {
-      const token = randomBytes(16).toString('hex')
-      process.stdout.write(`::stop-commands::${token}\n${lines.map((line) => `${prefix}  ${line}\n`).join('')}::${token}::\n`)
-    }
   }
 }
 
@@ -127,92 +109,4 @@ async function runInfo(runner: RunnerContext): Promise<RunInfo> {
     actor: runner.actor || 'unknown',
     sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha
   }
-}
-
-function union(outcomes: readonly Outcome[], pick: (o: HostOutcome) => string[]): string {
-  const names = new Set<string>()
-  for (const outcome of outcomes) if (outcome.result !== 'skipped') for (const name of pick(outcome)) names.add(name)
-  return JSON.stringify([...names].sort())
-}
-
-async function report(outcomes: readonly Outcome[], settings: Settings): Promise<void> {
-  const deployedServices = (o: HostOutcome) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])
-  core.setOutput('deployed', union(outcomes, deployedServices))
-  core.setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)))
-  core.setOutput(
-    'removed',
-    union(outcomes, (o) => (o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : []))
-  )
-  core.setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')))
-  core.setOutput(
-    'plan',
-    JSON.stringify(
-      Object.fromEntries(
-        outcomes.map((o) => [
-          o.host,
-          {
-            result: o.result,
-            ...(o.plan && {
-              project: o.plan.project,
-              compose: o.plan.compose,
-              mode: o.plan.full ? 'full' : 'surgical',
-              ...(o.plan.fullReason && { fullReason: o.plan.fullReason }),
-              services: o.plan.services.map((s) => ({
-                service: s.service,
-                change: s.change,
-                deploy: s.deploy,
-                reasons: s.reasons,
-                ...(s.oldImage && { oldImage: s.oldImage }),
-                ...(s.newImage && { newImage: s.newImage })
-              })),
-              files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
-            }),
-            ...(o.error && { error: o.error.message }),
-            ...(o.result === 'skipped' && { reason: o.reason })
-          }
-        ])
-      )
-    )
-  )
-  await writeSummary(outcomes, settings)
-}
-
-async function writeSummary(outcomes: readonly Outcome[], settings: Settings): Promise<void> {
-  const summary = core.summary.addHeading(`ssh-surgical-deploy${settings.dryRun ? ' (dry run)' : ''}`, 2)
-  for (const outcome of outcomes) {
-    const seconds = `${(outcome.durationMs / 1000).toFixed(1)} s`
-    summary.addHeading(`${outcome.host}: ${outcome.result} in ${seconds}`, 3)
-    if (outcome.error) summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true)
-    if (outcome.result === 'skipped') summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true)
-    const services = outcome.plan?.services ?? []
-    if (services.length === 0) continue
-    summary.addTable([
-      [
-        { data: 'Service', header: true },
-        { data: 'Image', header: true },
-        { data: 'Change', header: true },
-        { data: 'Result', header: true }
-      ],
-      ...services.map((s) => [
-        escapeHtml(s.service),
-        escapeHtml(imageChange(s)),
-        escapeHtml(s.reasons.length > 0 ? `${s.change} (${s.reasons.join('; ')})` : s.change),
-        escapeHtml(serviceResult(outcome, s.service, s.deploy, s.change === 'removed'))
-      ])
-    ])
-  }
-  await summary.write()
-}
-
-function serviceResult(outcome: Outcome, service: string, deploy: boolean, removed: boolean): string {
-  if (outcome.result === 'skipped' || outcome.result === 'dry-run') return outcome.result
-  if (removed) return outcome.result !== 'deployed' ? 'kept' : outcome.removeFailed?.includes(service) ? 'removal failed' : 'removed'
-  if (!deploy) return 'untouched'
-  const health = outcome.health[service]
-  if (outcome.result === 'deployed') return health ? `deployed (${health})` : 'deployed'
-  return health ? `${outcome.result} (${health})` : outcome.result
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }

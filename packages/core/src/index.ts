@@ -34,6 +34,7 @@ export {
   type PayloadSource
 } from './payload'
 export { quoteShellArg, shellCommand, ShellScript } from './shell'
+export { escapeHtml } from './html'
 // Compose parsing and byte-minimal editing (pure).
 export { parseTemplate, resolveTemplate, variablesIn } from './compose/interpolation'
 export { envValues, parseEnvFile, setEnvValue } from './compose/env-file'

@@ -1,0 +1,45 @@
+import type { HostOutcome, Outcome } from '@gitops-lite/core'
+
+function union(outcomes: readonly Outcome[], pick: (o: HostOutcome) => string[]): string {
+  const names = new Set<string>()
+  for (const outcome of outcomes) if (outcome.result !== 'skipped') for (const name of pick(outcome)) names.add(name)
+  return JSON.stringify([...names].sort())
+}
+
+/** The step's outputs, by name, from what happened on each host. */
+export function deployOutputs(outcomes: readonly Outcome[]): Record<string, string> {
+  const deployedServices = (o: HostOutcome) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])
+  return {
+    deployed: union(outcomes, deployedServices),
+    drifted: union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)),
+    removed: union(outcomes, (o) =>
+      o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : []
+    ),
+    'rolled-back': String(outcomes.some((o) => o.result === 'rolled-back')),
+    plan: JSON.stringify(Object.fromEntries(outcomes.map((o) => [o.host, planOutput(o)])))
+  }
+}
+
+/** One host's entry in the `plan` output. */
+function planOutput(o: Outcome): Record<string, unknown> {
+  return {
+    result: o.result,
+    ...(o.plan && {
+      project: o.plan.project,
+      compose: o.plan.compose,
+      mode: o.plan.full ? 'full' : 'surgical',
+      ...(o.plan.fullReason && { fullReason: o.plan.fullReason }),
+      services: o.plan.services.map((s) => ({
+        service: s.service,
+        change: s.change,
+        deploy: s.deploy,
+        reasons: s.reasons,
+        ...(s.oldImage && { oldImage: s.oldImage }),
+        ...(s.newImage && { newImage: s.newImage })
+      })),
+      files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
+    }),
+    ...(o.error && { error: o.error.message }),
+    ...(o.result === 'skipped' && { reason: o.reason })
+  }
+}
