@@ -1,9 +1,14 @@
+// Packages whose ES modules import JSON without an import attribute (see the transform).
+const actionsWithJsonImports = '(languageservice|workflow-parser)'
+
 // Jest runs TypeScript as ES modules (the @actions packages are ESM-only), via ts-jest.
 const esmTypeScript = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }]
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
+    [`/@actions/${actionsWithJsonImports}/dist/.+\\.js$`]: '<rootDir>/test/helpers/json-import-attributes.cjs'
   },
+  transformIgnorePatterns: [`/node_modules/(?!(.*/)?@actions/${actionsWithJsonImports}/)`],
   moduleNameMapper: {
     '^@gitops-lite/(core|sandbox|demo)$': '<rootDir>/packages/$1/src/index.ts'
   },

@@ -17,6 +17,7 @@ bench() {
   local title=$1
   shift
   printf '\n## %s\n\n' "$title"
+  # shellcheck disable=SC2016 # the backticks are Markdown's
   printf 'Command: `pnpm exec tsx %s`  \n' "$*"
   printf 'Load average before (1, 5, 15 min, %s cores): %s\n\n' "$(nproc)" "$(uptime | sed 's/.*load average: //')"
   pnpm exec tsx "$@"
@@ -25,6 +26,7 @@ bench() {
 printf '# gitops-lite benchmarks\n\n'
 printf -- '- date: %s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
 printf -- '- commit: %s\n' "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- actions packages dist bench || echo ' (with uncommitted changes)')"
+# shellcheck source=/dev/null # the OS's release file
 printf -- '- machine: %s cores, %s MiB RAM, %s\n' "$(nproc)" "$(free -m | awk '/^Mem:/ { print $2 }')" "$(. /etc/os-release && echo "$PRETTY_NAME")"
 printf -- '- node %s, Docker engine %s, Compose %s\n' "$(node --version)" "$(docker info --format '{{.ServerVersion}}')" "$(docker compose version --short)"
 

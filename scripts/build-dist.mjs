@@ -20,10 +20,28 @@ const banner = [
 // pagent.exe is ssh2's helper for Windows' Pageant agent, which these actions never use.
 const droppedAssets = new Set(['pagent.exe'])
 
+// Source files read as text (the host-side .sh) are inlined as string literals, so each action's
+// dist/ is its bundle and needs no copy of them. ncc relocates `readFileSync(new URL(...), 'utf8')`
+// to `readFileSync(__nccwpck_require__.ab + "<name>", 'utf8')`; any other use is an error.
+const textAsset = /\.sh$/
+function inlineTextAssets(action, code, assets) {
+  for (const [name, asset] of Object.entries(assets)) {
+    if (!textAsset.test(name)) continue
+    const path = `__nccwpck_require__.ab + ${JSON.stringify(name)}`
+    const call = `(${path}, 'utf8')`
+    const read = new RegExp(String.raw`\(0,\s*[\w$]+\.readFileSync\)` + call.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g')
+    code = code.replace(read, () => JSON.stringify(asset.source.toString('utf8')))
+    if (code.includes(path)) throw new Error(`${action}: ${name} is used other than as readFileSync(..., 'utf8'); cannot inline it`)
+    delete assets[name]
+  }
+  return code
+}
+
 async function bundle(action, outDir) {
   const entry = join(root, 'actions', action, 'src', 'index.ts')
   // transpileOnly: type errors are the typecheck step's job, and must not block every bundle.
-  const { code, assets } = await ncc(entry, { quiet: true, sourceMap: false, minify: false, transpileOnly: true, license: 'licenses.txt' })
+  const { code: bundled, assets } = await ncc(entry, { quiet: true, sourceMap: false, minify: false, transpileOnly: true, license: 'licenses.txt' })
+  const code = inlineTextAssets(action, bundled, assets)
   await rm(outDir, { recursive: true, force: true })
   await mkdir(outDir, { recursive: true })
   await writeFile(join(outDir, 'index.js'), banner + code)

@@ -63877,8 +63877,11 @@ function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
  */
 class Inputs {
     source;
-    constructor(source = actionInputs) {
+    maskSecret;
+    /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
+    constructor(source = actionInputs, maskSecret = core_setSecret) {
         this.source = source;
+        this.maskSecret = maskSecret;
     }
     string(name) {
         return this.source(name).trim();
@@ -63901,10 +63904,10 @@ class Inputs {
     secret(name) {
         const value = this.source(name);
         if (value.trim() !== '') {
-            core_setSecret(value);
+            this.maskSecret(value);
             for (const line of value.split(/\r?\n/))
                 if (line.trim().length >= 4)
-                    core_setSecret(line.trim());
+                    this.maskSecret(line.trim());
         }
         return value.trim() === '' ? '' : value;
     }
@@ -64736,461 +64739,21 @@ function jsonPrefix(value) {
     return json.slice(0, -1);
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/deploy/remote-lib.ts
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./packages/core/src/deploy/remote/index.ts
+
 /**
- * The host side of a deploy: a static POSIX sh library. Every value it uses arrives as a
- * quoted variable assignment placed before it (see scripts.ts), as a function argument, or on
- * stdin; nothing in here is generated. Lists (services, files, container ids) are
- * space-separated words that were validated to contain no spaces or glob characters.
- *
- * Written without `${`: it lives in a String.raw template. Exit codes are in ExitCode.
+ * The host side of a deploy: the static POSIX sh library in lib.sh, read as text (the
+ * bundler inlines it into each action's dist/). Every value it uses arrives as a quoted variable
+ * assignment placed before it (see scripts.ts), as a function argument, or on stdin; nothing in
+ * it is generated. Lists (services, files, container ids) are space-separated words that were
+ * validated to contain no spaces or glob characters. Its exit codes are ExitCode's, handed to it
+ * as variables; the events it prints are the words below (a unit test checks lib.sh against them).
  */
-const REMOTE_LIBRARY = String.raw `
-set -u
-set -f
-# A relative remote-dir is relative to the login's home directory, as scp would take it.
-case $GL_DIR in /*) ;; *) GL_DIR="$HOME/$GL_DIR" ;; esac
-GL_STATE="$GL_DIR/.gitops-lite"
-GL_CONTAINER_FORMAT='{"id":{{json .Id}},"name":{{json .Name}},"service":{{json (index .Config.Labels "com.docker.compose.service")}},"oneoff":{{json (index .Config.Labels "com.docker.compose.oneoff")}},"configHash":{{json (index .Config.Labels "com.docker.compose.config-hash")}},"image":{{json .Config.Image}},"state":{{json .State.Status}},"health":{{with index .State "Health"}}{{json .Status}}{{else}}null{{end}},"exitCode":{{.State.ExitCode}},"restartPolicy":{{json .HostConfig.RestartPolicy.Name}}}'
-# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.
-# The restart policy gets a trailing dot so an empty one still makes a word.
-GL_STATUS_FORMAT='{{.State.Status}} {{with index .State "Health"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'
-GL_STEADY_SECONDS=5
-GL_POLL_SECONDS=10
-GL_LOG_LINES=40
-GL_FAILED=
-
-gl_event() { printf '%s %s\n' "$GL_MARK" "$*"; }
-gl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\n' "$*" >&2; exit "$gl_code"; }
-
-# Tools the deploy needs, and which compose binary runs it.
-gl_check_host() {
-  gl_user=$(id -un 2>/dev/null || echo "this user")
-  command -v docker >/dev/null 2>&1 || gl_fail 69 "docker is not installed on the host, or not on the PATH of $gl_user"
-  # A hung registry or engine must not hold the lock forever.
-  GL_TIMEOUT=
-  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT="timeout $GL_COMMAND_TIMEOUT"; fi
-  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
-    gl_fail 69 "$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?"
-  for gl_tool in base64 sha256sum flock mktemp awk; do
-    command -v "$gl_tool" >/dev/null 2>&1 || gl_fail 69 "$gl_tool is not installed on the host"
-  done
-  case $GL_COMPOSE_PREF in
-    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail 69 "'docker compose' (the Compose v2 plugin) does not work on the host" ;;
-    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail 69 "docker-compose is not installed on the host" ;;
-    *)
-      if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2
-      elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1
-      else gl_fail 69 "neither 'docker compose' nor docker-compose is installed on the host"
-      fi ;;
-  esac
-}
-
-# Every docker call is bounded by command-timeout (when the host has timeout(1)).
-gl_docker() { $GL_TIMEOUT docker "$@"; }
-
-gl_compose() {
-  if [ -n "$GL_PROJECT" ]; then set -- -p "$GL_PROJECT" "$@"; fi
-  if [ "$GL_COMPOSE" = v2 ]; then gl_docker compose "$@"; else $GL_TIMEOUT docker-compose "$@"; fi
-}
-
-# Compose with this stack's files, read from the current directory; relative paths in them
-# resolve against the remote directory, where they are deployed.
-gl_project() {
-  gl_n=$#
-  for gl_f in $GL_COMPOSE_FILES; do set -- "$@" -f "$gl_f"; done
-  while [ "$gl_n" -gt 0 ]; do set -- "$@" "$1"; shift; gl_n=$((gl_n - 1)); done
-  gl_compose --project-directory "$GL_DIR" "$@"
-}
-
-# The project name: given, else what compose v2 resolved, else compose's default for the directory.
-gl_resolve_project() {
-  [ -n "$GL_PROJECT" ] && return 0
-  if [ "$GL_COMPOSE" = v2 ]; then
-    GL_PROJECT=$(sed -n 's/^  "name": "\([a-z0-9_-]*\)",*$/\1/p' "$1" | head -n 1)
-  fi
-  if [ -z "$GL_PROJECT" ]; then
-    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.
-    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$GL_DIR/.env" 2>/dev/null | tail -n 1 | tr -d '"'"'"' \r')
-    [ -n "$GL_PROJECT" ] || GL_PROJECT=$(basename "$GL_DIR")
-    GL_PROJECT=$(printf '%s' "$GL_PROJECT" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')
-  fi
-  [ -n "$GL_PROJECT" ] || gl_fail 65 "cannot tell the compose project name for $GL_DIR"
-}
-
-# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never
-# leaves a stale lock behind. Polls so busybox flock (no -w) works too.
-gl_lock() {
-  exec 9>>"$GL_STATE/lock" || gl_fail 70 "cannot open $GL_STATE/lock"
-  flock -n "$1" 9 && return 0
-  gl_event lock-wait "$(head -n 1 "$GL_STATE/lock.owner" 2>/dev/null)"
-  gl_left=$GL_LOCK_TIMEOUT
-  until flock -n "$1" 9; do
-    if [ "$gl_left" -le 0 ]; then
-      gl_event lock-timeout "$(head -n 1 "$GL_STATE/lock.owner" 2>/dev/null)"
-      exit 75
-    fi
-    sleep 1
-    gl_left=$((gl_left - 1))
-  done
-}
-
-gl_sha256() { sha256sum < "$1" 2>/dev/null | awk '{ print $1 }'; }
-
-# One line per path: sha256:<hex>, dir, other, missing or unreadable.
-gl_digest() {
-  for gl_p in "$@"; do
-    if [ -f "$gl_p" ]; then
-      gl_d=$(gl_sha256 "$gl_p")
-      if [ -n "$gl_d" ]; then echo "sha256:$gl_d"; else echo unreadable; fi
-    elif [ -d "$gl_p" ]; then echo dir
-    elif [ -e "$gl_p" ]; then echo other
-    else echo missing
-    fi
-  done
-}
-
-# stdin (base64) -> $GL_STAGE/$1
-gl_stage_file() {
-  mkdir -p "$GL_STAGE/$(dirname "$1")" && base64 -d > "$GL_STAGE/$1" || gl_fail 70 "cannot write $GL_STAGE/$1"
-}
-
-# Fails when docker cannot list or inspect them: "no containers" would plan every service as new.
-gl_containers() {
-  gl_ids=$(gl_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT") || return 1
-  [ -n "$gl_ids" ] || return 0
-  gl_docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null
-  # 1: a container went away between ps and inspect (the others are printed); more is an error.
-  [ $? -le 1 ]
-}
-
-gl_service_ids() {
-  gl_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT" \
-    --filter "label=com.docker.compose.service=$1" --filter "label=com.docker.compose.oneoff=False"
-}
-
-# --- inspection: read-only; files are staged in a temporary directory --------------------
-
-gl_inspect_begin() {
-  gl_check_host
-  GL_STAGE=$(mktemp -d) || gl_fail 70 "mktemp -d failed on the host"
-  trap 'rm -rf "$GL_STAGE"' EXIT
-}
-
-gl_inspect_report() {
-  if [ -f "$GL_STATE/lock" ]; then gl_lock -s; fi
-  cd "$GL_STAGE" || gl_fail 70 "cannot enter $GL_STAGE"
-  if [ "$GL_COMPOSE" = v2 ]; then gl_format='--format json'; else gl_format=; fi
-  gl_project config $gl_format > "$GL_STAGE/.gitops-lite-config" || gl_fail 65 "compose rejected the files (its message is above)"
-  gl_project config --hash '*' > "$GL_STAGE/.gitops-lite-hashes" || gl_fail 65 "compose could not hash the services (its message is above)"
-  gl_resolve_project "$GL_STAGE/.gitops-lite-config"
-  gl_event section compose
-  echo "$GL_COMPOSE"
-  gl_compose version --short 2>/dev/null | head -n 1
-  gl_event section directory
-  echo "$GL_DIR"
-  gl_event section project
-  echo "$GL_PROJECT"
-  gl_event section generation
-  cat "$GL_STATE/generation" 2>/dev/null || echo 0
-  gl_event section config
-  cat "$GL_STAGE/.gitops-lite-config"
-  echo # compose v2 ends its JSON without a newline
-  gl_event section hashes
-  cat "$GL_STAGE/.gitops-lite-hashes"
-  gl_event section containers
-  gl_containers || gl_fail 70 "docker could not list the containers of project $GL_PROJECT"
-  gl_event section record
-  cat "$GL_STATE/state" 2>/dev/null
-  gl_event section files
-  for gl_f in $GL_FILES; do gl_digest "$GL_DIR/$gl_f"; done
-  gl_event section end
-}
-
-# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------
-
-gl_apply_begin() {
-  gl_check_host
-  GL_RUN="$GL_STATE/runs/$GL_RUN_ID"
-  mkdir -p "$GL_RUN/new" || gl_fail 70 "cannot create $GL_RUN"
-  GL_STAGE="$GL_RUN/new"
-  gl_lock -x
-  gl_event phase locked
-  gl_started=$(date +%s)
-  printf '%s\n' "$GL_OWNER" > "$GL_STATE/lock.owner"
-  # However this script ends, the next run waiting for the lock must not be told we hold it.
-  trap ': > "$GL_STATE/lock.owner"' EXIT
-  gl_generation=$(cat "$GL_STATE/generation" 2>/dev/null || echo 0)
-  if [ "$gl_generation" != "$GL_EXPECT_GENERATION" ]; then
-    gl_event stale "$gl_generation"
-    exit 76
-  fi
-  echo $((gl_generation + 1)) > "$GL_STATE/generation.tmp" && mv -f "$GL_STATE/generation.tmp" "$GL_STATE/generation" ||
-    gl_fail 70 "cannot write $GL_STATE/generation"
-  # Keep the last 10 runs (logs and backups of replaced files).
-  ls -1t "$GL_STATE/runs" | tail -n +11 | while IFS= read -r gl_old; do rm -rf "$GL_STATE/runs/$gl_old"; done
-}
-
-# stdin (base64) -> $GL_RUN/$1
-gl_put() { base64 -d > "$GL_RUN/$1" || gl_fail 70 "cannot write $GL_RUN/$1"; }
-
-gl_is_secret_file() {
-  case $(basename "$1") in .env | .*.env) return 0 ;; esac
-  return 1
-}
-
-# Files the swap and the restore never touch: the VM's secrets, and the host's own records
-# under .gitops-lite/ (the lock, the record, the append-only audit log).
-gl_is_kept_file() {
-  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac
-  gl_is_secret_file "$1"
-}
-
-gl_pull() {
-  [ "$GL_PULL" = 1 ] || return 0
-  [ "$GL_FULL" = 1 ] || [ $# -gt 0 ] || return 0
-  gl_event phase pull
-  (cd "$GL_STAGE" && gl_project pull --quiet "$@")
-}
-
-# Backs up what will be replaced, then renames each staged file into place (atomic per file).
-gl_swap() {
-  [ -n "$GL_FILES" ] || return 0
-  gl_event phase swap
-  mkdir -p "$GL_RUN/old" && : > "$GL_RUN/old.absent" || return 1
-  for gl_f in $GL_FILES; do
-    if gl_is_kept_file "$gl_f"; then continue; fi
-    if [ -e "$GL_DIR/$gl_f" ]; then
-      mkdir -p "$GL_RUN/old/$(dirname "$gl_f")" && cp -p "$GL_DIR/$gl_f" "$GL_RUN/old/$gl_f" || return 1
-    else
-      echo "$gl_f" >> "$GL_RUN/old.absent"
-    fi
-  done
-  for gl_f in $GL_FILES; do
-    if gl_is_kept_file "$gl_f"; then continue; fi
-    mkdir -p "$GL_DIR/$(dirname "$gl_f")" && mv -f "$GL_STAGE/$gl_f" "$GL_DIR/$gl_f" || return 1
-  done
-}
-
-# Puts back every file the swap replaced or added; fails, naming each file it could not put
-# back, so a rollback never brings "the previous version" up on the new files.
-gl_restore() {
-  [ -n "$GL_FILES" ] || return 0
-  gl_event phase restore
-  gl_restore_rc=0
-  for gl_f in $GL_FILES; do
-    if gl_is_kept_file "$gl_f"; then continue; fi
-    if [ -e "$GL_RUN/old/$gl_f" ]; then
-      cp -p "$GL_RUN/old/$gl_f" "$GL_DIR/$gl_f.gitops-lite-restore" && mv -f "$GL_DIR/$gl_f.gitops-lite-restore" "$GL_DIR/$gl_f" ||
-        { gl_event restore-failed "$gl_f"; gl_restore_rc=1; }
-    elif grep -qxF "$gl_f" "$GL_RUN/old.absent" 2>/dev/null; then
-      rm -f "$GL_DIR/$gl_f" || { gl_event restore-failed "$gl_f"; gl_restore_rc=1; }
-    fi
-  done
-  return $gl_restore_rc
-}
-
-gl_up() {
-  gl_event phase up
-  if [ "$GL_FULL" = 1 ]; then
-    (cd "$GL_DIR" && gl_project up -d --remove-orphans --force-recreate)
-  elif [ $# -gt 0 ]; then
-    (cd "$GL_DIR" && gl_project up -d --no-deps --force-recreate "$@")
-  fi
-}
-
-gl_remove_services() {
-  for gl_s in "$@"; do
-    gl_ids=$(gl_service_ids "$gl_s")
-    [ -z "$gl_ids" ] || gl_docker rm -f $gl_ids >/dev/null
-  done
-}
-
-# Arguments are pairs: service container-id. Tries every container; each failed removal is
-# reported (docker's message, then a remove-failed event naming the service) and makes it fail.
-gl_remove_containers() {
-  [ $# -gt 0 ] || return 0
-  gl_event phase remove
-  gl_rc=0
-  while [ $# -ge 2 ]; do
-    if ! gl_docker rm -f "$2" >/dev/null; then
-      gl_event remove-failed "$1"
-      gl_rc=1
-    fi
-    shift 2
-  done
-  return "$gl_rc"
-}
-
-# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed
-gl_status() {
-  gl_ids=$(gl_service_ids "$1") || { echo "2 docker-error -"; return; }
-  [ -n "$gl_ids" ] || { echo "3 no-container -"; return; }
-  gl_rank=0 gl_detail=healthy gl_sig=
-  for gl_id in $gl_ids; do
-    gl_line=$(gl_docker inspect --format "$GL_STATUS_FORMAT" "$gl_id" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }
-    set -- $gl_line
-    case $1/$2 in
-      running/healthy) ;;
-      running/unhealthy) echo "3 unhealthy -"; return ;;
-      running/starting) gl_rank=2 gl_detail=starting ;;
-      running/none)
-        gl_sig="$gl_sig$gl_id:$5:$6,"
-        if [ "$gl_rank" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;
-      exited/* | dead/*)
-        case $4/$3 in
-          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished
-          no./* | ./*) echo "3 exited($3) -"; return ;;
-          *) gl_rank=2 gl_detail="restarting" ;;
-        esac ;;
-      *) gl_rank=2 gl_detail="$1/$2" ;;
-    esac
-  done
-  echo "$gl_rank $gl_detail $gl_sig-"
-}
-
-# Waits until every service is healthy (healthcheck) or has run unchanged for
-# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it
-# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.
-gl_wait_healthy() {
-  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot
-  # hold the wait far past health-timeout; a call that times out counts as "not ready yet".
-  gl_saved_timeout=$GL_TIMEOUT
-  [ -z "$GL_TIMEOUT" ] || GL_TIMEOUT="timeout $GL_POLL_SECONDS"
-  gl_poll_healthy "$@"
-  gl_poll_rc=$?
-  GL_TIMEOUT=$gl_saved_timeout
-  return $gl_poll_rc
-}
-
-gl_poll_healthy() {
-  gl_services="$*"
-  [ -n "$gl_services" ] || return 0
-  gl_event phase health "$gl_services"
-  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))
-  gl_dir=$(mktemp -d) || return 1
-  while :; do
-    gl_pending=
-    gl_i=0
-    for gl_s in $gl_services; do
-      gl_i=$((gl_i + 1))
-      set -- $(gl_status "$gl_s")
-      if [ "$(cat "$gl_dir/$gl_i.last" 2>/dev/null)" != "$2" ]; then
-        echo "$2" > "$gl_dir/$gl_i.last"
-        gl_event health "$gl_s" "$2"
-      fi
-      case $1 in
-        0) ;;
-        1)
-          gl_now=$(date +%s)
-          if [ "$(sed -n 1p "$gl_dir/$gl_i.sig" 2>/dev/null)" = "$3" ]; then
-            if [ $((gl_now - $(sed -n 2p "$gl_dir/$gl_i.sig"))) -lt "$GL_STEADY_SECONDS" ]; then gl_pending="$gl_pending $gl_s"; fi
-          else
-            printf '%s\n%s\n' "$3" "$gl_now" > "$gl_dir/$gl_i.sig"
-            gl_pending="$gl_pending $gl_s"
-          fi ;;
-        2) gl_pending="$gl_pending $gl_s" ;;
-        *)
-          GL_FAILED=$gl_s
-          gl_event failed "$gl_s" "$2"
-          rm -rf "$gl_dir"
-          return 1 ;;
-      esac
-    done
-    if [ -z "$gl_pending" ]; then
-      gl_event phase healthy
-      rm -rf "$gl_dir"
-      return 0
-    fi
-    if [ "$(date +%s)" -ge "$gl_deadline" ]; then
-      set -- $gl_pending
-      GL_FAILED=$1
-      for gl_s in $gl_pending; do gl_event failed "$gl_s" "not-ready-after-$GL_HEALTH_TIMEOUT-s"; done
-      rm -rf "$gl_dir"
-      return 1
-    fi
-    # Sub-second: a healthcheck that passes just after a poll should not cost a whole second.
-    sleep 0.5
-  done
-}
-
-gl_show_logs() {
-  [ -n "$1" ] || return 0
-  for gl_id in $(gl_service_ids "$1"); do
-    gl_logs=$(gl_docker logs --tail "$GL_LOG_LINES" "$gl_id" 2>&1)
-    if [ -n "$gl_logs" ]; then
-      echo "Last $GL_LOG_LINES log lines of $1 (container $(echo "$gl_id" | cut -c1-12)):"
-      printf '%s\n' "$gl_logs" | sed 's/^/  | /'
-    else
-      echo "$1 (container $(echo "$gl_id" | cut -c1-12)) logged nothing."
-    fi
-    gl_checks=$(gl_docker inspect --format '{{with index .State "Health"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' "$gl_id" 2>/dev/null | grep -v '^$' | tail -n 5)
-    if [ -n "$gl_checks" ]; then
-      echo "Last healthchecks of $1:"
-      printf '%s\n' "$gl_checks" | sed 's/^/  | /'
-    fi
-  done
-}
-
-gl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' "$1" ;; esac; }
-
-# The record of what is deployed: the header and unchanged services' lines from the client,
-# then each deployed service's line from the client (with the config hash its inspection saw)
-# completed by the label compose put on the container it created.
-gl_write_record() {
-  {
-    cat "$GL_RUN/record.head"
-    for gl_s in "$@"; do
-      gl_prefix=$(awk -v s="$gl_s" '$1 == s { sub(/^[^ ]* /, ""); print; exit }' "$GL_RUN/record.services")
-      gl_c=
-      for gl_id in $(gl_service_ids "$gl_s"); do
-        gl_c=$(gl_docker inspect --format '{{index .Config.Labels "com.docker.compose.config-hash"}}' "$gl_id" 2>/dev/null)
-        break
-      done
-      printf '%s,"containerHash":"%s"}\n' "$gl_prefix" "$(gl_hex "$gl_c")"
-    done
-  } > "$GL_STATE/state.tmp" && mv -f "$GL_STATE/state.tmp" "$GL_STATE/state"
-}
-
-gl_finish() {
-  printf '%s,"result":"%s","durationSeconds":%s}\n' "$GL_AUDIT" "$1" "$(($(date +%s) - gl_started))" >> "$GL_STATE/audit.log"
-  : > "$GL_STATE/lock.owner"
-  gl_event result "$1"
-  exit "$2"
-}
-
-gl_apply_main() {
-  if ! gl_pull $GL_DEPLOY; then gl_finish failed 12; fi
-  if ! gl_swap; then
-    gl_event swap-failed
-    gl_restore || gl_finish rollback-failed 11
-    gl_finish failed 12
-  fi
-  if ! gl_up $GL_DEPLOY; then
-    gl_event up-failed
-  elif gl_wait_healthy $GL_DEPLOY; then
-    gl_removed=1
-    gl_remove_containers $GL_REMOVE || gl_removed=0
-    if ! gl_write_record $GL_DEPLOY; then
-      rm -f "$GL_STATE/state.tmp" 2>/dev/null
-      printf 'gitops-lite: %s\n' "the services are deployed, but $GL_STATE/state could not be written" >&2
-      gl_finish deployed-without-record 14
-    fi
-    [ "$gl_removed" = 1 ] || gl_finish remove-failed 15
-    gl_finish success 0
-  fi
-  gl_show_logs "$GL_FAILED"
-  [ "$GL_ROLLBACK" = 1 ] || gl_finish failed 13
-  gl_event phase rollback
-  gl_restore || gl_finish rollback-failed 11
-  gl_remove_services $GL_NEW_SERVICES
-  if gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; then gl_finish rolled-back 10; fi
-  gl_show_logs "$GL_FAILED"
-  gl_finish rollback-failed 11
-}
-`;
-/** Exit codes of the remote scripts. */
-const remote_lib_ExitCode = {
+const REMOTE_LIBRARY = "# shellcheck shell=sh\n# Lists (services, files, container ids) are space-separated words split on purpose where they\n# are used unquoted (set -f turns globbing off); `a && b || gl_fail ...` fails when either step does.\n# shellcheck disable=SC2086,SC2015\n# Exit codes are the GL_EXIT_* variables set before the library from ExitCode (index.ts); the\n# words after $GL_MARK on an event line are the ones index.ts lists.\nset -u\nset -f\n# A relative remote-dir is relative to the login's home directory, as scp would take it.\ncase $GL_DIR in /*) ;; *) GL_DIR=\"$HOME/$GL_DIR\" ;; esac\nGL_STATE=\"$GL_DIR/.gitops-lite\"\nGL_CONTAINER_FORMAT='{\"id\":{{json .Id}},\"name\":{{json .Name}},\"service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},\"oneoff\":{{json (index .Config.Labels \"com.docker.compose.oneoff\")}},\"configHash\":{{json (index .Config.Labels \"com.docker.compose.config-hash\")}},\"image\":{{json .Config.Image}},\"state\":{{json .State.Status}},\"health\":{{with index .State \"Health\"}}{{json .Status}}{{else}}null{{end}},\"exitCode\":{{.State.ExitCode}},\"restartPolicy\":{{json .HostConfig.RestartPolicy.Name}}}'\n# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.\n# The restart policy gets a trailing dot so an empty one still makes a word.\nGL_STATUS_FORMAT='{{.State.Status}} {{with index .State \"Health\"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'\nGL_STEADY_SECONDS=5\nGL_POLL_SECONDS=10\nGL_LOG_LINES=40\nGL_FAILED=\n\ngl_event() { printf '%s %s\\n' \"$GL_MARK\" \"$*\"; }\ngl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\\n' \"$*\" >&2; exit \"$gl_code\"; }\n\n# Tools the deploy needs, and which compose binary runs it.\ngl_check_host() {\n  gl_user=$(id -un 2>/dev/null || echo \"this user\")\n  command -v docker >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker is not installed on the host, or not on the PATH of $gl_user\"\n  # A hung registry or engine must not hold the lock forever.\n  GL_TIMEOUT=\n  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT=\"timeout $GL_COMMAND_TIMEOUT\"; fi\n  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||\n    gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?\"\n  for gl_tool in base64 sha256sum flock mktemp awk; do\n    command -v \"$gl_tool\" >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_tool is not installed on the host\"\n  done\n  case $GL_COMPOSE_PREF in\n    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"'docker compose' (the Compose v2 plugin) does not work on the host\" ;;\n    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker-compose is not installed on the host\" ;;\n    *)\n      if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2\n      elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1\n      else gl_fail \"$GL_EXIT_MISSING_TOOL\" \"neither 'docker compose' nor docker-compose is installed on the host\"\n      fi ;;\n  esac\n}\n\n# Every docker call is bounded by command-timeout (when the host has timeout(1)).\ngl_docker() { $GL_TIMEOUT docker \"$@\"; }\n\ngl_compose() {\n  if [ -n \"$GL_PROJECT\" ]; then set -- -p \"$GL_PROJECT\" \"$@\"; fi\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_docker compose \"$@\"; else $GL_TIMEOUT docker-compose \"$@\"; fi\n}\n\n# Compose with this stack's files, read from the current directory; relative paths in them\n# resolve against the remote directory, where they are deployed.\ngl_project() {\n  gl_n=$#\n  for gl_f in $GL_COMPOSE_FILES; do set -- \"$@\" -f \"$gl_f\"; done\n  while [ \"$gl_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; gl_n=$((gl_n - 1)); done\n  gl_compose --project-directory \"$GL_DIR\" \"$@\"\n}\n\n# The project name: given, else what compose v2 resolved, else compose's default for the directory.\ngl_resolve_project() {\n  [ -n \"$GL_PROJECT\" ] && return 0\n  if [ \"$GL_COMPOSE\" = v2 ]; then\n    GL_PROJECT=$(sed -n 's/^  \"name\": \"\\([a-z0-9_-]*\\)\",*$/\\1/p' \"$1\" | head -n 1)\n  fi\n  if [ -z \"$GL_PROJECT\" ]; then\n    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.\n    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' \"$GL_DIR/.env\" 2>/dev/null | tail -n 1 | tr -d '\"'\"'\"' \\r')\n    [ -n \"$GL_PROJECT\" ] || GL_PROJECT=$(basename \"$GL_DIR\")\n    GL_PROJECT=$(printf '%s' \"$GL_PROJECT\" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')\n  fi\n  [ -n \"$GL_PROJECT\" ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"cannot tell the compose project name for $GL_DIR\"\n}\n\n# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never\n# leaves a stale lock behind. Polls so busybox flock (no -w) works too.\ngl_lock() {\n  exec 9>>\"$GL_STATE/lock\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot open $GL_STATE/lock\"\n  flock -n \"$1\" 9 && return 0\n  gl_event lock-wait \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n  gl_left=$GL_LOCK_TIMEOUT\n  until flock -n \"$1\" 9; do\n    if [ \"$gl_left\" -le 0 ]; then\n      gl_event lock-timeout \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n      exit \"$GL_EXIT_LOCK_TIMEOUT\"\n    fi\n    sleep 1\n    gl_left=$((gl_left - 1))\n  done\n}\n\ngl_sha256() { sha256sum < \"$1\" 2>/dev/null | awk '{ print $1 }'; }\n\n# One line per path: sha256:<hex>, dir, other, missing or unreadable.\ngl_digest() {\n  for gl_p in \"$@\"; do\n    if [ -f \"$gl_p\" ]; then\n      gl_d=$(gl_sha256 \"$gl_p\")\n      if [ -n \"$gl_d\" ]; then echo \"sha256:$gl_d\"; else echo unreadable; fi\n    elif [ -d \"$gl_p\" ]; then echo dir\n    elif [ -e \"$gl_p\" ]; then echo other\n    else echo missing\n    fi\n  done\n}\n\n# stdin (base64) -> $GL_STAGE/$1\ngl_stage_file() {\n  mkdir -p \"$GL_STAGE/$(dirname \"$1\")\" && base64 -d > \"$GL_STAGE/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STAGE/$1\"\n}\n\n# Fails when docker cannot list or inspect them: \"no containers\" would plan every service as new.\ngl_containers() {\n  gl_ids=$(gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\") || return 1\n  [ -n \"$gl_ids\" ] || return 0\n  gl_docker inspect --format \"$GL_CONTAINER_FORMAT\" $gl_ids 2>/dev/null\n  # 1: a container went away between ps and inspect (the others are printed); more is an error.\n  [ $? -le 1 ]\n}\n\ngl_service_ids() {\n  gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" \\\n    --filter \"label=com.docker.compose.service=$1\" --filter \"label=com.docker.compose.oneoff=False\"\n}\n\n# --- inspection: read-only; files are staged in a temporary directory --------------------\n\ngl_inspect_begin() {\n  gl_check_host\n  GL_STAGE=$(mktemp -d) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"mktemp -d failed on the host\"\n  trap 'rm -rf \"$GL_STAGE\"' EXIT\n}\n\ngl_inspect_report() {\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot enter $GL_STAGE\"\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_format='--format json'; else gl_format=; fi\n  gl_project config $gl_format > \"$GL_STAGE/.gitops-lite-config\" || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose rejected the files (its message is above)\"\n  gl_project config --hash '*' > \"$GL_STAGE/.gitops-lite-hashes\" || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose could not hash the services (its message is above)\"\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  gl_event section compose\n  echo \"$GL_COMPOSE\"\n  gl_compose version --short 2>/dev/null | head -n 1\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  cat \"$GL_STATE/generation\" 2>/dev/null || echo 0\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo # compose v2 ends its JSON without a newline\n  gl_event section hashes\n  cat \"$GL_STAGE/.gitops-lite-hashes\"\n  gl_event section containers\n  gl_containers || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------\n\ngl_apply_begin() {\n  gl_check_host\n  GL_RUN=\"$GL_STATE/runs/$GL_RUN_ID\"\n  mkdir -p \"$GL_RUN/new\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_RUN\"\n  GL_STAGE=\"$GL_RUN/new\"\n  gl_lock -x\n  gl_event phase locked\n  gl_started=$(date +%s)\n  printf '%s\\n' \"$GL_OWNER\" > \"$GL_STATE/lock.owner\"\n  # However this script ends, the next run waiting for the lock must not be told we hold it.\n  trap ': > \"$GL_STATE/lock.owner\"' EXIT\n  gl_generation=$(cat \"$GL_STATE/generation\" 2>/dev/null || echo 0)\n  if [ \"$gl_generation\" != \"$GL_EXPECT_GENERATION\" ]; then\n    gl_event stale \"$gl_generation\"\n    exit \"$GL_EXIT_STALE_PLAN\"\n  fi\n  echo $((gl_generation + 1)) > \"$GL_STATE/generation.tmp\" && mv -f \"$GL_STATE/generation.tmp\" \"$GL_STATE/generation\" ||\n    gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STATE/generation\"\n  # Keep the last 10 runs (logs and backups of replaced files).\n  # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'\n  ls -1t \"$GL_STATE/runs\" | tail -n +11 | while IFS= read -r gl_old; do rm -rf \"$GL_STATE/runs/$gl_old\"; done\n}\n\n# stdin (base64) -> $GL_RUN/$1\ngl_put() { base64 -d > \"$GL_RUN/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_RUN/$1\"; }\n\ngl_is_secret_file() {\n  case $(basename \"$1\") in .env | .*.env) return 0 ;; esac\n  return 1\n}\n\n# Files the swap and the restore never touch: the VM's secrets, and the host's own records\n# under .gitops-lite/ (the lock, the record, the append-only audit log).\ngl_is_kept_file() {\n  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac\n  gl_is_secret_file \"$1\"\n}\n\ngl_pull() {\n  [ \"$GL_PULL\" = 1 ] || return 0\n  [ \"$GL_FULL\" = 1 ] || [ $# -gt 0 ] || return 0\n  gl_event phase pull\n  (cd \"$GL_STAGE\" && gl_project pull --quiet \"$@\")\n}\n\n# Backs up what will be replaced, then renames each staged file into place (atomic per file).\ngl_swap() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase swap\n  mkdir -p \"$GL_RUN/old\" && : > \"$GL_RUN/old.absent\" || return 1\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_DIR/$gl_f\" ]; then\n      mkdir -p \"$GL_RUN/old/$(dirname \"$gl_f\")\" && cp -p \"$GL_DIR/$gl_f\" \"$GL_RUN/old/$gl_f\" || return 1\n    else\n      echo \"$gl_f\" >> \"$GL_RUN/old.absent\"\n    fi\n  done\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    mkdir -p \"$GL_DIR/$(dirname \"$gl_f\")\" && mv -f \"$GL_STAGE/$gl_f\" \"$GL_DIR/$gl_f\" || return 1\n  done\n}\n\n# Puts back every file the swap replaced or added; fails, naming each file it could not put\n# back, so a rollback never brings \"the previous version\" up on the new files.\ngl_restore() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase restore\n  gl_restore_rc=0\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_RUN/old/$gl_f\" ]; then\n      cp -p \"$GL_RUN/old/$gl_f\" \"$GL_DIR/$gl_f.gitops-lite-restore\" && mv -f \"$GL_DIR/$gl_f.gitops-lite-restore\" \"$GL_DIR/$gl_f\" ||\n        { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    elif grep -qxF \"$gl_f\" \"$GL_RUN/old.absent\" 2>/dev/null; then\n      rm -f \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    fi\n  done\n  return $gl_restore_rc\n}\n\ngl_up() {\n  gl_event phase up\n  if [ \"$GL_FULL\" = 1 ]; then\n    (cd \"$GL_DIR\" && gl_project up -d --remove-orphans --force-recreate)\n  elif [ $# -gt 0 ]; then\n    (cd \"$GL_DIR\" && gl_project up -d --no-deps --force-recreate \"$@\")\n  fi\n}\n\ngl_remove_services() {\n  for gl_s in \"$@\"; do\n    gl_ids=$(gl_service_ids \"$gl_s\")\n    [ -z \"$gl_ids\" ] || gl_docker rm -f $gl_ids >/dev/null\n  done\n}\n\n# Arguments are pairs: service container-id. Tries every container; each failed removal is\n# reported (docker's message, then a remove-failed event naming the service) and makes it fail.\ngl_remove_containers() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  while [ $# -ge 2 ]; do\n    if ! gl_docker rm -f \"$2\" >/dev/null; then\n      gl_event remove-failed \"$1\"\n      gl_rc=1\n    fi\n    shift 2\n  done\n  return \"$gl_rc\"\n}\n\n# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed\ngl_status() {\n  gl_ids=$(gl_service_ids \"$1\") || { echo \"2 docker-error -\"; return; }\n  [ -n \"$gl_ids\" ] || { echo \"3 no-container -\"; return; }\n  gl_rank=0 gl_detail=healthy gl_sig=\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker inspect --format \"$GL_STATUS_FORMAT\" \"$gl_id\" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }\n    set -- $gl_line\n    case $1/$2 in\n      running/healthy) ;;\n      running/unhealthy) echo \"3 unhealthy -\"; return ;;\n      running/starting) gl_rank=2 gl_detail=starting ;;\n      running/none)\n        gl_sig=\"$gl_sig$gl_id:$5:$6,\"\n        if [ \"$gl_rank\" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;\n      exited/* | dead/*)\n        case $4/$3 in\n          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished\n          no./* | ./*) echo \"3 exited($3) -\"; return ;;\n          *) gl_rank=2 gl_detail=\"restarting\" ;;\n        esac ;;\n      *) gl_rank=2 gl_detail=\"$1/$2\" ;;\n    esac\n  done\n  echo \"$gl_rank $gl_detail $gl_sig-\"\n}\n\n# Waits until every service is healthy (healthcheck) or has run unchanged for\n# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it\n# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.\ngl_wait_healthy() {\n  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot\n  # hold the wait far past health-timeout; a call that times out counts as \"not ready yet\".\n  gl_saved_timeout=$GL_TIMEOUT\n  [ -z \"$GL_TIMEOUT\" ] || GL_TIMEOUT=\"timeout $GL_POLL_SECONDS\"\n  gl_poll_healthy \"$@\"\n  gl_poll_rc=$?\n  GL_TIMEOUT=$gl_saved_timeout\n  return $gl_poll_rc\n}\n\ngl_poll_healthy() {\n  gl_services=\"$*\"\n  [ -n \"$gl_services\" ] || return 0\n  gl_event phase health \"$gl_services\"\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_dir=$(mktemp -d) || return 1\n  while :; do\n    gl_pending=\n    gl_i=0\n    for gl_s in $gl_services; do\n      gl_i=$((gl_i + 1))\n      # shellcheck disable=SC2046 # gl_status prints three words\n      set -- $(gl_status \"$gl_s\")\n      if [ \"$(cat \"$gl_dir/$gl_i.last\" 2>/dev/null)\" != \"$2\" ]; then\n        echo \"$2\" > \"$gl_dir/$gl_i.last\"\n        gl_event health \"$gl_s\" \"$2\"\n      fi\n      case $1 in\n        0) ;;\n        1)\n          gl_now=$(date +%s)\n          if [ \"$(sed -n 1p \"$gl_dir/$gl_i.sig\" 2>/dev/null)\" = \"$3\" ]; then\n            if [ $((gl_now - $(sed -n 2p \"$gl_dir/$gl_i.sig\"))) -lt \"$GL_STEADY_SECONDS\" ]; then gl_pending=\"$gl_pending $gl_s\"; fi\n          else\n            printf '%s\\n%s\\n' \"$3\" \"$gl_now\" > \"$gl_dir/$gl_i.sig\"\n            gl_pending=\"$gl_pending $gl_s\"\n          fi ;;\n        2) gl_pending=\"$gl_pending $gl_s\" ;;\n        *)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"$2\"\n          rm -rf \"$gl_dir\"\n          return 1 ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      gl_event phase healthy\n      rm -rf \"$gl_dir\"\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-ready-after-$GL_HEALTH_TIMEOUT-s\"; done\n      rm -rf \"$gl_dir\"\n      return 1\n    fi\n    # Sub-second: a healthcheck that passes just after a poll should not cost a whole second.\n    sleep 0.5\n  done\n}\n\ngl_show_logs() {\n  [ -n \"$1\" ] || return 0\n  for gl_id in $(gl_service_ids \"$1\"); do\n    gl_logs=$(gl_docker logs --tail \"$GL_LOG_LINES\" \"$gl_id\" 2>&1)\n    if [ -n \"$gl_logs\" ]; then\n      echo \"Last $GL_LOG_LINES log lines of $1 (container $(echo \"$gl_id\" | cut -c1-12)):\"\n      printf '%s\\n' \"$gl_logs\" | sed 's/^/  | /'\n    else\n      echo \"$1 (container $(echo \"$gl_id\" | cut -c1-12)) logged nothing.\"\n    fi\n    gl_checks=$(gl_docker inspect --format '{{with index .State \"Health\"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' \"$gl_id\" 2>/dev/null | grep -v '^$' | tail -n 5)\n    if [ -n \"$gl_checks\" ]; then\n      echo \"Last healthchecks of $1:\"\n      printf '%s\\n' \"$gl_checks\" | sed 's/^/  | /'\n    fi\n  done\n}\n\ngl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' \"$1\" ;; esac; }\n\n# The record of what is deployed: the header and unchanged services' lines from the client,\n# then each deployed service's line from the client (with the config hash its inspection saw)\n# completed by the label compose put on the container it created.\ngl_write_record() {\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in \"$@\"; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_c=\n      for gl_id in $(gl_service_ids \"$gl_s\"); do\n        gl_c=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.config-hash\"}}' \"$gl_id\" 2>/dev/null)\n        break\n      done\n      printf '%s,\"containerHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_c\")\"\n    done\n  } > \"$GL_STATE/state.tmp\" && mv -f \"$GL_STATE/state.tmp\" \"$GL_STATE/state\"\n}\n\ngl_finish() {\n  printf '%s,\"result\":\"%s\",\"durationSeconds\":%s}\\n' \"$GL_AUDIT\" \"$1\" \"$(($(date +%s) - gl_started))\" >> \"$GL_STATE/audit.log\"\n  : > \"$GL_STATE/lock.owner\"\n  gl_event result \"$1\"\n  exit \"$2\"\n}\n\ngl_apply_main() {\n  if ! gl_pull $GL_DEPLOY; then gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"; fi\n  if ! gl_swap; then\n    gl_event swap-failed\n    gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n    gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n  fi\n  if ! gl_up $GL_DEPLOY; then\n    gl_event up-failed\n  elif gl_wait_healthy $GL_DEPLOY; then\n    gl_removed=1\n    gl_remove_containers $GL_REMOVE || gl_removed=0\n    if ! gl_write_record $GL_DEPLOY; then\n      rm -f \"$GL_STATE/state.tmp\" 2>/dev/null\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/state could not be written\" >&2\n      gl_finish deployed-without-record \"$GL_EXIT_DEPLOYED_WITHOUT_RECORD\"\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed \"$GL_EXIT_REMOVE_FAILED\"\n    gl_finish success \"$GL_EXIT_OK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed \"$GL_EXIT_FAILED_NO_ROLLBACK\"\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_remove_services $GL_NEW_SERVICES\n  if gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; then gl_finish rolled-back \"$GL_EXIT_ROLLED_BACK\"; fi\n  gl_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n}\n";
+/** Exit codes of the remote scripts; the library gets them as variables (see exitCodeVariables). */
+const remote_ExitCode = {
     ok: 0,
     rolledBack: 10,
     rollbackFailed: 11,
@@ -65206,8 +64769,42 @@ const remote_lib_ExitCode = {
     lockTimeout: 75,
     stalePlan: 76
 };
+/** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
+function exitCodeVariables() {
+    return Object.fromEntries(Object.entries(remote_ExitCode).map(([name, code]) => [`GL_EXIT_${name.replace(/[A-Z]/g, '_$&').toUpperCase()}`, String(code)]));
+}
+/** What the library prints after the mark on an event line: `<mark> <event> <words>...`. */
+const remoteEvents = (/* unused pure expression or super */ null && ([
+    'section',
+    'lock-wait',
+    'lock-timeout',
+    'stale',
+    'phase',
+    'health',
+    'failed',
+    'swap-failed',
+    'up-failed',
+    'restore-failed',
+    'remove-failed',
+    'result'
+]));
+/** The steps of an apply, each announced by a `phase` event. */
+const applyPhases = (/* unused pure expression or super */ null && (['locked', 'pull', 'swap', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore']));
+/** The parts of the inspection's output, each after a `section` event. */
+const inspectionSections = (/* unused pure expression or super */ null && ([
+    'compose',
+    'directory',
+    'project',
+    'generation',
+    'config',
+    'hashes',
+    'containers',
+    'record',
+    'files',
+    'end'
+]));
 /** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
-const ATTACHED_BOOTSTRAP = 't=$(mktemp) || exit 70; cat > "$t" || exit 70; sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r';
+const ATTACHED_BOOTSTRAP = `t=$(mktemp) || exit ${remote_ExitCode.hostError}; cat > "$t" || exit ${remote_ExitCode.hostError}; ` + 'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r';
 /**
  * Saves the script from stdin to $1/apply.sh and runs it detached from the SSH session, so a
  * dropped connection never leaves a half-done deploy: the host finishes it (or rolls back) and
@@ -65217,7 +64814,7 @@ const DETACHED_BOOTSTRAP = [
     'd=$1',
     'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
     // A fresh folder per apply: a second script written into a running one's folder would be read by it.
-    'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit 70',
+    'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit ' + remote_ExitCode.hostError,
     `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
     'n=0',
     'while :; do',
@@ -65464,9 +65061,13 @@ function words(items) {
 function base64Lines(content) {
     return (Buffer.isBuffer(content) ? content : Buffer.from(content)).toString('base64').replace(/.{1,76}/g, '$&\n');
 }
-/** The variables every remote function may read (`extra` adds to or overrides them), then the library. */
-function prelude(stack, mark, limits, files, extra = {}) {
+/**
+ * The variables every remote function may read (`extra` adds to or overrides them), then the
+ * library: the one place that lists what the library is given (its unit tests start here too).
+ */
+function libraryScript(stack, mark, limits, files, extra = {}) {
     const variables = {
+        ...exitCodeVariables(),
         GL_MARK: mark,
         GL_DIR: stack.remoteDir,
         GL_PROJECT: stack.projectName,
@@ -65498,14 +65099,14 @@ function runDirOf(remoteDir, runId) {
  * containers, the last deploy's record and the digests of the files now in remote-dir.
  */
 function inspectScript(stack, files, mark, limits) {
-    const script = prelude(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin');
+    const script = libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin');
     for (const file of files)
         script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content));
     return script.code('gl_inspect_report').toString();
 }
 /** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
 function digestScript(stack, paths, mark, limits) {
-    return prelude(stack, mark, limits, []).command(['gl_digest', ...paths]).toString();
+    return libraryScript(stack, mark, limits, []).command(['gl_digest', ...paths]).toString();
 }
 /** Round trip 3: lock, generation check, pull, swap, up, health wait, record or rollback. */
 function applyScript(input) {
@@ -65517,7 +65118,7 @@ function applyScript(input) {
             throw new Error(`No single-line record prefix for service '${service}'`);
         return `${service} ${prefix}\n`;
     });
-    const script = prelude(input.stack, input.mark, input.limits, changed, {
+    const script = libraryScript(input.stack, input.mark, input.limits, changed, {
         // The apply uses what the inspection found, so both run the same compose on the same project.
         GL_PROJECT: plan.project,
         GL_COMPOSE_PREF: plan.compose === 'v2' ? 'docker compose' : 'docker-compose',
@@ -65573,7 +65174,7 @@ function describeOwner(json) {
  * which also reaches the job summary, the plan output and the annotation, points there.
  */
 function remoteError(host, step, result, limits, log, apply) {
-    if (result.code === remote_lib_ExitCode.lockTimeout) {
+    if (result.code === remote_ExitCode.lockTimeout) {
         const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? '';
         return new errors_UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {
             fix: "Wait for that run to finish (or cancel it) and rerun; raise 'lock-timeout' if deploys often queue."
@@ -65584,12 +65185,12 @@ function remoteError(host, step, result, limits, log, apply) {
     if (stderr !== '')
         log.remote(stderr.split('\n'));
     const fixes = {
-        [remote_lib_ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
-        [remote_lib_ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
+        [remote_ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
+        [remote_ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
     };
     const code = result.code ?? -1;
     // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
-    const nothingChanged = !apply || code === remote_lib_ExitCode.invalidFiles || code === remote_lib_ExitCode.missingTool || code === remote_lib_ExitCode.hostError;
+    const nothingChanged = !apply || code === remote_ExitCode.invalidFiles || code === remote_ExitCode.missingTool || code === remote_ExitCode.hostError;
     const fallback = nothingChanged
         ? 'Nothing was changed on the host. Check the message above, then rerun.'
         : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
@@ -65679,33 +65280,33 @@ async function deployToHost(shell, options, log) {
         }
         events.flush();
         switch (result.code) {
-            case remote_lib_ExitCode.ok:
+            case remote_ExitCode.ok:
                 return done('deployed', plan);
-            case remote_lib_ExitCode.stalePlan:
+            case remote_ExitCode.stalePlan:
                 if (attempt >= maxPlanAttempts) {
                     return done('failed', plan, new errors_UserError(`Other runs kept deploying to ${shell.name}; planned ${attempt} times without applying`, { fix: 'Rerun the workflow.' }));
                 }
                 log.info(`Another run deployed to ${shell.name} since this run looked; planning again`);
                 continue;
-            case remote_lib_ExitCode.rolledBack:
+            case remote_ExitCode.rolledBack:
                 return done('rolled-back', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
                     fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
                 }));
-            case remote_lib_ExitCode.rollbackFailed:
+            case remote_ExitCode.rollbackFailed:
                 return done('failed', plan, new errors_UserError(events.restoreFailed.length > 0
                     ? `The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`
                     : `The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, { fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).` }));
-            case remote_lib_ExitCode.failedBeforeChange:
+            case remote_ExitCode.failedBeforeChange:
                 return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, { fix: 'See the output above (a failed pull is the usual cause), fix it and rerun.' }));
-            case remote_lib_ExitCode.deployedWithoutRecord:
+            case remote_ExitCode.deployedWithoutRecord:
                 return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed and healthy, but the deploy record (${plan.directory}/.gitops-lite/state) could not be written`, {
                     fix: "See the host's message above (a full disk or lost write permission are the usual causes) and fix it. " +
                         'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.' +
                         (removeFailed.length > 0 ? ` The containers of ${removeFailed.join(', ')} (gone from the compose files) could not be removed either.` : '')
                 }));
-            case remote_lib_ExitCode.removeFailed:
+            case remote_ExitCode.removeFailed:
                 return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed and healthy, but the containers of ${removeFailed.join(', ') || 'a service'} (gone from the compose files) could not be removed`, { fix: "See docker's message above, fix the cause on the host, and rerun: the next run removes them again." }));
-            case remote_lib_ExitCode.failedNoRollback:
+            case remote_ExitCode.failedNoRollback:
                 return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, { fix: 'See the service log lines above.' }));
             default:
                 return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }));
@@ -65821,6 +65422,7 @@ class EventReader {
     event(text) {
         const [kind, ...rest] = text.split(' ');
         const [subject, state] = rest;
+        // Typed so that every case is an event lib.sh prints; anything else goes to the default.
         switch (kind) {
             case 'phase':
                 if (subject === 'rollback')
@@ -66029,8 +65631,6 @@ class GitCommandManager {
     }
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./packages/core/src/ssh/private-key.ts
 
 

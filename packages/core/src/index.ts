@@ -96,7 +96,7 @@ export {
   type SshEndpoint
 } from './ssh/client'
 export { checkPrivateKey } from './ssh/private-key'
-// Deploy: planning, the remote script, the record, several hosts.
+// Deploy: planning, the host-side library and its scripts, the record, several hosts.
 export { jsonPrefix, parseRecord, type RecordedService } from './deploy/record'
 export {
   parseComposeModel,
@@ -115,8 +115,17 @@ export {
   type StackFile
 } from './deploy/stack-files'
 export { computePlan, pathsToDigest, type PlanInput } from './deploy/plan'
-export { DETACHED_BOOTSTRAP, REMOTE_LIBRARY } from './deploy/remote-lib'
-export { applyScript, digestScript, inspectScript, type ComposeCommand, type StackTarget } from './deploy/scripts'
+export {
+  applyPhases,
+  ATTACHED_BOOTSTRAP,
+  DETACHED_BOOTSTRAP,
+  ExitCode,
+  exitCodeVariables,
+  inspectionSections,
+  REMOTE_LIBRARY,
+  remoteEvents
+} from './deploy/remote'
+export { applyScript, digestScript, inspectScript, libraryScript, type ComposeCommand, type StackTarget } from './deploy/scripts'
 export { deployToHost, type DeployLog, type DeployOptions, type HostOutcome, type RunInfo } from './deploy/deployer'
 export { deployHosts, failureOf, type Outcome } from './deploy/hosts'
 export { imageChange } from './deploy/format'

@@ -21,7 +21,11 @@ function empty(name: string, fix = `Set '${name}' in the step's 'with:' block.`)
  * name, the value given and the form expected.
  */
 export class Inputs {
-  constructor(private readonly source: InputSource = actionInputs) {}
+  /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
+  constructor(
+    private readonly source: InputSource = actionInputs,
+    private readonly maskSecret: (secret: string) => void = core.setSecret
+  ) {}
 
   string(name: string): string {
     return this.source(name).trim()
@@ -45,8 +49,8 @@ export class Inputs {
   secret(name: string): string {
     const value = this.source(name)
     if (value.trim() !== '') {
-      core.setSecret(value)
-      for (const line of value.split(/\r?\n/)) if (line.trim().length >= 4) core.setSecret(line.trim())
+      this.maskSecret(value)
+      for (const line of value.split(/\r?\n/)) if (line.trim().length >= 4) this.maskSecret(line.trim())
     }
     return value.trim() === '' ? '' : value
   }

@@ -33,6 +33,15 @@ describe('Inputs', () => {
     expect(error?.describe()).toBe("Input 'repository' is required but was empty. Set 'repository' in the step's 'with:' block.")
   })
 
+  it('registers a secret, and each line of a multi-line one, with the runner', () => {
+    const masked: string[] = []
+    const values: Record<string, string> = { key: '-----BEGIN-----\nabcdef\nxy\n', empty: '  ' }
+    const inputs = new Inputs((name) => values[name] ?? '', (secret) => masked.push(secret))
+    expect(inputs.secret('key')).toBe('-----BEGIN-----\nabcdef\nxy\n')
+    expect(inputs.secret('empty')).toBe('')
+    expect(masked).toEqual(['-----BEGIN-----\nabcdef\nxy\n', '-----BEGIN-----', 'abcdef'])
+  })
+
   it('splits lists on newlines and commas, and lines without comments', () => {
     expect(parseList('api, worker\n\n web ,')).toEqual(['api', 'worker', 'web'])
     expect(from({ files: 'compose.yaml\n# staging only\n  compose.prod.yaml  \n' }).lines('files')).toEqual([

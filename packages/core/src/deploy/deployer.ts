@@ -4,7 +4,7 @@ import { ConnectionLostError, type ExecResult, type RemoteShell } from '../ssh/c
 import { formatPlan } from './format'
 import { computePlan, pathsToDigest, type HostPlan } from './plan'
 import { jsonPrefix, RECORD_SCHEMA, type AuditEntry, type RecordedService, type RecordHeader } from './record'
-import { ExitCode } from './remote-lib'
+import { ExitCode, type ApplyPhase, type RemoteEvent } from './remote'
 import { parseInspection, type HostReport } from './report'
 import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
 import type { StackFile } from './stack-files'
@@ -344,7 +344,8 @@ class EventReader {
   private event(text: string): void {
     const [kind, ...rest] = text.split(' ')
     const [subject, state] = rest
-    switch (kind) {
+    // Typed so that every case is an event lib.sh prints; anything else goes to the default.
+    switch (kind as RemoteEvent) {
       case 'phase':
         if (subject === 'rollback') this.rollingBack = true
         this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`)
@@ -388,7 +389,7 @@ const rollbackMessages: Record<string, string> = {
   up: 'Bringing the previous version back',
   health: 'Waiting for the previous version to be healthy',
   healthy: 'The previous version is healthy'
-}
+} satisfies Partial<Record<ApplyPhase, string>>
 
 const phaseMessages: Record<string, string> = {
   locked: 'Took the deploy lock',
@@ -400,4 +401,4 @@ const phaseMessages: Record<string, string> = {
   remove: 'Removing the services gone from the compose files',
   rollback: 'Rolling back: restoring the previous files and services',
   restore: 'Restoring the previous files'
-}
+} satisfies Record<ApplyPhase, string>

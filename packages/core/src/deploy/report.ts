@@ -3,6 +3,7 @@ import { posix } from 'node:path'
 import { parse } from 'yaml'
 import { UserError } from '../errors'
 import { parseRecord, type ComposeVariant, type DeployRecord } from './record'
+import type { InspectionSection } from './remote'
 
 /** A container of the project, as the inspection reads it with docker inspect. */
 export interface ContainerState {
@@ -85,13 +86,13 @@ export function splitSections(stdout: string, mark: string): Map<string, string>
 export function parseInspection(stdout: string, mark: string, host = 'the host'): HostReport {
   const sections = splitSections(stdout, mark)
   const rerun = 'Nothing was changed on the host (the inspection only reads). See the output above in the log, then rerun.'
-  if (!sections.has('end')) {
+  if (!sections.has('end' satisfies InspectionSection)) {
     throw new UserError(`The inspection output from ${host} is incomplete (it stopped before its end)`, {
       fix: `${rerun} A full disk or a killed shell on the host are the usual causes.`
     })
   }
-  const section = (name: string) => sections.get(name) ?? ''
-  const lines = (name: string) => section(name).split('\n').filter((line) => line.trim() !== '')
+  const section = (name: InspectionSection) => sections.get(name) ?? ''
+  const lines = (name: InspectionSection) => section(name).split('\n').filter((line) => line.trim() !== '')
   const [compose, composeVersion = ''] = lines('compose')
   if (compose !== 'v2' && compose !== 'v1') {
     throw new UserError(`The inspection output from ${host} is incomplete (it names no compose variant, v2 or v1)`, { fix: rerun })

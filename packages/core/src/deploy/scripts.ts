@@ -1,6 +1,6 @@
 import { posix } from 'node:path'
 import { ShellScript, shellCommand } from '../shell'
-import { ATTACHED_BOOTSTRAP, DETACHED_BOOTSTRAP, REMOTE_LIBRARY } from './remote-lib'
+import { ATTACHED_BOOTSTRAP, DETACHED_BOOTSTRAP, exitCodeVariables, REMOTE_LIBRARY } from './remote'
 import type { HostPlan } from './plan'
 import type { StackFile } from './stack-files'
 
@@ -35,9 +35,19 @@ function base64Lines(content: Buffer | string): string {
   return (Buffer.isBuffer(content) ? content : Buffer.from(content)).toString('base64').replace(/.{1,76}/g, '$&\n')
 }
 
-/** The variables every remote function may read (`extra` adds to or overrides them), then the library. */
-function prelude(stack: StackTarget, mark: string, limits: ScriptLimits, files: readonly string[], extra: Record<string, string> = {}): ShellScript {
+/**
+ * The variables every remote function may read (`extra` adds to or overrides them), then the
+ * library: the one place that lists what the library is given (its unit tests start here too).
+ */
+export function libraryScript(
+  stack: StackTarget,
+  mark: string,
+  limits: ScriptLimits,
+  files: readonly string[],
+  extra: Record<string, string> = {}
+): ShellScript {
   const variables: Record<string, string> = {
+    ...exitCodeVariables(),
     GL_MARK: mark,
     GL_DIR: stack.remoteDir,
     GL_PROJECT: stack.projectName,
@@ -72,14 +82,14 @@ export function runDirOf(remoteDir: string, runId: string): string {
  * containers, the last deploy's record and the digests of the files now in remote-dir.
  */
 export function inspectScript(stack: StackTarget, files: readonly StackFile[], mark: string, limits: ScriptLimits): string {
-  const script = prelude(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin')
+  const script = libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin')
   for (const file of files) script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content))
   return script.code('gl_inspect_report').toString()
 }
 
 /** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
 export function digestScript(stack: StackTarget, paths: readonly string[], mark: string, limits: ScriptLimits): string {
-  return prelude(stack, mark, limits, []).command(['gl_digest', ...paths]).toString()
+  return libraryScript(stack, mark, limits, []).command(['gl_digest', ...paths]).toString()
 }
 
 export interface ApplyScriptInput {
@@ -111,7 +121,7 @@ export function applyScript(input: ApplyScriptInput): string {
     if (prefix === undefined || prefix.includes('\n')) throw new Error(`No single-line record prefix for service '${service}'`)
     return `${service} ${prefix}\n`
   })
-  const script = prelude(input.stack, input.mark, input.limits, changed, {
+  const script = libraryScript(input.stack, input.mark, input.limits, changed, {
     // The apply uses what the inspection found, so both run the same compose on the same project.
     GL_PROJECT: plan.project,
     GL_COMPOSE_PREF: plan.compose === 'v2' ? 'docker compose' : 'docker-compose',

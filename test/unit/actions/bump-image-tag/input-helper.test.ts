@@ -16,7 +16,7 @@ function workspace(): string {
 function settings(dir: string, inputs: Record<string, string>, event: { eventName: string; eventPayload: unknown; repository?: string } = { eventName: 'push', eventPayload: {} }) {
   // The runner applies action.yml's defaults; these are the ones the helper requires.
   const defaults: Record<string, string> = { 'author-name': 'github-actions[bot]', 'author-email': 'bot@users.noreply.github.com' }
-  return readSettings(new Inputs((name) => inputs[name] ?? defaults[name] ?? ''), { workspace: dir, ...event })
+  return readSettings(new Inputs((name) => inputs[name] ?? defaults[name] ?? '', () => {}), { workspace: dir, ...event })
 }
 
 describe('bump-image-tag settings', () => {

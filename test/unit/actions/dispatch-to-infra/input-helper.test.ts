@@ -5,7 +5,7 @@ import { refusal } from '../../../helpers/refusal'
 const valid = { token: 'github_pat_11DDDDDDD0settingstoken', repository: 'acme/infra', service: 'api', image: 'ghcr.io/acme/api', tag: 'v1' }
 
 function settings(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}) {
-  return readSettings(new Inputs((name) => ({ ...valid, ...inputs })[name] ?? ''), readRunnerContext(env))
+  return readSettings(new Inputs((name) => ({ ...valid, ...inputs })[name] ?? '', () => {}), readRunnerContext(env))
 }
 
 describe('isLoopbackHost', () => {

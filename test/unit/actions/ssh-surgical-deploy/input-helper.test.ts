@@ -23,21 +23,12 @@ function workspace(files: Record<string, string> = { 'compose.yaml': 'services:\
 
 function settings(values: Record<string, string>, dir = workspace()) {
   const all: Record<string, string> = { host: 'deploy@vm1', key: key.private, 'known-hosts': knownHosts, 'remote-dir': '/srv/app', ...values }
-  return readSettings(new Inputs((name) => all[name] ?? ''), dir)
+  return readSettings(new Inputs((name) => all[name] ?? '', () => {}), dir)
 }
 
 function failure(values: Record<string, string>, dir?: string): string {
   return refusal(() => settings(values, dir)).describe()
 }
-
-// Inputs.secret() registers every key with the runner (::add-mask:: on stdout); keep the test output readable.
-const write = process.stdout.write.bind(process.stdout)
-beforeAll(() => {
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => (String(chunk).startsWith('::add-mask::') ? true : write(chunk, ...rest))) as typeof process.stdout.write
-})
-afterAll(() => {
-  process.stdout.write = write
-})
 
 describe('ssh-surgical-deploy inputs', () => {
   it('reads a typical step into typed settings', () => {

@@ -1,14 +1,22 @@
 // The host side, run locally by sh: the generated scripts parse, values stay data, and the
 // library's health wait, lock, file swap and detached runner behave (docker is a fake here).
 import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
+  ATTACHED_BOOTSTRAP,
   DETACHED_BOOTSTRAP,
+  ExitCode,
   REMOTE_LIBRARY,
   ShellScript,
+  applyPhases,
   applyScript,
+  exitCodeVariables,
+  inspectionSections,
+  libraryScript,
+  remoteEvents,
   computePlan,
   digestScript,
   inspectScript,
@@ -78,12 +86,28 @@ describe('generated scripts', () => {
   })
 })
 
-/** Runs the library with a fake docker on PATH; `body` is the code to run after it. */
+describe('lib.sh and the TypeScript side', () => {
+  const matches = (pattern: RegExp) => [...new Set([...REMOTE_LIBRARY.matchAll(pattern)].map((m) => m[1]))].sort()
+
+  it('agree on the events, the apply phases and the inspection sections', () => {
+    expect(matches(/\bgl_event ([a-z-]+)/g)).toEqual([...remoteEvents].sort())
+    expect(matches(/\bgl_event phase ([a-z-]+)/g)).toEqual([...applyPhases].sort())
+    expect(matches(/\bgl_event section ([a-z-]+)/g)).toEqual([...inspectionSections].sort())
+  })
+
+  it('agree on the exit codes: the library exits only with the ExitCode variables it is given', () => {
+    expect(matches(/\$(GL_EXIT_[A-Z_]+)/g)).toEqual(Object.keys(exitCodeVariables()).sort())
+    expect(exitCodeVariables()).toMatchObject({ GL_EXIT_OK: '0', GL_EXIT_ROLLED_BACK: '10', GL_EXIT_STALE_PLAN: '76' })
+    expect(REMOTE_LIBRARY).not.toMatch(/\b(exit|gl_fail|gl_finish [a-z-]+) +[0-9]/)
+  })
+})
+
+/** Runs the library as a deploy gives it (libraryScript) with a fake docker on PATH; `body` is the code to run after it. */
 function runLibrary(body: string, fake: string, env: Record<string, string> = {}) {
-  const vars = { GL_MARK: '@@gl', GL_DIR: join(fake, 'remote'), GL_PROJECT: 'app', GL_COMPOSE_PREF: 'auto', GL_COMPOSE_FILES: 'compose.yaml', GL_FILES: '', GL_LOCK_TIMEOUT: '1', GL_COMMAND_TIMEOUT: '60', GL_HEALTH_TIMEOUT: '5', GL_TIMEOUT: '', ...env }
-  const script = new ShellScript()
-  for (const [name, value] of Object.entries(vars)) script.assign(name, value)
-  script.code(REMOTE_LIBRARY).code('GL_STEADY_SECONDS=1').code(body)
+  const target: StackTarget = { remoteDir: join(fake, 'remote'), composeFiles: ['compose.yaml'], projectName: 'app', composeCommand: 'auto' }
+  const hostLimits = { lockTimeoutSeconds: 1, commandTimeoutSeconds: 60, healthTimeoutSeconds: 5 }
+  // GL_TIMEOUT is gl_check_host's, which these tests skip.
+  const script = libraryScript(target, '@@gl', hostLimits, [], { GL_TIMEOUT: '', ...env }).code('GL_STEADY_SECONDS=1').code(body)
   return spawnSync('sh', ['-c', script.toString()], { encoding: 'utf8', env: { ...process.env, PATH: `${join(fake, 'bin')}:${process.env.PATH}`, FAKE: fake }, timeout: 20_000 })
 }
 
@@ -174,7 +198,7 @@ describe('the lock (gl_lock)', () => {
     await new Promise((resolve) => holder.stdout.once('data', resolve))
     const waiter = runLibrary('gl_lock -x; echo got-it', fake, { GL_LOCK_TIMEOUT: '1' })
     holder.kill()
-    expect(waiter.status).toBe(75)
+    expect(waiter.status).toBe(ExitCode.lockTimeout)
     expect(events(waiter.stdout)).toEqual(['lock-wait {"runUrl":"https://github.com/acme/infra/actions/runs/1"}', 'lock-timeout {"runUrl":"https://github.com/acme/infra/actions/runs/1"}'])
     const free = runLibrary('gl_lock -x; echo got-it', fake)
     expect(free.stdout).toContain('got-it') // a dead holder leaves no stale lock
@@ -219,7 +243,7 @@ describe('a restore that cannot put a file back', () => {
     const env = { GL_FILES: 'compose.yaml', GL_DEPLOY: 'web', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"a":1', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
     const script = `GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_swap() { mkdir -p "$GL_RUN/old/compose.yaml" && : > "$GL_RUN/old.absent" && mv -f "$GL_STAGE/compose.yaml" "$GL_DIR/compose.yaml"; }; gl_apply_main`
     const result = runLibrary(script, fake, env)
-    expect(result.status).toBe(11)
+    expect(result.status).toBe(ExitCode.rollbackFailed)
     const seen = events(result.stdout)
     expect(seen.slice(seen.indexOf('phase rollback'))).toEqual(['phase rollback', 'phase restore', 'restore-failed compose.yaml', 'result rollback-failed'])
     expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('new compose\n')
@@ -233,7 +257,7 @@ describe('an apply that fails after taking the lock', () => {
     mkdirSync(join(state, 'generation.tmp'), { recursive: true }) // a directory: the generation cannot be written
     const env = { GL_RUN_ID: 'r1', GL_OWNER: '{"runUrl":"u"}', GL_EXPECT_GENERATION: '0' }
     const result = runLibrary('gl_apply_begin; echo "not reached"', fake, env)
-    expect(result.status).toBe(70)
+    expect(result.status).toBe(ExitCode.hostError)
     expect(result.stderr).toContain('cannot write')
     expect(readFileSync(join(state, 'lock.owner'), 'utf8')).toBe('')
   })
@@ -329,11 +353,38 @@ describe('the end of an apply (gl_apply_main)', () => {
     writeFileSync(join(state, 'lock.owner'), '{"runUrl":"u"}\n')
     const env = { GL_DEPLOY: 'web', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"services":["web"]', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
     const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_apply_main`, fake, env)
-    expect(result.status).toBe(14)
+    expect(result.status).toBe(ExitCode.deployedWithoutRecord)
     expect(events(result.stdout)).toEqual(expect.arrayContaining(['phase healthy', 'result deployed-without-record']))
     expect(result.stderr).toContain('the services are deployed, but')
     expect(JSON.parse(readFileSync(join(state, 'audit.log'), 'utf8'))).toMatchObject({ services: ['web'], result: 'deployed-without-record' })
     expect(readFileSync(join(state, 'lock.owner'), 'utf8')).toBe('')
+  })
+})
+
+describe('the host checks (gl_check_host)', () => {
+  it('exit with missingTool, naming what is missing', () => {
+    const fake = fakeHost({})
+    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\nexit 1\n') // installed, but the engine does not answer
+    const result = runLibrary('gl_check_host; echo "not reached"', fake)
+    expect(result.status).toBe(ExitCode.missingTool)
+    expect(result.stderr).toMatch(/^gitops-lite: .* cannot reach the Docker engine/)
+  })
+})
+
+describe('the digests of host files (gl_digest)', () => {
+  it('prints one line per path: its sha256, dir, or missing', () => {
+    const fake = fakeHost({})
+    writeFileSync(join(fake, 'a.txt'), 'x\n')
+    const result = runLibrary(`gl_digest "${join(fake, 'a.txt')}" "${join(fake, 'bin')}" "${join(fake, 'none')}"`, fake)
+    const sha = createHash('sha256').update('x\n').digest('hex')
+    expect(result.stdout).toBe(`sha256:${sha}\ndir\nmissing\n`)
+  })
+})
+
+describe('the attached runner', () => {
+  it('runs the script from stdin with stdin closed and exits with its code', () => {
+    const result = spawnSync('sh', ['-c', ATTACHED_BOOTSTRAP], { input: 'read -r line || echo "no stdin"\nexit 4\n', encoding: 'utf8' })
+    expect([result.status, result.stdout]).toEqual([4, 'no stdin\n'])
   })
 })
 
@@ -351,7 +402,7 @@ describe('the detached runner', () => {
     const first = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo first\n', encoding: 'utf8' })
     expect([first.status, first.stdout]).toEqual([0, 'first\n'])
     const second = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo second\n', encoding: 'utf8' })
-    expect(second.status).toBe(70)
+    expect(second.status).toBe(ExitCode.hostError)
     expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toBe('echo first\n')
   })
 

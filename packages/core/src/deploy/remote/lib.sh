@@ -1,12 +1,9 @@
-/**
- * The host side of a deploy: a static POSIX sh library. Every value it uses arrives as a
- * quoted variable assignment placed before it (see scripts.ts), as a function argument, or on
- * stdin; nothing in here is generated. Lists (services, files, container ids) are
- * space-separated words that were validated to contain no spaces or glob characters.
- *
- * Written without `${`: it lives in a String.raw template. Exit codes are in ExitCode.
- */
-export const REMOTE_LIBRARY = String.raw`
+# shellcheck shell=sh
+# Lists (services, files, container ids) are space-separated words split on purpose where they
+# are used unquoted (set -f turns globbing off); `a && b || gl_fail ...` fails when either step does.
+# shellcheck disable=SC2086,SC2015
+# Exit codes are the GL_EXIT_* variables set before the library from ExitCode (index.ts); the
+# words after $GL_MARK on an event line are the ones index.ts lists.
 set -u
 set -f
 # A relative remote-dir is relative to the login's home directory, as scp would take it.
@@ -27,22 +24,22 @@ gl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\n' "$*" >&2; exit "$gl_co
 # Tools the deploy needs, and which compose binary runs it.
 gl_check_host() {
   gl_user=$(id -un 2>/dev/null || echo "this user")
-  command -v docker >/dev/null 2>&1 || gl_fail 69 "docker is not installed on the host, or not on the PATH of $gl_user"
+  command -v docker >/dev/null 2>&1 || gl_fail "$GL_EXIT_MISSING_TOOL" "docker is not installed on the host, or not on the PATH of $gl_user"
   # A hung registry or engine must not hold the lock forever.
   GL_TIMEOUT=
   if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT="timeout $GL_COMMAND_TIMEOUT"; fi
   gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
-    gl_fail 69 "$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?"
+    gl_fail "$GL_EXIT_MISSING_TOOL" "$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?"
   for gl_tool in base64 sha256sum flock mktemp awk; do
-    command -v "$gl_tool" >/dev/null 2>&1 || gl_fail 69 "$gl_tool is not installed on the host"
+    command -v "$gl_tool" >/dev/null 2>&1 || gl_fail "$GL_EXIT_MISSING_TOOL" "$gl_tool is not installed on the host"
   done
   case $GL_COMPOSE_PREF in
-    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail 69 "'docker compose' (the Compose v2 plugin) does not work on the host" ;;
-    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail 69 "docker-compose is not installed on the host" ;;
+    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail "$GL_EXIT_MISSING_TOOL" "'docker compose' (the Compose v2 plugin) does not work on the host" ;;
+    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail "$GL_EXIT_MISSING_TOOL" "docker-compose is not installed on the host" ;;
     *)
       if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2
       elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1
-      else gl_fail 69 "neither 'docker compose' nor docker-compose is installed on the host"
+      else gl_fail "$GL_EXIT_MISSING_TOOL" "neither 'docker compose' nor docker-compose is installed on the host"
       fi ;;
   esac
 }
@@ -74,22 +71,22 @@ gl_resolve_project() {
     # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.
     GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$GL_DIR/.env" 2>/dev/null | tail -n 1 | tr -d '"'"'"' \r')
     [ -n "$GL_PROJECT" ] || GL_PROJECT=$(basename "$GL_DIR")
-    GL_PROJECT=$(printf '%s' "$GL_PROJECT" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')
+    GL_PROJECT=$(printf '%s' "$GL_PROJECT" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')
   fi
-  [ -n "$GL_PROJECT" ] || gl_fail 65 "cannot tell the compose project name for $GL_DIR"
+  [ -n "$GL_PROJECT" ] || gl_fail "$GL_EXIT_INVALID_FILES" "cannot tell the compose project name for $GL_DIR"
 }
 
 # flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never
 # leaves a stale lock behind. Polls so busybox flock (no -w) works too.
 gl_lock() {
-  exec 9>>"$GL_STATE/lock" || gl_fail 70 "cannot open $GL_STATE/lock"
+  exec 9>>"$GL_STATE/lock" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot open $GL_STATE/lock"
   flock -n "$1" 9 && return 0
   gl_event lock-wait "$(head -n 1 "$GL_STATE/lock.owner" 2>/dev/null)"
   gl_left=$GL_LOCK_TIMEOUT
   until flock -n "$1" 9; do
     if [ "$gl_left" -le 0 ]; then
       gl_event lock-timeout "$(head -n 1 "$GL_STATE/lock.owner" 2>/dev/null)"
-      exit 75
+      exit "$GL_EXIT_LOCK_TIMEOUT"
     fi
     sleep 1
     gl_left=$((gl_left - 1))
@@ -113,7 +110,7 @@ gl_digest() {
 
 # stdin (base64) -> $GL_STAGE/$1
 gl_stage_file() {
-  mkdir -p "$GL_STAGE/$(dirname "$1")" && base64 -d > "$GL_STAGE/$1" || gl_fail 70 "cannot write $GL_STAGE/$1"
+  mkdir -p "$GL_STAGE/$(dirname "$1")" && base64 -d > "$GL_STAGE/$1" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot write $GL_STAGE/$1"
 }
 
 # Fails when docker cannot list or inspect them: "no containers" would plan every service as new.
@@ -134,16 +131,16 @@ gl_service_ids() {
 
 gl_inspect_begin() {
   gl_check_host
-  GL_STAGE=$(mktemp -d) || gl_fail 70 "mktemp -d failed on the host"
+  GL_STAGE=$(mktemp -d) || gl_fail "$GL_EXIT_HOST_ERROR" "mktemp -d failed on the host"
   trap 'rm -rf "$GL_STAGE"' EXIT
 }
 
 gl_inspect_report() {
   if [ -f "$GL_STATE/lock" ]; then gl_lock -s; fi
-  cd "$GL_STAGE" || gl_fail 70 "cannot enter $GL_STAGE"
+  cd "$GL_STAGE" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot enter $GL_STAGE"
   if [ "$GL_COMPOSE" = v2 ]; then gl_format='--format json'; else gl_format=; fi
-  gl_project config $gl_format > "$GL_STAGE/.gitops-lite-config" || gl_fail 65 "compose rejected the files (its message is above)"
-  gl_project config --hash '*' > "$GL_STAGE/.gitops-lite-hashes" || gl_fail 65 "compose could not hash the services (its message is above)"
+  gl_project config $gl_format > "$GL_STAGE/.gitops-lite-config" || gl_fail "$GL_EXIT_INVALID_FILES" "compose rejected the files (its message is above)"
+  gl_project config --hash '*' > "$GL_STAGE/.gitops-lite-hashes" || gl_fail "$GL_EXIT_INVALID_FILES" "compose could not hash the services (its message is above)"
   gl_resolve_project "$GL_STAGE/.gitops-lite-config"
   gl_event section compose
   echo "$GL_COMPOSE"
@@ -160,7 +157,7 @@ gl_inspect_report() {
   gl_event section hashes
   cat "$GL_STAGE/.gitops-lite-hashes"
   gl_event section containers
-  gl_containers || gl_fail 70 "docker could not list the containers of project $GL_PROJECT"
+  gl_containers || gl_fail "$GL_EXIT_HOST_ERROR" "docker could not list the containers of project $GL_PROJECT"
   gl_event section record
   cat "$GL_STATE/state" 2>/dev/null
   gl_event section files
@@ -173,7 +170,7 @@ gl_inspect_report() {
 gl_apply_begin() {
   gl_check_host
   GL_RUN="$GL_STATE/runs/$GL_RUN_ID"
-  mkdir -p "$GL_RUN/new" || gl_fail 70 "cannot create $GL_RUN"
+  mkdir -p "$GL_RUN/new" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot create $GL_RUN"
   GL_STAGE="$GL_RUN/new"
   gl_lock -x
   gl_event phase locked
@@ -184,16 +181,17 @@ gl_apply_begin() {
   gl_generation=$(cat "$GL_STATE/generation" 2>/dev/null || echo 0)
   if [ "$gl_generation" != "$GL_EXPECT_GENERATION" ]; then
     gl_event stale "$gl_generation"
-    exit 76
+    exit "$GL_EXIT_STALE_PLAN"
   fi
   echo $((gl_generation + 1)) > "$GL_STATE/generation.tmp" && mv -f "$GL_STATE/generation.tmp" "$GL_STATE/generation" ||
-    gl_fail 70 "cannot write $GL_STATE/generation"
+    gl_fail "$GL_EXIT_HOST_ERROR" "cannot write $GL_STATE/generation"
   # Keep the last 10 runs (logs and backups of replaced files).
+  # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'
   ls -1t "$GL_STATE/runs" | tail -n +11 | while IFS= read -r gl_old; do rm -rf "$GL_STATE/runs/$gl_old"; done
 }
 
 # stdin (base64) -> $GL_RUN/$1
-gl_put() { base64 -d > "$GL_RUN/$1" || gl_fail 70 "cannot write $GL_RUN/$1"; }
+gl_put() { base64 -d > "$GL_RUN/$1" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot write $GL_RUN/$1"; }
 
 gl_is_secret_file() {
   case $(basename "$1") in .env | .*.env) return 0 ;; esac
@@ -335,6 +333,7 @@ gl_poll_healthy() {
     gl_i=0
     for gl_s in $gl_services; do
       gl_i=$((gl_i + 1))
+      # shellcheck disable=SC2046 # gl_status prints three words
       set -- $(gl_status "$gl_s")
       if [ "$(cat "$gl_dir/$gl_i.last" 2>/dev/null)" != "$2" ]; then
         echo "$2" > "$gl_dir/$gl_i.last"
@@ -421,11 +420,11 @@ gl_finish() {
 }
 
 gl_apply_main() {
-  if ! gl_pull $GL_DEPLOY; then gl_finish failed 12; fi
+  if ! gl_pull $GL_DEPLOY; then gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"; fi
   if ! gl_swap; then
     gl_event swap-failed
-    gl_restore || gl_finish rollback-failed 11
-    gl_finish failed 12
+    gl_restore || gl_finish rollback-failed "$GL_EXIT_ROLLBACK_FAILED"
+    gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"
   fi
   if ! gl_up $GL_DEPLOY; then
     gl_event up-failed
@@ -435,60 +434,17 @@ gl_apply_main() {
     if ! gl_write_record $GL_DEPLOY; then
       rm -f "$GL_STATE/state.tmp" 2>/dev/null
       printf 'gitops-lite: %s\n' "the services are deployed, but $GL_STATE/state could not be written" >&2
-      gl_finish deployed-without-record 14
+      gl_finish deployed-without-record "$GL_EXIT_DEPLOYED_WITHOUT_RECORD"
     fi
-    [ "$gl_removed" = 1 ] || gl_finish remove-failed 15
-    gl_finish success 0
+    [ "$gl_removed" = 1 ] || gl_finish remove-failed "$GL_EXIT_REMOVE_FAILED"
+    gl_finish success "$GL_EXIT_OK"
   fi
   gl_show_logs "$GL_FAILED"
-  [ "$GL_ROLLBACK" = 1 ] || gl_finish failed 13
+  [ "$GL_ROLLBACK" = 1 ] || gl_finish failed "$GL_EXIT_FAILED_NO_ROLLBACK"
   gl_event phase rollback
-  gl_restore || gl_finish rollback-failed 11
+  gl_restore || gl_finish rollback-failed "$GL_EXIT_ROLLBACK_FAILED"
   gl_remove_services $GL_NEW_SERVICES
-  if gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; then gl_finish rolled-back 10; fi
+  if gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; then gl_finish rolled-back "$GL_EXIT_ROLLED_BACK"; fi
   gl_show_logs "$GL_FAILED"
-  gl_finish rollback-failed 11
+  gl_finish rollback-failed "$GL_EXIT_ROLLBACK_FAILED"
 }
-`
-
-/** Exit codes of the remote scripts. */
-export const ExitCode = {
-  ok: 0,
-  rolledBack: 10,
-  rollbackFailed: 11,
-  failedBeforeChange: 12,
-  failedNoRollback: 13,
-  /** The services are deployed and healthy, but the record (state) could not be written. */
-  deployedWithoutRecord: 14,
-  /** The services are deployed and healthy, but removing a service gone from the files failed. */
-  removeFailed: 15,
-  invalidFiles: 65,
-  missingTool: 69,
-  hostError: 70,
-  lockTimeout: 75,
-  stalePlan: 76
-} as const
-
-/** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
-export const ATTACHED_BOOTSTRAP = 't=$(mktemp) || exit 70; cat > "$t" || exit 70; sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r'
-
-/**
- * Saves the script from stdin to $1/apply.sh and runs it detached from the SSH session, so a
- * dropped connection never leaves a half-done deploy: the host finishes it (or rolls back) and
- * releases the lock. Meanwhile its log is streamed back; the exit code is the script's.
- */
-export const DETACHED_BOOTSTRAP = [
-  'd=$1',
-  'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
-  // A fresh folder per apply: a second script written into a running one's folder would be read by it.
-  'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit 70',
-  `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
-  'n=0',
-  'while :; do',
-  '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',
-  '  t=$(($(wc -l < "$d/log")))',
-  '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
-  `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
-  '  sleep 0.2',
-  'done'
-].join('\n')

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs'
+
+/**
+ * The host side of a deploy: the static POSIX sh library in lib.sh, read as text (the
+ * bundler inlines it into each action's dist/). Every value it uses arrives as a quoted variable
+ * assignment placed before it (see scripts.ts), as a function argument, or on stdin; nothing in
+ * it is generated. Lists (services, files, container ids) are space-separated words that were
+ * validated to contain no spaces or glob characters. Its exit codes are ExitCode's, handed to it
+ * as variables; the events it prints are the words below (a unit test checks lib.sh against them).
+ */
+export const REMOTE_LIBRARY = readFileSync(new URL('./lib.sh', import.meta.url), 'utf8')
+
+/** Exit codes of the remote scripts; the library gets them as variables (see exitCodeVariables). */
+export const ExitCode = {
+  ok: 0,
+  rolledBack: 10,
+  rollbackFailed: 11,
+  failedBeforeChange: 12,
+  failedNoRollback: 13,
+  /** The services are deployed and healthy, but the record (state) could not be written. */
+  deployedWithoutRecord: 14,
+  /** The services are deployed and healthy, but removing a service gone from the files failed. */
+  removeFailed: 15,
+  invalidFiles: 65,
+  missingTool: 69,
+  hostError: 70,
+  lockTimeout: 75,
+  stalePlan: 76
+} as const
+
+/** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
+export function exitCodeVariables(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(ExitCode).map(([name, code]) => [`GL_EXIT_${name.replace(/[A-Z]/g, '_$&').toUpperCase()}`, String(code)])
+  )
+}
+
+/** What the library prints after the mark on an event line: `<mark> <event> <words>...`. */
+export const remoteEvents = [
+  'section',
+  'lock-wait',
+  'lock-timeout',
+  'stale',
+  'phase',
+  'health',
+  'failed',
+  'swap-failed',
+  'up-failed',
+  'restore-failed',
+  'remove-failed',
+  'result'
+] as const
+export type RemoteEvent = (typeof remoteEvents)[number]
+
+/** The steps of an apply, each announced by a `phase` event. */
+export const applyPhases = ['locked', 'pull', 'swap', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore'] as const
+export type ApplyPhase = (typeof applyPhases)[number]
+
+/** The parts of the inspection's output, each after a `section` event. */
+export const inspectionSections = [
+  'compose',
+  'directory',
+  'project',
+  'generation',
+  'config',
+  'hashes',
+  'containers',
+  'record',
+  'files',
+  'end'
+] as const
+export type InspectionSection = (typeof inspectionSections)[number]
+
+/** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
+export const ATTACHED_BOOTSTRAP =
+  `t=$(mktemp) || exit ${ExitCode.hostError}; cat > "$t" || exit ${ExitCode.hostError}; ` + 'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r'
+
+/**
+ * Saves the script from stdin to $1/apply.sh and runs it detached from the SSH session, so a
+ * dropped connection never leaves a half-done deploy: the host finishes it (or rolls back) and
+ * releases the lock. Meanwhile its log is streamed back; the exit code is the script's.
+ */
+export const DETACHED_BOOTSTRAP = [
+  'd=$1',
+  'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
+  // A fresh folder per apply: a second script written into a running one's folder would be read by it.
+  'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit ' + ExitCode.hostError,
+  `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
+  'n=0',
+  'while :; do',
+  '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',
+  '  t=$(($(wc -l < "$d/log")))',
+  '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
+  `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
+  '  sleep 0.2',
+  'done'
+].join('\n')
