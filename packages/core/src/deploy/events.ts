@@ -1,0 +1,114 @@
+import type { DeployLog } from './deployer'
+import type { ApplyPhase, RemoteEvent } from './remote'
+
+/** Who holds the deploy lock, from the owner JSON the lock keeps: for messages. */
+export function describeOwner(json: string): string {
+  try {
+    const owner = JSON.parse(json) as { runUrl?: string; actor?: string; since?: string }
+    return `run ${owner.runUrl ?? '?'} (by ${owner.actor ?? '?'}, since ${owner.since ?? '?'})`
+  } catch {
+    return 'another run'
+  }
+}
+
+/** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
+export class EventReader {
+  failure?: string
+  /** Files the rollback could not put back. */
+  readonly restoreFailed: string[] = []
+  private buffer = ''
+  private rollingBack = false
+
+  constructor(
+    private readonly mark: string,
+    private readonly log: DeployLog,
+    private readonly health: Record<string, string>,
+    private readonly removeFailed: string[] = []
+  ) {}
+
+  push(text: string): void {
+    this.buffer += text
+    const lines = this.buffer.split('\n')
+    this.buffer = lines.pop() ?? ''
+    this.handle(lines)
+  }
+
+  flush(): void {
+    if (this.buffer !== '') this.handle([this.buffer])
+    this.buffer = ''
+  }
+
+  private handle(lines: string[]): void {
+    const plain: string[] = []
+    for (const line of lines) {
+      if (!line.startsWith(`${this.mark} `)) {
+        plain.push(line)
+        continue
+      }
+      if (plain.length > 0) this.log.remote(plain.splice(0))
+      this.event(line.slice(this.mark.length + 1))
+    }
+    if (plain.length > 0) this.log.remote(plain)
+  }
+
+  private event(text: string): void {
+    const [kind, ...rest] = text.split(' ')
+    const [subject, state] = rest
+    // Typed so that every case is an event lib.sh prints; anything else goes to the default.
+    switch (kind as RemoteEvent) {
+      case 'phase':
+        if (subject === 'rollback') this.rollingBack = true
+        this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`)
+        break
+      case 'health':
+        this.health[subject] = state
+        this.log.info(`  ${subject}: ${state}`)
+        break
+      case 'failed':
+        this.health[subject] = state
+        this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`
+        this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`)
+        break
+      case 'restore-failed':
+        this.restoreFailed.push(subject)
+        this.log.warning(`${subject}: could not be put back from the backup`)
+        break
+      case 'remove-failed':
+        if (!this.removeFailed.includes(subject)) this.removeFailed.push(subject)
+        this.log.warning(`${subject}: removing its container failed`)
+        break
+      case 'swap-failed':
+        this.failure ??= 'the new files could not be put in place (the message is above)'
+        break
+      case 'up-failed':
+        this.failure ??= 'compose could not recreate the services (its message is above)'
+        break
+      case 'lock-wait':
+        this.log.info(`Waiting for the deploy lock, held by ${describeOwner(rest.join(' '))}`)
+        break
+      case 'stale':
+      case 'result':
+        break
+      default:
+        this.log.info(text)
+    }
+  }
+}
+
+const rollbackMessages: Record<string, string> = {
+  up: 'Bringing the previous version back',
+  health: 'Waiting for the previous version to be healthy',
+  healthy: 'The previous version is healthy'
+} satisfies Partial<Record<ApplyPhase, string>>
+
+const phaseMessages: Record<string, string> = {
+  locked: 'Took the deploy lock',
+  pull: 'Pulling the new images',
+  swap: 'Putting the new files in place',
+  up: 'Recreating the services',
+  health: 'Waiting for the services to be healthy',
+  healthy: 'All deployed services are healthy',
+  remove: 'Removing the services gone from the compose files',
+  rollback: 'Rolling back: restoring the previous files and services',
+  restore: 'Restoring the previous files'
+} satisfies Record<ApplyPhase, string>
