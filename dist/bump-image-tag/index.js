@@ -50155,6 +50155,21 @@ function readAuthorEmail(inputs) {
     return email;
 }
 
+;// CONCATENATED MODULE: ./actions/bump-image-tag/src/outcome.ts
+/** The step's outputs, by name. */
+function bumpOutputs(updates, result) {
+    const changedUpdates = result.changed ? updates.filter((u) => u.changed) : [];
+    return {
+        changed: String(result.changed),
+        services: JSON.stringify(changedUpdates.map((u) => u.service)),
+        previous: JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, u.previous]))),
+        image: [...new Set(updates.map((u) => u.image))].join('\n'),
+        'commit-sha': result.commitSha ?? '',
+        'pull-request-url': result.pullRequestUrl ?? '',
+        diff: result.diff
+    };
+}
+
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/report.ts
 
 function tagOf(image) {
@@ -50207,6 +50222,7 @@ function summaryMarkdown(updates, outcome) {
 }
 
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/main.ts
+
 
 
 
@@ -50306,14 +50322,9 @@ async function bumpOnBranch(settings, git, runner) {
         info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
     }
     const report = (changed, outcome, extra = {}) => {
-        const changedUpdates = changed ? plan.updates.filter((u) => u.changed) : [];
-        setOutput('changed', String(changed));
-        setOutput('services', JSON.stringify(changedUpdates.map((u) => u.service)));
-        setOutput('previous', JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, u.previous]))));
-        setOutput('image', [...new Set(plan.updates.map((u) => u.image))].join('\n'));
-        setOutput('commit-sha', extra.commitSha ?? '');
-        setOutput('pull-request-url', extra.pullRequestUrl ?? '');
-        setOutput('diff', changed ? diffOf(settings, paths, plan) : '');
+        const outputs = bumpOutputs(plan.updates, { changed, ...extra, diff: changed ? diffOf(settings, paths, plan) : '' });
+        for (const [name, value] of Object.entries(outputs))
+            setOutput(name, value);
         info(outcome);
         summary.addRaw(summaryMarkdown(plan.updates, outcome));
     };
