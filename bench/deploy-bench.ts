@@ -11,9 +11,11 @@ import {
   buildDemoHttpImage,
   ensureBaseImage,
   ensureDocker,
+  ensureNginxImage,
   exec,
   freePort,
   imageExists,
+  nginxProxyConfig,
   runAction,
   sshClientArgs,
   startRegistry,
@@ -48,6 +50,8 @@ export interface DeployBench {
   client: SshHost
   /** The infra repository checkout the action uploads compose.yaml from. */
   workspace: string
+  /** svc-0 is replaced start-first behind an nginx proxy, which publishes its port (see StartOptions). */
+  startFirst?: { proxyImage: string }
 }
 
 /** The service every deploy benchmark changes, v1 -> v2. */
@@ -59,10 +63,28 @@ export function imageOf(bench: DeployBench, service: string, tag: string): strin
 
 const portVariable = (service: string) => `${service.replace(/-/g, '_').toUpperCase()}_PORT`
 
-/** compose.yaml with every service on v1 except `changed`, which runs `tag`. Ports come from each VM's .env. */
+/**
+ * compose.yaml with every service on v1 except `changed`, which runs `tag`. Ports come from each
+ * VM's .env. With startFirst, `changed` publishes nothing: nginx publishes its port and reaches it
+ * by name, and it is replaced start-first (its new container serves beside the old one for 2 s).
+ */
 export function composeText(bench: DeployBench, tag: string): string {
   const lines = ['services:']
   for (const service of bench.services) {
+    if (bench.startFirst && service === changed) {
+      lines.push(
+        `  ${service}:`,
+        `    image: ${imageOf(bench, service, tag)}`,
+        '    init: true',
+        '    stop_grace_period: 1s',
+        '    deploy: {update_config: {order: start-first, monitor: 2s}}',
+        '  proxy:',
+        `    image: ${bench.startFirst.proxyImage}`,
+        `    ports: ["127.0.0.1:\${${portVariable(service)}}:80"]`,
+        '    volumes: ["./conf/nginx.conf:/etc/nginx/nginx.conf:ro"]'
+      )
+      continue
+    }
     lines.push(
       `  ${service}:`,
       `    image: ${imageOf(bench, service, service === changed ? tag : 'v1')}`,
@@ -76,6 +98,10 @@ export function composeText(bench: DeployBench, tag: string): string {
 
 export async function writeCompose(bench: DeployBench, tag: string): Promise<string> {
   const text = composeText(bench, tag)
+  if (bench.startFirst) {
+    await mkdir(join(bench.workspace, 'conf'), { recursive: true })
+    await writeFile(join(bench.workspace, 'conf', 'nginx.conf'), nginxProxyConfig([{ listen: 80, service: changed, port: 80 }]))
+  }
   await writeFile(join(bench.workspace, 'compose.yaml'), text)
   return text
 }
@@ -95,6 +121,8 @@ export interface StartOptions {
   services?: number
   /** One "VM" per address. */
   addresses?: string[]
+  /** Replace svc-0 start-first behind a real nginx (Debian's nginx-light, built once with debootstrap). */
+  startFirst?: boolean
 }
 
 export async function startDeployBench(name: string, options: StartOptions = {}): Promise<DeployBench> {
@@ -112,6 +140,14 @@ export async function startDeployBench(name: string, options: StartOptions = {})
       const image = imageOf(bench, service, tag)
       await buildDemoHttpImage({ tag: image, body: `${service} ${tag}\n`, healthy: true, group })
       await exec('docker', ['push', '-q', image])
+    }
+    if (options.startFirst) {
+      progress('the nginx image (debootstrap on its first build, 1-2 minutes), pushed to the registry')
+      const proxyImage = `${bench.registry.address}/team/proxy:nginx`
+      await exec('docker', ['tag', await ensureNginxImage(), proxyImage])
+      group.trackImage(proxyImage)
+      await exec('docker', ['push', '-q', proxyImage])
+      bench.startFirst = { proxyImage }
     }
     const addresses = options.addresses ?? ['127.0.0.1']
     for (const [i, address] of addresses.entries()) {
@@ -182,7 +218,7 @@ export function deployInputs(bench: DeployBench, vms: Vm[], inputs: Record<strin
     key: bench.client.privateKey,
     'known-hosts': vms.map((vm) => vm.ssh.knownHostsLine).join('\n'),
     'remote-dir': 'stack',
-    files: 'compose.yaml',
+    files: bench.startFirst ? 'compose.yaml\nconf/nginx.conf' : 'compose.yaml',
     'health-timeout': '60s',
     'lock-timeout': '60s',
     ...inputs
@@ -270,7 +306,8 @@ export async function containerIds(vm: Vm): Promise<Record<string, string>> {
 export async function waitAllHealthy(bench: DeployBench, vm: Vm, timeoutMs = 120_000, intervalMs = 100): Promise<number> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const containers = await containersOf(vm)
+    // The proxy (startFirst) has no healthcheck and is not counted.
+    const containers = (await containersOf(vm)).filter((c) => bench.services.includes(c.service))
     const healthy = containers.filter((c) => c.state === 'running' && c.health === 'healthy').length
     if (healthy === bench.services.length && containers.length === bench.services.length) return Date.now()
     if (Date.now() > deadline) throw new Error(`${vm.name}: not all healthy after ${timeoutMs} ms: ${JSON.stringify(containers)}`)

@@ -6,17 +6,21 @@
 // Probing starts 0.5 s before the deploy and goes on until every service answers again (at
 // least 1 s after the deploy returned, at most 60 s: the plain scripts return before their
 // containers serve).
+// --strategy start-first puts svc-0 behind a real nginx (which publishes its port and reaches it
+// by name on the compose network) and has it replaced start-first; only (a) can deploy that.
 //   pnpm exec tsx bench/downtime.ts [--runs N] [--services N] [--approaches a,b,c] [--touched-interval MS] [--others-interval MS]
+//                                   [--strategy recreate|start-first]
 import { setTimeout as sleep } from 'node:timers/promises'
 import { changed, deployApproaches, loadAverage, measureApproaches, pickApproaches, resetToV1, withDeployBench } from './deploy-bench'
 import { numberOption, progress, stringOption } from './cli'
-import { startProbes, type ProbeResult } from './probe'
+import { startProbes, type ProbeResult } from '@gitops-lite/sandbox'
 import { formatStats, markdownTable, summarize } from './stats'
 
 const runs = numberOption('--runs', 5)
 const serviceCount = numberOption('--services', 10)
 const touchedInterval = numberOption('--touched-interval', 20)
 const othersInterval = numberOption('--others-interval', 50)
+const startFirst = stringOption('--strategy', 'recreate') === 'start-first'
 
 interface Sample {
   deployMs: number
@@ -25,9 +29,10 @@ interface Sample {
 }
 
 const loadBefore = await loadAverage()
-await withDeployBench('downtime', { services: serviceCount }, async (bench) => {
+await withDeployBench('downtime', { services: serviceCount, startFirst }, async (bench) => {
   const vm = bench.vms[0]
-  const approaches = pickApproaches(deployApproaches(bench, vm), stringOption('--approaches', 'a,b,c'))
+  const approaches = pickApproaches(deployApproaches(bench, vm), stringOption('--approaches', startFirst ? 'a' : 'a,b,c'))
+  if (startFirst) for (const approach of approaches) approach.label += `, ${changed} start-first behind nginx`
   progress(`first deploy of the ${serviceCount}-service stack`)
   await resetToV1(bench)
   const samples = await measureApproaches(bench, approaches, runs, async (approach, text, rep): Promise<Sample> => {
@@ -83,7 +88,8 @@ await withDeployBench('downtime', { services: serviceCount }, async (bench) => {
     ])
   }
   console.log(
-    `### Item 4: downtime while ${changed} changes in a ${serviceCount}-service stack (${runs} repetitions; probes every ${touchedInterval} ms on ${changed}, every ${othersInterval} ms on the others)\n`
+    `### Item 4: downtime while ${changed} changes in a ${serviceCount}-service stack (${runs} repetitions; probes every ${touchedInterval} ms on ${changed}` +
+      `${startFirst ? ' through nginx' : ''}, every ${othersInterval} ms on the others; ${changed} ${startFirst ? 'start-first' : 'recreated'})\n`
   )
   console.log(markdownTable(rows))
   console.log('\nTargets: touched service unreachable ≤ 1 s; no failed probe on an untouched service.')

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real parts the test bench, the sandbox command and the benchmarks use:
 # Docker engine + Compose v2 (and v1 as the legacy path), a registry, sshd, busybox for
-# base images, hyperfine, pnpm 10, and shellcheck for the lint step. Idempotent: a second run
-# only checks and exits.
+# base images, debootstrap (and Debian's keyring) for Debian-based images such as the nginx
+# proxy, hyperfine, pnpm 10, and shellcheck for the lint step. Idempotent: a second run only
+# checks and exits.
 # Targets Debian 12 / Ubuntu with Node 20+; needs root (re-execs itself through sudo).
 set -euo pipefail
 
@@ -26,7 +27,7 @@ quietly() {
 }
 warn() { echo "install-prereqs: warning: $*" >&2; }
 
-required_packages=(docker.io iptables openssh-server docker-registry busybox-static git ca-certificates docker-compose shellcheck)
+required_packages=(docker.io iptables openssh-server docker-registry busybox-static debootstrap debian-archive-keyring git ca-certificates docker-compose shellcheck)
 optional_packages=(hyperfine)
 compose_plugin_dir=/usr/local/lib/docker/cli-plugins
 

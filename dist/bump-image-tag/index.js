@@ -42072,14 +42072,14 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  */
 function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = tr.argStringToArray(commandLine);
+        const commandArgs = argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new tr.ToolRunner(toolPath, args, options);
+        const runner = new ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -42099,8 +42099,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new StringDecoder('utf8');
-        const stderrDecoder = new StringDecoder('utf8');
+        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -43822,8 +43822,25 @@ function bumpDiff(files, envFilePath) {
     return files.map((f) => unifiedDiff(f.path, f.before, f.after, f.path === envFilePath ? 0 : 3)).join('');
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./packages/core/src/process.ts
+
+/** The runner's own way to run a program (@actions/exec), as actions/checkout runs git. */
+const runProcess = async (program, args, options) => {
+    const env = {};
+    for (const [name, value] of Object.entries({ ...process.env, ...options.env }))
+        if (value !== undefined)
+            env[name] = value;
+    const { exitCode, stdout, stderr } = await getExecOutput(program, [...args], {
+        cwd: options.cwd,
+        env,
+        ignoreReturnCode: true,
+        // No `input`: @actions/exec writes it after spawning, and a program that has already exited
+        // makes that write fail with an EPIPE nothing can catch, which ends the action.
+        silent: true
+    });
+    return { exitCode, stdout, stderr };
+};
+
 ;// CONCATENATED MODULE: ./packages/core/src/git/git-command-manager.ts
 
 
@@ -43837,39 +43854,31 @@ function gitMessage(result) {
     return text || `exit code ${result.exitCode}`;
 }
 /**
- * Every git call in one place, each spawned with an argument vector (never a shell string),
+ * Every git call in one place, each run with an argument vector (never a shell string),
  * in one working directory, without prompts and without touching global configuration.
  */
 class GitCommandManager {
     workingDirectory;
     log;
-    constructor(workingDirectory, log = () => { }) {
+    run;
+    constructor(workingDirectory, log = () => { }, run = runProcess) {
         this.workingDirectory = workingDirectory;
         this.log = log;
+        this.run = run;
     }
-    exec(args, options = {}) {
+    async exec(args, options = {}) {
         this.log(`git ${args.join(' ')}`);
-        return new Promise((resolve, reject) => {
-            const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, {
-                cwd: this.workingDirectory,
-                env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env },
-                stdio: ['ignore', 'pipe', 'pipe']
-            });
-            let stdout = '';
-            let stderr = '';
-            child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
-            child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
-            child.on('error', (error) => reject(new errors_UserError(`Could not run git: ${error.message}`, { fix: 'Install git on the runner.' })));
-            child.on('close', (code) => {
-                const result = { exitCode: code ?? 1, stdout, stderr };
-                if (result.exitCode !== 0 && !options.allowFailure) {
-                    reject(new Error(`git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(stderr || stdout).trim()}`));
-                }
-                else {
-                    resolve(result);
-                }
-            });
-        });
+        let result;
+        try {
+            result = await this.run('git', args, { cwd: this.workingDirectory, env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env } });
+        }
+        catch (error) {
+            throw new errors_UserError(`Could not run git: ${error instanceof Error ? error.message : String(error)}`, { fix: 'Install git on the runner.' });
+        }
+        if (result.exitCode !== 0 && !options.allowFailure) {
+            throw new Error(`git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(result.stderr || result.stdout).trim()}`);
+        }
+        return result;
     }
     async output(args) {
         return (await this.exec(args)).stdout.trim();

@@ -63334,14 +63334,14 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  */
 function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = tr.argStringToArray(commandLine);
+        const commandArgs = argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new tr.ToolRunner(toolPath, args, options);
+        const runner = new ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -63361,8 +63361,8 @@ function getExecOutput(commandLine, args, options) {
         let stdout = '';
         let stderr = '';
         //Using string decoder covers the case where a mult-byte character is split
-        const stdoutDecoder = new StringDecoder('utf8');
-        const stderrDecoder = new StringDecoder('utf8');
+        const stdoutDecoder = new external_string_decoder_.StringDecoder('utf8');
+        const stderrDecoder = new external_string_decoder_.StringDecoder('utf8');
         const originalStdoutListener = (_a = options === null || options === void 0 ? void 0 : options.listeners) === null || _a === void 0 ? void 0 : _a.stdout;
         const originalStdErrListener = (_b = options === null || options === void 0 ? void 0 : options.listeners) === null || _b === void 0 ? void 0 : _b.stderr;
         const stdErrListener = (data) => {
@@ -64785,6 +64785,12 @@ function imageChange(service) {
         return `${oldImage} -> ${newImage}`;
     return newImage ?? oldImage ?? '';
 }
+/** How a deployed service is replaced ('' for one this run does not deploy): start-first, or recreate (and why). */
+function strategyText(service) {
+    if (!service.deploy || !service.strategy)
+        return '';
+    return service.strategyNote ? `${service.strategy} (${service.strategyNote})` : service.strategy;
+}
 /** The plan as log lines: one per service, then the files. */
 function formatPlan(host, plan) {
     const mode = plan.full ? `full deploy: ${plan.fullReason}` : 'surgical';
@@ -64793,7 +64799,9 @@ function formatPlan(host, plan) {
     for (const service of plan.services) {
         const action = service.change === 'removed' ? 'remove' : service.deploy ? 'deploy' : 'keep';
         const why = service.reasons.length > 0 ? ` (${service.reasons.join('; ')})` : '';
-        lines.push(`  ${service.service.padEnd(width)}  ${action.padEnd(6)}  ${service.change.padEnd(9)}  ${imageChange(service)}${why}`);
+        const strategy = service.deploy ? `${service.strategy ?? 'recreate'}  ` : '';
+        const note = service.strategyNote ? ` [${service.strategyNote}]` : '';
+        lines.push(`  ${service.service.padEnd(width)}  ${action.padEnd(6)}  ${service.change.padEnd(9)}  ${strategy}${imageChange(service)}${why}${note}`);
     }
     if (plan.services.length === 0)
         lines.push('  (no services)');
@@ -64906,6 +64914,27 @@ function classify(hash, containers, recorded, inputs, hostFileDigest, describe, 
     return drift.length > 0 ? { change: 'drifted', reasons: drift } : { change: 'unchanged', reasons: [] };
 }
 /**
+ * Refuses, before anything changes, start-first services that cannot run two containers at once
+ * (and start-first on docker-compose v1, whose scaling the rollout does not drive).
+ */
+function refuseStartFirstConflicts(report, names) {
+    const problems = names.flatMap((service) => {
+        const startFirst = report.model.services.get(service)?.startFirst;
+        if (!startFirst)
+            return [];
+        const conflicts = report.compose === 'v2' ? startFirst.conflicts : ['the host runs docker-compose v1, and start-first needs Compose v2 (docker compose)'];
+        return conflicts.length > 0 ? [`${service}: ${conflicts.join('; ')}`] : [];
+    });
+    if (problems.length === 0)
+        return;
+    throw new errors_UserError(`deploy.update_config.order is start-first for services that cannot run two containers at once (${problems.join('. ')})`, {
+        fix: 'A start-first rollout runs the new container beside the old one. Drop container_name and fixed addresses; publish the service ' +
+            'through a reverse proxy on the compose network that reaches it by its service name (see "Zero-downtime rollouts" in ' +
+            "docs/guide.md) instead of a fixed host port, or publish a port range or only the container port; don't label a bind " +
+            'mount Z. Or remove order: start-first to have the service recreated (stopped, then started). Nothing was changed on the host.'
+    });
+}
+/**
  * Decides, from what the host reported, which services to recreate, which to remove and
  * which files to replace. Pure: the same report always gives the same plan.
  */
@@ -64925,10 +64954,12 @@ function computePlan(input) {
             });
         }
     }
+    refuseStartFirstConflicts(report, names);
     let fullReason;
+    const topLevelChanged = !input.services && record !== undefined && record.header.topLevel !== report.model.topLevel;
     if (mode === 'full')
         fullReason = "mode is 'full'";
-    else if (!input.services && record && record.header.topLevel !== report.model.topLevel)
+    else if (topLevelChanged)
         fullReason = 'the top-level networks or volumes changed';
     const services = names.map((service) => {
         const containers = report.containers.filter((c) => c.service === service && !c.oneoff);
@@ -64938,10 +64969,15 @@ function computePlan(input) {
         const requested = input.services?.includes(service);
         const deploy = fullReason !== undefined || (input.services ? requested === true : change !== 'unchanged');
         const shownChange = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested';
+        // New networks or volumes mean new containers for every service: none can run beside its old one.
+        const strategyNote = report.model.services.get(service)?.startFirst && topLevelChanged ? 'not start-first: the top-level networks or volumes changed' : undefined;
+        const strategy = report.model.services.get(service)?.startFirst && !strategyNote ? 'start-first' : 'recreate';
         return {
             service,
             change: shownChange,
             deploy,
+            strategy,
+            ...(strategyNote && { strategyNote }),
             reasons: shownChange === 'full' ? [fullReason] : shownChange === 'requested' ? ["listed in 'services'"] : reasons,
             oldImage: containers[0]?.image,
             newImage: report.model.services.get(service)?.image,
@@ -64979,6 +65015,14 @@ function computePlan(input) {
         services: [...services, ...removed].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)),
         files,
         deploy: deployed.map((s) => s.service),
+        recreate: deployed.filter((s) => s.strategy === 'recreate').map((s) => s.service),
+        startFirst: deployed.flatMap((s) => {
+            const model = report.model.services.get(s.service)?.startFirst;
+            if (s.strategy !== 'start-first' || !model)
+                return [];
+            const { conflicts: _, ...rollout } = model;
+            return [{ service: s.service, ...rollout }];
+        }),
         removed,
         newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
         previous: deployed.filter((s) => s.change !== 'new').map((s) => s.service),
@@ -65032,6 +65076,7 @@ function jsonPrefix(value) {
 
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/record-lines.ts
 
+<<<<<<< HEAD
 // The lines an apply writes on the host (see record.ts for the files): built here, completed there.
 /** The record header and the lines of services this run does not touch. */
 function recordHead(report, plan, options) {
@@ -65090,6 +65135,91 @@ function auditPrefix(host, plan, options) {
         removed: plan.removed.map((s) => s.service)
     });
 }
+=======
+/**
+ * The host side of a deploy: the static POSIX sh library in lib.sh, read as text (the
+ * bundler inlines it into each action's dist/). Every value it uses arrives as a quoted variable
+ * assignment placed before it (see scripts.ts), as a function argument, or on stdin; nothing in
+ * it is generated. Lists (services, files, container ids) are space-separated words that were
+ * validated to contain no spaces or glob characters. Its exit codes are ExitCode's, handed to it
+ * as variables; the events it prints are the words below (a unit test checks lib.sh against them).
+ */
+const REMOTE_LIBRARY = "# shellcheck shell=sh\n# Lists (services, files, container ids) are space-separated words split on purpose where they\n# are used unquoted (set -f turns globbing off); `a && b || gl_fail ...` fails when either step does.\n# shellcheck disable=SC2086,SC2015\n# Exit codes are the GL_EXIT_* variables set before the library from ExitCode (index.ts); the\n# words after $GL_MARK on an event line are the ones index.ts lists.\nset -u\nset -f\n# A relative remote-dir is relative to the login's home directory, as scp would take it.\ncase $GL_DIR in /*) ;; *) GL_DIR=\"$HOME/$GL_DIR\" ;; esac\nGL_STATE=\"$GL_DIR/.gitops-lite\"\nGL_CONTAINER_FORMAT='{\"id\":{{json .Id}},\"name\":{{json .Name}},\"service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},\"oneoff\":{{json (index .Config.Labels \"com.docker.compose.oneoff\")}},\"configHash\":{{json (index .Config.Labels \"com.docker.compose.config-hash\")}},\"image\":{{json .Config.Image}},\"state\":{{json .State.Status}},\"health\":{{with index .State \"Health\"}}{{json .Status}}{{else}}null{{end}},\"exitCode\":{{.State.ExitCode}},\"restartPolicy\":{{json .HostConfig.RestartPolicy.Name}}}'\n# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.\n# The restart policy gets a trailing dot so an empty one still makes a word.\nGL_STATUS_FORMAT='{{.State.Status}} {{with index .State \"Health\"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'\nGL_STEADY_SECONDS=5\nGL_POLL_SECONDS=10\nGL_LOG_LINES=40\nGL_FAILED=\nGL_WATCH=\n\ngl_event() { printf '%s %s\\n' \"$GL_MARK\" \"$*\"; }\ngl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\\n' \"$*\" >&2; exit \"$gl_code\"; }\n\n# Tools the deploy needs, and which compose binary runs it.\ngl_check_host() {\n  gl_user=$(id -un 2>/dev/null || echo \"this user\")\n  command -v docker >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker is not installed on the host, or not on the PATH of $gl_user\"\n  # A hung registry or engine must not hold the lock forever.\n  GL_TIMEOUT=\n  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT=\"timeout $GL_COMMAND_TIMEOUT\"; fi\n  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||\n    gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?\"\n  for gl_tool in base64 sha256sum flock mktemp awk; do\n    command -v \"$gl_tool\" >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_tool is not installed on the host\"\n  done\n  case $GL_COMPOSE_PREF in\n    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"'docker compose' (the Compose v2 plugin) does not work on the host\" ;;\n    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker-compose is not installed on the host\" ;;\n    *)\n      if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2\n      elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1\n      else gl_fail \"$GL_EXIT_MISSING_TOOL\" \"neither 'docker compose' nor docker-compose is installed on the host\"\n      fi ;;\n  esac\n}\n\n# Every docker call is bounded by command-timeout (when the host has timeout(1)).\ngl_docker() { $GL_TIMEOUT docker \"$@\"; }\n\ngl_compose() {\n  if [ -n \"$GL_PROJECT\" ]; then set -- -p \"$GL_PROJECT\" \"$@\"; fi\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_docker compose \"$@\"; else $GL_TIMEOUT docker-compose \"$@\"; fi\n}\n\n# Compose with this stack's files, read from the current directory; relative paths in them\n# resolve against the remote directory, where they are deployed.\ngl_project() {\n  gl_n=$#\n  for gl_f in $GL_COMPOSE_FILES; do set -- \"$@\" -f \"$gl_f\"; done\n  while [ \"$gl_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; gl_n=$((gl_n - 1)); done\n  gl_compose --project-directory \"$GL_DIR\" \"$@\"\n}\n\n# The project name: given, else what compose v2 resolved, else compose's default for the directory.\ngl_resolve_project() {\n  [ -n \"$GL_PROJECT\" ] && return 0\n  if [ \"$GL_COMPOSE\" = v2 ]; then\n    GL_PROJECT=$(sed -n 's/^  \"name\": \"\\([a-z0-9_-]*\\)\",*$/\\1/p' \"$1\" | head -n 1)\n  fi\n  if [ -z \"$GL_PROJECT\" ]; then\n    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.\n    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' \"$GL_DIR/.env\" 2>/dev/null | tail -n 1 | tr -d '\"'\"'\"' \\r')\n    [ -n \"$GL_PROJECT\" ] || GL_PROJECT=$(basename \"$GL_DIR\")\n    GL_PROJECT=$(printf '%s' \"$GL_PROJECT\" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')\n  fi\n  [ -n \"$GL_PROJECT\" ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"cannot tell the compose project name for $GL_DIR\"\n}\n\n# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never\n# leaves a stale lock behind. Polls so busybox flock (no -w) works too.\ngl_lock() {\n  exec 9>>\"$GL_STATE/lock\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot open $GL_STATE/lock\"\n  flock -n \"$1\" 9 && return 0\n  gl_event lock-wait \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n  gl_left=$GL_LOCK_TIMEOUT\n  until flock -n \"$1\" 9; do\n    if [ \"$gl_left\" -le 0 ]; then\n      gl_event lock-timeout \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n      exit \"$GL_EXIT_LOCK_TIMEOUT\"\n    fi\n    sleep 1\n    gl_left=$((gl_left - 1))\n  done\n}\n\ngl_sha256() { sha256sum < \"$1\" 2>/dev/null | awk '{ print $1 }'; }\n\n# One line per path: sha256:<hex>, dir, other, missing or unreadable.\ngl_digest() {\n  for gl_p in \"$@\"; do\n    if [ -f \"$gl_p\" ]; then\n      gl_d=$(gl_sha256 \"$gl_p\")\n      if [ -n \"$gl_d\" ]; then echo \"sha256:$gl_d\"; else echo unreadable; fi\n    elif [ -d \"$gl_p\" ]; then echo dir\n    elif [ -e \"$gl_p\" ]; then echo other\n    else echo missing\n    fi\n  done\n}\n\n# stdin (base64) -> $GL_STAGE/$1\ngl_stage_file() {\n  mkdir -p \"$GL_STAGE/$(dirname \"$1\")\" && base64 -d > \"$GL_STAGE/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STAGE/$1\"\n}\n\n# Fails when docker cannot list or inspect them: \"no containers\" would plan every service as new.\ngl_containers() {\n  gl_ids=$(gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\") || return 1\n  [ -n \"$gl_ids\" ] || return 0\n  gl_docker inspect --format \"$GL_CONTAINER_FORMAT\" $gl_ids 2>/dev/null\n  # 1: a container went away between ps and inspect (the others are printed); more is an error.\n  [ $? -le 1 ]\n}\n\ngl_service_ids() {\n  gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" \\\n    --filter \"label=com.docker.compose.service=$1\" --filter \"label=com.docker.compose.oneoff=False\"\n}\n\n# The containers a health wait or a log dump looks at: GL_WATCH (the new containers of a\n# start-first rollout) when set, else every container of the service.\ngl_watch_ids() {\n  if [ -n \"$GL_WATCH\" ]; then printf '%s\\n' $GL_WATCH; else gl_service_ids \"$1\"; fi\n}\n\n# --- inspection: read-only; files are staged in a temporary directory --------------------\n\ngl_inspect_begin() {\n  gl_check_host\n  GL_STAGE=$(mktemp -d) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"mktemp -d failed on the host\"\n  trap 'rm -rf \"$GL_STAGE\"' EXIT\n}\n\ngl_inspect_report() {\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot enter $GL_STAGE\"\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_format='--format json'; else gl_format=; fi\n  gl_project config $gl_format > \"$GL_STAGE/.gitops-lite-config\" || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose rejected the files (its message is above)\"\n  gl_project config --hash '*' > \"$GL_STAGE/.gitops-lite-hashes\" || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose could not hash the services (its message is above)\"\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  gl_event section compose\n  echo \"$GL_COMPOSE\"\n  gl_compose version --short 2>/dev/null | head -n 1\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  cat \"$GL_STATE/generation\" 2>/dev/null || echo 0\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo # compose v2 ends its JSON without a newline\n  gl_event section hashes\n  cat \"$GL_STAGE/.gitops-lite-hashes\"\n  gl_event section containers\n  gl_containers || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------\n\ngl_apply_begin() {\n  gl_check_host\n  GL_RUN=\"$GL_STATE/runs/$GL_RUN_ID\"\n  mkdir -p \"$GL_RUN/new\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_RUN\"\n  GL_STAGE=\"$GL_RUN/new\"\n  gl_lock -x\n  gl_event phase locked\n  gl_started=$(date +%s)\n  printf '%s\\n' \"$GL_OWNER\" > \"$GL_STATE/lock.owner\"\n  # However this script ends, the next run waiting for the lock must not be told we hold it.\n  trap ': > \"$GL_STATE/lock.owner\"' EXIT\n  gl_generation=$(cat \"$GL_STATE/generation\" 2>/dev/null || echo 0)\n  if [ \"$gl_generation\" != \"$GL_EXPECT_GENERATION\" ]; then\n    gl_event stale \"$gl_generation\"\n    exit \"$GL_EXIT_STALE_PLAN\"\n  fi\n  echo $((gl_generation + 1)) > \"$GL_STATE/generation.tmp\" && mv -f \"$GL_STATE/generation.tmp\" \"$GL_STATE/generation\" ||\n    gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STATE/generation\"\n  # Keep the last 10 runs (logs and backups of replaced files).\n  # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'\n  ls -1t \"$GL_STATE/runs\" | tail -n +11 | while IFS= read -r gl_old; do rm -rf \"$GL_STATE/runs/$gl_old\"; done\n}\n\n# stdin (base64) -> $GL_RUN/$1\ngl_put() { base64 -d > \"$GL_RUN/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_RUN/$1\"; }\n\ngl_is_secret_file() {\n  case $(basename \"$1\") in .env | .*.env) return 0 ;; esac\n  return 1\n}\n\n# Files the swap and the restore never touch: the VM's secrets, and the host's own records\n# under .gitops-lite/ (the lock, the record, the append-only audit log).\ngl_is_kept_file() {\n  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac\n  gl_is_secret_file \"$1\"\n}\n\ngl_pull() {\n  [ \"$GL_PULL\" = 1 ] || return 0\n  [ \"$GL_FULL\" = 1 ] || [ $# -gt 0 ] || return 0\n  gl_event phase pull\n  (cd \"$GL_STAGE\" && gl_project pull --quiet \"$@\")\n}\n\n# Backs up what will be replaced, then renames each staged file into place (atomic per file).\ngl_swap() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase swap\n  mkdir -p \"$GL_RUN/old\" && : > \"$GL_RUN/old.absent\" || return 1\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_DIR/$gl_f\" ]; then\n      mkdir -p \"$GL_RUN/old/$(dirname \"$gl_f\")\" && cp -p \"$GL_DIR/$gl_f\" \"$GL_RUN/old/$gl_f\" || return 1\n    else\n      echo \"$gl_f\" >> \"$GL_RUN/old.absent\"\n    fi\n  done\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    mkdir -p \"$GL_DIR/$(dirname \"$gl_f\")\" && mv -f \"$GL_STAGE/$gl_f\" \"$GL_DIR/$gl_f\" || return 1\n  done\n}\n\n# Puts back every file the swap replaced or added; fails, naming each file it could not put\n# back, so a rollback never brings \"the previous version\" up on the new files.\ngl_restore() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase restore\n  gl_restore_rc=0\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_RUN/old/$gl_f\" ]; then\n      cp -p \"$GL_RUN/old/$gl_f\" \"$GL_DIR/$gl_f.gitops-lite-restore\" && mv -f \"$GL_DIR/$gl_f.gitops-lite-restore\" \"$GL_DIR/$gl_f\" ||\n        { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    elif grep -qxF \"$gl_f\" \"$GL_RUN/old.absent\" 2>/dev/null; then\n      rm -f \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    fi\n  done\n  return $gl_restore_rc\n}\n\n# Recreates the services (stop, then start). A full deploy recreates the whole project, unless\n# start-first services are rolled out apart: then the others are named (orphans are in GL_REMOVE).\ngl_up() {\n  if [ \"$GL_FULL\" = 1 ] && [ -z \"$GL_START_FIRST\" ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --remove-orphans --force-recreate)\n  elif [ $# -gt 0 ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --no-deps --force-recreate \"$@\")\n  fi\n}\n\ngl_remove_services() {\n  for gl_s in \"$@\"; do\n    gl_ids=$(gl_service_ids \"$gl_s\")\n    [ -z \"$gl_ids\" ] || gl_docker rm -f $gl_ids >/dev/null\n  done\n}\n\n# Arguments are pairs: service container-id. Tries every container; each failed removal is\n# reported (docker's message, then a remove-failed event naming the service) and makes it fail.\ngl_remove_containers() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  while [ $# -ge 2 ]; do\n    if ! gl_docker rm -f \"$2\" >/dev/null; then\n      gl_event remove-failed \"$1\"\n      gl_rc=1\n    fi\n    shift 2\n  done\n  return \"$gl_rc\"\n}\n\n# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed\ngl_status() {\n  gl_ids=$(gl_watch_ids \"$1\") || { echo \"2 docker-error -\"; return; }\n  [ -n \"$gl_ids\" ] || { echo \"3 no-container -\"; return; }\n  gl_rank=0 gl_detail=healthy gl_sig=\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker inspect --format \"$GL_STATUS_FORMAT\" \"$gl_id\" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }\n    set -- $gl_line\n    case $1/$2 in\n      running/healthy) ;;\n      running/unhealthy) echo \"3 unhealthy -\"; return ;;\n      running/starting) gl_rank=2 gl_detail=starting ;;\n      running/none)\n        gl_sig=\"$gl_sig$gl_id:$5:$6,\"\n        if [ \"$gl_rank\" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;\n      exited/* | dead/*)\n        case $4/$3 in\n          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished\n          no./* | ./*) echo \"3 exited($3) -\"; return ;;\n          *) gl_rank=2 gl_detail=\"restarting\" ;;\n        esac ;;\n      *) gl_rank=2 gl_detail=\"$1/$2\" ;;\n    esac\n  done\n  echo \"$gl_rank $gl_detail $gl_sig-\"\n}\n\n# Waits until every service is healthy (healthcheck) or has run unchanged for\n# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it\n# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.\ngl_wait_healthy() {\n  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot\n  # hold the wait far past health-timeout; a call that times out counts as \"not ready yet\".\n  gl_saved_timeout=$GL_TIMEOUT\n  [ -z \"$GL_TIMEOUT\" ] || GL_TIMEOUT=\"timeout $GL_POLL_SECONDS\"\n  gl_poll_healthy \"$@\"\n  gl_poll_rc=$?\n  GL_TIMEOUT=$gl_saved_timeout\n  return $gl_poll_rc\n}\n\ngl_poll_healthy() {\n  gl_services=\"$*\"\n  [ -n \"$gl_services\" ] || return 0\n  # A rollout's wait for its new containers is told by its own events.\n  [ -n \"$GL_WATCH\" ] || gl_event phase health \"$gl_services\"\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_dir=$(mktemp -d) || return 1\n  while :; do\n    gl_pending=\n    gl_i=0\n    for gl_s in $gl_services; do\n      gl_i=$((gl_i + 1))\n      # shellcheck disable=SC2046 # gl_status prints three words\n      set -- $(gl_status \"$gl_s\")\n      if [ \"$(cat \"$gl_dir/$gl_i.last\" 2>/dev/null)\" != \"$2\" ]; then\n        echo \"$2\" > \"$gl_dir/$gl_i.last\"\n        gl_event health \"$gl_s\" \"$2\"\n      fi\n      case $1 in\n        0) ;;\n        1)\n          gl_now=$(date +%s)\n          if [ \"$(sed -n 1p \"$gl_dir/$gl_i.sig\" 2>/dev/null)\" = \"$3\" ]; then\n            if [ $((gl_now - $(sed -n 2p \"$gl_dir/$gl_i.sig\"))) -lt \"$GL_STEADY_SECONDS\" ]; then gl_pending=\"$gl_pending $gl_s\"; fi\n          else\n            printf '%s\\n%s\\n' \"$3\" \"$gl_now\" > \"$gl_dir/$gl_i.sig\"\n            gl_pending=\"$gl_pending $gl_s\"\n          fi ;;\n        2) gl_pending=\"$gl_pending $gl_s\" ;;\n        *)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"$2\"\n          rm -rf \"$gl_dir\"\n          return 1 ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      [ -n \"$GL_WATCH\" ] || gl_event phase healthy\n      rm -rf \"$gl_dir\"\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-ready-after-$GL_HEALTH_TIMEOUT-s\"; done\n      rm -rf \"$gl_dir\"\n      return 1\n    fi\n    # Sub-second: a healthcheck that passes just after a poll should not cost a whole second.\n    sleep 0.5\n  done\n}\n\ngl_show_logs() {\n  [ -n \"$1\" ] || return 0\n  for gl_id in $(gl_watch_ids \"$1\"); do\n    gl_logs=$(gl_docker logs --tail \"$GL_LOG_LINES\" \"$gl_id\" 2>&1)\n    if [ -n \"$gl_logs\" ]; then\n      echo \"Last $GL_LOG_LINES log lines of $1 (container $(echo \"$gl_id\" | cut -c1-12)):\"\n      printf '%s\\n' \"$gl_logs\" | sed 's/^/  | /'\n    else\n      echo \"$1 (container $(echo \"$gl_id\" | cut -c1-12)) logged nothing.\"\n    fi\n    gl_checks=$(gl_docker inspect --format '{{with index .State \"Health\"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' \"$gl_id\" 2>/dev/null | grep -v '^$' | tail -n 5)\n    if [ -n \"$gl_checks\" ]; then\n      echo \"Last healthchecks of $1:\"\n      printf '%s\\n' \"$gl_checks\" | sed 's/^/  | /'\n    fi\n  done\n}\n\n# --- start-first rollouts (deploy.update_config.order: start-first; Compose v2) ---------------\n\n# Holds a created container off its networks' aliases (the service name is one of them), so that\n# name resolves to it only once it is healthy; keeps the aliases in $GL_RUN/aliases.<id>.\ngl_hold() {\n  # shellcheck disable=SC2016 # a Go template, for docker\n  gl_docker inspect --format '{{range $n, $e := .NetworkSettings.Networks}}{{$n}}{{range $e.Aliases}} {{.}}{{end}}{{println}}{{end}}' \"$1\" \\\n    > \"$GL_RUN/aliases.$1\" || return 1\n  while read -r gl_net gl_aliases; do\n    # The default bridge has no aliases, and nothing to hold.\n    [ -n \"$gl_aliases\" ] || continue\n    gl_docker network disconnect \"$gl_net\" \"$1\" && gl_docker network connect \"$gl_net\" \"$1\" || return 1\n  done < \"$GL_RUN/aliases.$1\"\n}\n\n# Gives a held container its aliases back: from now on the service name resolves to it too.\ngl_join() {\n  gl_held=$1\n  while read -r gl_net gl_aliases; do\n    [ -n \"$gl_aliases\" ] || continue\n    set --\n    for gl_alias in $gl_aliases; do set -- \"$@\" --alias \"$gl_alias\"; done\n    gl_docker network disconnect \"$gl_net\" \"$gl_held\" && gl_docker network connect \"$@\" \"$gl_net\" \"$gl_held\" || return 1\n  done < \"$GL_RUN/aliases.$gl_held\"\n}\n\ngl_count() { gl_service_ids \"$1\" | grep -c .; }\n\n# One batch: compose scales the service up by as many containers as are given, without\n# recreating any (the new ones get the new files' configuration), held off the service name;\n# once they are healthy they join it and serve beside the old ones for the monitor time; then\n# each old one is stopped with its grace period (to finish in-flight requests) and removed.\n# Arguments: service grace monitor old-ids... On failure the new ones are left in GL_WATCH.\ngl_batch() {\n  gl_b_service=$1 gl_b_grace=$2 gl_b_monitor=$3\n  shift 3\n  gl_b_old=\"$*\"\n  gl_b_before=\" $(gl_service_ids \"$gl_b_service\" | tr '\\n' ' ')\" || return 1\n  gl_b_scale=$(($(echo \"$gl_b_before\" | wc -w) + $#))\n  (cd \"$GL_DIR\" && gl_project up -d --no-start --no-deps --no-recreate --scale \"$gl_b_service=$gl_b_scale\" \"$gl_b_service\") || return 1\n  GL_WATCH=\n  for gl_id in $(gl_service_ids \"$gl_b_service\"); do\n    case $gl_b_before in *\" $gl_id \"*) ;; *) GL_WATCH=\"$GL_WATCH $gl_id\" ;; esac\n  done\n  if [ -z \"$GL_WATCH\" ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" no-new-container\n    return 1\n  fi\n  for gl_id in $GL_WATCH; do\n    gl_hold \"$gl_id\" && gl_docker start \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" started \"$(echo $GL_WATCH | wc -w)\"\n  gl_wait_healthy \"$gl_b_service\" || return 1\n  for gl_id in $GL_WATCH; do gl_join \"$gl_id\" || return 1; done\n  gl_event start-first \"$gl_b_service\" serving \"$gl_b_monitor\"\n  sleep \"$gl_b_monitor\"\n  # shellcheck disable=SC2046 # gl_status prints three words\n  set -- $(gl_status \"$gl_b_service\")\n  if [ \"$1\" = 3 ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" \"$2\"\n    return 1\n  fi\n  GL_WATCH=\n  for gl_id in $gl_b_old; do\n    # -t: --time on older docker clients, --timeout on newer ones.\n    gl_docker stop -t \"$gl_b_grace\" \"$gl_id\" > /dev/null\n    gl_docker rm -f \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" retired \"$(echo $gl_b_old | wc -w)\" \"$gl_b_grace\"\n}\n\n# Replaces the given containers of a service start-first, `parallelism` at a time (0: all at\n# once) with `delay` seconds between batches, then leaves the service at `replicas` containers.\n# Arguments: service replicas parallelism delay monitor grace old-ids...\ngl_replace() {\n  gl_r_service=$1 gl_r_replicas=$2 gl_r_parallelism=$3 gl_r_delay=$4 gl_r_monitor=$5 gl_r_grace=$6\n  shift 6\n  [ \"$gl_r_parallelism\" -gt 0 ] || gl_r_parallelism=$#\n  gl_r_first=1\n  while [ $# -gt 0 ]; do\n    [ \"$gl_r_first\" = 1 ] || sleep \"$gl_r_delay\"\n    gl_r_first=0\n    gl_r_batch=\n    gl_n=0\n    while [ $# -gt 0 ] && [ \"$gl_n\" -lt \"$gl_r_parallelism\" ]; do\n      gl_r_batch=\"$gl_r_batch $1\"\n      gl_n=$((gl_n + 1))\n      shift\n    done\n    gl_r_rest=\"$*\"\n    gl_batch \"$gl_r_service\" \"$gl_r_grace\" \"$gl_r_monitor\" $gl_r_batch || return 1\n    set -- $gl_r_rest\n  done\n  # A first deploy, or a changed replica count: compose adds (or removes) the difference.\n  gl_n=$(gl_count \"$gl_r_service\")\n  [ \"$gl_n\" != \"$gl_r_replicas\" ] || return 0\n  (cd \"$GL_DIR\" && gl_project up -d --no-deps --no-recreate --scale \"$gl_r_service=$gl_r_replicas\" \"$gl_r_service\") &&\n    gl_wait_healthy \"$gl_r_service\"\n}\n\n# Rolls out each start-first service (GL_START_FIRST: service replicas parallelism delay monitor\n# grace, repeated), keeping its containers from before in $GL_RUN/before.<service>.\ngl_start_first() {\n  set -- $GL_START_FIRST\n  while [ $# -ge 6 ]; do\n    gl_service_ids \"$1\" > \"$GL_RUN/before.$1\" || return 1\n    gl_event phase start-first \"$1\"\n    # shellcheck disable=SC2046 # container ids, one word each\n    gl_replace \"$1\" \"$2\" \"$3\" \"$4\" \"$5\" \"$6\" $(cat \"$GL_RUN/before.$1\") || return 1\n    shift 6\n  done\n}\n\n# The rollback of gl_start_first, start-first again: with the previous files back, the\n# containers this run created are replaced by previous-version ones, as many as there were.\n# A new container that failed (GL_WATCH) is removed first: it never served.\ngl_start_first_back() {\n  [ -z \"$GL_WATCH\" ] || gl_docker rm -f $GL_WATCH > /dev/null\n  GL_WATCH=\n  set -- $GL_START_FIRST\n  gl_rc=0\n  while [ $# -ge 6 ]; do\n    # No file: not reached. An empty one: a new service, which gl_remove_services removes.\n    if [ -s \"$GL_RUN/before.$1\" ]; then\n      gl_created=\n      for gl_id in $(gl_service_ids \"$1\"); do\n        grep -qxF \"$gl_id\" \"$GL_RUN/before.$1\" || gl_created=\"$gl_created $gl_id\"\n      done\n      if [ -n \"$gl_created\" ]; then\n        gl_event phase start-first \"$1\"\n        gl_replace \"$1\" \"$(grep -c . \"$GL_RUN/before.$1\")\" \"$3\" \"$4\" \"$5\" \"$6\" $gl_created || gl_rc=1\n      fi\n    fi\n    shift 6\n  done\n  return $gl_rc\n}\n\ngl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' \"$1\" ;; esac; }\n\n# The record of what is deployed: the header and unchanged services' lines from the client,\n# then each deployed service's line from the client (with the config hash its inspection saw)\n# completed by the label compose put on the container it created.\ngl_write_record() {\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in \"$@\"; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_c=\n      for gl_id in $(gl_service_ids \"$gl_s\"); do\n        gl_c=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.config-hash\"}}' \"$gl_id\" 2>/dev/null)\n        break\n      done\n      printf '%s,\"containerHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_c\")\"\n    done\n  } > \"$GL_STATE/state.tmp\" && mv -f \"$GL_STATE/state.tmp\" \"$GL_STATE/state\"\n}\n\ngl_finish() {\n  printf '%s,\"result\":\"%s\",\"durationSeconds\":%s}\\n' \"$GL_AUDIT\" \"$1\" \"$(($(date +%s) - gl_started))\" >> \"$GL_STATE/audit.log\"\n  : > \"$GL_STATE/lock.owner\"\n  gl_event result \"$1\"\n  exit \"$2\"\n}\n\ngl_apply_main() {\n  if ! gl_pull $GL_DEPLOY; then gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"; fi\n  if ! gl_swap; then\n    gl_event swap-failed\n    gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n    gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n  fi\n  # Start-first services first: when one fails, the recreated ones have not been touched yet.\n  gl_recreated=0\n  if ! gl_start_first; then\n    [ -n \"$GL_FAILED\" ] || gl_event up-failed\n  elif gl_recreated=1 && ! gl_up $GL_RECREATE; then\n    gl_event up-failed\n  elif gl_wait_healthy $GL_RECREATE; then\n    gl_removed=1\n    gl_remove_containers $GL_REMOVE || gl_removed=0\n    if ! gl_write_record $GL_DEPLOY; then\n      rm -f \"$GL_STATE/state.tmp\" 2>/dev/null\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/state could not be written\" >&2\n      gl_finish deployed-without-record \"$GL_EXIT_DEPLOYED_WITHOUT_RECORD\"\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed \"$GL_EXIT_REMOVE_FAILED\"\n    gl_finish success \"$GL_EXIT_OK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed \"$GL_EXIT_FAILED_NO_ROLLBACK\"\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_remove_services $GL_NEW_SERVICES\n  gl_rolled_back=1\n  gl_start_first_back || gl_rolled_back=0\n  if [ \"$gl_rolled_back\" = 1 ] && { [ \"$gl_recreated\" = 0 ] || { gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; }; }; then\n    gl_finish rolled-back \"$GL_EXIT_ROLLED_BACK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n}\n";
+/** Exit codes of the remote scripts; the library gets them as variables (see exitCodeVariables). */
+const remote_ExitCode = {
+    ok: 0,
+    rolledBack: 10,
+    rollbackFailed: 11,
+    failedBeforeChange: 12,
+    failedNoRollback: 13,
+    /** The services are deployed and healthy, but the record (state) could not be written. */
+    deployedWithoutRecord: 14,
+    /** The services are deployed and healthy, but removing a service gone from the files failed. */
+    removeFailed: 15,
+    invalidFiles: 65,
+    missingTool: 69,
+    hostError: 70,
+    lockTimeout: 75,
+    stalePlan: 76
+};
+/** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
+function exitCodeVariables() {
+    return Object.fromEntries(Object.entries(remote_ExitCode).map(([name, code]) => [`GL_EXIT_${name.replace(/[A-Z]/g, '_$&').toUpperCase()}`, String(code)]));
+}
+/** What the library prints after the mark on an event line: `<mark> <event> <words>...`. */
+const remoteEvents = (/* unused pure expression or super */ null && ([
+    'section',
+    'lock-wait',
+    'lock-timeout',
+    'stale',
+    'phase',
+    'health',
+    'failed',
+    'start-first',
+    'swap-failed',
+    'up-failed',
+    'restore-failed',
+    'remove-failed',
+    'result'
+]));
+/** The steps of an apply, each announced by a `phase` event. */
+const applyPhases = (/* unused pure expression or super */ null && (['locked', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore']));
+/** The parts of the inspection's output, each after a `section` event. */
+const inspectionSections = (/* unused pure expression or super */ null && ([
+    'compose',
+    'directory',
+    'project',
+    'generation',
+    'config',
+    'hashes',
+    'containers',
+    'record',
+    'files',
+    'end'
+]));
+/** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
+const ATTACHED_BOOTSTRAP = `t=$(mktemp) || exit ${remote_ExitCode.hostError}; cat > "$t" || exit ${remote_ExitCode.hostError}; ` + 'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r';
+/**
+ * Saves the script from stdin to $1/apply.sh and runs it detached from the SSH session, so a
+ * dropped connection never leaves a half-done deploy: the host finishes it (or rolls back) and
+ * releases the lock. Meanwhile its log is streamed back; the exit code is the script's.
+ */
+const DETACHED_BOOTSTRAP = [
+    'd=$1',
+    'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
+    // A fresh folder per apply: a second script written into a running one's folder would be read by it.
+    'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit ' + remote_ExitCode.hostError,
+    `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
+    'n=0',
+    'while :; do',
+    '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',
+    '  t=$(($(wc -l < "$d/log")))',
+    '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
+    `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
+    '  sleep 0.2',
+    'done'
+].join('\n');
+>>>>>>> main
 
 // EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8009);
@@ -65234,6 +65364,68 @@ function fileReferences(references, topLevel) {
         return typeof file === 'string' ? [file] : [];
     });
 }
+const durationSeconds = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, ns: 1e-9 };
+/** A compose duration ('10s', '1m30s', '500ms', or a number of seconds) in whole seconds, rounded up; undefined when unreadable. */
+function composeDurationSeconds(value) {
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0)
+        return Math.ceil(value);
+    if (typeof value !== 'string' || !/^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/.test(value))
+        return undefined;
+    let seconds = 0;
+    for (const [, amount, unit] of value.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g))
+        seconds += Number(amount) * durationSeconds[unit];
+    return Math.ceil(seconds - 1e-9);
+}
+function wholeNumber(value, fallback) {
+    return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : fallback;
+}
+/**
+ * Why two containers of a service cannot run side by side (compose v2's resolved, long-form
+ * definition). Values are not quoted: they may come from the host's .env files.
+ */
+function runTwiceConflicts(service) {
+    const conflicts = [];
+    if (typeof service.container_name === 'string')
+        conflicts.push('it has a fixed container_name');
+    if (service.network_mode === 'host')
+        conflicts.push('it uses network_mode: host (both containers would listen on the same host ports)');
+    const ports = Array.isArray(service.ports) ? service.ports : [];
+    ports.forEach((port, index) => {
+        const { published, target } = asRecord(port);
+        if (published === undefined || published === null || published === '' || String(published).includes('-'))
+            return;
+        const to = typeof target === 'number' ? ` (container port ${target})` : '';
+        conflicts.push(`its ports entry ${index + 1}${to} publishes a fixed host port, which only one container can bind`);
+    });
+    for (const settings of Object.values(asRecord(service.networks))) {
+        const { ipv4_address: ipv4, ipv6_address: ipv6 } = asRecord(settings);
+        if (typeof ipv4 === 'string' || typeof ipv6 === 'string')
+            conflicts.push('it has a fixed ipv4_address or ipv6_address on a network');
+    }
+    const volumes = Array.isArray(service.volumes) ? service.volumes : [];
+    volumes.forEach((volume, index) => {
+        const { type, bind } = asRecord(volume);
+        // Docker's documentation: the 'Z' label makes a bind mount's content private and unshared.
+        if (type === 'bind' && asRecord(bind).selinux === 'Z') {
+            conflicts.push(`its volumes entry ${index + 1} is a bind mount labelled Z (private and unshared: a second container cannot use it)`);
+        }
+    });
+    return conflicts;
+}
+function startFirstOf(service) {
+    const deploy = asRecord(service.deploy);
+    const update = asRecord(deploy.update_config);
+    if (update.order !== 'start-first')
+        return undefined;
+    return {
+        replicas: wholeNumber(deploy.replicas, wholeNumber(service.scale, 1)),
+        parallelism: wholeNumber(update.parallelism, 1),
+        delaySeconds: composeDurationSeconds(update.delay) ?? 0,
+        monitorSeconds: composeDurationSeconds(update.monitor) ?? 5,
+        stopGraceSeconds: composeDurationSeconds(service.stop_grace_period) ?? 10,
+        conflicts: runTwiceConflicts(service)
+    };
+}
 /**
  * Reduces `compose config` output (v2: JSON, read with JSON.parse; v1: YAML) to what planning
  * needs. The resolved config holds values from env files: nothing else of it is kept, and a
@@ -65249,10 +65441,12 @@ function parseComposeModel(text, compose = 'v1') {
         const binds = bindSources(service.volumes);
         const mounts = [...binds.filter((b) => b.readOnly).map((b) => b.source), ...fileReferences(service.configs, configs), ...fileReferences(service.secrets, secrets)];
         const writable = [...new Set(binds.filter((b) => !b.readOnly).map((b) => b.source))].filter((source) => !mounts.includes(source));
+        const startFirst = startFirstOf(service);
         services.set(name, {
             image: typeof service.image === 'string' ? service.image : undefined,
             mounts: [...new Set(mounts)],
-            ...(writable.length > 0 && { writableMounts: writable })
+            ...(writable.length > 0 && { writableMounts: writable }),
+            ...(startFirst && { startFirst })
         });
     }
     return { services, topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} })) };
@@ -65390,10 +65584,14 @@ function applyScript(input) {
         GL_RUN_ID: words([input.runId]),
         GL_EXPECT_GENERATION: plan.generation,
         GL_DEPLOY: words(plan.deploy),
+        GL_RECREATE: words(plan.recreate),
+        // Sextuples: service, replicas, parallelism, delay, monitor, stop grace (seconds).
+        GL_START_FIRST: words(plan.startFirst.flatMap((s) => [s.service, ...[s.replicas, s.parallelism, s.delaySeconds, s.monitorSeconds, s.stopGraceSeconds].map(String)])),
         // Pairs: service, container id (a failed removal names the service).
         GL_REMOVE: words(plan.removed.flatMap((s) => s.containers.flatMap((id) => [s.service, id]))),
         GL_NEW_SERVICES: words(plan.newServices),
-        GL_PREVIOUS: words(plan.previous),
+        // A rollback recreates these; start-first services are rolled back start-first.
+        GL_PREVIOUS: words(plan.previous.filter((service) => plan.recreate.includes(service))),
         GL_FULL: plan.full ? '1' : '0',
         GL_PULL: input.pull ? '1' : '0',
         GL_ROLLBACK: input.rollback ? '1' : '0',
@@ -65529,9 +65727,190 @@ async function inspectAndPlan(shell, options, log) {
         log.info(line);
     return { report, plan };
 }
+<<<<<<< HEAD
+=======
+/** The record header and the lines of services this run does not touch. */
+function recordHead(report, plan, options) {
+    const header = {
+        kind: 'deploy',
+        schema: RECORD_SCHEMA,
+        sha: options.run.sha,
+        time: new Date().toISOString(),
+        runUrl: options.run.url,
+        actor: options.run.actor,
+        project: plan.project,
+        compose: plan.compose,
+        files: Object.fromEntries(options.files.map((f) => [f.path, f.digest])),
+        topLevel: report.model.topLevel
+    };
+    const trusted = report.record?.header.project === plan.project && report.record.header.compose === plan.compose ? report.record : undefined;
+    const kept = [];
+    for (const service of plan.services) {
+        if (service.deploy || service.change === 'removed')
+            continue;
+        const previous = trusted?.services.get(service.service);
+        if (previous)
+            kept.push(previous);
+        else if (service.change === 'unchanged') {
+            const container = report.containers.find((c) => c.service === service.service && !c.oneoff);
+            kept.push({
+                kind: 'service',
+                service: service.service,
+                image: service.newImage,
+                inputs: service.inputs,
+                configHash: report.hashes.get(service.service) ?? '',
+                containerHash: container?.configHash ?? ''
+            });
+        }
+    }
+    return [header, ...kept].map((line) => JSON.stringify(line)).join('\n') + '\n';
+}
+/** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
+class EventReader {
+    mark;
+    log;
+    health;
+    removeFailed;
+    failure;
+    /** Files the rollback could not put back. */
+    restoreFailed = [];
+    buffer = '';
+    rollingBack = false;
+    constructor(mark, log, health, removeFailed = []) {
+        this.mark = mark;
+        this.log = log;
+        this.health = health;
+        this.removeFailed = removeFailed;
+    }
+    push(text) {
+        this.buffer += text;
+        const lines = this.buffer.split('\n');
+        this.buffer = lines.pop() ?? '';
+        this.handle(lines);
+    }
+    flush() {
+        if (this.buffer !== '')
+            this.handle([this.buffer]);
+        this.buffer = '';
+    }
+    handle(lines) {
+        const plain = [];
+        for (const line of lines) {
+            if (!line.startsWith(`${this.mark} `)) {
+                plain.push(line);
+                continue;
+            }
+            if (plain.length > 0)
+                this.log.remote(plain.splice(0));
+            this.event(line.slice(this.mark.length + 1));
+        }
+        if (plain.length > 0)
+            this.log.remote(plain);
+    }
+    event(text) {
+        const [kind, ...rest] = text.split(' ');
+        const [subject, state] = rest;
+        // Typed so that every case is an event lib.sh prints; anything else goes to the default.
+        switch (kind) {
+            case 'phase':
+                if (subject === 'rollback')
+                    this.rollingBack = true;
+                if (subject === 'start-first') {
+                    this.log.info(this.rollingBack ? `Bringing the previous version of ${state} back, start-first` : `Replacing ${state} start-first`);
+                    break;
+                }
+                this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`);
+                break;
+            case 'health':
+                this.health[subject] = state;
+                this.log.info(`  ${subject}: ${state}`);
+                break;
+            case 'failed':
+                this.health[subject] = state;
+                this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`;
+                this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`);
+                break;
+            case 'start-first':
+                this.log.info(`  ${subject}: ${startFirstMessage(rest.slice(1))}`);
+                break;
+            case 'restore-failed':
+                this.restoreFailed.push(subject);
+                this.log.warning(`${subject}: could not be put back from the backup`);
+                break;
+            case 'remove-failed':
+                if (!this.removeFailed.includes(subject))
+                    this.removeFailed.push(subject);
+                this.log.warning(`${subject}: removing its container failed`);
+                break;
+            case 'swap-failed':
+                this.failure ??= 'the new files could not be put in place (the message is above)';
+                break;
+            case 'up-failed':
+                this.failure ??= 'compose could not recreate the services (its message is above)';
+                break;
+            case 'lock-wait':
+                this.log.info(`Waiting for the deploy lock, held by ${describeOwner(rest.join(' '))}`);
+                break;
+            case 'stale':
+            case 'result':
+                break;
+            default:
+                this.log.info(text);
+        }
+    }
+}
+/** A start-first rollout's progress: `started N`, `serving MONITOR`, `retired N GRACE`. */
+function startFirstMessage([step, count, grace]) {
+    switch (step) {
+        case 'started':
+            return `started ${count} new container(s) beside the old one(s), kept off the service name until healthy`;
+        case 'serving':
+            return `healthy; new and old containers serve side by side for ${count} s`;
+        case 'retired':
+            return `stopped ${count} old container(s) (stop grace period ${grace} s) and removed them`;
+        default:
+            return step;
+    }
+}
+const rollbackMessages = {
+    up: 'Bringing the previous version back',
+    health: 'Waiting for the previous version to be healthy',
+    healthy: 'The previous version is healthy'
+};
+const phaseMessages = {
+    locked: 'Took the deploy lock',
+    pull: 'Pulling the new images',
+    swap: 'Putting the new files in place',
+    // Named with its service by the event reader.
+    'start-first': 'Replacing a service start-first',
+    up: 'Recreating the services',
+    health: 'Waiting for the services to be healthy',
+    healthy: 'All deployed services are healthy',
+    remove: 'Removing the services gone from the compose files',
+    rollback: 'Rolling back: restoring the previous files and services',
+    restore: 'Restoring the previous files'
+};
+>>>>>>> main
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./packages/core/src/process.ts
+
+/** The runner's own way to run a program (@actions/exec), as actions/checkout runs git. */
+const runProcess = async (program, args, options) => {
+    const env = {};
+    for (const [name, value] of Object.entries({ ...process.env, ...options.env }))
+        if (value !== undefined)
+            env[name] = value;
+    const { exitCode, stdout, stderr } = await getExecOutput(program, [...args], {
+        cwd: options.cwd,
+        env,
+        ignoreReturnCode: true,
+        // No `input`: @actions/exec writes it after spawning, and a program that has already exited
+        // makes that write fail with an EPIPE nothing can catch, which ends the action.
+        silent: true
+    });
+    return { exitCode, stdout, stderr };
+};
+
 ;// CONCATENATED MODULE: ./packages/core/src/git/git-command-manager.ts
 
 
@@ -65545,39 +65924,31 @@ function gitMessage(result) {
     return text || `exit code ${result.exitCode}`;
 }
 /**
- * Every git call in one place, each spawned with an argument vector (never a shell string),
+ * Every git call in one place, each run with an argument vector (never a shell string),
  * in one working directory, without prompts and without touching global configuration.
  */
 class GitCommandManager {
     workingDirectory;
     log;
-    constructor(workingDirectory, log = () => { }) {
+    run;
+    constructor(workingDirectory, log = () => { }, run = runProcess) {
         this.workingDirectory = workingDirectory;
         this.log = log;
+        this.run = run;
     }
-    exec(args, options = {}) {
+    async exec(args, options = {}) {
         this.log(`git ${args.join(' ')}`);
-        return new Promise((resolve, reject) => {
-            const child = (0,external_node_child_process_namespaceObject.spawn)('git', args, {
-                cwd: this.workingDirectory,
-                env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env },
-                stdio: ['ignore', 'pipe', 'pipe']
-            });
-            let stdout = '';
-            let stderr = '';
-            child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
-            child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
-            child.on('error', (error) => reject(new errors_UserError(`Could not run git: ${error.message}`, { fix: 'Install git on the runner.' })));
-            child.on('close', (code) => {
-                const result = { exitCode: code ?? 1, stdout, stderr };
-                if (result.exitCode !== 0 && !options.allowFailure) {
-                    reject(new Error(`git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(stderr || stdout).trim()}`));
-                }
-                else {
-                    resolve(result);
-                }
-            });
-        });
+        let result;
+        try {
+            result = await this.run('git', args, { cwd: this.workingDirectory, env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env } });
+        }
+        catch (error) {
+            throw new errors_UserError(`Could not run git: ${error instanceof Error ? error.message : String(error)}`, { fix: 'Install git on the runner.' });
+        }
+        if (result.exitCode !== 0 && !options.allowFailure) {
+            throw new Error(`git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(result.stderr || result.stdout).trim()}`);
+        }
+        return result;
     }
     async output(args) {
         return (await this.exec(args)).stdout.trim();
@@ -66163,6 +66534,7 @@ function union(outcomes, pick) {
 /** The step's outputs, by name, from what happened on each host. */
 function deployOutputs(outcomes) {
     const deployedServices = (o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : []);
+<<<<<<< HEAD
     return {
         deployed: union(outcomes, deployedServices),
         drifted: union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)),
@@ -66170,6 +66542,37 @@ function deployOutputs(outcomes) {
         'rolled-back': String(outcomes.some((o) => o.result === 'rolled-back')),
         plan: JSON.stringify(Object.fromEntries(outcomes.map((o) => [o.host, planOutput(o)])))
     };
+=======
+    setOutput('deployed', union(outcomes, deployedServices));
+    setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)));
+    setOutput('removed', union(outcomes, (o) => (o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : [])));
+    setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')));
+    setOutput('plan', JSON.stringify(Object.fromEntries(outcomes.map((o) => [
+        o.host,
+        {
+            result: o.result,
+            ...(o.plan && {
+                project: o.plan.project,
+                compose: o.plan.compose,
+                mode: o.plan.full ? 'full' : 'surgical',
+                ...(o.plan.fullReason && { fullReason: o.plan.fullReason }),
+                services: o.plan.services.map((s) => ({
+                    service: s.service,
+                    change: s.change,
+                    deploy: s.deploy,
+                    ...(s.deploy && s.strategy && { strategy: s.strategy }),
+                    reasons: s.reasons,
+                    ...(s.oldImage && { oldImage: s.oldImage }),
+                    ...(s.newImage && { newImage: s.newImage })
+                })),
+                files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
+            }),
+            ...(o.error && { error: o.error.message }),
+            ...(o.result === 'skipped' && { reason: o.reason })
+        }
+    ]))));
+    await writeSummary(outcomes, settings);
+>>>>>>> main
 }
 /** One host's entry in the `plan` output. */
 function planOutput(o) {
@@ -66222,12 +66625,14 @@ async function writeSummary(outcomes, dryRun) {
                 { data: 'Service', header: true },
                 { data: 'Image', header: true },
                 { data: 'Change', header: true },
+                { data: 'Strategy', header: true },
                 { data: 'Result', header: true }
             ],
             ...services.map((s) => [
                 escapeHtml(s.service),
                 escapeHtml(imageChange(s)),
                 escapeHtml(s.reasons.length > 0 ? `${s.change} (${s.reasons.join('; ')})` : s.change),
+                escapeHtml(strategyText(s) || '-'),
                 escapeHtml(serviceResult(outcome, s.service, s.deploy, s.change === 'removed'))
             ])
         ]);

@@ -155,11 +155,11 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       // ssh-surgical-deploy: on a checkout of that commit, deployed both, no rollback.
       expect(run.deploy.run?.exitCode).toBe(0)
       expect(run.deploy.checkout?.sha).toBe(run.bump.run?.outputs['commit-sha'])
-      expect(json<string[]>(run.deploy.run?.outputs.deployed).sort()).toEqual(['api', 'worker'])
+      expect(json<string[]>(run.deploy.run?.outputs.deployed).sort()).toEqual(['api', 'proxy', 'worker'])
       expect(run.deploy.run?.outputs['rolled-back']).toBe('false')
 
-      // The VM: two running, healthy containers from the pinned images, serving v1.
-      expect(Object.keys(result.after)).toEqual(['api', 'worker'])
+      // The VM: two running, healthy containers from the pinned images, serving v1 (api through nginx).
+      expect(Object.keys(result.after)).toEqual(['api', 'proxy', 'worker'])
       for (const pushed of result.pushed) {
         expect(result.after[pushed.service]).toMatchObject({ image: pushed.reference, status: 'running', health: 'healthy' })
       }
@@ -170,7 +170,7 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       // The audit log on the host has a line for this deploy.
       expect(result.audit?.path).toBe(join(sandbox.vm.remoteDir, '.gitops-lite', 'audit.log'))
       expect(result.audit?.entries).toHaveLength(1)
-      expect(result.audit?.entries[0]).toMatchObject({ result: 'success', services: ['api', 'worker'], actor: 'sandbox-dev' })
+      expect(result.audit?.entries[0]).toMatchObject({ result: 'success', services: ['api', 'proxy', 'worker'], actor: 'sandbox-dev' })
       expect(checkRelease(result)).toEqual([])
     }), STEP_TIMEOUT_MS)
 
@@ -195,16 +195,20 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       expectOneLinePerService(result, { api: previous.pushed[0].reference })
       expect(result.infraCommit!.stat).toMatch(/1 file changed, 1 insertion\(\+\), 1 deletion\(-\)/)
 
-      // Only api was deployed and recreated; worker's container and start time are untouched.
+      // Only api was deployed, start-first; the proxy's and worker's containers are untouched.
       expect(json<string[]>(run.deploy.run?.outputs.deployed)).toEqual(['api'])
+      expect(run.deploy.run?.stdout).toContain('Replacing api start-first')
       expect(result.changes).toEqual([
         { service: 'api', before: previous.after.api.id, after: result.after.api.id, recreated: true },
+        { service: 'proxy', before: previous.after.proxy.id, after: previous.after.proxy.id, recreated: false },
         { service: 'worker', before: previous.after.worker.id, after: previous.after.worker.id, recreated: false }
       ])
       expect(result.after.worker.startedAt).toBe(previous.after.worker.startedAt)
       expect(result.after.api).toMatchObject({ image: result.pushed[0].reference, status: 'running', health: 'healthy' })
       expect(result.http.api).toMatchObject({ status: 200, body: 'api v2\n' })
       expect(result.http.worker).toMatchObject({ status: 200, body: 'worker v1\n' })
+      // A GET through the proxy every 20 ms throughout: none failed.
+      expect(result.probe).toMatchObject({ failures: 0, lastBody: 'api v2\n' })
       expect(result.audit?.entries).toHaveLength(2)
       expect(result.audit?.entries[1]).toMatchObject({ result: 'success', services: ['api'] })
       expect(checkRelease(result)).toEqual([])
@@ -238,6 +242,8 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       expect(result.after.worker.id).toBe(results[0].after.worker.id)
       expect(result.after.worker.startedAt).toBe(results[0].after.worker.startedAt)
       expect(result.outcome).toBe('rolled back')
+      // The broken api never served (it stayed off the service name) and no request failed.
+      expect(result.probe).toMatchObject({ failures: 0, bodies: { 'api v2': result.probe.probes } })
 
       // The deploy's log shows the failed health wait and the rollback.
       expect(run.deploy.run?.stdout).toMatch(/api: unhealthy/)

@@ -33,6 +33,7 @@ function planOutput(o: Outcome): Record<string, unknown> {
         service: s.service,
         change: s.change,
         deploy: s.deploy,
+        ...(s.deploy && s.strategy && { strategy: s.strategy }),
         reasons: s.reasons,
         ...(s.oldImage && { oldImage: s.oldImage }),
         ...(s.newImage && { newImage: s.newImage })

@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { escapeHtml, imageChange, type Outcome } from '@gitops-lite/core'
+import { escapeHtml, imageChange, strategyText, type Outcome } from '@gitops-lite/core'
 
 /** The job summary: per host, its result, why it failed, and a table of its services. */
 export async function writeSummary(outcomes: readonly Outcome[], dryRun: boolean): Promise<void> {
@@ -16,12 +16,14 @@ export async function writeSummary(outcomes: readonly Outcome[], dryRun: boolean
         { data: 'Service', header: true },
         { data: 'Image', header: true },
         { data: 'Change', header: true },
+        { data: 'Strategy', header: true },
         { data: 'Result', header: true }
       ],
       ...services.map((s) => [
         escapeHtml(s.service),
         escapeHtml(imageChange(s)),
         escapeHtml(s.reasons.length > 0 ? `${s.change} (${s.reasons.join('; ')})` : s.change),
+        escapeHtml(strategyText(s) || '-'),
         escapeHtml(serviceResult(outcome, s.service, s.deploy, s.change === 'removed'))
       ])
     ])

@@ -6,6 +6,7 @@ export { runAction } from './action-runner'
 export { formatDuration, Inputs, parseDuration, parseList } from './inputs'
 export { readRunnerContext, type RunnerContext } from './runner-context'
 export { defaultComposeFile, leavesWorkspace, resolveInsideWorkspace } from './workspace'
+export { runProcess, type ProcessOptions, type ProcessResult, type ProcessRunner } from './process'
 export {
   canonicalRepository,
   formatImageReference,
@@ -71,7 +72,7 @@ export {
 } from './github/workflow-runs'
 // git: the one command runner, publishing with retries, pull requests.
 export { GitCommandManager, type GitIdentity, type PushResult } from './git/git-command-manager'
-export { backoffDelay, publish, type PublishOptions } from './git/publish'
+export { backoffDelay, publish, type PublishGit, type PublishOptions } from './git/publish'
 export { openPullRequest } from './git/pull-request'
 // SSH: targets, host keys, connections.
 export { formatTarget, isValidUsername, knownHostName, parseHostSpec, type SshTarget } from './ssh/host-spec'
@@ -99,6 +100,7 @@ export { checkPrivateKey } from './ssh/private-key'
 // Deploy: planning, the host-side library and its scripts, the record, several hosts.
 export { jsonPrefix, parseRecord, type RecordedService } from './deploy/record'
 export {
+  composeDurationSeconds,
   parseComposeModel,
   parseInspection,
   splitSections,
@@ -128,4 +130,4 @@ export {
 export { applyScript, digestScript, inspectScript, libraryScript, type ComposeCommand, type StackTarget } from './deploy/scripts'
 export { deployToHost, type DeployLog, type DeployOptions, type HostOutcome, type RunInfo } from './deploy/deployer'
 export { deployHosts, failureOf, type Outcome } from './deploy/hosts'
-export { imageChange } from './deploy/format'
+export { formatPlan, imageChange, strategyText } from './deploy/format'

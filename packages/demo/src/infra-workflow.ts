@@ -228,6 +228,7 @@ export class InfraWorkflow {
     await writeFile(join(dir, '..', 'log.txt'), `${run.stdout}${run.stderr ? `\n--- stderr\n${run.stderr}` : ''}`).catch(() => undefined)
     if (job === 'deploy') for (const line of planLines(run)) step.note(`│ ${line}`)
     if (run.exitCode === 0) {
+      if (job === 'deploy') for (const line of startFirstLines(run)) step.note(`│ ${line}`)
       step.done(job === 'bump' ? describeBump(run) : describeDeploy(run))
       return { job, result: 'success', checkout, run, durationMs }
     }
@@ -286,6 +287,11 @@ export function planLines(run: ActionRun): string[] {
   if (start < 0) return []
   const end = lines.findIndex((line, i) => i > start && !/^\s/.test(line))
   return lines.slice(start, end < 0 ? undefined : end).map(shortenDigests)
+}
+
+/** The steps of start-first rollouts: new containers started, healthy beside the old, old ones stopped. */
+export function startFirstLines(run: ActionRun): string[] {
+  return logLines(run).filter((line) => /^Replacing \S+ start-first$|^ {2}\S+: (started|healthy;|stopped) /.test(line))
 }
 
 /** From the health wait to the end (rollback included), without compose's container lines. */

@@ -5,6 +5,7 @@ import {
   buildDemoHttpImage,
   ensureBaseImage,
   ensureDocker,
+  ensureNginxImage,
   BASE_IMAGE,
   type DockerInfo,
   exec,
@@ -13,7 +14,10 @@ import {
   type GitRemote,
   freePort,
   httpGet,
+  nginxProxyConfig,
   ProcessGroup,
+  startProbes,
+  type ProbeResult,
   startRegistry,
   type Registry,
   repoRoot,
@@ -29,8 +33,13 @@ import { DEFAULT_PROJECT_NAME, DEFAULT_SANDBOX_DIR, activeOwner, readState, tear
 
 export const APP_REPOSITORY = 'acme/app'
 export const INFRA_REPOSITORY = 'acme/infra'
-/** The services of the sandbox stack: both busybox httpd demo images, published on 127.0.0.1. */
+/**
+ * The services of the sandbox stack: both busybox httpd demo images. worker is published on
+ * 127.0.0.1; api is replaced start-first behind an nginx proxy, which publishes api's port.
+ */
 export const SERVICES = ['api', 'worker'] as const
+/** The proxy's configuration in the infra repo (and on the VM, next to compose.yaml). */
+const PROXY_CONFIG = 'proxy/nginx.conf'
 export type ServiceName = (typeof SERVICES)[number]
 
 /** The token the app repo's workflow holds as a secret (the fake GitHub API accepts only it). */
@@ -119,6 +128,8 @@ export interface ReleaseResult {
   changes: ServiceChange[]
   /** GET / of each published service after the release. */
   http: Record<string, HttpProbe>
+  /** GETs of api through the proxy every 20 ms, from the dispatch until the workflow ended. */
+  probe: ProbeResult
   audit?: { path: string; entries: AuditEntry[] }
   outcome: ReleaseOutcome
   durationMs: number
@@ -218,6 +229,11 @@ export class PipelineSandbox {
       }, (n) => (n ? `${n} file(s) differ from the commit` : 'as committed'))
       const docker = await narrator.run('Docker engine and Compose v2', () => ensureDocker(), (d) => `engine ${d.serverVersion}, compose ${d.composeVersion}`)
       await narrator.run(`Base image ${BASE_IMAGE} (busybox-static; no public registry needed)`, () => ensureBaseImage())
+      const nginx = await narrator.run(
+        "nginx image for api's reverse proxy (Debian's nginx-light via debootstrap: 1-2 minutes once, then kept in the engine)",
+        () => ensureNginxImage(),
+        (tag) => tag
+      )
 
       const registry = await narrator.run(
         'Local registry (docker-registry on loopback)',
@@ -227,6 +243,12 @@ export class PipelineSandbox {
       state.registry = registry.address
       state.processes.push({ name: 'docker-registry', pid: registry.pid, match: join(dir, 'registry') })
       await writeState(state)
+      const proxyImage = `${registry.address}/demo/proxy:nginx`
+      await narrator.run(`Push the nginx image as ${proxyImage}`, async () => {
+        await exec('docker', ['tag', nginx, proxyImage])
+        group.trackImage(proxyImage)
+        await exec('docker', ['push', '--quiet', proxyImage])
+      })
 
       const vm = await narrator.run(
         'SSH "VM": sshd on 127.0.0.1 with its own host key, sharing this Docker engine',
@@ -255,10 +277,14 @@ export class PipelineSandbox {
           message: 'Initial commit'
         })
         const workDir = await appRemote.clone(join(dir, 'work', 'app'))
-        const compose = initialCompose(registry.address, ports)
+        const compose = initialCompose(registry.address, ports, proxyImage)
         const infraRemote = await createGitRemote({
           dir: join(dir, 'git', 'infra'),
-          files: { 'compose.yaml': compose, 'README.md': '# acme/infra\n\nWhat runs on the VM. Every deploy is a commit here.\n' },
+          files: {
+            'compose.yaml': compose,
+            [PROXY_CONFIG]: nginxProxyConfig([{ listen: 80, service: 'api', port: 80 }]),
+            'README.md': '# acme/infra\n\nWhat runs on the VM. Every deploy is a commit here.\n'
+          },
           message: 'The stack: api and worker'
         })
         step.note(`${APP_REPOSITORY}   ${appRemote.bareDir}`)
@@ -279,7 +305,7 @@ export class PipelineSandbox {
           key: vm.privateKey,
           'known-hosts': vm.knownHostsLine,
           'remote-dir': vm.remoteDir,
-          files: 'compose.yaml',
+          files: `compose.yaml\n${PROXY_CONFIG}`,
           // Stable, so a teardown finds the project whatever remote-dir is called.
           'project-name': projectName,
           ...(options.healthTimeout ? { 'health-timeout': options.healthTimeout } : {})
@@ -325,9 +351,19 @@ export class PipelineSandbox {
       `[${APP_REPOSITORY} CI] dispatch-to-infra → ${INFRA_REPOSITORY} (${spec.form === 'services' ? 'services: ' : 'service: '}` +
         `${pushed.map((p) => p.service).join(', ')}; wait: true)`
     )
-    const dispatch = await this.dispatch(spec, pushed, appCommit)
+    // What a user of api sees: a GET through the proxy every 20 ms while the release goes out.
+    const probes = startProbes([{ name: 'api', url: this.url('api'), intervalMs: 20 }], { maxMs: 15 * 60_000, maxProbes: 100_000 })
+    let apiProbe: ProbeResult
+    let dispatch: ActionRun
+    let workflow: InfraRunResult | undefined
+    try {
+      dispatch = await this.dispatch(spec, pushed, appCommit)
+      const id = dispatch.outputs['correlation-id'] || undefined
+      workflow = id ? await this.workflow.run(id) : undefined
+    } finally {
+      apiProbe = (await probes.stop())[0]
+    }
     const correlationId = dispatch.outputs['correlation-id'] || undefined
-    const workflow = correlationId ? await this.workflow.run(correlationId) : undefined
     const waited = dispatch.outputs.conclusion ? `run ${dispatch.outputs['run-id']} concluded ${dispatch.outputs.conclusion}` : 'no conclusion'
     if (dispatch.exitCode === 0) dispatchStep.done(`${waited}; correlation id ${correlationId}`)
     else {
@@ -358,6 +394,13 @@ export class PipelineSandbox {
     }
     vmStep.done(`${changes.filter((c) => c.recreated).map((c) => c.service).join(', ') || 'nothing'} recreated`)
 
+    const probeStep = narrator.step(`[look] GET ${this.url('api')} (api through the proxy) every 20 ms during the release`)
+    const answers = Object.entries(apiProbe.bodies).map(([body, n]) => `${n} × "${body}"`)
+    probeStep.note(`${apiProbe.probes} requests: ${apiProbe.probes - apiProbe.failures} answered (${answers.join(', ') || 'none'}), ${apiProbe.failures} failed`)
+    if (!before.api) probeStep.done('api was not deployed before this release: it answers once it first came up')
+    else if (apiProbe.failures > 0) probeStep.fail(`api was unreachable for up to ${(apiProbe.longestOutageMs / 1000).toFixed(2)} s`)
+    else probeStep.done('no failed request')
+
     const http: Record<string, HttpProbe> = {}
     const httpStep = narrator.step('[look] the stack serving')
     for (const service of SERVICES) {
@@ -377,7 +420,7 @@ export class PipelineSandbox {
       dispatch.exitCode === 0 && workflow?.conclusion === 'success' ? 'deployed' : rolledBack ? 'rolled back' : 'failed'
     const durationMs = Date.now() - started
     narrator.line(`   Release ${spec.number}: ${outcome} in ${formatDuration(durationMs)}`)
-    return { spec, pushed, appCommit, dispatch, correlationId, workflow, infraCommit, before, after, changes, http, audit, outcome, durationMs }
+    return { spec, pushed, appCommit, dispatch, correlationId, workflow, infraCommit, before, after, changes, http, probe: apiProbe, audit, outcome, durationMs }
   }
 
   private async buildAndPush(image: ReleaseImage): Promise<PushedImage> {
@@ -487,19 +530,32 @@ export class PipelineSandbox {
 }
 
 /** The infra repo's first commit: the stack, with placeholder tags no release has built yet. */
-function initialCompose(registry: string, ports: Record<ServiceName, number>): string {
+function initialCompose(registry: string, ports: Record<ServiceName, number>, proxyImage: string): string {
   return [
     '# The stack on the VM. Deploys are commits: bump-image-tag edits an image line,',
     '# ssh-surgical-deploy brings the VM to what this file says, touching only what changed.',
     'services:',
+    '  # api is replaced start-first: its new container starts beside the old one, and the old',
+    '  # one goes once the new one is healthy. The proxy publishes it and finds it by name.',
     '  api:',
     `    image: ${registry}/demo/api:v0`,
-    '    ports:',
-    `      - "127.0.0.1:${ports.api}:80"`,
     '    restart: unless-stopped',
     "    # busybox httpd as PID 1 ignores SIGTERM: a tiny init forwards it, so a stop takes",
     "    # milliseconds instead of compose's 10 s timeout.",
     '    init: true',
+    '    stop_grace_period: 2s',
+    '    deploy:',
+    '      update_config:',
+    '        order: start-first',
+    '        monitor: 2s',
+    '',
+    '  proxy:',
+    `    image: ${proxyImage}`,
+    '    ports:',
+    `      - "127.0.0.1:${ports.api}:80"`,
+    '    volumes:',
+    `      - ./${PROXY_CONFIG}:/etc/nginx/nginx.conf:ro`,
+    '    restart: unless-stopped',
     '',
     '  worker:',
     `    image: ${registry}/demo/worker:v0`,

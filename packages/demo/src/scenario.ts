@@ -57,6 +57,11 @@ export function checkRelease(result: ReleaseResult): string[] {
       expect(body === image.body, `${image.service} should serve ${JSON.stringify(image.body.trim())}, it serves ${JSON.stringify(body?.trim())}`)
     }
   }
+  if (n > 1) {
+    // api is replaced start-first behind the proxy: not one request may fail, on an update or a rollback.
+    expect(result.probe.failures === 0, `${result.probe.failures} of ${result.probe.probes} requests to api through the proxy failed`)
+    expect(result.probe.bodies['api v3 (broken)'] === undefined, 'the broken api answered requests before it was healthy')
+  }
   if (n === 2) {
     const worker = result.changes.find((c) => c.service === 'worker')
     expect(worker !== undefined && !worker.recreated, 'worker should not have been recreated')
@@ -94,13 +99,14 @@ function resultText(result: ReleaseResult): string {
 
 export function releaseTable(results: ReleaseResult[]): string[] {
   return renderTable(
-    ['release', 'images', 'services deployed', 'dispatch (wait)', 'result', 'duration'],
+    ['release', 'images', 'services deployed', 'dispatch (wait)', 'result', 'api probe: failed / requests', 'duration'],
     results.map((r) => [
       String(r.spec.number),
       r.spec.images.map((i) => `${i.service}:${i.tag}`).join(', '),
       servicesDeployed(r),
       r.dispatch.exitCode === 0 ? r.dispatch.outputs.conclusion || 'ok' : `failed (${r.dispatch.outputs.conclusion || 'no conclusion'})`,
       resultText(r),
+      `${r.probe.failures} / ${r.probe.probes}`,
       formatDuration(r.durationMs)
     ])
   )

@@ -1,8 +1,11 @@
 // The bench: real local parts (Docker, images, registry, sshd "VMs", git remotes) and their cleanup.
 export * from './exec'
 export * from './net'
+export * from './probe'
 export * from './processes'
 export * from './docker'
+export * from './debian-image'
+export * from './proxy'
 export * from './registry'
 export * from './ssh-host'
 export * from './git-remote'

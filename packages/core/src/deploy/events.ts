@@ -58,6 +58,10 @@ export class EventReader {
     switch (kind as RemoteEvent) {
       case 'phase':
         if (subject === 'rollback') this.rollingBack = true
+        if (subject === 'start-first') {
+          this.log.info(this.rollingBack ? `Bringing the previous version of ${state} back, start-first` : `Replacing ${state} start-first`)
+          break
+        }
         this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`)
         break
       case 'health':
@@ -68,6 +72,9 @@ export class EventReader {
         this.health[subject] = state
         this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`
         this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`)
+        break
+      case 'start-first':
+        this.log.info(`  ${subject}: ${startFirstMessage(rest.slice(1))}`)
         break
       case 'restore-failed':
         this.restoreFailed.push(subject)
@@ -95,6 +102,20 @@ export class EventReader {
   }
 }
 
+/** A start-first rollout's progress: `started N`, `serving MONITOR`, `retired N GRACE`. */
+function startFirstMessage([step, count, grace]: string[]): string {
+  switch (step) {
+    case 'started':
+      return `started ${count} new container(s) beside the old one(s), kept off the service name until healthy`
+    case 'serving':
+      return `healthy; new and old containers serve side by side for ${count} s`
+    case 'retired':
+      return `stopped ${count} old container(s) (stop grace period ${grace} s) and removed them`
+    default:
+      return step
+  }
+}
+
 const rollbackMessages: Record<string, string> = {
   up: 'Bringing the previous version back',
   health: 'Waiting for the previous version to be healthy',
@@ -105,6 +126,8 @@ const phaseMessages: Record<string, string> = {
   locked: 'Took the deploy lock',
   pull: 'Pulling the new images',
   swap: 'Putting the new files in place',
+  // Named with its service by the event reader.
+  'start-first': 'Replacing a service start-first',
   up: 'Recreating the services',
   health: 'Waiting for the services to be healthy',
   healthy: 'All deployed services are healthy',

@@ -7,6 +7,12 @@ export function imageChange(service: Pick<ServicePlan, 'oldImage' | 'newImage'>)
   return newImage ?? oldImage ?? ''
 }
 
+/** How a deployed service is replaced ('' for one this run does not deploy): start-first, or recreate (and why). */
+export function strategyText(service: Pick<ServicePlan, 'deploy' | 'strategy' | 'strategyNote'>): string {
+  if (!service.deploy || !service.strategy) return ''
+  return service.strategyNote ? `${service.strategy} (${service.strategyNote})` : service.strategy
+}
+
 /** The plan as log lines: one per service, then the files. */
 export function formatPlan(host: string, plan: HostPlan): string[] {
   const mode = plan.full ? `full deploy: ${plan.fullReason}` : 'surgical'
@@ -15,7 +21,9 @@ export function formatPlan(host: string, plan: HostPlan): string[] {
   for (const service of plan.services) {
     const action = service.change === 'removed' ? 'remove' : service.deploy ? 'deploy' : 'keep'
     const why = service.reasons.length > 0 ? ` (${service.reasons.join('; ')})` : ''
-    lines.push(`  ${service.service.padEnd(width)}  ${action.padEnd(6)}  ${service.change.padEnd(9)}  ${imageChange(service)}${why}`)
+    const strategy = service.deploy ? `${service.strategy ?? 'recreate'}  ` : ''
+    const note = service.strategyNote ? ` [${service.strategyNote}]` : ''
+    lines.push(`  ${service.service.padEnd(width)}  ${action.padEnd(6)}  ${service.change.padEnd(9)}  ${strategy}${imageChange(service)}${why}${note}`)
   }
   if (plan.services.length === 0) lines.push('  (no services)')
   const files = plan.files.map((f) => `${f.path} ${f.change}`)

@@ -1,7 +1,7 @@
 import { posix } from 'node:path'
 import { UserError } from '../errors'
 import type { ComposeVariant, DeployRecord, RecordedService } from './record'
-import type { ContainerState, HostReport } from './report'
+import type { ContainerState, HostReport, StartFirstModel } from './report'
 
 export type ServiceChange =
   /** Not deployed yet: no container, no record. */
@@ -18,11 +18,22 @@ export type ServiceChange =
   /** Gone from the compose files; its containers are removed. */
   | 'removed'
 
+/**
+ * How a deployed service is replaced: `recreate` stops the old container, then starts the new
+ * one (compose's way); `start-first` (deploy.update_config.order) starts the new one beside it,
+ * waits until it is healthy, then retires the old one.
+ */
+export type Strategy = 'recreate' | 'start-first'
+
 export interface ServicePlan {
   service: string
   change: ServiceChange
   /** Whether this run recreates it. */
   deploy: boolean
+  /** How it is (or would be) replaced; unset for a removed service. */
+  strategy?: Strategy
+  /** Why a start-first service is recreated this time. */
+  strategyNote?: string
   reasons: string[]
   /** Image of the running container. */
   oldImage?: string
@@ -52,6 +63,10 @@ export interface HostPlan {
   files: FilePlan[]
   /** Services to recreate. */
   deploy: string[]
+  /** Those of `deploy` replaced by stopping the old container first. */
+  recreate: string[]
+  /** Those of `deploy` replaced start-first, with what their rollout needs. */
+  startFirst: StartFirstRollout[]
   removed: ServicePlan[]
   /** Deployed services that did not exist before: a rollback removes them again. */
   newServices: string[]
@@ -60,6 +75,8 @@ export interface HostPlan {
   /** Whether the apply round trip is needed at all. */
   needsApply: boolean
 }
+
+export type StartFirstRollout = { service: string } & Omit<StartFirstModel, 'conflicts'>
 
 export interface PlanInput {
   report: HostReport
@@ -176,6 +193,27 @@ function classify(
 }
 
 /**
+ * Refuses, before anything changes, start-first services that cannot run two containers at once
+ * (and start-first on docker-compose v1, whose scaling the rollout does not drive).
+ */
+function refuseStartFirstConflicts(report: HostReport, names: readonly string[]): void {
+  const problems = names.flatMap((service) => {
+    const startFirst = report.model.services.get(service)?.startFirst
+    if (!startFirst) return []
+    const conflicts = report.compose === 'v2' ? startFirst.conflicts : ['the host runs docker-compose v1, and start-first needs Compose v2 (docker compose)']
+    return conflicts.length > 0 ? [`${service}: ${conflicts.join('; ')}`] : []
+  })
+  if (problems.length === 0) return
+  throw new UserError(`deploy.update_config.order is start-first for services that cannot run two containers at once (${problems.join('. ')})`, {
+    fix:
+      'A start-first rollout runs the new container beside the old one. Drop container_name and fixed addresses; publish the service ' +
+      'through a reverse proxy on the compose network that reaches it by its service name (see "Zero-downtime rollouts" in ' +
+      "docs/guide.md) instead of a fixed host port, or publish a port range or only the container port; don't label a bind " +
+      'mount Z. Or remove order: start-first to have the service recreated (stopped, then started). Nothing was changed on the host.'
+  })
+}
+
+/**
  * Decides, from what the host reported, which services to recreate, which to remove and
  * which files to replace. Pure: the same report always gives the same plan.
  */
@@ -197,9 +235,12 @@ export function computePlan(input: PlanInput): HostPlan {
     }
   }
 
+  refuseStartFirstConflicts(report, names)
+
   let fullReason: string | undefined
+  const topLevelChanged = !input.services && record !== undefined && record.header.topLevel !== report.model.topLevel
   if (mode === 'full') fullReason = "mode is 'full'"
-  else if (!input.services && record && record.header.topLevel !== report.model.topLevel) fullReason = 'the top-level networks or volumes changed'
+  else if (topLevelChanged) fullReason = 'the top-level networks or volumes changed'
 
   const services: ServicePlan[] = names.map((service) => {
     const containers = report.containers.filter((c) => c.service === service && !c.oneoff)
@@ -209,10 +250,15 @@ export function computePlan(input: PlanInput): HostPlan {
     const requested = input.services?.includes(service)
     const deploy = fullReason !== undefined || (input.services ? requested === true : change !== 'unchanged')
     const shownChange: ServiceChange = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested'
+    // New networks or volumes mean new containers for every service: none can run beside its old one.
+    const strategyNote = report.model.services.get(service)?.startFirst && topLevelChanged ? 'not start-first: the top-level networks or volumes changed' : undefined
+    const strategy: Strategy = report.model.services.get(service)?.startFirst && !strategyNote ? 'start-first' : 'recreate'
     return {
       service,
       change: shownChange,
       deploy,
+      strategy,
+      ...(strategyNote && { strategyNote }),
       reasons: shownChange === 'full' ? [fullReason!] : shownChange === 'requested' ? ["listed in 'services'"] : reasons,
       oldImage: containers[0]?.image,
       newImage: report.model.services.get(service)?.image,
@@ -253,6 +299,13 @@ export function computePlan(input: PlanInput): HostPlan {
     services: [...services, ...removed].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)),
     files,
     deploy: deployed.map((s) => s.service),
+    recreate: deployed.filter((s) => s.strategy === 'recreate').map((s) => s.service),
+    startFirst: deployed.flatMap((s) => {
+      const model = report.model.services.get(s.service)?.startFirst
+      if (s.strategy !== 'start-first' || !model) return []
+      const { conflicts: _, ...rollout } = model
+      return [{ service: s.service, ...rollout }]
+    }),
     removed,
     newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
     previous: deployed.filter((s) => s.change !== 'new').map((s) => s.service),

@@ -34,6 +34,24 @@ export interface ServiceModel {
    * itself (acme.json, a SQLite file), so only files the deploy uploads into them are tracked.
    */
   writableMounts?: string[]
+  /** Set when `deploy.update_config.order` is start-first. */
+  startFirst?: StartFirstModel
+}
+
+/** What a start-first rollout of a service needs to know, read from its resolved definition. */
+export interface StartFirstModel {
+  /** deploy.replicas (or scale); 1 when unset. */
+  replicas: number
+  /** update_config.parallelism: containers replaced at a time; 0 replaces them all at once, as in Swarm. */
+  parallelism: number
+  /** update_config.delay: the wait between two batches. */
+  delaySeconds: number
+  /** update_config.monitor: how long the new and the old containers serve side by side (Swarm's default, 5 s). */
+  monitorSeconds: number
+  /** stop_grace_period: the old container's time to finish in-flight requests (compose's default, 10 s). */
+  stopGraceSeconds: number
+  /** Why two containers of the service cannot run at once; empty when they can. */
+  conflicts: string[]
 }
 
 export interface ComposeModel {
@@ -195,6 +213,65 @@ function fileReferences(references: unknown, topLevel: Record<string, Json>): st
   })
 }
 
+const durationSeconds: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, ns: 1e-9 }
+
+/** A compose duration ('10s', '1m30s', '500ms', or a number of seconds) in whole seconds, rounded up; undefined when unreadable. */
+export function composeDurationSeconds(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.ceil(value)
+  if (typeof value !== 'string' || !/^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/.test(value)) return undefined
+  let seconds = 0
+  for (const [, amount, unit] of value.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) seconds += Number(amount) * durationSeconds[unit]
+  return Math.ceil(seconds - 1e-9)
+}
+
+function wholeNumber(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : fallback
+}
+
+/**
+ * Why two containers of a service cannot run side by side (compose v2's resolved, long-form
+ * definition). Values are not quoted: they may come from the host's .env files.
+ */
+function runTwiceConflicts(service: Record<string, Json>): string[] {
+  const conflicts: string[] = []
+  if (typeof service.container_name === 'string') conflicts.push('it has a fixed container_name')
+  if (service.network_mode === 'host') conflicts.push('it uses network_mode: host (both containers would listen on the same host ports)')
+  const ports = Array.isArray(service.ports) ? service.ports : []
+  ports.forEach((port, index) => {
+    const { published, target } = asRecord(port)
+    if (published === undefined || published === null || published === '' || String(published).includes('-')) return
+    const to = typeof target === 'number' ? ` (container port ${target})` : ''
+    conflicts.push(`its ports entry ${index + 1}${to} publishes a fixed host port, which only one container can bind`)
+  })
+  for (const settings of Object.values(asRecord(service.networks))) {
+    const { ipv4_address: ipv4, ipv6_address: ipv6 } = asRecord(settings)
+    if (typeof ipv4 === 'string' || typeof ipv6 === 'string') conflicts.push('it has a fixed ipv4_address or ipv6_address on a network')
+  }
+  const volumes = Array.isArray(service.volumes) ? service.volumes : []
+  volumes.forEach((volume, index) => {
+    const { type, bind } = asRecord(volume)
+    // Docker's documentation: the 'Z' label makes a bind mount's content private and unshared.
+    if (type === 'bind' && asRecord(bind).selinux === 'Z') {
+      conflicts.push(`its volumes entry ${index + 1} is a bind mount labelled Z (private and unshared: a second container cannot use it)`)
+    }
+  })
+  return conflicts
+}
+
+function startFirstOf(service: Record<string, Json>): StartFirstModel | undefined {
+  const deploy = asRecord(service.deploy)
+  const update = asRecord(deploy.update_config)
+  if (update.order !== 'start-first') return undefined
+  return {
+    replicas: wholeNumber(deploy.replicas, wholeNumber(service.scale, 1)),
+    parallelism: wholeNumber(update.parallelism, 1),
+    delaySeconds: composeDurationSeconds(update.delay) ?? 0,
+    monitorSeconds: composeDurationSeconds(update.monitor) ?? 5,
+    stopGraceSeconds: composeDurationSeconds(service.stop_grace_period) ?? 10,
+    conflicts: runTwiceConflicts(service)
+  }
+}
+
 /**
  * Reduces `compose config` output (v2: JSON, read with JSON.parse; v1: YAML) to what planning
  * needs. The resolved config holds values from env files: nothing else of it is kept, and a
@@ -210,10 +287,12 @@ export function parseComposeModel(text: string, compose: ComposeVariant = 'v1'):
     const binds = bindSources(service.volumes)
     const mounts = [...binds.filter((b) => b.readOnly).map((b) => b.source), ...fileReferences(service.configs, configs), ...fileReferences(service.secrets, secrets)]
     const writable = [...new Set(binds.filter((b) => !b.readOnly).map((b) => b.source))].filter((source) => !mounts.includes(source))
+    const startFirst = startFirstOf(service)
     services.set(name, {
       image: typeof service.image === 'string' ? service.image : undefined,
       mounts: [...new Set(mounts)],
-      ...(writable.length > 0 && { writableMounts: writable })
+      ...(writable.length > 0 && { writableMounts: writable }),
+      ...(startFirst && { startFirst })
     })
   }
   return { services, topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} })) }

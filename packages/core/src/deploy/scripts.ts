@@ -128,10 +128,16 @@ export function applyScript(input: ApplyScriptInput): string {
     GL_RUN_ID: words([input.runId]),
     GL_EXPECT_GENERATION: plan.generation,
     GL_DEPLOY: words(plan.deploy),
+    GL_RECREATE: words(plan.recreate),
+    // Sextuples: service, replicas, parallelism, delay, monitor, stop grace (seconds).
+    GL_START_FIRST: words(
+      plan.startFirst.flatMap((s) => [s.service, ...[s.replicas, s.parallelism, s.delaySeconds, s.monitorSeconds, s.stopGraceSeconds].map(String)])
+    ),
     // Pairs: service, container id (a failed removal names the service).
     GL_REMOVE: words(plan.removed.flatMap((s) => s.containers.flatMap((id) => [s.service, id]))),
     GL_NEW_SERVICES: words(plan.newServices),
-    GL_PREVIOUS: words(plan.previous),
+    // A rollback recreates these; start-first services are rolled back start-first.
+    GL_PREVIOUS: words(plan.previous.filter((service) => plan.recreate.includes(service))),
     GL_FULL: plan.full ? '1' : '0',
     GL_PULL: input.pull ? '1' : '0',
     GL_ROLLBACK: input.rollback ? '1' : '0',

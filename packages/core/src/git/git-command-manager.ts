@@ -1,12 +1,8 @@
-import { spawn } from 'node:child_process'
 import { isAbsolute, relative } from 'node:path'
 import { UserError } from '../errors'
+import { runProcess, type ProcessResult, type ProcessRunner } from '../process'
 
-export interface GitResult {
-  exitCode: number
-  stdout: string
-  stderr: string
-}
+export type GitResult = ProcessResult
 
 export interface GitIdentity {
   name: string
@@ -32,38 +28,43 @@ function gitMessage(result: GitResult): string {
   return text || `exit code ${result.exitCode}`
 }
 
+/** The git operations the actions use; GitCommandManager runs them, tests may fake them. */
+export interface GitCommands {
+  readonly workingDirectory: string
+  exec(args: readonly string[], options?: GitExecOptions): Promise<GitResult>
+  topLevel(): Promise<string>
+  currentBranch(): Promise<string | undefined>
+  headSha(): Promise<string>
+  commit(paths: readonly string[], message: string, author: GitIdentity): Promise<string>
+  fetch(remote: string, branch: string): Promise<string>
+  checkoutBranch(branch: string, sha: string): Promise<void>
+  checkout(ref: string): Promise<void>
+  push(remote: string, branch: string): Promise<PushResult>
+}
+
 /**
- * Every git call in one place, each spawned with an argument vector (never a shell string),
+ * Every git call in one place, each run with an argument vector (never a shell string),
  * in one working directory, without prompts and without touching global configuration.
  */
-export class GitCommandManager {
+export class GitCommandManager implements GitCommands {
   constructor(
     readonly workingDirectory: string,
-    private readonly log: (line: string) => void = () => {}
+    private readonly log: (line: string) => void = () => {},
+    private readonly run: ProcessRunner = runProcess
   ) {}
 
-  exec(args: readonly string[], options: GitExecOptions = {}): Promise<GitResult> {
+  async exec(args: readonly string[], options: GitExecOptions = {}): Promise<GitResult> {
     this.log(`git ${args.join(' ')}`)
-    return new Promise((resolve, reject) => {
-      const child = spawn('git', args, {
-        cwd: this.workingDirectory,
-        env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env },
-        stdio: ['ignore', 'pipe', 'pipe']
-      })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-      child.on('error', (error) => reject(new UserError(`Could not run git: ${error.message}`, { fix: 'Install git on the runner.' })))
-      child.on('close', (code) => {
-        const result = { exitCode: code ?? 1, stdout, stderr }
-        if (result.exitCode !== 0 && !options.allowFailure) {
-          reject(new Error(`git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(stderr || stdout).trim()}`))
-        } else {
-          resolve(result)
-        }
-      })
-    })
+    let result: GitResult
+    try {
+      result = await this.run('git', args, { cwd: this.workingDirectory, env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env } })
+    } catch (error) {
+      throw new UserError(`Could not run git: ${error instanceof Error ? error.message : String(error)}`, { fix: 'Install git on the runner.' })
+    }
+    if (result.exitCode !== 0 && !options.allowFailure) {
+      throw new Error(`git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(result.stderr || result.stdout).trim()}`)
+    }
+    return result
   }
 
   private async output(args: readonly string[]): Promise<string> {

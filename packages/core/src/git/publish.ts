@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { UserError } from '../errors'
-import type { GitCommandManager, GitIdentity } from './git-command-manager'
+import type { GitCommands, GitIdentity } from './git-command-manager'
 
 /** What one application of the change produced: the files to commit and the message. */
 export interface CommitContent {
@@ -33,8 +33,11 @@ export function backoffDelay(attempt: number, backoff: Pick<Backoff, 'baseMs' | 
   return Math.round(backoff.random() * cap)
 }
 
+/** The git operations publishing uses. */
+export type PublishGit = Pick<GitCommands, 'fetch' | 'checkoutBranch' | 'commit' | 'push'>
+
 export interface PublishOptions {
-  git: GitCommandManager
+  git: PublishGit
   remote: string
   /** The branch the commit is built on; fetched again whenever a push finds it moved. */
   base: string

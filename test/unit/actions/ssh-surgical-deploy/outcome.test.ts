@@ -5,15 +5,19 @@ function service(name: string, change: 'changed' | 'unchanged' | 'drifted' | 're
   return { service: name, change, deploy, reasons: [], containers: [], inputs: {}, oldImage: `${name}:v1`, newImage: `${name}:v2` }
 }
 
+const startFirst = { ...service('api', 'changed', true), strategy: 'start-first' as const }
+
 const plan = {
   project: 'shop',
   compose: 'v2' as const,
   directory: '/srv/shop',
   generation: '1',
   full: false,
-  services: [service('api', 'changed', true), service('db', 'unchanged', false), service('cache', 'drifted', true), service('old', 'removed', false)],
+  services: [startFirst, service('db', 'unchanged', false), service('cache', 'drifted', true), service('old', 'removed', false)],
   files: [{ path: 'compose.yaml', change: 'changed' as const, digest: 'x' }],
   deploy: ['api', 'cache'],
+  recreate: ['cache'],
+  startFirst: [],
   removed: [service('old', 'removed', false)],
   newServices: [],
   previous: ['api', 'cache'],
@@ -35,7 +39,15 @@ describe('deployOutputs', () => {
     const planned = JSON.parse(outputs.plan)
     expect(Object.keys(planned)).toEqual(['vm1', 'vm2', 'vm3'])
     expect(planned.vm1).toMatchObject({ result: 'deployed', project: 'shop', mode: 'surgical', files: [{ path: 'compose.yaml', change: 'changed' }] })
-    expect(planned.vm1.services[0]).toEqual({ service: 'api', change: 'changed', deploy: true, reasons: [], oldImage: 'api:v1', newImage: 'api:v2' })
+    expect(planned.vm1.services[0]).toEqual({
+      service: 'api',
+      change: 'changed',
+      deploy: true,
+      strategy: 'start-first',
+      reasons: [],
+      oldImage: 'api:v1',
+      newImage: 'api:v2'
+    })
     expect(planned.vm2.error).toBe('api did not become healthy')
     expect(planned.vm3).toEqual({ result: 'skipped', reason: 'vm1 failed' })
   })

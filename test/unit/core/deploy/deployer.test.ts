@@ -97,7 +97,7 @@ describe('deployToHost', () => {
     expect(host.calls).toEqual(['inspect', 'apply'])
     expect(outcome).toMatchObject({ result: 'deployed', health: { web: 'healthy' } })
     expect(outcome.plan?.deploy).toEqual(['web'])
-    expect(log.lines).toEqual(expect.arrayContaining(['Recreating the services', '  web: healthy', expect.stringMatching(/^ {2}web +deploy +changed +registry\/web:v1 -> registry\/web:v2/)]))
+    expect(log.lines).toEqual(expect.arrayContaining(['Recreating the services', '  web: healthy', expect.stringMatching(/^ {2}web +deploy +changed +recreate +registry\/web:v1 -> registry\/web:v2/)]))
   })
 
   it('a dry run and a host with nothing to do never apply', async () => {

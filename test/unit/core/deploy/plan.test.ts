@@ -1,4 +1,5 @@
-import { UserError, computePlan, pathsToDigest, type ContainerState, type HostReport, type PlanInput, type RecordedService } from '@gitops-lite/core'
+import { UserError, computePlan, formatPlan, pathsToDigest, type ContainerState, type HostReport, type PlanInput, type RecordedService } from '@gitops-lite/core'
+import { refusal } from '../../../helpers/refusal'
 
 const dir = '/srv/app'
 const motd = `${dir}/conf/motd.txt`
@@ -212,5 +213,45 @@ describe('computePlan', () => {
       '/etc/shared.env',
       envFile
     ])
+  })
+})
+
+describe('computePlan: start-first services', () => {
+  const rollout = { replicas: 2, parallelism: 1, delaySeconds: 3, monitorSeconds: 2, stopGraceSeconds: 10 }
+  function startFirstReport(conflicts: string[] = [], overrides: Partial<HostReport> = {}): HostReport {
+    const r = report({ hashes: new Map([['web', 'web-hash-2'], ['worker', 'worker-hash-2']]), ...overrides })
+    r.model.services.set('web', { image: 'registry/web:v2', mounts: [motd], startFirst: { ...rollout, conflicts } })
+    return r
+  }
+
+  it('replaces a start-first service start-first and the others by recreating them, and says so in the plan', () => {
+    const result = plan({ report: startFirstReport() })
+    expect(result.services.map((s) => [s.service, s.strategy])).toEqual([['web', 'start-first'], ['worker', 'recreate']])
+    expect(result.recreate).toEqual(['worker'])
+    expect(result.startFirst).toEqual([{ service: 'web', ...rollout }])
+    const lines = formatPlan('vm', result)
+    expect(lines[1]).toMatch(/web +deploy +changed +start-first +registry\/web:v1 -> registry\/web:v2/)
+    expect(lines[2]).toMatch(/worker +deploy +changed +recreate /)
+  })
+
+  it('recreates it when new top-level networks or volumes mean new containers for every service', () => {
+    const r = startFirstReport([], { model: { ...report().model, topLevel: 'top2' } })
+    r.model.services.set('web', { image: 'registry/web:v2', mounts: [motd], startFirst: { ...rollout, conflicts: [] } })
+    const result = plan({ report: r })
+    expect(result.services[0]).toMatchObject({ strategy: 'recreate', strategyNote: 'not start-first: the top-level networks or volumes changed' })
+    expect(result.startFirst).toEqual([])
+    expect(formatPlan('vm', result)[1]).toContain('[not start-first: the top-level networks or volumes changed]')
+  })
+
+  it('refuses, before any change, a start-first service that cannot run twice, saying what to change', () => {
+    const error = refusal(() => plan({ report: startFirstReport(['it has a fixed container_name', 'its ports entry 1 (container port 80) publishes a fixed host port']) }))
+    expect(error.message).toContain('web: it has a fixed container_name; its ports entry 1 (container port 80) publishes a fixed host port')
+    expect(error.fix).toMatch(/reverse proxy on the compose network/)
+    expect(error.fix).toContain('Nothing was changed on the host')
+  })
+
+  it('refuses start-first on docker-compose v1', () => {
+    const error = refusal(() => plan({ report: startFirstReport([], { compose: 'v1' }) }))
+    expect(error.message).toContain('web: the host runs docker-compose v1, and start-first needs Compose v2')
   })
 })

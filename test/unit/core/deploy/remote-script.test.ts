@@ -240,7 +240,7 @@ describe('a restore that cannot put a file back', () => {
     writeFileSync(join(run, 'new', 'compose.yaml'), 'new compose\n')
     writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
     // The backup is swapped for a directory once the swap has made it: putting it back fails.
-    const env = { GL_FILES: 'compose.yaml', GL_DEPLOY: 'web', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"a":1', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
+    const env = { GL_FILES: 'compose.yaml', GL_DEPLOY: 'web', GL_RECREATE: 'web', GL_START_FIRST: '', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"a":1', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
     const script = `GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_swap() { mkdir -p "$GL_RUN/old/compose.yaml" && : > "$GL_RUN/old.absent" && mv -f "$GL_STAGE/compose.yaml" "$GL_DIR/compose.yaml"; }; gl_apply_main`
     const result = runLibrary(script, fake, env)
     expect(result.status).toBe(ExitCode.rollbackFailed)
@@ -341,6 +341,22 @@ describe('removing services gone from the files (gl_remove_containers)', () => {
   })
 })
 
+describe('start-first services in the apply script', () => {
+  it('passes each with its rollout settings, and leaves it out of the recreate and rollback-by-recreate lists', () => {
+    const report = emptyReport()
+    const running = (service: string) => ({ id: `${service}1`, name: `app-${service}-1`, service, oneoff: false, configHash: 'old', image: 'x', state: 'running', health: null, exitCode: 0, restartPolicy: '' })
+    report.containers = [running('web'), running('db')]
+    report.hashes = new Map([['web', 'h2'], ['db', 'h2']])
+    report.model.services.set('web', { image: 'x', mounts: [], startFirst: { replicas: 2, parallelism: 1, delaySeconds: 3, monitorSeconds: 5, stopGraceSeconds: 20, conflicts: [] } })
+    report.model.services.set('db', { image: 'y', mounts: [] })
+    const plan = computePlan({ report, uploads: files, envFiles: new Map(), hostDigests: new Map(), mode: 'surgical' })
+    const prefixes = new Map([['web', '{"kind":"service"'], ['db', '{"kind":"service"']])
+    const script = applyScript({ stack, mark: '@@gl-1', limits, runId: '1', plan, files, pull: true, rollback: true, owner: '{}', recordHead: '{}\n', servicePrefixes: prefixes, audit: '{"a":1' })
+    const probe = `${script.split(REMOTE_LIBRARY)[0]}\nprintf '%s|%s|%s|%s' "$GL_DEPLOY" "$GL_RECREATE" "$GL_START_FIRST" "$GL_PREVIOUS"`
+    expect(spawnSync('sh', ['-c', probe], { encoding: 'utf8' }).stdout).toBe('db web|db|web 2 1 3 5 20|db')
+  })
+})
+
 describe('the end of an apply (gl_apply_main)', () => {
   it('a record that cannot be written after the services changed: exit 14, audit line written, lock.owner cleared', () => {
     const fake = fakeHost({ web: [['running healthy 0 no. 0 T1']] })
@@ -351,7 +367,7 @@ describe('the end of an apply (gl_apply_main)', () => {
     writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
     writeFileSync(join(run, 'record.services'), 'web {"kind":"service","service":"web"\n')
     writeFileSync(join(state, 'lock.owner'), '{"runUrl":"u"}\n')
-    const env = { GL_DEPLOY: 'web', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"services":["web"]', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
+    const env = { GL_DEPLOY: 'web', GL_RECREATE: 'web', GL_START_FIRST: '', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"services":["web"]', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
     const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_apply_main`, fake, env)
     expect(result.status).toBe(ExitCode.deployedWithoutRecord)
     expect(events(result.stdout)).toEqual(expect.arrayContaining(['phase healthy', 'result deployed-without-record']))

@@ -1,5 +1,6 @@
 import {
   UserError,
+  composeDurationSeconds,
   envFilesOf,
   isComposeFileName,
   isSafeRelativePath,
@@ -82,6 +83,62 @@ describe('parseComposeModel', () => {
     expect(v2.services.get('proxy')).toEqual({ image: undefined, mounts: ['/srv/app/traefik.yml'], writableMounts: ['/srv/app/acme.json', '/srv/app/data'] })
     const v1 = parseComposeModel('services:\n  db:\n    volumes:\n    - /srv/app/db.sqlite:/db.sqlite:rw\n    - /srv/app/seed.sql:/seed.sql:ro,z\n    - /srv/app/cache:/cache\n')
     expect(v1.services.get('db')).toEqual({ image: undefined, mounts: ['/srv/app/seed.sql'], writableMounts: ['/srv/app/db.sqlite', '/srv/app/cache'] })
+  })
+
+  it('reads a start-first rollout from deploy.update_config, with compose defaults and Swarm parallelism', () => {
+    const model = parseComposeModel(
+      JSON.stringify({
+        services: {
+          web: {
+            deploy: { replicas: 3, update_config: { order: 'start-first', parallelism: 2, delay: '1m30s', monitor: '500ms' } },
+            stop_grace_period: '20s'
+          },
+          api: { scale: 2, deploy: { update_config: { order: 'start-first' } } },
+          worker: { deploy: { update_config: { order: 'stop-first', parallelism: 1 } } }
+        }
+      }),
+      'v2'
+    )
+    expect(model.services.get('web')?.startFirst).toEqual({ replicas: 3, parallelism: 2, delaySeconds: 90, monitorSeconds: 1, stopGraceSeconds: 20, conflicts: [] })
+    expect(model.services.get('api')?.startFirst).toEqual({ replicas: 2, parallelism: 1, delaySeconds: 0, monitorSeconds: 5, stopGraceSeconds: 10, conflicts: [] })
+    expect(model.services.get('worker')?.startFirst).toBeUndefined()
+  })
+
+  it('names what keeps two containers of a start-first service from running at once, quoting no value', () => {
+    const model = parseComposeModel(
+      JSON.stringify({
+        services: {
+          web: {
+            container_name: 'secret-name',
+            deploy: { update_config: { order: 'start-first' } },
+            ports: [
+              { target: 80, published: '8080', host_ip: '127.0.0.1' },
+              { target: 81, published: '9000-9009' },
+              { target: 82 }
+            ],
+            networks: { front: { ipv4_address: '10.9.8.7' }, back: null },
+            volumes: [
+              { type: 'bind', source: '/srv/secret-dir', target: '/data', bind: { selinux: 'Z' } },
+              { type: 'bind', source: '/srv/shared', target: '/shared', bind: { selinux: 'z' } }
+            ]
+          }
+        }
+      }),
+      'v2'
+    )
+    const conflicts = model.services.get('web')?.startFirst?.conflicts ?? []
+    expect(conflicts).toEqual([
+      'it has a fixed container_name',
+      'its ports entry 1 (container port 80) publishes a fixed host port, which only one container can bind',
+      'it has a fixed ipv4_address or ipv6_address on a network',
+      'its volumes entry 1 is a bind mount labelled Z (private and unshared: a second container cannot use it)'
+    ])
+    expect(conflicts.join(' ')).not.toMatch(/secret|8080|10\.9/)
+  })
+
+  it('reads compose durations in whole seconds, rounded up', () => {
+    expect([composeDurationSeconds('10s'), composeDurationSeconds('1h2m3s'), composeDurationSeconds('1.5s'), composeDurationSeconds(7)]).toEqual([10, 3723, 2, 7])
+    expect([composeDurationSeconds('ten'), composeDurationSeconds('5'), composeDurationSeconds(undefined)]).toEqual([undefined, undefined, undefined])
   })
 
   it('digests the top-level networks and volumes, whatever their key order', () => {

@@ -1,19 +1,19 @@
-import { UserError, backoffDelay, publish, type GitCommandManager, type PublishOptions, type PushResult } from '@gitops-lite/core'
+import { UserError, backoffDelay, publish, type PublishGit, type PublishOptions, type PushResult } from '@gitops-lite/core'
 
-/** A stand-in for GitCommandManager that records calls and answers pushes from a script. */
-function fakeGit(pushes: PushResult[]): { git: GitCommandManager; calls: string[] } {
+/** A stand-in for git that records calls and answers pushes from a script. */
+function fakeGit(pushes: PushResult[]): { git: PublishGit; calls: string[] } {
   const calls: string[] = []
   let commits = 0
-  const git = {
-    fetch: async (remote: string, branch: string) => (calls.push(`fetch ${remote} ${branch}`), `remote-${calls.length}`),
-    checkoutBranch: async (branch: string, sha: string) => void calls.push(`checkout ${branch} ${sha.replace(/\d+$/, 'N')}`),
-    commit: async (paths: string[]) => (calls.push(`commit ${paths.join(' ')}`), `sha${++commits}`),
-    push: async (remote: string, branch: string) => (calls.push(`push ${remote} ${branch}`), pushes.shift() ?? { status: 'pushed' })
+  const git: PublishGit = {
+    fetch: async (remote, branch) => (calls.push(`fetch ${remote} ${branch}`), `remote-${calls.length}`),
+    checkoutBranch: async (branch, sha) => void calls.push(`checkout ${branch} ${sha.replace(/\d+$/, 'N')}`),
+    commit: async (paths) => (calls.push(`commit ${paths.join(' ')}`), `sha${++commits}`),
+    push: async (remote, branch) => (calls.push(`push ${remote} ${branch}`), pushes.shift() ?? { status: 'pushed' })
   }
-  return { git: git as unknown as GitCommandManager, calls }
+  return { git, calls }
 }
 
-function options(git: GitCommandManager, overrides: Partial<PublishOptions> = {}): PublishOptions {
+function options(git: PublishGit, overrides: Partial<PublishOptions> = {}): PublishOptions {
   return {
     git,
     remote: 'origin',
@@ -73,7 +73,7 @@ describe('publish', () => {
   it('undoes what apply wrote when the commit is refused, and reports the refusal as is', async () => {
     const { git, calls } = fakeGit([])
     const refusal = new UserError('git refused to stage .env: The following paths are ignored by one of your .gitignore files: .env')
-    ;(git as unknown as { commit: () => Promise<string> }).commit = async () => {
+    git.commit = async () => {
       calls.push('commit')
       throw refusal
     }

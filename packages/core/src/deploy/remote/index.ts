@@ -44,6 +44,7 @@ export const remoteEvents = [
   'phase',
   'health',
   'failed',
+  'start-first',
   'swap-failed',
   'up-failed',
   'restore-failed',
@@ -53,7 +54,7 @@ export const remoteEvents = [
 export type RemoteEvent = (typeof remoteEvents)[number]
 
 /** The steps of an apply, each announced by a `phase` event. */
-export const applyPhases = ['locked', 'pull', 'swap', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore'] as const
+export const applyPhases = ['locked', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore'] as const
 export type ApplyPhase = (typeof applyPhases)[number]
 
 /** The parts of the inspection's output, each after a `section` event. */

@@ -17,6 +17,7 @@ GL_STEADY_SECONDS=5
 GL_POLL_SECONDS=10
 GL_LOG_LINES=40
 GL_FAILED=
+GL_WATCH=
 
 gl_event() { printf '%s %s\n' "$GL_MARK" "$*"; }
 gl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\n' "$*" >&2; exit "$gl_code"; }
@@ -125,6 +126,12 @@ gl_containers() {
 gl_service_ids() {
   gl_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT" \
     --filter "label=com.docker.compose.service=$1" --filter "label=com.docker.compose.oneoff=False"
+}
+
+# The containers a health wait or a log dump looks at: GL_WATCH (the new containers of a
+# start-first rollout) when set, else every container of the service.
+gl_watch_ids() {
+  if [ -n "$GL_WATCH" ]; then printf '%s\n' $GL_WATCH; else gl_service_ids "$1"; fi
 }
 
 # --- inspection: read-only; files are staged in a temporary directory --------------------
@@ -249,11 +256,14 @@ gl_restore() {
   return $gl_restore_rc
 }
 
+# Recreates the services (stop, then start). A full deploy recreates the whole project, unless
+# start-first services are rolled out apart: then the others are named (orphans are in GL_REMOVE).
 gl_up() {
-  gl_event phase up
-  if [ "$GL_FULL" = 1 ]; then
+  if [ "$GL_FULL" = 1 ] && [ -z "$GL_START_FIRST" ]; then
+    gl_event phase up
     (cd "$GL_DIR" && gl_project up -d --remove-orphans --force-recreate)
   elif [ $# -gt 0 ]; then
+    gl_event phase up
     (cd "$GL_DIR" && gl_project up -d --no-deps --force-recreate "$@")
   fi
 }
@@ -283,7 +293,7 @@ gl_remove_containers() {
 
 # rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed
 gl_status() {
-  gl_ids=$(gl_service_ids "$1") || { echo "2 docker-error -"; return; }
+  gl_ids=$(gl_watch_ids "$1") || { echo "2 docker-error -"; return; }
   [ -n "$gl_ids" ] || { echo "3 no-container -"; return; }
   gl_rank=0 gl_detail=healthy gl_sig=
   for gl_id in $gl_ids; do
@@ -325,7 +335,8 @@ gl_wait_healthy() {
 gl_poll_healthy() {
   gl_services="$*"
   [ -n "$gl_services" ] || return 0
-  gl_event phase health "$gl_services"
+  # A rollout's wait for its new containers is told by its own events.
+  [ -n "$GL_WATCH" ] || gl_event phase health "$gl_services"
   gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))
   gl_dir=$(mktemp -d) || return 1
   while :; do
@@ -358,7 +369,7 @@ gl_poll_healthy() {
       esac
     done
     if [ -z "$gl_pending" ]; then
-      gl_event phase healthy
+      [ -n "$GL_WATCH" ] || gl_event phase healthy
       rm -rf "$gl_dir"
       return 0
     fi
@@ -376,7 +387,7 @@ gl_poll_healthy() {
 
 gl_show_logs() {
   [ -n "$1" ] || return 0
-  for gl_id in $(gl_service_ids "$1"); do
+  for gl_id in $(gl_watch_ids "$1"); do
     gl_logs=$(gl_docker logs --tail "$GL_LOG_LINES" "$gl_id" 2>&1)
     if [ -n "$gl_logs" ]; then
       echo "Last $GL_LOG_LINES log lines of $1 (container $(echo "$gl_id" | cut -c1-12)):"
@@ -390,6 +401,146 @@ gl_show_logs() {
       printf '%s\n' "$gl_checks" | sed 's/^/  | /'
     fi
   done
+}
+
+# --- start-first rollouts (deploy.update_config.order: start-first; Compose v2) ---------------
+
+# Holds a created container off its networks' aliases (the service name is one of them), so that
+# name resolves to it only once it is healthy; keeps the aliases in $GL_RUN/aliases.<id>.
+gl_hold() {
+  # shellcheck disable=SC2016 # a Go template, for docker
+  gl_docker inspect --format '{{range $n, $e := .NetworkSettings.Networks}}{{$n}}{{range $e.Aliases}} {{.}}{{end}}{{println}}{{end}}' "$1" \
+    > "$GL_RUN/aliases.$1" || return 1
+  while read -r gl_net gl_aliases; do
+    # The default bridge has no aliases, and nothing to hold.
+    [ -n "$gl_aliases" ] || continue
+    gl_docker network disconnect "$gl_net" "$1" && gl_docker network connect "$gl_net" "$1" || return 1
+  done < "$GL_RUN/aliases.$1"
+}
+
+# Gives a held container its aliases back: from now on the service name resolves to it too.
+gl_join() {
+  gl_held=$1
+  while read -r gl_net gl_aliases; do
+    [ -n "$gl_aliases" ] || continue
+    set --
+    for gl_alias in $gl_aliases; do set -- "$@" --alias "$gl_alias"; done
+    gl_docker network disconnect "$gl_net" "$gl_held" && gl_docker network connect "$@" "$gl_net" "$gl_held" || return 1
+  done < "$GL_RUN/aliases.$gl_held"
+}
+
+gl_count() { gl_service_ids "$1" | grep -c .; }
+
+# One batch: compose scales the service up by as many containers as are given, without
+# recreating any (the new ones get the new files' configuration), held off the service name;
+# once they are healthy they join it and serve beside the old ones for the monitor time; then
+# each old one is stopped with its grace period (to finish in-flight requests) and removed.
+# Arguments: service grace monitor old-ids... On failure the new ones are left in GL_WATCH.
+gl_batch() {
+  gl_b_service=$1 gl_b_grace=$2 gl_b_monitor=$3
+  shift 3
+  gl_b_old="$*"
+  gl_b_before=" $(gl_service_ids "$gl_b_service" | tr '\n' ' ')" || return 1
+  gl_b_scale=$(($(echo "$gl_b_before" | wc -w) + $#))
+  (cd "$GL_DIR" && gl_project up -d --no-start --no-deps --no-recreate --scale "$gl_b_service=$gl_b_scale" "$gl_b_service") || return 1
+  GL_WATCH=
+  for gl_id in $(gl_service_ids "$gl_b_service"); do
+    case $gl_b_before in *" $gl_id "*) ;; *) GL_WATCH="$GL_WATCH $gl_id" ;; esac
+  done
+  if [ -z "$GL_WATCH" ]; then
+    GL_FAILED=$gl_b_service
+    gl_event failed "$gl_b_service" no-new-container
+    return 1
+  fi
+  for gl_id in $GL_WATCH; do
+    gl_hold "$gl_id" && gl_docker start "$gl_id" > /dev/null || return 1
+  done
+  gl_event start-first "$gl_b_service" started "$(echo $GL_WATCH | wc -w)"
+  gl_wait_healthy "$gl_b_service" || return 1
+  for gl_id in $GL_WATCH; do gl_join "$gl_id" || return 1; done
+  gl_event start-first "$gl_b_service" serving "$gl_b_monitor"
+  sleep "$gl_b_monitor"
+  # shellcheck disable=SC2046 # gl_status prints three words
+  set -- $(gl_status "$gl_b_service")
+  if [ "$1" = 3 ]; then
+    GL_FAILED=$gl_b_service
+    gl_event failed "$gl_b_service" "$2"
+    return 1
+  fi
+  GL_WATCH=
+  for gl_id in $gl_b_old; do
+    # -t: --time on older docker clients, --timeout on newer ones.
+    gl_docker stop -t "$gl_b_grace" "$gl_id" > /dev/null
+    gl_docker rm -f "$gl_id" > /dev/null || return 1
+  done
+  gl_event start-first "$gl_b_service" retired "$(echo $gl_b_old | wc -w)" "$gl_b_grace"
+}
+
+# Replaces the given containers of a service start-first, `parallelism` at a time (0: all at
+# once) with `delay` seconds between batches, then leaves the service at `replicas` containers.
+# Arguments: service replicas parallelism delay monitor grace old-ids...
+gl_replace() {
+  gl_r_service=$1 gl_r_replicas=$2 gl_r_parallelism=$3 gl_r_delay=$4 gl_r_monitor=$5 gl_r_grace=$6
+  shift 6
+  [ "$gl_r_parallelism" -gt 0 ] || gl_r_parallelism=$#
+  gl_r_first=1
+  while [ $# -gt 0 ]; do
+    [ "$gl_r_first" = 1 ] || sleep "$gl_r_delay"
+    gl_r_first=0
+    gl_r_batch=
+    gl_n=0
+    while [ $# -gt 0 ] && [ "$gl_n" -lt "$gl_r_parallelism" ]; do
+      gl_r_batch="$gl_r_batch $1"
+      gl_n=$((gl_n + 1))
+      shift
+    done
+    gl_r_rest="$*"
+    gl_batch "$gl_r_service" "$gl_r_grace" "$gl_r_monitor" $gl_r_batch || return 1
+    set -- $gl_r_rest
+  done
+  # A first deploy, or a changed replica count: compose adds (or removes) the difference.
+  gl_n=$(gl_count "$gl_r_service")
+  [ "$gl_n" != "$gl_r_replicas" ] || return 0
+  (cd "$GL_DIR" && gl_project up -d --no-deps --no-recreate --scale "$gl_r_service=$gl_r_replicas" "$gl_r_service") &&
+    gl_wait_healthy "$gl_r_service"
+}
+
+# Rolls out each start-first service (GL_START_FIRST: service replicas parallelism delay monitor
+# grace, repeated), keeping its containers from before in $GL_RUN/before.<service>.
+gl_start_first() {
+  set -- $GL_START_FIRST
+  while [ $# -ge 6 ]; do
+    gl_service_ids "$1" > "$GL_RUN/before.$1" || return 1
+    gl_event phase start-first "$1"
+    # shellcheck disable=SC2046 # container ids, one word each
+    gl_replace "$1" "$2" "$3" "$4" "$5" "$6" $(cat "$GL_RUN/before.$1") || return 1
+    shift 6
+  done
+}
+
+# The rollback of gl_start_first, start-first again: with the previous files back, the
+# containers this run created are replaced by previous-version ones, as many as there were.
+# A new container that failed (GL_WATCH) is removed first: it never served.
+gl_start_first_back() {
+  [ -z "$GL_WATCH" ] || gl_docker rm -f $GL_WATCH > /dev/null
+  GL_WATCH=
+  set -- $GL_START_FIRST
+  gl_rc=0
+  while [ $# -ge 6 ]; do
+    # No file: not reached. An empty one: a new service, which gl_remove_services removes.
+    if [ -s "$GL_RUN/before.$1" ]; then
+      gl_created=
+      for gl_id in $(gl_service_ids "$1"); do
+        grep -qxF "$gl_id" "$GL_RUN/before.$1" || gl_created="$gl_created $gl_id"
+      done
+      if [ -n "$gl_created" ]; then
+        gl_event phase start-first "$1"
+        gl_replace "$1" "$(grep -c . "$GL_RUN/before.$1")" "$3" "$4" "$5" "$6" $gl_created || gl_rc=1
+      fi
+    fi
+    shift 6
+  done
+  return $gl_rc
 }
 
 gl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' "$1" ;; esac; }
@@ -426,9 +577,13 @@ gl_apply_main() {
     gl_restore || gl_finish rollback-failed "$GL_EXIT_ROLLBACK_FAILED"
     gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"
   fi
-  if ! gl_up $GL_DEPLOY; then
+  # Start-first services first: when one fails, the recreated ones have not been touched yet.
+  gl_recreated=0
+  if ! gl_start_first; then
+    [ -n "$GL_FAILED" ] || gl_event up-failed
+  elif gl_recreated=1 && ! gl_up $GL_RECREATE; then
     gl_event up-failed
-  elif gl_wait_healthy $GL_DEPLOY; then
+  elif gl_wait_healthy $GL_RECREATE; then
     gl_removed=1
     gl_remove_containers $GL_REMOVE || gl_removed=0
     if ! gl_write_record $GL_DEPLOY; then
@@ -444,7 +599,11 @@ gl_apply_main() {
   gl_event phase rollback
   gl_restore || gl_finish rollback-failed "$GL_EXIT_ROLLBACK_FAILED"
   gl_remove_services $GL_NEW_SERVICES
-  if gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; then gl_finish rolled-back "$GL_EXIT_ROLLED_BACK"; fi
+  gl_rolled_back=1
+  gl_start_first_back || gl_rolled_back=0
+  if [ "$gl_rolled_back" = 1 ] && { [ "$gl_recreated" = 0 ] || { gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; }; }; then
+    gl_finish rolled-back "$GL_EXIT_ROLLED_BACK"
+  fi
   gl_show_logs "$GL_FAILED"
   gl_finish rollback-failed "$GL_EXIT_ROLLBACK_FAILED"
 }

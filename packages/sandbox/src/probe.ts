@@ -2,7 +2,7 @@
 // and count, then the failures and the longest unreachable window (first failed probe -> next
 // success) per target.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { httpGet } from '@gitops-lite/sandbox'
+import { httpGet } from './net'
 
 export interface ProbeTarget {
   name: string
@@ -20,6 +20,8 @@ export interface ProbeResult {
   endedDown: boolean
   /** Body of the last successful answer. */
   lastBody?: string
+  /** How many successful answers had each body (trimmed): which versions served. */
+  bodies: Record<string, number>
 }
 
 interface Probe {
@@ -75,6 +77,10 @@ function summarizeProbes(name: string, probes: Probe[]): ProbeResult {
     failures: probes.filter((p) => !p.ok).length,
     longestOutageMs: longest,
     endedDown: downSince !== undefined,
-    lastBody: [...probes].reverse().find((p) => p.ok)?.body
+    lastBody: [...probes].reverse().find((p) => p.ok)?.body,
+    bodies: probes.reduce<Record<string, number>>((counts, p) => {
+      if (p.ok) counts[p.body?.trim() ?? ''] = (counts[p.body?.trim() ?? ''] ?? 0) + 1
+      return counts
+    }, {})
   }
 }
