@@ -7,6 +7,8 @@ export interface BumpResult {
   pullRequestUrl?: string
   /** The unified diff of the change; empty when nothing changed. */
   diff: string
+  /** The images came from another environment's compose file ('from-file'). */
+  promoted: boolean
 }
 
 /** The step's outputs, by name. */
@@ -19,6 +21,7 @@ export function bumpOutputs(updates: readonly ServiceUpdate[], result: BumpResul
     image: [...new Set(updates.map((u) => u.image))].join('\n'),
     'commit-sha': result.commitSha ?? '',
     'pull-request-url': result.pullRequestUrl ?? '',
-    diff: result.diff
+    diff: result.diff,
+    promoted: result.promoted ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : ''
   }
 }

@@ -9,7 +9,9 @@ import {
   deployToHost,
   failureOf,
   formatTarget,
+  listStacks,
   readRunnerContext,
+  removeFromHost,
   runAction,
   type HostOutcome,
   type RunInfo,
@@ -68,6 +70,16 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
   try {
     // One at a time, a host's connection waits while the hosts before it deploy; it may have dropped.
     if (!session.isOpen) session = await connectTo(target, settings)
+    const limits = {
+      lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
+      commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
+      healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
+    }
+    if (settings.mode === 'remove') {
+      const options = { stack: settings.stack, removeVolumes: settings.removeVolumes, dryRun: settings.dryRun, limits, run }
+      return await removeFromHost(session, options, hostLog(target, settings.hosts.length))
+    }
+    if (settings.mode === 'list') return await listStacks(session, { stack: settings.stack, limits }, hostLog(target, settings.hosts.length))
     return await deployToHost(
       session,
       {
@@ -79,11 +91,7 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
         pull: settings.pull,
         rollback: settings.rollback,
         dryRun: settings.dryRun,
-        limits: {
-          lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
-          commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
-          healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
-        },
+        limits,
         // Per host, so two hosts that share a disk never share a run folder.
         run: { ...run, id: `${run.id}-${index}` }
       },

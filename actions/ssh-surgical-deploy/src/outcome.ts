@@ -12,9 +12,11 @@ export function deployOutputs(outcomes: readonly Outcome[]): Record<string, stri
   return {
     deployed: union(outcomes, deployedServices),
     drifted: union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)),
-    removed: union(outcomes, (o) =>
-      o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : []
-    ),
+    removed: union(outcomes, (o) => {
+      if (o.result === 'removed') return (o.removal?.containers ?? []).map((c) => c.service)
+      return o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : []
+    }),
+    stacks: JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack })))),
     'rolled-back': String(outcomes.some((o) => o.result === 'rolled-back')),
     plan: JSON.stringify(Object.fromEntries(outcomes.map((o) => [o.host, planOutput(o)])))
   }
@@ -40,6 +42,7 @@ function planOutput(o: Outcome): Record<string, unknown> {
       })),
       files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
     }),
+    ...(o.removal && { removal: o.removal }),
     ...(o.error && { error: o.error.message }),
     ...(o.result === 'skipped' && { reason: o.reason })
   }

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
-import { escapeHtml, imageChange, strategyText, type Outcome } from '@gitops-lite/core'
+import { escapeHtml, formatRemoval, imageChange, strategyText, type Outcome } from '@gitops-lite/core'
 
-/** The job summary: per host, its result, why it failed, and a table of its services. */
+/** The job summary: per host, its result, why it failed, what a removal took down or a listing found, and its services. */
 export async function writeSummary(outcomes: readonly Outcome[], dryRun: boolean): Promise<void> {
   const summary = core.summary.addHeading(`ssh-surgical-deploy${dryRun ? ' (dry run)' : ''}`, 2)
   for (const outcome of outcomes) {
@@ -9,6 +9,11 @@ export async function writeSummary(outcomes: readonly Outcome[], dryRun: boolean
     summary.addHeading(`${outcome.host}: ${outcome.result} in ${seconds}`, 3)
     if (outcome.error) summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true)
     if (outcome.result === 'skipped') summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true)
+    if (outcome.removal) summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, dryRun).join('\n')))
+    if (outcome.stacks) {
+      const lines = outcome.stacks.map((s) => `${s.project}  ${s.remoteDir}  deployed ${s.time} (${s.sha.slice(0, 7)}) by ${s.actor}`)
+      summary.addCodeBlock(escapeHtml(lines.join('\n') || 'No stacks.'))
+    }
     const services = outcome.plan?.services ?? []
     if (services.length === 0) continue
     summary.addTable([

@@ -41,6 +41,7 @@ export { parseTemplate, resolveTemplate, variablesIn } from './compose/interpola
 export { envValues, parseEnvFile, setEnvValue } from './compose/env-file'
 export { planImageBump } from './compose/image-bump/plan'
 export type { BumpPlan, BumpTarget, ServiceUpdate } from './compose/image-bump/types'
+export { planPromotion, type Promotion } from './compose/promotion'
 export { bumpDiff, unifiedDiff } from './compose/diff'
 // GitHub REST API: client, dispatches, workflow runs.
 export { createGitHubClient, type GitHubLog } from './github/client'
@@ -125,9 +126,13 @@ export {
   exitCodeVariables,
   inspectionSections,
   REMOTE_LIBRARY,
-  remoteEvents
+  remoteEvents,
+  removePhases,
+  stackEvents,
+  STACKS_LIBRARY
 } from './deploy/remote'
 export { applyScript, digestScript, inspectScript, libraryScript, type ComposeCommand, type StackTarget } from './deploy/scripts'
 export { deployToHost, type DeployLog, type DeployOptions, type HostOutcome, type RunInfo } from './deploy/deployer'
+export { formatRemoval, listStacks, removeFromHost, type RemoveOptions } from './deploy/stacks'
 export { deployHosts, failureOf, type Outcome } from './deploy/hosts'
 export { formatPlan, imageChange, strategyText } from './deploy/format'

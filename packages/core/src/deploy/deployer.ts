@@ -6,6 +6,7 @@ import { describeOwner, EventReader } from './events'
 import { formatPlan } from './format'
 import { computePlan, pathsToDigest, type HostPlan } from './plan'
 import { auditPrefix, recordHead, servicePrefixes } from './record-lines'
+import type { ListedStack, Removal } from './stacks'
 import { parseInspection, type HostReport } from './report'
 import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
 import type { StackFile } from './stack-files'
@@ -45,7 +46,7 @@ export interface DeployLog {
   remote(lines: readonly string[]): void
 }
 
-export type HostResult = 'deployed' | 'unchanged' | 'dry-run' | 'rolled-back' | 'failed'
+export type HostResult = 'deployed' | 'removed' | 'listed' | 'unchanged' | 'dry-run' | 'rolled-back' | 'failed'
 
 export interface HostOutcome {
   host: string
@@ -57,6 +58,10 @@ export interface HostOutcome {
   error?: UserError
   /** Services gone from the files whose containers could not be removed. */
   removeFailed?: string[]
+  /** mode: remove: what was (or would be) taken down. */
+  removal?: Removal
+  /** mode: list: the stacks whose records are in the folders under remote-dir. */
+  stacks?: ListedStack[]
   durationMs: number
 }
 

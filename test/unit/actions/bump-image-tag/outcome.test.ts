@@ -7,7 +7,7 @@ function update(service: string, changed: boolean): ServiceUpdate {
 
 describe('bumpOutputs', () => {
   it('names the changed services, their previous images, and where the change went', () => {
-    const outputs = bumpOutputs([update('api', true), update('worker', false)], { changed: true, commitSha: 'abc', diff: '--- a\n+++ b\n' })
+    const outputs = bumpOutputs([update('api', true), update('worker', false)], { changed: true, commitSha: 'abc', diff: '--- a\n+++ b\n', promoted: false })
     expect(outputs).toEqual({
       changed: 'true',
       services: '["api"]',
@@ -15,11 +15,17 @@ describe('bumpOutputs', () => {
       image: 'acme/api:v2\nacme/worker:v2',
       'commit-sha': 'abc',
       'pull-request-url': '',
-      diff: '--- a\n+++ b\n'
+      diff: '--- a\n+++ b\n',
+      promoted: ''
     })
   })
 
   it('names no service when nothing changed', () => {
-    expect(bumpOutputs([update('api', false)], { changed: false, diff: '' })).toMatchObject({ changed: 'false', services: '[]', previous: '{}' })
+    expect(bumpOutputs([update('api', false)], { changed: false, diff: '', promoted: false })).toMatchObject({ changed: 'false', services: '[]', previous: '{}' })
+  })
+
+  it('says, when promoting, what moved from where to where', () => {
+    const outputs = bumpOutputs([update('api', true)], { changed: true, diff: 'x', promoted: true })
+    expect(JSON.parse(outputs.promoted)).toEqual({ api: { from: 'acme/api:v1', to: 'acme/api:v2' } })
   })
 })
