@@ -1,4 +1,4 @@
-import { escapeHtml, type ImageUpdate, type WorkflowRun } from '@gitops-lite/core'
+import { escapeHtml, type ImageUpdate, type ListedCommit, type WorkflowRun } from '@gitops-lite/core'
 
 // The job summary's HTML. Names, images and what GitHub's API replies go through escapeHtml.
 
@@ -42,4 +42,9 @@ function runLine(run: WorkflowRun, stillRunning: string): string {
   return run.status === 'completed'
     ? `The deploy ${link} concluded ${code(String(run.conclusion))}.`
     : `The deploy ${link} was still ${code(String(run.status))}${stillRunning}.`
+}
+
+/** The commit that put Git back to what the VMs run after the failed run's rollback. */
+export function restoredSummary(commit: ListedCommit): string {
+  return `Git was put back to what the VMs run by <a href="${escapeHtml(commit.html_url)}">${escapeHtml(commit.sha.slice(0, 7))}</a>.`
 }

@@ -3,6 +3,7 @@ import * as core from '@actions/core'
 import {
   GitCommandManager,
   Inputs,
+  ROLLBACK_TRAILERS,
   SshSession,
   UserError,
   deployHosts,
@@ -20,7 +21,7 @@ import {
 } from '@gitops-lite/core'
 import { hostLog } from './host-log'
 import { readSettings, type Settings } from './input-helper'
-import { deployOutputs } from './outcome'
+import { deployOutputs, rolledBackImages } from './outcome'
 import { writeSummary } from './report'
 
 export async function run(): Promise<void> {
@@ -37,7 +38,7 @@ export async function run(): Promise<void> {
       deploy: (host, session, index) => deployTo(host, session, index, settings, run)
     })
     for (const outcome of outcomes) if (outcome.result === 'skipped') core.info(`${outcome.host}: skipped, ${outcome.reason}`)
-    for (const [name, value] of Object.entries(deployOutputs(outcomes))) core.setOutput(name, value)
+    for (const [name, value] of Object.entries(deployOutputs(outcomes, rolledBackImages(outcomes, settings, run)))) core.setOutput(name, value)
     await writeSummary(outcomes, settings.dryRun)
     const failure = failureOf(outcomes)
     if (failure !== undefined) {
@@ -105,9 +106,17 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
   }
 }
 
-/** The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than GITHUB_SHA). */
+/**
+ * The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than
+ * GITHUB_SHA), with the failed commit it writes back when it is the commit of a rollback.
+ */
 async function runInfo(runner: RunnerContext): Promise<RunInfo> {
-  const head = await new GitCommandManager(runner.workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
+  const git = new GitCommandManager(runner.workspace)
+  const head = await git.exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
+  const trailer = await git
+    .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], { allowFailure: true })
+    .catch(() => undefined)
+  const restores = trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined
   const runId = runner.runId || '0'
   const attempt = runner.runAttempt || '1'
   const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`
@@ -115,6 +124,7 @@ async function runInfo(runner: RunnerContext): Promise<RunInfo> {
     id: `${runId}-${attempt}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
     url,
     actor: runner.actor || 'unknown',
-    sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha
+    sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha,
+    ...(restores && { restores })
   }
 }

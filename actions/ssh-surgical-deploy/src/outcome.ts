@@ -1,4 +1,6 @@
-import type { HostOutcome, Outcome } from '@gitops-lite/core'
+import { posix } from 'node:path'
+import { imageFileOf, type HostOutcome, type Outcome, type RolledBackImage, type RunInfo } from '@gitops-lite/core'
+import type { Settings } from './input-helper'
 
 function union(outcomes: readonly Outcome[], pick: (o: HostOutcome) => string[]): string {
   const names = new Set<string>()
@@ -6,8 +8,27 @@ function union(outcomes: readonly Outcome[], pick: (o: HostOutcome) => string[])
   return JSON.stringify([...names].sort())
 }
 
-/** The step's outputs, by name, from what happened on each host. */
-export function deployOutputs(outcomes: readonly Outcome[]): Record<string, string> {
+/** Per rolled-back host, the services whose image went back: the `rolled-back-images` output. */
+export function rolledBackImages(outcomes: readonly Outcome[], settings: Settings, run: RunInfo): RolledBackImage[] {
+  const composeFiles = settings.files
+    .filter((f) => f.compose)
+    .map((f) => ({ path: posix.join(settings.filesFolder, f.path), text: f.content.toString('utf8') }))
+  return outcomes.flatMap((o) =>
+    o.result === 'rolled-back' && o.rollback
+      ? o.rollback.services.map((s) => ({
+          host: o.host,
+          file: imageFileOf(s.service, composeFiles),
+          ...s,
+          failedCommit: run.sha,
+          restoredCommit: o.rollback!.restoredCommit,
+          run: run.url
+        }))
+      : []
+  )
+}
+
+/** The step's outputs, by name, from what happened on each host and the images that went back. */
+export function deployOutputs(outcomes: readonly Outcome[], rolledBack: readonly RolledBackImage[]): Record<string, string> {
   const deployedServices = (o: HostOutcome) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])
   return {
     deployed: union(outcomes, deployedServices),
@@ -18,6 +39,7 @@ export function deployOutputs(outcomes: readonly Outcome[]): Record<string, stri
     }),
     stacks: JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack })))),
     'rolled-back': String(outcomes.some((o) => o.result === 'rolled-back')),
+    'rolled-back-images': JSON.stringify(rolledBack),
     plan: JSON.stringify(Object.fromEntries(outcomes.map((o) => [o.host, planOutput(o)])))
   }
 }

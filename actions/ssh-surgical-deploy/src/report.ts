@@ -9,6 +9,11 @@ export async function writeSummary(outcomes: readonly Outcome[], dryRun: boolean
     summary.addHeading(`${outcome.host}: ${outcome.result} in ${seconds}`, 3)
     if (outcome.error) summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true)
     if (outcome.result === 'skipped') summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true)
+    const wentBack = outcome.result === 'rolled-back' ? (outcome.rollback?.services ?? []) : []
+    if (wentBack.length > 0) {
+      const images = wentBack.map((s) => `${s.service} ${s.restoredImage} (${s.failedImage} ${s.failed ? 'failed' : 'went back with it'})`)
+      summary.addRaw(`<p>Running again: ${escapeHtml(images.join('; '))}. Output rolled-back-images lists them for bump-image-tag's restore.</p>`, true)
+    }
     if (outcome.removal) summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, dryRun).join('\n')))
     if (outcome.stacks) {
       const lines = outcome.stacks.map((s) => `${s.project}  ${s.remoteDir}  deployed ${s.time} (${s.sha.slice(0, 7)}) by ${s.actor}`)

@@ -42,6 +42,7 @@ export { envValues, parseEnvFile, setEnvValue } from './compose/env-file'
 export { planImageBump } from './compose/image-bump/plan'
 export type { BumpPlan, BumpTarget, ServiceUpdate } from './compose/image-bump/types'
 export { planPromotion, type Promotion } from './compose/promotion'
+export { planRestore, serviceGroups } from './compose/image-restore'
 export { bumpDiff, unifiedDiff } from './compose/diff'
 // GitHub REST API: client, dispatches, workflow runs.
 export { createGitHubClient, type GitHubLog } from './github/client'
@@ -64,6 +65,7 @@ export {
   POLL_BACKOFF,
   RUN_NAME_LINE,
   runCarries,
+  runFailed,
   runToReport,
   waitForWorkflowRun,
   type Clock,
@@ -71,6 +73,7 @@ export {
   type WorkflowRun,
   type WorkflowRunSource
 } from './github/workflow-runs'
+export { findRestoringCommit, restoresAfterRun, type ListedCommit } from './github/commits'
 // git: the one command runner, publishing with retries, pull requests.
 export { GitCommandManager, type GitIdentity, type PushResult } from './git/git-command-manager'
 export { backoffDelay, publish, type PublishGit, type PublishOptions } from './git/publish'
@@ -99,7 +102,7 @@ export {
 } from './ssh/client'
 export { checkPrivateKey } from './ssh/private-key'
 // Deploy: planning, the host-side library and its scripts, the record, several hosts.
-export { jsonPrefix, parseRecord, type RecordedService } from './deploy/record'
+export { jsonPrefix, parseRecord, type DeployRecord, type RecordedService } from './deploy/record'
 export {
   composeDurationSeconds,
   parseComposeModel,
@@ -133,6 +136,13 @@ export {
 } from './deploy/remote'
 export { applyScript, digestScript, inspectScript, libraryScript, type ComposeCommand, type StackTarget } from './deploy/scripts'
 export { deployToHost, type DeployLog, type DeployOptions, type HostOutcome, type RunInfo } from './deploy/deployer'
+export {
+  imageFileOf,
+  parseRolledBackImages,
+  ROLLBACK_TRAILERS,
+  rolledBackServices,
+  type RolledBackImage
+} from './deploy/rollback'
 export { formatRemoval, listStacks, removeFromHost, type RemoveOptions } from './deploy/stacks'
 export { deployHosts, failureOf, type Outcome } from './deploy/hosts'
 export { formatPlan, imageChange, strategyText } from './deploy/format'

@@ -4,10 +4,11 @@ import { ConnectionLostError, type ExecResult, type RemoteShell } from '../ssh/c
 import { applyVerdict, remoteError } from './apply-result'
 import { describeOwner, EventReader } from './events'
 import { formatPlan } from './format'
-import { computePlan, pathsToDigest, type HostPlan } from './plan'
+import { computePlan, pathsToDigest, trustedRecord, type HostPlan } from './plan'
 import { auditPrefix, recordHead, servicePrefixes } from './record-lines'
 import type { ListedStack, Removal } from './stacks'
 import { parseInspection, type HostReport } from './report'
+import { rolledBackServices, type RolledBackService } from './rollback'
 import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
 import type { StackFile } from './stack-files'
 
@@ -22,6 +23,8 @@ export interface RunInfo {
   url: string
   actor: string
   sha: string
+  /** The failed commit whose images this commit writes back (its Rolled-Back-Commit trailer), if it does. */
+  restores?: string
 }
 
 export interface DeployOptions {
@@ -58,6 +61,8 @@ export interface HostOutcome {
   error?: UserError
   /** Services gone from the files whose containers could not be removed. */
   removeFailed?: string[]
+  /** For a rolled-back host: what went back, and the commit of the last good deploy (empty when unknown). */
+  rollback?: { services: RolledBackService[]; restoredCommit: string }
   /** mode: remove: what was (or would be) taken down. */
   removal?: Removal
   /** mode: list: the stacks whose records are in the folders under remote-dir. */
@@ -97,7 +102,11 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
     }
     const { report, plan } = inspected
     if (options.dryRun) return done('dry-run', plan)
-    if (!plan.needsApply) return done('unchanged', plan)
+    // The commit that writes Git back after a rollback changes nothing on the host, but is recorded
+    // once (audit log, record's commit): the host then says which commit it runs, and why.
+    const unrecordedRestore = options.run.restores !== undefined && trustedRecord(report)?.header.sha !== options.run.sha
+    if (!plan.needsApply && !unrecordedRestore) return done('unchanged', plan)
+    if (unrecordedRestore) log.info(`${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores!.slice(0, 7)}; recording it`)
     const mark = newMark()
     // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
     const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`
@@ -139,6 +148,11 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
     }
     events.flush()
     const verdict = applyVerdict(result, { host: shell.name, directory: plan.directory, runDir, events, removeFailed, limits, log })
+    if (verdict !== 'stale-plan' && verdict.result === 'rolled-back') {
+      const record = trustedRecord(report)
+      const rollback = { services: rolledBackServices(plan, record, events.failedServices), restoredCommit: record?.header.sha ?? '' }
+      return { ...done(verdict.result, plan, verdict.error), rollback }
+    }
     if (verdict !== 'stale-plan') return done(verdict.result, plan, verdict.error)
     if (attempt >= maxPlanAttempts) {
       return done('failed', plan, new UserError(`Other runs kept deploying to ${shell.name}; planned ${attempt} times without applying`, { fix: 'Rerun the workflow.' }))

@@ -14,6 +14,8 @@ export function describeOwner(json: string): string {
 /** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
 export class EventReader {
   failure?: string
+  /** Services whose health wait failed before the rollback began. */
+  readonly failedServices: string[] = []
   /** Files the rollback could not put back. */
   readonly restoreFailed: string[] = []
   private buffer = ''
@@ -69,6 +71,7 @@ export class EventReader {
         this.log.info(`  ${subject}: ${state}`)
         break
       case 'failed':
+        if (!this.rollingBack) this.failedServices.push(subject)
         this.health[subject] = state
         this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`
         this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`)

@@ -61,6 +61,7 @@ export function auditPrefix(host: string, plan: HostPlan, options: DeployOptions
     project: plan.project,
     mode: plan.full ? 'full' : 'surgical',
     services: plan.deploy,
-    removed: plan.removed.map((s) => s.service)
+    removed: plan.removed.map((s) => s.service),
+    ...(options.run.restores && { restores: options.run.restores })
   } satisfies AuditEntry)
 }

@@ -31,11 +31,12 @@ describe('deployOutputs', () => {
       { host: 'vm2', result: 'rolled-back', plan, health: {}, error: new UserError('api did not become healthy'), durationMs: 10 },
       { host: 'vm3', result: 'skipped', reason: 'vm1 failed', health: {}, durationMs: 0 }
     ]
-    const outputs = deployOutputs(outcomes)
+    const outputs = deployOutputs(outcomes, [])
     expect(outputs.deployed).toBe('["api","cache"]')
     expect(outputs.drifted).toBe('["cache"]')
     expect(outputs.removed).toBe('["old"]')
     expect(outputs['rolled-back']).toBe('true')
+    expect(outputs['rolled-back-images']).toBe('[]')
     const planned = JSON.parse(outputs.plan)
     expect(Object.keys(planned)).toEqual(['vm1', 'vm2', 'vm3'])
     expect(planned.vm1).toMatchObject({ result: 'deployed', project: 'shop', mode: 'surgical', files: [{ path: 'compose.yaml', change: 'changed' }] })
@@ -53,7 +54,7 @@ describe('deployOutputs', () => {
   })
 
   it('does not count a removal whose container could not be removed', () => {
-    const outputs = deployOutputs([{ host: 'vm1', result: 'deployed', plan, health: {}, removeFailed: ['old'], durationMs: 10 }])
+    const outputs = deployOutputs([{ host: 'vm1', result: 'deployed', plan, health: {}, removeFailed: ['old'], durationMs: 10 }], [])
     expect(outputs.removed).toBe('[]')
     expect(outputs['rolled-back']).toBe('false')
   })
