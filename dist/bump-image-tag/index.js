@@ -28167,7 +28167,7 @@ const { makeRequest } = __nccwpck_require__(6398)
 const { fetching } = __nccwpck_require__(8263)
 const { Headers, getHeadersList } = __nccwpck_require__(3257)
 const { getDecodeSplit } = __nccwpck_require__(3095)
-const { WebsocketFrameSend } = __nccwpck_require__(4510)
+const { WebsocketFrameSend } = __nccwpck_require__(2129)
 
 /** @type {import('crypto')} */
 let crypto
@@ -28934,7 +28934,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4510:
+/***/ 2129:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -29169,7 +29169,7 @@ const {
   isTextBinaryFrame,
   isContinuationFrame
 } = __nccwpck_require__(1226)
-const { WebsocketFrameSend } = __nccwpck_require__(4510)
+const { WebsocketFrameSend } = __nccwpck_require__(2129)
 const { closeWebSocketConnection } = __nccwpck_require__(6890)
 const { PerMessageDeflate } = __nccwpck_require__(7350)
 const { MessageSizeExceededError } = __nccwpck_require__(9934)
@@ -29688,7 +29688,7 @@ module.exports = {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(4510)
+const { WebsocketFrameSend } = __nccwpck_require__(2129)
 const { opcodes, sendHints } = __nccwpck_require__(6869)
 const FixedQueue = __nccwpck_require__(4007)
 

@@ -40523,6 +40523,10 @@ function runLine(run, stillRunning) {
         ? `The deploy ${link} concluded ${code(String(run.conclusion))}.`
         : `The deploy ${link} was still ${code(String(run.status))}${stillRunning}.`;
 }
+/** The commit that put Git back to what the VMs run after the failed run's rollback. */
+function restoredSummary(commit) {
+    return `Git was put back to what the VMs run by <a href="${escapeHtml(commit.html_url)}">${escapeHtml(commit.sha.slice(0, 7))}</a>.`;
+}
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/outcome.ts
 
@@ -40583,9 +40587,7 @@ function deployOutcome(result, context, restoredBy) {
                     ? 'The change did not stay on the VMs: see the run for why it failed, fix the image or configuration and release again.'
                     : 'The change did not reach the VMs: see the run in the infra repository.'
             });
-            const restoreLine = restoredBy
-                ? [`Git was put back to what the VMs run by <a href="${restoredBy.html_url}">${restoredBy.sha.slice(0, 7)}</a>.`]
-                : [];
+            const restoreLine = restoredBy ? [restoredSummary(restoredBy)] : [];
             return { conclusion: conclusion ?? '', run, summary: [...summary(), ...restoreLine], failure };
         }
     }
