@@ -6,6 +6,7 @@ import {
   ROLLBACK_TRAILERS,
   SshSession,
   UserError,
+  createGitHubClient,
   deployHosts,
   deployToHost,
   failureOf,
@@ -14,29 +15,41 @@ import {
   readRunnerContext,
   removeFromHost,
   runAction,
+  startDeployment,
   type HostOutcome,
+  type Outcome,
   type RunInfo,
   type RunnerContext,
-  type SshTarget
+  type SshTarget,
+  type StartedDeployment
 } from '@gitops-lite/core'
 import { hostLog } from './host-log'
-import { readSettings, type Settings } from './input-helper'
-import { deployOutputs, rolledBackImages } from './outcome'
+import { readSettings, type DeploymentReport, type Settings } from './input-helper'
+import { deploymentResult, deployOutputs, rolledBackImages } from './outcome'
 import { writeSummary } from './report'
 
 export async function run(): Promise<void> {
   await runAction(async () => {
     const runner = readRunnerContext()
-    const settings = readSettings(new Inputs(), runner.workspace)
+    const settings = readSettings(new Inputs(), runner)
     if (settings.hostKeys.insecure) {
       core.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
     const run = await runInfo(runner)
-    const outcomes = await deployHosts(settings.hosts, settings.parallel, {
-      nameOf: formatTarget,
-      connect: (host) => connectTo(host, settings),
-      deploy: (host, session, index) => deployTo(host, session, index, settings, run)
-    })
+    // Before any host is touched: a token that may not create deployments fails here.
+    const deployment = settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined
+    let outcomes: Outcome[]
+    try {
+      outcomes = await deployHosts(settings.hosts, settings.parallel, {
+        nameOf: formatTarget,
+        connect: (host) => connectTo(host, settings),
+        deploy: (host, session, index) => deployTo(host, session, index, settings, run)
+      })
+    } catch (error) {
+      await deployment?.finish('error', 'The deploy stopped on an unexpected error; see the run log')
+      throw error
+    }
+    await deployment?.finish(...deploymentResult(outcomes))
     for (const outcome of outcomes) if (outcome.result === 'skipped') core.info(`${outcome.host}: skipped, ${outcome.reason}`)
     for (const [name, value] of Object.entries(deployOutputs(outcomes, rolledBackImages(outcomes, settings, run)))) core.setOutput(name, value)
     await writeSummary(outcomes, settings.dryRun)
@@ -47,6 +60,12 @@ export async function run(): Promise<void> {
       throw failure
     }
   })
+}
+
+/** Creates the GitHub deployment of the commit and marks it in progress. */
+function startDeploymentOf(report: DeploymentReport, run: RunInfo): Promise<StartedDeployment> {
+  const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl })
+  return startDeployment(client, report.target, { sha: run.sha, description: `ssh-surgical-deploy by ${run.actor}`, logUrl: run.url, environmentUrl: report.environmentUrl })
 }
 
 async function connectTo(target: SshTarget, settings: Settings): Promise<SshSession> {
@@ -87,6 +106,8 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
         stack: settings.stack,
         files: settings.files,
         envFiles: settings.envFiles,
+        preDeploy: settings.preDeploy,
+        registries: settings.registries,
         mode: settings.mode,
         services: settings.services,
         pull: settings.pull,

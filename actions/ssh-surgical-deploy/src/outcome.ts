@@ -1,5 +1,5 @@
 import { posix } from 'node:path'
-import { imageFileOf, type HostOutcome, type Outcome, type RolledBackImage, type RunInfo } from '@gitops-lite/core'
+import { imageFileOf, type DeploymentState, type HostOutcome, type Outcome, type RolledBackImage, type RunInfo } from '@gitops-lite/core'
 import type { Settings } from './input-helper'
 
 function union(outcomes: readonly Outcome[], pick: (o: HostOutcome) => string[]): string {
@@ -60,7 +60,8 @@ function planOutput(o: Outcome): Record<string, unknown> {
         ...(s.deploy && s.strategy && { strategy: s.strategy }),
         reasons: s.reasons,
         ...(s.oldImage && { oldImage: s.oldImage }),
-        ...(s.newImage && { newImage: s.newImage })
+        ...(s.newImage && { newImage: s.newImage }),
+        ...(s.preDeploy && { preDeploy: s.preDeploy })
       })),
       files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
     }),
@@ -68,4 +69,16 @@ function planOutput(o: Outcome): Record<string, unknown> {
     ...(o.error && { error: o.error.message }),
     ...(o.result === 'skipped' && { reason: o.reason })
   }
+}
+
+/** The GitHub deployment's end: success when every host is deployed or unchanged, failure when a host was rolled back, error otherwise. */
+export function deploymentResult(outcomes: readonly Outcome[]): [DeploymentState, string] {
+  const hosts = (result: string) => outcomes.filter((o) => o.result === result).map((o) => o.host)
+  if (outcomes.every((o) => o.result === 'deployed' || o.result === 'unchanged')) {
+    const deployed = [...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))].sort()
+    return ['success', deployed.length > 0 ? `Deployed ${deployed.join(', ')}` : 'Nothing to change']
+  }
+  const failed = hosts('failed')
+  if (failed.length > 0) return ['error', `The deploy to ${failed.join(', ')} failed; see the run log`]
+  return ['failure', `Rolled back on ${hosts('rolled-back').join(', ')}: the new version did not become healthy`]
 }

@@ -73,6 +73,15 @@ export {
   type WorkflowRun,
   type WorkflowRunSource
 } from './github/workflow-runs'
+export {
+  createDeployment,
+  readDeploymentRequest,
+  setDeploymentStatus,
+  startDeployment,
+  type DeploymentRequest,
+  type DeploymentState,
+  type StartedDeployment
+} from './github/deployments'
 export { findRestoringCommit, restoresAfterRun, type ListedCommit } from './github/commits'
 // git: the one command runner, publishing with retries, pull requests.
 export { GitCommandManager, type GitIdentity, type PushResult } from './git/git-command-manager'
@@ -117,6 +126,7 @@ export {
   isReservedPath,
   isSafeRelativePath,
   isSecretFileName,
+  preDeployCommandsOf,
   stackFile,
   type StackFile
 } from './deploy/stack-files'
@@ -134,7 +144,15 @@ export {
   stackEvents,
   STACKS_LIBRARY
 } from './deploy/remote'
-export { applyScript, digestScript, inspectScript, libraryScript, type ComposeCommand, type StackTarget } from './deploy/scripts'
+export {
+  applyScript,
+  digestScript,
+  inspectScript,
+  libraryScript,
+  type ComposeCommand,
+  type RegistryLogin,
+  type StackTarget
+} from './deploy/scripts'
 export { deployToHost, type DeployLog, type DeployOptions, type HostOutcome, type RunInfo } from './deploy/deployer'
 export {
   imageFileOf,

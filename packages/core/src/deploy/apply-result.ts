@@ -80,7 +80,7 @@ export function applyVerdict(result: ExecResult, context: ApplyContext): ApplyVe
       return {
         result: 'failed',
         error: new UserError(`The deploy to ${host} stopped before changing any container: ${events.failure ?? 'a step failed'}`, {
-          fix: 'See the output above (a failed pull is the usual cause), fix it and rerun.'
+          fix: events.failureFix ?? 'See the output above (a failed pull is the usual cause), fix it and rerun.'
         })
       }
     case ExitCode.deployedWithoutRecord:

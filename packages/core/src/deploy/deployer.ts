@@ -9,7 +9,18 @@ import { auditPrefix, recordHead, servicePrefixes } from './record-lines'
 import type { ListedStack, Removal } from './stacks'
 import { parseInspection, type HostReport } from './report'
 import { rolledBackServices, type RolledBackService } from './rollback'
-import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
+import {
+  applyScript,
+  attachedCommand,
+  detachedCommand,
+  digestScript,
+  inspectScript,
+  registryLoginLines,
+  runDirOf,
+  type RegistryLogin,
+  type ScriptLimits,
+  type StackTarget
+} from './scripts'
 import type { StackFile } from './stack-files'
 
 // One host's deploy: inspect, plan, apply, and plan again when another run deployed in between.
@@ -32,6 +43,10 @@ export interface DeployOptions {
   files: readonly StackFile[]
   /** env_file entries per service, read from the compose files. */
   envFiles: ReadonlyMap<string, readonly string[]>
+  /** Pre-deploy commands per service, from the compose files. */
+  preDeploy?: ReadonlyMap<string, readonly string[]>
+  /** Registries the pull logs in to. */
+  registries?: readonly RegistryLogin[]
   mode: 'surgical' | 'full'
   services?: readonly string[]
   pull: boolean
@@ -129,7 +144,7 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
     let result: ExecResult
     try {
       result = await shell.exec(detachedCommand(runDir), {
-        stdin: script,
+        stdin: registryLoginLines(options.registries ?? []) + script,
         timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
         onStdout: (text) => events.push(text)
       })
@@ -181,7 +196,7 @@ async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: D
     const lines = digested.stdout.split('\n').filter(Boolean)
     paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'))
   }
-  const plan = computePlan({ report, uploads: files, envFiles: options.envFiles, hostDigests, mode: options.mode, services: options.services })
+  const plan = computePlan({ report, uploads: files, envFiles: options.envFiles, hostDigests, mode: options.mode, services: options.services, preDeploy: options.preDeploy })
   for (const line of formatPlan(shell.name, plan)) log.info(line)
   return { report, plan }
 }

@@ -14,12 +14,16 @@ export function describeOwner(json: string): string {
 /** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
 export class EventReader {
   failure?: string
+  /** What to do about `failure`, when the event that set it says. */
+  failureFix?: string
   /** Services whose health wait failed before the rollback began. */
   readonly failedServices: string[] = []
   /** Files the rollback could not put back. */
   readonly restoreFailed: string[] = []
   private buffer = ''
   private rollingBack = false
+  /** The last lines the host printed since the last event: a failed pre-deploy command's output. */
+  private recent: string[] = []
 
   constructor(
     private readonly mark: string,
@@ -45,10 +49,12 @@ export class EventReader {
     for (const line of lines) {
       if (!line.startsWith(`${this.mark} `)) {
         plain.push(line)
+        this.recent = [...this.recent, line].slice(-recentLines)
         continue
       }
       if (plain.length > 0) this.log.remote(plain.splice(0))
       this.event(line.slice(this.mark.length + 1))
+      this.recent = []
     }
     if (plain.length > 0) this.log.remote(plain)
   }
@@ -87,6 +93,23 @@ export class EventReader {
         if (!this.removeFailed.includes(subject)) this.removeFailed.push(subject)
         this.log.warning(`${subject}: removing its container failed`)
         break
+      case 'pre-deploy':
+        this.log.info(`Running the pre-deploy command of ${subject} with its new image`)
+        break
+      case 'pre-deploy-failed': {
+        const how = state === '124' ? `timed out (command-timeout)` : `exited with code ${state}`
+        const last = this.recent.filter((line) => line.trim() !== '')
+        this.failure ??=
+          `the pre-deploy command of ${subject} ${how}` +
+          (last.length > 0 ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}` : ' and printed nothing')
+        this.failureFix ??= `Fix the command (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and no container was changed.`
+        this.log.warning(`${subject}: the pre-deploy command ${how}`)
+        break
+      }
+      case 'login-failed':
+        this.failure ??= `the login to the registry ${subject} failed (docker's message is above)`
+        this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`
+        break
       case 'swap-failed':
         this.failure ??= 'the new files could not be put in place (the message is above)'
         break
@@ -104,6 +127,9 @@ export class EventReader {
     }
   }
 }
+
+/** How many lines of a failed pre-deploy command's output its error quotes. */
+const recentLines = 10
 
 /** A start-first rollout's progress: `started N`, `serving MONITOR`, `retired N GRACE`. */
 function startFirstMessage([step, count, grace]: string[]): string {
@@ -127,6 +153,7 @@ const rollbackMessages: Record<string, string> = {
 
 const phaseMessages: Record<string, string> = {
   locked: 'Took the deploy lock',
+  login: 'Logging in to the registries (a Docker config only this deploy uses)',
   pull: 'Pulling the new images',
   swap: 'Putting the new files in place',
   // Named with its service by the event reader.
