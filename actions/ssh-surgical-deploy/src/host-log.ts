@@ -14,6 +14,7 @@ export function hostLog(target: SshTarget, hostCount: number): DeployLog {
     remote(lines) {
       const token = randomBytes(16).toString('hex')
       process.stdout.write(`::stop-commands::${token}\n${lines.map((line) => `${prefix}  ${line}\n`).join('')}::${token}::\n`)
-    }
+    },
+    mask: (values) => values.forEach((value) => core.setSecret(value))
   }
 }

@@ -111,7 +111,8 @@ export {
 } from './ssh/client'
 export { checkPrivateKey } from './ssh/private-key'
 // Deploy: planning, the host-side library and its scripts, the record, several hosts.
-export { jsonPrefix, parseRecord, type DeployRecord, type RecordedService } from './deploy/record'
+export { jsonPrefix, parseRecord, recordDamage, type DeployRecord, type RecordedService } from './deploy/record'
+export { envFileValues, environmentValues, hostSecrets } from './deploy/secrets'
 export {
   composeDurationSeconds,
   parseComposeModel,

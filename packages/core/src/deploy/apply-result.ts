@@ -5,6 +5,14 @@ import { describeOwner, type EventReader } from './events'
 import { ExitCode } from './remote'
 import type { ScriptLimits } from './scripts'
 
+export function refusedLinkError(host: string, path: string): UserError {
+  return new UserError(`On ${host}, ${path} is a symbolic link, and the deploy never writes through one`, {
+    fix:
+      'Nothing was changed on the host. Whoever can write in remote-dir (a container with a read-write bind mount of it, another user) could point a link anywhere: ' +
+      'replace it with the real file or folder (or remove it), then rerun.'
+  })
+}
+
 /**
  * Turns a failed round trip into a message saying what to do. It never quotes what the host
  * printed (compose output, container logs): that goes to the log, fenced, and the message,
@@ -26,7 +34,7 @@ export function remoteError(host: string, step: string, result: ExecResult, limi
   }
   const code = result.code ?? -1
   // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
-  const nothingChanged = !apply || code === ExitCode.invalidFiles || code === ExitCode.missingTool || code === ExitCode.hostError
+  const nothingChanged = !apply || ([ExitCode.invalidFiles, ExitCode.missingTool, ExitCode.hostError, ExitCode.refusedLink] as number[]).includes(code)
   const fallback = nothingChanged
     ? 'Nothing was changed on the host. Check the message above, then rerun.'
     : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
@@ -69,13 +77,18 @@ export function applyVerdict(result: ExecResult, context: ApplyContext): ApplyVe
     case ExitCode.rollbackFailed:
       return {
         result: 'failed',
-        error: new UserError(
+        error:
           events.restoreFailed.length > 0
-            ? `The deploy to ${host} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`
-            : `The deploy to ${host} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`,
-          { fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).` }
-        )
+            ? new UserError(`The deploy to ${host} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`, {
+                fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
+              })
+            : new UserError(`The deploy to ${host} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
+                fix: `The host needs attention: its previous files are back in place; see the log lines above and ${runDir}/log on the host.`
+              })
       }
+    case ExitCode.refusedLink:
+      if (events.refusedLink !== undefined) return { result: 'failed', error: refusedLinkError(host, events.refusedLink) }
+      return { result: 'failed', error: remoteError(host, 'deploy', result, context.limits, context.log, { runDir }) }
     case ExitCode.failedBeforeChange:
       return {
         result: 'failed',

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { UserError } from '../errors'
 import { ConnectionLostError, type ExecResult, type RemoteShell } from '../ssh/client'
-import { applyVerdict, remoteError } from './apply-result'
+import { applyVerdict, refusedLinkError, remoteError } from './apply-result'
 import { describeOwner, EventReader } from './events'
 import { formatPlan } from './format'
 import { computePlan, pathsToDigest, trustedRecord, type HostPlan } from './plan'
 import { auditPrefix, recordHead, servicePrefixes } from './record-lines'
 import type { ListedStack, Removal } from './stacks'
+import { ExitCode } from './remote'
 import { parseInspection, type HostReport } from './report'
+import { hostSecrets } from './secrets'
 import { rolledBackServices, type RolledBackService } from './rollback'
 import {
   applyScript,
@@ -62,6 +64,8 @@ export interface DeployLog {
   warning(message: string): void
   /** Lines the host printed (compose output, container logs): shown, never interpreted. */
   remote(lines: readonly string[]): void
+  /** Values the log must never show (the runner masks them); given before any line from the VM is shown. */
+  mask(values: readonly string[]): void
 }
 
 export type HostResult = 'deployed' | 'removed' | 'listed' | 'unchanged' | 'dry-run' | 'rolled-back' | 'failed'
@@ -179,14 +183,22 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
 async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: DeployLog): Promise<{ report: HostReport; plan: HostPlan }> {
   const { stack, limits, files } = options
   const mark = newMark()
+  const envFiles = [...new Set([...options.envFiles.values()].flat())]
   const inspected = await shell.exec(attachedCommand, {
-    stdin: inspectScript(stack, files, mark, limits),
+    stdin: inspectScript(stack, files, mark, limits, envFiles),
     timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
   })
+  // First of all: compose's and docker's messages, container logs and healthcheck output may quote them.
+  log.mask(hostSecrets(inspected.stdout, mark))
+  const refused = new RegExp(`^${mark} refused-link (.*)$`, 'm').exec(inspected.stdout)
+  if (inspected.code === ExitCode.refusedLink && refused) throw refusedLinkError(shell.name, refused[1])
   const waited = new RegExp(`^${mark} lock-wait (.*)$`, 'm').exec(inspected.stdout)
   if (waited) log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`)
   if (inspected.code !== 0) throw remoteError(shell.name, 'inspection', inspected, limits, log)
   const report = parseInspection(inspected.stdout, mark, shell.name)
+  for (const damage of report.stateDamage) {
+    log.warning(`The deploy state on ${shell.name} needs repair: ${report.directory}/${damage}. This run plans from what runs and writes it again.`)
+  }
   const paths = pathsToDigest(report, files, options.envFiles)
   const hostDigests = new Map<string, string>()
   if (paths.length > 0) {

@@ -14,6 +14,8 @@ export function describeOwner(json: string): string {
 /** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
 export class EventReader {
   failure?: string
+  /** A symbolic link the host refused to write through. */
+  refusedLink?: string
   /** What to do about `failure`, when the event that set it says. */
   failureFix?: string
   /** Services whose health wait failed before the rollback began. */
@@ -111,7 +113,11 @@ export class EventReader {
         this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`
         break
       case 'swap-failed':
-        this.failure ??= 'the new files could not be put in place (the message is above)'
+        this.failure ??= `the new ${subject} could not be put in place (the host's message is above)`
+        break
+      case 'refused-link':
+        this.refusedLink ??= rest.join(' ')
+        this.log.warning(`${rest.join(' ')} is a symbolic link: the deploy does not write through it`)
         break
       case 'up-failed':
         this.failure ??= 'compose could not recreate the services (its message is above)'

@@ -315,6 +315,7 @@ export function computePlan(input: PlanInput): HostPlan {
     removed,
     newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
     previous: deployed.filter((s) => s.change !== 'new').map((s) => s.service),
-    needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record
+    // Damaged state files are written again by an apply, even one that deploys nothing.
+    needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record || report.stateDamage.length > 0
   }
 }

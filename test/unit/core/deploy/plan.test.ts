@@ -36,6 +36,7 @@ function report(overrides: Partial<HostReport> = {}, record: RecordedService[] |
     directory: dir,
     project: 'app',
     generation: '4',
+    stateDamage: [],
     model: {
       services: new Map([
         ['web', { image: 'registry/web:v1', mounts: [motd] }],
