@@ -63199,8 +63199,6 @@ var __webpack_exports__ = {};
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/utils.js
@@ -72739,6 +72737,487 @@ function openClient(endpoint, options, sock) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/deploy/events.ts
+/** Who holds the deploy lock, from the owner JSON the lock keeps: for messages. */
+function describeOwner(json) {
+    try {
+        const owner = JSON.parse(json);
+        return `run ${owner.runUrl ?? '?'} (by ${owner.actor ?? '?'}, since ${owner.since ?? '?'})`;
+    }
+    catch {
+        return 'another run';
+    }
+}
+/** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
+class EventReader {
+    mark;
+    log;
+    health;
+    removeFailed;
+    failure;
+    /** A symbolic link the host refused to write through. */
+    refusedLink;
+    /** What to do about `failure`, when the event that set it says. */
+    failureFix;
+    /** Services whose health wait failed before the rollback began. */
+    failedServices = [];
+    /** Files the rollback could not put back. */
+    restoreFailed = [];
+    buffer = '';
+    rollingBack = false;
+    /** The last lines the host printed since the last event: a failed pre-deploy command's output. */
+    recent = [];
+    constructor(mark, log, health, removeFailed = []) {
+        this.mark = mark;
+        this.log = log;
+        this.health = health;
+        this.removeFailed = removeFailed;
+    }
+    push(text) {
+        this.buffer += text;
+        const lines = this.buffer.split('\n');
+        this.buffer = lines.pop() ?? '';
+        this.handle(lines);
+    }
+    flush() {
+        if (this.buffer !== '')
+            this.handle([this.buffer]);
+        this.buffer = '';
+    }
+    handle(lines) {
+        const plain = [];
+        for (const line of lines) {
+            if (!line.startsWith(`${this.mark} `)) {
+                plain.push(line);
+                this.recent = [...this.recent, line].slice(-recentLines);
+                continue;
+            }
+            if (plain.length > 0)
+                this.log.remote(plain.splice(0));
+            this.event(line.slice(this.mark.length + 1));
+            this.recent = [];
+        }
+        if (plain.length > 0)
+            this.log.remote(plain);
+    }
+    event(text) {
+        const [kind, ...rest] = text.split(' ');
+        const [subject, state] = rest;
+        // Typed so that every case is an event lib.sh prints; anything else goes to the default.
+        switch (kind) {
+            case 'phase':
+                if (subject === 'rollback')
+                    this.rollingBack = true;
+                if (subject === 'start-first') {
+                    this.log.info(this.rollingBack ? `Bringing the previous version of ${state} back, start-first` : `Replacing ${state} start-first`);
+                    break;
+                }
+                this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`);
+                break;
+            case 'health':
+                this.health[subject] = state;
+                this.log.info(`  ${subject}: ${state}`);
+                break;
+            case 'failed':
+                if (!this.rollingBack)
+                    this.failedServices.push(subject);
+                this.health[subject] = state;
+                this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`;
+                this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`);
+                break;
+            case 'start-first':
+                this.log.info(`  ${subject}: ${startFirstMessage(rest.slice(1))}`);
+                break;
+            case 'restore-failed':
+                this.restoreFailed.push(subject);
+                this.log.warning(`${subject}: could not be put back from the backup`);
+                break;
+            case 'remove-failed':
+                if (!this.removeFailed.includes(subject))
+                    this.removeFailed.push(subject);
+                this.log.warning(`${subject}: removing its container failed`);
+                break;
+            case 'pre-deploy':
+                this.log.info(`Running the pre-deploy command of ${subject} with its new image`);
+                break;
+            case 'pre-deploy-failed': {
+                const how = state === '124' ? `timed out (command-timeout)` : `exited with code ${state}`;
+                const last = this.recent.filter((line) => line.trim() !== '');
+                this.failure ??=
+                    `the pre-deploy command of ${subject} ${how}` +
+                        (last.length > 0 ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}` : ' and printed nothing');
+                this.failureFix ??= `Fix the command (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and no container was changed.`;
+                this.log.warning(`${subject}: the pre-deploy command ${how}`);
+                break;
+            }
+            case 'login-failed':
+                this.failure ??= `the login to the registry ${subject} failed (docker's message is above)`;
+                this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`;
+                break;
+            case 'swap-failed':
+                this.failure ??= `the new ${subject} could not be put in place (the host's message is above)`;
+                break;
+            case 'refused-link':
+                this.refusedLink ??= rest.join(' ');
+                this.log.warning(`${rest.join(' ')} is a symbolic link: the deploy does not write through it`);
+                break;
+            case 'up-failed':
+                this.failure ??= 'compose could not recreate the services (its message is above)';
+                break;
+            case 'lock-wait':
+                this.log.info(`Waiting for the deploy lock, held by ${describeOwner(rest.join(' '))}`);
+                break;
+            case 'stale':
+            case 'result':
+                break;
+            default:
+                this.log.info(text);
+        }
+    }
+}
+/** How many lines of a failed pre-deploy command's output its error quotes. */
+const recentLines = 10;
+/** A start-first rollout's progress: `started N`, `serving MONITOR`, `retired N GRACE`. */
+function startFirstMessage([step, count, grace]) {
+    switch (step) {
+        case 'started':
+            return `started ${count} new container(s) beside the old one(s), kept off the service name until healthy`;
+        case 'serving':
+            return `healthy; new and old containers serve side by side for ${count} s`;
+        case 'retired':
+            return `stopped ${count} old container(s) (stop grace period ${grace} s) and removed them`;
+        default:
+            return step;
+    }
+}
+const rollbackMessages = {
+    up: 'Bringing the previous version back',
+    health: 'Waiting for the previous version to be healthy',
+    healthy: 'The previous version is healthy'
+};
+const phaseMessages = {
+    locked: 'Took the deploy lock',
+    login: 'Logging in to the registries (a Docker config only this deploy uses)',
+    pull: 'Pulling the new images',
+    swap: 'Putting the new files in place',
+    // Named with its service by the event reader.
+    'start-first': 'Replacing a service start-first',
+    up: 'Recreating the services',
+    health: 'Waiting for the services to be healthy',
+    healthy: 'All deployed services are healthy',
+    remove: 'Removing the services gone from the compose files',
+    rollback: 'Rolling back: restoring the previous files and services',
+    restore: 'Restoring the previous files'
+};
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./packages/core/src/deploy/remote/index.ts
+
+/**
+ * The host side of a deploy: the static POSIX sh library in lib.sh, read as text (the
+ * bundler inlines it into each action's dist/). Every value it uses arrives as a quoted variable
+ * assignment placed before it (see scripts.ts), as a function argument, or on stdin; nothing in
+ * it is generated. Lists (services, files, container ids) are space-separated words that were
+ * validated to contain no spaces or glob characters. Its exit codes are ExitCode's, handed to it
+ * as variables; the events it prints are the words below (a unit test checks lib.sh against them).
+ */
+const REMOTE_LIBRARY = "# shellcheck shell=sh\n# Lists (services, files, container ids) are space-separated words split on purpose where they\n# are used unquoted (set -f turns globbing off); `a && b || gl_fail ...` fails when either step does.\n# shellcheck disable=SC2086,SC2015\n# Exit codes are the GL_EXIT_* variables set before the library from ExitCode (index.ts); the\n# words after $GL_MARK on an event line are the ones index.ts lists.\nset -u\nset -f\n# A relative remote-dir is relative to the login's home directory, as scp would take it.\ncase $GL_DIR in /*) ;; *) GL_DIR=\"$HOME/$GL_DIR\" ;; esac\nGL_STATE=\"$GL_DIR/.gitops-lite\"\nGL_CONTAINER_FORMAT='{\"id\":{{json .Id}},\"name\":{{json .Name}},\"service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},\"oneoff\":{{json (index .Config.Labels \"com.docker.compose.oneoff\")}},\"configHash\":{{json (index .Config.Labels \"com.docker.compose.config-hash\")}},\"image\":{{json .Config.Image}},\"state\":{{json .State.Status}},\"health\":{{with index .State \"Health\"}}{{json .Status}}{{else}}null{{end}},\"exitCode\":{{.State.ExitCode}},\"restartPolicy\":{{json .HostConfig.RestartPolicy.Name}}}'\n# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.\n# The restart policy gets a trailing dot so an empty one still makes a word.\nGL_STATUS_FORMAT='{{.State.Status}} {{with index .State \"Health\"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'\nGL_STEADY_SECONDS=5\nGL_POLL_SECONDS=10\nGL_LOG_LINES=40\nGL_NL='\n'\nGL_FAILED=\nGL_WATCH=\n\ngl_event() { printf '%s %s\\n' \"$GL_MARK\" \"$*\"; }\ngl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\\n' \"$*\" >&2; exit \"$gl_code\"; }\n\n# Tools the deploy needs, and which compose binary runs it.\ngl_check_host() {\n  gl_user=$(id -un 2>/dev/null || echo \"this user\")\n  command -v docker >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker is not installed on the host, or not on the PATH of $gl_user\"\n  # A hung registry or engine must not hold the lock forever.\n  GL_TIMEOUT=\n  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT=\"timeout $GL_COMMAND_TIMEOUT\"; fi\n  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||\n    gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?\"\n  for gl_tool in base64 sha256sum flock mktemp awk; do\n    command -v \"$gl_tool\" >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_tool is not installed on the host\"\n  done\n  case $GL_COMPOSE_PREF in\n    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"'docker compose' (the Compose v2 plugin) does not work on the host\" ;;\n    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker-compose is not installed on the host\" ;;\n    *)\n      if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2\n      elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1\n      else gl_fail \"$GL_EXIT_MISSING_TOOL\" \"neither 'docker compose' nor docker-compose is installed on the host\"\n      fi ;;\n  esac\n}\n\n# Every docker call is bounded by command-timeout (when the host has timeout(1)).\ngl_docker() { $GL_TIMEOUT docker \"$@\"; }\n\ngl_compose() {\n  if [ -n \"$GL_PROJECT\" ]; then set -- -p \"$GL_PROJECT\" \"$@\"; fi\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_docker compose \"$@\"; else $GL_TIMEOUT docker-compose \"$@\"; fi\n}\n\n# Compose with this stack's files, read from the current directory; relative paths in them\n# resolve against the remote directory, where they are deployed.\ngl_project() {\n  gl_n=$#\n  for gl_f in $GL_COMPOSE_FILES; do set -- \"$@\" -f \"$gl_f\"; done\n  while [ \"$gl_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; gl_n=$((gl_n - 1)); done\n  gl_compose --project-directory \"$GL_DIR\" \"$@\"\n}\n\n# The project name: given, else what compose v2 resolved, else compose's default for the directory.\ngl_resolve_project() {\n  [ -n \"$GL_PROJECT\" ] && return 0\n  if [ \"$GL_COMPOSE\" = v2 ]; then\n    GL_PROJECT=$(sed -n 's/^  \"name\": \"\\([a-z0-9_-]*\\)\",*$/\\1/p' \"$1\" | head -n 1)\n  fi\n  if [ -z \"$GL_PROJECT\" ]; then\n    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.\n    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' \"$GL_DIR/.env\" 2>/dev/null | tail -n 1 | tr -d '\"'\"'\"' \\r')\n    [ -n \"$GL_PROJECT\" ] || GL_PROJECT=$(basename \"$GL_DIR\")\n    GL_PROJECT=$(printf '%s' \"$GL_PROJECT\" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')\n  fi\n  [ -n \"$GL_PROJECT\" ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"cannot tell the compose project name for $GL_DIR\"\n}\n\n# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never\n# leaves a stale lock behind. Polls so busybox flock (no -w) works too. The file is opened\n# read-only (flock needs no more), so opening it writes nothing, wherever it points.\ngl_lock() {\n  exec 9<\"$GL_STATE/lock\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot open $GL_STATE/lock\"\n  flock -n \"$1\" 9 && return 0\n  gl_event lock-wait \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n  gl_left=$GL_LOCK_TIMEOUT\n  until flock -n \"$1\" 9; do\n    if [ \"$gl_left\" -le 0 ]; then\n      gl_event lock-timeout \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n      exit \"$GL_EXIT_LOCK_TIMEOUT\"\n    fi\n    sleep 1\n    gl_left=$((gl_left - 1))\n  done\n}\n\n# --- links: the deploy never writes through a symbolic link ---------------------------------\n# Whoever can write in a folder under remote-dir (a container with a read-write bind mount of\n# it, another user) could point a link anywhere, and the deploy user is often root.\n\n# Prints the first symbolic link on the way from remote-dir to the file $1 (itself included);\n# fails when there is none. remote-dir itself may be a link: the user chose it.\ngl_first_link() {\n  gl_p=$GL_DIR gl_rest=$1\n  while [ -n \"$gl_rest\" ]; do\n    gl_p=\"$gl_p/${gl_rest%%/*}\"\n    case $gl_rest in */*) gl_rest=${gl_rest#*/} ;; *) gl_rest= ;; esac\n    if [ -L \"$gl_p\" ]; then printf '%s\\n' \"$gl_p\"; return 0; fi\n  done\n  return 1\n}\n\ngl_refuse_link() {\n  gl_event refused-link \"$1\"\n  gl_fail \"$GL_EXIT_REFUSED_LINK\" \"$1 is a symbolic link, and the deploy never writes through one: replace it with the real file or folder (or remove it), then rerun\"\n}\n\n# Refuses (before anything changes) a link at the state folder or a file in it, or on the way\n# to an uploaded file.\ngl_check_links() {\n  for gl_p in \"$GL_STATE\" \"$GL_STATE/runs\" \"$GL_STATE/lock\" \"$GL_STATE/lock.owner\" \"$GL_STATE/state\" \"$GL_STATE/generation\" \"$GL_STATE/audit.log\"; do\n    [ ! -L \"$gl_p\" ] || gl_refuse_link \"$gl_p\"\n  done\n  for gl_f in $GL_FILES; do\n    gl_link=$(gl_first_link \"$gl_f\") && gl_refuse_link \"$gl_link\"\n  done\n  return 0\n}\n\n# --- the state folder: the deploy user's alone (mode 0700, files 0600) ----------------------\n# Another local user could otherwise read the record and the run logs, or hold the lock and\n# block every deploy.\n\n# Also fixes the modes an older version left (0755 and 0644).\ngl_secure_state() {\n  chmod 700 \"$GL_STATE\" \"$GL_STATE/runs\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot set the mode of $GL_STATE\"\n  for gl_f in lock lock.owner state generation audit.log; do\n    if [ -f \"$GL_STATE/$gl_f\" ]; then chmod 600 \"$GL_STATE/$gl_f\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot set the mode of $GL_STATE/$gl_f\"; fi\n  done\n  find \"$GL_STATE/runs\" -mindepth 2 -maxdepth 2 -name log -type f -exec chmod 600 {} + 2>/dev/null\n  return 0\n}\n\n# Creates $GL_STATE/$1 when there is none: a new file from mktemp (mode 0600) hard-linked to\n# the name, which fails rather than follow a link planted there (and two runs cannot each\n# create their own lock file).\ngl_state_file() {\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ] && return 0\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  ln \"$gl_tmp\" \"$GL_STATE/$1\" 2>/dev/null\n  rm -f \"$gl_tmp\"\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ]\n}\n\n# stdin -> $GL_STATE/$1: written to a new file from mktemp in the same folder, then renamed\n# over the name (a rename replaces a link, it never writes through it).\ngl_state_write() {\n  # mv would move the file into a folder of that name.\n  [ ! -d \"$GL_STATE/$1\" ] || [ -L \"$GL_STATE/$1\" ] || return 1\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  if cat > \"$gl_tmp\" && mv -f \"$gl_tmp\" \"$GL_STATE/$1\"; then return 0; fi\n  rm -f \"$gl_tmp\"\n  return 1\n}\n\n# Reads .gitops-lite/generation into GL_GENERATION. A missing file is generation 0. A damaged\n# one (empty, without its newline, not a number, too long for sh arithmetic) reads as 0 too,\n# and GL_GENERATION_DAMAGE says how: the deploy reports it and writes the file again instead\n# of failing on it.\ngl_read_generation() {\n  GL_GENERATION=0 GL_GENERATION_DAMAGE=\n  if [ ! -e \"$GL_STATE/generation\" ]; then GL_GENERATION_DAMAGE=missing; return 0; fi\n  # The dot keeps the trailing newline that command substitution strips.\n  gl_g=$(cat \"$GL_STATE/generation\" 2>/dev/null; echo .)\n  gl_g=${gl_g%.}\n  case $gl_g in\n    '') GL_GENERATION_DAMAGE=empty; return 0 ;;\n    *\"$GL_NL\") gl_g=${gl_g%\"$GL_NL\"} ;;\n    *) GL_GENERATION_DAMAGE=cut-short; return 0 ;;\n  esac\n  case $gl_g in\n    '' | *[!0-9]* | 0?*) GL_GENERATION_DAMAGE=not-a-number ;;\n    ????????????????*) GL_GENERATION_DAMAGE=too-long ;;\n    *) GL_GENERATION=$gl_g ;;\n  esac\n}\n\n# Appends one line to audit.log; after a line cut short (a full disk, a killed write) it starts\n# a new line, so the entry is not glued onto the broken one.\ngl_audit() {\n  gl_state_file audit.log || return 1\n  if [ -s \"$GL_STATE/audit.log\" ] && [ -n \"$(tail -c 1 \"$GL_STATE/audit.log\")\" ]; then\n    echo >> \"$GL_STATE/audit.log\" || return 1\n  fi\n  printf '%s\\n' \"$1\" >> \"$GL_STATE/audit.log\"\n}\n\n# The VM's env files, base64, one line each: the runner masks every value in them before it\n# shows a line from the VM (compose's and docker's errors quote them). Read in place: nothing\n# is copied. Arguments: the env_file paths of the compose files (relative to remote-dir).\ngl_env_files() {\n  gl_event section envfiles\n  for gl_e in \"$GL_DIR/.env\" \"$@\"; do\n    case $gl_e in /*) ;; *) gl_e=\"$GL_DIR/$gl_e\" ;; esac\n    if [ -f \"$gl_e\" ]; then head -c 1048576 \"$gl_e\" | base64 | tr -d '\\n'; echo; fi\n  done\n  # .<service>.env files stay on the VM by convention; any name (spaces too) is read whole.\n  find \"$GL_DIR\" -maxdepth 1 -name '.?*.env' -exec sh -c \\\n    'for f; do if [ -f \"$f\" ]; then head -c 1048576 \"$f\" | base64 | tr -d \"\\n\"; echo; fi; done' gitops-lite {} + 2>/dev/null\n  return 0\n}\n\ngl_sha256() { sha256sum < \"$1\" 2>/dev/null | awk '{ print $1 }'; }\n\n# One line per path: sha256:<hex>, dir, other, missing or unreadable.\ngl_digest() {\n  for gl_p in \"$@\"; do\n    if [ -f \"$gl_p\" ]; then\n      gl_d=$(gl_sha256 \"$gl_p\")\n      if [ -n \"$gl_d\" ]; then echo \"sha256:$gl_d\"; else echo unreadable; fi\n    elif [ -d \"$gl_p\" ]; then echo dir\n    elif [ -e \"$gl_p\" ]; then echo other\n    else echo missing\n    fi\n  done\n}\n\n# stdin (base64) -> $GL_STAGE/$1\ngl_stage_file() {\n  mkdir -p \"$GL_STAGE/$(dirname \"$1\")\" && base64 -d > \"$GL_STAGE/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STAGE/$1\"\n}\n\n# Fails when docker cannot list or inspect them: \"no containers\" would plan every service as new.\ngl_containers() {\n  gl_ids=$(gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\") || return 1\n  [ -n \"$gl_ids\" ] || return 0\n  gl_docker inspect --format \"$GL_CONTAINER_FORMAT\" $gl_ids 2>/dev/null\n  # 1: a container went away between ps and inspect (the others are printed); more is an error.\n  [ $? -le 1 ]\n}\n\ngl_service_ids() {\n  gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" \\\n    --filter \"label=com.docker.compose.service=$1\" --filter \"label=com.docker.compose.oneoff=False\"\n}\n\n# The containers a health wait or a log dump looks at: GL_WATCH (the new containers of a\n# start-first rollout) when set, else every container of the service.\ngl_watch_ids() {\n  if [ -n \"$GL_WATCH\" ]; then printf '%s\\n' $GL_WATCH; else gl_service_ids \"$1\"; fi\n}\n\n# --- inspection: read-only; files are staged in a temporary directory --------------------\n\ngl_inspect_begin() {\n  gl_check_host\n  GL_STAGE=$(mktemp -d) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"mktemp -d failed on the host\"\n  trap 'rm -rf \"$GL_STAGE\"' EXIT\n}\n\ngl_inspect_report() {\n  gl_check_links\n  gl_env_files \"$@\"\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot enter $GL_STAGE\"\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_format='--format json'; else gl_format=; fi\n  gl_project config $gl_format > \"$GL_STAGE/.gitops-lite-config\" || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose rejected the files (its message is above)\"\n  gl_project config --hash '*' > \"$GL_STAGE/.gitops-lite-hashes\" || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose could not hash the services (its message is above)\"\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  gl_event section compose\n  echo \"$GL_COMPOSE\"\n  gl_compose version --short 2>/dev/null | head -n 1\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  gl_read_generation\n  echo \"$GL_GENERATION\"\n  case $GL_GENERATION_DAMAGE in '') ;; missing) echo missing ;; *) echo \"damaged $GL_GENERATION_DAMAGE\" ;; esac\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo # compose v2 ends its JSON without a newline\n  gl_event section hashes\n  cat \"$GL_STAGE/.gitops-lite-hashes\"\n  gl_event section containers\n  gl_containers || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------\n\ngl_apply_begin() {\n  # The registry logins, from the bootstrap's pipe (see DETACHED_BOOTSTRAP): kept in memory only.\n  IFS= read -r GL_LOGINS || GL_LOGINS=\n  GL_DOCKER_CONFIG=\n  exec < /dev/null\n  gl_check_host\n  gl_check_links\n  GL_RUN=\"$GL_STATE/runs/$GL_RUN_ID\"\n  mkdir -p \"$GL_RUN/new\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_RUN\"\n  gl_secure_state\n  GL_STAGE=\"$GL_RUN/new\"\n  gl_state_file lock || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_STATE/lock\"\n  gl_lock -x\n  gl_event phase locked\n  gl_started=$(date +%s)\n  printf '%s\\n' \"$GL_OWNER\" | gl_state_write lock.owner\n  # However this script ends, the next run waiting for the lock must not be told we hold it,\n  # and the registry credentials must not stay on disk. A signal ends it through the EXIT trap.\n  trap 'rm -f \"$GL_STATE/lock.owner\"; gl_logout' EXIT\n  trap 'exit \"$GL_EXIT_INTERRUPTED\"' INT TERM\n  gl_read_generation\n  if [ \"$GL_GENERATION\" != \"$GL_EXPECT_GENERATION\" ]; then\n    gl_event stale \"$GL_GENERATION\"\n    exit \"$GL_EXIT_STALE_PLAN\"\n  fi\n  echo $((GL_GENERATION + 1)) | gl_state_write generation || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STATE/generation\"\n  # Keep the last 10 runs (logs and backups of replaced files).\n  # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'\n  ls -1t \"$GL_STATE/runs\" | tail -n +11 | while IFS= read -r gl_old; do rm -rf \"$GL_STATE/runs/$gl_old\"; done\n}\n\n# stdin (base64) -> $GL_RUN/$1\ngl_put() { base64 -d > \"$GL_RUN/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_RUN/$1\"; }\n\ngl_is_secret_file() {\n  case $(basename \"$1\") in .env | .*.env) return 0 ;; esac\n  return 1\n}\n\n# Files the swap and the restore never touch: the VM's secrets, and the host's own records\n# under .gitops-lite/ (the lock, the record, the append-only audit log).\ngl_is_kept_file() {\n  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac\n  gl_is_secret_file \"$1\"\n}\n\n# Logs in to each registry of GL_LOGINS (words: host, base64 username, base64 password, ...)\n# with a Docker config of its own in a private temporary folder (mktemp -d: mode 0700, outside\n# remote-dir), never the user's ~/.docker. The password goes to docker on a pipe, never in argv.\ngl_login() {\n  [ -n \"$GL_LOGINS\" ] || return 0\n  gl_event phase login\n  GL_DOCKER_CONFIG=$(mktemp -d) || return 1\n  set -- $GL_LOGINS\n  GL_LOGINS=\n  while [ $# -ge 3 ]; do\n    gl_out=\n    gl_user=$(printf '%s' \"$2\" | base64 -d) &&\n      gl_out=$(printf '%s' \"$3\" | base64 -d | DOCKER_CONFIG=$GL_DOCKER_CONFIG $GL_TIMEOUT docker login --username \"$gl_user\" --password-stdin \"$1\" 2>&1) || {\n      printf '%s\\n' \"$gl_out\" >&2\n      gl_event login-failed \"$1\"\n      return 1\n    }\n    shift 3\n  done\n}\n\n# The credentials are needed only by the pull: removed right after it (and by the EXIT trap).\ngl_logout() {\n  [ -z \"$GL_DOCKER_CONFIG\" ] || rm -rf \"$GL_DOCKER_CONFIG\"\n  GL_DOCKER_CONFIG=\n}\n\ngl_pull() {\n  [ \"$GL_PULL\" = 1 ] || return 0\n  [ \"$GL_FULL\" = 1 ] || [ $# -gt 0 ] || return 0\n  gl_login || { gl_logout; return 1; }\n  gl_event phase pull\n  (\n    if [ -n \"$GL_DOCKER_CONFIG\" ]; then export DOCKER_CONFIG=\"$GL_DOCKER_CONFIG\"; fi\n    # `--`: service names are never read as options (both compose binaries accept it).\n    cd \"$GL_STAGE\" && gl_project pull --quiet -- \"$@\"\n  )\n  gl_pull_rc=$?\n  gl_logout\n  return $gl_pull_rc\n}\n\n# Runs a service's pre-deploy command once with its new image and the service's environment\n# (compose run, no dependencies started, no TTY, bounded by command-timeout), with the new files\n# in place. A failure puts the previous files back and stops before any service is recreated.\ngl_pre_deploy() {\n  gl_service=$1\n  shift\n  gl_event pre-deploy \"$gl_service\"\n  gl_name=\"$GL_PROJECT-$gl_service-pre-deploy-$GL_RUN_ID\"\n  (cd \"$GL_DIR\" && gl_project run --rm --no-deps -T --name \"$gl_name\" -- \"$gl_service\" \"$@\")\n  gl_rc=$?\n  # A timeout stops compose, not the container it started.\n  gl_docker rm -f \"$gl_name\" > /dev/null 2>&1\n  [ \"$gl_rc\" = 0 ] && return 0\n  gl_event pre-deploy-failed \"$gl_service\" \"$gl_rc\"\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n}\n\n# Backs up what will be replaced, then renames each staged file into place (atomic per file),\n# listing in $GL_RUN/swapped each file it changed. A failure names the file (swap-failed).\ngl_swap() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase swap\n  mkdir -p \"$GL_RUN/old\" && : > \"$GL_RUN/old.absent\" && : > \"$GL_RUN/swapped\" || return 1\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_DIR/$gl_f\" ]; then\n      mkdir -p \"$GL_RUN/old/$(dirname \"$gl_f\")\" && cp -p \"$GL_DIR/$gl_f\" \"$GL_RUN/old/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    else\n      echo \"$gl_f\" >> \"$GL_RUN/old.absent\"\n    fi\n  done\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    # Checked again: a link may have been planted since the inspection.\n    if gl_link=$(gl_first_link \"$gl_f\"); then\n      gl_event refused-link \"$gl_link\"\n      gl_event swap-failed \"$gl_f\"\n      return 1\n    fi\n    mkdir -p \"$GL_DIR/$(dirname \"$gl_f\")\" && mv -f \"$GL_STAGE/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    echo \"$gl_f\" >> \"$GL_RUN/swapped\"\n  done\n}\n\n# Puts back every file the swap changed, and only those; fails, naming each file it could not\n# put back, so a rollback never brings \"the previous version\" up on the new files. The backup\n# is renamed into place: nothing is written at a name in remote-dir where a link could wait.\ngl_restore() {\n  [ -s \"$GL_RUN/swapped\" ] || return 0\n  gl_event phase restore\n  gl_restore_rc=0\n  while IFS= read -r gl_f; do\n    if [ -e \"$GL_RUN/old/$gl_f\" ]; then\n      mv -f \"$GL_RUN/old/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    elif grep -qxF \"$gl_f\" \"$GL_RUN/old.absent\" 2>/dev/null; then\n      rm -f \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    fi\n  done < \"$GL_RUN/swapped\"\n  return $gl_restore_rc\n}\n\n# Recreates the services (stop, then start). A full deploy recreates the whole project, unless\n# start-first services are rolled out apart: then the others are named (orphans are in GL_REMOVE).\ngl_up() {\n  if [ \"$GL_FULL\" = 1 ] && [ -z \"$GL_START_FIRST\" ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --remove-orphans --force-recreate)\n  elif [ $# -gt 0 ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --no-deps --force-recreate -- \"$@\")\n  fi\n}\n\ngl_remove_services() {\n  for gl_s in \"$@\"; do\n    gl_ids=$(gl_service_ids \"$gl_s\")\n    [ -z \"$gl_ids\" ] || gl_docker rm -f $gl_ids >/dev/null\n  done\n}\n\n# Arguments are pairs: service container-id. Tries every container; each failed removal is\n# reported (docker's message, then a remove-failed event naming the service) and makes it fail.\ngl_remove_containers() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  while [ $# -ge 2 ]; do\n    if ! gl_docker rm -f \"$2\" >/dev/null; then\n      gl_event remove-failed \"$1\"\n      gl_rc=1\n    fi\n    shift 2\n  done\n  return \"$gl_rc\"\n}\n\n# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed\ngl_status() {\n  gl_ids=$(gl_watch_ids \"$1\") || { echo \"2 docker-error -\"; return; }\n  [ -n \"$gl_ids\" ] || { echo \"3 no-container -\"; return; }\n  gl_rank=0 gl_detail=healthy gl_sig=\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker inspect --format \"$GL_STATUS_FORMAT\" \"$gl_id\" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }\n    set -- $gl_line\n    case $1/$2 in\n      running/healthy) ;;\n      running/unhealthy) echo \"3 unhealthy -\"; return ;;\n      running/starting) gl_rank=2 gl_detail=starting ;;\n      running/none)\n        gl_sig=\"$gl_sig$gl_id:$5:$6,\"\n        if [ \"$gl_rank\" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;\n      exited/* | dead/*)\n        case $4/$3 in\n          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished\n          no./* | ./*) echo \"3 exited($3) -\"; return ;;\n          *) gl_rank=2 gl_detail=\"restarting\" ;;\n        esac ;;\n      *) gl_rank=2 gl_detail=\"$1/$2\" ;;\n    esac\n  done\n  echo \"$gl_rank $gl_detail $gl_sig-\"\n}\n\n# Waits until every service is healthy (healthcheck) or has run unchanged for\n# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it\n# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.\ngl_wait_healthy() {\n  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot\n  # hold the wait far past health-timeout; a call that times out counts as \"not ready yet\".\n  gl_saved_timeout=$GL_TIMEOUT\n  [ -z \"$GL_TIMEOUT\" ] || GL_TIMEOUT=\"timeout $GL_POLL_SECONDS\"\n  gl_poll_healthy \"$@\"\n  gl_poll_rc=$?\n  GL_TIMEOUT=$gl_saved_timeout\n  return $gl_poll_rc\n}\n\ngl_poll_healthy() {\n  gl_services=\"$*\"\n  [ -n \"$gl_services\" ] || return 0\n  # A rollout's wait for its new containers is told by its own events.\n  [ -n \"$GL_WATCH\" ] || gl_event phase health \"$gl_services\"\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_dir=$(mktemp -d) || return 1\n  while :; do\n    gl_pending=\n    gl_i=0\n    for gl_s in $gl_services; do\n      gl_i=$((gl_i + 1))\n      # shellcheck disable=SC2046 # gl_status prints three words\n      set -- $(gl_status \"$gl_s\")\n      if [ \"$(cat \"$gl_dir/$gl_i.last\" 2>/dev/null)\" != \"$2\" ]; then\n        echo \"$2\" > \"$gl_dir/$gl_i.last\"\n        gl_event health \"$gl_s\" \"$2\"\n      fi\n      case $1 in\n        0) ;;\n        1)\n          gl_now=$(date +%s)\n          if [ \"$(sed -n 1p \"$gl_dir/$gl_i.sig\" 2>/dev/null)\" = \"$3\" ]; then\n            if [ $((gl_now - $(sed -n 2p \"$gl_dir/$gl_i.sig\"))) -lt \"$GL_STEADY_SECONDS\" ]; then gl_pending=\"$gl_pending $gl_s\"; fi\n          else\n            printf '%s\\n%s\\n' \"$3\" \"$gl_now\" > \"$gl_dir/$gl_i.sig\"\n            gl_pending=\"$gl_pending $gl_s\"\n          fi ;;\n        2) gl_pending=\"$gl_pending $gl_s\" ;;\n        *)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"$2\"\n          rm -rf \"$gl_dir\"\n          return 1 ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      [ -n \"$GL_WATCH\" ] || gl_event phase healthy\n      rm -rf \"$gl_dir\"\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-ready-after-$GL_HEALTH_TIMEOUT-s\"; done\n      rm -rf \"$gl_dir\"\n      return 1\n    fi\n    # Sub-second: a healthcheck that passes just after a poll should not cost a whole second.\n    sleep 0.5\n  done\n}\n\ngl_show_logs() {\n  [ -n \"$1\" ] || return 0\n  for gl_id in $(gl_watch_ids \"$1\"); do\n    gl_logs=$(gl_docker logs --tail \"$GL_LOG_LINES\" \"$gl_id\" 2>&1)\n    if [ -n \"$gl_logs\" ]; then\n      echo \"Last $GL_LOG_LINES log lines of $1 (container $(echo \"$gl_id\" | cut -c1-12)):\"\n      printf '%s\\n' \"$gl_logs\" | sed 's/^/  | /'\n    else\n      echo \"$1 (container $(echo \"$gl_id\" | cut -c1-12)) logged nothing.\"\n    fi\n    gl_checks=$(gl_docker inspect --format '{{with index .State \"Health\"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' \"$gl_id\" 2>/dev/null | grep -v '^$' | tail -n 5)\n    if [ -n \"$gl_checks\" ]; then\n      echo \"Last healthchecks of $1:\"\n      printf '%s\\n' \"$gl_checks\" | sed 's/^/  | /'\n    fi\n  done\n}\n\n# --- start-first rollouts (deploy.update_config.order: start-first; Compose v2) ---------------\n\n# Holds a created container off its networks' aliases (the service name is one of them), so that\n# name resolves to it only once it is healthy; keeps the aliases in $GL_RUN/aliases.<id>.\ngl_hold() {\n  # shellcheck disable=SC2016 # a Go template, for docker\n  gl_docker inspect --format '{{range $n, $e := .NetworkSettings.Networks}}{{$n}}{{range $e.Aliases}} {{.}}{{end}}{{println}}{{end}}' \"$1\" \\\n    > \"$GL_RUN/aliases.$1\" || return 1\n  while read -r gl_net gl_aliases; do\n    # The default bridge has no aliases, and nothing to hold.\n    [ -n \"$gl_aliases\" ] || continue\n    gl_docker network disconnect \"$gl_net\" \"$1\" && gl_docker network connect \"$gl_net\" \"$1\" || return 1\n  done < \"$GL_RUN/aliases.$1\"\n}\n\n# Gives a held container its aliases back: from now on the service name resolves to it too.\ngl_join() {\n  gl_held=$1\n  while read -r gl_net gl_aliases; do\n    [ -n \"$gl_aliases\" ] || continue\n    set --\n    for gl_alias in $gl_aliases; do set -- \"$@\" --alias \"$gl_alias\"; done\n    gl_docker network disconnect \"$gl_net\" \"$gl_held\" && gl_docker network connect \"$@\" \"$gl_net\" \"$gl_held\" || return 1\n  done < \"$GL_RUN/aliases.$gl_held\"\n}\n\ngl_count() { gl_service_ids \"$1\" | grep -c .; }\n\n# One batch: compose scales the service up by as many containers as are given, without\n# recreating any (the new ones get the new files' configuration), held off the service name;\n# once they are healthy they join it and serve beside the old ones for the monitor time; then\n# each old one is stopped with its grace period (to finish in-flight requests) and removed.\n# Arguments: service grace monitor old-ids... On failure the new ones are left in GL_WATCH.\ngl_batch() {\n  gl_b_service=$1 gl_b_grace=$2 gl_b_monitor=$3\n  shift 3\n  gl_b_old=\"$*\"\n  gl_b_before=\" $(gl_service_ids \"$gl_b_service\" | tr '\\n' ' ')\" || return 1\n  gl_b_scale=$(($(echo \"$gl_b_before\" | wc -w) + $#))\n  (cd \"$GL_DIR\" && gl_project up -d --no-start --no-deps --no-recreate --scale \"$gl_b_service=$gl_b_scale\" -- \"$gl_b_service\") || return 1\n  GL_WATCH=\n  for gl_id in $(gl_service_ids \"$gl_b_service\"); do\n    case $gl_b_before in *\" $gl_id \"*) ;; *) GL_WATCH=\"$GL_WATCH $gl_id\" ;; esac\n  done\n  if [ -z \"$GL_WATCH\" ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" no-new-container\n    return 1\n  fi\n  for gl_id in $GL_WATCH; do\n    gl_hold \"$gl_id\" && gl_docker start \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" started \"$(echo $GL_WATCH | wc -w)\"\n  gl_wait_healthy \"$gl_b_service\" || return 1\n  for gl_id in $GL_WATCH; do gl_join \"$gl_id\" || return 1; done\n  gl_event start-first \"$gl_b_service\" serving \"$gl_b_monitor\"\n  sleep \"$gl_b_monitor\"\n  # shellcheck disable=SC2046 # gl_status prints three words\n  set -- $(gl_status \"$gl_b_service\")\n  if [ \"$1\" = 3 ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" \"$2\"\n    return 1\n  fi\n  GL_WATCH=\n  for gl_id in $gl_b_old; do\n    # -t: --time on older docker clients, --timeout on newer ones.\n    gl_docker stop -t \"$gl_b_grace\" \"$gl_id\" > /dev/null\n    gl_docker rm -f \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" retired \"$(echo $gl_b_old | wc -w)\" \"$gl_b_grace\"\n}\n\n# Replaces the given containers of a service start-first, `parallelism` at a time (0: all at\n# once) with `delay` seconds between batches, then leaves the service at `replicas` containers.\n# Arguments: service replicas parallelism delay monitor grace old-ids...\ngl_replace() {\n  gl_r_service=$1 gl_r_replicas=$2 gl_r_parallelism=$3 gl_r_delay=$4 gl_r_monitor=$5 gl_r_grace=$6\n  shift 6\n  [ \"$gl_r_parallelism\" -gt 0 ] || gl_r_parallelism=$#\n  gl_r_first=1\n  while [ $# -gt 0 ]; do\n    [ \"$gl_r_first\" = 1 ] || sleep \"$gl_r_delay\"\n    gl_r_first=0\n    gl_r_batch=\n    gl_n=0\n    while [ $# -gt 0 ] && [ \"$gl_n\" -lt \"$gl_r_parallelism\" ]; do\n      gl_r_batch=\"$gl_r_batch $1\"\n      gl_n=$((gl_n + 1))\n      shift\n    done\n    gl_r_rest=\"$*\"\n    gl_batch \"$gl_r_service\" \"$gl_r_grace\" \"$gl_r_monitor\" $gl_r_batch || return 1\n    set -- $gl_r_rest\n  done\n  # A first deploy, or a changed replica count: compose adds (or removes) the difference.\n  gl_n=$(gl_count \"$gl_r_service\")\n  [ \"$gl_n\" != \"$gl_r_replicas\" ] || return 0\n  (cd \"$GL_DIR\" && gl_project up -d --no-deps --no-recreate --scale \"$gl_r_service=$gl_r_replicas\" -- \"$gl_r_service\") &&\n    gl_wait_healthy \"$gl_r_service\"\n}\n\n# Rolls out each start-first service (GL_START_FIRST: service replicas parallelism delay monitor\n# grace, repeated), keeping its containers from before in $GL_RUN/before.<service>.\ngl_start_first() {\n  set -- $GL_START_FIRST\n  while [ $# -ge 6 ]; do\n    gl_service_ids \"$1\" > \"$GL_RUN/before.$1\" || return 1\n    gl_event phase start-first \"$1\"\n    # shellcheck disable=SC2046 # container ids, one word each\n    gl_replace \"$1\" \"$2\" \"$3\" \"$4\" \"$5\" \"$6\" $(cat \"$GL_RUN/before.$1\") || return 1\n    shift 6\n  done\n}\n\n# The rollback of gl_start_first, start-first again: with the previous files back, the\n# containers this run created are replaced by previous-version ones, as many as there were.\n# A new container that failed (GL_WATCH) is removed first: it never served.\ngl_start_first_back() {\n  [ -z \"$GL_WATCH\" ] || gl_docker rm -f $GL_WATCH > /dev/null\n  GL_WATCH=\n  set -- $GL_START_FIRST\n  gl_rc=0\n  while [ $# -ge 6 ]; do\n    # No file: not reached. An empty one: a new service, which gl_remove_services removes.\n    if [ -s \"$GL_RUN/before.$1\" ]; then\n      gl_created=\n      for gl_id in $(gl_service_ids \"$1\"); do\n        grep -qxF \"$gl_id\" \"$GL_RUN/before.$1\" || gl_created=\"$gl_created $gl_id\"\n      done\n      if [ -n \"$gl_created\" ]; then\n        gl_event phase start-first \"$1\"\n        gl_replace \"$1\" \"$(grep -c . \"$GL_RUN/before.$1\")\" \"$3\" \"$4\" \"$5\" \"$6\" $gl_created || gl_rc=1\n      fi\n    fi\n    shift 6\n  done\n  return $gl_rc\n}\n\ngl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' \"$1\" ;; esac; }\n\n# The record of what is deployed: the header and unchanged services' lines from the client,\n# then each deployed service's line from the client (with the config hash its inspection saw)\n# completed by the label compose put on the container it created.\ngl_write_record() {\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in \"$@\"; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_c=\n      for gl_id in $(gl_service_ids \"$gl_s\"); do\n        gl_c=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.config-hash\"}}' \"$gl_id\" 2>/dev/null)\n        break\n      done\n      printf '%s,\"containerHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_c\")\"\n    done\n  } > \"$GL_RUN/record\" && gl_state_write state < \"$GL_RUN/record\"\n}\n\ngl_finish() {\n  gl_audit \"$GL_AUDIT,\\\"result\\\":\\\"$1\\\",\\\"durationSeconds\\\":$(($(date +%s) - gl_started))}\" ||\n    printf 'gitops-lite: %s\\n' \"could not append to $GL_STATE/audit.log\" >&2\n  rm -f \"$GL_STATE/lock.owner\"\n  gl_event result \"$1\"\n  exit \"$2\"\n}\n\ngl_apply_main() {\n  if ! gl_pull $GL_DEPLOY; then gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"; fi\n  if ! gl_swap; then\n    gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n    gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n  fi\n  gl_pre_deploy_commands\n  # Start-first services first: when one fails, the recreated ones have not been touched yet.\n  gl_recreated=0\n  if ! gl_start_first; then\n    [ -n \"$GL_FAILED\" ] || gl_event up-failed\n  elif gl_recreated=1 && ! gl_up $GL_RECREATE; then\n    gl_event up-failed\n  elif gl_wait_healthy $GL_RECREATE; then\n    gl_removed=1\n    gl_remove_containers $GL_REMOVE || gl_removed=0\n    if ! gl_write_record $GL_DEPLOY; then\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/state could not be written\" >&2\n      gl_finish deployed-without-record \"$GL_EXIT_DEPLOYED_WITHOUT_RECORD\"\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed \"$GL_EXIT_REMOVE_FAILED\"\n    gl_finish success \"$GL_EXIT_OK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed \"$GL_EXIT_FAILED_NO_ROLLBACK\"\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_remove_services $GL_NEW_SERVICES\n  gl_rolled_back=1\n  gl_start_first_back || gl_rolled_back=0\n  if [ \"$gl_rolled_back\" = 1 ] && { [ \"$gl_recreated\" = 0 ] || { gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; }; }; then\n    gl_finish rolled-back \"$GL_EXIT_ROLLED_BACK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n}\n";
+/** Whole-stack operations, run after REMOTE_LIBRARY: listing stacks (mode: list) and removing one (mode: remove). */
+const STACKS_LIBRARY = "# shellcheck shell=sh\n# Whole stacks, run after lib.sh: listing the stacks under a folder (mode: list) and removing one\n# (mode: remove). The GL_* variables (GL_DIR, GL_STATE, ...) and gl_* functions are lib.sh's.\n# Lists are space-separated words split on purpose where they are used unquoted (set -f is on).\n# shellcheck disable=SC2086,SC2153\n\n# --- list: the record header of each stack in a folder directly under remote-dir ---------------\n# Events: `stack <folder>`, each followed by that stack's record header (one JSON line). Only\n# reads: a stack whose record a removal took away is no longer listed.\ngl_list_main() {\n  [ -d \"$GL_DIR\" ] || { gl_event result none; exit \"$GL_EXIT_OK\"; }\n  set +f\n  for gl_state in \"$GL_DIR\"/*/.gitops-lite/state; do\n    [ -f \"$gl_state\" ] || continue\n    gl_event stack \"$(dirname \"$(dirname \"$gl_state\")\")\"\n    head -n 1 \"$gl_state\"\n  done\n  set -f\n  gl_event result listed\n}\n\n# --- remove: take a whole project down --------------------------------------------------------\n# Besides lib.sh's variables it reads GL_DRY_RUN (1: only say what would go), GL_REMOVE_VOLUMES (1: named volumes go too),\n# GL_OWNER and GL_AUDIT (as the apply does). Events, one per line after GL_MARK:\n#   container <service> <name> | network <name> | volume <name> <remove|keep> | file <path> | state <dir>\n#   refused <project-elsewhere|other-project> <detail> | skipped <path> | remove-failed <kind> <name>\n#   phase <locked|stop|files> | result <absent|dry-run|removed|partly-removed>\n# Exit codes: GL_EXIT_OK done (or nothing there), GL_EXIT_PARTLY_REMOVED something could not be\n# removed, GL_EXIT_REMOVE_REFUSED refused.\n\n# The project's containers (id), networks and volumes (name), found by compose's labels.\ngl_project_containers() { gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\ngl_project_objects() { gl_docker \"$1\" ls --format '{{.Name}}' --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\n\n# The paths the last deploy uploaded, from the record's header: relative, made of [A-Za-z0-9._/-]\n# only (the client refuses any other upload), so they are read with sed, not a JSON parser.\ngl_recorded_files() {\n  sed -n '1s/.*\"files\":{\\([^}]*\\)}.*/\\1/p' \"$GL_STATE/state\" 2>/dev/null | tr ',' '\\n' |\n    sed -n 's/^\"\\([A-Za-z0-9._/-]*\\)\":.*/\\1/p'\n}\n\n# True when no folder between remote-dir and the file is a symbolic link (the file itself may\n# be one: rm removes the link, never its target).\ngl_no_link_on_the_way() { ! gl_first_link \"$(dirname \"$1\")\" > /dev/null; }\n\n# Refuses (GL_EXIT_REMOVE_REFUSED) when remote-dir holds another project, or the named one runs from elsewhere.\ngl_remove_check() {\n  gl_recorded=$(sed -n '1s/.*\"project\":\"\\([a-z0-9_-]*\\)\".*/\\1/p' \"$GL_STATE/state\" 2>/dev/null)\n  if [ -n \"$gl_recorded\" ] && [ \"$gl_recorded\" != \"$GL_PROJECT\" ]; then\n    gl_event refused other-project \"$gl_recorded\"\n    exit \"$GL_EXIT_REMOVE_REFUSED\"\n  fi\n  gl_real=$(cd \"$GL_DIR\" 2>/dev/null && pwd -P) || gl_real=$GL_DIR\n  for gl_id in $(gl_project_containers); do\n    gl_wd=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.project.working_dir\"}}' \"$gl_id\" 2>/dev/null) || continue\n    if [ \"$gl_wd\" != \"$GL_DIR\" ] && [ \"$gl_wd\" != \"$gl_real\" ]; then\n      gl_event refused project-elsewhere \"$gl_wd\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n  for gl_wd in \"$GL_DIR\" \"$gl_real\"; do\n    gl_other=$(gl_docker ps -a --filter \"label=com.docker.compose.project.working_dir=$gl_wd\" --format '{{.Label \"com.docker.compose.project\"}}' |\n      grep -vxF \"$GL_PROJECT\" | head -n 1)\n    if [ -n \"$gl_other\" ]; then\n      gl_event refused other-project \"$gl_other\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n}\n\ngl_remove_main() {\n  gl_check_host\n  gl_started=$(date +%s)\n  if [ -L \"$GL_DIR\" ] || [ -L \"$GL_STATE\" ]; then\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR or $GL_STATE is a symbolic link: nothing is removed through a link\"\n  fi\n  if [ -e \"$GL_DIR\" ] && [ ! -d \"$GL_DIR\" ]; then gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR is not a directory\"; fi\n  if [ -d \"$GL_STATE\" ]; then\n    if [ \"$GL_DRY_RUN\" = 1 ]; then\n      if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n    else\n      gl_state_file lock || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_STATE/lock\"\n      gl_lock -x\n      gl_event phase locked\n      printf '%s\\n' \"$GL_OWNER\" | gl_state_write lock.owner\n      trap 'rm -f \"$GL_STATE/lock.owner\"' EXIT\n    fi\n  fi\n  gl_remove_check\n  gl_ids=$(gl_project_containers) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_networks=$(gl_project_objects network) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the networks of project $GL_PROJECT\"\n  gl_volumes=$(gl_project_objects volume) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the volumes of project $GL_PROJECT\"\n  gl_files=$(gl_recorded_files)\n  for gl_id in $gl_ids; do\n    gl_event container \"$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.service\"}} {{.Name}}' \"$gl_id\" 2>/dev/null)\"\n  done\n  for gl_n in $gl_networks; do gl_event network \"$gl_n\"; done\n  for gl_v in $gl_volumes; do\n    if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then gl_event volume \"$gl_v\" remove; else gl_event volume \"$gl_v\" keep; fi\n  done\n  for gl_f in $gl_files; do\n    if ! gl_is_kept_file \"$gl_f\" && { [ -e \"$GL_DIR/$gl_f\" ] || [ -L \"$GL_DIR/$gl_f\" ]; }; then gl_event file \"$gl_f\"; fi\n  done\n  if [ -d \"$GL_STATE\" ]; then gl_event state \"$GL_STATE\"; fi\n  if [ -z \"$gl_ids$gl_networks$gl_files\" ] && [ ! -f \"$GL_STATE/state\" ] && { [ \"$GL_REMOVE_VOLUMES\" != 1 ] || [ -z \"$gl_volumes\" ]; }; then\n    gl_event result absent\n    exit \"$GL_EXIT_OK\"\n  fi\n  [ \"$GL_DRY_RUN\" != 1 ] || { gl_event result dry-run; exit \"$GL_EXIT_OK\"; }\n\n  gl_rc=$GL_EXIT_OK\n  if [ -n \"$gl_ids\" ]; then\n    gl_event phase stop\n    gl_docker stop $gl_ids >/dev/null\n    # -v: the containers' anonymous volumes go with them; named volumes are separate objects.\n    gl_docker rm -f -v $gl_ids >/dev/null || { gl_event remove-failed containers -; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  for gl_n in $gl_networks; do gl_docker network rm \"$gl_n\" >/dev/null || { gl_event remove-failed network \"$gl_n\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then\n    for gl_v in $gl_volumes; do gl_docker volume rm \"$gl_v\" >/dev/null || { gl_event remove-failed volume \"$gl_v\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  fi\n  gl_event phase files\n  for gl_f in $gl_files; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if ! gl_no_link_on_the_way \"$gl_f\"; then gl_event skipped \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; fi\n    rm -f \"$GL_DIR/$gl_f\" || { gl_event remove-failed file \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; }\n    # Folders the upload created, once empty; rmdir never follows a link, nor removes a full folder.\n    gl_d=$(dirname \"$gl_f\")\n    while [ \"$gl_d\" != . ]; do rmdir \"$GL_DIR/$gl_d\" 2>/dev/null || break; gl_d=$(dirname \"$gl_d\"); done\n  done\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ] && [ -d \"$GL_STATE\" ]; then\n    # The state goes, the audit log stays: the stack's history outlives the stack. The lock goes\n    # last; a run waiting for it then finds no record and plans a first deploy.\n    trap - EXIT\n    rm -rf \"$GL_STATE/runs\" \"$GL_STATE/state\" \"$GL_STATE/state.tmp\" \"$GL_STATE/generation\" \"$GL_STATE/lock.owner\" ||\n      { gl_event remove-failed state \"$GL_STATE\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ]; then gl_result=removed; else gl_result=partly-removed; fi\n  if [ -d \"$GL_STATE\" ]; then\n    gl_audit \"$GL_AUDIT,\\\"result\\\":\\\"$gl_result\\\",\\\"durationSeconds\\\":$(($(date +%s) - gl_started))}\" ||\n      printf 'gitops-lite: %s\\n' \"could not append to $GL_STATE/audit.log\" >&2\n    [ \"$gl_rc\" != \"$GL_EXIT_OK\" ] || rm -f \"$GL_STATE/lock\"\n  fi\n  gl_event result \"$gl_result\"\n  exit \"$gl_rc\"\n}\n";
+/** Exit codes of the remote scripts; the library gets them as variables (see exitCodeVariables). */
+const remote_ExitCode = {
+    ok: 0,
+    rolledBack: 10,
+    rollbackFailed: 11,
+    failedBeforeChange: 12,
+    failedNoRollback: 13,
+    /** The services are deployed and healthy, but the record (state) could not be written. */
+    deployedWithoutRecord: 14,
+    /** The services are deployed and healthy, but removing a service gone from the files failed. */
+    removeFailed: 15,
+    /** A removal (mode: remove) left something it could not remove; the record is kept for a rerun. */
+    partlyRemoved: 16,
+    invalidFiles: 65,
+    missingTool: 69,
+    hostError: 70,
+    /** A symbolic link where the deploy would write (the host printed a refused-link event naming it); nothing changed. */
+    refusedLink: 71,
+    lockTimeout: 75,
+    stalePlan: 76,
+    /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
+    removeRefused: 77,
+    /** Stopped by SIGINT or SIGTERM (128 + 15, as shells report it), after its EXIT trap cleaned up. */
+    interrupted: 143
+};
+/** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
+function exitCodeVariables() {
+    return Object.fromEntries(Object.entries(remote_ExitCode).map(([name, code]) => [`GL_EXIT_${name.replace(/[A-Z]/g, '_$&').toUpperCase()}`, String(code)]));
+}
+/** What the library prints after the mark on an event line: `<mark> <event> <words>...`. */
+const remoteEvents = (/* unused pure expression or super */ null && ([
+    'section',
+    'lock-wait',
+    'lock-timeout',
+    'stale',
+    'phase',
+    'health',
+    'failed',
+    'start-first',
+    'swap-failed',
+    'up-failed',
+    'restore-failed',
+    'remove-failed',
+    'refused-link',
+    'login-failed',
+    'pre-deploy',
+    'pre-deploy-failed',
+    'result'
+]));
+/** What stacks.sh prints after the mark: a listing's `stack`, and what a removal finds, does and refuses. */
+const stackEvents = (/* unused pure expression or super */ null && ([
+    'stack',
+    'container',
+    'network',
+    'volume',
+    'file',
+    'state',
+    'refused',
+    'skipped',
+    'remove-failed',
+    'phase',
+    'result'
+]));
+/** The steps of a removal, each announced by a `phase` event. */
+const removePhases = (/* unused pure expression or super */ null && (['locked', 'stop', 'files']));
+/** The steps of an apply, each announced by a `phase` event. */
+const applyPhases = (/* unused pure expression or super */ null && (['locked', 'login', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore']));
+/** The parts of the inspection's output, each after a `section` event. */
+const inspectionSections = (/* unused pure expression or super */ null && ([
+    'envfiles',
+    'compose',
+    'directory',
+    'project',
+    'generation',
+    'config',
+    'hashes',
+    'containers',
+    'record',
+    'files',
+    'end'
+]));
+/** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
+const ATTACHED_BOOTSTRAP = `t=$(mktemp) || exit ${remote_ExitCode.hostError}; cat > "$t" || exit ${remote_ExitCode.hostError}; ` + 'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r';
+/**
+ * Reads the registry logins from stdin (lines up to an empty one, see registryLoginLines), saves
+ * the rest, the script, to $1/apply.sh and runs it detached from the SSH session, so a dropped
+ * connection never leaves a half-done deploy: the host finishes it (or rolls back) and releases
+ * the lock. The logins reach the apply on a pipe, so they are never written to a file here.
+ * Meanwhile the log is streamed back; the exit code is the script's.
+ */
+const DETACHED_BOOTSTRAP = [
+    'd=$1',
+    'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
+    'c=',
+    'while IFS= read -r l && [ -n "$l" ]; do c="$c $l"; done',
+    // $d is <remote-dir>/.gitops-lite/runs/<id>: $r the runs folder, $s the state folder.
+    'r=${d%/*}; s=${r%/*}',
+    'mkdir -p "${s%/*}/." || exit ' + remote_ExitCode.hostError,
+    // Never through a link (see gl_check_links in lib.sh, which names it).
+    'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit ' + remote_ExitCode.refusedLink + '; fi',
+    // A fresh folder per apply: a second script written into a running one's folder would be read by it.
+    // The state folder is the deploy user's alone, and so is the log (it holds compose's messages).
+    '(umask 077 && mkdir -p "$r" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log") || exit ' + remote_ExitCode.hostError,
+    `printf '%s\n' "$c" | nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 &`,
+    'c=',
+    'n=0',
+    'while :; do',
+    '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',
+    '  t=$(($(wc -l < "$d/log")))',
+    '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
+    `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
+    '  sleep 0.2',
+    'done'
+].join('\n');
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/apply-result.ts
+
+
+
+function refusedLinkError(host, path) {
+    return new errors_UserError(`On ${host}, ${path} is a symbolic link, and the deploy never writes through one`, {
+        fix: 'Nothing was changed on the host. Whoever can write in remote-dir (a container with a read-write bind mount of it, another user) could point a link anywhere: ' +
+            'replace it with the real file or folder (or remove it), then rerun.'
+    });
+}
+/**
+ * Turns a failed round trip into a message saying what to do. It never quotes what the host
+ * printed (compose output, container logs): that goes to the log, fenced, and the message,
+ * which also reaches the job summary, the plan output and the annotation, points there.
+ */
+function remoteError(host, step, result, limits, log, apply) {
+    if (result.code === remote_ExitCode.lockTimeout) {
+        const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? '';
+        return new errors_UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {
+            fix: "Wait for that run to finish (or cancel it) and rerun; raise 'lock-timeout' if deploys often queue."
+        });
+    }
+    // stdout was streamed (apply) or must not be shown (the inspection's holds the resolved config); stderr is shown here.
+    const stderr = result.stderr.trimEnd();
+    if (stderr !== '')
+        log.remote(stderr.split('\n'));
+    const fixes = {
+        [remote_ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
+        [remote_ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
+    };
+    const code = result.code ?? -1;
+    // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
+    const nothingChanged = !apply || [remote_ExitCode.invalidFiles, remote_ExitCode.missingTool, remote_ExitCode.hostError, remote_ExitCode.refusedLink].includes(code);
+    const fallback = nothingChanged
+        ? 'Nothing was changed on the host. Check the message above, then rerun.'
+        : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
+            'Rerun the workflow: it plans against what the host runs now and converges.';
+    return new errors_UserError(`The ${step} on ${host} failed (${result.code === null ? `signal ${result.signal ?? 'unknown'}` : `exit code ${result.code}`}); see the host's output above in the log`, {
+        fix: fixes[code] ?? fallback
+    });
+}
+function applyVerdict(result, context) {
+    const { host, events, removeFailed, runDir } = context;
+    switch (result.code) {
+        case remote_ExitCode.ok:
+            return { result: 'deployed' };
+        case remote_ExitCode.stalePlan:
+            return 'stale-plan';
+        case remote_ExitCode.rolledBack:
+            return {
+                result: 'rolled-back',
+                error: new errors_UserError(`The deploy to ${host} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
+                    fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
+                })
+            };
+        case remote_ExitCode.rollbackFailed:
+            return {
+                result: 'failed',
+                error: events.restoreFailed.length > 0
+                    ? new errors_UserError(`The deploy to ${host} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`, {
+                        fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
+                    })
+                    : new errors_UserError(`The deploy to ${host} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
+                        fix: `The host needs attention: its previous files are back in place; see the log lines above and ${runDir}/log on the host.`
+                    })
+            };
+        case remote_ExitCode.refusedLink:
+            if (events.refusedLink !== undefined)
+                return { result: 'failed', error: refusedLinkError(host, events.refusedLink) };
+            return { result: 'failed', error: remoteError(host, 'deploy', result, context.limits, context.log, { runDir }) };
+        case remote_ExitCode.failedBeforeChange:
+            return {
+                result: 'failed',
+                error: new errors_UserError(`The deploy to ${host} stopped before changing any container: ${events.failure ?? 'a step failed'}`, {
+                    fix: events.failureFix ?? 'See the output above (a failed pull is the usual cause), fix it and rerun.'
+                })
+            };
+        case remote_ExitCode.deployedWithoutRecord:
+            return {
+                result: 'deployed',
+                error: new errors_UserError(`The services on ${host} are deployed and healthy, but the deploy record (${context.directory}/.gitops-lite/state) could not be written`, {
+                    fix: "See the host's message above (a full disk or lost write permission are the usual causes) and fix it. " +
+                        'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.' +
+                        (removeFailed.length > 0 ? ` The containers of ${removeFailed.join(', ')} (gone from the compose files) could not be removed either.` : '')
+                })
+            };
+        case remote_ExitCode.removeFailed:
+            return {
+                result: 'deployed',
+                error: new errors_UserError(`The services on ${host} are deployed and healthy, but the containers of ${removeFailed.join(', ') || 'a service'} (gone from the compose files) could not be removed`, { fix: "See docker's message above, fix the cause on the host, and rerun: the next run removes them again." })
+            };
+        case remote_ExitCode.failedNoRollback:
+            return {
+                result: 'failed',
+                error: new errors_UserError(`The deploy to ${host} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, {
+                    fix: 'See the service log lines above.'
+                })
+            };
+        default:
+            return { result: 'failed', error: remoteError(host, 'deploy', result, context.limits, context.log, { runDir }) };
+    }
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/record.ts
+/**
+ * What the host remembers between deploys, under <remote-dir>/.gitops-lite/:
+ *   state      JSON lines: one RecordHeader, then one RecordedService per deployed service;
+ *              replaced (write + rename) only after a successful deploy.
+ *   audit.log  JSON lines, append-only: one AuditEntry (+ result, durationSeconds) per deploy
+ *              or removal; a removal (mode: remove) leaves it behind, with the rest of the folder gone.
+ */
+const RECORD_SCHEMA = 1;
+/** Parses the state file; undefined when there is none or it is not ours (then nothing is trusted). */
+function parseRecord(text) {
+    let header;
+    const services = new Map();
+    for (const line of text.split('\n')) {
+        if (line.trim() === '')
+            continue;
+        let entry;
+        try {
+            entry = JSON.parse(line);
+        }
+        catch {
+            return undefined;
+        }
+        if (!isObject(entry))
+            return undefined;
+        if (entry.kind === 'deploy' && entry.schema === RECORD_SCHEMA)
+            header = entry;
+        else if (entry.kind === 'service' && typeof entry.service === 'string') {
+            const service = entry;
+            services.set(service.service, { ...service, inputs: isObject(service.inputs) ? service.inputs : {} });
+        }
+    }
+    return header ? { header, services } : undefined;
+}
+/**
+ * What is wrong with a state file that is there but cannot be trusted (a line cut short, not
+ * ours); undefined when it is whole, or empty. parseRecord drops such a record: the caller
+ * must say so rather than plan from what runs without a word.
+ */
+function recordDamage(text) {
+    if (text.trim() === '')
+        return undefined;
+    const lines = text.split('\n');
+    let header = false;
+    for (const [index, line] of lines.entries()) {
+        if (line.trim() === '')
+            continue;
+        let entry;
+        try {
+            entry = JSON.parse(line);
+        }
+        catch {
+            return `line ${index + 1} is not JSON${index === lines.length - 1 || lines.slice(index + 1).every((l) => l.trim() === '') ? ', it was cut short' : ''}`;
+        }
+        if (!isObject(entry))
+            return `line ${index + 1} is not a JSON object`;
+        // A header of another schema is another version's record, not a damaged one.
+        if (entry.kind === 'deploy')
+            header = true;
+    }
+    return header ? undefined : 'it has no header line';
+}
+function isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/** The JSON of `value` without its closing brace, for the host to append fields it learns. */
+function jsonPrefix(value) {
+    const json = JSON.stringify(value);
+    if (!json.endsWith('}') || json === '{}')
+        throw new Error('jsonPrefix needs a non-empty object');
+    return json.slice(0, -1);
+}
+
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./packages/core/src/shell.ts
 /**
  * POSIX shell quoting. Every remote command is built from an argument vector through
@@ -72790,6 +73269,315 @@ class ShellScript {
     toString() {
         return this.parts.join('\n') + '\n';
     }
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/scripts.ts
+
+
+
+/**
+ * What the apply reads before its script: one line per registry (its host, then the base64 of
+ * the username and of the password), then an empty line. The detached bootstrap hands these
+ * lines to the apply on a pipe, so credentials are never in the saved script or its log.
+ */
+function registryLoginLines(registries) {
+    const base64 = (text) => Buffer.from(text).toString('base64');
+    return (registries
+        .map((r) => {
+        if (!/^[A-Za-z0-9.:-]+$/.test(r.registry))
+            throw new Error(`'${r.registry}' is not a registry host`);
+        return `${r.registry} ${base64(r.username)} ${base64(r.password)}\n`;
+    })
+        .join('') + '\n');
+}
+const wordPattern = /^[A-Za-z0-9._/-]+$/;
+/** A space-separated list the remote library splits into words; each item must be one safe word. */
+function words(items) {
+    for (const item of items)
+        if (!wordPattern.test(item))
+            throw new Error(`'${item}' cannot be passed to the host as one word`);
+    return items.join(' ');
+}
+function base64Lines(content) {
+    return (Buffer.isBuffer(content) ? content : Buffer.from(content)).toString('base64').replace(/.{1,76}/g, '$&\n');
+}
+/**
+ * The variables every remote function may read (`extra` adds to or overrides them), then the
+ * library: the one place that lists what the library is given (its unit tests start here too).
+ */
+function libraryScript(stack, mark, limits, files, extra = {}) {
+    const variables = {
+        ...exitCodeVariables(),
+        GL_MARK: mark,
+        GL_DIR: stack.remoteDir,
+        GL_PROJECT: stack.projectName,
+        GL_COMPOSE_PREF: stack.composeCommand,
+        GL_COMPOSE_FILES: words(stack.composeFiles),
+        GL_FILES: words(files),
+        GL_LOCK_TIMEOUT: String(limits.lockTimeoutSeconds),
+        GL_COMMAND_TIMEOUT: String(limits.commandTimeoutSeconds),
+        GL_HEALTH_TIMEOUT: String(limits.healthTimeoutSeconds),
+        ...extra
+    };
+    const script = new ShellScript();
+    for (const [name, value] of Object.entries(variables))
+        script.assign(name, value);
+    return script.code(REMOTE_LIBRARY);
+}
+/** The command line that runs a script sent on stdin (inspection and digests). */
+const attachedCommand = shellCommand(['sh', '-c', ATTACHED_BOOTSTRAP]);
+/** The command line that runs the apply script detached in `runDir` and streams its log. */
+function detachedCommand(runDir) {
+    return shellCommand(['sh', '-c', DETACHED_BOOTSTRAP, 'gitops-lite', runDir]);
+}
+function runDirOf(remoteDir, runId) {
+    return external_node_path_namespaceObject.posix.join(remoteDir, '.gitops-lite', 'runs', runId);
+}
+/**
+ * Round trip 1, read-only: refuses links where the deploy would write, stages the files in a
+ * temporary directory, prints the VM's env files (for masking), then reports the compose
+ * variant, the project, the resolved config and hashes of the new files, the project's
+ * containers, the last deploy's record and the digests of the files now in remote-dir.
+ */
+function inspectScript(stack, files, mark, limits, envFiles = []) {
+    const script = libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin');
+    for (const file of files)
+        script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content));
+    // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
+    return script.command(['gl_inspect_report', ...envFiles]).toString();
+}
+/** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
+function digestScript(stack, paths, mark, limits) {
+    return libraryScript(stack, mark, limits, []).command(['gl_digest', ...paths]).toString();
+}
+/** Round trip 3: lock, generation check, pull, swap, up, health wait, record or rollback. */
+function applyScript(input) {
+    const { plan } = input;
+    const changed = plan.files.filter((f) => f.change !== 'same').map((f) => f.path);
+    const prefixes = plan.deploy.map((service) => {
+        const prefix = input.servicePrefixes.get(service);
+        if (prefix === undefined || prefix.includes('\n'))
+            throw new Error(`No single-line record prefix for service '${service}'`);
+        return `${service} ${prefix}\n`;
+    });
+    const script = libraryScript(input.stack, input.mark, input.limits, changed, {
+        // The apply uses what the inspection found, so both run the same compose on the same project.
+        GL_PROJECT: plan.project,
+        GL_COMPOSE_PREF: plan.compose === 'v2' ? 'docker compose' : 'docker-compose',
+        GL_RUN_ID: words([input.runId]),
+        GL_EXPECT_GENERATION: plan.generation,
+        GL_DEPLOY: words(plan.deploy),
+        GL_RECREATE: words(plan.recreate),
+        // Sextuples: service, replicas, parallelism, delay, monitor, stop grace (seconds).
+        GL_START_FIRST: words(plan.startFirst.flatMap((s) => [s.service, ...[s.replicas, s.parallelism, s.delaySeconds, s.monitorSeconds, s.stopGraceSeconds].map(String)])),
+        // Pairs: service, container id (a failed removal names the service).
+        GL_REMOVE: words(plan.removed.flatMap((s) => s.containers.flatMap((id) => [s.service, id]))),
+        GL_NEW_SERVICES: words(plan.newServices),
+        // A rollback recreates these; start-first services are rolled back start-first.
+        GL_PREVIOUS: words(plan.previous.filter((service) => plan.recreate.includes(service))),
+        GL_FULL: plan.full ? '1' : '0',
+        GL_PULL: input.pull ? '1' : '0',
+        GL_ROLLBACK: input.rollback ? '1' : '0',
+        GL_OWNER: input.owner,
+        GL_AUDIT: input.audit
+    }).code('gl_apply_begin');
+    for (const file of input.files)
+        script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content));
+    // The pre-deploy commands, in service order; gl_pre_deploy stops the deploy when one fails.
+    script.code('gl_pre_deploy_commands() {\n  :');
+    for (const service of plan.services)
+        if (service.deploy && service.preDeploy)
+            script.command(['gl_pre_deploy', service.service, ...service.preDeploy]);
+    script.code('}');
+    return script
+        .commandWithInput(['gl_put', 'record.head'], base64Lines(input.recordHead))
+        .commandWithInput(['gl_put', 'record.services'], base64Lines(prefixes.join('')))
+        .code('gl_apply_main')
+        .toString();
+}
+/** One round trip: lock, check that remote-dir holds this project, then list and (unless a dry run) remove it. */
+function removeScript(input) {
+    if (input.stack.projectName === '')
+        throw new Error('removeScript needs the project name');
+    return libraryScript(input.stack, input.mark, input.limits, [], {
+        GL_DRY_RUN: input.dryRun ? '1' : '0',
+        GL_REMOVE_VOLUMES: input.removeVolumes ? '1' : '0',
+        GL_OWNER: input.owner,
+        GL_AUDIT: input.audit
+    })
+        .code(STACKS_LIBRARY)
+        .code('gl_remove_main')
+        .toString();
+}
+/** Read-only: the record header of each stack in a folder directly under remote-dir. */
+function listScript(stack, mark, limits) {
+    return libraryScript(stack, mark, limits, []).code(STACKS_LIBRARY).code('gl_list_main').toString();
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/stacks.ts
+
+
+
+
+
+
+
+function newMark() {
+    return `@@gitops-lite-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
+}
+/** Reads the record of each stack in a folder directly under remote-dir; changes nothing. */
+async function listStacks(shell, options, log) {
+    const started = Date.now();
+    const mark = newMark();
+    const done = (result, extra = {}) => ({ host: shell.name, result, health: {}, durationMs: Date.now() - started, ...extra });
+    let result;
+    try {
+        result = await shell.exec(attachedCommand, { stdin: listScript(options.stack, mark, options.limits), timeoutMs: options.limits.commandTimeoutSeconds * 1000 });
+    }
+    catch (error) {
+        if (!(error instanceof ConnectionLostError))
+            throw error;
+        return done('failed', { error: new errors_UserError(`${error.message} while listing the stacks`, { fix: 'Rerun the workflow.' }) });
+    }
+    if (result.code !== remote_ExitCode.ok)
+        return done('failed', { error: remoteError(shell.name, 'listing', result, options.limits, log) });
+    const stacks = [];
+    let folder;
+    for (const line of result.stdout.split('\n')) {
+        if (line.startsWith(`${mark} stack `)) {
+            folder = line.slice(`${mark} stack `.length);
+            continue;
+        }
+        // The line after `stack <folder>` is its record's header; a record that is not ours is skipped.
+        const header = folder === undefined ? undefined : parseRecord(line)?.header;
+        if (folder !== undefined && header) {
+            stacks.push({ remoteDir: folder, project: header.project, sha: header.sha, time: header.time, actor: header.actor, runUrl: header.runUrl });
+        }
+        folder = undefined;
+    }
+    log.info(`Stacks under ${options.stack.remoteDir} on ${shell.name}: ${stacks.map((s) => `${s.project} (${s.remoteDir})`).join(', ') || 'none'}`);
+    return done('listed', { stacks });
+}
+/** The removal as log lines. */
+function formatRemoval(host, removal, dryRun) {
+    const list = (items) => items.join(', ') || 'none';
+    const volumes = (removed) => removal.volumes.filter((v) => v.removed === removed).map((v) => v.name);
+    return [
+        `${dryRun ? 'Would remove' : 'Removing'} project ${removal.project} from ${host}:`,
+        `  containers: ${list(removal.containers.map((c) => `${c.service} (${c.name})`))}`,
+        `  networks: ${list(removal.networks)}`,
+        `  volumes: ${list(volumes(true))}${volumes(false).length > 0 ? `; kept (remove-volumes is false): ${volumes(false).join(', ')}` : ''}`,
+        `  uploaded files: ${list(removal.files)}`,
+        `  state folder: ${removal.state ? `${removal.state} (its audit.log stays)` : 'none'}`
+    ];
+}
+/** Takes the project in remote-dir down completely on one host, or says what would go. */
+async function removeFromHost(shell, options, log) {
+    const started = Date.now();
+    const { stack, limits, run } = options;
+    const project = stack.projectName;
+    const removal = { project, containers: [], networks: [], volumes: [], files: [], failed: [] };
+    const done = (result, error) => ({ host: shell.name, result, health: {}, removal, error, durationMs: Date.now() - started });
+    const mark = newMark();
+    const script = removeScript({
+        stack,
+        mark,
+        limits,
+        dryRun: options.dryRun,
+        removeVolumes: options.removeVolumes,
+        owner: JSON.stringify({ runUrl: run.url, actor: run.actor, sha: run.sha, since: new Date().toISOString() }),
+        audit: jsonPrefix({
+            time: new Date().toISOString(),
+            actor: run.actor,
+            runUrl: run.url,
+            sha: run.sha,
+            host: shell.name,
+            project,
+            mode: 'remove',
+            services: [],
+            removed: [],
+            removeVolumes: options.removeVolumes
+        })
+    });
+    let result;
+    try {
+        result = await shell.exec(attachedCommand, { stdin: script, timeoutMs: (limits.lockTimeoutSeconds + 4 * limits.commandTimeoutSeconds + 60) * 1000 });
+    }
+    catch (error) {
+        if (!(error instanceof ConnectionLostError))
+            throw error;
+        return done('failed', new errors_UserError(`${error.message} while removing project ${project}`, { fix: 'Rerun the workflow: a removal picks up what is left.' }));
+    }
+    let refusal;
+    let outcome = '';
+    const shown = [];
+    for (const line of result.stdout.split('\n')) {
+        if (!line.startsWith(`${mark} `)) {
+            if (line !== '')
+                shown.push(line);
+            continue;
+        }
+        const [event, first = '', ...rest] = line.slice(mark.length + 1).split(' ');
+        const kind = event;
+        const second = rest.join(' ');
+        switch (kind) {
+            case 'container':
+                removal.containers.push({ service: first, name: second.replace(/^\//, '') });
+                break;
+            case 'network':
+                removal.networks.push(first);
+                break;
+            case 'volume':
+                removal.volumes.push({ name: first, removed: second === 'remove' });
+                break;
+            case 'file':
+                removal.files.push(first);
+                break;
+            case 'state':
+                removal.state = [first, second].filter(Boolean).join(' ');
+                break;
+            case 'refused':
+                refusal = { kind: first, detail: second };
+                break;
+            case 'skipped':
+                removal.failed.push(`${first} (a folder on its path is a symbolic link)`);
+                break;
+            case 'remove-failed':
+                removal.failed.push(second === '-' ? first : `${first} ${second}`);
+                break;
+            case 'result':
+                outcome = first;
+                break;
+        }
+    }
+    if (shown.length > 0)
+        log.remote(shown);
+    if (refusal) {
+        const message = refusal.kind === 'project-elsewhere'
+            ? `The project '${project}' on ${shell.name} runs from ${refusal.detail}, not from ${stack.remoteDir}`
+            : `${stack.remoteDir} on ${shell.name} holds the project '${refusal.detail}', not '${project}'`;
+        return done('failed', new errors_UserError(message, {
+            fix: "Nothing was removed. Check 'remote-dir' and 'project-name': a removal takes down only the project that remote-dir holds."
+        }));
+    }
+    if (result.code !== remote_ExitCode.ok && result.code !== remote_ExitCode.partlyRemoved)
+        return done('failed', remoteError(shell.name, 'removal', result, limits, log));
+    if (outcome === 'absent') {
+        log.info(`Nothing to remove: ${shell.name} runs no project ${project} and ${stack.remoteDir} holds no record of it`);
+        return done('unchanged');
+    }
+    for (const line of formatRemoval(shell.name, removal, options.dryRun))
+        log.info(line);
+    if (options.dryRun)
+        return done('dry-run');
+    if (result.code === remote_ExitCode.partlyRemoved) {
+        if (result.stderr.trim() !== '')
+            log.remote(result.stderr.trimEnd().split('\n'));
+        return done('failed', new errors_UserError(`The removal of project ${project} on ${shell.name} could not remove: ${removal.failed.join(', ')}`, {
+            fix: 'See the messages above, fix the cause on the host and rerun: the record is kept until everything is gone, so the rerun removes the rest.'
+        }));
+    }
+    return done('removed');
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/format.ts
@@ -73215,208 +74003,67 @@ function computePlan(input) {
     };
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/deploy/record.ts
-/**
- * What the host remembers between deploys, under <remote-dir>/.gitops-lite/:
- *   state      JSON lines: one RecordHeader, then one RecordedService per deployed service;
- *              replaced (write + rename) only after a successful deploy.
- *   audit.log  JSON lines, append-only: one AuditEntry (+ result, durationSeconds) per deploy
- *              or removal; a removal (mode: remove) leaves it behind, with the rest of the folder gone.
- */
-const RECORD_SCHEMA = 1;
-/** Parses the state file; undefined when there is none or it is not ours (then nothing is trusted). */
-function parseRecord(text) {
-    let header;
-    const services = new Map();
-    for (const line of text.split('\n')) {
-        if (line.trim() === '')
+;// CONCATENATED MODULE: ./packages/core/src/deploy/record-lines.ts
+
+// The lines an apply writes on the host (see record.ts for the files): built here, completed there.
+/** The record header and the lines of services this run does not touch. */
+function recordHead(report, plan, options) {
+    const header = {
+        kind: 'deploy',
+        schema: RECORD_SCHEMA,
+        sha: options.run.sha,
+        time: new Date().toISOString(),
+        runUrl: options.run.url,
+        actor: options.run.actor,
+        project: plan.project,
+        compose: plan.compose,
+        files: Object.fromEntries(options.files.map((f) => [f.path, f.digest])),
+        topLevel: report.model.topLevel
+    };
+    const trusted = report.record?.header.project === plan.project && report.record.header.compose === plan.compose ? report.record : undefined;
+    const kept = [];
+    for (const service of plan.services) {
+        if (service.deploy || service.change === 'removed')
             continue;
-        let entry;
-        try {
-            entry = JSON.parse(line);
-        }
-        catch {
-            return undefined;
-        }
-        if (!isObject(entry))
-            return undefined;
-        if (entry.kind === 'deploy' && entry.schema === RECORD_SCHEMA)
-            header = entry;
-        else if (entry.kind === 'service' && typeof entry.service === 'string') {
-            const service = entry;
-            services.set(service.service, { ...service, inputs: isObject(service.inputs) ? service.inputs : {} });
+        const previous = trusted?.services.get(service.service);
+        if (previous)
+            kept.push(previous);
+        else if (service.change === 'unchanged') {
+            const container = report.containers.find((c) => c.service === service.service && !c.oneoff);
+            kept.push({
+                kind: 'service',
+                service: service.service,
+                image: service.newImage,
+                inputs: service.inputs,
+                configHash: report.hashes.get(service.service) ?? '',
+                containerHash: container?.configHash ?? ''
+            });
         }
     }
-    return header ? { header, services } : undefined;
+    return [header, ...kept].map((line) => JSON.stringify(line)).join('\n') + '\n';
 }
-/**
- * What is wrong with a state file that is there but cannot be trusted (a line cut short, not
- * ours); undefined when it is whole, or empty. parseRecord drops such a record: the caller
- * must say so rather than plan from what runs without a word.
- */
-function recordDamage(text) {
-    if (text.trim() === '')
-        return undefined;
-    const lines = text.split('\n');
-    let header = false;
-    for (const [index, line] of lines.entries()) {
-        if (line.trim() === '')
-            continue;
-        let entry;
-        try {
-            entry = JSON.parse(line);
-        }
-        catch {
-            return `line ${index + 1} is not JSON${index === lines.length - 1 || lines.slice(index + 1).every((l) => l.trim() === '') ? ', it was cut short' : ''}`;
-        }
-        if (!isObject(entry))
-            return `line ${index + 1} is not a JSON object`;
-        // A header of another schema is another version's record, not a damaged one.
-        if (entry.kind === 'deploy')
-            header = true;
-    }
-    return header ? undefined : 'it has no header line';
+/** The start of each deployed service's record line; the host adds the hash of the container it created. */
+function servicePrefixes(report, plan) {
+    return new Map(plan.services
+        .filter((s) => s.deploy)
+        // The hash the inspection computed: the next run's inspection computes it the same way.
+        .map((s) => [s.service, jsonPrefix({ kind: 'service', service: s.service, image: s.newImage, inputs: s.inputs, configHash: report.hashes.get(s.service) ?? '' })]));
 }
-function isObject(value) {
-    return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** The start of the audit log's entry; the host adds the result and the duration. */
+function auditPrefix(host, plan, options) {
+    return jsonPrefix({
+        time: new Date().toISOString(),
+        actor: options.run.actor,
+        runUrl: options.run.url,
+        sha: options.run.sha,
+        host,
+        project: plan.project,
+        mode: plan.full ? 'full' : 'surgical',
+        services: plan.deploy,
+        removed: plan.removed.map((s) => s.service),
+        ...(options.run.restores && { restores: options.run.restores })
+    });
 }
-/** The JSON of `value` without its closing brace, for the host to append fields it learns. */
-function jsonPrefix(value) {
-    const json = JSON.stringify(value);
-    if (!json.endsWith('}') || json === '{}')
-        throw new Error('jsonPrefix needs a non-empty object');
-    return json.slice(0, -1);
-}
-
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: ./packages/core/src/deploy/remote/index.ts
-
-/**
- * The host side of a deploy: the static POSIX sh library in lib.sh, read as text (the
- * bundler inlines it into each action's dist/). Every value it uses arrives as a quoted variable
- * assignment placed before it (see scripts.ts), as a function argument, or on stdin; nothing in
- * it is generated. Lists (services, files, container ids) are space-separated words that were
- * validated to contain no spaces or glob characters. Its exit codes are ExitCode's, handed to it
- * as variables; the events it prints are the words below (a unit test checks lib.sh against them).
- */
-const REMOTE_LIBRARY = "# shellcheck shell=sh\n# Lists (services, files, container ids) are space-separated words split on purpose where they\n# are used unquoted (set -f turns globbing off); `a && b || gl_fail ...` fails when either step does.\n# shellcheck disable=SC2086,SC2015\n# Exit codes are the GL_EXIT_* variables set before the library from ExitCode (index.ts); the\n# words after $GL_MARK on an event line are the ones index.ts lists.\nset -u\nset -f\n# A relative remote-dir is relative to the login's home directory, as scp would take it.\ncase $GL_DIR in /*) ;; *) GL_DIR=\"$HOME/$GL_DIR\" ;; esac\nGL_STATE=\"$GL_DIR/.gitops-lite\"\nGL_CONTAINER_FORMAT='{\"id\":{{json .Id}},\"name\":{{json .Name}},\"service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},\"oneoff\":{{json (index .Config.Labels \"com.docker.compose.oneoff\")}},\"configHash\":{{json (index .Config.Labels \"com.docker.compose.config-hash\")}},\"image\":{{json .Config.Image}},\"state\":{{json .State.Status}},\"health\":{{with index .State \"Health\"}}{{json .Status}}{{else}}null{{end}},\"exitCode\":{{.State.ExitCode}},\"restartPolicy\":{{json .HostConfig.RestartPolicy.Name}}}'\n# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.\n# The restart policy gets a trailing dot so an empty one still makes a word.\nGL_STATUS_FORMAT='{{.State.Status}} {{with index .State \"Health\"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'\nGL_STEADY_SECONDS=5\nGL_POLL_SECONDS=10\nGL_LOG_LINES=40\nGL_NL='\n'\nGL_FAILED=\nGL_WATCH=\n\ngl_event() { printf '%s %s\\n' \"$GL_MARK\" \"$*\"; }\ngl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\\n' \"$*\" >&2; exit \"$gl_code\"; }\n\n# Tools the deploy needs, and which compose binary runs it.\ngl_check_host() {\n  gl_user=$(id -un 2>/dev/null || echo \"this user\")\n  command -v docker >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker is not installed on the host, or not on the PATH of $gl_user\"\n  # A hung registry or engine must not hold the lock forever.\n  GL_TIMEOUT=\n  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT=\"timeout $GL_COMMAND_TIMEOUT\"; fi\n  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||\n    gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?\"\n  for gl_tool in base64 sha256sum flock mktemp awk; do\n    command -v \"$gl_tool\" >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_tool is not installed on the host\"\n  done\n  case $GL_COMPOSE_PREF in\n    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"'docker compose' (the Compose v2 plugin) does not work on the host\" ;;\n    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker-compose is not installed on the host\" ;;\n    *)\n      if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2\n      elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1\n      else gl_fail \"$GL_EXIT_MISSING_TOOL\" \"neither 'docker compose' nor docker-compose is installed on the host\"\n      fi ;;\n  esac\n}\n\n# Every docker call is bounded by command-timeout (when the host has timeout(1)).\ngl_docker() { $GL_TIMEOUT docker \"$@\"; }\n\ngl_compose() {\n  if [ -n \"$GL_PROJECT\" ]; then set -- -p \"$GL_PROJECT\" \"$@\"; fi\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_docker compose \"$@\"; else $GL_TIMEOUT docker-compose \"$@\"; fi\n}\n\n# Compose with this stack's files, read from the current directory; relative paths in them\n# resolve against the remote directory, where they are deployed.\ngl_project() {\n  gl_n=$#\n  for gl_f in $GL_COMPOSE_FILES; do set -- \"$@\" -f \"$gl_f\"; done\n  while [ \"$gl_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; gl_n=$((gl_n - 1)); done\n  gl_compose --project-directory \"$GL_DIR\" \"$@\"\n}\n\n# The project name: given, else what compose v2 resolved, else compose's default for the directory.\ngl_resolve_project() {\n  [ -n \"$GL_PROJECT\" ] && return 0\n  if [ \"$GL_COMPOSE\" = v2 ]; then\n    GL_PROJECT=$(sed -n 's/^  \"name\": \"\\([a-z0-9_-]*\\)\",*$/\\1/p' \"$1\" | head -n 1)\n  fi\n  if [ -z \"$GL_PROJECT\" ]; then\n    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.\n    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' \"$GL_DIR/.env\" 2>/dev/null | tail -n 1 | tr -d '\"'\"'\"' \\r')\n    [ -n \"$GL_PROJECT\" ] || GL_PROJECT=$(basename \"$GL_DIR\")\n    GL_PROJECT=$(printf '%s' \"$GL_PROJECT\" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')\n  fi\n  [ -n \"$GL_PROJECT\" ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"cannot tell the compose project name for $GL_DIR\"\n}\n\n# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never\n# leaves a stale lock behind. Polls so busybox flock (no -w) works too. The file is opened\n# read-only (flock needs no more), so opening it writes nothing, wherever it points.\ngl_lock() {\n  exec 9<\"$GL_STATE/lock\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot open $GL_STATE/lock\"\n  flock -n \"$1\" 9 && return 0\n  gl_event lock-wait \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n  gl_left=$GL_LOCK_TIMEOUT\n  until flock -n \"$1\" 9; do\n    if [ \"$gl_left\" -le 0 ]; then\n      gl_event lock-timeout \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n      exit \"$GL_EXIT_LOCK_TIMEOUT\"\n    fi\n    sleep 1\n    gl_left=$((gl_left - 1))\n  done\n}\n\n# --- links: the deploy never writes through a symbolic link ---------------------------------\n# Whoever can write in a folder under remote-dir (a container with a read-write bind mount of\n# it, another user) could point a link anywhere, and the deploy user is often root.\n\n# Prints the first symbolic link on the way from remote-dir to the file $1 (itself included);\n# fails when there is none. remote-dir itself may be a link: the user chose it.\ngl_first_link() {\n  gl_p=$GL_DIR gl_rest=$1\n  while [ -n \"$gl_rest\" ]; do\n    gl_p=\"$gl_p/${gl_rest%%/*}\"\n    case $gl_rest in */*) gl_rest=${gl_rest#*/} ;; *) gl_rest= ;; esac\n    if [ -L \"$gl_p\" ]; then printf '%s\\n' \"$gl_p\"; return 0; fi\n  done\n  return 1\n}\n\ngl_refuse_link() {\n  gl_event refused-link \"$1\"\n  gl_fail \"$GL_EXIT_REFUSED_LINK\" \"$1 is a symbolic link, and the deploy never writes through one: replace it with the real file or folder (or remove it), then rerun\"\n}\n\n# Refuses (before anything changes) a link at the state folder or a file in it, or on the way\n# to an uploaded file.\ngl_check_links() {\n  for gl_p in \"$GL_STATE\" \"$GL_STATE/runs\" \"$GL_STATE/lock\" \"$GL_STATE/lock.owner\" \"$GL_STATE/state\" \"$GL_STATE/generation\" \"$GL_STATE/audit.log\"; do\n    [ ! -L \"$gl_p\" ] || gl_refuse_link \"$gl_p\"\n  done\n  for gl_f in $GL_FILES; do\n    gl_link=$(gl_first_link \"$gl_f\") && gl_refuse_link \"$gl_link\"\n  done\n  return 0\n}\n\n# --- the state folder: the deploy user's alone (mode 0700, files 0600) ----------------------\n# Another local user could otherwise read the record and the run logs, or hold the lock and\n# block every deploy.\n\n# Also fixes the modes an older version left (0755 and 0644).\ngl_secure_state() {\n  chmod 700 \"$GL_STATE\" \"$GL_STATE/runs\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot set the mode of $GL_STATE\"\n  for gl_f in lock lock.owner state generation audit.log; do\n    if [ -f \"$GL_STATE/$gl_f\" ]; then chmod 600 \"$GL_STATE/$gl_f\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot set the mode of $GL_STATE/$gl_f\"; fi\n  done\n  find \"$GL_STATE/runs\" -mindepth 2 -maxdepth 2 -name log -type f -exec chmod 600 {} + 2>/dev/null\n  return 0\n}\n\n# Creates $GL_STATE/$1 when there is none: a new file from mktemp (mode 0600) hard-linked to\n# the name, which fails rather than follow a link planted there (and two runs cannot each\n# create their own lock file).\ngl_state_file() {\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ] && return 0\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  ln \"$gl_tmp\" \"$GL_STATE/$1\" 2>/dev/null\n  rm -f \"$gl_tmp\"\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ]\n}\n\n# stdin -> $GL_STATE/$1: written to a new file from mktemp in the same folder, then renamed\n# over the name (a rename replaces a link, it never writes through it).\ngl_state_write() {\n  # mv would move the file into a folder of that name.\n  [ ! -d \"$GL_STATE/$1\" ] || [ -L \"$GL_STATE/$1\" ] || return 1\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  if cat > \"$gl_tmp\" && mv -f \"$gl_tmp\" \"$GL_STATE/$1\"; then return 0; fi\n  rm -f \"$gl_tmp\"\n  return 1\n}\n\n# Reads .gitops-lite/generation into GL_GENERATION. A missing file is generation 0. A damaged\n# one (empty, without its newline, not a number, too long for sh arithmetic) reads as 0 too,\n# and GL_GENERATION_DAMAGE says how: the deploy reports it and writes the file again instead\n# of failing on it.\ngl_read_generation() {\n  GL_GENERATION=0 GL_GENERATION_DAMAGE=\n  if [ ! -e \"$GL_STATE/generation\" ]; then GL_GENERATION_DAMAGE=missing; return 0; fi\n  # The dot keeps the trailing newline that command substitution strips.\n  gl_g=$(cat \"$GL_STATE/generation\" 2>/dev/null; echo .)\n  gl_g=${gl_g%.}\n  case $gl_g in\n    '') GL_GENERATION_DAMAGE=empty; return 0 ;;\n    *\"$GL_NL\") gl_g=${gl_g%\"$GL_NL\"} ;;\n    *) GL_GENERATION_DAMAGE=cut-short; return 0 ;;\n  esac\n  case $gl_g in\n    '' | *[!0-9]* | 0?*) GL_GENERATION_DAMAGE=not-a-number ;;\n    ????????????????*) GL_GENERATION_DAMAGE=too-long ;;\n    *) GL_GENERATION=$gl_g ;;\n  esac\n}\n\n# Appends one line to audit.log; after a line cut short (a full disk, a killed write) it starts\n# a new line, so the entry is not glued onto the broken one.\ngl_audit() {\n  gl_state_file audit.log || return 1\n  if [ -s \"$GL_STATE/audit.log\" ] && [ -n \"$(tail -c 1 \"$GL_STATE/audit.log\")\" ]; then\n    echo >> \"$GL_STATE/audit.log\" || return 1\n  fi\n  printf '%s\\n' \"$1\" >> \"$GL_STATE/audit.log\"\n}\n\n# The VM's env files, base64, one line each: the runner masks every value in them before it\n# shows a line from the VM (compose's and docker's errors quote them). Read in place: nothing\n# is copied. Arguments: the env_file paths of the compose files (relative to remote-dir).\ngl_env_files() {\n  gl_event section envfiles\n  for gl_e in \"$GL_DIR/.env\" \"$@\"; do\n    case $gl_e in /*) ;; *) gl_e=\"$GL_DIR/$gl_e\" ;; esac\n    if [ -f \"$gl_e\" ]; then head -c 1048576 \"$gl_e\" | base64 | tr -d '\\n'; echo; fi\n  done\n  # .<service>.env files stay on the VM by convention; any name (spaces too) is read whole.\n  find \"$GL_DIR\" -maxdepth 1 -name '.?*.env' -exec sh -c \\\n    'for f; do if [ -f \"$f\" ]; then head -c 1048576 \"$f\" | base64 | tr -d \"\\n\"; echo; fi; done' gitops-lite {} + 2>/dev/null\n  return 0\n}\n\ngl_sha256() { sha256sum < \"$1\" 2>/dev/null | awk '{ print $1 }'; }\n\n# One line per path: sha256:<hex>, dir, other, missing or unreadable.\ngl_digest() {\n  for gl_p in \"$@\"; do\n    if [ -f \"$gl_p\" ]; then\n      gl_d=$(gl_sha256 \"$gl_p\")\n      if [ -n \"$gl_d\" ]; then echo \"sha256:$gl_d\"; else echo unreadable; fi\n    elif [ -d \"$gl_p\" ]; then echo dir\n    elif [ -e \"$gl_p\" ]; then echo other\n    else echo missing\n    fi\n  done\n}\n\n# stdin (base64) -> $GL_STAGE/$1\ngl_stage_file() {\n  mkdir -p \"$GL_STAGE/$(dirname \"$1\")\" && base64 -d > \"$GL_STAGE/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STAGE/$1\"\n}\n\n# Fails when docker cannot list or inspect them: \"no containers\" would plan every service as new.\ngl_containers() {\n  gl_ids=$(gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\") || return 1\n  [ -n \"$gl_ids\" ] || return 0\n  gl_docker inspect --format \"$GL_CONTAINER_FORMAT\" $gl_ids 2>/dev/null\n  # 1: a container went away between ps and inspect (the others are printed); more is an error.\n  [ $? -le 1 ]\n}\n\ngl_service_ids() {\n  gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" \\\n    --filter \"label=com.docker.compose.service=$1\" --filter \"label=com.docker.compose.oneoff=False\"\n}\n\n# The containers a health wait or a log dump looks at: GL_WATCH (the new containers of a\n# start-first rollout) when set, else every container of the service.\ngl_watch_ids() {\n  if [ -n \"$GL_WATCH\" ]; then printf '%s\\n' $GL_WATCH; else gl_service_ids \"$1\"; fi\n}\n\n# --- inspection: read-only; files are staged in a temporary directory --------------------\n\ngl_inspect_begin() {\n  gl_check_host\n  GL_STAGE=$(mktemp -d) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"mktemp -d failed on the host\"\n  trap 'rm -rf \"$GL_STAGE\"' EXIT\n}\n\ngl_inspect_report() {\n  gl_check_links\n  gl_env_files \"$@\"\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot enter $GL_STAGE\"\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_format='--format json'; else gl_format=; fi\n  gl_project config $gl_format > \"$GL_STAGE/.gitops-lite-config\" || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose rejected the files (its message is above)\"\n  gl_project config --hash '*' > \"$GL_STAGE/.gitops-lite-hashes\" || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose could not hash the services (its message is above)\"\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  gl_event section compose\n  echo \"$GL_COMPOSE\"\n  gl_compose version --short 2>/dev/null | head -n 1\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  gl_read_generation\n  echo \"$GL_GENERATION\"\n  case $GL_GENERATION_DAMAGE in '') ;; missing) echo missing ;; *) echo \"damaged $GL_GENERATION_DAMAGE\" ;; esac\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo # compose v2 ends its JSON without a newline\n  gl_event section hashes\n  cat \"$GL_STAGE/.gitops-lite-hashes\"\n  gl_event section containers\n  gl_containers || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------\n\ngl_apply_begin() {\n  # The registry logins, from the bootstrap's pipe (see DETACHED_BOOTSTRAP): kept in memory only.\n  IFS= read -r GL_LOGINS || GL_LOGINS=\n  GL_DOCKER_CONFIG=\n  exec < /dev/null\n  gl_check_host\n  gl_check_links\n  GL_RUN=\"$GL_STATE/runs/$GL_RUN_ID\"\n  mkdir -p \"$GL_RUN/new\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_RUN\"\n  gl_secure_state\n  GL_STAGE=\"$GL_RUN/new\"\n  gl_state_file lock || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_STATE/lock\"\n  gl_lock -x\n  gl_event phase locked\n  gl_started=$(date +%s)\n  printf '%s\\n' \"$GL_OWNER\" | gl_state_write lock.owner\n  # However this script ends, the next run waiting for the lock must not be told we hold it,\n  # and the registry credentials must not stay on disk. A signal ends it through the EXIT trap.\n  trap 'rm -f \"$GL_STATE/lock.owner\"; gl_logout' EXIT\n  trap 'exit \"$GL_EXIT_INTERRUPTED\"' INT TERM\n  gl_read_generation\n  if [ \"$GL_GENERATION\" != \"$GL_EXPECT_GENERATION\" ]; then\n    gl_event stale \"$GL_GENERATION\"\n    exit \"$GL_EXIT_STALE_PLAN\"\n  fi\n  echo $((GL_GENERATION + 1)) | gl_state_write generation || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STATE/generation\"\n  # Keep the last 10 runs (logs and backups of replaced files).\n  # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'\n  ls -1t \"$GL_STATE/runs\" | tail -n +11 | while IFS= read -r gl_old; do rm -rf \"$GL_STATE/runs/$gl_old\"; done\n}\n\n# stdin (base64) -> $GL_RUN/$1\ngl_put() { base64 -d > \"$GL_RUN/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_RUN/$1\"; }\n\ngl_is_secret_file() {\n  case $(basename \"$1\") in .env | .*.env) return 0 ;; esac\n  return 1\n}\n\n# Files the swap and the restore never touch: the VM's secrets, and the host's own records\n# under .gitops-lite/ (the lock, the record, the append-only audit log).\ngl_is_kept_file() {\n  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac\n  gl_is_secret_file \"$1\"\n}\n\n# Logs in to each registry of GL_LOGINS (words: host, base64 username, base64 password, ...)\n# with a Docker config of its own in a private temporary folder (mktemp -d: mode 0700, outside\n# remote-dir), never the user's ~/.docker. The password goes to docker on a pipe, never in argv.\ngl_login() {\n  [ -n \"$GL_LOGINS\" ] || return 0\n  gl_event phase login\n  GL_DOCKER_CONFIG=$(mktemp -d) || return 1\n  set -- $GL_LOGINS\n  GL_LOGINS=\n  while [ $# -ge 3 ]; do\n    gl_out=\n    gl_user=$(printf '%s' \"$2\" | base64 -d) &&\n      gl_out=$(printf '%s' \"$3\" | base64 -d | DOCKER_CONFIG=$GL_DOCKER_CONFIG $GL_TIMEOUT docker login --username \"$gl_user\" --password-stdin \"$1\" 2>&1) || {\n      printf '%s\\n' \"$gl_out\" >&2\n      gl_event login-failed \"$1\"\n      return 1\n    }\n    shift 3\n  done\n}\n\n# The credentials are needed only by the pull: removed right after it (and by the EXIT trap).\ngl_logout() {\n  [ -z \"$GL_DOCKER_CONFIG\" ] || rm -rf \"$GL_DOCKER_CONFIG\"\n  GL_DOCKER_CONFIG=\n}\n\ngl_pull() {\n  [ \"$GL_PULL\" = 1 ] || return 0\n  [ \"$GL_FULL\" = 1 ] || [ $# -gt 0 ] || return 0\n  gl_login || { gl_logout; return 1; }\n  gl_event phase pull\n  (\n    if [ -n \"$GL_DOCKER_CONFIG\" ]; then export DOCKER_CONFIG=\"$GL_DOCKER_CONFIG\"; fi\n    # `--`: service names are never read as options (both compose binaries accept it).\n    cd \"$GL_STAGE\" && gl_project pull --quiet -- \"$@\"\n  )\n  gl_pull_rc=$?\n  gl_logout\n  return $gl_pull_rc\n}\n\n# Runs a service's pre-deploy command once with its new image and the service's environment\n# (compose run, no dependencies started, no TTY, bounded by command-timeout), with the new files\n# in place. A failure puts the previous files back and stops before any service is recreated.\ngl_pre_deploy() {\n  gl_service=$1\n  shift\n  gl_event pre-deploy \"$gl_service\"\n  gl_name=\"$GL_PROJECT-$gl_service-pre-deploy-$GL_RUN_ID\"\n  (cd \"$GL_DIR\" && gl_project run --rm --no-deps -T --name \"$gl_name\" -- \"$gl_service\" \"$@\")\n  gl_rc=$?\n  # A timeout stops compose, not the container it started.\n  gl_docker rm -f \"$gl_name\" > /dev/null 2>&1\n  [ \"$gl_rc\" = 0 ] && return 0\n  gl_event pre-deploy-failed \"$gl_service\" \"$gl_rc\"\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n}\n\n# Backs up what will be replaced, then renames each staged file into place (atomic per file),\n# listing in $GL_RUN/swapped each file it changed. A failure names the file (swap-failed).\ngl_swap() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase swap\n  mkdir -p \"$GL_RUN/old\" && : > \"$GL_RUN/old.absent\" && : > \"$GL_RUN/swapped\" || return 1\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_DIR/$gl_f\" ]; then\n      mkdir -p \"$GL_RUN/old/$(dirname \"$gl_f\")\" && cp -p \"$GL_DIR/$gl_f\" \"$GL_RUN/old/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    else\n      echo \"$gl_f\" >> \"$GL_RUN/old.absent\"\n    fi\n  done\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    # Checked again: a link may have been planted since the inspection.\n    if gl_link=$(gl_first_link \"$gl_f\"); then\n      gl_event refused-link \"$gl_link\"\n      gl_event swap-failed \"$gl_f\"\n      return 1\n    fi\n    mkdir -p \"$GL_DIR/$(dirname \"$gl_f\")\" && mv -f \"$GL_STAGE/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    echo \"$gl_f\" >> \"$GL_RUN/swapped\"\n  done\n}\n\n# Puts back every file the swap changed, and only those; fails, naming each file it could not\n# put back, so a rollback never brings \"the previous version\" up on the new files. The backup\n# is renamed into place: nothing is written at a name in remote-dir where a link could wait.\ngl_restore() {\n  [ -s \"$GL_RUN/swapped\" ] || return 0\n  gl_event phase restore\n  gl_restore_rc=0\n  while IFS= read -r gl_f; do\n    if [ -e \"$GL_RUN/old/$gl_f\" ]; then\n      mv -f \"$GL_RUN/old/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    elif grep -qxF \"$gl_f\" \"$GL_RUN/old.absent\" 2>/dev/null; then\n      rm -f \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    fi\n  done < \"$GL_RUN/swapped\"\n  return $gl_restore_rc\n}\n\n# Recreates the services (stop, then start). A full deploy recreates the whole project, unless\n# start-first services are rolled out apart: then the others are named (orphans are in GL_REMOVE).\ngl_up() {\n  if [ \"$GL_FULL\" = 1 ] && [ -z \"$GL_START_FIRST\" ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --remove-orphans --force-recreate)\n  elif [ $# -gt 0 ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --no-deps --force-recreate -- \"$@\")\n  fi\n}\n\ngl_remove_services() {\n  for gl_s in \"$@\"; do\n    gl_ids=$(gl_service_ids \"$gl_s\")\n    [ -z \"$gl_ids\" ] || gl_docker rm -f $gl_ids >/dev/null\n  done\n}\n\n# Arguments are pairs: service container-id. Tries every container; each failed removal is\n# reported (docker's message, then a remove-failed event naming the service) and makes it fail.\ngl_remove_containers() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  while [ $# -ge 2 ]; do\n    if ! gl_docker rm -f \"$2\" >/dev/null; then\n      gl_event remove-failed \"$1\"\n      gl_rc=1\n    fi\n    shift 2\n  done\n  return \"$gl_rc\"\n}\n\n# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed\ngl_status() {\n  gl_ids=$(gl_watch_ids \"$1\") || { echo \"2 docker-error -\"; return; }\n  [ -n \"$gl_ids\" ] || { echo \"3 no-container -\"; return; }\n  gl_rank=0 gl_detail=healthy gl_sig=\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker inspect --format \"$GL_STATUS_FORMAT\" \"$gl_id\" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }\n    set -- $gl_line\n    case $1/$2 in\n      running/healthy) ;;\n      running/unhealthy) echo \"3 unhealthy -\"; return ;;\n      running/starting) gl_rank=2 gl_detail=starting ;;\n      running/none)\n        gl_sig=\"$gl_sig$gl_id:$5:$6,\"\n        if [ \"$gl_rank\" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;\n      exited/* | dead/*)\n        case $4/$3 in\n          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished\n          no./* | ./*) echo \"3 exited($3) -\"; return ;;\n          *) gl_rank=2 gl_detail=\"restarting\" ;;\n        esac ;;\n      *) gl_rank=2 gl_detail=\"$1/$2\" ;;\n    esac\n  done\n  echo \"$gl_rank $gl_detail $gl_sig-\"\n}\n\n# Waits until every service is healthy (healthcheck) or has run unchanged for\n# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it\n# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.\ngl_wait_healthy() {\n  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot\n  # hold the wait far past health-timeout; a call that times out counts as \"not ready yet\".\n  gl_saved_timeout=$GL_TIMEOUT\n  [ -z \"$GL_TIMEOUT\" ] || GL_TIMEOUT=\"timeout $GL_POLL_SECONDS\"\n  gl_poll_healthy \"$@\"\n  gl_poll_rc=$?\n  GL_TIMEOUT=$gl_saved_timeout\n  return $gl_poll_rc\n}\n\ngl_poll_healthy() {\n  gl_services=\"$*\"\n  [ -n \"$gl_services\" ] || return 0\n  # A rollout's wait for its new containers is told by its own events.\n  [ -n \"$GL_WATCH\" ] || gl_event phase health \"$gl_services\"\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_dir=$(mktemp -d) || return 1\n  while :; do\n    gl_pending=\n    gl_i=0\n    for gl_s in $gl_services; do\n      gl_i=$((gl_i + 1))\n      # shellcheck disable=SC2046 # gl_status prints three words\n      set -- $(gl_status \"$gl_s\")\n      if [ \"$(cat \"$gl_dir/$gl_i.last\" 2>/dev/null)\" != \"$2\" ]; then\n        echo \"$2\" > \"$gl_dir/$gl_i.last\"\n        gl_event health \"$gl_s\" \"$2\"\n      fi\n      case $1 in\n        0) ;;\n        1)\n          gl_now=$(date +%s)\n          if [ \"$(sed -n 1p \"$gl_dir/$gl_i.sig\" 2>/dev/null)\" = \"$3\" ]; then\n            if [ $((gl_now - $(sed -n 2p \"$gl_dir/$gl_i.sig\"))) -lt \"$GL_STEADY_SECONDS\" ]; then gl_pending=\"$gl_pending $gl_s\"; fi\n          else\n            printf '%s\\n%s\\n' \"$3\" \"$gl_now\" > \"$gl_dir/$gl_i.sig\"\n            gl_pending=\"$gl_pending $gl_s\"\n          fi ;;\n        2) gl_pending=\"$gl_pending $gl_s\" ;;\n        *)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"$2\"\n          rm -rf \"$gl_dir\"\n          return 1 ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      [ -n \"$GL_WATCH\" ] || gl_event phase healthy\n      rm -rf \"$gl_dir\"\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-ready-after-$GL_HEALTH_TIMEOUT-s\"; done\n      rm -rf \"$gl_dir\"\n      return 1\n    fi\n    # Sub-second: a healthcheck that passes just after a poll should not cost a whole second.\n    sleep 0.5\n  done\n}\n\ngl_show_logs() {\n  [ -n \"$1\" ] || return 0\n  for gl_id in $(gl_watch_ids \"$1\"); do\n    gl_logs=$(gl_docker logs --tail \"$GL_LOG_LINES\" \"$gl_id\" 2>&1)\n    if [ -n \"$gl_logs\" ]; then\n      echo \"Last $GL_LOG_LINES log lines of $1 (container $(echo \"$gl_id\" | cut -c1-12)):\"\n      printf '%s\\n' \"$gl_logs\" | sed 's/^/  | /'\n    else\n      echo \"$1 (container $(echo \"$gl_id\" | cut -c1-12)) logged nothing.\"\n    fi\n    gl_checks=$(gl_docker inspect --format '{{with index .State \"Health\"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' \"$gl_id\" 2>/dev/null | grep -v '^$' | tail -n 5)\n    if [ -n \"$gl_checks\" ]; then\n      echo \"Last healthchecks of $1:\"\n      printf '%s\\n' \"$gl_checks\" | sed 's/^/  | /'\n    fi\n  done\n}\n\n# --- start-first rollouts (deploy.update_config.order: start-first; Compose v2) ---------------\n\n# Holds a created container off its networks' aliases (the service name is one of them), so that\n# name resolves to it only once it is healthy; keeps the aliases in $GL_RUN/aliases.<id>.\ngl_hold() {\n  # shellcheck disable=SC2016 # a Go template, for docker\n  gl_docker inspect --format '{{range $n, $e := .NetworkSettings.Networks}}{{$n}}{{range $e.Aliases}} {{.}}{{end}}{{println}}{{end}}' \"$1\" \\\n    > \"$GL_RUN/aliases.$1\" || return 1\n  while read -r gl_net gl_aliases; do\n    # The default bridge has no aliases, and nothing to hold.\n    [ -n \"$gl_aliases\" ] || continue\n    gl_docker network disconnect \"$gl_net\" \"$1\" && gl_docker network connect \"$gl_net\" \"$1\" || return 1\n  done < \"$GL_RUN/aliases.$1\"\n}\n\n# Gives a held container its aliases back: from now on the service name resolves to it too.\ngl_join() {\n  gl_held=$1\n  while read -r gl_net gl_aliases; do\n    [ -n \"$gl_aliases\" ] || continue\n    set --\n    for gl_alias in $gl_aliases; do set -- \"$@\" --alias \"$gl_alias\"; done\n    gl_docker network disconnect \"$gl_net\" \"$gl_held\" && gl_docker network connect \"$@\" \"$gl_net\" \"$gl_held\" || return 1\n  done < \"$GL_RUN/aliases.$gl_held\"\n}\n\ngl_count() { gl_service_ids \"$1\" | grep -c .; }\n\n# One batch: compose scales the service up by as many containers as are given, without\n# recreating any (the new ones get the new files' configuration), held off the service name;\n# once they are healthy they join it and serve beside the old ones for the monitor time; then\n# each old one is stopped with its grace period (to finish in-flight requests) and removed.\n# Arguments: service grace monitor old-ids... On failure the new ones are left in GL_WATCH.\ngl_batch() {\n  gl_b_service=$1 gl_b_grace=$2 gl_b_monitor=$3\n  shift 3\n  gl_b_old=\"$*\"\n  gl_b_before=\" $(gl_service_ids \"$gl_b_service\" | tr '\\n' ' ')\" || return 1\n  gl_b_scale=$(($(echo \"$gl_b_before\" | wc -w) + $#))\n  (cd \"$GL_DIR\" && gl_project up -d --no-start --no-deps --no-recreate --scale \"$gl_b_service=$gl_b_scale\" -- \"$gl_b_service\") || return 1\n  GL_WATCH=\n  for gl_id in $(gl_service_ids \"$gl_b_service\"); do\n    case $gl_b_before in *\" $gl_id \"*) ;; *) GL_WATCH=\"$GL_WATCH $gl_id\" ;; esac\n  done\n  if [ -z \"$GL_WATCH\" ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" no-new-container\n    return 1\n  fi\n  for gl_id in $GL_WATCH; do\n    gl_hold \"$gl_id\" && gl_docker start \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" started \"$(echo $GL_WATCH | wc -w)\"\n  gl_wait_healthy \"$gl_b_service\" || return 1\n  for gl_id in $GL_WATCH; do gl_join \"$gl_id\" || return 1; done\n  gl_event start-first \"$gl_b_service\" serving \"$gl_b_monitor\"\n  sleep \"$gl_b_monitor\"\n  # shellcheck disable=SC2046 # gl_status prints three words\n  set -- $(gl_status \"$gl_b_service\")\n  if [ \"$1\" = 3 ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" \"$2\"\n    return 1\n  fi\n  GL_WATCH=\n  for gl_id in $gl_b_old; do\n    # -t: --time on older docker clients, --timeout on newer ones.\n    gl_docker stop -t \"$gl_b_grace\" \"$gl_id\" > /dev/null\n    gl_docker rm -f \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" retired \"$(echo $gl_b_old | wc -w)\" \"$gl_b_grace\"\n}\n\n# Replaces the given containers of a service start-first, `parallelism` at a time (0: all at\n# once) with `delay` seconds between batches, then leaves the service at `replicas` containers.\n# Arguments: service replicas parallelism delay monitor grace old-ids...\ngl_replace() {\n  gl_r_service=$1 gl_r_replicas=$2 gl_r_parallelism=$3 gl_r_delay=$4 gl_r_monitor=$5 gl_r_grace=$6\n  shift 6\n  [ \"$gl_r_parallelism\" -gt 0 ] || gl_r_parallelism=$#\n  gl_r_first=1\n  while [ $# -gt 0 ]; do\n    [ \"$gl_r_first\" = 1 ] || sleep \"$gl_r_delay\"\n    gl_r_first=0\n    gl_r_batch=\n    gl_n=0\n    while [ $# -gt 0 ] && [ \"$gl_n\" -lt \"$gl_r_parallelism\" ]; do\n      gl_r_batch=\"$gl_r_batch $1\"\n      gl_n=$((gl_n + 1))\n      shift\n    done\n    gl_r_rest=\"$*\"\n    gl_batch \"$gl_r_service\" \"$gl_r_grace\" \"$gl_r_monitor\" $gl_r_batch || return 1\n    set -- $gl_r_rest\n  done\n  # A first deploy, or a changed replica count: compose adds (or removes) the difference.\n  gl_n=$(gl_count \"$gl_r_service\")\n  [ \"$gl_n\" != \"$gl_r_replicas\" ] || return 0\n  (cd \"$GL_DIR\" && gl_project up -d --no-deps --no-recreate --scale \"$gl_r_service=$gl_r_replicas\" -- \"$gl_r_service\") &&\n    gl_wait_healthy \"$gl_r_service\"\n}\n\n# Rolls out each start-first service (GL_START_FIRST: service replicas parallelism delay monitor\n# grace, repeated), keeping its containers from before in $GL_RUN/before.<service>.\ngl_start_first() {\n  set -- $GL_START_FIRST\n  while [ $# -ge 6 ]; do\n    gl_service_ids \"$1\" > \"$GL_RUN/before.$1\" || return 1\n    gl_event phase start-first \"$1\"\n    # shellcheck disable=SC2046 # container ids, one word each\n    gl_replace \"$1\" \"$2\" \"$3\" \"$4\" \"$5\" \"$6\" $(cat \"$GL_RUN/before.$1\") || return 1\n    shift 6\n  done\n}\n\n# The rollback of gl_start_first, start-first again: with the previous files back, the\n# containers this run created are replaced by previous-version ones, as many as there were.\n# A new container that failed (GL_WATCH) is removed first: it never served.\ngl_start_first_back() {\n  [ -z \"$GL_WATCH\" ] || gl_docker rm -f $GL_WATCH > /dev/null\n  GL_WATCH=\n  set -- $GL_START_FIRST\n  gl_rc=0\n  while [ $# -ge 6 ]; do\n    # No file: not reached. An empty one: a new service, which gl_remove_services removes.\n    if [ -s \"$GL_RUN/before.$1\" ]; then\n      gl_created=\n      for gl_id in $(gl_service_ids \"$1\"); do\n        grep -qxF \"$gl_id\" \"$GL_RUN/before.$1\" || gl_created=\"$gl_created $gl_id\"\n      done\n      if [ -n \"$gl_created\" ]; then\n        gl_event phase start-first \"$1\"\n        gl_replace \"$1\" \"$(grep -c . \"$GL_RUN/before.$1\")\" \"$3\" \"$4\" \"$5\" \"$6\" $gl_created || gl_rc=1\n      fi\n    fi\n    shift 6\n  done\n  return $gl_rc\n}\n\ngl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' \"$1\" ;; esac; }\n\n# The record of what is deployed: the header and unchanged services' lines from the client,\n# then each deployed service's line from the client (with the config hash its inspection saw)\n# completed by the label compose put on the container it created.\ngl_write_record() {\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in \"$@\"; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_c=\n      for gl_id in $(gl_service_ids \"$gl_s\"); do\n        gl_c=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.config-hash\"}}' \"$gl_id\" 2>/dev/null)\n        break\n      done\n      printf '%s,\"containerHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_c\")\"\n    done\n  } > \"$GL_RUN/record\" && gl_state_write state < \"$GL_RUN/record\"\n}\n\ngl_finish() {\n  gl_audit \"$GL_AUDIT,\\\"result\\\":\\\"$1\\\",\\\"durationSeconds\\\":$(($(date +%s) - gl_started))}\" ||\n    printf 'gitops-lite: %s\\n' \"could not append to $GL_STATE/audit.log\" >&2\n  rm -f \"$GL_STATE/lock.owner\"\n  gl_event result \"$1\"\n  exit \"$2\"\n}\n\ngl_apply_main() {\n  if ! gl_pull $GL_DEPLOY; then gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"; fi\n  if ! gl_swap; then\n    gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n    gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n  fi\n  gl_pre_deploy_commands\n  # Start-first services first: when one fails, the recreated ones have not been touched yet.\n  gl_recreated=0\n  if ! gl_start_first; then\n    [ -n \"$GL_FAILED\" ] || gl_event up-failed\n  elif gl_recreated=1 && ! gl_up $GL_RECREATE; then\n    gl_event up-failed\n  elif gl_wait_healthy $GL_RECREATE; then\n    gl_removed=1\n    gl_remove_containers $GL_REMOVE || gl_removed=0\n    if ! gl_write_record $GL_DEPLOY; then\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/state could not be written\" >&2\n      gl_finish deployed-without-record \"$GL_EXIT_DEPLOYED_WITHOUT_RECORD\"\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed \"$GL_EXIT_REMOVE_FAILED\"\n    gl_finish success \"$GL_EXIT_OK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed \"$GL_EXIT_FAILED_NO_ROLLBACK\"\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_remove_services $GL_NEW_SERVICES\n  gl_rolled_back=1\n  gl_start_first_back || gl_rolled_back=0\n  if [ \"$gl_rolled_back\" = 1 ] && { [ \"$gl_recreated\" = 0 ] || { gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; }; }; then\n    gl_finish rolled-back \"$GL_EXIT_ROLLED_BACK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n}\n";
-/** Whole-stack operations, run after REMOTE_LIBRARY: listing stacks (mode: list) and removing one (mode: remove). */
-const STACKS_LIBRARY = "# shellcheck shell=sh\n# Whole stacks, run after lib.sh: listing the stacks under a folder (mode: list) and removing one\n# (mode: remove). The GL_* variables (GL_DIR, GL_STATE, ...) and gl_* functions are lib.sh's.\n# Lists are space-separated words split on purpose where they are used unquoted (set -f is on).\n# shellcheck disable=SC2086,SC2153\n\n# --- list: the record header of each stack in a folder directly under remote-dir ---------------\n# Events: `stack <folder>`, each followed by that stack's record header (one JSON line). Only\n# reads: a stack whose record a removal took away is no longer listed.\ngl_list_main() {\n  [ -d \"$GL_DIR\" ] || { gl_event result none; exit \"$GL_EXIT_OK\"; }\n  set +f\n  for gl_state in \"$GL_DIR\"/*/.gitops-lite/state; do\n    [ -f \"$gl_state\" ] || continue\n    gl_event stack \"$(dirname \"$(dirname \"$gl_state\")\")\"\n    head -n 1 \"$gl_state\"\n  done\n  set -f\n  gl_event result listed\n}\n\n# --- remove: take a whole project down --------------------------------------------------------\n# Besides lib.sh's variables it reads GL_DRY_RUN (1: only say what would go), GL_REMOVE_VOLUMES (1: named volumes go too),\n# GL_OWNER and GL_AUDIT (as the apply does). Events, one per line after GL_MARK:\n#   container <service> <name> | network <name> | volume <name> <remove|keep> | file <path> | state <dir>\n#   refused <project-elsewhere|other-project> <detail> | skipped <path> | remove-failed <kind> <name>\n#   phase <locked|stop|files> | result <absent|dry-run|removed|partly-removed>\n# Exit codes: GL_EXIT_OK done (or nothing there), GL_EXIT_PARTLY_REMOVED something could not be\n# removed, GL_EXIT_REMOVE_REFUSED refused.\n\n# The project's containers (id), networks and volumes (name), found by compose's labels.\ngl_project_containers() { gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\ngl_project_objects() { gl_docker \"$1\" ls --format '{{.Name}}' --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\n\n# The paths the last deploy uploaded, from the record's header: relative, made of [A-Za-z0-9._/-]\n# only (the client refuses any other upload), so they are read with sed, not a JSON parser.\ngl_recorded_files() {\n  sed -n '1s/.*\"files\":{\\([^}]*\\)}.*/\\1/p' \"$GL_STATE/state\" 2>/dev/null | tr ',' '\\n' |\n    sed -n 's/^\"\\([A-Za-z0-9._/-]*\\)\":.*/\\1/p'\n}\n\n# True when no folder between remote-dir and the file is a symbolic link (the file itself may\n# be one: rm removes the link, never its target).\ngl_no_link_on_the_way() { ! gl_first_link \"$(dirname \"$1\")\" > /dev/null; }\n\n# Refuses (GL_EXIT_REMOVE_REFUSED) when remote-dir holds another project, or the named one runs from elsewhere.\ngl_remove_check() {\n  gl_recorded=$(sed -n '1s/.*\"project\":\"\\([a-z0-9_-]*\\)\".*/\\1/p' \"$GL_STATE/state\" 2>/dev/null)\n  if [ -n \"$gl_recorded\" ] && [ \"$gl_recorded\" != \"$GL_PROJECT\" ]; then\n    gl_event refused other-project \"$gl_recorded\"\n    exit \"$GL_EXIT_REMOVE_REFUSED\"\n  fi\n  gl_real=$(cd \"$GL_DIR\" 2>/dev/null && pwd -P) || gl_real=$GL_DIR\n  for gl_id in $(gl_project_containers); do\n    gl_wd=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.project.working_dir\"}}' \"$gl_id\" 2>/dev/null) || continue\n    if [ \"$gl_wd\" != \"$GL_DIR\" ] && [ \"$gl_wd\" != \"$gl_real\" ]; then\n      gl_event refused project-elsewhere \"$gl_wd\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n  for gl_wd in \"$GL_DIR\" \"$gl_real\"; do\n    gl_other=$(gl_docker ps -a --filter \"label=com.docker.compose.project.working_dir=$gl_wd\" --format '{{.Label \"com.docker.compose.project\"}}' |\n      grep -vxF \"$GL_PROJECT\" | head -n 1)\n    if [ -n \"$gl_other\" ]; then\n      gl_event refused other-project \"$gl_other\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n}\n\ngl_remove_main() {\n  gl_check_host\n  gl_started=$(date +%s)\n  if [ -L \"$GL_DIR\" ] || [ -L \"$GL_STATE\" ]; then\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR or $GL_STATE is a symbolic link: nothing is removed through a link\"\n  fi\n  if [ -e \"$GL_DIR\" ] && [ ! -d \"$GL_DIR\" ]; then gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR is not a directory\"; fi\n  if [ -d \"$GL_STATE\" ]; then\n    if [ \"$GL_DRY_RUN\" = 1 ]; then\n      if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n    else\n      gl_state_file lock || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_STATE/lock\"\n      gl_lock -x\n      gl_event phase locked\n      printf '%s\\n' \"$GL_OWNER\" | gl_state_write lock.owner\n      trap 'rm -f \"$GL_STATE/lock.owner\"' EXIT\n    fi\n  fi\n  gl_remove_check\n  gl_ids=$(gl_project_containers) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_networks=$(gl_project_objects network) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the networks of project $GL_PROJECT\"\n  gl_volumes=$(gl_project_objects volume) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the volumes of project $GL_PROJECT\"\n  gl_files=$(gl_recorded_files)\n  for gl_id in $gl_ids; do\n    gl_event container \"$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.service\"}} {{.Name}}' \"$gl_id\" 2>/dev/null)\"\n  done\n  for gl_n in $gl_networks; do gl_event network \"$gl_n\"; done\n  for gl_v in $gl_volumes; do\n    if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then gl_event volume \"$gl_v\" remove; else gl_event volume \"$gl_v\" keep; fi\n  done\n  for gl_f in $gl_files; do\n    if ! gl_is_kept_file \"$gl_f\" && { [ -e \"$GL_DIR/$gl_f\" ] || [ -L \"$GL_DIR/$gl_f\" ]; }; then gl_event file \"$gl_f\"; fi\n  done\n  if [ -d \"$GL_STATE\" ]; then gl_event state \"$GL_STATE\"; fi\n  if [ -z \"$gl_ids$gl_networks$gl_files\" ] && [ ! -f \"$GL_STATE/state\" ] && { [ \"$GL_REMOVE_VOLUMES\" != 1 ] || [ -z \"$gl_volumes\" ]; }; then\n    gl_event result absent\n    exit \"$GL_EXIT_OK\"\n  fi\n  [ \"$GL_DRY_RUN\" != 1 ] || { gl_event result dry-run; exit \"$GL_EXIT_OK\"; }\n\n  gl_rc=$GL_EXIT_OK\n  if [ -n \"$gl_ids\" ]; then\n    gl_event phase stop\n    gl_docker stop $gl_ids >/dev/null\n    # -v: the containers' anonymous volumes go with them; named volumes are separate objects.\n    gl_docker rm -f -v $gl_ids >/dev/null || { gl_event remove-failed containers -; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  for gl_n in $gl_networks; do gl_docker network rm \"$gl_n\" >/dev/null || { gl_event remove-failed network \"$gl_n\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then\n    for gl_v in $gl_volumes; do gl_docker volume rm \"$gl_v\" >/dev/null || { gl_event remove-failed volume \"$gl_v\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  fi\n  gl_event phase files\n  for gl_f in $gl_files; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if ! gl_no_link_on_the_way \"$gl_f\"; then gl_event skipped \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; fi\n    rm -f \"$GL_DIR/$gl_f\" || { gl_event remove-failed file \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; }\n    # Folders the upload created, once empty; rmdir never follows a link, nor removes a full folder.\n    gl_d=$(dirname \"$gl_f\")\n    while [ \"$gl_d\" != . ]; do rmdir \"$GL_DIR/$gl_d\" 2>/dev/null || break; gl_d=$(dirname \"$gl_d\"); done\n  done\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ] && [ -d \"$GL_STATE\" ]; then\n    # The state goes, the audit log stays: the stack's history outlives the stack. The lock goes\n    # last; a run waiting for it then finds no record and plans a first deploy.\n    trap - EXIT\n    rm -rf \"$GL_STATE/runs\" \"$GL_STATE/state\" \"$GL_STATE/state.tmp\" \"$GL_STATE/generation\" \"$GL_STATE/lock.owner\" ||\n      { gl_event remove-failed state \"$GL_STATE\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ]; then gl_result=removed; else gl_result=partly-removed; fi\n  if [ -d \"$GL_STATE\" ]; then\n    gl_audit \"$GL_AUDIT,\\\"result\\\":\\\"$gl_result\\\",\\\"durationSeconds\\\":$(($(date +%s) - gl_started))}\" ||\n      printf 'gitops-lite: %s\\n' \"could not append to $GL_STATE/audit.log\" >&2\n    [ \"$gl_rc\" != \"$GL_EXIT_OK\" ] || rm -f \"$GL_STATE/lock\"\n  fi\n  gl_event result \"$gl_result\"\n  exit \"$gl_rc\"\n}\n";
-/** Exit codes of the remote scripts; the library gets them as variables (see exitCodeVariables). */
-const remote_ExitCode = {
-    ok: 0,
-    rolledBack: 10,
-    rollbackFailed: 11,
-    failedBeforeChange: 12,
-    failedNoRollback: 13,
-    /** The services are deployed and healthy, but the record (state) could not be written. */
-    deployedWithoutRecord: 14,
-    /** The services are deployed and healthy, but removing a service gone from the files failed. */
-    removeFailed: 15,
-    /** A removal (mode: remove) left something it could not remove; the record is kept for a rerun. */
-    partlyRemoved: 16,
-    invalidFiles: 65,
-    missingTool: 69,
-    hostError: 70,
-    /** A symbolic link where the deploy would write (the host printed a refused-link event naming it); nothing changed. */
-    refusedLink: 71,
-    lockTimeout: 75,
-    stalePlan: 76,
-    /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
-    removeRefused: 77,
-    /** Stopped by SIGINT or SIGTERM (128 + 15, as shells report it), after its EXIT trap cleaned up. */
-    interrupted: 143
-};
-/** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
-function exitCodeVariables() {
-    return Object.fromEntries(Object.entries(remote_ExitCode).map(([name, code]) => [`GL_EXIT_${name.replace(/[A-Z]/g, '_$&').toUpperCase()}`, String(code)]));
-}
-/** What the library prints after the mark on an event line: `<mark> <event> <words>...`. */
-const remoteEvents = (/* unused pure expression or super */ null && ([
-    'section',
-    'lock-wait',
-    'lock-timeout',
-    'stale',
-    'phase',
-    'health',
-    'failed',
-    'start-first',
-    'swap-failed',
-    'up-failed',
-    'restore-failed',
-    'remove-failed',
-    'refused-link',
-    'login-failed',
-    'pre-deploy',
-    'pre-deploy-failed',
-    'result'
-]));
-/** What stacks.sh prints after the mark: a listing's `stack`, and what a removal finds, does and refuses. */
-const stackEvents = (/* unused pure expression or super */ null && ([
-    'stack',
-    'container',
-    'network',
-    'volume',
-    'file',
-    'state',
-    'refused',
-    'skipped',
-    'remove-failed',
-    'phase',
-    'result'
-]));
-/** The steps of a removal, each announced by a `phase` event. */
-const removePhases = (/* unused pure expression or super */ null && (['locked', 'stop', 'files']));
-/** The steps of an apply, each announced by a `phase` event. */
-const applyPhases = (/* unused pure expression or super */ null && (['locked', 'login', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore']));
-/** The parts of the inspection's output, each after a `section` event. */
-const inspectionSections = (/* unused pure expression or super */ null && ([
-    'envfiles',
-    'compose',
-    'directory',
-    'project',
-    'generation',
-    'config',
-    'hashes',
-    'containers',
-    'record',
-    'files',
-    'end'
-]));
-/** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
-const ATTACHED_BOOTSTRAP = `t=$(mktemp) || exit ${remote_ExitCode.hostError}; cat > "$t" || exit ${remote_ExitCode.hostError}; ` + 'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r';
-/**
- * Reads the registry logins from stdin (lines up to an empty one, see registryLoginLines), saves
- * the rest, the script, to $1/apply.sh and runs it detached from the SSH session, so a dropped
- * connection never leaves a half-done deploy: the host finishes it (or rolls back) and releases
- * the lock. The logins reach the apply on a pipe, so they are never written to a file here.
- * Meanwhile the log is streamed back; the exit code is the script's.
- */
-const DETACHED_BOOTSTRAP = [
-    'd=$1',
-    'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
-    'c=',
-    'while IFS= read -r l && [ -n "$l" ]; do c="$c $l"; done',
-    // $d is <remote-dir>/.gitops-lite/runs/<id>: $r the runs folder, $s the state folder.
-    'r=${d%/*}; s=${r%/*}',
-    'mkdir -p "${s%/*}/." || exit ' + remote_ExitCode.hostError,
-    // Never through a link (see gl_check_links in lib.sh, which names it).
-    'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit ' + remote_ExitCode.refusedLink + '; fi',
-    // A fresh folder per apply: a second script written into a running one's folder would be read by it.
-    // The state folder is the deploy user's alone, and so is the log (it holds compose's messages).
-    '(umask 077 && mkdir -p "$r" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log") || exit ' + remote_ExitCode.hostError,
-    `printf '%s\n' "$c" | nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 &`,
-    'c=',
-    'n=0',
-    'while :; do',
-    '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',
-    '  t=$(($(wc -l < "$d/log")))',
-    '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
-    `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
-    '  sleep 0.2',
-    'done'
-].join('\n');
 
 // EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8009);
@@ -74016,150 +74663,9 @@ function imageFileOf(service, files) {
     return files[0]?.path ?? '';
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/deploy/scripts.ts
-
-
-
-/**
- * What the apply reads before its script: one line per registry (its host, then the base64 of
- * the username and of the password), then an empty line. The detached bootstrap hands these
- * lines to the apply on a pipe, so credentials are never in the saved script or its log.
- */
-function registryLoginLines(registries) {
-    const base64 = (text) => Buffer.from(text).toString('base64');
-    return (registries
-        .map((r) => {
-        if (!/^[A-Za-z0-9.:-]+$/.test(r.registry))
-            throw new Error(`'${r.registry}' is not a registry host`);
-        return `${r.registry} ${base64(r.username)} ${base64(r.password)}\n`;
-    })
-        .join('') + '\n');
-}
-const wordPattern = /^[A-Za-z0-9._/-]+$/;
-/** A space-separated list the remote library splits into words; each item must be one safe word. */
-function words(items) {
-    for (const item of items)
-        if (!wordPattern.test(item))
-            throw new Error(`'${item}' cannot be passed to the host as one word`);
-    return items.join(' ');
-}
-function base64Lines(content) {
-    return (Buffer.isBuffer(content) ? content : Buffer.from(content)).toString('base64').replace(/.{1,76}/g, '$&\n');
-}
-/**
- * The variables every remote function may read (`extra` adds to or overrides them), then the
- * library: the one place that lists what the library is given (its unit tests start here too).
- */
-function libraryScript(stack, mark, limits, files, extra = {}) {
-    const variables = {
-        ...exitCodeVariables(),
-        GL_MARK: mark,
-        GL_DIR: stack.remoteDir,
-        GL_PROJECT: stack.projectName,
-        GL_COMPOSE_PREF: stack.composeCommand,
-        GL_COMPOSE_FILES: words(stack.composeFiles),
-        GL_FILES: words(files),
-        GL_LOCK_TIMEOUT: String(limits.lockTimeoutSeconds),
-        GL_COMMAND_TIMEOUT: String(limits.commandTimeoutSeconds),
-        GL_HEALTH_TIMEOUT: String(limits.healthTimeoutSeconds),
-        ...extra
-    };
-    const script = new ShellScript();
-    for (const [name, value] of Object.entries(variables))
-        script.assign(name, value);
-    return script.code(REMOTE_LIBRARY);
-}
-/** The command line that runs a script sent on stdin (inspection and digests). */
-const attachedCommand = shellCommand(['sh', '-c', ATTACHED_BOOTSTRAP]);
-/** The command line that runs the apply script detached in `runDir` and streams its log. */
-function detachedCommand(runDir) {
-    return shellCommand(['sh', '-c', DETACHED_BOOTSTRAP, 'gitops-lite', runDir]);
-}
-function runDirOf(remoteDir, runId) {
-    return external_node_path_namespaceObject.posix.join(remoteDir, '.gitops-lite', 'runs', runId);
-}
-/**
- * Round trip 1, read-only: refuses links where the deploy would write, stages the files in a
- * temporary directory, prints the VM's env files (for masking), then reports the compose
- * variant, the project, the resolved config and hashes of the new files, the project's
- * containers, the last deploy's record and the digests of the files now in remote-dir.
- */
-function inspectScript(stack, files, mark, limits, envFiles = []) {
-    const script = libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin');
-    for (const file of files)
-        script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content));
-    // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
-    return script.command(['gl_inspect_report', ...envFiles]).toString();
-}
-/** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
-function digestScript(stack, paths, mark, limits) {
-    return libraryScript(stack, mark, limits, []).command(['gl_digest', ...paths]).toString();
-}
-/** Round trip 3: lock, generation check, pull, swap, up, health wait, record or rollback. */
-function applyScript(input) {
-    const { plan } = input;
-    const changed = plan.files.filter((f) => f.change !== 'same').map((f) => f.path);
-    const prefixes = plan.deploy.map((service) => {
-        const prefix = input.servicePrefixes.get(service);
-        if (prefix === undefined || prefix.includes('\n'))
-            throw new Error(`No single-line record prefix for service '${service}'`);
-        return `${service} ${prefix}\n`;
-    });
-    const script = libraryScript(input.stack, input.mark, input.limits, changed, {
-        // The apply uses what the inspection found, so both run the same compose on the same project.
-        GL_PROJECT: plan.project,
-        GL_COMPOSE_PREF: plan.compose === 'v2' ? 'docker compose' : 'docker-compose',
-        GL_RUN_ID: words([input.runId]),
-        GL_EXPECT_GENERATION: plan.generation,
-        GL_DEPLOY: words(plan.deploy),
-        GL_RECREATE: words(plan.recreate),
-        // Sextuples: service, replicas, parallelism, delay, monitor, stop grace (seconds).
-        GL_START_FIRST: words(plan.startFirst.flatMap((s) => [s.service, ...[s.replicas, s.parallelism, s.delaySeconds, s.monitorSeconds, s.stopGraceSeconds].map(String)])),
-        // Pairs: service, container id (a failed removal names the service).
-        GL_REMOVE: words(plan.removed.flatMap((s) => s.containers.flatMap((id) => [s.service, id]))),
-        GL_NEW_SERVICES: words(plan.newServices),
-        // A rollback recreates these; start-first services are rolled back start-first.
-        GL_PREVIOUS: words(plan.previous.filter((service) => plan.recreate.includes(service))),
-        GL_FULL: plan.full ? '1' : '0',
-        GL_PULL: input.pull ? '1' : '0',
-        GL_ROLLBACK: input.rollback ? '1' : '0',
-        GL_OWNER: input.owner,
-        GL_AUDIT: input.audit
-    }).code('gl_apply_begin');
-    for (const file of input.files)
-        script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content));
-    // The pre-deploy commands, in service order; gl_pre_deploy stops the deploy when one fails.
-    script.code('gl_pre_deploy_commands() {\n  :');
-    for (const service of plan.services)
-        if (service.deploy && service.preDeploy)
-            script.command(['gl_pre_deploy', service.service, ...service.preDeploy]);
-    script.code('}');
-    return script
-        .commandWithInput(['gl_put', 'record.head'], base64Lines(input.recordHead))
-        .commandWithInput(['gl_put', 'record.services'], base64Lines(prefixes.join('')))
-        .code('gl_apply_main')
-        .toString();
-}
-/** One round trip: lock, check that remote-dir holds this project, then list and (unless a dry run) remove it. */
-function removeScript(input) {
-    if (input.stack.projectName === '')
-        throw new Error('removeScript needs the project name');
-    return libraryScript(input.stack, input.mark, input.limits, [], {
-        GL_DRY_RUN: input.dryRun ? '1' : '0',
-        GL_REMOVE_VOLUMES: input.removeVolumes ? '1' : '0',
-        GL_OWNER: input.owner,
-        GL_AUDIT: input.audit
-    })
-        .code(STACKS_LIBRARY)
-        .code('gl_remove_main')
-        .toString();
-}
-/** Read-only: the record header of each stack in a folder directly under remote-dir. */
-function listScript(stack, mark, limits) {
-    return libraryScript(stack, mark, limits, []).code(STACKS_LIBRARY).code('gl_list_main').toString();
-}
-
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/deployer.ts
+
+
 
 
 
@@ -74173,54 +74679,8 @@ function listScript(stack, mark, limits) {
 
 /** How often a plan is made again because another run deployed between inspection and apply. */
 const maxPlanAttempts = 3;
-function newMark() {
+function deployer_newMark() {
     return `@@gitops-lite-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
-}
-function describeOwner(json) {
-    try {
-        const owner = JSON.parse(json);
-        return `run ${owner.runUrl ?? '?'} (by ${owner.actor ?? '?'}, since ${owner.since ?? '?'})`;
-    }
-    catch {
-        return 'another run';
-    }
-}
-function refusedLinkError(host, path) {
-    return new errors_UserError(`On ${host}, ${path} is a symbolic link, and the deploy never writes through one`, {
-        fix: 'Nothing was changed on the host. Whoever can write in remote-dir (a container with a read-write bind mount of it, another user) could point a link anywhere: ' +
-            'replace it with the real file or folder (or remove it), then rerun.'
-    });
-}
-/**
- * Turns a failed round trip into a message saying what to do. It never quotes what the host
- * printed (compose output, container logs): that goes to the log, fenced, and the message,
- * which also reaches the job summary, the plan output and the annotation, points there.
- */
-function remoteError(host, step, result, limits, log, apply) {
-    if (result.code === remote_ExitCode.lockTimeout) {
-        const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? '';
-        return new errors_UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {
-            fix: "Wait for that run to finish (or cancel it) and rerun; raise 'lock-timeout' if deploys often queue."
-        });
-    }
-    // stdout was streamed (apply) or must not be shown (the inspection's holds the resolved config); stderr is shown here.
-    const stderr = result.stderr.trimEnd();
-    if (stderr !== '')
-        log.remote(stderr.split('\n'));
-    const fixes = {
-        [remote_ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
-        [remote_ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
-    };
-    const code = result.code ?? -1;
-    // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
-    const nothingChanged = !apply || [remote_ExitCode.invalidFiles, remote_ExitCode.missingTool, remote_ExitCode.hostError, remote_ExitCode.refusedLink].includes(code);
-    const fallback = nothingChanged
-        ? 'Nothing was changed on the host. Check the message above, then rerun.'
-        : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
-            'Rerun the workflow: it plans against what the host runs now and converges.';
-    return new errors_UserError(`The ${step} on ${host} failed (${result.code === null ? `signal ${result.signal ?? 'unknown'}` : `exit code ${result.code}`}); see the host's output above in the log`, {
-        fix: fixes[code] ?? fallback
-    });
 }
 /** Plans and, unless it is a dry run, applies the deploy on one host. */
 async function deployToHost(shell, options, log) {
@@ -74257,7 +74717,7 @@ async function deployToHost(shell, options, log) {
             return done('unchanged', plan);
         if (unrecordedRestore)
             log.info(`${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores.slice(0, 7)}; recording it`);
-        const mark = newMark();
+        const mark = deployer_newMark();
         // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
         const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`;
         const runDir = runDirOf(options.stack.remoteDir, runId);
@@ -74272,22 +74732,8 @@ async function deployToHost(shell, options, log) {
             rollback: options.rollback,
             owner: JSON.stringify({ runUrl: options.run.url, actor: options.run.actor, sha: options.run.sha, since: new Date().toISOString() }),
             recordHead: recordHead(report, plan, options),
-            servicePrefixes: new Map(plan.services
-                .filter((s) => s.deploy)
-                // The hash the inspection computed: the next run's inspection computes it the same way.
-                .map((s) => [s.service, jsonPrefix({ kind: 'service', service: s.service, image: s.newImage, inputs: s.inputs, configHash: report.hashes.get(s.service) ?? '' })])),
-            audit: jsonPrefix({
-                time: new Date().toISOString(),
-                actor: options.run.actor,
-                runUrl: options.run.url,
-                sha: options.run.sha,
-                host: shell.name,
-                project: plan.project,
-                mode: plan.full ? 'full' : 'surgical',
-                services: plan.deploy,
-                removed: plan.removed.map((s) => s.service),
-                ...(options.run.restores && { restores: options.run.restores })
-            })
+            servicePrefixes: servicePrefixes(report, plan),
+            audit: auditPrefix(shell.name, plan, options)
         });
         const events = new EventReader(mark, log, health, removeFailed);
         let result;
@@ -74308,59 +74754,23 @@ async function deployToHost(shell, options, log) {
             }));
         }
         events.flush();
-        switch (result.code) {
-            case remote_ExitCode.ok:
-                return done('deployed', plan);
-            case remote_ExitCode.stalePlan:
-                if (attempt >= maxPlanAttempts) {
-                    return done('failed', plan, new errors_UserError(`Other runs kept deploying to ${shell.name}; planned ${attempt} times without applying`, { fix: 'Rerun the workflow.' }));
-                }
-                log.info(`Another run deployed to ${shell.name} since this run looked; planning again`);
-                continue;
-            case remote_ExitCode.rolledBack: {
-                const record = trustedRecord(report);
-                const error = new errors_UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
-                    fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
-                });
-                return {
-                    ...done('rolled-back', plan, error),
-                    rollback: { services: rolledBackServices(plan, record, events.failedServices), restoredCommit: record?.header.sha ?? '' }
-                };
-            }
-            case remote_ExitCode.rollbackFailed:
-                return done('failed', plan, events.restoreFailed.length > 0
-                    ? new errors_UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`, {
-                        fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
-                    })
-                    : new errors_UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
-                        fix: `The host needs attention: its previous files are back in place; see the log lines above and ${runDir}/log on the host.`
-                    }));
-            case remote_ExitCode.refusedLink:
-                if (events.refusedLink !== undefined)
-                    return done('failed', plan, refusedLinkError(shell.name, events.refusedLink));
-                return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }));
-            case remote_ExitCode.failedBeforeChange:
-                return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, {
-                    fix: events.failureFix ?? 'See the output above (a failed pull is the usual cause), fix it and rerun.'
-                }));
-            case remote_ExitCode.deployedWithoutRecord:
-                return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed and healthy, but the deploy record (${plan.directory}/.gitops-lite/state) could not be written`, {
-                    fix: "See the host's message above (a full disk or lost write permission are the usual causes) and fix it. " +
-                        'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.' +
-                        (removeFailed.length > 0 ? ` The containers of ${removeFailed.join(', ')} (gone from the compose files) could not be removed either.` : '')
-                }));
-            case remote_ExitCode.removeFailed:
-                return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed and healthy, but the containers of ${removeFailed.join(', ') || 'a service'} (gone from the compose files) could not be removed`, { fix: "See docker's message above, fix the cause on the host, and rerun: the next run removes them again." }));
-            case remote_ExitCode.failedNoRollback:
-                return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, { fix: 'See the service log lines above.' }));
-            default:
-                return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }));
+        const verdict = applyVerdict(result, { host: shell.name, directory: plan.directory, runDir, events, removeFailed, limits, log });
+        if (verdict !== 'stale-plan' && verdict.result === 'rolled-back') {
+            const record = trustedRecord(report);
+            const rollback = { services: rolledBackServices(plan, record, events.failedServices), restoredCommit: record?.header.sha ?? '' };
+            return { ...done(verdict.result, plan, verdict.error), rollback };
         }
+        if (verdict !== 'stale-plan')
+            return done(verdict.result, plan, verdict.error);
+        if (attempt >= maxPlanAttempts) {
+            return done('failed', plan, new errors_UserError(`Other runs kept deploying to ${shell.name}; planned ${attempt} times without applying`, { fix: 'Rerun the workflow.' }));
+        }
+        log.info(`Another run deployed to ${shell.name} since this run looked; planning again`);
     }
 }
 async function inspectAndPlan(shell, options, log) {
     const { stack, limits, files } = options;
-    const mark = newMark();
+    const mark = deployer_newMark();
     const envFiles = [...new Set([...options.envFiles.values()].flat())];
     const inspected = await shell.exec(attachedCommand, {
         stdin: inspectScript(stack, files, mark, limits, envFiles),
@@ -74383,7 +74793,7 @@ async function inspectAndPlan(shell, options, log) {
     const paths = pathsToDigest(report, files, options.envFiles);
     const hostDigests = new Map();
     if (paths.length > 0) {
-        const digestMark = newMark();
+        const digestMark = deployer_newMark();
         const digested = await shell.exec(attachedCommand, { stdin: digestScript(stack, paths, digestMark, limits), timeoutMs: limits.commandTimeoutSeconds * 1000 });
         if (digested.code !== 0)
             throw remoteError(shell.name, 'digest of the files services read', digested, limits, log);
@@ -74394,369 +74804,6 @@ async function inspectAndPlan(shell, options, log) {
     for (const line of formatPlan(shell.name, plan))
         log.info(line);
     return { report, plan };
-}
-/** The record header and the lines of services this run does not touch. */
-function recordHead(report, plan, options) {
-    const header = {
-        kind: 'deploy',
-        schema: RECORD_SCHEMA,
-        sha: options.run.sha,
-        time: new Date().toISOString(),
-        runUrl: options.run.url,
-        actor: options.run.actor,
-        project: plan.project,
-        compose: plan.compose,
-        files: Object.fromEntries(options.files.map((f) => [f.path, f.digest])),
-        topLevel: report.model.topLevel
-    };
-    const trusted = report.record?.header.project === plan.project && report.record.header.compose === plan.compose ? report.record : undefined;
-    const kept = [];
-    for (const service of plan.services) {
-        if (service.deploy || service.change === 'removed')
-            continue;
-        const previous = trusted?.services.get(service.service);
-        if (previous)
-            kept.push(previous);
-        else if (service.change === 'unchanged') {
-            const container = report.containers.find((c) => c.service === service.service && !c.oneoff);
-            kept.push({
-                kind: 'service',
-                service: service.service,
-                image: service.newImage,
-                inputs: service.inputs,
-                configHash: report.hashes.get(service.service) ?? '',
-                containerHash: container?.configHash ?? ''
-            });
-        }
-    }
-    return [header, ...kept].map((line) => JSON.stringify(line)).join('\n') + '\n';
-}
-/** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
-class EventReader {
-    mark;
-    log;
-    health;
-    removeFailed;
-    failure;
-    /** A symbolic link the host refused to write through. */
-    refusedLink;
-    /** What to do about `failure`, when the event that set it says. */
-    failureFix;
-    /** Services whose health wait failed before the rollback began. */
-    failedServices = [];
-    /** Files the rollback could not put back. */
-    restoreFailed = [];
-    buffer = '';
-    rollingBack = false;
-    /** The last lines the host printed since the last event: a failed pre-deploy command's output. */
-    recent = [];
-    constructor(mark, log, health, removeFailed = []) {
-        this.mark = mark;
-        this.log = log;
-        this.health = health;
-        this.removeFailed = removeFailed;
-    }
-    push(text) {
-        this.buffer += text;
-        const lines = this.buffer.split('\n');
-        this.buffer = lines.pop() ?? '';
-        this.handle(lines);
-    }
-    flush() {
-        if (this.buffer !== '')
-            this.handle([this.buffer]);
-        this.buffer = '';
-    }
-    handle(lines) {
-        const plain = [];
-        for (const line of lines) {
-            if (!line.startsWith(`${this.mark} `)) {
-                plain.push(line);
-                this.recent = [...this.recent, line].slice(-recentLines);
-                continue;
-            }
-            if (plain.length > 0)
-                this.log.remote(plain.splice(0));
-            this.event(line.slice(this.mark.length + 1));
-            this.recent = [];
-        }
-        if (plain.length > 0)
-            this.log.remote(plain);
-    }
-    event(text) {
-        const [kind, ...rest] = text.split(' ');
-        const [subject, state] = rest;
-        // Typed so that every case is an event lib.sh prints; anything else goes to the default.
-        switch (kind) {
-            case 'phase':
-                if (subject === 'rollback')
-                    this.rollingBack = true;
-                if (subject === 'start-first') {
-                    this.log.info(this.rollingBack ? `Bringing the previous version of ${state} back, start-first` : `Replacing ${state} start-first`);
-                    break;
-                }
-                this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`);
-                break;
-            case 'health':
-                this.health[subject] = state;
-                this.log.info(`  ${subject}: ${state}`);
-                break;
-            case 'failed':
-                if (!this.rollingBack)
-                    this.failedServices.push(subject);
-                this.health[subject] = state;
-                this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`;
-                this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`);
-                break;
-            case 'start-first':
-                this.log.info(`  ${subject}: ${startFirstMessage(rest.slice(1))}`);
-                break;
-            case 'restore-failed':
-                this.restoreFailed.push(subject);
-                this.log.warning(`${subject}: could not be put back from the backup`);
-                break;
-            case 'remove-failed':
-                if (!this.removeFailed.includes(subject))
-                    this.removeFailed.push(subject);
-                this.log.warning(`${subject}: removing its container failed`);
-                break;
-            case 'pre-deploy':
-                this.log.info(`Running the pre-deploy command of ${subject} with its new image`);
-                break;
-            case 'pre-deploy-failed': {
-                const how = state === '124' ? `timed out (command-timeout)` : `exited with code ${state}`;
-                const last = this.recent.filter((line) => line.trim() !== '');
-                this.failure ??=
-                    `the pre-deploy command of ${subject} ${how}` +
-                        (last.length > 0 ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}` : ' and printed nothing');
-                this.failureFix ??= `Fix the command (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and no container was changed.`;
-                this.log.warning(`${subject}: the pre-deploy command ${how}`);
-                break;
-            }
-            case 'login-failed':
-                this.failure ??= `the login to the registry ${subject} failed (docker's message is above)`;
-                this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`;
-                break;
-            case 'swap-failed':
-                this.failure ??= `the new ${subject} could not be put in place (the host's message is above)`;
-                break;
-            case 'refused-link':
-                this.refusedLink ??= rest.join(' ');
-                this.log.warning(`${rest.join(' ')} is a symbolic link: the deploy does not write through it`);
-                break;
-            case 'up-failed':
-                this.failure ??= 'compose could not recreate the services (its message is above)';
-                break;
-            case 'lock-wait':
-                this.log.info(`Waiting for the deploy lock, held by ${describeOwner(rest.join(' '))}`);
-                break;
-            case 'stale':
-            case 'result':
-                break;
-            default:
-                this.log.info(text);
-        }
-    }
-}
-/** How many lines of a failed pre-deploy command's output its error quotes. */
-const recentLines = 10;
-/** A start-first rollout's progress: `started N`, `serving MONITOR`, `retired N GRACE`. */
-function startFirstMessage([step, count, grace]) {
-    switch (step) {
-        case 'started':
-            return `started ${count} new container(s) beside the old one(s), kept off the service name until healthy`;
-        case 'serving':
-            return `healthy; new and old containers serve side by side for ${count} s`;
-        case 'retired':
-            return `stopped ${count} old container(s) (stop grace period ${grace} s) and removed them`;
-        default:
-            return step;
-    }
-}
-const rollbackMessages = {
-    up: 'Bringing the previous version back',
-    health: 'Waiting for the previous version to be healthy',
-    healthy: 'The previous version is healthy'
-};
-const phaseMessages = {
-    locked: 'Took the deploy lock',
-    login: 'Logging in to the registries (a Docker config only this deploy uses)',
-    pull: 'Pulling the new images',
-    swap: 'Putting the new files in place',
-    // Named with its service by the event reader.
-    'start-first': 'Replacing a service start-first',
-    up: 'Recreating the services',
-    health: 'Waiting for the services to be healthy',
-    healthy: 'All deployed services are healthy',
-    remove: 'Removing the services gone from the compose files',
-    rollback: 'Rolling back: restoring the previous files and services',
-    restore: 'Restoring the previous files'
-};
-
-;// CONCATENATED MODULE: ./packages/core/src/deploy/stacks.ts
-
-
-
-
-
-
-
-function stacks_newMark() {
-    return `@@gitops-lite-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
-}
-/** Reads the record of each stack in a folder directly under remote-dir; changes nothing. */
-async function listStacks(shell, options, log) {
-    const started = Date.now();
-    const mark = stacks_newMark();
-    const done = (result, extra = {}) => ({ host: shell.name, result, health: {}, durationMs: Date.now() - started, ...extra });
-    let result;
-    try {
-        result = await shell.exec(attachedCommand, { stdin: listScript(options.stack, mark, options.limits), timeoutMs: options.limits.commandTimeoutSeconds * 1000 });
-    }
-    catch (error) {
-        if (!(error instanceof ConnectionLostError))
-            throw error;
-        return done('failed', { error: new errors_UserError(`${error.message} while listing the stacks`, { fix: 'Rerun the workflow.' }) });
-    }
-    if (result.code !== remote_ExitCode.ok)
-        return done('failed', { error: remoteError(shell.name, 'listing', result, options.limits, log) });
-    const stacks = [];
-    let folder;
-    for (const line of result.stdout.split('\n')) {
-        if (line.startsWith(`${mark} stack `)) {
-            folder = line.slice(`${mark} stack `.length);
-            continue;
-        }
-        // The line after `stack <folder>` is its record's header; a record that is not ours is skipped.
-        const header = folder === undefined ? undefined : parseRecord(line)?.header;
-        if (folder !== undefined && header) {
-            stacks.push({ remoteDir: folder, project: header.project, sha: header.sha, time: header.time, actor: header.actor, runUrl: header.runUrl });
-        }
-        folder = undefined;
-    }
-    log.info(`Stacks under ${options.stack.remoteDir} on ${shell.name}: ${stacks.map((s) => `${s.project} (${s.remoteDir})`).join(', ') || 'none'}`);
-    return done('listed', { stacks });
-}
-/** The removal as log lines. */
-function formatRemoval(host, removal, dryRun) {
-    const list = (items) => items.join(', ') || 'none';
-    const volumes = (removed) => removal.volumes.filter((v) => v.removed === removed).map((v) => v.name);
-    return [
-        `${dryRun ? 'Would remove' : 'Removing'} project ${removal.project} from ${host}:`,
-        `  containers: ${list(removal.containers.map((c) => `${c.service} (${c.name})`))}`,
-        `  networks: ${list(removal.networks)}`,
-        `  volumes: ${list(volumes(true))}${volumes(false).length > 0 ? `; kept (remove-volumes is false): ${volumes(false).join(', ')}` : ''}`,
-        `  uploaded files: ${list(removal.files)}`,
-        `  state folder: ${removal.state ? `${removal.state} (its audit.log stays)` : 'none'}`
-    ];
-}
-/** Takes the project in remote-dir down completely on one host, or says what would go. */
-async function removeFromHost(shell, options, log) {
-    const started = Date.now();
-    const { stack, limits, run } = options;
-    const project = stack.projectName;
-    const removal = { project, containers: [], networks: [], volumes: [], files: [], failed: [] };
-    const done = (result, error) => ({ host: shell.name, result, health: {}, removal, error, durationMs: Date.now() - started });
-    const mark = stacks_newMark();
-    const script = removeScript({
-        stack,
-        mark,
-        limits,
-        dryRun: options.dryRun,
-        removeVolumes: options.removeVolumes,
-        owner: JSON.stringify({ runUrl: run.url, actor: run.actor, sha: run.sha, since: new Date().toISOString() }),
-        audit: jsonPrefix({
-            time: new Date().toISOString(),
-            actor: run.actor,
-            runUrl: run.url,
-            sha: run.sha,
-            host: shell.name,
-            project,
-            mode: 'remove',
-            services: [],
-            removed: [],
-            removeVolumes: options.removeVolumes
-        })
-    });
-    let result;
-    try {
-        result = await shell.exec(attachedCommand, { stdin: script, timeoutMs: (limits.lockTimeoutSeconds + 4 * limits.commandTimeoutSeconds + 60) * 1000 });
-    }
-    catch (error) {
-        if (!(error instanceof ConnectionLostError))
-            throw error;
-        return done('failed', new errors_UserError(`${error.message} while removing project ${project}`, { fix: 'Rerun the workflow: a removal picks up what is left.' }));
-    }
-    let refusal;
-    let outcome = '';
-    const shown = [];
-    for (const line of result.stdout.split('\n')) {
-        if (!line.startsWith(`${mark} `)) {
-            if (line !== '')
-                shown.push(line);
-            continue;
-        }
-        const [event, first = '', ...rest] = line.slice(mark.length + 1).split(' ');
-        const kind = event;
-        const second = rest.join(' ');
-        switch (kind) {
-            case 'container':
-                removal.containers.push({ service: first, name: second.replace(/^\//, '') });
-                break;
-            case 'network':
-                removal.networks.push(first);
-                break;
-            case 'volume':
-                removal.volumes.push({ name: first, removed: second === 'remove' });
-                break;
-            case 'file':
-                removal.files.push(first);
-                break;
-            case 'state':
-                removal.state = [first, second].filter(Boolean).join(' ');
-                break;
-            case 'refused':
-                refusal = { kind: first, detail: second };
-                break;
-            case 'skipped':
-                removal.failed.push(`${first} (a folder on its path is a symbolic link)`);
-                break;
-            case 'remove-failed':
-                removal.failed.push(second === '-' ? first : `${first} ${second}`);
-                break;
-            case 'result':
-                outcome = first;
-                break;
-        }
-    }
-    if (shown.length > 0)
-        log.remote(shown);
-    if (refusal) {
-        const message = refusal.kind === 'project-elsewhere'
-            ? `The project '${project}' on ${shell.name} runs from ${refusal.detail}, not from ${stack.remoteDir}`
-            : `${stack.remoteDir} on ${shell.name} holds the project '${refusal.detail}', not '${project}'`;
-        return done('failed', new errors_UserError(message, {
-            fix: "Nothing was removed. Check 'remote-dir' and 'project-name': a removal takes down only the project that remote-dir holds."
-        }));
-    }
-    if (result.code !== remote_ExitCode.ok && result.code !== remote_ExitCode.partlyRemoved)
-        return done('failed', remoteError(shell.name, 'removal', result, limits, log));
-    if (outcome === 'absent') {
-        log.info(`Nothing to remove: ${shell.name} runs no project ${project} and ${stack.remoteDir} holds no record of it`);
-        return done('unchanged');
-    }
-    for (const line of formatRemoval(shell.name, removal, options.dryRun))
-        log.info(line);
-    if (options.dryRun)
-        return done('dry-run');
-    if (result.code === remote_ExitCode.partlyRemoved) {
-        if (result.stderr.trim() !== '')
-            log.remote(result.stderr.trimEnd().split('\n'));
-        return done('failed', new errors_UserError(`The removal of project ${project} on ${shell.name} could not remove: ${removal.failed.join(', ')}`, {
-            fix: 'See the messages above, fix the cause on the host and rerun: the record is kept until everything is gone, so the rerun removes the rest.'
-        }));
-    }
-    return done('removed');
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/process.ts
@@ -74916,6 +74963,22 @@ class GitCommandManager {
         const detail = `${result.stdout}\n${result.stderr}`.trim();
         return { status: movedPattern.test(detail) ? 'moved' : 'failed', detail };
     }
+}
+
+;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/host-log.ts
+
+/**
+ * Progress lines, prefixed with the host when there are several. Host output is fenced with
+ * ::stop-commands:: so nothing a container logs can act as a workflow command.
+ */
+function hostLog(target, hostCount) {
+    const prefix = hostCount > 1 ? `[${formatTarget(target)}] ` : '';
+    return {
+        info: (message) => log.info(`${prefix}${message}`),
+        warning: (message) => log.warning(`${prefix}${message}`),
+        remote: (lines) => log.fenced(lines, `${prefix}  `),
+        mask: (values) => values.forEach(maskSecret)
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/ssh/private-key.ts
@@ -75153,6 +75216,7 @@ function resolveTemplate(parts, lookup, placeholder = '') {
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/stack-files.ts
+
 
 
 
@@ -75488,162 +75552,9 @@ function readFiles(inputs, workspaceInput) {
     return { files: [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)], folder: (0,external_node_path_namespaceObject.relative)(workspace, base).split(external_node_path_namespaceObject.sep).join('/') };
 }
 
-;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/main.ts
+;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/outcome.ts
 
 
-
-
-
-async function run() {
-    await runAction(async () => {
-        const runner = readRunnerContext();
-        const settings = readSettings(new Inputs(), runner);
-        if (settings.hostKeys.insecure) {
-            log.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
-        }
-        const run = await runInfo(runner);
-        // Before any host is touched: a token that may not create deployments fails here.
-        const deployment = settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined;
-        let outcomes;
-        try {
-            outcomes = await deployHosts(settings.hosts, settings.parallel, {
-                nameOf: formatTarget,
-                connect: (host) => connectTo(host, settings),
-                deploy: (host, session, index) => deployTo(host, session, index, settings, run)
-            });
-        }
-        catch (error) {
-            await deployment?.finish('error', 'The deploy stopped on an unexpected error; see the run log');
-            throw error;
-        }
-        await deployment?.finish(...deploymentResult(outcomes));
-        for (const outcome of outcomes)
-            if (outcome.result === 'skipped')
-                log.info(`${outcome.host}: skipped, ${outcome.reason}`);
-        await report(outcomes, settings, run);
-        const failure = failureOf(outcomes);
-        if (failure !== undefined) {
-            // Several hosts failed, one of them by a bug: keep its stack for the debug log.
-            for (const o of outcomes)
-                if (o.unexpected instanceof Error && o.unexpected !== failure && o.unexpected.stack)
-                    log.debug(o.unexpected.stack);
-            throw failure;
-        }
-    });
-}
-/** Creates the GitHub deployment of the commit and marks it in progress. */
-function startDeploymentOf(report, run) {
-    const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl });
-    return startDeployment(client, report.target, { sha: run.sha, description: `ssh-surgical-deploy by ${run.actor}`, logUrl: run.url, environmentUrl: report.environmentUrl });
-}
-/** success when every host is deployed or unchanged, failure when a host was rolled back, error otherwise. */
-function deploymentResult(outcomes) {
-    const hosts = (result) => outcomes.filter((o) => o.result === result).map((o) => o.host);
-    if (outcomes.every((o) => o.result === 'deployed' || o.result === 'unchanged')) {
-        const deployed = [...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))].sort();
-        return ['success', deployed.length > 0 ? `Deployed ${deployed.join(', ')}` : 'Nothing to change'];
-    }
-    const failed = hosts('failed');
-    if (failed.length > 0)
-        return ['error', `The deploy to ${failed.join(', ')} failed; see the run log`];
-    return ['failure', `Rolled back on ${hosts('rolled-back').join(', ')}: the new version did not become healthy`];
-}
-function hostLogFor(target, settings) {
-    return hostLog(settings.hosts.length > 1 ? `[${formatTarget(target)}] ` : '');
-}
-async function connectTo(target, settings) {
-    const log = hostLogFor(target, settings);
-    log.info(`Connecting to ${formatTarget(target)}`);
-    const session = await SshSession.connect({
-        target,
-        privateKey: settings.privateKey,
-        passphrase: settings.passphrase,
-        hostKeys: settings.hostKeys,
-        proxy: settings.proxy,
-        connectTimeoutMs: settings.connectTimeoutMs,
-        log: (message) => log.warning(message)
-    });
-    log.info(`Connected to ${formatTarget(target)}`);
-    return session;
-}
-async function deployTo(target, connected, index, settings, run) {
-    const started = Date.now();
-    let session = connected;
-    try {
-        // One at a time, a host's connection waits while the hosts before it deploy; it may have dropped.
-        if (!session.isOpen)
-            session = await connectTo(target, settings);
-        const limits = {
-            lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
-            commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
-            healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
-        };
-        if (settings.mode === 'remove') {
-            const options = { stack: settings.stack, removeVolumes: settings.removeVolumes, dryRun: settings.dryRun, limits, run };
-            return await removeFromHost(session, options, hostLogFor(target, settings));
-        }
-        if (settings.mode === 'list')
-            return await listStacks(session, { stack: settings.stack, limits }, hostLogFor(target, settings));
-        return await deployToHost(session, {
-            stack: settings.stack,
-            files: settings.files,
-            envFiles: settings.envFiles,
-            preDeploy: settings.preDeploy,
-            registries: settings.registries,
-            mode: settings.mode,
-            services: settings.services,
-            pull: settings.pull,
-            rollback: settings.rollback,
-            dryRun: settings.dryRun,
-            limits,
-            // Per host, so two hosts that share a disk never share a run folder.
-            run: { ...run, id: `${run.id}-${index}` }
-        }, hostLogFor(target, settings));
-    }
-    catch (error) {
-        if (!(error instanceof errors_UserError))
-            throw error;
-        return { host: formatTarget(target), result: 'failed', health: {}, error, durationMs: Date.now() - started };
-    }
-    finally {
-        if (session !== connected)
-            session.close();
-    }
-}
-/**
- * Progress lines, prefixed with the host when there are several. Host output is fenced with
- * ::stop-commands:: so nothing a container logs can act as a workflow command.
- */
-function hostLog(prefix) {
-    return {
-        info: (message) => log.info(`${prefix}${message}`),
-        warning: (message) => log.warning(`${prefix}${message}`),
-        remote: (lines) => log.fenced(lines, `${prefix}  `),
-        mask: (values) => values.forEach(maskSecret)
-    };
-}
-/**
- * The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than
- * GITHUB_SHA), with the failed commit it writes back when it is the commit of a rollback.
- */
-async function runInfo(runner) {
-    const git = new GitCommandManager(runner.workspace);
-    const head = await git.exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined);
-    const trailer = await git
-        .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], { allowFailure: true })
-        .catch(() => undefined);
-    const restores = trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined;
-    const runId = runner.runId || '0';
-    const attempt = runner.runAttempt || '1';
-    const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`;
-    return {
-        id: `${runId}-${attempt}-${Date.now().toString(36)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
-        url,
-        actor: runner.actor || 'unknown',
-        sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha,
-        ...(restores && { restores })
-    };
-}
 function union(outcomes, pick) {
     const names = new Set();
     for (const outcome of outcomes)
@@ -75668,48 +75579,68 @@ function rolledBackImages(outcomes, settings, run) {
         }))
         : []);
 }
-async function report(outcomes, settings, run) {
+/** The step's outputs, by name, from what happened on each host and the images that went back. */
+function deployOutputs(outcomes, rolledBack) {
     const deployedServices = (o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : []);
-    setOutput('deployed', union(outcomes, deployedServices));
-    setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)));
-    setOutput('removed', union(outcomes, (o) => {
-        if (o.result === 'removed')
-            return (o.removal?.containers ?? []).map((c) => c.service);
-        return o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : [];
-    }));
-    setOutput('stacks', JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack })))));
-    setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')));
-    setOutput('rolled-back-images', JSON.stringify(rolledBackImages(outcomes, settings, run)));
-    setOutput('plan', JSON.stringify(Object.fromEntries(outcomes.map((o) => [
-        o.host,
-        {
-            result: o.result,
-            ...(o.plan && {
-                project: o.plan.project,
-                compose: o.plan.compose,
-                mode: o.plan.full ? 'full' : 'surgical',
-                ...(o.plan.fullReason && { fullReason: o.plan.fullReason }),
-                services: o.plan.services.map((s) => ({
-                    service: s.service,
-                    change: s.change,
-                    deploy: s.deploy,
-                    ...(s.deploy && s.strategy && { strategy: s.strategy }),
-                    reasons: s.reasons,
-                    ...(s.oldImage && { oldImage: s.oldImage }),
-                    ...(s.newImage && { newImage: s.newImage }),
-                    ...(s.preDeploy && { preDeploy: s.preDeploy })
-                })),
-                files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
-            }),
-            ...(o.removal && { removal: o.removal }),
-            ...(o.error && { error: o.error.message }),
-            ...(o.result === 'skipped' && { reason: o.reason })
-        }
-    ]))));
-    await writeSummary(outcomes, settings);
+    return {
+        deployed: union(outcomes, deployedServices),
+        drifted: union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)),
+        removed: union(outcomes, (o) => {
+            if (o.result === 'removed')
+                return (o.removal?.containers ?? []).map((c) => c.service);
+            return o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : [];
+        }),
+        stacks: JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack })))),
+        'rolled-back': String(outcomes.some((o) => o.result === 'rolled-back')),
+        'rolled-back-images': JSON.stringify(rolledBack),
+        plan: JSON.stringify(Object.fromEntries(outcomes.map((o) => [o.host, planOutput(o)])))
+    };
 }
-async function writeSummary(outcomes, settings) {
-    const summary = summary_summary.addHeading(`ssh-surgical-deploy${settings.dryRun ? ' (dry run)' : ''}`, 2);
+/** One host's entry in the `plan` output. */
+function planOutput(o) {
+    return {
+        result: o.result,
+        ...(o.plan && {
+            project: o.plan.project,
+            compose: o.plan.compose,
+            mode: o.plan.full ? 'full' : 'surgical',
+            ...(o.plan.fullReason && { fullReason: o.plan.fullReason }),
+            services: o.plan.services.map((s) => ({
+                service: s.service,
+                change: s.change,
+                deploy: s.deploy,
+                ...(s.deploy && s.strategy && { strategy: s.strategy }),
+                reasons: s.reasons,
+                ...(s.oldImage && { oldImage: s.oldImage }),
+                ...(s.newImage && { newImage: s.newImage }),
+                ...(s.preDeploy && { preDeploy: s.preDeploy })
+            })),
+            files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
+        }),
+        ...(o.removal && { removal: o.removal }),
+        ...(o.error && { error: o.error.message }),
+        ...(o.result === 'skipped' && { reason: o.reason })
+    };
+}
+/** The GitHub deployment's end: success when every host is deployed or unchanged, failure when a host was rolled back, error otherwise. */
+function deploymentResult(outcomes) {
+    const hosts = (result) => outcomes.filter((o) => o.result === result).map((o) => o.host);
+    if (outcomes.every((o) => o.result === 'deployed' || o.result === 'unchanged')) {
+        const deployed = [...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))].sort();
+        return ['success', deployed.length > 0 ? `Deployed ${deployed.join(', ')}` : 'Nothing to change'];
+    }
+    const failed = hosts('failed');
+    if (failed.length > 0)
+        return ['error', `The deploy to ${failed.join(', ')} failed; see the run log`];
+    return ['failure', `Rolled back on ${hosts('rolled-back').join(', ')}: the new version did not become healthy`];
+}
+
+;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/report.ts
+
+
+/** The job summary: per host, its result, why it failed, what a removal took down or a listing found, and its services. */
+async function writeSummary(outcomes, dryRun) {
+    const summary = summary_summary.addHeading(`ssh-surgical-deploy${dryRun ? ' (dry run)' : ''}`, 2);
     for (const outcome of outcomes) {
         const seconds = `${(outcome.durationMs / 1000).toFixed(1)} s`;
         summary.addHeading(escapeHtml(`${outcome.host}: ${outcome.result} in ${seconds}`), 3);
@@ -75723,7 +75654,7 @@ async function writeSummary(outcomes, settings) {
             summary.addRaw(`<p>Running again: ${escapeHtml(images.join('; '))}. Output rolled-back-images lists them for bump-image-tag's restore.</p>`, true);
         }
         if (outcome.removal)
-            summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, settings.dryRun).join('\n')));
+            summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, dryRun).join('\n')));
         if (outcome.stacks) {
             const lines = outcome.stacks.map((s) => `${s.project}  ${s.remoteDir}  deployed ${s.time} (${s.sha.slice(0, 7)}) by ${s.actor}`);
             summary.addCodeBlock(escapeHtml(lines.join('\n') || 'No stacks.'));
@@ -75761,6 +75692,140 @@ function serviceResult(outcome, service, deploy, removed) {
     if (outcome.result === 'deployed')
         return health ? `deployed (${health})` : 'deployed';
     return health ? `${outcome.result} (${health})` : outcome.result;
+}
+
+;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/main.ts
+
+
+
+
+
+
+
+async function run() {
+    await runAction(async () => {
+        const runner = readRunnerContext();
+        const settings = readSettings(new Inputs(), runner);
+        if (settings.hostKeys.insecure) {
+            log.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
+        }
+        const run = await runInfo(runner);
+        // Before any host is touched: a token that may not create deployments fails here.
+        const deployment = settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined;
+        let outcomes;
+        try {
+            outcomes = await deployHosts(settings.hosts, settings.parallel, {
+                nameOf: formatTarget,
+                connect: (host) => connectTo(host, settings),
+                deploy: (host, session, index) => deployTo(host, session, index, settings, run)
+            });
+        }
+        catch (error) {
+            await deployment?.finish('error', 'The deploy stopped on an unexpected error; see the run log');
+            throw error;
+        }
+        await deployment?.finish(...deploymentResult(outcomes));
+        for (const outcome of outcomes)
+            if (outcome.result === 'skipped')
+                log.info(`${outcome.host}: skipped, ${outcome.reason}`);
+        for (const [name, value] of Object.entries(deployOutputs(outcomes, rolledBackImages(outcomes, settings, run))))
+            setOutput(name, value);
+        await writeSummary(outcomes, settings.dryRun);
+        const failure = failureOf(outcomes);
+        if (failure !== undefined) {
+            // Several hosts failed, one of them by a bug: keep its stack for the debug log.
+            for (const o of outcomes)
+                if (o.unexpected instanceof Error && o.unexpected !== failure && o.unexpected.stack)
+                    log.debug(o.unexpected.stack);
+            throw failure;
+        }
+    });
+}
+/** Creates the GitHub deployment of the commit and marks it in progress. */
+function startDeploymentOf(report, run) {
+    const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl });
+    return startDeployment(client, report.target, { sha: run.sha, description: `ssh-surgical-deploy by ${run.actor}`, logUrl: run.url, environmentUrl: report.environmentUrl });
+}
+async function connectTo(target, settings) {
+    const log = hostLog(target, settings.hosts.length);
+    log.info(`Connecting to ${formatTarget(target)}`);
+    const session = await SshSession.connect({
+        target,
+        privateKey: settings.privateKey,
+        passphrase: settings.passphrase,
+        hostKeys: settings.hostKeys,
+        proxy: settings.proxy,
+        connectTimeoutMs: settings.connectTimeoutMs,
+        log: (message) => log.warning(message)
+    });
+    log.info(`Connected to ${formatTarget(target)}`);
+    return session;
+}
+async function deployTo(target, connected, index, settings, run) {
+    const started = Date.now();
+    let session = connected;
+    try {
+        // One at a time, a host's connection waits while the hosts before it deploy; it may have dropped.
+        if (!session.isOpen)
+            session = await connectTo(target, settings);
+        const limits = {
+            lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
+            commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
+            healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
+        };
+        if (settings.mode === 'remove') {
+            const options = { stack: settings.stack, removeVolumes: settings.removeVolumes, dryRun: settings.dryRun, limits, run };
+            return await removeFromHost(session, options, hostLog(target, settings.hosts.length));
+        }
+        if (settings.mode === 'list')
+            return await listStacks(session, { stack: settings.stack, limits }, hostLog(target, settings.hosts.length));
+        return await deployToHost(session, {
+            stack: settings.stack,
+            files: settings.files,
+            envFiles: settings.envFiles,
+            preDeploy: settings.preDeploy,
+            registries: settings.registries,
+            mode: settings.mode,
+            services: settings.services,
+            pull: settings.pull,
+            rollback: settings.rollback,
+            dryRun: settings.dryRun,
+            limits,
+            // Per host, so two hosts that share a disk never share a run folder.
+            run: { ...run, id: `${run.id}-${index}` }
+        }, hostLog(target, settings.hosts.length));
+    }
+    catch (error) {
+        if (!(error instanceof errors_UserError))
+            throw error;
+        return { host: formatTarget(target), result: 'failed', health: {}, error, durationMs: Date.now() - started };
+    }
+    finally {
+        if (session !== connected)
+            session.close();
+    }
+}
+/**
+ * The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than
+ * GITHUB_SHA), with the failed commit it writes back when it is the commit of a rollback.
+ */
+async function runInfo(runner) {
+    const git = new GitCommandManager(runner.workspace);
+    const head = await git.exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined);
+    const trailer = await git
+        .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], { allowFailure: true })
+        .catch(() => undefined);
+    const restores = trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined;
+    const runId = runner.runId || '0';
+    const attempt = runner.runAttempt || '1';
+    const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`;
+    return {
+        id: `${runId}-${attempt}-${Date.now().toString(36)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
+        url,
+        actor: runner.actor || 'unknown',
+        sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha,
+        ...(restores && { restores })
+    };
 }
 
 ;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/index.ts
