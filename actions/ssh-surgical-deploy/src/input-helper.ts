@@ -37,6 +37,10 @@ export interface Settings {
   files: StackFile[]
   envFiles: Map<string, string[]>
   mode: 'surgical' | 'full'
+  /** compose: each host runs the stack with Compose; swarm: the first reachable manager deploys it to its swarm. */
+  orchestrator: 'compose' | 'swarm'
+  /** Swarm: remove live services gone from the files (else reported and kept). */
+  prune: boolean
   /** Undefined: computed. */
   services?: string[]
   pull: boolean
@@ -89,6 +93,8 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
     files,
     envFiles: envFilesOf(composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))),
     mode,
+    orchestrator: inputs.oneOf('orchestrator', ['compose', 'swarm'] as const, 'compose'),
+    prune: inputs.boolean('prune'),
     services: services.length > 0 ? [...new Set(services)] : undefined,
     pull: inputs.boolean('pull', true),
     rollback: inputs.boolean('rollback', true),

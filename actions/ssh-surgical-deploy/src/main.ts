@@ -3,10 +3,12 @@ import * as core from '@actions/core'
 import {
   GitCommandManager,
   Inputs,
+  NotAManagerError,
   SshSession,
   UserError,
   deployHosts,
   deployToHost,
+  deployToSwarm,
   failureOf,
   formatTarget,
   imageChange,
@@ -18,6 +20,7 @@ import {
   type Outcome,
   type RunInfo,
   type RunnerContext,
+  type ScriptLimits,
   type SshTarget
 } from '@gitops-lite/core'
 import { readSettings, type Settings } from './input-helper'
@@ -30,11 +33,14 @@ export async function run(): Promise<void> {
       core.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
     const run = await runInfo(runner)
-    const outcomes = await deployHosts(settings.hosts, settings.parallel, {
-      nameOf: formatTarget,
-      connect: (host) => connectTo(host, settings),
-      deploy: (host, session, index) => deployTo(host, session, index, settings, run)
-    })
+    const outcomes: Outcome[] =
+      settings.orchestrator === 'swarm'
+        ? [await deployToManager(settings, run)]
+        : await deployHosts(settings.hosts, settings.parallel, {
+            nameOf: formatTarget,
+            connect: (host) => connectTo(host, settings),
+            deploy: (host, session, index) => deployTo(host, session, index, settings, run)
+          })
     for (const outcome of outcomes) if (outcome.result === 'skipped') core.info(`${outcome.host}: skipped, ${outcome.reason}`)
     await report(outcomes, settings)
     const failure = failureOf(outcomes)
@@ -66,6 +72,73 @@ async function connectTo(target: SshTarget, settings: Settings): Promise<SshSess
   return session
 }
 
+function limitsOf(settings: Settings): ScriptLimits {
+  return {
+    lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
+    commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
+    healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
+  }
+}
+
+/**
+ * orchestrator: swarm. The hosts are managers of one swarm: the first that can be reached and is
+ * a manager deploys the stack; the others are tried in turn only when one cannot.
+ */
+async function deployToManager(settings: Settings, run: RunInfo): Promise<HostOutcome> {
+  const tried: string[] = []
+  for (const target of settings.hosts) {
+    const name = formatTarget(target)
+    const log = hostLogFor(target, settings)
+    let session: SshSession
+    try {
+      session = await connectTo(target, settings)
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error
+      log.warning(`${name}: ${error.message}; trying the next manager`)
+      tried.push(`${name} (${error.message})`)
+      continue
+    }
+    const started = Date.now()
+    try {
+      return await deployToSwarm(
+        session,
+        {
+          stack: settings.stack,
+          files: settings.files,
+          mode: settings.mode,
+          services: settings.services,
+          pull: settings.pull,
+          rollback: settings.rollback,
+          dryRun: settings.dryRun,
+          prune: settings.prune,
+          limits: limitsOf(settings),
+          run
+        },
+        log
+      )
+    } catch (error) {
+      if (error instanceof NotAManagerError && target !== settings.hosts.at(-1)) {
+        log.warning(`${error.message}; trying the next host`)
+        tried.push(`${name} (not a manager)`)
+        continue
+      }
+      if (!(error instanceof UserError)) throw error
+      return { host: name, result: 'failed', health: {}, error, durationMs: Date.now() - started }
+    } finally {
+      session.close()
+    }
+  }
+  return {
+    host: settings.hosts.map(formatTarget).join(', '),
+    result: 'failed',
+    health: {},
+    error: new UserError(`No manager of the swarm could be reached: ${tried.join('; ')}`, {
+      fix: "Check that the managers listed in 'host' are up and that their host keys and the deploy key are right; nothing was changed."
+    }),
+    durationMs: 0
+  }
+}
+
 async function deployTo(target: SshTarget, connected: SshSession, index: number, settings: Settings, run: RunInfo): Promise<HostOutcome> {
   const started = Date.now()
   let session = connected
@@ -83,11 +156,7 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
         pull: settings.pull,
         rollback: settings.rollback,
         dryRun: settings.dryRun,
-        limits: {
-          lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
-          commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
-          healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
-        },
+        limits: limitsOf(settings),
         // Per host, so two hosts that share a disk never share a run folder.
         run: { ...run, id: `${run.id}-${index}` }
       },
@@ -210,6 +279,7 @@ async function writeSummary(outcomes: readonly Outcome[], settings: Settings): P
 
 function serviceResult(outcome: Outcome, service: string, deploy: boolean, removed: boolean): string {
   if (outcome.result === 'skipped' || outcome.result === 'dry-run') return outcome.result
+  if (removed && !outcome.plan?.removed.some((s) => s.service === service)) return 'kept'
   if (removed) return outcome.result !== 'deployed' ? 'kept' : outcome.removeFailed?.includes(service) ? 'removal failed' : 'removed'
   if (!deploy) return 'untouched'
   const health = outcome.health[service]

@@ -58,11 +58,11 @@ export interface HostOutcome {
 /** How often a plan is made again because another run deployed between inspection and apply. */
 const maxPlanAttempts = 3
 
-function newMark(): string {
+export function newMark(): string {
   return `@@gitops-lite-${randomBytes(6).toString('hex')}`
 }
 
-function describeOwner(json: string): string {
+export function describeOwner(json: string): string {
   try {
     const owner = JSON.parse(json) as { runUrl?: string; actor?: string; since?: string }
     return `run ${owner.runUrl ?? '?'} (by ${owner.actor ?? '?'}, since ${owner.since ?? '?'})`
@@ -76,7 +76,7 @@ function describeOwner(json: string): string {
  * printed (compose output, container logs): that goes to the log, fenced, and the message,
  * which also reaches the job summary, the plan output and the annotation, points there.
  */
-function remoteError(host: string, step: string, result: ExecResult, limits: ScriptLimits, log: DeployLog, apply?: { runDir: string }): UserError {
+export function remoteError(host: string, step: string, result: ExecResult, limits: ScriptLimits, log: DeployLog, apply?: { runDir: string }): UserError {
   if (result.code === ExitCode.lockTimeout) {
     const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? ''
     return new UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {
@@ -88,11 +88,13 @@ function remoteError(host: string, step: string, result: ExecResult, limits: Scr
   if (stderr !== '') log.remote(stderr.split('\n'))
   const fixes: Record<number, string> = {
     [ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
-    [ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
+    [ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.',
+    [ExitCode.notManager]: "List a manager of the swarm first in 'host' (docker node ls on a manager shows them), or run 'docker swarm init' on the host."
   }
   const code = result.code ?? -1
   // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
-  const nothingChanged = !apply || code === ExitCode.invalidFiles || code === ExitCode.missingTool || code === ExitCode.hostError
+  const nothingChanged =
+    !apply || code === ExitCode.invalidFiles || code === ExitCode.missingTool || code === ExitCode.hostError || code === ExitCode.notManager
   const fallback = nothingChanged
     ? 'Nothing was changed on the host. Check the message above, then rerun.'
     : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
@@ -302,7 +304,7 @@ function recordHead(report: HostReport, plan: HostPlan, options: DeployOptions):
 }
 
 /** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
-class EventReader {
+export class EventReader {
   failure?: string
   /** Files the rollback could not put back. */
   readonly restoreFailed: string[] = []

@@ -26,12 +26,12 @@ export interface ScriptLimits {
 const wordPattern = /^[A-Za-z0-9._/-]+$/
 
 /** A space-separated list the remote library splits into words; each item must be one safe word. */
-function words(items: readonly string[]): string {
+export function words(items: readonly string[]): string {
   for (const item of items) if (!wordPattern.test(item)) throw new Error(`'${item}' cannot be passed to the host as one word`)
   return items.join(' ')
 }
 
-function base64Lines(content: Buffer | string): string {
+export function base64Lines(content: Buffer | string): string {
   return (Buffer.isBuffer(content) ? content : Buffer.from(content)).toString('base64').replace(/.{1,76}/g, '$&\n')
 }
 
@@ -82,9 +82,13 @@ export function runDirOf(remoteDir: string, runId: string): string {
  * containers, the last deploy's record and the digests of the files now in remote-dir.
  */
 export function inspectScript(stack: StackTarget, files: readonly StackFile[], mark: string, limits: ScriptLimits): string {
-  const script = libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin')
+  return stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin'), files).code('gl_inspect_report').toString()
+}
+
+/** Adds the commands that stage each file (after gl_inspect_begin or gl_apply_begin). */
+export function stagedFilesScript(script: ShellScript, files: readonly StackFile[]): ShellScript {
   for (const file of files) script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content))
-  return script.code('gl_inspect_report').toString()
+  return script
 }
 
 /** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
@@ -144,8 +148,7 @@ export function applyScript(input: ApplyScriptInput): string {
     GL_OWNER: input.owner,
     GL_AUDIT: input.audit
   }).code('gl_apply_begin')
-  for (const file of input.files) script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content))
-  return script
+  return stagedFilesScript(script, input.files)
     .commandWithInput(['gl_put', 'record.head'], base64Lines(input.recordHead))
     .commandWithInput(['gl_put', 'record.services'], base64Lines(prefixes.join('')))
     .code('gl_apply_main')

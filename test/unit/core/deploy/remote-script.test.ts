@@ -10,6 +10,7 @@ import {
   DETACHED_BOOTSTRAP,
   ExitCode,
   REMOTE_LIBRARY,
+  SWARM_LIBRARY,
   ShellScript,
   applyPhases,
   applyScript,
@@ -86,8 +87,9 @@ describe('generated scripts', () => {
   })
 })
 
-describe('lib.sh and the TypeScript side', () => {
-  const matches = (pattern: RegExp) => [...new Set([...REMOTE_LIBRARY.matchAll(pattern)].map((m) => m[1]))].sort()
+describe('lib.sh, swarm.sh and the TypeScript side', () => {
+  const libraries = `${REMOTE_LIBRARY}\n${SWARM_LIBRARY}`
+  const matches = (pattern: RegExp) => [...new Set([...libraries.matchAll(pattern)].map((m) => m[1]))].sort()
 
   it('agree on the events, the apply phases and the inspection sections', () => {
     expect(matches(/\bgl_event ([a-z-]+)/g)).toEqual([...remoteEvents].sort())
@@ -98,7 +100,7 @@ describe('lib.sh and the TypeScript side', () => {
   it('agree on the exit codes: the library exits only with the ExitCode variables it is given', () => {
     expect(matches(/\$(GL_EXIT_[A-Z_]+)/g)).toEqual(Object.keys(exitCodeVariables()).sort())
     expect(exitCodeVariables()).toMatchObject({ GL_EXIT_OK: '0', GL_EXIT_ROLLED_BACK: '10', GL_EXIT_STALE_PLAN: '76' })
-    expect(REMOTE_LIBRARY).not.toMatch(/\b(exit|gl_fail|gl_finish [a-z-]+) +[0-9]/)
+    expect(libraries).not.toMatch(/\b(exit|gl_fail|gl_finish [a-z-]+) +[0-9]/)
   })
 })
 

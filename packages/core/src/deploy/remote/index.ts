@@ -10,6 +10,9 @@ import { readFileSync } from 'node:fs'
  */
 export const REMOTE_LIBRARY = readFileSync(new URL('./lib.sh', import.meta.url), 'utf8')
 
+/** The Swarm path's functions (orchestrator: swarm), placed after REMOTE_LIBRARY, whose helpers they use. */
+export const SWARM_LIBRARY = readFileSync(new URL('./swarm.sh', import.meta.url), 'utf8')
+
 /** Exit codes of the remote scripts; the library gets them as variables (see exitCodeVariables). */
 export const ExitCode = {
   ok: 0,
@@ -24,6 +27,8 @@ export const ExitCode = {
   invalidFiles: 65,
   missingTool: 69,
   hostError: 70,
+  /** orchestrator: swarm, and the host's engine is not a Swarm manager. */
+  notManager: 71,
   lockTimeout: 75,
   stalePlan: 76
 } as const
@@ -68,6 +73,8 @@ export const inspectionSections = [
   'containers',
   'record',
   'files',
+  /** The Swarm inspection's live services of the stack. */
+  'services',
   'end'
 ] as const
 export type InspectionSection = (typeof inspectionSections)[number]
