@@ -64744,7 +64744,8 @@ function computePlan(input) {
  * What the host remembers between deploys, under <remote-dir>/.gitops-lite/:
  *   state      JSON lines: one RecordHeader, then one RecordedService per deployed service;
  *              replaced (write + rename) only after a successful deploy.
- *   audit.log  JSON lines, append-only: one AuditEntry (+ result, durationSeconds) per deploy.
+ *   audit.log  JSON lines, append-only: one AuditEntry (+ result, durationSeconds) per deploy
+ *              or removal; a removal (mode: remove) leaves it behind, with the rest of the folder gone.
  */
 const RECORD_SCHEMA = 1;
 /** Parses the state file; undefined when there is none or it is not ours (then nothing is trusted). */
@@ -64796,6 +64797,8 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  * as variables; the events it prints are the words below (a unit test checks lib.sh against them).
  */
 const REMOTE_LIBRARY = "# shellcheck shell=sh\n# Lists (services, files, container ids) are space-separated words split on purpose where they\n# are used unquoted (set -f turns globbing off); `a && b || gl_fail ...` fails when either step does.\n# shellcheck disable=SC2086,SC2015\n# Exit codes are the GL_EXIT_* variables set before the library from ExitCode (index.ts); the\n# words after $GL_MARK on an event line are the ones index.ts lists.\nset -u\nset -f\n# A relative remote-dir is relative to the login's home directory, as scp would take it.\ncase $GL_DIR in /*) ;; *) GL_DIR=\"$HOME/$GL_DIR\" ;; esac\nGL_STATE=\"$GL_DIR/.gitops-lite\"\nGL_CONTAINER_FORMAT='{\"id\":{{json .Id}},\"name\":{{json .Name}},\"service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},\"oneoff\":{{json (index .Config.Labels \"com.docker.compose.oneoff\")}},\"configHash\":{{json (index .Config.Labels \"com.docker.compose.config-hash\")}},\"image\":{{json .Config.Image}},\"state\":{{json .State.Status}},\"health\":{{with index .State \"Health\"}}{{json .Status}}{{else}}null{{end}},\"exitCode\":{{.State.ExitCode}},\"restartPolicy\":{{json .HostConfig.RestartPolicy.Name}}}'\n# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.\n# The restart policy gets a trailing dot so an empty one still makes a word.\nGL_STATUS_FORMAT='{{.State.Status}} {{with index .State \"Health\"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'\nGL_STEADY_SECONDS=5\nGL_POLL_SECONDS=10\nGL_LOG_LINES=40\nGL_FAILED=\nGL_WATCH=\n\ngl_event() { printf '%s %s\\n' \"$GL_MARK\" \"$*\"; }\ngl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\\n' \"$*\" >&2; exit \"$gl_code\"; }\n\n# Tools the deploy needs, and which compose binary runs it.\ngl_check_host() {\n  gl_user=$(id -un 2>/dev/null || echo \"this user\")\n  command -v docker >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker is not installed on the host, or not on the PATH of $gl_user\"\n  # A hung registry or engine must not hold the lock forever.\n  GL_TIMEOUT=\n  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT=\"timeout $GL_COMMAND_TIMEOUT\"; fi\n  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||\n    gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?\"\n  for gl_tool in base64 sha256sum flock mktemp awk; do\n    command -v \"$gl_tool\" >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_tool is not installed on the host\"\n  done\n  case $GL_COMPOSE_PREF in\n    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"'docker compose' (the Compose v2 plugin) does not work on the host\" ;;\n    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker-compose is not installed on the host\" ;;\n    *)\n      if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2\n      elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1\n      else gl_fail \"$GL_EXIT_MISSING_TOOL\" \"neither 'docker compose' nor docker-compose is installed on the host\"\n      fi ;;\n  esac\n}\n\n# Every docker call is bounded by command-timeout (when the host has timeout(1)).\ngl_docker() { $GL_TIMEOUT docker \"$@\"; }\n\ngl_compose() {\n  if [ -n \"$GL_PROJECT\" ]; then set -- -p \"$GL_PROJECT\" \"$@\"; fi\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_docker compose \"$@\"; else $GL_TIMEOUT docker-compose \"$@\"; fi\n}\n\n# Compose with this stack's files, read from the current directory; relative paths in them\n# resolve against the remote directory, where they are deployed.\ngl_project() {\n  gl_n=$#\n  for gl_f in $GL_COMPOSE_FILES; do set -- \"$@\" -f \"$gl_f\"; done\n  while [ \"$gl_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; gl_n=$((gl_n - 1)); done\n  gl_compose --project-directory \"$GL_DIR\" \"$@\"\n}\n\n# The project name: given, else what compose v2 resolved, else compose's default for the directory.\ngl_resolve_project() {\n  [ -n \"$GL_PROJECT\" ] && return 0\n  if [ \"$GL_COMPOSE\" = v2 ]; then\n    GL_PROJECT=$(sed -n 's/^  \"name\": \"\\([a-z0-9_-]*\\)\",*$/\\1/p' \"$1\" | head -n 1)\n  fi\n  if [ -z \"$GL_PROJECT\" ]; then\n    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.\n    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' \"$GL_DIR/.env\" 2>/dev/null | tail -n 1 | tr -d '\"'\"'\"' \\r')\n    [ -n \"$GL_PROJECT\" ] || GL_PROJECT=$(basename \"$GL_DIR\")\n    GL_PROJECT=$(printf '%s' \"$GL_PROJECT\" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')\n  fi\n  [ -n \"$GL_PROJECT\" ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"cannot tell the compose project name for $GL_DIR\"\n}\n\n# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never\n# leaves a stale lock behind. Polls so busybox flock (no -w) works too.\ngl_lock() {\n  exec 9>>\"$GL_STATE/lock\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot open $GL_STATE/lock\"\n  flock -n \"$1\" 9 && return 0\n  gl_event lock-wait \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n  gl_left=$GL_LOCK_TIMEOUT\n  until flock -n \"$1\" 9; do\n    if [ \"$gl_left\" -le 0 ]; then\n      gl_event lock-timeout \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n      exit \"$GL_EXIT_LOCK_TIMEOUT\"\n    fi\n    sleep 1\n    gl_left=$((gl_left - 1))\n  done\n}\n\ngl_sha256() { sha256sum < \"$1\" 2>/dev/null | awk '{ print $1 }'; }\n\n# One line per path: sha256:<hex>, dir, other, missing or unreadable.\ngl_digest() {\n  for gl_p in \"$@\"; do\n    if [ -f \"$gl_p\" ]; then\n      gl_d=$(gl_sha256 \"$gl_p\")\n      if [ -n \"$gl_d\" ]; then echo \"sha256:$gl_d\"; else echo unreadable; fi\n    elif [ -d \"$gl_p\" ]; then echo dir\n    elif [ -e \"$gl_p\" ]; then echo other\n    else echo missing\n    fi\n  done\n}\n\n# stdin (base64) -> $GL_STAGE/$1\ngl_stage_file() {\n  mkdir -p \"$GL_STAGE/$(dirname \"$1\")\" && base64 -d > \"$GL_STAGE/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STAGE/$1\"\n}\n\n# Fails when docker cannot list or inspect them: \"no containers\" would plan every service as new.\ngl_containers() {\n  gl_ids=$(gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\") || return 1\n  [ -n \"$gl_ids\" ] || return 0\n  gl_docker inspect --format \"$GL_CONTAINER_FORMAT\" $gl_ids 2>/dev/null\n  # 1: a container went away between ps and inspect (the others are printed); more is an error.\n  [ $? -le 1 ]\n}\n\ngl_service_ids() {\n  gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" \\\n    --filter \"label=com.docker.compose.service=$1\" --filter \"label=com.docker.compose.oneoff=False\"\n}\n\n# The containers a health wait or a log dump looks at: GL_WATCH (the new containers of a\n# start-first rollout) when set, else every container of the service.\ngl_watch_ids() {\n  if [ -n \"$GL_WATCH\" ]; then printf '%s\\n' $GL_WATCH; else gl_service_ids \"$1\"; fi\n}\n\n# --- inspection: read-only; files are staged in a temporary directory --------------------\n\ngl_inspect_begin() {\n  gl_check_host\n  GL_STAGE=$(mktemp -d) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"mktemp -d failed on the host\"\n  trap 'rm -rf \"$GL_STAGE\"' EXIT\n}\n\ngl_inspect_report() {\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot enter $GL_STAGE\"\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_format='--format json'; else gl_format=; fi\n  gl_project config $gl_format > \"$GL_STAGE/.gitops-lite-config\" || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose rejected the files (its message is above)\"\n  gl_project config --hash '*' > \"$GL_STAGE/.gitops-lite-hashes\" || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose could not hash the services (its message is above)\"\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  gl_event section compose\n  echo \"$GL_COMPOSE\"\n  gl_compose version --short 2>/dev/null | head -n 1\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  cat \"$GL_STATE/generation\" 2>/dev/null || echo 0\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo # compose v2 ends its JSON without a newline\n  gl_event section hashes\n  cat \"$GL_STAGE/.gitops-lite-hashes\"\n  gl_event section containers\n  gl_containers || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------\n\ngl_apply_begin() {\n  gl_check_host\n  GL_RUN=\"$GL_STATE/runs/$GL_RUN_ID\"\n  mkdir -p \"$GL_RUN/new\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_RUN\"\n  GL_STAGE=\"$GL_RUN/new\"\n  gl_lock -x\n  gl_event phase locked\n  gl_started=$(date +%s)\n  printf '%s\\n' \"$GL_OWNER\" > \"$GL_STATE/lock.owner\"\n  # However this script ends, the next run waiting for the lock must not be told we hold it.\n  trap ': > \"$GL_STATE/lock.owner\"' EXIT\n  gl_generation=$(cat \"$GL_STATE/generation\" 2>/dev/null || echo 0)\n  if [ \"$gl_generation\" != \"$GL_EXPECT_GENERATION\" ]; then\n    gl_event stale \"$gl_generation\"\n    exit \"$GL_EXIT_STALE_PLAN\"\n  fi\n  echo $((gl_generation + 1)) > \"$GL_STATE/generation.tmp\" && mv -f \"$GL_STATE/generation.tmp\" \"$GL_STATE/generation\" ||\n    gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STATE/generation\"\n  # Keep the last 10 runs (logs and backups of replaced files).\n  # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'\n  ls -1t \"$GL_STATE/runs\" | tail -n +11 | while IFS= read -r gl_old; do rm -rf \"$GL_STATE/runs/$gl_old\"; done\n}\n\n# stdin (base64) -> $GL_RUN/$1\ngl_put() { base64 -d > \"$GL_RUN/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_RUN/$1\"; }\n\ngl_is_secret_file() {\n  case $(basename \"$1\") in .env | .*.env) return 0 ;; esac\n  return 1\n}\n\n# Files the swap and the restore never touch: the VM's secrets, and the host's own records\n# under .gitops-lite/ (the lock, the record, the append-only audit log).\ngl_is_kept_file() {\n  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac\n  gl_is_secret_file \"$1\"\n}\n\ngl_pull() {\n  [ \"$GL_PULL\" = 1 ] || return 0\n  [ \"$GL_FULL\" = 1 ] || [ $# -gt 0 ] || return 0\n  gl_event phase pull\n  (cd \"$GL_STAGE\" && gl_project pull --quiet \"$@\")\n}\n\n# Backs up what will be replaced, then renames each staged file into place (atomic per file).\ngl_swap() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase swap\n  mkdir -p \"$GL_RUN/old\" && : > \"$GL_RUN/old.absent\" || return 1\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_DIR/$gl_f\" ]; then\n      mkdir -p \"$GL_RUN/old/$(dirname \"$gl_f\")\" && cp -p \"$GL_DIR/$gl_f\" \"$GL_RUN/old/$gl_f\" || return 1\n    else\n      echo \"$gl_f\" >> \"$GL_RUN/old.absent\"\n    fi\n  done\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    mkdir -p \"$GL_DIR/$(dirname \"$gl_f\")\" && mv -f \"$GL_STAGE/$gl_f\" \"$GL_DIR/$gl_f\" || return 1\n  done\n}\n\n# Puts back every file the swap replaced or added; fails, naming each file it could not put\n# back, so a rollback never brings \"the previous version\" up on the new files.\ngl_restore() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase restore\n  gl_restore_rc=0\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_RUN/old/$gl_f\" ]; then\n      cp -p \"$GL_RUN/old/$gl_f\" \"$GL_DIR/$gl_f.gitops-lite-restore\" && mv -f \"$GL_DIR/$gl_f.gitops-lite-restore\" \"$GL_DIR/$gl_f\" ||\n        { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    elif grep -qxF \"$gl_f\" \"$GL_RUN/old.absent\" 2>/dev/null; then\n      rm -f \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    fi\n  done\n  return $gl_restore_rc\n}\n\n# Recreates the services (stop, then start). A full deploy recreates the whole project, unless\n# start-first services are rolled out apart: then the others are named (orphans are in GL_REMOVE).\ngl_up() {\n  if [ \"$GL_FULL\" = 1 ] && [ -z \"$GL_START_FIRST\" ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --remove-orphans --force-recreate)\n  elif [ $# -gt 0 ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --no-deps --force-recreate \"$@\")\n  fi\n}\n\ngl_remove_services() {\n  for gl_s in \"$@\"; do\n    gl_ids=$(gl_service_ids \"$gl_s\")\n    [ -z \"$gl_ids\" ] || gl_docker rm -f $gl_ids >/dev/null\n  done\n}\n\n# Arguments are pairs: service container-id. Tries every container; each failed removal is\n# reported (docker's message, then a remove-failed event naming the service) and makes it fail.\ngl_remove_containers() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  while [ $# -ge 2 ]; do\n    if ! gl_docker rm -f \"$2\" >/dev/null; then\n      gl_event remove-failed \"$1\"\n      gl_rc=1\n    fi\n    shift 2\n  done\n  return \"$gl_rc\"\n}\n\n# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed\ngl_status() {\n  gl_ids=$(gl_watch_ids \"$1\") || { echo \"2 docker-error -\"; return; }\n  [ -n \"$gl_ids\" ] || { echo \"3 no-container -\"; return; }\n  gl_rank=0 gl_detail=healthy gl_sig=\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker inspect --format \"$GL_STATUS_FORMAT\" \"$gl_id\" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }\n    set -- $gl_line\n    case $1/$2 in\n      running/healthy) ;;\n      running/unhealthy) echo \"3 unhealthy -\"; return ;;\n      running/starting) gl_rank=2 gl_detail=starting ;;\n      running/none)\n        gl_sig=\"$gl_sig$gl_id:$5:$6,\"\n        if [ \"$gl_rank\" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;\n      exited/* | dead/*)\n        case $4/$3 in\n          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished\n          no./* | ./*) echo \"3 exited($3) -\"; return ;;\n          *) gl_rank=2 gl_detail=\"restarting\" ;;\n        esac ;;\n      *) gl_rank=2 gl_detail=\"$1/$2\" ;;\n    esac\n  done\n  echo \"$gl_rank $gl_detail $gl_sig-\"\n}\n\n# Waits until every service is healthy (healthcheck) or has run unchanged for\n# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it\n# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.\ngl_wait_healthy() {\n  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot\n  # hold the wait far past health-timeout; a call that times out counts as \"not ready yet\".\n  gl_saved_timeout=$GL_TIMEOUT\n  [ -z \"$GL_TIMEOUT\" ] || GL_TIMEOUT=\"timeout $GL_POLL_SECONDS\"\n  gl_poll_healthy \"$@\"\n  gl_poll_rc=$?\n  GL_TIMEOUT=$gl_saved_timeout\n  return $gl_poll_rc\n}\n\ngl_poll_healthy() {\n  gl_services=\"$*\"\n  [ -n \"$gl_services\" ] || return 0\n  # A rollout's wait for its new containers is told by its own events.\n  [ -n \"$GL_WATCH\" ] || gl_event phase health \"$gl_services\"\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_dir=$(mktemp -d) || return 1\n  while :; do\n    gl_pending=\n    gl_i=0\n    for gl_s in $gl_services; do\n      gl_i=$((gl_i + 1))\n      # shellcheck disable=SC2046 # gl_status prints three words\n      set -- $(gl_status \"$gl_s\")\n      if [ \"$(cat \"$gl_dir/$gl_i.last\" 2>/dev/null)\" != \"$2\" ]; then\n        echo \"$2\" > \"$gl_dir/$gl_i.last\"\n        gl_event health \"$gl_s\" \"$2\"\n      fi\n      case $1 in\n        0) ;;\n        1)\n          gl_now=$(date +%s)\n          if [ \"$(sed -n 1p \"$gl_dir/$gl_i.sig\" 2>/dev/null)\" = \"$3\" ]; then\n            if [ $((gl_now - $(sed -n 2p \"$gl_dir/$gl_i.sig\"))) -lt \"$GL_STEADY_SECONDS\" ]; then gl_pending=\"$gl_pending $gl_s\"; fi\n          else\n            printf '%s\\n%s\\n' \"$3\" \"$gl_now\" > \"$gl_dir/$gl_i.sig\"\n            gl_pending=\"$gl_pending $gl_s\"\n          fi ;;\n        2) gl_pending=\"$gl_pending $gl_s\" ;;\n        *)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"$2\"\n          rm -rf \"$gl_dir\"\n          return 1 ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      [ -n \"$GL_WATCH\" ] || gl_event phase healthy\n      rm -rf \"$gl_dir\"\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-ready-after-$GL_HEALTH_TIMEOUT-s\"; done\n      rm -rf \"$gl_dir\"\n      return 1\n    fi\n    # Sub-second: a healthcheck that passes just after a poll should not cost a whole second.\n    sleep 0.5\n  done\n}\n\ngl_show_logs() {\n  [ -n \"$1\" ] || return 0\n  for gl_id in $(gl_watch_ids \"$1\"); do\n    gl_logs=$(gl_docker logs --tail \"$GL_LOG_LINES\" \"$gl_id\" 2>&1)\n    if [ -n \"$gl_logs\" ]; then\n      echo \"Last $GL_LOG_LINES log lines of $1 (container $(echo \"$gl_id\" | cut -c1-12)):\"\n      printf '%s\\n' \"$gl_logs\" | sed 's/^/  | /'\n    else\n      echo \"$1 (container $(echo \"$gl_id\" | cut -c1-12)) logged nothing.\"\n    fi\n    gl_checks=$(gl_docker inspect --format '{{with index .State \"Health\"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' \"$gl_id\" 2>/dev/null | grep -v '^$' | tail -n 5)\n    if [ -n \"$gl_checks\" ]; then\n      echo \"Last healthchecks of $1:\"\n      printf '%s\\n' \"$gl_checks\" | sed 's/^/  | /'\n    fi\n  done\n}\n\n# --- start-first rollouts (deploy.update_config.order: start-first; Compose v2) ---------------\n\n# Holds a created container off its networks' aliases (the service name is one of them), so that\n# name resolves to it only once it is healthy; keeps the aliases in $GL_RUN/aliases.<id>.\ngl_hold() {\n  # shellcheck disable=SC2016 # a Go template, for docker\n  gl_docker inspect --format '{{range $n, $e := .NetworkSettings.Networks}}{{$n}}{{range $e.Aliases}} {{.}}{{end}}{{println}}{{end}}' \"$1\" \\\n    > \"$GL_RUN/aliases.$1\" || return 1\n  while read -r gl_net gl_aliases; do\n    # The default bridge has no aliases, and nothing to hold.\n    [ -n \"$gl_aliases\" ] || continue\n    gl_docker network disconnect \"$gl_net\" \"$1\" && gl_docker network connect \"$gl_net\" \"$1\" || return 1\n  done < \"$GL_RUN/aliases.$1\"\n}\n\n# Gives a held container its aliases back: from now on the service name resolves to it too.\ngl_join() {\n  gl_held=$1\n  while read -r gl_net gl_aliases; do\n    [ -n \"$gl_aliases\" ] || continue\n    set --\n    for gl_alias in $gl_aliases; do set -- \"$@\" --alias \"$gl_alias\"; done\n    gl_docker network disconnect \"$gl_net\" \"$gl_held\" && gl_docker network connect \"$@\" \"$gl_net\" \"$gl_held\" || return 1\n  done < \"$GL_RUN/aliases.$gl_held\"\n}\n\ngl_count() { gl_service_ids \"$1\" | grep -c .; }\n\n# One batch: compose scales the service up by as many containers as are given, without\n# recreating any (the new ones get the new files' configuration), held off the service name;\n# once they are healthy they join it and serve beside the old ones for the monitor time; then\n# each old one is stopped with its grace period (to finish in-flight requests) and removed.\n# Arguments: service grace monitor old-ids... On failure the new ones are left in GL_WATCH.\ngl_batch() {\n  gl_b_service=$1 gl_b_grace=$2 gl_b_monitor=$3\n  shift 3\n  gl_b_old=\"$*\"\n  gl_b_before=\" $(gl_service_ids \"$gl_b_service\" | tr '\\n' ' ')\" || return 1\n  gl_b_scale=$(($(echo \"$gl_b_before\" | wc -w) + $#))\n  (cd \"$GL_DIR\" && gl_project up -d --no-start --no-deps --no-recreate --scale \"$gl_b_service=$gl_b_scale\" \"$gl_b_service\") || return 1\n  GL_WATCH=\n  for gl_id in $(gl_service_ids \"$gl_b_service\"); do\n    case $gl_b_before in *\" $gl_id \"*) ;; *) GL_WATCH=\"$GL_WATCH $gl_id\" ;; esac\n  done\n  if [ -z \"$GL_WATCH\" ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" no-new-container\n    return 1\n  fi\n  for gl_id in $GL_WATCH; do\n    gl_hold \"$gl_id\" && gl_docker start \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" started \"$(echo $GL_WATCH | wc -w)\"\n  gl_wait_healthy \"$gl_b_service\" || return 1\n  for gl_id in $GL_WATCH; do gl_join \"$gl_id\" || return 1; done\n  gl_event start-first \"$gl_b_service\" serving \"$gl_b_monitor\"\n  sleep \"$gl_b_monitor\"\n  # shellcheck disable=SC2046 # gl_status prints three words\n  set -- $(gl_status \"$gl_b_service\")\n  if [ \"$1\" = 3 ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" \"$2\"\n    return 1\n  fi\n  GL_WATCH=\n  for gl_id in $gl_b_old; do\n    # -t: --time on older docker clients, --timeout on newer ones.\n    gl_docker stop -t \"$gl_b_grace\" \"$gl_id\" > /dev/null\n    gl_docker rm -f \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" retired \"$(echo $gl_b_old | wc -w)\" \"$gl_b_grace\"\n}\n\n# Replaces the given containers of a service start-first, `parallelism` at a time (0: all at\n# once) with `delay` seconds between batches, then leaves the service at `replicas` containers.\n# Arguments: service replicas parallelism delay monitor grace old-ids...\ngl_replace() {\n  gl_r_service=$1 gl_r_replicas=$2 gl_r_parallelism=$3 gl_r_delay=$4 gl_r_monitor=$5 gl_r_grace=$6\n  shift 6\n  [ \"$gl_r_parallelism\" -gt 0 ] || gl_r_parallelism=$#\n  gl_r_first=1\n  while [ $# -gt 0 ]; do\n    [ \"$gl_r_first\" = 1 ] || sleep \"$gl_r_delay\"\n    gl_r_first=0\n    gl_r_batch=\n    gl_n=0\n    while [ $# -gt 0 ] && [ \"$gl_n\" -lt \"$gl_r_parallelism\" ]; do\n      gl_r_batch=\"$gl_r_batch $1\"\n      gl_n=$((gl_n + 1))\n      shift\n    done\n    gl_r_rest=\"$*\"\n    gl_batch \"$gl_r_service\" \"$gl_r_grace\" \"$gl_r_monitor\" $gl_r_batch || return 1\n    set -- $gl_r_rest\n  done\n  # A first deploy, or a changed replica count: compose adds (or removes) the difference.\n  gl_n=$(gl_count \"$gl_r_service\")\n  [ \"$gl_n\" != \"$gl_r_replicas\" ] || return 0\n  (cd \"$GL_DIR\" && gl_project up -d --no-deps --no-recreate --scale \"$gl_r_service=$gl_r_replicas\" \"$gl_r_service\") &&\n    gl_wait_healthy \"$gl_r_service\"\n}\n\n# Rolls out each start-first service (GL_START_FIRST: service replicas parallelism delay monitor\n# grace, repeated), keeping its containers from before in $GL_RUN/before.<service>.\ngl_start_first() {\n  set -- $GL_START_FIRST\n  while [ $# -ge 6 ]; do\n    gl_service_ids \"$1\" > \"$GL_RUN/before.$1\" || return 1\n    gl_event phase start-first \"$1\"\n    # shellcheck disable=SC2046 # container ids, one word each\n    gl_replace \"$1\" \"$2\" \"$3\" \"$4\" \"$5\" \"$6\" $(cat \"$GL_RUN/before.$1\") || return 1\n    shift 6\n  done\n}\n\n# The rollback of gl_start_first, start-first again: with the previous files back, the\n# containers this run created are replaced by previous-version ones, as many as there were.\n# A new container that failed (GL_WATCH) is removed first: it never served.\ngl_start_first_back() {\n  [ -z \"$GL_WATCH\" ] || gl_docker rm -f $GL_WATCH > /dev/null\n  GL_WATCH=\n  set -- $GL_START_FIRST\n  gl_rc=0\n  while [ $# -ge 6 ]; do\n    # No file: not reached. An empty one: a new service, which gl_remove_services removes.\n    if [ -s \"$GL_RUN/before.$1\" ]; then\n      gl_created=\n      for gl_id in $(gl_service_ids \"$1\"); do\n        grep -qxF \"$gl_id\" \"$GL_RUN/before.$1\" || gl_created=\"$gl_created $gl_id\"\n      done\n      if [ -n \"$gl_created\" ]; then\n        gl_event phase start-first \"$1\"\n        gl_replace \"$1\" \"$(grep -c . \"$GL_RUN/before.$1\")\" \"$3\" \"$4\" \"$5\" \"$6\" $gl_created || gl_rc=1\n      fi\n    fi\n    shift 6\n  done\n  return $gl_rc\n}\n\ngl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' \"$1\" ;; esac; }\n\n# The record of what is deployed: the header and unchanged services' lines from the client,\n# then each deployed service's line from the client (with the config hash its inspection saw)\n# completed by the label compose put on the container it created.\ngl_write_record() {\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in \"$@\"; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_c=\n      for gl_id in $(gl_service_ids \"$gl_s\"); do\n        gl_c=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.config-hash\"}}' \"$gl_id\" 2>/dev/null)\n        break\n      done\n      printf '%s,\"containerHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_c\")\"\n    done\n  } > \"$GL_STATE/state.tmp\" && mv -f \"$GL_STATE/state.tmp\" \"$GL_STATE/state\"\n}\n\ngl_finish() {\n  printf '%s,\"result\":\"%s\",\"durationSeconds\":%s}\\n' \"$GL_AUDIT\" \"$1\" \"$(($(date +%s) - gl_started))\" >> \"$GL_STATE/audit.log\"\n  : > \"$GL_STATE/lock.owner\"\n  gl_event result \"$1\"\n  exit \"$2\"\n}\n\ngl_apply_main() {\n  if ! gl_pull $GL_DEPLOY; then gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"; fi\n  if ! gl_swap; then\n    gl_event swap-failed\n    gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n    gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n  fi\n  # Start-first services first: when one fails, the recreated ones have not been touched yet.\n  gl_recreated=0\n  if ! gl_start_first; then\n    [ -n \"$GL_FAILED\" ] || gl_event up-failed\n  elif gl_recreated=1 && ! gl_up $GL_RECREATE; then\n    gl_event up-failed\n  elif gl_wait_healthy $GL_RECREATE; then\n    gl_removed=1\n    gl_remove_containers $GL_REMOVE || gl_removed=0\n    if ! gl_write_record $GL_DEPLOY; then\n      rm -f \"$GL_STATE/state.tmp\" 2>/dev/null\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/state could not be written\" >&2\n      gl_finish deployed-without-record \"$GL_EXIT_DEPLOYED_WITHOUT_RECORD\"\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed \"$GL_EXIT_REMOVE_FAILED\"\n    gl_finish success \"$GL_EXIT_OK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed \"$GL_EXIT_FAILED_NO_ROLLBACK\"\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_remove_services $GL_NEW_SERVICES\n  gl_rolled_back=1\n  gl_start_first_back || gl_rolled_back=0\n  if [ \"$gl_rolled_back\" = 1 ] && { [ \"$gl_recreated\" = 0 ] || { gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; }; }; then\n    gl_finish rolled-back \"$GL_EXIT_ROLLED_BACK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n}\n";
+/** Whole-stack operations, run after REMOTE_LIBRARY: listing stacks (mode: list) and removing one (mode: remove). */
+const STACKS_LIBRARY = "# shellcheck shell=sh\n# Whole stacks, run after lib.sh: listing the stacks under a folder (mode: list) and removing one\n# (mode: remove). The GL_* variables (GL_DIR, GL_STATE, ...) and gl_* functions are lib.sh's.\n# Lists are space-separated words split on purpose where they are used unquoted (set -f is on).\n# shellcheck disable=SC2086,SC2153\n\n# --- list: the record header of each stack in a folder directly under remote-dir ---------------\n# Events: `stack <folder>`, each followed by that stack's record header (one JSON line). Only\n# reads: a stack whose record a removal took away is no longer listed.\ngl_list_main() {\n  [ -d \"$GL_DIR\" ] || { gl_event result none; exit \"$GL_EXIT_OK\"; }\n  set +f\n  for gl_state in \"$GL_DIR\"/*/.gitops-lite/state; do\n    [ -f \"$gl_state\" ] || continue\n    gl_event stack \"$(dirname \"$(dirname \"$gl_state\")\")\"\n    head -n 1 \"$gl_state\"\n  done\n  set -f\n  gl_event result listed\n}\n\n# --- remove: take a whole project down --------------------------------------------------------\n# Besides lib.sh's variables it reads GL_DRY_RUN (1: only say what would go), GL_REMOVE_VOLUMES (1: named volumes go too),\n# GL_OWNER and GL_AUDIT (as the apply does). Events, one per line after GL_MARK:\n#   container <service> <name> | network <name> | volume <name> <remove|keep> | file <path> | state <dir>\n#   refused <project-elsewhere|other-project> <detail> | skipped <path> | remove-failed <kind> <name>\n#   phase <locked|stop|files> | result <absent|dry-run|removed|partly-removed>\n# Exit codes: GL_EXIT_OK done (or nothing there), GL_EXIT_PARTLY_REMOVED something could not be\n# removed, GL_EXIT_REMOVE_REFUSED refused.\n\n# The project's containers (id), networks and volumes (name), found by compose's labels.\ngl_project_containers() { gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\ngl_project_objects() { gl_docker \"$1\" ls --format '{{.Name}}' --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\n\n# The paths the last deploy uploaded, from the record's header: relative, made of [A-Za-z0-9._/-]\n# only (the client refuses any other upload), so they are read with sed, not a JSON parser.\ngl_recorded_files() {\n  sed -n '1s/.*\"files\":{\\([^}]*\\)}.*/\\1/p' \"$GL_STATE/state\" 2>/dev/null | tr ',' '\\n' |\n    sed -n 's/^\"\\([A-Za-z0-9._/-]*\\)\":.*/\\1/p'\n}\n\n# True when no folder between remote-dir and the file is a symbolic link (the file itself may\n# be one: rm removes the link, never its target).\ngl_no_link_on_the_way() {\n  gl_path=$GL_DIR\n  gl_rest=$1\n  while :; do\n    case $gl_rest in */*) ;; *) return 0 ;; esac\n    gl_path=\"$gl_path/${gl_rest%%/*}\"\n    gl_rest=${gl_rest#*/}\n    [ ! -L \"$gl_path\" ] || return 1\n  done\n}\n\n# Refuses (GL_EXIT_REMOVE_REFUSED) when remote-dir holds another project, or the named one runs from elsewhere.\ngl_remove_check() {\n  gl_recorded=$(sed -n '1s/.*\"project\":\"\\([a-z0-9_-]*\\)\".*/\\1/p' \"$GL_STATE/state\" 2>/dev/null)\n  if [ -n \"$gl_recorded\" ] && [ \"$gl_recorded\" != \"$GL_PROJECT\" ]; then\n    gl_event refused other-project \"$gl_recorded\"\n    exit \"$GL_EXIT_REMOVE_REFUSED\"\n  fi\n  gl_real=$(cd \"$GL_DIR\" 2>/dev/null && pwd -P) || gl_real=$GL_DIR\n  for gl_id in $(gl_project_containers); do\n    gl_wd=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.project.working_dir\"}}' \"$gl_id\" 2>/dev/null) || continue\n    if [ \"$gl_wd\" != \"$GL_DIR\" ] && [ \"$gl_wd\" != \"$gl_real\" ]; then\n      gl_event refused project-elsewhere \"$gl_wd\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n  for gl_wd in \"$GL_DIR\" \"$gl_real\"; do\n    gl_other=$(gl_docker ps -a --filter \"label=com.docker.compose.project.working_dir=$gl_wd\" --format '{{.Label \"com.docker.compose.project\"}}' |\n      grep -vxF \"$GL_PROJECT\" | head -n 1)\n    if [ -n \"$gl_other\" ]; then\n      gl_event refused other-project \"$gl_other\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n}\n\ngl_remove_main() {\n  gl_check_host\n  gl_started=$(date +%s)\n  if [ -L \"$GL_DIR\" ] || [ -L \"$GL_STATE\" ]; then\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR or $GL_STATE is a symbolic link: nothing is removed through a link\"\n  fi\n  if [ -e \"$GL_DIR\" ] && [ ! -d \"$GL_DIR\" ]; then gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR is not a directory\"; fi\n  if [ -d \"$GL_STATE\" ]; then\n    if [ \"$GL_DRY_RUN\" = 1 ]; then\n      if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n    else\n      gl_lock -x\n      gl_event phase locked\n      printf '%s\\n' \"$GL_OWNER\" > \"$GL_STATE/lock.owner\"\n      trap ': > \"$GL_STATE/lock.owner\"' EXIT\n    fi\n  fi\n  gl_remove_check\n  gl_ids=$(gl_project_containers) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_networks=$(gl_project_objects network) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the networks of project $GL_PROJECT\"\n  gl_volumes=$(gl_project_objects volume) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the volumes of project $GL_PROJECT\"\n  gl_files=$(gl_recorded_files)\n  for gl_id in $gl_ids; do\n    gl_event container \"$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.service\"}} {{.Name}}' \"$gl_id\" 2>/dev/null)\"\n  done\n  for gl_n in $gl_networks; do gl_event network \"$gl_n\"; done\n  for gl_v in $gl_volumes; do\n    if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then gl_event volume \"$gl_v\" remove; else gl_event volume \"$gl_v\" keep; fi\n  done\n  for gl_f in $gl_files; do\n    if ! gl_is_kept_file \"$gl_f\" && { [ -e \"$GL_DIR/$gl_f\" ] || [ -L \"$GL_DIR/$gl_f\" ]; }; then gl_event file \"$gl_f\"; fi\n  done\n  if [ -d \"$GL_STATE\" ]; then gl_event state \"$GL_STATE\"; fi\n  if [ -z \"$gl_ids$gl_networks$gl_files\" ] && [ ! -f \"$GL_STATE/state\" ] && { [ \"$GL_REMOVE_VOLUMES\" != 1 ] || [ -z \"$gl_volumes\" ]; }; then\n    gl_event result absent\n    exit \"$GL_EXIT_OK\"\n  fi\n  [ \"$GL_DRY_RUN\" != 1 ] || { gl_event result dry-run; exit \"$GL_EXIT_OK\"; }\n\n  gl_rc=$GL_EXIT_OK\n  if [ -n \"$gl_ids\" ]; then\n    gl_event phase stop\n    gl_docker stop $gl_ids >/dev/null\n    # -v: the containers' anonymous volumes go with them; named volumes are separate objects.\n    gl_docker rm -f -v $gl_ids >/dev/null || { gl_event remove-failed containers -; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  for gl_n in $gl_networks; do gl_docker network rm \"$gl_n\" >/dev/null || { gl_event remove-failed network \"$gl_n\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then\n    for gl_v in $gl_volumes; do gl_docker volume rm \"$gl_v\" >/dev/null || { gl_event remove-failed volume \"$gl_v\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  fi\n  gl_event phase files\n  for gl_f in $gl_files; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if ! gl_no_link_on_the_way \"$gl_f\"; then gl_event skipped \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; fi\n    rm -f \"$GL_DIR/$gl_f\" || { gl_event remove-failed file \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; }\n    # Folders the upload created, once empty; rmdir never follows a link, nor removes a full folder.\n    gl_d=$(dirname \"$gl_f\")\n    while [ \"$gl_d\" != . ]; do rmdir \"$GL_DIR/$gl_d\" 2>/dev/null || break; gl_d=$(dirname \"$gl_d\"); done\n  done\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ] && [ -d \"$GL_STATE\" ]; then\n    # The state goes, the audit log stays: the stack's history outlives the stack. The lock goes\n    # last; a run waiting for it then finds no record and plans a first deploy.\n    trap - EXIT\n    rm -rf \"$GL_STATE/runs\" \"$GL_STATE/state\" \"$GL_STATE/state.tmp\" \"$GL_STATE/generation\" \"$GL_STATE/lock.owner\" ||\n      { gl_event remove-failed state \"$GL_STATE\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ]; then gl_result=removed; else gl_result=partly-removed; fi\n  if [ -d \"$GL_STATE\" ]; then\n    printf '%s,\"result\":\"%s\",\"durationSeconds\":%s}\\n' \"$GL_AUDIT\" \"$gl_result\" \"$(($(date +%s) - gl_started))\" >> \"$GL_STATE/audit.log\"\n    [ \"$gl_rc\" != \"$GL_EXIT_OK\" ] || rm -f \"$GL_STATE/lock\"\n  fi\n  gl_event result \"$gl_result\"\n  exit \"$gl_rc\"\n}\n";
 /** Exit codes of the remote scripts; the library gets them as variables (see exitCodeVariables). */
 const remote_ExitCode = {
     ok: 0,
@@ -64807,11 +64810,15 @@ const remote_ExitCode = {
     deployedWithoutRecord: 14,
     /** The services are deployed and healthy, but removing a service gone from the files failed. */
     removeFailed: 15,
+    /** A removal (mode: remove) left something it could not remove; the record is kept for a rerun. */
+    partlyRemoved: 16,
     invalidFiles: 65,
     missingTool: 69,
     hostError: 70,
     lockTimeout: 75,
-    stalePlan: 76
+    stalePlan: 76,
+    /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
+    removeRefused: 77
 };
 /** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
 function exitCodeVariables() {
@@ -64833,6 +64840,22 @@ const remoteEvents = (/* unused pure expression or super */ null && ([
     'remove-failed',
     'result'
 ]));
+/** What stacks.sh prints after the mark: a listing's `stack`, and what a removal finds, does and refuses. */
+const stackEvents = (/* unused pure expression or super */ null && ([
+    'stack',
+    'container',
+    'network',
+    'volume',
+    'file',
+    'state',
+    'refused',
+    'skipped',
+    'remove-failed',
+    'phase',
+    'result'
+]));
+/** The steps of a removal, each announced by a `phase` event. */
+const removePhases = (/* unused pure expression or super */ null && (['locked', 'stop', 'files']));
 /** The steps of an apply, each announced by a `phase` event. */
 const applyPhases = (/* unused pure expression or super */ null && (['locked', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore']));
 /** The parts of the inspection's output, each after a `section` event. */
@@ -65256,6 +65279,24 @@ function applyScript(input) {
         .code('gl_apply_main')
         .toString();
 }
+/** One round trip: lock, check that remote-dir holds this project, then list and (unless a dry run) remove it. */
+function removeScript(input) {
+    if (input.stack.projectName === '')
+        throw new Error('removeScript needs the project name');
+    return libraryScript(input.stack, input.mark, input.limits, [], {
+        GL_DRY_RUN: input.dryRun ? '1' : '0',
+        GL_REMOVE_VOLUMES: input.removeVolumes ? '1' : '0',
+        GL_OWNER: input.owner,
+        GL_AUDIT: input.audit
+    })
+        .code(STACKS_LIBRARY)
+        .code('gl_remove_main')
+        .toString();
+}
+/** Read-only: the record header of each stack in a folder directly under remote-dir. */
+function listScript(stack, mark, limits) {
+    return libraryScript(stack, mark, limits, []).code(STACKS_LIBRARY).code('gl_list_main').toString();
+}
 
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/deployer.ts
 
@@ -65615,6 +65656,172 @@ const phaseMessages = {
     rollback: 'Rolling back: restoring the previous files and services',
     restore: 'Restoring the previous files'
 };
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/stacks.ts
+
+
+
+
+
+
+
+function stacks_newMark() {
+    return `@@gitops-lite-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
+}
+/** Reads the record of each stack in a folder directly under remote-dir; changes nothing. */
+async function listStacks(shell, options, log) {
+    const started = Date.now();
+    const mark = stacks_newMark();
+    const done = (result, extra = {}) => ({ host: shell.name, result, health: {}, durationMs: Date.now() - started, ...extra });
+    let result;
+    try {
+        result = await shell.exec(attachedCommand, { stdin: listScript(options.stack, mark, options.limits), timeoutMs: options.limits.commandTimeoutSeconds * 1000 });
+    }
+    catch (error) {
+        if (!(error instanceof ConnectionLostError))
+            throw error;
+        return done('failed', { error: new errors_UserError(`${error.message} while listing the stacks`, { fix: 'Rerun the workflow.' }) });
+    }
+    if (result.code !== remote_ExitCode.ok)
+        return done('failed', { error: remoteError(shell.name, 'listing', result, options.limits, log) });
+    const stacks = [];
+    let folder;
+    for (const line of result.stdout.split('\n')) {
+        if (line.startsWith(`${mark} stack `)) {
+            folder = line.slice(`${mark} stack `.length);
+            continue;
+        }
+        // The line after `stack <folder>` is its record's header; a record that is not ours is skipped.
+        const header = folder === undefined ? undefined : parseRecord(line)?.header;
+        if (folder !== undefined && header) {
+            stacks.push({ remoteDir: folder, project: header.project, sha: header.sha, time: header.time, actor: header.actor, runUrl: header.runUrl });
+        }
+        folder = undefined;
+    }
+    log.info(`Stacks under ${options.stack.remoteDir} on ${shell.name}: ${stacks.map((s) => `${s.project} (${s.remoteDir})`).join(', ') || 'none'}`);
+    return done('listed', { stacks });
+}
+/** The removal as log lines. */
+function formatRemoval(host, removal, dryRun) {
+    const list = (items) => items.join(', ') || 'none';
+    const volumes = (removed) => removal.volumes.filter((v) => v.removed === removed).map((v) => v.name);
+    return [
+        `${dryRun ? 'Would remove' : 'Removing'} project ${removal.project} from ${host}:`,
+        `  containers: ${list(removal.containers.map((c) => `${c.service} (${c.name})`))}`,
+        `  networks: ${list(removal.networks)}`,
+        `  volumes: ${list(volumes(true))}${volumes(false).length > 0 ? `; kept (remove-volumes is false): ${volumes(false).join(', ')}` : ''}`,
+        `  uploaded files: ${list(removal.files)}`,
+        `  state folder: ${removal.state ? `${removal.state} (its audit.log stays)` : 'none'}`
+    ];
+}
+/** Takes the project in remote-dir down completely on one host, or says what would go. */
+async function removeFromHost(shell, options, log) {
+    const started = Date.now();
+    const { stack, limits, run } = options;
+    const project = stack.projectName;
+    const removal = { project, containers: [], networks: [], volumes: [], files: [], failed: [] };
+    const done = (result, error) => ({ host: shell.name, result, health: {}, removal, error, durationMs: Date.now() - started });
+    const mark = stacks_newMark();
+    const script = removeScript({
+        stack,
+        mark,
+        limits,
+        dryRun: options.dryRun,
+        removeVolumes: options.removeVolumes,
+        owner: JSON.stringify({ runUrl: run.url, actor: run.actor, sha: run.sha, since: new Date().toISOString() }),
+        audit: jsonPrefix({
+            time: new Date().toISOString(),
+            actor: run.actor,
+            runUrl: run.url,
+            sha: run.sha,
+            host: shell.name,
+            project,
+            mode: 'remove',
+            services: [],
+            removed: [],
+            removeVolumes: options.removeVolumes
+        })
+    });
+    let result;
+    try {
+        result = await shell.exec(attachedCommand, { stdin: script, timeoutMs: (limits.lockTimeoutSeconds + 4 * limits.commandTimeoutSeconds + 60) * 1000 });
+    }
+    catch (error) {
+        if (!(error instanceof ConnectionLostError))
+            throw error;
+        return done('failed', new errors_UserError(`${error.message} while removing project ${project}`, { fix: 'Rerun the workflow: a removal picks up what is left.' }));
+    }
+    let refusal;
+    let outcome = '';
+    const shown = [];
+    for (const line of result.stdout.split('\n')) {
+        if (!line.startsWith(`${mark} `)) {
+            if (line !== '')
+                shown.push(line);
+            continue;
+        }
+        const [event, first = '', ...rest] = line.slice(mark.length + 1).split(' ');
+        const kind = event;
+        const second = rest.join(' ');
+        switch (kind) {
+            case 'container':
+                removal.containers.push({ service: first, name: second.replace(/^\//, '') });
+                break;
+            case 'network':
+                removal.networks.push(first);
+                break;
+            case 'volume':
+                removal.volumes.push({ name: first, removed: second === 'remove' });
+                break;
+            case 'file':
+                removal.files.push(first);
+                break;
+            case 'state':
+                removal.state = [first, second].filter(Boolean).join(' ');
+                break;
+            case 'refused':
+                refusal = { kind: first, detail: second };
+                break;
+            case 'skipped':
+                removal.failed.push(`${first} (a folder on its path is a symbolic link)`);
+                break;
+            case 'remove-failed':
+                removal.failed.push(second === '-' ? first : `${first} ${second}`);
+                break;
+            case 'result':
+                outcome = first;
+                break;
+        }
+    }
+    if (shown.length > 0)
+        log.remote(shown);
+    if (refusal) {
+        const message = refusal.kind === 'project-elsewhere'
+            ? `The project '${project}' on ${shell.name} runs from ${refusal.detail}, not from ${stack.remoteDir}`
+            : `${stack.remoteDir} on ${shell.name} holds the project '${refusal.detail}', not '${project}'`;
+        return done('failed', new errors_UserError(message, {
+            fix: "Nothing was removed. Check 'remote-dir' and 'project-name': a removal takes down only the project that remote-dir holds."
+        }));
+    }
+    if (result.code !== remote_ExitCode.ok && result.code !== remote_ExitCode.partlyRemoved)
+        return done('failed', remoteError(shell.name, 'removal', result, limits, log));
+    if (outcome === 'absent') {
+        log.info(`Nothing to remove: ${shell.name} runs no project ${project} and ${stack.remoteDir} holds no record of it`);
+        return done('unchanged');
+    }
+    for (const line of formatRemoval(shell.name, removal, options.dryRun))
+        log.info(line);
+    if (options.dryRun)
+        return done('dry-run');
+    if (result.code === remote_ExitCode.partlyRemoved) {
+        if (result.stderr.trim() !== '')
+            log.remote(result.stderr.trimEnd().split('\n'));
+        return done('failed', new errors_UserError(`The removal of project ${project} on ${shell.name} could not remove: ${removal.failed.join(', ')}`, {
+            fix: 'See the messages above, fix the cause on the host and rerun: the record is kept until everything is gone, so the rerun removes the rest.'
+        }));
+    }
+    return done('removed');
+}
 
 ;// CONCATENATED MODULE: ./packages/core/src/process.ts
 
@@ -66103,10 +66310,24 @@ function readSettings(inputs, workspace) {
     const privateKey = inputs.requiredSecret('key', "Set 'key' from a secret: key: ${{ secrets.DEPLOY_SSH_KEY }}.");
     const passphrase = inputs.secret('passphrase');
     checkPrivateKey('key', privateKey, passphrase, 'passphrase');
-    const files = readFiles(inputs, workspace);
+    const mode = inputs.oneOf('mode', ['surgical', 'full', 'remove', 'list'], 'surgical');
+    const removeVolumes = readRemoveVolumes(inputs, mode);
+    // A removal or a listing uploads nothing: it reads what the host's records say was deployed.
+    const wholeStacks = mode === 'remove' || mode === 'list';
+    const files = wholeStacks ? [] : readFiles(inputs, workspace);
     const composeFiles = files.filter((f) => f.compose);
-    const mode = inputs.oneOf('mode', ['surgical', 'full'], 'surgical');
     const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name));
+    if (wholeStacks && services.length > 0) {
+        throw new errors_UserError(`Input 'services' is set with 'mode: ${mode}', which works on whole stacks`, {
+            fix: "Remove 'services'. To remove some services of a stack, remove them from its compose file and deploy it (mode: surgical removes them)."
+        });
+    }
+    const projectName = readProjectName(inputs);
+    if (mode === 'remove' && projectName === '') {
+        throw new errors_UserError("Input 'project-name' is empty, but 'mode: remove' needs it: a removal takes down only the project it names", {
+            fix: "Set 'project-name' to the project remote-dir holds, e.g. pr-42 for a preview deployed with project-name: pr-42."
+        });
+    }
     return {
         hosts,
         privateKey,
@@ -66116,12 +66337,13 @@ function readSettings(inputs, workspace) {
         stack: {
             remoteDir: readRemoteDir(inputs),
             composeFiles: composeFiles.map((f) => f.path),
-            projectName: readProjectName(inputs),
+            projectName,
             composeCommand: inputs.oneOf('compose-command', ['auto', 'docker compose', 'docker-compose'], 'auto')
         },
         files,
         envFiles: envFilesOf(composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))),
         mode,
+        removeVolumes,
         services: services.length > 0 ? [...new Set(services)] : undefined,
         pull: inputs.boolean('pull', true),
         rollback: inputs.boolean('rollback', true),
@@ -66132,6 +66354,15 @@ function readSettings(inputs, workspace) {
         lockTimeoutMs: inputs.duration('lock-timeout', '10m'),
         healthTimeoutMs: inputs.duration('health-timeout', '120s')
     };
+}
+function readRemoveVolumes(inputs, mode) {
+    const removeVolumes = inputs.boolean('remove-volumes');
+    if (removeVolumes && mode !== 'remove') {
+        throw new errors_UserError(`Input 'remove-volumes' is true with 'mode: ${mode}', which removes no volume`, {
+            fix: "Set 'mode: remove' to take the project down with its volumes, or remove 'remove-volumes'."
+        });
+    }
+    return removeVolumes;
 }
 function readUsername(inputs, name) {
     const username = inputs.string(name);
@@ -66283,6 +66514,17 @@ async function deployTo(target, connected, index, settings, run) {
         // One at a time, a host's connection waits while the hosts before it deploy; it may have dropped.
         if (!session.isOpen)
             session = await connectTo(target, settings);
+        const limits = {
+            lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
+            commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
+            healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
+        };
+        if (settings.mode === 'remove') {
+            const options = { stack: settings.stack, removeVolumes: settings.removeVolumes, dryRun: settings.dryRun, limits, run };
+            return await removeFromHost(session, options, hostLogFor(target, settings));
+        }
+        if (settings.mode === 'list')
+            return await listStacks(session, { stack: settings.stack, limits }, hostLogFor(target, settings));
         return await deployToHost(session, {
             stack: settings.stack,
             files: settings.files,
@@ -66292,11 +66534,7 @@ async function deployTo(target, connected, index, settings, run) {
             pull: settings.pull,
             rollback: settings.rollback,
             dryRun: settings.dryRun,
-            limits: {
-                lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
-                commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
-                healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
-            },
+            limits,
             // Per host, so two hosts that share a disk never share a run folder.
             run: { ...run, id: `${run.id}-${index}` }
         }, hostLogFor(target, settings));
@@ -66350,7 +66588,12 @@ async function report(outcomes, settings) {
     const deployedServices = (o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : []);
     setOutput('deployed', union(outcomes, deployedServices));
     setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)));
-    setOutput('removed', union(outcomes, (o) => (o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : [])));
+    setOutput('removed', union(outcomes, (o) => {
+        if (o.result === 'removed')
+            return (o.removal?.containers ?? []).map((c) => c.service);
+        return o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : [];
+    }));
+    setOutput('stacks', JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack })))));
     setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')));
     setOutput('plan', JSON.stringify(Object.fromEntries(outcomes.map((o) => [
         o.host,
@@ -66372,6 +66615,7 @@ async function report(outcomes, settings) {
                 })),
                 files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
             }),
+            ...(o.removal && { removal: o.removal }),
             ...(o.error && { error: o.error.message }),
             ...(o.result === 'skipped' && { reason: o.reason })
         }
@@ -66387,6 +66631,12 @@ async function writeSummary(outcomes, settings) {
             summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true);
         if (outcome.result === 'skipped')
             summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true);
+        if (outcome.removal)
+            summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, settings.dryRun).join('\n')));
+        if (outcome.stacks) {
+            const lines = outcome.stacks.map((s) => `${s.project}  ${s.remoteDir}  deployed ${s.time} (${s.sha.slice(0, 7)}) by ${s.actor}`);
+            summary.addCodeBlock(escapeHtml(lines.join('\n') || 'No stacks.'));
+        }
         const services = outcome.plan?.services ?? [];
         if (services.length === 0)
             continue;
