@@ -178,6 +178,7 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
     await writeStack({ web: bench.images.webBad, worker: bench.images.worker, motd: 'changed\n' })
     const run = expectFailure(await swarmDeploy({ 'health-timeout': '40s' }))
     expect(run.outputs['rolled-back']).toBe('true')
+    expect(output(run, 'rolled-back-images')).toEqual([expect.objectContaining({ service: 'web', failedImage: bench.images.webBad, restoredImage: bench.images.webV2, failed: true })])
     expect(run.stdout).toContain('web')
     expect((await live('web')).image).toBe(before.image)
     const audit = await readJsonLines(join(vm.remoteDir, '.gitops-lite', 'audit.log'))

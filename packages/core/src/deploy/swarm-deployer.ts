@@ -105,14 +105,18 @@ export async function deployToSwarm(shell: RemoteShell, options: SwarmDeployOpti
       return done('deployed', plan)
     case ExitCode.stalePlan:
       return done('failed', plan, new UserError(`Another run deployed to ${shell.name} since this run looked`, { fix: 'Rerun the workflow: it plans against what the swarm runs now.' }))
-    case ExitCode.rolledBack:
-      return done(
-        'rolled-back',
-        plan,
-        new UserError(`The deploy to ${shell.name} failed: ${failure}; ${plan.previous.length > 0 ? `${plan.previous.join(', ')} went back to the previous spec and converged` : 'nothing ran before'}${plan.newServices.length > 0 ? `, and the new ${plan.newServices.join(', ')} were removed` : ''}`, {
-          fix: 'See the task errors and log lines above, fix the image or configuration in the infra repository, and push again.'
-        })
-      )
+    case ExitCode.rolledBack: {
+      const restored = plan.previous.length > 0 ? `${plan.previous.join(', ')} went back to the previous spec and converged` : 'nothing ran before'
+      const removedNew = plan.newServices.length > 0 ? `, and the new ${plan.newServices.join(', ')} were removed` : ''
+      const error = new UserError(`The deploy to ${shell.name} failed: ${failure}; ${restored}${removedNew}`, {
+        fix: 'See the task errors and log lines above, fix the image or configuration in the infra repository, and push again.'
+      })
+      // What went back, for the rolled-back-images output (the templates write it back to Git).
+      const services = plan.services
+        .filter((s) => plan.previous.includes(s.service) && s.oldImage && s.newImage && s.oldImage !== s.newImage)
+        .map((s) => ({ service: s.service, failedImage: s.newImage!, restoredImage: s.oldImage!, failed: events.failedServices.includes(s.service) }))
+      return { ...done('rolled-back', plan, error), rollback: { services, restoredCommit: report.record?.header.sha ?? '' } }
+    }
     case ExitCode.rollbackFailed:
       return done('failed', plan, new UserError(`The deploy to ${shell.name} failed (${failure}) and the rollback did not converge either`, { fix: `The swarm needs attention: see the lines above, 'docker service ps' on the manager and ${runDir}/log.` }))
     case ExitCode.failedBeforeChange:
