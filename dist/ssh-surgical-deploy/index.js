@@ -66288,10 +66288,18 @@ async function deployToSwarm(shell, options, log) {
             return done('deployed', plan);
         case remote_ExitCode.stalePlan:
             return done('failed', plan, new errors_UserError(`Another run deployed to ${shell.name} since this run looked`, { fix: 'Rerun the workflow: it plans against what the swarm runs now.' }));
-        case remote_ExitCode.rolledBack:
-            return done('rolled-back', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${failure}; ${plan.previous.length > 0 ? `${plan.previous.join(', ')} went back to the previous spec and converged` : 'nothing ran before'}${plan.newServices.length > 0 ? `, and the new ${plan.newServices.join(', ')} were removed` : ''}`, {
+        case remote_ExitCode.rolledBack: {
+            const restored = plan.previous.length > 0 ? `${plan.previous.join(', ')} went back to the previous spec and converged` : 'nothing ran before';
+            const removedNew = plan.newServices.length > 0 ? `, and the new ${plan.newServices.join(', ')} were removed` : '';
+            const error = new errors_UserError(`The deploy to ${shell.name} failed: ${failure}; ${restored}${removedNew}`, {
                 fix: 'See the task errors and log lines above, fix the image or configuration in the infra repository, and push again.'
-            }));
+            });
+            // What went back, for the rolled-back-images output (the templates write it back to Git).
+            const services = plan.services
+                .filter((s) => plan.previous.includes(s.service) && s.oldImage && s.newImage && s.oldImage !== s.newImage)
+                .map((s) => ({ service: s.service, failedImage: s.newImage, restoredImage: s.oldImage, failed: events.failedServices.includes(s.service) }));
+            return { ...done('rolled-back', plan, error), rollback: { services, restoredCommit: report.record?.header.sha ?? '' } };
+        }
         case remote_ExitCode.rollbackFailed:
             return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed (${failure}) and the rollback did not converge either`, { fix: `The swarm needs attention: see the lines above, 'docker service ps' on the manager and ${runDir}/log.` }));
         case remote_ExitCode.failedBeforeChange:
