@@ -179,7 +179,10 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
     const run = expectFailure(await swarmDeploy({ 'health-timeout': '40s' }))
     expect(run.outputs['rolled-back']).toBe('true')
     expect(output(run, 'rolled-back-images')).toEqual([expect.objectContaining({ service: 'web', failedImage: bench.images.webBad, restoredImage: bench.images.webV2, failed: true })])
-    expect(run.stdout).toContain('web')
+    // The failure names the service, its failed tasks and its last log lines.
+    expect(run.stdout).toMatch(/web failed: update (paused|rollback started|rollback completed)|web failed: not converged/)
+    expect(run.stdout).toContain('Tasks of web that failed or were shut down:')
+    expect(run.stdout).toContain('log lines of web:')
     expect((await live('web')).image).toBe(before.image)
     const audit = await readJsonLines(join(vm.remoteDir, '.gitops-lite', 'audit.log'))
     expect(audit.at(-1)).toMatchObject({ result: 'rolled-back' })

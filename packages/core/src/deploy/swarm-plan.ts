@@ -247,7 +247,7 @@ function classify(desired: { hash: string; aspects: Record<string, string> }, li
   const drift: string[] = []
   if (stripDigest(live.image) !== stripDigest(live.fileImage)) drift.push(`its image was changed by hand to ${stripDigest(live.image)}`)
   if (recorded && recorded.specHash !== live.specHash && drift.length === 0) drift.push('its spec was changed outside gitops-lite (docker service update)')
-  if (live.update && /paused|rollback/.test(live.update)) drift.push(`its last update is ${live.update.replace(/_/g, ' ')}`)
+  if (live.update === 'paused') drift.push('its last update is paused')
   return drift.length > 0 ? { change: 'drifted', reasons: drift } : { change: 'unchanged', reasons: [] }
 }
 

@@ -83,20 +83,32 @@ gl_swarm_stack_deploy() {
   if docker stack deploy --help 2>&1 | grep -q -- '--detach'; then gl_detach=--detach=true; fi
   (cd "$GL_DIR" && gl_swarm_render "$GL_RUN/stack.full.yaml" yaml -f "$GL_RUN/override.json") || return 1
   awk -v keep="$GL_DEPLOY" "$GL_SWARM_FILTER" "$GL_RUN/stack.full.yaml" > "$GL_RUN/stack.yaml" || return 1
+  # When each service's last update started: an update state from before this run is not ours.
+  for gl_s in $GL_DEPLOY; do gl_swarm_update "$gl_s" | cut -d ' ' -f 2 > "$GL_RUN/update.$gl_s"; done
   # Workers pull with the manager's registry credentials.
   gl_docker stack deploy $gl_detach --with-registry-auth --prune=false -c "$GL_RUN/stack.yaml" "$GL_PROJECT"
+}
+
+# "<update-state> <update-started-at> <replicas>" of a service (none none when it never updated;
+# global for a global service).
+gl_swarm_update() {
+  gl_docker service inspect --format \
+    '{{with .UpdateStatus}}{{.State}} {{json .StartedAt}}{{else}}none none{{end}} {{with .Spec.Mode.Replicated}}{{.Replicas}}{{else}}global{{end}}' \
+    "${GL_PROJECT}_$1" 2>/dev/null
 }
 
 # "<state> <running> <desired> <update-state>" of a service; desired is the replica count
 # (global services: the tasks meant to run).
 gl_swarm_status() {
   gl_sv="${GL_PROJECT}_$1"
-  gl_upd=$(gl_docker service inspect --format '{{with .UpdateStatus}}{{.State}}{{else}}none{{end}} {{with .Spec.Mode.Replicated}}{{.Replicas}}{{else}}global{{end}}' "$gl_sv" 2>/dev/null) ||
-    { echo "missing 0 0 none"; return; }
+  gl_mark=$(cat "$GL_RUN/update.$1" 2>/dev/null)
+  gl_upd=$(gl_swarm_update "$1") || { echo "missing 0 0 none"; return; }
   set -- $gl_upd
+  # A spec change that replaces no task (labels only) starts no update: the state is an old one's.
+  if [ "$2" = "$gl_mark" ]; then set -- none "$2" "$3"; fi
   gl_states=$(gl_docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$gl_sv" 2>/dev/null)
   gl_running=$(printf '%s\n' "$gl_states" | grep -c '^Running')
-  gl_want=$2
+  gl_want=$3
   [ "$gl_want" != global ] || gl_want=$(printf '%s\n' "$gl_states" | grep -c .)
   case $1 in
     paused | rollback_paused) echo "failed $gl_running $gl_want $1" ;;
