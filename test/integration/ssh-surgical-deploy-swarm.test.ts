@@ -3,7 +3,7 @@
 // endpoint_mode: dnsrr: the bench has no routing mesh and no virtual IPs.
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { exec, type SshHost } from '@gitops-lite/sandbox'
+import { exec, freePort, type SshHost } from '@gitops-lite/sandbox'
 import type { ActionRun } from '../helpers/run-action'
 import {
   deploy,
@@ -207,6 +207,14 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
     expect(run.stdout + run.stderr).toContain('NOT_SET_ANYWHERE')
     expect(await live('web')).toEqual(before)
     await writeFile(join(workspace, 'compose.yaml'), compose)
+  }, timeout)
+
+  it('several managers listed: one that cannot be reached is skipped, the next one deploys', async () => {
+    const closed = await freePort()
+    const hosts = `${vm.username}@127.0.0.1:${closed}\n${vm.username}@${vm.host}:${vm.port}`
+    const run = expectSuccess(await swarmDeploy({ host: hosts, 'dry-run': 'true', 'connect-timeout': '5s' }))
+    expect(run.stdout).toContain('trying the next manager')
+    expect(Object.keys(output(run, 'plan') as object)).toEqual([`${vm.username}@${vm.host}:${vm.port}`])
   }, timeout)
 
   it('refuses a manager whose host key is not the trusted one, before changing anything', async () => {
