@@ -77,7 +77,8 @@ try {
     })
   progress(`first deploy of the ${serviceCount}-service stack`)
   await writeStack(images.v1)
-  if ((await deploy()).exitCode !== 0) throw new Error('the first deploy failed')
+  const first = await deploy()
+  if (first.exitCode !== 0) throw new Error(`the first deploy failed:\n${first.stdout}`)
 
   const rows = [['run', 'wall time', 'services updated', 'tasks replaced', 'probes on untouched services', 'failed']]
   const walls: number[] = []

@@ -22,6 +22,7 @@ let bench: DeployFixture
 let vm: SshHost
 let workspace: string
 let initialisedSwarm = false
+let workerPort: number
 const stack = `glswarm${process.pid}`
 
 async function docker(args: string[]): Promise<string> {
@@ -39,6 +40,7 @@ beforeAll(async () => {
   await writeFile(join(vm.remoteDir, '.env'), 'GREETING=hello-from-the-vm\n')
   workspace = join(bench.work, 'workspace')
   await mkdir(join(workspace, 'conf'), { recursive: true })
+  workerPort = await freePort()
 }, 15 * 60_000)
 
 afterAll(async () => {
@@ -82,7 +84,9 @@ async function writeStack(options: Stack): Promise<void> {
     ...(options.webDeploy ?? []),
     '    stop_grace_period: 1s'
   ]
-  if (options.worker) lines.push('  worker:', `    image: ${options.worker}`, '    deploy:', '      endpoint_mode: dnsrr', '    stop_grace_period: 1s')
+  // A port published on the node (mode: host: the bench has no routing mesh).
+  const ports = `    ports: [{target: 8080, published: ${workerPort}, mode: host}]`
+  if (options.worker) lines.push('  worker:', `    image: ${options.worker}`, ports, '    deploy:', '      endpoint_mode: dnsrr', '    stop_grace_period: 1s')
   lines.push('configs:', '  motd:', '    file: ./conf/motd.txt')
   await writeFile(join(workspace, 'compose.yaml'), lines.join('\n') + '\n')
   await writeFile(join(workspace, 'conf', 'motd.txt'), options.motd ?? 'hello\n')

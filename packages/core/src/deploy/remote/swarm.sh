@@ -65,7 +65,8 @@ gl_swarm_inspect_report() {
 }
 
 # compose's canonical YAML made a stack file: a version, no project name, no depends_on (a
-# mapping Swarm's schema refuses, and ignored by Swarm), and only the services to deploy:
+# mapping Swarm's schema refuses, and ignored by Swarm), published ports as numbers (compose
+# quotes them, Swarm's schema wants integers), and only the services to deploy:
 # `docker stack deploy` gives every service it is handed a new spec version, changed or not.
 # shellcheck disable=SC2016 # awk code
 GL_SWARM_FILTER='
@@ -75,6 +76,7 @@ top == "services" && /^  [^ ]/ { s = $0; sub(/^  /, "", s); sub(/:.*/, "", s); d
 drop { next }
 top == "services" && /^    [^ ]/ { skip = ($0 ~ /^    depends_on:/) }
 skip { next }
+top == "services" && /^ +published: "[0-9]+"$/ { gsub(/"/, "") }
 { print }'
 
 gl_swarm_stack_deploy() {
