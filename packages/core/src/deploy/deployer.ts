@@ -7,8 +7,20 @@ import { jsonPrefix, RECORD_SCHEMA, type AuditEntry, type RecordedService, type 
 import { ExitCode, type ApplyPhase, type RemoteEvent } from './remote'
 import type { ListedStack, Removal } from './stacks'
 import { parseInspection, type HostReport } from './report'
+import { hostSecrets } from './secrets'
 import { rolledBackServices, type RolledBackService } from './rollback'
-import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
+import {
+  applyScript,
+  attachedCommand,
+  detachedCommand,
+  digestScript,
+  inspectScript,
+  registryLoginLines,
+  runDirOf,
+  type RegistryLogin,
+  type ScriptLimits,
+  type StackTarget
+} from './scripts'
 import type { StackFile } from './stack-files'
 
 /** The workflow run doing the deploy, for the lock, the record and the audit log. */
@@ -27,6 +39,10 @@ export interface DeployOptions {
   files: readonly StackFile[]
   /** env_file entries per service, read from the compose files. */
   envFiles: ReadonlyMap<string, readonly string[]>
+  /** Pre-deploy commands per service, from the compose files. */
+  preDeploy?: ReadonlyMap<string, readonly string[]>
+  /** Registries the pull logs in to. */
+  registries?: readonly RegistryLogin[]
   mode: 'surgical' | 'full'
   services?: readonly string[]
   pull: boolean
@@ -42,6 +58,8 @@ export interface DeployLog {
   warning(message: string): void
   /** Lines the host printed (compose output, container logs): shown, never interpreted. */
   remote(lines: readonly string[]): void
+  /** Values the log must never show (the runner masks them); given before any line from the VM is shown. */
+  mask(values: readonly string[]): void
 }
 
 export type HostResult = 'deployed' | 'removed' | 'listed' | 'unchanged' | 'dry-run' | 'rolled-back' | 'failed'
@@ -81,6 +99,14 @@ export function describeOwner(json: string): string {
   }
 }
 
+function refusedLinkError(host: string, path: string): UserError {
+  return new UserError(`On ${host}, ${path} is a symbolic link, and the deploy never writes through one`, {
+    fix:
+      'Nothing was changed on the host. Whoever can write in remote-dir (a container with a read-write bind mount of it, another user) could point a link anywhere: ' +
+      'replace it with the real file or folder (or remove it), then rerun.'
+  })
+}
+
 /**
  * Turns a failed round trip into a message saying what to do. It never quotes what the host
  * printed (compose output, container logs): that goes to the log, fenced, and the message,
@@ -103,8 +129,7 @@ export function remoteError(host: string, step: string, result: ExecResult, limi
   }
   const code = result.code ?? -1
   // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
-  const nothingChanged =
-    !apply || code === ExitCode.invalidFiles || code === ExitCode.missingTool || code === ExitCode.hostError || code === ExitCode.notManager
+  const nothingChanged = !apply || ([ExitCode.invalidFiles, ExitCode.missingTool, ExitCode.hostError, ExitCode.refusedLink, ExitCode.notManager] as number[]).includes(code)
   const fallback = nothingChanged
     ? 'Nothing was changed on the host. Check the message above, then rerun.'
     : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
@@ -182,7 +207,7 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
     let result: ExecResult
     try {
       result = await shell.exec(detachedCommand(runDir), {
-        stdin: script,
+        stdin: registryLoginLines(options.registries ?? []) + script,
         timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
         onStdout: (text) => events.push(text)
       })
@@ -223,15 +248,25 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
         return done(
           'failed',
           plan,
-          new UserError(
-            events.restoreFailed.length > 0
-              ? `The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`
-              : `The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`,
-            { fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).` }
-          )
+          events.restoreFailed.length > 0
+            ? new UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`, {
+                fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
+              })
+            : new UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
+                fix: `The host needs attention: its previous files are back in place; see the log lines above and ${runDir}/log on the host.`
+              })
         )
+      case ExitCode.refusedLink:
+        if (events.refusedLink !== undefined) return done('failed', plan, refusedLinkError(shell.name, events.refusedLink))
+        return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }))
       case ExitCode.failedBeforeChange:
-        return done('failed', plan, new UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, { fix: 'See the output above (a failed pull is the usual cause), fix it and rerun.' }))
+        return done(
+          'failed',
+          plan,
+          new UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, {
+            fix: events.failureFix ?? 'See the output above (a failed pull is the usual cause), fix it and rerun.'
+          })
+        )
       case ExitCode.deployedWithoutRecord:
         return done(
           'deployed',
@@ -263,14 +298,22 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
 async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: DeployLog): Promise<{ report: HostReport; plan: HostPlan }> {
   const { stack, limits, files } = options
   const mark = newMark()
+  const envFiles = [...new Set([...options.envFiles.values()].flat())]
   const inspected = await shell.exec(attachedCommand, {
-    stdin: inspectScript(stack, files, mark, limits),
+    stdin: inspectScript(stack, files, mark, limits, envFiles),
     timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
   })
+  // First of all: compose's and docker's messages, container logs and healthcheck output may quote them.
+  log.mask(hostSecrets(inspected.stdout, mark))
+  const refused = new RegExp(`^${mark} refused-link (.*)$`, 'm').exec(inspected.stdout)
+  if (inspected.code === ExitCode.refusedLink && refused) throw refusedLinkError(shell.name, refused[1])
   const waited = new RegExp(`^${mark} lock-wait (.*)$`, 'm').exec(inspected.stdout)
   if (waited) log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`)
   if (inspected.code !== 0) throw remoteError(shell.name, 'inspection', inspected, limits, log)
   const report = parseInspection(inspected.stdout, mark, shell.name)
+  for (const damage of report.stateDamage) {
+    log.warning(`The deploy state on ${shell.name} needs repair: ${report.directory}/${damage}. This run plans from what runs and writes it again.`)
+  }
   const paths = pathsToDigest(report, files, options.envFiles)
   const hostDigests = new Map<string, string>()
   if (paths.length > 0) {
@@ -280,7 +323,7 @@ async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: D
     const lines = digested.stdout.split('\n').filter(Boolean)
     paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'))
   }
-  const plan = computePlan({ report, uploads: files, envFiles: options.envFiles, hostDigests, mode: options.mode, services: options.services })
+  const plan = computePlan({ report, uploads: files, envFiles: options.envFiles, hostDigests, mode: options.mode, services: options.services, preDeploy: options.preDeploy })
   for (const line of formatPlan(shell.name, plan)) log.info(line)
   return { report, plan }
 }
@@ -323,12 +366,18 @@ function recordHead(report: HostReport, plan: HostPlan, options: DeployOptions):
 /** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
 export class EventReader {
   failure?: string
+  /** A symbolic link the host refused to write through. */
+  refusedLink?: string
+  /** What to do about `failure`, when the event that set it says. */
+  failureFix?: string
   /** Services whose health wait failed before the rollback began. */
   readonly failedServices: string[] = []
   /** Files the rollback could not put back. */
   readonly restoreFailed: string[] = []
   private buffer = ''
   private rollingBack = false
+  /** The last lines the host printed since the last event: a failed pre-deploy command's output. */
+  private recent: string[] = []
 
   constructor(
     private readonly mark: string,
@@ -354,10 +403,12 @@ export class EventReader {
     for (const line of lines) {
       if (!line.startsWith(`${this.mark} `)) {
         plain.push(line)
+        this.recent = [...this.recent, line].slice(-recentLines)
         continue
       }
       if (plain.length > 0) this.log.remote(plain.splice(0))
       this.event(line.slice(this.mark.length + 1))
+      this.recent = []
     }
     if (plain.length > 0) this.log.remote(plain)
   }
@@ -396,8 +447,29 @@ export class EventReader {
         if (!this.removeFailed.includes(subject)) this.removeFailed.push(subject)
         this.log.warning(`${subject}: removing its container failed`)
         break
+      case 'pre-deploy':
+        this.log.info(`Running the pre-deploy command of ${subject} with its new image`)
+        break
+      case 'pre-deploy-failed': {
+        const how = state === '124' ? `timed out (command-timeout)` : `exited with code ${state}`
+        const last = this.recent.filter((line) => line.trim() !== '')
+        this.failure ??=
+          `the pre-deploy command of ${subject} ${how}` +
+          (last.length > 0 ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}` : ' and printed nothing')
+        this.failureFix ??= `Fix the command (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and no container was changed.`
+        this.log.warning(`${subject}: the pre-deploy command ${how}`)
+        break
+      }
+      case 'login-failed':
+        this.failure ??= `the login to the registry ${subject} failed (docker's message is above)`
+        this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`
+        break
       case 'swap-failed':
-        this.failure ??= 'the new files could not be put in place (the message is above)'
+        this.failure ??= `the new ${subject} could not be put in place (the host's message is above)`
+        break
+      case 'refused-link':
+        this.refusedLink ??= rest.join(' ')
+        this.log.warning(`${rest.join(' ')} is a symbolic link: the deploy does not write through it`)
         break
       case 'up-failed':
         this.failure ??= 'compose could not recreate the services (its message is above)'
@@ -413,6 +485,9 @@ export class EventReader {
     }
   }
 }
+
+/** How many lines of a failed pre-deploy command's output its error quotes. */
+const recentLines = 10
 
 /** A start-first rollout's progress: `started N`, `serving MONITOR`, `retired N GRACE`. */
 function startFirstMessage([step, count, grace]: string[]): string {
@@ -436,6 +511,7 @@ const rollbackMessages: Record<string, string> = {
 
 const phaseMessages: Record<string, string> = {
   locked: 'Took the deploy lock',
+  login: 'Logging in to the registries (a Docker config only this deploy uses)',
   pull: 'Pulling the new images',
   swap: 'Putting the new files in place',
   // Named with its service by the event reader.

@@ -17,6 +17,31 @@ export interface StackTarget {
   composeCommand: ComposeCommand
 }
 
+/** Credentials the pull logs in to a registry with; they reach the host only on stdin. */
+export interface RegistryLogin {
+  /** host[:port], as in image names. */
+  registry: string
+  username: string
+  password: string
+}
+
+/**
+ * What the apply reads before its script: one line per registry (its host, then the base64 of
+ * the username and of the password), then an empty line. The detached bootstrap hands these
+ * lines to the apply on a pipe, so credentials are never in the saved script or its log.
+ */
+export function registryLoginLines(registries: readonly RegistryLogin[]): string {
+  const base64 = (text: string) => Buffer.from(text).toString('base64')
+  return (
+    registries
+      .map((r) => {
+        if (!/^[A-Za-z0-9.:-]+$/.test(r.registry)) throw new Error(`'${r.registry}' is not a registry host`)
+        return `${r.registry} ${base64(r.username)} ${base64(r.password)}\n`
+      })
+      .join('') + '\n'
+  )
+}
+
 export interface ScriptLimits {
   lockTimeoutSeconds: number
   commandTimeoutSeconds: number
@@ -77,12 +102,15 @@ export function runDirOf(remoteDir: string, runId: string): string {
 }
 
 /**
- * Round trip 1, read-only: stages the files in a temporary directory, then reports the compose
+ * Round trip 1, read-only: refuses links where the deploy would write, stages the files in a
+ * temporary directory, prints the VM's env files (for masking), then reports the compose
  * variant, the project, the resolved config and hashes of the new files, the project's
  * containers, the last deploy's record and the digests of the files now in remote-dir.
  */
-export function inspectScript(stack: StackTarget, files: readonly StackFile[], mark: string, limits: ScriptLimits): string {
-  return stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin'), files).code('gl_inspect_report').toString()
+export function inspectScript(stack: StackTarget, files: readonly StackFile[], mark: string, limits: ScriptLimits, envFiles: readonly string[] = []): string {
+  const script = stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin'), files)
+  // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
+  return script.command(['gl_inspect_report', ...envFiles]).toString()
 }
 
 /** Adds the commands that stage each file (after gl_inspect_begin or gl_apply_begin). */
@@ -148,7 +176,12 @@ export function applyScript(input: ApplyScriptInput): string {
     GL_OWNER: input.owner,
     GL_AUDIT: input.audit
   }).code('gl_apply_begin')
-  return stagedFilesScript(script, input.files)
+  stagedFilesScript(script, input.files)
+  // The pre-deploy commands, in service order; gl_pre_deploy stops the deploy when one fails.
+  script.code('gl_pre_deploy_commands() {\n  :')
+  for (const service of plan.services) if (service.deploy && service.preDeploy) script.command(['gl_pre_deploy', service.service, ...service.preDeploy])
+  script.code('}')
+  return script
     .commandWithInput(['gl_put', 'record.head'], base64Lines(input.recordHead))
     .commandWithInput(['gl_put', 'record.services'], base64Lines(prefixes.join('')))
     .code('gl_apply_main')

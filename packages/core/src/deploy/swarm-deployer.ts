@@ -4,10 +4,11 @@ import { describeOwner, EventReader, newMark, remoteError, type DeployLog, type 
 import { formatPlan } from './format'
 import { jsonPrefix, RECORD_SCHEMA, type AuditEntry } from './record'
 import { ExitCode, SWARM_LIBRARY } from './remote'
-import { attachedCommand, base64Lines, detachedCommand, digestScript, libraryScript, runDirOf, stagedFilesScript, words, type StackTarget } from './scripts'
+import { hostSecrets } from './secrets'
+import { attachedCommand, base64Lines, detachedCommand, digestScript, libraryScript, registryLoginLines, runDirOf, stagedFilesScript, words, type StackTarget } from './scripts'
 import { computeSwarmPlan, parseSwarmInspection, swarmOverride, swarmPathsToDigest, type SwarmPlan, type SwarmRecordedService, type SwarmRecordHeader, type SwarmReport } from './swarm-plan'
 
-export interface SwarmDeployOptions extends Omit<DeployOptions, 'envFiles'> {
+export interface SwarmDeployOptions extends DeployOptions {
   /** Remove live services gone from the files (else they are reported and kept). */
   prune: boolean
 }
@@ -83,7 +84,8 @@ export async function deployToSwarm(shell: RemoteShell, options: SwarmDeployOpti
   let result: ExecResult
   try {
     result = await shell.exec(detachedCommand(runDir), {
-      stdin: apply,
+      // The registry logins first, read by the bootstrap (kept in memory on the host, never in the script).
+      stdin: registryLoginLines(options.registries ?? []) + apply,
       timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
       onStdout: (text) => events.push(text)
     })
@@ -141,10 +143,14 @@ async function inspectAndPlan(shell: RemoteShell, options: SwarmDeployOptions, l
   const stack = swarmStack(options.stack)
   const mark = newMark()
   const script = stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path)).code(SWARM_LIBRARY).code('gl_inspect_begin'), files)
+  // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
+  const envFiles = [...new Set([...options.envFiles.values()].flat())]
   const inspected = await shell.exec(attachedCommand, {
-    stdin: script.code('gl_swarm_inspect_report').toString(),
+    stdin: script.command(['gl_swarm_inspect_report', ...envFiles]).toString(),
     timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
   })
+  // First of all: docker's messages and service logs may quote them.
+  log.mask(hostSecrets(inspected.stdout, mark))
   const waited = new RegExp(`^${mark} lock-wait (.*)$`, 'm').exec(inspected.stdout)
   if (waited) log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`)
   if (inspected.code === ExitCode.notManager) {

@@ -31,12 +31,16 @@ export const ExitCode = {
   invalidFiles: 65,
   missingTool: 69,
   hostError: 70,
+  /** A symbolic link where the deploy would write (the host printed a refused-link event naming it); nothing changed. */
+  refusedLink: 71,
   /** orchestrator: swarm, and the host's engine is not a Swarm manager. */
-  notManager: 71,
+  notManager: 72,
   lockTimeout: 75,
   stalePlan: 76,
   /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
-  removeRefused: 77
+  removeRefused: 77,
+  /** Stopped by SIGINT or SIGTERM (128 + 15, as shells report it), after its EXIT trap cleaned up. */
+  interrupted: 143
 } as const
 
 /** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
@@ -60,6 +64,10 @@ export const remoteEvents = [
   'up-failed',
   'restore-failed',
   'remove-failed',
+  'refused-link',
+  'login-failed',
+  'pre-deploy',
+  'pre-deploy-failed',
   'result'
 ] as const
 export type RemoteEvent = (typeof remoteEvents)[number]
@@ -84,11 +92,12 @@ export type StackEvent = (typeof stackEvents)[number]
 export const removePhases = ['locked', 'stop', 'files'] as const
 
 /** The steps of an apply, each announced by a `phase` event. */
-export const applyPhases = ['locked', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore'] as const
+export const applyPhases = ['locked', 'login', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore'] as const
 export type ApplyPhase = (typeof applyPhases)[number]
 
 /** The parts of the inspection's output, each after a `section` event. */
 export const inspectionSections = [
+  'envfiles',
   'compose',
   'directory',
   'project',
@@ -109,16 +118,27 @@ export const ATTACHED_BOOTSTRAP =
   `t=$(mktemp) || exit ${ExitCode.hostError}; cat > "$t" || exit ${ExitCode.hostError}; ` + 'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r'
 
 /**
- * Saves the script from stdin to $1/apply.sh and runs it detached from the SSH session, so a
- * dropped connection never leaves a half-done deploy: the host finishes it (or rolls back) and
- * releases the lock. Meanwhile its log is streamed back; the exit code is the script's.
+ * Reads the registry logins from stdin (lines up to an empty one, see registryLoginLines), saves
+ * the rest, the script, to $1/apply.sh and runs it detached from the SSH session, so a dropped
+ * connection never leaves a half-done deploy: the host finishes it (or rolls back) and releases
+ * the lock. The logins reach the apply on a pipe, so they are never written to a file here.
+ * Meanwhile the log is streamed back; the exit code is the script's.
  */
 export const DETACHED_BOOTSTRAP = [
   'd=$1',
   'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
+  'c=',
+  'while IFS= read -r l && [ -n "$l" ]; do c="$c $l"; done',
+  // $d is <remote-dir>/.gitops-lite/runs/<id>: $r the runs folder, $s the state folder.
+  'r=${d%/*}; s=${r%/*}',
+  'mkdir -p "${s%/*}/." || exit ' + ExitCode.hostError,
+  // Never through a link (see gl_check_links in lib.sh, which names it).
+  'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit ' + ExitCode.refusedLink + '; fi',
   // A fresh folder per apply: a second script written into a running one's folder would be read by it.
-  'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit ' + ExitCode.hostError,
-  `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
+  // The state folder is the deploy user's alone, and so is the log (it holds compose's messages).
+  '(umask 077 && mkdir -p "$r" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log") || exit ' + ExitCode.hostError,
+  `printf '%s\n' "$c" | nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 &`,
+  'c=',
   'n=0',
   'while :; do',
   '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',

@@ -40,18 +40,25 @@ gl_swarm_services() {
   done
 }
 
+# Arguments: the env_file paths of the compose files (their values are masked by the runner).
 gl_swarm_inspect_report() {
   gl_swarm_check
+  gl_check_links
+  gl_env_files "$@"
   if [ -f "$GL_STATE/lock" ]; then gl_lock -s; fi
   cd "$GL_STAGE" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot enter $GL_STAGE"
   gl_swarm_render "$GL_STAGE/.gitops-lite-config" json
   gl_resolve_project "$GL_STAGE/.gitops-lite-config"
+  # The rendered config is Compose v2's JSON (the runner masks its environment values).
+  gl_event section compose
+  echo v2
   gl_event section directory
   echo "$GL_DIR"
   gl_event section project
   echo "$GL_PROJECT"
   gl_event section generation
-  cat "$GL_STATE/generation" 2>/dev/null || echo 0
+  gl_read_generation
+  echo "$GL_GENERATION"
   gl_event section config
   cat "$GL_STAGE/.gitops-lite-config"
   echo
@@ -87,8 +94,16 @@ gl_swarm_stack_deploy() {
   awk -v keep="$GL_DEPLOY" "$GL_SWARM_FILTER" "$GL_RUN/stack.full.yaml" > "$GL_RUN/stack.yaml" || return 1
   # When each service's last update started: an update state from before this run is not ours.
   for gl_s in $GL_DEPLOY; do gl_swarm_update "$gl_s" | cut -d ' ' -f 2 > "$GL_RUN/update.$gl_s"; done
-  # Workers pull with the manager's registry credentials.
-  gl_docker stack deploy $gl_detach --with-registry-auth --prune=false -c "$GL_RUN/stack.yaml" "$GL_PROJECT"
+  gl_login || { gl_logout; return 1; }
+  # Workers pull with the credentials the manager sends along (--with-registry-auth): the
+  # registry logins of this deploy, in a Docker config that only it uses.
+  (
+    if [ -n "$GL_DOCKER_CONFIG" ]; then export DOCKER_CONFIG="$GL_DOCKER_CONFIG"; fi
+    gl_docker stack deploy $gl_detach --with-registry-auth --prune=false -c "$GL_RUN/stack.yaml" "$GL_PROJECT"
+  )
+  gl_deploy_rc=$?
+  gl_logout
+  return $gl_deploy_rc
 }
 
 # "<update-state> <update-started-at> <replicas>" of a service (none none when it never updated;
@@ -229,7 +244,7 @@ gl_swarm_write_record() {
       gl_spec=$(gl_docker service inspect --format '{{json .Spec}}' "${GL_PROJECT}_$gl_s" | sha256sum | awk '{ print $1 }')
       printf '%s,"specHash":"%s"}\n' "$gl_prefix" "$(gl_hex "$gl_spec")"
     done
-  } > "$GL_STATE/swarm-state.tmp" && mv -f "$GL_STATE/swarm-state.tmp" "$GL_STATE/swarm-state"
+  } | gl_state_write swarm-state
 }
 
 gl_swarm_apply_main() {
@@ -255,7 +270,6 @@ gl_swarm_apply_main() {
     gl_swarm_remove || gl_removed=0
     gl_swarm_prune_objects
     if ! gl_swarm_write_record; then
-      rm -f "$GL_STATE/swarm-state.tmp" 2>/dev/null
       printf 'gitops-lite: %s\n' "the services are deployed, but $GL_STATE/swarm-state could not be written" >&2
       gl_finish deployed-without-record "$GL_EXIT_DEPLOYED_WITHOUT_RECORD"
     fi
