@@ -627,6 +627,21 @@ describe('the state folder (generation, audit log, links, modes)', () => {
   })
 })
 
+describe('compose calls that name services (gl_pull, gl_up)', () => {
+  it('pass -- before the names, so none is ever read as an option', () => {
+    const fake = mkdtempSync(join(tmpdir(), 'gl-fake-compose-'))
+    mkdirSync(join(fake, 'bin'))
+    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\necho "docker $*" >> "$FAKE/calls"\n')
+    chmodSync(join(fake, 'bin', 'docker'), 0o755)
+    const result = runLibrary('GL_COMPOSE=v2 GL_PULL=1 GL_FULL=0 GL_STAGE="$GL_DIR"; mkdir -p "$GL_DIR"; gl_pull web api && gl_up web api; echo "rc=$?"', fake, { GL_LOGINS: '', GL_DOCKER_CONFIG: '' })
+    expect(result.stderr).toBe('')
+    expect(result.stdout).toContain('rc=0')
+    const calls = readFileSync(join(fake, 'calls'), 'utf8')
+    expect(calls).toContain('pull --quiet -- web api\n')
+    expect(calls).toContain('up -d --no-deps --force-recreate -- web api\n')
+  })
+})
+
 describe('stacks.sh helpers', () => {
   it("read the uploaded files from the record's header, and see a symbolic link on a file's way", () => {
     const fake = fakeHost({})

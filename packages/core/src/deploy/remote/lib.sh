@@ -377,7 +377,8 @@ gl_pull() {
   gl_event phase pull
   (
     if [ -n "$GL_DOCKER_CONFIG" ]; then export DOCKER_CONFIG="$GL_DOCKER_CONFIG"; fi
-    cd "$GL_STAGE" && gl_project pull --quiet "$@"
+    # `--`: service names are never read as options (both compose binaries accept it).
+    cd "$GL_STAGE" && gl_project pull --quiet -- "$@"
   )
   gl_pull_rc=$?
   gl_logout
@@ -454,7 +455,7 @@ gl_up() {
     (cd "$GL_DIR" && gl_project up -d --remove-orphans --force-recreate)
   elif [ $# -gt 0 ]; then
     gl_event phase up
-    (cd "$GL_DIR" && gl_project up -d --no-deps --force-recreate "$@")
+    (cd "$GL_DIR" && gl_project up -d --no-deps --force-recreate -- "$@")
   fi
 }
 
@@ -632,7 +633,7 @@ gl_batch() {
   gl_b_old="$*"
   gl_b_before=" $(gl_service_ids "$gl_b_service" | tr '\n' ' ')" || return 1
   gl_b_scale=$(($(echo "$gl_b_before" | wc -w) + $#))
-  (cd "$GL_DIR" && gl_project up -d --no-start --no-deps --no-recreate --scale "$gl_b_service=$gl_b_scale" "$gl_b_service") || return 1
+  (cd "$GL_DIR" && gl_project up -d --no-start --no-deps --no-recreate --scale "$gl_b_service=$gl_b_scale" -- "$gl_b_service") || return 1
   GL_WATCH=
   for gl_id in $(gl_service_ids "$gl_b_service"); do
     case $gl_b_before in *" $gl_id "*) ;; *) GL_WATCH="$GL_WATCH $gl_id" ;; esac
@@ -691,7 +692,7 @@ gl_replace() {
   # A first deploy, or a changed replica count: compose adds (or removes) the difference.
   gl_n=$(gl_count "$gl_r_service")
   [ "$gl_n" != "$gl_r_replicas" ] || return 0
-  (cd "$GL_DIR" && gl_project up -d --no-deps --no-recreate --scale "$gl_r_service=$gl_r_replicas" "$gl_r_service") &&
+  (cd "$GL_DIR" && gl_project up -d --no-deps --no-recreate --scale "$gl_r_service=$gl_r_replicas" -- "$gl_r_service") &&
     gl_wait_healthy "$gl_r_service"
 }
 
