@@ -3,12 +3,14 @@ import * as core from '@actions/core'
 import {
   GitCommandManager,
   Inputs,
+  NotAManagerError,
   ROLLBACK_TRAILERS,
   SshSession,
   UserError,
   createGitHubClient,
   deployHosts,
   deployToHost,
+  deployToSwarm,
   failureOf,
   formatTarget,
   listStacks,
@@ -21,6 +23,7 @@ import {
   type Outcome,
   type RunInfo,
   type RunnerContext,
+  type ScriptLimits,
   type SshTarget,
   type StartedDeployment
 } from '@gitops-lite/core'
@@ -41,11 +44,14 @@ export async function run(): Promise<void> {
     const deployment = settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined
     let outcomes: Outcome[]
     try {
-      outcomes = await deployHosts(settings.hosts, settings.parallel, {
-        nameOf: formatTarget,
-        connect: (host) => connectTo(host, settings),
-        deploy: (host, session, index) => deployTo(host, session, index, settings, run)
-      })
+      outcomes =
+        settings.orchestrator === 'swarm'
+          ? [await deployToManager(settings, run)]
+          : await deployHosts(settings.hosts, settings.parallel, {
+              nameOf: formatTarget,
+              connect: (host) => connectTo(host, settings),
+              deploy: (host, session, index) => deployTo(host, session, index, settings, run)
+            })
     } catch (error) {
       await deployment?.finish('error', 'The deploy stopped on an unexpected error; see the run log')
       throw error
@@ -85,17 +91,84 @@ async function connectTo(target: SshTarget, settings: Settings): Promise<SshSess
   return session
 }
 
+function limitsOf(settings: Settings): ScriptLimits {
+  return {
+    lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
+    commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
+    healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
+  }
+}
+
+/**
+ * orchestrator: swarm. The hosts are managers of one swarm: the first that can be reached and is
+ * a manager deploys the stack; the others are tried in turn only when one cannot.
+ */
+async function deployToManager(settings: Settings, run: RunInfo): Promise<HostOutcome> {
+  // readSettings refuses remove and list with swarm.
+  const mode = settings.mode === 'full' ? 'full' : 'surgical'
+  const tried: string[] = []
+  for (const target of settings.hosts) {
+    const name = formatTarget(target)
+    const log = hostLog(target, settings.hosts.length)
+    let session: SshSession
+    try {
+      session = await connectTo(target, settings)
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error
+      log.warning(`${name}: ${error.message}; trying the next manager`)
+      tried.push(`${name} (${error.message})`)
+      continue
+    }
+    const started = Date.now()
+    try {
+      return await deployToSwarm(
+        session,
+        {
+          stack: settings.stack,
+          files: settings.files,
+          envFiles: settings.envFiles,
+          registries: settings.registries,
+          mode,
+          services: settings.services,
+          pull: settings.pull,
+          rollback: settings.rollback,
+          dryRun: settings.dryRun,
+          prune: settings.prune,
+          limits: limitsOf(settings),
+          run
+        },
+        log
+      )
+    } catch (error) {
+      if (error instanceof NotAManagerError && target !== settings.hosts.at(-1)) {
+        log.warning(`${error.message}; trying the next host`)
+        tried.push(`${name} (not a manager)`)
+        continue
+      }
+      if (!(error instanceof UserError)) throw error
+      return { host: name, result: 'failed', health: {}, error, durationMs: Date.now() - started }
+    } finally {
+      session.close()
+    }
+  }
+  return {
+    host: settings.hosts.map(formatTarget).join(', '),
+    result: 'failed',
+    health: {},
+    error: new UserError(`No manager of the swarm could be reached: ${tried.join('; ')}`, {
+      fix: "Check that the managers listed in 'host' are up and that their host keys and the deploy key are right; nothing was changed."
+    }),
+    durationMs: 0
+  }
+}
+
 async function deployTo(target: SshTarget, connected: SshSession, index: number, settings: Settings, run: RunInfo): Promise<HostOutcome> {
   const started = Date.now()
   let session = connected
   try {
     // One at a time, a host's connection waits while the hosts before it deploy; it may have dropped.
     if (!session.isOpen) session = await connectTo(target, settings)
-    const limits = {
-      lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
-      commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
-      healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
-    }
+    const limits = limitsOf(settings)
     if (settings.mode === 'remove') {
       const options = { stack: settings.stack, removeVolumes: settings.removeVolumes, dryRun: settings.dryRun, limits, run }
       return await removeFromHost(session, options, hostLog(target, settings.hosts.length))

@@ -43,6 +43,7 @@ export async function writeSummary(outcomes: readonly Outcome[], dryRun: boolean
 
 function serviceResult(outcome: Outcome, service: string, deploy: boolean, removed: boolean): string {
   if (outcome.result === 'skipped' || outcome.result === 'dry-run') return outcome.result
+  if (removed && !outcome.plan?.removed.some((s) => s.service === service)) return 'kept'
   if (removed) return outcome.result !== 'deployed' ? 'kept' : outcome.removeFailed?.includes(service) ? 'removal failed' : 'removed'
   if (!deploy) return 'untouched'
   const health = outcome.health[service]

@@ -146,7 +146,8 @@ export {
   remoteEvents,
   removePhases,
   stackEvents,
-  STACKS_LIBRARY
+  STACKS_LIBRARY,
+  SWARM_LIBRARY
 } from './deploy/remote'
 export {
   applyScript,
@@ -155,6 +156,7 @@ export {
   libraryScript,
   type ComposeCommand,
   type RegistryLogin,
+  type ScriptLimits,
   type StackTarget
 } from './deploy/scripts'
 export { deployToHost, type DeployLog, type DeployOptions, type HostOutcome, type RunInfo } from './deploy/deployer'
@@ -168,3 +170,11 @@ export {
 export { formatRemoval, listStacks, removeFromHost, type RemoveOptions } from './deploy/stacks'
 export { deployHosts, failureOf, type Outcome } from './deploy/hosts'
 export { formatPlan, imageChange, strategyText } from './deploy/format'
+export {
+  computeSwarmPlan,
+  desiredState,
+  parseSwarmInspection,
+  swarmOverride,
+  type SwarmReport
+} from './deploy/swarm-plan'
+export { deployToSwarm, NotAManagerError } from './deploy/swarm-deployer'

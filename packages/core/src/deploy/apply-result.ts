@@ -30,11 +30,12 @@ export function remoteError(host: string, step: string, result: ExecResult, limi
   if (stderr !== '') log.remote(stderr.split('\n'))
   const fixes: Record<number, string> = {
     [ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
-    [ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
+    [ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.',
+    [ExitCode.notManager]: "List a manager of the swarm first in 'host' (docker node ls on a manager shows them), or run 'docker swarm init' on the host."
   }
   const code = result.code ?? -1
   // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
-  const nothingChanged = !apply || ([ExitCode.invalidFiles, ExitCode.missingTool, ExitCode.hostError, ExitCode.refusedLink] as number[]).includes(code)
+  const nothingChanged = !apply || ([ExitCode.invalidFiles, ExitCode.missingTool, ExitCode.hostError, ExitCode.refusedLink, ExitCode.notManager] as number[]).includes(code)
   const fallback = nothingChanged
     ? 'Nothing was changed on the host. Check the message above, then rerun.'
     : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +

@@ -92,7 +92,7 @@ export interface HostOutcome {
 /** How often a plan is made again because another run deployed between inspection and apply. */
 const maxPlanAttempts = 3
 
-function newMark(): string {
+export function newMark(): string {
   return `@@gitops-lite-${randomBytes(6).toString('hex')}`
 }
 
