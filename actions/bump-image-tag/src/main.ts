@@ -160,8 +160,9 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     maxAttempts: settings.maxAttempts,
     author: settings.author,
     log: (line) => core.info(line),
-    apply: async () => {
-      plan = await planFromDisk(settings, paths)
+    // The first round on the local checkout commits the plan made above: planning again would read the same files.
+    apply: async (checkedOut) => {
+      if (checkedOut) plan = await planFromDisk(settings, paths)
       if (plan.files.length === 0) return undefined
       const written = plan
       return {
