@@ -28,7 +28,7 @@ import {
   type SshHost
 } from '@gitops-lite/sandbox'
 import { elapsedMs, progress } from './cli'
-import { ApplyLogWatcher, phasesOf, type PhaseName, type StdoutClock } from './timeline'
+import { ApplyLogWatcher, HealthEventWatcher, phasesOf, type PhaseName, type StdoutClock } from './timeline'
 
 export interface Vm {
   name: string
@@ -420,6 +420,8 @@ export interface ApproachResult {
   startedAt: number
   /** Only for the action run with a clock. */
   phases?: Record<PhaseName, number>
+  /** From the engine's last "healthy" event to the host's health wait saying so (action run with a clock). */
+  healthReactionMs?: number
 }
 
 /** One way to deploy compose.yaml's change to `vm`. */
@@ -454,17 +456,23 @@ export function deployApproaches(bench: DeployBench, vm: Vm, clock?: StdoutClock
       waitsForHealth: true,
       async run() {
         const watcher = clock && new ApplyLogWatcher(vm.remoteDir)
+        const healthEvents = clock && new HealthEventWatcher(vm.project)
         let apply
+        let healthy
         let timed
         try {
           timed = await actionDeploy(bench, [vm], {}, clock?.env())
         } finally {
           apply = watcher?.stop()
+          healthy = healthEvents?.stop()
         }
         const deployed = deployedServices(timed.run)
         if (deployed.join() !== changed) throw new Error(`the action deployed ${JSON.stringify(deployed)}, not ["${changed}"]:\n${timed.run.stdout}`)
         const phases = clock && apply ? phasesOf(timed.startedAt, clock.read(), apply, watcher?.scriptWritten) : undefined
-        return { ms: timed.ms, startedAt: timed.startedAt, phases }
+        const sawHealthy = apply?.find((l) => / phase healthy$/.test(l.line))?.t
+        const lastHealthy = healthy && healthy.length > 0 ? Math.max(...healthy) : undefined
+        const healthReactionMs = sawHealthy !== undefined && lastHealthy !== undefined ? sawHealthy - lastHealthy : undefined
+        return { ms: timed.ms, startedAt: timed.startedAt, phases, healthReactionMs }
       }
     },
     plain('b', '(b) RA-001 full fallback, plain ssh: `pull && up -d --force-recreate`', plainScripts.full()),

@@ -89,5 +89,12 @@ await withDeployBench('surgical', { services: serviceCount, stack: stack as Stac
     console.log(`\nWhere (a)'s time goes (${withPhases.length} runs; phase marks from its log lines and the host's apply log, ±20 ms):\n`)
     console.log(markdownTable(phaseRows))
   }
+  const reactions = (samples.get('a') ?? []).flatMap((s) => (s.healthReactionMs === undefined ? [] : [s.healthReactionMs]))
+  if (reactions.length) {
+    console.log(
+      `\nHealth wait reaction (the engine's last "healthy" event to the host's "phase healthy", log polled every 20 ms): ` +
+        `${formatStats(summarize(reactions), 'ms', 0)}; goal ≤ 250 ms`
+    )
+  }
 })
 console.log(`\nload average before: ${loadBefore}; after: ${await loadAverage()}`)
