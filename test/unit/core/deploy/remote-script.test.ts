@@ -279,11 +279,14 @@ describe('listing the containers for the inspection (gl_containers)', () => {
     const run = (ps: string, inspect: string) => {
       const fake = fakeHost({})
       writeFileSync(join(fake, 'bin', 'docker'), `#!/bin/sh\ncase $1 in ps) ${ps} ;; inspect) ${inspect} ;; esac\n`)
-      return runLibrary('gl_containers; echo "rc=$?"', fake).stdout
+      return runLibrary('gl_list_compose_containers "$FAKE/listing"; gl_containers "$FAKE/listing"; echo "rc=$?"', fake).stdout
     }
     expect(run('exit 1', 'exit 0')).toContain('rc=1')
-    expect(run('echo c1', 'echo "{}"; exit 1')).toContain('rc=0')
-    expect(run('echo c1', 'exit 124')).toContain('rc=1')
+    expect(run('echo app c1', 'echo "{}"; exit 1')).toContain('rc=0')
+    expect(run('echo app c1', 'exit 124')).toContain('rc=1')
+    // Only the project's containers are inspected.
+    expect(run('echo other c0; echo app c1', 'echo "inspect $*"')).toMatch(/inspect .* c1\n/)
+    expect(run('echo other c0; echo app c1', 'echo "inspect $*"')).not.toMatch(/ c0/)
   })
 })
 

@@ -129,9 +129,19 @@ gl_stage_file() {
   mkdir -p "$GL_STAGE/$(dirname "$1")" && base64 -d > "$GL_STAGE/$1" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot write $GL_STAGE/$1"
 }
 
-# Fails when docker cannot list or inspect them: "no containers" would plan every service as new.
+# Lists every compose container as "project id" lines into $1, in the background: the inspection
+# starts it while compose resolves the project name, and gl_containers picks the project's out.
+gl_list_compose_containers() {
+  gl_docker ps -a --no-trunc --filter label=com.docker.compose.project \
+    --format '{{.Label "com.docker.compose.project"}} {{.ID}}' > "$1" &
+  GL_LISTING=$!
+}
+
+# The project's containers from the listing in $1. Fails when docker cannot list or inspect them:
+# "no containers" would plan every service as new.
 gl_containers() {
-  gl_ids=$(gl_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT") || return 1
+  wait "$GL_LISTING" || return 1
+  gl_ids=$(awk -v p="$GL_PROJECT" '$1 == p { print $2 }' "$1")
   [ -n "$gl_ids" ] || return 0
   gl_docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null
   # 1: a container went away between ps and inspect (the others are printed); more is an error.
@@ -161,6 +171,7 @@ gl_inspect_report() {
   if [ -f "$GL_STATE/lock" ]; then gl_lock -s; fi
   cd "$GL_STAGE" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot enter $GL_STAGE"
   if [ "$GL_COMPOSE" = v2 ]; then gl_format='--format json'; else gl_format=; fi
+  gl_list_compose_containers "$GL_STAGE/.gitops-lite-listing"
   # Both at once; compose's messages are kept apart and shown once each, config's first.
   gl_project config --hash '*' > "$GL_STAGE/.gitops-lite-hashes" 2> "$GL_STAGE/.gitops-lite-hashes.err" &
   gl_hashing=$!
@@ -190,7 +201,7 @@ gl_inspect_report() {
   gl_event section hashes
   cat "$GL_STAGE/.gitops-lite-hashes"
   gl_event section containers
-  gl_containers || gl_fail "$GL_EXIT_HOST_ERROR" "docker could not list the containers of project $GL_PROJECT"
+  gl_containers "$GL_STAGE/.gitops-lite-listing" || gl_fail "$GL_EXIT_HOST_ERROR" "docker could not list the containers of project $GL_PROJECT"
   gl_event section record
   cat "$GL_STATE/state" 2>/dev/null
   gl_event section files
