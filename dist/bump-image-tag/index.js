@@ -49917,7 +49917,8 @@ function checkDispatchLimits(eventType, payload) {
 function readSettings(inputs, context) {
     const allowLatest = inputs.boolean('allow-latest');
     const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry);
-    const request = readRequest(inputs, context);
+    const promotion = readPromotion(inputs);
+    const request = promotion ? { targets: [], origin: 'inputs' } : readRequest(inputs, context);
     for (const target of request.targets) {
         const fromPayload = request.origin === 'payload';
         const where = target.service === undefined ? '' : ` for service '${target.service}'`;
@@ -49940,6 +49941,8 @@ function readSettings(inputs, context) {
     const envFile = place('env-file', inputs.string('env-file'));
     // Refused now, before anything changes; found, and checked again, on the branch to edit (locateFiles).
     resolvePaths({ workspace, workingDirectory, files, envFile });
+    if (promotion)
+        resolveInsideWorkspace(promotion.from, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'from-file' });
     const pullRequest = inputs.boolean('pull-request');
     const branch = inputs.string('branch');
     if (branch !== '' && !isValidBranchName(branch)) {
@@ -49969,6 +49972,7 @@ function readSettings(inputs, context) {
         files,
         envFile,
         targets: request.targets,
+        promotion,
         environment: request.environment,
         source: request.source,
         commit,
@@ -49986,6 +49990,23 @@ function readSettings(inputs, context) {
     };
 }
 /**
+ * 'from-file' and the services to copy from it. The images, tags and digests come from that
+ * file, so inputs that name them are refused rather than silently ignored.
+ */
+function readPromotion(inputs) {
+    const from = inputs.string('from-file');
+    if (from === '')
+        return undefined;
+    const given = ['image', 'tag', 'digest'].filter((name) => inputs.string(name) !== '');
+    if (given.length > 0) {
+        throw new errors_UserError(`Input 'from-file' is set together with ${given.map((name) => `'${name}'`).join(', ')}: a promotion copies each service's repository, tag and digest from ${from}`, {
+            fix: `Remove ${given.join(', ')} to promote what ${from} runs, or remove 'from-file' to set the image by hand.`
+        });
+    }
+    const services = inputs.list('service').map((name) => requireServiceName("Input 'service'", name));
+    return { from, services: [...new Set(services)] };
+}
+/**
  * The services and tags: from the inputs, or, on repository_dispatch with 'service' and 'tag'
  * empty, from the event's client_payload.
  */
@@ -50000,7 +50021,7 @@ function readRequest(inputs, context) {
             return readPayload(context.eventPayload, image, digest);
         if (image === '' && digest === '') {
             throw new errors_UserError("Inputs 'service' (or 'image') and 'tag' are empty", {
-                fix: "Set 'service' and 'tag' in the step's 'with:' block, or run on repository_dispatch events sent by dispatch-to-infra."
+                fix: "Set 'service' and 'tag' in the step's 'with:' block, 'from-file' to promote another environment's images, or run on repository_dispatch events sent by dispatch-to-infra."
             });
         }
     }
@@ -50165,6 +50186,112 @@ function readAuthorEmail(inputs) {
     return email;
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/compose/promotion.ts
+
+
+
+
+
+/**
+ * Reads the images to promote from the source file: the named services', or, with none named,
+ * every service that has an image there (services built from source have nothing to promote).
+ * An image written with variables is resolved from the source's env file; one that cannot be
+ * resolved, or has no tag, is refused. Pure: reads nothing but the texts it is given.
+ */
+function planPromotion(source, services) {
+    const file = parseCompose(source.file);
+    const env = source.envFile.text === undefined ? new Map() : envValues(source.envFile.text);
+    const names = services.length > 0 ? services : file.services.filter((s) => s.image).map((s) => s.name);
+    if (names.length === 0) {
+        throw new errors_UserError(`${file.path} has no service with an image to promote`, {
+            fix: "Check 'from-file': it should be the compose file of the environment to promote from, e.g. environments/staging/compose.yaml.",
+            location: { file: file.path, line: file.servicesLine }
+        });
+    }
+    const sources = names.map((name) => {
+        const service = file.services.find((s) => s.name === name);
+        if (!service) {
+            throw new errors_UserError(`Service '${name}' is not defined in ${file.path}, the file to promote from; its services are: ${file.services.map((s) => s.name).join(', ') || 'none'}`, {
+                fix: "Name a service of that file in 'service', or leave it empty to promote every service.",
+                location: { file: file.path, line: file.servicesLine }
+            });
+        }
+        const location = { file: file.path, line: service.image ? file.lineOf(service.image.range[0]) : service.line };
+        if (!service.image) {
+            throw new errors_UserError(`Service '${name}' has no image: line in ${file.path}, so there is no image to promote`, {
+                fix: `Give '${name}' an image with a tag in ${file.path} (image: ghcr.io/acme/${name}:v1.2.3), or do not name it.`,
+                location
+            });
+        }
+        const raw = service.image.value;
+        const parts = parseTemplate(raw);
+        // Invalid interpolation syntax is left as written: the reference check below refuses it.
+        const resolved = parts ? resolveTemplate(parts, (variable) => env.get(variable)) : { value: raw, unresolved: [] };
+        if (resolved.unresolved.length > 0) {
+            const missing = [...new Set(resolved.unresolved)].join(', ');
+            throw new errors_UserError(`The image of service '${name}' in ${file.path} (${JSON.stringify(raw)}) uses ${missing}, which ${source.envFile.path} does not define, so the image it runs is not known here`, {
+                fix: `Define ${missing} in ${source.envFile.path} (committed, as compose reads it), give the variable a default, or write the image in ${file.path} in full.`,
+                location
+            });
+        }
+        const reference = parseImageReference(resolved.value);
+        if (!reference || reference.tag === undefined) {
+            const why = reference ? 'has no tag' : 'is not a valid image reference';
+            throw new errors_UserError(`The image of service '${name}' in ${file.path} ${why}: ${JSON.stringify(resolved.value)}`, {
+                fix: "Promote images written as repository:tag[@sha256:digest] (e.g. 'ghcr.io/acme/api:v1.2.3'): a promotion writes the tag and the digest exactly.",
+                location
+            });
+        }
+        return { service: name, image: resolved.value, line: location.line };
+    });
+    const targets = sources.map(({ service, image }) => {
+        const reference = parseImageReference(image);
+        return { service, image: repositoryOf(reference), tag: reference.tag, ...(reference.digest && { digest: reference.digest }) };
+    });
+    return { targets, sources };
+}
+
+;// CONCATENATED MODULE: ./actions/bump-image-tag/src/promotion.ts
+
+
+
+
+
+
+/**
+ * Reads the images to promote from 'from-file' on the branch checked out now (with the .env
+ * beside it, as compose reads it), and applies the same policies as to a tag given by hand.
+ */
+async function promotion_readPromotion(settings) {
+    const { workspace, workingDirectory, promotion } = settings;
+    const path = resolveInsideWorkspace(promotion.from, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'from-file' });
+    if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
+        throw new errors_UserError(`Input 'from-file' ${JSON.stringify(promotion.from)} does not exist in ${(0,external_node_path_namespaceObject.relative)(workspace, workingDirectory) || '.'}`, {
+            fix: "Give the compose file of the environment to promote from, relative to working-directory, e.g. environments/staging/compose.yaml."
+        });
+    }
+    const envPath = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), '.env');
+    if (leavesWorkspace(workspace, envPath)) {
+        throw new errors_UserError(`${(0,external_node_path_namespaceObject.relative)(workspace, envPath)} is a symbolic link that leads outside the workspace (to ${(0,external_node_fs_namespaceObject.realpathSync)(envPath)})`, {
+            fix: 'Replace the link with the file itself.'
+        });
+    }
+    const display = (file) => (0,external_node_path_namespaceObject.relative)(workspace, file);
+    const planned = planPromotion({ file: { path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') }, envFile: { path: display(envPath), text: await readOptional(envPath) } }, promotion.services);
+    planned.targets.forEach((target, index) => {
+        const source = planned.sources[index];
+        const location = { file: display(path), line: source.line };
+        if (!settings.allowLatest && isMutableTag(target.tag)) {
+            throw new errors_UserError(`The image of service '${source.service}' in ${location.file} has the mutable tag ${JSON.stringify(target.tag)}: promoting it pins nothing (${source.image})`, {
+                fix: `Pin ${location.file} to an immutable tag such as v1.2.3 or the commit sha (with its digest) first, or set 'allow-latest: true'.`,
+                location
+            });
+        }
+        checkRegistry(source.image, settings.allowedRegistries, location, `service '${source.service}' in ${location.file}`);
+    });
+    return planned;
+}
+
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/report.ts
 
 function tagOf(image) {
@@ -50175,7 +50302,8 @@ function unique(values) {
 }
 /**
  * The commit message: the template with {services}, {tag}, {previous} and {environment}
- * filled in, then trailers naming each service, the new image and, when known, the source.
+ * filled in, then trailers naming each service, the new image and, when known, the source
+ * (the dispatching repository, or the file a promotion copied from).
  */
 function commitMessage(template, updates, context) {
     const changed = updates.filter((u) => u.changed);
@@ -50191,6 +50319,7 @@ function commitMessage(template, updates, context) {
         ...changed.map((u) => `Service: ${u.service}`),
         ...unique(changed.map((u) => u.image)).map((image) => `Image: ${image}`),
         ...(context.environment ? [`Environment: ${context.environment}`] : []),
+        ...(context.promotedFrom ? [`Promoted-From: ${context.promotedFrom}`] : []),
         ...(source?.repository ? [`Source-Repository: ${source.repository}`] : []),
         ...(source?.sha ? [`Source-Commit: ${source.sha}`] : []),
         ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : [])
@@ -50217,6 +50346,7 @@ function summaryMarkdown(updates, outcome) {
 }
 
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/main.ts
+
 
 
 
@@ -50260,11 +50390,11 @@ function existingFolder(path) {
     return (0,external_node_fs_namespaceObject.existsSync)(path) ? path : existingFolder((0,external_node_path_namespaceObject.dirname)(path));
 }
 /** Reads the files as they are now and plans the edit; pure apart from reading. */
-async function planFromDisk(settings, paths) {
+async function planFromDisk(settings, paths, targets) {
     const display = (path) => (0,external_node_path_namespaceObject.relative)(settings.workspace, path);
     const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') })));
     const envFile = display(paths.envFile);
-    const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets: settings.targets });
+    const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets });
     for (const update of plan.updates) {
         if (update.changed)
             checkUpdateRegistry(update, settings.allowedRegistries, envFile);
@@ -50311,7 +50441,13 @@ async function bumpImageTag(settings, runner) {
 }
 async function bumpOnBranch(settings, git, runner) {
     const paths = locateFiles(settings);
-    let plan = await planFromDisk(settings, paths);
+    // Read once, before the first round: a retry on a moved branch promotes the same images.
+    const promotion = settings.promotion && (await promotion_readPromotion({ ...settings, promotion: settings.promotion }));
+    const promotedFrom = promotion && (0,external_node_path_namespaceObject.relative)(settings.workspace, (0,external_node_path_namespaceObject.join)(settings.workingDirectory, settings.promotion.from));
+    for (const source of promotion?.sources ?? [])
+        info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`);
+    const targets = promotion?.targets ?? settings.targets;
+    let plan = await planFromDisk(settings, paths, targets);
     for (const update of plan.updates) {
         info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
     }
@@ -50324,6 +50460,7 @@ async function bumpOnBranch(settings, git, runner) {
         setOutput('commit-sha', extra.commitSha ?? '');
         setOutput('pull-request-url', extra.pullRequestUrl ?? '');
         setOutput('diff', changed ? diffOf(settings, paths, plan) : '');
+        setOutput('promoted', promotion ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : '');
         info(outcome);
         summary.addRaw(summaryMarkdown(plan.updates, outcome));
     };
@@ -50349,7 +50486,7 @@ async function bumpOnBranch(settings, git, runner) {
         });
     }
     const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base;
-    const context = { environment: settings.environment, source: settings.source };
+    const context = { environment: settings.environment, source: settings.source, promotedFrom };
     const result = await publish({
         git,
         remote,
@@ -50364,7 +50501,7 @@ async function bumpOnBranch(settings, git, runner) {
         // The first round on the local checkout commits the plan made above: planning again would read the same files.
         apply: async (checkedOut) => {
             if (checkedOut)
-                plan = await planFromDisk(settings, paths);
+                plan = await planFromDisk(settings, paths, targets);
             if (plan.files.length === 0)
                 return undefined;
             const written = plan;

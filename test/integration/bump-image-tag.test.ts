@@ -67,7 +67,8 @@ describe('bump-image-tag, run as the runner runs it', () => {
       image: 'ghcr.io/acme/api:v1.2.3',
       'commit-sha': remoteHead(bare),
       'pull-request-url': '',
-      diff: expect.stringContaining('-    image: ghcr.io/acme/api:v1.0.0 # bumped by CI\n+    image: ghcr.io/acme/api:v1.2.3 # bumped by CI')
+      diff: expect.stringContaining('-    image: ghcr.io/acme/api:v1.0.0 # bumped by CI\n+    image: ghcr.io/acme/api:v1.2.3 # bumped by CI'),
+      promoted: ''
     })
     expect(git(bare, 'log', '-1', '--format=%an <%ae>%n%B', 'main')).toBe(
       'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>\nchore(deploy): update api to v1.2.3\n\nService: api\nImage: ghcr.io/acme/api:v1.2.3'

@@ -35,7 +35,10 @@ export interface Settings {
   files: string[]
   /** 'env-file' with {environment} filled in, relative to workingDirectory; empty: .env beside the first compose file. */
   envFile: string
+  /** Empty with 'promotion': the targets are read from its file once the branch is checked out. */
   targets: BumpTarget[]
+  /** 'from-file': copy images from another compose file instead of naming tags. */
+  promotion?: PromotionSettings
   environment?: string
   source?: Partial<PayloadSource>
   commit: boolean
@@ -55,6 +58,13 @@ export interface Settings {
   allowedRegistries: string[]
 }
 
+export interface PromotionSettings {
+  /** 'from-file', relative to workingDirectory; checked to stay inside the workspace. */
+  from: string
+  /** 'service': the services to promote; empty promotes every service with an image there. */
+  services: string[]
+}
+
 /** What the runner tells the action besides its inputs. */
 export interface RunContext {
   workspace: string
@@ -67,7 +77,8 @@ export interface RunContext {
 export function readSettings(inputs: Inputs, context: RunContext): Settings {
   const allowLatest = inputs.boolean('allow-latest')
   const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry)
-  const request = readRequest(inputs, context)
+  const promotion = readPromotion(inputs)
+  const request: Request = promotion ? { targets: [], origin: 'inputs' } : readRequest(inputs, context)
   for (const target of request.targets) {
     const fromPayload = request.origin === 'payload'
     const where = target.service === undefined ? '' : ` for service '${target.service}'`
@@ -94,6 +105,7 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
   const envFile = place('env-file', inputs.string('env-file'))
   // Refused now, before anything changes; found, and checked again, on the branch to edit (locateFiles).
   resolvePaths({ workspace, workingDirectory, files, envFile })
+  if (promotion) resolveInsideWorkspace(promotion.from, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'from-file' })
 
   const pullRequest = inputs.boolean('pull-request')
   const branch = inputs.string('branch')
@@ -124,6 +136,7 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
     files,
     envFile,
     targets: request.targets,
+    promotion,
     environment: request.environment,
     source: request.source,
     commit,
@@ -139,6 +152,23 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
     allowLatest,
     allowedRegistries
   }
+}
+
+/**
+ * 'from-file' and the services to copy from it. The images, tags and digests come from that
+ * file, so inputs that name them are refused rather than silently ignored.
+ */
+function readPromotion(inputs: Inputs): PromotionSettings | undefined {
+  const from = inputs.string('from-file')
+  if (from === '') return undefined
+  const given = (['image', 'tag', 'digest'] as const).filter((name) => inputs.string(name) !== '')
+  if (given.length > 0) {
+    throw new UserError(`Input 'from-file' is set together with ${given.map((name) => `'${name}'`).join(', ')}: a promotion copies each service's repository, tag and digest from ${from}`, {
+      fix: `Remove ${given.join(', ')} to promote what ${from} runs, or remove 'from-file' to set the image by hand.`
+    })
+  }
+  const services = inputs.list('service').map((name) => requireServiceName("Input 'service'", name))
+  return { from, services: [...new Set(services)] }
 }
 
 interface Request {
@@ -163,7 +193,7 @@ function readRequest(inputs: Inputs, context: RunContext): Request {
     if (dispatched) return readPayload(context.eventPayload, image, digest)
     if (image === '' && digest === '') {
       throw new UserError("Inputs 'service' (or 'image') and 'tag' are empty", {
-        fix: "Set 'service' and 'tag' in the step's 'with:' block, or run on repository_dispatch events sent by dispatch-to-infra."
+        fix: "Set 'service' and 'tag' in the step's 'with:' block, 'from-file' to promote another environment's images, or run on repository_dispatch events sent by dispatch-to-infra."
       })
     }
   }

@@ -15,10 +15,12 @@ import {
   runAction,
   bumpDiff,
   type BumpPlan,
+  type BumpTarget,
   type RunnerContext
 } from '@gitops-lite/core'
 import { readOptional, writeFileAtomic } from './files'
 import { checkUpdateRegistry, locateFiles, readSettings, type FileSet, type Settings } from './input-helper'
+import { readPromotion } from './promotion'
 import { commitMessage, pullRequestBranch, summaryMarkdown } from './report'
 
 export async function run(): Promise<void> {
@@ -58,11 +60,11 @@ function existingFolder(path: string): string {
 }
 
 /** Reads the files as they are now and plans the edit; pure apart from reading. */
-async function planFromDisk(settings: Settings, paths: FileSet): Promise<BumpPlan> {
+async function planFromDisk(settings: Settings, paths: FileSet, targets: BumpTarget[]): Promise<BumpPlan> {
   const display = (path: string): string => relative(settings.workspace, path)
   const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readFile(path, 'utf8') })))
   const envFile = display(paths.envFile)
-  const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets: settings.targets })
+  const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets })
   for (const update of plan.updates) {
     if (update.changed) checkUpdateRegistry(update, settings.allowedRegistries, envFile)
   }
@@ -109,7 +111,12 @@ async function bumpImageTag(settings: Settings, runner: RunnerContext): Promise<
 
 async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: RunnerContext): Promise<void> {
   const paths = locateFiles(settings)
-  let plan = await planFromDisk(settings, paths)
+  // Read once, before the first round: a retry on a moved branch promotes the same images.
+  const promotion = settings.promotion && (await readPromotion({ ...settings, promotion: settings.promotion }))
+  const promotedFrom = promotion && relative(settings.workspace, join(settings.workingDirectory, settings.promotion!.from))
+  for (const source of promotion?.sources ?? []) core.info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`)
+  const targets = promotion?.targets ?? settings.targets
+  let plan = await planFromDisk(settings, paths, targets)
   for (const update of plan.updates) {
     core.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
   }
@@ -122,6 +129,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     core.setOutput('commit-sha', extra.commitSha ?? '')
     core.setOutput('pull-request-url', extra.pullRequestUrl ?? '')
     core.setOutput('diff', changed ? diffOf(settings, paths, plan) : '')
+    core.setOutput('promoted', promotion ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : '')
     core.info(outcome)
     core.summary.addRaw(summaryMarkdown(plan.updates, outcome))
   }
@@ -148,7 +156,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     })
   }
   const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base
-  const context = { environment: settings.environment, source: settings.source }
+  const context = { environment: settings.environment, source: settings.source, promotedFrom }
   const result = await publish({
     git,
     remote,
@@ -162,7 +170,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     log: (line) => core.info(line),
     // The first round on the local checkout commits the plan made above: planning again would read the same files.
     apply: async (checkedOut) => {
-      if (checkedOut) plan = await planFromDisk(settings, paths)
+      if (checkedOut) plan = await planFromDisk(settings, paths, targets)
       if (plan.files.length === 0) return undefined
       const written = plan
       return {

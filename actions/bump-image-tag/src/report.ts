@@ -3,6 +3,8 @@ import { parseImageReference, type PayloadSource, type ServiceUpdate } from '@gi
 export interface MessageContext {
   environment?: string
   source?: Partial<PayloadSource>
+  /** The compose file a promotion ('from-file') copied the images from. */
+  promotedFrom?: string
 }
 
 function tagOf(image: string): string {
@@ -15,7 +17,8 @@ function unique(values: string[]): string[] {
 
 /**
  * The commit message: the template with {services}, {tag}, {previous} and {environment}
- * filled in, then trailers naming each service, the new image and, when known, the source.
+ * filled in, then trailers naming each service, the new image and, when known, the source
+ * (the dispatching repository, or the file a promotion copied from).
  */
 export function commitMessage(template: string, updates: ServiceUpdate[], context: MessageContext): string {
   const changed = updates.filter((u) => u.changed)
@@ -31,6 +34,7 @@ export function commitMessage(template: string, updates: ServiceUpdate[], contex
     ...changed.map((u) => `Service: ${u.service}`),
     ...unique(changed.map((u) => u.image)).map((image) => `Image: ${image}`),
     ...(context.environment ? [`Environment: ${context.environment}`] : []),
+    ...(context.promotedFrom ? [`Promoted-From: ${context.promotedFrom}`] : []),
     ...(source?.repository ? [`Source-Repository: ${source.repository}`] : []),
     ...(source?.sha ? [`Source-Commit: ${source.sha}`] : []),
     ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : [])

@@ -36,7 +36,9 @@ export interface Settings {
   /** Files to upload, paths relative to remote-dir; compose files first in their order. */
   files: StackFile[]
   envFiles: Map<string, string[]>
-  mode: 'surgical' | 'full'
+  mode: 'surgical' | 'full' | 'remove' | 'list'
+  /** mode: remove: the project's named volumes go too. */
+  removeVolumes: boolean
   /** Undefined: computed. */
   services?: string[]
   pull: boolean
@@ -70,10 +72,24 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
   const passphrase = inputs.secret('passphrase')
   checkPrivateKey('key', privateKey, passphrase, 'passphrase')
 
-  const files = readFiles(inputs, workspace)
+  const mode = inputs.oneOf('mode', ['surgical', 'full', 'remove', 'list'] as const, 'surgical')
+  const removeVolumes = readRemoveVolumes(inputs, mode)
+  // A removal or a listing uploads nothing: it reads what the host's records say was deployed.
+  const wholeStacks = mode === 'remove' || mode === 'list'
+  const files = wholeStacks ? [] : readFiles(inputs, workspace)
   const composeFiles = files.filter((f) => f.compose)
-  const mode = inputs.oneOf('mode', ['surgical', 'full'] as const, 'surgical')
   const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name))
+  if (wholeStacks && services.length > 0) {
+    throw new UserError(`Input 'services' is set with 'mode: ${mode}', which works on whole stacks`, {
+      fix: "Remove 'services'. To remove some services of a stack, remove them from its compose file and deploy it (mode: surgical removes them)."
+    })
+  }
+  const projectName = readProjectName(inputs)
+  if (mode === 'remove' && projectName === '') {
+    throw new UserError("Input 'project-name' is empty, but 'mode: remove' needs it: a removal takes down only the project it names", {
+      fix: "Set 'project-name' to the project remote-dir holds, e.g. pr-42 for a preview deployed with project-name: pr-42."
+    })
+  }
   return {
     hosts,
     privateKey,
@@ -83,12 +99,13 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
     stack: {
       remoteDir: readRemoteDir(inputs),
       composeFiles: composeFiles.map((f) => f.path),
-      projectName: readProjectName(inputs),
+      projectName,
       composeCommand: inputs.oneOf<ComposeCommand>('compose-command', ['auto', 'docker compose', 'docker-compose'], 'auto')
     },
     files,
     envFiles: envFilesOf(composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))),
     mode,
+    removeVolumes,
     services: services.length > 0 ? [...new Set(services)] : undefined,
     pull: inputs.boolean('pull', true),
     rollback: inputs.boolean('rollback', true),
@@ -99,6 +116,16 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
     lockTimeoutMs: inputs.duration('lock-timeout', '10m'),
     healthTimeoutMs: inputs.duration('health-timeout', '120s')
   }
+}
+
+function readRemoveVolumes(inputs: Inputs, mode: Settings['mode']): boolean {
+  const removeVolumes = inputs.boolean('remove-volumes')
+  if (removeVolumes && mode !== 'remove') {
+    throw new UserError(`Input 'remove-volumes' is true with 'mode: ${mode}', which removes no volume`, {
+      fix: "Set 'mode: remove' to take the project down with its volumes, or remove 'remove-volumes'."
+    })
+  }
+  return removeVolumes
 }
 
 function readUsername(inputs: Inputs, name: string): string {

@@ -8,9 +8,12 @@ import {
   deployHosts,
   deployToHost,
   failureOf,
+  formatRemoval,
   formatTarget,
   imageChange,
+  listStacks,
   readRunnerContext,
+  removeFromHost,
   runAction,
   strategyText,
   type DeployLog,
@@ -72,6 +75,16 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
   try {
     // One at a time, a host's connection waits while the hosts before it deploy; it may have dropped.
     if (!session.isOpen) session = await connectTo(target, settings)
+    const limits = {
+      lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
+      commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
+      healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
+    }
+    if (settings.mode === 'remove') {
+      const options = { stack: settings.stack, removeVolumes: settings.removeVolumes, dryRun: settings.dryRun, limits, run }
+      return await removeFromHost(session, options, hostLogFor(target, settings))
+    }
+    if (settings.mode === 'list') return await listStacks(session, { stack: settings.stack, limits }, hostLogFor(target, settings))
     return await deployToHost(
       session,
       {
@@ -83,11 +96,7 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
         pull: settings.pull,
         rollback: settings.rollback,
         dryRun: settings.dryRun,
-        limits: {
-          lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
-          commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
-          healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
-        },
+        limits,
         // Per host, so two hosts that share a disk never share a run folder.
         run: { ...run, id: `${run.id}-${index}` }
       },
@@ -142,7 +151,14 @@ async function report(outcomes: readonly Outcome[], settings: Settings): Promise
   core.setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)))
   core.setOutput(
     'removed',
-    union(outcomes, (o) => (o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : []))
+    union(outcomes, (o) => {
+      if (o.result === 'removed') return (o.removal?.containers ?? []).map((c) => c.service)
+      return o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : []
+    })
+  )
+  core.setOutput(
+    'stacks',
+    JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack }))))
   )
   core.setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')))
   core.setOutput(
@@ -169,6 +185,7 @@ async function report(outcomes: readonly Outcome[], settings: Settings): Promise
               })),
               files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
             }),
+            ...(o.removal && { removal: o.removal }),
             ...(o.error && { error: o.error.message }),
             ...(o.result === 'skipped' && { reason: o.reason })
           }
@@ -186,6 +203,11 @@ async function writeSummary(outcomes: readonly Outcome[], settings: Settings): P
     summary.addHeading(`${outcome.host}: ${outcome.result} in ${seconds}`, 3)
     if (outcome.error) summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true)
     if (outcome.result === 'skipped') summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true)
+    if (outcome.removal) summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, settings.dryRun).join('\n')))
+    if (outcome.stacks) {
+      const lines = outcome.stacks.map((s) => `${s.project}  ${s.remoteDir}  deployed ${s.time} (${s.sha.slice(0, 7)}) by ${s.actor}`)
+      summary.addCodeBlock(escapeHtml(lines.join('\n') || 'No stacks.'))
+    }
     const services = outcome.plan?.services ?? []
     if (services.length === 0) continue
     summary.addTable([

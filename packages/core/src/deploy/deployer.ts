@@ -5,6 +5,7 @@ import { formatPlan } from './format'
 import { computePlan, pathsToDigest, type HostPlan } from './plan'
 import { jsonPrefix, RECORD_SCHEMA, type AuditEntry, type RecordedService, type RecordHeader } from './record'
 import { ExitCode, type ApplyPhase, type RemoteEvent } from './remote'
+import type { ListedStack, Removal } from './stacks'
 import { parseInspection, type HostReport } from './report'
 import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
 import type { StackFile } from './stack-files'
@@ -40,7 +41,7 @@ export interface DeployLog {
   remote(lines: readonly string[]): void
 }
 
-export type HostResult = 'deployed' | 'unchanged' | 'dry-run' | 'rolled-back' | 'failed'
+export type HostResult = 'deployed' | 'removed' | 'listed' | 'unchanged' | 'dry-run' | 'rolled-back' | 'failed'
 
 export interface HostOutcome {
   host: string
@@ -52,6 +53,10 @@ export interface HostOutcome {
   error?: UserError
   /** Services gone from the files whose containers could not be removed. */
   removeFailed?: string[]
+  /** mode: remove: what was (or would be) taken down. */
+  removal?: Removal
+  /** mode: list: the stacks whose records are in the folders under remote-dir. */
+  stacks?: ListedStack[]
   durationMs: number
 }
 
@@ -76,7 +81,7 @@ function describeOwner(json: string): string {
  * printed (compose output, container logs): that goes to the log, fenced, and the message,
  * which also reaches the job summary, the plan output and the annotation, points there.
  */
-function remoteError(host: string, step: string, result: ExecResult, limits: ScriptLimits, log: DeployLog, apply?: { runDir: string }): UserError {
+export function remoteError(host: string, step: string, result: ExecResult, limits: ScriptLimits, log: DeployLog, apply?: { runDir: string }): UserError {
   if (result.code === ExitCode.lockTimeout) {
     const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? ''
     return new UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {

@@ -12,6 +12,8 @@ export interface SkippedOutcome {
   error?: undefined
   plan?: undefined
   removeFailed?: undefined
+  removal?: undefined
+  stacks?: undefined
   unexpected?: undefined
 }
 

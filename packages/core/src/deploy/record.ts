@@ -2,7 +2,8 @@
  * What the host remembers between deploys, under <remote-dir>/.gitops-lite/:
  *   state      JSON lines: one RecordHeader, then one RecordedService per deployed service;
  *              replaced (write + rename) only after a successful deploy.
- *   audit.log  JSON lines, append-only: one AuditEntry (+ result, durationSeconds) per deploy.
+ *   audit.log  JSON lines, append-only: one AuditEntry (+ result, durationSeconds) per deploy
+ *              or removal; a removal (mode: remove) leaves it behind, with the rest of the folder gone.
  */
 export const RECORD_SCHEMA = 1
 
@@ -82,7 +83,9 @@ export interface AuditEntry {
   sha: string
   host: string
   project: string
-  mode: 'surgical' | 'full'
+  mode: 'surgical' | 'full' | 'remove'
   services: string[]
   removed: string[]
+  /** mode: remove: whether the project's named volumes went too. */
+  removeVolumes?: boolean
 }

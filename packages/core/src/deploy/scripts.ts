@@ -1,6 +1,6 @@
 import { posix } from 'node:path'
 import { ShellScript, shellCommand } from '../shell'
-import { ATTACHED_BOOTSTRAP, DETACHED_BOOTSTRAP, exitCodeVariables, REMOTE_LIBRARY } from './remote'
+import { ATTACHED_BOOTSTRAP, DETACHED_BOOTSTRAP, exitCodeVariables, REMOTE_LIBRARY, STACKS_LIBRARY } from './remote'
 import type { HostPlan } from './plan'
 import type { StackFile } from './stack-files'
 
@@ -150,4 +150,36 @@ export function applyScript(input: ApplyScriptInput): string {
     .commandWithInput(['gl_put', 'record.services'], base64Lines(prefixes.join('')))
     .code('gl_apply_main')
     .toString()
+}
+
+export interface RemoveScriptInput {
+  /** projectName must be set: a removal never guesses which project to take down. */
+  stack: StackTarget
+  mark: string
+  limits: ScriptLimits
+  dryRun: boolean
+  removeVolumes: boolean
+  /** JSON line shown to runs that wait for the lock. */
+  owner: string
+  /** The audit line without result, durationSeconds and the closing brace. */
+  audit: string
+}
+
+/** One round trip: lock, check that remote-dir holds this project, then list and (unless a dry run) remove it. */
+export function removeScript(input: RemoveScriptInput): string {
+  if (input.stack.projectName === '') throw new Error('removeScript needs the project name')
+  return libraryScript(input.stack, input.mark, input.limits, [], {
+    GL_DRY_RUN: input.dryRun ? '1' : '0',
+    GL_REMOVE_VOLUMES: input.removeVolumes ? '1' : '0',
+    GL_OWNER: input.owner,
+    GL_AUDIT: input.audit
+  })
+    .code(STACKS_LIBRARY)
+    .code('gl_remove_main')
+    .toString()
+}
+
+/** Read-only: the record header of each stack in a folder directly under remote-dir. */
+export function listScript(stack: StackTarget, mark: string, limits: ScriptLimits): string {
+  return libraryScript(stack, mark, limits, []).code(STACKS_LIBRARY).code('gl_list_main').toString()
 }

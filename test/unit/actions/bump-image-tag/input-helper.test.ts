@@ -206,3 +206,21 @@ describe('commit message and pull request branch', () => {
     expect(isValidBranchName(branch)).toBe(true)
   })
 })
+
+describe("bump-image-tag settings with 'from-file'", () => {
+  it('reads the file to promote from and the services, and needs no tag', () => {
+    const dir = workspace()
+    const read = settings(dir, { 'from-file': 'staging/compose.yaml', service: 'api, worker, api' })
+    expect(read.promotion).toEqual({ from: 'staging/compose.yaml', services: ['api', 'worker'] })
+    expect(read.targets).toEqual([])
+    expect(settings(dir, { 'from-file': 'staging/compose.yaml' }).promotion).toEqual({ from: 'staging/compose.yaml', services: [] })
+  })
+
+  it('refuses an image, tag or digest beside it, and a path that leaves the workspace', () => {
+    const dir = workspace()
+    expect(refusal(() => settings(dir, { 'from-file': 'staging/compose.yaml', service: 'api', tag: 'v2' })).message).toBe(
+      "Input 'from-file' is set together with 'tag': a promotion copies each service's repository, tag and digest from staging/compose.yaml"
+    )
+    expect(() => settings(dir, { 'from-file': '../staging/compose.yaml' })).toThrow(`Input 'from-file' "../staging/compose.yaml" is not a path inside the workspace`)
+  })
+})

@@ -95,4 +95,14 @@ describe('ssh-surgical-deploy inputs', () => {
     expect(s.proxy?.privateKey).toBe(key.private)
     expect(settings({}).proxy).toBeUndefined()
   })
+
+  it("'mode: remove' needs the project name, reads no files, and takes no service list", () => {
+    const empty = workspace({})
+    const read = settings({ mode: 'remove', 'project-name': 'pr-42', 'remote-dir': '/srv/previews/pr-42', 'remove-volumes': 'true' }, empty)
+    expect(read).toMatchObject({ mode: 'remove', removeVolumes: true, files: [], stack: { projectName: 'pr-42', remoteDir: '/srv/previews/pr-42', composeFiles: [] } })
+    expect(failure({ mode: 'remove' }, empty)).toContain("Input 'project-name' is empty, but 'mode: remove' needs it")
+    expect(failure({ mode: 'remove', 'project-name': 'pr-42', services: 'web' }, empty)).toContain("Input 'services' is set with 'mode: remove'")
+    expect(settings({ mode: 'list', 'remote-dir': '/srv/previews' }, empty)).toMatchObject({ mode: 'list', files: [] })
+    expect(failure({ 'remove-volumes': 'true' })).toContain("Input 'remove-volumes' is true with 'mode: surgical', which removes no volume")
+  })
 })

@@ -2,7 +2,7 @@
 // library's health wait, lock, file swap and detached runner behave (docker is a fake here).
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -10,6 +10,7 @@ import {
   DETACHED_BOOTSTRAP,
   ExitCode,
   REMOTE_LIBRARY,
+  STACKS_LIBRARY,
   ShellScript,
   applyPhases,
   applyScript,
@@ -17,6 +18,8 @@ import {
   inspectionSections,
   libraryScript,
   remoteEvents,
+  removePhases,
+  stackEvents,
   computePlan,
   digestScript,
   inspectScript,
@@ -95,8 +98,16 @@ describe('lib.sh and the TypeScript side', () => {
     expect(matches(/\bgl_event section ([a-z-]+)/g)).toEqual([...inspectionSections].sort())
   })
 
-  it('agree on the exit codes: the library exits only with the ExitCode variables it is given', () => {
-    expect(matches(/\$(GL_EXIT_[A-Z_]+)/g)).toEqual(Object.keys(exitCodeVariables()).sort())
+  it('agree on the events and phases of stacks.sh (listing and removal)', () => {
+    const inStacks = (pattern: RegExp) => [...new Set([...STACKS_LIBRARY.matchAll(pattern)].map((m) => m[1]))].sort()
+    expect(inStacks(/\bgl_event ([a-z-]+)/g)).toEqual([...stackEvents].sort())
+    expect(inStacks(/\bgl_event phase ([a-z-]+)/g)).toEqual([...removePhases].sort())
+    expect(STACKS_LIBRARY).not.toMatch(/\b(exit|gl_fail) +[0-9]/)
+  })
+
+  it('agree on the exit codes: the libraries exit only with the ExitCode variables they are given', () => {
+    const used = [...new Set([...`${REMOTE_LIBRARY}${STACKS_LIBRARY}`.matchAll(/\$(GL_EXIT_[A-Z_]+)/g)].map((m) => m[1]))].sort()
+    expect(used).toEqual(Object.keys(exitCodeVariables()).sort())
     expect(exitCodeVariables()).toMatchObject({ GL_EXIT_OK: '0', GL_EXIT_ROLLED_BACK: '10', GL_EXIT_STALE_PLAN: '76' })
     expect(REMOTE_LIBRARY).not.toMatch(/\b(exit|gl_fail|gl_finish [a-z-]+) +[0-9]/)
   })
@@ -462,5 +473,22 @@ describe('the detached runner', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500))
     expect(readFileSync(join(dir, 'marker'), 'utf8')).toBe('finished\n')
     expect(readFileSync(join(dir, 'rc'), 'utf8')).toBe('0\n')
+  })
+})
+
+describe('stacks.sh helpers', () => {
+  it("read the uploaded files from the record's header, and see a symbolic link on a file's way", () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'remote')
+    mkdirSync(join(remote, '.gitops-lite'), { recursive: true })
+    mkdirSync(join(remote, 'conf'))
+    mkdirSync(join(fake, 'outside'))
+    symlinkSync(join(fake, 'outside'), join(remote, 'nginx'))
+    const header = { kind: 'deploy', schema: 1, project: 'app', files: { 'compose.yaml': 'sha256:aa', 'conf/motd.txt': 'sha256:bb', 'nginx/site.conf': 'sha256:cc' } }
+    writeFileSync(join(remote, '.gitops-lite', 'state'), `${JSON.stringify(header)}\n{"kind":"service","service":"web"}\n`)
+    const body = `${STACKS_LIBRARY}\ngl_recorded_files\nfor f in compose.yaml conf/motd.txt nginx/site.conf; do gl_no_link_on_the_way "$f" && echo "$f ok" || echo "$f link"; done`
+    expect(runLibrary(body, fake).stdout).toBe(
+      ['compose.yaml', 'conf/motd.txt', 'nginx/site.conf', 'compose.yaml ok', 'conf/motd.txt ok', 'nginx/site.conf link', ''].join('\n')
+    )
   })
 })

@@ -10,6 +10,9 @@ import { readFileSync } from 'node:fs'
  */
 export const REMOTE_LIBRARY = readFileSync(new URL('./lib.sh', import.meta.url), 'utf8')
 
+/** Whole-stack operations, run after REMOTE_LIBRARY: listing stacks (mode: list) and removing one (mode: remove). */
+export const STACKS_LIBRARY = readFileSync(new URL('./stacks.sh', import.meta.url), 'utf8')
+
 /** Exit codes of the remote scripts; the library gets them as variables (see exitCodeVariables). */
 export const ExitCode = {
   ok: 0,
@@ -21,11 +24,15 @@ export const ExitCode = {
   deployedWithoutRecord: 14,
   /** The services are deployed and healthy, but removing a service gone from the files failed. */
   removeFailed: 15,
+  /** A removal (mode: remove) left something it could not remove; the record is kept for a rerun. */
+  partlyRemoved: 16,
   invalidFiles: 65,
   missingTool: 69,
   hostError: 70,
   lockTimeout: 75,
-  stalePlan: 76
+  stalePlan: 76,
+  /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
+  removeRefused: 77
 } as const
 
 /** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
@@ -52,6 +59,25 @@ export const remoteEvents = [
   'result'
 ] as const
 export type RemoteEvent = (typeof remoteEvents)[number]
+
+/** What stacks.sh prints after the mark: a listing's `stack`, and what a removal finds, does and refuses. */
+export const stackEvents = [
+  'stack',
+  'container',
+  'network',
+  'volume',
+  'file',
+  'state',
+  'refused',
+  'skipped',
+  'remove-failed',
+  'phase',
+  'result'
+] as const
+export type StackEvent = (typeof stackEvents)[number]
+
+/** The steps of a removal, each announced by a `phase` event. */
+export const removePhases = ['locked', 'stop', 'files'] as const
 
 /** The steps of an apply, each announced by a `phase` event. */
 export const applyPhases = ['locked', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore'] as const
