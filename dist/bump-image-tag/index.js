@@ -28167,7 +28167,7 @@ const { makeRequest } = __nccwpck_require__(6398)
 const { fetching } = __nccwpck_require__(8263)
 const { Headers, getHeadersList } = __nccwpck_require__(3257)
 const { getDecodeSplit } = __nccwpck_require__(3095)
-const { WebsocketFrameSend } = __nccwpck_require__(2129)
+const { WebsocketFrameSend } = __nccwpck_require__(4510)
 
 /** @type {import('crypto')} */
 let crypto
@@ -28934,7 +28934,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2129:
+/***/ 4510:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -29169,7 +29169,7 @@ const {
   isTextBinaryFrame,
   isContinuationFrame
 } = __nccwpck_require__(1226)
-const { WebsocketFrameSend } = __nccwpck_require__(2129)
+const { WebsocketFrameSend } = __nccwpck_require__(4510)
 const { closeWebSocketConnection } = __nccwpck_require__(6890)
 const { PerMessageDeflate } = __nccwpck_require__(7350)
 const { MessageSizeExceededError } = __nccwpck_require__(9934)
@@ -29688,7 +29688,7 @@ module.exports = {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(2129)
+const { WebsocketFrameSend } = __nccwpck_require__(4510)
 const { opcodes, sendHints } = __nccwpck_require__(6869)
 const FixedQueue = __nccwpck_require__(4007)
 
@@ -42733,6 +42733,115 @@ function formatDuration(ms) {
     return parts.length > 0 ? parts.join(' ') : '0s';
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
+
+const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const domainName = `${domainComponent}(?:\\.${domainComponent})*`;
+const ipv6 = '\\[(?:[a-fA-F0-9:]+)\\]';
+const domain = `(?:${domainName}|${ipv6})(?::[0-9]+)?`;
+const pathComponent = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
+const image_ref_path = `${pathComponent}(?:/${pathComponent})*`;
+const domainPattern = new RegExp(`^${domain}$`);
+const pathPattern = new RegExp(`^${image_ref_path}$`);
+const tagPattern = /^[\w][\w.-]{0,127}$/;
+const digestPattern = /^sha256:[a-f0-9]{64}$/;
+const nameMaxLength = 255;
+const DOCKER_HUB = 'docker.io';
+/** Tags that name a moving target, so a commit pinning them does not pin anything. */
+const MUTABLE_TAGS = ['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop'];
+function isValidTag(tag) {
+    return tagPattern.test(tag);
+}
+function isValidDigest(digest) {
+    return digestPattern.test(digest);
+}
+function isMutableTag(tag) {
+    return MUTABLE_TAGS.includes(tag.toLowerCase());
+}
+/** Splits `name` into registry and path the way Docker does: the first component is a registry when it has a `.` or `:`, or is `localhost`. */
+function splitName(name) {
+    const slash = name.indexOf('/');
+    if (slash > 0) {
+        const first = name.slice(0, slash);
+        if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
+            return domainPattern.test(first) ? { registry: first, path: name.slice(slash + 1) } : undefined;
+        }
+    }
+    return { path: name };
+}
+/** Parses an image reference; returns undefined when it does not follow the grammar. */
+function parseImageReference(text) {
+    let rest = text;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!isValidDigest(digest))
+            return undefined;
+    }
+    let tag;
+    const lastColon = rest.lastIndexOf(':');
+    if (lastColon > rest.lastIndexOf('/')) {
+        tag = rest.slice(lastColon + 1);
+        rest = rest.slice(0, lastColon);
+        if (!isValidTag(tag))
+            return undefined;
+    }
+    if (rest.length === 0 || rest.length > nameMaxLength)
+        return undefined;
+    const name = splitName(rest);
+    if (!name || !pathPattern.test(name.path))
+        return undefined;
+    return { ...name, tag, digest };
+}
+function formatImageReference(ref) {
+    const name = repositoryOf(ref);
+    return `${name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+/** `registry/path` as written (no tag, no digest). */
+function repositoryOf(ref) {
+    return ref.registry ? `${ref.registry}/${ref.path}` : ref.path;
+}
+/**
+ * The repository in Docker's canonical form, for comparing two spellings of the same
+ * image: `nginx` and `docker.io/library/nginx` are the same repository.
+ */
+function canonicalRepository(ref) {
+    const registry = ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
+    const path = registry === DOCKER_HUB && !ref.path.includes('/') ? `library/${ref.path}` : ref.path;
+    return `${registry}/${path}`;
+}
+function registryOf(ref) {
+    return ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
+}
+/** Validates a repository name (no tag or digest), throwing a UserError that names the field. */
+function requireRepository(field, value) {
+    const ref = parseImageReference(value);
+    if (!ref || ref.tag !== undefined || ref.digest !== undefined) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not an image repository`, {
+            fix: "Give the repository without tag or digest, in lower case, e.g. 'ghcr.io/acme/api' or 'acme/api'."
+        });
+    }
+    return ref;
+}
+function requireTag(field, value) {
+    if (!isValidTag(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image tag`, {
+            fix: 'A tag is 1 to 128 characters of letters, digits, _ . and -, not starting with . or -, e.g. v1.2.3.'
+        });
+    }
+    return value;
+}
+function requireDigest(field, value) {
+    if (!isValidDigest(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image digest`, {
+            fix: "Give it as 'sha256:' followed by 64 lower-case hex digits, as 'docker buildx' or 'docker inspect' prints it."
+        });
+    }
+    return value;
+}
+
 // EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8009);
 ;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
@@ -42749,7 +42858,7 @@ function documentData(doc) {
     return doc.toJS({ maxAliasCount: maxAliasExpansion });
 }
 const marker = '\u0000gitops-lite-scalar@';
-function parseCompose(source) {
+function compose_file_parseCompose(source) {
     const lineCounter = new dist/* LineCounter */.HN();
     const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
     const lineOf = (offset) => lineCounter.linePos(offset).line;
@@ -42972,115 +43081,6 @@ function setEnvValue(text, file, name, value) {
         });
     }
     return updated;
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
-
-const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
-const domainName = `${domainComponent}(?:\\.${domainComponent})*`;
-const ipv6 = '\\[(?:[a-fA-F0-9:]+)\\]';
-const domain = `(?:${domainName}|${ipv6})(?::[0-9]+)?`;
-const pathComponent = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
-const image_ref_path = `${pathComponent}(?:/${pathComponent})*`;
-const domainPattern = new RegExp(`^${domain}$`);
-const pathPattern = new RegExp(`^${image_ref_path}$`);
-const tagPattern = /^[\w][\w.-]{0,127}$/;
-const digestPattern = /^sha256:[a-f0-9]{64}$/;
-const nameMaxLength = 255;
-const DOCKER_HUB = 'docker.io';
-/** Tags that name a moving target, so a commit pinning them does not pin anything. */
-const MUTABLE_TAGS = ['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop'];
-function isValidTag(tag) {
-    return tagPattern.test(tag);
-}
-function isValidDigest(digest) {
-    return digestPattern.test(digest);
-}
-function isMutableTag(tag) {
-    return MUTABLE_TAGS.includes(tag.toLowerCase());
-}
-/** Splits `name` into registry and path the way Docker does: the first component is a registry when it has a `.` or `:`, or is `localhost`. */
-function splitName(name) {
-    const slash = name.indexOf('/');
-    if (slash > 0) {
-        const first = name.slice(0, slash);
-        if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
-            return domainPattern.test(first) ? { registry: first, path: name.slice(slash + 1) } : undefined;
-        }
-    }
-    return { path: name };
-}
-/** Parses an image reference; returns undefined when it does not follow the grammar. */
-function parseImageReference(text) {
-    let rest = text;
-    let digest;
-    const at = rest.indexOf('@');
-    if (at >= 0) {
-        digest = rest.slice(at + 1);
-        rest = rest.slice(0, at);
-        if (!isValidDigest(digest))
-            return undefined;
-    }
-    let tag;
-    const lastColon = rest.lastIndexOf(':');
-    if (lastColon > rest.lastIndexOf('/')) {
-        tag = rest.slice(lastColon + 1);
-        rest = rest.slice(0, lastColon);
-        if (!isValidTag(tag))
-            return undefined;
-    }
-    if (rest.length === 0 || rest.length > nameMaxLength)
-        return undefined;
-    const name = splitName(rest);
-    if (!name || !pathPattern.test(name.path))
-        return undefined;
-    return { ...name, tag, digest };
-}
-function formatImageReference(ref) {
-    const name = repositoryOf(ref);
-    return `${name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}
-/** `registry/path` as written (no tag, no digest). */
-function repositoryOf(ref) {
-    return ref.registry ? `${ref.registry}/${ref.path}` : ref.path;
-}
-/**
- * The repository in Docker's canonical form, for comparing two spellings of the same
- * image: `nginx` and `docker.io/library/nginx` are the same repository.
- */
-function canonicalRepository(ref) {
-    const registry = ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
-    const path = registry === DOCKER_HUB && !ref.path.includes('/') ? `library/${ref.path}` : ref.path;
-    return `${registry}/${path}`;
-}
-function registryOf(ref) {
-    return ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
-}
-/** Validates a repository name (no tag or digest), throwing a UserError that names the field. */
-function requireRepository(field, value) {
-    const ref = parseImageReference(value);
-    if (!ref || ref.tag !== undefined || ref.digest !== undefined) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not an image repository`, {
-            fix: "Give the repository without tag or digest, in lower case, e.g. 'ghcr.io/acme/api' or 'acme/api'."
-        });
-    }
-    return ref;
-}
-function requireTag(field, value) {
-    if (!isValidTag(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image tag`, {
-            fix: 'A tag is 1 to 128 characters of letters, digits, _ . and -, not starting with . or -, e.g. v1.2.3.'
-        });
-    }
-    return value;
-}
-function requireDigest(field, value) {
-    if (!isValidDigest(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid image digest`, {
-            fix: "Give it as 'sha256:' followed by 64 lower-case hex digits, as 'docker buildx' or 'docker inspect' prints it."
-        });
-    }
-    return value;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/interpolation.ts
@@ -43711,7 +43711,7 @@ function describeUpdate(edit, envPath, newLookup) {
 function planImageBump(request) {
     if (request.files.length === 0)
         throw new Error('planImageBump needs at least one compose file');
-    const files = request.files.map(parseCompose);
+    const files = request.files.map(compose_file_parseCompose);
     const envPath = request.envFile?.path ?? '.env';
     const envText = request.envFile?.text;
     const env = envText === undefined ? new Map() : envValues(envText);
@@ -43734,6 +43734,102 @@ function planImageBump(request) {
     const newEnv = envUpdate ? envValues(envUpdate.after) : env;
     const updates = edits.map((edit) => describeUpdate(edit, envPath, (name) => newEnv.get(name)));
     return { updates, files: fileUpdates };
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/compose/image-restore.ts
+
+
+
+
+/** The extension field on a service that ties it to others: `x-gitops-lite: { group: web }`. */
+const GROUP_FIELD = 'x-gitops-lite';
+/** Each service's group (`x-gitops-lite.group`), the last file that sets one winning, as compose merges. */
+function serviceGroups(files) {
+    const groups = new Map();
+    for (const file of files) {
+        const services = compose_file_parseCompose(file).data?.services ?? {};
+        for (const [name, definition] of Object.entries(services)) {
+            const extension = definition?.[GROUP_FIELD];
+            if (extension?.group === undefined)
+                continue;
+            if (typeof extension.group !== 'string' || extension.group === '') {
+                throw new errors_UserError(`'${GROUP_FIELD}.group' of service '${name}' in ${file.path} is not a name`, {
+                    fix: `Write it as ${GROUP_FIELD}: { group: web }: services with the same group go back together when one of them fails.`,
+                    location: { file: file.path }
+                });
+            }
+            groups.set(name, extension.group);
+        }
+    }
+    return groups;
+}
+function sameImage(a, b) {
+    const [x, y] = [parseImageReference(a), parseImageReference(b)];
+    if (!x || !y)
+        return a === b;
+    return canonicalRepository(x) === canonicalRepository(y) && x.tag === y.tag && x.digest === y.digest;
+}
+/**
+ * Plans writing the restored images back: only for services that failed, and those sharing an
+ * `x-gitops-lite` group with one that failed; the others keep the release's image. Compare and
+ * swap: a service whose image in the files is no longer the failed one (a newer bump landed since)
+ * is left as it is. Pure: the files are given and nothing is written.
+ */
+function planRestore(request) {
+    const kept = [];
+    const byService = new Map();
+    for (const image of request.images) {
+        const seen = byService.get(image.service);
+        if (!seen)
+            byService.set(image.service, image);
+        else if (!sameImage(seen.restoredImage, image.restoredImage) || !sameImage(seen.failedImage, image.failedImage)) {
+            kept.push({ service: image.service, reason: `the hosts rolled it back to different images (${seen.restoredImage} on ${seen.host}, ${image.restoredImage} on ${image.host})` });
+            byService.delete(image.service);
+        }
+        else if (image.failed)
+            byService.set(image.service, image);
+    }
+    const disagreed = new Set(kept.map((k) => k.service));
+    const groups = serviceGroups(request.files);
+    const failedGroups = new Set([...byService.values()].filter((i) => i.failed).map((i) => groups.get(i.service)).filter((g) => g !== undefined));
+    const candidates = [];
+    for (const image of byService.values()) {
+        if (disagreed.has(image.service))
+            continue;
+        const group = groups.get(image.service);
+        if (!image.failed && !(group !== undefined && failedGroups.has(group))) {
+            kept.push({ service: image.service, reason: 'it did not fail: it keeps the release\'s image (it is deployed again)' });
+            continue;
+        }
+        const ref = parseImageReference(image.restoredImage);
+        if (!ref?.tag) {
+            kept.push({ service: image.service, reason: `the restored image ${image.restoredImage} has no tag to write` });
+            continue;
+        }
+        candidates.push({ image, target: { service: image.service, image: repositoryOf(ref), tag: ref.tag, ...(ref.digest && { digest: ref.digest }) } });
+    }
+    const plan = (targets) => planImageBump({ files: request.files, envFile: request.envFile, targets });
+    const chosen = candidates.filter(({ image, target }) => {
+        let current;
+        try {
+            current = plan([target]).updates[0].previous;
+        }
+        catch (error) {
+            if (!(error instanceof errors_UserError))
+                throw error;
+            kept.push({ service: image.service, reason: error.message });
+            return false;
+        }
+        if (sameImage(current, image.failedImage) || sameImage(current, image.restoredImage))
+            return true;
+        kept.push({ service: image.service, reason: `it changed since the failed release: the files now say ${current}` });
+        return false;
+    });
+    return {
+        plan: chosen.length > 0 ? plan(chosen.map((c) => c.target)) : { updates: [], files: [] },
+        restored: chosen.map((c) => c.image),
+        kept
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/diff.ts
@@ -49735,6 +49831,95 @@ function requireRepositoryName(field, value) {
     return parsed;
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/deploy/rollback.ts
+
+
+
+
+/** Trailers of the commit that writes the restored images back, which later deploys and dispatch-to-infra read. */
+const ROLLBACK_TRAILERS = {
+    commit: 'Rolled-Back-Commit',
+    host: 'Rolled-Back-Host',
+    run: 'Rolled-Back-Run'
+};
+/**
+ * What a rollback brought back: each deployed service that existed before and whose image the
+ * release changed, with the image of the last good deploy (the host's record, else the
+ * container that ran). `failed` names the services whose health wait failed; when none is
+ * known (compose itself failed), every one counts as failed.
+ */
+function rolledBackServices(plan, record, failed) {
+    const changed = [];
+    for (const service of plan.services) {
+        if (!service.deploy || !plan.previous.includes(service.service))
+            continue;
+        const restoredImage = record?.services.get(service.service)?.image ?? service.oldImage;
+        const failedImage = service.newImage;
+        if (!restoredImage || !failedImage || restoredImage === failedImage)
+            continue;
+        changed.push({ service: service.service, failedImage, restoredImage, failed: false });
+    }
+    const known = failed.filter((name) => changed.some((s) => s.service === name));
+    return changed.map((s) => ({ ...s, failed: known.length === 0 || known.includes(s.service) }));
+}
+function isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/** Reads and checks `rolled-back-images` JSON (as an input named `input`); an empty text is an empty list. */
+function parseRolledBackImages(text, input) {
+    if (text.trim() === '')
+        return [];
+    const fix = `Pass ssh-surgical-deploy's output as it is: ${input}: \${{ steps.deploy.outputs.rolled-back-images }} (a JSON array).`;
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch (error) {
+        throw new errors_UserError(`Input '${input}' is not JSON: ${error.message}`, { fix });
+    }
+    if (!Array.isArray(value))
+        throw new errors_UserError(`Input '${input}' is not a JSON array`, { fix });
+    return value.map((entry, index) => {
+        const where = `Input '${input}' entry ${index + 1}`;
+        if (!isObject(entry))
+            throw new errors_UserError(`${where} is not an object`, { fix });
+        const text = (field, check = () => true) => {
+            const found = entry[field];
+            if (typeof found !== 'string' || !check(found)) {
+                throw new errors_UserError(`${where} has no valid '${field}' (${JSON.stringify(found ?? null)})`, { fix });
+            }
+            return found;
+        };
+        const image = (value) => parseImageReference(value) !== undefined;
+        if (typeof entry.failed !== 'boolean')
+            throw new errors_UserError(`${where} has no 'failed' true or false`, { fix });
+        return {
+            host: text('host'),
+            file: text('file'),
+            service: text('service', isValidServiceName),
+            failedImage: text('failedImage', image),
+            restoredImage: text('restoredImage', image),
+            failed: entry.failed,
+            failedCommit: text('failedCommit', (v) => /^[0-9a-f]{7,64}$/.test(v)),
+            restoredCommit: text('restoredCommit', (v) => v === '' || /^[0-9a-f]{7,64}$/.test(v)),
+            run: text('run', (v) => /^https?:\/\/\S+$/.test(v))
+        };
+    });
+}
+/** The compose file that sets the service's image: the last of `files` (in compose's order) that does, else the first. */
+function imageFileOf(service, files) {
+    for (const file of [...files].reverse()) {
+        try {
+            if (parseCompose(file).services.some((s) => s.name === service && s.image))
+                return file.path;
+        }
+        catch {
+            // compose read the files on the host; one this parser refuses just does not count.
+        }
+    }
+    return files[0]?.path ?? '';
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/payload.ts
 
 
@@ -49835,7 +50020,7 @@ function isWebUrl(value) {
 function readSource(raw) {
     if (raw === undefined || raw === null)
         return undefined;
-    if (!isObject(raw))
+    if (!payload_isObject(raw))
         throw payloadError('source', `must be an object, got ${JSON.stringify(raw)}`);
     const unknownKeys = Object.keys(raw).filter((key) => !Object.hasOwn(SOURCE_FIELDS, key));
     if (unknownKeys.length > 0) {
@@ -49852,7 +50037,7 @@ function readSource(raw) {
     }
     return source;
 }
-function isObject(value) {
+function payload_isObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 /**
@@ -49861,7 +50046,7 @@ function isObject(value) {
  * `image`/`tag`/`digest`).
  */
 function parseDeployPayload(raw) {
-    if (!isObject(raw))
+    if (!payload_isObject(raw))
         throw payloadError('', 'must be a JSON object');
     if (raw.schema !== undefined && raw.schema !== PAYLOAD_SCHEMA) {
         throw payloadError('schema', `is ${JSON.stringify(raw.schema)}, but this version reads schema ${PAYLOAD_SCHEMA}`);
@@ -49879,7 +50064,7 @@ function parseDeployPayload(raw) {
             const path = `services[${index}].`;
             if (typeof entry === 'string')
                 return readUpdate({ service: entry }, path, inherited);
-            if (!isObject(entry))
+            if (!payload_isObject(entry))
                 throw payloadError(`services[${index}]`, 'must be an object or a service name');
             return readUpdate(entry, path, inherited);
         });
@@ -49917,8 +50102,9 @@ function checkDispatchLimits(eventType, payload) {
 function readSettings(inputs, context) {
     const allowLatest = inputs.boolean('allow-latest');
     const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry);
-    const promotion = readPromotion(inputs);
-    const request = promotion ? { targets: [], origin: 'inputs' } : readRequest(inputs, context);
+    const restore = readRestore(inputs);
+    const promotion = restore ? undefined : readPromotion(inputs);
+    const request = restore || promotion ? { targets: [], origin: 'inputs' } : readRequest(inputs, context);
     for (const target of request.targets) {
         const fromPayload = request.origin === 'payload';
         const where = target.service === undefined ? '' : ` for service '${target.service}'`;
@@ -49965,13 +50151,14 @@ function readSettings(inputs, context) {
         });
     }
     const repository = pullRequest ? readRepository(context.repository) : undefined;
-    const commitMessage = inputs.string('commit-message') || 'chore(deploy): update {services} to {tag}';
+    const commitMessage = inputs.string('commit-message') || (restore ? RESTORE_MESSAGE : 'chore(deploy): update {services} to {tag}');
     return {
         workspace,
         workingDirectory,
         files,
         envFile,
         targets: request.targets,
+        ...(restore && { restore }),
         promotion,
         environment: request.environment,
         source: request.source,
@@ -49988,6 +50175,24 @@ function readSettings(inputs, context) {
         allowLatest,
         allowedRegistries
     };
+}
+/** The default commit message of a restore; {failed} and {host} say which release failed where. */
+const RESTORE_MESSAGE = 'revert(deploy): {services} back to {tag}, {failed} failed on {host}';
+/**
+ * 'restore': ssh-surgical-deploy's rolled-back-images. It replaces the other ways of naming
+ * images, so none of them may be set, and the event's client_payload is not read.
+ */
+function readRestore(inputs) {
+    const text = inputs.string('restore');
+    if (text === '')
+        return undefined;
+    const others = ['service', 'image', 'tag', 'digest', 'from-file'].filter((name) => inputs.string(name) !== '');
+    if (others.length > 0) {
+        throw new errors_UserError(`Input 'restore' is set, and so is ${others.map((n) => `'${n}'`).join(', ')}: a step either writes back rolled-back images or sets new ones`, {
+            fix: `Remove ${others.map((n) => `'${n}'`).join(', ')} from this step, or use a separate step for each.`
+        });
+    }
+    return parseRolledBackImages(text, 'restore');
 }
 /**
  * 'from-file' and the services to copy from it. The images, tags and digests come from that
@@ -50199,7 +50404,7 @@ function readAuthorEmail(inputs) {
  * resolved, or has no tag, is refused. Pure: reads nothing but the texts it is given.
  */
 function planPromotion(source, services) {
-    const file = parseCompose(source.file);
+    const file = compose_file_parseCompose(source.file);
     const env = source.envFile.text === undefined ? new Map() : envValues(source.envFile.text);
     const names = services.length > 0 ? services : file.services.filter((s) => s.image).map((s) => s.name);
     if (names.length === 0) {
@@ -50301,20 +50506,29 @@ function unique(values) {
     return [...new Set(values)];
 }
 /**
- * The commit message: the template with {services}, {tag}, {previous} and {environment}
- * filled in, then trailers naming each service, the new image and, when known, the source
- * (the dispatching repository, or the file a promotion copied from).
+ * The commit message: the template with {services}, {tag}, {previous}, {environment} (and, for
+ * a restore, {failed} and {host}) filled in, then trailers naming each service, the new image
+ * and, when known, the source (the dispatching repository, or the file a promotion copied
+ * from); a restore adds a paragraph on what failed and its trailers.
  */
 function commitMessage(template, updates, context) {
     const changed = updates.filter((u) => u.changed);
+    const restored = (context.restore ?? []).filter((r) => changed.some((u) => u.service === r.service));
     const fill = {
         services: changed.map((u) => u.service).join(', '),
         tag: unique(changed.map((u) => tagOf(u.image))).join(', '),
         previous: unique(changed.map((u) => tagOf(u.previous))).join(', '),
-        environment: context.environment ?? ''
+        environment: context.environment ?? '',
+        failed: unique(restored.map((r) => tagOf(r.failedImage))).join(', '),
+        host: unique(restored.map((r) => r.host)).join(', ')
     };
-    const text = template.replace(/\{(services|tag|previous|environment)\}/g, (_, key) => fill[key]).trim();
+    const text = template.replace(/\{(services|tag|previous|environment|failed|host)\}/g, (_, key) => fill[key]).trim();
     const { source } = context;
+    const why = restored.map((r) => `- ${r.service}: ${r.failedImage} ${r.failed ? 'failed' : 'went back with it'}; ${r.restoredImage} runs again on ${r.host}.`);
+    const body = restored.length === 0 ? '' : [
+        `The deploy of ${unique(restored.map((r) => r.failedCommit)).join(', ')} was rolled back (${unique(restored.map((r) => r.run)).join(', ')}); this puts Git back to what the VM runs:`,
+        ...why
+    ].join('\n') + '\n\n';
     const trailers = [
         ...changed.map((u) => `Service: ${u.service}`),
         ...unique(changed.map((u) => u.image)).map((image) => `Image: ${image}`),
@@ -50322,9 +50536,12 @@ function commitMessage(template, updates, context) {
         ...(context.promotedFrom ? [`Promoted-From: ${context.promotedFrom}`] : []),
         ...(source?.repository ? [`Source-Repository: ${source.repository}`] : []),
         ...(source?.sha ? [`Source-Commit: ${source.sha}`] : []),
-        ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : [])
+        ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : []),
+        ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.commit}: ${r.failedCommit}`)),
+        ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.host}: ${r.host}`)),
+        ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.run}: ${r.run}`))
     ];
-    return `${text}\n\n${trailers.join('\n')}\n`;
+    return `${text}\n\n${body}${trailers.join('\n')}\n`;
 }
 /** A new branch per run for pull-request mode, so a re-run never needs to overwrite one. */
 function pullRequestBranch(updates, runId, runAttempt) {
@@ -50389,17 +50606,38 @@ async function checkOutBranch(git, branch) {
 function existingFolder(path) {
     return (0,external_node_fs_namespaceObject.existsSync)(path) ? path : existingFolder((0,external_node_path_namespaceObject.dirname)(path));
 }
-/** Reads the files as they are now and plans the edit; pure apart from reading. */
+/**
+ * Reads the files as they are now and plans the edit; pure apart from reading. A restore plans
+ * only what still holds the failed image, so each attempt on a moved branch checks again.
+ */
 async function planFromDisk(settings, paths, targets) {
     const display = (path) => (0,external_node_path_namespaceObject.relative)(settings.workspace, path);
     const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') })));
-    const envFile = display(paths.envFile);
-    const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets });
+    const envFile = { path: display(paths.envFile), text: await readOptional(paths.envFile) };
+    let plan;
+    if (settings.restore) {
+        checkRestoreFiles(settings.restore, files.map((f) => f.path));
+        const restore = planRestore({ files, envFile, images: settings.restore });
+        for (const kept of restore.kept)
+            info(`${kept.service}: not written back, ${kept.reason}`);
+        plan = restore.plan;
+    }
+    else
+        plan = planImageBump({ files, envFile, targets });
     for (const update of plan.updates) {
         if (update.changed)
-            checkUpdateRegistry(update, settings.allowedRegistries, envFile);
+            checkUpdateRegistry(update, settings.allowedRegistries, envFile.path);
     }
     return plan;
+}
+/** The deploy and this step must name the same compose files, or the images would go back to the wrong one. */
+function checkRestoreFiles(images, files) {
+    const other = images.find((image) => !files.includes(image.file));
+    if (other) {
+        throw new errors_UserError(`Input 'restore' names ${other.file} for service '${other.service}', which is not among this step's compose files (${files.join(', ')})`, {
+            fix: "Give 'files' the compose files the deploy uploaded (its 'files' input), paths from the repository root."
+        });
+    }
 }
 /** The plan's diff for the log and the 'diff' output; the env file's shows only the changed variable. */
 function diffOf(settings, paths, plan) {
@@ -50468,8 +50706,9 @@ async function bumpOnBranch(settings, git, runner) {
         report(changed, outcome, extra);
         await summary.write();
     };
-    if (plan.files.length === 0)
-        return finish(false, 'Every service is already at the requested image; nothing to do.');
+    if (plan.files.length === 0) {
+        return finish(false, settings.restore ? 'No image to write back: nothing failed that Git still names.' : 'Every service is already at the requested image; nothing to do.');
+    }
     if (settings.dryRun) {
         info(diffOf(settings, paths, plan));
         return finish(true, 'Dry run: the diff above was not applied.');
@@ -50486,7 +50725,7 @@ async function bumpOnBranch(settings, git, runner) {
         });
     }
     const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base;
-    const context = { environment: settings.environment, source: settings.source, promotedFrom };
+    const context = { environment: settings.environment, source: settings.source, promotedFrom, restore: settings.restore };
     const result = await publish({
         git,
         remote,

@@ -40088,6 +40088,131 @@ async function sendRepositoryDispatch(client, dispatch) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/deploy/rollback.ts
+
+
+
+
+/** Trailers of the commit that writes the restored images back, which later deploys and dispatch-to-infra read. */
+const ROLLBACK_TRAILERS = {
+    commit: 'Rolled-Back-Commit',
+    host: 'Rolled-Back-Host',
+    run: 'Rolled-Back-Run'
+};
+/**
+ * What a rollback brought back: each deployed service that existed before and whose image the
+ * release changed, with the image of the last good deploy (the host's record, else the
+ * container that ran). `failed` names the services whose health wait failed; when none is
+ * known (compose itself failed), every one counts as failed.
+ */
+function rolledBackServices(plan, record, failed) {
+    const changed = [];
+    for (const service of plan.services) {
+        if (!service.deploy || !plan.previous.includes(service.service))
+            continue;
+        const restoredImage = record?.services.get(service.service)?.image ?? service.oldImage;
+        const failedImage = service.newImage;
+        if (!restoredImage || !failedImage || restoredImage === failedImage)
+            continue;
+        changed.push({ service: service.service, failedImage, restoredImage, failed: false });
+    }
+    const known = failed.filter((name) => changed.some((s) => s.service === name));
+    return changed.map((s) => ({ ...s, failed: known.length === 0 || known.includes(s.service) }));
+}
+function rollback_isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/** Reads and checks `rolled-back-images` JSON (as an input named `input`); an empty text is an empty list. */
+function parseRolledBackImages(text, input) {
+    if (text.trim() === '')
+        return [];
+    const fix = `Pass ssh-surgical-deploy's output as it is: ${input}: \${{ steps.deploy.outputs.rolled-back-images }} (a JSON array).`;
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch (error) {
+        throw new UserError(`Input '${input}' is not JSON: ${error.message}`, { fix });
+    }
+    if (!Array.isArray(value))
+        throw new UserError(`Input '${input}' is not a JSON array`, { fix });
+    return value.map((entry, index) => {
+        const where = `Input '${input}' entry ${index + 1}`;
+        if (!rollback_isObject(entry))
+            throw new UserError(`${where} is not an object`, { fix });
+        const text = (field, check = () => true) => {
+            const found = entry[field];
+            if (typeof found !== 'string' || !check(found)) {
+                throw new UserError(`${where} has no valid '${field}' (${JSON.stringify(found ?? null)})`, { fix });
+            }
+            return found;
+        };
+        const image = (value) => parseImageReference(value) !== undefined;
+        if (typeof entry.failed !== 'boolean')
+            throw new UserError(`${where} has no 'failed' true or false`, { fix });
+        return {
+            host: text('host'),
+            file: text('file'),
+            service: text('service', isValidServiceName),
+            failedImage: text('failedImage', image),
+            restoredImage: text('restoredImage', image),
+            failed: entry.failed,
+            failedCommit: text('failedCommit', (v) => /^[0-9a-f]{7,64}$/.test(v)),
+            restoredCommit: text('restoredCommit', (v) => v === '' || /^[0-9a-f]{7,64}$/.test(v)),
+            run: text('run', (v) => /^https?:\/\/\S+$/.test(v))
+        };
+    });
+}
+/** The compose file that sets the service's image: the last of `files` (in compose's order) that does, else the first. */
+function imageFileOf(service, files) {
+    for (const file of [...files].reverse()) {
+        try {
+            if (parseCompose(file).services.some((s) => s.name === service && s.image))
+                return file.path;
+        }
+        catch {
+            // compose read the files on the host; one this parser refuses just does not count.
+        }
+    }
+    return files[0]?.path ?? '';
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/github/commits.ts
+
+
+
+/** The token permission listing commits needs. */
+const COMMITS_PERMISSION = 'Contents: read';
+/** Whether the message has the trailer naming the run (`run` itself or one of its attempts). */
+function restoresAfterRun(message, runUrl) {
+    const prefix = `${ROLLBACK_TRAILERS.run}: `;
+    return message.split('\n').some((line) => {
+        if (!line.startsWith(prefix))
+            return false;
+        const value = line.slice(prefix.length).trim();
+        return value === runUrl || value.startsWith(`${runUrl}/`);
+    });
+}
+/**
+ * The commit that wrote Git back after the run's automatic rollback: a commit of the default
+ * branch made since `since` whose Rolled-Back-Run trailer names the run. Undefined when none.
+ */
+async function findRestoringCommit(client, lookup) {
+    const { owner, repo } = lookup.repository;
+    try {
+        const { data } = await client.rest.repos.listCommits({
+            owner,
+            repo,
+            since: new Date(lookup.since.getTime() - CLOCK_SKEW_MS).toISOString(),
+            per_page: 100
+        });
+        return data.find((commit) => restoresAfterRun(commit.commit.message, lookup.runUrl));
+    }
+    catch (error) {
+        throw explainRequestError(error, { action: `list the commits of ${owner}/${repo}`, repository: `${owner}/${repo}`, permission: COMMITS_PERMISSION });
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
 
 const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -40363,7 +40488,8 @@ function readSettings(inputs, runner) {
 const WAIT_CONCLUSIONS = { 'timed-out': 'wait-timeout', 'not-found': 'run-not-found', unreadable: 'unknown' };
 /** Re-running sends the event again, so a deploy that may still be running should be looked at first. */
 const RERUN_NOTE = 're-running this job would send the event again.';
-function deployOutcome(result, context) {
+/** `restoredBy`: the commit that put Git back after the failed run's rollback, when one was found. */
+function deployOutcome(result, context, restoredBy) {
     const run = runToReport(result.runs);
     const summary = (stillRunning = '') => [...severalRunsNote(result.runs, context), ...result.runs.map((r) => runLine(r, stillRunning))];
     switch (result.state) {
@@ -40401,12 +40527,20 @@ function deployOutcome(result, context) {
             };
         case 'completed': {
             const { conclusion, html_url: url } = run;
-            const failure = conclusion === 'success'
-                ? undefined
-                : new errors_UserError(`The deploy run ${url} concluded '${conclusion}'${among(result.runs, context)}`, {
-                    fix: 'The change did not reach the VMs: see the run in the infra repository.'
-                });
-            return { conclusion: conclusion ?? '', run, summary: summary(), failure };
+            if (conclusion === 'success')
+                return { conclusion, run, summary: summary(), failure: undefined };
+            const putBack = restoredBy
+                ? `; the VMs were rolled back and Git was put back to what they run by ${restoredBy.html_url}`
+                : '';
+            const failure = new errors_UserError(`The deploy run ${url} concluded '${conclusion}'${among(result.runs, context)}${putBack}`, {
+                fix: restoredBy
+                    ? 'The change did not stay on the VMs: see the run for why it failed, fix the image or configuration and release again.'
+                    : 'The change did not reach the VMs: see the run in the infra repository.'
+            });
+            const restoreLine = restoredBy
+                ? [`Git was put back to what the VMs run by <a href="${restoredBy.html_url}">${restoredBy.sha.slice(0, 7)}</a>.`]
+                : [];
+            return { conclusion: conclusion ?? '', run, summary: [...summary(), ...restoreLine], failure };
         }
     }
 }
@@ -40503,8 +40637,11 @@ async function waitForDeploy(settings, target, correlationId, dispatchedAt, clie
             statuses.set(run.id, run.status);
         }
     });
-    const outcome = deployOutcome(result, { target, eventType: settings.eventType, correlationId, waitTimeoutMs: settings.waitTimeoutMs, findTimeoutMs: FIND_TIMEOUT_MS });
+    const restoredBy = await restoringCommit(settings, result, dispatchedAt, client);
+    const context = { target, eventType: settings.eventType, correlationId, waitTimeoutMs: settings.waitTimeoutMs, findTimeoutMs: FIND_TIMEOUT_MS };
+    const outcome = deployOutcome(result, context, restoredBy);
     setOutput('conclusion', outcome.conclusion);
+    setOutput('restore-commit', restoredBy?.html_url ?? '');
     if (outcome.run) {
         setOutput('run-id', String(outcome.run.id));
         setOutput('run-url', outcome.run.html_url);
@@ -40514,6 +40651,25 @@ async function waitForDeploy(settings, target, correlationId, dispatchedAt, clie
     if (outcome.failure)
         throw outcome.failure;
     info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`);
+}
+/**
+ * After a failed run, the commit that put Git back (the infra workflow writes the images its
+ * rollback restored back, with a Rolled-Back-Run trailer naming the run). A failed lookup is
+ * only a warning: the deploy's outcome is known.
+ */
+async function restoringCommit(settings, result, dispatchedAt, client) {
+    const run = runToReport(result.runs);
+    if (result.state !== 'completed' || !run || !runFailed(run))
+        return undefined;
+    try {
+        return await findRestoringCommit(client, { repository: settings.repository, runUrl: run.html_url, since: dispatchedAt });
+    }
+    catch (error) {
+        if (!(error instanceof errors_UserError))
+            throw error;
+        warning(`Could not look for the commit that puts Git back after the failed deploy: ${error.describe()}`);
+        return undefined;
+    }
 }
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/index.ts

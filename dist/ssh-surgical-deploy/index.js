@@ -60828,6 +60828,8 @@ var __webpack_exports__ = {};
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/utils.js
@@ -64522,8 +64524,6 @@ function formatPlan(host, plan) {
     return lines;
 }
 
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/plan.ts
 
 
@@ -65125,6 +65125,231 @@ function parseComposeModel(text, compose = 'v1') {
     return { services, topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} })) };
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
+
+
+
+const parseOptions = { merge: true, prettyErrors: true };
+// yaml refuses by default once count x size of alias expansions passes 100, which a stack of a
+// hundred services sharing one `&logging` anchor already does; this keeps the guard against
+// exponential expansion (billion laughs) at a size no real compose file reaches.
+const maxAliasExpansion = 100_000;
+/** The data compose reads from a document: aliases and merge keys resolved. */
+function documentData(doc) {
+    return doc.toJS({ maxAliasCount: maxAliasExpansion });
+}
+const marker = '\u0000gitops-lite-scalar@';
+function parseCompose(source) {
+    const lineCounter = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
+    const lineOf = (offset) => lineCounter.linePos(offset).line;
+    const problem = doc.errors[0];
+    if (problem) {
+        throw new errors_UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
+            fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
+            location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
+        });
+    }
+    const data = documentData(doc);
+    const scalars = new Map();
+    const anchors = new Map();
+    (0,dist/* visit */.YR)(doc, {
+        Scalar(key, node, path) {
+            if (key === 'key' || !hasRange(node))
+                return;
+            scalars.set(node.range[0], node);
+            const anchored = [node, ...[...path].reverse()].find((n) => n.anchor);
+            if (anchored)
+                anchors.set(node.range[0], anchored.anchor);
+        }
+    });
+    const occurrences = locateScalars(source.text);
+    const services = readServices(source.path, doc, data, occurrences, scalars, lineOf);
+    const servicesKey = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.items.find((pair) => (0,dist/* isScalar */.jn)(pair.key) && pair.key.value === 'services')?.key : undefined;
+    const servicesLine = (0,dist/* isScalar */.jn)(servicesKey) && servicesKey.range ? lineOf(servicesKey.range[0]) : 1;
+    return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, servicesLine, lineOf };
+}
+/** Re-parses edited text to its data, for verification. */
+function composeData(path, text) {
+    const doc = parseDocument(text, parseOptions);
+    if (doc.errors.length > 0)
+        throw new Error(`${path}: the edited file does not parse: ${doc.errors[0].message}`);
+    return documentData(doc);
+}
+/**
+ * Finds where each value scalar ends up once aliases and merge keys are resolved: a second
+ * parse has every value scalar replaced by a marker naming its source offset, so the YAML
+ * library's own resolution tells us which places share a node.
+ */
+function locateScalars(text) {
+    const marked = (0,dist/* parseDocument */.Tp)(text, parseOptions);
+    (0,dist/* visit */.YR)(marked, {
+        Scalar(key, node) {
+            if (key !== 'key' && node.range)
+                node.value = `${marker}${node.range[0]}`;
+        }
+    });
+    const occurrences = new Map();
+    const walk = (value, at) => {
+        if (typeof value === 'string' && value.startsWith(marker)) {
+            const offset = Number(value.slice(marker.length));
+            occurrences.set(offset, [...(occurrences.get(offset) ?? []), at]);
+        }
+        else if (Array.isArray(value)) {
+            value.forEach((item, index) => walk(item, [...at, index]));
+        }
+        else if (typeof value === 'object' && value !== null) {
+            for (const [key, item] of Object.entries(value))
+                walk(item, [...at, key]);
+        }
+    };
+    walk(documentData(marked), []);
+    return occurrences;
+}
+function readServices(file, doc, data, occurrences, scalars, lineOf) {
+    const servicesNode = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.get('services', true) : undefined;
+    if (servicesNode === undefined || servicesNode === null)
+        return [];
+    if (!(0,dist/* isMap */.jh)(servicesNode)) {
+        throw new errors_UserError(`'services' in ${file} is not a mapping of service names to definitions`, {
+            fix: 'Write services as "services:" followed by one indented key per service.',
+            location: { file, line: lineOf(servicesNode.range?.[0] ?? 0) }
+        });
+    }
+    const resolved = data.services ?? {};
+    const byImagePath = new Map();
+    for (const [offset, paths] of occurrences) {
+        for (const path of paths) {
+            if (path.length === 3 && path[0] === 'services' && path[2] === 'image')
+                byImagePath.set(String(path[1]), offset);
+        }
+    }
+    return servicesNode.items.map((pair) => {
+        const name = String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key);
+        const definition = resolved[name];
+        const fields = typeof definition === 'object' && definition !== null ? definition : {};
+        const offset = byImagePath.get(name);
+        const image = offset === undefined ? undefined : scalars.get(offset);
+        return {
+            name,
+            line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0),
+            image: image && isText(image) ? image : undefined,
+            imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
+            hasBuild: 'build' in fields,
+            hasExtends: 'extends' in fields,
+            extendsInFile: sameFileBase(file, fields.extends)
+        };
+    });
+}
+/** The parser gives a range to every node it reads from source; only nodes made in code lack one. */
+function hasRange(node) {
+    return node.range !== undefined && node.range !== null;
+}
+function isText(node) {
+    return typeof node.value === 'string';
+}
+/** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */
+function sameFileBase(file, value) {
+    if (typeof value === 'string')
+        return value;
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const { service, file: other } = value;
+    if (typeof service !== 'string')
+        return undefined;
+    const sameFile = other === undefined || (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
+    return sameFile ? service : undefined;
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/rollback.ts
+
+
+
+
+/** Trailers of the commit that writes the restored images back, which later deploys and dispatch-to-infra read. */
+const ROLLBACK_TRAILERS = {
+    commit: 'Rolled-Back-Commit',
+    host: 'Rolled-Back-Host',
+    run: 'Rolled-Back-Run'
+};
+/**
+ * What a rollback brought back: each deployed service that existed before and whose image the
+ * release changed, with the image of the last good deploy (the host's record, else the
+ * container that ran). `failed` names the services whose health wait failed; when none is
+ * known (compose itself failed), every one counts as failed.
+ */
+function rolledBackServices(plan, record, failed) {
+    const changed = [];
+    for (const service of plan.services) {
+        if (!service.deploy || !plan.previous.includes(service.service))
+            continue;
+        const restoredImage = record?.services.get(service.service)?.image ?? service.oldImage;
+        const failedImage = service.newImage;
+        if (!restoredImage || !failedImage || restoredImage === failedImage)
+            continue;
+        changed.push({ service: service.service, failedImage, restoredImage, failed: false });
+    }
+    const known = failed.filter((name) => changed.some((s) => s.service === name));
+    return changed.map((s) => ({ ...s, failed: known.length === 0 || known.includes(s.service) }));
+}
+function rollback_isObject(value) {
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+/** Reads and checks `rolled-back-images` JSON (as an input named `input`); an empty text is an empty list. */
+function parseRolledBackImages(text, input) {
+    if (text.trim() === '')
+        return [];
+    const fix = `Pass ssh-surgical-deploy's output as it is: ${input}: \${{ steps.deploy.outputs.rolled-back-images }} (a JSON array).`;
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch (error) {
+        throw new UserError(`Input '${input}' is not JSON: ${error.message}`, { fix });
+    }
+    if (!Array.isArray(value))
+        throw new UserError(`Input '${input}' is not a JSON array`, { fix });
+    return value.map((entry, index) => {
+        const where = `Input '${input}' entry ${index + 1}`;
+        if (!rollback_isObject(entry))
+            throw new UserError(`${where} is not an object`, { fix });
+        const text = (field, check = () => true) => {
+            const found = entry[field];
+            if (typeof found !== 'string' || !check(found)) {
+                throw new UserError(`${where} has no valid '${field}' (${JSON.stringify(found ?? null)})`, { fix });
+            }
+            return found;
+        };
+        const image = (value) => parseImageReference(value) !== undefined;
+        if (typeof entry.failed !== 'boolean')
+            throw new UserError(`${where} has no 'failed' true or false`, { fix });
+        return {
+            host: text('host'),
+            file: text('file'),
+            service: text('service', isValidServiceName),
+            failedImage: text('failedImage', image),
+            restoredImage: text('restoredImage', image),
+            failed: entry.failed,
+            failedCommit: text('failedCommit', (v) => /^[0-9a-f]{7,64}$/.test(v)),
+            restoredCommit: text('restoredCommit', (v) => v === '' || /^[0-9a-f]{7,64}$/.test(v)),
+            run: text('run', (v) => /^https?:\/\/\S+$/.test(v))
+        };
+    });
+}
+/** The compose file that sets the service's image: the last of `files` (in compose's order) that does, else the first. */
+function imageFileOf(service, files) {
+    for (const file of [...files].reverse()) {
+        try {
+            if (parseCompose(file).services.some((s) => s.name === service && s.image))
+                return file.path;
+        }
+        catch {
+            // compose read the files on the host; one this parser refuses just does not count.
+        }
+    }
+    return files[0]?.path ?? '';
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/shell.ts
 /**
  * POSIX shell quoting. Every remote command is built from an argument vector through
@@ -65308,6 +65533,7 @@ function listScript(stack, mark, limits) {
 
 
 
+
 /** How often a plan is made again because another run deployed between inspection and apply. */
 const maxPlanAttempts = 3;
 function newMark() {
@@ -65381,8 +65607,13 @@ async function deployToHost(shell, options, log) {
         const { report, plan } = inspected;
         if (options.dryRun)
             return done('dry-run', plan);
-        if (!plan.needsApply)
+        // The commit that writes Git back after a rollback changes nothing on the host, but is recorded
+        // once (audit log, record's commit): the host then says which commit it runs, and why.
+        const unrecordedRestore = options.run.restores !== undefined && trustedRecord(report)?.header.sha !== options.run.sha;
+        if (!plan.needsApply && !unrecordedRestore)
             return done('unchanged', plan);
+        if (unrecordedRestore)
+            log.info(`${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores.slice(0, 7)}; recording it`);
         const mark = newMark();
         // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
         const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`;
@@ -65411,7 +65642,8 @@ async function deployToHost(shell, options, log) {
                 project: plan.project,
                 mode: plan.full ? 'full' : 'surgical',
                 services: plan.deploy,
-                removed: plan.removed.map((s) => s.service)
+                removed: plan.removed.map((s) => s.service),
+                ...(options.run.restores && { restores: options.run.restores })
             })
         });
         const events = new EventReader(mark, log, health, removeFailed);
@@ -65442,10 +65674,16 @@ async function deployToHost(shell, options, log) {
                 }
                 log.info(`Another run deployed to ${shell.name} since this run looked; planning again`);
                 continue;
-            case remote_ExitCode.rolledBack:
-                return done('rolled-back', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
+            case remote_ExitCode.rolledBack: {
+                const record = trustedRecord(report);
+                const error = new errors_UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
                     fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
-                }));
+                });
+                return {
+                    ...done('rolled-back', plan, error),
+                    rollback: { services: rolledBackServices(plan, record, events.failedServices), restoredCommit: record?.header.sha ?? '' }
+                };
+            }
             case remote_ExitCode.rollbackFailed:
                 return done('failed', plan, new errors_UserError(events.restoreFailed.length > 0
                     ? `The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`
@@ -65538,6 +65776,8 @@ class EventReader {
     health;
     removeFailed;
     failure;
+    /** Services whose health wait failed before the rollback began. */
+    failedServices = [];
     /** Files the rollback could not put back. */
     restoreFailed = [];
     buffer = '';
@@ -65592,6 +65832,8 @@ class EventReader {
                 this.log.info(`  ${subject}: ${state}`);
                 break;
             case 'failed':
+                if (!this.rollingBack)
+                    this.failedServices.push(subject);
                 this.health[subject] = state;
                 this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`;
                 this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`);
@@ -66015,11 +66257,11 @@ function checkPrivateKey(field, key, passphrase, passphraseField) {
 // Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
 // require an alphanumeric first character, as container and DNS names derived from it need.
 const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-function isValidServiceName(name) {
+function names_isValidServiceName(name) {
     return serviceNamePattern.test(name);
 }
 function requireServiceName(field, value) {
-    if (!isValidServiceName(value)) {
+    if (!names_isValidServiceName(value)) {
         throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
             fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
         });
@@ -66046,142 +66288,6 @@ function requireRepositoryName(field, value) {
         });
     }
     return parsed;
-}
-
-;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
-
-
-
-const parseOptions = { merge: true, prettyErrors: true };
-// yaml refuses by default once count x size of alias expansions passes 100, which a stack of a
-// hundred services sharing one `&logging` anchor already does; this keeps the guard against
-// exponential expansion (billion laughs) at a size no real compose file reaches.
-const maxAliasExpansion = 100_000;
-/** The data compose reads from a document: aliases and merge keys resolved. */
-function documentData(doc) {
-    return doc.toJS({ maxAliasCount: maxAliasExpansion });
-}
-const marker = '\u0000gitops-lite-scalar@';
-function parseCompose(source) {
-    const lineCounter = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
-    const lineOf = (offset) => lineCounter.linePos(offset).line;
-    const problem = doc.errors[0];
-    if (problem) {
-        throw new errors_UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
-            fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
-            location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
-        });
-    }
-    const data = documentData(doc);
-    const scalars = new Map();
-    const anchors = new Map();
-    (0,dist/* visit */.YR)(doc, {
-        Scalar(key, node, path) {
-            if (key === 'key' || !hasRange(node))
-                return;
-            scalars.set(node.range[0], node);
-            const anchored = [node, ...[...path].reverse()].find((n) => n.anchor);
-            if (anchored)
-                anchors.set(node.range[0], anchored.anchor);
-        }
-    });
-    const occurrences = locateScalars(source.text);
-    const services = readServices(source.path, doc, data, occurrences, scalars, lineOf);
-    const servicesKey = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.items.find((pair) => (0,dist/* isScalar */.jn)(pair.key) && pair.key.value === 'services')?.key : undefined;
-    const servicesLine = (0,dist/* isScalar */.jn)(servicesKey) && servicesKey.range ? lineOf(servicesKey.range[0]) : 1;
-    return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, servicesLine, lineOf };
-}
-/** Re-parses edited text to its data, for verification. */
-function composeData(path, text) {
-    const doc = parseDocument(text, parseOptions);
-    if (doc.errors.length > 0)
-        throw new Error(`${path}: the edited file does not parse: ${doc.errors[0].message}`);
-    return documentData(doc);
-}
-/**
- * Finds where each value scalar ends up once aliases and merge keys are resolved: a second
- * parse has every value scalar replaced by a marker naming its source offset, so the YAML
- * library's own resolution tells us which places share a node.
- */
-function locateScalars(text) {
-    const marked = (0,dist/* parseDocument */.Tp)(text, parseOptions);
-    (0,dist/* visit */.YR)(marked, {
-        Scalar(key, node) {
-            if (key !== 'key' && node.range)
-                node.value = `${marker}${node.range[0]}`;
-        }
-    });
-    const occurrences = new Map();
-    const walk = (value, at) => {
-        if (typeof value === 'string' && value.startsWith(marker)) {
-            const offset = Number(value.slice(marker.length));
-            occurrences.set(offset, [...(occurrences.get(offset) ?? []), at]);
-        }
-        else if (Array.isArray(value)) {
-            value.forEach((item, index) => walk(item, [...at, index]));
-        }
-        else if (typeof value === 'object' && value !== null) {
-            for (const [key, item] of Object.entries(value))
-                walk(item, [...at, key]);
-        }
-    };
-    walk(documentData(marked), []);
-    return occurrences;
-}
-function readServices(file, doc, data, occurrences, scalars, lineOf) {
-    const servicesNode = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.get('services', true) : undefined;
-    if (servicesNode === undefined || servicesNode === null)
-        return [];
-    if (!(0,dist/* isMap */.jh)(servicesNode)) {
-        throw new errors_UserError(`'services' in ${file} is not a mapping of service names to definitions`, {
-            fix: 'Write services as "services:" followed by one indented key per service.',
-            location: { file, line: lineOf(servicesNode.range?.[0] ?? 0) }
-        });
-    }
-    const resolved = data.services ?? {};
-    const byImagePath = new Map();
-    for (const [offset, paths] of occurrences) {
-        for (const path of paths) {
-            if (path.length === 3 && path[0] === 'services' && path[2] === 'image')
-                byImagePath.set(String(path[1]), offset);
-        }
-    }
-    return servicesNode.items.map((pair) => {
-        const name = String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key);
-        const definition = resolved[name];
-        const fields = typeof definition === 'object' && definition !== null ? definition : {};
-        const offset = byImagePath.get(name);
-        const image = offset === undefined ? undefined : scalars.get(offset);
-        return {
-            name,
-            line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0),
-            image: image && isText(image) ? image : undefined,
-            imageIsNotText: 'image' in fields && fields.image !== null && typeof fields.image !== 'string',
-            hasBuild: 'build' in fields,
-            hasExtends: 'extends' in fields,
-            extendsInFile: sameFileBase(file, fields.extends)
-        };
-    });
-}
-/** The parser gives a range to every node it reads from source; only nodes made in code lack one. */
-function hasRange(node) {
-    return node.range !== undefined && node.range !== null;
-}
-function isText(node) {
-    return typeof node.value === 'string';
-}
-/** The service named by `extends:` when it is in `file` itself: the short form, or no `file:` or this file's own path. */
-function sameFileBase(file, value) {
-    if (typeof value === 'string')
-        return value;
-    if (typeof value !== 'object' || value === null)
-        return undefined;
-    const { service, file: other } = value;
-    if (typeof service !== 'string')
-        return undefined;
-    const sameFile = other === undefined || (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
-    return sameFile ? service : undefined;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/stack-files.ts
@@ -66314,7 +66420,7 @@ function readSettings(inputs, workspace) {
     const removeVolumes = readRemoveVolumes(inputs, mode);
     // A removal or a listing uploads nothing: it reads what the host's records say was deployed.
     const wholeStacks = mode === 'remove' || mode === 'list';
-    const files = wholeStacks ? [] : readFiles(inputs, workspace);
+    const { files, folder: filesFolder } = wholeStacks ? { files: [], folder: '' } : readFiles(inputs, workspace);
     const composeFiles = files.filter((f) => f.compose);
     const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name));
     if (wholeStacks && services.length > 0) {
@@ -66341,6 +66447,7 @@ function readSettings(inputs, workspace) {
             composeCommand: inputs.oneOf('compose-command', ['auto', 'docker compose', 'docker-compose'], 'auto')
         },
         files,
+        filesFolder,
         envFiles: envFilesOf(composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))),
         mode,
         removeVolumes,
@@ -66454,10 +66561,11 @@ function readFiles(inputs, workspaceInput) {
     const duplicate = files.find((file, index) => files.findIndex((other) => other.path === file.path) !== index);
     if (duplicate)
         throw new errors_UserError(`Input 'files' lists ${JSON.stringify(duplicate.path)} twice`, { fix: 'List each file once.' });
-    return [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)];
+    return { files: [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)], folder: (0,external_node_path_namespaceObject.relative)(workspace, base).split(external_node_path_namespaceObject.sep).join('/') };
 }
 
 ;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/main.ts
+
 
 
 
@@ -66478,7 +66586,7 @@ async function run() {
         for (const outcome of outcomes)
             if (outcome.result === 'skipped')
                 info(`${outcome.host}: skipped, ${outcome.reason}`);
-        await report(outcomes, settings);
+        await report(outcomes, settings, run);
         const failure = failureOf(outcomes);
         if (failure !== undefined) {
             // Several hosts failed, one of them by a bug: keep its stack for the debug log.
@@ -66563,9 +66671,17 @@ function hostLog(prefix) {
         }
     };
 }
-/** The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than GITHUB_SHA). */
+/**
+ * The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than
+ * GITHUB_SHA), with the failed commit it writes back when it is the commit of a rollback.
+ */
 async function runInfo(runner) {
-    const head = await new GitCommandManager(runner.workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined);
+    const git = new GitCommandManager(runner.workspace);
+    const head = await git.exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined);
+    const trailer = await git
+        .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], { allowFailure: true })
+        .catch(() => undefined);
+    const restores = trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined;
     const runId = runner.runId || '0';
     const attempt = runner.runAttempt || '1';
     const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`;
@@ -66573,7 +66689,8 @@ async function runInfo(runner) {
         id: `${runId}-${attempt}-${Date.now().toString(36)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
         url,
         actor: runner.actor || 'unknown',
-        sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha
+        sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha,
+        ...(restores && { restores })
     };
 }
 function union(outcomes, pick) {
@@ -66584,7 +66701,23 @@ function union(outcomes, pick) {
                 names.add(name);
     return JSON.stringify([...names].sort());
 }
-async function report(outcomes, settings) {
+/** Per rolled-back host, the services whose image went back: the `rolled-back-images` output. */
+function rolledBackImages(outcomes, settings, run) {
+    const composeFiles = settings.files
+        .filter((f) => f.compose)
+        .map((f) => ({ path: external_node_path_namespaceObject.posix.join(settings.filesFolder, f.path), text: f.content.toString('utf8') }));
+    return outcomes.flatMap((o) => o.result === 'rolled-back' && o.rollback
+        ? o.rollback.services.map((s) => ({
+            host: o.host,
+            file: imageFileOf(s.service, composeFiles),
+            ...s,
+            failedCommit: run.sha,
+            restoredCommit: o.rollback.restoredCommit,
+            run: run.url
+        }))
+        : []);
+}
+async function report(outcomes, settings, run) {
     const deployedServices = (o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : []);
     setOutput('deployed', union(outcomes, deployedServices));
     setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)));
@@ -66595,6 +66728,7 @@ async function report(outcomes, settings) {
     }));
     setOutput('stacks', JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack })))));
     setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')));
+    setOutput('rolled-back-images', JSON.stringify(rolledBackImages(outcomes, settings, run)));
     setOutput('plan', JSON.stringify(Object.fromEntries(outcomes.map((o) => [
         o.host,
         {
@@ -66631,6 +66765,11 @@ async function writeSummary(outcomes, settings) {
             summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true);
         if (outcome.result === 'skipped')
             summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true);
+        const wentBack = outcome.result === 'rolled-back' ? (outcome.rollback?.services ?? []) : [];
+        if (wentBack.length > 0) {
+            const images = wentBack.map((s) => `${s.service} ${s.restoredImage} (${s.failedImage} ${s.failed ? 'failed' : 'went back with it'})`);
+            summary.addRaw(`<p>Running again: ${escapeHtml(images.join('; '))}. Output rolled-back-images lists them for bump-image-tag's restore.</p>`, true);
+        }
         if (outcome.removal)
             summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, settings.dryRun).join('\n')));
         if (outcome.stacks) {

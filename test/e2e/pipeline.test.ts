@@ -3,7 +3,7 @@
 // (bump-image-tag, then ssh-surgical-deploy over SSH to a real sshd "VM" on loopback), all
 // through the committed bundles, against a real Docker engine, registry, git and sshd.
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { exec } from '../../packages/sandbox/src/exec'
@@ -15,6 +15,7 @@ import {
   releaseTable,
   snapshotStack,
   type ReleaseResult,
+  type ReleaseSpec,
   type PushedImage
 } from '@gitops-lite/demo'
 
@@ -214,7 +215,7 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       expect(checkRelease(result)).toEqual([])
     }), STEP_TIMEOUT_MS)
 
-  it('release 3: api:v3 fails its healthcheck; the deploy rolls back, the wait fails, api:v2 still serves', () =>
+  it('release 3: api:v3 fails its healthcheck; the deploy rolls back, Git is put back, the wait fails, api:v2 still serves', () =>
     withNarrative(async () => {
       const previous = results[1]
       const result = await sandbox.release(RELEASES[2])
@@ -225,7 +226,6 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       const run = result.workflow!
       expect(run.bump.run?.exitCode).toBe(0)
       expectOneLinePerService(result, { api: previous.pushed[0].reference })
-      expect(imageLine(await sandbox.infraCompose(), 'api')).toBe(result.pushed[0].reference)
 
       // The deploy fails and rolls back; the run fails; dispatch-to-infra (wait) fails with it.
       expect(run.deploy.run?.exitCode).not.toBe(0)
@@ -249,9 +249,44 @@ describe('the pipeline, end to end, through the committed bundles', () => {
       expect(run.deploy.run?.stdout).toMatch(/api: unhealthy/)
       expect(run.deploy.run?.stdout).toMatch(/Rolling back/)
 
-      // The audit log records the rolled-back deploy too.
-      expect(result.audit?.entries).toHaveLength(3)
+      // The deploy says what went back; the restore job writes it back to Git, for api only.
+      const rolledBack = json<Record<string, unknown>[]>(run.deploy.run?.outputs['rolled-back-images'])
+      expect(rolledBack).toEqual([
+        expect.objectContaining({
+          file: 'compose.yaml',
+          service: 'api',
+          failedImage: result.pushed[0].reference,
+          restoredImage: previous.pushed[0].reference,
+          failed: true,
+          failedCommit: run.deploy.checkout!.sha,
+          restoredCommit: previous.workflow!.deploy.checkout!.sha
+        })
+      ])
+      expect(run.restore.result).toBe('success')
+      const restore = result.restoreCommit!
+      expect(restore.files).toEqual(['compose.yaml'])
+      expect(restore.removed.map((l) => l.trim())).toEqual([`image: ${result.pushed[0].reference}`])
+      expect(restore.added.map((l) => l.trim())).toEqual([`image: ${previous.pushed[0].reference}`])
+      expect(restore.subject).toBe(`revert(deploy): api back to v2, v3 failed on ${sandbox.vm.username}@${sandbox.vm.host}:${sandbox.vm.port}`)
+      expect(restore.message).toContain(`Rolled-Back-Commit: ${run.deploy.checkout!.sha}`)
+      expect(restore.message).toContain(`Rolled-Back-Run: https://github.com/acme/infra/actions/runs/${run.runId}/attempts/1`)
+      expect(imageLine(await sandbox.infraCompose(), 'api')).toBe(previous.pushed[0].reference)
+      expect(result.git).toMatchObject({ api: result.after.api.image, worker: result.after.worker.image })
+      // The restoring commit's deploy changes nothing on the VM (api was not recreated again).
+      const restoreDeploy = run.restore.runs![1]
+      expect(restoreDeploy.exitCode).toBe(0)
+      expect(json<string[]>(restoreDeploy.outputs.deployed)).toEqual([])
+      expect(restoreDeploy.stdout).toMatch(/Nothing to do/)
+
+      // dispatch-to-infra says Git was put back, with the commit's link.
+      const commitUrl = `https://github.com/acme/infra/commit/${restore.sha}`
+      expect(result.dispatch.outputs['restore-commit']).toBe(commitUrl)
+      expect(result.dispatch.annotations.some((a) => a.level === 'error' && a.message.includes(commitUrl))).toBe(true)
+
+      // The audit log records the rolled-back deploy, then the restoring commit, which it names as such.
+      expect(result.audit?.entries).toHaveLength(4)
       expect(result.audit?.entries[2]).toMatchObject({ result: 'rolled-back', services: ['api'] })
+      expect(result.audit?.entries[3]).toMatchObject({ result: 'success', services: [], sha: restore.sha, restores: run.deploy.checkout!.sha })
       expect(checkRelease(result)).toEqual([])
     }), STEP_TIMEOUT_MS)
 
@@ -260,8 +295,106 @@ describe('the pipeline, end to end, through the committed bundles', () => {
   it('the host records the commit each deploy actually deployed', () =>
     withNarrative(() => {
       expect(results).toHaveLength(3)
-      const deployed = results.map((r) => r.workflow?.deploy.checkout?.sha)
+      const deployed = [...results.map((r) => r.workflow?.deploy.checkout?.sha), results[2].restoreCommit?.sha]
       expect(deployed.every(Boolean)).toBe(true)
       expect(results.at(-1)!.audit?.entries.map((e) => e.sha)).toEqual(deployed)
+    }), STEP_TIMEOUT_MS)
+})
+
+/** The deploy's rolled-back-images output. */
+function rolledBackImages(result: ReleaseResult): { service: string; failed: boolean; failedImage: string; restoredImage: string }[] {
+  return json(result.workflow?.deploy.run?.outputs['rolled-back-images'])
+}
+
+/** Another run's bump landing on the infra repo's main: one image line changed, committed and pushed. */
+async function landBump(service: string, reference: string): Promise<string> {
+  const dir = await sandbox.infra.remote.clone(join(scratch, `concurrent-${Date.now()}`))
+  const path = join(dir, 'compose.yaml')
+  const text = await readFile(path, 'utf8')
+  await writeFile(path, text.replace(`image: ${imageLine(text, service)}`, `image: ${reference}`))
+  const git = (...args: string[]) => exec('git', ['-C', dir, '-c', 'user.name=Other Run', '-c', 'user.email=other@acme.invalid', ...args])
+  await git('commit', '-qam', `chore(deploy): update ${service} (a concurrent bump)`)
+  await git('push', '-q', 'origin', 'HEAD:main')
+  return (await git('rev-parse', 'HEAD')).stdout.trim()
+}
+
+// After release 3 (Git and the VM at api v2, worker v1): the automatic path of "Rolling back" on the real bench.
+describe('Git stays the truth after an automatic rollback', () => {
+  const release = (spec: Omit<ReleaseSpec, 'number'>, number: number): ReleaseSpec => ({ ...spec, number })
+  const apiV2 = () => results[1].pushed[0].reference
+
+  it('a release of two services of which one fails: only the failed one goes back in Git; the healthy one is deployed again', () =>
+    withNarrative(async () => {
+      const result = await sandbox.release(
+        release({
+          title: 'api and worker, of which api fails',
+          form: 'services',
+          images: [
+            { service: 'api', tag: 'v4', body: 'api v4 (broken)\n', healthy: false },
+            { service: 'worker', tag: 'v2', body: 'worker v2\n', healthy: true }
+          ]
+        }, 4)
+      )
+      results.push(result)
+      const [api, worker] = result.pushed
+      const run = result.workflow!
+      expect(run.deploy.run?.outputs['rolled-back']).toBe('true')
+      expect(rolledBackImages(result)).toEqual([
+        expect.objectContaining({ service: 'api', failed: true, failedImage: api.reference, restoredImage: apiV2() }),
+        expect.objectContaining({ service: 'worker', failed: false, failedImage: worker.reference, restoredImage: results[0].pushed[1].reference })
+      ])
+      // The restoring commit changes api's line only; worker keeps v2 in Git, and its deploy brings worker v2 up.
+      expect(result.restoreCommit?.removed).toEqual([`    image: ${api.reference}`])
+      expect(result.restoreCommit?.added).toEqual([`    image: ${apiV2()}`])
+      expect(json<string[]>(run.restore.runs![1].outputs.deployed)).toEqual(['worker'])
+      expect(result.git).toMatchObject({ api: apiV2(), worker: worker.reference })
+      expect(result.after.api.image).toBe(apiV2())
+      expect(result.after.worker.image).toBe(worker.reference)
+      expect(result.http.api.body).toBe('api v2\n')
+      expect(result.http.worker.body).toBe('worker v2\n')
+      expect(result.dispatch.outputs['restore-commit']).toBe(`https://github.com/acme/infra/commit/${result.restoreCommit!.sha}`)
+      expect(result.audit?.entries.at(-1)).toMatchObject({ result: 'success', services: ['worker'], sha: result.restoreCommit!.sha, restores: run.deploy.checkout!.sha })
+    }), STEP_TIMEOUT_MS)
+
+  it('a later unrelated change deploys without trying the failed image again', () =>
+    withNarrative(async () => {
+      const before = results.at(-1)!
+      const result = await sandbox.release(
+        release({ title: 'a new worker only', form: 'single', images: [{ service: 'worker', tag: 'v3', body: 'worker v3\n', healthy: true }] }, 5)
+      )
+      results.push(result)
+      expect(result.outcome).toBe('deployed')
+      expect(json<string[]>(result.workflow!.deploy.run?.outputs.deployed)).toEqual(['worker'])
+      expect(result.after.api.id).toBe(before.after.api.id)
+      expect(result.git).toMatchObject({ api: apiV2(), worker: result.pushed[0].reference })
+      expect(result.workflow!.restore.result).toBe('skipped')
+      expect(result.dispatch.outputs['restore-commit']).toBe('')
+    }), STEP_TIMEOUT_MS)
+
+  it('a bump landing between the failed commit and the restoring one is kept', () =>
+    withNarrative(async () => {
+      const workerV2 = results[3].pushed[1].reference
+      let concurrent = ''
+      sandbox.workflow.beforeJob(async (job) => {
+        if (job === 'restore') concurrent = await landBump('worker', workerV2)
+      })
+      try {
+        const result = await sandbox.release(
+          release({ title: 'an api that fails, while another run bumps worker', form: 'single', images: [{ service: 'api', tag: 'v5', body: 'api v5 (broken)\n', healthy: false }] }, 6)
+        )
+        results.push(result)
+        expect(result.outcome).toBe('rolled back')
+        expect(concurrent).toMatch(/^[0-9a-f]{40}$/)
+        const parent = (await exec('git', ['-C', sandbox.infra.remote.bareDir, 'rev-parse', `${result.restoreCommit!.sha}^`])).stdout.trim()
+        expect(parent).toBe(concurrent)
+        expect(result.restoreCommit?.removed).toEqual([`    image: ${result.pushed[0].reference}`])
+        expect(result.restoreCommit?.added).toEqual([`    image: ${apiV2()}`])
+        // The concurrent bump stays in Git, and the restoring commit's deploy brings it to the VM.
+        expect(result.git).toMatchObject({ api: apiV2(), worker: workerV2 })
+        expect(result.after.worker.image).toBe(workerV2)
+        expect(result.after.api.image).toBe(apiV2())
+      } finally {
+        sandbox.workflow.beforeJob(undefined)
+      }
     }), STEP_TIMEOUT_MS)
 })

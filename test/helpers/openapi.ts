@@ -53,11 +53,17 @@ function inline(node: unknown, partial = false): unknown {
   if (Array.isArray(node)) return node.map((item) => inline(item, partial))
   if (typeof node !== 'object' || node === null) return node
   const resolved = resolveRef(node as Record<string, unknown>)
-  return Object.fromEntries(
+  const inlined = Object.fromEntries(
     Object.entries(resolved)
       .filter(([key, value]) => !(partial && key === 'required' && Array.isArray(value)))
       .map(([key, value]) => [key, inline(value, partial)])
   )
+  // OpenAPI 3.0's `nullable` beside allOf/anyOf without a `type` (e.g. a commit's author), which Ajv refuses: null or the rest.
+  if (inlined.nullable === true && inlined.type === undefined) {
+    const { nullable: _nullable, ...rest } = inlined
+    return { anyOf: [{ type: 'null' }, rest] }
+  }
+  return inlined
 }
 
 function templateMatches(template: string, path: string): boolean {

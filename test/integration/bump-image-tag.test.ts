@@ -337,6 +337,62 @@ describe('bump-image-tag, run as the runner runs it', () => {
     expect(git(bare, 'rev-list', '--count', 'main')).toBe('3')
   }, timeout)
 
+  describe("with 'restore' (a rolled-back deploy's rolled-back-images)", () => {
+    const failed = compose.replace('api:v1.0.0', 'api:v2.0.0').replace('worker:v1.0.0', 'worker:v2.0.0')
+    const rolledBack = (service: string, failedTag: string, restoredTag: string, isFailed: boolean) => ({
+      host: 'deploy@vm1:22',
+      file: 'compose.yaml',
+      service,
+      failedImage: `ghcr.io/acme/${service}:${failedTag}`,
+      restoredImage: `ghcr.io/acme/${service}:${restoredTag}`,
+      failed: isFailed,
+      failedCommit: 'f'.repeat(40),
+      restoredCommit: 'e'.repeat(40),
+      run: 'https://github.com/acme/infra/actions/runs/7/attempts/1'
+    })
+    const restore = JSON.stringify([rolledBack('api', 'v2.0.0', 'v1.0.0', true), rolledBack('worker', 'v2.0.0', 'v1.0.0', false)])
+
+    it('writes back the failed service only, on top of a bump that landed since checkout, with the rollback trailers', async () => {
+      const bare = await createRemote({ 'compose.yaml': failed })
+      const stale = clone(bare)
+      expectSuccess(await bump(clone(bare), { service: 'db', image: 'postgres', tag: '17' }))
+      const run = await bump(stale, { files: 'compose.yaml', restore })
+      expectSuccess(run)
+      expect(run.stdout).toContain("worker: not written back, it did not fail: it keeps the release's image")
+      expect(run.stdout).toContain('Commit-and-push rounds: 2')
+      expect(remoteFile(bare, 'compose.yaml')).toBe(failed.replace('api:v2.0.0', 'api:v1.0.0').replace('postgres:16', 'postgres:17').trimEnd())
+      expect(run.outputs).toMatchObject({ changed: 'true', services: '["api"]', 'commit-sha': remoteHead(bare) })
+      const message = git(bare, 'log', '-1', '--format=%B', 'main')
+      expect(message.split('\n')[0]).toBe('revert(deploy): api back to v1.0.0, v2.0.0 failed on deploy@vm1:22')
+      expect(git(bare, 'log', '-1', '--format=%(trailers:key=Rolled-Back-Commit,valueonly)', 'main')).toBe('f'.repeat(40))
+      expect(message).toContain('Rolled-Back-Run: https://github.com/acme/infra/actions/runs/7/attempts/1')
+    }, timeout)
+
+    it('leaves a service that was bumped again since the failed release, even when that bump lands during the restore', async () => {
+      const bare = await createRemote({ 'compose.yaml': failed })
+      const stale = clone(bare)
+      expectSuccess(await bump(clone(bare), { service: 'api', tag: 'v2.0.1' }))
+      const head = remoteHead(bare)
+      const run = await bump(stale, { files: 'compose.yaml', restore })
+      expectSuccess(run)
+      expect(run.stdout).toContain('api: not written back, it changed since the failed release: the files now say ghcr.io/acme/api:v2.0.1')
+      expect(run.outputs).toMatchObject({ changed: 'false', 'commit-sha': '' })
+      expect(remoteHead(bare)).toBe(head)
+    }, timeout)
+
+    it("refuses a compose file that is not among 'files', and '[]' does nothing", async () => {
+      const bare = await createRemote({ 'compose.yaml': failed, 'other/compose.yaml': failed })
+      const work = clone(bare)
+      const refused = await bump(work, { files: 'other/compose.yaml', restore })
+      expect(refused.exitCode).not.toBe(0)
+      expect(refused.annotations.map((a) => a.message).join('\n')).toContain("Input 'restore' names compose.yaml for service 'api', which is not among this step's compose files (other/compose.yaml)")
+      const nothing = await bump(work, { files: 'compose.yaml', restore: '[]' })
+      expectSuccess(nothing)
+      expect(nothing.outputs.changed).toBe('false')
+      expect(remoteFile(bare, 'compose.yaml')).toBe(failed.trimEnd())
+    }, timeout)
+  })
+
   it('lands every one of 12 concurrent bumps of different services against one remote', async () => {
     const count = 12
     const services = Array.from({ length: count }, (_, i) => `svc${i}`)

@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CLOCK_SKEW_MS, parseDeployPayload } from '@gitops-lite/core'
-import { FakeGitHub, failures, startRunOnDispatch, type DispatchRunOptions } from '../../packages/sandbox/src/fake-github'
+import { exec } from '../../packages/sandbox/src/exec'
+import { FakeGitHub, failures, renderRunName, startRunOnDispatch, type DispatchRunOptions } from '../../packages/sandbox/src/fake-github'
+import { createGitRemote } from '../../packages/sandbox/src/git-remote'
 import { openApiProblems, openApiResponseProblems, operationOf } from '../helpers/openapi'
 import { repoRoot, runAction, type ActionRun } from '../helpers/run-action'
 
@@ -395,6 +399,41 @@ describe('dispatch-to-infra', () => {
     expect(run.summary).toContain('2 runs carry the correlation id')
     expect(run.summary).toContain(`run ${first}</a> concluded <code>success</code>`)
     expect(run.summary).toContain(`run ${second}</a> concluded <code>failure</code>`)
+  }, timeout)
+
+  it('reports a failed run whose rollback was written back to Git, with the link to that commit', async () => {
+    // The infra repository's main, served by the fake: the run's restoring commit lands before the run completes.
+    const infra = await createGitRemote({ dir: await mkdtemp(join(tmpdir(), 'dispatch-restore-')), files: { 'compose.yaml': 'services: {}\n' }, message: 'The stack' })
+    github.serveCommits('acme/infra', { bareDir: infra.bareDir, branch: infra.branch })
+    github.onDispatch(async (event, fake) => {
+      const github = { event_name: 'repository_dispatch', repository: event.repository, event: { action: event.eventType, client_payload: event.clientPayload } }
+      const runId = fake.createWorkflowRun({ repository: event.repository, displayTitle: renderRunName(RUN_NAME, { github }), inProgressMs: 2000, conclusion: 'failure' })
+      const clone = await infra.clone(join(infra.bareDir, '..', 'work'))
+      const git = (...args: string[]) => exec('git', ['-C', clone, '-c', 'user.name=bot', '-c', 'user.email=bot@acme.invalid', ...args])
+      await git('commit', '-q', '--allow-empty', '-m', `revert(deploy): api back to v1.2.2\n\nRolled-Back-Run: https://github.com/acme/infra/actions/runs/${runId}/attempts/1`)
+      await git('push', '-q', 'origin', 'HEAD:main')
+    })
+    try {
+      const run = await dispatch({ wait: 'true' })
+      const commit = `https://github.com/acme/infra/commit/${await infra.head()}`
+      expect(run.exitCode).toBe(1)
+      expect(run.outputs.conclusion).toBe('failure')
+      expect(run.outputs['restore-commit']).toBe(commit)
+      expect(errors(run)).toContain(`concluded 'failure'; the VMs were rolled back and Git was put back to what they run by ${commit}`)
+      expect(run.summary).toContain(`Git was put back to what the VMs run by <a href="${commit}">`)
+      expect(github.requestsTo('GET', /\/commits$/)).toEqual([expect.objectContaining({ status: 200, query: expect.objectContaining({ per_page: '100' }) })])
+    } finally {
+      await rm(join(infra.bareDir, '..'), { recursive: true, force: true })
+    }
+  }, timeout)
+
+  it('a failed run without a restoring commit (or a token that cannot list commits) fails as before, with a warning', async () => {
+    waitFor({ conclusion: 'failure' })
+    const run = await dispatch({ wait: 'true' })
+    expect(run.exitCode).toBe(1)
+    expect(run.outputs['restore-commit']).toBe('')
+    expect(errors(run)).toContain("concluded 'failure'. The change did not reach the VMs")
+    expect(run.annotations.some((a) => a.level === 'warning' && a.message.startsWith('Could not look for the commit that puts Git back'))).toBe(true)
   }, timeout)
 
   it('fails the step when the deploy run does not complete within wait-timeout', async () => {

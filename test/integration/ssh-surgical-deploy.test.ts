@@ -59,6 +59,7 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
 
     expect(output(run, 'deployed')).toEqual(['web', 'worker'])
     expect(run.outputs['rolled-back']).toBe('false')
+    expect(output(run, 'rolled-back-images')).toEqual([])
     expect(await serves(webPort)).toBe('web v1')
     expect(await readFile(join(remoteDir, 'compose.yaml'), 'utf8')).toBe(await readFile(join(workspace, 'compose.yaml'), 'utf8'))
     expect(await readFile(join(remoteDir, 'conf', 'motd.txt'), 'utf8')).toBe('hello\n')
@@ -119,6 +120,11 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
     const run = expectFailure(await deploy(workspace, inputs({ 'health-timeout': '30s' })))
 
     expect(run.outputs['rolled-back']).toBe('true')
+    // What went back, for bump-image-tag's restore: the image of the last good deploy, from the host's record.
+    expect(output(run, 'rolled-back-images')).toEqual([
+      expect.objectContaining({ file: 'compose.yaml', service: 'web', failedImage: fixture.images.webBad, restoredImage: fixture.images.webV2, failed: true })
+    ])
+    expect(run.summary).toContain(`Running again: web ${fixture.images.webV2} (${fixture.images.webBad} failed)`)
     expect(run.annotations.find((a) => a.level === 'error')?.message).toMatch(/web is unhealthy; the previous version was restored/)
     // The bad image logs nothing: the failing service's diagnostics say so, then show its healthchecks.
     expect(run.stdout).toMatch(/web \(container [0-9a-f]{12}\) logged nothing\./)

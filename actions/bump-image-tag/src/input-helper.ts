@@ -11,6 +11,7 @@ import {
   parseDeployPayload,
   parseImageReference,
   parseRepositoryName,
+  parseRolledBackImages,
   registryOf,
   requireDigest,
   requireRepository,
@@ -20,6 +21,7 @@ import {
   type GitIdentity,
   type PayloadSource,
   type RepositoryName,
+  type RolledBackImage,
   type ServiceUpdate
 } from '@gitops-lite/core'
 
@@ -37,6 +39,11 @@ export interface Settings {
   envFile: string
   /** Empty with 'promotion': the targets are read from its file once the branch is checked out. */
   targets: BumpTarget[]
+  /**
+   * Set when 'restore' is: the images a rolled-back deploy brought back, written back instead of
+   * 'targets' (which is then empty). May be empty: nothing rolled back, nothing to do.
+   */
+  restore?: RolledBackImage[]
   /** 'from-file': copy images from another compose file instead of naming tags. */
   promotion?: PromotionSettings
   environment?: string
@@ -77,8 +84,9 @@ export interface RunContext {
 export function readSettings(inputs: Inputs, context: RunContext): Settings {
   const allowLatest = inputs.boolean('allow-latest')
   const allowedRegistries = inputs.list('allowed-registries').map(requireRegistry)
-  const promotion = readPromotion(inputs)
-  const request: Request = promotion ? { targets: [], origin: 'inputs' } : readRequest(inputs, context)
+  const restore = readRestore(inputs)
+  const promotion = restore ? undefined : readPromotion(inputs)
+  const request: Request = restore || promotion ? { targets: [], origin: 'inputs' } : readRequest(inputs, context)
   for (const target of request.targets) {
     const fromPayload = request.origin === 'payload'
     const where = target.service === undefined ? '' : ` for service '${target.service}'`
@@ -129,13 +137,14 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
     })
   }
   const repository = pullRequest ? readRepository(context.repository) : undefined
-  const commitMessage = inputs.string('commit-message') || 'chore(deploy): update {services} to {tag}'
+  const commitMessage = inputs.string('commit-message') || (restore ? RESTORE_MESSAGE : 'chore(deploy): update {services} to {tag}')
   return {
     workspace,
     workingDirectory,
     files,
     envFile,
     targets: request.targets,
+    ...(restore && { restore }),
     promotion,
     environment: request.environment,
     source: request.source,
@@ -152,6 +161,25 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
     allowLatest,
     allowedRegistries
   }
+}
+
+/** The default commit message of a restore; {failed} and {host} say which release failed where. */
+export const RESTORE_MESSAGE = 'revert(deploy): {services} back to {tag}, {failed} failed on {host}'
+
+/**
+ * 'restore': ssh-surgical-deploy's rolled-back-images. It replaces the other ways of naming
+ * images, so none of them may be set, and the event's client_payload is not read.
+ */
+function readRestore(inputs: Inputs): RolledBackImage[] | undefined {
+  const text = inputs.string('restore')
+  if (text === '') return undefined
+  const others = ['service', 'image', 'tag', 'digest', 'from-file'].filter((name) => inputs.string(name) !== '')
+  if (others.length > 0) {
+    throw new UserError(`Input 'restore' is set, and so is ${others.map((n) => `'${n}'`).join(', ')}: a step either writes back rolled-back images or sets new ones`, {
+      fix: `Remove ${others.map((n) => `'${n}'`).join(', ')} from this step, or use a separate step for each.`
+    })
+  }
+  return parseRolledBackImages(text, 'restore')
 }
 
 /**

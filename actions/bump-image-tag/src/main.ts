@@ -10,6 +10,7 @@ import {
   looksLikeWorkflowToken,
   openPullRequest,
   planImageBump,
+  planRestore,
   publish,
   readRunnerContext,
   runAction,
@@ -59,16 +60,35 @@ function existingFolder(path: string): string {
   return existsSync(path) ? path : existingFolder(dirname(path))
 }
 
-/** Reads the files as they are now and plans the edit; pure apart from reading. */
+/**
+ * Reads the files as they are now and plans the edit; pure apart from reading. A restore plans
+ * only what still holds the failed image, so each attempt on a moved branch checks again.
+ */
 async function planFromDisk(settings: Settings, paths: FileSet, targets: BumpTarget[]): Promise<BumpPlan> {
   const display = (path: string): string => relative(settings.workspace, path)
   const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readFile(path, 'utf8') })))
-  const envFile = display(paths.envFile)
-  const plan = planImageBump({ files, envFile: { path: envFile, text: await readOptional(paths.envFile) }, targets })
+  const envFile = { path: display(paths.envFile), text: await readOptional(paths.envFile) }
+  let plan: BumpPlan
+  if (settings.restore) {
+    checkRestoreFiles(settings.restore, files.map((f) => f.path))
+    const restore = planRestore({ files, envFile, images: settings.restore })
+    for (const kept of restore.kept) core.info(`${kept.service}: not written back, ${kept.reason}`)
+    plan = restore.plan
+  } else plan = planImageBump({ files, envFile, targets })
   for (const update of plan.updates) {
-    if (update.changed) checkUpdateRegistry(update, settings.allowedRegistries, envFile)
+    if (update.changed) checkUpdateRegistry(update, settings.allowedRegistries, envFile.path)
   }
   return plan
+}
+
+/** The deploy and this step must name the same compose files, or the images would go back to the wrong one. */
+function checkRestoreFiles(images: NonNullable<Settings['restore']>, files: string[]): void {
+  const other = images.find((image) => !files.includes(image.file))
+  if (other) {
+    throw new UserError(`Input 'restore' names ${other.file} for service '${other.service}', which is not among this step's compose files (${files.join(', ')})`, {
+      fix: "Give 'files' the compose files the deploy uploaded (its 'files' input), paths from the repository root."
+    })
+  }
 }
 
 /** The plan's diff for the log and the 'diff' output; the env file's shows only the changed variable. */
@@ -138,7 +158,9 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     await core.summary.write()
   }
 
-  if (plan.files.length === 0) return finish(false, 'Every service is already at the requested image; nothing to do.')
+  if (plan.files.length === 0) {
+    return finish(false, settings.restore ? 'No image to write back: nothing failed that Git still names.' : 'Every service is already at the requested image; nothing to do.')
+  }
   if (settings.dryRun) {
     core.info(diffOf(settings, paths, plan))
     return finish(true, 'Dry run: the diff above was not applied.')
@@ -156,7 +178,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     })
   }
   const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base
-  const context = { environment: settings.environment, source: settings.source, promotedFrom }
+  const context = { environment: settings.environment, source: settings.source, promotedFrom, restore: settings.restore }
   const result = await publish({
     git,
     remote,

@@ -1,8 +1,10 @@
-import { parseImageReference, type PayloadSource, type ServiceUpdate } from '@gitops-lite/core'
+import { ROLLBACK_TRAILERS, parseImageReference, type PayloadSource, type RolledBackImage, type ServiceUpdate } from '@gitops-lite/core'
 
 export interface MessageContext {
   environment?: string
   source?: Partial<PayloadSource>
+  /** A restore: the rolled-back images (those the commit writes back are named in its body). */
+  restore?: readonly RolledBackImage[]
   /** The compose file a promotion ('from-file') copied the images from. */
   promotedFrom?: string
 }
@@ -16,20 +18,31 @@ function unique(values: string[]): string[] {
 }
 
 /**
- * The commit message: the template with {services}, {tag}, {previous} and {environment}
- * filled in, then trailers naming each service, the new image and, when known, the source
- * (the dispatching repository, or the file a promotion copied from).
+ * The commit message: the template with {services}, {tag}, {previous}, {environment} (and, for
+ * a restore, {failed} and {host}) filled in, then trailers naming each service, the new image
+ * and, when known, the source (the dispatching repository, or the file a promotion copied
+ * from); a restore adds a paragraph on what failed and its trailers.
  */
 export function commitMessage(template: string, updates: ServiceUpdate[], context: MessageContext): string {
   const changed = updates.filter((u) => u.changed)
+  const restored = (context.restore ?? []).filter((r) => changed.some((u) => u.service === r.service))
   const fill: Record<string, string> = {
     services: changed.map((u) => u.service).join(', '),
     tag: unique(changed.map((u) => tagOf(u.image))).join(', '),
     previous: unique(changed.map((u) => tagOf(u.previous))).join(', '),
-    environment: context.environment ?? ''
+    environment: context.environment ?? '',
+    failed: unique(restored.map((r) => tagOf(r.failedImage))).join(', '),
+    host: unique(restored.map((r) => r.host)).join(', ')
   }
-  const text = template.replace(/\{(services|tag|previous|environment)\}/g, (_, key: string) => fill[key]).trim()
+  const text = template.replace(/\{(services|tag|previous|environment|failed|host)\}/g, (_, key: string) => fill[key]).trim()
   const { source } = context
+  const why = restored.map(
+    (r) => `- ${r.service}: ${r.failedImage} ${r.failed ? 'failed' : 'went back with it'}; ${r.restoredImage} runs again on ${r.host}.`
+  )
+  const body = restored.length === 0 ? '' : [
+    `The deploy of ${unique(restored.map((r) => r.failedCommit)).join(', ')} was rolled back (${unique(restored.map((r) => r.run)).join(', ')}); this puts Git back to what the VM runs:`,
+    ...why
+  ].join('\n') + '\n\n'
   const trailers = [
     ...changed.map((u) => `Service: ${u.service}`),
     ...unique(changed.map((u) => u.image)).map((image) => `Image: ${image}`),
@@ -37,9 +50,12 @@ export function commitMessage(template: string, updates: ServiceUpdate[], contex
     ...(context.promotedFrom ? [`Promoted-From: ${context.promotedFrom}`] : []),
     ...(source?.repository ? [`Source-Repository: ${source.repository}`] : []),
     ...(source?.sha ? [`Source-Commit: ${source.sha}`] : []),
-    ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : [])
+    ...(source?.run_url ? [`Source-Run: ${source.run_url}`] : []),
+    ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.commit}: ${r.failedCommit}`)),
+    ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.host}: ${r.host}`)),
+    ...unique(restored.map((r) => `${ROLLBACK_TRAILERS.run}: ${r.run}`))
   ]
-  return `${text}\n\n${trailers.join('\n')}\n`
+  return `${text}\n\n${body}${trailers.join('\n')}\n`
 }
 
 /** A new branch per run for pull-request mode, so a re-run never needs to overwrite one. */

@@ -6,13 +6,19 @@ import {
   checkWorkflowRunsReadable,
   createDeployPayload,
   createGitHubClient,
+  findRestoringCommit,
   formatDuration,
   githubWorkflowRuns,
   looksLikeWorkflowToken,
   readRunnerContext,
   runAction,
+  runFailed,
+  runToReport,
   sendRepositoryDispatch,
-  waitForWorkflowRun
+  UserError,
+  waitForWorkflowRun,
+  type ListedCommit,
+  type WaitResult
 } from '@gitops-lite/core'
 import { readSettings, type Settings } from './input-helper'
 import { deployOutcome } from './outcome'
@@ -89,8 +95,11 @@ async function waitForDeploy(
     }
   })
 
-  const outcome = deployOutcome(result, { target, eventType: settings.eventType, correlationId, waitTimeoutMs: settings.waitTimeoutMs, findTimeoutMs: FIND_TIMEOUT_MS })
+  const restoredBy = await restoringCommit(settings, result, dispatchedAt, client)
+  const context = { target, eventType: settings.eventType, correlationId, waitTimeoutMs: settings.waitTimeoutMs, findTimeoutMs: FIND_TIMEOUT_MS }
+  const outcome = deployOutcome(result, context, restoredBy)
   core.setOutput('conclusion', outcome.conclusion)
+  core.setOutput('restore-commit', restoredBy?.html_url ?? '')
   if (outcome.run) {
     core.setOutput('run-id', String(outcome.run.id))
     core.setOutput('run-url', outcome.run.html_url)
@@ -98,4 +107,26 @@ async function waitForDeploy(
   for (const line of outcome.summary) core.summary.addRaw(line, true)
   if (outcome.failure) throw outcome.failure
   core.info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`)
+}
+
+/**
+ * After a failed run, the commit that put Git back (the infra workflow writes the images its
+ * rollback restored back, with a Rolled-Back-Run trailer naming the run). A failed lookup is
+ * only a warning: the deploy's outcome is known.
+ */
+async function restoringCommit(
+  settings: Settings,
+  result: WaitResult,
+  dispatchedAt: Date,
+  client: ReturnType<typeof createGitHubClient>
+): Promise<ListedCommit | undefined> {
+  const run = runToReport(result.runs)
+  if (result.state !== 'completed' || !run || !runFailed(run)) return undefined
+  try {
+    return await findRestoringCommit(client, { repository: settings.repository, runUrl: run.html_url, since: dispatchedAt })
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error
+    core.warning(`Could not look for the commit that puts Git back after the failed deploy: ${error.describe()}`)
+    return undefined
+  }
 }

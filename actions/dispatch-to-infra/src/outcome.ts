@@ -1,4 +1,4 @@
-import { RUN_NAME_LINE, UserError, formatDuration, runToReport, type WaitResult, type WorkflowRun } from '@gitops-lite/core'
+import { RUN_NAME_LINE, UserError, formatDuration, runToReport, type ListedCommit, type WaitResult, type WorkflowRun } from '@gitops-lite/core'
 
 /**
  * The `conclusion` output when the wait ended without a conclusion from GitHub. None is one of
@@ -31,7 +31,8 @@ export interface DeployOutcome {
 /** Re-running sends the event again, so a deploy that may still be running should be looked at first. */
 const RERUN_NOTE = 're-running this job would send the event again.'
 
-export function deployOutcome(result: WaitResult, context: WaitContext): DeployOutcome {
+/** `restoredBy`: the commit that put Git back after the failed run's rollback, when one was found. */
+export function deployOutcome(result: WaitResult, context: WaitContext, restoredBy?: ListedCommit): DeployOutcome {
   const run = runToReport(result.runs)
   const summary = (stillRunning = '') => [...severalRunsNote(result.runs, context), ...result.runs.map((r) => runLine(r, stillRunning))]
   switch (result.state) {
@@ -72,13 +73,19 @@ export function deployOutcome(result: WaitResult, context: WaitContext): DeployO
       }
     case 'completed': {
       const { conclusion, html_url: url } = run!
-      const failure =
-        conclusion === 'success'
-          ? undefined
-          : new UserError(`The deploy run ${url} concluded '${conclusion}'${among(result.runs, context)}`, {
-              fix: 'The change did not reach the VMs: see the run in the infra repository.'
-            })
-      return { conclusion: conclusion ?? '', run, summary: summary(), failure }
+      if (conclusion === 'success') return { conclusion, run, summary: summary(), failure: undefined }
+      const putBack = restoredBy
+        ? `; the VMs were rolled back and Git was put back to what they run by ${restoredBy.html_url}`
+        : ''
+      const failure = new UserError(`The deploy run ${url} concluded '${conclusion}'${among(result.runs, context)}${putBack}`, {
+        fix: restoredBy
+          ? 'The change did not stay on the VMs: see the run for why it failed, fix the image or configuration and release again.'
+          : 'The change did not reach the VMs: see the run in the infra repository.'
+      })
+      const restoreLine = restoredBy
+        ? [`Git was put back to what the VMs run by <a href="${restoredBy.html_url}">${restoredBy.sha.slice(0, 7)}</a>.`]
+        : []
+      return { conclusion: conclusion ?? '', run, summary: [...summary(), ...restoreLine], failure }
     }
   }
 }

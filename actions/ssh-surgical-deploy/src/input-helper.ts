@@ -35,6 +35,8 @@ export interface Settings {
   stack: StackTarget
   /** Files to upload, paths relative to remote-dir; compose files first in their order. */
   files: StackFile[]
+  /** The first compose file's folder, relative to the workspace ('' for the root): where the files' paths start. */
+  filesFolder: string
   envFiles: Map<string, string[]>
   mode: 'surgical' | 'full' | 'remove' | 'list'
   /** mode: remove: the project's named volumes go too. */
@@ -76,7 +78,7 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
   const removeVolumes = readRemoveVolumes(inputs, mode)
   // A removal or a listing uploads nothing: it reads what the host's records say was deployed.
   const wholeStacks = mode === 'remove' || mode === 'list'
-  const files = wholeStacks ? [] : readFiles(inputs, workspace)
+  const { files, folder: filesFolder } = wholeStacks ? { files: [], folder: '' } : readFiles(inputs, workspace)
   const composeFiles = files.filter((f) => f.compose)
   const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name))
   if (wholeStacks && services.length > 0) {
@@ -103,6 +105,7 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
       composeCommand: inputs.oneOf<ComposeCommand>('compose-command', ['auto', 'docker compose', 'docker-compose'], 'auto')
     },
     files,
+    filesFolder,
     envFiles: envFilesOf(composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))),
     mode,
     removeVolumes,
@@ -178,7 +181,7 @@ function readProjectName(inputs: Inputs): string {
  * The files to upload. Paths are relative to the workspace; on the host they keep their path
  * relative to the first compose file's folder, which becomes remote-dir.
  */
-function readFiles(inputs: Inputs, workspaceInput: string): StackFile[] {
+function readFiles(inputs: Inputs, workspaceInput: string): { files: StackFile[]; folder: string } {
   const workspace = realpathSync(workspaceInput)
   const given = inputs.lines('files')
   const names =
@@ -220,5 +223,5 @@ function readFiles(inputs: Inputs, workspaceInput: string): StackFile[] {
   })
   const duplicate = files.find((file, index) => files.findIndex((other) => other.path === file.path) !== index)
   if (duplicate) throw new UserError(`Input 'files' lists ${JSON.stringify(duplicate.path)} twice`, { fix: 'List each file once.' })
-  return [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)]
+  return { files: [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)], folder: relative(workspace, base).split(sep).join('/') }
 }

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
+import { posix } from 'node:path'
 import * as core from '@actions/core'
 import {
   GitCommandManager,
   Inputs,
+  ROLLBACK_TRAILERS,
   SshSession,
   UserError,
   deployHosts,
@@ -11,6 +13,7 @@ import {
   formatRemoval,
   formatTarget,
   imageChange,
+  imageFileOf,
   listStacks,
   readRunnerContext,
   removeFromHost,
@@ -19,6 +22,7 @@ import {
   type DeployLog,
   type HostOutcome,
   type Outcome,
+  type RolledBackImage,
   type RunInfo,
   type RunnerContext,
   type SshTarget
@@ -39,7 +43,7 @@ export async function run(): Promise<void> {
       deploy: (host, session, index) => deployTo(host, session, index, settings, run)
     })
     for (const outcome of outcomes) if (outcome.result === 'skipped') core.info(`${outcome.host}: skipped, ${outcome.reason}`)
-    await report(outcomes, settings)
+    await report(outcomes, settings, run)
     const failure = failureOf(outcomes)
     if (failure !== undefined) {
       // Several hosts failed, one of them by a bug: keep its stack for the debug log.
@@ -125,9 +129,17 @@ function hostLog(prefix: string): DeployLog {
   }
 }
 
-/** The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than GITHUB_SHA). */
+/**
+ * The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than
+ * GITHUB_SHA), with the failed commit it writes back when it is the commit of a rollback.
+ */
 async function runInfo(runner: RunnerContext): Promise<RunInfo> {
-  const head = await new GitCommandManager(runner.workspace).exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
+  const git = new GitCommandManager(runner.workspace)
+  const head = await git.exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
+  const trailer = await git
+    .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], { allowFailure: true })
+    .catch(() => undefined)
+  const restores = trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined
   const runId = runner.runId || '0'
   const attempt = runner.runAttempt || '1'
   const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`
@@ -135,7 +147,8 @@ async function runInfo(runner: RunnerContext): Promise<RunInfo> {
     id: `${runId}-${attempt}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
     url,
     actor: runner.actor || 'unknown',
-    sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha
+    sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha,
+    ...(restores && { restores })
   }
 }
 
@@ -145,7 +158,26 @@ function union(outcomes: readonly Outcome[], pick: (o: HostOutcome) => string[])
   return JSON.stringify([...names].sort())
 }
 
-async function report(outcomes: readonly Outcome[], settings: Settings): Promise<void> {
+/** Per rolled-back host, the services whose image went back: the `rolled-back-images` output. */
+function rolledBackImages(outcomes: readonly Outcome[], settings: Settings, run: RunInfo): RolledBackImage[] {
+  const composeFiles = settings.files
+    .filter((f) => f.compose)
+    .map((f) => ({ path: posix.join(settings.filesFolder, f.path), text: f.content.toString('utf8') }))
+  return outcomes.flatMap((o) =>
+    o.result === 'rolled-back' && o.rollback
+      ? o.rollback.services.map((s) => ({
+          host: o.host,
+          file: imageFileOf(s.service, composeFiles),
+          ...s,
+          failedCommit: run.sha,
+          restoredCommit: o.rollback!.restoredCommit,
+          run: run.url
+        }))
+      : []
+  )
+}
+
+async function report(outcomes: readonly Outcome[], settings: Settings, run: RunInfo): Promise<void> {
   const deployedServices = (o: HostOutcome) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])
   core.setOutput('deployed', union(outcomes, deployedServices))
   core.setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)))
@@ -161,6 +193,7 @@ async function report(outcomes: readonly Outcome[], settings: Settings): Promise
     JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack }))))
   )
   core.setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')))
+  core.setOutput('rolled-back-images', JSON.stringify(rolledBackImages(outcomes, settings, run)))
   core.setOutput(
     'plan',
     JSON.stringify(
@@ -203,6 +236,11 @@ async function writeSummary(outcomes: readonly Outcome[], settings: Settings): P
     summary.addHeading(`${outcome.host}: ${outcome.result} in ${seconds}`, 3)
     if (outcome.error) summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true)
     if (outcome.result === 'skipped') summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true)
+    const wentBack = outcome.result === 'rolled-back' ? (outcome.rollback?.services ?? []) : []
+    if (wentBack.length > 0) {
+      const images = wentBack.map((s) => `${s.service} ${s.restoredImage} (${s.failedImage} ${s.failed ? 'failed' : 'went back with it'})`)
+      summary.addRaw(`<p>Running again: ${escapeHtml(images.join('; '))}. Output rolled-back-images lists them for bump-image-tag's restore.</p>`, true)
+    }
     if (outcome.removal) summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, settings.dryRun).join('\n')))
     if (outcome.stacks) {
       const lines = outcome.stacks.map((s) => `${s.project}  ${s.remoteDir}  deployed ${s.time} (${s.sha.slice(0, 7)}) by ${s.actor}`)

@@ -21,22 +21,27 @@ import { firstLine, type Narrator } from './narrator'
  * carrying `${{ github.event.client_payload.correlation_id }}`); its job `bump`
  * checks out the default branch and runs bump-image-tag (which reads the client_payload); its
  * job `deploy` (needs: bump) calls deploy.yml, which checks out the default branch's newest
- * commit (the one bump pushed) and runs ssh-surgical-deploy. Both jobs are in the one
- * repository_dispatch run (a push made with the workflow token starts no other workflow), so the
- * run's conclusion is the deploy's, and that is what dispatch-to-infra's `wait: true` reports.
+ * commit (the one bump pushed) and runs ssh-surgical-deploy. When that deploy rolled back,
+ * deploy.yml's job `restore` checks out the default branch again, runs bump-image-tag with
+ * `restore` (the deploy's rolled-back-images) and, when it committed, ssh-surgical-deploy on
+ * that commit. The jobs are in the one repository_dispatch run (a push made with the workflow
+ * token starts no other workflow), so the run's conclusion is the deploy's, and that is what
+ * dispatch-to-infra's `wait: true` reports.
  */
 export const INFRA_RUN_NAME = (parse(readFileSync(join(repoRoot, 'templates', 'infra-repo', '.github', 'workflows', 'bump.yml'), 'utf8')) as { 'run-name': string })['run-name']
 export const INFRA_WORKFLOW_NAME = 'deploy'
 
-export type JobName = 'bump' | 'deploy'
+export type JobName = 'bump' | 'deploy' | 'restore'
 
 export interface JobResult {
   job: JobName
   result: 'success' | 'failure' | 'skipped'
   /** The fresh checkout the job's action ran in. */
   checkout?: { dir: string; sha: string }
-  /** The action's run (exit code, outputs, summary, logs); absent when the job never got to it. */
+  /** The first step's action run (exit code, outputs, summary, logs); absent when the job never got to it. */
   run?: ActionRun
+  /** Every step's action run, in order (the restore job's bump, then its deploy when it committed). */
+  runs?: ActionRun[]
   /** Why the job failed: the action's first error annotation, or what went wrong around it. */
   error?: string
   durationMs: number
@@ -52,6 +57,8 @@ export interface InfraRunResult {
   conclusion: 'success' | 'failure'
   bump: JobResult
   deploy: JobResult
+  /** deploy.yml's job restore: skipped unless the deploy rolled back. */
+  restore: JobResult
   durationMs: number
 }
 
@@ -64,6 +71,8 @@ export interface InfraWorkflowOptions {
   runnerDir: string
   /** ssh-surgical-deploy's `with:` (host, key, known-hosts, remote-dir, ...): the repo's vars and secrets. */
   deployInputs: Record<string, string>
+  /** The repository variable RESTORE_GIT_AFTER_ROLLBACK: false skips the restore job. Default true. */
+  restoreGit?: boolean
   narrator: Narrator
   /** Per action run; the runner kills a step that takes longer. */
   actionTimeoutMs?: number
@@ -83,6 +92,7 @@ const WORKFLOW_TOKEN = 'ghs_sandboxWorkflowToken000000000000000'
 export class InfraWorkflow {
   private readonly runs = new Map<string, Promise<InfraRunResult>>()
   private queue: Promise<unknown> = Promise.resolve()
+  private beforeJobHook?: (job: JobName, runId: number) => Promise<void>
 
   constructor(private readonly options: InfraWorkflowOptions) {
     options.github.onDispatch((event) => {
@@ -93,6 +103,14 @@ export class InfraWorkflow {
       this.runs.set(correlationId, run)
       return run.then(() => undefined)
     })
+  }
+
+  /**
+   * Runs `hook` before each job's checkout (undefined: none), e.g. to land another commit on the
+   * branch between two jobs, as a concurrent run would.
+   */
+  beforeJob(hook: ((job: JobName, runId: number) => Promise<void>) | undefined): void {
+    this.beforeJobHook = hook
   }
 
   /** The run started by the dispatch carrying `correlationId`; undefined when none arrived. */
@@ -165,37 +183,52 @@ export class InfraWorkflow {
     received.note(`client_payload: ${describePayload(event.clientPayload)}`)
     received.done()
 
+    const skipped = (job: JobName): JobResult => ({ job, result: 'skipped', durationMs: 0 })
+    const deployStep = { action: 'ssh-surgical-deploy' as const, inputs: this.options.deployInputs }
     let bump: JobResult
-    let deploy: JobResult
+    let deploy: JobResult | undefined
+    let restore: JobResult = skipped('restore')
     try {
-      bump = await this.job(runId, 'bump', event, headSha, remote.branch)
+      bump = await this.job(runId, 'bump', event, headSha, remote.branch, [{ action: 'bump-image-tag', inputs: {} }])
       // deploy.yml checks out `ref: ${{ github.event.repository.default_branch }}`: main's newest commit.
-      deploy =
-        bump.result === 'success'
-          ? await this.job(runId, 'deploy', event, headSha, remote.branch)
-          : { job: 'deploy', result: 'skipped', durationMs: 0 }
+      deploy = bump.result === 'success' ? await this.job(runId, 'deploy', event, headSha, remote.branch, [deployStep]) : skipped('deploy')
+      // if: failure() && needs.deploy.outputs.rolled-back == 'true' && vars.RESTORE_GIT_AFTER_ROLLBACK != 'false'
+      if (deploy.result === 'failure' && deploy.run?.outputs['rolled-back'] === 'true' && this.options.restoreGit !== false) {
+        restore = await this.job(runId, 'restore', event, headSha, remote.branch, [
+          { action: 'bump-image-tag', inputs: { files: 'compose.yaml', restore: deploy.run.outputs['rolled-back-images'] ?? '' } },
+          { ...deployStep, if: (runs) => runs[0]?.outputs.changed === 'true' }
+        ])
+      }
     } catch (error) {
       // A bug of the stand-in itself: still complete the run, so the waiting sender sees it.
       const message = (error as Error).message
       bump ??= { job: 'bump', result: 'failure', error: message, durationMs: 0 }
-      deploy = { job: 'deploy', result: 'failure', error: message, durationMs: 0 }
+      if (deploy === undefined) deploy = { job: 'deploy', result: 'failure', error: message, durationMs: 0 }
+      else restore = { job: 'restore', result: 'failure', error: message, durationMs: 0 }
     }
     const conclusion = bump.result === 'success' && deploy.result === 'success' ? 'success' : 'failure'
     github.completeRun(runId, conclusion)
     const durationMs = Date.now() - started
-    narrator.step(`[GitHub] workflow run ${runId} completed: ${conclusion}`).done(`bump ${bump.result}, deploy ${deploy.result}`)
-    return { runId, displayTitle, correlationId, event, headSha, conclusion, bump, deploy, durationMs }
+    const restored = restore.result === 'skipped' ? '' : `, restore ${restore.result}`
+    narrator.step(`[GitHub] workflow run ${runId} completed: ${conclusion}`).done(`bump ${bump.result}, deploy ${deploy.result}${restored}`)
+    return { runId, displayTitle, correlationId, event, headSha, conclusion, bump, deploy, restore, durationMs }
   }
 
-  /** One job: a fresh checkout (actions/checkout), then the action's committed bundle, run as the runner runs it. */
-  private async job(runId: number, job: JobName, event: DispatchEvent, headSha: string, ref: string): Promise<JobResult> {
+  /**
+   * One job: a fresh checkout (actions/checkout), then its steps' committed bundles, run as the
+   * runner runs them, in the same checkout; a step whose `if` is false is skipped.
+   */
+  private async job(runId: number, job: JobName, event: DispatchEvent, headSha: string, ref: string, steps: JobStep[]): Promise<JobResult> {
     const { narrator, remote } = this.options
     const started = Date.now()
-    const action: ActionName = job === 'bump' ? 'bump-image-tag' : 'ssh-surgical-deploy'
     const dir = join(this.options.runnerDir, `run-${runId}`, job, 'infra')
-    const step = narrator.step(`[infra run ${runId} · job ${job}] fresh checkout of ${ref}, run ${action}${job === 'deploy' ? ` → ${this.options.deployInputs.host}` : ''}`)
+    const actions = steps.map((s) => s.action).join(', then ')
+    const step = narrator.step(
+      `[infra run ${runId} · job ${job}] fresh checkout of ${ref}, run ${actions}${steps.some((s) => s.action === 'ssh-surgical-deploy') ? ` → ${this.options.deployInputs.host}` : ''}`
+    )
     let checkout: JobResult['checkout']
     try {
+      await this.beforeJobHook?.(job, runId)
       await mkdir(join(dir, '..'), { recursive: true })
       await remote.clone(dir)
       await exec('git', ['-C', dir, 'checkout', '-q', ref])
@@ -208,37 +241,51 @@ export class InfraWorkflow {
       return { job, result: 'failure', error: message, durationMs: Date.now() - started }
     }
 
-    let run: ActionRun
-    try {
-      run = await runAction(action, {
-        workspace: dir,
-        inputs: job === 'deploy' ? this.options.deployInputs : {},
-        event: { name: 'repository_dispatch', payload: this.eventPayload(event) },
-        env: this.env(runId, headSha, job, event),
-        githubToken: WORKFLOW_TOKEN,
-        timeoutMs: this.options.actionTimeoutMs ?? 300_000
-      })
-    } catch (error) {
-      const message = firstLine((error as Error).message)
-      step.fail(message)
-      return { job, result: 'failure', checkout, error: message, durationMs: Date.now() - started }
+    const runs: ActionRun[] = []
+    const described: string[] = []
+    for (const { action, inputs, if: condition } of steps) {
+      if (condition && !condition(runs)) continue
+      let run: ActionRun
+      try {
+        run = await runAction(action, {
+          workspace: dir,
+          inputs,
+          event: { name: 'repository_dispatch', payload: this.eventPayload(event) },
+          env: this.env(runId, headSha, job, event),
+          githubToken: WORKFLOW_TOKEN,
+          timeoutMs: this.options.actionTimeoutMs ?? 300_000
+        })
+      } catch (error) {
+        const message = firstLine((error as Error).message)
+        step.fail(message)
+        return { job, result: 'failure', checkout, run: runs[0], runs, error: message, durationMs: Date.now() - started }
+      }
+      runs.push(run)
+      // The job's log, as the Actions UI would show it.
+      const log = runs.map((r) => `${r.stdout}${r.stderr ? `\n--- stderr\n${r.stderr}` : ''}`).join('\n')
+      await writeFile(join(dir, '..', 'log.txt'), log).catch(() => undefined)
+      if (action === 'ssh-surgical-deploy') for (const line of planLines(run)) step.note(`│ ${line}`)
+      if (run.exitCode !== 0) {
+        const error = actionError(run)
+        const excerpt = action === 'ssh-surgical-deploy' ? healthLines(run) : []
+        for (const line of excerpt.length ? excerpt : logTail(run, 8)) step.note(`│ ${line}`)
+        step.fail(`${action} exited ${run.exitCode}: ${error}`)
+        step.note(`full log: ${join(dir, '..', 'log.txt')}`)
+        return { job, result: 'failure', checkout, run: runs[0], runs, error, durationMs: Date.now() - started }
+      }
+      if (action === 'ssh-surgical-deploy') for (const line of startFirstLines(run)) step.note(`│ ${line}`)
+      described.push(action === 'bump-image-tag' ? describeBump(run) : describeDeploy(run))
     }
-    const durationMs = Date.now() - started
-    // The job's log, as the Actions UI would show it.
-    await writeFile(join(dir, '..', 'log.txt'), `${run.stdout}${run.stderr ? `\n--- stderr\n${run.stderr}` : ''}`).catch(() => undefined)
-    if (job === 'deploy') for (const line of planLines(run)) step.note(`│ ${line}`)
-    if (run.exitCode === 0) {
-      if (job === 'deploy') for (const line of startFirstLines(run)) step.note(`│ ${line}`)
-      step.done(job === 'bump' ? describeBump(run) : describeDeploy(run))
-      return { job, result: 'success', checkout, run, durationMs }
-    }
-    const error = actionError(run)
-    const excerpt = job === 'deploy' ? healthLines(run) : []
-    for (const line of excerpt.length ? excerpt : logTail(run, 8)) step.note(`│ ${line}`)
-    step.fail(`${action} exited ${run.exitCode}: ${error}`)
-    step.note(`full log: ${join(dir, '..', 'log.txt')}`)
-    return { job, result: 'failure', checkout, run, error, durationMs }
+    step.done(described.join('; then '))
+    return { job, result: 'success', checkout, run: runs[0], runs, durationMs: Date.now() - started }
   }
+}
+
+/** One step of a job: an action with its `with:`, and its `if:` over the runs of the steps before it. */
+interface JobStep {
+  action: ActionName
+  inputs: Record<string, string>
+  if?: (runs: readonly ActionRun[]) => boolean
 }
 
 /** The payload in one line: schema, each service's image, the source commit. */

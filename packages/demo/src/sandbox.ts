@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { parse } from 'yaml'
 import { formatDuration } from '@gitops-lite/core'
 import {
   buildDemoHttpImage,
@@ -123,6 +124,10 @@ export interface ReleaseResult {
   /** The infra workflow run the dispatch started (bump job, deploy job). */
   workflow?: InfraRunResult
   infraCommit?: InfraCommit
+  /** The commit the restore job pushed after a rollback, writing the restored images back. */
+  restoreCommit?: InfraCommit
+  /** Each service's image as the infra repo's main says after the release. */
+  git: Record<string, string>
   before: StackSnapshot
   after: StackSnapshot
   changes: ServiceChange[]
@@ -287,6 +292,8 @@ export class PipelineSandbox {
           },
           message: 'The stack: api and worker'
         })
+        // dispatch-to-infra looks for the commit that put Git back after a rollback through the API.
+        github.serveCommits(INFRA_REPOSITORY, { bareDir: infraRemote.bareDir, branch: infraRemote.branch })
         step.note(`${APP_REPOSITORY}   ${appRemote.bareDir}`)
         step.note(`${INFRA_REPOSITORY} ${infraRemote.bareDir}, compose.yaml:`)
         for (const line of compose.trimEnd().split('\n')) step.note(`  ${line}`)
@@ -381,8 +388,18 @@ export class PipelineSandbox {
       step.done(`${infraCommit.removed.length} line(s) out, ${infraCommit.added.length} in, only in ${infraCommit.files.join(', ')}`)
     }
 
+    const restoreCommitSha = workflow?.restore.run?.outputs['commit-sha']
+    const restoreCommit = restoreCommitSha ? await this.showInfraCommit(restoreCommitSha) : undefined
+    if (restoreCommit) {
+      const step = narrator.step(`[look] the commit the restore job pushed to ${INFRA_REPOSITORY} after the rollback`)
+      for (const line of restoreCommit.stat.split('\n')) step.note(line)
+      for (const line of restoreCommit.diff.split('\n').filter((l) => /^[-+](?![-+])/.test(l))) step.note(line)
+      step.done(`Git names what the VM runs again${dispatch.outputs['restore-commit'] ? '; dispatch-to-infra reported it' : ''}`)
+    }
+
     const after = await snapshotStack(this.projectName)
     const changes = compareStacks(before, after)
+    const git = await this.infraImages()
     const vmStep = narrator.step(`[look] containers on the VM (compose project ${this.projectName})`)
     for (const change of changes) {
       const now = after[change.service]
@@ -393,6 +410,11 @@ export class PipelineSandbox {
       )
     }
     vmStep.done(`${changes.filter((c) => c.recreated).map((c) => c.service).join(', ') || 'nothing'} recreated`)
+
+    const disagree = SERVICES.filter((service) => after[service] && git[service] !== after[service].image)
+    narrator
+      .step(`[look] Git (${INFRA_REPOSITORY} main) and the VM`)
+      .done(disagree.length === 0 ? 'they agree on every image' : `they disagree on ${disagree.map((s) => `${s} (Git ${shortImage(git[s] ?? '-')}, VM ${shortImage(after[s].image)})`).join(', ')}`)
 
     const probeStep = narrator.step(`[look] GET ${this.url('api')} (api through the proxy) every 20 ms during the release`)
     const answers = Object.entries(apiProbe.bodies).map(([body, n]) => `${n} × "${body}"`)
@@ -420,7 +442,7 @@ export class PipelineSandbox {
       dispatch.exitCode === 0 && workflow?.conclusion === 'success' ? 'deployed' : rolledBack ? 'rolled back' : 'failed'
     const durationMs = Date.now() - started
     narrator.line(`   Release ${spec.number}: ${outcome} in ${formatDuration(durationMs)}`)
-    return { spec, pushed, appCommit, dispatch, correlationId, workflow, infraCommit, before, after, changes, http, probe: apiProbe, audit, outcome, durationMs }
+    return { spec, pushed, appCommit, dispatch, correlationId, workflow, infraCommit, restoreCommit, git, before, after, changes, http, probe: apiProbe, audit, outcome, durationMs }
   }
 
   private async buildAndPush(image: ReleaseImage): Promise<PushedImage> {
@@ -505,6 +527,12 @@ export class PipelineSandbox {
     return (await exec('git', ['-C', this.infra.remote.bareDir, 'show', `${this.infra.remote.branch}:compose.yaml`])).stdout
   }
 
+  /** Each service's image in the infra repo's compose.yaml on main. */
+  async infraImages(): Promise<Record<string, string>> {
+    const data = parse(await this.infraCompose()) as { services?: Record<string, { image?: string }> }
+    return Object.fromEntries(Object.entries(data.services ?? {}).map(([service, definition]) => [service, definition.image ?? '']))
+  }
+
   /**
    * Stops the GitHub stand-in and leaves everything else running (registry, VM, the deployed
    * stack) for a later `teardownSandbox` (`scripts/sandbox.sh --down`).
@@ -582,7 +610,7 @@ function shortImage(reference: string): string {
 }
 
 function summarizeAudit(entry: AuditEntry): string {
-  const fields = ['result', 'services', 'sha', 'duration', 'duration_ms', 'actor']
+  const fields = ['result', 'services', 'sha', 'restores', 'duration', 'duration_ms', 'actor']
   const parts = fields.filter((f) => entry[f] !== undefined).map((f) => `${f}=${typeof entry[f] === 'string' ? entry[f] : JSON.stringify(entry[f])}`)
   return parts.length ? `last entry: ${parts.join(' ')}` : firstLine(JSON.stringify(entry))
 }

@@ -50,6 +50,9 @@ export function checkRelease(result: ReleaseResult): string[] {
     expect(result.outcome === 'rolled back', `expected a rollback, got '${result.outcome}'`)
     expect(result.dispatch.exitCode !== 0, 'dispatch-to-infra (wait: true) should have failed with the deploy')
     expect(result.http.api?.body.trim() === 'api v2', `api should still serve "api v2", it serves ${JSON.stringify(result.http.api?.body.trim())}`)
+    expect(result.restoreCommit !== undefined, 'the restore job should have written the restored image back to Git')
+    expect(result.git.api === result.after.api?.image, `Git should name what the VM runs (${result.after.api?.image}), it names ${result.git.api}`)
+    expect(Boolean(result.dispatch.outputs['restore-commit']), "dispatch-to-infra should have reported the commit that put Git back ('restore-commit')")
   } else {
     expect(result.outcome === 'deployed', `expected 'deployed', got '${result.outcome}'`)
     for (const image of result.spec.images) {
@@ -87,7 +90,8 @@ function servicesDeployed(result: ReleaseResult): string {
 function resultText(result: ReleaseResult): string {
   if (result.outcome === 'rolled back') {
     const api = result.http.api?.body.trim()
-    return `rolled back; ${api ? `"${api}" still serving` : 'api not answering'}`
+    const restored = result.restoreCommit ? `; Git put back by ${result.restoreCommit.sha.slice(0, 7)}` : ''
+    return `rolled back; ${api ? `"${api}" still serving` : 'api not answering'}${restored}`
   }
   if (result.outcome === 'deployed') {
     const kept = result.changes.filter((c) => !c.recreated && result.before[c.service]).map((c) => c.service)
@@ -123,10 +127,10 @@ export async function runScenario(sandbox: PipelineSandbox, releases: readonly R
   narrator.heading('Summary')
   for (const line of table) narrator.line(`  ${line}`)
   const last = results.at(-1)
-  if (last?.outcome === 'rolled back') {
+  if (last?.outcome === 'rolled back' && last.restoreCommit) {
     narrator.line('')
-    narrator.line(`  Git still says ${last.spec.images.map((i) => `${i.service}:${i.tag}`).join(', ')} (the commit of release ${last.spec.number}) while the VM runs the`)
-    narrator.line('  previous version: revert that commit in the infra repo to bring Git back in line.')
+    narrator.line(`  Release ${last.spec.number} was rolled back on the VM, and ${last.restoreCommit.sha.slice(0, 7)} ("${last.restoreCommit.subject}")`)
+    narrator.line('  wrote the restored image back: Git and the VM agree, and the next release starts from there.')
   }
   if (surprises.length) {
     narrator.line('')

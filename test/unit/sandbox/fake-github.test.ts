@@ -1,4 +1,9 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { restoresAfterRun } from '@gitops-lite/core'
 import { FakeGitHub, createdFilter, failures, renderRunName } from '../../../packages/sandbox/src/fake-github'
+import { createGitRemote } from '../../../packages/sandbox/src/git-remote'
 import { openApiProblems, openApiResponseProblems } from '../../helpers/openapi'
 
 const request = (method: string, path: string, body?: unknown, query: Record<string, string> = {}) => ({
@@ -77,5 +82,43 @@ describe('FakeGitHub.failNext', () => {
     expect([(await post()).status, (await post()).status, (await post()).status]).toEqual([502, 502, 204])
     await github.stop()
     expect(delivered).toEqual(['deploy', 'deploy'])
+  })
+})
+
+describe('FakeGitHub GET /repos/{owner}/{repo}/commits', () => {
+  it("lists the served branch's commits, newest first, in GitHub's documented shape, and 404 for a repository without one", async () => {
+    const remote = await createGitRemote({
+      dir: await mkdtemp(join(tmpdir(), 'fake-github-commits-')),
+      files: { 'compose.yaml': 'services: {}\n' },
+      message: 'The stack\n\nService: api'
+    })
+    const github = await FakeGitHub.start({ repositories: ['acme/infra', 'acme/app'] })
+    github.serveCommits('acme/infra', { bareDir: remote.bareDir, branch: remote.branch })
+    try {
+      const since = new Date(Date.now() - 60_000).toISOString()
+      const listed = await fetch(`${github.url}/repos/acme/infra/commits?since=${since}&per_page=100`)
+      expect(listed.status).toBe(200)
+      const commits = (await listed.json()) as { sha: string; html_url: string; commit: { message: string } }[]
+      expect(commits).toEqual([expect.objectContaining({ sha: await remote.head(), commit: expect.objectContaining({ message: 'The stack\n\nService: api' }) })])
+      expect(commits[0].html_url).toBe(`https://github.com/acme/infra/commit/${commits[0].sha}`)
+      expect((await fetch(`${github.url}/repos/acme/app/commits`)).status).toBe(404)
+      for (const recorded of github.requests) {
+        expect(openApiProblems(recorded)).toEqual([])
+        expect(openApiResponseProblems(recorded)).toEqual([])
+      }
+    } finally {
+      await github.stop()
+      await rm(join(remote.bareDir, '..'), { recursive: true, force: true })
+    }
+  })
+})
+
+describe('restoresAfterRun', () => {
+  const run = 'https://github.com/acme/infra/actions/runs/7'
+  it('finds the Rolled-Back-Run trailer naming the run or one of its attempts, and nothing else', () => {
+    expect(restoresAfterRun(`revert(deploy): api back to v2\n\nRolled-Back-Run: ${run}/attempts/2`, run)).toBe(true)
+    expect(restoresAfterRun(`x\n\nRolled-Back-Run: ${run}`, run)).toBe(true)
+    expect(restoresAfterRun(`x\n\nRolled-Back-Run: ${run}7/attempts/1`, run)).toBe(false)
+    expect(restoresAfterRun(`x\n\nSource-Run: ${run}`, run)).toBe(false)
   })
 })

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { UserError } from '../errors'
 import { ConnectionLostError, type ExecResult, type RemoteShell } from '../ssh/client'
 import { formatPlan } from './format'
-import { computePlan, pathsToDigest, type HostPlan } from './plan'
+import { computePlan, pathsToDigest, trustedRecord, type HostPlan } from './plan'
 import { jsonPrefix, RECORD_SCHEMA, type AuditEntry, type RecordedService, type RecordHeader } from './record'
 import { ExitCode, type ApplyPhase, type RemoteEvent } from './remote'
 import type { ListedStack, Removal } from './stacks'
 import { parseInspection, type HostReport } from './report'
+import { rolledBackServices, type RolledBackService } from './rollback'
 import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
 import type { StackFile } from './stack-files'
 
@@ -17,6 +18,8 @@ export interface RunInfo {
   url: string
   actor: string
   sha: string
+  /** The failed commit whose images this commit writes back (its Rolled-Back-Commit trailer), if it does. */
+  restores?: string
 }
 
 export interface DeployOptions {
@@ -53,6 +56,8 @@ export interface HostOutcome {
   error?: UserError
   /** Services gone from the files whose containers could not be removed. */
   removeFailed?: string[]
+  /** For a rolled-back host: what went back, and the commit of the last good deploy (empty when unknown). */
+  rollback?: { services: RolledBackService[]; restoredCommit: string }
   /** mode: remove: what was (or would be) taken down. */
   removal?: Removal
   /** mode: list: the stacks whose records are in the folders under remote-dir. */
@@ -132,7 +137,11 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
     }
     const { report, plan } = inspected
     if (options.dryRun) return done('dry-run', plan)
-    if (!plan.needsApply) return done('unchanged', plan)
+    // The commit that writes Git back after a rollback changes nothing on the host, but is recorded
+    // once (audit log, record's commit): the host then says which commit it runs, and why.
+    const unrecordedRestore = options.run.restores !== undefined && trustedRecord(report)?.header.sha !== options.run.sha
+    if (!plan.needsApply && !unrecordedRestore) return done('unchanged', plan)
+    if (unrecordedRestore) log.info(`${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores!.slice(0, 7)}; recording it`)
     const mark = newMark()
     // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
     const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`
@@ -163,7 +172,8 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
         project: plan.project,
         mode: plan.full ? 'full' : 'surgical',
         services: plan.deploy,
-        removed: plan.removed.map((s) => s.service)
+        removed: plan.removed.map((s) => s.service),
+        ...(options.run.restores && { restores: options.run.restores })
       } satisfies AuditEntry)
     })
     const events = new EventReader(mark, log, health, removeFailed)
@@ -197,14 +207,16 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
         }
         log.info(`Another run deployed to ${shell.name} since this run looked; planning again`)
         continue
-      case ExitCode.rolledBack:
-        return done(
-          'rolled-back',
-          plan,
-          new UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
-            fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
-          })
-        )
+      case ExitCode.rolledBack: {
+        const record = trustedRecord(report)
+        const error = new UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
+          fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
+        })
+        return {
+          ...done('rolled-back', plan, error),
+          rollback: { services: rolledBackServices(plan, record, events.failedServices), restoredCommit: record?.header.sha ?? '' }
+        }
+      }
       case ExitCode.rollbackFailed:
         return done(
           'failed',
@@ -309,6 +321,8 @@ function recordHead(report: HostReport, plan: HostPlan, options: DeployOptions):
 /** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
 class EventReader {
   failure?: string
+  /** Services whose health wait failed before the rollback began. */
+  readonly failedServices: string[] = []
   /** Files the rollback could not put back. */
   readonly restoreFailed: string[] = []
   private buffer = ''
@@ -364,6 +378,7 @@ class EventReader {
         this.log.info(`  ${subject}: ${state}`)
         break
       case 'failed':
+        if (!this.rollingBack) this.failedServices.push(subject)
         this.health[subject] = state
         this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`
         this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`)

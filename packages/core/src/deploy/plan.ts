@@ -91,7 +91,7 @@ export interface PlanInput {
 }
 
 /** A record is only compared with when the same compose binary wrote it for the same project. */
-function trustedRecord(report: HostReport): DeployRecord | undefined {
+export function trustedRecord(report: HostReport): DeployRecord | undefined {
   const record = report.record
   return record && record.header.project === report.project && record.header.compose === report.compose ? record : undefined
 }

@@ -86,6 +86,8 @@ export interface AuditEntry {
   mode: 'surgical' | 'full' | 'remove'
   services: string[]
   removed: string[]
+  /** The failed commit whose images the deployed commit writes back (after an automatic rollback). */
+  restores?: string
   /** mode: remove: whether the project's named volumes went too. */
   removeVolumes?: boolean
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { exec } from '../exec'
 import { errorBody, type ErrorResponse } from './responses'
 import { renderRunName } from './run-name'
 
@@ -105,6 +106,8 @@ export class FakeGitHub {
   private readonly failures: QueuedFailure[] = []
   private readonly hooks: DispatchHook[] = []
   private readonly pending = new Set<Promise<void>>()
+  /** Bare git repositories whose default branch GET .../commits lists, by `owner/name`. */
+  private readonly gitRepositories = new Map<string, { bareDir: string; branch: string }>()
   private remaining = rateLimit.limit
   private nextRunId = 1000
 
@@ -147,6 +150,11 @@ export class FakeGitHub {
    */
   failNext(response: ErrorResponse, match: { method?: string; path?: RegExp; times?: number; handled?: boolean } = {}): void {
     for (let i = 0; i < (match.times ?? 1); i++) this.failures.push({ method: match.method, path: match.path, handled: match.handled, response })
+  }
+
+  /** Serves GET /repos/{owner}/{repo}/commits from the branch of a bare git repository. */
+  serveCommits(repository: string, git: { bareDir: string; branch: string }): void {
+    this.gitRepositories.set(repository, git)
   }
 
   onDispatch(hook: DispatchHook): void {
@@ -323,6 +331,11 @@ export class FakeGitHub {
       }
       case 'POST /pulls':
         return this.createPull(repository, request, reply, fail)
+      case 'GET /commits':
+        return void this.listCommits(repository, request.query).then(
+          (commits) => (commits ? reply(200, commits) : notFound()),
+          (error: Error) => fail({ status: 500, message: `FakeGitHub: ${error.message}` })
+        )
       default:
         return notFound()
     }
@@ -368,6 +381,46 @@ export class FakeGitHub {
       .filter((r) => created(Date.parse(r.created_at as string)))
       .reverse()
     return { total_count: runs.length, workflow_runs: runs.slice((page - 1) * perPage, page * perPage) }
+  }
+
+  /**
+   * GET /repos/{owner}/{repo}/commits with `since` and `per_page`: the newest commits of the
+   * served branch first (`git log` order); undefined for a repository without a served branch.
+   */
+  private async listCommits(repository: string, query: Record<string, string>): Promise<unknown[] | undefined> {
+    const git = this.gitRepositories.get(repository)
+    if (!git) return undefined
+    const perPage = Math.min(Number(query.per_page ?? 30) || 30, 100)
+    const format = ['%H', '%an', '%ae', '%aI', '%cn', '%ce', '%cI', '%T', '%P', '%B'].join('%x1f') + '%x1e'
+    const args = ['-C', git.bareDir, 'log', `--format=${format}`, `-n${perPage}`, ...(query.since ? [`--since=${query.since}`] : []), git.branch, '--']
+    const { stdout } = await exec('git', args)
+    const api = `${this.url}/repos/${repository}`
+    const web = `${this.webUrl()}/${repository}`
+    return stdout
+      .split('\x1e')
+      .map((entry) => entry.replace(/^\n/, ''))
+      .filter((entry) => entry !== '')
+      .map((entry) => {
+        const [sha, authorName, authorEmail, authorDate, committerName, committerEmail, committerDate, tree, parents, message] = entry.split('\x1f')
+        return {
+          sha,
+          node_id: `C_${sha}`,
+          url: `${api}/commits/${sha}`,
+          html_url: `${web}/commit/${sha}`,
+          comments_url: `${api}/commits/${sha}/comments`,
+          commit: {
+            url: `${api}/git/commits/${sha}`,
+            author: { name: authorName, email: authorEmail, date: authorDate },
+            committer: { name: committerName, email: committerEmail, date: committerDate },
+            message: message.replace(/\n+$/, ''),
+            tree: { sha: tree, url: `${api}/git/trees/${tree}` },
+            comment_count: 0
+          },
+          author: null,
+          committer: null,
+          parents: parents.split(' ').filter(Boolean).map((parent) => ({ sha: parent, url: `${api}/commits/${parent}`, html_url: `${web}/commit/${parent}` }))
+        }
+      })
   }
 
   /** POST /repos/{owner}/{repo}/pulls: 201 with the pull request, or 422 as GitHub words it. */

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, realpathSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Inputs, resolveInsideWorkspace } from '@gitops-lite/core'
-import { checkUpdateRegistry, isValidBranchName, locateFiles, readSettings } from '../../../../actions/bump-image-tag/src/input-helper'
+import { RESTORE_MESSAGE, checkUpdateRegistry, isValidBranchName, locateFiles, readSettings } from '../../../../actions/bump-image-tag/src/input-helper'
 import { commitMessage, pullRequestBranch } from '../../../../actions/bump-image-tag/src/report'
 import { refusal } from '../../../helpers/refusal'
 
@@ -107,6 +107,39 @@ describe('bump-image-tag settings', () => {
     expect(() => checkUpdateRegistry(known, ['docker.io'], '.env')).toThrow("The image ghcr.io/acme/api:v2 is from ghcr.io, which 'allowed-registries' does not list (docker.io)")
   })
 
+  describe("with 'restore'", () => {
+    const images = JSON.stringify([
+      {
+        host: 'deploy@vm1:22',
+        file: 'deploy/docker-compose.yml',
+        service: 'api',
+        failedImage: 'ghcr.io/acme/api:v3',
+        restoredImage: 'ghcr.io/acme/api:v2',
+        failed: true,
+        failedCommit: 'f'.repeat(40),
+        restoredCommit: '',
+        run: 'https://github.com/acme/infra/actions/runs/7/attempts/1'
+      }
+    ])
+
+    it('reads the rolled-back images instead of the payload, with the restore commit message', () => {
+      const dispatched = { eventName: 'repository_dispatch', eventPayload: { client_payload: { service: 'web', image: 'ghcr.io/acme/web', tag: 'v9' } } }
+      const read = settings(workspace(), { 'working-directory': 'deploy', restore: images }, dispatched)
+      expect(read.targets).toEqual([])
+      expect(read.restore).toEqual([expect.objectContaining({ service: 'api', restoredImage: 'ghcr.io/acme/api:v2' })])
+      expect(read.commitMessage).toBe(RESTORE_MESSAGE)
+      // '[]' (nothing rolled back) is a restore with nothing to do, never a payload bump.
+      expect(settings(workspace(), { restore: '[]' }, dispatched)).toMatchObject({ restore: [], targets: [] })
+    })
+
+    it('refuses service, image, tag or digest beside it', () => {
+      expect(refusal(() => settings(workspace(), { restore: images, service: 'api', tag: 'v2' }))).toMatchObject({
+        message: "Input 'restore' is set, and so is 'service', 'tag': a step either writes back rolled-back images or sets new ones"
+      })
+      expect(() => settings(workspace(), { restore: '{"a":1}' })).toThrow("Input 'restore' is not a JSON array")
+    })
+  })
+
   describe('on repository_dispatch', () => {
     const dispatch = (payload?: object) => ({ eventName: 'repository_dispatch', eventPayload: payload === undefined ? { action: 'deploy' } : { client_payload: payload } })
     const deploy = { 'working-directory': 'deploy' }
@@ -197,6 +230,37 @@ describe('commit message and pull request branch', () => {
   it('fills the template and appends trailers for the changed services', () => {
     expect(commitMessage('deploy {services}: {previous} -> {tag}', updates, { source: { repository: 'acme/api', sha: 'abc' } })).toBe(
       'deploy api: v1 -> v2\n\nService: api\nImage: acme/api:v2\nSource-Repository: acme/api\nSource-Commit: abc\n'
+    )
+  })
+
+  it('a restore says which release failed where, why, and links the run in trailers', () => {
+    const restore = [
+      {
+        host: 'deploy@vm1:22',
+        file: 'compose.yaml',
+        service: 'api',
+        failedImage: 'acme/api:v1',
+        restoredImage: 'acme/api:v2',
+        failed: true,
+        failedCommit: 'f'.repeat(40),
+        restoredCommit: 'e'.repeat(40),
+        run: 'https://github.com/acme/infra/actions/runs/7/attempts/1'
+      }
+    ]
+    expect(commitMessage(RESTORE_MESSAGE, updates, { restore })).toBe(
+      [
+        'revert(deploy): api back to v2, v1 failed on deploy@vm1:22',
+        '',
+        `The deploy of ${'f'.repeat(40)} was rolled back (https://github.com/acme/infra/actions/runs/7/attempts/1); this puts Git back to what the VM runs:`,
+        '- api: acme/api:v1 failed; acme/api:v2 runs again on deploy@vm1:22.',
+        '',
+        'Service: api',
+        'Image: acme/api:v2',
+        `Rolled-Back-Commit: ${'f'.repeat(40)}`,
+        'Rolled-Back-Host: deploy@vm1:22',
+        'Rolled-Back-Run: https://github.com/acme/infra/actions/runs/7/attempts/1',
+        ''
+      ].join('\n')
     )
   })
 

@@ -83,3 +83,16 @@ describe('deployOutcome', () => {
     expect(deployOutcome({ state: 'not-found', runs: [] }, { ...context, waitTimeoutMs: 90_000 }).failure?.message).toMatch(/in its name within 1m 30s$/)
   })
 })
+
+describe('deployOutcome after a rollback that was written back to Git', () => {
+  it('names the commit that put Git back in the failure and the summary', () => {
+    const failed = { ...run(1, 'completed', 'failure') }
+    const commit = { sha: 'c'.repeat(40), html_url: `https://github.com/acme/infra/commit/${'c'.repeat(40)}`, commit: { message: 'revert(deploy): api back to v2' } }
+    const outcome = deployOutcome({ state: 'completed', runs: [failed] }, context, commit)
+    expect(outcome.conclusion).toBe('failure')
+    expect(outcome.failure?.message).toBe(
+      `The deploy run ${failed.html_url} concluded 'failure'; the VMs were rolled back and Git was put back to what they run by ${commit.html_url}`
+    )
+    expect(outcome.summary.at(-1)).toBe(`Git was put back to what the VMs run by <a href="${commit.html_url}">ccccccc</a>.`)
+  })
+})

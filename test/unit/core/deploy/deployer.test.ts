@@ -29,6 +29,8 @@ class FakeHost implements RemoteShell {
   readonly name = 'deploy@vm1:22'
   readonly calls: string[] = []
   readonly runDirs: string[] = []
+  /** The apply scripts sent, in order. */
+  readonly applied: string[] = []
 
   constructor(private readonly host: Host) {}
 
@@ -54,6 +56,7 @@ class FakeHost implements RemoteShell {
       return { code: 0, stdout, stderr: '' }
     }
     this.calls.push('apply')
+    this.applied.push(script)
     this.runDirs.push(/\.gitops-lite\/runs\/([\w-]+)/.exec(command)?.[1] ?? '')
     const next = this.host.applies.shift()
     if (next instanceof Error) throw next
@@ -126,6 +129,38 @@ describe('deployToHost', () => {
     const outcome = await deployToHost(host, options(), recorder())
     expect(outcome.result).toBe('rolled-back')
     expect(outcome.error?.message).toBe('The deploy to deploy@vm1:22 failed: web is unhealthy; the previous version was restored and is healthy')
+  })
+
+  it('a rolled-back host says what went back: the image that failed and the one of the last good deploy', async () => {
+    const record = recordOf('web-hash-1')
+    record[1] = JSON.stringify({ ...JSON.parse(record[1]), image: 'registry/web:v1@sha256:' + '1'.repeat(64) })
+    const host = new FakeHost({
+      containers: [running],
+      record,
+      applies: [{ code: 10, events: ['phase up', 'failed web unhealthy', 'phase rollback', 'failed web unhealthy', 'result rolled-back'] }]
+    })
+    const outcome = await deployToHost(host, options(), recorder())
+    expect(outcome.rollback).toEqual({
+      restoredCommit: 'a',
+      services: [{ service: 'web', failedImage: 'registry/web:v2', restoredImage: 'registry/web:v1@sha256:' + '1'.repeat(64), failed: true }]
+    })
+  })
+
+  it('the commit that writes a rollback back is recorded (audit log: restores) though nothing changes on the host', async () => {
+    const nothingToDo = { containers: [running], record: recordOf('web-hash-2'), files: [options().files[0].digest] }
+    const restoring = new FakeHost({ ...nothingToDo, applies: [{ code: 0, events: ['phase locked', 'result success'] }] })
+    const log = recorder()
+    const run = { ...options().run, restores: 'f'.repeat(40) }
+    const outcome = await deployToHost(restoring, options({ run }), log)
+    expect(restoring.calls).toEqual(['inspect', 'apply'])
+    expect(outcome).toMatchObject({ result: 'deployed', plan: { deploy: [] } })
+    expect(restoring.applied[0]).toContain(`"restores":"${'f'.repeat(40)}"`)
+    expect(log.lines).toContain(`bbbbbbb writes back the images of the failed release fffffff; recording it`)
+    // Once recorded, a deploy of the same commit (Run workflow) has nothing to do again.
+    const record = recordOf('web-hash-2')
+    record[0] = JSON.stringify({ ...JSON.parse(record[0]), sha: 'b'.repeat(40) })
+    const recorded = new FakeHost({ ...nothingToDo, record, applies: [] })
+    expect((await deployToHost(recorded, options({ run }), recorder())).result).toBe('unchanged')
   })
 
   it('a swap that failed says so; no container was changed', async () => {
