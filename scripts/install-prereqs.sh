@@ -27,7 +27,7 @@ quietly() {
 }
 warn() { echo "install-prereqs: warning: $*" >&2; }
 
-required_packages=(docker.io iptables openssh-server docker-registry busybox-static debootstrap debian-archive-keyring git ca-certificates docker-compose shellcheck)
+required_packages=(docker.io iptables openssh-server docker-registry apache2-utils busybox-static debootstrap debian-archive-keyring git ca-certificates docker-compose shellcheck)
 optional_packages=(hyperfine)
 compose_plugin_dir=/usr/local/lib/docker/cli-plugins
 

@@ -40088,6 +40088,133 @@ async function sendRepositoryDispatch(client, dispatch) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/github/deployments.ts
+
+
+
+
+/** The token permission creating deployments and their statuses needs. */
+const DEPLOYMENTS_PERMISSION = 'Deployments: write';
+/**
+ * Reads the inputs that ask for a deployment report (their names differ per action); undefined
+ * when the environment input is empty. `repository` is GITHUB_REPOSITORY, where it is reported.
+ */
+function readDeploymentRequest(inputs, names, repository) {
+    const environment = inputs.string(names.environment);
+    const environmentUrl = inputs.string(names.environmentUrl);
+    const token = inputs.secret(names.token);
+    if (environment === '') {
+        if (environmentUrl === '')
+            return undefined;
+        throw new errors_UserError(`Input '${names.environmentUrl}' is set but '${names.environment}' is empty`, {
+            fix: `Set '${names.environment}' to the GitHub environment the URL belongs to, e.g. staging.`
+        });
+    }
+    if (environment.length > 255 || /\p{Cc}/u.test(environment)) {
+        throw new errors_UserError(`Input '${names.environment}' ${JSON.stringify(environment)} is not a GitHub environment name`, {
+            fix: 'Use a name of at most 255 characters on one line, e.g. production or staging.'
+        });
+    }
+    if (environmentUrl !== '' && !/^https?:\/\/\S+$/.test(environmentUrl)) {
+        throw new errors_UserError(`Input '${names.environmentUrl}' ${JSON.stringify(environmentUrl)} is not an http(s) URL`, {
+            fix: 'Give the address where the environment can be seen, e.g. https://staging.example.com.'
+        });
+    }
+    if (token === '') {
+        throw new errors_UserError(`Input '${names.token}' is empty, but '${names.environment}' needs it to report the deployment to GitHub`, {
+            fix: `Leave '${names.token}' at its default (github.token) and give the job 'permissions: deployments: write'.`
+        });
+    }
+    const parsed = parseRepositoryName(repository);
+    if (!parsed) {
+        throw new errors_UserError(`GITHUB_REPOSITORY ${JSON.stringify(repository)} is not owner/name, so the deployment cannot be reported`, {
+            fix: `Run the action in a GitHub Actions workflow, or leave '${names.environment}' empty.`
+        });
+    }
+    return { target: { repository: parsed, environment }, environmentUrl: environmentUrl || undefined, token };
+}
+/** GitHub's limit on a deployment's or status's description. */
+const DESCRIPTION_LIMIT = 140;
+function shorten(text) {
+    return text.length > DESCRIPTION_LIMIT ? `${text.slice(0, DESCRIPTION_LIMIT - 3)}...` : text;
+}
+function purpose(target, action) {
+    const { owner, repo } = target.repository;
+    return { action, repository: `${owner}/${repo}`, permission: DEPLOYMENTS_PERMISSION };
+}
+/**
+ * Creates a deployment of `sha` to the environment and returns its id. It deploys the commit as
+ * it is: no merge of the default branch, no wait for commit statuses.
+ */
+async function createDeployment(client, target, sha, description) {
+    const { owner, repo } = target.repository;
+    try {
+        const { data } = await client.rest.repos.createDeployment({
+            owner,
+            repo,
+            ref: sha,
+            environment: target.environment,
+            description: shorten(description),
+            auto_merge: false,
+            required_contexts: []
+        });
+        // 202 (a merge instead of a deployment) only happens with auto_merge.
+        if (!('id' in data))
+            throw new Error(`GitHub created no deployment: ${data.message ?? 'no message'}`);
+        return data.id;
+    }
+    catch (error) {
+        throw explainRequestError(error, purpose(target, `create a deployment of ${sha.slice(0, 12)} to the '${target.environment}' environment of ${owner}/${repo}`));
+    }
+}
+/**
+ * Adds a status to the deployment. A success marks the environment's earlier successful
+ * deployments inactive (auto_inactive), so the Environments page shows what runs now.
+ */
+async function setDeploymentStatus(client, target, id, status) {
+    const { owner, repo } = target.repository;
+    try {
+        await client.rest.repos.createDeploymentStatus({
+            owner,
+            repo,
+            deployment_id: id,
+            state: status.state,
+            description: shorten(status.description),
+            log_url: status.logUrl,
+            ...(status.environmentUrl && { environment_url: status.environmentUrl }),
+            auto_inactive: true
+        });
+    }
+    catch (error) {
+        throw explainRequestError(error, purpose(target, `set the status of deployment ${id} of ${owner}/${repo} to '${status.state}'`));
+    }
+}
+/**
+ * Creates the deployment and marks it in progress: a token that may not do so fails here, before
+ * the deploy changes anything. A final status GitHub refuses is only a warning: by then the
+ * deploy has happened (or not) whatever GitHub answers.
+ */
+async function startDeployment(client, target, run) {
+    const log = run.log ?? actionsLog;
+    const status = (state, description) => ({ state, description, logUrl: run.logUrl, environmentUrl: run.environmentUrl });
+    const id = await createDeployment(client, target, run.sha, run.description);
+    await setDeploymentStatus(client, target, id, status('in_progress', 'Deploying'));
+    log.info(`Reporting to GitHub as deployment ${id} to the '${target.environment}' environment`);
+    return {
+        id,
+        async finish(state, description) {
+            try {
+                await setDeploymentStatus(client, target, id, status(state, description));
+            }
+            catch (error) {
+                if (!(error instanceof errors_UserError))
+                    throw error;
+                log.warning(error.describe());
+            }
+        }
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/rollback.ts
 
 
@@ -40458,6 +40585,7 @@ function readSettings(inputs, runner) {
     }
     const extraRaw = inputs.string('client-payload');
     const extra = extraRaw === '' ? undefined : parseJson('client-payload', extraRaw, 'a JSON value, e.g. {"pr": 42}');
+    const wait = inputs.boolean('wait', false);
     const waitTimeoutMs = inputs.duration('wait-timeout', '15m');
     if (waitTimeoutMs < 1000 || waitTimeoutMs > MAX_WAIT_MS) {
         throw new errors_UserError(`Input 'wait-timeout' must be from 1s to 6h, got ${quote(inputs.string('wait-timeout'))}, which is ${formatDuration(waitTimeoutMs)}`, {
@@ -40473,10 +40601,19 @@ function readSettings(inputs, runner) {
         environment,
         extra,
         apiUrl: readApiUrl(inputs, runner),
-        wait: inputs.boolean('wait', false),
+        wait,
         waitTimeoutMs,
-        source: input_helper_readSource(runner)
+        source: input_helper_readSource(runner),
+        deployment: readDeployment(inputs, runner, wait)
     };
+}
+/** The application repository's environment to report the deploy to, when 'deployment-environment' is set. */
+function readDeployment(inputs, runner, wait) {
+    const request = readDeploymentRequest(inputs, { environment: 'deployment-environment', environmentUrl: 'environment-url', token: 'deployment-token' }, runner.repository);
+    if (request && !wait) {
+        throw new errors_UserError("Input 'deployment-environment' needs 'wait: true': the deployment's result is the infra run's", { fix: "Set 'wait: true', or remove 'deployment-environment'." });
+    }
+    return request;
 }
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/outcome.ts
@@ -40599,14 +40736,22 @@ async function run() {
         // Before anything is sent: a token that cannot read the runs would start the deploy and then fail this job.
         if (settings.wait)
             await checkWorkflowRunsReadable(client, settings.repository, workflowToken);
-        const dispatchedAt = new Date();
-        await sendRepositoryDispatch(client, {
-            repository: settings.repository,
-            eventType: settings.eventType,
-            clientPayload: payload,
-            workflowToken
-        });
         const images = settings.updates.map((u) => `${u.service}=${u.image}:${u.tag}${u.digest ? `@${u.digest}` : ''}`).join(', ');
+        // Also before: a token that may not create deployments must not leave a deploy unreported.
+        const deployment = settings.deployment ? await startDeploymentOf(settings.deployment, settings.apiUrl, runner, images) : undefined;
+        const dispatchedAt = new Date();
+        try {
+            await sendRepositoryDispatch(client, {
+                repository: settings.repository,
+                eventType: settings.eventType,
+                clientPayload: payload,
+                workflowToken
+            });
+        }
+        catch (error) {
+            await deployment?.finish('error', `The '${settings.eventType}' event could not be sent to ${target}`);
+            throw error;
+        }
         info(`Sent '${settings.eventType}' to ${target}: ${images} (correlation id ${correlationId})`);
         setOutput('correlation-id', correlationId);
         setOutput('payload', JSON.stringify(payload));
@@ -40614,7 +40759,7 @@ async function run() {
         summary.addList(settings.updates.map((u) => `<code>${u.service}</code>: <code>${u.image}:${u.tag}</code>`));
         try {
             if (settings.wait)
-                await waitForDeploy(settings, target, correlationId, dispatchedAt, client);
+                await waitForDeploy(settings, target, correlationId, dispatchedAt, client, deployment);
         }
         finally {
             // Whatever the wait found, the summary says it: a failed or lost deploy most of all.
@@ -40622,7 +40767,7 @@ async function run() {
         }
     });
 }
-async function waitForDeploy(settings, target, correlationId, dispatchedAt, client) {
+async function waitForDeploy(settings, target, correlationId, dispatchedAt, client, deployment) {
     const waitTimeout = formatDuration(settings.waitTimeoutMs);
     const statuses = new Map();
     const result = await waitForWorkflowRun(githubWorkflowRuns(client, { repository: settings.repository, correlationId, dispatchedAt }), {
@@ -40648,9 +40793,24 @@ async function waitForDeploy(settings, target, correlationId, dispatchedAt, clie
     }
     for (const line of outcome.summary)
         summary.addRaw(line, true);
+    await deployment?.finish(...deploymentResult(outcome.conclusion, target));
     if (outcome.failure)
         throw outcome.failure;
     info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`);
+}
+/** A deployment, in this (the application's) repository, of its commit, whose result is the infra run's. */
+function startDeploymentOf(request, apiUrl, runner, images) {
+    const client = createGitHubClient({ token: request.token, apiUrl });
+    const logUrl = `${runner.serverUrl}/${runner.repository}/actions/runs/${runner.runId}`;
+    return startDeployment(client, request.target, { sha: runner.sha, description: `Deploy of ${images}`, logUrl, environmentUrl: request.environmentUrl });
+}
+/** success when the infra run succeeded, failure when it concluded otherwise, error when the wait found no conclusion. */
+function deploymentResult(conclusion, target) {
+    if (conclusion === 'success')
+        return ['success', `Deployed by ${target}`];
+    if (Object.values(WAIT_CONCLUSIONS).includes(conclusion))
+        return ['error', `The deploy by ${target} could not be followed (${conclusion})`];
+    return ['failure', `The deploy run of ${target} ended: ${conclusion}`];
 }
 /**
  * After a failed run, the commit that put Git back (the infra workflow writes the images its

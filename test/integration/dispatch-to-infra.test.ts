@@ -455,4 +455,28 @@ describe('dispatch-to-infra', () => {
     expect(run.outputs.conclusion).toBe('run-not-found')
     expect(run.outputs['run-id']).toBeUndefined()
   }, timeout)
+
+  it("reports the wait to the application repository's deployments: in progress, then the infra run's result", async () => {
+    github.addRepository('acme/app')
+    const report = { 'deployment-environment': 'staging', 'environment-url': 'https://staging.example.com', 'deployment-token': `ghs_${'x'.repeat(36)}` }
+    const conclusions = ['success', 'failure']
+    github.onDispatch((event, fake) => startRunOnDispatch({ runName: RUN_NAME, appearAfterMs: 300, queuedMs: 300, inProgressMs: 700, conclusion: conclusions.shift() })(event, fake))
+    expect((await dispatch({ wait: 'true', ...report })).exitCode).toBe(0)
+    expect((await dispatch({ wait: 'true', ...report })).exitCode).toBe(1)
+
+    const [first, second] = github.deployments('acme/app')
+    expect(first).toMatchObject({ sha: APP_ENV.GITHUB_SHA, environment: 'staging' })
+    expect(first.statuses.map((s) => s.state)).toEqual(['in_progress', 'success'])
+    expect(second.statuses.map((s) => s.state)).toEqual(['in_progress', 'failure'])
+    expect(second.statuses[1]).toMatchObject({ environmentUrl: 'https://staging.example.com', logUrl: 'https://github.com/acme/app/actions/runs/4242' })
+    // The deployment exists before the event is sent.
+    expect(github.requests.indexOf(github.requestsTo('POST', /\/deployments$/)[0])).toBeLessThan(github.requests.indexOf(dispatches()[0]))
+  }, timeout)
+
+  it('refuses deployment-environment without wait, and sends nothing', async () => {
+    const run = await dispatch({ 'deployment-environment': 'staging', 'deployment-token': TOKEN })
+    expect(run.exitCode).toBe(1)
+    expect(errors(run)).toContain("Input 'deployment-environment' needs 'wait: true'")
+    expect(github.requests).toHaveLength(0)
+  }, timeout)
 })

@@ -1,4 +1,5 @@
 import {
+  type DeploymentRequest,
   type ImageUpdate,
   type Inputs,
   type PayloadSource,
@@ -11,7 +12,8 @@ import {
   requireRepository,
   requireRepositoryName,
   requireServiceName,
-  requireTag
+  requireTag,
+  readDeploymentRequest
 } from '@gitops-lite/core'
 
 export interface Settings {
@@ -30,6 +32,8 @@ export interface Settings {
   waitTimeoutMs: number
   /** The application repository's run that is sending the event. */
   source: PayloadSource
+  /** Set when the wait is reported to this repository's Deployments API ('deployment-environment'). */
+  deployment?: DeploymentRequest
 }
 
 const MAX_WAIT_MS = 6 * 3_600_000 // a GitHub-hosted job's own limit
@@ -175,6 +179,7 @@ export function readSettings(inputs: Inputs, runner: RunnerContext): Settings {
   const extraRaw = inputs.string('client-payload')
   const extra = extraRaw === '' ? undefined : parseJson('client-payload', extraRaw, 'a JSON value, e.g. {"pr": 42}')
 
+  const wait = inputs.boolean('wait', false)
   const waitTimeoutMs = inputs.duration('wait-timeout', '15m')
   if (waitTimeoutMs < 1000 || waitTimeoutMs > MAX_WAIT_MS) {
     throw new UserError(`Input 'wait-timeout' must be from 1s to 6h, got ${quote(inputs.string('wait-timeout'))}, which is ${formatDuration(waitTimeoutMs)}`, {
@@ -191,8 +196,18 @@ export function readSettings(inputs: Inputs, runner: RunnerContext): Settings {
     environment,
     extra,
     apiUrl: readApiUrl(inputs, runner),
-    wait: inputs.boolean('wait', false),
+    wait,
     waitTimeoutMs,
-    source: readSource(runner)
+    source: readSource(runner),
+    deployment: readDeployment(inputs, runner, wait)
   }
+}
+
+/** The application repository's environment to report the deploy to, when 'deployment-environment' is set. */
+function readDeployment(inputs: Inputs, runner: RunnerContext, wait: boolean): DeploymentRequest | undefined {
+  const request = readDeploymentRequest(inputs, { environment: 'deployment-environment', environmentUrl: 'environment-url', token: 'deployment-token' }, runner.repository)
+  if (request && !wait) {
+    throw new UserError("Input 'deployment-environment' needs 'wait: true': the deployment's result is the infra run's", { fix: "Set 'wait: true', or remove 'deployment-environment'." })
+  }
+  return request
 }

@@ -16,12 +16,17 @@ import {
   runToReport,
   sendRepositoryDispatch,
   UserError,
+  startDeployment,
   waitForWorkflowRun,
+  type DeploymentRequest,
+  type DeploymentState,
   type ListedCommit,
+  type RunnerContext,
+  type StartedDeployment,
   type WaitResult
 } from '@gitops-lite/core'
 import { readSettings, type Settings } from './input-helper'
-import { deployOutcome } from './outcome'
+import { WAIT_CONCLUSIONS, deployOutcome } from './outcome'
 
 /** GitHub shows a dispatched run within seconds; one missing after this is not coming (wrong run-name, no workflow). */
 const FIND_TIMEOUT_MS = 5 * 60_000
@@ -48,14 +53,21 @@ export async function run(): Promise<void> {
     const client = createGitHubClient({ token: settings.token, apiUrl: settings.apiUrl })
     // Before anything is sent: a token that cannot read the runs would start the deploy and then fail this job.
     if (settings.wait) await checkWorkflowRunsReadable(client, settings.repository, workflowToken)
-    const dispatchedAt = new Date()
-    await sendRepositoryDispatch(client, {
-      repository: settings.repository,
-      eventType: settings.eventType,
-      clientPayload: payload as unknown as Record<string, unknown>,
-      workflowToken
-    })
     const images = settings.updates.map((u) => `${u.service}=${u.image}:${u.tag}${u.digest ? `@${u.digest}` : ''}`).join(', ')
+    // Also before: a token that may not create deployments must not leave a deploy unreported.
+    const deployment = settings.deployment ? await startDeploymentOf(settings.deployment, settings.apiUrl, runner, images) : undefined
+    const dispatchedAt = new Date()
+    try {
+      await sendRepositoryDispatch(client, {
+        repository: settings.repository,
+        eventType: settings.eventType,
+        clientPayload: payload as unknown as Record<string, unknown>,
+        workflowToken
+      })
+    } catch (error) {
+      await deployment?.finish('error', `The '${settings.eventType}' event could not be sent to ${target}`)
+      throw error
+    }
     core.info(`Sent '${settings.eventType}' to ${target}: ${images} (correlation id ${correlationId})`)
     core.setOutput('correlation-id', correlationId)
     core.setOutput('payload', JSON.stringify(payload))
@@ -63,7 +75,7 @@ export async function run(): Promise<void> {
     core.summary.addList(settings.updates.map((u) => `<code>${u.service}</code>: <code>${u.image}:${u.tag}</code>`))
 
     try {
-      if (settings.wait) await waitForDeploy(settings, target, correlationId, dispatchedAt, client)
+      if (settings.wait) await waitForDeploy(settings, target, correlationId, dispatchedAt, client, deployment)
     } finally {
       // Whatever the wait found, the summary says it: a failed or lost deploy most of all.
       await core.summary.write()
@@ -76,7 +88,8 @@ async function waitForDeploy(
   target: string,
   correlationId: string,
   dispatchedAt: Date,
-  client: ReturnType<typeof createGitHubClient>
+  client: ReturnType<typeof createGitHubClient>,
+  deployment: StartedDeployment | undefined
 ): Promise<void> {
   const waitTimeout = formatDuration(settings.waitTimeoutMs)
   const statuses = new Map<number, string | null>()
@@ -105,8 +118,23 @@ async function waitForDeploy(
     core.setOutput('run-url', outcome.run.html_url)
   }
   for (const line of outcome.summary) core.summary.addRaw(line, true)
+  await deployment?.finish(...deploymentResult(outcome.conclusion, target))
   if (outcome.failure) throw outcome.failure
   core.info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`)
+}
+
+/** A deployment, in this (the application's) repository, of its commit, whose result is the infra run's. */
+function startDeploymentOf(request: DeploymentRequest, apiUrl: string, runner: RunnerContext, images: string): Promise<StartedDeployment> {
+  const client = createGitHubClient({ token: request.token, apiUrl })
+  const logUrl = `${runner.serverUrl}/${runner.repository}/actions/runs/${runner.runId}`
+  return startDeployment(client, request.target, { sha: runner.sha, description: `Deploy of ${images}`, logUrl, environmentUrl: request.environmentUrl })
+}
+
+/** success when the infra run succeeded, failure when it concluded otherwise, error when the wait found no conclusion. */
+function deploymentResult(conclusion: string, target: string): [DeploymentState, string] {
+  if (conclusion === 'success') return ['success', `Deployed by ${target}`]
+  if ((Object.values(WAIT_CONCLUSIONS) as string[]).includes(conclusion)) return ['error', `The deploy by ${target} could not be followed (${conclusion})`]
+  return ['failure', `The deploy run of ${target} ended: ${conclusion}`]
 }
 
 /**

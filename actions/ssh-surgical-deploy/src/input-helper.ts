@@ -12,13 +12,18 @@ import {
   isSecretFileName,
   isValidUsername,
   parseFingerprints,
+  readDeploymentRequest,
+  preDeployCommandsOf,
   parseHostSpec,
   parseKnownHosts,
   requireServiceName,
   resolveInsideWorkspace,
   stackFile,
   type ComposeCommand,
+  type DeploymentRequest,
   type HostKeyPolicy,
+  type RegistryLogin,
+  type RunnerContext,
   type SshEndpoint,
   type SshTarget,
   type StackFile,
@@ -38,6 +43,10 @@ export interface Settings {
   /** The first compose file's folder, relative to the workspace ('' for the root): where the files' paths start. */
   filesFolder: string
   envFiles: Map<string, string[]>
+  /** Pre-deploy commands per service, from the compose files. */
+  preDeploy: Map<string, string[]>
+  /** Registries the pull logs in to, through a Docker config that lives only for the deploy. */
+  registries: RegistryLogin[]
   mode: 'surgical' | 'full' | 'remove' | 'list'
   /** mode: remove: the project's named volumes go too. */
   removeVolumes: boolean
@@ -51,9 +60,15 @@ export interface Settings {
   commandTimeoutMs: number
   lockTimeoutMs: number
   healthTimeoutMs: number
+  /** Set when the deploy is reported to GitHub's Deployments API ('environment' given). */
+  deployment?: DeploymentReport
 }
 
-export function readSettings(inputs: Inputs, workspace: string): Settings {
+export interface DeploymentReport extends DeploymentRequest {
+  apiUrl: string
+}
+
+export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'workspace' | 'repository' | 'apiUrl'>): Settings {
   const port = inputs.integer('port', { min: 1, max: 65535, fallback: 22 })
   const username = readUsername(inputs, 'username')
   const hosts = inputs
@@ -78,7 +93,7 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
   const removeVolumes = readRemoveVolumes(inputs, mode)
   // A removal or a listing uploads nothing: it reads what the host's records say was deployed.
   const wholeStacks = mode === 'remove' || mode === 'list'
-  const { files, folder: filesFolder } = wholeStacks ? { files: [], folder: '' } : readFiles(inputs, workspace)
+  const { files, folder: filesFolder } = wholeStacks ? { files: [], folder: '' } : readFiles(inputs, runner.workspace)
   const composeFiles = files.filter((f) => f.compose)
   const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name))
   if (wholeStacks && services.length > 0) {
@@ -90,6 +105,14 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
   if (mode === 'remove' && projectName === '') {
     throw new UserError("Input 'project-name' is empty, but 'mode: remove' needs it: a removal takes down only the project it names", {
       fix: "Set 'project-name' to the project remote-dir holds, e.g. pr-42 for a preview deployed with project-name: pr-42."
+    })
+  }
+  const composeSources = composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))
+  const pull = inputs.boolean('pull', true)
+  const deployment = readDeploymentReport(inputs, runner)
+  if (wholeStacks && deployment) {
+    throw new UserError(`Input 'environment' is set with 'mode: ${mode}', which deploys nothing to report`, {
+      fix: "Remove 'environment' (and 'environment-url') from this step."
     })
   }
   return {
@@ -106,19 +129,58 @@ export function readSettings(inputs: Inputs, workspace: string): Settings {
     },
     files,
     filesFolder,
-    envFiles: envFilesOf(composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))),
+    envFiles: envFilesOf(composeSources),
+    preDeploy: preDeployCommandsOf(composeSources),
+    registries: readRegistries(inputs, pull),
     mode,
     removeVolumes,
     services: services.length > 0 ? [...new Set(services)] : undefined,
-    pull: inputs.boolean('pull', true),
+    pull,
     rollback: inputs.boolean('rollback', true),
     dryRun: inputs.boolean('dry-run'),
     parallel: inputs.boolean('parallel'),
     connectTimeoutMs: inputs.duration('connect-timeout', '30s'),
     commandTimeoutMs: inputs.duration('command-timeout', '10m'),
     lockTimeoutMs: inputs.duration('lock-timeout', '10m'),
-    healthTimeoutMs: inputs.duration('health-timeout', '120s')
+    healthTimeoutMs: inputs.duration('health-timeout', '120s'),
+    deployment
   }
+}
+
+/**
+ * The registry logins: 'registry', 'registry-username' and 'registry-password' give one
+ * registry per line, the n-th lines going together (one line each for the usual one registry).
+ */
+function readRegistries(inputs: Inputs, pull: boolean): RegistryLogin[] {
+  const registries = inputs.lines('registry')
+  const usernames = inputs.lines('registry-username')
+  const passwords = inputs.secret('registry-password').split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '')
+  if (registries.length === 0 && usernames.length === 0 && passwords.length === 0) return []
+  if (usernames.length !== registries.length || passwords.length !== registries.length) {
+    throw new UserError(
+      `'registry' names ${registries.length} registr${registries.length === 1 ? 'y' : 'ies'} but 'registry-username' has ${usernames.length} line(s) and 'registry-password' ${passwords.length}`,
+      { fix: "Give one line per registry in each of the three inputs, in the same order (the password from a secret: registry-password: ${{ secrets.REGISTRY_PASSWORD }})." }
+    )
+  }
+  if (!pull) {
+    throw new UserError("'registry' is set but 'pull' is false: the registry logins are used only by the pull", { fix: "Set 'pull: true' (the default), or remove the registry inputs." })
+  }
+  return registries.map((registry, index) => {
+    if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$/.test(registry)) {
+      throw new UserError(`Input 'registry' line ${JSON.stringify(registry)} is not a registry host`, {
+        fix: 'Give the host (and port) as in the image names, without https:// or a path, e.g. ghcr.io or registry.example.com:5000.'
+      })
+    }
+    const duplicate = registries.indexOf(registry) !== index
+    if (duplicate) throw new UserError(`Input 'registry' lists ${JSON.stringify(registry)} twice`, { fix: 'Give each registry once.' })
+    return { registry, username: usernames[index], password: passwords[index] }
+  })
+}
+
+/** The environment to report to GitHub's Deployments API, when 'environment' is set. */
+function readDeploymentReport(inputs: Inputs, runner: Pick<RunnerContext, 'repository' | 'apiUrl'>): DeploymentReport | undefined {
+  const request = readDeploymentRequest(inputs, { environment: 'environment', environmentUrl: 'environment-url', token: 'token' }, runner.repository)
+  return request && { ...request, apiUrl: runner.apiUrl }
 }
 
 function readRemoveVolumes(inputs: Inputs, mode: Settings['mode']): boolean {

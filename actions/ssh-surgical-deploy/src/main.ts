@@ -7,6 +7,7 @@ import {
   ROLLBACK_TRAILERS,
   SshSession,
   UserError,
+  createGitHubClient,
   deployHosts,
   deployToHost,
   failureOf,
@@ -18,30 +19,42 @@ import {
   readRunnerContext,
   removeFromHost,
   runAction,
+  startDeployment,
   strategyText,
   type DeployLog,
+  type DeploymentState,
   type HostOutcome,
   type Outcome,
   type RolledBackImage,
   type RunInfo,
   type RunnerContext,
-  type SshTarget
+  type SshTarget,
+  type StartedDeployment
 } from '@gitops-lite/core'
-import { readSettings, type Settings } from './input-helper'
+import { readSettings, type DeploymentReport, type Settings } from './input-helper'
 
 export async function run(): Promise<void> {
   await runAction(async () => {
     const runner = readRunnerContext()
-    const settings = readSettings(new Inputs(), runner.workspace)
+    const settings = readSettings(new Inputs(), runner)
     if (settings.hostKeys.insecure) {
       core.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
     const run = await runInfo(runner)
-    const outcomes = await deployHosts(settings.hosts, settings.parallel, {
-      nameOf: formatTarget,
-      connect: (host) => connectTo(host, settings),
-      deploy: (host, session, index) => deployTo(host, session, index, settings, run)
-    })
+    // Before any host is touched: a token that may not create deployments fails here.
+    const deployment = settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined
+    let outcomes: Outcome[]
+    try {
+      outcomes = await deployHosts(settings.hosts, settings.parallel, {
+        nameOf: formatTarget,
+        connect: (host) => connectTo(host, settings),
+        deploy: (host, session, index) => deployTo(host, session, index, settings, run)
+      })
+    } catch (error) {
+      await deployment?.finish('error', 'The deploy stopped on an unexpected error; see the run log')
+      throw error
+    }
+    await deployment?.finish(...deploymentResult(outcomes))
     for (const outcome of outcomes) if (outcome.result === 'skipped') core.info(`${outcome.host}: skipped, ${outcome.reason}`)
     await report(outcomes, settings, run)
     const failure = failureOf(outcomes)
@@ -51,6 +64,24 @@ export async function run(): Promise<void> {
       throw failure
     }
   })
+}
+
+/** Creates the GitHub deployment of the commit and marks it in progress. */
+function startDeploymentOf(report: DeploymentReport, run: RunInfo): Promise<StartedDeployment> {
+  const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl })
+  return startDeployment(client, report.target, { sha: run.sha, description: `ssh-surgical-deploy by ${run.actor}`, logUrl: run.url, environmentUrl: report.environmentUrl })
+}
+
+/** success when every host is deployed or unchanged, failure when a host was rolled back, error otherwise. */
+function deploymentResult(outcomes: readonly Outcome[]): [DeploymentState, string] {
+  const hosts = (result: string) => outcomes.filter((o) => o.result === result).map((o) => o.host)
+  if (outcomes.every((o) => o.result === 'deployed' || o.result === 'unchanged')) {
+    const deployed = [...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))].sort()
+    return ['success', deployed.length > 0 ? `Deployed ${deployed.join(', ')}` : 'Nothing to change']
+  }
+  const failed = hosts('failed')
+  if (failed.length > 0) return ['error', `The deploy to ${failed.join(', ')} failed; see the run log`]
+  return ['failure', `Rolled back on ${hosts('rolled-back').join(', ')}: the new version did not become healthy`]
 }
 
 function hostLogFor(target: SshTarget, settings: Settings): DeployLog {
@@ -95,6 +126,8 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
         stack: settings.stack,
         files: settings.files,
         envFiles: settings.envFiles,
+        preDeploy: settings.preDeploy,
+        registries: settings.registries,
         mode: settings.mode,
         services: settings.services,
         pull: settings.pull,
@@ -214,7 +247,8 @@ async function report(outcomes: readonly Outcome[], settings: Settings, run: Run
                 ...(s.deploy && s.strategy && { strategy: s.strategy }),
                 reasons: s.reasons,
                 ...(s.oldImage && { oldImage: s.oldImage }),
-                ...(s.newImage && { newImage: s.newImage })
+                ...(s.newImage && { newImage: s.newImage }),
+                ...(s.preDeploy && { preDeploy: s.preDeploy })
               })),
               files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
             }),

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { exec } from './exec'
 import { freePort, httpGet, waitUntil } from './net'
 import { startProcess, type ProcessGroup } from './processes'
 
@@ -10,6 +11,8 @@ export interface StartRegistryOptions {
   port?: number
   /** When given, group.cleanup() stops the registry. */
   group?: ProcessGroup
+  /** Require this login (htpasswd with a bcrypt entry, made by apache2-utils' htpasswd). */
+  auth?: { username: string; password: string }
 }
 
 export interface Registry {
@@ -21,12 +24,18 @@ export interface Registry {
   stop(): Promise<void>
 }
 
-/** Debian's docker-registry (distribution 2.8) on 127.0.0.1, filesystem storage, no auth. */
+/** Debian's docker-registry (distribution 2.8) on 127.0.0.1, filesystem storage, no auth unless `auth` is given. */
 export async function startRegistry(options: StartRegistryOptions): Promise<Registry> {
   const port = options.port ?? (await freePort())
   const address = `127.0.0.1:${port}`
   await mkdir(join(options.dir, 'storage'), { recursive: true })
   const configFile = join(options.dir, 'config.yml')
+  const htpasswdFile = join(options.dir, 'htpasswd')
+  if (options.auth) {
+    // The password on stdin (-i), never in argv; -B: bcrypt, the only hash the registry accepts.
+    const { stdout } = await exec('htpasswd', ['-iBn', options.auth.username], { input: options.auth.password })
+    await writeFile(htpasswdFile, stdout)
+  }
   // The packaged config turns on htpasswd auth and listens on every interface: write our own.
   await writeFile(
     configFile,
@@ -43,6 +52,7 @@ export async function startRegistry(options: StartRegistryOptions): Promise<Regi
       '    enabled: true',
       'http:',
       `  addr: ${address}`,
+      ...(options.auth ? ['auth:', '  htpasswd:', '    realm: gitops-lite', `    path: ${JSON.stringify(htpasswdFile)}`] : []),
       ''
     ].join('\n')
   )
@@ -55,7 +65,7 @@ export async function startRegistry(options: StartRegistryOptions): Promise<Regi
   try {
     await waitUntil(`the registry at http://${address}/v2/ (log: ${logFile})`, async () => {
       if (!registry.isRunning()) throw new Error(`docker-registry exited early; see ${logFile}`)
-      return (await httpGet(`http://${address}/v2/`))?.status === 200
+      return (await httpGet(`http://${address}/v2/`))?.status === (options.auth ? 401 : 200)
     }, { timeoutMs: 15_000 })
   } catch (error) {
     await registry.stop()

@@ -76,11 +76,13 @@ export async function startVm(fixture: DeployFixture, name: string, address: str
 /**
  * Gives a VM its own home directory (as a different machine would have), so a relative
  * remote-dir differs per VM, and lets `client`'s key in (one deploy key for every VM): the
- * authorized key runs each command with HOME set to `home`.
+ * authorized key runs each command with HOME set to `home` (and TMPDIR to `tmp`, when given,
+ * so a test can see what the deploy leaves in its temporary directory).
  */
-export async function giveOwnHome(fixture: DeployFixture, name: string, home: string, client: SshHost): Promise<void> {
+export async function giveOwnHome(fixture: DeployFixture, name: string, home: string, client: SshHost, tmp?: string): Promise<void> {
   await mkdir(home, { recursive: true })
-  const wrapper = `command="cd ${home} && HOME=${home} exec sh -c \\"$SSH_ORIGINAL_COMMAND\\""`
+  if (tmp) await mkdir(tmp, { recursive: true })
+  const wrapper = `command="cd ${home} && HOME=${home}${tmp ? ` TMPDIR=${tmp}` : ''} exec sh -c \\"$SSH_ORIGINAL_COMMAND\\""`
   const publicKey = (await readFile(`${client.privateKeyPath}.pub`, 'utf8')).trim()
   await writeFile(join(fixture.work, name, 'authorized_keys'), `${wrapper} ${publicKey}\n`)
 }

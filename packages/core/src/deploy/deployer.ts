@@ -8,7 +8,18 @@ import { ExitCode, type ApplyPhase, type RemoteEvent } from './remote'
 import type { ListedStack, Removal } from './stacks'
 import { parseInspection, type HostReport } from './report'
 import { rolledBackServices, type RolledBackService } from './rollback'
-import { applyScript, attachedCommand, detachedCommand, digestScript, inspectScript, runDirOf, type ScriptLimits, type StackTarget } from './scripts'
+import {
+  applyScript,
+  attachedCommand,
+  detachedCommand,
+  digestScript,
+  inspectScript,
+  registryLoginLines,
+  runDirOf,
+  type RegistryLogin,
+  type ScriptLimits,
+  type StackTarget
+} from './scripts'
 import type { StackFile } from './stack-files'
 
 /** The workflow run doing the deploy, for the lock, the record and the audit log. */
@@ -27,6 +38,10 @@ export interface DeployOptions {
   files: readonly StackFile[]
   /** env_file entries per service, read from the compose files. */
   envFiles: ReadonlyMap<string, readonly string[]>
+  /** Pre-deploy commands per service, from the compose files. */
+  preDeploy?: ReadonlyMap<string, readonly string[]>
+  /** Registries the pull logs in to. */
+  registries?: readonly RegistryLogin[]
   mode: 'surgical' | 'full'
   services?: readonly string[]
   pull: boolean
@@ -180,7 +195,7 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
     let result: ExecResult
     try {
       result = await shell.exec(detachedCommand(runDir), {
-        stdin: script,
+        stdin: registryLoginLines(options.registries ?? []) + script,
         timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
         onStdout: (text) => events.push(text)
       })
@@ -229,7 +244,13 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
           )
         )
       case ExitCode.failedBeforeChange:
-        return done('failed', plan, new UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, { fix: 'See the output above (a failed pull is the usual cause), fix it and rerun.' }))
+        return done(
+          'failed',
+          plan,
+          new UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, {
+            fix: events.failureFix ?? 'See the output above (a failed pull is the usual cause), fix it and rerun.'
+          })
+        )
       case ExitCode.deployedWithoutRecord:
         return done(
           'deployed',
@@ -278,7 +299,7 @@ async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: D
     const lines = digested.stdout.split('\n').filter(Boolean)
     paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'))
   }
-  const plan = computePlan({ report, uploads: files, envFiles: options.envFiles, hostDigests, mode: options.mode, services: options.services })
+  const plan = computePlan({ report, uploads: files, envFiles: options.envFiles, hostDigests, mode: options.mode, services: options.services, preDeploy: options.preDeploy })
   for (const line of formatPlan(shell.name, plan)) log.info(line)
   return { report, plan }
 }
@@ -321,12 +342,16 @@ function recordHead(report: HostReport, plan: HostPlan, options: DeployOptions):
 /** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
 class EventReader {
   failure?: string
+  /** What to do about `failure`, when the event that set it says. */
+  failureFix?: string
   /** Services whose health wait failed before the rollback began. */
   readonly failedServices: string[] = []
   /** Files the rollback could not put back. */
   readonly restoreFailed: string[] = []
   private buffer = ''
   private rollingBack = false
+  /** The last lines the host printed since the last event: a failed pre-deploy command's output. */
+  private recent: string[] = []
 
   constructor(
     private readonly mark: string,
@@ -352,10 +377,12 @@ class EventReader {
     for (const line of lines) {
       if (!line.startsWith(`${this.mark} `)) {
         plain.push(line)
+        this.recent = [...this.recent, line].slice(-recentLines)
         continue
       }
       if (plain.length > 0) this.log.remote(plain.splice(0))
       this.event(line.slice(this.mark.length + 1))
+      this.recent = []
     }
     if (plain.length > 0) this.log.remote(plain)
   }
@@ -394,6 +421,23 @@ class EventReader {
         if (!this.removeFailed.includes(subject)) this.removeFailed.push(subject)
         this.log.warning(`${subject}: removing its container failed`)
         break
+      case 'pre-deploy':
+        this.log.info(`Running the pre-deploy command of ${subject} with its new image`)
+        break
+      case 'pre-deploy-failed': {
+        const how = state === '124' ? `timed out (command-timeout)` : `exited with code ${state}`
+        const last = this.recent.filter((line) => line.trim() !== '')
+        this.failure ??=
+          `the pre-deploy command of ${subject} ${how}` +
+          (last.length > 0 ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}` : ' and printed nothing')
+        this.failureFix ??= `Fix the command (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and no container was changed.`
+        this.log.warning(`${subject}: the pre-deploy command ${how}`)
+        break
+      }
+      case 'login-failed':
+        this.failure ??= `the login to the registry ${subject} failed (docker's message is above)`
+        this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`
+        break
       case 'swap-failed':
         this.failure ??= 'the new files could not be put in place (the message is above)'
         break
@@ -411,6 +455,9 @@ class EventReader {
     }
   }
 }
+
+/** How many lines of a failed pre-deploy command's output its error quotes. */
+const recentLines = 10
 
 /** A start-first rollout's progress: `started N`, `serving MONITOR`, `retired N GRACE`. */
 function startFirstMessage([step, count, grace]: string[]): string {
@@ -434,6 +481,7 @@ const rollbackMessages: Record<string, string> = {
 
 const phaseMessages: Record<string, string> = {
   locked: 'Took the deploy lock',
+  login: 'Logging in to the registries (a Docker config only this deploy uses)',
   pull: 'Pulling the new images',
   swap: 'Putting the new files in place',
   // Named with its service by the event reader.

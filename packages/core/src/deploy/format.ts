@@ -1,3 +1,4 @@
+import { shellCommand } from '../shell'
 import type { HostPlan, ServicePlan } from './plan'
 
 /** `old -> new` when the image changes, the image alone otherwise. */
@@ -24,6 +25,7 @@ export function formatPlan(host: string, plan: HostPlan): string[] {
     const strategy = service.deploy ? `${service.strategy ?? 'recreate'}  ` : ''
     const note = service.strategyNote ? ` [${service.strategyNote}]` : ''
     lines.push(`  ${service.service.padEnd(width)}  ${action.padEnd(6)}  ${service.change.padEnd(9)}  ${strategy}${imageChange(service)}${why}${note}`)
+    if (service.preDeploy) lines.push(`  ${' '.repeat(width)}  first runs its pre-deploy command with the new image: ${shellCommand(service.preDeploy)}`)
   }
   if (plan.services.length === 0) lines.push('  (no services)')
   const files = plan.files.map((f) => `${f.path} ${f.change}`)

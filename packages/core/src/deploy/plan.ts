@@ -43,6 +43,8 @@ export interface ServicePlan {
   containers: string[]
   /** Files it reads and their digests once the new files are in place. */
   inputs: Record<string, string>
+  /** Its pre-deploy command (argv), run with the new image before it is recreated; only when deployed. */
+  preDeploy?: string[]
 }
 
 export interface FilePlan {
@@ -88,6 +90,8 @@ export interface PlanInput {
   mode: 'surgical' | 'full'
   /** The `services` input: deploy exactly these (and remove nothing). */
   services?: readonly string[]
+  /** Pre-deploy commands per service, from the compose files' x-gitops-lite fields. */
+  preDeploy?: ReadonlyMap<string, readonly string[]>
 }
 
 /** A record is only compared with when the same compose binary wrote it for the same project. */
@@ -250,6 +254,7 @@ export function computePlan(input: PlanInput): HostPlan {
     const requested = input.services?.includes(service)
     const deploy = fullReason !== undefined || (input.services ? requested === true : change !== 'unchanged')
     const shownChange: ServiceChange = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested'
+    const preDeploy = deploy ? input.preDeploy?.get(service) : undefined
     // New networks or volumes mean new containers for every service: none can run beside its old one.
     const strategyNote = report.model.services.get(service)?.startFirst && topLevelChanged ? 'not start-first: the top-level networks or volumes changed' : undefined
     const strategy: Strategy = report.model.services.get(service)?.startFirst && !strategyNote ? 'start-first' : 'recreate'
@@ -263,7 +268,8 @@ export function computePlan(input: PlanInput): HostPlan {
       oldImage: containers[0]?.image,
       newImage: report.model.services.get(service)?.image,
       containers: containers.map((c) => c.id),
-      inputs
+      inputs,
+      ...(preDeploy && { preDeploy: [...preDeploy] })
     }
   })
 

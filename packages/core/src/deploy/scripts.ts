@@ -17,6 +17,31 @@ export interface StackTarget {
   composeCommand: ComposeCommand
 }
 
+/** Credentials the pull logs in to a registry with; they reach the host only on stdin. */
+export interface RegistryLogin {
+  /** host[:port], as in image names. */
+  registry: string
+  username: string
+  password: string
+}
+
+/**
+ * What the apply reads before its script: one line per registry (its host, then the base64 of
+ * the username and of the password), then an empty line. The detached bootstrap hands these
+ * lines to the apply on a pipe, so credentials are never in the saved script or its log.
+ */
+export function registryLoginLines(registries: readonly RegistryLogin[]): string {
+  const base64 = (text: string) => Buffer.from(text).toString('base64')
+  return (
+    registries
+      .map((r) => {
+        if (!/^[A-Za-z0-9.:-]+$/.test(r.registry)) throw new Error(`'${r.registry}' is not a registry host`)
+        return `${r.registry} ${base64(r.username)} ${base64(r.password)}\n`
+      })
+      .join('') + '\n'
+  )
+}
+
 export interface ScriptLimits {
   lockTimeoutSeconds: number
   commandTimeoutSeconds: number
@@ -145,6 +170,10 @@ export function applyScript(input: ApplyScriptInput): string {
     GL_AUDIT: input.audit
   }).code('gl_apply_begin')
   for (const file of input.files) script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content))
+  // The pre-deploy commands, in service order; gl_pre_deploy stops the deploy when one fails.
+  script.code('gl_pre_deploy_commands() {\n  :')
+  for (const service of plan.services) if (service.deploy && service.preDeploy) script.command(['gl_pre_deploy', service.service, ...service.preDeploy])
+  script.code('}')
   return script
     .commandWithInput(['gl_put', 'record.head'], base64Lines(input.recordHead))
     .commandWithInput(['gl_put', 'record.services'], base64Lines(prefixes.join('')))

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
-import { parseCompose, type ComposeSource } from '../compose'
+import { parseCompose, parseTemplate, type ComposeSource } from '../compose'
+import { UserError } from '../errors'
 
 /** One file to upload, named by its path relative to remote-dir. */
 export interface StackFile {
@@ -68,6 +69,51 @@ export function envFilesOf(sources: readonly ComposeSource[]): Map<string, strin
         .map((entry) => (typeof entry === 'string' ? entry : (entry as { path?: unknown } | null)?.path))
         .filter((path): path is string => typeof path === 'string' && !path.includes('$'))
       if (paths.length > 0) result.set(name, [...new Set([...(result.get(name) ?? []), ...paths])])
+    }
+  }
+  return result
+}
+
+/** The compose extension field, on a service, where gitops-lite reads its settings. */
+export const EXTENSION_FIELD = 'x-gitops-lite'
+
+/**
+ * The `x-gitops-lite: { pre-deploy: ... }` command of each service across the compose files (a
+ * later file's replaces an earlier's, as compose overrides a service's `command`). Written like
+ * `command`: a list runs as is, a string runs through the image's `sh -c`. compose's resolved
+ * config drops extension fields, so they are read from the files; `$$` is a literal `$`, and a
+ * compose variable is refused, since only the host's .env could resolve it.
+ */
+export function preDeployCommandsOf(sources: readonly ComposeSource[]): Map<string, string[]> {
+  const result = new Map<string, string[]>()
+  for (const source of sources) {
+    const file = parseCompose(source)
+    const services = (file.data as { services?: Record<string, Record<string, unknown> | null> } | null)?.services ?? {}
+    for (const [name, service] of Object.entries(services)) {
+      const extension = service?.[EXTENSION_FIELD] as Record<string, unknown> | null | undefined
+      if (extension === undefined || extension === null || !('pre-deploy' in extension)) continue
+      const location = { file: source.path, line: file.services.find((s) => s.name === name)?.line ?? file.servicesLine }
+      const where = `${source.path}: service '${name}' ${EXTENSION_FIELD}.pre-deploy`
+      const raw = extension['pre-deploy']
+      const words = typeof raw === 'string' ? [raw] : Array.isArray(raw) && raw.every((w) => typeof w === 'string') ? (raw as string[]) : undefined
+      if (words === undefined || words.length === 0 || words.every((w) => w.trim() === '')) {
+        throw new UserError(`${where} must be a command: a string (run with sh -c) or a list of strings, got ${JSON.stringify(raw)}`, {
+          fix: 'Write it like a compose command, e.g. pre-deploy: ["./manage.py", "migrate"] or pre-deploy: ./manage.py migrate && ./manage.py check.',
+          location
+        })
+      }
+      const literal = words.map((word) => {
+        const parts = parseTemplate(word)
+        const variable = parts?.find((part) => part.kind === 'variable')
+        if (parts === undefined || variable) {
+          throw new UserError(`${where} ${JSON.stringify(word)} uses ${variable ? `the compose variable $${variable.name}` : 'a $ that is not a compose variable'}, which only the host's .env could resolve`, {
+            fix: "Write $$NAME for a variable of the service's environment (a string command's sh expands it in the container), as in a compose command.",
+            location
+          })
+        }
+        return parts.map((part) => (part.kind === 'text' ? part.text : '')).join('')
+      })
+      result.set(name, typeof raw === 'string' ? ['sh', '-c', literal[0]] : literal)
     }
   }
   return result

@@ -71,6 +71,24 @@ export interface FakePullRequest {
   state: 'open' | 'closed'
 }
 
+export interface FakeDeploymentStatus {
+  state: string
+  description: string
+  environmentUrl: string
+  logUrl: string
+}
+
+export interface FakeDeployment {
+  id: number
+  repository: string
+  sha: string
+  environment: string
+  description: string | null
+  transient: boolean
+  /** Oldest first; inactive ones added by a later deployment's auto_inactive included. */
+  statuses: FakeDeploymentStatus[]
+}
+
 export interface FakeGitHubOptions {
   /** Repositories (`owner/name`) that exist; requests about any other answer 404, as GitHub does. */
   repositories?: string[]
@@ -92,7 +110,7 @@ const rateLimit = { limit: 5000 }
 
 /**
  * A local stand-in for GitHub's REST API on 127.0.0.1 (a random port) implementing
- * repository dispatches, workflow runs and pull request creation per GitHub's REST docs,
+ * repository dispatches, workflow runs, pull request creation and deployments per GitHub's REST docs,
  * with their status codes, headers and error bodies. It records every request and lets
  * tests queue failures, require a token, and react to dispatches.
  */
@@ -103,6 +121,7 @@ export class FakeGitHub {
   private readonly repositories: Set<string>
   private readonly runs: FakeRun[] = []
   private readonly pulls: FakePullRequest[] = []
+  private readonly deploymentList: FakeDeployment[] = []
   private readonly failures: QueuedFailure[] = []
   private readonly hooks: DispatchHook[] = []
   private readonly pending = new Set<Promise<void>>()
@@ -202,6 +221,10 @@ export class FakeGitHub {
 
   pullRequests(repository: string): FakePullRequest[] {
     return this.pulls.filter((p) => p.repository === repository)
+  }
+
+  deployments(repository: string): FakeDeployment[] {
+    return this.deploymentList.filter((d) => d.repository === repository)
   }
 
   private webUrl(): string {
@@ -319,7 +342,7 @@ export class FakeGitHub {
     const repository = `${match[1]}/${match[2]}`
     if (!this.repositories.has(repository)) return notFound()
     const rest = match[3]
-    const route = `${request.method} ${rest.replace(/^\/actions\/runs\/\d+$/, '/actions/runs/{id}')}`
+    const route = `${request.method} ${rest.replace(/^\/actions\/runs\/\d+$/, '/actions/runs/{id}').replace(/^\/deployments\/\d+\//, '/deployments/{id}/')}`
     switch (route) {
       case 'POST /dispatches':
         return this.dispatch(repository, request, reply, fail)
@@ -331,6 +354,12 @@ export class FakeGitHub {
       }
       case 'POST /pulls':
         return this.createPull(repository, request, reply, fail)
+      case 'POST /deployments':
+        return this.createDeployment(repository, request, reply, fail)
+      case 'POST /deployments/{id}/statuses': {
+        const deployment = this.deploymentList.find((d) => d.repository === repository && rest.startsWith(`/deployments/${d.id}/`))
+        return deployment ? this.createDeploymentStatus(deployment, request, reply, fail) : notFound()
+      }
       case 'GET /commits':
         return void this.listCommits(repository, request.query).then(
           (commits) => (commits ? reply(200, commits) : notFound()),
@@ -381,6 +410,108 @@ export class FakeGitHub {
       .filter((r) => created(Date.parse(r.created_at as string)))
       .reverse()
     return { total_count: runs.length, workflow_runs: runs.slice((page - 1) * perPage, page * perPage) }
+  }
+
+  private deploymentJson(deployment: FakeDeployment): Record<string, unknown> {
+    const url = `${this.url}/repos/${deployment.repository}/deployments/${deployment.id}`
+    const time = new Date().toISOString()
+    return {
+      id: deployment.id,
+      node_id: `DE_${deployment.id}`,
+      sha: deployment.sha,
+      ref: deployment.sha,
+      task: 'deploy',
+      payload: {},
+      environment: deployment.environment,
+      description: deployment.description,
+      creator: { login: 'github-actions[bot]', id: 41898282 },
+      transient_environment: deployment.transient,
+      production_environment: deployment.environment === 'production',
+      url,
+      statuses_url: `${url}/statuses`,
+      repository_url: `${this.url}/repos/${deployment.repository}`,
+      created_at: time,
+      updated_at: time
+    }
+  }
+
+  /** POST /repos/{owner}/{repo}/deployments: 201 with the deployment (no auto-merge, no required contexts here). */
+  private createDeployment(
+    repository: string,
+    request: RecordedRequest,
+    reply: (status: number, json?: unknown) => void,
+    fail: (response: ErrorResponse) => void
+  ): void {
+    const body = (request.body ?? {}) as { ref?: unknown; environment?: unknown; description?: unknown; transient_environment?: unknown }
+    if (typeof body.ref !== 'string' || body.ref === '') {
+      return fail({ status: 422, message: 'Validation Failed', errors: [{ resource: 'Deployment', field: 'ref', code: 'missing_field' }], documentationUrl: 'https://docs.github.com/rest/deployments/deployments#create-a-deployment' })
+    }
+    const deployment: FakeDeployment = {
+      id: 5000 + this.deploymentList.length + 1,
+      repository,
+      sha: body.ref,
+      environment: typeof body.environment === 'string' ? body.environment : 'production',
+      description: typeof body.description === 'string' ? body.description : null,
+      transient: body.transient_environment === true,
+      statuses: []
+    }
+    this.deploymentList.push(deployment)
+    reply(201, this.deploymentJson(deployment))
+  }
+
+  /**
+   * POST .../deployments/{id}/statuses: 201 with the status. A success with auto_inactive (the
+   * default) adds an inactive status to the environment's earlier non-transient deployments
+   * whose last state was success.
+   */
+  private createDeploymentStatus(
+    deployment: FakeDeployment,
+    request: RecordedRequest,
+    reply: (status: number, json?: unknown) => void,
+    fail: (response: ErrorResponse) => void
+  ): void {
+    const body = (request.body ?? {}) as { state?: unknown; description?: unknown; environment_url?: unknown; log_url?: unknown; auto_inactive?: unknown }
+    const documentationUrl = 'https://docs.github.com/rest/deployments/statuses#create-a-deployment-status'
+    if (typeof body.state !== 'string' || !deploymentStates.includes(body.state)) {
+      return fail({ status: 422, message: 'Validation Failed', errors: [{ resource: 'DeploymentStatus', field: 'state', code: 'invalid' }], documentationUrl })
+    }
+    const description = typeof body.description === 'string' ? body.description : ''
+    if (description.length > 140) {
+      return fail({ status: 422, message: 'Validation Failed', errors: [{ resource: 'DeploymentStatus', field: 'description', code: 'custom', message: 'description is too long (maximum is 140 characters)' }], documentationUrl })
+    }
+    const status: FakeDeploymentStatus = {
+      state: body.state,
+      description,
+      environmentUrl: typeof body.environment_url === 'string' ? body.environment_url : '',
+      logUrl: typeof body.log_url === 'string' ? body.log_url : ''
+    }
+    deployment.statuses.push(status)
+    if (status.state === 'success' && body.auto_inactive !== false) {
+      for (const earlier of this.deploymentList) {
+        const last = earlier.statuses.at(-1)
+        if (earlier.id < deployment.id && earlier.repository === deployment.repository && earlier.environment === deployment.environment && !earlier.transient && last?.state === 'success') {
+          earlier.statuses.push({ ...last, state: 'inactive', description: '' })
+        }
+      }
+    }
+    const time = new Date().toISOString()
+    const deploymentUrl = `${this.url}/repos/${deployment.repository}/deployments/${deployment.id}`
+    reply(201, {
+      id: deployment.id * 100 + deployment.statuses.length,
+      node_id: `DES_${deployment.id}_${deployment.statuses.length}`,
+      state: status.state,
+      description: status.description,
+      environment: deployment.environment,
+      environment_url: status.environmentUrl,
+      log_url: status.logUrl,
+      target_url: status.logUrl,
+      creator: { login: 'github-actions[bot]', id: 41898282 },
+      deployment_url: deploymentUrl,
+      repository_url: `${this.url}/repos/${deployment.repository}`,
+      url: `${deploymentUrl}/statuses/${deployment.statuses.length}`,
+      created_at: time,
+      updated_at: time
+    })
   }
 
   /**
@@ -475,6 +606,8 @@ export class FakeGitHub {
     })
   }
 }
+
+const deploymentStates = ['error', 'failure', 'inactive', 'in_progress', 'queued', 'pending', 'success']
 
 /** GitHub's `created` search qualifier: `>=T`, `>T`, `<=T`, `<T`, `T1..T2`, or a date `YYYY-MM-DD` (that whole day). */
 export function createdFilter(qualifier: string): (time: number) => boolean {

@@ -21,13 +21,13 @@ function workspace(files: Record<string, string> = { 'compose.yaml': 'services:\
   return dir
 }
 
-function settings(values: Record<string, string>, dir = workspace()) {
+function settings(values: Record<string, string>, dir = workspace(), runner: { repository?: string } = {}) {
   const all: Record<string, string> = { host: 'deploy@vm1', key: key.private, 'known-hosts': knownHosts, 'remote-dir': '/srv/app', ...values }
-  return readSettings(new Inputs((name) => all[name] ?? '', () => {}), dir)
+  return readSettings(new Inputs((name) => all[name] ?? '', () => {}), { workspace: dir, repository: 'acme/infra', apiUrl: 'https://api.github.com', ...runner })
 }
 
-function failure(values: Record<string, string>, dir?: string): string {
-  return refusal(() => settings(values, dir)).describe()
+function failure(values: Record<string, string>, dir?: string, runner?: { repository: string }): string {
+  return refusal(() => settings(values, dir, runner)).describe()
 }
 
 describe('ssh-surgical-deploy inputs', () => {
@@ -94,6 +94,38 @@ describe('ssh-surgical-deploy inputs', () => {
     expect(s.proxy?.target).toEqual({ host: 'bastion.example.com', port: 22, username: 'jump' })
     expect(s.proxy?.privateKey).toBe(key.private)
     expect(settings({}).proxy).toBeUndefined()
+  })
+
+  it('reads registry logins line by line, the n-th lines going together', () => {
+    const s = settings({ registry: 'ghcr.io\nregistry.example.com:5000', 'registry-username': 'octocat\n_token', 'registry-password': 'p1 with space\np2' })
+    expect(s.registries).toEqual([
+      { registry: 'ghcr.io', username: 'octocat', password: 'p1 with space' },
+      { registry: 'registry.example.com:5000', username: '_token', password: 'p2' }
+    ])
+    expect(settings({}).registries).toEqual([])
+    expect(failure({ registry: 'ghcr.io\nquay.io', 'registry-username': 'a', 'registry-password': 'b' })).toContain("'registry' names 2 registries but 'registry-username' has 1 line(s)")
+    expect(failure({ registry: 'https://ghcr.io', 'registry-username': 'a', 'registry-password': 'b' })).toContain('"https://ghcr.io" is not a registry host')
+    expect(failure({ registry: 'ghcr.io', 'registry-username': 'a', 'registry-password': 'b', pull: 'false' })).toContain("'pull' is false")
+  })
+
+  it('reads pre-deploy commands from the compose files', () => {
+    const dir = workspace({ 'compose.yaml': 'services:\n  api:\n    image: x\n    x-gitops-lite:\n      pre-deploy: ["./manage.py", "migrate"]\n  web:\n    image: y\n' })
+    expect([...settings({}, dir).preDeploy]).toEqual([['api', ['./manage.py', 'migrate']]])
+  })
+
+  it('reports to an environment only when asked, with a token and the repository', () => {
+    expect(settings({}).deployment).toBeUndefined()
+    expect(settings({ environment: 'staging', 'environment-url': 'https://staging.example.com', token: 'ghs_x' }).deployment).toEqual({
+      target: { repository: { owner: 'acme', repo: 'infra' }, environment: 'staging' },
+      environmentUrl: 'https://staging.example.com',
+      token: 'ghs_x',
+      apiUrl: 'https://api.github.com'
+    })
+    expect(failure({ environment: 'staging' })).toContain("Input 'token' is empty")
+    expect(failure({ 'environment-url': 'https://x.example.com' })).toContain("'environment' is empty")
+    expect(failure({ environment: 'staging', 'environment-url': 'staging.example.com', token: 't' })).toContain('is not an http(s) URL')
+    expect(failure({ environment: 'staging', token: 't' }, undefined, { repository: '' })).toContain('GITHUB_REPOSITORY "" is not owner/name')
+    expect(failure({ environment: 'staging', token: 't', mode: 'list', 'remote-dir': '/srv/previews' }, workspace({}))).toContain("with 'mode: list', which deploys nothing")
   })
 
   it("'mode: remove' needs the project name, reads no files, and takes no service list", () => {

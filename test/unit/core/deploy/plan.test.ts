@@ -77,6 +77,13 @@ function plan(input: Partial<PlanInput> = {}) {
 const changes = (p: ReturnType<typeof plan>) => Object.fromEntries(p.services.map((s) => [s.service, `${s.deploy ? 'deploy' : 'keep'} ${s.change}`]))
 
 describe('computePlan', () => {
+  it('a pre-deploy command goes with a deployed service only, and the plan shows it', () => {
+    const preDeploy = new Map([['web', ['sh', '-c', "migrate --to 'v2'"]], ['worker', ['migrate']]])
+    const result = plan({ report: report({ hashes: new Map([['web', 'web-hash-2'], ['worker', 'worker-hash']]) }), preDeploy })
+    expect(result.services.map((s) => [s.service, s.preDeploy])).toEqual([['web', ['sh', '-c', "migrate --to 'v2'"]], ['worker', undefined]])
+    expect(formatPlan('vm1', result).join('\n')).toContain(`first runs its pre-deploy command with the new image: sh -c 'migrate --to '\\''v2'\\'''`)
+  })
+
   it('nothing changed: nothing to deploy and no apply round trip', () => {
     const result = plan()
     expect(changes(result)).toEqual({ web: 'keep unchanged', worker: 'keep unchanged' })

@@ -2,7 +2,7 @@
 // library's health wait, lock, file swap and detached runner behave (docker is a fake here).
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -80,6 +80,18 @@ describe('generated scripts', () => {
     const probe = `${assignments}\nprintf '%s|%s|%s' "$GL_DIR" "$GL_OWNER" "$GL_DEPLOY"`
     const result = spawnSync('sh', ['-c', probe], { encoding: 'utf8' })
     expect(result.stdout).toBe(`${hostile}|{"runUrl":"it's"}|web`)
+    expect(existsSync('/tmp/pwned')).toBe(false)
+  })
+
+  it('pass pre-deploy commands as argument vectors, in service order', () => {
+    const report = { ...emptyReport(), model: { services: new Map([['web', { mounts: [] }], ['api', { mounts: [] }]]), topLevel: '' } }
+    const preDeploy = new Map([['web', ['sh', '-c', hostile]], ['api', ['migrate', '--to', "it's"]]])
+    const plan = computePlan({ report, uploads: files, envFiles: new Map(), hostDigests: new Map(), mode: 'surgical', preDeploy })
+    const script = applyScript({ stack, mark: '@@gl-1', limits, runId: '1', plan, files, pull: true, rollback: true, owner: '{}', recordHead: '{}\n', servicePrefixes: new Map([['web', '{"a":1'], ['api', '{"a":1']]), audit: '{"a":1' })
+    const definition = script.slice(script.indexOf('gl_pre_deploy_commands() {'), script.indexOf('\n}\n', script.indexOf('gl_pre_deploy_commands() {')) + 3)
+    const probe = `gl_pre_deploy() { printf '[%s]' "$@"; echo; }\n${definition}\ngl_pre_deploy_commands`
+    const result = spawnSync('sh', ['-c', probe], { encoding: 'utf8' })
+    expect(result.stdout).toBe(`[api][migrate][--to][it's]\n[web][sh][-c][${hostile}]\n`)
     expect(existsSync('/tmp/pwned')).toBe(false)
   })
 
@@ -446,20 +458,80 @@ describe('the attached runner', () => {
   })
 })
 
+describe('registry logins (gl_pull with GL_LOGINS)', () => {
+  // docker login records its config folder, that folder's mode and its arguments, and accepts one password from stdin.
+  const fakeDocker = `#!/bin/sh
+case $1 in
+  login) echo "$DOCKER_CONFIG $(stat -c %a "$DOCKER_CONFIG") $*" >> "$FAKE/login.log"
+    [ "$(cat)" = "s3cret pw" ] || { echo "unauthorized: $5" >&2; exit 1; }
+    echo '{"auths":{"x":{}}}' > "$DOCKER_CONFIG/config.json"; echo "Login Succeeded" ;;
+  compose) echo "pull with $DOCKER_CONFIG $(cat "$DOCKER_CONFIG/config.json")" >> "$FAKE/pull.log" ;;
+esac
+`
+  function host(): string {
+    const fake = mkdtempSync(join(tmpdir(), 'gl-login-'))
+    for (const dir of ['bin', 'tmp', 'stage']) mkdirSync(join(fake, dir))
+    writeFileSync(join(fake, 'bin', 'docker'), fakeDocker)
+    chmodSync(join(fake, 'bin', 'docker'), 0o755)
+    return fake
+  }
+  const logins = (password: string) => `reg.example.com:5000 ${Buffer.from('deployer').toString('base64')} ${Buffer.from(password).toString('base64')}`
+  const pull = (fake: string, password: string) =>
+    runLibrary(`export TMPDIR="$FAKE/tmp"; GL_STAGE="$FAKE/stage"; gl_pull web; echo "rc=$? config=[$GL_DOCKER_CONFIG]"`, fake, {
+      GL_LOGINS: logins(password),
+      GL_PULL: '1',
+      GL_FULL: '0',
+      GL_COMPOSE: 'v2'
+    })
+
+  it('logs in with the password on stdin, into a private folder only the pull uses, removed right after', () => {
+    const fake = host()
+    const result = pull(fake, 's3cret pw')
+    expect(result.stdout).toContain('rc=0 config=[]')
+    const [folder, mode, ...args] = readFileSync(join(fake, 'login.log'), 'utf8').trim().split(' ')
+    expect(folder.startsWith(join(fake, 'tmp'))).toBe(true)
+    expect(mode).toBe('700')
+    expect(args).toEqual(['login', '--username', 'deployer', '--password-stdin', 'reg.example.com:5000'])
+    expect(readFileSync(join(fake, 'pull.log'), 'utf8')).toBe(`pull with ${folder} {"auths":{"x":{}}}\n`)
+    expect(readdirSync(join(fake, 'tmp'))).toEqual([])
+    expect(result.stdout + result.stderr).not.toContain('s3cret')
+  })
+
+  it('a refused login fails the pull before it runs, naming the registry, and leaves no folder', () => {
+    const fake = host()
+    const result = pull(fake, 'wrong')
+    expect(result.stdout).toContain('rc=1 config=[]')
+    expect(events(result.stdout)).toEqual(['phase login', 'login-failed reg.example.com:5000'])
+    expect(result.stderr).toContain('unauthorized')
+    expect(existsSync(join(fake, 'pull.log'))).toBe(false)
+    expect(readdirSync(join(fake, 'tmp'))).toEqual([])
+  })
+})
+
 describe('the detached runner', () => {
   it('streams the script log and exits with its code', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
-    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo one\nsleep 1\nprintf two\nexit 3\n', encoding: 'utf8' })
+    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: '\necho one\nsleep 1\nprintf two\nexit 3\n', encoding: 'utf8' })
     expect(result.stdout).toBe('one\ntwo')
     expect(result.status).toBe(3)
     expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain('exit 3')
   })
 
+  it('hands the registry logins to the script on stdin and writes them to no file', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
+    const logins = 'registry.example.com:5000 dXNlcg== c2VjcmV0LXB3\nghcr.io dXNlcg== b3RoZXItcHc=\n\n'
+    const script = 'IFS= read -r l; set -- $l; echo "$# words, $1"\n'
+    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: logins + script, encoding: 'utf8' })
+    expect([result.status, result.stdout]).toEqual([0, '6 words, registry.example.com:5000\n'])
+    expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toBe(script)
+    for (const name of readdirSync(dir)) expect(readFileSync(join(dir, name), 'utf8')).not.toMatch(/c2VjcmV0LXB3|b3RoZXItcHc=/)
+  })
+
   it('refuses a run folder that exists: two scripts never share one', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'runs', 'run')
-    const first = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo first\n', encoding: 'utf8' })
+    const first = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: '\necho first\n', encoding: 'utf8' })
     expect([first.status, first.stdout]).toEqual([0, 'first\n'])
-    const second = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: 'echo second\n', encoding: 'utf8' })
+    const second = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: '\necho second\n', encoding: 'utf8' })
     expect(second.status).toBe(ExitCode.hostError)
     expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toBe('echo first\n')
   })
@@ -467,7 +539,7 @@ describe('the detached runner', () => {
   it('lets the deploy finish on the host when the session dies', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
     const follower = spawn('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir])
-    follower.stdin.end(`sleep 1\necho finished > "${dir}/marker"\n`)
+    follower.stdin.end(`\nsleep 1\necho finished > "${dir}/marker"\n`)
     await new Promise((resolve) => setTimeout(resolve, 300))
     follower.kill('SIGKILL')
     await new Promise((resolve) => setTimeout(resolve, 1500))

@@ -6,6 +6,7 @@ import {
   isSafeRelativePath,
   isSecretFileName,
   jsonPrefix,
+  preDeployCommandsOf,
   parseComposeModel,
   parseInspection,
   parseRecord,
@@ -275,5 +276,32 @@ describe('stack files', () => {
       { path: 'compose.prod.yaml', text: 'services:\n  web:\n    env_file: [.web.env, "${STAGE}.env"]\n' }
     ]
     expect(envFilesOf(files)).toEqual(new Map([['web', ['.web.env']], ['api', ['.api.env', 'shared.env']]]))
+  })
+
+  it("reads pre-deploy commands like compose's command: a list as is, a string through sh -c, $$ as $", () => {
+    const files = [
+      { path: 'compose.yaml', text: 'services:\n  api:\n    x-gitops-lite:\n      pre-deploy: ["migrate", "--to", "$$TARGET"]\n  worker:\n    x-gitops-lite: { pre-deploy: "migrate && echo $$HOME" }\n  web:\n    image: x\n' },
+      { path: 'compose.prod.yaml', text: 'services:\n  api:\n    x-gitops-lite:\n      pre-deploy: [migrate, --prod]\n' }
+    ]
+    expect(preDeployCommandsOf(files)).toEqual(
+      new Map([
+        ['api', ['migrate', '--prod']],
+        ['worker', ['sh', '-c', 'migrate && echo $HOME']]
+      ])
+    )
+  })
+
+  it('refuses a pre-deploy that is no command or uses a compose variable, naming the file and service', () => {
+    const refusal = (text: string) => {
+      try {
+        preDeployCommandsOf([{ path: 'compose.yaml', text }])
+      } catch (error) {
+        if (error instanceof UserError) return `${error.message} @${error.location?.line}`
+      }
+      throw new Error('expected a UserError')
+    }
+    expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: []\n')).toMatch(/^compose.yaml: service 'api' x-gitops-lite.pre-deploy must be a command.* @2$/)
+    expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: [migrate, 3]\n')).toContain('must be a command')
+    expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: migrate ${DB_URL}\n')).toContain('uses the compose variable $DB_URL')
   })
 })

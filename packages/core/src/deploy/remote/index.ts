@@ -32,7 +32,9 @@ export const ExitCode = {
   lockTimeout: 75,
   stalePlan: 76,
   /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
-  removeRefused: 77
+  removeRefused: 77,
+  /** Stopped by SIGINT or SIGTERM (128 + 15, as shells report it), after its EXIT trap cleaned up. */
+  interrupted: 143
 } as const
 
 /** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
@@ -56,6 +58,9 @@ export const remoteEvents = [
   'up-failed',
   'restore-failed',
   'remove-failed',
+  'login-failed',
+  'pre-deploy',
+  'pre-deploy-failed',
   'result'
 ] as const
 export type RemoteEvent = (typeof remoteEvents)[number]
@@ -80,7 +85,7 @@ export type StackEvent = (typeof stackEvents)[number]
 export const removePhases = ['locked', 'stop', 'files'] as const
 
 /** The steps of an apply, each announced by a `phase` event. */
-export const applyPhases = ['locked', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore'] as const
+export const applyPhases = ['locked', 'login', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore'] as const
 export type ApplyPhase = (typeof applyPhases)[number]
 
 /** The parts of the inspection's output, each after a `section` event. */
@@ -103,16 +108,21 @@ export const ATTACHED_BOOTSTRAP =
   `t=$(mktemp) || exit ${ExitCode.hostError}; cat > "$t" || exit ${ExitCode.hostError}; ` + 'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r'
 
 /**
- * Saves the script from stdin to $1/apply.sh and runs it detached from the SSH session, so a
- * dropped connection never leaves a half-done deploy: the host finishes it (or rolls back) and
- * releases the lock. Meanwhile its log is streamed back; the exit code is the script's.
+ * Reads the registry logins from stdin (lines up to an empty one, see registryLoginLines), saves
+ * the rest, the script, to $1/apply.sh and runs it detached from the SSH session, so a dropped
+ * connection never leaves a half-done deploy: the host finishes it (or rolls back) and releases
+ * the lock. The logins reach the apply on a pipe, so they are never written to a file here.
+ * Meanwhile the log is streamed back; the exit code is the script's.
  */
 export const DETACHED_BOOTSTRAP = [
   'd=$1',
   'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
+  'c=',
+  'while IFS= read -r l && [ -n "$l" ]; do c="$c $l"; done',
   // A fresh folder per apply: a second script written into a running one's folder would be read by it.
   'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit ' + ExitCode.hostError,
-  `nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1 < /dev/null; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 < /dev/null &`,
+  `printf '%s\n' "$c" | nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 &`,
+  'c=',
   'n=0',
   'while :; do',
   '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',

@@ -212,6 +212,10 @@ gl_inspect_report() {
 # --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------
 
 gl_apply_begin() {
+  # The registry logins, from the bootstrap's pipe (see DETACHED_BOOTSTRAP): kept in memory only.
+  IFS= read -r GL_LOGINS || GL_LOGINS=
+  GL_DOCKER_CONFIG=
+  exec < /dev/null
   # The inspection this plan comes from checked the engine and compose seconds ago, and
   # GL_COMPOSE_PREF names the compose it found: not asked again (a gone engine fails the pull).
   gl_check_tools
@@ -223,8 +227,10 @@ gl_apply_begin() {
   gl_event phase locked
   gl_started=$(date +%s)
   printf '%s\n' "$GL_OWNER" > "$GL_STATE/lock.owner"
-  # However this script ends, the next run waiting for the lock must not be told we hold it.
-  trap ': > "$GL_STATE/lock.owner"' EXIT
+  # However this script ends, the next run waiting for the lock must not be told we hold it,
+  # and the registry credentials must not stay on disk. A signal ends it through the EXIT trap.
+  trap ': > "$GL_STATE/lock.owner"; gl_logout' EXIT
+  trap 'exit "$GL_EXIT_INTERRUPTED"' INT TERM
   gl_generation=$(cat "$GL_STATE/generation" 2>/dev/null || echo 0)
   if [ "$gl_generation" != "$GL_EXPECT_GENERATION" ]; then
     gl_event stale "$gl_generation"
@@ -252,11 +258,63 @@ gl_is_kept_file() {
   gl_is_secret_file "$1"
 }
 
+# Logs in to each registry of GL_LOGINS (words: host, base64 username, base64 password, ...)
+# with a Docker config of its own in a private temporary folder (mktemp -d: mode 0700, outside
+# remote-dir), never the user's ~/.docker. The password goes to docker on a pipe, never in argv.
+gl_login() {
+  [ -n "$GL_LOGINS" ] || return 0
+  gl_event phase login
+  GL_DOCKER_CONFIG=$(mktemp -d) || return 1
+  set -- $GL_LOGINS
+  GL_LOGINS=
+  while [ $# -ge 3 ]; do
+    gl_out=
+    gl_user=$(printf '%s' "$2" | base64 -d) &&
+      gl_out=$(printf '%s' "$3" | base64 -d | DOCKER_CONFIG=$GL_DOCKER_CONFIG $GL_TIMEOUT docker login --username "$gl_user" --password-stdin "$1" 2>&1) || {
+      printf '%s\n' "$gl_out" >&2
+      gl_event login-failed "$1"
+      return 1
+    }
+    shift 3
+  done
+}
+
+# The credentials are needed only by the pull: removed right after it (and by the EXIT trap).
+gl_logout() {
+  [ -z "$GL_DOCKER_CONFIG" ] || rm -rf "$GL_DOCKER_CONFIG"
+  GL_DOCKER_CONFIG=
+}
+
 gl_pull() {
   [ "$GL_PULL" = 1 ] || return 0
   [ "$GL_FULL" = 1 ] || [ $# -gt 0 ] || return 0
+  gl_login || { gl_logout; return 1; }
   gl_event phase pull
-  (cd "$GL_STAGE" && gl_project pull --quiet "$@")
+  (
+    if [ -n "$GL_DOCKER_CONFIG" ]; then export DOCKER_CONFIG="$GL_DOCKER_CONFIG"; fi
+    cd "$GL_STAGE" && gl_project pull --quiet "$@"
+  )
+  gl_pull_rc=$?
+  gl_logout
+  return $gl_pull_rc
+}
+
+# Runs a service's pre-deploy command once with its new image and the service's environment
+# (compose run, no dependencies started, no TTY, bounded by command-timeout), with the new files
+# in place. A failure puts the previous files back and stops before any service is recreated.
+gl_pre_deploy() {
+  gl_service=$1
+  shift
+  gl_event pre-deploy "$gl_service"
+  gl_name="$GL_PROJECT-$gl_service-pre-deploy-$GL_RUN_ID"
+  (cd "$GL_DIR" && gl_project run --rm --no-deps -T --name "$gl_name" -- "$gl_service" "$@")
+  gl_rc=$?
+  # A timeout stops compose, not the container it started.
+  gl_docker rm -f "$gl_name" > /dev/null 2>&1
+  [ "$gl_rc" = 0 ] && return 0
+  gl_event pre-deploy-failed "$gl_service" "$gl_rc"
+  gl_restore || gl_finish rollback-failed "$GL_EXIT_ROLLBACK_FAILED"
+  gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"
 }
 
 # Backs up what will be replaced, then renames each staged file into place (atomic per file).
@@ -648,6 +706,7 @@ gl_apply_main() {
     gl_restore || gl_finish rollback-failed "$GL_EXIT_ROLLBACK_FAILED"
     gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"
   fi
+  gl_pre_deploy_commands
   # Start-first services first: when one fails, the recreated ones have not been touched yet.
   gl_recreated=0
   if ! gl_start_first; then
