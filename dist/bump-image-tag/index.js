@@ -28167,7 +28167,7 @@ const { makeRequest } = __nccwpck_require__(6398)
 const { fetching } = __nccwpck_require__(8263)
 const { Headers, getHeadersList } = __nccwpck_require__(3257)
 const { getDecodeSplit } = __nccwpck_require__(3095)
-const { WebsocketFrameSend } = __nccwpck_require__(4510)
+const { WebsocketFrameSend } = __nccwpck_require__(2129)
 
 /** @type {import('crypto')} */
 let crypto
@@ -28934,7 +28934,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4510:
+/***/ 2129:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -29169,7 +29169,7 @@ const {
   isTextBinaryFrame,
   isContinuationFrame
 } = __nccwpck_require__(1226)
-const { WebsocketFrameSend } = __nccwpck_require__(4510)
+const { WebsocketFrameSend } = __nccwpck_require__(2129)
 const { closeWebSocketConnection } = __nccwpck_require__(6890)
 const { PerMessageDeflate } = __nccwpck_require__(7350)
 const { MessageSizeExceededError } = __nccwpck_require__(9934)
@@ -29688,7 +29688,7 @@ module.exports = {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(4510)
+const { WebsocketFrameSend } = __nccwpck_require__(2129)
 const { opcodes, sendHints } = __nccwpck_require__(6869)
 const FixedQueue = __nccwpck_require__(4007)
 
@@ -42377,7 +42377,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    core_error(message);
+    error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -42400,7 +42400,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function core_error(message, properties = {}) {
+function error(message, properties = {}) {
     command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -42547,6 +42547,98 @@ function errorMessage(error) {
     return String(error);
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./packages/core/src/log.ts
+
+
+// The one way text reaches the job log. The runner acts on any line that starts (after
+// whitespace) with `::`, or holds `##[`, as a workflow command; text from outside (the VM,
+// compose files, API replies, inputs) must never be able to write such a line. The lint rule
+// in eslint.config.js keeps every other module from printing by itself.
+const secrets = new Set();
+/**
+ * Registers a value the log must never show: the runner masks it in everything it prints, and
+ * `printable` masks it too (in messages built before the runner sees them, and in tests).
+ * Inputs.secret registers each line of a multi-line value as well.
+ */
+function maskSecret(value) {
+    if (value.trim() === '')
+        return;
+    core_setSecret(value);
+    secrets.add(value);
+}
+/** `text` with every registered secret replaced by `***`, the longest first. */
+function masked(text) {
+    let result = text;
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+        result = result.split(secret).join('***');
+    return result;
+}
+const zeroWidthSpace = '\u200b';
+// Matching control characters is the point here.
+// eslint-disable-next-line no-control-regex
+const controlCharacters = /[\0-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g;
+/** Whether `text` holds a line break or another control character (a tab is not one). */
+function hasControlCharacter(text) {
+    return text.search(controlCharacters) >= 0;
+}
+/**
+ * One log line that cannot act as a workflow command: secrets masked, line breaks and other
+ * control characters written as escapes (`\n`, `\u001b`), a leading `::` and any `##[` broken
+ * by a zero-width space, which the runner does not trim.
+ */
+function printable(text) {
+    const escaped = masked(text).replace(controlCharacters, (char) => {
+        if (char === '\n')
+            return '\\n';
+        if (char === '\r')
+            return '\\r';
+        return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    });
+    const unfenced = escaped.replace(/##\[/g, `#${zeroWidthSpace}#[`);
+    return /^\s*::/.test(unfenced) ? `${zeroWidthSpace}${unfenced}` : unfenced;
+}
+/** Escapes text for HTML in the job summary (element content and quoted attributes). */
+function escapeHtml(text) {
+    return masked(text).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+function printableProperties(properties) {
+    if (!properties)
+        return undefined;
+    return {
+        ...properties,
+        ...(properties.title !== undefined && { title: printable(properties.title) }),
+        ...(properties.file !== undefined && { file: printable(properties.file) })
+    };
+}
+const log = {
+    info(text) {
+        info(printable(text));
+    },
+    warning(text, properties) {
+        warning(printable(text), printableProperties(properties));
+    },
+    error(text, properties) {
+        error(printable(text), printableProperties(properties));
+    },
+    /** For stack traces: line breaks are kept (the runner's ::debug:: escaping carries them). */
+    debug(text) {
+        core_debug(masked(text));
+    },
+    /**
+     * Lines shown as they are (a compose diff, a container's log), each after `prefix`, inside a
+     * ::stop-commands:: fence whose token nobody can guess, so no line can act as a command.
+     */
+    fenced(lines, prefix = '') {
+        if (lines.length === 0)
+            return;
+        const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
+        const body = lines.map((line) => `${prefix}${masked(line)}\n`).join('');
+        process.stdout.write(`::stop-commands::${token}\n${body}::${token}::\n`);
+    }
+};
+
 ;// CONCATENATED MODULE: ./packages/core/src/action-runner.ts
 
 
@@ -42566,18 +42658,19 @@ async function runAction(body) {
 function reportFailure(error) {
     if (error instanceof errors_UserError) {
         const location = error.location;
-        core_error(error.describe(), {
+        log.error(error.describe(), {
             title: error.message.length <= 80 ? error.message : undefined,
             file: location?.file,
             startLine: location?.line,
             startColumn: location?.column
         });
-        process.exitCode = ExitCode.Failure;
+        process.exitCode = 1;
         return;
     }
     if (error instanceof Error && error.stack)
-        core_debug(error.stack);
-    setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
+        log.debug(error.stack);
+    log.error(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
+    process.exitCode = 1;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
@@ -42600,6 +42693,7 @@ function readRunnerContext(env = process.env) {
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
 
 
+
 const actionInputs = (name) => getInput(name);
 function invalid(name, value, expected) {
     return new errors_UserError(`Input '${name}' must be ${expected}, got ${JSON.stringify(value)}`, {
@@ -42615,11 +42709,11 @@ function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
  */
 class Inputs {
     source;
-    maskSecret;
-    /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
-    constructor(source = actionInputs, maskSecret = core_setSecret) {
+    mask;
+    /** `mask` registers a secret with the runner, which then masks it in the log. */
+    constructor(source = actionInputs, mask = maskSecret) {
         this.source = source;
-        this.maskSecret = maskSecret;
+        this.mask = mask;
     }
     string(name) {
         return this.source(name).trim();
@@ -42642,10 +42736,10 @@ class Inputs {
     secret(name) {
         const value = this.source(name);
         if (value.trim() !== '') {
-            this.maskSecret(value);
+            this.mask(value);
             for (const line of value.split(/\r?\n/))
                 if (line.trim().length >= 4)
-                    this.maskSecret(line.trim());
+                    this.mask(line.trim());
         }
         return value.trim() === '' ? '' : value;
     }
@@ -42687,13 +42781,34 @@ class Inputs {
             throw empty(name, fix);
         return lines;
     }
-    /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
-    duration(name, fallback) {
+    /**
+     * A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds),
+     * within `range` (in ms): a zero or tiny limit would fail every run, a huge one never fire.
+     */
+    duration(name, fallback, range) {
         const value = this.string(name) || fallback;
         const ms = parseDuration(value);
         if (ms === undefined)
             throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)");
+        if (ms < range.min || ms > range.max) {
+            throw new errors_UserError(`Input '${name}' must be from ${formatDuration(range.min)} to ${formatDuration(range.max)}, got ${JSON.stringify(value)}, which is ${formatDuration(ms)}`, {
+                fix: `Use e.g. '${fallback}'; a bare number is seconds.`
+            });
+        }
         return ms;
+    }
+    /**
+     * A token for an HTTP header: a secret, and refused when it holds white space or a control
+     * character (a line break pasted with it), which no token has and no header can carry.
+     */
+    token(name) {
+        const value = this.secret(name).trim();
+        if (/\s/.test(value) || hasControlCharacter(value)) {
+            throw new errors_UserError(`Input '${name}' contains a line break, a space or a control character, which no token has (the value is not shown)`, {
+                fix: `Check the secret behind '${name}': it must hold the token alone, on one line, without quotes or a trailing newline.`
+            });
+        }
+        return value;
     }
     oneOf(name, allowed, fallback) {
         const value = this.string(name);
@@ -42841,10 +42956,80 @@ function requireDigest(field, value) {
     }
     return value;
 }
+/** Why docker could never pull `image`, in a few words; undefined when it is a valid reference. */
+function imageReferenceProblem(image) {
+    if (parseImageReference(image))
+        return undefined;
+    if (image.trim() === '')
+        return 'it is empty';
+    if (/\s/.test(image))
+        return 'it contains white space';
+    const at = image.indexOf('@');
+    if (at >= 0 && !isValidDigest(image.slice(at + 1)))
+        return "its digest is not 'sha256:' and 64 lower-case hex digits";
+    const name = at >= 0 ? image.slice(0, at) : image;
+    if (name.endsWith(':'))
+        return 'its tag is empty';
+    const colon = name.lastIndexOf(':');
+    if (colon > name.lastIndexOf('/') && !isValidTag(name.slice(colon + 1)))
+        return 'its tag is not 1 to 128 letters, digits, _ . and -';
+    if (/[A-Z]/.test(name.slice(name.indexOf('/') + 1)))
+        return 'its repository path has upper-case letters';
+    return 'it is not registry/path:tag';
+}
+/** Refuses an image reference docker could never pull, naming the service and the value. */
+function requirePullableImage(service, image, where, location) {
+    const problem = imageReferenceProblem(image);
+    if (problem === undefined)
+        return;
+    throw new UserError(`Service '${service}' has the image ${JSON.stringify(image)} ${where}, which docker cannot pull: ${problem}`, {
+        fix: "Write it as [registry/]path[:tag][@sha256:<64 hex>], the path in lower case, e.g. ghcr.io/acme/api:v1.2.3; when it comes from a variable, check the variable's value.",
+        location
+    });
+}
 
 // EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8009);
+;// CONCATENATED MODULE: ./packages/core/src/names.ts
+
+// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
+// require an alphanumeric first character, as container and DNS names derived from it need.
+const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
+function isValidServiceName(name) {
+    return serviceNamePattern.test(name);
+}
+function requireServiceName(field, value) {
+    if (!isValidServiceName(value)) {
+        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
+            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
+        });
+    }
+    return value;
+}
+// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
+const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
+function parseRepositoryName(value) {
+    const parts = value.split('/');
+    if (parts.length !== 2)
+        return undefined;
+    const [owner, repo] = parts;
+    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
+        return undefined;
+    return { owner, repo };
+}
+function requireRepositoryName(field, value) {
+    const parsed = parseRepositoryName(value);
+    if (!parsed) {
+        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
+            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
+        });
+    }
+    return parsed;
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
+
 
 
 
@@ -42858,7 +43043,16 @@ function documentData(doc) {
     return doc.toJS({ maxAliasCount: maxAliasExpansion });
 }
 const marker = '\u0000gitops-lite-scalar@';
+/** Far above any real compose file; a bigger one is a mistake, and parsing it would hold the job for minutes. */
+const MAX_COMPOSE_FILE_BYTES = 2 * 1024 * 1024;
 function compose_file_parseCompose(source) {
+    const size = Buffer.byteLength(source.text);
+    if (size > MAX_COMPOSE_FILE_BYTES) {
+        throw new errors_UserError(`${source.path} is ${(size / 1024 / 1024).toFixed(1)} MB; compose files over ${MAX_COMPOSE_FILE_BYTES / 1024 / 1024} MB are refused`, {
+            fix: 'Check that the right file is named (a compose file is a few kilobytes); nothing was changed.',
+            location: { file: source.path }
+        });
+    }
     const lineCounter = new dist/* LineCounter */.HN();
     const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
     const lineOf = (offset) => lineCounter.linePos(offset).line;
@@ -42867,6 +43061,13 @@ function compose_file_parseCompose(source) {
         throw new errors_UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
             fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
             location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
+        });
+    }
+    if (!(0,dist/* isMap */.jh)(doc.contents)) {
+        const empty = doc.contents === null;
+        throw new errors_UserError(`${source.path} ${empty ? 'is empty' : 'is not a mapping of top-level keys (services:, volumes:, ...)'}`, {
+            fix: 'Check that the right file is named; a compose file starts with keys such as "services:".',
+            location: { file: source.path, line: 1 }
         });
     }
     const data = documentData(doc);
@@ -42945,6 +43146,13 @@ function readServices(file, doc, data, occurrences, scalars, lineOf) {
     }
     return servicesNode.items.map((pair) => {
         const name = String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key);
+        if (!isValidServiceName(name)) {
+            // A name such as --remove-orphans would reach compose's command line as an option.
+            throw new errors_UserError(`${file} defines the service ${JSON.stringify(name)}, which is not a valid compose service name`, {
+                fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.',
+                location: { file, line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0) }
+            });
+        }
         const definition = resolved[name];
         const fields = typeof definition === 'object' && definition !== null ? definition : {};
         const offset = byImagePath.get(name);
@@ -49643,9 +49851,9 @@ throttling.triggersNotification = triggersNotification;
 
 
 const actionsLog = {
-    debug: (message) => core_debug(message),
-    info: (message) => info(message),
-    warning: (message) => warning(message)
+    debug: (message) => log.debug(message),
+    info: (message) => log.info(message),
+    warning: (message) => log.warning(message)
 };
 const DEFAULT_CLIENT_LIMITS = {
     serverErrorRetries: 3,
@@ -49711,43 +49919,6 @@ function requestLog(log) {
     };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./actions/bump-image-tag/src/files.ts
-
-
-
-/** A file's text, or undefined when it does not exist. */
-async function readOptional(path) {
-    try {
-        return await (0,promises_namespaceObject.readFile)(path, 'utf8');
-    }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return undefined;
-        throw error;
-    }
-}
-/**
- * Replaces a file's content atomically: a temporary file in the same folder (same file system,
- * same mode) renamed over it, so a reader or a crash never sees half a file. A symbolic link is
- * followed, so the link stays a link and its target gets the text. Returns the path written.
- */
-async function writeFileAtomic(path, text) {
-    const target = await (0,promises_namespaceObject.realpath)(path);
-    const temporary = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`);
-    try {
-        await (0,promises_namespaceObject.writeFile)(temporary, text, { flag: 'wx' });
-        await (0,promises_namespaceObject.chmod)(temporary, (await (0,promises_namespaceObject.stat)(target)).mode & 0o7777);
-        await (0,promises_namespaceObject.rename)(temporary, target);
-    }
-    catch (error) {
-        await (0,promises_namespaceObject.rm)(temporary, { force: true });
-        throw error;
-    }
-    return target;
-}
-
 ;// CONCATENATED MODULE: ./packages/core/src/workspace.ts
 
 
@@ -49792,43 +49963,78 @@ function realPath(path) {
     const parent = (0,external_node_path_namespaceObject.dirname)(path);
     return parent === path ? path : (0,external_node_path_namespaceObject.join)(realPath(parent), (0,external_node_path_namespaceObject.basename)(path));
 }
-
-;// CONCATENATED MODULE: ./packages/core/src/names.ts
-
-// Compose accepts service names matching ^[a-zA-Z0-9._-]+$ (compose-spec schema); we also
-// require an alphanumeric first character, as container and DNS names derived from it need.
-const serviceNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
-function isValidServiceName(name) {
-    return serviceNamePattern.test(name);
-}
-function requireServiceName(field, value) {
-    if (!isValidServiceName(value)) {
-        throw new errors_UserError(`${field} ${JSON.stringify(value)} is not a valid compose service name`, {
-            fix: 'A service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.'
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/**
+ * The text of a file that must be UTF-8 (compose and env files). Anything else is refused, naming
+ * the first bad line: decoding it leniently would turn each stray byte into U+FFFD, and writing
+ * the file back would change bytes the edit never meant to touch.
+ */
+function decodeUtf8(bytes, file) {
+    try {
+        return strictUtf8.decode(bytes);
+    }
+    catch {
+        let start = 0;
+        let line = 1;
+        for (;;) {
+            const end = bytes.indexOf(0x0a, start);
+            const lineBytes = bytes.subarray(start, end < 0 ? bytes.length : end);
+            try {
+                strictUtf8.decode(lineBytes);
+            }
+            catch {
+                break;
+            }
+            if (end < 0)
+                break;
+            start = end + 1;
+            line++;
+        }
+        throw new errors_UserError(`${file} is not UTF-8 text (line ${line} has a byte that is not UTF-8, e.g. Latin-1 'é' written as one byte)`, {
+            fix: 'Convert the file to UTF-8 (iconv -f latin1 -t utf-8), commit it, and rerun; nothing was changed.',
+            location: { file, line }
         });
     }
-    return value;
 }
-// GitHub owners: 1-39 alphanumerics or single hyphens; repository names: letters, digits, . _ -
-const ownerPattern = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
-const repoNamePattern = /^[A-Za-z0-9._-]{1,100}$/;
-function parseRepositoryName(value) {
-    const parts = value.split('/');
-    if (parts.length !== 2)
-        return undefined;
-    const [owner, repo] = parts;
-    if (!ownerPattern.test(owner) || !repoNamePattern.test(repo) || repo === '.' || repo === '..')
-        return undefined;
-    return { owner, repo };
+
+;// CONCATENATED MODULE: ./actions/bump-image-tag/src/files.ts
+
+
+
+
+/** A compose or env file's text; refused unless it is UTF-8. `name` is how messages show it. */
+async function readText(path, name) {
+    return decodeUtf8(await (0,promises_namespaceObject.readFile)(path), name);
 }
-function requireRepositoryName(field, value) {
-    const parsed = parseRepositoryName(value);
-    if (!parsed) {
-        throw new UserError(`${field} ${JSON.stringify(value)} is not a GitHub repository`, {
-            fix: "Give it as 'owner/name', e.g. 'acme/infra'."
-        });
+/** Like readText, or undefined when the file does not exist. */
+async function readOptional(path, name) {
+    try {
+        return await readText(path, name);
     }
-    return parsed;
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return undefined;
+        throw error;
+    }
+}
+/**
+ * Replaces a file's content atomically: a temporary file in the same folder (same file system,
+ * same mode) renamed over it, so a reader or a crash never sees half a file. A symbolic link is
+ * followed, so the link stays a link and its target gets the text. Returns the path written.
+ */
+async function writeFileAtomic(path, text) {
+    const target = await (0,promises_namespaceObject.realpath)(path);
+    const temporary = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(target), `.${(0,external_node_path_namespaceObject.basename)(target)}.${(0,external_node_crypto_.randomBytes)(6).toString('hex')}.tmp`);
+    try {
+        await (0,promises_namespaceObject.writeFile)(temporary, text, { flag: 'wx' });
+        await (0,promises_namespaceObject.chmod)(temporary, (await (0,promises_namespaceObject.stat)(target)).mode & 0o7777);
+        await (0,promises_namespaceObject.rename)(temporary, target);
+    }
+    catch (error) {
+        await (0,promises_namespaceObject.rm)(temporary, { force: true });
+        throw error;
+    }
+    return target;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/rollback.ts
@@ -50144,7 +50350,7 @@ function readSettings(inputs, context) {
             fix: `Remove 'pull-request: true' to ${off === 'commit' ? 'only write the files' : 'commit without pushing'}, or remove '${off}: false' to open the pull request.`
         });
     }
-    const token = inputs.secret('token');
+    const token = inputs.token('token');
     if (pullRequest && token === '') {
         throw new errors_UserError("Input 'token' is empty, but 'pull-request: true' needs it to open the pull request", {
             fix: "Leave 'token' at its default (github.token) with 'permissions: pull-requests: write', or pass a token that may open pull requests."
@@ -50462,7 +50668,6 @@ function planPromotion(source, services) {
 
 
 
-
 /**
  * Reads the images to promote from 'from-file' on the branch checked out now (with the .env
  * beside it, as compose reads it), and applies the same policies as to a tag given by hand.
@@ -50482,7 +50687,7 @@ async function promotion_readPromotion(settings) {
         });
     }
     const display = (file) => (0,external_node_path_namespaceObject.relative)(workspace, file);
-    const planned = planPromotion({ file: { path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') }, envFile: { path: display(envPath), text: await readOptional(envPath) } }, promotion.services);
+    const planned = planPromotion({ file: { path: display(path), text: await readText(path, display(path)) }, envFile: { path: display(envPath), text: await readOptional(envPath, display(envPath)) } }, promotion.services);
     planned.targets.forEach((target, index) => {
         const source = planned.sources[index];
         const location = { file: display(path), line: source.line };
@@ -50553,13 +50758,17 @@ function pullRequestBranch(updates, runId, runAttempt) {
     const run = `${runId}-${runAttempt}`.replace(/[^0-9-]/g, '') || `${Date.now()}`;
     return `gitops-lite/${what}-run${run}`;
 }
+/** A table cell's text: HTML escaped, and neither a `|` nor a line break can end the cell or the row. */
 function cell(text) {
-    return `\`${text.replace(/\|/g, '\\|').replace(/`/g, "'")}\``;
+    return escapeHtml(text).replace(/\|/g, '&#124;').replace(/[\r\n]+/g, ' ');
+}
+function codeCell(text) {
+    return `<code>${cell(text)}</code>`;
 }
 /** The job summary: a table of service, old image, new image, and what became of the change. */
 function summaryMarkdown(updates, outcome) {
-    const rows = updates.map((u) => `| ${u.service} | ${cell(u.previous)} | ${u.changed ? cell(u.image) : 'unchanged'} | ${u.file}:${u.line} |`);
-    return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', outcome, ''].join('\n');
+    const rows = updates.map((u) => `| ${cell(u.service)} | ${codeCell(u.previous)} | ${u.changed ? codeCell(u.image) : 'unchanged'} | ${cell(`${u.file}:${u.line}`)} |`);
+    return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', escapeHtml(outcome), ''].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/main.ts
@@ -50598,7 +50807,7 @@ async function checkOutBranch(git, branch) {
     if (previous === branch)
         return undefined;
     const before = previous ?? (await git.headSha());
-    info(`Checking out '${branch}' from ${remote}`);
+    log.info(`Checking out '${branch}' from ${remote}`);
     await git.checkoutBranch(branch, await git.fetch(remote, branch));
     return before;
 }
@@ -50612,14 +50821,14 @@ function existingFolder(path) {
  */
 async function planFromDisk(settings, paths, targets) {
     const display = (path) => (0,external_node_path_namespaceObject.relative)(settings.workspace, path);
-    const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await (0,promises_namespaceObject.readFile)(path, 'utf8') })));
-    const envFile = { path: display(paths.envFile), text: await readOptional(paths.envFile) };
+    const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readText(path, display(path)) })));
+    const envFile = { path: display(paths.envFile), text: await readOptional(paths.envFile, display(paths.envFile)) };
     let plan;
     if (settings.restore) {
         checkRestoreFiles(settings.restore, files.map((f) => f.path));
         const restore = planRestore({ files, envFile, images: settings.restore });
         for (const kept of restore.kept)
-            info(`${kept.service}: not written back, ${kept.reason}`);
+            log.info(`${kept.service}: not written back, ${kept.reason}`);
         plan = restore.plan;
     }
     else
@@ -50666,7 +50875,7 @@ async function restorePlan(settings, plan) {
         await writeFileAtomic((0,external_node_path_namespaceObject.join)(settings.workspace, file.path), file.before);
 }
 async function bumpImageTag(settings, runner) {
-    const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core_debug(line));
+    const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => log.debug(line));
     const previous = await checkOutBranch(git, settings.branch);
     try {
         await bumpOnBranch(settings, git, runner);
@@ -50678,16 +50887,16 @@ async function bumpImageTag(settings, runner) {
     }
 }
 async function bumpOnBranch(settings, git, runner) {
-    const paths = locateFiles(settings);
+    let paths = locateFiles(settings);
     // Read once, before the first round: a retry on a moved branch promotes the same images.
     const promotion = settings.promotion && (await promotion_readPromotion({ ...settings, promotion: settings.promotion }));
     const promotedFrom = promotion && (0,external_node_path_namespaceObject.relative)(settings.workspace, (0,external_node_path_namespaceObject.join)(settings.workingDirectory, settings.promotion.from));
     for (const source of promotion?.sources ?? [])
-        info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`);
+        log.info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`);
     const targets = promotion?.targets ?? settings.targets;
     let plan = await planFromDisk(settings, paths, targets);
     for (const update of plan.updates) {
-        info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
+        log.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
     }
     const report = (changed, outcome, extra = {}) => {
         const changedUpdates = changed ? plan.updates.filter((u) => u.changed) : [];
@@ -50699,7 +50908,7 @@ async function bumpOnBranch(settings, git, runner) {
         setOutput('pull-request-url', extra.pullRequestUrl ?? '');
         setOutput('diff', changed ? diffOf(settings, paths, plan) : '');
         setOutput('promoted', promotion ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : '');
-        info(outcome);
+        log.info(outcome);
         summary.addRaw(summaryMarkdown(plan.updates, outcome));
     };
     const finish = async (changed, outcome, extra) => {
@@ -50710,7 +50919,7 @@ async function bumpOnBranch(settings, git, runner) {
         return finish(false, settings.restore ? 'No image to write back: nothing failed that Git still names.' : 'Every service is already at the requested image; nothing to do.');
     }
     if (settings.dryRun) {
-        info(diffOf(settings, paths, plan));
+        log.fenced(diffOf(settings, paths, plan).replace(/\n$/, '').split('\n'));
         return finish(true, 'Dry run: the diff above was not applied.');
     }
     if (!settings.commit) {
@@ -50736,11 +50945,14 @@ async function bumpOnBranch(settings, git, runner) {
         push: settings.push,
         maxAttempts: settings.maxAttempts,
         author: settings.author,
-        log: (line) => info(line),
+        log: (line) => log.info(line),
         // The first round on the local checkout commits the plan made above: planning again would read the same files.
         apply: async (checkedOut) => {
-            if (checkedOut)
+            if (checkedOut) {
+                // The branch moved: its files, and where their symbolic links lead, may differ from the last round's.
+                paths = locateFiles(settings);
                 plan = await planFromDisk(settings, paths, targets);
+            }
             if (plan.files.length === 0)
                 return undefined;
             const written = plan;
@@ -50751,7 +50963,7 @@ async function bumpOnBranch(settings, git, runner) {
             };
         }
     });
-    info(`Commit-and-push rounds: ${result.attempts}`);
+    log.info(`Commit-and-push rounds: ${result.attempts}`);
     if (!result.commitSha)
         return finish(false, `${base} already has these images (another run landed them first); nothing to commit.`);
     if (!settings.push)

@@ -33790,7 +33790,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    core_error(message);
+    error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -33813,7 +33813,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function core_error(message, properties = {}) {
+function error(message, properties = {}) {
     command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -33962,6 +33962,96 @@ function errorMessage(error) {
     return String(error);
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/log.ts
+
+
+// The one way text reaches the job log. The runner acts on any line that starts (after
+// whitespace) with `::`, or holds `##[`, as a workflow command; text from outside (the VM,
+// compose files, API replies, inputs) must never be able to write such a line. The lint rule
+// in eslint.config.js keeps every other module from printing by itself.
+const secrets = new Set();
+/**
+ * Registers a value the log must never show: the runner masks it in everything it prints, and
+ * `printable` masks it too (in messages built before the runner sees them, and in tests).
+ * Inputs.secret registers each line of a multi-line value as well.
+ */
+function maskSecret(value) {
+    if (value.trim() === '')
+        return;
+    core_setSecret(value);
+    secrets.add(value);
+}
+/** `text` with every registered secret replaced by `***`, the longest first. */
+function masked(text) {
+    let result = text;
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+        result = result.split(secret).join('***');
+    return result;
+}
+const zeroWidthSpace = '\u200b';
+// Matching control characters is the point here.
+// eslint-disable-next-line no-control-regex
+const controlCharacters = /[\0-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g;
+/** Whether `text` holds a line break or another control character (a tab is not one). */
+function hasControlCharacter(text) {
+    return text.search(controlCharacters) >= 0;
+}
+/**
+ * One log line that cannot act as a workflow command: secrets masked, line breaks and other
+ * control characters written as escapes (`\n`, `\u001b`), a leading `::` and any `##[` broken
+ * by a zero-width space, which the runner does not trim.
+ */
+function printable(text) {
+    const escaped = masked(text).replace(controlCharacters, (char) => {
+        if (char === '\n')
+            return '\\n';
+        if (char === '\r')
+            return '\\r';
+        return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    });
+    const unfenced = escaped.replace(/##\[/g, `#${zeroWidthSpace}#[`);
+    return /^\s*::/.test(unfenced) ? `${zeroWidthSpace}${unfenced}` : unfenced;
+}
+/** Escapes text for HTML in the job summary (element content and quoted attributes). */
+function escapeHtml(text) {
+    return masked(text).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+function printableProperties(properties) {
+    if (!properties)
+        return undefined;
+    return {
+        ...properties,
+        ...(properties.title !== undefined && { title: printable(properties.title) }),
+        ...(properties.file !== undefined && { file: printable(properties.file) })
+    };
+}
+const log = {
+    info(text) {
+        info(printable(text));
+    },
+    warning(text, properties) {
+        warning(printable(text), printableProperties(properties));
+    },
+    error(text, properties) {
+        error(printable(text), printableProperties(properties));
+    },
+    /** For stack traces: line breaks are kept (the runner's ::debug:: escaping carries them). */
+    debug(text) {
+        core_debug(masked(text));
+    },
+    /**
+     * Lines shown as they are (a compose diff, a container's log), each after `prefix`, inside a
+     * ::stop-commands:: fence whose token nobody can guess, so no line can act as a command.
+     */
+    fenced(lines, prefix = '') {
+        if (lines.length === 0)
+            return;
+        const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
+        const body = lines.map((line) => `${prefix}${masked(line)}\n`).join('');
+        process.stdout.write(`::stop-commands::${token}\n${body}::${token}::\n`);
+    }
+};
+
 ;// CONCATENATED MODULE: ./packages/core/src/action-runner.ts
 
 
@@ -33981,18 +34071,19 @@ async function runAction(body) {
 function reportFailure(error) {
     if (error instanceof errors_UserError) {
         const location = error.location;
-        core_error(error.describe(), {
+        log.error(error.describe(), {
             title: error.message.length <= 80 ? error.message : undefined,
             file: location?.file,
             startLine: location?.line,
             startColumn: location?.column
         });
-        process.exitCode = ExitCode.Failure;
+        process.exitCode = 1;
         return;
     }
     if (error instanceof Error && error.stack)
-        core_debug(error.stack);
-    setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
+        log.debug(error.stack);
+    log.error(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
+    process.exitCode = 1;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
@@ -34015,6 +34106,7 @@ function readRunnerContext(env = process.env) {
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
 
 
+
 const actionInputs = (name) => getInput(name);
 function invalid(name, value, expected) {
     return new errors_UserError(`Input '${name}' must be ${expected}, got ${JSON.stringify(value)}`, {
@@ -34030,11 +34122,11 @@ function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
  */
 class Inputs {
     source;
-    maskSecret;
-    /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
-    constructor(source = actionInputs, maskSecret = core_setSecret) {
+    mask;
+    /** `mask` registers a secret with the runner, which then masks it in the log. */
+    constructor(source = actionInputs, mask = maskSecret) {
         this.source = source;
-        this.maskSecret = maskSecret;
+        this.mask = mask;
     }
     string(name) {
         return this.source(name).trim();
@@ -34057,10 +34149,10 @@ class Inputs {
     secret(name) {
         const value = this.source(name);
         if (value.trim() !== '') {
-            this.maskSecret(value);
+            this.mask(value);
             for (const line of value.split(/\r?\n/))
                 if (line.trim().length >= 4)
-                    this.maskSecret(line.trim());
+                    this.mask(line.trim());
         }
         return value.trim() === '' ? '' : value;
     }
@@ -34102,13 +34194,34 @@ class Inputs {
             throw empty(name, fix);
         return lines;
     }
-    /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
-    duration(name, fallback) {
+    /**
+     * A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds),
+     * within `range` (in ms): a zero or tiny limit would fail every run, a huge one never fire.
+     */
+    duration(name, fallback, range) {
         const value = this.string(name) || fallback;
         const ms = parseDuration(value);
         if (ms === undefined)
             throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)");
+        if (ms < range.min || ms > range.max) {
+            throw new errors_UserError(`Input '${name}' must be from ${formatDuration(range.min)} to ${formatDuration(range.max)}, got ${JSON.stringify(value)}, which is ${formatDuration(ms)}`, {
+                fix: `Use e.g. '${fallback}'; a bare number is seconds.`
+            });
+        }
         return ms;
+    }
+    /**
+     * A token for an HTTP header: a secret, and refused when it holds white space or a control
+     * character (a line break pasted with it), which no token has and no header can carry.
+     */
+    token(name) {
+        const value = this.secret(name).trim();
+        if (/\s/.test(value) || hasControlCharacter(value)) {
+            throw new errors_UserError(`Input '${name}' contains a line break, a space or a control character, which no token has (the value is not shown)`, {
+                fix: `Check the secret behind '${name}': it must hold the token alone, on one line, without quotes or a trailing newline.`
+            });
+        }
+        return value;
     }
     oneOf(name, allowed, fallback) {
         const value = this.string(name);
@@ -39839,9 +39952,9 @@ throttling.triggersNotification = triggersNotification;
 
 
 const actionsLog = {
-    debug: (message) => core_debug(message),
-    info: (message) => info(message),
-    warning: (message) => warning(message)
+    debug: (message) => log.debug(message),
+    info: (message) => log.info(message),
+    warning: (message) => log.warning(message)
 };
 const DEFAULT_CLIENT_LIMITS = {
     serverErrorRetries: 3,
@@ -40448,6 +40561,37 @@ function requireDigest(field, value) {
     }
     return value;
 }
+/** Why docker could never pull `image`, in a few words; undefined when it is a valid reference. */
+function imageReferenceProblem(image) {
+    if (image_ref_parseImageReference(image))
+        return undefined;
+    if (image.trim() === '')
+        return 'it is empty';
+    if (/\s/.test(image))
+        return 'it contains white space';
+    const at = image.indexOf('@');
+    if (at >= 0 && !image_ref_isValidDigest(image.slice(at + 1)))
+        return "its digest is not 'sha256:' and 64 lower-case hex digits";
+    const name = at >= 0 ? image.slice(0, at) : image;
+    if (name.endsWith(':'))
+        return 'its tag is empty';
+    const colon = name.lastIndexOf(':');
+    if (colon > name.lastIndexOf('/') && !image_ref_isValidTag(name.slice(colon + 1)))
+        return 'its tag is not 1 to 128 letters, digits, _ . and -';
+    if (/[A-Z]/.test(name.slice(name.indexOf('/') + 1)))
+        return 'its repository path has upper-case letters';
+    return 'it is not registry/path:tag';
+}
+/** Refuses an image reference docker could never pull, naming the service and the value. */
+function requirePullableImage(service, image, where, location) {
+    const problem = imageReferenceProblem(image);
+    if (problem === undefined)
+        return;
+    throw new UserError(`Service '${service}' has the image ${JSON.stringify(image)} ${where}, which docker cannot pull: ${problem}`, {
+        fix: "Write it as [registry/]path[:tag][@sha256:<64 hex>], the path in lower case, e.g. ghcr.io/acme/api:v1.2.3; when it comes from a variable, check the variable's value.",
+        location
+    });
+}
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/input-helper.ts
 
@@ -40547,10 +40691,20 @@ function input_helper_readSource(runner) {
 }
 /** Reads and validates every input; nothing is sent unless all of them are valid. */
 function readSettings(inputs, runner) {
-    const token = inputs.requiredSecret('token', 'Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}.');
+    const token = inputs.token('token');
+    if (token === '') {
+        throw new errors_UserError("Input 'token' is required but was empty", {
+            fix: 'Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}.'
+        });
+    }
     const repository = requireRepositoryName("Input 'repository'", inputs.required('repository'));
     // Its length is one of GitHub's limits, checked with the others (checkDispatchLimits) before any request.
     const eventType = inputs.string('event-type') || 'deploy';
+    if (hasControlCharacter(eventType)) {
+        throw new errors_UserError(`Input 'event-type' ${quote(eventType)} contains a line break or a control character`, {
+            fix: "Give the event type the infra workflow listens for (on: repository_dispatch: types: [deploy]), e.g. 'deploy'."
+        });
+    }
     const single = { service: inputs.string('service'), image: inputs.string('image'), tag: inputs.string('tag'), digest: inputs.string('digest') };
     const servicesRaw = inputs.string('services');
     let updates;
@@ -40586,12 +40740,7 @@ function readSettings(inputs, runner) {
     const extraRaw = inputs.string('client-payload');
     const extra = extraRaw === '' ? undefined : parseJson('client-payload', extraRaw, 'a JSON value, e.g. {"pr": 42}');
     const wait = inputs.boolean('wait', false);
-    const waitTimeoutMs = inputs.duration('wait-timeout', '15m');
-    if (waitTimeoutMs < 1000 || waitTimeoutMs > MAX_WAIT_MS) {
-        throw new errors_UserError(`Input 'wait-timeout' must be from 1s to 6h, got ${quote(inputs.string('wait-timeout'))}, which is ${formatDuration(waitTimeoutMs)}`, {
-            fix: "Use e.g. '15m'; a bare number is seconds."
-        });
-    }
+    const waitTimeoutMs = inputs.duration('wait-timeout', '15m', { min: 1000, max: MAX_WAIT_MS });
     return {
         token,
         repository,
@@ -40633,7 +40782,7 @@ function deployOutcome(result, context, restoredBy) {
         case 'not-found':
             return {
                 conclusion: WAIT_CONCLUSIONS['not-found'],
-                summary: [`No run of ${context.target} carried the correlation id <code>${context.correlationId}</code>.`],
+                summary: [`No run of ${escapeHtml(context.target)} carried the correlation id <code>${escapeHtml(context.correlationId)}</code>.`],
                 failure: new errors_UserError(`No repository_dispatch run of ${context.target} has '${context.correlationId}' in its name ${findLimit(context)}`, {
                     fix: `Check that the infra workflow runs on repository_dispatch (types: [${context.eventType}]) and has the line: ${RUN_NAME_LINE}`
                 })
@@ -40648,7 +40797,7 @@ function deployOutcome(result, context, restoredBy) {
                 run,
                 summary: run
                     ? summary(' when reading it failed; it may still be running')
-                    : [`The <code>${context.eventType}</code> event was sent, but looking for its run failed; it may still be running.`],
+                    : [`The <code>${escapeHtml(context.eventType)}</code> event was sent, but looking for its run failed; it may still be running.`],
                 failure: new errors_UserError(`${sent}, and ${failed}: ${result.error.message}`, {
                     fix: [`${look}; ${RERUN_NOTE}`, result.error.fix].filter(Boolean).join(' ')
                 })
@@ -40675,7 +40824,7 @@ function deployOutcome(result, context, restoredBy) {
                     : 'The change did not reach the VMs: see the run in the infra repository.'
             });
             const restoreLine = restoredBy
-                ? [`Git was put back to what the VMs run by <a href="${restoredBy.html_url}">${restoredBy.sha.slice(0, 7)}</a>.`]
+                ? [`Git was put back to what the VMs run by <a href="${escapeHtml(restoredBy.html_url)}">${escapeHtml(restoredBy.sha.slice(0, 7))}</a>.`]
                 : [];
             return { conclusion: conclusion ?? '', run, summary: [...summary(), ...restoreLine], failure };
         }
@@ -40694,16 +40843,16 @@ function severalRunsNote(runs, context) {
     if (runs.length < 2)
         return [];
     return [
-        `${runs.length} runs carry the correlation id <code>${context.correlationId}</code>: a retried delivery, or several workflows ` +
+        `${runs.length} runs carry the correlation id <code>${escapeHtml(context.correlationId)}</code>: a retried delivery, or several workflows ` +
             'whose run-name carries it. The step fails if any of them fails.'
     ];
 }
 /** One summary line per run; `stillRunning` ends the line of a run that had not completed. */
 function runLine(run, stillRunning) {
-    const link = `<a href="${run.html_url}">run ${run.id}</a>`;
+    const link = `<a href="${escapeHtml(run.html_url)}">run ${escapeHtml(String(run.id))}</a>`;
     return run.status === 'completed'
-        ? `The deploy ${link} concluded <code>${run.conclusion}</code>.`
-        : `The deploy ${link} was still <code>${run.status}</code>${stillRunning}.`;
+        ? `The deploy ${link} concluded <code>${escapeHtml(String(run.conclusion))}</code>.`
+        : `The deploy ${link} was still <code>${escapeHtml(String(run.status))}</code>${escapeHtml(stillRunning)}.`;
 }
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/main.ts
@@ -40752,11 +40901,11 @@ async function run() {
             await deployment?.finish('error', `The '${settings.eventType}' event could not be sent to ${target}`);
             throw error;
         }
-        info(`Sent '${settings.eventType}' to ${target}: ${images} (correlation id ${correlationId})`);
+        log.info(`Sent '${settings.eventType}' to ${target}: ${images} (correlation id ${correlationId})`);
         setOutput('correlation-id', correlationId);
         setOutput('payload', JSON.stringify(payload));
-        summary.addHeading('dispatch-to-infra', 3).addRaw(`Sent <code>${settings.eventType}</code> to <code>${target}</code>: `, false);
-        summary.addList(settings.updates.map((u) => `<code>${u.service}</code>: <code>${u.image}:${u.tag}</code>`));
+        summary.addHeading('dispatch-to-infra', 3).addRaw(`Sent <code>${escapeHtml(settings.eventType)}</code> to <code>${escapeHtml(target)}</code>: `, false);
+        summary.addList(settings.updates.map((u) => `<code>${escapeHtml(u.service)}</code>: <code>${escapeHtml(`${u.image}:${u.tag}`)}</code>`));
         try {
             if (settings.wait)
                 await waitForDeploy(settings, target, correlationId, dispatchedAt, client, deployment);
@@ -40773,12 +40922,12 @@ async function waitForDeploy(settings, target, correlationId, dispatchedAt, clie
     const result = await waitForWorkflowRun(githubWorkflowRuns(client, { repository: settings.repository, correlationId, dispatchedAt }), {
         timeoutMs: settings.waitTimeoutMs,
         findTimeoutMs: FIND_TIMEOUT_MS,
-        onFound: (run, count) => info(count === 1
+        onFound: (run, count) => log.info(count === 1
             ? `Waiting for ${run.html_url} (up to ${waitTimeout})`
             : `${run.html_url} carries the correlation id too: ${count} runs do (a retried delivery, or several workflows whose run-name carries it); waiting for every run, the step fails if any fails`),
         onProgress: (run) => {
             if (run.status !== statuses.get(run.id))
-                info(`${run.html_url} is ${run.status}`);
+                log.info(`${run.html_url} is ${run.status}`);
             statuses.set(run.id, run.status);
         }
     });
@@ -40796,7 +40945,7 @@ async function waitForDeploy(settings, target, correlationId, dispatchedAt, clie
     await deployment?.finish(...deploymentResult(outcome.conclusion, target));
     if (outcome.failure)
         throw outcome.failure;
-    info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`);
+    log.info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`);
 }
 /** A deployment, in this (the application's) repository, of its commit, whose result is the infra run's. */
 function startDeploymentOf(request, apiUrl, runner, images) {
@@ -40827,7 +40976,7 @@ async function restoringCommit(settings, result, dispatchedAt, client) {
     catch (error) {
         if (!(error instanceof errors_UserError))
             throw error;
-        warning(`Could not look for the commit that puts Git back after the failed deploy: ${error.describe()}`);
+        log.warning(`Could not look for the commit that puts Git back after the failed deploy: ${error.describe()}`);
         return undefined;
     }
 }

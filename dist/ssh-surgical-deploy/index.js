@@ -66012,7 +66012,7 @@ function setCommandEcho(enabled) {
  */
 function setFailed(message) {
     process.exitCode = ExitCode.Failure;
-    core_error(message);
+    error(message);
 }
 //-----------------------------------------------------------------------
 // Logging Commands
@@ -66035,7 +66035,7 @@ function core_debug(message) {
  * @param message error issue message. Errors will be converted to string via toString()
  * @param properties optional properties to add to the annotation.
  */
-function core_error(message, properties = {}) {
+function error(message, properties = {}) {
     command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
@@ -66182,6 +66182,96 @@ function errorMessage(error) {
     return String(error);
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/log.ts
+
+
+// The one way text reaches the job log. The runner acts on any line that starts (after
+// whitespace) with `::`, or holds `##[`, as a workflow command; text from outside (the VM,
+// compose files, API replies, inputs) must never be able to write such a line. The lint rule
+// in eslint.config.js keeps every other module from printing by itself.
+const secrets = new Set();
+/**
+ * Registers a value the log must never show: the runner masks it in everything it prints, and
+ * `printable` masks it too (in messages built before the runner sees them, and in tests).
+ * Inputs.secret registers each line of a multi-line value as well.
+ */
+function maskSecret(value) {
+    if (value.trim() === '')
+        return;
+    core_setSecret(value);
+    secrets.add(value);
+}
+/** `text` with every registered secret replaced by `***`, the longest first. */
+function masked(text) {
+    let result = text;
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+        result = result.split(secret).join('***');
+    return result;
+}
+const zeroWidthSpace = '\u200b';
+// Matching control characters is the point here.
+// eslint-disable-next-line no-control-regex
+const controlCharacters = /[\0-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g;
+/** Whether `text` holds a line break or another control character (a tab is not one). */
+function hasControlCharacter(text) {
+    return text.search(controlCharacters) >= 0;
+}
+/**
+ * One log line that cannot act as a workflow command: secrets masked, line breaks and other
+ * control characters written as escapes (`\n`, `\u001b`), a leading `::` and any `##[` broken
+ * by a zero-width space, which the runner does not trim.
+ */
+function printable(text) {
+    const escaped = masked(text).replace(controlCharacters, (char) => {
+        if (char === '\n')
+            return '\\n';
+        if (char === '\r')
+            return '\\r';
+        return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    });
+    const unfenced = escaped.replace(/##\[/g, `#${zeroWidthSpace}#[`);
+    return /^\s*::/.test(unfenced) ? `${zeroWidthSpace}${unfenced}` : unfenced;
+}
+/** Escapes text for HTML in the job summary (element content and quoted attributes). */
+function escapeHtml(text) {
+    return masked(text).replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+function printableProperties(properties) {
+    if (!properties)
+        return undefined;
+    return {
+        ...properties,
+        ...(properties.title !== undefined && { title: printable(properties.title) }),
+        ...(properties.file !== undefined && { file: printable(properties.file) })
+    };
+}
+const log = {
+    info(text) {
+        info(printable(text));
+    },
+    warning(text, properties) {
+        warning(printable(text), printableProperties(properties));
+    },
+    error(text, properties) {
+        error(printable(text), printableProperties(properties));
+    },
+    /** For stack traces: line breaks are kept (the runner's ::debug:: escaping carries them). */
+    debug(text) {
+        core_debug(masked(text));
+    },
+    /**
+     * Lines shown as they are (a compose diff, a container's log), each after `prefix`, inside a
+     * ::stop-commands:: fence whose token nobody can guess, so no line can act as a command.
+     */
+    fenced(lines, prefix = '') {
+        if (lines.length === 0)
+            return;
+        const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
+        const body = lines.map((line) => `${prefix}${masked(line)}\n`).join('');
+        process.stdout.write(`::stop-commands::${token}\n${body}::${token}::\n`);
+    }
+};
+
 ;// CONCATENATED MODULE: ./packages/core/src/action-runner.ts
 
 
@@ -66201,18 +66291,19 @@ async function runAction(body) {
 function reportFailure(error) {
     if (error instanceof errors_UserError) {
         const location = error.location;
-        core_error(error.describe(), {
+        log.error(error.describe(), {
             title: error.message.length <= 80 ? error.message : undefined,
             file: location?.file,
             startLine: location?.line,
             startColumn: location?.column
         });
-        process.exitCode = ExitCode.Failure;
+        process.exitCode = 1;
         return;
     }
     if (error instanceof Error && error.stack)
-        core_debug(error.stack);
-    setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
+        log.debug(error.stack);
+    log.error(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`);
+    process.exitCode = 1;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/runner-context.ts
@@ -66235,6 +66326,7 @@ function readRunnerContext(env = process.env) {
 ;// CONCATENATED MODULE: ./packages/core/src/inputs.ts
 
 
+
 const actionInputs = (name) => getInput(name);
 function invalid(name, value, expected) {
     return new errors_UserError(`Input '${name}' must be ${expected}, got ${JSON.stringify(value)}`, {
@@ -66250,11 +66342,11 @@ function empty(name, fix = `Set '${name}' in the step's 'with:' block.`) {
  */
 class Inputs {
     source;
-    maskSecret;
-    /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
-    constructor(source = actionInputs, maskSecret = core_setSecret) {
+    mask;
+    /** `mask` registers a secret with the runner, which then masks it in the log. */
+    constructor(source = actionInputs, mask = maskSecret) {
         this.source = source;
-        this.maskSecret = maskSecret;
+        this.mask = mask;
     }
     string(name) {
         return this.source(name).trim();
@@ -66277,10 +66369,10 @@ class Inputs {
     secret(name) {
         const value = this.source(name);
         if (value.trim() !== '') {
-            this.maskSecret(value);
+            this.mask(value);
             for (const line of value.split(/\r?\n/))
                 if (line.trim().length >= 4)
-                    this.maskSecret(line.trim());
+                    this.mask(line.trim());
         }
         return value.trim() === '' ? '' : value;
     }
@@ -66322,13 +66414,34 @@ class Inputs {
             throw empty(name, fix);
         return lines;
     }
-    /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
-    duration(name, fallback) {
+    /**
+     * A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds),
+     * within `range` (in ms): a zero or tiny limit would fail every run, a huge one never fire.
+     */
+    duration(name, fallback, range) {
         const value = this.string(name) || fallback;
         const ms = parseDuration(value);
         if (ms === undefined)
             throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)");
+        if (ms < range.min || ms > range.max) {
+            throw new errors_UserError(`Input '${name}' must be from ${formatDuration(range.min)} to ${formatDuration(range.max)}, got ${JSON.stringify(value)}, which is ${formatDuration(ms)}`, {
+                fix: `Use e.g. '${fallback}'; a bare number is seconds.`
+            });
+        }
         return ms;
+    }
+    /**
+     * A token for an HTTP header: a secret, and refused when it holds white space or a control
+     * character (a line break pasted with it), which no token has and no header can carry.
+     */
+    token(name) {
+        const value = this.secret(name).trim();
+        if (/\s/.test(value) || hasControlCharacter(value)) {
+            throw new errors_UserError(`Input '${name}' contains a line break, a space or a control character, which no token has (the value is not shown)`, {
+                fix: `Check the secret behind '${name}': it must hold the token alone, on one line, without quotes or a trailing newline.`
+            });
+        }
+        return value;
     }
     oneOf(name, allowed, fallback) {
         const value = this.string(name);
@@ -71848,9 +71961,9 @@ throttling.triggersNotification = triggersNotification;
 
 
 const actionsLog = {
-    debug: (message) => core_debug(message),
-    info: (message) => info(message),
-    warning: (message) => warning(message)
+    debug: (message) => log.debug(message),
+    info: (message) => log.info(message),
+    warning: (message) => log.warning(message)
 };
 const DEFAULT_CLIENT_LIMITS = {
     serverErrorRetries: 3,
@@ -72257,6 +72370,35 @@ function keyTypeOf(key) {
     const length = key.readUInt32BE(0);
     return length > 0 && 4 + length <= key.length ? key.subarray(4, 4 + length).toString('latin1') : 'unknown';
 }
+/** How many length-prefixed fields each key type's blob holds (RFC 4253, 5656, 8709; PROTOCOL.u2f). */
+const blobFields = {
+    'ssh-ed25519': 2,
+    'ssh-rsa': 3,
+    'ssh-dss': 5,
+    'ecdsa-sha2-nistp256': 3,
+    'ecdsa-sha2-nistp384': 3,
+    'ecdsa-sha2-nistp521': 3,
+    'sk-ssh-ed25519@openssh.com': 3,
+    'sk-ecdsa-sha2-nistp256@openssh.com': 4
+};
+/** Whether a public key blob is whole: length-prefixed fields that end exactly at its end, as many as its type has. */
+function isCompleteKeyBlob(key, keyType) {
+    let offset = 0;
+    let fields = 0;
+    while (offset < key.length) {
+        if (offset + 4 > key.length)
+            return false;
+        const length = key.readUInt32BE(offset);
+        offset += 4 + length;
+        if (offset > key.length)
+            return false;
+        fields++;
+    }
+    const expected = blobFields[keyType];
+    if (keyType === 'ssh-ed25519' && key.length !== 4 + keyType.length + 4 + 32)
+        return false;
+    return expected === undefined ? fields >= 2 : fields === expected;
+}
 function isValidFingerprint(value) {
     return fingerprintPattern.test(value);
 }
@@ -72282,6 +72424,10 @@ function parseKnownHosts(text, field = "Input 'known-hosts'") {
         if (!/^[A-Za-z0-9+/]+={0,2}$/.test(keyText) || keyTypeOf(key) !== keyType) {
             throw malformed(field, index + 1, raw, `its key is not a base64 ${keyType} public key`);
         }
+        // A line cut short still names its type: without this it would read as another key, and
+        // the host's real key as an impostor's.
+        if (!isCompleteKeyBlob(key, keyType))
+            throw malformed(field, index + 1, raw, `its ${keyType} key is cut short or damaged`);
         entries.push({ marker, hosts, keyType, key, line: index + 1 });
     });
     return entries;
@@ -72393,6 +72539,13 @@ class ConnectionLostError extends Error {
         this.name = 'ConnectionLostError';
     }
 }
+/** Connecting to the jump host failed (not the target behind it); retried like any connect failure. */
+class JumpHostError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'JumpHostError';
+    }
+}
 class HostKeyError extends errors_UserError {
     verdict;
     constructor(target, verdict) {
@@ -72438,16 +72591,20 @@ class SshSession {
                 return await SshSession.connectOnce(options);
             }
             catch (error) {
-                if (error instanceof errors_UserError || attempt >= attempts) {
-                    if (error instanceof errors_UserError)
-                        throw error;
-                    throw new errors_UserError(`Could not connect to ${formatTarget(options.target)} after ${attempts} attempts: ${errorMessage(error)}`, {
-                        fix: "Check 'host' and 'port', that sshd runs on the VM and that its firewall lets the runner in; raise 'connect-timeout' for slow links.",
+                if (error instanceof errors_UserError)
+                    throw error;
+                // The hop that failed: an unreachable jump host is not the target's fault.
+                const hop = error instanceof JumpHostError ? `the jump host ${formatTarget(options.proxy.target)} (proxy-host)` : formatTarget(options.target);
+                if (attempt >= attempts) {
+                    throw new errors_UserError(`Could not connect to ${hop} after ${attempts} attempts: ${errorMessage(error)}`, {
+                        fix: error instanceof JumpHostError
+                            ? "Check 'proxy-host' and 'proxy-port', that sshd runs on the jump host and that its firewall lets the runner in; raise 'connect-timeout' for slow links."
+                            : "Check 'host' and 'port', that sshd runs on the VM and that its firewall lets the runner in; raise 'connect-timeout' for slow links.",
                         cause: error
                     });
                 }
                 const delay = 1000 * 2 ** (attempt - 1);
-                options.log?.(`Connecting to ${formatTarget(options.target)} failed (${errorMessage(error)}); retrying in ${delay / 1000} s`);
+                options.log?.(`Connecting to ${hop} failed (${errorMessage(error)}); retrying in ${delay / 1000} s`);
                 await (0,promises_namespaceObject.setTimeout)(delay);
             }
         }
@@ -72455,7 +72612,9 @@ class SshSession {
     static async connectOnce(options) {
         if (!options.proxy)
             return new SshSession(await openClient(options, options), undefined, options.target);
-        const jump = await openClient(options.proxy, options);
+        const jump = await openClient(options.proxy, options).catch((error) => {
+            throw error instanceof errors_UserError ? error : new JumpHostError(errorMessage(error));
+        });
         try {
             const tunnel = await new Promise((resolve, reject) => jump.forwardOut('127.0.0.1', 0, options.target.host, options.target.port, (error, stream) => (error ? reject(error) : resolve(stream))));
             const client = await openClient(options, options, tunnel);
@@ -72554,8 +72713,18 @@ function openClient(endpoint, options, sock) {
     };
     return new Promise((resolve, reject) => {
         const client = new SshClient();
-        client.once('ready', () => resolve(client));
-        client.once('error', (error) => {
+        let settled = false;
+        client.once('ready', () => {
+            settled = true;
+            resolve(client);
+        });
+        // Not `once`: ssh2 can emit a second error (a handshake that timed out, then the socket's
+        // end), and an error with no listener would crash the process. After 'ready' the session's
+        // own listener reports them.
+        client.on('error', (error) => {
+            if (settled)
+                return;
+            settled = true;
             client.end();
             if (rejected)
                 return reject(rejected);
@@ -72662,7 +72831,149 @@ function formatPlan(host, plan) {
     return lines;
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
+
+const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const domainName = `${domainComponent}(?:\\.${domainComponent})*`;
+const ipv6 = '\\[(?:[a-fA-F0-9:]+)\\]';
+const domain = `(?:${domainName}|${ipv6})(?::[0-9]+)?`;
+const pathComponent = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
+const image_ref_path = `${pathComponent}(?:/${pathComponent})*`;
+const domainPattern = new RegExp(`^${domain}$`);
+const pathPattern = new RegExp(`^${image_ref_path}$`);
+const tagPattern = /^[\w][\w.-]{0,127}$/;
+const digestPattern = /^sha256:[a-f0-9]{64}$/;
+const nameMaxLength = 255;
+const DOCKER_HUB = 'docker.io';
+/** Tags that name a moving target, so a commit pinning them does not pin anything. */
+const MUTABLE_TAGS = (/* unused pure expression or super */ null && (['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop']));
+function isValidTag(tag) {
+    return tagPattern.test(tag);
+}
+function isValidDigest(digest) {
+    return digestPattern.test(digest);
+}
+function isMutableTag(tag) {
+    return MUTABLE_TAGS.includes(tag.toLowerCase());
+}
+/** Splits `name` into registry and path the way Docker does: the first component is a registry when it has a `.` or `:`, or is `localhost`. */
+function splitName(name) {
+    const slash = name.indexOf('/');
+    if (slash > 0) {
+        const first = name.slice(0, slash);
+        if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
+            return domainPattern.test(first) ? { registry: first, path: name.slice(slash + 1) } : undefined;
+        }
+    }
+    return { path: name };
+}
+/** Parses an image reference; returns undefined when it does not follow the grammar. */
+function image_ref_parseImageReference(text) {
+    let rest = text;
+    let digest;
+    const at = rest.indexOf('@');
+    if (at >= 0) {
+        digest = rest.slice(at + 1);
+        rest = rest.slice(0, at);
+        if (!isValidDigest(digest))
+            return undefined;
+    }
+    let tag;
+    const lastColon = rest.lastIndexOf(':');
+    if (lastColon > rest.lastIndexOf('/')) {
+        tag = rest.slice(lastColon + 1);
+        rest = rest.slice(0, lastColon);
+        if (!isValidTag(tag))
+            return undefined;
+    }
+    if (rest.length === 0 || rest.length > nameMaxLength)
+        return undefined;
+    const name = splitName(rest);
+    if (!name || !pathPattern.test(name.path))
+        return undefined;
+    return { ...name, tag, digest };
+}
+function formatImageReference(ref) {
+    const name = repositoryOf(ref);
+    return `${name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+/** `registry/path` as written (no tag, no digest). */
+function repositoryOf(ref) {
+    return ref.registry ? `${ref.registry}/${ref.path}` : ref.path;
+}
+/**
+ * The repository in Docker's canonical form, for comparing two spellings of the same
+ * image: `nginx` and `docker.io/library/nginx` are the same repository.
+ */
+function canonicalRepository(ref) {
+    const registry = ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
+    const path = registry === DOCKER_HUB && !ref.path.includes('/') ? `library/${ref.path}` : ref.path;
+    return `${registry}/${path}`;
+}
+function registryOf(ref) {
+    return ref.registry === undefined || ref.registry === 'index.docker.io' ? DOCKER_HUB : ref.registry;
+}
+/** Validates a repository name (no tag or digest), throwing a UserError that names the field. */
+function requireRepository(field, value) {
+    const ref = image_ref_parseImageReference(value);
+    if (!ref || ref.tag !== undefined || ref.digest !== undefined) {
+        throw new UserError(`${field} ${JSON.stringify(value)} is not an image repository`, {
+            fix: "Give the repository without tag or digest, in lower case, e.g. 'ghcr.io/acme/api' or 'acme/api'."
+        });
+    }
+    return ref;
+}
+function requireTag(field, value) {
+    if (!isValidTag(value)) {
+        throw new UserError(`${field} ${JSON.stringify(value)} is not a valid image tag`, {
+            fix: 'A tag is 1 to 128 characters of letters, digits, _ . and -, not starting with . or -, e.g. v1.2.3.'
+        });
+    }
+    return value;
+}
+function requireDigest(field, value) {
+    if (!isValidDigest(value)) {
+        throw new UserError(`${field} ${JSON.stringify(value)} is not a valid image digest`, {
+            fix: "Give it as 'sha256:' followed by 64 lower-case hex digits, as 'docker buildx' or 'docker inspect' prints it."
+        });
+    }
+    return value;
+}
+/** Why docker could never pull `image`, in a few words; undefined when it is a valid reference. */
+function imageReferenceProblem(image) {
+    if (image_ref_parseImageReference(image))
+        return undefined;
+    if (image.trim() === '')
+        return 'it is empty';
+    if (/\s/.test(image))
+        return 'it contains white space';
+    const at = image.indexOf('@');
+    if (at >= 0 && !isValidDigest(image.slice(at + 1)))
+        return "its digest is not 'sha256:' and 64 lower-case hex digits";
+    const name = at >= 0 ? image.slice(0, at) : image;
+    if (name.endsWith(':'))
+        return 'its tag is empty';
+    const colon = name.lastIndexOf(':');
+    if (colon > name.lastIndexOf('/') && !isValidTag(name.slice(colon + 1)))
+        return 'its tag is not 1 to 128 letters, digits, _ . and -';
+    if (/[A-Z]/.test(name.slice(name.indexOf('/') + 1)))
+        return 'its repository path has upper-case letters';
+    return 'it is not registry/path:tag';
+}
+/** Refuses an image reference docker could never pull, naming the service and the value. */
+function requirePullableImage(service, image, where, location) {
+    const problem = imageReferenceProblem(image);
+    if (problem === undefined)
+        return;
+    throw new errors_UserError(`Service '${service}' has the image ${JSON.stringify(image)} ${where}, which docker cannot pull: ${problem}`, {
+        fix: "Write it as [registry/]path[:tag][@sha256:<64 hex>], the path in lower case, e.g. ghcr.io/acme/api:v1.2.3; when it comes from a variable, check the variable's value.",
+        location
+    });
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/plan.ts
+
+
 
 
 /** A record is only compared with when the same compose binary wrote it for the same project. */
@@ -72761,6 +73072,25 @@ function classify(hash, containers, recorded, inputs, hostFileDigest, describe, 
     return drift.length > 0 ? { change: 'drifted', reasons: drift } : { change: 'unchanged', reasons: [] };
 }
 /**
+ * Refuses service names compose would read as options (`--remove-orphans`): from the resolved
+ * compose files, and from the labels of the project's containers, which anyone on the VM can set.
+ */
+function checkServiceNames(report) {
+    for (const name of report.model.services.keys()) {
+        if (!names_isValidServiceName(name)) {
+            throw new errors_UserError(`The compose files as the host resolves them define the service ${JSON.stringify(name)}, which is not a valid compose service name`, {
+                fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit. Nothing was changed on the host.'
+            });
+        }
+    }
+    const labelled = report.containers.find((c) => !names_isValidServiceName(c.service));
+    if (labelled) {
+        throw new errors_UserError(`Container ${JSON.stringify(labelled.name)} of project ${report.project} is labelled with the service ${JSON.stringify(labelled.service)}, which is not a valid compose service name`, {
+            fix: 'Someone created it by hand on the host: remove it there (docker rm -f), then rerun. Nothing was changed on the host.'
+        });
+    }
+}
+/**
  * Refuses, before anything changes, start-first services that cannot run two containers at once
  * (and start-first on docker-compose v1, whose scaling the rollout does not drive).
  */
@@ -72793,6 +73123,7 @@ function computePlan(input) {
     const readPaths = readPathsOf(report, envFiles);
     const describe = (path) => relativeTo(report.directory, path);
     const names = [...report.model.services.keys()].sort();
+    checkServiceNames(report);
     if (input.services) {
         const unknown = input.services.filter((name) => !report.model.services.has(name));
         if (unknown.length > 0) {
@@ -72854,6 +73185,10 @@ function computePlan(input) {
         return { path: file.path, digest: file.digest, change: current === undefined || current === 'missing' ? 'new' : current === file.digest ? 'same' : 'changed' };
     });
     const deployed = services.filter((s) => s.deploy);
+    // Before the lock and the pull: an image docker cannot pull would fail the deploy half-way.
+    for (const service of deployed)
+        if (service.newImage !== undefined)
+            requirePullableImage(service.service, service.newImage, 'in the compose files as the host resolves them');
     return {
         project: report.project,
         compose: report.compose,
@@ -72875,7 +73210,8 @@ function computePlan(input) {
         removed,
         newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
         previous: deployed.filter((s) => s.change !== 'new').map((s) => s.service),
-        needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record
+        // Damaged state files are written again by an apply, even one that deploys nothing.
+        needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record || report.stateDamage.length > 0
     };
 }
 
@@ -72913,6 +73249,34 @@ function parseRecord(text) {
     }
     return header ? { header, services } : undefined;
 }
+/**
+ * What is wrong with a state file that is there but cannot be trusted (a line cut short, not
+ * ours); undefined when it is whole, or empty. parseRecord drops such a record: the caller
+ * must say so rather than plan from what runs without a word.
+ */
+function recordDamage(text) {
+    if (text.trim() === '')
+        return undefined;
+    const lines = text.split('\n');
+    let header = false;
+    for (const [index, line] of lines.entries()) {
+        if (line.trim() === '')
+            continue;
+        let entry;
+        try {
+            entry = JSON.parse(line);
+        }
+        catch {
+            return `line ${index + 1} is not JSON${index === lines.length - 1 || lines.slice(index + 1).every((l) => l.trim() === '') ? ', it was cut short' : ''}`;
+        }
+        if (!isObject(entry))
+            return `line ${index + 1} is not a JSON object`;
+        // A header of another schema is another version's record, not a damaged one.
+        if (entry.kind === 'deploy')
+            header = true;
+    }
+    return header ? undefined : 'it has no header line';
+}
 function isObject(value) {
     return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -72936,9 +73300,9 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
  * validated to contain no spaces or glob characters. Its exit codes are ExitCode's, handed to it
  * as variables; the events it prints are the words below (a unit test checks lib.sh against them).
  */
-const REMOTE_LIBRARY = "# shellcheck shell=sh\n# Lists (services, files, container ids) are space-separated words split on purpose where they\n# are used unquoted (set -f turns globbing off); `a && b || gl_fail ...` fails when either step does.\n# shellcheck disable=SC2086,SC2015\n# Exit codes are the GL_EXIT_* variables set before the library from ExitCode (index.ts); the\n# words after $GL_MARK on an event line are the ones index.ts lists.\nset -u\nset -f\n# A relative remote-dir is relative to the login's home directory, as scp would take it.\ncase $GL_DIR in /*) ;; *) GL_DIR=\"$HOME/$GL_DIR\" ;; esac\nGL_STATE=\"$GL_DIR/.gitops-lite\"\nGL_CONTAINER_FORMAT='{\"id\":{{json .Id}},\"name\":{{json .Name}},\"service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},\"oneoff\":{{json (index .Config.Labels \"com.docker.compose.oneoff\")}},\"configHash\":{{json (index .Config.Labels \"com.docker.compose.config-hash\")}},\"image\":{{json .Config.Image}},\"state\":{{json .State.Status}},\"health\":{{with index .State \"Health\"}}{{json .Status}}{{else}}null{{end}},\"exitCode\":{{.State.ExitCode}},\"restartPolicy\":{{json .HostConfig.RestartPolicy.Name}}}'\n# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.\n# The restart policy gets a trailing dot so an empty one still makes a word.\nGL_STATUS_FORMAT='{{.State.Status}} {{with index .State \"Health\"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'\nGL_STEADY_SECONDS=5\nGL_POLL_SECONDS=10\nGL_LOG_LINES=40\nGL_FAILED=\nGL_WATCH=\n\ngl_event() { printf '%s %s\\n' \"$GL_MARK\" \"$*\"; }\ngl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\\n' \"$*\" >&2; exit \"$gl_code\"; }\n\n# Tools the deploy needs, without asking docker (cheap: the shell's own lookups).\ngl_check_tools() {\n  gl_user=$(id -un 2>/dev/null || echo \"this user\")\n  command -v docker >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker is not installed on the host, or not on the PATH of $gl_user\"\n  # A hung registry or engine must not hold the lock forever.\n  GL_TIMEOUT=\n  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT=\"timeout $GL_COMMAND_TIMEOUT\"; fi\n  for gl_tool in base64 sha256sum flock mktemp awk; do\n    command -v \"$gl_tool\" >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_tool is not installed on the host\"\n  done\n}\n\ngl_compose_v2() { GL_COMPOSE_VERSION=$(gl_docker compose version --short 2>/dev/null) && GL_COMPOSE=v2; }\ngl_compose_v1() {\n  command -v docker-compose >/dev/null 2>&1 || return 1\n  GL_COMPOSE=v1\n  GL_COMPOSE_VERSION=$($GL_TIMEOUT docker-compose version --short 2>/dev/null)\n  return 0\n}\n\n# The tools, the engine, and which compose binary runs the deploy (GL_COMPOSE) at which version\n# (GL_COMPOSE_VERSION). The engine is asked while compose is: each docker call costs 0.1-0.6 s\n# on a busy host.\ngl_check_host() {\n  gl_check_tools\n  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 &\n  gl_engine=$!\n  gl_compose_error=\n  case $GL_COMPOSE_PREF in\n    'docker compose') gl_compose_v2 || gl_compose_error=\"'docker compose' (the Compose v2 plugin) does not work on the host\" ;;\n    docker-compose) gl_compose_v1 || gl_compose_error=\"docker-compose is not installed on the host\" ;;\n    *) gl_compose_v2 || gl_compose_v1 || gl_compose_error=\"neither 'docker compose' nor docker-compose is installed on the host\" ;;\n  esac\n  wait \"$gl_engine\" ||\n    gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?\"\n  [ -z \"$gl_compose_error\" ] || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_compose_error\"\n}\n\n# Every docker call is bounded by command-timeout (when the host has timeout(1)).\ngl_docker() { $GL_TIMEOUT docker \"$@\"; }\n\ngl_compose() {\n  if [ -n \"$GL_PROJECT\" ]; then set -- -p \"$GL_PROJECT\" \"$@\"; fi\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_docker compose \"$@\"; else $GL_TIMEOUT docker-compose \"$@\"; fi\n}\n\n# Compose with this stack's files, read from the current directory; relative paths in them\n# resolve against the remote directory, where they are deployed.\ngl_project() {\n  gl_n=$#\n  for gl_f in $GL_COMPOSE_FILES; do set -- \"$@\" -f \"$gl_f\"; done\n  while [ \"$gl_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; gl_n=$((gl_n - 1)); done\n  gl_compose --project-directory \"$GL_DIR\" \"$@\"\n}\n\n# The project name: given, else what compose v2 resolved, else compose's default for the directory.\ngl_resolve_project() {\n  [ -n \"$GL_PROJECT\" ] && return 0\n  if [ \"$GL_COMPOSE\" = v2 ]; then\n    GL_PROJECT=$(sed -n 's/^  \"name\": \"\\([a-z0-9_-]*\\)\",*$/\\1/p' \"$1\" | head -n 1)\n  fi\n  if [ -z \"$GL_PROJECT\" ]; then\n    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.\n    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' \"$GL_DIR/.env\" 2>/dev/null | tail -n 1 | tr -d '\"'\"'\"' \\r')\n    [ -n \"$GL_PROJECT\" ] || GL_PROJECT=$(basename \"$GL_DIR\")\n    GL_PROJECT=$(printf '%s' \"$GL_PROJECT\" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')\n  fi\n  [ -n \"$GL_PROJECT\" ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"cannot tell the compose project name for $GL_DIR\"\n}\n\n# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never\n# leaves a stale lock behind. Polls so busybox flock (no -w) works too.\ngl_lock() {\n  exec 9>>\"$GL_STATE/lock\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot open $GL_STATE/lock\"\n  flock -n \"$1\" 9 && return 0\n  gl_event lock-wait \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n  gl_left=$GL_LOCK_TIMEOUT\n  until flock -n \"$1\" 9; do\n    if [ \"$gl_left\" -le 0 ]; then\n      gl_event lock-timeout \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n      exit \"$GL_EXIT_LOCK_TIMEOUT\"\n    fi\n    sleep 1\n    gl_left=$((gl_left - 1))\n  done\n}\n\ngl_sha256() { sha256sum < \"$1\" 2>/dev/null | awk '{ print $1 }'; }\n\n# One line per path: sha256:<hex>, dir, other, missing or unreadable.\ngl_digest() {\n  for gl_p in \"$@\"; do\n    if [ -f \"$gl_p\" ]; then\n      gl_d=$(gl_sha256 \"$gl_p\")\n      if [ -n \"$gl_d\" ]; then echo \"sha256:$gl_d\"; else echo unreadable; fi\n    elif [ -d \"$gl_p\" ]; then echo dir\n    elif [ -e \"$gl_p\" ]; then echo other\n    else echo missing\n    fi\n  done\n}\n\n# stdin (base64) -> $GL_STAGE/$1\ngl_stage_file() {\n  mkdir -p \"$GL_STAGE/$(dirname \"$1\")\" && base64 -d > \"$GL_STAGE/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STAGE/$1\"\n}\n\n# Lists every compose container as \"project id\" lines into $1, in the background: the inspection\n# starts it while compose resolves the project name, and gl_containers picks the project's out.\ngl_list_compose_containers() {\n  gl_docker ps -a --no-trunc --filter label=com.docker.compose.project \\\n    --format '{{.Label \"com.docker.compose.project\"}} {{.ID}}' > \"$1\" &\n  GL_LISTING=$!\n}\n\n# The project's containers from the listing in $1. Fails when docker cannot list or inspect them:\n# \"no containers\" would plan every service as new.\ngl_containers() {\n  wait \"$GL_LISTING\" || return 1\n  gl_ids=$(awk -v p=\"$GL_PROJECT\" '$1 == p { print $2 }' \"$1\")\n  [ -n \"$gl_ids\" ] || return 0\n  gl_docker inspect --format \"$GL_CONTAINER_FORMAT\" $gl_ids 2>/dev/null\n  # 1: a container went away between ps and inspect (the others are printed); more is an error.\n  [ $? -le 1 ]\n}\n\ngl_service_ids() {\n  gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" \\\n    --filter \"label=com.docker.compose.service=$1\" --filter \"label=com.docker.compose.oneoff=False\"\n}\n\n# The containers a health wait or a log dump looks at: GL_WATCH (the new containers of a\n# start-first rollout) when set, else every container of the service.\ngl_watch_ids() {\n  if [ -n \"$GL_WATCH\" ]; then printf '%s\\n' $GL_WATCH; else gl_service_ids \"$1\"; fi\n}\n\n# --- inspection: read-only; files are staged in a temporary directory --------------------\n\ngl_inspect_begin() {\n  gl_check_host\n  GL_STAGE=$(mktemp -d) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"mktemp -d failed on the host\"\n  trap 'rm -rf \"$GL_STAGE\"' EXIT\n}\n\ngl_inspect_report() {\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot enter $GL_STAGE\"\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_format='--format json'; else gl_format=; fi\n  gl_list_compose_containers \"$GL_STAGE/.gitops-lite-listing\"\n  # Both at once; compose's messages are kept apart and shown once each, config's first.\n  gl_project config --hash '*' > \"$GL_STAGE/.gitops-lite-hashes\" 2> \"$GL_STAGE/.gitops-lite-hashes.err\" &\n  gl_hashing=$!\n  gl_project config $gl_format > \"$GL_STAGE/.gitops-lite-config\" 2> \"$GL_STAGE/.gitops-lite-config.err\"\n  gl_config_rc=$?\n  wait \"$gl_hashing\"\n  gl_hashes_rc=$?\n  cat \"$GL_STAGE/.gitops-lite-config.err\" >&2\n  [ \"$gl_config_rc\" = 0 ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose rejected the files (its message is above)\"\n  if [ \"$gl_hashes_rc\" != 0 ]; then\n    cat \"$GL_STAGE/.gitops-lite-hashes.err\" >&2\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose could not hash the services (its message is above)\"\n  fi\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  gl_event section compose\n  echo \"$GL_COMPOSE\"\n  printf '%s\\n' \"$GL_COMPOSE_VERSION\" | head -n 1\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  cat \"$GL_STATE/generation\" 2>/dev/null || echo 0\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo # compose v2 ends its JSON without a newline\n  gl_event section hashes\n  cat \"$GL_STAGE/.gitops-lite-hashes\"\n  gl_event section containers\n  gl_containers \"$GL_STAGE/.gitops-lite-listing\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------\n\ngl_apply_begin() {\n  # The registry logins, from the bootstrap's pipe (see DETACHED_BOOTSTRAP): kept in memory only.\n  IFS= read -r GL_LOGINS || GL_LOGINS=\n  GL_DOCKER_CONFIG=\n  exec < /dev/null\n  # The inspection this plan comes from checked the engine and compose seconds ago, and\n  # GL_COMPOSE_PREF names the compose it found: not asked again (a gone engine fails the pull).\n  gl_check_tools\n  case $GL_COMPOSE_PREF in 'docker compose') GL_COMPOSE=v2 ;; *) GL_COMPOSE=v1 ;; esac\n  GL_RUN=\"$GL_STATE/runs/$GL_RUN_ID\"\n  mkdir -p \"$GL_RUN/new\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_RUN\"\n  GL_STAGE=\"$GL_RUN/new\"\n  gl_lock -x\n  gl_event phase locked\n  gl_started=$(date +%s)\n  printf '%s\\n' \"$GL_OWNER\" > \"$GL_STATE/lock.owner\"\n  # However this script ends, the next run waiting for the lock must not be told we hold it,\n  # and the registry credentials must not stay on disk. A signal ends it through the EXIT trap.\n  trap ': > \"$GL_STATE/lock.owner\"; gl_logout' EXIT\n  trap 'exit \"$GL_EXIT_INTERRUPTED\"' INT TERM\n  gl_generation=$(cat \"$GL_STATE/generation\" 2>/dev/null || echo 0)\n  if [ \"$gl_generation\" != \"$GL_EXPECT_GENERATION\" ]; then\n    gl_event stale \"$gl_generation\"\n    exit \"$GL_EXIT_STALE_PLAN\"\n  fi\n  echo $((gl_generation + 1)) > \"$GL_STATE/generation.tmp\" && mv -f \"$GL_STATE/generation.tmp\" \"$GL_STATE/generation\" ||\n    gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STATE/generation\"\n  # Keep the last 10 runs (logs and backups of replaced files).\n  # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'\n  ls -1t \"$GL_STATE/runs\" | tail -n +11 | while IFS= read -r gl_old; do rm -rf \"$GL_STATE/runs/$gl_old\"; done\n}\n\n# stdin (base64) -> $GL_RUN/$1\ngl_put() { base64 -d > \"$GL_RUN/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_RUN/$1\"; }\n\ngl_is_secret_file() {\n  case $(basename \"$1\") in .env | .*.env) return 0 ;; esac\n  return 1\n}\n\n# Files the swap and the restore never touch: the VM's secrets, and the host's own records\n# under .gitops-lite/ (the lock, the record, the append-only audit log).\ngl_is_kept_file() {\n  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac\n  gl_is_secret_file \"$1\"\n}\n\n# Logs in to each registry of GL_LOGINS (words: host, base64 username, base64 password, ...)\n# with a Docker config of its own in a private temporary folder (mktemp -d: mode 0700, outside\n# remote-dir), never the user's ~/.docker. The password goes to docker on a pipe, never in argv.\ngl_login() {\n  [ -n \"$GL_LOGINS\" ] || return 0\n  gl_event phase login\n  GL_DOCKER_CONFIG=$(mktemp -d) || return 1\n  set -- $GL_LOGINS\n  GL_LOGINS=\n  while [ $# -ge 3 ]; do\n    gl_out=\n    gl_user=$(printf '%s' \"$2\" | base64 -d) &&\n      gl_out=$(printf '%s' \"$3\" | base64 -d | DOCKER_CONFIG=$GL_DOCKER_CONFIG $GL_TIMEOUT docker login --username \"$gl_user\" --password-stdin \"$1\" 2>&1) || {\n      printf '%s\\n' \"$gl_out\" >&2\n      gl_event login-failed \"$1\"\n      return 1\n    }\n    shift 3\n  done\n}\n\n# The credentials are needed only by the pull: removed right after it (and by the EXIT trap).\ngl_logout() {\n  [ -z \"$GL_DOCKER_CONFIG\" ] || rm -rf \"$GL_DOCKER_CONFIG\"\n  GL_DOCKER_CONFIG=\n}\n\ngl_pull() {\n  [ \"$GL_PULL\" = 1 ] || return 0\n  [ \"$GL_FULL\" = 1 ] || [ $# -gt 0 ] || return 0\n  gl_login || { gl_logout; return 1; }\n  gl_event phase pull\n  (\n    if [ -n \"$GL_DOCKER_CONFIG\" ]; then export DOCKER_CONFIG=\"$GL_DOCKER_CONFIG\"; fi\n    cd \"$GL_STAGE\" && gl_project pull --quiet \"$@\"\n  )\n  gl_pull_rc=$?\n  gl_logout\n  return $gl_pull_rc\n}\n\n# Runs a service's pre-deploy command once with its new image and the service's environment\n# (compose run, no dependencies started, no TTY, bounded by command-timeout), with the new files\n# in place. A failure puts the previous files back and stops before any service is recreated.\ngl_pre_deploy() {\n  gl_service=$1\n  shift\n  gl_event pre-deploy \"$gl_service\"\n  gl_name=\"$GL_PROJECT-$gl_service-pre-deploy-$GL_RUN_ID\"\n  (cd \"$GL_DIR\" && gl_project run --rm --no-deps -T --name \"$gl_name\" -- \"$gl_service\" \"$@\")\n  gl_rc=$?\n  # A timeout stops compose, not the container it started.\n  gl_docker rm -f \"$gl_name\" > /dev/null 2>&1\n  [ \"$gl_rc\" = 0 ] && return 0\n  gl_event pre-deploy-failed \"$gl_service\" \"$gl_rc\"\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n}\n\n# Backs up what will be replaced, then renames each staged file into place (atomic per file).\ngl_swap() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase swap\n  mkdir -p \"$GL_RUN/old\" && : > \"$GL_RUN/old.absent\" || return 1\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_DIR/$gl_f\" ]; then\n      mkdir -p \"$GL_RUN/old/$(dirname \"$gl_f\")\" && cp -p \"$GL_DIR/$gl_f\" \"$GL_RUN/old/$gl_f\" || return 1\n    else\n      echo \"$gl_f\" >> \"$GL_RUN/old.absent\"\n    fi\n  done\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    mkdir -p \"$GL_DIR/$(dirname \"$gl_f\")\" && mv -f \"$GL_STAGE/$gl_f\" \"$GL_DIR/$gl_f\" || return 1\n  done\n}\n\n# Puts back every file the swap replaced or added; fails, naming each file it could not put\n# back, so a rollback never brings \"the previous version\" up on the new files.\ngl_restore() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase restore\n  gl_restore_rc=0\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_RUN/old/$gl_f\" ]; then\n      cp -p \"$GL_RUN/old/$gl_f\" \"$GL_DIR/$gl_f.gitops-lite-restore\" && mv -f \"$GL_DIR/$gl_f.gitops-lite-restore\" \"$GL_DIR/$gl_f\" ||\n        { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    elif grep -qxF \"$gl_f\" \"$GL_RUN/old.absent\" 2>/dev/null; then\n      rm -f \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    fi\n  done\n  return $gl_restore_rc\n}\n\n# Recreates the services (stop, then start). A full deploy recreates the whole project, unless\n# start-first services are rolled out apart: then the others are named (orphans are in GL_REMOVE).\ngl_up() {\n  if [ \"$GL_FULL\" = 1 ] && [ -z \"$GL_START_FIRST\" ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --remove-orphans --force-recreate)\n  elif [ $# -gt 0 ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --no-deps --force-recreate \"$@\")\n  fi\n}\n\ngl_remove_services() {\n  for gl_s in \"$@\"; do\n    gl_ids=$(gl_service_ids \"$gl_s\")\n    [ -z \"$gl_ids\" ] || gl_docker rm -f $gl_ids >/dev/null\n  done\n}\n\n# Arguments are pairs: service container-id. Tries every container; each failed removal is\n# reported (docker's message, then a remove-failed event naming the service) and makes it fail.\ngl_remove_containers() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  while [ $# -ge 2 ]; do\n    if ! gl_docker rm -f \"$2\" >/dev/null; then\n      gl_event remove-failed \"$1\"\n      gl_rc=1\n    fi\n    shift 2\n  done\n  return \"$gl_rc\"\n}\n\n# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed\ngl_status() {\n  gl_ids=$(gl_watch_ids \"$1\") || { echo \"2 docker-error -\"; return; }\n  [ -n \"$gl_ids\" ] || { echo \"3 no-container -\"; return; }\n  gl_rank=0 gl_detail=healthy gl_sig=\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker inspect --format \"$GL_STATUS_FORMAT\" \"$gl_id\" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }\n    set -- $gl_line\n    case $1/$2 in\n      running/healthy) ;;\n      running/unhealthy) echo \"3 unhealthy -\"; return ;;\n      running/starting) gl_rank=2 gl_detail=starting ;;\n      running/none)\n        gl_sig=\"$gl_sig$gl_id:$5:$6,\"\n        if [ \"$gl_rank\" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;\n      exited/* | dead/*)\n        case $4/$3 in\n          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished\n          no./* | ./*) echo \"3 exited($3) -\"; return ;;\n          *) gl_rank=2 gl_detail=\"restarting\" ;;\n        esac ;;\n      *) gl_rank=2 gl_detail=\"$1/$2\" ;;\n    esac\n  done\n  echo \"$gl_rank $gl_detail $gl_sig-\"\n}\n\n# Waits until every service is healthy (healthcheck) or has run unchanged for\n# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it\n# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.\ngl_wait_healthy() {\n  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot\n  # hold the wait far past health-timeout; a call that times out counts as \"not ready yet\".\n  gl_saved_timeout=$GL_TIMEOUT\n  [ -z \"$GL_TIMEOUT\" ] || GL_TIMEOUT=\"timeout $GL_POLL_SECONDS\"\n  gl_poll_healthy \"$@\"\n  gl_poll_rc=$?\n  GL_TIMEOUT=$gl_saved_timeout\n  return $gl_poll_rc\n}\n\ngl_poll_healthy() {\n  gl_services=\"$*\"\n  [ -n \"$gl_services\" ] || return 0\n  # A rollout's wait for its new containers is told by its own events.\n  [ -n \"$GL_WATCH\" ] || gl_event phase health \"$gl_services\"\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_dir=$(mktemp -d) || return 1\n  gl_watch_events \"$gl_dir/events\"\n  while :; do\n    gl_pending=\n    gl_i=0\n    for gl_s in $gl_services; do\n      gl_i=$((gl_i + 1))\n      # shellcheck disable=SC2046 # gl_status prints three words\n      set -- $(gl_status \"$gl_s\")\n      if [ \"$(cat \"$gl_dir/$gl_i.last\" 2>/dev/null)\" != \"$2\" ]; then\n        echo \"$2\" > \"$gl_dir/$gl_i.last\"\n        gl_event health \"$gl_s\" \"$2\"\n      fi\n      case $1 in\n        0) ;;\n        1)\n          gl_now=$(date +%s)\n          if [ \"$(sed -n 1p \"$gl_dir/$gl_i.sig\" 2>/dev/null)\" = \"$3\" ]; then\n            if [ $((gl_now - $(sed -n 2p \"$gl_dir/$gl_i.sig\"))) -lt \"$GL_STEADY_SECONDS\" ]; then gl_pending=\"$gl_pending $gl_s\"; fi\n          else\n            printf '%s\\n%s\\n' \"$3\" \"$gl_now\" > \"$gl_dir/$gl_i.sig\"\n            gl_pending=\"$gl_pending $gl_s\"\n          fi ;;\n        2) gl_pending=\"$gl_pending $gl_s\" ;;\n        *)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"$2\"\n          gl_poll_done\n          return 1 ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      [ -n \"$GL_WATCH\" ] || gl_event phase healthy\n      gl_poll_done\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-ready-after-$GL_HEALTH_TIMEOUT-s\"; done\n      gl_poll_done\n      return 1\n    fi\n    gl_await_event \"$gl_dir/events\"\n  done\n}\n\n# Streams the project's container events (health changes, starts, exits) to $1 in the background\n# while the wait polls, so a container that turns healthy is seen within 0.1 s plus one poll.\n# --until ends the stream even if this script is killed before gl_poll_done stops it.\ngl_watch_events() {\n  : > \"$1\"\n  gl_events_seen=0\n  docker events --until \"$(($(date +%s) + GL_HEALTH_TIMEOUT + GL_POLL_SECONDS))\" --filter type=container \\\n    --filter \"label=com.docker.compose.project=$GL_PROJECT\" --filter event=health_status --filter event=start \\\n    --filter event=die --filter event=destroy > \"$1\" 2>/dev/null &\n  gl_events=$!\n}\n\n# Returns as soon as a new event is in $1, else after 0.5 s (services without a healthcheck,\n# and an engine that streams no events, are polled at that pace).\ngl_await_event() {\n  gl_tick=0\n  while [ \"$gl_tick\" -lt 5 ]; do\n    gl_tick=$((gl_tick + 1))\n    sleep 0.1\n    gl_size=$(($(wc -c < \"$1\")))\n    if [ \"$gl_size\" != \"$gl_events_seen\" ]; then\n      gl_events_seen=$gl_size\n      return 0\n    fi\n  done\n}\n\ngl_poll_done() {\n  kill \"$gl_events\" 2>/dev/null\n  rm -rf \"$gl_dir\"\n}\n\ngl_show_logs() {\n  [ -n \"$1\" ] || return 0\n  for gl_id in $(gl_watch_ids \"$1\"); do\n    gl_logs=$(gl_docker logs --tail \"$GL_LOG_LINES\" \"$gl_id\" 2>&1)\n    if [ -n \"$gl_logs\" ]; then\n      echo \"Last $GL_LOG_LINES log lines of $1 (container $(echo \"$gl_id\" | cut -c1-12)):\"\n      printf '%s\\n' \"$gl_logs\" | sed 's/^/  | /'\n    else\n      echo \"$1 (container $(echo \"$gl_id\" | cut -c1-12)) logged nothing.\"\n    fi\n    gl_checks=$(gl_docker inspect --format '{{with index .State \"Health\"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' \"$gl_id\" 2>/dev/null | grep -v '^$' | tail -n 5)\n    if [ -n \"$gl_checks\" ]; then\n      echo \"Last healthchecks of $1:\"\n      printf '%s\\n' \"$gl_checks\" | sed 's/^/  | /'\n    fi\n  done\n}\n\n# --- start-first rollouts (deploy.update_config.order: start-first; Compose v2) ---------------\n\n# Holds a created container off its networks' aliases (the service name is one of them), so that\n# name resolves to it only once it is healthy; keeps the aliases in $GL_RUN/aliases.<id>.\ngl_hold() {\n  # shellcheck disable=SC2016 # a Go template, for docker\n  gl_docker inspect --format '{{range $n, $e := .NetworkSettings.Networks}}{{$n}}{{range $e.Aliases}} {{.}}{{end}}{{println}}{{end}}' \"$1\" \\\n    > \"$GL_RUN/aliases.$1\" || return 1\n  while read -r gl_net gl_aliases; do\n    # The default bridge has no aliases, and nothing to hold.\n    [ -n \"$gl_aliases\" ] || continue\n    gl_docker network disconnect \"$gl_net\" \"$1\" && gl_docker network connect \"$gl_net\" \"$1\" || return 1\n  done < \"$GL_RUN/aliases.$1\"\n}\n\n# Gives a held container its aliases back: from now on the service name resolves to it too.\ngl_join() {\n  gl_held=$1\n  while read -r gl_net gl_aliases; do\n    [ -n \"$gl_aliases\" ] || continue\n    set --\n    for gl_alias in $gl_aliases; do set -- \"$@\" --alias \"$gl_alias\"; done\n    gl_docker network disconnect \"$gl_net\" \"$gl_held\" && gl_docker network connect \"$@\" \"$gl_net\" \"$gl_held\" || return 1\n  done < \"$GL_RUN/aliases.$gl_held\"\n}\n\ngl_count() { gl_service_ids \"$1\" | grep -c .; }\n\n# One batch: compose scales the service up by as many containers as are given, without\n# recreating any (the new ones get the new files' configuration), held off the service name;\n# once they are healthy they join it and serve beside the old ones for the monitor time; then\n# each old one is stopped with its grace period (to finish in-flight requests) and removed.\n# Arguments: service grace monitor old-ids... On failure the new ones are left in GL_WATCH.\ngl_batch() {\n  gl_b_service=$1 gl_b_grace=$2 gl_b_monitor=$3\n  shift 3\n  gl_b_old=\"$*\"\n  gl_b_before=\" $(gl_service_ids \"$gl_b_service\" | tr '\\n' ' ')\" || return 1\n  gl_b_scale=$(($(echo \"$gl_b_before\" | wc -w) + $#))\n  (cd \"$GL_DIR\" && gl_project up -d --no-start --no-deps --no-recreate --scale \"$gl_b_service=$gl_b_scale\" \"$gl_b_service\") || return 1\n  GL_WATCH=\n  for gl_id in $(gl_service_ids \"$gl_b_service\"); do\n    case $gl_b_before in *\" $gl_id \"*) ;; *) GL_WATCH=\"$GL_WATCH $gl_id\" ;; esac\n  done\n  if [ -z \"$GL_WATCH\" ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" no-new-container\n    return 1\n  fi\n  for gl_id in $GL_WATCH; do\n    gl_hold \"$gl_id\" && gl_docker start \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" started \"$(echo $GL_WATCH | wc -w)\"\n  gl_wait_healthy \"$gl_b_service\" || return 1\n  for gl_id in $GL_WATCH; do gl_join \"$gl_id\" || return 1; done\n  gl_event start-first \"$gl_b_service\" serving \"$gl_b_monitor\"\n  sleep \"$gl_b_monitor\"\n  # shellcheck disable=SC2046 # gl_status prints three words\n  set -- $(gl_status \"$gl_b_service\")\n  if [ \"$1\" = 3 ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" \"$2\"\n    return 1\n  fi\n  GL_WATCH=\n  for gl_id in $gl_b_old; do\n    # -t: --time on older docker clients, --timeout on newer ones.\n    gl_docker stop -t \"$gl_b_grace\" \"$gl_id\" > /dev/null\n    gl_docker rm -f \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" retired \"$(echo $gl_b_old | wc -w)\" \"$gl_b_grace\"\n}\n\n# Replaces the given containers of a service start-first, `parallelism` at a time (0: all at\n# once) with `delay` seconds between batches, then leaves the service at `replicas` containers.\n# Arguments: service replicas parallelism delay monitor grace old-ids...\ngl_replace() {\n  gl_r_service=$1 gl_r_replicas=$2 gl_r_parallelism=$3 gl_r_delay=$4 gl_r_monitor=$5 gl_r_grace=$6\n  shift 6\n  [ \"$gl_r_parallelism\" -gt 0 ] || gl_r_parallelism=$#\n  gl_r_first=1\n  while [ $# -gt 0 ]; do\n    [ \"$gl_r_first\" = 1 ] || sleep \"$gl_r_delay\"\n    gl_r_first=0\n    gl_r_batch=\n    gl_n=0\n    while [ $# -gt 0 ] && [ \"$gl_n\" -lt \"$gl_r_parallelism\" ]; do\n      gl_r_batch=\"$gl_r_batch $1\"\n      gl_n=$((gl_n + 1))\n      shift\n    done\n    gl_r_rest=\"$*\"\n    gl_batch \"$gl_r_service\" \"$gl_r_grace\" \"$gl_r_monitor\" $gl_r_batch || return 1\n    set -- $gl_r_rest\n  done\n  # A first deploy, or a changed replica count: compose adds (or removes) the difference.\n  gl_n=$(gl_count \"$gl_r_service\")\n  [ \"$gl_n\" != \"$gl_r_replicas\" ] || return 0\n  (cd \"$GL_DIR\" && gl_project up -d --no-deps --no-recreate --scale \"$gl_r_service=$gl_r_replicas\" \"$gl_r_service\") &&\n    gl_wait_healthy \"$gl_r_service\"\n}\n\n# Rolls out each start-first service (GL_START_FIRST: service replicas parallelism delay monitor\n# grace, repeated), keeping its containers from before in $GL_RUN/before.<service>.\ngl_start_first() {\n  set -- $GL_START_FIRST\n  while [ $# -ge 6 ]; do\n    gl_service_ids \"$1\" > \"$GL_RUN/before.$1\" || return 1\n    gl_event phase start-first \"$1\"\n    # shellcheck disable=SC2046 # container ids, one word each\n    gl_replace \"$1\" \"$2\" \"$3\" \"$4\" \"$5\" \"$6\" $(cat \"$GL_RUN/before.$1\") || return 1\n    shift 6\n  done\n}\n\n# The rollback of gl_start_first, start-first again: with the previous files back, the\n# containers this run created are replaced by previous-version ones, as many as there were.\n# A new container that failed (GL_WATCH) is removed first: it never served.\ngl_start_first_back() {\n  [ -z \"$GL_WATCH\" ] || gl_docker rm -f $GL_WATCH > /dev/null\n  GL_WATCH=\n  set -- $GL_START_FIRST\n  gl_rc=0\n  while [ $# -ge 6 ]; do\n    # No file: not reached. An empty one: a new service, which gl_remove_services removes.\n    if [ -s \"$GL_RUN/before.$1\" ]; then\n      gl_created=\n      for gl_id in $(gl_service_ids \"$1\"); do\n        grep -qxF \"$gl_id\" \"$GL_RUN/before.$1\" || gl_created=\"$gl_created $gl_id\"\n      done\n      if [ -n \"$gl_created\" ]; then\n        gl_event phase start-first \"$1\"\n        gl_replace \"$1\" \"$(grep -c . \"$GL_RUN/before.$1\")\" \"$3\" \"$4\" \"$5\" \"$6\" $gl_created || gl_rc=1\n      fi\n    fi\n    shift 6\n  done\n  return $gl_rc\n}\n\ngl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' \"$1\" ;; esac; }\n\n# The record of what is deployed: the header and unchanged services' lines from the client,\n# then each deployed service's line from the client (with the config hash its inspection saw)\n# completed by the label compose put on the container it created.\ngl_write_record() {\n  # Every service's config-hash label from one docker call (newest container first): \"service hash\" lines.\n  gl_labels=$(gl_docker ps -a --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" --filter \"label=com.docker.compose.oneoff=False\" \\\n    --format '{{.Label \"com.docker.compose.service\"}} {{.Label \"com.docker.compose.config-hash\"}}' 2>/dev/null)\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in \"$@\"; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_c=$(printf '%s\\n' \"$gl_labels\" | awk -v s=\"$gl_s\" '$1 == s { print $2; exit }')\n      printf '%s,\"containerHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_c\")\"\n    done\n  } > \"$GL_STATE/state.tmp\" && mv -f \"$GL_STATE/state.tmp\" \"$GL_STATE/state\"\n}\n\ngl_finish() {\n  printf '%s,\"result\":\"%s\",\"durationSeconds\":%s}\\n' \"$GL_AUDIT\" \"$1\" \"$(($(date +%s) - gl_started))\" >> \"$GL_STATE/audit.log\"\n  : > \"$GL_STATE/lock.owner\"\n  gl_event result \"$1\"\n  exit \"$2\"\n}\n\ngl_apply_main() {\n  if ! gl_pull $GL_DEPLOY; then gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"; fi\n  if ! gl_swap; then\n    gl_event swap-failed\n    gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n    gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n  fi\n  gl_pre_deploy_commands\n  # Start-first services first: when one fails, the recreated ones have not been touched yet.\n  gl_recreated=0\n  if ! gl_start_first; then\n    [ -n \"$GL_FAILED\" ] || gl_event up-failed\n  elif gl_recreated=1 && ! gl_up $GL_RECREATE; then\n    gl_event up-failed\n  elif gl_wait_healthy $GL_RECREATE; then\n    gl_removed=1\n    gl_remove_containers $GL_REMOVE || gl_removed=0\n    if ! gl_write_record $GL_DEPLOY; then\n      rm -f \"$GL_STATE/state.tmp\" 2>/dev/null\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/state could not be written\" >&2\n      gl_finish deployed-without-record \"$GL_EXIT_DEPLOYED_WITHOUT_RECORD\"\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed \"$GL_EXIT_REMOVE_FAILED\"\n    gl_finish success \"$GL_EXIT_OK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed \"$GL_EXIT_FAILED_NO_ROLLBACK\"\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_remove_services $GL_NEW_SERVICES\n  gl_rolled_back=1\n  gl_start_first_back || gl_rolled_back=0\n  if [ \"$gl_rolled_back\" = 1 ] && { [ \"$gl_recreated\" = 0 ] || { gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; }; }; then\n    gl_finish rolled-back \"$GL_EXIT_ROLLED_BACK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n}\n";
+const REMOTE_LIBRARY = "# shellcheck shell=sh\n# Lists (services, files, container ids) are space-separated words split on purpose where they\n# are used unquoted (set -f turns globbing off); `a && b || gl_fail ...` fails when either step does.\n# shellcheck disable=SC2086,SC2015\n# Exit codes are the GL_EXIT_* variables set before the library from ExitCode (index.ts); the\n# words after $GL_MARK on an event line are the ones index.ts lists.\nset -u\nset -f\n# A relative remote-dir is relative to the login's home directory, as scp would take it.\ncase $GL_DIR in /*) ;; *) GL_DIR=\"$HOME/$GL_DIR\" ;; esac\nGL_STATE=\"$GL_DIR/.gitops-lite\"\nGL_CONTAINER_FORMAT='{\"id\":{{json .Id}},\"name\":{{json .Name}},\"service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},\"oneoff\":{{json (index .Config.Labels \"com.docker.compose.oneoff\")}},\"configHash\":{{json (index .Config.Labels \"com.docker.compose.config-hash\")}},\"image\":{{json .Config.Image}},\"state\":{{json .State.Status}},\"health\":{{with index .State \"Health\"}}{{json .Status}}{{else}}null{{end}},\"exitCode\":{{.State.ExitCode}},\"restartPolicy\":{{json .HostConfig.RestartPolicy.Name}}}'\n# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.\n# The restart policy gets a trailing dot so an empty one still makes a word.\nGL_STATUS_FORMAT='{{.State.Status}} {{with index .State \"Health\"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'\nGL_STEADY_SECONDS=5\nGL_POLL_SECONDS=10\nGL_LOG_LINES=40\nGL_NL='\n'\nGL_FAILED=\nGL_WATCH=\n\ngl_event() { printf '%s %s\\n' \"$GL_MARK\" \"$*\"; }\ngl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\\n' \"$*\" >&2; exit \"$gl_code\"; }\n\n# Tools the deploy needs, without asking docker (cheap: the shell's own lookups).\ngl_check_tools() {\n  gl_user=$(id -un 2>/dev/null || echo \"this user\")\n  command -v docker >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker is not installed on the host, or not on the PATH of $gl_user\"\n  # A hung registry or engine must not hold the lock forever.\n  GL_TIMEOUT=\n  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT=\"timeout $GL_COMMAND_TIMEOUT\"; fi\n  for gl_tool in base64 sha256sum flock mktemp awk; do\n    command -v \"$gl_tool\" >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_tool is not installed on the host\"\n  done\n}\n\ngl_compose_v2() { GL_COMPOSE_VERSION=$(gl_docker compose version --short 2>/dev/null) && GL_COMPOSE=v2; }\ngl_compose_v1() {\n  command -v docker-compose >/dev/null 2>&1 || return 1\n  GL_COMPOSE=v1\n  GL_COMPOSE_VERSION=$($GL_TIMEOUT docker-compose version --short 2>/dev/null)\n  return 0\n}\n\n# The tools, the engine, and which compose binary runs the deploy (GL_COMPOSE) at which version\n# (GL_COMPOSE_VERSION). The engine is asked while compose is: each docker call costs 0.1-0.6 s\n# on a busy host.\ngl_check_host() {\n  gl_check_tools\n  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 &\n  gl_engine=$!\n  gl_compose_error=\n  case $GL_COMPOSE_PREF in\n    'docker compose') gl_compose_v2 || gl_compose_error=\"'docker compose' (the Compose v2 plugin) does not work on the host\" ;;\n    docker-compose) gl_compose_v1 || gl_compose_error=\"docker-compose is not installed on the host\" ;;\n    *) gl_compose_v2 || gl_compose_v1 || gl_compose_error=\"neither 'docker compose' nor docker-compose is installed on the host\" ;;\n  esac\n  wait \"$gl_engine\" ||\n    gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?\"\n  [ -z \"$gl_compose_error\" ] || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_compose_error\"\n}\n\n# Every docker call is bounded by command-timeout (when the host has timeout(1)).\ngl_docker() { $GL_TIMEOUT docker \"$@\"; }\n\ngl_compose() {\n  if [ -n \"$GL_PROJECT\" ]; then set -- -p \"$GL_PROJECT\" \"$@\"; fi\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_docker compose \"$@\"; else $GL_TIMEOUT docker-compose \"$@\"; fi\n}\n\n# Compose with this stack's files, read from the current directory; relative paths in them\n# resolve against the remote directory, where they are deployed.\ngl_project() {\n  gl_n=$#\n  for gl_f in $GL_COMPOSE_FILES; do set -- \"$@\" -f \"$gl_f\"; done\n  while [ \"$gl_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; gl_n=$((gl_n - 1)); done\n  gl_compose --project-directory \"$GL_DIR\" \"$@\"\n}\n\n# The project name: given, else what compose v2 resolved, else compose's default for the directory.\ngl_resolve_project() {\n  [ -n \"$GL_PROJECT\" ] && return 0\n  if [ \"$GL_COMPOSE\" = v2 ]; then\n    GL_PROJECT=$(sed -n 's/^  \"name\": \"\\([a-z0-9_-]*\\)\",*$/\\1/p' \"$1\" | head -n 1)\n  fi\n  if [ -z \"$GL_PROJECT\" ]; then\n    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.\n    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' \"$GL_DIR/.env\" 2>/dev/null | tail -n 1 | tr -d '\"'\"'\"' \\r')\n    [ -n \"$GL_PROJECT\" ] || GL_PROJECT=$(basename \"$GL_DIR\")\n    GL_PROJECT=$(printf '%s' \"$GL_PROJECT\" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')\n  fi\n  [ -n \"$GL_PROJECT\" ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"cannot tell the compose project name for $GL_DIR\"\n}\n\n# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never\n# leaves a stale lock behind. Polls so busybox flock (no -w) works too. The file is opened\n# read-only (flock needs no more), so opening it writes nothing, wherever it points.\ngl_lock() {\n  exec 9<\"$GL_STATE/lock\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot open $GL_STATE/lock\"\n  flock -n \"$1\" 9 && return 0\n  gl_event lock-wait \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n  gl_left=$GL_LOCK_TIMEOUT\n  until flock -n \"$1\" 9; do\n    if [ \"$gl_left\" -le 0 ]; then\n      gl_event lock-timeout \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n      exit \"$GL_EXIT_LOCK_TIMEOUT\"\n    fi\n    sleep 1\n    gl_left=$((gl_left - 1))\n  done\n}\n\n# --- links: the deploy never writes through a symbolic link ---------------------------------\n# Whoever can write in a folder under remote-dir (a container with a read-write bind mount of\n# it, another user) could point a link anywhere, and the deploy user is often root.\n\n# Prints the first symbolic link on the way from remote-dir to the file $1 (itself included);\n# fails when there is none. remote-dir itself may be a link: the user chose it.\ngl_first_link() {\n  gl_p=$GL_DIR gl_rest=$1\n  while [ -n \"$gl_rest\" ]; do\n    gl_p=\"$gl_p/${gl_rest%%/*}\"\n    case $gl_rest in */*) gl_rest=${gl_rest#*/} ;; *) gl_rest= ;; esac\n    if [ -L \"$gl_p\" ]; then printf '%s\\n' \"$gl_p\"; return 0; fi\n  done\n  return 1\n}\n\ngl_refuse_link() {\n  gl_event refused-link \"$1\"\n  gl_fail \"$GL_EXIT_REFUSED_LINK\" \"$1 is a symbolic link, and the deploy never writes through one: replace it with the real file or folder (or remove it), then rerun\"\n}\n\n# Refuses (before anything changes) a link at the state folder or a file in it, or on the way\n# to an uploaded file.\ngl_check_links() {\n  for gl_p in \"$GL_STATE\" \"$GL_STATE/runs\" \"$GL_STATE/lock\" \"$GL_STATE/lock.owner\" \"$GL_STATE/state\" \"$GL_STATE/generation\" \"$GL_STATE/audit.log\"; do\n    [ ! -L \"$gl_p\" ] || gl_refuse_link \"$gl_p\"\n  done\n  for gl_f in $GL_FILES; do\n    gl_link=$(gl_first_link \"$gl_f\") && gl_refuse_link \"$gl_link\"\n  done\n  return 0\n}\n\n# --- the state folder: the deploy user's alone (mode 0700, files 0600) ----------------------\n# Another local user could otherwise read the record and the run logs, or hold the lock and\n# block every deploy.\n\n# Also fixes the modes an older version left (0755 and 0644).\ngl_secure_state() {\n  chmod 700 \"$GL_STATE\" \"$GL_STATE/runs\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot set the mode of $GL_STATE\"\n  for gl_f in lock lock.owner state generation audit.log; do\n    if [ -f \"$GL_STATE/$gl_f\" ]; then chmod 600 \"$GL_STATE/$gl_f\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot set the mode of $GL_STATE/$gl_f\"; fi\n  done\n  find \"$GL_STATE/runs\" -mindepth 2 -maxdepth 2 -name log -type f -exec chmod 600 {} + 2>/dev/null\n  return 0\n}\n\n# Creates $GL_STATE/$1 when there is none: a new file from mktemp (mode 0600) hard-linked to\n# the name, which fails rather than follow a link planted there (and two runs cannot each\n# create their own lock file).\ngl_state_file() {\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ] && return 0\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  ln \"$gl_tmp\" \"$GL_STATE/$1\" 2>/dev/null\n  rm -f \"$gl_tmp\"\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ]\n}\n\n# stdin -> $GL_STATE/$1: written to a new file from mktemp in the same folder, then renamed\n# over the name (a rename replaces a link, it never writes through it).\ngl_state_write() {\n  # mv would move the file into a folder of that name.\n  [ ! -d \"$GL_STATE/$1\" ] || [ -L \"$GL_STATE/$1\" ] || return 1\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  if cat > \"$gl_tmp\" && mv -f \"$gl_tmp\" \"$GL_STATE/$1\"; then return 0; fi\n  rm -f \"$gl_tmp\"\n  return 1\n}\n\n# Reads .gitops-lite/generation into GL_GENERATION. A missing file is generation 0. A damaged\n# one (empty, without its newline, not a number, too long for sh arithmetic) reads as 0 too,\n# and GL_GENERATION_DAMAGE says how: the deploy reports it and writes the file again instead\n# of failing on it.\ngl_read_generation() {\n  GL_GENERATION=0 GL_GENERATION_DAMAGE=\n  if [ ! -e \"$GL_STATE/generation\" ]; then GL_GENERATION_DAMAGE=missing; return 0; fi\n  # The dot keeps the trailing newline that command substitution strips.\n  gl_g=$(cat \"$GL_STATE/generation\" 2>/dev/null; echo .)\n  gl_g=${gl_g%.}\n  case $gl_g in\n    '') GL_GENERATION_DAMAGE=empty; return 0 ;;\n    *\"$GL_NL\") gl_g=${gl_g%\"$GL_NL\"} ;;\n    *) GL_GENERATION_DAMAGE=cut-short; return 0 ;;\n  esac\n  case $gl_g in\n    '' | *[!0-9]* | 0?*) GL_GENERATION_DAMAGE=not-a-number ;;\n    ????????????????*) GL_GENERATION_DAMAGE=too-long ;;\n    *) GL_GENERATION=$gl_g ;;\n  esac\n}\n\n# Appends one line to audit.log; after a line cut short (a full disk, a killed write) it starts\n# a new line, so the entry is not glued onto the broken one.\ngl_audit() {\n  gl_state_file audit.log || return 1\n  if [ -s \"$GL_STATE/audit.log\" ] && [ -n \"$(tail -c 1 \"$GL_STATE/audit.log\")\" ]; then\n    echo >> \"$GL_STATE/audit.log\" || return 1\n  fi\n  printf '%s\\n' \"$1\" >> \"$GL_STATE/audit.log\"\n}\n\n# The VM's env files, base64, one line each: the runner masks every value in them before it\n# shows a line from the VM (compose's and docker's errors quote them). Read in place: nothing\n# is copied. Arguments: the env_file paths of the compose files (relative to remote-dir).\ngl_env_files() {\n  gl_event section envfiles\n  for gl_e in \"$GL_DIR/.env\" \"$@\"; do\n    case $gl_e in /*) ;; *) gl_e=\"$GL_DIR/$gl_e\" ;; esac\n    if [ -f \"$gl_e\" ]; then head -c 1048576 \"$gl_e\" | base64 | tr -d '\\n'; echo; fi\n  done\n  # .<service>.env files stay on the VM by convention; any name (spaces too) is read whole.\n  find \"$GL_DIR\" -maxdepth 1 -name '.?*.env' -exec sh -c \\\n    'for f; do if [ -f \"$f\" ]; then head -c 1048576 \"$f\" | base64 | tr -d \"\\n\"; echo; fi; done' gitops-lite {} + 2>/dev/null\n  return 0\n}\n\ngl_sha256() { sha256sum < \"$1\" 2>/dev/null | awk '{ print $1 }'; }\n\n# One line per path: sha256:<hex>, dir, other, missing or unreadable.\ngl_digest() {\n  for gl_p in \"$@\"; do\n    if [ -f \"$gl_p\" ]; then\n      gl_d=$(gl_sha256 \"$gl_p\")\n      if [ -n \"$gl_d\" ]; then echo \"sha256:$gl_d\"; else echo unreadable; fi\n    elif [ -d \"$gl_p\" ]; then echo dir\n    elif [ -e \"$gl_p\" ]; then echo other\n    else echo missing\n    fi\n  done\n}\n\n# stdin (base64) -> $GL_STAGE/$1\ngl_stage_file() {\n  mkdir -p \"$GL_STAGE/$(dirname \"$1\")\" && base64 -d > \"$GL_STAGE/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STAGE/$1\"\n}\n\n# Lists every compose container as \"project id\" lines into $1, in the background: the inspection\n# starts it while compose resolves the project name, and gl_containers picks the project's out.\ngl_list_compose_containers() {\n  gl_docker ps -a --no-trunc --filter label=com.docker.compose.project \\\n    --format '{{.Label \"com.docker.compose.project\"}} {{.ID}}' > \"$1\" &\n  GL_LISTING=$!\n}\n\n# The project's containers from the listing in $1. Fails when docker cannot list or inspect them:\n# \"no containers\" would plan every service as new.\ngl_containers() {\n  wait \"$GL_LISTING\" || return 1\n  gl_ids=$(awk -v p=\"$GL_PROJECT\" '$1 == p { print $2 }' \"$1\")\n  [ -n \"$gl_ids\" ] || return 0\n  gl_docker inspect --format \"$GL_CONTAINER_FORMAT\" $gl_ids 2>/dev/null\n  # 1: a container went away between ps and inspect (the others are printed); more is an error.\n  [ $? -le 1 ]\n}\n\ngl_service_ids() {\n  gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" \\\n    --filter \"label=com.docker.compose.service=$1\" --filter \"label=com.docker.compose.oneoff=False\"\n}\n\n# The containers a health wait or a log dump looks at: GL_WATCH (the new containers of a\n# start-first rollout) when set, else every container of the service.\ngl_watch_ids() {\n  if [ -n \"$GL_WATCH\" ]; then printf '%s\\n' $GL_WATCH; else gl_service_ids \"$1\"; fi\n}\n\n# --- inspection: read-only; files are staged in a temporary directory --------------------\n\ngl_inspect_begin() {\n  gl_check_host\n  GL_STAGE=$(mktemp -d) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"mktemp -d failed on the host\"\n  trap 'rm -rf \"$GL_STAGE\"' EXIT\n}\n\ngl_inspect_report() {\n  gl_check_links\n  gl_env_files \"$@\"\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot enter $GL_STAGE\"\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_format='--format json'; else gl_format=; fi\n  gl_list_compose_containers \"$GL_STAGE/.gitops-lite-listing\"\n  # Both at once; compose's messages are kept apart and shown once each, config's first.\n  gl_project config --hash '*' > \"$GL_STAGE/.gitops-lite-hashes\" 2> \"$GL_STAGE/.gitops-lite-hashes.err\" &\n  gl_hashing=$!\n  gl_project config $gl_format > \"$GL_STAGE/.gitops-lite-config\" 2> \"$GL_STAGE/.gitops-lite-config.err\"\n  gl_config_rc=$?\n  wait \"$gl_hashing\"\n  gl_hashes_rc=$?\n  cat \"$GL_STAGE/.gitops-lite-config.err\" >&2\n  [ \"$gl_config_rc\" = 0 ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose rejected the files (its message is above)\"\n  if [ \"$gl_hashes_rc\" != 0 ]; then\n    cat \"$GL_STAGE/.gitops-lite-hashes.err\" >&2\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose could not hash the services (its message is above)\"\n  fi\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  gl_event section compose\n  echo \"$GL_COMPOSE\"\n  printf '%s\\n' \"$GL_COMPOSE_VERSION\" | head -n 1\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  gl_read_generation\n  echo \"$GL_GENERATION\"\n  case $GL_GENERATION_DAMAGE in '') ;; missing) echo missing ;; *) echo \"damaged $GL_GENERATION_DAMAGE\" ;; esac\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo # compose v2 ends its JSON without a newline\n  gl_event section hashes\n  cat \"$GL_STAGE/.gitops-lite-hashes\"\n  gl_event section containers\n  gl_containers \"$GL_STAGE/.gitops-lite-listing\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------\n\ngl_apply_begin() {\n  # The registry logins, from the bootstrap's pipe (see DETACHED_BOOTSTRAP): kept in memory only.\n  IFS= read -r GL_LOGINS || GL_LOGINS=\n  GL_DOCKER_CONFIG=\n  exec < /dev/null\n  # The inspection this plan comes from checked the engine and compose seconds ago, and\n  # GL_COMPOSE_PREF names the compose it found: not asked again (a gone engine fails the pull).\n  gl_check_tools\n  case $GL_COMPOSE_PREF in 'docker compose') GL_COMPOSE=v2 ;; *) GL_COMPOSE=v1 ;; esac\n  gl_check_links\n  GL_RUN=\"$GL_STATE/runs/$GL_RUN_ID\"\n  mkdir -p \"$GL_RUN/new\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_RUN\"\n  gl_secure_state\n  GL_STAGE=\"$GL_RUN/new\"\n  gl_state_file lock || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_STATE/lock\"\n  gl_lock -x\n  gl_event phase locked\n  gl_started=$(date +%s)\n  printf '%s\\n' \"$GL_OWNER\" | gl_state_write lock.owner\n  # However this script ends, the next run waiting for the lock must not be told we hold it,\n  # and the registry credentials must not stay on disk. A signal ends it through the EXIT trap.\n  trap 'rm -f \"$GL_STATE/lock.owner\"; gl_logout' EXIT\n  trap 'exit \"$GL_EXIT_INTERRUPTED\"' INT TERM\n  gl_read_generation\n  if [ \"$GL_GENERATION\" != \"$GL_EXPECT_GENERATION\" ]; then\n    gl_event stale \"$GL_GENERATION\"\n    exit \"$GL_EXIT_STALE_PLAN\"\n  fi\n  echo $((GL_GENERATION + 1)) | gl_state_write generation || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STATE/generation\"\n  # Keep the last 10 runs (logs and backups of replaced files).\n  # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'\n  ls -1t \"$GL_STATE/runs\" | tail -n +11 | while IFS= read -r gl_old; do rm -rf \"$GL_STATE/runs/$gl_old\"; done\n}\n\n# stdin (base64) -> $GL_RUN/$1\ngl_put() { base64 -d > \"$GL_RUN/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_RUN/$1\"; }\n\ngl_is_secret_file() {\n  case $(basename \"$1\") in .env | .*.env) return 0 ;; esac\n  return 1\n}\n\n# Files the swap and the restore never touch: the VM's secrets, and the host's own records\n# under .gitops-lite/ (the lock, the record, the append-only audit log).\ngl_is_kept_file() {\n  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac\n  gl_is_secret_file \"$1\"\n}\n\n# Logs in to each registry of GL_LOGINS (words: host, base64 username, base64 password, ...)\n# with a Docker config of its own in a private temporary folder (mktemp -d: mode 0700, outside\n# remote-dir), never the user's ~/.docker. The password goes to docker on a pipe, never in argv.\ngl_login() {\n  [ -n \"$GL_LOGINS\" ] || return 0\n  gl_event phase login\n  GL_DOCKER_CONFIG=$(mktemp -d) || return 1\n  set -- $GL_LOGINS\n  GL_LOGINS=\n  while [ $# -ge 3 ]; do\n    gl_out=\n    gl_user=$(printf '%s' \"$2\" | base64 -d) &&\n      gl_out=$(printf '%s' \"$3\" | base64 -d | DOCKER_CONFIG=$GL_DOCKER_CONFIG $GL_TIMEOUT docker login --username \"$gl_user\" --password-stdin \"$1\" 2>&1) || {\n      printf '%s\\n' \"$gl_out\" >&2\n      gl_event login-failed \"$1\"\n      return 1\n    }\n    shift 3\n  done\n}\n\n# The credentials are needed only by the pull: removed right after it (and by the EXIT trap).\ngl_logout() {\n  [ -z \"$GL_DOCKER_CONFIG\" ] || rm -rf \"$GL_DOCKER_CONFIG\"\n  GL_DOCKER_CONFIG=\n}\n\ngl_pull() {\n  [ \"$GL_PULL\" = 1 ] || return 0\n  [ \"$GL_FULL\" = 1 ] || [ $# -gt 0 ] || return 0\n  gl_login || { gl_logout; return 1; }\n  gl_event phase pull\n  (\n    if [ -n \"$GL_DOCKER_CONFIG\" ]; then export DOCKER_CONFIG=\"$GL_DOCKER_CONFIG\"; fi\n    # `--`: service names are never read as options (both compose binaries accept it).\n    cd \"$GL_STAGE\" && gl_project pull --quiet -- \"$@\"\n  )\n  gl_pull_rc=$?\n  gl_logout\n  return $gl_pull_rc\n}\n\n# Runs a service's pre-deploy command once with its new image and the service's environment\n# (compose run, no dependencies started, no TTY, bounded by command-timeout), with the new files\n# in place. A failure puts the previous files back and stops before any service is recreated.\ngl_pre_deploy() {\n  gl_service=$1\n  shift\n  gl_event pre-deploy \"$gl_service\"\n  gl_name=\"$GL_PROJECT-$gl_service-pre-deploy-$GL_RUN_ID\"\n  (cd \"$GL_DIR\" && gl_project run --rm --no-deps -T --name \"$gl_name\" -- \"$gl_service\" \"$@\")\n  gl_rc=$?\n  # A timeout stops compose, not the container it started.\n  gl_docker rm -f \"$gl_name\" > /dev/null 2>&1\n  [ \"$gl_rc\" = 0 ] && return 0\n  gl_event pre-deploy-failed \"$gl_service\" \"$gl_rc\"\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n}\n\n# Backs up what will be replaced, then renames each staged file into place (atomic per file),\n# listing in $GL_RUN/swapped each file it changed. A failure names the file (swap-failed).\ngl_swap() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase swap\n  mkdir -p \"$GL_RUN/old\" && : > \"$GL_RUN/old.absent\" && : > \"$GL_RUN/swapped\" || return 1\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_DIR/$gl_f\" ]; then\n      mkdir -p \"$GL_RUN/old/$(dirname \"$gl_f\")\" && cp -p \"$GL_DIR/$gl_f\" \"$GL_RUN/old/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    else\n      echo \"$gl_f\" >> \"$GL_RUN/old.absent\"\n    fi\n  done\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    # Checked again: a link may have been planted since the inspection.\n    if gl_link=$(gl_first_link \"$gl_f\"); then\n      gl_event refused-link \"$gl_link\"\n      gl_event swap-failed \"$gl_f\"\n      return 1\n    fi\n    mkdir -p \"$GL_DIR/$(dirname \"$gl_f\")\" && mv -f \"$GL_STAGE/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    echo \"$gl_f\" >> \"$GL_RUN/swapped\"\n  done\n}\n\n# Puts back every file the swap changed, and only those; fails, naming each file it could not\n# put back, so a rollback never brings \"the previous version\" up on the new files. The backup\n# is renamed into place: nothing is written at a name in remote-dir where a link could wait.\ngl_restore() {\n  [ -s \"$GL_RUN/swapped\" ] || return 0\n  gl_event phase restore\n  gl_restore_rc=0\n  while IFS= read -r gl_f; do\n    if [ -e \"$GL_RUN/old/$gl_f\" ]; then\n      mv -f \"$GL_RUN/old/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    elif grep -qxF \"$gl_f\" \"$GL_RUN/old.absent\" 2>/dev/null; then\n      rm -f \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    fi\n  done < \"$GL_RUN/swapped\"\n  return $gl_restore_rc\n}\n\n# Recreates the services (stop, then start). A full deploy recreates the whole project, unless\n# start-first services are rolled out apart: then the others are named (orphans are in GL_REMOVE).\ngl_up() {\n  if [ \"$GL_FULL\" = 1 ] && [ -z \"$GL_START_FIRST\" ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --remove-orphans --force-recreate)\n  elif [ $# -gt 0 ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --no-deps --force-recreate -- \"$@\")\n  fi\n}\n\ngl_remove_services() {\n  for gl_s in \"$@\"; do\n    gl_ids=$(gl_service_ids \"$gl_s\")\n    [ -z \"$gl_ids\" ] || gl_docker rm -f $gl_ids >/dev/null\n  done\n}\n\n# Arguments are pairs: service container-id. Tries every container; each failed removal is\n# reported (docker's message, then a remove-failed event naming the service) and makes it fail.\ngl_remove_containers() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  while [ $# -ge 2 ]; do\n    if ! gl_docker rm -f \"$2\" >/dev/null; then\n      gl_event remove-failed \"$1\"\n      gl_rc=1\n    fi\n    shift 2\n  done\n  return \"$gl_rc\"\n}\n\n# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed\ngl_status() {\n  gl_ids=$(gl_watch_ids \"$1\") || { echo \"2 docker-error -\"; return; }\n  [ -n \"$gl_ids\" ] || { echo \"3 no-container -\"; return; }\n  gl_rank=0 gl_detail=healthy gl_sig=\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker inspect --format \"$GL_STATUS_FORMAT\" \"$gl_id\" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }\n    set -- $gl_line\n    case $1/$2 in\n      running/healthy) ;;\n      running/unhealthy) echo \"3 unhealthy -\"; return ;;\n      running/starting) gl_rank=2 gl_detail=starting ;;\n      running/none)\n        gl_sig=\"$gl_sig$gl_id:$5:$6,\"\n        if [ \"$gl_rank\" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;\n      exited/* | dead/*)\n        case $4/$3 in\n          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished\n          no./* | ./*) echo \"3 exited($3) -\"; return ;;\n          *) gl_rank=2 gl_detail=\"restarting\" ;;\n        esac ;;\n      *) gl_rank=2 gl_detail=\"$1/$2\" ;;\n    esac\n  done\n  echo \"$gl_rank $gl_detail $gl_sig-\"\n}\n\n# Waits until every service is healthy (healthcheck) or has run unchanged for\n# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it\n# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.\ngl_wait_healthy() {\n  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot\n  # hold the wait far past health-timeout; a call that times out counts as \"not ready yet\".\n  gl_saved_timeout=$GL_TIMEOUT\n  [ -z \"$GL_TIMEOUT\" ] || GL_TIMEOUT=\"timeout $GL_POLL_SECONDS\"\n  gl_poll_healthy \"$@\"\n  gl_poll_rc=$?\n  GL_TIMEOUT=$gl_saved_timeout\n  return $gl_poll_rc\n}\n\ngl_poll_healthy() {\n  gl_services=\"$*\"\n  [ -n \"$gl_services\" ] || return 0\n  # A rollout's wait for its new containers is told by its own events.\n  [ -n \"$GL_WATCH\" ] || gl_event phase health \"$gl_services\"\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_dir=$(mktemp -d) || return 1\n  gl_watch_events \"$gl_dir/events\"\n  while :; do\n    gl_pending=\n    gl_i=0\n    for gl_s in $gl_services; do\n      gl_i=$((gl_i + 1))\n      # shellcheck disable=SC2046 # gl_status prints three words\n      set -- $(gl_status \"$gl_s\")\n      if [ \"$(cat \"$gl_dir/$gl_i.last\" 2>/dev/null)\" != \"$2\" ]; then\n        echo \"$2\" > \"$gl_dir/$gl_i.last\"\n        gl_event health \"$gl_s\" \"$2\"\n      fi\n      case $1 in\n        0) ;;\n        1)\n          gl_now=$(date +%s)\n          if [ \"$(sed -n 1p \"$gl_dir/$gl_i.sig\" 2>/dev/null)\" = \"$3\" ]; then\n            if [ $((gl_now - $(sed -n 2p \"$gl_dir/$gl_i.sig\"))) -lt \"$GL_STEADY_SECONDS\" ]; then gl_pending=\"$gl_pending $gl_s\"; fi\n          else\n            printf '%s\\n%s\\n' \"$3\" \"$gl_now\" > \"$gl_dir/$gl_i.sig\"\n            gl_pending=\"$gl_pending $gl_s\"\n          fi ;;\n        2) gl_pending=\"$gl_pending $gl_s\" ;;\n        *)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"$2\"\n          gl_poll_done\n          return 1 ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      [ -n \"$GL_WATCH\" ] || gl_event phase healthy\n      gl_poll_done\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-ready-after-$GL_HEALTH_TIMEOUT-s\"; done\n      gl_poll_done\n      return 1\n    fi\n    gl_await_event \"$gl_dir/events\"\n  done\n}\n\n# Streams the project's container events (health changes, starts, exits) to $1 in the background\n# while the wait polls, so a container that turns healthy is seen within 0.1 s plus one poll.\n# --until ends the stream even if this script is killed before gl_poll_done stops it.\ngl_watch_events() {\n  : > \"$1\"\n  gl_events_seen=0\n  docker events --until \"$(($(date +%s) + GL_HEALTH_TIMEOUT + GL_POLL_SECONDS))\" --filter type=container \\\n    --filter \"label=com.docker.compose.project=$GL_PROJECT\" --filter event=health_status --filter event=start \\\n    --filter event=die --filter event=destroy > \"$1\" 2>/dev/null &\n  gl_events=$!\n}\n\n# Returns as soon as a new event is in $1, else after 0.5 s (services without a healthcheck,\n# and an engine that streams no events, are polled at that pace).\ngl_await_event() {\n  gl_tick=0\n  while [ \"$gl_tick\" -lt 5 ]; do\n    gl_tick=$((gl_tick + 1))\n    sleep 0.1\n    gl_size=$(($(wc -c < \"$1\")))\n    if [ \"$gl_size\" != \"$gl_events_seen\" ]; then\n      gl_events_seen=$gl_size\n      return 0\n    fi\n  done\n}\n\ngl_poll_done() {\n  kill \"$gl_events\" 2>/dev/null\n  rm -rf \"$gl_dir\"\n}\n\ngl_show_logs() {\n  [ -n \"$1\" ] || return 0\n  for gl_id in $(gl_watch_ids \"$1\"); do\n    gl_logs=$(gl_docker logs --tail \"$GL_LOG_LINES\" \"$gl_id\" 2>&1)\n    if [ -n \"$gl_logs\" ]; then\n      echo \"Last $GL_LOG_LINES log lines of $1 (container $(echo \"$gl_id\" | cut -c1-12)):\"\n      printf '%s\\n' \"$gl_logs\" | sed 's/^/  | /'\n    else\n      echo \"$1 (container $(echo \"$gl_id\" | cut -c1-12)) logged nothing.\"\n    fi\n    gl_checks=$(gl_docker inspect --format '{{with index .State \"Health\"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' \"$gl_id\" 2>/dev/null | grep -v '^$' | tail -n 5)\n    if [ -n \"$gl_checks\" ]; then\n      echo \"Last healthchecks of $1:\"\n      printf '%s\\n' \"$gl_checks\" | sed 's/^/  | /'\n    fi\n  done\n}\n\n# --- start-first rollouts (deploy.update_config.order: start-first; Compose v2) ---------------\n\n# Holds a created container off its networks' aliases (the service name is one of them), so that\n# name resolves to it only once it is healthy; keeps the aliases in $GL_RUN/aliases.<id>.\ngl_hold() {\n  # shellcheck disable=SC2016 # a Go template, for docker\n  gl_docker inspect --format '{{range $n, $e := .NetworkSettings.Networks}}{{$n}}{{range $e.Aliases}} {{.}}{{end}}{{println}}{{end}}' \"$1\" \\\n    > \"$GL_RUN/aliases.$1\" || return 1\n  while read -r gl_net gl_aliases; do\n    # The default bridge has no aliases, and nothing to hold.\n    [ -n \"$gl_aliases\" ] || continue\n    gl_docker network disconnect \"$gl_net\" \"$1\" && gl_docker network connect \"$gl_net\" \"$1\" || return 1\n  done < \"$GL_RUN/aliases.$1\"\n}\n\n# Gives a held container its aliases back: from now on the service name resolves to it too.\ngl_join() {\n  gl_held=$1\n  while read -r gl_net gl_aliases; do\n    [ -n \"$gl_aliases\" ] || continue\n    set --\n    for gl_alias in $gl_aliases; do set -- \"$@\" --alias \"$gl_alias\"; done\n    gl_docker network disconnect \"$gl_net\" \"$gl_held\" && gl_docker network connect \"$@\" \"$gl_net\" \"$gl_held\" || return 1\n  done < \"$GL_RUN/aliases.$gl_held\"\n}\n\ngl_count() { gl_service_ids \"$1\" | grep -c .; }\n\n# One batch: compose scales the service up by as many containers as are given, without\n# recreating any (the new ones get the new files' configuration), held off the service name;\n# once they are healthy they join it and serve beside the old ones for the monitor time; then\n# each old one is stopped with its grace period (to finish in-flight requests) and removed.\n# Arguments: service grace monitor old-ids... On failure the new ones are left in GL_WATCH.\ngl_batch() {\n  gl_b_service=$1 gl_b_grace=$2 gl_b_monitor=$3\n  shift 3\n  gl_b_old=\"$*\"\n  gl_b_before=\" $(gl_service_ids \"$gl_b_service\" | tr '\\n' ' ')\" || return 1\n  gl_b_scale=$(($(echo \"$gl_b_before\" | wc -w) + $#))\n  (cd \"$GL_DIR\" && gl_project up -d --no-start --no-deps --no-recreate --scale \"$gl_b_service=$gl_b_scale\" -- \"$gl_b_service\") || return 1\n  GL_WATCH=\n  for gl_id in $(gl_service_ids \"$gl_b_service\"); do\n    case $gl_b_before in *\" $gl_id \"*) ;; *) GL_WATCH=\"$GL_WATCH $gl_id\" ;; esac\n  done\n  if [ -z \"$GL_WATCH\" ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" no-new-container\n    return 1\n  fi\n  for gl_id in $GL_WATCH; do\n    gl_hold \"$gl_id\" && gl_docker start \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" started \"$(echo $GL_WATCH | wc -w)\"\n  gl_wait_healthy \"$gl_b_service\" || return 1\n  for gl_id in $GL_WATCH; do gl_join \"$gl_id\" || return 1; done\n  gl_event start-first \"$gl_b_service\" serving \"$gl_b_monitor\"\n  sleep \"$gl_b_monitor\"\n  # shellcheck disable=SC2046 # gl_status prints three words\n  set -- $(gl_status \"$gl_b_service\")\n  if [ \"$1\" = 3 ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" \"$2\"\n    return 1\n  fi\n  GL_WATCH=\n  for gl_id in $gl_b_old; do\n    # -t: --time on older docker clients, --timeout on newer ones.\n    gl_docker stop -t \"$gl_b_grace\" \"$gl_id\" > /dev/null\n    gl_docker rm -f \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" retired \"$(echo $gl_b_old | wc -w)\" \"$gl_b_grace\"\n}\n\n# Replaces the given containers of a service start-first, `parallelism` at a time (0: all at\n# once) with `delay` seconds between batches, then leaves the service at `replicas` containers.\n# Arguments: service replicas parallelism delay monitor grace old-ids...\ngl_replace() {\n  gl_r_service=$1 gl_r_replicas=$2 gl_r_parallelism=$3 gl_r_delay=$4 gl_r_monitor=$5 gl_r_grace=$6\n  shift 6\n  [ \"$gl_r_parallelism\" -gt 0 ] || gl_r_parallelism=$#\n  gl_r_first=1\n  while [ $# -gt 0 ]; do\n    [ \"$gl_r_first\" = 1 ] || sleep \"$gl_r_delay\"\n    gl_r_first=0\n    gl_r_batch=\n    gl_n=0\n    while [ $# -gt 0 ] && [ \"$gl_n\" -lt \"$gl_r_parallelism\" ]; do\n      gl_r_batch=\"$gl_r_batch $1\"\n      gl_n=$((gl_n + 1))\n      shift\n    done\n    gl_r_rest=\"$*\"\n    gl_batch \"$gl_r_service\" \"$gl_r_grace\" \"$gl_r_monitor\" $gl_r_batch || return 1\n    set -- $gl_r_rest\n  done\n  # A first deploy, or a changed replica count: compose adds (or removes) the difference.\n  gl_n=$(gl_count \"$gl_r_service\")\n  [ \"$gl_n\" != \"$gl_r_replicas\" ] || return 0\n  (cd \"$GL_DIR\" && gl_project up -d --no-deps --no-recreate --scale \"$gl_r_service=$gl_r_replicas\" -- \"$gl_r_service\") &&\n    gl_wait_healthy \"$gl_r_service\"\n}\n\n# Rolls out each start-first service (GL_START_FIRST: service replicas parallelism delay monitor\n# grace, repeated), keeping its containers from before in $GL_RUN/before.<service>.\ngl_start_first() {\n  set -- $GL_START_FIRST\n  while [ $# -ge 6 ]; do\n    gl_service_ids \"$1\" > \"$GL_RUN/before.$1\" || return 1\n    gl_event phase start-first \"$1\"\n    # shellcheck disable=SC2046 # container ids, one word each\n    gl_replace \"$1\" \"$2\" \"$3\" \"$4\" \"$5\" \"$6\" $(cat \"$GL_RUN/before.$1\") || return 1\n    shift 6\n  done\n}\n\n# The rollback of gl_start_first, start-first again: with the previous files back, the\n# containers this run created are replaced by previous-version ones, as many as there were.\n# A new container that failed (GL_WATCH) is removed first: it never served.\ngl_start_first_back() {\n  [ -z \"$GL_WATCH\" ] || gl_docker rm -f $GL_WATCH > /dev/null\n  GL_WATCH=\n  set -- $GL_START_FIRST\n  gl_rc=0\n  while [ $# -ge 6 ]; do\n    # No file: not reached. An empty one: a new service, which gl_remove_services removes.\n    if [ -s \"$GL_RUN/before.$1\" ]; then\n      gl_created=\n      for gl_id in $(gl_service_ids \"$1\"); do\n        grep -qxF \"$gl_id\" \"$GL_RUN/before.$1\" || gl_created=\"$gl_created $gl_id\"\n      done\n      if [ -n \"$gl_created\" ]; then\n        gl_event phase start-first \"$1\"\n        gl_replace \"$1\" \"$(grep -c . \"$GL_RUN/before.$1\")\" \"$3\" \"$4\" \"$5\" \"$6\" $gl_created || gl_rc=1\n      fi\n    fi\n    shift 6\n  done\n  return $gl_rc\n}\n\ngl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' \"$1\" ;; esac; }\n\n# The record of what is deployed: the header and unchanged services' lines from the client,\n# then each deployed service's line from the client (with the config hash its inspection saw)\n# completed by the label compose put on the container it created.\ngl_write_record() {\n  # Every service's config-hash label from one docker call (newest container first): \"service hash\" lines.\n  gl_labels=$(gl_docker ps -a --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" --filter \"label=com.docker.compose.oneoff=False\" \\\n    --format '{{.Label \"com.docker.compose.service\"}} {{.Label \"com.docker.compose.config-hash\"}}' 2>/dev/null)\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in \"$@\"; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_c=$(printf '%s\\n' \"$gl_labels\" | awk -v s=\"$gl_s\" '$1 == s { print $2; exit }')\n      printf '%s,\"containerHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_c\")\"\n    done\n  } > \"$GL_RUN/record\" && gl_state_write state < \"$GL_RUN/record\"\n}\n\ngl_finish() {\n  gl_audit \"$GL_AUDIT,\\\"result\\\":\\\"$1\\\",\\\"durationSeconds\\\":$(($(date +%s) - gl_started))}\" ||\n    printf 'gitops-lite: %s\\n' \"could not append to $GL_STATE/audit.log\" >&2\n  rm -f \"$GL_STATE/lock.owner\"\n  gl_event result \"$1\"\n  exit \"$2\"\n}\n\ngl_apply_main() {\n  if ! gl_pull $GL_DEPLOY; then gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"; fi\n  if ! gl_swap; then\n    gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n    gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n  fi\n  gl_pre_deploy_commands\n  # Start-first services first: when one fails, the recreated ones have not been touched yet.\n  gl_recreated=0\n  if ! gl_start_first; then\n    [ -n \"$GL_FAILED\" ] || gl_event up-failed\n  elif gl_recreated=1 && ! gl_up $GL_RECREATE; then\n    gl_event up-failed\n  elif gl_wait_healthy $GL_RECREATE; then\n    gl_removed=1\n    gl_remove_containers $GL_REMOVE || gl_removed=0\n    if ! gl_write_record $GL_DEPLOY; then\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/state could not be written\" >&2\n      gl_finish deployed-without-record \"$GL_EXIT_DEPLOYED_WITHOUT_RECORD\"\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed \"$GL_EXIT_REMOVE_FAILED\"\n    gl_finish success \"$GL_EXIT_OK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed \"$GL_EXIT_FAILED_NO_ROLLBACK\"\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_remove_services $GL_NEW_SERVICES\n  gl_rolled_back=1\n  gl_start_first_back || gl_rolled_back=0\n  if [ \"$gl_rolled_back\" = 1 ] && { [ \"$gl_recreated\" = 0 ] || { gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; }; }; then\n    gl_finish rolled-back \"$GL_EXIT_ROLLED_BACK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n}\n";
 /** Whole-stack operations, run after REMOTE_LIBRARY: listing stacks (mode: list) and removing one (mode: remove). */
-const STACKS_LIBRARY = "# shellcheck shell=sh\n# Whole stacks, run after lib.sh: listing the stacks under a folder (mode: list) and removing one\n# (mode: remove). The GL_* variables (GL_DIR, GL_STATE, ...) and gl_* functions are lib.sh's.\n# Lists are space-separated words split on purpose where they are used unquoted (set -f is on).\n# shellcheck disable=SC2086,SC2153\n\n# --- list: the record header of each stack in a folder directly under remote-dir ---------------\n# Events: `stack <folder>`, each followed by that stack's record header (one JSON line). Only\n# reads: a stack whose record a removal took away is no longer listed.\ngl_list_main() {\n  [ -d \"$GL_DIR\" ] || { gl_event result none; exit \"$GL_EXIT_OK\"; }\n  set +f\n  for gl_state in \"$GL_DIR\"/*/.gitops-lite/state; do\n    [ -f \"$gl_state\" ] || continue\n    gl_event stack \"$(dirname \"$(dirname \"$gl_state\")\")\"\n    head -n 1 \"$gl_state\"\n  done\n  set -f\n  gl_event result listed\n}\n\n# --- remove: take a whole project down --------------------------------------------------------\n# Besides lib.sh's variables it reads GL_DRY_RUN (1: only say what would go), GL_REMOVE_VOLUMES (1: named volumes go too),\n# GL_OWNER and GL_AUDIT (as the apply does). Events, one per line after GL_MARK:\n#   container <service> <name> | network <name> | volume <name> <remove|keep> | file <path> | state <dir>\n#   refused <project-elsewhere|other-project> <detail> | skipped <path> | remove-failed <kind> <name>\n#   phase <locked|stop|files> | result <absent|dry-run|removed|partly-removed>\n# Exit codes: GL_EXIT_OK done (or nothing there), GL_EXIT_PARTLY_REMOVED something could not be\n# removed, GL_EXIT_REMOVE_REFUSED refused.\n\n# The project's containers (id), networks and volumes (name), found by compose's labels.\ngl_project_containers() { gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\ngl_project_objects() { gl_docker \"$1\" ls --format '{{.Name}}' --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\n\n# The paths the last deploy uploaded, from the record's header: relative, made of [A-Za-z0-9._/-]\n# only (the client refuses any other upload), so they are read with sed, not a JSON parser.\ngl_recorded_files() {\n  sed -n '1s/.*\"files\":{\\([^}]*\\)}.*/\\1/p' \"$GL_STATE/state\" 2>/dev/null | tr ',' '\\n' |\n    sed -n 's/^\"\\([A-Za-z0-9._/-]*\\)\":.*/\\1/p'\n}\n\n# True when no folder between remote-dir and the file is a symbolic link (the file itself may\n# be one: rm removes the link, never its target).\ngl_no_link_on_the_way() {\n  gl_path=$GL_DIR\n  gl_rest=$1\n  while :; do\n    case $gl_rest in */*) ;; *) return 0 ;; esac\n    gl_path=\"$gl_path/${gl_rest%%/*}\"\n    gl_rest=${gl_rest#*/}\n    [ ! -L \"$gl_path\" ] || return 1\n  done\n}\n\n# Refuses (GL_EXIT_REMOVE_REFUSED) when remote-dir holds another project, or the named one runs from elsewhere.\ngl_remove_check() {\n  gl_recorded=$(sed -n '1s/.*\"project\":\"\\([a-z0-9_-]*\\)\".*/\\1/p' \"$GL_STATE/state\" 2>/dev/null)\n  if [ -n \"$gl_recorded\" ] && [ \"$gl_recorded\" != \"$GL_PROJECT\" ]; then\n    gl_event refused other-project \"$gl_recorded\"\n    exit \"$GL_EXIT_REMOVE_REFUSED\"\n  fi\n  gl_real=$(cd \"$GL_DIR\" 2>/dev/null && pwd -P) || gl_real=$GL_DIR\n  for gl_id in $(gl_project_containers); do\n    gl_wd=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.project.working_dir\"}}' \"$gl_id\" 2>/dev/null) || continue\n    if [ \"$gl_wd\" != \"$GL_DIR\" ] && [ \"$gl_wd\" != \"$gl_real\" ]; then\n      gl_event refused project-elsewhere \"$gl_wd\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n  for gl_wd in \"$GL_DIR\" \"$gl_real\"; do\n    gl_other=$(gl_docker ps -a --filter \"label=com.docker.compose.project.working_dir=$gl_wd\" --format '{{.Label \"com.docker.compose.project\"}}' |\n      grep -vxF \"$GL_PROJECT\" | head -n 1)\n    if [ -n \"$gl_other\" ]; then\n      gl_event refused other-project \"$gl_other\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n}\n\ngl_remove_main() {\n  gl_check_host\n  gl_started=$(date +%s)\n  if [ -L \"$GL_DIR\" ] || [ -L \"$GL_STATE\" ]; then\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR or $GL_STATE is a symbolic link: nothing is removed through a link\"\n  fi\n  if [ -e \"$GL_DIR\" ] && [ ! -d \"$GL_DIR\" ]; then gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR is not a directory\"; fi\n  if [ -d \"$GL_STATE\" ]; then\n    if [ \"$GL_DRY_RUN\" = 1 ]; then\n      if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n    else\n      gl_lock -x\n      gl_event phase locked\n      printf '%s\\n' \"$GL_OWNER\" > \"$GL_STATE/lock.owner\"\n      trap ': > \"$GL_STATE/lock.owner\"' EXIT\n    fi\n  fi\n  gl_remove_check\n  gl_ids=$(gl_project_containers) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_networks=$(gl_project_objects network) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the networks of project $GL_PROJECT\"\n  gl_volumes=$(gl_project_objects volume) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the volumes of project $GL_PROJECT\"\n  gl_files=$(gl_recorded_files)\n  for gl_id in $gl_ids; do\n    gl_event container \"$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.service\"}} {{.Name}}' \"$gl_id\" 2>/dev/null)\"\n  done\n  for gl_n in $gl_networks; do gl_event network \"$gl_n\"; done\n  for gl_v in $gl_volumes; do\n    if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then gl_event volume \"$gl_v\" remove; else gl_event volume \"$gl_v\" keep; fi\n  done\n  for gl_f in $gl_files; do\n    if ! gl_is_kept_file \"$gl_f\" && { [ -e \"$GL_DIR/$gl_f\" ] || [ -L \"$GL_DIR/$gl_f\" ]; }; then gl_event file \"$gl_f\"; fi\n  done\n  if [ -d \"$GL_STATE\" ]; then gl_event state \"$GL_STATE\"; fi\n  if [ -z \"$gl_ids$gl_networks$gl_files\" ] && [ ! -f \"$GL_STATE/state\" ] && { [ \"$GL_REMOVE_VOLUMES\" != 1 ] || [ -z \"$gl_volumes\" ]; }; then\n    gl_event result absent\n    exit \"$GL_EXIT_OK\"\n  fi\n  [ \"$GL_DRY_RUN\" != 1 ] || { gl_event result dry-run; exit \"$GL_EXIT_OK\"; }\n\n  gl_rc=$GL_EXIT_OK\n  if [ -n \"$gl_ids\" ]; then\n    gl_event phase stop\n    gl_docker stop $gl_ids >/dev/null\n    # -v: the containers' anonymous volumes go with them; named volumes are separate objects.\n    gl_docker rm -f -v $gl_ids >/dev/null || { gl_event remove-failed containers -; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  for gl_n in $gl_networks; do gl_docker network rm \"$gl_n\" >/dev/null || { gl_event remove-failed network \"$gl_n\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then\n    for gl_v in $gl_volumes; do gl_docker volume rm \"$gl_v\" >/dev/null || { gl_event remove-failed volume \"$gl_v\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  fi\n  gl_event phase files\n  for gl_f in $gl_files; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if ! gl_no_link_on_the_way \"$gl_f\"; then gl_event skipped \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; fi\n    rm -f \"$GL_DIR/$gl_f\" || { gl_event remove-failed file \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; }\n    # Folders the upload created, once empty; rmdir never follows a link, nor removes a full folder.\n    gl_d=$(dirname \"$gl_f\")\n    while [ \"$gl_d\" != . ]; do rmdir \"$GL_DIR/$gl_d\" 2>/dev/null || break; gl_d=$(dirname \"$gl_d\"); done\n  done\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ] && [ -d \"$GL_STATE\" ]; then\n    # The state goes, the audit log stays: the stack's history outlives the stack. The lock goes\n    # last; a run waiting for it then finds no record and plans a first deploy.\n    trap - EXIT\n    rm -rf \"$GL_STATE/runs\" \"$GL_STATE/state\" \"$GL_STATE/state.tmp\" \"$GL_STATE/generation\" \"$GL_STATE/lock.owner\" ||\n      { gl_event remove-failed state \"$GL_STATE\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ]; then gl_result=removed; else gl_result=partly-removed; fi\n  if [ -d \"$GL_STATE\" ]; then\n    printf '%s,\"result\":\"%s\",\"durationSeconds\":%s}\\n' \"$GL_AUDIT\" \"$gl_result\" \"$(($(date +%s) - gl_started))\" >> \"$GL_STATE/audit.log\"\n    [ \"$gl_rc\" != \"$GL_EXIT_OK\" ] || rm -f \"$GL_STATE/lock\"\n  fi\n  gl_event result \"$gl_result\"\n  exit \"$gl_rc\"\n}\n";
+const STACKS_LIBRARY = "# shellcheck shell=sh\n# Whole stacks, run after lib.sh: listing the stacks under a folder (mode: list) and removing one\n# (mode: remove). The GL_* variables (GL_DIR, GL_STATE, ...) and gl_* functions are lib.sh's.\n# Lists are space-separated words split on purpose where they are used unquoted (set -f is on).\n# shellcheck disable=SC2086,SC2153\n\n# --- list: the record header of each stack in a folder directly under remote-dir ---------------\n# Events: `stack <folder>`, each followed by that stack's record header (one JSON line). Only\n# reads: a stack whose record a removal took away is no longer listed.\ngl_list_main() {\n  [ -d \"$GL_DIR\" ] || { gl_event result none; exit \"$GL_EXIT_OK\"; }\n  set +f\n  for gl_state in \"$GL_DIR\"/*/.gitops-lite/state; do\n    [ -f \"$gl_state\" ] || continue\n    gl_event stack \"$(dirname \"$(dirname \"$gl_state\")\")\"\n    head -n 1 \"$gl_state\"\n  done\n  set -f\n  gl_event result listed\n}\n\n# --- remove: take a whole project down --------------------------------------------------------\n# Besides lib.sh's variables it reads GL_DRY_RUN (1: only say what would go), GL_REMOVE_VOLUMES (1: named volumes go too),\n# GL_OWNER and GL_AUDIT (as the apply does). Events, one per line after GL_MARK:\n#   container <service> <name> | network <name> | volume <name> <remove|keep> | file <path> | state <dir>\n#   refused <project-elsewhere|other-project> <detail> | skipped <path> | remove-failed <kind> <name>\n#   phase <locked|stop|files> | result <absent|dry-run|removed|partly-removed>\n# Exit codes: GL_EXIT_OK done (or nothing there), GL_EXIT_PARTLY_REMOVED something could not be\n# removed, GL_EXIT_REMOVE_REFUSED refused.\n\n# The project's containers (id), networks and volumes (name), found by compose's labels.\ngl_project_containers() { gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\ngl_project_objects() { gl_docker \"$1\" ls --format '{{.Name}}' --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\n\n# The paths the last deploy uploaded, from the record's header: relative, made of [A-Za-z0-9._/-]\n# only (the client refuses any other upload), so they are read with sed, not a JSON parser.\ngl_recorded_files() {\n  sed -n '1s/.*\"files\":{\\([^}]*\\)}.*/\\1/p' \"$GL_STATE/state\" 2>/dev/null | tr ',' '\\n' |\n    sed -n 's/^\"\\([A-Za-z0-9._/-]*\\)\":.*/\\1/p'\n}\n\n# True when no folder between remote-dir and the file is a symbolic link (the file itself may\n# be one: rm removes the link, never its target).\ngl_no_link_on_the_way() { ! gl_first_link \"$(dirname \"$1\")\" > /dev/null; }\n\n# Refuses (GL_EXIT_REMOVE_REFUSED) when remote-dir holds another project, or the named one runs from elsewhere.\ngl_remove_check() {\n  gl_recorded=$(sed -n '1s/.*\"project\":\"\\([a-z0-9_-]*\\)\".*/\\1/p' \"$GL_STATE/state\" 2>/dev/null)\n  if [ -n \"$gl_recorded\" ] && [ \"$gl_recorded\" != \"$GL_PROJECT\" ]; then\n    gl_event refused other-project \"$gl_recorded\"\n    exit \"$GL_EXIT_REMOVE_REFUSED\"\n  fi\n  gl_real=$(cd \"$GL_DIR\" 2>/dev/null && pwd -P) || gl_real=$GL_DIR\n  for gl_id in $(gl_project_containers); do\n    gl_wd=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.project.working_dir\"}}' \"$gl_id\" 2>/dev/null) || continue\n    if [ \"$gl_wd\" != \"$GL_DIR\" ] && [ \"$gl_wd\" != \"$gl_real\" ]; then\n      gl_event refused project-elsewhere \"$gl_wd\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n  for gl_wd in \"$GL_DIR\" \"$gl_real\"; do\n    gl_other=$(gl_docker ps -a --filter \"label=com.docker.compose.project.working_dir=$gl_wd\" --format '{{.Label \"com.docker.compose.project\"}}' |\n      grep -vxF \"$GL_PROJECT\" | head -n 1)\n    if [ -n \"$gl_other\" ]; then\n      gl_event refused other-project \"$gl_other\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n}\n\ngl_remove_main() {\n  gl_check_host\n  gl_started=$(date +%s)\n  if [ -L \"$GL_DIR\" ] || [ -L \"$GL_STATE\" ]; then\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR or $GL_STATE is a symbolic link: nothing is removed through a link\"\n  fi\n  if [ -e \"$GL_DIR\" ] && [ ! -d \"$GL_DIR\" ]; then gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR is not a directory\"; fi\n  if [ -d \"$GL_STATE\" ]; then\n    if [ \"$GL_DRY_RUN\" = 1 ]; then\n      if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n    else\n      gl_state_file lock || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_STATE/lock\"\n      gl_lock -x\n      gl_event phase locked\n      printf '%s\\n' \"$GL_OWNER\" | gl_state_write lock.owner\n      trap 'rm -f \"$GL_STATE/lock.owner\"' EXIT\n    fi\n  fi\n  gl_remove_check\n  gl_ids=$(gl_project_containers) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_networks=$(gl_project_objects network) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the networks of project $GL_PROJECT\"\n  gl_volumes=$(gl_project_objects volume) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the volumes of project $GL_PROJECT\"\n  gl_files=$(gl_recorded_files)\n  for gl_id in $gl_ids; do\n    gl_event container \"$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.service\"}} {{.Name}}' \"$gl_id\" 2>/dev/null)\"\n  done\n  for gl_n in $gl_networks; do gl_event network \"$gl_n\"; done\n  for gl_v in $gl_volumes; do\n    if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then gl_event volume \"$gl_v\" remove; else gl_event volume \"$gl_v\" keep; fi\n  done\n  for gl_f in $gl_files; do\n    if ! gl_is_kept_file \"$gl_f\" && { [ -e \"$GL_DIR/$gl_f\" ] || [ -L \"$GL_DIR/$gl_f\" ]; }; then gl_event file \"$gl_f\"; fi\n  done\n  if [ -d \"$GL_STATE\" ]; then gl_event state \"$GL_STATE\"; fi\n  if [ -z \"$gl_ids$gl_networks$gl_files\" ] && [ ! -f \"$GL_STATE/state\" ] && { [ \"$GL_REMOVE_VOLUMES\" != 1 ] || [ -z \"$gl_volumes\" ]; }; then\n    gl_event result absent\n    exit \"$GL_EXIT_OK\"\n  fi\n  [ \"$GL_DRY_RUN\" != 1 ] || { gl_event result dry-run; exit \"$GL_EXIT_OK\"; }\n\n  gl_rc=$GL_EXIT_OK\n  if [ -n \"$gl_ids\" ]; then\n    gl_event phase stop\n    gl_docker stop $gl_ids >/dev/null\n    # -v: the containers' anonymous volumes go with them; named volumes are separate objects.\n    gl_docker rm -f -v $gl_ids >/dev/null || { gl_event remove-failed containers -; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  for gl_n in $gl_networks; do gl_docker network rm \"$gl_n\" >/dev/null || { gl_event remove-failed network \"$gl_n\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then\n    for gl_v in $gl_volumes; do gl_docker volume rm \"$gl_v\" >/dev/null || { gl_event remove-failed volume \"$gl_v\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  fi\n  gl_event phase files\n  for gl_f in $gl_files; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if ! gl_no_link_on_the_way \"$gl_f\"; then gl_event skipped \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; fi\n    rm -f \"$GL_DIR/$gl_f\" || { gl_event remove-failed file \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; }\n    # Folders the upload created, once empty; rmdir never follows a link, nor removes a full folder.\n    gl_d=$(dirname \"$gl_f\")\n    while [ \"$gl_d\" != . ]; do rmdir \"$GL_DIR/$gl_d\" 2>/dev/null || break; gl_d=$(dirname \"$gl_d\"); done\n  done\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ] && [ -d \"$GL_STATE\" ]; then\n    # The state goes, the audit log stays: the stack's history outlives the stack. The lock goes\n    # last; a run waiting for it then finds no record and plans a first deploy.\n    trap - EXIT\n    rm -rf \"$GL_STATE/runs\" \"$GL_STATE/state\" \"$GL_STATE/state.tmp\" \"$GL_STATE/generation\" \"$GL_STATE/lock.owner\" ||\n      { gl_event remove-failed state \"$GL_STATE\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ]; then gl_result=removed; else gl_result=partly-removed; fi\n  if [ -d \"$GL_STATE\" ]; then\n    gl_audit \"$GL_AUDIT,\\\"result\\\":\\\"$gl_result\\\",\\\"durationSeconds\\\":$(($(date +%s) - gl_started))}\" ||\n      printf 'gitops-lite: %s\\n' \"could not append to $GL_STATE/audit.log\" >&2\n    [ \"$gl_rc\" != \"$GL_EXIT_OK\" ] || rm -f \"$GL_STATE/lock\"\n  fi\n  gl_event result \"$gl_result\"\n  exit \"$gl_rc\"\n}\n";
 /** Exit codes of the remote scripts; the library gets them as variables (see exitCodeVariables). */
 const remote_ExitCode = {
     ok: 0,
@@ -72955,6 +73319,8 @@ const remote_ExitCode = {
     invalidFiles: 65,
     missingTool: 69,
     hostError: 70,
+    /** A symbolic link where the deploy would write (the host printed a refused-link event naming it); nothing changed. */
+    refusedLink: 71,
     lockTimeout: 75,
     stalePlan: 76,
     /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
@@ -72980,6 +73346,7 @@ const remoteEvents = (/* unused pure expression or super */ null && ([
     'up-failed',
     'restore-failed',
     'remove-failed',
+    'refused-link',
     'login-failed',
     'pre-deploy',
     'pre-deploy-failed',
@@ -73005,6 +73372,7 @@ const removePhases = (/* unused pure expression or super */ null && (['locked', 
 const applyPhases = (/* unused pure expression or super */ null && (['locked', 'login', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore']));
 /** The parts of the inspection's output, each after a `section` event. */
 const inspectionSections = (/* unused pure expression or super */ null && ([
+    'envfiles',
     'compose',
     'directory',
     'project',
@@ -73030,8 +73398,14 @@ const DETACHED_BOOTSTRAP = [
     'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
     'c=',
     'while IFS= read -r l && [ -n "$l" ]; do c="$c $l"; done',
+    // $d is <remote-dir>/.gitops-lite/runs/<id>: $r the runs folder, $s the state folder.
+    'r=${d%/*}; s=${r%/*}',
+    'mkdir -p "${s%/*}/." || exit ' + remote_ExitCode.hostError,
+    // Never through a link (see gl_check_links in lib.sh, which names it).
+    'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit ' + remote_ExitCode.refusedLink + '; fi',
     // A fresh folder per apply: a second script written into a running one's folder would be read by it.
-    'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit ' + remote_ExitCode.hostError,
+    // The state folder is the deploy user's alone, and so is the log (it holds compose's messages).
+    '(umask 077 && mkdir -p "$r" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log") || exit ' + remote_ExitCode.hostError,
     `printf '%s\n' "$c" | nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 &`,
     'c=',
     'n=0',
@@ -73092,6 +73466,7 @@ function parseInspection(stdout, mark, host = 'the host') {
         throw new errors_UserError(`The inspection output from ${host} is incomplete (it names no compose variant, v2 or v1)`, { fix: rerun });
     }
     const directory = lines('directory')[0] ?? '';
+    const [generation = '0', generationState] = lines('generation');
     let model;
     try {
         model = parseComposeModel(section('config'), compose);
@@ -73115,7 +73490,8 @@ function parseInspection(stdout, mark, host = 'the host') {
         composeVersion,
         directory,
         project: lines('project')[0] ?? '',
-        generation: lines('generation')[0] ?? '0',
+        generation,
+        stateDamage: stateDamage(generationState, section('record')),
         model,
         hashes: new Map(lines('hashes').map((line) => {
             const [service, hash] = line.trim().split(/\s+/);
@@ -73125,6 +73501,17 @@ function parseInspection(stdout, mark, host = 'the host') {
         record: parseRecord(section('record')),
         hostFiles: lines('files')
     };
+}
+function stateDamage(generationState, record) {
+    const damage = [];
+    const recordProblem = recordDamage(record);
+    if (generationState?.startsWith('damaged '))
+        damage.push(`.gitops-lite/generation is damaged (${generationState.slice(8).replace(/-/g, ' ')})`);
+    else if (generationState === 'missing' && record.trim() !== '')
+        damage.push('.gitops-lite/generation is missing though a deploy is recorded');
+    if (recordProblem)
+        damage.push(`.gitops-lite/state (the deploy record) is damaged (${recordProblem})`);
+    return damage;
 }
 function parseContainer(line) {
     const raw = JSON.parse(line);
@@ -73275,7 +73662,113 @@ function parseComposeModel(text, compose = 'v1') {
     return { services, topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} })) };
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/deploy/secrets.ts
+
+
+/**
+ * Values shorter than this are not masked: masking "1", "on" or "yes" would blank them in every
+ * log line. The action's README says so.
+ */
+const minSecretLength = 4;
+/** Compose's own settings (COMPOSE_PROJECT_NAME, ...) name things the log must show; they are no secret. */
+const composeSetting = /^(COMPOSE|DOCKER)_/;
+/**
+ * Every value the host's inspection read that a log line from the VM may quote: each value in
+ * the VM's env files (`.env`, `.<service>.env`, env_file; compose's and docker's errors quote
+ * them, even from a file compose cannot parse) and each resolved environment value of a service.
+ * Multi-line values come line by line too, as the runner shows them split. Values shorter than
+ * minSecretLength are left out. Works on a partial inspection (one that failed) too.
+ */
+function hostSecrets(stdout, mark) {
+    const sections = splitSections(stdout, mark);
+    const section = (name) => sections.get(name);
+    const values = [];
+    for (const line of (section('envfiles') ?? '').split('\n')) {
+        if (line.trim() !== '')
+            values.push(...envFileValues(Buffer.from(line.trim(), 'base64').toString('utf8')));
+    }
+    const compose = (section('compose') ?? '').trim().split('\n')[0];
+    const config = section('config');
+    if (config !== undefined && (compose === 'v2' || compose === 'v1'))
+        values.push(...environmentValues(config, compose));
+    const masked = new Set();
+    for (const value of values) {
+        for (const part of [value, ...value.split(/\r?\n/)].map((v) => v.trim()))
+            if (part.length >= minSecretLength)
+                masked.add(part);
+    }
+    return [...masked];
+}
+/**
+ * The values of an env file, as written and unquoted; an unterminated quoted value (which
+ * compose refuses, quoting it) with its continuation lines; comments and keys left out.
+ */
+function envFileValues(text) {
+    const values = [];
+    const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+    for (let i = 0; i < lines.length; i++) {
+        const line = lines[i].trim().replace(/^export\s+/, '');
+        const eq = line.indexOf('=');
+        if (line.startsWith('#') || eq <= 0)
+            continue;
+        if (composeSetting.test(line.slice(0, eq).trim()))
+            continue;
+        const raw = line.slice(eq + 1).trim();
+        values.push(raw);
+        const quote = raw[0];
+        if (quote !== '"' && quote !== "'") {
+            values.push(raw.replace(/\s+#.*$/, ''));
+            continue;
+        }
+        const close = raw.indexOf(quote, 1);
+        if (close > 0) {
+            values.push(raw.slice(1, close));
+            continue;
+        }
+        // Unterminated on this line: a multi-line value, or a broken one; each line is a value.
+        values.push(raw.slice(1));
+        for (i++; i < lines.length; i++) {
+            const end = lines[i].indexOf(quote);
+            values.push(end >= 0 ? lines[i].slice(0, end) : lines[i]);
+            if (end >= 0)
+                break;
+        }
+    }
+    return values;
+}
+/** The resolved `environment` values of every service in `compose config` output (v2: JSON, v1: YAML). */
+function environmentValues(config, compose) {
+    let parsed;
+    try {
+        parsed = compose === 'v2' ? JSON.parse(config) : (0,dist/* parse */.qg)(config, { prettyErrors: false });
+    }
+    catch {
+        return [];
+    }
+    const services = field(parsed, 'services');
+    if (services === undefined)
+        return [];
+    const values = [];
+    for (const service of Object.values(services)) {
+        const environment = field(service, 'environment');
+        if (environment === undefined)
+            continue;
+        for (const [name, value] of Object.entries(environment)) {
+            if (typeof value === 'string' && !composeSetting.test(name))
+                values.push(value);
+        }
+    }
+    return values;
+}
+function field(value, name) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+        return undefined;
+    const inner = value[name];
+    return inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? inner : undefined;
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
+
 
 
 
@@ -73289,7 +73782,16 @@ function documentData(doc) {
     return doc.toJS({ maxAliasCount: maxAliasExpansion });
 }
 const marker = '\u0000gitops-lite-scalar@';
+/** Far above any real compose file; a bigger one is a mistake, and parsing it would hold the job for minutes. */
+const MAX_COMPOSE_FILE_BYTES = 2 * 1024 * 1024;
 function parseCompose(source) {
+    const size = Buffer.byteLength(source.text);
+    if (size > MAX_COMPOSE_FILE_BYTES) {
+        throw new errors_UserError(`${source.path} is ${(size / 1024 / 1024).toFixed(1)} MB; compose files over ${MAX_COMPOSE_FILE_BYTES / 1024 / 1024} MB are refused`, {
+            fix: 'Check that the right file is named (a compose file is a few kilobytes); nothing was changed.',
+            location: { file: source.path }
+        });
+    }
     const lineCounter = new dist/* LineCounter */.HN();
     const doc = (0,dist/* parseDocument */.Tp)(source.text, { ...parseOptions, lineCounter });
     const lineOf = (offset) => lineCounter.linePos(offset).line;
@@ -73298,6 +73800,13 @@ function parseCompose(source) {
         throw new errors_UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
             fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
             location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
+        });
+    }
+    if (!(0,dist/* isMap */.jh)(doc.contents)) {
+        const empty = doc.contents === null;
+        throw new errors_UserError(`${source.path} ${empty ? 'is empty' : 'is not a mapping of top-level keys (services:, volumes:, ...)'}`, {
+            fix: 'Check that the right file is named; a compose file starts with keys such as "services:".',
+            location: { file: source.path, line: 1 }
         });
     }
     const data = documentData(doc);
@@ -73376,6 +73885,13 @@ function readServices(file, doc, data, occurrences, scalars, lineOf) {
     }
     return servicesNode.items.map((pair) => {
         const name = String((0,dist/* isScalar */.jn)(pair.key) ? pair.key.value : pair.key);
+        if (!names_isValidServiceName(name)) {
+            // A name such as --remove-orphans would reach compose's command line as an option.
+            throw new errors_UserError(`${file} defines the service ${JSON.stringify(name)}, which is not a valid compose service name`, {
+                fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.',
+                location: { file, line: lineOf(((0,dist/* isScalar */.jn)(pair.key) ? pair.key.range?.[0] : undefined) ?? 0) }
+            });
+        }
         const definition = resolved[name];
         const fields = typeof definition === 'object' && definition !== null ? definition : {};
         const offset = byImagePath.get(name);
@@ -73563,15 +74079,17 @@ function runDirOf(remoteDir, runId) {
     return external_node_path_namespaceObject.posix.join(remoteDir, '.gitops-lite', 'runs', runId);
 }
 /**
- * Round trip 1, read-only: stages the files in a temporary directory, then reports the compose
+ * Round trip 1, read-only: refuses links where the deploy would write, stages the files in a
+ * temporary directory, prints the VM's env files (for masking), then reports the compose
  * variant, the project, the resolved config and hashes of the new files, the project's
  * containers, the last deploy's record and the digests of the files now in remote-dir.
  */
-function inspectScript(stack, files, mark, limits) {
+function inspectScript(stack, files, mark, limits, envFiles = []) {
     const script = libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin');
     for (const file of files)
         script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content));
-    return script.code('gl_inspect_report').toString();
+    // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
+    return script.command(['gl_inspect_report', ...envFiles]).toString();
 }
 /** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
 function digestScript(stack, paths, mark, limits) {
@@ -73652,6 +74170,7 @@ function listScript(stack, mark, limits) {
 
 
 
+
 /** How often a plan is made again because another run deployed between inspection and apply. */
 const maxPlanAttempts = 3;
 function newMark() {
@@ -73665,6 +74184,12 @@ function describeOwner(json) {
     catch {
         return 'another run';
     }
+}
+function refusedLinkError(host, path) {
+    return new errors_UserError(`On ${host}, ${path} is a symbolic link, and the deploy never writes through one`, {
+        fix: 'Nothing was changed on the host. Whoever can write in remote-dir (a container with a read-write bind mount of it, another user) could point a link anywhere: ' +
+            'replace it with the real file or folder (or remove it), then rerun.'
+    });
 }
 /**
  * Turns a failed round trip into a message saying what to do. It never quotes what the host
@@ -73688,7 +74213,7 @@ function remoteError(host, step, result, limits, log, apply) {
     };
     const code = result.code ?? -1;
     // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
-    const nothingChanged = !apply || code === remote_ExitCode.invalidFiles || code === remote_ExitCode.missingTool || code === remote_ExitCode.hostError;
+    const nothingChanged = !apply || [remote_ExitCode.invalidFiles, remote_ExitCode.missingTool, remote_ExitCode.hostError, remote_ExitCode.refusedLink].includes(code);
     const fallback = nothingChanged
         ? 'Nothing was changed on the host. Check the message above, then rerun.'
         : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
@@ -73803,9 +74328,17 @@ async function deployToHost(shell, options, log) {
                 };
             }
             case remote_ExitCode.rollbackFailed:
-                return done('failed', plan, new errors_UserError(events.restoreFailed.length > 0
-                    ? `The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`
-                    : `The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, { fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).` }));
+                return done('failed', plan, events.restoreFailed.length > 0
+                    ? new errors_UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`, {
+                        fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
+                    })
+                    : new errors_UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
+                        fix: `The host needs attention: its previous files are back in place; see the log lines above and ${runDir}/log on the host.`
+                    }));
+            case remote_ExitCode.refusedLink:
+                if (events.refusedLink !== undefined)
+                    return done('failed', plan, refusedLinkError(shell.name, events.refusedLink));
+                return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }));
             case remote_ExitCode.failedBeforeChange:
                 return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, {
                     fix: events.failureFix ?? 'See the output above (a failed pull is the usual cause), fix it and rerun.'
@@ -73828,16 +74361,25 @@ async function deployToHost(shell, options, log) {
 async function inspectAndPlan(shell, options, log) {
     const { stack, limits, files } = options;
     const mark = newMark();
+    const envFiles = [...new Set([...options.envFiles.values()].flat())];
     const inspected = await shell.exec(attachedCommand, {
-        stdin: inspectScript(stack, files, mark, limits),
+        stdin: inspectScript(stack, files, mark, limits, envFiles),
         timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
     });
+    // First of all: compose's and docker's messages, container logs and healthcheck output may quote them.
+    log.mask(hostSecrets(inspected.stdout, mark));
+    const refused = new RegExp(`^${mark} refused-link (.*)$`, 'm').exec(inspected.stdout);
+    if (inspected.code === remote_ExitCode.refusedLink && refused)
+        throw refusedLinkError(shell.name, refused[1]);
     const waited = new RegExp(`^${mark} lock-wait (.*)$`, 'm').exec(inspected.stdout);
     if (waited)
         log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`);
     if (inspected.code !== 0)
         throw remoteError(shell.name, 'inspection', inspected, limits, log);
     const report = parseInspection(inspected.stdout, mark, shell.name);
+    for (const damage of report.stateDamage) {
+        log.warning(`The deploy state on ${shell.name} needs repair: ${report.directory}/${damage}. This run plans from what runs and writes it again.`);
+    }
     const paths = pathsToDigest(report, files, options.envFiles);
     const hostDigests = new Map();
     if (paths.length > 0) {
@@ -73896,6 +74438,8 @@ class EventReader {
     health;
     removeFailed;
     failure;
+    /** A symbolic link the host refused to write through. */
+    refusedLink;
     /** What to do about `failure`, when the event that set it says. */
     failureFix;
     /** Services whose health wait failed before the rollback began. */
@@ -73994,7 +74538,11 @@ class EventReader {
                 this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`;
                 break;
             case 'swap-failed':
-                this.failure ??= 'the new files could not be put in place (the message is above)';
+                this.failure ??= `the new ${subject} could not be put in place (the host's message is above)`;
+                break;
+            case 'refused-link':
+                this.refusedLink ??= rest.join(' ');
+                this.log.warning(`${rest.join(' ')} is a symbolic link: the deploy does not write through it`);
                 break;
             case 'up-failed':
                 this.failure ??= 'compose could not recreate the services (its message is above)';
@@ -74398,6 +74946,84 @@ function checkPrivateKey(field, key, passphrase, passphraseField) {
     }
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/workspace.ts
+
+
+
+// Reading the checked-out workspace: the file-system edge the actions share.
+/** The names compose looks for, in its order, when no file is given. */
+const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
+/**
+ * The name of the compose file compose itself would pick in `dir`; refuses when there is none.
+ * `where` names the folder for the message, `fix` says which inputs to set instead.
+ */
+function defaultComposeFile(dir, where, fix) {
+    const found = COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
+    if (!found)
+        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, { fix });
+    return found;
+}
+/** Resolves `value` against the base folder and refuses any path that leaves the workspace, symbolic links included. */
+function resolveInsideWorkspace(value, where) {
+    const refuse = () => new errors_UserError(`Input '${where.input}' ${JSON.stringify(value)} is not a path inside the workspace`, {
+        fix: `Give '${where.input}' relative to ${where.baseName}, without '..' that leaves the repository, e.g. deploy/compose.yaml.`
+    });
+    if (/[\0\r\n]/.test(value) || (0,external_node_path_namespaceObject.isAbsolute)(value))
+        throw refuse();
+    const path = (0,external_node_path_namespaceObject.resolve)(where.base, value);
+    if (isOutside(where.workspace, path) || leavesWorkspace(where.workspace, path))
+        throw refuse();
+    return path;
+}
+/** True when `path`, its symbolic links resolved, lies outside `workspace`. */
+function leavesWorkspace(workspace, path) {
+    return isOutside(workspace, realPath(path));
+}
+function isOutside(workspace, path) {
+    const rel = (0,external_node_path_namespaceObject.relative)(workspace, path);
+    return rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel);
+}
+/** The path with symbolic links resolved, for the part of it that exists. */
+function realPath(path) {
+    if ((0,external_node_fs_namespaceObject.existsSync)(path))
+        return (0,external_node_fs_namespaceObject.realpathSync)(path);
+    const parent = (0,external_node_path_namespaceObject.dirname)(path);
+    return parent === path ? path : (0,external_node_path_namespaceObject.join)(realPath(parent), (0,external_node_path_namespaceObject.basename)(path));
+}
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/**
+ * The text of a file that must be UTF-8 (compose and env files). Anything else is refused, naming
+ * the first bad line: decoding it leniently would turn each stray byte into U+FFFD, and writing
+ * the file back would change bytes the edit never meant to touch.
+ */
+function decodeUtf8(bytes, file) {
+    try {
+        return strictUtf8.decode(bytes);
+    }
+    catch {
+        let start = 0;
+        let line = 1;
+        for (;;) {
+            const end = bytes.indexOf(0x0a, start);
+            const lineBytes = bytes.subarray(start, end < 0 ? bytes.length : end);
+            try {
+                strictUtf8.decode(lineBytes);
+            }
+            catch {
+                break;
+            }
+            if (end < 0)
+                break;
+            start = end + 1;
+            line++;
+        }
+        throw new errors_UserError(`${file} is not UTF-8 text (line ${line} has a byte that is not UTF-8, e.g. Latin-1 'é' written as one byte)`, {
+            fix: 'Convert the file to UTF-8 (iconv -f latin1 -t utf-8), commit it, and rerun; nothing was changed.',
+            location: { file, line }
+        });
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/compose/interpolation.ts
 const namePattern = /^[A-Za-z_][A-Za-z0-9_]*/;
 const operators = [':-', ':?', ':+', '-', '?', '+'];
@@ -74531,6 +75157,7 @@ function resolveTemplate(parts, lookup, placeholder = '') {
 
 
 
+
 function digestOf(content) {
     return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(content).digest('hex')}`;
 }
@@ -74583,6 +75210,20 @@ function envFilesOf(sources) {
     }
     return result;
 }
+/**
+ * Refuses, before connecting, an image written in the compose files that docker could never
+ * pull. Images with variables are checked in the plan, once the host has resolved them.
+ */
+function checkComposeImages(sources) {
+    for (const source of sources) {
+        for (const service of parseCompose(source).services) {
+            const image = service.image?.value;
+            if (typeof image !== 'string' || image.includes('$'))
+                continue;
+            requirePullableImage(service.name, image, `in ${source.path}`, { file: source.path, line: service.line });
+        }
+    }
+}
 /** The compose extension field, on a service, where gitops-lite reads its settings. */
 const EXTENSION_FIELD = 'x-gitops-lite';
 /**
@@ -74628,55 +75269,12 @@ function preDeployCommandsOf(sources) {
     return result;
 }
 
-;// CONCATENATED MODULE: ./packages/core/src/workspace.ts
-
-
-
-// Reading the checked-out workspace: the file-system edge the actions share.
-/** The names compose looks for, in its order, when no file is given. */
-const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
-/**
- * The name of the compose file compose itself would pick in `dir`; refuses when there is none.
- * `where` names the folder for the message, `fix` says which inputs to set instead.
- */
-function defaultComposeFile(dir, where, fix) {
-    const found = COMPOSE_FILE_NAMES.find((name) => (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, name)));
-    if (!found)
-        throw new errors_UserError(`No compose file in ${where} (looked for ${COMPOSE_FILE_NAMES.join(', ')})`, { fix });
-    return found;
-}
-/** Resolves `value` against the base folder and refuses any path that leaves the workspace, symbolic links included. */
-function resolveInsideWorkspace(value, where) {
-    const refuse = () => new errors_UserError(`Input '${where.input}' ${JSON.stringify(value)} is not a path inside the workspace`, {
-        fix: `Give '${where.input}' relative to ${where.baseName}, without '..' that leaves the repository, e.g. deploy/compose.yaml.`
-    });
-    if (/[\0\r\n]/.test(value) || (0,external_node_path_namespaceObject.isAbsolute)(value))
-        throw refuse();
-    const path = (0,external_node_path_namespaceObject.resolve)(where.base, value);
-    if (isOutside(where.workspace, path) || leavesWorkspace(where.workspace, path))
-        throw refuse();
-    return path;
-}
-/** True when `path`, its symbolic links resolved, lies outside `workspace`. */
-function leavesWorkspace(workspace, path) {
-    return isOutside(workspace, realPath(path));
-}
-function isOutside(workspace, path) {
-    const rel = (0,external_node_path_namespaceObject.relative)(workspace, path);
-    return rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel);
-}
-/** The path with symbolic links resolved, for the part of it that exists. */
-function realPath(path) {
-    if ((0,external_node_fs_namespaceObject.existsSync)(path))
-        return (0,external_node_fs_namespaceObject.realpathSync)(path);
-    const parent = (0,external_node_path_namespaceObject.dirname)(path);
-    return parent === path ? path : (0,external_node_path_namespaceObject.join)(realPath(parent), (0,external_node_path_namespaceObject.basename)(path));
-}
-
 ;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/input-helper.ts
 
 
 
+const minute = 60_000;
+const hour = 60 * minute;
 function readSettings(inputs, runner) {
     const port = inputs.integer('port', { min: 1, max: 65535, fallback: 22 });
     const username = readUsername(inputs, 'username');
@@ -74703,6 +75301,8 @@ function readSettings(inputs, runner) {
     const wholeStacks = mode === 'remove' || mode === 'list';
     const { files, folder: filesFolder } = wholeStacks ? { files: [], folder: '' } : readFiles(inputs, runner.workspace);
     const composeFiles = files.filter((f) => f.compose);
+    const composeSources = composeFiles.map((f) => ({ path: f.path, text: decodeUtf8(f.content, f.path) }));
+    checkComposeImages(composeSources);
     const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name));
     if (wholeStacks && services.length > 0) {
         throw new errors_UserError(`Input 'services' is set with 'mode: ${mode}', which works on whole stacks`, {
@@ -74715,7 +75315,6 @@ function readSettings(inputs, runner) {
             fix: "Set 'project-name' to the project remote-dir holds, e.g. pr-42 for a preview deployed with project-name: pr-42."
         });
     }
-    const composeSources = composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }));
     const pull = inputs.boolean('pull', true);
     const deployment = readDeploymentReport(inputs, runner);
     if (wholeStacks && deployment) {
@@ -74747,10 +75346,10 @@ function readSettings(inputs, runner) {
         rollback: inputs.boolean('rollback', true),
         dryRun: inputs.boolean('dry-run'),
         parallel: inputs.boolean('parallel'),
-        connectTimeoutMs: inputs.duration('connect-timeout', '30s'),
-        commandTimeoutMs: inputs.duration('command-timeout', '10m'),
-        lockTimeoutMs: inputs.duration('lock-timeout', '10m'),
-        healthTimeoutMs: inputs.duration('health-timeout', '120s'),
+        connectTimeoutMs: inputs.duration('connect-timeout', '30s', { min: 1000, max: 10 * minute }),
+        commandTimeoutMs: inputs.duration('command-timeout', '10m', { min: 10_000, max: 6 * hour }),
+        lockTimeoutMs: inputs.duration('lock-timeout', '10m', { min: 1000, max: 6 * hour }),
+        healthTimeoutMs: inputs.duration('health-timeout', '120s', { min: 1000, max: 6 * hour }),
         deployment
     };
 }
@@ -74900,7 +75499,7 @@ async function run() {
         const runner = readRunnerContext();
         const settings = readSettings(new Inputs(), runner);
         if (settings.hostKeys.insecure) {
-            warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
+            log.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
         }
         const run = await runInfo(runner);
         // Before any host is touched: a token that may not create deployments fails here.
@@ -74920,14 +75519,14 @@ async function run() {
         await deployment?.finish(...deploymentResult(outcomes));
         for (const outcome of outcomes)
             if (outcome.result === 'skipped')
-                info(`${outcome.host}: skipped, ${outcome.reason}`);
+                log.info(`${outcome.host}: skipped, ${outcome.reason}`);
         await report(outcomes, settings, run);
         const failure = failureOf(outcomes);
         if (failure !== undefined) {
             // Several hosts failed, one of them by a bug: keep its stack for the debug log.
             for (const o of outcomes)
                 if (o.unexpected instanceof Error && o.unexpected !== failure && o.unexpected.stack)
-                    core_debug(o.unexpected.stack);
+                    log.debug(o.unexpected.stack);
             throw failure;
         }
     });
@@ -75017,12 +75616,10 @@ async function deployTo(target, connected, index, settings, run) {
  */
 function hostLog(prefix) {
     return {
-        info: (message) => info(`${prefix}${message}`),
-        warning: (message) => warning(`${prefix}${message}`),
-        remote(lines) {
-            const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
-            process.stdout.write(`::stop-commands::${token}\n${lines.map((line) => `${prefix}  ${line}\n`).join('')}::${token}::\n`);
-        }
+        info: (message) => log.info(`${prefix}${message}`),
+        warning: (message) => log.warning(`${prefix}${message}`),
+        remote: (lines) => log.fenced(lines, `${prefix}  `),
+        mask: (values) => values.forEach(maskSecret)
     };
 }
 /**
@@ -75115,7 +75712,7 @@ async function writeSummary(outcomes, settings) {
     const summary = summary_summary.addHeading(`ssh-surgical-deploy${settings.dryRun ? ' (dry run)' : ''}`, 2);
     for (const outcome of outcomes) {
         const seconds = `${(outcome.durationMs / 1000).toFixed(1)} s`;
-        summary.addHeading(`${outcome.host}: ${outcome.result} in ${seconds}`, 3);
+        summary.addHeading(escapeHtml(`${outcome.host}: ${outcome.result} in ${seconds}`), 3);
         if (outcome.error)
             summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true);
         if (outcome.result === 'skipped')
@@ -75164,9 +75761,6 @@ function serviceResult(outcome, service, deploy, removed) {
     if (outcome.result === 'deployed')
         return health ? `deployed (${health})` : 'deployed';
     return health ? `${outcome.result} (${health})` : outcome.result;
-}
-function escapeHtml(text) {
-    return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 ;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/index.ts

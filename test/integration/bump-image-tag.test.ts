@@ -73,7 +73,7 @@ describe('bump-image-tag, run as the runner runs it', () => {
     expect(git(bare, 'log', '-1', '--format=%an <%ae>%n%B', 'main')).toBe(
       'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>\nchore(deploy): update api to v1.2.3\n\nService: api\nImage: ghcr.io/acme/api:v1.2.3'
     )
-    expect(run.summary).toContain('| api | `ghcr.io/acme/api:v1.0.0` | `ghcr.io/acme/api:v1.2.3` | compose.yaml:3 |')
+    expect(run.summary).toContain('| api | <code>ghcr.io/acme/api:v1.0.0</code> | <code>ghcr.io/acme/api:v1.2.3</code> | compose.yaml:3 |')
     expect(run.summary).toContain(`Pushed ${remoteHead(bare)} to main.`)
   }, timeout)
 
@@ -435,7 +435,7 @@ describe('bump-image-tag, run as the runner runs it', () => {
       expect(github.pullRequests('acme/infra')).toEqual([
         expect.objectContaining({ head: branch, base: 'main', title: 'chore(deploy): update api to v7', state: 'open' })
       ])
-      expect(github.pullRequests('acme/infra')[0].body).toContain('| api | `ghcr.io/acme/api:v1.0.0` | `ghcr.io/acme/api:v7` |')
+      expect(github.pullRequests('acme/infra')[0].body).toContain('| api | <code>ghcr.io/acme/api:v1.0.0</code> | <code>ghcr.io/acme/api:v7</code> |')
       // The token reaches the log only in the runner's own add-mask command.
       expect(run.stdout.split('\n').filter((line) => line.includes('test-token') && !line.startsWith('::add-mask::'))).toEqual([])
     } finally {

@@ -24,6 +24,7 @@ import {
   writeWorkspace,
   type DeployFixture
 } from './ssh-surgical-deploy/fixture'
+import { readAsRunner } from '../helpers/runner-log'
 
 let fixture: DeployFixture
 let vm: SshHost
@@ -69,7 +70,9 @@ describe('ssh-surgical-deploy on one VM (Compose v2)', () => {
     const audit = await readJsonLines(state('audit.log'))
     expect(audit).toEqual([expect.objectContaining({ result: 'success', services: ['web', 'worker'], actor: 'octocat', sha: 'a'.repeat(40) })])
     expect(run.summary).toContain('web')
-    expect(run.stdout).not.toContain('s3cr3t-value')
+    // The VM's env values are handed to the runner to mask, and shown nowhere.
+    expect(run.stdout).toContain('::add-mask::s3cr3t-value')
+    expect(readAsRunner(run.stdout).shown.join('\n')).not.toContain('s3cr3t-value')
   }, timeout)
 
   it('no change: recreates nothing and changes nothing on the VM', async () => {

@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto'
 import { chmod, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { decodeUtf8 } from '@gitops-lite/core'
 
-/** A file's text, or undefined when it does not exist. */
-export async function readOptional(path: string): Promise<string | undefined> {
+/** A compose or env file's text; refused unless it is UTF-8. `name` is how messages show it. */
+export async function readText(path: string, name: string): Promise<string> {
+  return decodeUtf8(await readFile(path), name)
+}
+
+/** Like readText, or undefined when the file does not exist. */
+export async function readOptional(path: string, name: string): Promise<string | undefined> {
   try {
-    return await readFile(path, 'utf8')
+    return await readText(path, name)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw error

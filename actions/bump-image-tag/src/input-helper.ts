@@ -130,7 +130,7 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
       fix: `Remove 'pull-request: true' to ${off === 'commit' ? 'only write the files' : 'commit without pushing'}, or remove '${off}: false' to open the pull request.`
     })
   }
-  const token = inputs.secret('token')
+  const token = inputs.token('token')
   if (pullRequest && token === '') {
     throw new UserError("Input 'token' is empty, but 'pull-request: true' needs it to open the pull request", {
       fix: "Leave 'token' at its default (github.token) with 'permissions: pull-requests: write', or pass a token that may open pull requests."

@@ -7,6 +7,7 @@ import {
   Inputs,
   UserError,
   createGitHubClient,
+  log,
   looksLikeWorkflowToken,
   openPullRequest,
   planImageBump,
@@ -19,7 +20,7 @@ import {
   type BumpTarget,
   type RunnerContext
 } from '@gitops-lite/core'
-import { readOptional, writeFileAtomic } from './files'
+import { readOptional, readText, writeFileAtomic } from './files'
 import { checkUpdateRegistry, locateFiles, readSettings, type FileSet, type Settings } from './input-helper'
 import { readPromotion } from './promotion'
 import { commitMessage, pullRequestBranch, summaryMarkdown } from './report'
@@ -50,7 +51,7 @@ async function checkOutBranch(git: GitCommandManager, branch: string): Promise<s
   const previous = await git.currentBranch()
   if (previous === branch) return undefined
   const before = previous ?? (await git.headSha())
-  core.info(`Checking out '${branch}' from ${remote}`)
+  log.info(`Checking out '${branch}' from ${remote}`)
   await git.checkoutBranch(branch, await git.fetch(remote, branch))
   return before
 }
@@ -66,13 +67,13 @@ function existingFolder(path: string): string {
  */
 async function planFromDisk(settings: Settings, paths: FileSet, targets: BumpTarget[]): Promise<BumpPlan> {
   const display = (path: string): string => relative(settings.workspace, path)
-  const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readFile(path, 'utf8') })))
-  const envFile = { path: display(paths.envFile), text: await readOptional(paths.envFile) }
+  const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readText(path, display(path)) })))
+  const envFile = { path: display(paths.envFile), text: await readOptional(paths.envFile, display(paths.envFile)) }
   let plan: BumpPlan
   if (settings.restore) {
     checkRestoreFiles(settings.restore, files.map((f) => f.path))
     const restore = planRestore({ files, envFile, images: settings.restore })
-    for (const kept of restore.kept) core.info(`${kept.service}: not written back, ${kept.reason}`)
+    for (const kept of restore.kept) log.info(`${kept.service}: not written back, ${kept.reason}`)
     plan = restore.plan
   } else plan = planImageBump({ files, envFile, targets })
   for (const update of plan.updates) {
@@ -119,7 +120,7 @@ async function restorePlan(settings: Settings, plan: BumpPlan): Promise<void> {
 }
 
 async function bumpImageTag(settings: Settings, runner: RunnerContext): Promise<void> {
-  const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => core.debug(line))
+  const git = new GitCommandManager(existingFolder(settings.workingDirectory), (line) => log.debug(line))
   const previous = await checkOutBranch(git, settings.branch)
   try {
     await bumpOnBranch(settings, git, runner)
@@ -130,15 +131,15 @@ async function bumpImageTag(settings: Settings, runner: RunnerContext): Promise<
 }
 
 async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: RunnerContext): Promise<void> {
-  const paths = locateFiles(settings)
+  let paths = locateFiles(settings)
   // Read once, before the first round: a retry on a moved branch promotes the same images.
   const promotion = settings.promotion && (await readPromotion({ ...settings, promotion: settings.promotion }))
   const promotedFrom = promotion && relative(settings.workspace, join(settings.workingDirectory, settings.promotion!.from))
-  for (const source of promotion?.sources ?? []) core.info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`)
+  for (const source of promotion?.sources ?? []) log.info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`)
   const targets = promotion?.targets ?? settings.targets
   let plan = await planFromDisk(settings, paths, targets)
   for (const update of plan.updates) {
-    core.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
+    log.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
   }
   const report = (changed: boolean, outcome: string, extra: { commitSha?: string; pullRequestUrl?: string } = {}): void => {
     const changedUpdates = changed ? plan.updates.filter((u) => u.changed) : []
@@ -150,7 +151,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     core.setOutput('pull-request-url', extra.pullRequestUrl ?? '')
     core.setOutput('diff', changed ? diffOf(settings, paths, plan) : '')
     core.setOutput('promoted', promotion ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : '')
-    core.info(outcome)
+    log.info(outcome)
     core.summary.addRaw(summaryMarkdown(plan.updates, outcome))
   }
   const finish = async (changed: boolean, outcome: string, extra?: { commitSha?: string; pullRequestUrl?: string }): Promise<void> => {
@@ -162,7 +163,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     return finish(false, settings.restore ? 'No image to write back: nothing failed that Git still names.' : 'Every service is already at the requested image; nothing to do.')
   }
   if (settings.dryRun) {
-    core.info(diffOf(settings, paths, plan))
+    log.fenced(diffOf(settings, paths, plan).replace(/\n$/, '').split('\n'))
     return finish(true, 'Dry run: the diff above was not applied.')
   }
   if (!settings.commit) {
@@ -189,10 +190,14 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     push: settings.push,
     maxAttempts: settings.maxAttempts,
     author: settings.author,
-    log: (line) => core.info(line),
+    log: (line) => log.info(line),
     // The first round on the local checkout commits the plan made above: planning again would read the same files.
     apply: async (checkedOut) => {
-      if (checkedOut) plan = await planFromDisk(settings, paths, targets)
+      if (checkedOut) {
+        // The branch moved: its files, and where their symbolic links lead, may differ from the last round's.
+        paths = locateFiles(settings)
+        plan = await planFromDisk(settings, paths, targets)
+      }
       if (plan.files.length === 0) return undefined
       const written = plan
       return {
@@ -202,7 +207,7 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
       }
     }
   })
-  core.info(`Commit-and-push rounds: ${result.attempts}`)
+  log.info(`Commit-and-push rounds: ${result.attempts}`)
   if (!result.commitSha) return finish(false, `${base} already has these images (another run landed them first); nothing to commit.`)
   if (!settings.push) return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, { commitSha: result.commitSha })
   if (!settings.pullRequest) return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha })

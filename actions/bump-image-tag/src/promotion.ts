@@ -1,8 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { UserError, isMutableTag, leavesWorkspace, planPromotion, resolveInsideWorkspace, type Promotion } from '@gitops-lite/core'
-import { readOptional } from './files'
+import { readOptional, readText } from './files'
 import { checkRegistry, type Settings } from './input-helper'
 
 type PromotionInput = Pick<Settings, 'workspace' | 'workingDirectory' | 'allowLatest' | 'allowedRegistries'> & {
@@ -29,7 +28,7 @@ export async function readPromotion(settings: PromotionInput): Promise<Promotion
   }
   const display = (file: string): string => relative(workspace, file)
   const planned = planPromotion(
-    { file: { path: display(path), text: await readFile(path, 'utf8') }, envFile: { path: display(envPath), text: await readOptional(envPath) } },
+    { file: { path: display(path), text: await readText(path, display(path)) }, envFile: { path: display(envPath), text: await readOptional(envPath, display(envPath)) } },
     promotion.services
   )
   planned.targets.forEach((target, index) => {

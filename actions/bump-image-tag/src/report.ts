@@ -1,4 +1,4 @@
-import { ROLLBACK_TRAILERS, parseImageReference, type PayloadSource, type RolledBackImage, type ServiceUpdate } from '@gitops-lite/core'
+import { ROLLBACK_TRAILERS, escapeHtml, parseImageReference, type PayloadSource, type RolledBackImage, type ServiceUpdate } from '@gitops-lite/core'
 
 export interface MessageContext {
   environment?: string
@@ -69,12 +69,17 @@ export function pullRequestBranch(updates: ServiceUpdate[], runId: string, runAt
   return `gitops-lite/${what}-run${run}`
 }
 
+/** A table cell's text: HTML escaped, and neither a `|` nor a line break can end the cell or the row. */
 function cell(text: string): string {
-  return `\`${text.replace(/\|/g, '\\|').replace(/`/g, "'")}\``
+  return escapeHtml(text).replace(/\|/g, '&#124;').replace(/[\r\n]+/g, ' ')
+}
+
+function codeCell(text: string): string {
+  return `<code>${cell(text)}</code>`
 }
 
 /** The job summary: a table of service, old image, new image, and what became of the change. */
 export function summaryMarkdown(updates: ServiceUpdate[], outcome: string): string {
-  const rows = updates.map((u) => `| ${u.service} | ${cell(u.previous)} | ${u.changed ? cell(u.image) : 'unchanged'} | ${u.file}:${u.line} |`)
-  return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', outcome, ''].join('\n')
+  const rows = updates.map((u) => `| ${cell(u.service)} | ${codeCell(u.previous)} | ${u.changed ? codeCell(u.image) : 'unchanged'} | ${cell(`${u.file}:${u.line}`)} |`)
+  return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', escapeHtml(outcome), ''].join('\n')
 }

@@ -6,7 +6,7 @@ import {
   type RepositoryName,
   type RunnerContext,
   UserError,
-  formatDuration,
+  hasControlCharacter,
   isValidEnvironment,
   requireDigest,
   requireRepository,
@@ -136,14 +136,21 @@ function readSource(runner: RunnerContext): PayloadSource {
 
 /** Reads and validates every input; nothing is sent unless all of them are valid. */
 export function readSettings(inputs: Inputs, runner: RunnerContext): Settings {
-  const token = inputs.requiredSecret(
-    'token',
-    'Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}.'
-  )
+  const token = inputs.token('token')
+  if (token === '') {
+    throw new UserError("Input 'token' is required but was empty", {
+      fix: 'Pass a token that can write contents on the infra repository, e.g. token: ${{ secrets.INFRA_DISPATCH_TOKEN }}.'
+    })
+  }
   const repository = requireRepositoryName("Input 'repository'", inputs.required('repository'))
 
   // Its length is one of GitHub's limits, checked with the others (checkDispatchLimits) before any request.
   const eventType = inputs.string('event-type') || 'deploy'
+  if (hasControlCharacter(eventType)) {
+    throw new UserError(`Input 'event-type' ${quote(eventType)} contains a line break or a control character`, {
+      fix: "Give the event type the infra workflow listens for (on: repository_dispatch: types: [deploy]), e.g. 'deploy'."
+    })
+  }
 
   const single = { service: inputs.string('service'), image: inputs.string('image'), tag: inputs.string('tag'), digest: inputs.string('digest') }
   const servicesRaw = inputs.string('services')
@@ -180,12 +187,7 @@ export function readSettings(inputs: Inputs, runner: RunnerContext): Settings {
   const extra = extraRaw === '' ? undefined : parseJson('client-payload', extraRaw, 'a JSON value, e.g. {"pr": 42}')
 
   const wait = inputs.boolean('wait', false)
-  const waitTimeoutMs = inputs.duration('wait-timeout', '15m')
-  if (waitTimeoutMs < 1000 || waitTimeoutMs > MAX_WAIT_MS) {
-    throw new UserError(`Input 'wait-timeout' must be from 1s to 6h, got ${quote(inputs.string('wait-timeout'))}, which is ${formatDuration(waitTimeoutMs)}`, {
-      fix: "Use e.g. '15m'; a bare number is seconds."
-    })
-  }
+  const waitTimeoutMs = inputs.duration('wait-timeout', '15m', { min: 1000, max: MAX_WAIT_MS })
 
   return {
     token,

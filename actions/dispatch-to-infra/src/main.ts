@@ -6,9 +6,11 @@ import {
   checkWorkflowRunsReadable,
   createDeployPayload,
   createGitHubClient,
+  escapeHtml,
   findRestoringCommit,
   formatDuration,
   githubWorkflowRuns,
+  log,
   looksLikeWorkflowToken,
   readRunnerContext,
   runAction,
@@ -68,11 +70,11 @@ export async function run(): Promise<void> {
       await deployment?.finish('error', `The '${settings.eventType}' event could not be sent to ${target}`)
       throw error
     }
-    core.info(`Sent '${settings.eventType}' to ${target}: ${images} (correlation id ${correlationId})`)
+    log.info(`Sent '${settings.eventType}' to ${target}: ${images} (correlation id ${correlationId})`)
     core.setOutput('correlation-id', correlationId)
     core.setOutput('payload', JSON.stringify(payload))
-    core.summary.addHeading('dispatch-to-infra', 3).addRaw(`Sent <code>${settings.eventType}</code> to <code>${target}</code>: `, false)
-    core.summary.addList(settings.updates.map((u) => `<code>${u.service}</code>: <code>${u.image}:${u.tag}</code>`))
+    core.summary.addHeading('dispatch-to-infra', 3).addRaw(`Sent <code>${escapeHtml(settings.eventType)}</code> to <code>${escapeHtml(target)}</code>: `, false)
+    core.summary.addList(settings.updates.map((u) => `<code>${escapeHtml(u.service)}</code>: <code>${escapeHtml(`${u.image}:${u.tag}`)}</code>`))
 
     try {
       if (settings.wait) await waitForDeploy(settings, target, correlationId, dispatchedAt, client, deployment)
@@ -97,13 +99,13 @@ async function waitForDeploy(
     timeoutMs: settings.waitTimeoutMs,
     findTimeoutMs: FIND_TIMEOUT_MS,
     onFound: (run, count) =>
-      core.info(
+      log.info(
         count === 1
           ? `Waiting for ${run.html_url} (up to ${waitTimeout})`
           : `${run.html_url} carries the correlation id too: ${count} runs do (a retried delivery, or several workflows whose run-name carries it); waiting for every run, the step fails if any fails`
       ),
     onProgress: (run) => {
-      if (run.status !== statuses.get(run.id)) core.info(`${run.html_url} is ${run.status}`)
+      if (run.status !== statuses.get(run.id)) log.info(`${run.html_url} is ${run.status}`)
       statuses.set(run.id, run.status)
     }
   })
@@ -120,7 +122,7 @@ async function waitForDeploy(
   for (const line of outcome.summary) core.summary.addRaw(line, true)
   await deployment?.finish(...deploymentResult(outcome.conclusion, target))
   if (outcome.failure) throw outcome.failure
-  core.info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`)
+  log.info(`The deploy succeeded: ${result.runs.map((run) => run.html_url).join(', ')}`)
 }
 
 /** A deployment, in this (the application's) repository, of its commit, whose result is the infra run's. */
@@ -154,7 +156,7 @@ async function restoringCommit(
     return await findRestoringCommit(client, { repository: settings.repository, runUrl: run.html_url, since: dispatchedAt })
   } catch (error) {
     if (!(error instanceof UserError)) throw error
-    core.warning(`Could not look for the commit that puts Git back after the failed deploy: ${error.describe()}`)
+    log.warning(`Could not look for the commit that puts Git back after the failed deploy: ${error.describe()}`)
     return undefined
   }
 }

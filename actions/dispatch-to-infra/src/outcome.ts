@@ -1,4 +1,4 @@
-import { RUN_NAME_LINE, UserError, formatDuration, runToReport, type ListedCommit, type WaitResult, type WorkflowRun } from '@gitops-lite/core'
+import { RUN_NAME_LINE, UserError, escapeHtml, formatDuration, runToReport, type ListedCommit, type WaitResult, type WorkflowRun } from '@gitops-lite/core'
 
 /**
  * The `conclusion` output when the wait ended without a conclusion from GitHub. None is one of
@@ -39,7 +39,7 @@ export function deployOutcome(result: WaitResult, context: WaitContext, restored
     case 'not-found':
       return {
         conclusion: WAIT_CONCLUSIONS['not-found'],
-        summary: [`No run of ${context.target} carried the correlation id <code>${context.correlationId}</code>.`],
+        summary: [`No run of ${escapeHtml(context.target)} carried the correlation id <code>${escapeHtml(context.correlationId)}</code>.`],
         failure: new UserError(`No repository_dispatch run of ${context.target} has '${context.correlationId}' in its name ${findLimit(context)}`, {
           fix: `Check that the infra workflow runs on repository_dispatch (types: [${context.eventType}]) and has the line: ${RUN_NAME_LINE}`
         })
@@ -54,7 +54,7 @@ export function deployOutcome(result: WaitResult, context: WaitContext, restored
         run,
         summary: run
           ? summary(' when reading it failed; it may still be running')
-          : [`The <code>${context.eventType}</code> event was sent, but looking for its run failed; it may still be running.`],
+          : [`The <code>${escapeHtml(context.eventType)}</code> event was sent, but looking for its run failed; it may still be running.`],
         failure: new UserError(`${sent}, and ${failed}: ${result.error.message}`, {
           fix: [`${look}; ${RERUN_NOTE}`, result.error.fix].filter(Boolean).join(' ')
         })
@@ -83,7 +83,7 @@ export function deployOutcome(result: WaitResult, context: WaitContext, restored
           : 'The change did not reach the VMs: see the run in the infra repository.'
       })
       const restoreLine = restoredBy
-        ? [`Git was put back to what the VMs run by <a href="${restoredBy.html_url}">${restoredBy.sha.slice(0, 7)}</a>.`]
+        ? [`Git was put back to what the VMs run by <a href="${escapeHtml(restoredBy.html_url)}">${escapeHtml(restoredBy.sha.slice(0, 7))}</a>.`]
         : []
       return { conclusion: conclusion ?? '', run, summary: [...summary(), ...restoreLine], failure }
     }
@@ -104,15 +104,15 @@ function among(runs: WorkflowRun[], context: WaitContext): string {
 function severalRunsNote(runs: WorkflowRun[], context: WaitContext): string[] {
   if (runs.length < 2) return []
   return [
-    `${runs.length} runs carry the correlation id <code>${context.correlationId}</code>: a retried delivery, or several workflows ` +
+    `${runs.length} runs carry the correlation id <code>${escapeHtml(context.correlationId)}</code>: a retried delivery, or several workflows ` +
       'whose run-name carries it. The step fails if any of them fails.'
   ]
 }
 
 /** One summary line per run; `stillRunning` ends the line of a run that had not completed. */
 function runLine(run: WorkflowRun, stillRunning: string): string {
-  const link = `<a href="${run.html_url}">run ${run.id}</a>`
+  const link = `<a href="${escapeHtml(run.html_url)}">run ${escapeHtml(String(run.id))}</a>`
   return run.status === 'completed'
-    ? `The deploy ${link} concluded <code>${run.conclusion}</code>.`
-    : `The deploy ${link} was still <code>${run.status}</code>${stillRunning}.`
+    ? `The deploy ${link} concluded <code>${escapeHtml(String(run.conclusion))}</code>.`
+    : `The deploy ${link} was still <code>${escapeHtml(String(run.status))}</code>${escapeHtml(stillRunning)}.`
 }

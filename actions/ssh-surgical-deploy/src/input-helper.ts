@@ -3,8 +3,10 @@ import { dirname, relative, sep } from 'node:path'
 import {
   Inputs,
   UserError,
+  checkComposeImages,
   defaultComposeFile,
   checkPrivateKey,
+  decodeUtf8,
   envFilesOf,
   isComposeFileName,
   isReservedPath,
@@ -64,6 +66,9 @@ export interface Settings {
   deployment?: DeploymentReport
 }
 
+const minute = 60_000
+const hour = 60 * minute
+
 export interface DeploymentReport extends DeploymentRequest {
   apiUrl: string
 }
@@ -95,6 +100,8 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
   const wholeStacks = mode === 'remove' || mode === 'list'
   const { files, folder: filesFolder } = wholeStacks ? { files: [], folder: '' } : readFiles(inputs, runner.workspace)
   const composeFiles = files.filter((f) => f.compose)
+  const composeSources = composeFiles.map((f) => ({ path: f.path, text: decodeUtf8(f.content, f.path) }))
+  checkComposeImages(composeSources)
   const services = inputs.list('services').map((name) => requireServiceName("Input 'services'", name))
   if (wholeStacks && services.length > 0) {
     throw new UserError(`Input 'services' is set with 'mode: ${mode}', which works on whole stacks`, {
@@ -107,7 +114,6 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
       fix: "Set 'project-name' to the project remote-dir holds, e.g. pr-42 for a preview deployed with project-name: pr-42."
     })
   }
-  const composeSources = composeFiles.map((f) => ({ path: f.path, text: f.content.toString('utf8') }))
   const pull = inputs.boolean('pull', true)
   const deployment = readDeploymentReport(inputs, runner)
   if (wholeStacks && deployment) {
@@ -139,10 +145,10 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
     rollback: inputs.boolean('rollback', true),
     dryRun: inputs.boolean('dry-run'),
     parallel: inputs.boolean('parallel'),
-    connectTimeoutMs: inputs.duration('connect-timeout', '30s'),
-    commandTimeoutMs: inputs.duration('command-timeout', '10m'),
-    lockTimeoutMs: inputs.duration('lock-timeout', '10m'),
-    healthTimeoutMs: inputs.duration('health-timeout', '120s'),
+    connectTimeoutMs: inputs.duration('connect-timeout', '30s', { min: 1000, max: 10 * minute }),
+    commandTimeoutMs: inputs.duration('command-timeout', '10m', { min: 10_000, max: 6 * hour }),
+    lockTimeoutMs: inputs.duration('lock-timeout', '10m', { min: 1000, max: 6 * hour }),
+    healthTimeoutMs: inputs.duration('health-timeout', '120s', { min: 1000, max: 6 * hour }),
     deployment
   }
 }

@@ -10,12 +10,15 @@ import {
   createGitHubClient,
   deployHosts,
   deployToHost,
+  escapeHtml,
   failureOf,
   formatRemoval,
   formatTarget,
   imageChange,
   imageFileOf,
   listStacks,
+  log,
+  maskSecret,
   readRunnerContext,
   removeFromHost,
   runAction,
@@ -38,7 +41,7 @@ export async function run(): Promise<void> {
     const runner = readRunnerContext()
     const settings = readSettings(new Inputs(), runner)
     if (settings.hostKeys.insecure) {
-      core.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
+      log.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
     }
     const run = await runInfo(runner)
     // Before any host is touched: a token that may not create deployments fails here.
@@ -55,12 +58,12 @@ export async function run(): Promise<void> {
       throw error
     }
     await deployment?.finish(...deploymentResult(outcomes))
-    for (const outcome of outcomes) if (outcome.result === 'skipped') core.info(`${outcome.host}: skipped, ${outcome.reason}`)
+    for (const outcome of outcomes) if (outcome.result === 'skipped') log.info(`${outcome.host}: skipped, ${outcome.reason}`)
     await report(outcomes, settings, run)
     const failure = failureOf(outcomes)
     if (failure !== undefined) {
       // Several hosts failed, one of them by a bug: keep its stack for the debug log.
-      for (const o of outcomes) if (o.unexpected instanceof Error && o.unexpected !== failure && o.unexpected.stack) core.debug(o.unexpected.stack)
+      for (const o of outcomes) if (o.unexpected instanceof Error && o.unexpected !== failure && o.unexpected.stack) log.debug(o.unexpected.stack)
       throw failure
     }
   })
@@ -153,12 +156,10 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
  */
 function hostLog(prefix: string): DeployLog {
   return {
-    info: (message) => core.info(`${prefix}${message}`),
-    warning: (message) => core.warning(`${prefix}${message}`),
-    remote(lines) {
-      const token = randomBytes(16).toString('hex')
-      process.stdout.write(`::stop-commands::${token}\n${lines.map((line) => `${prefix}  ${line}\n`).join('')}::${token}::\n`)
-    }
+    info: (message) => log.info(`${prefix}${message}`),
+    warning: (message) => log.warning(`${prefix}${message}`),
+    remote: (lines) => log.fenced(lines, `${prefix}  `),
+    mask: (values) => values.forEach(maskSecret)
   }
 }
 
@@ -267,7 +268,7 @@ async function writeSummary(outcomes: readonly Outcome[], settings: Settings): P
   const summary = core.summary.addHeading(`ssh-surgical-deploy${settings.dryRun ? ' (dry run)' : ''}`, 2)
   for (const outcome of outcomes) {
     const seconds = `${(outcome.durationMs / 1000).toFixed(1)} s`
-    summary.addHeading(`${outcome.host}: ${outcome.result} in ${seconds}`, 3)
+    summary.addHeading(escapeHtml(`${outcome.host}: ${outcome.result} in ${seconds}`), 3)
     if (outcome.error) summary.addRaw(`<p>${escapeHtml(outcome.error.describe())}</p>`, true)
     if (outcome.result === 'skipped') summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true)
     const wentBack = outcome.result === 'rolled-back' ? (outcome.rollback?.services ?? []) : []
@@ -311,6 +312,3 @@ function serviceResult(outcome: Outcome, service: string, deploy: boolean, remov
   return health ? `${outcome.result} (${health})` : outcome.result
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
-}

@@ -1,5 +1,5 @@
-import * as core from '@actions/core'
 import { UserError, errorMessage } from './errors'
+import { log } from './log'
 
 /**
  * Runs an action's body and turns any error into a failed step: a UserError becomes one
@@ -17,15 +17,16 @@ export async function runAction(body: () => Promise<void>): Promise<void> {
 function reportFailure(error: unknown): void {
   if (error instanceof UserError) {
     const location = error.location
-    core.error(error.describe(), {
+    log.error(error.describe(), {
       title: error.message.length <= 80 ? error.message : undefined,
       file: location?.file,
       startLine: location?.line,
       startColumn: location?.column
     })
-    process.exitCode = core.ExitCode.Failure
+    process.exitCode = 1
     return
   }
-  if (error instanceof Error && error.stack) core.debug(error.stack)
-  core.setFailed(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`)
+  if (error instanceof Error && error.stack) log.debug(error.stack)
+  log.error(`Unexpected error: ${errorMessage(error)}. This is a bug in gitops-lite: please report it with this log.`)
+  process.exitCode = 1
 }

@@ -1,4 +1,4 @@
-import { UserError } from './errors'
+import { UserError, type ErrorLocation } from './errors'
 
 /**
  * Image references per the OCI distribution reference grammar
@@ -131,4 +131,29 @@ export function requireDigest(field: string, value: string): string {
     })
   }
   return value
+}
+
+/** Why docker could never pull `image`, in a few words; undefined when it is a valid reference. */
+export function imageReferenceProblem(image: string): string | undefined {
+  if (parseImageReference(image)) return undefined
+  if (image.trim() === '') return 'it is empty'
+  if (/\s/.test(image)) return 'it contains white space'
+  const at = image.indexOf('@')
+  if (at >= 0 && !isValidDigest(image.slice(at + 1))) return "its digest is not 'sha256:' and 64 lower-case hex digits"
+  const name = at >= 0 ? image.slice(0, at) : image
+  if (name.endsWith(':')) return 'its tag is empty'
+  const colon = name.lastIndexOf(':')
+  if (colon > name.lastIndexOf('/') && !isValidTag(name.slice(colon + 1))) return 'its tag is not 1 to 128 letters, digits, _ . and -'
+  if (/[A-Z]/.test(name.slice(name.indexOf('/') + 1))) return 'its repository path has upper-case letters'
+  return 'it is not registry/path:tag'
+}
+
+/** Refuses an image reference docker could never pull, naming the service and the value. */
+export function requirePullableImage(service: string, image: string, where: string, location?: ErrorLocation): void {
+  const problem = imageReferenceProblem(image)
+  if (problem === undefined) return
+  throw new UserError(`Service '${service}' has the image ${JSON.stringify(image)} ${where}, which docker cannot pull: ${problem}`, {
+    fix: "Write it as [registry/]path[:tag][@sha256:<64 hex>], the path in lower case, e.g. ghcr.io/acme/api:v1.2.3; when it comes from a variable, check the variable's value.",
+    location
+  })
 }

@@ -1,4 +1,5 @@
 export * from './errors'
+export * from './log'
 export * from './action-runner'
 export * from './inputs'
 export * from './image-ref'

@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { UserError } from './errors'
+import { hasControlCharacter, maskSecret } from './log'
 
 /** Reads one raw input by its action.yml name; the runner passes it as INPUT_<NAME>. */
 export type InputSource = (name: string) => string
@@ -21,10 +22,10 @@ function empty(name: string, fix = `Set '${name}' in the step's 'with:' block.`)
  * name, the value given and the form expected.
  */
 export class Inputs {
-  /** `maskSecret` registers a secret with the runner, which then masks it in the log. */
+  /** `mask` registers a secret with the runner, which then masks it in the log. */
   constructor(
     private readonly source: InputSource = actionInputs,
-    private readonly maskSecret: (secret: string) => void = core.setSecret
+    private readonly mask: (secret: string) => void = maskSecret
   ) {}
 
   string(name: string): string {
@@ -49,8 +50,8 @@ export class Inputs {
   secret(name: string): string {
     const value = this.source(name)
     if (value.trim() !== '') {
-      this.maskSecret(value)
-      for (const line of value.split(/\r?\n/)) if (line.trim().length >= 4) this.maskSecret(line.trim())
+      this.mask(value)
+      for (const line of value.split(/\r?\n/)) if (line.trim().length >= 4) this.mask(line.trim())
     }
     return value.trim() === '' ? '' : value
   }
@@ -93,12 +94,34 @@ export class Inputs {
     return lines
   }
 
-  /** A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds). */
-  duration(name: string, fallback: string): number {
+  /**
+   * A duration such as `90`, `90s`, `15m` or `1h`, in milliseconds (a bare number is seconds),
+   * within `range` (in ms): a zero or tiny limit would fail every run, a huge one never fire.
+   */
+  duration(name: string, fallback: string, range: { min: number; max: number }): number {
     const value = this.string(name) || fallback
     const ms = parseDuration(value)
     if (ms === undefined) throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)")
+    if (ms < range.min || ms > range.max) {
+      throw new UserError(`Input '${name}' must be from ${formatDuration(range.min)} to ${formatDuration(range.max)}, got ${JSON.stringify(value)}, which is ${formatDuration(ms)}`, {
+        fix: `Use e.g. '${fallback}'; a bare number is seconds.`
+      })
+    }
     return ms
+  }
+
+  /**
+   * A token for an HTTP header: a secret, and refused when it holds white space or a control
+   * character (a line break pasted with it), which no token has and no header can carry.
+   */
+  token(name: string): string {
+    const value = this.secret(name).trim()
+    if (/\s/.test(value) || hasControlCharacter(value)) {
+      throw new UserError(`Input '${name}' contains a line break, a space or a control character, which no token has (the value is not shown)`, {
+        fix: `Check the secret behind '${name}': it must hold the token alone, on one line, without quotes or a trailing newline.`
+      })
+    }
+    return value
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {

@@ -54,3 +54,35 @@ function realPath(path: string): string {
   const parent = dirname(path)
   return parent === path ? path : join(realPath(parent), basename(path))
 }
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * The text of a file that must be UTF-8 (compose and env files). Anything else is refused, naming
+ * the first bad line: decoding it leniently would turn each stray byte into U+FFFD, and writing
+ * the file back would change bytes the edit never meant to touch.
+ */
+export function decodeUtf8(bytes: Uint8Array, file: string): string {
+  try {
+    return strictUtf8.decode(bytes)
+  } catch {
+    let start = 0
+    let line = 1
+    for (;;) {
+      const end = bytes.indexOf(0x0a, start)
+      const lineBytes = bytes.subarray(start, end < 0 ? bytes.length : end)
+      try {
+        strictUtf8.decode(lineBytes)
+      } catch {
+        break
+      }
+      if (end < 0) break
+      start = end + 1
+      line++
+    }
+    throw new UserError(`${file} is not UTF-8 text (line ${line} has a byte that is not UTF-8, e.g. Latin-1 'é' written as one byte)`, {
+      fix: 'Convert the file to UTF-8 (iconv -f latin1 -t utf-8), commit it, and rerun; nothing was changed.',
+      location: { file, line }
+    })
+  }
+}

@@ -1,4 +1,5 @@
 import {
+  imageReferenceProblem,
   canonicalRepository,
   formatImageReference,
   isMutableTag,
@@ -60,5 +61,23 @@ describe('tag and digest checks', () => {
     expect(() => requireDigest("input 'digest'", 'sha256:abc')).toThrow(
       expect.objectContaining({ fix: expect.stringMatching(/64 lower-case hex/) })
     )
+  })
+})
+
+describe('imageReferenceProblem', () => {
+  it.each([
+    ['ghcr.io/acme/api:v1', undefined],
+    ['nginx', undefined],
+    [`nginx@sha256:${'a'.repeat(64)}`, undefined],
+    ['', 'it is empty'],
+    ['nginx 1.27', 'it contains white space'],
+    ['nginx:1\n::error::x', 'it contains white space'],
+    ['nginx@sha256:abc', "its digest is not 'sha256:' and 64 lower-case hex digits"],
+    ['nginx:', 'its tag is empty'],
+    ['nginx:-x', 'its tag is not 1 to 128 letters, digits, _ . and -'],
+    ['ghcr.io/Acme/API:v1', 'its repository path has upper-case letters'],
+    ['Nginx', 'its repository path has upper-case letters']
+  ])('%j: %s', (image, problem) => {
+    expect(imageReferenceProblem(image)).toBe(problem)
   })
 })

@@ -21,6 +21,25 @@ describe('Inputs', () => {
     }
   })
 
+  it('bounds durations: zero, negative and tiny limits are refused, with the range and what the value came to', () => {
+    const range = { min: 1000, max: 3_600_000 }
+    expect(from({ t: '90' }).duration('t', '2m', range)).toBe(90_000)
+    expect(from({}).duration('t', '2m', range)).toBe(120_000)
+    expect(() => from({ t: '0' }).duration('t', '2m', range)).toThrow(`Input 't' must be from 1s to 1h, got "0", which is 0s`)
+    expect(() => from({ t: '1ms' }).duration('t', '2m', range)).toThrow(`Input 't' must be from 1s to 1h, got "1ms"`)
+    expect(() => from({ t: '2h' }).duration('t', '2m', range)).toThrow(`Input 't' must be from 1s to 1h, got "2h", which is 2h`)
+    expect(() => from({ t: '-5s' }).duration('t', '2m', range)).toThrow(`Input 't' must be a duration such as`)
+  })
+
+  it('refuses a token holding a line break or a space, without quoting it', () => {
+    expect(from({ token: 'ghp_abc123\n' }).token('token')).toBe('ghp_abc123')
+    for (const bad of ['ghp_abc\n123', 'ghp abc', 'ghp_abc\u0000']) {
+      const run = () => from({ token: bad }).token('token')
+      expect(run).toThrow("Input 'token' contains a line break, a space or a control character")
+      expect(run).not.toThrow(bad)
+    }
+  })
+
   it('names the missing required input and says what to do', () => {
     const error = (() => {
       try {

@@ -1,6 +1,7 @@
 import { posix } from 'node:path'
 import { LineCounter, Scalar, isMap, isScalar, parseDocument, visit, type Document, type Range } from 'yaml'
 import { UserError } from '../errors'
+import { isValidServiceName } from '../names'
 
 /** A compose file as text, named by its path relative to the workspace (as annotations want it). */
 export interface ComposeSource {
@@ -57,7 +58,17 @@ export function documentData(doc: Document): unknown {
 }
 const marker = '\u0000gitops-lite-scalar@'
 
+/** Far above any real compose file; a bigger one is a mistake, and parsing it would hold the job for minutes. */
+export const MAX_COMPOSE_FILE_BYTES = 2 * 1024 * 1024
+
 export function parseCompose(source: ComposeSource): ComposeFile {
+  const size = Buffer.byteLength(source.text)
+  if (size > MAX_COMPOSE_FILE_BYTES) {
+    throw new UserError(`${source.path} is ${(size / 1024 / 1024).toFixed(1)} MB; compose files over ${MAX_COMPOSE_FILE_BYTES / 1024 / 1024} MB are refused`, {
+      fix: 'Check that the right file is named (a compose file is a few kilobytes); nothing was changed.',
+      location: { file: source.path }
+    })
+  }
   const lineCounter = new LineCounter()
   const doc = parseDocument(source.text, { ...parseOptions, lineCounter })
   const lineOf = (offset: number): number => lineCounter.linePos(offset).line
@@ -66,6 +77,13 @@ export function parseCompose(source: ComposeSource): ComposeFile {
     throw new UserError(`${source.path} is not valid YAML: ${problem.message.split('\n')[0]}`, {
       fix: 'Fix the YAML syntax first (docker compose config shows the same error).',
       location: { file: source.path, line: problem.linePos?.[0].line ?? lineOf(problem.pos[0]) }
+    })
+  }
+  if (!isMap(doc.contents)) {
+    const empty = doc.contents === null
+    throw new UserError(`${source.path} ${empty ? 'is empty' : 'is not a mapping of top-level keys (services:, volumes:, ...)'}`, {
+      fix: 'Check that the right file is named; a compose file starts with keys such as "services:".',
+      location: { file: source.path, line: 1 }
     })
   }
   const data = documentData(doc)
@@ -145,6 +163,13 @@ function readServices(
   }
   return servicesNode.items.map((pair) => {
     const name = String(isScalar(pair.key) ? pair.key.value : pair.key)
+    if (!isValidServiceName(name)) {
+      // A name such as --remove-orphans would reach compose's command line as an option.
+      throw new UserError(`${file} defines the service ${JSON.stringify(name)}, which is not a valid compose service name`, {
+        fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.',
+        location: { file, line: lineOf((isScalar(pair.key) ? pair.key.range?.[0] : undefined) ?? 0) }
+      })
+    }
     const definition = resolved[name]
     const fields = typeof definition === 'object' && definition !== null ? (definition as Record<string, unknown>) : {}
     const offset = byImagePath.get(name)

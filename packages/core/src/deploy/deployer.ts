@@ -7,6 +7,7 @@ import { jsonPrefix, RECORD_SCHEMA, type AuditEntry, type RecordedService, type 
 import { ExitCode, type ApplyPhase, type RemoteEvent } from './remote'
 import type { ListedStack, Removal } from './stacks'
 import { parseInspection, type HostReport } from './report'
+import { hostSecrets } from './secrets'
 import { rolledBackServices, type RolledBackService } from './rollback'
 import {
   applyScript,
@@ -57,6 +58,8 @@ export interface DeployLog {
   warning(message: string): void
   /** Lines the host printed (compose output, container logs): shown, never interpreted. */
   remote(lines: readonly string[]): void
+  /** Values the log must never show (the runner masks them); given before any line from the VM is shown. */
+  mask(values: readonly string[]): void
 }
 
 export type HostResult = 'deployed' | 'removed' | 'listed' | 'unchanged' | 'dry-run' | 'rolled-back' | 'failed'
@@ -96,6 +99,14 @@ function describeOwner(json: string): string {
   }
 }
 
+function refusedLinkError(host: string, path: string): UserError {
+  return new UserError(`On ${host}, ${path} is a symbolic link, and the deploy never writes through one`, {
+    fix:
+      'Nothing was changed on the host. Whoever can write in remote-dir (a container with a read-write bind mount of it, another user) could point a link anywhere: ' +
+      'replace it with the real file or folder (or remove it), then rerun.'
+  })
+}
+
 /**
  * Turns a failed round trip into a message saying what to do. It never quotes what the host
  * printed (compose output, container logs): that goes to the log, fenced, and the message,
@@ -117,7 +128,7 @@ export function remoteError(host: string, step: string, result: ExecResult, limi
   }
   const code = result.code ?? -1
   // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
-  const nothingChanged = !apply || code === ExitCode.invalidFiles || code === ExitCode.missingTool || code === ExitCode.hostError
+  const nothingChanged = !apply || ([ExitCode.invalidFiles, ExitCode.missingTool, ExitCode.hostError, ExitCode.refusedLink] as number[]).includes(code)
   const fallback = nothingChanged
     ? 'Nothing was changed on the host. Check the message above, then rerun.'
     : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
@@ -236,13 +247,17 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
         return done(
           'failed',
           plan,
-          new UserError(
-            events.restoreFailed.length > 0
-              ? `The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`
-              : `The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`,
-            { fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).` }
-          )
+          events.restoreFailed.length > 0
+            ? new UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`, {
+                fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
+              })
+            : new UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
+                fix: `The host needs attention: its previous files are back in place; see the log lines above and ${runDir}/log on the host.`
+              })
         )
+      case ExitCode.refusedLink:
+        if (events.refusedLink !== undefined) return done('failed', plan, refusedLinkError(shell.name, events.refusedLink))
+        return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }))
       case ExitCode.failedBeforeChange:
         return done(
           'failed',
@@ -282,14 +297,22 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
 async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: DeployLog): Promise<{ report: HostReport; plan: HostPlan }> {
   const { stack, limits, files } = options
   const mark = newMark()
+  const envFiles = [...new Set([...options.envFiles.values()].flat())]
   const inspected = await shell.exec(attachedCommand, {
-    stdin: inspectScript(stack, files, mark, limits),
+    stdin: inspectScript(stack, files, mark, limits, envFiles),
     timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
   })
+  // First of all: compose's and docker's messages, container logs and healthcheck output may quote them.
+  log.mask(hostSecrets(inspected.stdout, mark))
+  const refused = new RegExp(`^${mark} refused-link (.*)$`, 'm').exec(inspected.stdout)
+  if (inspected.code === ExitCode.refusedLink && refused) throw refusedLinkError(shell.name, refused[1])
   const waited = new RegExp(`^${mark} lock-wait (.*)$`, 'm').exec(inspected.stdout)
   if (waited) log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`)
   if (inspected.code !== 0) throw remoteError(shell.name, 'inspection', inspected, limits, log)
   const report = parseInspection(inspected.stdout, mark, shell.name)
+  for (const damage of report.stateDamage) {
+    log.warning(`The deploy state on ${shell.name} needs repair: ${report.directory}/${damage}. This run plans from what runs and writes it again.`)
+  }
   const paths = pathsToDigest(report, files, options.envFiles)
   const hostDigests = new Map<string, string>()
   if (paths.length > 0) {
@@ -342,6 +365,8 @@ function recordHead(report: HostReport, plan: HostPlan, options: DeployOptions):
 /** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
 class EventReader {
   failure?: string
+  /** A symbolic link the host refused to write through. */
+  refusedLink?: string
   /** What to do about `failure`, when the event that set it says. */
   failureFix?: string
   /** Services whose health wait failed before the rollback began. */
@@ -439,7 +464,11 @@ class EventReader {
         this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`
         break
       case 'swap-failed':
-        this.failure ??= 'the new files could not be put in place (the message is above)'
+        this.failure ??= `the new ${subject} could not be put in place (the host's message is above)`
+        break
+      case 'refused-link':
+        this.refusedLink ??= rest.join(' ')
+        this.log.warning(`${rest.join(' ')} is a symbolic link: the deploy does not write through it`)
         break
       case 'up-failed':
         this.failure ??= 'compose could not recreate the services (its message is above)'

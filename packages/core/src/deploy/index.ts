@@ -1,5 +1,6 @@
 export * from './record'
 export * from './report'
+export * from './secrets'
 export * from './stack-files'
 export * from './plan'
 export * from './remote'

@@ -1,5 +1,7 @@
 import { posix } from 'node:path'
 import { UserError } from '../errors'
+import { requirePullableImage } from '../image-ref'
+import { isValidServiceName } from '../names'
 import type { ComposeVariant, DeployRecord, RecordedService } from './record'
 import type { ContainerState, HostReport, StartFirstModel } from './report'
 
@@ -197,6 +199,26 @@ function classify(
 }
 
 /**
+ * Refuses service names compose would read as options (`--remove-orphans`): from the resolved
+ * compose files, and from the labels of the project's containers, which anyone on the VM can set.
+ */
+function checkServiceNames(report: HostReport): void {
+  for (const name of report.model.services.keys()) {
+    if (!isValidServiceName(name)) {
+      throw new UserError(`The compose files as the host resolves them define the service ${JSON.stringify(name)}, which is not a valid compose service name`, {
+        fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit. Nothing was changed on the host.'
+      })
+    }
+  }
+  const labelled = report.containers.find((c) => !isValidServiceName(c.service))
+  if (labelled) {
+    throw new UserError(`Container ${JSON.stringify(labelled.name)} of project ${report.project} is labelled with the service ${JSON.stringify(labelled.service)}, which is not a valid compose service name`, {
+      fix: 'Someone created it by hand on the host: remove it there (docker rm -f), then rerun. Nothing was changed on the host.'
+    })
+  }
+}
+
+/**
  * Refuses, before anything changes, start-first services that cannot run two containers at once
  * (and start-first on docker-compose v1, whose scaling the rollout does not drive).
  */
@@ -229,6 +251,7 @@ export function computePlan(input: PlanInput): HostPlan {
   const readPaths = readPathsOf(report, envFiles)
   const describe = (path: string) => relativeTo(report.directory, path)
   const names = [...report.model.services.keys()].sort()
+  checkServiceNames(report)
 
   if (input.services) {
     const unknown = input.services.filter((name) => !report.model.services.has(name))
@@ -295,6 +318,8 @@ export function computePlan(input: PlanInput): HostPlan {
   })
 
   const deployed = services.filter((s) => s.deploy)
+  // Before the lock and the pull: an image docker cannot pull would fail the deploy half-way.
+  for (const service of deployed) if (service.newImage !== undefined) requirePullableImage(service.service, service.newImage, 'in the compose files as the host resolves them')
   return {
     project: report.project,
     compose: report.compose,
@@ -315,6 +340,7 @@ export function computePlan(input: PlanInput): HostPlan {
     removed,
     newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
     previous: deployed.filter((s) => s.change !== 'new').map((s) => s.service),
-    needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record
+    // Damaged state files are written again by an apply, even one that deploys nothing.
+    needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record || report.stateDamage.length > 0
   }
 }

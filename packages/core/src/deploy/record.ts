@@ -64,6 +64,30 @@ export function parseRecord(text: string): DeployRecord | undefined {
   return header ? { header, services } : undefined
 }
 
+/**
+ * What is wrong with a state file that is there but cannot be trusted (a line cut short, not
+ * ours); undefined when it is whole, or empty. parseRecord drops such a record: the caller
+ * must say so rather than plan from what runs without a word.
+ */
+export function recordDamage(text: string): string | undefined {
+  if (text.trim() === '') return undefined
+  const lines = text.split('\n')
+  let header = false
+  for (const [index, line] of lines.entries()) {
+    if (line.trim() === '') continue
+    let entry: unknown
+    try {
+      entry = JSON.parse(line)
+    } catch {
+      return `line ${index + 1} is not JSON${index === lines.length - 1 || lines.slice(index + 1).every((l) => l.trim() === '') ? ', it was cut short' : ''}`
+    }
+    if (!isObject(entry)) return `line ${index + 1} is not a JSON object`
+    // A header of another schema is another version's record, not a damaged one.
+    if (entry.kind === 'deploy') header = true
+  }
+  return header ? undefined : 'it has no header line'
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
 import { parse } from 'yaml'
 import { UserError } from '../errors'
-import { parseRecord, type ComposeVariant, type DeployRecord } from './record'
+import { parseRecord, recordDamage, type ComposeVariant, type DeployRecord } from './record'
 import type { InspectionSection } from './remote'
 
 /** A container of the project, as the inspection reads it with docker inspect. */
@@ -69,6 +69,11 @@ export interface HostReport {
   project: string
   /** Bumped by every apply; the apply refuses a plan made before another run changed the host. */
   generation: string
+  /**
+   * What is wrong with the state files, for a warning: the generation file missing (when a
+   * deploy has been recorded) or damaged, the record damaged. The deploy rebuilds them.
+   */
+  stateDamage: string[]
   model: ComposeModel
   /** `config --hash` of the staged (new) files. */
   hashes: Map<string, string>
@@ -116,6 +121,7 @@ export function parseInspection(stdout: string, mark: string, host = 'the host')
     throw new UserError(`The inspection output from ${host} is incomplete (it names no compose variant, v2 or v1)`, { fix: rerun })
   }
   const directory = lines('directory')[0] ?? ''
+  const [generation = '0', generationState] = lines('generation')
   let model: ComposeModel
   try {
     model = parseComposeModel(section('config'), compose)
@@ -137,7 +143,8 @@ export function parseInspection(stdout: string, mark: string, host = 'the host')
     composeVersion,
     directory,
     project: lines('project')[0] ?? '',
-    generation: lines('generation')[0] ?? '0',
+    generation,
+    stateDamage: stateDamage(generationState, section('record')),
     model,
     hashes: new Map(
       lines('hashes').map((line) => {
@@ -149,6 +156,15 @@ export function parseInspection(stdout: string, mark: string, host = 'the host')
     record: parseRecord(section('record')),
     hostFiles: lines('files')
   }
+}
+
+function stateDamage(generationState: string | undefined, record: string): string[] {
+  const damage: string[] = []
+  const recordProblem = recordDamage(record)
+  if (generationState?.startsWith('damaged ')) damage.push(`.gitops-lite/generation is damaged (${generationState.slice(8).replace(/-/g, ' ')})`)
+  else if (generationState === 'missing' && record.trim() !== '') damage.push('.gitops-lite/generation is missing though a deploy is recorded')
+  if (recordProblem) damage.push(`.gitops-lite/state (the deploy record) is damaged (${recordProblem})`)
+  return damage
 }
 
 function parseContainer(line: string): ContainerState {

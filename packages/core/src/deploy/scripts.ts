@@ -102,14 +102,16 @@ export function runDirOf(remoteDir: string, runId: string): string {
 }
 
 /**
- * Round trip 1, read-only: stages the files in a temporary directory, then reports the compose
+ * Round trip 1, read-only: refuses links where the deploy would write, stages the files in a
+ * temporary directory, prints the VM's env files (for masking), then reports the compose
  * variant, the project, the resolved config and hashes of the new files, the project's
  * containers, the last deploy's record and the digests of the files now in remote-dir.
  */
-export function inspectScript(stack: StackTarget, files: readonly StackFile[], mark: string, limits: ScriptLimits): string {
+export function inspectScript(stack: StackTarget, files: readonly StackFile[], mark: string, limits: ScriptLimits, envFiles: readonly string[] = []): string {
   const script = libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin')
   for (const file of files) script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content))
-  return script.code('gl_inspect_report').toString()
+  // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
+  return script.command(['gl_inspect_report', ...envFiles]).toString()
 }
 
 /** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
 import { parseCompose, parseTemplate, type ComposeSource } from '../compose'
 import { UserError } from '../errors'
+import { requirePullableImage } from '../image-ref'
 
 /** One file to upload, named by its path relative to remote-dir. */
 export interface StackFile {
@@ -72,6 +73,20 @@ export function envFilesOf(sources: readonly ComposeSource[]): Map<string, strin
     }
   }
   return result
+}
+
+/**
+ * Refuses, before connecting, an image written in the compose files that docker could never
+ * pull. Images with variables are checked in the plan, once the host has resolved them.
+ */
+export function checkComposeImages(sources: readonly ComposeSource[]): void {
+  for (const source of sources) {
+    for (const service of parseCompose(source).services) {
+      const image = service.image?.value
+      if (typeof image !== 'string' || image.includes('$')) continue
+      requirePullableImage(service.name, image, `in ${source.path}`, { file: source.path, line: service.line })
+    }
+  }
 }
 
 /** The compose extension field, on a service, where gitops-lite reads its settings. */

@@ -1,7 +1,7 @@
-import * as core from '@actions/core'
 import { getOctokit } from '@actions/github'
 import { retry } from '@octokit/plugin-retry'
 import { throttling } from '@octokit/plugin-throttling'
+import { log } from '../log'
 
 export type GitHubClient = ReturnType<typeof getOctokit>
 
@@ -13,9 +13,9 @@ export interface GitHubLog {
 }
 
 export const actionsLog: GitHubLog = {
-  debug: (message) => core.debug(message),
-  info: (message) => core.info(message),
-  warning: (message) => core.warning(message)
+  debug: (message) => log.debug(message),
+  info: (message) => log.info(message),
+  warning: (message) => log.warning(message)
 }
 
 export interface GitHubClientOptions {

@@ -57,6 +57,14 @@ export class ConnectionLostError extends Error {
   }
 }
 
+/** Connecting to the jump host failed (not the target behind it); retried like any connect failure. */
+class JumpHostError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'JumpHostError'
+  }
+}
+
 export class HostKeyError extends UserError {
   readonly verdict: Extract<HostKeyVerdict, { accepted: false }>
 
@@ -109,15 +117,20 @@ export class SshSession implements RemoteShell {
       try {
         return await SshSession.connectOnce(options)
       } catch (error) {
-        if (error instanceof UserError || attempt >= attempts) {
-          if (error instanceof UserError) throw error
-          throw new UserError(`Could not connect to ${formatTarget(options.target)} after ${attempts} attempts: ${errorMessage(error)}`, {
-            fix: "Check 'host' and 'port', that sshd runs on the VM and that its firewall lets the runner in; raise 'connect-timeout' for slow links.",
+        if (error instanceof UserError) throw error
+        // The hop that failed: an unreachable jump host is not the target's fault.
+        const hop = error instanceof JumpHostError ? `the jump host ${formatTarget(options.proxy!.target)} (proxy-host)` : formatTarget(options.target)
+        if (attempt >= attempts) {
+          throw new UserError(`Could not connect to ${hop} after ${attempts} attempts: ${errorMessage(error)}`, {
+            fix:
+              error instanceof JumpHostError
+                ? "Check 'proxy-host' and 'proxy-port', that sshd runs on the jump host and that its firewall lets the runner in; raise 'connect-timeout' for slow links."
+                : "Check 'host' and 'port', that sshd runs on the VM and that its firewall lets the runner in; raise 'connect-timeout' for slow links.",
             cause: error
           })
         }
         const delay = 1000 * 2 ** (attempt - 1)
-        options.log?.(`Connecting to ${formatTarget(options.target)} failed (${errorMessage(error)}); retrying in ${delay / 1000} s`)
+        options.log?.(`Connecting to ${hop} failed (${errorMessage(error)}); retrying in ${delay / 1000} s`)
         await sleep(delay)
       }
     }
@@ -125,7 +138,9 @@ export class SshSession implements RemoteShell {
 
   private static async connectOnce(options: SshConnectOptions): Promise<SshSession> {
     if (!options.proxy) return new SshSession(await openClient(options, options), undefined, options.target)
-    const jump = await openClient(options.proxy, options)
+    const jump = await openClient(options.proxy, options).catch((error: unknown) => {
+      throw error instanceof UserError ? error : new JumpHostError(errorMessage(error))
+    })
     try {
       const tunnel = await new Promise<ClientChannel>((resolve, reject) =>
         jump.forwardOut('127.0.0.1', 0, options.target.host, options.target.port, (error, stream) => (error ? reject(error) : resolve(stream)))
@@ -226,8 +241,17 @@ function openClient(endpoint: SshEndpoint, options: SshConnectOptions, sock?: Du
   }
   return new Promise<Client>((resolve, reject) => {
     const client = new SshClient()
-    client.once('ready', () => resolve(client))
-    client.once('error', (error: Error & { level?: string }) => {
+    let settled = false
+    client.once('ready', () => {
+      settled = true
+      resolve(client)
+    })
+    // Not `once`: ssh2 can emit a second error (a handshake that timed out, then the socket's
+    // end), and an error with no listener would crash the process. After 'ready' the session's
+    // own listener reports them.
+    client.on('error', (error: Error & { level?: string }) => {
+      if (settled) return
+      settled = true
       client.end()
       if (rejected) return reject(rejected)
       if (error.level === 'client-authentication') {

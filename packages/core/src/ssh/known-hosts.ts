@@ -48,6 +48,34 @@ export function keyTypeOf(key: Buffer): string {
   return length > 0 && 4 + length <= key.length ? key.subarray(4, 4 + length).toString('latin1') : 'unknown'
 }
 
+/** How many length-prefixed fields each key type's blob holds (RFC 4253, 5656, 8709; PROTOCOL.u2f). */
+const blobFields: Record<string, number> = {
+  'ssh-ed25519': 2,
+  'ssh-rsa': 3,
+  'ssh-dss': 5,
+  'ecdsa-sha2-nistp256': 3,
+  'ecdsa-sha2-nistp384': 3,
+  'ecdsa-sha2-nistp521': 3,
+  'sk-ssh-ed25519@openssh.com': 3,
+  'sk-ecdsa-sha2-nistp256@openssh.com': 4
+}
+
+/** Whether a public key blob is whole: length-prefixed fields that end exactly at its end, as many as its type has. */
+export function isCompleteKeyBlob(key: Buffer, keyType: string): boolean {
+  let offset = 0
+  let fields = 0
+  while (offset < key.length) {
+    if (offset + 4 > key.length) return false
+    const length = key.readUInt32BE(offset)
+    offset += 4 + length
+    if (offset > key.length) return false
+    fields++
+  }
+  const expected = blobFields[keyType]
+  if (keyType === 'ssh-ed25519' && key.length !== 4 + keyType.length + 4 + 32) return false
+  return expected === undefined ? fields >= 2 : fields === expected
+}
+
 export function isValidFingerprint(value: string): boolean {
   return fingerprintPattern.test(value)
 }
@@ -71,6 +99,9 @@ export function parseKnownHosts(text: string, field = "Input 'known-hosts'"): Kn
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(keyText) || keyTypeOf(key) !== keyType) {
       throw malformed(field, index + 1, raw, `its key is not a base64 ${keyType} public key`)
     }
+    // A line cut short still names its type: without this it would read as another key, and
+    // the host's real key as an impostor's.
+    if (!isCompleteKeyBlob(key, keyType)) throw malformed(field, index + 1, raw, `its ${keyType} key is cut short or damaged`)
     entries.push({ marker, hosts, keyType, key, line: index + 1 })
   })
   return entries

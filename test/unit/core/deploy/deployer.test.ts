@@ -21,8 +21,8 @@ interface Host {
   applies: (Partial<ExecResult> & { events?: string[] } | Error)[]
   /** Digests of the uploaded files as the host has them. */
   files?: string[]
-  /** Replaces the inspection's answer (a failed inspection). */
-  inspect?: Partial<ExecResult>
+  /** Replaces the inspection's answer (a failed inspection); a function gets the script's mark. */
+  inspect?: Partial<ExecResult> | ((mark: string) => Partial<ExecResult>)
 }
 
 class FakeHost implements RemoteShell {
@@ -37,9 +37,10 @@ class FakeHost implements RemoteShell {
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const script = String(options.stdin ?? '')
     const mark = /^GL_MARK=(\S+)$/m.exec(script)?.[1] ?? ''
-    if (script.trimEnd().endsWith('gl_inspect_report')) {
+    if (/^gl_inspect_report( .*)?$/m.test(script)) {
       this.calls.push('inspect')
-      if (this.host.inspect) return { code: 0, stdout: '', stderr: '', ...this.host.inspect }
+      const inspect = typeof this.host.inspect === 'function' ? this.host.inspect(mark) : this.host.inspect
+      if (inspect) return { code: 0, stdout: '', stderr: '', ...inspect }
       const sections: Record<string, string[]> = {
         compose: ['v2', '2.26.1'],
         directory: ['/srv/app'],
@@ -89,10 +90,29 @@ function options(overrides: Partial<DeployOptions> = {}): DeployOptions {
 
 function recorder(): DeployLog & { lines: string[] } {
   const lines: string[] = []
-  return { lines, info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), remote: (l) => lines.push(...l.map((x) => `| ${x}`)) }
+  return { lines, info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), remote: (l) => lines.push(...l.map((x) => `| ${x}`)), mask: (v) => lines.push(...v.map((x) => `mask: ${x}`)) }
 }
 
 describe('deployToHost', () => {
+  it("masks the values of the VM's env files before it shows a line from the host, even when the inspection failed", async () => {
+    const envFile = Buffer.from('DB_PASSWORD="unterminated-secret\n').toString('base64')
+    const host = new FakeHost({
+      containers: [],
+      record: [],
+      applies: [],
+      inspect: (mark) => ({ code: 65, stdout: `${mark} section envfiles\n${envFile}\n`, stderr: 'unterminated quoted value "unterminated-secret' })
+    })
+    const log = recorder()
+    await expect(deployToHost(host, options(), log)).rejects.toThrow(/exit code 65/)
+    expect(log.lines).toEqual(['mask: "unterminated-secret', 'mask: unterminated-secret', '| unterminated quoted value "unterminated-secret'])
+  })
+
+  it('a link the inspection refused is named in the error; nothing is applied', async () => {
+    const host = new FakeHost({ containers: [], record: [], applies: [], inspect: (mark) => ({ code: 71, stdout: `${mark} refused-link /srv/app/conf\n`, stderr: 'gitops-lite: ...' }) })
+    await expect(deployToHost(host, options(), recorder())).rejects.toThrow('On deploy@vm1:22, /srv/app/conf is a symbolic link, and the deploy never writes through one')
+    expect(host.calls).toEqual(['inspect'])
+  })
+
   it('inspects, plans, applies once, and reads the streamed events', async () => {
     const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ events: ['phase up', 'health web starting', 'health web healthy', 'result success'] }] })
     const log = recorder()
@@ -164,9 +184,9 @@ describe('deployToHost', () => {
   })
 
   it('a swap that failed says so; no container was changed', async () => {
-    const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ code: 12, events: ['phase swap', 'swap-failed', 'phase restore', 'result failed'] }] })
+    const host = new FakeHost({ containers: [running], record: recordOf('web-hash-1'), applies: [{ code: 12, events: ['phase swap', 'swap-failed compose.yaml', 'phase restore', 'result failed'] }] })
     const outcome = await deployToHost(host, options(), recorder())
-    expect(outcome.error?.message).toBe('The deploy to deploy@vm1:22 stopped before changing any container: the new files could not be put in place (the message is above)')
+    expect(outcome.error?.message).toBe("The deploy to deploy@vm1:22 stopped before changing any container: the new compose.yaml could not be put in place (the host's message is above)")
   })
 
   it('a rollback that could not put the previous files back says which, and where the backup is', async () => {

@@ -36,6 +36,7 @@ function report(overrides: Partial<HostReport> = {}, record: RecordedService[] |
     directory: dir,
     project: 'app',
     generation: '4',
+    stateDamage: [],
     model: {
       services: new Map([
         ['web', { image: 'registry/web:v1', mounts: [motd] }],
@@ -220,6 +221,43 @@ describe('computePlan', () => {
       '/etc/shared.env',
       envFile
     ])
+  })
+})
+
+describe('computePlan refuses before anything changes', () => {
+  const modelWith = (name: string, image: string): HostReport['model'] => ({
+    services: new Map([[name, { image, mounts: [] }]]),
+    topLevel: 'top1'
+  })
+  const refusalOf = (r: HostReport): UserError => {
+    try {
+      plan({ report: r, envFiles: new Map(), hostDigests: new Map() })
+    } catch (error) {
+      if (error instanceof UserError) return error
+      throw error
+    }
+    throw new Error('expected a refusal')
+  }
+
+  it.each(['--remove-orphans', '-d', '.hidden'])('a service named %s in the resolved files', (name) => {
+    expect(refusalOf(report({ model: modelWith(name, 'registry/x:v1'), containers: [] })).message).toContain(`${JSON.stringify(name)}, which is not a valid compose service name`)
+  })
+
+  it('a container labelled with a name compose would read as an option', () => {
+    const error = refusalOf(report({ containers: [container('web'), container('--remove-orphans')] }))
+    expect(error.message).toContain('"--remove-orphans"')
+  })
+
+  it.each([
+    ['Registry/Web:v2', 'upper-case'],
+    ['registry/web:v2 extra', 'white space'],
+    ['registry/web@sha256:abc', 'digest'],
+    ['registry/web:', 'tag is empty'],
+    ['registry/web:v2\n::error::x', 'white space']
+  ])('an image docker cannot pull: %j', (image, problem) => {
+    const error = refusalOf(report({ model: modelWith('web', image) }, null))
+    expect(error.message).toContain(`Service 'web' has the image ${JSON.stringify(image)}`)
+    expect(error.message).toContain(problem)
   })
 })
 

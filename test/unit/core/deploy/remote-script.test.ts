@@ -40,6 +40,7 @@ function emptyReport(): HostReport {
     directory: '/srv/app',
     project: 'app',
     generation: '0',
+    stateDamage: [],
     model: { services: new Map([['web', { image: 'x', mounts: [] }]]), topLevel: 't' },
     hashes: new Map([['web', 'h']]),
     containers: [],
@@ -264,6 +265,38 @@ describe('swap and restore', () => {
   })
 })
 
+describe('a swap that fails part-way', () => {
+  it('names the file, and the restore puts back only the files it had changed', () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'remote')
+    const run = join(remote, '.gitops-lite', 'runs', 'r1')
+    mkdirSync(join(run, 'new', 'sub'), { recursive: true })
+    writeFileSync(join(remote, 'a.txt'), 'old a\n')
+    writeFileSync(join(remote, 'c.txt'), 'old c\n')
+    writeFileSync(join(remote, 'sub'), 'a file where the folder sub/ should be\n')
+    for (const [name, text] of [['a.txt', 'new a\n'], ['sub/b.txt', 'new b\n'], ['c.txt', 'new c\n']]) writeFileSync(join(run, 'new', name), text)
+    const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_swap || gl_restore; echo "rc=$?"`, fake, { GL_FILES: 'a.txt sub/b.txt c.txt' })
+    expect(events(result.stdout)).toEqual(['phase swap', 'swap-failed sub/b.txt', 'phase restore'])
+    expect(result.stdout).toContain('rc=0')
+    expect(readFileSync(join(remote, 'a.txt'), 'utf8')).toBe('old a\n')
+    expect(readFileSync(join(remote, 'c.txt'), 'utf8')).toBe('old c\n')
+  })
+
+  it('restores nothing when nothing was changed', () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'remote')
+    const run = join(remote, '.gitops-lite', 'runs', 'r1')
+    mkdirSync(join(run, 'new'), { recursive: true })
+    writeFileSync(join(remote, 'sub'), 'a file where the folder sub/ should be\n')
+    writeFileSync(join(run, 'new', 'b.txt'), 'new b\n')
+    const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; mkdir -p "$GL_STAGE/sub" && mv "$GL_STAGE/b.txt" "$GL_STAGE/sub/"; gl_swap || gl_restore; echo "rc=$?"`, fake, {
+      GL_FILES: 'sub/b.txt'
+    })
+    expect(events(result.stdout)).toEqual(['phase swap', 'swap-failed sub/b.txt'])
+    expect(result.stdout).toContain('rc=0')
+  })
+})
+
 describe('a restore that cannot put a file back', () => {
   it('names the file and fails, and the rollback stops there (exit 11) rather than start the old services on new files', () => {
     const fake = fakeHost({ web: [['running unhealthy 0 no. 0 T1']] })
@@ -275,7 +308,7 @@ describe('a restore that cannot put a file back', () => {
     writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
     // The backup is swapped for a directory once the swap has made it: putting it back fails.
     const env = { GL_FILES: 'compose.yaml', GL_DEPLOY: 'web', GL_RECREATE: 'web', GL_START_FIRST: '', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"a":1', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
-    const script = `GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_swap() { mkdir -p "$GL_RUN/old/compose.yaml" && : > "$GL_RUN/old.absent" && mv -f "$GL_STAGE/compose.yaml" "$GL_DIR/compose.yaml"; }; gl_apply_main`
+    const script = `GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_swap() { mkdir -p "$GL_RUN/old/compose.yaml" && : > "$GL_RUN/old.absent" && mv -f "$GL_STAGE/compose.yaml" "$GL_DIR/compose.yaml" && echo compose.yaml > "$GL_RUN/swapped"; }; gl_apply_main`
     const result = runLibrary(script, fake, env)
     expect(result.status).toBe(ExitCode.rollbackFailed)
     const seen = events(result.stdout)
@@ -285,15 +318,15 @@ describe('a restore that cannot put a file back', () => {
 })
 
 describe('an apply that fails after taking the lock', () => {
-  it('leaves lock.owner empty, so a waiting run is not told a dead run holds the lock', () => {
+  it('removes lock.owner, so a waiting run is not told a dead run holds the lock', () => {
     const fake = fakeHost({})
     const state = join(fake, 'remote', '.gitops-lite')
-    mkdirSync(join(state, 'generation.tmp'), { recursive: true }) // a directory: the generation cannot be written
+    mkdirSync(join(state, 'generation'), { recursive: true }) // a directory: the generation cannot be written
     const env = { GL_RUN_ID: 'r1', GL_OWNER: '{"runUrl":"u"}', GL_EXPECT_GENERATION: '0' }
     const result = runLibrary('gl_apply_begin; echo "not reached"', fake, env)
     expect(result.status).toBe(ExitCode.hostError)
     expect(result.stderr).toContain('cannot write')
-    expect(readFileSync(join(state, 'lock.owner'), 'utf8')).toBe('')
+    expect(existsSync(join(state, 'lock.owner'))).toBe(false)
   })
 })
 
@@ -395,11 +428,11 @@ describe('start-first services in the apply script', () => {
 })
 
 describe('the end of an apply (gl_apply_main)', () => {
-  it('a record that cannot be written after the services changed: exit 14, audit line written, lock.owner cleared', () => {
+  it('a record that cannot be written after the services changed: exit 14, audit line written, lock.owner removed', () => {
     const fake = fakeHost({ web: [['running healthy 0 no. 0 T1']] })
     const state = join(fake, 'remote', '.gitops-lite')
     const run = join(state, 'runs', 'r1')
-    mkdirSync(join(state, 'state.tmp'), { recursive: true }) // a directory: writing the record fails
+    mkdirSync(join(state, 'state'), { recursive: true }) // a directory: writing the record fails
     mkdirSync(run, { recursive: true })
     writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
     writeFileSync(join(run, 'record.services'), 'web {"kind":"service","service":"web"\n')
@@ -410,7 +443,7 @@ describe('the end of an apply (gl_apply_main)', () => {
     expect(events(result.stdout)).toEqual(expect.arrayContaining(['phase healthy', 'result deployed-without-record']))
     expect(result.stderr).toContain('the services are deployed, but')
     expect(JSON.parse(readFileSync(join(state, 'audit.log'), 'utf8'))).toMatchObject({ services: ['web'], result: 'deployed-without-record' })
-    expect(readFileSync(join(state, 'lock.owner'), 'utf8')).toBe('')
+    expect(existsSync(join(state, 'lock.owner'))).toBe(false)
   })
 })
 
@@ -545,6 +578,96 @@ describe('the detached runner', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500))
     expect(readFileSync(join(dir, 'marker'), 'utf8')).toBe('finished\n')
     expect(readFileSync(join(dir, 'rc'), 'utf8')).toBe('0\n')
+  })
+})
+
+describe('the state folder (generation, audit log, links, modes)', () => {
+  const state = (fake: string) => join(fake, 'remote', '.gitops-lite')
+
+  it.each([
+    ['7\n', '7', ''],
+    ['', '0', 'empty'],
+    ['7', '0', 'cut-short'],
+    ['123456789012345678901234567890\n', '0', 'too-long'],
+    ['seven\n', '0', 'not-a-number'],
+    ['07\n', '0', 'not-a-number'],
+    ['1\n2\n', '0', 'not-a-number']
+  ])('reads the generation %j as %s (damage: %j)', (content, generation, damage) => {
+    const fake = fakeHost({})
+    mkdirSync(state(fake), { recursive: true })
+    writeFileSync(join(state(fake), 'generation'), content)
+    const result = runLibrary('gl_read_generation; printf "%s|%s" "$GL_GENERATION" "$GL_GENERATION_DAMAGE"', fake)
+    expect(result.stdout).toBe(`${generation}|${damage}`)
+  })
+
+  it('starts an audit entry on a line of its own after a line cut short', () => {
+    const fake = fakeHost({})
+    mkdirSync(state(fake), { recursive: true })
+    writeFileSync(join(state(fake), 'audit.log'), '{"a":1}\n{"cut')
+    runLibrary('gl_audit \'{"b":2}\'', fake)
+    expect(readFileSync(join(state(fake), 'audit.log'), 'utf8')).toBe('{"a":1}\n{"cut\n{"b":2}\n')
+    runLibrary('gl_audit \'{"c":3}\'', fake)
+    expect(readFileSync(join(state(fake), 'audit.log'), 'utf8')).toBe('{"a":1}\n{"cut\n{"b":2}\n{"c":3}\n')
+  })
+
+  it('writes state files through a new temporary file: a link at any name is replaced, never written through', () => {
+    const fake = fakeHost({})
+    mkdirSync(state(fake), { recursive: true })
+    symlinkSync(join(fake, 'outside-tmp'), join(state(fake), 'generation.tmp'))
+    runLibrary('echo 5 | gl_state_write generation', fake)
+    expect(readFileSync(join(state(fake), 'generation'), 'utf8')).toBe('5\n')
+    expect(statSync(join(state(fake), 'generation')).mode & 0o777).toBe(0o600)
+    expect(existsSync(join(fake, 'outside-tmp'))).toBe(false)
+  })
+
+  it('refuses a link at a state file or on the way to an uploaded file, naming it (exit 71)', () => {
+    const fake = fakeHost({})
+    mkdirSync(join(fake, 'elsewhere'))
+    mkdirSync(state(fake), { recursive: true })
+    symlinkSync(join(fake, 'elsewhere'), join(fake, 'remote', 'conf'))
+    const folder = runLibrary('gl_check_links; echo "not reached"', fake, { GL_FILES: 'compose.yaml conf/motd.txt' })
+    expect(folder.status).toBe(71)
+    expect(events(folder.stdout)).toEqual([`refused-link ${join(fake, 'remote', 'conf')}`])
+    symlinkSync(join(fake, 'elsewhere', 'audit'), join(state(fake), 'audit.log'))
+    const stateFile = runLibrary('gl_check_links', fake, { GL_FILES: 'compose.yaml' })
+    expect(stateFile.status).toBe(71)
+    expect(stateFile.stderr).toContain(`${join(state(fake), 'audit.log')} is a symbolic link`)
+  })
+
+  it("sets the state folder's modes to 0700 and its files' to 0600, fixing older ones", () => {
+    const fake = fakeHost({})
+    mkdirSync(join(state(fake), 'runs', 'r0'), { recursive: true, mode: 0o755 })
+    for (const name of ['lock', 'audit.log', 'runs/r0/log']) writeFileSync(join(state(fake), name), '', { mode: 0o644 })
+    runLibrary('gl_secure_state', fake)
+    expect(statSync(state(fake)).mode & 0o777).toBe(0o700)
+    for (const name of ['lock', 'audit.log', 'runs/r0/log']) expect([name, statSync(join(state(fake), name)).mode & 0o777]).toEqual([name, 0o600])
+  })
+
+  it("prints the VM's env files for masking: .env, .<service>.env and the env_file paths given", () => {
+    const fake = fakeHost({})
+    const remote = join(fake, 'remote')
+    mkdirSync(join(remote, 'env'), { recursive: true })
+    writeFileSync(join(remote, '.env'), 'A=1\n')
+    writeFileSync(join(remote, '.web.env'), 'B=2\n')
+    writeFileSync(join(remote, 'env', 'db.env'), 'C=3\n')
+    const result = runLibrary('gl_env_files env/db.env missing.env', fake)
+    const decoded = result.stdout.split('\n').slice(1).filter(Boolean).map((line) => Buffer.from(line, 'base64').toString())
+    expect(decoded.sort()).toEqual(['A=1\n', 'B=2\n', 'C=3\n'])
+  })
+})
+
+describe('compose calls that name services (gl_pull, gl_up)', () => {
+  it('pass -- before the names, so none is ever read as an option', () => {
+    const fake = mkdtempSync(join(tmpdir(), 'gl-fake-compose-'))
+    mkdirSync(join(fake, 'bin'))
+    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\necho "docker $*" >> "$FAKE/calls"\n')
+    chmodSync(join(fake, 'bin', 'docker'), 0o755)
+    const result = runLibrary('GL_COMPOSE=v2 GL_PULL=1 GL_FULL=0 GL_STAGE="$GL_DIR"; mkdir -p "$GL_DIR"; gl_pull web api && gl_up web api; echo "rc=$?"', fake, { GL_LOGINS: '', GL_DOCKER_CONFIG: '' })
+    expect(result.stderr).toBe('')
+    expect(result.stdout).toContain('rc=0')
+    const calls = readFileSync(join(fake, 'calls'), 'utf8')
+    expect(calls).toContain('pull --quiet -- web api\n')
+    expect(calls).toContain('up -d --no-deps --force-recreate -- web api\n')
   })
 })
 

@@ -10,6 +10,7 @@ import {
   parseComposeModel,
   parseInspection,
   parseRecord,
+  recordDamage,
   splitSections
 } from '@gitops-lite/core'
 
@@ -183,7 +184,7 @@ describe('parseInspection', () => {
 
   it('reads every section', () => {
     const report = parseInspection(output, mark)
-    expect(report).toMatchObject({ compose: 'v2', composeVersion: '2.26.1-4', directory: '/srv/app', project: 'app', generation: '7', hostFiles: ['sha256:aaa', 'missing'] })
+    expect(report).toMatchObject({ compose: 'v2', composeVersion: '2.26.1-4', directory: '/srv/app', project: 'app', generation: '7', stateDamage: [], hostFiles: ['sha256:aaa', 'missing'] })
     expect([...report.hashes]).toEqual([['web', '1111']])
     expect(report.containers.map((c) => [c.id, c.name, c.oneoff, c.health])).toEqual([
       ['c1', 'app-web-1', false, 'healthy'],
@@ -303,5 +304,28 @@ describe('stack files', () => {
     expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: []\n')).toMatch(/^compose.yaml: service 'api' x-gitops-lite.pre-deploy must be a command.* @2$/)
     expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: [migrate, 3]\n')).toContain('must be a command')
     expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: migrate ${DB_URL}\n')).toContain('uses the compose variable $DB_URL')
+  })
+})
+
+describe('damaged state files', () => {
+  it('recordDamage says what is wrong with a record that is there but cannot be trusted', () => {
+    const header = JSON.stringify({ kind: 'deploy', schema: 1 })
+    expect(recordDamage('')).toBeUndefined()
+    expect(recordDamage(`${header}\n{"kind":"service","service":"web"}\n`)).toBeUndefined()
+    expect(recordDamage(`${header}\n{"kind":"serv`)).toBe('line 2 is not JSON, it was cut short')
+    expect(recordDamage('[1]\n')).toBe('line 1 is not a JSON object')
+    expect(recordDamage('{"kind":"service","service":"web"}\n')).toBe('it has no header line')
+    // Another version's record is not ours to trust, but not damaged either.
+    expect(recordDamage('{"kind":"deploy","schema":2}\n')).toBeUndefined()
+  })
+
+  it('parseInspection reports a damaged generation, a missing one next to a record, and a damaged record', () => {
+    const output = [`${mark} section compose`, 'v2', `${mark} section generation`, '0', 'damaged too-long', `${mark} section config`, '{}', `${mark} section record`, '{"kind":"deploy","schema":1}', '{"kind":', `${mark} section end`].join('\n')
+    expect(parseInspection(output, mark).stateDamage).toEqual([
+      '.gitops-lite/generation is damaged (too long)',
+      '.gitops-lite/state (the deploy record) is damaged (line 2 is not JSON, it was cut short)'
+    ])
+    const missing = output.replace('damaged too-long', 'missing').replace('{"kind":\n', '')
+    expect(parseInspection(missing, mark).stateDamage).toEqual(['.gitops-lite/generation is missing though a deploy is recorded'])
   })
 })

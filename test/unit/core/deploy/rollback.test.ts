@@ -10,6 +10,7 @@ function report(services: Record<string, string>, running: Record<string, string
     directory: '/srv/app',
     project: 'app',
     generation: '1',
+    stateDamage: [],
     model: parseComposeModel(config),
     hashes: new Map(Object.keys(services).map((name) => [name, `${name}-new`])),
     containers: Object.entries(running).map(([service, image]) => ({

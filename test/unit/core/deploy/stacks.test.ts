@@ -17,7 +17,7 @@ class FakeHost implements RemoteShell {
 
 const log = (): DeployLog & { lines: string[] } => {
   const lines: string[] = []
-  return { lines, info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), remote: (l) => lines.push(...l) }
+  return { lines, info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), remote: (l) => lines.push(...l), mask: () => undefined }
 }
 
 const options = (extra: Partial<RemoveOptions> = {}): RemoveOptions => ({

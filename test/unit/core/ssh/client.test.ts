@@ -129,3 +129,46 @@ describe('SshSession', () => {
     await expect(session.exec('true')).rejects.toThrow(/is closed/)
   })
 })
+
+describe('SshSession against a peer that is not SSH', () => {
+  const listeners: { close(): void }[] = []
+  afterEach(() => {
+    for (const listener of listeners.splice(0)) listener.close()
+  })
+
+  /** A TCP listener on 127.0.0.1 that sends `banner` (or nothing) and never speaks SSH. */
+  async function listen(banner?: string): Promise<number> {
+    const sockets: import('node:net').Socket[] = []
+    const server = createTcpServer((socket) => {
+      sockets.push(socket)
+      socket.on('error', () => {})
+      if (banner !== undefined) socket.write(banner)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    listeners.push({ close: () => (sockets.forEach((s) => s.destroy()), server.close()) })
+    return (server.address() as AddressInfo).port
+  }
+
+  it.each([
+    ['a silent listener', undefined],
+    ['an HTTP server', 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'],
+    ['a banner then silence', 'SSH-2.0-fake\r\n']
+  ])('%s fails with a message naming host and port, and no crash', async (_, banner) => {
+    const port = await listen(banner)
+    const error = await SshSession.connect(options(port, { connectTimeoutMs: 300, attempts: 2 })).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UserError)
+    expect((error as UserError).message).toMatch(new RegExp(`^Could not connect to deploy@127.0.0.1:${port} after 2 attempts: `))
+    // A second 'error' from ssh2 with no listener would crash the process after the first.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  })
+
+  it('blames an unreachable jump host, not the target', async () => {
+    const closed = await listen()
+    listeners.pop()!.close()
+    const error = await SshSession.connect(
+      options(22, { attempts: 1, connectTimeoutMs: 1000, proxy: { target: { host: '127.0.0.1', port: closed, username: 'jump' }, privateKey: clientKey.private, hostKeys: { knownHosts: [], fingerprints: [], insecure: true } } })
+    ).catch((e: unknown) => e)
+    expect((error as UserError).message).toMatch(new RegExp(`^Could not connect to the jump host jump@127.0.0.1:${closed} \\(proxy-host\\) after 1 attempts`))
+    expect((error as UserError).fix).toContain('proxy-host')
+  })
+})

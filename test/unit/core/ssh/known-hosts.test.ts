@@ -69,6 +69,13 @@ describe('known_hosts', () => {
     expect(() => parseKnownHosts(`@trusted vm1 ssh-ed25519 ${keyA}`)).toThrow(/marker @trusted is unknown/)
   })
 
+  it('refuses a line cut short as malformed, not as another key', () => {
+    for (const cut of [keyA.slice(0, -4), keyA.slice(0, 40), `${keyA.slice(0, -1)}`]) {
+      expect(() => parseKnownHosts(`vm1 ssh-ed25519 ${keyA}\nvm2 ssh-ed25519 ${cut}`)).toThrow(/line 2 .* is not a known_hosts line: its ssh-ed25519 key is cut short or damaged|line 2 .* its key is not a base64/)
+    }
+    expect(parseKnownHosts(`vm1 ssh-ed25519 ${keyA}`)).toHaveLength(1)
+  })
+
   it('matches patterns with wildcards and negation, and hashed entries', () => {
     expect(hostFieldMatches('vm1.example.com,10.0.0.1', '10.0.0.1')).toBe(true)
     expect(hostFieldMatches('*.example.com,!db.example.com', 'web.example.com')).toBe(true)

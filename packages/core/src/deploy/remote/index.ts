@@ -29,6 +29,8 @@ export const ExitCode = {
   invalidFiles: 65,
   missingTool: 69,
   hostError: 70,
+  /** A symbolic link where the deploy would write (the host printed a refused-link event naming it); nothing changed. */
+  refusedLink: 71,
   lockTimeout: 75,
   stalePlan: 76,
   /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
@@ -58,6 +60,7 @@ export const remoteEvents = [
   'up-failed',
   'restore-failed',
   'remove-failed',
+  'refused-link',
   'login-failed',
   'pre-deploy',
   'pre-deploy-failed',
@@ -90,6 +93,7 @@ export type ApplyPhase = (typeof applyPhases)[number]
 
 /** The parts of the inspection's output, each after a `section` event. */
 export const inspectionSections = [
+  'envfiles',
   'compose',
   'directory',
   'project',
@@ -119,8 +123,14 @@ export const DETACHED_BOOTSTRAP = [
   'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
   'c=',
   'while IFS= read -r l && [ -n "$l" ]; do c="$c $l"; done',
+  // $d is <remote-dir>/.gitops-lite/runs/<id>: $r the runs folder, $s the state folder.
+  'r=${d%/*}; s=${r%/*}',
+  'mkdir -p "${s%/*}/." || exit ' + ExitCode.hostError,
+  // Never through a link (see gl_check_links in lib.sh, which names it).
+  'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit ' + ExitCode.refusedLink + '; fi',
   // A fresh folder per apply: a second script written into a running one's folder would be read by it.
-  'mkdir -p "${d%/*}" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log" || exit ' + ExitCode.hostError,
+  // The state folder is the deploy user's alone, and so is the log (it holds compose's messages).
+  '(umask 077 && mkdir -p "$r" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log") || exit ' + ExitCode.hostError,
   `printf '%s\n' "$c" | nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 &`,
   'c=',
   'n=0',

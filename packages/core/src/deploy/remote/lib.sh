@@ -16,6 +16,8 @@ GL_STATUS_FORMAT='{{.State.Status}} {{with index .State "Health"}}{{.Status}}{{e
 GL_STEADY_SECONDS=5
 GL_POLL_SECONDS=10
 GL_LOG_LINES=40
+GL_NL='
+'
 GL_FAILED=
 GL_WATCH=
 
@@ -93,9 +95,10 @@ gl_resolve_project() {
 }
 
 # flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never
-# leaves a stale lock behind. Polls so busybox flock (no -w) works too.
+# leaves a stale lock behind. Polls so busybox flock (no -w) works too. The file is opened
+# read-only (flock needs no more), so opening it writes nothing, wherever it points.
 gl_lock() {
-  exec 9>>"$GL_STATE/lock" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot open $GL_STATE/lock"
+  exec 9<"$GL_STATE/lock" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot open $GL_STATE/lock"
   flock -n "$1" 9 && return 0
   gl_event lock-wait "$(head -n 1 "$GL_STATE/lock.owner" 2>/dev/null)"
   gl_left=$GL_LOCK_TIMEOUT
@@ -107,6 +110,122 @@ gl_lock() {
     sleep 1
     gl_left=$((gl_left - 1))
   done
+}
+
+# --- links: the deploy never writes through a symbolic link ---------------------------------
+# Whoever can write in a folder under remote-dir (a container with a read-write bind mount of
+# it, another user) could point a link anywhere, and the deploy user is often root.
+
+# Prints the first symbolic link on the way from remote-dir to the file $1 (itself included);
+# fails when there is none. remote-dir itself may be a link: the user chose it.
+gl_first_link() {
+  gl_p=$GL_DIR gl_rest=$1
+  while [ -n "$gl_rest" ]; do
+    gl_p="$gl_p/${gl_rest%%/*}"
+    case $gl_rest in */*) gl_rest=${gl_rest#*/} ;; *) gl_rest= ;; esac
+    if [ -L "$gl_p" ]; then printf '%s\n' "$gl_p"; return 0; fi
+  done
+  return 1
+}
+
+gl_refuse_link() {
+  gl_event refused-link "$1"
+  gl_fail "$GL_EXIT_REFUSED_LINK" "$1 is a symbolic link, and the deploy never writes through one: replace it with the real file or folder (or remove it), then rerun"
+}
+
+# Refuses (before anything changes) a link at the state folder or a file in it, or on the way
+# to an uploaded file.
+gl_check_links() {
+  for gl_p in "$GL_STATE" "$GL_STATE/runs" "$GL_STATE/lock" "$GL_STATE/lock.owner" "$GL_STATE/state" "$GL_STATE/generation" "$GL_STATE/audit.log"; do
+    [ ! -L "$gl_p" ] || gl_refuse_link "$gl_p"
+  done
+  for gl_f in $GL_FILES; do
+    gl_link=$(gl_first_link "$gl_f") && gl_refuse_link "$gl_link"
+  done
+  return 0
+}
+
+# --- the state folder: the deploy user's alone (mode 0700, files 0600) ----------------------
+# Another local user could otherwise read the record and the run logs, or hold the lock and
+# block every deploy.
+
+# Also fixes the modes an older version left (0755 and 0644).
+gl_secure_state() {
+  chmod 700 "$GL_STATE" "$GL_STATE/runs" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot set the mode of $GL_STATE"
+  for gl_f in lock lock.owner state generation audit.log; do
+    if [ -f "$GL_STATE/$gl_f" ]; then chmod 600 "$GL_STATE/$gl_f" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot set the mode of $GL_STATE/$gl_f"; fi
+  done
+  find "$GL_STATE/runs" -mindepth 2 -maxdepth 2 -name log -type f -exec chmod 600 {} + 2>/dev/null
+  return 0
+}
+
+# Creates $GL_STATE/$1 when there is none: a new file from mktemp (mode 0600) hard-linked to
+# the name, which fails rather than follow a link planted there (and two runs cannot each
+# create their own lock file).
+gl_state_file() {
+  [ -f "$GL_STATE/$1" ] && [ ! -L "$GL_STATE/$1" ] && return 0
+  gl_tmp=$(mktemp "$GL_STATE/.$1.XXXXXX") || return 1
+  ln "$gl_tmp" "$GL_STATE/$1" 2>/dev/null
+  rm -f "$gl_tmp"
+  [ -f "$GL_STATE/$1" ] && [ ! -L "$GL_STATE/$1" ]
+}
+
+# stdin -> $GL_STATE/$1: written to a new file from mktemp in the same folder, then renamed
+# over the name (a rename replaces a link, it never writes through it).
+gl_state_write() {
+  # mv would move the file into a folder of that name.
+  [ ! -d "$GL_STATE/$1" ] || [ -L "$GL_STATE/$1" ] || return 1
+  gl_tmp=$(mktemp "$GL_STATE/.$1.XXXXXX") || return 1
+  if cat > "$gl_tmp" && mv -f "$gl_tmp" "$GL_STATE/$1"; then return 0; fi
+  rm -f "$gl_tmp"
+  return 1
+}
+
+# Reads .gitops-lite/generation into GL_GENERATION. A missing file is generation 0. A damaged
+# one (empty, without its newline, not a number, too long for sh arithmetic) reads as 0 too,
+# and GL_GENERATION_DAMAGE says how: the deploy reports it and writes the file again instead
+# of failing on it.
+gl_read_generation() {
+  GL_GENERATION=0 GL_GENERATION_DAMAGE=
+  if [ ! -e "$GL_STATE/generation" ]; then GL_GENERATION_DAMAGE=missing; return 0; fi
+  # The dot keeps the trailing newline that command substitution strips.
+  gl_g=$(cat "$GL_STATE/generation" 2>/dev/null; echo .)
+  gl_g=${gl_g%.}
+  case $gl_g in
+    '') GL_GENERATION_DAMAGE=empty; return 0 ;;
+    *"$GL_NL") gl_g=${gl_g%"$GL_NL"} ;;
+    *) GL_GENERATION_DAMAGE=cut-short; return 0 ;;
+  esac
+  case $gl_g in
+    '' | *[!0-9]* | 0?*) GL_GENERATION_DAMAGE=not-a-number ;;
+    ????????????????*) GL_GENERATION_DAMAGE=too-long ;;
+    *) GL_GENERATION=$gl_g ;;
+  esac
+}
+
+# Appends one line to audit.log; after a line cut short (a full disk, a killed write) it starts
+# a new line, so the entry is not glued onto the broken one.
+gl_audit() {
+  gl_state_file audit.log || return 1
+  if [ -s "$GL_STATE/audit.log" ] && [ -n "$(tail -c 1 "$GL_STATE/audit.log")" ]; then
+    echo >> "$GL_STATE/audit.log" || return 1
+  fi
+  printf '%s\n' "$1" >> "$GL_STATE/audit.log"
+}
+
+# The VM's env files, base64, one line each: the runner masks every value in them before it
+# shows a line from the VM (compose's and docker's errors quote them). Read in place: nothing
+# is copied. Arguments: the env_file paths of the compose files (relative to remote-dir).
+gl_env_files() {
+  gl_event section envfiles
+  for gl_e in "$GL_DIR/.env" "$@"; do
+    case $gl_e in /*) ;; *) gl_e="$GL_DIR/$gl_e" ;; esac
+    if [ -f "$gl_e" ]; then head -c 1048576 "$gl_e" | base64 | tr -d '\n'; echo; fi
+  done
+  # .<service>.env files stay on the VM by convention; any name (spaces too) is read whole.
+  find "$GL_DIR" -maxdepth 1 -name '.?*.env' -exec sh -c \
+    'for f; do if [ -f "$f" ]; then head -c 1048576 "$f" | base64 | tr -d "\n"; echo; fi; done' gitops-lite {} + 2>/dev/null
+  return 0
 }
 
 gl_sha256() { sha256sum < "$1" 2>/dev/null | awk '{ print $1 }'; }
@@ -168,6 +287,8 @@ gl_inspect_begin() {
 }
 
 gl_inspect_report() {
+  gl_check_links
+  gl_env_files "$@"
   if [ -f "$GL_STATE/lock" ]; then gl_lock -s; fi
   cd "$GL_STAGE" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot enter $GL_STAGE"
   if [ "$GL_COMPOSE" = v2 ]; then gl_format='--format json'; else gl_format=; fi
@@ -194,7 +315,9 @@ gl_inspect_report() {
   gl_event section project
   echo "$GL_PROJECT"
   gl_event section generation
-  cat "$GL_STATE/generation" 2>/dev/null || echo 0
+  gl_read_generation
+  echo "$GL_GENERATION"
+  case $GL_GENERATION_DAMAGE in '') ;; missing) echo missing ;; *) echo "damaged $GL_GENERATION_DAMAGE" ;; esac
   gl_event section config
   cat "$GL_STAGE/.gitops-lite-config"
   echo # compose v2 ends its JSON without a newline
@@ -220,24 +343,26 @@ gl_apply_begin() {
   # GL_COMPOSE_PREF names the compose it found: not asked again (a gone engine fails the pull).
   gl_check_tools
   case $GL_COMPOSE_PREF in 'docker compose') GL_COMPOSE=v2 ;; *) GL_COMPOSE=v1 ;; esac
+  gl_check_links
   GL_RUN="$GL_STATE/runs/$GL_RUN_ID"
   mkdir -p "$GL_RUN/new" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot create $GL_RUN"
+  gl_secure_state
   GL_STAGE="$GL_RUN/new"
+  gl_state_file lock || gl_fail "$GL_EXIT_HOST_ERROR" "cannot create $GL_STATE/lock"
   gl_lock -x
   gl_event phase locked
   gl_started=$(date +%s)
-  printf '%s\n' "$GL_OWNER" > "$GL_STATE/lock.owner"
+  printf '%s\n' "$GL_OWNER" | gl_state_write lock.owner
   # However this script ends, the next run waiting for the lock must not be told we hold it,
   # and the registry credentials must not stay on disk. A signal ends it through the EXIT trap.
-  trap ': > "$GL_STATE/lock.owner"; gl_logout' EXIT
+  trap 'rm -f "$GL_STATE/lock.owner"; gl_logout' EXIT
   trap 'exit "$GL_EXIT_INTERRUPTED"' INT TERM
-  gl_generation=$(cat "$GL_STATE/generation" 2>/dev/null || echo 0)
-  if [ "$gl_generation" != "$GL_EXPECT_GENERATION" ]; then
-    gl_event stale "$gl_generation"
+  gl_read_generation
+  if [ "$GL_GENERATION" != "$GL_EXPECT_GENERATION" ]; then
+    gl_event stale "$GL_GENERATION"
     exit "$GL_EXIT_STALE_PLAN"
   fi
-  echo $((gl_generation + 1)) > "$GL_STATE/generation.tmp" && mv -f "$GL_STATE/generation.tmp" "$GL_STATE/generation" ||
-    gl_fail "$GL_EXIT_HOST_ERROR" "cannot write $GL_STATE/generation"
+  echo $((GL_GENERATION + 1)) | gl_state_write generation || gl_fail "$GL_EXIT_HOST_ERROR" "cannot write $GL_STATE/generation"
   # Keep the last 10 runs (logs and backups of replaced files).
   # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'
   ls -1t "$GL_STATE/runs" | tail -n +11 | while IFS= read -r gl_old; do rm -rf "$GL_STATE/runs/$gl_old"; done
@@ -292,7 +417,8 @@ gl_pull() {
   gl_event phase pull
   (
     if [ -n "$GL_DOCKER_CONFIG" ]; then export DOCKER_CONFIG="$GL_DOCKER_CONFIG"; fi
-    cd "$GL_STAGE" && gl_project pull --quiet "$@"
+    # `--`: service names are never read as options (both compose binaries accept it).
+    cd "$GL_STAGE" && gl_project pull --quiet -- "$@"
   )
   gl_pull_rc=$?
   gl_logout
@@ -317,40 +443,47 @@ gl_pre_deploy() {
   gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"
 }
 
-# Backs up what will be replaced, then renames each staged file into place (atomic per file).
+# Backs up what will be replaced, then renames each staged file into place (atomic per file),
+# listing in $GL_RUN/swapped each file it changed. A failure names the file (swap-failed).
 gl_swap() {
   [ -n "$GL_FILES" ] || return 0
   gl_event phase swap
-  mkdir -p "$GL_RUN/old" && : > "$GL_RUN/old.absent" || return 1
+  mkdir -p "$GL_RUN/old" && : > "$GL_RUN/old.absent" && : > "$GL_RUN/swapped" || return 1
   for gl_f in $GL_FILES; do
     if gl_is_kept_file "$gl_f"; then continue; fi
     if [ -e "$GL_DIR/$gl_f" ]; then
-      mkdir -p "$GL_RUN/old/$(dirname "$gl_f")" && cp -p "$GL_DIR/$gl_f" "$GL_RUN/old/$gl_f" || return 1
+      mkdir -p "$GL_RUN/old/$(dirname "$gl_f")" && cp -p "$GL_DIR/$gl_f" "$GL_RUN/old/$gl_f" || { gl_event swap-failed "$gl_f"; return 1; }
     else
       echo "$gl_f" >> "$GL_RUN/old.absent"
     fi
   done
   for gl_f in $GL_FILES; do
     if gl_is_kept_file "$gl_f"; then continue; fi
-    mkdir -p "$GL_DIR/$(dirname "$gl_f")" && mv -f "$GL_STAGE/$gl_f" "$GL_DIR/$gl_f" || return 1
+    # Checked again: a link may have been planted since the inspection.
+    if gl_link=$(gl_first_link "$gl_f"); then
+      gl_event refused-link "$gl_link"
+      gl_event swap-failed "$gl_f"
+      return 1
+    fi
+    mkdir -p "$GL_DIR/$(dirname "$gl_f")" && mv -f "$GL_STAGE/$gl_f" "$GL_DIR/$gl_f" || { gl_event swap-failed "$gl_f"; return 1; }
+    echo "$gl_f" >> "$GL_RUN/swapped"
   done
 }
 
-# Puts back every file the swap replaced or added; fails, naming each file it could not put
-# back, so a rollback never brings "the previous version" up on the new files.
+# Puts back every file the swap changed, and only those; fails, naming each file it could not
+# put back, so a rollback never brings "the previous version" up on the new files. The backup
+# is renamed into place: nothing is written at a name in remote-dir where a link could wait.
 gl_restore() {
-  [ -n "$GL_FILES" ] || return 0
+  [ -s "$GL_RUN/swapped" ] || return 0
   gl_event phase restore
   gl_restore_rc=0
-  for gl_f in $GL_FILES; do
-    if gl_is_kept_file "$gl_f"; then continue; fi
+  while IFS= read -r gl_f; do
     if [ -e "$GL_RUN/old/$gl_f" ]; then
-      cp -p "$GL_RUN/old/$gl_f" "$GL_DIR/$gl_f.gitops-lite-restore" && mv -f "$GL_DIR/$gl_f.gitops-lite-restore" "$GL_DIR/$gl_f" ||
-        { gl_event restore-failed "$gl_f"; gl_restore_rc=1; }
+      mv -f "$GL_RUN/old/$gl_f" "$GL_DIR/$gl_f" || { gl_event restore-failed "$gl_f"; gl_restore_rc=1; }
     elif grep -qxF "$gl_f" "$GL_RUN/old.absent" 2>/dev/null; then
       rm -f "$GL_DIR/$gl_f" || { gl_event restore-failed "$gl_f"; gl_restore_rc=1; }
     fi
-  done
+  done < "$GL_RUN/swapped"
   return $gl_restore_rc
 }
 
@@ -362,7 +495,7 @@ gl_up() {
     (cd "$GL_DIR" && gl_project up -d --remove-orphans --force-recreate)
   elif [ $# -gt 0 ]; then
     gl_event phase up
-    (cd "$GL_DIR" && gl_project up -d --no-deps --force-recreate "$@")
+    (cd "$GL_DIR" && gl_project up -d --no-deps --force-recreate -- "$@")
   fi
 }
 
@@ -572,7 +705,7 @@ gl_batch() {
   gl_b_old="$*"
   gl_b_before=" $(gl_service_ids "$gl_b_service" | tr '\n' ' ')" || return 1
   gl_b_scale=$(($(echo "$gl_b_before" | wc -w) + $#))
-  (cd "$GL_DIR" && gl_project up -d --no-start --no-deps --no-recreate --scale "$gl_b_service=$gl_b_scale" "$gl_b_service") || return 1
+  (cd "$GL_DIR" && gl_project up -d --no-start --no-deps --no-recreate --scale "$gl_b_service=$gl_b_scale" -- "$gl_b_service") || return 1
   GL_WATCH=
   for gl_id in $(gl_service_ids "$gl_b_service"); do
     case $gl_b_before in *" $gl_id "*) ;; *) GL_WATCH="$GL_WATCH $gl_id" ;; esac
@@ -631,7 +764,7 @@ gl_replace() {
   # A first deploy, or a changed replica count: compose adds (or removes) the difference.
   gl_n=$(gl_count "$gl_r_service")
   [ "$gl_n" != "$gl_r_replicas" ] || return 0
-  (cd "$GL_DIR" && gl_project up -d --no-deps --no-recreate --scale "$gl_r_service=$gl_r_replicas" "$gl_r_service") &&
+  (cd "$GL_DIR" && gl_project up -d --no-deps --no-recreate --scale "$gl_r_service=$gl_r_replicas" -- "$gl_r_service") &&
     gl_wait_healthy "$gl_r_service"
 }
 
@@ -689,12 +822,13 @@ gl_write_record() {
       gl_c=$(printf '%s\n' "$gl_labels" | awk -v s="$gl_s" '$1 == s { print $2; exit }')
       printf '%s,"containerHash":"%s"}\n' "$gl_prefix" "$(gl_hex "$gl_c")"
     done
-  } > "$GL_STATE/state.tmp" && mv -f "$GL_STATE/state.tmp" "$GL_STATE/state"
+  } > "$GL_RUN/record" && gl_state_write state < "$GL_RUN/record"
 }
 
 gl_finish() {
-  printf '%s,"result":"%s","durationSeconds":%s}\n' "$GL_AUDIT" "$1" "$(($(date +%s) - gl_started))" >> "$GL_STATE/audit.log"
-  : > "$GL_STATE/lock.owner"
+  gl_audit "$GL_AUDIT,\"result\":\"$1\",\"durationSeconds\":$(($(date +%s) - gl_started))}" ||
+    printf 'gitops-lite: %s\n' "could not append to $GL_STATE/audit.log" >&2
+  rm -f "$GL_STATE/lock.owner"
   gl_event result "$1"
   exit "$2"
 }
@@ -702,7 +836,6 @@ gl_finish() {
 gl_apply_main() {
   if ! gl_pull $GL_DEPLOY; then gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"; fi
   if ! gl_swap; then
-    gl_event swap-failed
     gl_restore || gl_finish rollback-failed "$GL_EXIT_ROLLBACK_FAILED"
     gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"
   fi
@@ -717,7 +850,6 @@ gl_apply_main() {
     gl_removed=1
     gl_remove_containers $GL_REMOVE || gl_removed=0
     if ! gl_write_record $GL_DEPLOY; then
-      rm -f "$GL_STATE/state.tmp" 2>/dev/null
       printf 'gitops-lite: %s\n' "the services are deployed, but $GL_STATE/state could not be written" >&2
       gl_finish deployed-without-record "$GL_EXIT_DEPLOYED_WITHOUT_RECORD"
     fi

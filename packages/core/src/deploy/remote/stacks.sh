@@ -41,16 +41,7 @@ gl_recorded_files() {
 
 # True when no folder between remote-dir and the file is a symbolic link (the file itself may
 # be one: rm removes the link, never its target).
-gl_no_link_on_the_way() {
-  gl_path=$GL_DIR
-  gl_rest=$1
-  while :; do
-    case $gl_rest in */*) ;; *) return 0 ;; esac
-    gl_path="$gl_path/${gl_rest%%/*}"
-    gl_rest=${gl_rest#*/}
-    [ ! -L "$gl_path" ] || return 1
-  done
-}
+gl_no_link_on_the_way() { ! gl_first_link "$(dirname "$1")" > /dev/null; }
 
 # Refuses (GL_EXIT_REMOVE_REFUSED) when remote-dir holds another project, or the named one runs from elsewhere.
 gl_remove_check() {
@@ -88,10 +79,11 @@ gl_remove_main() {
     if [ "$GL_DRY_RUN" = 1 ]; then
       if [ -f "$GL_STATE/lock" ]; then gl_lock -s; fi
     else
+      gl_state_file lock || gl_fail "$GL_EXIT_HOST_ERROR" "cannot create $GL_STATE/lock"
       gl_lock -x
       gl_event phase locked
-      printf '%s\n' "$GL_OWNER" > "$GL_STATE/lock.owner"
-      trap ': > "$GL_STATE/lock.owner"' EXIT
+      printf '%s\n' "$GL_OWNER" | gl_state_write lock.owner
+      trap 'rm -f "$GL_STATE/lock.owner"' EXIT
     fi
   fi
   gl_remove_check
@@ -145,7 +137,8 @@ gl_remove_main() {
   fi
   if [ "$gl_rc" = "$GL_EXIT_OK" ]; then gl_result=removed; else gl_result=partly-removed; fi
   if [ -d "$GL_STATE" ]; then
-    printf '%s,"result":"%s","durationSeconds":%s}\n' "$GL_AUDIT" "$gl_result" "$(($(date +%s) - gl_started))" >> "$GL_STATE/audit.log"
+    gl_audit "$GL_AUDIT,\"result\":\"$gl_result\",\"durationSeconds\":$(($(date +%s) - gl_started))}" ||
+      printf 'gitops-lite: %s\n' "could not append to $GL_STATE/audit.log" >&2
     [ "$gl_rc" != "$GL_EXIT_OK" ] || rm -f "$GL_STATE/lock"
   fi
   gl_event result "$gl_result"

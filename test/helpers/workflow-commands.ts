@@ -1,0 +1,31 @@
+/**
+ * Lines of an action's stdout or stderr the runner would act on as workflow commands, other
+ * than the action's own: its annotations, masks and debug lines, and the ::stop-commands::
+ * fences around text shown verbatim (whose token must be 32 hex digits, as log.fenced makes it).
+ * Hostile test values carry the command `::<name>::INJECTED` or `##[`: an annotation of ours
+ * whose text begins with an attacker's command, or that holds `##[`, counts as foreign.
+ */
+export function foreignCommands(output: string): string[] {
+  const foreign: string[] = []
+  let fence: string | undefined
+  for (const line of output.split(/\r\n|\r|\n/)) {
+    const trimmed = line.trim()
+    if (fence !== undefined) {
+      if (trimmed === `::${fence}::`) fence = undefined
+      continue
+    }
+    const stop = /^::stop-commands::([0-9a-f]{32})$/.exec(trimmed)
+    if (stop) {
+      fence = stop[1]
+      continue
+    }
+    // A mask only hides its text, whatever it holds.
+    if (trimmed.startsWith('::add-mask::')) continue
+    if (/^::(error|warning|notice|debug)( [^:]*)?::/.test(trimmed) && !/^::[a-z]+( [^:]*)?::(INJECTED|::)/.test(trimmed)) {
+      if (trimmed.includes('##[')) foreign.push(trimmed)
+      continue
+    }
+    if (trimmed.startsWith('::') || trimmed.includes('##[')) foreign.push(trimmed)
+  }
+  return foreign
+}
