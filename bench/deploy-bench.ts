@@ -1,8 +1,8 @@
-// The real parts the deploy benchmarks (items 3, 4, 6 and 7) run on: a local registry holding one
+// The real parts the deploy benchmarks (items 3, 4, 6 and 8) run on: a local registry holding one
 // busybox-httpd image per service (v1, and v2 of the service that changes), sshd "VMs" on
 // 127.0.0.x each with its own home, remote directory, .env (project name, ports) and compose
 // project, and an infra workspace holding compose.yaml. Every VM shares this machine's engine.
-// The realistic stack (item 7) makes each service spend CPU before it listens, as real apps do.
+// The realistic stack (item 8) makes each service spend CPU before it listens, as real apps do.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -36,6 +36,6 @@ bench '3. ssh-surgical-deploy: one changed service of ten, against RA-001 over p
 bench '4. Downtime during the deploy of one service' bench/downtime.ts --runs "$deploys"
 bench '5. Ten concurrent bumps against one bare repository' bench/concurrent-bumps.ts --rounds "$bumps"
 bench '6. Two hosts: one at a time and in parallel, against one host' bench/multi-host.ts --runs "$deploys"
-bench '7a. Deploy speed (issue 12), best case: the busybox stack' bench/deploy-surgical-vs-full.ts --runs "$deploys" --stack busybox --approaches a,e,f
-bench '7b. Deploy speed (issue 12): the realistic stack' bench/deploy-surgical-vs-full.ts --runs "$deploys" --stack realistic --approaches a,e,f
+bench '8a. Deploy speed (issue 12), best case: the busybox stack' bench/deploy-surgical-vs-full.ts --runs "$deploys" --stack busybox --approaches a,e,f
+bench '8b. Deploy speed (issue 12): the realistic stack' bench/deploy-surgical-vs-full.ts --runs "$deploys" --stack realistic --approaches a,e,f
 printf '\nLoad average at the end: %s\n' "$(uptime | sed 's/.*load average: //')"

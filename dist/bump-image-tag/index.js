@@ -50597,6 +50597,22 @@ function readAuthorEmail(inputs) {
     return email;
 }
 
+;// CONCATENATED MODULE: ./actions/bump-image-tag/src/outcome.ts
+/** The step's outputs, by name. */
+function bumpOutputs(updates, result) {
+    const changedUpdates = result.changed ? updates.filter((u) => u.changed) : [];
+    return {
+        changed: String(result.changed),
+        services: JSON.stringify(changedUpdates.map((u) => u.service)),
+        previous: JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, u.previous]))),
+        image: [...new Set(updates.map((u) => u.image))].join('\n'),
+        'commit-sha': result.commitSha ?? '',
+        'pull-request-url': result.pullRequestUrl ?? '',
+        diff: result.diff,
+        promoted: result.promoted ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : ''
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/compose/promotion.ts
 
 
@@ -50781,6 +50797,7 @@ function summaryMarkdown(updates, outcome) {
 
 
 
+
 async function run() {
     await runAction(async () => {
         const runner = readRunnerContext();
@@ -50899,15 +50916,10 @@ async function bumpOnBranch(settings, git, runner) {
         log.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`);
     }
     const report = (changed, outcome, extra = {}) => {
-        const changedUpdates = changed ? plan.updates.filter((u) => u.changed) : [];
-        setOutput('changed', String(changed));
-        setOutput('services', JSON.stringify(changedUpdates.map((u) => u.service)));
-        setOutput('previous', JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, u.previous]))));
-        setOutput('image', [...new Set(plan.updates.map((u) => u.image))].join('\n'));
-        setOutput('commit-sha', extra.commitSha ?? '');
-        setOutput('pull-request-url', extra.pullRequestUrl ?? '');
-        setOutput('diff', changed ? diffOf(settings, paths, plan) : '');
-        setOutput('promoted', promotion ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : '');
+        const diff = changed ? diffOf(settings, paths, plan) : '';
+        const outputs = bumpOutputs(plan.updates, { changed, ...extra, diff, promoted: Boolean(promotion) });
+        for (const [name, value] of Object.entries(outputs))
+            setOutput(name, value);
         log.info(outcome);
         summary.addRaw(summaryMarkdown(plan.updates, outcome));
     };

@@ -40765,7 +40765,51 @@ function readDeployment(inputs, runner, wait) {
     return request;
 }
 
+;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/report.ts
+
+// The job summary's HTML. Names, images and what GitHub's API replies go through escapeHtml.
+function code(text) {
+    return `<code>${escapeHtml(text)}</code>`;
+}
+/** The summary's opening line, and one list item per service with its new image. */
+function sentSummary(eventType, target, updates) {
+    return {
+        line: `Sent ${code(eventType)} to ${code(target)}: `,
+        items: updates.map((u) => `${code(u.service)}: ${code(`${u.image}:${u.tag}`)}`)
+    };
+}
+function runNotFoundSummary(target, correlationId) {
+    return `No run of ${escapeHtml(target)} carried the correlation id ${code(correlationId)}.`;
+}
+function lookupFailedSummary(eventType) {
+    return `The ${code(eventType)} event was sent, but looking for its run failed; it may still be running.`;
+}
+/**
+ * A note when several runs carry the correlation id, then one line per run; `stillRunning`
+ * ends the line of a run that had not completed.
+ */
+function runsSummary(runs, correlationId, stillRunning = '') {
+    const several = runs.length < 2
+        ? []
+        : [
+            `${runs.length} runs carry the correlation id ${code(correlationId)}: a retried delivery, or several workflows ` +
+                'whose run-name carries it. The step fails if any of them fails.'
+        ];
+    return [...several, ...runs.map((run) => runLine(run, stillRunning))];
+}
+function runLine(run, stillRunning) {
+    const link = `<a href="${escapeHtml(run.html_url)}">run ${escapeHtml(String(run.id))}</a>`;
+    return run.status === 'completed'
+        ? `The deploy ${link} concluded ${code(String(run.conclusion))}.`
+        : `The deploy ${link} was still ${code(String(run.status))}${stillRunning}.`;
+}
+/** The commit that put Git back to what the VMs run after the failed run's rollback. */
+function restoredSummary(commit) {
+    return `Git was put back to what the VMs run by <a href="${escapeHtml(commit.html_url)}">${escapeHtml(commit.sha.slice(0, 7))}</a>.`;
+}
+
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/outcome.ts
+
 
 /**
  * The `conclusion` output when the wait ended without a conclusion from GitHub. None is one of
@@ -40777,12 +40821,12 @@ const RERUN_NOTE = 're-running this job would send the event again.';
 /** `restoredBy`: the commit that put Git back after the failed run's rollback, when one was found. */
 function deployOutcome(result, context, restoredBy) {
     const run = runToReport(result.runs);
-    const summary = (stillRunning = '') => [...severalRunsNote(result.runs, context), ...result.runs.map((r) => runLine(r, stillRunning))];
+    const summary = (stillRunning = '') => runsSummary(result.runs, context.correlationId, stillRunning);
     switch (result.state) {
         case 'not-found':
             return {
                 conclusion: WAIT_CONCLUSIONS['not-found'],
-                summary: [`No run of ${escapeHtml(context.target)} carried the correlation id <code>${escapeHtml(context.correlationId)}</code>.`],
+                summary: [runNotFoundSummary(context.target, context.correlationId)],
                 failure: new errors_UserError(`No repository_dispatch run of ${context.target} has '${context.correlationId}' in its name ${findLimit(context)}`, {
                     fix: `Check that the infra workflow runs on repository_dispatch (types: [${context.eventType}]) and has the line: ${RUN_NAME_LINE}`
                 })
@@ -40797,7 +40841,7 @@ function deployOutcome(result, context, restoredBy) {
                 run,
                 summary: run
                     ? summary(' when reading it failed; it may still be running')
-                    : [`The <code>${escapeHtml(context.eventType)}</code> event was sent, but looking for its run failed; it may still be running.`],
+                    : [lookupFailedSummary(context.eventType)],
                 failure: new errors_UserError(`${sent}, and ${failed}: ${result.error.message}`, {
                     fix: [`${look}; ${RERUN_NOTE}`, result.error.fix].filter(Boolean).join(' ')
                 })
@@ -40823,9 +40867,7 @@ function deployOutcome(result, context, restoredBy) {
                     ? 'The change did not stay on the VMs: see the run for why it failed, fix the image or configuration and release again.'
                     : 'The change did not reach the VMs: see the run in the infra repository.'
             });
-            const restoreLine = restoredBy
-                ? [`Git was put back to what the VMs run by <a href="${escapeHtml(restoredBy.html_url)}">${escapeHtml(restoredBy.sha.slice(0, 7))}</a>.`]
-                : [];
+            const restoreLine = restoredBy ? [restoredSummary(restoredBy)] : [];
             return { conclusion: conclusion ?? '', run, summary: [...summary(), ...restoreLine], failure };
         }
     }
@@ -40839,23 +40881,9 @@ function findLimit(context) {
 function among(runs, context) {
     return runs.length > 1 ? ` (one of ${runs.length} runs carrying the correlation id ${context.correlationId})` : '';
 }
-function severalRunsNote(runs, context) {
-    if (runs.length < 2)
-        return [];
-    return [
-        `${runs.length} runs carry the correlation id <code>${escapeHtml(context.correlationId)}</code>: a retried delivery, or several workflows ` +
-            'whose run-name carries it. The step fails if any of them fails.'
-    ];
-}
-/** One summary line per run; `stillRunning` ends the line of a run that had not completed. */
-function runLine(run, stillRunning) {
-    const link = `<a href="${escapeHtml(run.html_url)}">run ${escapeHtml(String(run.id))}</a>`;
-    return run.status === 'completed'
-        ? `The deploy ${link} concluded <code>${escapeHtml(String(run.conclusion))}</code>.`
-        : `The deploy ${link} was still <code>${escapeHtml(String(run.status))}</code>${escapeHtml(stillRunning)}.`;
-}
 
 ;// CONCATENATED MODULE: ./actions/dispatch-to-infra/src/main.ts
+
 
 
 
@@ -40904,8 +40932,8 @@ async function run() {
         log.info(`Sent '${settings.eventType}' to ${target}: ${images} (correlation id ${correlationId})`);
         setOutput('correlation-id', correlationId);
         setOutput('payload', JSON.stringify(payload));
-        summary.addHeading('dispatch-to-infra', 3).addRaw(`Sent <code>${escapeHtml(settings.eventType)}</code> to <code>${escapeHtml(target)}</code>: `, false);
-        summary.addList(settings.updates.map((u) => `<code>${escapeHtml(u.service)}</code>: <code>${escapeHtml(`${u.image}:${u.tag}`)}</code>`));
+        const sent = sentSummary(settings.eventType, target, settings.updates);
+        summary.addHeading('dispatch-to-infra', 3).addRaw(sent.line, false).addList(sent.items);
         try {
             if (settings.wait)
                 await waitForDeploy(settings, target, correlationId, dispatchedAt, client, deployment);

@@ -38071,7 +38071,7 @@ module.exports = {
 
 
 const { kConstruct } = __nccwpck_require__(8404)
-const { urlEquals, getFieldValues } = __nccwpck_require__(6893)
+const { urlEquals, getFieldValues } = __nccwpck_require__(9274)
 const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(8529)
 const { webidl } = __nccwpck_require__(5162)
 const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(1328)
@@ -39102,7 +39102,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6893:
+/***/ 9274:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -63199,8 +63199,6 @@ var __webpack_exports__ = {};
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/.pnpm/@actions+core@3.0.1/node_modules/@actions/core/lib/utils.js
@@ -72739,6 +72737,419 @@ function openClient(endpoint, options, sock) {
     });
 }
 
+;// CONCATENATED MODULE: ./packages/core/src/deploy/events.ts
+/** Who holds the deploy lock, from the owner JSON the lock keeps: for messages. */
+function describeOwner(json) {
+    try {
+        const owner = JSON.parse(json);
+        return `run ${owner.runUrl ?? '?'} (by ${owner.actor ?? '?'}, since ${owner.since ?? '?'})`;
+    }
+    catch {
+        return 'another run';
+    }
+}
+/** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
+class EventReader {
+    mark;
+    log;
+    health;
+    removeFailed;
+    failure;
+    /** A symbolic link the host refused to write through. */
+    refusedLink;
+    /** What to do about `failure`, when the event that set it says. */
+    failureFix;
+    /** Services whose health wait failed before the rollback began. */
+    failedServices = [];
+    /** Files the rollback could not put back. */
+    restoreFailed = [];
+    buffer = '';
+    rollingBack = false;
+    /** The last lines the host printed since the last event: a failed pre-deploy command's output. */
+    recent = [];
+    constructor(mark, log, health, removeFailed = []) {
+        this.mark = mark;
+        this.log = log;
+        this.health = health;
+        this.removeFailed = removeFailed;
+    }
+    push(text) {
+        this.buffer += text;
+        const lines = this.buffer.split('\n');
+        this.buffer = lines.pop() ?? '';
+        this.handle(lines);
+    }
+    flush() {
+        if (this.buffer !== '')
+            this.handle([this.buffer]);
+        this.buffer = '';
+    }
+    handle(lines) {
+        const plain = [];
+        for (const line of lines) {
+            if (!line.startsWith(`${this.mark} `)) {
+                plain.push(line);
+                this.recent = [...this.recent, line].slice(-recentLines);
+                continue;
+            }
+            if (plain.length > 0)
+                this.log.remote(plain.splice(0));
+            this.event(line.slice(this.mark.length + 1));
+            this.recent = [];
+        }
+        if (plain.length > 0)
+            this.log.remote(plain);
+    }
+    event(text) {
+        const [kind, ...rest] = text.split(' ');
+        const [subject, state] = rest;
+        // Typed so that every case is an event lib.sh prints; anything else goes to the default.
+        switch (kind) {
+            case 'phase':
+                if (subject === 'rollback')
+                    this.rollingBack = true;
+                if (subject === 'start-first') {
+                    this.log.info(this.rollingBack ? `Bringing the previous version of ${state} back, start-first` : `Replacing ${state} start-first`);
+                    break;
+                }
+                this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`);
+                break;
+            case 'health':
+                this.health[subject] = state;
+                this.log.info(`  ${subject}: ${state}`);
+                break;
+            case 'failed':
+                if (!this.rollingBack)
+                    this.failedServices.push(subject);
+                this.health[subject] = state;
+                this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`;
+                this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`);
+                break;
+            case 'start-first':
+                this.log.info(`  ${subject}: ${startFirstMessage(rest.slice(1))}`);
+                break;
+            case 'restore-failed':
+                this.restoreFailed.push(subject);
+                this.log.warning(`${subject}: could not be put back from the backup`);
+                break;
+            case 'remove-failed':
+                if (!this.removeFailed.includes(subject))
+                    this.removeFailed.push(subject);
+                this.log.warning(`${subject}: removing its container failed`);
+                break;
+            case 'pre-deploy':
+                this.log.info(`Running the pre-deploy command of ${subject} with its new image`);
+                break;
+            case 'pre-deploy-failed': {
+                const how = state === '124' ? `timed out (command-timeout)` : `exited with code ${state}`;
+                const last = this.recent.filter((line) => line.trim() !== '');
+                this.failure ??=
+                    `the pre-deploy command of ${subject} ${how}` +
+                        (last.length > 0 ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}` : ' and printed nothing');
+                this.failureFix ??= `Fix the command (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and no container was changed.`;
+                this.log.warning(`${subject}: the pre-deploy command ${how}`);
+                break;
+            }
+            case 'login-failed':
+                this.failure ??= `the login to the registry ${subject} failed (docker's message is above)`;
+                this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`;
+                break;
+            case 'swap-failed':
+                this.failure ??= `the new ${subject} could not be put in place (the host's message is above)`;
+                break;
+            case 'refused-link':
+                this.refusedLink ??= rest.join(' ');
+                this.log.warning(`${rest.join(' ')} is a symbolic link: the deploy does not write through it`);
+                break;
+            case 'up-failed':
+                this.failure ??= 'compose could not recreate the services (its message is above)';
+                break;
+            case 'lock-wait':
+                this.log.info(`Waiting for the deploy lock, held by ${describeOwner(rest.join(' '))}`);
+                break;
+            case 'stale':
+            case 'result':
+                break;
+            default:
+                this.log.info(text);
+        }
+    }
+}
+/** How many lines of a failed pre-deploy command's output its error quotes. */
+const recentLines = 10;
+/** A start-first rollout's progress: `started N`, `serving MONITOR`, `retired N GRACE`. */
+function startFirstMessage([step, count, grace]) {
+    switch (step) {
+        case 'started':
+            return `started ${count} new container(s) beside the old one(s), kept off the service name until healthy`;
+        case 'serving':
+            return `healthy; new and old containers serve side by side for ${count} s`;
+        case 'retired':
+            return `stopped ${count} old container(s) (stop grace period ${grace} s) and removed them`;
+        default:
+            return step;
+    }
+}
+const rollbackMessages = {
+    up: 'Bringing the previous version back',
+    health: 'Waiting for the previous version to be healthy',
+    healthy: 'The previous version is healthy'
+};
+const phaseMessages = {
+    locked: 'Took the deploy lock',
+    login: 'Logging in to the registries (a Docker config only this deploy uses)',
+    pull: 'Pulling the new images',
+    swap: 'Putting the new files in place',
+    // Named with its service by the event reader.
+    'start-first': 'Replacing a service start-first',
+    up: 'Recreating the services',
+    health: 'Waiting for the services to be healthy',
+    healthy: 'All deployed services are healthy',
+    remove: 'Removing the services gone from the compose files',
+    rollback: 'Rolling back: restoring the previous files and services',
+    restore: 'Restoring the previous files'
+};
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./packages/core/src/deploy/remote/index.ts
+
+/**
+ * The host side of a deploy: the static POSIX sh library in lib.sh, read as text (the
+ * bundler inlines it into each action's dist/). Every value it uses arrives as a quoted variable
+ * assignment placed before it (see scripts.ts), as a function argument, or on stdin; nothing in
+ * it is generated. Lists (services, files, container ids) are space-separated words that were
+ * validated to contain no spaces or glob characters. Its exit codes are ExitCode's, handed to it
+ * as variables; the events it prints are the words below (a unit test checks lib.sh against them).
+ */
+const REMOTE_LIBRARY = "# shellcheck shell=sh\n# Lists (services, files, container ids) are space-separated words split on purpose where they\n# are used unquoted (set -f turns globbing off); `a && b || gl_fail ...` fails when either step does.\n# shellcheck disable=SC2086,SC2015\n# Exit codes are the GL_EXIT_* variables set before the library from ExitCode (index.ts); the\n# words after $GL_MARK on an event line are the ones index.ts lists.\nset -u\nset -f\n# A relative remote-dir is relative to the login's home directory, as scp would take it.\ncase $GL_DIR in /*) ;; *) GL_DIR=\"$HOME/$GL_DIR\" ;; esac\nGL_STATE=\"$GL_DIR/.gitops-lite\"\nGL_CONTAINER_FORMAT='{\"id\":{{json .Id}},\"name\":{{json .Name}},\"service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},\"oneoff\":{{json (index .Config.Labels \"com.docker.compose.oneoff\")}},\"configHash\":{{json (index .Config.Labels \"com.docker.compose.config-hash\")}},\"image\":{{json .Config.Image}},\"state\":{{json .State.Status}},\"health\":{{with index .State \"Health\"}}{{json .Status}}{{else}}null{{end}},\"exitCode\":{{.State.ExitCode}},\"restartPolicy\":{{json .HostConfig.RestartPolicy.Name}}}'\n# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.\n# The restart policy gets a trailing dot so an empty one still makes a word.\nGL_STATUS_FORMAT='{{.State.Status}} {{with index .State \"Health\"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'\nGL_STEADY_SECONDS=5\nGL_POLL_SECONDS=10\nGL_LOG_LINES=40\nGL_NL='\n'\nGL_FAILED=\nGL_WATCH=\n\ngl_event() { printf '%s %s\\n' \"$GL_MARK\" \"$*\"; }\ngl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\\n' \"$*\" >&2; exit \"$gl_code\"; }\n\n# Tools the deploy needs, without asking docker (cheap: the shell's own lookups).\ngl_check_tools() {\n  gl_user=$(id -un 2>/dev/null || echo \"this user\")\n  command -v docker >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker is not installed on the host, or not on the PATH of $gl_user\"\n  # A hung registry or engine must not hold the lock forever.\n  GL_TIMEOUT=\n  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT=\"timeout $GL_COMMAND_TIMEOUT\"; fi\n  for gl_tool in base64 sha256sum flock mktemp awk; do\n    command -v \"$gl_tool\" >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_tool is not installed on the host\"\n  done\n}\n\ngl_compose_v2() { GL_COMPOSE_VERSION=$(gl_docker compose version --short 2>/dev/null) && GL_COMPOSE=v2; }\ngl_compose_v1() {\n  command -v docker-compose >/dev/null 2>&1 || return 1\n  GL_COMPOSE=v1\n  GL_COMPOSE_VERSION=$($GL_TIMEOUT docker-compose version --short 2>/dev/null)\n  return 0\n}\n\n# The tools, the engine, and which compose binary runs the deploy (GL_COMPOSE) at which version\n# (GL_COMPOSE_VERSION). The engine is asked while compose is: each docker call costs 0.1-0.6 s\n# on a busy host.\ngl_check_host() {\n  gl_check_tools\n  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 &\n  gl_engine=$!\n  gl_compose_error=\n  case $GL_COMPOSE_PREF in\n    'docker compose') gl_compose_v2 || gl_compose_error=\"'docker compose' (the Compose v2 plugin) does not work on the host\" ;;\n    docker-compose) gl_compose_v1 || gl_compose_error=\"docker-compose is not installed on the host\" ;;\n    *) gl_compose_v2 || gl_compose_v1 || gl_compose_error=\"neither 'docker compose' nor docker-compose is installed on the host\" ;;\n  esac\n  wait \"$gl_engine\" ||\n    gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?\"\n  [ -z \"$gl_compose_error\" ] || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_compose_error\"\n}\n\n# Every docker call is bounded by command-timeout (when the host has timeout(1)).\ngl_docker() { $GL_TIMEOUT docker \"$@\"; }\n\ngl_compose() {\n  if [ -n \"$GL_PROJECT\" ]; then set -- -p \"$GL_PROJECT\" \"$@\"; fi\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_docker compose \"$@\"; else $GL_TIMEOUT docker-compose \"$@\"; fi\n}\n\n# Compose with this stack's files, read from the current directory; relative paths in them\n# resolve against the remote directory, where they are deployed.\ngl_project() {\n  gl_n=$#\n  for gl_f in $GL_COMPOSE_FILES; do set -- \"$@\" -f \"$gl_f\"; done\n  while [ \"$gl_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; gl_n=$((gl_n - 1)); done\n  gl_compose --project-directory \"$GL_DIR\" \"$@\"\n}\n\n# The project name: given, else what compose v2 resolved, else compose's default for the directory.\ngl_resolve_project() {\n  [ -n \"$GL_PROJECT\" ] && return 0\n  if [ \"$GL_COMPOSE\" = v2 ]; then\n    GL_PROJECT=$(sed -n 's/^  \"name\": \"\\([a-z0-9_-]*\\)\",*$/\\1/p' \"$1\" | head -n 1)\n  fi\n  if [ -z \"$GL_PROJECT\" ]; then\n    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.\n    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' \"$GL_DIR/.env\" 2>/dev/null | tail -n 1 | tr -d '\"'\"'\"' \\r')\n    [ -n \"$GL_PROJECT\" ] || GL_PROJECT=$(basename \"$GL_DIR\")\n    GL_PROJECT=$(printf '%s' \"$GL_PROJECT\" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')\n  fi\n  [ -n \"$GL_PROJECT\" ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"cannot tell the compose project name for $GL_DIR\"\n}\n\n# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never\n# leaves a stale lock behind. Polls so busybox flock (no -w) works too. The file is opened\n# read-only (flock needs no more), so opening it writes nothing, wherever it points.\ngl_lock() {\n  exec 9<\"$GL_STATE/lock\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot open $GL_STATE/lock\"\n  flock -n \"$1\" 9 && return 0\n  gl_event lock-wait \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n  gl_left=$GL_LOCK_TIMEOUT\n  until flock -n \"$1\" 9; do\n    if [ \"$gl_left\" -le 0 ]; then\n      gl_event lock-timeout \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n      exit \"$GL_EXIT_LOCK_TIMEOUT\"\n    fi\n    sleep 1\n    gl_left=$((gl_left - 1))\n  done\n}\n\n# --- links: the deploy never writes through a symbolic link ---------------------------------\n# Whoever can write in a folder under remote-dir (a container with a read-write bind mount of\n# it, another user) could point a link anywhere, and the deploy user is often root.\n\n# Prints the first symbolic link on the way from remote-dir to the file $1 (itself included);\n# fails when there is none. remote-dir itself may be a link: the user chose it.\ngl_first_link() {\n  gl_p=$GL_DIR gl_rest=$1\n  while [ -n \"$gl_rest\" ]; do\n    gl_p=\"$gl_p/${gl_rest%%/*}\"\n    case $gl_rest in */*) gl_rest=${gl_rest#*/} ;; *) gl_rest= ;; esac\n    if [ -L \"$gl_p\" ]; then printf '%s\\n' \"$gl_p\"; return 0; fi\n  done\n  return 1\n}\n\ngl_refuse_link() {\n  gl_event refused-link \"$1\"\n  gl_fail \"$GL_EXIT_REFUSED_LINK\" \"$1 is a symbolic link, and the deploy never writes through one: replace it with the real file or folder (or remove it), then rerun\"\n}\n\n# Refuses (before anything changes) a link at the state folder or a file in it, or on the way\n# to an uploaded file.\ngl_check_links() {\n  for gl_p in \"$GL_STATE\" \"$GL_STATE/runs\" \"$GL_STATE/lock\" \"$GL_STATE/lock.owner\" \"$GL_STATE/state\" \"$GL_STATE/generation\" \"$GL_STATE/audit.log\"; do\n    [ ! -L \"$gl_p\" ] || gl_refuse_link \"$gl_p\"\n  done\n  for gl_f in $GL_FILES; do\n    gl_link=$(gl_first_link \"$gl_f\") && gl_refuse_link \"$gl_link\"\n  done\n  return 0\n}\n\n# --- the state folder: the deploy user's alone (mode 0700, files 0600) ----------------------\n# Another local user could otherwise read the record and the run logs, or hold the lock and\n# block every deploy.\n\n# Also fixes the modes an older version left (0755 and 0644).\ngl_secure_state() {\n  chmod 700 \"$GL_STATE\" \"$GL_STATE/runs\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot set the mode of $GL_STATE\"\n  for gl_f in lock lock.owner state generation audit.log; do\n    if [ -f \"$GL_STATE/$gl_f\" ]; then chmod 600 \"$GL_STATE/$gl_f\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot set the mode of $GL_STATE/$gl_f\"; fi\n  done\n  find \"$GL_STATE/runs\" -mindepth 2 -maxdepth 2 -name log -type f -exec chmod 600 {} + 2>/dev/null\n  return 0\n}\n\n# Creates $GL_STATE/$1 when there is none: a new file from mktemp (mode 0600) hard-linked to\n# the name, which fails rather than follow a link planted there (and two runs cannot each\n# create their own lock file).\ngl_state_file() {\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ] && return 0\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  ln \"$gl_tmp\" \"$GL_STATE/$1\" 2>/dev/null\n  rm -f \"$gl_tmp\"\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ]\n}\n\n# stdin -> $GL_STATE/$1: written to a new file from mktemp in the same folder, then renamed\n# over the name (a rename replaces a link, it never writes through it).\ngl_state_write() {\n  # mv would move the file into a folder of that name.\n  [ ! -d \"$GL_STATE/$1\" ] || [ -L \"$GL_STATE/$1\" ] || return 1\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  if cat > \"$gl_tmp\" && mv -f \"$gl_tmp\" \"$GL_STATE/$1\"; then return 0; fi\n  rm -f \"$gl_tmp\"\n  return 1\n}\n\n# Reads .gitops-lite/generation into GL_GENERATION. A missing file is generation 0. A damaged\n# one (empty, without its newline, not a number, too long for sh arithmetic) reads as 0 too,\n# and GL_GENERATION_DAMAGE says how: the deploy reports it and writes the file again instead\n# of failing on it.\ngl_read_generation() {\n  GL_GENERATION=0 GL_GENERATION_DAMAGE=\n  if [ ! -e \"$GL_STATE/generation\" ]; then GL_GENERATION_DAMAGE=missing; return 0; fi\n  # The dot keeps the trailing newline that command substitution strips.\n  gl_g=$(cat \"$GL_STATE/generation\" 2>/dev/null; echo .)\n  gl_g=${gl_g%.}\n  case $gl_g in\n    '') GL_GENERATION_DAMAGE=empty; return 0 ;;\n    *\"$GL_NL\") gl_g=${gl_g%\"$GL_NL\"} ;;\n    *) GL_GENERATION_DAMAGE=cut-short; return 0 ;;\n  esac\n  case $gl_g in\n    '' | *[!0-9]* | 0?*) GL_GENERATION_DAMAGE=not-a-number ;;\n    ????????????????*) GL_GENERATION_DAMAGE=too-long ;;\n    *) GL_GENERATION=$gl_g ;;\n  esac\n}\n\n# Appends one line to audit.log; after a line cut short (a full disk, a killed write) it starts\n# a new line, so the entry is not glued onto the broken one.\ngl_audit() {\n  gl_state_file audit.log || return 1\n  if [ -s \"$GL_STATE/audit.log\" ] && [ -n \"$(tail -c 1 \"$GL_STATE/audit.log\")\" ]; then\n    echo >> \"$GL_STATE/audit.log\" || return 1\n  fi\n  printf '%s\\n' \"$1\" >> \"$GL_STATE/audit.log\"\n}\n\n# The VM's env files, base64, one line each: the runner masks every value in them before it\n# shows a line from the VM (compose's and docker's errors quote them). Read in place: nothing\n# is copied. Arguments: the env_file paths of the compose files (relative to remote-dir).\ngl_env_files() {\n  gl_event section envfiles\n  for gl_e in \"$GL_DIR/.env\" \"$@\"; do\n    case $gl_e in /*) ;; *) gl_e=\"$GL_DIR/$gl_e\" ;; esac\n    if [ -f \"$gl_e\" ]; then head -c 1048576 \"$gl_e\" | base64 | tr -d '\\n'; echo; fi\n  done\n  # .<service>.env files stay on the VM by convention; any name (spaces too) is read whole.\n  find \"$GL_DIR\" -maxdepth 1 -name '.?*.env' -exec sh -c \\\n    'for f; do if [ -f \"$f\" ]; then head -c 1048576 \"$f\" | base64 | tr -d \"\\n\"; echo; fi; done' gitops-lite {} + 2>/dev/null\n  return 0\n}\n\ngl_sha256() { sha256sum < \"$1\" 2>/dev/null | awk '{ print $1 }'; }\n\n# One line per path: sha256:<hex>, dir, other, missing or unreadable.\ngl_digest() {\n  for gl_p in \"$@\"; do\n    if [ -f \"$gl_p\" ]; then\n      gl_d=$(gl_sha256 \"$gl_p\")\n      if [ -n \"$gl_d\" ]; then echo \"sha256:$gl_d\"; else echo unreadable; fi\n    elif [ -d \"$gl_p\" ]; then echo dir\n    elif [ -e \"$gl_p\" ]; then echo other\n    else echo missing\n    fi\n  done\n}\n\n# stdin (base64) -> $GL_STAGE/$1\ngl_stage_file() {\n  mkdir -p \"$GL_STAGE/$(dirname \"$1\")\" && base64 -d > \"$GL_STAGE/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STAGE/$1\"\n}\n\n# Lists every compose container as \"project id\" lines into $1, in the background: the inspection\n# starts it while compose resolves the project name, and gl_containers picks the project's out.\ngl_list_compose_containers() {\n  gl_docker ps -a --no-trunc --filter label=com.docker.compose.project \\\n    --format '{{.Label \"com.docker.compose.project\"}} {{.ID}}' > \"$1\" &\n  GL_LISTING=$!\n}\n\n# The project's containers from the listing in $1. Fails when docker cannot list or inspect them:\n# \"no containers\" would plan every service as new.\ngl_containers() {\n  wait \"$GL_LISTING\" || return 1\n  gl_ids=$(awk -v p=\"$GL_PROJECT\" '$1 == p { print $2 }' \"$1\")\n  [ -n \"$gl_ids\" ] || return 0\n  gl_docker inspect --format \"$GL_CONTAINER_FORMAT\" $gl_ids 2>/dev/null\n  # 1: a container went away between ps and inspect (the others are printed); more is an error.\n  [ $? -le 1 ]\n}\n\ngl_service_ids() {\n  gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" \\\n    --filter \"label=com.docker.compose.service=$1\" --filter \"label=com.docker.compose.oneoff=False\"\n}\n\n# The containers a health wait or a log dump looks at: GL_WATCH (the new containers of a\n# start-first rollout) when set, else every container of the service.\ngl_watch_ids() {\n  if [ -n \"$GL_WATCH\" ]; then printf '%s\\n' $GL_WATCH; else gl_service_ids \"$1\"; fi\n}\n\n# --- inspection: read-only; files are staged in a temporary directory --------------------\n\ngl_inspect_begin() {\n  gl_check_host\n  GL_STAGE=$(mktemp -d) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"mktemp -d failed on the host\"\n  trap 'rm -rf \"$GL_STAGE\"' EXIT\n}\n\ngl_inspect_report() {\n  gl_check_links\n  gl_env_files \"$@\"\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot enter $GL_STAGE\"\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_format='--format json'; else gl_format=; fi\n  gl_list_compose_containers \"$GL_STAGE/.gitops-lite-listing\"\n  # Both at once; compose's messages are kept apart and shown once each, config's first.\n  gl_project config --hash '*' > \"$GL_STAGE/.gitops-lite-hashes\" 2> \"$GL_STAGE/.gitops-lite-hashes.err\" &\n  gl_hashing=$!\n  gl_project config $gl_format > \"$GL_STAGE/.gitops-lite-config\" 2> \"$GL_STAGE/.gitops-lite-config.err\"\n  gl_config_rc=$?\n  wait \"$gl_hashing\"\n  gl_hashes_rc=$?\n  cat \"$GL_STAGE/.gitops-lite-config.err\" >&2\n  [ \"$gl_config_rc\" = 0 ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose rejected the files (its message is above)\"\n  if [ \"$gl_hashes_rc\" != 0 ]; then\n    cat \"$GL_STAGE/.gitops-lite-hashes.err\" >&2\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose could not hash the services (its message is above)\"\n  fi\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  gl_event section compose\n  echo \"$GL_COMPOSE\"\n  printf '%s\\n' \"$GL_COMPOSE_VERSION\" | head -n 1\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  gl_read_generation\n  echo \"$GL_GENERATION\"\n  case $GL_GENERATION_DAMAGE in '') ;; missing) echo missing ;; *) echo \"damaged $GL_GENERATION_DAMAGE\" ;; esac\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo # compose v2 ends its JSON without a newline\n  gl_event section hashes\n  cat \"$GL_STAGE/.gitops-lite-hashes\"\n  gl_event section containers\n  gl_containers \"$GL_STAGE/.gitops-lite-listing\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------\n\ngl_apply_begin() {\n  # The registry logins, from the bootstrap's pipe (see DETACHED_BOOTSTRAP): kept in memory only.\n  IFS= read -r GL_LOGINS || GL_LOGINS=\n  GL_DOCKER_CONFIG=\n  exec < /dev/null\n  # The inspection this plan comes from checked the engine and compose seconds ago, and\n  # GL_COMPOSE_PREF names the compose it found: not asked again (a gone engine fails the pull).\n  gl_check_tools\n  case $GL_COMPOSE_PREF in 'docker compose') GL_COMPOSE=v2 ;; *) GL_COMPOSE=v1 ;; esac\n  gl_check_links\n  GL_RUN=\"$GL_STATE/runs/$GL_RUN_ID\"\n  mkdir -p \"$GL_RUN/new\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_RUN\"\n  gl_secure_state\n  GL_STAGE=\"$GL_RUN/new\"\n  gl_state_file lock || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_STATE/lock\"\n  gl_lock -x\n  gl_event phase locked\n  gl_started=$(date +%s)\n  printf '%s\\n' \"$GL_OWNER\" | gl_state_write lock.owner\n  # However this script ends, the next run waiting for the lock must not be told we hold it,\n  # and the registry credentials must not stay on disk. A signal ends it through the EXIT trap.\n  trap 'rm -f \"$GL_STATE/lock.owner\"; gl_logout' EXIT\n  trap 'exit \"$GL_EXIT_INTERRUPTED\"' INT TERM\n  gl_read_generation\n  if [ \"$GL_GENERATION\" != \"$GL_EXPECT_GENERATION\" ]; then\n    gl_event stale \"$GL_GENERATION\"\n    exit \"$GL_EXIT_STALE_PLAN\"\n  fi\n  echo $((GL_GENERATION + 1)) | gl_state_write generation || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STATE/generation\"\n  # Keep the last 10 runs (logs and backups of replaced files).\n  # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'\n  ls -1t \"$GL_STATE/runs\" | tail -n +11 | while IFS= read -r gl_old; do rm -rf \"$GL_STATE/runs/$gl_old\"; done\n}\n\n# stdin (base64) -> $GL_RUN/$1\ngl_put() { base64 -d > \"$GL_RUN/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_RUN/$1\"; }\n\ngl_is_secret_file() {\n  case $(basename \"$1\") in .env | .*.env) return 0 ;; esac\n  return 1\n}\n\n# Files the swap and the restore never touch: the VM's secrets, and the host's own records\n# under .gitops-lite/ (the lock, the record, the append-only audit log).\ngl_is_kept_file() {\n  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac\n  gl_is_secret_file \"$1\"\n}\n\n# Logs in to each registry of GL_LOGINS (words: host, base64 username, base64 password, ...)\n# with a Docker config of its own in a private temporary folder (mktemp -d: mode 0700, outside\n# remote-dir), never the user's ~/.docker. The password goes to docker on a pipe, never in argv.\ngl_login() {\n  [ -n \"$GL_LOGINS\" ] || return 0\n  gl_event phase login\n  GL_DOCKER_CONFIG=$(mktemp -d) || return 1\n  set -- $GL_LOGINS\n  GL_LOGINS=\n  while [ $# -ge 3 ]; do\n    gl_out=\n    gl_user=$(printf '%s' \"$2\" | base64 -d) &&\n      gl_out=$(printf '%s' \"$3\" | base64 -d | DOCKER_CONFIG=$GL_DOCKER_CONFIG $GL_TIMEOUT docker login --username \"$gl_user\" --password-stdin \"$1\" 2>&1) || {\n      printf '%s\\n' \"$gl_out\" >&2\n      gl_event login-failed \"$1\"\n      return 1\n    }\n    shift 3\n  done\n}\n\n# The credentials are needed only by the pull: removed right after it (and by the EXIT trap).\ngl_logout() {\n  [ -z \"$GL_DOCKER_CONFIG\" ] || rm -rf \"$GL_DOCKER_CONFIG\"\n  GL_DOCKER_CONFIG=\n}\n\ngl_pull() {\n  [ \"$GL_PULL\" = 1 ] || return 0\n  [ \"$GL_FULL\" = 1 ] || [ $# -gt 0 ] || return 0\n  gl_login || { gl_logout; return 1; }\n  gl_event phase pull\n  (\n    if [ -n \"$GL_DOCKER_CONFIG\" ]; then export DOCKER_CONFIG=\"$GL_DOCKER_CONFIG\"; fi\n    # `--`: service names are never read as options (both compose binaries accept it).\n    cd \"$GL_STAGE\" && gl_project pull --quiet -- \"$@\"\n  )\n  gl_pull_rc=$?\n  gl_logout\n  return $gl_pull_rc\n}\n\n# Runs a service's pre-deploy command once with its new image and the service's environment\n# (compose run, no dependencies started, no TTY, bounded by command-timeout), with the new files\n# in place. A failure puts the previous files back and stops before any service is recreated.\ngl_pre_deploy() {\n  gl_service=$1\n  shift\n  gl_event pre-deploy \"$gl_service\"\n  gl_name=\"$GL_PROJECT-$gl_service-pre-deploy-$GL_RUN_ID\"\n  (cd \"$GL_DIR\" && gl_project run --rm --no-deps -T --name \"$gl_name\" -- \"$gl_service\" \"$@\")\n  gl_rc=$?\n  # A timeout stops compose, not the container it started.\n  gl_docker rm -f \"$gl_name\" > /dev/null 2>&1\n  [ \"$gl_rc\" = 0 ] && return 0\n  gl_event pre-deploy-failed \"$gl_service\" \"$gl_rc\"\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n}\n\n# Backs up what will be replaced, then renames each staged file into place (atomic per file),\n# listing in $GL_RUN/swapped each file it changed. A failure names the file (swap-failed).\ngl_swap() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase swap\n  mkdir -p \"$GL_RUN/old\" && : > \"$GL_RUN/old.absent\" && : > \"$GL_RUN/swapped\" || return 1\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_DIR/$gl_f\" ]; then\n      mkdir -p \"$GL_RUN/old/$(dirname \"$gl_f\")\" && cp -p \"$GL_DIR/$gl_f\" \"$GL_RUN/old/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    else\n      echo \"$gl_f\" >> \"$GL_RUN/old.absent\"\n    fi\n  done\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    # Checked again: a link may have been planted since the inspection.\n    if gl_link=$(gl_first_link \"$gl_f\"); then\n      gl_event refused-link \"$gl_link\"\n      gl_event swap-failed \"$gl_f\"\n      return 1\n    fi\n    mkdir -p \"$GL_DIR/$(dirname \"$gl_f\")\" && mv -f \"$GL_STAGE/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    echo \"$gl_f\" >> \"$GL_RUN/swapped\"\n  done\n}\n\n# Puts back every file the swap changed, and only those; fails, naming each file it could not\n# put back, so a rollback never brings \"the previous version\" up on the new files. The backup\n# is renamed into place: nothing is written at a name in remote-dir where a link could wait.\ngl_restore() {\n  [ -s \"$GL_RUN/swapped\" ] || return 0\n  gl_event phase restore\n  gl_restore_rc=0\n  while IFS= read -r gl_f; do\n    if [ -e \"$GL_RUN/old/$gl_f\" ]; then\n      mv -f \"$GL_RUN/old/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    elif grep -qxF \"$gl_f\" \"$GL_RUN/old.absent\" 2>/dev/null; then\n      rm -f \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    fi\n  done < \"$GL_RUN/swapped\"\n  return $gl_restore_rc\n}\n\n# Recreates the services (stop, then start). A full deploy recreates the whole project, unless\n# start-first services are rolled out apart: then the others are named (orphans are in GL_REMOVE).\ngl_up() {\n  if [ \"$GL_FULL\" = 1 ] && [ -z \"$GL_START_FIRST\" ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --remove-orphans --force-recreate)\n  elif [ $# -gt 0 ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --no-deps --force-recreate -- \"$@\")\n  fi\n}\n\ngl_remove_services() {\n  for gl_s in \"$@\"; do\n    gl_ids=$(gl_service_ids \"$gl_s\")\n    [ -z \"$gl_ids\" ] || gl_docker rm -f $gl_ids >/dev/null\n  done\n}\n\n# Arguments are pairs: service container-id. Tries every container; each failed removal is\n# reported (docker's message, then a remove-failed event naming the service) and makes it fail.\ngl_remove_containers() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  while [ $# -ge 2 ]; do\n    if ! gl_docker rm -f \"$2\" >/dev/null; then\n      gl_event remove-failed \"$1\"\n      gl_rc=1\n    fi\n    shift 2\n  done\n  return \"$gl_rc\"\n}\n\n# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed\ngl_status() {\n  gl_ids=$(gl_watch_ids \"$1\") || { echo \"2 docker-error -\"; return; }\n  [ -n \"$gl_ids\" ] || { echo \"3 no-container -\"; return; }\n  gl_rank=0 gl_detail=healthy gl_sig=\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker inspect --format \"$GL_STATUS_FORMAT\" \"$gl_id\" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }\n    set -- $gl_line\n    case $1/$2 in\n      running/healthy) ;;\n      running/unhealthy) echo \"3 unhealthy -\"; return ;;\n      running/starting) gl_rank=2 gl_detail=starting ;;\n      running/none)\n        gl_sig=\"$gl_sig$gl_id:$5:$6,\"\n        if [ \"$gl_rank\" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;\n      exited/* | dead/*)\n        case $4/$3 in\n          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished\n          no./* | ./*) echo \"3 exited($3) -\"; return ;;\n          *) gl_rank=2 gl_detail=\"restarting\" ;;\n        esac ;;\n      *) gl_rank=2 gl_detail=\"$1/$2\" ;;\n    esac\n  done\n  echo \"$gl_rank $gl_detail $gl_sig-\"\n}\n\n# Waits until every service is healthy (healthcheck) or has run unchanged for\n# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it\n# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.\ngl_wait_healthy() {\n  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot\n  # hold the wait far past health-timeout; a call that times out counts as \"not ready yet\".\n  gl_saved_timeout=$GL_TIMEOUT\n  [ -z \"$GL_TIMEOUT\" ] || GL_TIMEOUT=\"timeout $GL_POLL_SECONDS\"\n  gl_poll_healthy \"$@\"\n  gl_poll_rc=$?\n  GL_TIMEOUT=$gl_saved_timeout\n  return $gl_poll_rc\n}\n\ngl_poll_healthy() {\n  gl_services=\"$*\"\n  [ -n \"$gl_services\" ] || return 0\n  # A rollout's wait for its new containers is told by its own events.\n  [ -n \"$GL_WATCH\" ] || gl_event phase health \"$gl_services\"\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_dir=$(mktemp -d) || return 1\n  gl_watch_events \"$gl_dir/events\"\n  while :; do\n    gl_pending=\n    gl_i=0\n    for gl_s in $gl_services; do\n      gl_i=$((gl_i + 1))\n      # shellcheck disable=SC2046 # gl_status prints three words\n      set -- $(gl_status \"$gl_s\")\n      if [ \"$(cat \"$gl_dir/$gl_i.last\" 2>/dev/null)\" != \"$2\" ]; then\n        echo \"$2\" > \"$gl_dir/$gl_i.last\"\n        gl_event health \"$gl_s\" \"$2\"\n      fi\n      case $1 in\n        0) ;;\n        1)\n          gl_now=$(date +%s)\n          if [ \"$(sed -n 1p \"$gl_dir/$gl_i.sig\" 2>/dev/null)\" = \"$3\" ]; then\n            if [ $((gl_now - $(sed -n 2p \"$gl_dir/$gl_i.sig\"))) -lt \"$GL_STEADY_SECONDS\" ]; then gl_pending=\"$gl_pending $gl_s\"; fi\n          else\n            printf '%s\\n%s\\n' \"$3\" \"$gl_now\" > \"$gl_dir/$gl_i.sig\"\n            gl_pending=\"$gl_pending $gl_s\"\n          fi ;;\n        2) gl_pending=\"$gl_pending $gl_s\" ;;\n        *)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"$2\"\n          gl_poll_done\n          return 1 ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      [ -n \"$GL_WATCH\" ] || gl_event phase healthy\n      gl_poll_done\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-ready-after-$GL_HEALTH_TIMEOUT-s\"; done\n      gl_poll_done\n      return 1\n    fi\n    gl_await_event \"$gl_dir/events\"\n  done\n}\n\n# Streams the project's container events (health changes, starts, exits) to $1 in the background\n# while the wait polls, so a container that turns healthy is seen within 0.1 s plus one poll.\n# --until ends the stream even if this script is killed before gl_poll_done stops it.\ngl_watch_events() {\n  : > \"$1\"\n  gl_events_seen=0\n  docker events --until \"$(($(date +%s) + GL_HEALTH_TIMEOUT + GL_POLL_SECONDS))\" --filter type=container \\\n    --filter \"label=com.docker.compose.project=$GL_PROJECT\" --filter event=health_status --filter event=start \\\n    --filter event=die --filter event=destroy > \"$1\" 2>/dev/null &\n  gl_events=$!\n}\n\n# Returns as soon as a new event is in $1, else after 0.5 s (services without a healthcheck,\n# and an engine that streams no events, are polled at that pace).\ngl_await_event() {\n  gl_tick=0\n  while [ \"$gl_tick\" -lt 5 ]; do\n    gl_tick=$((gl_tick + 1))\n    sleep 0.1\n    gl_size=$(($(wc -c < \"$1\")))\n    if [ \"$gl_size\" != \"$gl_events_seen\" ]; then\n      gl_events_seen=$gl_size\n      return 0\n    fi\n  done\n}\n\ngl_poll_done() {\n  kill \"$gl_events\" 2>/dev/null\n  rm -rf \"$gl_dir\"\n}\n\ngl_show_logs() {\n  [ -n \"$1\" ] || return 0\n  for gl_id in $(gl_watch_ids \"$1\"); do\n    gl_logs=$(gl_docker logs --tail \"$GL_LOG_LINES\" \"$gl_id\" 2>&1)\n    if [ -n \"$gl_logs\" ]; then\n      echo \"Last $GL_LOG_LINES log lines of $1 (container $(echo \"$gl_id\" | cut -c1-12)):\"\n      printf '%s\\n' \"$gl_logs\" | sed 's/^/  | /'\n    else\n      echo \"$1 (container $(echo \"$gl_id\" | cut -c1-12)) logged nothing.\"\n    fi\n    gl_checks=$(gl_docker inspect --format '{{with index .State \"Health\"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' \"$gl_id\" 2>/dev/null | grep -v '^$' | tail -n 5)\n    if [ -n \"$gl_checks\" ]; then\n      echo \"Last healthchecks of $1:\"\n      printf '%s\\n' \"$gl_checks\" | sed 's/^/  | /'\n    fi\n  done\n}\n\n# --- start-first rollouts (deploy.update_config.order: start-first; Compose v2) ---------------\n\n# Holds a created container off its networks' aliases (the service name is one of them), so that\n# name resolves to it only once it is healthy; keeps the aliases in $GL_RUN/aliases.<id>.\ngl_hold() {\n  # shellcheck disable=SC2016 # a Go template, for docker\n  gl_docker inspect --format '{{range $n, $e := .NetworkSettings.Networks}}{{$n}}{{range $e.Aliases}} {{.}}{{end}}{{println}}{{end}}' \"$1\" \\\n    > \"$GL_RUN/aliases.$1\" || return 1\n  while read -r gl_net gl_aliases; do\n    # The default bridge has no aliases, and nothing to hold.\n    [ -n \"$gl_aliases\" ] || continue\n    gl_docker network disconnect \"$gl_net\" \"$1\" && gl_docker network connect \"$gl_net\" \"$1\" || return 1\n  done < \"$GL_RUN/aliases.$1\"\n}\n\n# Gives a held container its aliases back: from now on the service name resolves to it too.\ngl_join() {\n  gl_held=$1\n  while read -r gl_net gl_aliases; do\n    [ -n \"$gl_aliases\" ] || continue\n    set --\n    for gl_alias in $gl_aliases; do set -- \"$@\" --alias \"$gl_alias\"; done\n    gl_docker network disconnect \"$gl_net\" \"$gl_held\" && gl_docker network connect \"$@\" \"$gl_net\" \"$gl_held\" || return 1\n  done < \"$GL_RUN/aliases.$gl_held\"\n}\n\ngl_count() { gl_service_ids \"$1\" | grep -c .; }\n\n# One batch: compose scales the service up by as many containers as are given, without\n# recreating any (the new ones get the new files' configuration), held off the service name;\n# once they are healthy they join it and serve beside the old ones for the monitor time; then\n# each old one is stopped with its grace period (to finish in-flight requests) and removed.\n# Arguments: service grace monitor old-ids... On failure the new ones are left in GL_WATCH.\ngl_batch() {\n  gl_b_service=$1 gl_b_grace=$2 gl_b_monitor=$3\n  shift 3\n  gl_b_old=\"$*\"\n  gl_b_before=\" $(gl_service_ids \"$gl_b_service\" | tr '\\n' ' ')\" || return 1\n  gl_b_scale=$(($(echo \"$gl_b_before\" | wc -w) + $#))\n  (cd \"$GL_DIR\" && gl_project up -d --no-start --no-deps --no-recreate --scale \"$gl_b_service=$gl_b_scale\" -- \"$gl_b_service\") || return 1\n  GL_WATCH=\n  for gl_id in $(gl_service_ids \"$gl_b_service\"); do\n    case $gl_b_before in *\" $gl_id \"*) ;; *) GL_WATCH=\"$GL_WATCH $gl_id\" ;; esac\n  done\n  if [ -z \"$GL_WATCH\" ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" no-new-container\n    return 1\n  fi\n  for gl_id in $GL_WATCH; do\n    gl_hold \"$gl_id\" && gl_docker start \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" started \"$(echo $GL_WATCH | wc -w)\"\n  gl_wait_healthy \"$gl_b_service\" || return 1\n  for gl_id in $GL_WATCH; do gl_join \"$gl_id\" || return 1; done\n  gl_event start-first \"$gl_b_service\" serving \"$gl_b_monitor\"\n  sleep \"$gl_b_monitor\"\n  # shellcheck disable=SC2046 # gl_status prints three words\n  set -- $(gl_status \"$gl_b_service\")\n  if [ \"$1\" = 3 ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" \"$2\"\n    return 1\n  fi\n  GL_WATCH=\n  for gl_id in $gl_b_old; do\n    # -t: --time on older docker clients, --timeout on newer ones.\n    gl_docker stop -t \"$gl_b_grace\" \"$gl_id\" > /dev/null\n    gl_docker rm -f \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" retired \"$(echo $gl_b_old | wc -w)\" \"$gl_b_grace\"\n}\n\n# Replaces the given containers of a service start-first, `parallelism` at a time (0: all at\n# once) with `delay` seconds between batches, then leaves the service at `replicas` containers.\n# Arguments: service replicas parallelism delay monitor grace old-ids...\ngl_replace() {\n  gl_r_service=$1 gl_r_replicas=$2 gl_r_parallelism=$3 gl_r_delay=$4 gl_r_monitor=$5 gl_r_grace=$6\n  shift 6\n  [ \"$gl_r_parallelism\" -gt 0 ] || gl_r_parallelism=$#\n  gl_r_first=1\n  while [ $# -gt 0 ]; do\n    [ \"$gl_r_first\" = 1 ] || sleep \"$gl_r_delay\"\n    gl_r_first=0\n    gl_r_batch=\n    gl_n=0\n    while [ $# -gt 0 ] && [ \"$gl_n\" -lt \"$gl_r_parallelism\" ]; do\n      gl_r_batch=\"$gl_r_batch $1\"\n      gl_n=$((gl_n + 1))\n      shift\n    done\n    gl_r_rest=\"$*\"\n    gl_batch \"$gl_r_service\" \"$gl_r_grace\" \"$gl_r_monitor\" $gl_r_batch || return 1\n    set -- $gl_r_rest\n  done\n  # A first deploy, or a changed replica count: compose adds (or removes) the difference.\n  gl_n=$(gl_count \"$gl_r_service\")\n  [ \"$gl_n\" != \"$gl_r_replicas\" ] || return 0\n  (cd \"$GL_DIR\" && gl_project up -d --no-deps --no-recreate --scale \"$gl_r_service=$gl_r_replicas\" -- \"$gl_r_service\") &&\n    gl_wait_healthy \"$gl_r_service\"\n}\n\n# Rolls out each start-first service (GL_START_FIRST: service replicas parallelism delay monitor\n# grace, repeated), keeping its containers from before in $GL_RUN/before.<service>.\ngl_start_first() {\n  set -- $GL_START_FIRST\n  while [ $# -ge 6 ]; do\n    gl_service_ids \"$1\" > \"$GL_RUN/before.$1\" || return 1\n    gl_event phase start-first \"$1\"\n    # shellcheck disable=SC2046 # container ids, one word each\n    gl_replace \"$1\" \"$2\" \"$3\" \"$4\" \"$5\" \"$6\" $(cat \"$GL_RUN/before.$1\") || return 1\n    shift 6\n  done\n}\n\n# The rollback of gl_start_first, start-first again: with the previous files back, the\n# containers this run created are replaced by previous-version ones, as many as there were.\n# A new container that failed (GL_WATCH) is removed first: it never served.\ngl_start_first_back() {\n  [ -z \"$GL_WATCH\" ] || gl_docker rm -f $GL_WATCH > /dev/null\n  GL_WATCH=\n  set -- $GL_START_FIRST\n  gl_rc=0\n  while [ $# -ge 6 ]; do\n    # No file: not reached. An empty one: a new service, which gl_remove_services removes.\n    if [ -s \"$GL_RUN/before.$1\" ]; then\n      gl_created=\n      for gl_id in $(gl_service_ids \"$1\"); do\n        grep -qxF \"$gl_id\" \"$GL_RUN/before.$1\" || gl_created=\"$gl_created $gl_id\"\n      done\n      if [ -n \"$gl_created\" ]; then\n        gl_event phase start-first \"$1\"\n        gl_replace \"$1\" \"$(grep -c . \"$GL_RUN/before.$1\")\" \"$3\" \"$4\" \"$5\" \"$6\" $gl_created || gl_rc=1\n      fi\n    fi\n    shift 6\n  done\n  return $gl_rc\n}\n\ngl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' \"$1\" ;; esac; }\n\n# The record of what is deployed: the header and unchanged services' lines from the client,\n# then each deployed service's line from the client (with the config hash its inspection saw)\n# completed by the label compose put on the container it created.\ngl_write_record() {\n  # Every service's config-hash label from one docker call (newest container first): \"service hash\" lines.\n  gl_labels=$(gl_docker ps -a --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" --filter \"label=com.docker.compose.oneoff=False\" \\\n    --format '{{.Label \"com.docker.compose.service\"}} {{.Label \"com.docker.compose.config-hash\"}}' 2>/dev/null)\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in \"$@\"; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_c=$(printf '%s\\n' \"$gl_labels\" | awk -v s=\"$gl_s\" '$1 == s { print $2; exit }')\n      printf '%s,\"containerHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_c\")\"\n    done\n  } > \"$GL_RUN/record\" && gl_state_write state < \"$GL_RUN/record\"\n}\n\ngl_finish() {\n  gl_audit \"$GL_AUDIT,\\\"result\\\":\\\"$1\\\",\\\"durationSeconds\\\":$(($(date +%s) - gl_started))}\" ||\n    printf 'gitops-lite: %s\\n' \"could not append to $GL_STATE/audit.log\" >&2\n  rm -f \"$GL_STATE/lock.owner\"\n  gl_event result \"$1\"\n  exit \"$2\"\n}\n\ngl_apply_main() {\n  if ! gl_pull $GL_DEPLOY; then gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"; fi\n  if ! gl_swap; then\n    gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n    gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n  fi\n  gl_pre_deploy_commands\n  # Start-first services first: when one fails, the recreated ones have not been touched yet.\n  gl_recreated=0\n  if ! gl_start_first; then\n    [ -n \"$GL_FAILED\" ] || gl_event up-failed\n  elif gl_recreated=1 && ! gl_up $GL_RECREATE; then\n    gl_event up-failed\n  elif gl_wait_healthy $GL_RECREATE; then\n    gl_removed=1\n    gl_remove_containers $GL_REMOVE || gl_removed=0\n    if ! gl_write_record $GL_DEPLOY; then\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/state could not be written\" >&2\n      gl_finish deployed-without-record \"$GL_EXIT_DEPLOYED_WITHOUT_RECORD\"\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed \"$GL_EXIT_REMOVE_FAILED\"\n    gl_finish success \"$GL_EXIT_OK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed \"$GL_EXIT_FAILED_NO_ROLLBACK\"\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_remove_services $GL_NEW_SERVICES\n  gl_rolled_back=1\n  gl_start_first_back || gl_rolled_back=0\n  if [ \"$gl_rolled_back\" = 1 ] && { [ \"$gl_recreated\" = 0 ] || { gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; }; }; then\n    gl_finish rolled-back \"$GL_EXIT_ROLLED_BACK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n}\n";
+/** The Swarm path's functions (orchestrator: swarm), placed after REMOTE_LIBRARY, whose helpers they use. */
+const SWARM_LIBRARY = "# shellcheck shell=sh\n# The Swarm path, run after lib.sh (whose lock, staging, swap, restore and audit it reuses).\n# GL_PROJECT is the stack name; services are named <stack>_<service>.\n# shellcheck disable=SC2086,SC2015,SC2153 # GL_* are set before lib.sh\n# One JSON line per live service of the stack; the spec hash is appended by gl_swarm_services.\nGL_SWARM_FORMAT='{\"name\":{{json .Spec.Name}},\"image\":{{json .Spec.TaskTemplate.ContainerSpec.Image}},\"fileImage\":{{json (index .Spec.Labels \"com.docker.stack.image\")}},\"hash\":{{json (index .Spec.Labels \"io.gitops-lite.hash\")}},\"aspects\":{{json (index .Spec.Labels \"io.gitops-lite.aspects\")}},\"replicas\":{{with .Spec.Mode.Replicated}}{{.Replicas}}{{else}}null{{end}},\"update\":{{with .UpdateStatus}}{{json .State}}{{else}}null{{end}},\"specHash\":\"'\n\n# The engine must be a manager of a swarm: only managers can deploy a stack.\ngl_swarm_check() {\n  [ \"$GL_COMPOSE\" = v2 ] || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"the Swarm path renders the files with Compose v2 ('docker compose'), which the host lacks\"\n  gl_manager=$(gl_docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}' 2>/dev/null)\n  [ \"$gl_manager\" = \"active true\" ] ||\n    gl_fail \"$GL_EXIT_NOT_MANAGER\" \"the Docker engine on this host is not a Swarm manager (swarm state: ${gl_manager:-unknown}); run 'docker swarm init' or list a manager in 'host'\"\n}\n\n# Renders the stack files (and any extra -f files given) with the VM's .env, as compose does;\n# fails naming each variable that is used without a value or a default.\n# Arguments: output-file format (json or yaml) [-f extra-file]\ngl_swarm_render() {\n  gl_out=$1 gl_fmt=$2\n  shift 2\n  gl_project \"$@\" config --format \"$gl_fmt\" > \"$gl_out\" 2> \"$gl_out.err\"\n  gl_rc=$?\n  # compose warns, as text or (not on a terminal) logfmt with escaped quotes: The \\\"VAR\\\" variable is not set.\n  gl_unset=$(sed -n 's/.*The \\\\*\"\\([A-Za-z0-9_]*\\)\\\\*\" variable is not set.*/\\1/p' \"$gl_out.err\" | sort -u | tr '\\n' ' ')\n  grep -v 'variable is not set' \"$gl_out.err\" >&2\n  rm -f \"$gl_out.err\"\n  [ \"$gl_rc\" = 0 ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose rejected the files (its message is above)\"\n  [ -z \"$gl_unset\" ] ||\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"these variables are used in the compose files but set neither in $GL_DIR/.env nor with a default (\\${VAR:-default}): $gl_unset\"\n}\n\n# The live services of the stack, one JSON line each (see GL_SWARM_FORMAT).\ngl_swarm_services() {\n  gl_ids=$(gl_docker service ls -q --filter \"label=com.docker.stack.namespace=$GL_PROJECT\") || return 1\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker service inspect --format \"$GL_SWARM_FORMAT\" \"$gl_id\") || return 1\n    gl_spec=$(gl_docker service inspect --format '{{json .Spec}}' \"$gl_id\" | sha256sum | awk '{ print $1 }') || return 1\n    printf '%s%s\"}\\n' \"$gl_line\" \"$gl_spec\"\n  done\n}\n\n# Arguments: the env_file paths of the compose files (their values are masked by the runner).\ngl_swarm_inspect_report() {\n  gl_swarm_check\n  gl_check_links\n  gl_env_files \"$@\"\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot enter $GL_STAGE\"\n  gl_swarm_render \"$GL_STAGE/.gitops-lite-config\" json\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  # The rendered config is Compose v2's JSON (the runner masks its environment values).\n  gl_event section compose\n  echo v2\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  gl_read_generation\n  echo \"$GL_GENERATION\"\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo\n  gl_event section services\n  gl_swarm_services || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the services of stack $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/swarm-state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# compose's canonical YAML made a stack file: a version, no project name, no depends_on (a\n# mapping Swarm's schema refuses, and ignored by Swarm), published ports as numbers (compose\n# quotes them, Swarm's schema wants integers), and only the services to deploy:\n# `docker stack deploy` gives every service it is handed a new spec version, changed or not.\n# shellcheck disable=SC2016 # awk code\nGL_SWARM_FILTER='\nBEGIN { n = split(keep, k, \" \"); for (i = 1; i <= n; i++) want[k[i]] = 1; print \"version: \\\"3.8\\\"\" }\n/^[^ ]/ { top = $0; sub(/:.*/, \"\", top); drop = 0; skip = 0; if (top != \"name\") print; next }\ntop == \"services\" && /^  [^ ]/ { s = $0; sub(/^  /, \"\", s); sub(/:.*/, \"\", s); drop = !(s in want); skip = 0 }\ndrop { next }\ntop == \"services\" && /^    [^ ]/ { skip = ($0 ~ /^    depends_on:/) }\nskip { next }\ntop == \"services\" && /^ +published: \"[0-9]+\"$/ { gsub(/\"/, \"\") }\n{ print }'\n\ngl_swarm_stack_deploy() {\n  gl_event phase up\n  gl_detach=\n  if docker stack deploy --help 2>&1 | grep -q -- '--detach'; then gl_detach=--detach=true; fi\n  (cd \"$GL_DIR\" && gl_swarm_render \"$GL_RUN/stack.full.yaml\" yaml -f \"$GL_RUN/override.json\") || return 1\n  awk -v keep=\"$GL_DEPLOY\" \"$GL_SWARM_FILTER\" \"$GL_RUN/stack.full.yaml\" > \"$GL_RUN/stack.yaml\" || return 1\n  # When each service's last update started: an update state from before this run is not ours.\n  for gl_s in $GL_DEPLOY; do gl_swarm_update \"$gl_s\" | cut -d ' ' -f 2 > \"$GL_RUN/update.$gl_s\"; done\n  gl_login || { gl_logout; return 1; }\n  # Workers pull with the credentials the manager sends along (--with-registry-auth): the\n  # registry logins of this deploy, in a Docker config that only it uses.\n  (\n    if [ -n \"$GL_DOCKER_CONFIG\" ]; then export DOCKER_CONFIG=\"$GL_DOCKER_CONFIG\"; fi\n    gl_docker stack deploy $gl_detach --with-registry-auth --prune=false -c \"$GL_RUN/stack.yaml\" \"$GL_PROJECT\"\n  )\n  gl_deploy_rc=$?\n  gl_logout\n  return $gl_deploy_rc\n}\n\n# \"<update-state> <update-started-at> <replicas>\" of a service (none none when it never updated;\n# global for a global service).\ngl_swarm_update() {\n  gl_docker service inspect --format \\\n    '{{with .UpdateStatus}}{{.State}} {{json .StartedAt}}{{else}}none none{{end}} {{with .Spec.Mode.Replicated}}{{.Replicas}}{{else}}global{{end}}' \\\n    \"${GL_PROJECT}_$1\" 2>/dev/null\n}\n\n# \"<state> <running> <desired> <update-state>\" of a service; desired is the replica count\n# (global services: the tasks meant to run).\ngl_swarm_status() {\n  gl_sv=\"${GL_PROJECT}_$1\"\n  gl_mark=$(cat \"$GL_RUN/update.$1\" 2>/dev/null)\n  gl_upd=$(gl_swarm_update \"$1\") || { echo \"missing 0 0 none\"; return; }\n  set -- $gl_upd\n  # A spec change that replaces no task (labels only) starts no update: the state is an old one's.\n  if [ \"$2\" = \"$gl_mark\" ]; then set -- none \"$2\" \"$3\"; fi\n  gl_states=$(gl_docker service ps --filter desired-state=running --format '{{.CurrentState}}' \"$gl_sv\" 2>/dev/null)\n  gl_running=$(printf '%s\\n' \"$gl_states\" | grep -c '^Running')\n  gl_want=$3\n  [ \"$gl_want\" != global ] || gl_want=$(printf '%s\\n' \"$gl_states\" | grep -c .)\n  case $1 in\n    paused | rollback_paused) echo \"failed $gl_running $gl_want $1\" ;;\n    rollback_started | rollback_completed) if [ \"$GL_SWARM_ROLLING_BACK\" = 1 ]; then gl_swarm_ready \"$1\"; else echo \"failed $gl_running $gl_want $1\"; fi ;;\n    updating) echo \"pending $gl_running $gl_want $1\" ;;\n    *) gl_swarm_ready \"$1\" ;;\n  esac\n}\n\ngl_swarm_ready() {\n  if [ \"$1\" = rollback_started ] || [ \"$gl_running\" != \"$gl_want\" ]; then echo \"pending $gl_running $gl_want $1\"\n  else echo \"ready $gl_running $gl_want $1\"\n  fi\n}\n\n# Waits until every given service runs all its replicas on the new spec (tasks with a healthcheck\n# count once healthy), up to GL_HEALTH_TIMEOUT; sets GL_FAILED to the first that fails.\ngl_swarm_wait() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase health \"$*\"\n  # The manager starts the rolling update just after the spec changes: give it that moment.\n  sleep 2\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_services=\"$*\"\n  gl_dir=$(mktemp -d) || return 1\n  while :; do\n    gl_pending=\n    for gl_s in $gl_services; do\n      # shellcheck disable=SC2046 # four words\n      set -- $(gl_swarm_status \"$gl_s\")\n      gl_detail=\"$2/$3-running\"\n      [ \"$4\" = none ] || gl_detail=\"$gl_detail,$4\"\n      if [ \"$(cat \"$gl_dir/$gl_s\" 2>/dev/null)\" != \"$gl_detail\" ]; then\n        echo \"$gl_detail\" > \"$gl_dir/$gl_s\"\n        gl_event health \"$gl_s\" \"$gl_detail\"\n      fi\n      case $1 in\n        ready) ;;\n        failed)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"update-$4\"\n          rm -rf \"$gl_dir\"\n          return 1 ;;\n        *) gl_pending=\"$gl_pending $gl_s\" ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      gl_event phase healthy\n      rm -rf \"$gl_dir\"\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-converged-after-$GL_HEALTH_TIMEOUT-s\"; done\n      rm -rf \"$gl_dir\"\n      return 1\n    fi\n    sleep 1\n  done\n}\n\n# The failed service's task errors and last log lines.\ngl_swarm_show_logs() {\n  [ -n \"$1\" ] || return 0\n  gl_sv=\"${GL_PROJECT}_$1\"\n  echo \"Tasks of $1 that failed or were shut down:\"\n  gl_docker service ps --no-trunc --filter desired-state=shutdown --format '{{.Name}} {{.CurrentState}} {{.Error}}' \"$gl_sv\" 2>&1 |\n    head -n 5 | sed 's/^/  | /'\n  echo \"Last $GL_LOG_LINES log lines of $1:\"\n  gl_docker service logs --no-task-ids --tail \"$GL_LOG_LINES\" \"$gl_sv\" 2>&1 | tail -n \"$GL_LOG_LINES\" | sed 's/^/  | /'\n}\n\n# Puts each updated service back to its previous spec (unless Swarm already does, as the file's\n# update_config.failure_action: rollback says) and removes the services this run created.\ngl_swarm_rollback() {\n  for gl_s in $GL_NEW_SERVICES; do gl_docker service rm \"${GL_PROJECT}_$gl_s\" > /dev/null 2>&1; done\n  for gl_s in $GL_PREVIOUS; do\n    gl_upd=$(gl_docker service inspect --format '{{with .UpdateStatus}}{{.State}}{{end}}' \"${GL_PROJECT}_$gl_s\" 2>/dev/null)\n    case $gl_upd in\n      rollback_*) ;;\n      *) gl_docker service rollback --detach \"${GL_PROJECT}_$gl_s\" > /dev/null || return 1 ;;\n    esac\n  done\n  GL_SWARM_ROLLING_BACK=1\n  gl_swarm_wait $GL_PREVIOUS\n}\n\n# Removes configs and secrets of the stack that no service uses any more (docker refuses to\n# remove one in use, so trying each is safe); content-named ones pile up otherwise.\ngl_swarm_prune_objects() {\n  for gl_kind in config secret; do\n    for gl_id in $(gl_docker \"$gl_kind\" ls -q --filter \"label=com.docker.stack.namespace=$GL_PROJECT\" 2>/dev/null); do\n      gl_docker \"$gl_kind\" rm \"$gl_id\" > /dev/null 2>&1 || :\n    done\n  done\n}\n\ngl_swarm_remove() {\n  [ -n \"$GL_REMOVE\" ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  for gl_s in $GL_REMOVE; do\n    gl_docker service rm \"${GL_PROJECT}_$gl_s\" > /dev/null || { gl_event remove-failed \"$gl_s\"; gl_rc=1; }\n  done\n  return $gl_rc\n}\n\n# The record: the client's head (header, services this run left alone), then each deployed\n# service's line completed with the hash of the spec it now has (a later change by hand is drift).\ngl_swarm_write_record() {\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in $GL_DEPLOY; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_spec=$(gl_docker service inspect --format '{{json .Spec}}' \"${GL_PROJECT}_$gl_s\" | sha256sum | awk '{ print $1 }')\n      printf '%s,\"specHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_spec\")\"\n    done\n  } | gl_state_write swarm-state\n}\n\ngl_swarm_apply_main() {\n  GL_SWARM_ROLLING_BACK=0\n  gl_swarm_check\n  if ! gl_swap; then\n    gl_event swap-failed\n    gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n    gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n  fi\n  gl_deployed=1\n  if [ -z \"$GL_DEPLOY\" ]; then\n    :\n  elif ! gl_swarm_stack_deploy; then\n    # Services it created or updated before it failed are rolled back below.\n    gl_event up-failed\n    gl_deployed=0\n  elif ! gl_swarm_wait $GL_DEPLOY; then\n    gl_deployed=0\n  fi\n  if [ \"$gl_deployed\" = 1 ]; then\n    gl_removed=1\n    gl_swarm_remove || gl_removed=0\n    gl_swarm_prune_objects\n    if ! gl_swarm_write_record; then\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/swarm-state could not be written\" >&2\n      gl_finish deployed-without-record \"$GL_EXIT_DEPLOYED_WITHOUT_RECORD\"\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed \"$GL_EXIT_REMOVE_FAILED\"\n    gl_finish success \"$GL_EXIT_OK\"\n  fi\n  gl_swarm_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed \"$GL_EXIT_FAILED_NO_ROLLBACK\"\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  if gl_swarm_rollback; then gl_finish rolled-back \"$GL_EXIT_ROLLED_BACK\"; fi\n  gl_swarm_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n}\n";
+/** Whole-stack operations, run after REMOTE_LIBRARY: listing stacks (mode: list) and removing one (mode: remove). */
+const STACKS_LIBRARY = "# shellcheck shell=sh\n# Whole stacks, run after lib.sh: listing the stacks under a folder (mode: list) and removing one\n# (mode: remove). The GL_* variables (GL_DIR, GL_STATE, ...) and gl_* functions are lib.sh's.\n# Lists are space-separated words split on purpose where they are used unquoted (set -f is on).\n# shellcheck disable=SC2086,SC2153\n\n# --- list: the record header of each stack in a folder directly under remote-dir ---------------\n# Events: `stack <folder>`, each followed by that stack's record header (one JSON line). Only\n# reads: a stack whose record a removal took away is no longer listed.\ngl_list_main() {\n  [ -d \"$GL_DIR\" ] || { gl_event result none; exit \"$GL_EXIT_OK\"; }\n  set +f\n  for gl_state in \"$GL_DIR\"/*/.gitops-lite/state; do\n    [ -f \"$gl_state\" ] || continue\n    gl_event stack \"$(dirname \"$(dirname \"$gl_state\")\")\"\n    head -n 1 \"$gl_state\"\n  done\n  set -f\n  gl_event result listed\n}\n\n# --- remove: take a whole project down --------------------------------------------------------\n# Besides lib.sh's variables it reads GL_DRY_RUN (1: only say what would go), GL_REMOVE_VOLUMES (1: named volumes go too),\n# GL_OWNER and GL_AUDIT (as the apply does). Events, one per line after GL_MARK:\n#   container <service> <name> | network <name> | volume <name> <remove|keep> | file <path> | state <dir>\n#   refused <project-elsewhere|other-project> <detail> | skipped <path> | remove-failed <kind> <name>\n#   phase <locked|stop|files> | result <absent|dry-run|removed|partly-removed>\n# Exit codes: GL_EXIT_OK done (or nothing there), GL_EXIT_PARTLY_REMOVED something could not be\n# removed, GL_EXIT_REMOVE_REFUSED refused.\n\n# The project's containers (id), networks and volumes (name), found by compose's labels.\ngl_project_containers() { gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\ngl_project_objects() { gl_docker \"$1\" ls --format '{{.Name}}' --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\n\n# The paths the last deploy uploaded, from the record's header: relative, made of [A-Za-z0-9._/-]\n# only (the client refuses any other upload), so they are read with sed, not a JSON parser.\ngl_recorded_files() {\n  sed -n '1s/.*\"files\":{\\([^}]*\\)}.*/\\1/p' \"$GL_STATE/state\" 2>/dev/null | tr ',' '\\n' |\n    sed -n 's/^\"\\([A-Za-z0-9._/-]*\\)\":.*/\\1/p'\n}\n\n# True when no folder between remote-dir and the file is a symbolic link (the file itself may\n# be one: rm removes the link, never its target).\ngl_no_link_on_the_way() { ! gl_first_link \"$(dirname \"$1\")\" > /dev/null; }\n\n# Refuses (GL_EXIT_REMOVE_REFUSED) when remote-dir holds another project, or the named one runs from elsewhere.\ngl_remove_check() {\n  gl_recorded=$(sed -n '1s/.*\"project\":\"\\([a-z0-9_-]*\\)\".*/\\1/p' \"$GL_STATE/state\" 2>/dev/null)\n  if [ -n \"$gl_recorded\" ] && [ \"$gl_recorded\" != \"$GL_PROJECT\" ]; then\n    gl_event refused other-project \"$gl_recorded\"\n    exit \"$GL_EXIT_REMOVE_REFUSED\"\n  fi\n  gl_real=$(cd \"$GL_DIR\" 2>/dev/null && pwd -P) || gl_real=$GL_DIR\n  for gl_id in $(gl_project_containers); do\n    gl_wd=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.project.working_dir\"}}' \"$gl_id\" 2>/dev/null) || continue\n    if [ \"$gl_wd\" != \"$GL_DIR\" ] && [ \"$gl_wd\" != \"$gl_real\" ]; then\n      gl_event refused project-elsewhere \"$gl_wd\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n  for gl_wd in \"$GL_DIR\" \"$gl_real\"; do\n    gl_other=$(gl_docker ps -a --filter \"label=com.docker.compose.project.working_dir=$gl_wd\" --format '{{.Label \"com.docker.compose.project\"}}' |\n      grep -vxF \"$GL_PROJECT\" | head -n 1)\n    if [ -n \"$gl_other\" ]; then\n      gl_event refused other-project \"$gl_other\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n}\n\ngl_remove_main() {\n  gl_check_host\n  gl_started=$(date +%s)\n  if [ -L \"$GL_DIR\" ] || [ -L \"$GL_STATE\" ]; then\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR or $GL_STATE is a symbolic link: nothing is removed through a link\"\n  fi\n  if [ -e \"$GL_DIR\" ] && [ ! -d \"$GL_DIR\" ]; then gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR is not a directory\"; fi\n  if [ -d \"$GL_STATE\" ]; then\n    if [ \"$GL_DRY_RUN\" = 1 ]; then\n      if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n    else\n      gl_state_file lock || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_STATE/lock\"\n      gl_lock -x\n      gl_event phase locked\n      printf '%s\\n' \"$GL_OWNER\" | gl_state_write lock.owner\n      trap 'rm -f \"$GL_STATE/lock.owner\"' EXIT\n    fi\n  fi\n  gl_remove_check\n  gl_ids=$(gl_project_containers) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_networks=$(gl_project_objects network) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the networks of project $GL_PROJECT\"\n  gl_volumes=$(gl_project_objects volume) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the volumes of project $GL_PROJECT\"\n  gl_files=$(gl_recorded_files)\n  for gl_id in $gl_ids; do\n    gl_event container \"$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.service\"}} {{.Name}}' \"$gl_id\" 2>/dev/null)\"\n  done\n  for gl_n in $gl_networks; do gl_event network \"$gl_n\"; done\n  for gl_v in $gl_volumes; do\n    if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then gl_event volume \"$gl_v\" remove; else gl_event volume \"$gl_v\" keep; fi\n  done\n  for gl_f in $gl_files; do\n    if ! gl_is_kept_file \"$gl_f\" && { [ -e \"$GL_DIR/$gl_f\" ] || [ -L \"$GL_DIR/$gl_f\" ]; }; then gl_event file \"$gl_f\"; fi\n  done\n  if [ -d \"$GL_STATE\" ]; then gl_event state \"$GL_STATE\"; fi\n  if [ -z \"$gl_ids$gl_networks$gl_files\" ] && [ ! -f \"$GL_STATE/state\" ] && { [ \"$GL_REMOVE_VOLUMES\" != 1 ] || [ -z \"$gl_volumes\" ]; }; then\n    gl_event result absent\n    exit \"$GL_EXIT_OK\"\n  fi\n  [ \"$GL_DRY_RUN\" != 1 ] || { gl_event result dry-run; exit \"$GL_EXIT_OK\"; }\n\n  gl_rc=$GL_EXIT_OK\n  if [ -n \"$gl_ids\" ]; then\n    gl_event phase stop\n    gl_docker stop $gl_ids >/dev/null\n    # -v: the containers' anonymous volumes go with them; named volumes are separate objects.\n    gl_docker rm -f -v $gl_ids >/dev/null || { gl_event remove-failed containers -; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  for gl_n in $gl_networks; do gl_docker network rm \"$gl_n\" >/dev/null || { gl_event remove-failed network \"$gl_n\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then\n    for gl_v in $gl_volumes; do gl_docker volume rm \"$gl_v\" >/dev/null || { gl_event remove-failed volume \"$gl_v\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  fi\n  gl_event phase files\n  for gl_f in $gl_files; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if ! gl_no_link_on_the_way \"$gl_f\"; then gl_event skipped \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; fi\n    rm -f \"$GL_DIR/$gl_f\" || { gl_event remove-failed file \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; }\n    # Folders the upload created, once empty; rmdir never follows a link, nor removes a full folder.\n    gl_d=$(dirname \"$gl_f\")\n    while [ \"$gl_d\" != . ]; do rmdir \"$GL_DIR/$gl_d\" 2>/dev/null || break; gl_d=$(dirname \"$gl_d\"); done\n  done\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ] && [ -d \"$GL_STATE\" ]; then\n    # The state goes, the audit log stays: the stack's history outlives the stack. The lock goes\n    # last; a run waiting for it then finds no record and plans a first deploy.\n    trap - EXIT\n    rm -rf \"$GL_STATE/runs\" \"$GL_STATE/state\" \"$GL_STATE/state.tmp\" \"$GL_STATE/generation\" \"$GL_STATE/lock.owner\" ||\n      { gl_event remove-failed state \"$GL_STATE\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ]; then gl_result=removed; else gl_result=partly-removed; fi\n  if [ -d \"$GL_STATE\" ]; then\n    gl_audit \"$GL_AUDIT,\\\"result\\\":\\\"$gl_result\\\",\\\"durationSeconds\\\":$(($(date +%s) - gl_started))}\" ||\n      printf 'gitops-lite: %s\\n' \"could not append to $GL_STATE/audit.log\" >&2\n    [ \"$gl_rc\" != \"$GL_EXIT_OK\" ] || rm -f \"$GL_STATE/lock\"\n  fi\n  gl_event result \"$gl_result\"\n  exit \"$gl_rc\"\n}\n";
+/** Exit codes of the remote scripts; the library gets them as variables (see exitCodeVariables). */
+const remote_ExitCode = {
+    ok: 0,
+    rolledBack: 10,
+    rollbackFailed: 11,
+    failedBeforeChange: 12,
+    failedNoRollback: 13,
+    /** The services are deployed and healthy, but the record (state) could not be written. */
+    deployedWithoutRecord: 14,
+    /** The services are deployed and healthy, but removing a service gone from the files failed. */
+    removeFailed: 15,
+    /** A removal (mode: remove) left something it could not remove; the record is kept for a rerun. */
+    partlyRemoved: 16,
+    invalidFiles: 65,
+    missingTool: 69,
+    hostError: 70,
+    /** A symbolic link where the deploy would write (the host printed a refused-link event naming it); nothing changed. */
+    refusedLink: 71,
+    /** orchestrator: swarm, and the host's engine is not a Swarm manager. */
+    notManager: 72,
+    lockTimeout: 75,
+    stalePlan: 76,
+    /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
+    removeRefused: 77,
+    /** Stopped by SIGINT or SIGTERM (128 + 15, as shells report it), after its EXIT trap cleaned up. */
+    interrupted: 143
+};
+/** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
+function exitCodeVariables() {
+    return Object.fromEntries(Object.entries(remote_ExitCode).map(([name, code]) => [`GL_EXIT_${name.replace(/[A-Z]/g, '_$&').toUpperCase()}`, String(code)]));
+}
+/** What the library prints after the mark on an event line: `<mark> <event> <words>...`. */
+const remoteEvents = (/* unused pure expression or super */ null && ([
+    'section',
+    'lock-wait',
+    'lock-timeout',
+    'stale',
+    'phase',
+    'health',
+    'failed',
+    'start-first',
+    'swap-failed',
+    'up-failed',
+    'restore-failed',
+    'remove-failed',
+    'refused-link',
+    'login-failed',
+    'pre-deploy',
+    'pre-deploy-failed',
+    'result'
+]));
+/** What stacks.sh prints after the mark: a listing's `stack`, and what a removal finds, does and refuses. */
+const stackEvents = (/* unused pure expression or super */ null && ([
+    'stack',
+    'container',
+    'network',
+    'volume',
+    'file',
+    'state',
+    'refused',
+    'skipped',
+    'remove-failed',
+    'phase',
+    'result'
+]));
+/** The steps of a removal, each announced by a `phase` event. */
+const removePhases = (/* unused pure expression or super */ null && (['locked', 'stop', 'files']));
+/** The steps of an apply, each announced by a `phase` event. */
+const applyPhases = (/* unused pure expression or super */ null && (['locked', 'login', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore']));
+/** The parts of the inspection's output, each after a `section` event. */
+const inspectionSections = (/* unused pure expression or super */ null && ([
+    'envfiles',
+    'compose',
+    'directory',
+    'project',
+    'generation',
+    'config',
+    'hashes',
+    'containers',
+    'record',
+    'files',
+    /** The Swarm inspection's live services of the stack. */
+    'services',
+    'end'
+]));
+/** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
+const ATTACHED_BOOTSTRAP = `t=$(mktemp) || exit ${remote_ExitCode.hostError}; cat > "$t" || exit ${remote_ExitCode.hostError}; ` + 'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r';
+/**
+ * Reads the registry logins from stdin (lines up to an empty one, see registryLoginLines), saves
+ * the rest, the script, to $1/apply.sh and runs it detached from the SSH session, so a dropped
+ * connection never leaves a half-done deploy: the host finishes it (or rolls back) and releases
+ * the lock. The logins reach the apply on a pipe, so they are never written to a file here.
+ * Meanwhile the log is streamed back; the exit code is the script's.
+ */
+const DETACHED_BOOTSTRAP = [
+    'd=$1',
+    'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
+    'c=',
+    'while IFS= read -r l && [ -n "$l" ]; do c="$c $l"; done',
+    // $d is <remote-dir>/.gitops-lite/runs/<id>: $r the runs folder, $s the state folder.
+    'r=${d%/*}; s=${r%/*}',
+    'mkdir -p "${s%/*}/." || exit ' + remote_ExitCode.hostError,
+    // Never through a link (see gl_check_links in lib.sh, which names it).
+    'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit ' + remote_ExitCode.refusedLink + '; fi',
+    // A fresh folder per apply: a second script written into a running one's folder would be read by it.
+    // The state folder is the deploy user's alone, and so is the log (it holds compose's messages).
+    '(umask 077 && mkdir -p "$r" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log") || exit ' + remote_ExitCode.hostError,
+    `printf '%s\n' "$c" | nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 &`,
+    'c=',
+    'n=0',
+    'while :; do',
+    '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',
+    '  t=$(($(wc -l < "$d/log")))',
+    '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
+    `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
+    '  sleep 0.1',
+    'done'
+].join('\n');
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/apply-result.ts
+
+
+
+function refusedLinkError(host, path) {
+    return new errors_UserError(`On ${host}, ${path} is a symbolic link, and the deploy never writes through one`, {
+        fix: 'Nothing was changed on the host. Whoever can write in remote-dir (a container with a read-write bind mount of it, another user) could point a link anywhere: ' +
+            'replace it with the real file or folder (or remove it), then rerun.'
+    });
+}
+/**
+ * Turns a failed round trip into a message saying what to do. It never quotes what the host
+ * printed (compose output, container logs): that goes to the log, fenced, and the message,
+ * which also reaches the job summary, the plan output and the annotation, points there.
+ */
+function remoteError(host, step, result, limits, log, apply) {
+    if (result.code === remote_ExitCode.lockTimeout) {
+        const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? '';
+        return new errors_UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {
+            fix: "Wait for that run to finish (or cancel it) and rerun; raise 'lock-timeout' if deploys often queue."
+        });
+    }
+    // stdout was streamed (apply) or must not be shown (the inspection's holds the resolved config); stderr is shown here.
+    const stderr = result.stderr.trimEnd();
+    if (stderr !== '')
+        log.remote(stderr.split('\n'));
+    const fixes = {
+        [remote_ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
+        [remote_ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.',
+        [remote_ExitCode.notManager]: "List a manager of the swarm first in 'host' (docker node ls on a manager shows them), or run 'docker swarm init' on the host."
+    };
+    const code = result.code ?? -1;
+    // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
+    const nothingChanged = !apply || [remote_ExitCode.invalidFiles, remote_ExitCode.missingTool, remote_ExitCode.hostError, remote_ExitCode.refusedLink, remote_ExitCode.notManager].includes(code);
+    const fallback = nothingChanged
+        ? 'Nothing was changed on the host. Check the message above, then rerun.'
+        : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
+            'Rerun the workflow: it plans against what the host runs now and converges.';
+    return new errors_UserError(`The ${step} on ${host} failed (${result.code === null ? `signal ${result.signal ?? 'unknown'}` : `exit code ${result.code}`}); see the host's output above in the log`, {
+        fix: fixes[code] ?? fallback
+    });
+}
+function applyVerdict(result, context) {
+    const { host, events, removeFailed, runDir } = context;
+    switch (result.code) {
+        case remote_ExitCode.ok:
+            return { result: 'deployed' };
+        case remote_ExitCode.stalePlan:
+            return 'stale-plan';
+        case remote_ExitCode.rolledBack:
+            return {
+                result: 'rolled-back',
+                error: new errors_UserError(`The deploy to ${host} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
+                    fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
+                })
+            };
+        case remote_ExitCode.rollbackFailed:
+            return {
+                result: 'failed',
+                error: events.restoreFailed.length > 0
+                    ? new errors_UserError(`The deploy to ${host} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`, {
+                        fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
+                    })
+                    : new errors_UserError(`The deploy to ${host} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
+                        fix: `The host needs attention: its previous files are back in place; see the log lines above and ${runDir}/log on the host.`
+                    })
+            };
+        case remote_ExitCode.refusedLink:
+            if (events.refusedLink !== undefined)
+                return { result: 'failed', error: refusedLinkError(host, events.refusedLink) };
+            return { result: 'failed', error: remoteError(host, 'deploy', result, context.limits, context.log, { runDir }) };
+        case remote_ExitCode.failedBeforeChange:
+            return {
+                result: 'failed',
+                error: new errors_UserError(`The deploy to ${host} stopped before changing any container: ${events.failure ?? 'a step failed'}`, {
+                    fix: events.failureFix ?? 'See the output above (a failed pull is the usual cause), fix it and rerun.'
+                })
+            };
+        case remote_ExitCode.deployedWithoutRecord:
+            return {
+                result: 'deployed',
+                error: new errors_UserError(`The services on ${host} are deployed and healthy, but the deploy record (${context.directory}/.gitops-lite/state) could not be written`, {
+                    fix: "See the host's message above (a full disk or lost write permission are the usual causes) and fix it. " +
+                        'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.' +
+                        (removeFailed.length > 0 ? ` The containers of ${removeFailed.join(', ')} (gone from the compose files) could not be removed either.` : '')
+                })
+            };
+        case remote_ExitCode.removeFailed:
+            return {
+                result: 'deployed',
+                error: new errors_UserError(`The services on ${host} are deployed and healthy, but the containers of ${removeFailed.join(', ') || 'a service'} (gone from the compose files) could not be removed`, { fix: "See docker's message above, fix the cause on the host, and rerun: the next run removes them again." })
+            };
+        case remote_ExitCode.failedNoRollback:
+            return {
+                result: 'failed',
+                error: new errors_UserError(`The deploy to ${host} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, {
+                    fix: 'See the service log lines above.'
+                })
+            };
+        default:
+            return { result: 'failed', error: remoteError(host, 'deploy', result, context.limits, context.log, { runDir }) };
+    }
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/shell.ts
 /**
  * POSIX shell quoting. Every remote command is built from an argument vector through
@@ -72810,10 +73221,11 @@ function strategyText(service) {
 /** The plan as log lines: one per service, then the files. */
 function formatPlan(host, plan) {
     const mode = plan.full ? `full deploy: ${plan.fullReason}` : 'surgical';
-    const lines = [`Plan for ${host} (project ${plan.project}, compose ${plan.compose}, ${mode}):`];
+    const target = 'kept' in plan ? `stack ${plan.project} on the swarm` : `project ${plan.project}, compose ${plan.compose}`;
+    const lines = [`Plan for ${host} (${target}, ${mode}):`];
     const width = Math.max(...plan.services.map((s) => s.service.length), 7);
     for (const service of plan.services) {
-        const action = service.change === 'removed' ? 'remove' : service.deploy ? 'deploy' : 'keep';
+        const action = service.change === 'removed' && plan.removed.includes(service) ? 'remove' : service.deploy ? 'deploy' : 'keep';
         const why = service.reasons.length > 0 ? ` (${service.reasons.join('; ')})` : '';
         const strategy = service.deploy ? `${service.strategy ?? 'recreate'}  ` : '';
         const note = service.strategyNote ? ` [${service.strategyNote}]` : '';
@@ -72831,6 +73243,8 @@ function formatPlan(host, plan) {
     return lines;
 }
 
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./packages/core/src/image-ref.ts
 
 const domainComponent = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -73288,135 +73702,67 @@ function jsonPrefix(value) {
     return json.slice(0, -1);
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: ./packages/core/src/deploy/remote/index.ts
+;// CONCATENATED MODULE: ./packages/core/src/deploy/record-lines.ts
 
-/**
- * The host side of a deploy: the static POSIX sh library in lib.sh, read as text (the
- * bundler inlines it into each action's dist/). Every value it uses arrives as a quoted variable
- * assignment placed before it (see scripts.ts), as a function argument, or on stdin; nothing in
- * it is generated. Lists (services, files, container ids) are space-separated words that were
- * validated to contain no spaces or glob characters. Its exit codes are ExitCode's, handed to it
- * as variables; the events it prints are the words below (a unit test checks lib.sh against them).
- */
-const REMOTE_LIBRARY = "# shellcheck shell=sh\n# Lists (services, files, container ids) are space-separated words split on purpose where they\n# are used unquoted (set -f turns globbing off); `a && b || gl_fail ...` fails when either step does.\n# shellcheck disable=SC2086,SC2015\n# Exit codes are the GL_EXIT_* variables set before the library from ExitCode (index.ts); the\n# words after $GL_MARK on an event line are the ones index.ts lists.\nset -u\nset -f\n# A relative remote-dir is relative to the login's home directory, as scp would take it.\ncase $GL_DIR in /*) ;; *) GL_DIR=\"$HOME/$GL_DIR\" ;; esac\nGL_STATE=\"$GL_DIR/.gitops-lite\"\nGL_CONTAINER_FORMAT='{\"id\":{{json .Id}},\"name\":{{json .Name}},\"service\":{{json (index .Config.Labels \"com.docker.compose.service\")}},\"oneoff\":{{json (index .Config.Labels \"com.docker.compose.oneoff\")}},\"configHash\":{{json (index .Config.Labels \"com.docker.compose.config-hash\")}},\"image\":{{json .Config.Image}},\"state\":{{json .State.Status}},\"health\":{{with index .State \"Health\"}}{{json .Status}}{{else}}null{{end}},\"exitCode\":{{.State.ExitCode}},\"restartPolicy\":{{json .HostConfig.RestartPolicy.Name}}}'\n# docker inspect templates fail on a missing map key, hence 'index' for the optional Health.\n# The restart policy gets a trailing dot so an empty one still makes a word.\nGL_STATUS_FORMAT='{{.State.Status}} {{with index .State \"Health\"}}{{.Status}}{{else}}none{{end}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}. {{.RestartCount}} {{.State.StartedAt}}'\nGL_STEADY_SECONDS=5\nGL_POLL_SECONDS=10\nGL_LOG_LINES=40\nGL_NL='\n'\nGL_FAILED=\nGL_WATCH=\n\ngl_event() { printf '%s %s\\n' \"$GL_MARK\" \"$*\"; }\ngl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\\n' \"$*\" >&2; exit \"$gl_code\"; }\n\n# Tools the deploy needs, without asking docker (cheap: the shell's own lookups).\ngl_check_tools() {\n  gl_user=$(id -un 2>/dev/null || echo \"this user\")\n  command -v docker >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"docker is not installed on the host, or not on the PATH of $gl_user\"\n  # A hung registry or engine must not hold the lock forever.\n  GL_TIMEOUT=\n  if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT=\"timeout $GL_COMMAND_TIMEOUT\"; fi\n  for gl_tool in base64 sha256sum flock mktemp awk; do\n    command -v \"$gl_tool\" >/dev/null 2>&1 || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_tool is not installed on the host\"\n  done\n}\n\ngl_compose_v2() { GL_COMPOSE_VERSION=$(gl_docker compose version --short 2>/dev/null) && GL_COMPOSE=v2; }\ngl_compose_v1() {\n  command -v docker-compose >/dev/null 2>&1 || return 1\n  GL_COMPOSE=v1\n  GL_COMPOSE_VERSION=$($GL_TIMEOUT docker-compose version --short 2>/dev/null)\n  return 0\n}\n\n# The tools, the engine, and which compose binary runs the deploy (GL_COMPOSE) at which version\n# (GL_COMPOSE_VERSION). The engine is asked while compose is: each docker call costs 0.1-0.6 s\n# on a busy host.\ngl_check_host() {\n  gl_check_tools\n  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 &\n  gl_engine=$!\n  gl_compose_error=\n  case $GL_COMPOSE_PREF in\n    'docker compose') gl_compose_v2 || gl_compose_error=\"'docker compose' (the Compose v2 plugin) does not work on the host\" ;;\n    docker-compose) gl_compose_v1 || gl_compose_error=\"docker-compose is not installed on the host\" ;;\n    *) gl_compose_v2 || gl_compose_v1 || gl_compose_error=\"neither 'docker compose' nor docker-compose is installed on the host\" ;;\n  esac\n  wait \"$gl_engine\" ||\n    gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?\"\n  [ -z \"$gl_compose_error\" ] || gl_fail \"$GL_EXIT_MISSING_TOOL\" \"$gl_compose_error\"\n}\n\n# Every docker call is bounded by command-timeout (when the host has timeout(1)).\ngl_docker() { $GL_TIMEOUT docker \"$@\"; }\n\ngl_compose() {\n  if [ -n \"$GL_PROJECT\" ]; then set -- -p \"$GL_PROJECT\" \"$@\"; fi\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_docker compose \"$@\"; else $GL_TIMEOUT docker-compose \"$@\"; fi\n}\n\n# Compose with this stack's files, read from the current directory; relative paths in them\n# resolve against the remote directory, where they are deployed.\ngl_project() {\n  gl_n=$#\n  for gl_f in $GL_COMPOSE_FILES; do set -- \"$@\" -f \"$gl_f\"; done\n  while [ \"$gl_n\" -gt 0 ]; do set -- \"$@\" \"$1\"; shift; gl_n=$((gl_n - 1)); done\n  gl_compose --project-directory \"$GL_DIR\" \"$@\"\n}\n\n# The project name: given, else what compose v2 resolved, else compose's default for the directory.\ngl_resolve_project() {\n  [ -n \"$GL_PROJECT\" ] && return 0\n  if [ \"$GL_COMPOSE\" = v2 ]; then\n    GL_PROJECT=$(sed -n 's/^  \"name\": \"\\([a-z0-9_-]*\\)\",*$/\\1/p' \"$1\" | head -n 1)\n  fi\n  if [ -z \"$GL_PROJECT\" ]; then\n    # docker-compose v1 does not print the name: COMPOSE_PROJECT_NAME from the .env, else the folder's.\n    GL_PROJECT=$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' \"$GL_DIR/.env\" 2>/dev/null | tail -n 1 | tr -d '\"'\"'\"' \\r')\n    [ -n \"$GL_PROJECT\" ] || GL_PROJECT=$(basename \"$GL_DIR\")\n    GL_PROJECT=$(printf '%s' \"$GL_PROJECT\" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9_-' | sed 's/^[_-]*//')\n  fi\n  [ -n \"$GL_PROJECT\" ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"cannot tell the compose project name for $GL_DIR\"\n}\n\n# flock(1) on fd 9: the kernel releases the lock when the holder dies, so a dead run never\n# leaves a stale lock behind. Polls so busybox flock (no -w) works too. The file is opened\n# read-only (flock needs no more), so opening it writes nothing, wherever it points.\ngl_lock() {\n  exec 9<\"$GL_STATE/lock\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot open $GL_STATE/lock\"\n  flock -n \"$1\" 9 && return 0\n  gl_event lock-wait \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n  gl_left=$GL_LOCK_TIMEOUT\n  until flock -n \"$1\" 9; do\n    if [ \"$gl_left\" -le 0 ]; then\n      gl_event lock-timeout \"$(head -n 1 \"$GL_STATE/lock.owner\" 2>/dev/null)\"\n      exit \"$GL_EXIT_LOCK_TIMEOUT\"\n    fi\n    sleep 1\n    gl_left=$((gl_left - 1))\n  done\n}\n\n# --- links: the deploy never writes through a symbolic link ---------------------------------\n# Whoever can write in a folder under remote-dir (a container with a read-write bind mount of\n# it, another user) could point a link anywhere, and the deploy user is often root.\n\n# Prints the first symbolic link on the way from remote-dir to the file $1 (itself included);\n# fails when there is none. remote-dir itself may be a link: the user chose it.\ngl_first_link() {\n  gl_p=$GL_DIR gl_rest=$1\n  while [ -n \"$gl_rest\" ]; do\n    gl_p=\"$gl_p/${gl_rest%%/*}\"\n    case $gl_rest in */*) gl_rest=${gl_rest#*/} ;; *) gl_rest= ;; esac\n    if [ -L \"$gl_p\" ]; then printf '%s\\n' \"$gl_p\"; return 0; fi\n  done\n  return 1\n}\n\ngl_refuse_link() {\n  gl_event refused-link \"$1\"\n  gl_fail \"$GL_EXIT_REFUSED_LINK\" \"$1 is a symbolic link, and the deploy never writes through one: replace it with the real file or folder (or remove it), then rerun\"\n}\n\n# Refuses (before anything changes) a link at the state folder or a file in it, or on the way\n# to an uploaded file.\ngl_check_links() {\n  for gl_p in \"$GL_STATE\" \"$GL_STATE/runs\" \"$GL_STATE/lock\" \"$GL_STATE/lock.owner\" \"$GL_STATE/state\" \"$GL_STATE/generation\" \"$GL_STATE/audit.log\"; do\n    [ ! -L \"$gl_p\" ] || gl_refuse_link \"$gl_p\"\n  done\n  for gl_f in $GL_FILES; do\n    gl_link=$(gl_first_link \"$gl_f\") && gl_refuse_link \"$gl_link\"\n  done\n  return 0\n}\n\n# --- the state folder: the deploy user's alone (mode 0700, files 0600) ----------------------\n# Another local user could otherwise read the record and the run logs, or hold the lock and\n# block every deploy.\n\n# Also fixes the modes an older version left (0755 and 0644).\ngl_secure_state() {\n  chmod 700 \"$GL_STATE\" \"$GL_STATE/runs\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot set the mode of $GL_STATE\"\n  for gl_f in lock lock.owner state generation audit.log; do\n    if [ -f \"$GL_STATE/$gl_f\" ]; then chmod 600 \"$GL_STATE/$gl_f\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot set the mode of $GL_STATE/$gl_f\"; fi\n  done\n  find \"$GL_STATE/runs\" -mindepth 2 -maxdepth 2 -name log -type f -exec chmod 600 {} + 2>/dev/null\n  return 0\n}\n\n# Creates $GL_STATE/$1 when there is none: a new file from mktemp (mode 0600) hard-linked to\n# the name, which fails rather than follow a link planted there (and two runs cannot each\n# create their own lock file).\ngl_state_file() {\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ] && return 0\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  ln \"$gl_tmp\" \"$GL_STATE/$1\" 2>/dev/null\n  rm -f \"$gl_tmp\"\n  [ -f \"$GL_STATE/$1\" ] && [ ! -L \"$GL_STATE/$1\" ]\n}\n\n# stdin -> $GL_STATE/$1: written to a new file from mktemp in the same folder, then renamed\n# over the name (a rename replaces a link, it never writes through it).\ngl_state_write() {\n  # mv would move the file into a folder of that name.\n  [ ! -d \"$GL_STATE/$1\" ] || [ -L \"$GL_STATE/$1\" ] || return 1\n  gl_tmp=$(mktemp \"$GL_STATE/.$1.XXXXXX\") || return 1\n  if cat > \"$gl_tmp\" && mv -f \"$gl_tmp\" \"$GL_STATE/$1\"; then return 0; fi\n  rm -f \"$gl_tmp\"\n  return 1\n}\n\n# Reads .gitops-lite/generation into GL_GENERATION. A missing file is generation 0. A damaged\n# one (empty, without its newline, not a number, too long for sh arithmetic) reads as 0 too,\n# and GL_GENERATION_DAMAGE says how: the deploy reports it and writes the file again instead\n# of failing on it.\ngl_read_generation() {\n  GL_GENERATION=0 GL_GENERATION_DAMAGE=\n  if [ ! -e \"$GL_STATE/generation\" ]; then GL_GENERATION_DAMAGE=missing; return 0; fi\n  # The dot keeps the trailing newline that command substitution strips.\n  gl_g=$(cat \"$GL_STATE/generation\" 2>/dev/null; echo .)\n  gl_g=${gl_g%.}\n  case $gl_g in\n    '') GL_GENERATION_DAMAGE=empty; return 0 ;;\n    *\"$GL_NL\") gl_g=${gl_g%\"$GL_NL\"} ;;\n    *) GL_GENERATION_DAMAGE=cut-short; return 0 ;;\n  esac\n  case $gl_g in\n    '' | *[!0-9]* | 0?*) GL_GENERATION_DAMAGE=not-a-number ;;\n    ????????????????*) GL_GENERATION_DAMAGE=too-long ;;\n    *) GL_GENERATION=$gl_g ;;\n  esac\n}\n\n# Appends one line to audit.log; after a line cut short (a full disk, a killed write) it starts\n# a new line, so the entry is not glued onto the broken one.\ngl_audit() {\n  gl_state_file audit.log || return 1\n  if [ -s \"$GL_STATE/audit.log\" ] && [ -n \"$(tail -c 1 \"$GL_STATE/audit.log\")\" ]; then\n    echo >> \"$GL_STATE/audit.log\" || return 1\n  fi\n  printf '%s\\n' \"$1\" >> \"$GL_STATE/audit.log\"\n}\n\n# The VM's env files, base64, one line each: the runner masks every value in them before it\n# shows a line from the VM (compose's and docker's errors quote them). Read in place: nothing\n# is copied. Arguments: the env_file paths of the compose files (relative to remote-dir).\ngl_env_files() {\n  gl_event section envfiles\n  for gl_e in \"$GL_DIR/.env\" \"$@\"; do\n    case $gl_e in /*) ;; *) gl_e=\"$GL_DIR/$gl_e\" ;; esac\n    if [ -f \"$gl_e\" ]; then head -c 1048576 \"$gl_e\" | base64 | tr -d '\\n'; echo; fi\n  done\n  # .<service>.env files stay on the VM by convention; any name (spaces too) is read whole.\n  find \"$GL_DIR\" -maxdepth 1 -name '.?*.env' -exec sh -c \\\n    'for f; do if [ -f \"$f\" ]; then head -c 1048576 \"$f\" | base64 | tr -d \"\\n\"; echo; fi; done' gitops-lite {} + 2>/dev/null\n  return 0\n}\n\ngl_sha256() { sha256sum < \"$1\" 2>/dev/null | awk '{ print $1 }'; }\n\n# One line per path: sha256:<hex>, dir, other, missing or unreadable.\ngl_digest() {\n  for gl_p in \"$@\"; do\n    if [ -f \"$gl_p\" ]; then\n      gl_d=$(gl_sha256 \"$gl_p\")\n      if [ -n \"$gl_d\" ]; then echo \"sha256:$gl_d\"; else echo unreadable; fi\n    elif [ -d \"$gl_p\" ]; then echo dir\n    elif [ -e \"$gl_p\" ]; then echo other\n    else echo missing\n    fi\n  done\n}\n\n# stdin (base64) -> $GL_STAGE/$1\ngl_stage_file() {\n  mkdir -p \"$GL_STAGE/$(dirname \"$1\")\" && base64 -d > \"$GL_STAGE/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STAGE/$1\"\n}\n\n# Lists every compose container as \"project id\" lines into $1, in the background: the inspection\n# starts it while compose resolves the project name, and gl_containers picks the project's out.\ngl_list_compose_containers() {\n  gl_docker ps -a --no-trunc --filter label=com.docker.compose.project \\\n    --format '{{.Label \"com.docker.compose.project\"}} {{.ID}}' > \"$1\" &\n  GL_LISTING=$!\n}\n\n# The project's containers from the listing in $1. Fails when docker cannot list or inspect them:\n# \"no containers\" would plan every service as new.\ngl_containers() {\n  wait \"$GL_LISTING\" || return 1\n  gl_ids=$(awk -v p=\"$GL_PROJECT\" '$1 == p { print $2 }' \"$1\")\n  [ -n \"$gl_ids\" ] || return 0\n  gl_docker inspect --format \"$GL_CONTAINER_FORMAT\" $gl_ids 2>/dev/null\n  # 1: a container went away between ps and inspect (the others are printed); more is an error.\n  [ $? -le 1 ]\n}\n\ngl_service_ids() {\n  gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" \\\n    --filter \"label=com.docker.compose.service=$1\" --filter \"label=com.docker.compose.oneoff=False\"\n}\n\n# The containers a health wait or a log dump looks at: GL_WATCH (the new containers of a\n# start-first rollout) when set, else every container of the service.\ngl_watch_ids() {\n  if [ -n \"$GL_WATCH\" ]; then printf '%s\\n' $GL_WATCH; else gl_service_ids \"$1\"; fi\n}\n\n# --- inspection: read-only; files are staged in a temporary directory --------------------\n\ngl_inspect_begin() {\n  gl_check_host\n  GL_STAGE=$(mktemp -d) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"mktemp -d failed on the host\"\n  trap 'rm -rf \"$GL_STAGE\"' EXIT\n}\n\ngl_inspect_report() {\n  gl_check_links\n  gl_env_files \"$@\"\n  if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n  cd \"$GL_STAGE\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot enter $GL_STAGE\"\n  if [ \"$GL_COMPOSE\" = v2 ]; then gl_format='--format json'; else gl_format=; fi\n  gl_list_compose_containers \"$GL_STAGE/.gitops-lite-listing\"\n  # Both at once; compose's messages are kept apart and shown once each, config's first.\n  gl_project config --hash '*' > \"$GL_STAGE/.gitops-lite-hashes\" 2> \"$GL_STAGE/.gitops-lite-hashes.err\" &\n  gl_hashing=$!\n  gl_project config $gl_format > \"$GL_STAGE/.gitops-lite-config\" 2> \"$GL_STAGE/.gitops-lite-config.err\"\n  gl_config_rc=$?\n  wait \"$gl_hashing\"\n  gl_hashes_rc=$?\n  cat \"$GL_STAGE/.gitops-lite-config.err\" >&2\n  [ \"$gl_config_rc\" = 0 ] || gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose rejected the files (its message is above)\"\n  if [ \"$gl_hashes_rc\" != 0 ]; then\n    cat \"$GL_STAGE/.gitops-lite-hashes.err\" >&2\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"compose could not hash the services (its message is above)\"\n  fi\n  gl_resolve_project \"$GL_STAGE/.gitops-lite-config\"\n  gl_event section compose\n  echo \"$GL_COMPOSE\"\n  printf '%s\\n' \"$GL_COMPOSE_VERSION\" | head -n 1\n  gl_event section directory\n  echo \"$GL_DIR\"\n  gl_event section project\n  echo \"$GL_PROJECT\"\n  gl_event section generation\n  gl_read_generation\n  echo \"$GL_GENERATION\"\n  case $GL_GENERATION_DAMAGE in '') ;; missing) echo missing ;; *) echo \"damaged $GL_GENERATION_DAMAGE\" ;; esac\n  gl_event section config\n  cat \"$GL_STAGE/.gitops-lite-config\"\n  echo # compose v2 ends its JSON without a newline\n  gl_event section hashes\n  cat \"$GL_STAGE/.gitops-lite-hashes\"\n  gl_event section containers\n  gl_containers \"$GL_STAGE/.gitops-lite-listing\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_event section record\n  cat \"$GL_STATE/state\" 2>/dev/null\n  gl_event section files\n  for gl_f in $GL_FILES; do gl_digest \"$GL_DIR/$gl_f\"; done\n  gl_event section end\n}\n\n# --- apply: runs detached from the SSH session (see DETACHED_BOOTSTRAP) --------------------\n\ngl_apply_begin() {\n  # The registry logins, from the bootstrap's pipe (see DETACHED_BOOTSTRAP): kept in memory only.\n  IFS= read -r GL_LOGINS || GL_LOGINS=\n  GL_DOCKER_CONFIG=\n  exec < /dev/null\n  # The inspection this plan comes from checked the engine and compose seconds ago, and\n  # GL_COMPOSE_PREF names the compose it found: not asked again (a gone engine fails the pull).\n  gl_check_tools\n  case $GL_COMPOSE_PREF in 'docker compose') GL_COMPOSE=v2 ;; *) GL_COMPOSE=v1 ;; esac\n  gl_check_links\n  GL_RUN=\"$GL_STATE/runs/$GL_RUN_ID\"\n  mkdir -p \"$GL_RUN/new\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_RUN\"\n  gl_secure_state\n  GL_STAGE=\"$GL_RUN/new\"\n  gl_state_file lock || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_STATE/lock\"\n  gl_lock -x\n  gl_event phase locked\n  gl_started=$(date +%s)\n  printf '%s\\n' \"$GL_OWNER\" | gl_state_write lock.owner\n  # However this script ends, the next run waiting for the lock must not be told we hold it,\n  # and the registry credentials must not stay on disk. A signal ends it through the EXIT trap.\n  trap 'rm -f \"$GL_STATE/lock.owner\"; gl_logout' EXIT\n  trap 'exit \"$GL_EXIT_INTERRUPTED\"' INT TERM\n  gl_read_generation\n  if [ \"$GL_GENERATION\" != \"$GL_EXPECT_GENERATION\" ]; then\n    gl_event stale \"$GL_GENERATION\"\n    exit \"$GL_EXIT_STALE_PLAN\"\n  fi\n  echo $((GL_GENERATION + 1)) | gl_state_write generation || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_STATE/generation\"\n  # Keep the last 10 runs (logs and backups of replaced files).\n  # shellcheck disable=SC2012 # run folders are named by run ids: letters, digits and '-'\n  ls -1t \"$GL_STATE/runs\" | tail -n +11 | while IFS= read -r gl_old; do rm -rf \"$GL_STATE/runs/$gl_old\"; done\n}\n\n# stdin (base64) -> $GL_RUN/$1\ngl_put() { base64 -d > \"$GL_RUN/$1\" || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot write $GL_RUN/$1\"; }\n\ngl_is_secret_file() {\n  case $(basename \"$1\") in .env | .*.env) return 0 ;; esac\n  return 1\n}\n\n# Files the swap and the restore never touch: the VM's secrets, and the host's own records\n# under .gitops-lite/ (the lock, the record, the append-only audit log).\ngl_is_kept_file() {\n  case $1 in .gitops-lite | .gitops-lite/*) return 0 ;; esac\n  gl_is_secret_file \"$1\"\n}\n\n# Logs in to each registry of GL_LOGINS (words: host, base64 username, base64 password, ...)\n# with a Docker config of its own in a private temporary folder (mktemp -d: mode 0700, outside\n# remote-dir), never the user's ~/.docker. The password goes to docker on a pipe, never in argv.\ngl_login() {\n  [ -n \"$GL_LOGINS\" ] || return 0\n  gl_event phase login\n  GL_DOCKER_CONFIG=$(mktemp -d) || return 1\n  set -- $GL_LOGINS\n  GL_LOGINS=\n  while [ $# -ge 3 ]; do\n    gl_out=\n    gl_user=$(printf '%s' \"$2\" | base64 -d) &&\n      gl_out=$(printf '%s' \"$3\" | base64 -d | DOCKER_CONFIG=$GL_DOCKER_CONFIG $GL_TIMEOUT docker login --username \"$gl_user\" --password-stdin \"$1\" 2>&1) || {\n      printf '%s\\n' \"$gl_out\" >&2\n      gl_event login-failed \"$1\"\n      return 1\n    }\n    shift 3\n  done\n}\n\n# The credentials are needed only by the pull: removed right after it (and by the EXIT trap).\ngl_logout() {\n  [ -z \"$GL_DOCKER_CONFIG\" ] || rm -rf \"$GL_DOCKER_CONFIG\"\n  GL_DOCKER_CONFIG=\n}\n\ngl_pull() {\n  [ \"$GL_PULL\" = 1 ] || return 0\n  [ \"$GL_FULL\" = 1 ] || [ $# -gt 0 ] || return 0\n  gl_login || { gl_logout; return 1; }\n  gl_event phase pull\n  (\n    if [ -n \"$GL_DOCKER_CONFIG\" ]; then export DOCKER_CONFIG=\"$GL_DOCKER_CONFIG\"; fi\n    # `--`: service names are never read as options (both compose binaries accept it).\n    cd \"$GL_STAGE\" && gl_project pull --quiet -- \"$@\"\n  )\n  gl_pull_rc=$?\n  gl_logout\n  return $gl_pull_rc\n}\n\n# Runs a service's pre-deploy command once with its new image and the service's environment\n# (compose run, no dependencies started, no TTY, bounded by command-timeout), with the new files\n# in place. A failure puts the previous files back and stops before any service is recreated.\ngl_pre_deploy() {\n  gl_service=$1\n  shift\n  gl_event pre-deploy \"$gl_service\"\n  gl_name=\"$GL_PROJECT-$gl_service-pre-deploy-$GL_RUN_ID\"\n  (cd \"$GL_DIR\" && gl_project run --rm --no-deps -T --name \"$gl_name\" -- \"$gl_service\" \"$@\")\n  gl_rc=$?\n  # A timeout stops compose, not the container it started.\n  gl_docker rm -f \"$gl_name\" > /dev/null 2>&1\n  [ \"$gl_rc\" = 0 ] && return 0\n  gl_event pre-deploy-failed \"$gl_service\" \"$gl_rc\"\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n}\n\n# Backs up what will be replaced, then renames each staged file into place (atomic per file),\n# listing in $GL_RUN/swapped each file it changed. A failure names the file (swap-failed).\ngl_swap() {\n  [ -n \"$GL_FILES\" ] || return 0\n  gl_event phase swap\n  mkdir -p \"$GL_RUN/old\" && : > \"$GL_RUN/old.absent\" && : > \"$GL_RUN/swapped\" || return 1\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if [ -e \"$GL_DIR/$gl_f\" ]; then\n      mkdir -p \"$GL_RUN/old/$(dirname \"$gl_f\")\" && cp -p \"$GL_DIR/$gl_f\" \"$GL_RUN/old/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    else\n      echo \"$gl_f\" >> \"$GL_RUN/old.absent\"\n    fi\n  done\n  for gl_f in $GL_FILES; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    # Checked again: a link may have been planted since the inspection.\n    if gl_link=$(gl_first_link \"$gl_f\"); then\n      gl_event refused-link \"$gl_link\"\n      gl_event swap-failed \"$gl_f\"\n      return 1\n    fi\n    mkdir -p \"$GL_DIR/$(dirname \"$gl_f\")\" && mv -f \"$GL_STAGE/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event swap-failed \"$gl_f\"; return 1; }\n    echo \"$gl_f\" >> \"$GL_RUN/swapped\"\n  done\n}\n\n# Puts back every file the swap changed, and only those; fails, naming each file it could not\n# put back, so a rollback never brings \"the previous version\" up on the new files. The backup\n# is renamed into place: nothing is written at a name in remote-dir where a link could wait.\ngl_restore() {\n  [ -s \"$GL_RUN/swapped\" ] || return 0\n  gl_event phase restore\n  gl_restore_rc=0\n  while IFS= read -r gl_f; do\n    if [ -e \"$GL_RUN/old/$gl_f\" ]; then\n      mv -f \"$GL_RUN/old/$gl_f\" \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    elif grep -qxF \"$gl_f\" \"$GL_RUN/old.absent\" 2>/dev/null; then\n      rm -f \"$GL_DIR/$gl_f\" || { gl_event restore-failed \"$gl_f\"; gl_restore_rc=1; }\n    fi\n  done < \"$GL_RUN/swapped\"\n  return $gl_restore_rc\n}\n\n# Recreates the services (stop, then start). A full deploy recreates the whole project, unless\n# start-first services are rolled out apart: then the others are named (orphans are in GL_REMOVE).\ngl_up() {\n  if [ \"$GL_FULL\" = 1 ] && [ -z \"$GL_START_FIRST\" ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --remove-orphans --force-recreate)\n  elif [ $# -gt 0 ]; then\n    gl_event phase up\n    (cd \"$GL_DIR\" && gl_project up -d --no-deps --force-recreate -- \"$@\")\n  fi\n}\n\ngl_remove_services() {\n  for gl_s in \"$@\"; do\n    gl_ids=$(gl_service_ids \"$gl_s\")\n    [ -z \"$gl_ids\" ] || gl_docker rm -f $gl_ids >/dev/null\n  done\n}\n\n# Arguments are pairs: service container-id. Tries every container; each failed removal is\n# reported (docker's message, then a remove-failed event naming the service) and makes it fail.\ngl_remove_containers() {\n  [ $# -gt 0 ] || return 0\n  gl_event phase remove\n  gl_rc=0\n  while [ $# -ge 2 ]; do\n    if ! gl_docker rm -f \"$2\" >/dev/null; then\n      gl_event remove-failed \"$1\"\n      gl_rc=1\n    fi\n    shift 2\n  done\n  return \"$gl_rc\"\n}\n\n# rank detail signature: 0 ready, 1 running without a healthcheck (needs to stay up), 2 not yet, 3 failed\ngl_status() {\n  gl_ids=$(gl_watch_ids \"$1\") || { echo \"2 docker-error -\"; return; }\n  [ -n \"$gl_ids\" ] || { echo \"3 no-container -\"; return; }\n  gl_rank=0 gl_detail=healthy gl_sig=\n  for gl_id in $gl_ids; do\n    gl_line=$(gl_docker inspect --format \"$GL_STATUS_FORMAT\" \"$gl_id\" 2>/dev/null) || { gl_rank=2 gl_detail=gone; continue; }\n    set -- $gl_line\n    case $1/$2 in\n      running/healthy) ;;\n      running/unhealthy) echo \"3 unhealthy -\"; return ;;\n      running/starting) gl_rank=2 gl_detail=starting ;;\n      running/none)\n        gl_sig=\"$gl_sig$gl_id:$5:$6,\"\n        if [ \"$gl_rank\" -lt 1 ]; then gl_rank=1 gl_detail=running; fi ;;\n      exited/* | dead/*)\n        case $4/$3 in\n          no./0 | ./0 | on-failure./0) ;; # a one-shot job that finished\n          no./* | ./*) echo \"3 exited($3) -\"; return ;;\n          *) gl_rank=2 gl_detail=\"restarting\" ;;\n        esac ;;\n      *) gl_rank=2 gl_detail=\"$1/$2\" ;;\n    esac\n  done\n  echo \"$gl_rank $gl_detail $gl_sig-\"\n}\n\n# Waits until every service is healthy (healthcheck) or has run unchanged for\n# GL_STEADY_SECONDS (no healthcheck), up to GL_HEALTH_TIMEOUT; our own polling, so it\n# works the same with docker-compose v1. Sets GL_FAILED to the first service that failed.\ngl_wait_healthy() {\n  # Each docker call of a poll gets GL_POLL_SECONDS, not command-timeout, so a hung engine cannot\n  # hold the wait far past health-timeout; a call that times out counts as \"not ready yet\".\n  gl_saved_timeout=$GL_TIMEOUT\n  [ -z \"$GL_TIMEOUT\" ] || GL_TIMEOUT=\"timeout $GL_POLL_SECONDS\"\n  gl_poll_healthy \"$@\"\n  gl_poll_rc=$?\n  GL_TIMEOUT=$gl_saved_timeout\n  return $gl_poll_rc\n}\n\ngl_poll_healthy() {\n  gl_services=\"$*\"\n  [ -n \"$gl_services\" ] || return 0\n  # A rollout's wait for its new containers is told by its own events.\n  [ -n \"$GL_WATCH\" ] || gl_event phase health \"$gl_services\"\n  gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))\n  gl_dir=$(mktemp -d) || return 1\n  gl_watch_events \"$gl_dir/events\"\n  while :; do\n    gl_pending=\n    gl_i=0\n    for gl_s in $gl_services; do\n      gl_i=$((gl_i + 1))\n      # shellcheck disable=SC2046 # gl_status prints three words\n      set -- $(gl_status \"$gl_s\")\n      if [ \"$(cat \"$gl_dir/$gl_i.last\" 2>/dev/null)\" != \"$2\" ]; then\n        echo \"$2\" > \"$gl_dir/$gl_i.last\"\n        gl_event health \"$gl_s\" \"$2\"\n      fi\n      case $1 in\n        0) ;;\n        1)\n          gl_now=$(date +%s)\n          if [ \"$(sed -n 1p \"$gl_dir/$gl_i.sig\" 2>/dev/null)\" = \"$3\" ]; then\n            if [ $((gl_now - $(sed -n 2p \"$gl_dir/$gl_i.sig\"))) -lt \"$GL_STEADY_SECONDS\" ]; then gl_pending=\"$gl_pending $gl_s\"; fi\n          else\n            printf '%s\\n%s\\n' \"$3\" \"$gl_now\" > \"$gl_dir/$gl_i.sig\"\n            gl_pending=\"$gl_pending $gl_s\"\n          fi ;;\n        2) gl_pending=\"$gl_pending $gl_s\" ;;\n        *)\n          GL_FAILED=$gl_s\n          gl_event failed \"$gl_s\" \"$2\"\n          gl_poll_done\n          return 1 ;;\n      esac\n    done\n    if [ -z \"$gl_pending\" ]; then\n      [ -n \"$GL_WATCH\" ] || gl_event phase healthy\n      gl_poll_done\n      return 0\n    fi\n    if [ \"$(date +%s)\" -ge \"$gl_deadline\" ]; then\n      set -- $gl_pending\n      GL_FAILED=$1\n      for gl_s in $gl_pending; do gl_event failed \"$gl_s\" \"not-ready-after-$GL_HEALTH_TIMEOUT-s\"; done\n      gl_poll_done\n      return 1\n    fi\n    gl_await_event \"$gl_dir/events\"\n  done\n}\n\n# Streams the project's container events (health changes, starts, exits) to $1 in the background\n# while the wait polls, so a container that turns healthy is seen within 0.1 s plus one poll.\n# --until ends the stream even if this script is killed before gl_poll_done stops it.\ngl_watch_events() {\n  : > \"$1\"\n  gl_events_seen=0\n  docker events --until \"$(($(date +%s) + GL_HEALTH_TIMEOUT + GL_POLL_SECONDS))\" --filter type=container \\\n    --filter \"label=com.docker.compose.project=$GL_PROJECT\" --filter event=health_status --filter event=start \\\n    --filter event=die --filter event=destroy > \"$1\" 2>/dev/null &\n  gl_events=$!\n}\n\n# Returns as soon as a new event is in $1, else after 0.5 s (services without a healthcheck,\n# and an engine that streams no events, are polled at that pace).\ngl_await_event() {\n  gl_tick=0\n  while [ \"$gl_tick\" -lt 5 ]; do\n    gl_tick=$((gl_tick + 1))\n    sleep 0.1\n    gl_size=$(($(wc -c < \"$1\")))\n    if [ \"$gl_size\" != \"$gl_events_seen\" ]; then\n      gl_events_seen=$gl_size\n      return 0\n    fi\n  done\n}\n\ngl_poll_done() {\n  kill \"$gl_events\" 2>/dev/null\n  rm -rf \"$gl_dir\"\n}\n\ngl_show_logs() {\n  [ -n \"$1\" ] || return 0\n  for gl_id in $(gl_watch_ids \"$1\"); do\n    gl_logs=$(gl_docker logs --tail \"$GL_LOG_LINES\" \"$gl_id\" 2>&1)\n    if [ -n \"$gl_logs\" ]; then\n      echo \"Last $GL_LOG_LINES log lines of $1 (container $(echo \"$gl_id\" | cut -c1-12)):\"\n      printf '%s\\n' \"$gl_logs\" | sed 's/^/  | /'\n    else\n      echo \"$1 (container $(echo \"$gl_id\" | cut -c1-12)) logged nothing.\"\n    fi\n    gl_checks=$(gl_docker inspect --format '{{with index .State \"Health\"}}{{range .Log}}exit {{.ExitCode}}: {{.Output}}{{println}}{{end}}{{end}}' \"$gl_id\" 2>/dev/null | grep -v '^$' | tail -n 5)\n    if [ -n \"$gl_checks\" ]; then\n      echo \"Last healthchecks of $1:\"\n      printf '%s\\n' \"$gl_checks\" | sed 's/^/  | /'\n    fi\n  done\n}\n\n# --- start-first rollouts (deploy.update_config.order: start-first; Compose v2) ---------------\n\n# Holds a created container off its networks' aliases (the service name is one of them), so that\n# name resolves to it only once it is healthy; keeps the aliases in $GL_RUN/aliases.<id>.\ngl_hold() {\n  # shellcheck disable=SC2016 # a Go template, for docker\n  gl_docker inspect --format '{{range $n, $e := .NetworkSettings.Networks}}{{$n}}{{range $e.Aliases}} {{.}}{{end}}{{println}}{{end}}' \"$1\" \\\n    > \"$GL_RUN/aliases.$1\" || return 1\n  while read -r gl_net gl_aliases; do\n    # The default bridge has no aliases, and nothing to hold.\n    [ -n \"$gl_aliases\" ] || continue\n    gl_docker network disconnect \"$gl_net\" \"$1\" && gl_docker network connect \"$gl_net\" \"$1\" || return 1\n  done < \"$GL_RUN/aliases.$1\"\n}\n\n# Gives a held container its aliases back: from now on the service name resolves to it too.\ngl_join() {\n  gl_held=$1\n  while read -r gl_net gl_aliases; do\n    [ -n \"$gl_aliases\" ] || continue\n    set --\n    for gl_alias in $gl_aliases; do set -- \"$@\" --alias \"$gl_alias\"; done\n    gl_docker network disconnect \"$gl_net\" \"$gl_held\" && gl_docker network connect \"$@\" \"$gl_net\" \"$gl_held\" || return 1\n  done < \"$GL_RUN/aliases.$gl_held\"\n}\n\ngl_count() { gl_service_ids \"$1\" | grep -c .; }\n\n# One batch: compose scales the service up by as many containers as are given, without\n# recreating any (the new ones get the new files' configuration), held off the service name;\n# once they are healthy they join it and serve beside the old ones for the monitor time; then\n# each old one is stopped with its grace period (to finish in-flight requests) and removed.\n# Arguments: service grace monitor old-ids... On failure the new ones are left in GL_WATCH.\ngl_batch() {\n  gl_b_service=$1 gl_b_grace=$2 gl_b_monitor=$3\n  shift 3\n  gl_b_old=\"$*\"\n  gl_b_before=\" $(gl_service_ids \"$gl_b_service\" | tr '\\n' ' ')\" || return 1\n  gl_b_scale=$(($(echo \"$gl_b_before\" | wc -w) + $#))\n  (cd \"$GL_DIR\" && gl_project up -d --no-start --no-deps --no-recreate --scale \"$gl_b_service=$gl_b_scale\" -- \"$gl_b_service\") || return 1\n  GL_WATCH=\n  for gl_id in $(gl_service_ids \"$gl_b_service\"); do\n    case $gl_b_before in *\" $gl_id \"*) ;; *) GL_WATCH=\"$GL_WATCH $gl_id\" ;; esac\n  done\n  if [ -z \"$GL_WATCH\" ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" no-new-container\n    return 1\n  fi\n  for gl_id in $GL_WATCH; do\n    gl_hold \"$gl_id\" && gl_docker start \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" started \"$(echo $GL_WATCH | wc -w)\"\n  gl_wait_healthy \"$gl_b_service\" || return 1\n  for gl_id in $GL_WATCH; do gl_join \"$gl_id\" || return 1; done\n  gl_event start-first \"$gl_b_service\" serving \"$gl_b_monitor\"\n  sleep \"$gl_b_monitor\"\n  # shellcheck disable=SC2046 # gl_status prints three words\n  set -- $(gl_status \"$gl_b_service\")\n  if [ \"$1\" = 3 ]; then\n    GL_FAILED=$gl_b_service\n    gl_event failed \"$gl_b_service\" \"$2\"\n    return 1\n  fi\n  GL_WATCH=\n  for gl_id in $gl_b_old; do\n    # -t: --time on older docker clients, --timeout on newer ones.\n    gl_docker stop -t \"$gl_b_grace\" \"$gl_id\" > /dev/null\n    gl_docker rm -f \"$gl_id\" > /dev/null || return 1\n  done\n  gl_event start-first \"$gl_b_service\" retired \"$(echo $gl_b_old | wc -w)\" \"$gl_b_grace\"\n}\n\n# Replaces the given containers of a service start-first, `parallelism` at a time (0: all at\n# once) with `delay` seconds between batches, then leaves the service at `replicas` containers.\n# Arguments: service replicas parallelism delay monitor grace old-ids...\ngl_replace() {\n  gl_r_service=$1 gl_r_replicas=$2 gl_r_parallelism=$3 gl_r_delay=$4 gl_r_monitor=$5 gl_r_grace=$6\n  shift 6\n  [ \"$gl_r_parallelism\" -gt 0 ] || gl_r_parallelism=$#\n  gl_r_first=1\n  while [ $# -gt 0 ]; do\n    [ \"$gl_r_first\" = 1 ] || sleep \"$gl_r_delay\"\n    gl_r_first=0\n    gl_r_batch=\n    gl_n=0\n    while [ $# -gt 0 ] && [ \"$gl_n\" -lt \"$gl_r_parallelism\" ]; do\n      gl_r_batch=\"$gl_r_batch $1\"\n      gl_n=$((gl_n + 1))\n      shift\n    done\n    gl_r_rest=\"$*\"\n    gl_batch \"$gl_r_service\" \"$gl_r_grace\" \"$gl_r_monitor\" $gl_r_batch || return 1\n    set -- $gl_r_rest\n  done\n  # A first deploy, or a changed replica count: compose adds (or removes) the difference.\n  gl_n=$(gl_count \"$gl_r_service\")\n  [ \"$gl_n\" != \"$gl_r_replicas\" ] || return 0\n  (cd \"$GL_DIR\" && gl_project up -d --no-deps --no-recreate --scale \"$gl_r_service=$gl_r_replicas\" -- \"$gl_r_service\") &&\n    gl_wait_healthy \"$gl_r_service\"\n}\n\n# Rolls out each start-first service (GL_START_FIRST: service replicas parallelism delay monitor\n# grace, repeated), keeping its containers from before in $GL_RUN/before.<service>.\ngl_start_first() {\n  set -- $GL_START_FIRST\n  while [ $# -ge 6 ]; do\n    gl_service_ids \"$1\" > \"$GL_RUN/before.$1\" || return 1\n    gl_event phase start-first \"$1\"\n    # shellcheck disable=SC2046 # container ids, one word each\n    gl_replace \"$1\" \"$2\" \"$3\" \"$4\" \"$5\" \"$6\" $(cat \"$GL_RUN/before.$1\") || return 1\n    shift 6\n  done\n}\n\n# The rollback of gl_start_first, start-first again: with the previous files back, the\n# containers this run created are replaced by previous-version ones, as many as there were.\n# A new container that failed (GL_WATCH) is removed first: it never served.\ngl_start_first_back() {\n  [ -z \"$GL_WATCH\" ] || gl_docker rm -f $GL_WATCH > /dev/null\n  GL_WATCH=\n  set -- $GL_START_FIRST\n  gl_rc=0\n  while [ $# -ge 6 ]; do\n    # No file: not reached. An empty one: a new service, which gl_remove_services removes.\n    if [ -s \"$GL_RUN/before.$1\" ]; then\n      gl_created=\n      for gl_id in $(gl_service_ids \"$1\"); do\n        grep -qxF \"$gl_id\" \"$GL_RUN/before.$1\" || gl_created=\"$gl_created $gl_id\"\n      done\n      if [ -n \"$gl_created\" ]; then\n        gl_event phase start-first \"$1\"\n        gl_replace \"$1\" \"$(grep -c . \"$GL_RUN/before.$1\")\" \"$3\" \"$4\" \"$5\" \"$6\" $gl_created || gl_rc=1\n      fi\n    fi\n    shift 6\n  done\n  return $gl_rc\n}\n\ngl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' \"$1\" ;; esac; }\n\n# The record of what is deployed: the header and unchanged services' lines from the client,\n# then each deployed service's line from the client (with the config hash its inspection saw)\n# completed by the label compose put on the container it created.\ngl_write_record() {\n  # Every service's config-hash label from one docker call (newest container first): \"service hash\" lines.\n  gl_labels=$(gl_docker ps -a --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\" --filter \"label=com.docker.compose.oneoff=False\" \\\n    --format '{{.Label \"com.docker.compose.service\"}} {{.Label \"com.docker.compose.config-hash\"}}' 2>/dev/null)\n  {\n    cat \"$GL_RUN/record.head\"\n    for gl_s in \"$@\"; do\n      gl_prefix=$(awk -v s=\"$gl_s\" '$1 == s { sub(/^[^ ]* /, \"\"); print; exit }' \"$GL_RUN/record.services\")\n      gl_c=$(printf '%s\\n' \"$gl_labels\" | awk -v s=\"$gl_s\" '$1 == s { print $2; exit }')\n      printf '%s,\"containerHash\":\"%s\"}\\n' \"$gl_prefix\" \"$(gl_hex \"$gl_c\")\"\n    done\n  } > \"$GL_RUN/record\" && gl_state_write state < \"$GL_RUN/record\"\n}\n\ngl_finish() {\n  gl_audit \"$GL_AUDIT,\\\"result\\\":\\\"$1\\\",\\\"durationSeconds\\\":$(($(date +%s) - gl_started))}\" ||\n    printf 'gitops-lite: %s\\n' \"could not append to $GL_STATE/audit.log\" >&2\n  rm -f \"$GL_STATE/lock.owner\"\n  gl_event result \"$1\"\n  exit \"$2\"\n}\n\ngl_apply_main() {\n  if ! gl_pull $GL_DEPLOY; then gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"; fi\n  if ! gl_swap; then\n    gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n    gl_finish failed \"$GL_EXIT_FAILED_BEFORE_CHANGE\"\n  fi\n  gl_pre_deploy_commands\n  # Start-first services first: when one fails, the recreated ones have not been touched yet.\n  gl_recreated=0\n  if ! gl_start_first; then\n    [ -n \"$GL_FAILED\" ] || gl_event up-failed\n  elif gl_recreated=1 && ! gl_up $GL_RECREATE; then\n    gl_event up-failed\n  elif gl_wait_healthy $GL_RECREATE; then\n    gl_removed=1\n    gl_remove_containers $GL_REMOVE || gl_removed=0\n    if ! gl_write_record $GL_DEPLOY; then\n      printf 'gitops-lite: %s\\n' \"the services are deployed, but $GL_STATE/state could not be written\" >&2\n      gl_finish deployed-without-record \"$GL_EXIT_DEPLOYED_WITHOUT_RECORD\"\n    fi\n    [ \"$gl_removed\" = 1 ] || gl_finish remove-failed \"$GL_EXIT_REMOVE_FAILED\"\n    gl_finish success \"$GL_EXIT_OK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  [ \"$GL_ROLLBACK\" = 1 ] || gl_finish failed \"$GL_EXIT_FAILED_NO_ROLLBACK\"\n  gl_event phase rollback\n  gl_restore || gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n  gl_remove_services $GL_NEW_SERVICES\n  gl_rolled_back=1\n  gl_start_first_back || gl_rolled_back=0\n  if [ \"$gl_rolled_back\" = 1 ] && { [ \"$gl_recreated\" = 0 ] || { gl_up $GL_PREVIOUS && gl_wait_healthy $GL_PREVIOUS; }; }; then\n    gl_finish rolled-back \"$GL_EXIT_ROLLED_BACK\"\n  fi\n  gl_show_logs \"$GL_FAILED\"\n  gl_finish rollback-failed \"$GL_EXIT_ROLLBACK_FAILED\"\n}\n";
-/** Whole-stack operations, run after REMOTE_LIBRARY: listing stacks (mode: list) and removing one (mode: remove). */
-const STACKS_LIBRARY = "# shellcheck shell=sh\n# Whole stacks, run after lib.sh: listing the stacks under a folder (mode: list) and removing one\n# (mode: remove). The GL_* variables (GL_DIR, GL_STATE, ...) and gl_* functions are lib.sh's.\n# Lists are space-separated words split on purpose where they are used unquoted (set -f is on).\n# shellcheck disable=SC2086,SC2153\n\n# --- list: the record header of each stack in a folder directly under remote-dir ---------------\n# Events: `stack <folder>`, each followed by that stack's record header (one JSON line). Only\n# reads: a stack whose record a removal took away is no longer listed.\ngl_list_main() {\n  [ -d \"$GL_DIR\" ] || { gl_event result none; exit \"$GL_EXIT_OK\"; }\n  set +f\n  for gl_state in \"$GL_DIR\"/*/.gitops-lite/state; do\n    [ -f \"$gl_state\" ] || continue\n    gl_event stack \"$(dirname \"$(dirname \"$gl_state\")\")\"\n    head -n 1 \"$gl_state\"\n  done\n  set -f\n  gl_event result listed\n}\n\n# --- remove: take a whole project down --------------------------------------------------------\n# Besides lib.sh's variables it reads GL_DRY_RUN (1: only say what would go), GL_REMOVE_VOLUMES (1: named volumes go too),\n# GL_OWNER and GL_AUDIT (as the apply does). Events, one per line after GL_MARK:\n#   container <service> <name> | network <name> | volume <name> <remove|keep> | file <path> | state <dir>\n#   refused <project-elsewhere|other-project> <detail> | skipped <path> | remove-failed <kind> <name>\n#   phase <locked|stop|files> | result <absent|dry-run|removed|partly-removed>\n# Exit codes: GL_EXIT_OK done (or nothing there), GL_EXIT_PARTLY_REMOVED something could not be\n# removed, GL_EXIT_REMOVE_REFUSED refused.\n\n# The project's containers (id), networks and volumes (name), found by compose's labels.\ngl_project_containers() { gl_docker ps -aq --no-trunc --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\ngl_project_objects() { gl_docker \"$1\" ls --format '{{.Name}}' --filter \"label=com.docker.compose.project=$GL_PROJECT\"; }\n\n# The paths the last deploy uploaded, from the record's header: relative, made of [A-Za-z0-9._/-]\n# only (the client refuses any other upload), so they are read with sed, not a JSON parser.\ngl_recorded_files() {\n  sed -n '1s/.*\"files\":{\\([^}]*\\)}.*/\\1/p' \"$GL_STATE/state\" 2>/dev/null | tr ',' '\\n' |\n    sed -n 's/^\"\\([A-Za-z0-9._/-]*\\)\":.*/\\1/p'\n}\n\n# True when no folder between remote-dir and the file is a symbolic link (the file itself may\n# be one: rm removes the link, never its target).\ngl_no_link_on_the_way() { ! gl_first_link \"$(dirname \"$1\")\" > /dev/null; }\n\n# Refuses (GL_EXIT_REMOVE_REFUSED) when remote-dir holds another project, or the named one runs from elsewhere.\ngl_remove_check() {\n  gl_recorded=$(sed -n '1s/.*\"project\":\"\\([a-z0-9_-]*\\)\".*/\\1/p' \"$GL_STATE/state\" 2>/dev/null)\n  if [ -n \"$gl_recorded\" ] && [ \"$gl_recorded\" != \"$GL_PROJECT\" ]; then\n    gl_event refused other-project \"$gl_recorded\"\n    exit \"$GL_EXIT_REMOVE_REFUSED\"\n  fi\n  gl_real=$(cd \"$GL_DIR\" 2>/dev/null && pwd -P) || gl_real=$GL_DIR\n  for gl_id in $(gl_project_containers); do\n    gl_wd=$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.project.working_dir\"}}' \"$gl_id\" 2>/dev/null) || continue\n    if [ \"$gl_wd\" != \"$GL_DIR\" ] && [ \"$gl_wd\" != \"$gl_real\" ]; then\n      gl_event refused project-elsewhere \"$gl_wd\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n  for gl_wd in \"$GL_DIR\" \"$gl_real\"; do\n    gl_other=$(gl_docker ps -a --filter \"label=com.docker.compose.project.working_dir=$gl_wd\" --format '{{.Label \"com.docker.compose.project\"}}' |\n      grep -vxF \"$GL_PROJECT\" | head -n 1)\n    if [ -n \"$gl_other\" ]; then\n      gl_event refused other-project \"$gl_other\"\n      exit \"$GL_EXIT_REMOVE_REFUSED\"\n    fi\n  done\n}\n\ngl_remove_main() {\n  gl_check_host\n  gl_started=$(date +%s)\n  if [ -L \"$GL_DIR\" ] || [ -L \"$GL_STATE\" ]; then\n    gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR or $GL_STATE is a symbolic link: nothing is removed through a link\"\n  fi\n  if [ -e \"$GL_DIR\" ] && [ ! -d \"$GL_DIR\" ]; then gl_fail \"$GL_EXIT_INVALID_FILES\" \"$GL_DIR is not a directory\"; fi\n  if [ -d \"$GL_STATE\" ]; then\n    if [ \"$GL_DRY_RUN\" = 1 ]; then\n      if [ -f \"$GL_STATE/lock\" ]; then gl_lock -s; fi\n    else\n      gl_state_file lock || gl_fail \"$GL_EXIT_HOST_ERROR\" \"cannot create $GL_STATE/lock\"\n      gl_lock -x\n      gl_event phase locked\n      printf '%s\\n' \"$GL_OWNER\" | gl_state_write lock.owner\n      trap 'rm -f \"$GL_STATE/lock.owner\"' EXIT\n    fi\n  fi\n  gl_remove_check\n  gl_ids=$(gl_project_containers) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the containers of project $GL_PROJECT\"\n  gl_networks=$(gl_project_objects network) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the networks of project $GL_PROJECT\"\n  gl_volumes=$(gl_project_objects volume) || gl_fail \"$GL_EXIT_HOST_ERROR\" \"docker could not list the volumes of project $GL_PROJECT\"\n  gl_files=$(gl_recorded_files)\n  for gl_id in $gl_ids; do\n    gl_event container \"$(gl_docker inspect --format '{{index .Config.Labels \"com.docker.compose.service\"}} {{.Name}}' \"$gl_id\" 2>/dev/null)\"\n  done\n  for gl_n in $gl_networks; do gl_event network \"$gl_n\"; done\n  for gl_v in $gl_volumes; do\n    if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then gl_event volume \"$gl_v\" remove; else gl_event volume \"$gl_v\" keep; fi\n  done\n  for gl_f in $gl_files; do\n    if ! gl_is_kept_file \"$gl_f\" && { [ -e \"$GL_DIR/$gl_f\" ] || [ -L \"$GL_DIR/$gl_f\" ]; }; then gl_event file \"$gl_f\"; fi\n  done\n  if [ -d \"$GL_STATE\" ]; then gl_event state \"$GL_STATE\"; fi\n  if [ -z \"$gl_ids$gl_networks$gl_files\" ] && [ ! -f \"$GL_STATE/state\" ] && { [ \"$GL_REMOVE_VOLUMES\" != 1 ] || [ -z \"$gl_volumes\" ]; }; then\n    gl_event result absent\n    exit \"$GL_EXIT_OK\"\n  fi\n  [ \"$GL_DRY_RUN\" != 1 ] || { gl_event result dry-run; exit \"$GL_EXIT_OK\"; }\n\n  gl_rc=$GL_EXIT_OK\n  if [ -n \"$gl_ids\" ]; then\n    gl_event phase stop\n    gl_docker stop $gl_ids >/dev/null\n    # -v: the containers' anonymous volumes go with them; named volumes are separate objects.\n    gl_docker rm -f -v $gl_ids >/dev/null || { gl_event remove-failed containers -; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  for gl_n in $gl_networks; do gl_docker network rm \"$gl_n\" >/dev/null || { gl_event remove-failed network \"$gl_n\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  if [ \"$GL_REMOVE_VOLUMES\" = 1 ]; then\n    for gl_v in $gl_volumes; do gl_docker volume rm \"$gl_v\" >/dev/null || { gl_event remove-failed volume \"$gl_v\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }; done\n  fi\n  gl_event phase files\n  for gl_f in $gl_files; do\n    if gl_is_kept_file \"$gl_f\"; then continue; fi\n    if ! gl_no_link_on_the_way \"$gl_f\"; then gl_event skipped \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; fi\n    rm -f \"$GL_DIR/$gl_f\" || { gl_event remove-failed file \"$gl_f\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; continue; }\n    # Folders the upload created, once empty; rmdir never follows a link, nor removes a full folder.\n    gl_d=$(dirname \"$gl_f\")\n    while [ \"$gl_d\" != . ]; do rmdir \"$GL_DIR/$gl_d\" 2>/dev/null || break; gl_d=$(dirname \"$gl_d\"); done\n  done\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ] && [ -d \"$GL_STATE\" ]; then\n    # The state goes, the audit log stays: the stack's history outlives the stack. The lock goes\n    # last; a run waiting for it then finds no record and plans a first deploy.\n    trap - EXIT\n    rm -rf \"$GL_STATE/runs\" \"$GL_STATE/state\" \"$GL_STATE/state.tmp\" \"$GL_STATE/generation\" \"$GL_STATE/lock.owner\" ||\n      { gl_event remove-failed state \"$GL_STATE\"; gl_rc=$GL_EXIT_PARTLY_REMOVED; }\n  fi\n  if [ \"$gl_rc\" = \"$GL_EXIT_OK\" ]; then gl_result=removed; else gl_result=partly-removed; fi\n  if [ -d \"$GL_STATE\" ]; then\n    gl_audit \"$GL_AUDIT,\\\"result\\\":\\\"$gl_result\\\",\\\"durationSeconds\\\":$(($(date +%s) - gl_started))}\" ||\n      printf 'gitops-lite: %s\\n' \"could not append to $GL_STATE/audit.log\" >&2\n    [ \"$gl_rc\" != \"$GL_EXIT_OK\" ] || rm -f \"$GL_STATE/lock\"\n  fi\n  gl_event result \"$gl_result\"\n  exit \"$gl_rc\"\n}\n";
-/** Exit codes of the remote scripts; the library gets them as variables (see exitCodeVariables). */
-const remote_ExitCode = {
-    ok: 0,
-    rolledBack: 10,
-    rollbackFailed: 11,
-    failedBeforeChange: 12,
-    failedNoRollback: 13,
-    /** The services are deployed and healthy, but the record (state) could not be written. */
-    deployedWithoutRecord: 14,
-    /** The services are deployed and healthy, but removing a service gone from the files failed. */
-    removeFailed: 15,
-    /** A removal (mode: remove) left something it could not remove; the record is kept for a rerun. */
-    partlyRemoved: 16,
-    invalidFiles: 65,
-    missingTool: 69,
-    hostError: 70,
-    /** A symbolic link where the deploy would write (the host printed a refused-link event naming it); nothing changed. */
-    refusedLink: 71,
-    lockTimeout: 75,
-    stalePlan: 76,
-    /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
-    removeRefused: 77,
-    /** Stopped by SIGINT or SIGTERM (128 + 15, as shells report it), after its EXIT trap cleaned up. */
-    interrupted: 143
-};
-/** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
-function exitCodeVariables() {
-    return Object.fromEntries(Object.entries(remote_ExitCode).map(([name, code]) => [`GL_EXIT_${name.replace(/[A-Z]/g, '_$&').toUpperCase()}`, String(code)]));
+// The lines an apply writes on the host (see record.ts for the files): built here, completed there.
+/** The record header and the lines of services this run does not touch. */
+function recordHead(report, plan, options) {
+    const header = {
+        kind: 'deploy',
+        schema: RECORD_SCHEMA,
+        sha: options.run.sha,
+        time: new Date().toISOString(),
+        runUrl: options.run.url,
+        actor: options.run.actor,
+        project: plan.project,
+        compose: plan.compose,
+        files: Object.fromEntries(options.files.map((f) => [f.path, f.digest])),
+        topLevel: report.model.topLevel
+    };
+    const trusted = report.record?.header.project === plan.project && report.record.header.compose === plan.compose ? report.record : undefined;
+    const kept = [];
+    for (const service of plan.services) {
+        if (service.deploy || service.change === 'removed')
+            continue;
+        const previous = trusted?.services.get(service.service);
+        if (previous)
+            kept.push(previous);
+        else if (service.change === 'unchanged') {
+            const container = report.containers.find((c) => c.service === service.service && !c.oneoff);
+            kept.push({
+                kind: 'service',
+                service: service.service,
+                image: service.newImage,
+                inputs: service.inputs,
+                configHash: report.hashes.get(service.service) ?? '',
+                containerHash: container?.configHash ?? ''
+            });
+        }
+    }
+    return [header, ...kept].map((line) => JSON.stringify(line)).join('\n') + '\n';
 }
-/** What the library prints after the mark on an event line: `<mark> <event> <words>...`. */
-const remoteEvents = (/* unused pure expression or super */ null && ([
-    'section',
-    'lock-wait',
-    'lock-timeout',
-    'stale',
-    'phase',
-    'health',
-    'failed',
-    'start-first',
-    'swap-failed',
-    'up-failed',
-    'restore-failed',
-    'remove-failed',
-    'refused-link',
-    'login-failed',
-    'pre-deploy',
-    'pre-deploy-failed',
-    'result'
-]));
-/** What stacks.sh prints after the mark: a listing's `stack`, and what a removal finds, does and refuses. */
-const stackEvents = (/* unused pure expression or super */ null && ([
-    'stack',
-    'container',
-    'network',
-    'volume',
-    'file',
-    'state',
-    'refused',
-    'skipped',
-    'remove-failed',
-    'phase',
-    'result'
-]));
-/** The steps of a removal, each announced by a `phase` event. */
-const removePhases = (/* unused pure expression or super */ null && (['locked', 'stop', 'files']));
-/** The steps of an apply, each announced by a `phase` event. */
-const applyPhases = (/* unused pure expression or super */ null && (['locked', 'login', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore']));
-/** The parts of the inspection's output, each after a `section` event. */
-const inspectionSections = (/* unused pure expression or super */ null && ([
-    'envfiles',
-    'compose',
-    'directory',
-    'project',
-    'generation',
-    'config',
-    'hashes',
-    'containers',
-    'record',
-    'files',
-    'end'
-]));
-/** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
-const ATTACHED_BOOTSTRAP = `t=$(mktemp) || exit ${remote_ExitCode.hostError}; cat > "$t" || exit ${remote_ExitCode.hostError}; ` + 'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r';
-/**
- * Reads the registry logins from stdin (lines up to an empty one, see registryLoginLines), saves
- * the rest, the script, to $1/apply.sh and runs it detached from the SSH session, so a dropped
- * connection never leaves a half-done deploy: the host finishes it (or rolls back) and releases
- * the lock. The logins reach the apply on a pipe, so they are never written to a file here.
- * Meanwhile the log is streamed back; the exit code is the script's.
- */
-const DETACHED_BOOTSTRAP = [
-    'd=$1',
-    'case $d in /*) ;; *) d="$HOME/$d" ;; esac',
-    'c=',
-    'while IFS= read -r l && [ -n "$l" ]; do c="$c $l"; done',
-    // $d is <remote-dir>/.gitops-lite/runs/<id>: $r the runs folder, $s the state folder.
-    'r=${d%/*}; s=${r%/*}',
-    'mkdir -p "${s%/*}/." || exit ' + remote_ExitCode.hostError,
-    // Never through a link (see gl_check_links in lib.sh, which names it).
-    'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit ' + remote_ExitCode.refusedLink + '; fi',
-    // A fresh folder per apply: a second script written into a running one's folder would be read by it.
-    // The state folder is the deploy user's alone, and so is the log (it holds compose's messages).
-    '(umask 077 && mkdir -p "$r" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log") || exit ' + remote_ExitCode.hostError,
-    `printf '%s\n' "$c" | nohup sh -c 'sh "$1/apply.sh" >> "$1/log" 2>&1; echo $? > "$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"' gitops-lite "$d" > /dev/null 2>&1 &`,
-    'c=',
-    'n=0',
-    'while :; do',
-    '  if [ -f "$d/rc" ]; then f=1; else f=0; fi',
-    '  t=$(($(wc -l < "$d/log")))',
-    '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
-    `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
-    '  sleep 0.1',
-    'done'
-].join('\n');
+/** The start of each deployed service's record line; the host adds the hash of the container it created. */
+function servicePrefixes(report, plan) {
+    return new Map(plan.services
+        .filter((s) => s.deploy)
+        // The hash the inspection computed: the next run's inspection computes it the same way.
+        .map((s) => [s.service, jsonPrefix({ kind: 'service', service: s.service, image: s.newImage, inputs: s.inputs, configHash: report.hashes.get(s.service) ?? '' })]));
+}
+/** The start of the audit log's entry; the host adds the result and the duration. */
+function auditPrefix(host, plan, options) {
+    return jsonPrefix({
+        time: new Date().toISOString(),
+        actor: options.run.actor,
+        runUrl: options.run.url,
+        sha: options.run.sha,
+        host,
+        project: plan.project,
+        mode: plan.full ? 'full' : 'surgical',
+        services: plan.deploy,
+        removed: plan.removed.map((s) => s.service),
+        ...(options.run.restores && { restores: options.run.restores })
+    });
+}
 
 // EXTERNAL MODULE: ./node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8009);
@@ -74085,11 +74431,15 @@ function runDirOf(remoteDir, runId) {
  * containers, the last deploy's record and the digests of the files now in remote-dir.
  */
 function inspectScript(stack, files, mark, limits, envFiles = []) {
-    const script = libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin');
-    for (const file of files)
-        script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content));
+    const script = stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin'), files);
     // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
     return script.command(['gl_inspect_report', ...envFiles]).toString();
+}
+/** Adds the commands that stage each file (after gl_inspect_begin or gl_apply_begin). */
+function stagedFilesScript(script, files) {
+    for (const file of files)
+        script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content));
+    return script;
 }
 /** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
 function digestScript(stack, paths, mark, limits) {
@@ -74126,8 +74476,7 @@ function applyScript(input) {
         GL_OWNER: input.owner,
         GL_AUDIT: input.audit
     }).code('gl_apply_begin');
-    for (const file of input.files)
-        script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content));
+    stagedFilesScript(script, input.files);
     // The pre-deploy commands, in service order; gl_pre_deploy stops the deploy when one fails.
     script.code('gl_pre_deploy_commands() {\n  :');
     for (const service of plan.services)
@@ -74171,56 +74520,12 @@ function listScript(stack, mark, limits) {
 
 
 
+
+
 /** How often a plan is made again because another run deployed between inspection and apply. */
 const maxPlanAttempts = 3;
 function newMark() {
     return `@@gitops-lite-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
-}
-function describeOwner(json) {
-    try {
-        const owner = JSON.parse(json);
-        return `run ${owner.runUrl ?? '?'} (by ${owner.actor ?? '?'}, since ${owner.since ?? '?'})`;
-    }
-    catch {
-        return 'another run';
-    }
-}
-function refusedLinkError(host, path) {
-    return new errors_UserError(`On ${host}, ${path} is a symbolic link, and the deploy never writes through one`, {
-        fix: 'Nothing was changed on the host. Whoever can write in remote-dir (a container with a read-write bind mount of it, another user) could point a link anywhere: ' +
-            'replace it with the real file or folder (or remove it), then rerun.'
-    });
-}
-/**
- * Turns a failed round trip into a message saying what to do. It never quotes what the host
- * printed (compose output, container logs): that goes to the log, fenced, and the message,
- * which also reaches the job summary, the plan output and the annotation, points there.
- */
-function remoteError(host, step, result, limits, log, apply) {
-    if (result.code === remote_ExitCode.lockTimeout) {
-        const owner = /lock-timeout (.*)$/m.exec(result.stdout)?.[1] ?? '';
-        return new errors_UserError(`The deploy lock on ${host} was still held after ${limits.lockTimeoutSeconds} s, by ${describeOwner(owner)}`, {
-            fix: "Wait for that run to finish (or cancel it) and rerun; raise 'lock-timeout' if deploys often queue."
-        });
-    }
-    // stdout was streamed (apply) or must not be shown (the inspection's holds the resolved config); stderr is shown here.
-    const stderr = result.stderr.trimEnd();
-    if (stderr !== '')
-        log.remote(stderr.split('\n'));
-    const fixes = {
-        [remote_ExitCode.invalidFiles]: "Fix the compose files (the message above is compose's); an env_file a service names must exist on the host, next to the compose file.",
-        [remote_ExitCode.missingTool]: 'Install what is missing on the host (Docker with Compose v2 or docker-compose, and util-linux for flock), or set compose-command.'
-    };
-    const code = result.code ?? -1;
-    // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
-    const nothingChanged = !apply || [remote_ExitCode.invalidFiles, remote_ExitCode.missingTool, remote_ExitCode.hostError, remote_ExitCode.refusedLink].includes(code);
-    const fallback = nothingChanged
-        ? 'Nothing was changed on the host. Check the message above, then rerun.'
-        : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
-            'Rerun the workflow: it plans against what the host runs now and converges.';
-    return new errors_UserError(`The ${step} on ${host} failed (${result.code === null ? `signal ${result.signal ?? 'unknown'}` : `exit code ${result.code}`}); see the host's output above in the log`, {
-        fix: fixes[code] ?? fallback
-    });
 }
 /** Plans and, unless it is a dry run, applies the deploy on one host. */
 async function deployToHost(shell, options, log) {
@@ -74272,22 +74577,8 @@ async function deployToHost(shell, options, log) {
             rollback: options.rollback,
             owner: JSON.stringify({ runUrl: options.run.url, actor: options.run.actor, sha: options.run.sha, since: new Date().toISOString() }),
             recordHead: recordHead(report, plan, options),
-            servicePrefixes: new Map(plan.services
-                .filter((s) => s.deploy)
-                // The hash the inspection computed: the next run's inspection computes it the same way.
-                .map((s) => [s.service, jsonPrefix({ kind: 'service', service: s.service, image: s.newImage, inputs: s.inputs, configHash: report.hashes.get(s.service) ?? '' })])),
-            audit: jsonPrefix({
-                time: new Date().toISOString(),
-                actor: options.run.actor,
-                runUrl: options.run.url,
-                sha: options.run.sha,
-                host: shell.name,
-                project: plan.project,
-                mode: plan.full ? 'full' : 'surgical',
-                services: plan.deploy,
-                removed: plan.removed.map((s) => s.service),
-                ...(options.run.restores && { restores: options.run.restores })
-            })
+            servicePrefixes: servicePrefixes(report, plan),
+            audit: auditPrefix(shell.name, plan, options)
         });
         const events = new EventReader(mark, log, health, removeFailed);
         let result;
@@ -74308,54 +74599,18 @@ async function deployToHost(shell, options, log) {
             }));
         }
         events.flush();
-        switch (result.code) {
-            case remote_ExitCode.ok:
-                return done('deployed', plan);
-            case remote_ExitCode.stalePlan:
-                if (attempt >= maxPlanAttempts) {
-                    return done('failed', plan, new errors_UserError(`Other runs kept deploying to ${shell.name}; planned ${attempt} times without applying`, { fix: 'Rerun the workflow.' }));
-                }
-                log.info(`Another run deployed to ${shell.name} since this run looked; planning again`);
-                continue;
-            case remote_ExitCode.rolledBack: {
-                const record = trustedRecord(report);
-                const error = new errors_UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; the previous version was restored and is healthy`, {
-                    fix: 'See the service log lines above, fix the image or configuration in the infra repository, and push again.'
-                });
-                return {
-                    ...done('rolled-back', plan, error),
-                    rollback: { services: rolledBackServices(plan, record, events.failedServices), restoredCommit: record?.header.sha ?? '' }
-                };
-            }
-            case remote_ExitCode.rollbackFailed:
-                return done('failed', plan, events.restoreFailed.length > 0
-                    ? new errors_UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a step failed'}) and the previous files could not be put back: ${events.restoreFailed.join(', ')}`, {
-                        fix: `The host needs attention: see the log lines above and ${runDir}/log on the host (the previous files are in ${runDir}/old).`
-                    })
-                    : new errors_UserError(`The deploy to ${shell.name} failed (${events.failure ?? 'a service did not become healthy'}) and the previous version did not become healthy either`, {
-                        fix: `The host needs attention: its previous files are back in place; see the log lines above and ${runDir}/log on the host.`
-                    }));
-            case remote_ExitCode.refusedLink:
-                if (events.refusedLink !== undefined)
-                    return done('failed', plan, refusedLinkError(shell.name, events.refusedLink));
-                return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }));
-            case remote_ExitCode.failedBeforeChange:
-                return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} stopped before changing any container: ${events.failure ?? 'a step failed'}`, {
-                    fix: events.failureFix ?? 'See the output above (a failed pull is the usual cause), fix it and rerun.'
-                }));
-            case remote_ExitCode.deployedWithoutRecord:
-                return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed and healthy, but the deploy record (${plan.directory}/.gitops-lite/state) could not be written`, {
-                    fix: "See the host's message above (a full disk or lost write permission are the usual causes) and fix it. " +
-                        'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.' +
-                        (removeFailed.length > 0 ? ` The containers of ${removeFailed.join(', ')} (gone from the compose files) could not be removed either.` : '')
-                }));
-            case remote_ExitCode.removeFailed:
-                return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed and healthy, but the containers of ${removeFailed.join(', ') || 'a service'} (gone from the compose files) could not be removed`, { fix: "See docker's message above, fix the cause on the host, and rerun: the next run removes them again." }));
-            case remote_ExitCode.failedNoRollback:
-                return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${events.failure ?? 'a service did not become healthy'}; 'rollback' is false, so it was left as it is`, { fix: 'See the service log lines above.' }));
-            default:
-                return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }));
+        const verdict = applyVerdict(result, { host: shell.name, directory: plan.directory, runDir, events, removeFailed, limits, log });
+        if (verdict !== 'stale-plan' && verdict.result === 'rolled-back') {
+            const record = trustedRecord(report);
+            const rollback = { services: rolledBackServices(plan, record, events.failedServices), restoredCommit: record?.header.sha ?? '' };
+            return { ...done(verdict.result, plan, verdict.error), rollback };
         }
+        if (verdict !== 'stale-plan')
+            return done(verdict.result, plan, verdict.error);
+        if (attempt >= maxPlanAttempts) {
+            return done('failed', plan, new errors_UserError(`Other runs kept deploying to ${shell.name}; planned ${attempt} times without applying`, { fix: 'Rerun the workflow.' }));
+        }
+        log.info(`Another run deployed to ${shell.name} since this run looked; planning again`);
     }
 }
 async function inspectAndPlan(shell, options, log) {
@@ -74395,203 +74650,487 @@ async function inspectAndPlan(shell, options, log) {
         log.info(line);
     return { report, plan };
 }
-/** The record header and the lines of services this run does not touch. */
-function recordHead(report, plan, options) {
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/swarm-plan.ts
+
+
+
+
+
+/**
+ * The Swarm path (orchestrator: swarm). A service's desired state is its definition as compose
+ * renders it with the VM's .env, split into aspects (image, environment, command, ...) each
+ * hashed; the deploy labels the service with the hashes, so any manager can tell what changed
+ * and why. The host's record keeps the hash of each service's whole spec right after the
+ * deploy: a spec that differs from it later was changed by hand (drift).
+ */
+/** Labels the deploy puts on each service. */
+const swarmLabels = { hash: 'io.gitops-lite.hash', aspects: 'io.gitops-lite.aspects' };
+function swarm_plan_asRecord(value) {
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : {};
+}
+function swarm_plan_sha256(text) {
+    return (0,external_node_crypto_.createHash)('sha256').update(text).digest('hex');
+}
+function parseLive(line, project) {
+    const raw = swarm_plan_asRecord(JSON.parse(line));
+    const name = String(raw.name ?? '');
+    let aspects = {};
+    try {
+        aspects = Object.fromEntries(Object.entries(swarm_plan_asRecord(JSON.parse(String(raw.aspects ?? '{}')))).map(([k, v]) => [k, String(v)]));
+    }
+    catch {
+        // A label someone else wrote: every aspect counts as changed.
+    }
+    return {
+        service: name.startsWith(`${project}_`) ? name.slice(project.length + 1) : name,
+        image: String(raw.image ?? ''),
+        fileImage: String(raw.fileImage ?? ''),
+        hash: String(raw.hash ?? ''),
+        aspects,
+        replicas: typeof raw.replicas === 'number' ? raw.replicas : null,
+        update: typeof raw.update === 'string' ? raw.update : null,
+        specHash: String(raw.specHash ?? '')
+    };
+}
+function parseSwarmRecord(text) {
+    let header;
+    const services = new Map();
+    for (const line of text.split('\n')) {
+        if (line.trim() === '')
+            continue;
+        let entry;
+        try {
+            entry = swarm_plan_asRecord(JSON.parse(line));
+        }
+        catch {
+            return undefined;
+        }
+        if (entry.kind === 'deploy' && entry.schema === RECORD_SCHEMA && entry.orchestrator === 'swarm')
+            header = entry;
+        else if (entry.kind === 'service' && typeof entry.service === 'string')
+            services.set(entry.service, entry);
+    }
+    return header ? { header, services } : undefined;
+}
+/** Reads the Swarm inspection's output; like the Compose one, nothing of it is quoted in an error. */
+function parseSwarmInspection(stdout, mark, host = 'the host') {
+    const sections = splitSections(stdout, mark);
+    const rerun = 'Nothing was changed on the host (the inspection only reads). See the output above in the log, then rerun.';
+    if (!sections.has('end'))
+        throw new errors_UserError(`The inspection output from ${host} is incomplete (it stopped before its end)`, { fix: rerun });
+    const lines = (name) => (sections.get(name) ?? '').split('\n').filter((line) => line.trim() !== '');
+    const project = lines('project')[0] ?? '';
+    let config;
+    let live;
+    try {
+        config = swarm_plan_asRecord(JSON.parse(sections.get('config') ?? ''));
+        live = lines('services').map((line) => parseLive(line, project));
+    }
+    catch {
+        throw new errors_UserError(`The rendered stack or the service list that ${host} printed could not be read; it is not shown because it holds values from the host's .env`, {
+            fix: `${rerun} Run 'docker compose config' and 'docker service ls' on the host to see what they print.`
+        });
+    }
+    const objects = ['configs', 'secrets'].flatMap((kind) => Object.entries(swarm_plan_asRecord(config[kind])).map(([key, value]) => {
+        const definition = swarm_plan_asRecord(value);
+        return {
+            kind,
+            key,
+            ...(typeof definition.file === 'string' && { file: definition.file }),
+            external: definition.external === true,
+            definition: value
+        };
+    }));
+    return {
+        directory: lines('directory')[0] ?? '',
+        project,
+        generation: lines('generation')[0] ?? '0',
+        services: new Map(Object.entries(swarm_plan_asRecord(config.services)).map(([name, value]) => [name, swarm_plan_asRecord(value)])),
+        objects,
+        live,
+        record: parseSwarmRecord(sections.get('record') ?? ''),
+        hostFiles: lines('files')
+    };
+}
+/** The parts of a service definition a plan names as the reason it changed; the rest is 'other settings'. */
+const aspectKeys = {
+    image: (s) => s.image ?? null,
+    environment: (s) => [s.environment ?? null, s.env_file ?? null],
+    command: (s) => [s.command ?? null, s.entrypoint ?? null, s.working_dir ?? null, s.user ?? null],
+    replicas: (s) => [swarm_plan_asRecord(s.deploy).replicas ?? 1, swarm_plan_asRecord(s.deploy).mode ?? null],
+    resources: (s) => swarm_plan_asRecord(s.deploy).resources ?? null,
+    labels: (s) => [s.labels ?? null, swarm_plan_asRecord(s.deploy).labels ?? null],
+    ports: (s) => s.ports ?? null,
+    networks: (s) => s.networks ?? null,
+    volumes: (s) => s.volumes ?? null,
+    healthcheck: (s) => s.healthcheck ?? null,
+    'update policy': (s) => [swarm_plan_asRecord(s.deploy).update_config ?? null, swarm_plan_asRecord(s.deploy).rollback_config ?? null, swarm_plan_asRecord(s.deploy).restart_policy ?? null],
+    placement: (s) => swarm_plan_asRecord(s.deploy).placement ?? null
+};
+const coveredKeys = new Set(['image', 'environment', 'env_file', 'command', 'entrypoint', 'working_dir', 'user', 'labels', 'ports', 'networks', 'volumes', 'healthcheck', 'configs', 'secrets', 'depends_on']);
+const coveredDeployKeys = new Set(['replicas', 'mode', 'resources', 'labels', 'update_config', 'rollback_config', 'restart_policy', 'placement']);
+/** The name a config or secret gets in the cluster: by content, since Swarm's objects are immutable. */
+function swarmObjectName(project, object, digest) {
+    return `${project}_${object.key}_${digest.replace(/^sha256:/, '').slice(0, 12)}`;
+}
+/** The aspects of a service's desired state and the hash over them. */
+function desiredState(service, objects, digestOf) {
+    const short = (value) => swarm_plan_sha256(canonicalJson(value)).slice(0, 12);
+    const aspects = {};
+    for (const [aspect, pick] of Object.entries(aspectKeys))
+        aspects[aspect] = short(pick(service));
+    for (const kind of ['configs', 'secrets']) {
+        const used = Array.isArray(service[kind]) ? service[kind] : [];
+        const contents = used.map((entry) => {
+            const source = typeof entry === 'string' ? entry : String(swarm_plan_asRecord(entry).source ?? '');
+            const object = objects.find((o) => o.kind === kind && o.key === source);
+            return [entry, object ? (digestOf(object) ?? canonicalJson(object.definition)) : null];
+        });
+        aspects[kind] = short(contents);
+    }
+    const rest = Object.fromEntries(Object.entries(service).filter(([key]) => !coveredKeys.has(key)));
+    rest.deploy = Object.fromEntries(Object.entries(swarm_plan_asRecord(service.deploy)).filter(([key]) => !coveredDeployKeys.has(key)));
+    aspects['other settings'] = short(rest);
+    return { hash: swarm_plan_sha256(canonicalJson(aspects)).slice(0, 24), aspects };
+}
+/** The config/secret files that are not uploaded: their digests must be read on the host. */
+function swarmPathsToDigest(report, uploads) {
+    const uploaded = new Set(uploads.map((f) => external_node_path_namespaceObject.posix.join(report.directory, f.path)));
+    return [...new Set(report.objects.flatMap((o) => (o.file && !o.external && !uploaded.has(o.file) ? [o.file] : [])))].sort();
+}
+function stripDigest(image) {
+    return image.replace(/@sha256:[0-9a-f]+$/, '');
+}
+function swarm_plan_classify(desired, live, recorded) {
+    if (!live)
+        return recorded ? { change: 'drifted', reasons: ['its service is missing from the swarm'] } : { change: 'new', reasons: ['not deployed yet'] };
+    if (live.hash !== desired.hash) {
+        if (Object.keys(live.aspects).length === 0)
+            return { change: 'changed', reasons: ['not deployed by gitops-lite yet'] };
+        const changed = Object.keys(desired.aspects).filter((aspect) => live.aspects[aspect] !== desired.aspects[aspect]);
+        return { change: 'changed', reasons: changed.length > 0 ? changed.map((aspect) => `${aspect} changed`) : ['its definition changed'] };
+    }
+    const drift = [];
+    if (stripDigest(live.image) !== stripDigest(live.fileImage))
+        drift.push(`its image was changed by hand to ${stripDigest(live.image)}`);
+    if (recorded && recorded.specHash !== live.specHash && drift.length === 0)
+        drift.push('its spec was changed outside gitops-lite (docker service update)');
+    if (live.update === 'paused')
+        drift.push('its last update is paused');
+    return drift.length > 0 ? { change: 'drifted', reasons: drift } : { change: 'unchanged', reasons: [] };
+}
+/** Decides, from what the manager reported, which services to deploy and which to remove. Pure. */
+function computeSwarmPlan(input) {
+    const { report, uploads, hostDigests, mode } = input;
+    const names = [...report.services.keys()].sort();
+    if (input.services) {
+        const unknown = input.services.filter((name) => !report.services.has(name));
+        if (unknown.length > 0) {
+            throw new errors_UserError(`Input 'services' names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, which the compose files do not define`, {
+                fix: `List services of the compose files (${names.join(', ')}), or leave 'services' empty to deploy what changed.`
+            });
+        }
+    }
+    const record = report.record?.header.project === report.project ? report.record : undefined;
+    const uploaded = new Map(uploads.map((f) => [external_node_path_namespaceObject.posix.join(report.directory, f.path), f.digest]));
+    const digestOf = (object) => (object.file ? (uploaded.get(object.file) ?? hostDigests.get(object.file)) : undefined);
+    const missing = report.objects.filter((o) => o.file && !o.external && ['missing', 'dir', 'other', 'unreadable', undefined].includes(digestOf(o)));
+    if (missing.length > 0) {
+        throw new errors_UserError(`The ${missing.map((o) => `${o.kind.slice(0, -1)} '${o.key}' (${o.file})`).join(', ')} of the compose files cannot be read on the host`, {
+            fix: "Add the file to 'files' so it is uploaded, or create it on the host. Nothing was changed on the host."
+        });
+    }
+    const objectNames = { configs: {}, secrets: {} };
+    for (const object of report.objects) {
+        if (object.external)
+            continue;
+        objectNames[object.kind][object.key] = swarmObjectName(report.project, object, digestOf(object) ?? swarm_plan_sha256(canonicalJson(object.definition)));
+    }
+    const fullReason = mode === 'full' ? "mode is 'full'" : undefined;
+    const desired = new Map();
+    const services = names.map((service) => {
+        const definition = report.services.get(service);
+        const state = desiredState(definition, report.objects, digestOf);
+        desired.set(service, state);
+        const live = report.live.find((l) => l.service === service);
+        const { change, reasons } = swarm_plan_classify(state, live, record?.services.get(service));
+        const deploy = fullReason !== undefined || (input.services ? input.services.includes(service) : change !== 'unchanged');
+        const shown = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested';
+        return {
+            service,
+            change: shown,
+            deploy,
+            strategy: swarm_plan_asRecord(swarm_plan_asRecord(definition.deploy).update_config).order === 'start-first' ? 'start-first' : 'recreate',
+            reasons: shown === 'full' ? [fullReason] : shown === 'requested' ? ["listed in 'services'"] : reasons,
+            oldImage: live ? stripDigest(live.image) : undefined,
+            newImage: typeof definition.image === 'string' ? definition.image : undefined,
+            containers: [],
+            inputs: {}
+        };
+    });
+    const gone = input.services
+        ? []
+        : report.live
+            .filter((l) => !report.services.has(l.service))
+            .map((l) => ({
+            service: l.service,
+            change: 'removed',
+            deploy: false,
+            reasons: input.prune ? ['gone from the compose files'] : ["gone from the compose files; kept, as 'prune' is false"],
+            oldImage: stripDigest(l.image),
+            containers: [],
+            inputs: {}
+        }));
+    const removed = input.prune ? gone : [];
+    const files = uploads.map((file, index) => {
+        const current = report.hostFiles[index];
+        return { path: file.path, digest: file.digest, change: current === undefined || current === 'missing' ? 'new' : current === file.digest ? 'same' : 'changed' };
+    });
+    const deployed = services.filter((s) => s.deploy);
+    return {
+        project: report.project,
+        compose: 'v2',
+        directory: report.directory,
+        generation: report.generation,
+        full: fullReason !== undefined,
+        fullReason,
+        services: [...services, ...gone].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0)),
+        files,
+        deploy: deployed.map((s) => s.service),
+        recreate: [],
+        startFirst: [],
+        removed,
+        kept: input.prune ? [] : gone.map((s) => s.service),
+        newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
+        previous: deployed.filter((s) => s.change !== 'new' && report.live.some((l) => l.service === s.service)).map((s) => s.service),
+        needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record,
+        desired,
+        objectNames
+    };
+}
+/**
+ * The compose file the apply adds with -f when it renders the stack: content-named configs and
+ * secrets, and the labels that say what each deployed service's definition is.
+ */
+function swarmOverride(plan) {
+    const services = {};
+    for (const service of plan.deploy) {
+        const state = plan.desired.get(service);
+        services[service] = { deploy: { labels: { [swarmLabels.hash]: state.hash, [swarmLabels.aspects]: canonicalJson(state.aspects) } } };
+    }
+    const named = (names) => Object.fromEntries(Object.entries(names).map(([key, name]) => [key, { name }]));
+    const override = { services };
+    if (Object.keys(plan.objectNames.configs).length > 0)
+        override.configs = named(plan.objectNames.configs);
+    if (Object.keys(plan.objectNames.secrets).length > 0)
+        override.secrets = named(plan.objectNames.secrets);
+    return JSON.stringify(override);
+}
+
+;// CONCATENATED MODULE: ./packages/core/src/deploy/swarm-deployer.ts
+
+
+
+
+
+
+
+
+
+
+
+/** The engine of the host is not a manager: the caller may try the next host listed. */
+class NotAManagerError extends errors_UserError {
+}
+/** The Swarm path always renders with Compose v2 on the manager. */
+function swarmStack(stack) {
+    return { ...stack, composeCommand: 'docker compose' };
+}
+/** Plans and, unless it is a dry run, deploys the stack through one manager of a swarm. */
+async function deployToSwarm(shell, options, log) {
+    const started = Date.now();
+    const health = {};
+    const removeFailed = [];
+    const done = (result, plan, error) => ({
+        host: shell.name,
+        result,
+        plan,
+        health,
+        error,
+        ...(removeFailed.length > 0 && { removeFailed }),
+        durationMs: Date.now() - started
+    });
+    const { limits } = options;
+    const stack = swarmStack(options.stack);
+    let inspected;
+    try {
+        inspected = await swarm_deployer_inspectAndPlan(shell, options, log);
+    }
+    catch (error) {
+        if (!(error instanceof ConnectionLostError))
+            throw error;
+        return done('failed', undefined, new errors_UserError(`${error.message} while inspecting it`, { fix: 'Nothing was changed on the host. Rerun the workflow.' }));
+    }
+    const { report, plan } = inspected;
+    if (options.dryRun)
+        return done('dry-run', plan);
+    if (!plan.needsApply)
+        return done('unchanged', plan);
+    const mark = newMark();
+    const runDir = runDirOf(stack.remoteDir, options.run.id);
+    const changed = plan.files.filter((f) => f.change !== 'same').map((f) => f.path);
+    const script = libraryScript(stack, mark, limits, changed, {
+        GL_PROJECT: plan.project,
+        GL_RUN_ID: options.run.id,
+        GL_EXPECT_GENERATION: plan.generation,
+        GL_DEPLOY: words(plan.deploy),
+        GL_REMOVE: words(plan.removed.map((s) => s.service)),
+        GL_NEW_SERVICES: words(plan.newServices),
+        GL_PREVIOUS: words(plan.previous),
+        GL_ROLLBACK: options.rollback ? '1' : '0',
+        GL_OWNER: JSON.stringify({ runUrl: options.run.url, actor: options.run.actor, sha: options.run.sha, since: new Date().toISOString() }),
+        GL_AUDIT: jsonPrefix({
+            time: new Date().toISOString(),
+            actor: options.run.actor,
+            runUrl: options.run.url,
+            sha: options.run.sha,
+            host: shell.name,
+            project: plan.project,
+            mode: plan.full ? 'full' : 'surgical',
+            services: plan.deploy,
+            removed: plan.removed.map((s) => s.service)
+        })
+    })
+        .code(SWARM_LIBRARY)
+        .code('gl_apply_begin');
+    const apply = stagedFilesScript(script, options.files)
+        .commandWithInput(['gl_put', 'record.head'], base64Lines(swarm_deployer_recordHead(report, plan, options)))
+        .commandWithInput(['gl_put', 'record.services'], base64Lines(plan.deploy.map((service) => `${service} ${servicePrefix(plan, service)}\n`).join('')))
+        .commandWithInput(['gl_put', 'override.json'], base64Lines(swarmOverride(plan)))
+        .code('gl_swarm_apply_main')
+        .toString();
+    const events = new EventReader(mark, log, health, removeFailed);
+    let result;
+    try {
+        result = await shell.exec(detachedCommand(runDir), {
+            // The registry logins first, read by the bootstrap (kept in memory on the host, never in the script).
+            stdin: registryLoginLines(options.registries ?? []) + apply,
+            timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
+            onStdout: (text) => events.push(text)
+        });
+    }
+    catch (error) {
+        if (!(error instanceof ConnectionLostError))
+            throw error;
+        events.flush();
+        return done('failed', plan, new errors_UserError(`${error.message} while deploying`, {
+            fix: `The deploy goes on on the manager, which finishes it (or rolls it back) and then releases the lock; its log is ${runDir}/log. Rerun the workflow: it waits for the lock and converges.`
+        }));
+    }
+    events.flush();
+    const failure = events.failure ?? 'a service did not converge';
+    switch (result.code) {
+        case remote_ExitCode.ok:
+            return done('deployed', plan);
+        case remote_ExitCode.stalePlan:
+            return done('failed', plan, new errors_UserError(`Another run deployed to ${shell.name} since this run looked`, { fix: 'Rerun the workflow: it plans against what the swarm runs now.' }));
+        case remote_ExitCode.rolledBack: {
+            const restored = plan.previous.length > 0 ? `${plan.previous.join(', ')} went back to the previous spec and converged` : 'nothing ran before';
+            const removedNew = plan.newServices.length > 0 ? `, and the new ${plan.newServices.join(', ')} were removed` : '';
+            const error = new errors_UserError(`The deploy to ${shell.name} failed: ${failure}; ${restored}${removedNew}`, {
+                fix: 'See the task errors and log lines above, fix the image or configuration in the infra repository, and push again.'
+            });
+            // What went back, for the rolled-back-images output (the templates write it back to Git).
+            const services = plan.services
+                .filter((s) => plan.previous.includes(s.service) && s.oldImage && s.newImage && s.oldImage !== s.newImage)
+                .map((s) => ({ service: s.service, failedImage: s.newImage, restoredImage: s.oldImage, failed: events.failedServices.includes(s.service) }));
+            return { ...done('rolled-back', plan, error), rollback: { services, restoredCommit: report.record?.header.sha ?? '' } };
+        }
+        case remote_ExitCode.rollbackFailed:
+            return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed (${failure}) and the rollback did not converge either`, { fix: `The swarm needs attention: see the lines above, 'docker service ps' on the manager and ${runDir}/log.` }));
+        case remote_ExitCode.failedBeforeChange:
+            return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} stopped before changing any service: ${failure}`, { fix: 'See the output above, fix it and rerun.' }));
+        case remote_ExitCode.failedNoRollback:
+            return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${failure}; 'rollback' is false, so it was left as it is`, { fix: 'See the task errors and log lines above.' }));
+        case remote_ExitCode.deployedWithoutRecord:
+            return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed, but the record (${plan.directory}/.gitops-lite/swarm-state) could not be written`, { fix: "See the host's message above and rerun." }));
+        case remote_ExitCode.removeFailed:
+            return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed, but ${removeFailed.join(', ') || 'a service'} (gone from the compose files) could not be removed`, { fix: "See docker's message above and rerun." }));
+        default:
+            return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }));
+    }
+}
+function servicePrefix(plan, service) {
+    return jsonPrefix({ kind: 'service', service, hash: plan.desired.get(service)?.hash ?? '', image: plan.services.find((s) => s.service === service)?.newImage });
+}
+async function swarm_deployer_inspectAndPlan(shell, options, log) {
+    const { limits, files } = options;
+    const stack = swarmStack(options.stack);
+    const mark = newMark();
+    const script = stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path)).code(SWARM_LIBRARY).code('gl_inspect_begin'), files);
+    // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
+    const envFiles = [...new Set([...options.envFiles.values()].flat())];
+    const inspected = await shell.exec(attachedCommand, {
+        stdin: script.command(['gl_swarm_inspect_report', ...envFiles]).toString(),
+        timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
+    });
+    // First of all: docker's messages and service logs may quote them.
+    log.mask(hostSecrets(inspected.stdout, mark));
+    const waited = new RegExp(`^${mark} lock-wait (.*)$`, 'm').exec(inspected.stdout);
+    if (waited)
+        log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`);
+    if (inspected.code === remote_ExitCode.notManager) {
+        const stderr = inspected.stderr.trimEnd();
+        throw new NotAManagerError(`${shell.name} is not a manager of a swarm${stderr ? ` (${stderr.replace(/^gitops-lite: /, '')})` : ''}`, {
+            fix: "List a manager first in 'host' ('docker node ls' on a manager shows them), or run 'docker swarm init' there. Nothing was changed."
+        });
+    }
+    if (inspected.code !== 0)
+        throw remoteError(shell.name, 'inspection', inspected, limits, log);
+    const report = parseSwarmInspection(inspected.stdout, mark, shell.name);
+    const paths = swarmPathsToDigest(report, files);
+    const hostDigests = new Map();
+    if (paths.length > 0) {
+        const digestMark = newMark();
+        const digested = await shell.exec(attachedCommand, { stdin: digestScript(stack, paths, digestMark, limits), timeoutMs: limits.commandTimeoutSeconds * 1000 });
+        if (digested.code !== 0)
+            throw remoteError(shell.name, 'digest of the config and secret files', digested, limits, log);
+        const lines = digested.stdout.split('\n').filter(Boolean);
+        paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'));
+    }
+    const plan = computeSwarmPlan({ report, uploads: files, hostDigests, mode: options.mode, services: options.services, prune: options.prune });
+    for (const line of formatPlan(shell.name, plan))
+        log.info(line);
+    return { report, plan };
+}
+/** The record header and the lines of the services this run leaves alone. */
+function swarm_deployer_recordHead(report, plan, options) {
     const header = {
         kind: 'deploy',
         schema: RECORD_SCHEMA,
+        orchestrator: 'swarm',
         sha: options.run.sha,
         time: new Date().toISOString(),
         runUrl: options.run.url,
         actor: options.run.actor,
         project: plan.project,
-        compose: plan.compose,
-        files: Object.fromEntries(options.files.map((f) => [f.path, f.digest])),
-        topLevel: report.model.topLevel
+        files: Object.fromEntries(options.files.map((f) => [f.path, f.digest]))
     };
-    const trusted = report.record?.header.project === plan.project && report.record.header.compose === plan.compose ? report.record : undefined;
+    const trusted = report.record?.header.project === plan.project ? report.record : undefined;
     const kept = [];
     for (const service of plan.services) {
-        if (service.deploy || service.change === 'removed')
+        if (service.deploy || (service.change === 'removed' && !plan.kept.includes(service.service)))
             continue;
         const previous = trusted?.services.get(service.service);
+        const live = report.live.find((l) => l.service === service.service);
         if (previous)
             kept.push(previous);
-        else if (service.change === 'unchanged') {
-            const container = report.containers.find((c) => c.service === service.service && !c.oneoff);
-            kept.push({
-                kind: 'service',
-                service: service.service,
-                image: service.newImage,
-                inputs: service.inputs,
-                configHash: report.hashes.get(service.service) ?? '',
-                containerHash: container?.configHash ?? ''
-            });
-        }
+        else if (live && service.change === 'unchanged')
+            kept.push({ kind: 'service', service: service.service, hash: live.hash, image: service.newImage, specHash: live.specHash });
     }
     return [header, ...kept].map((line) => JSON.stringify(line)).join('\n') + '\n';
 }
-/** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
-class EventReader {
-    mark;
-    log;
-    health;
-    removeFailed;
-    failure;
-    /** A symbolic link the host refused to write through. */
-    refusedLink;
-    /** What to do about `failure`, when the event that set it says. */
-    failureFix;
-    /** Services whose health wait failed before the rollback began. */
-    failedServices = [];
-    /** Files the rollback could not put back. */
-    restoreFailed = [];
-    buffer = '';
-    rollingBack = false;
-    /** The last lines the host printed since the last event: a failed pre-deploy command's output. */
-    recent = [];
-    constructor(mark, log, health, removeFailed = []) {
-        this.mark = mark;
-        this.log = log;
-        this.health = health;
-        this.removeFailed = removeFailed;
-    }
-    push(text) {
-        this.buffer += text;
-        const lines = this.buffer.split('\n');
-        this.buffer = lines.pop() ?? '';
-        this.handle(lines);
-    }
-    flush() {
-        if (this.buffer !== '')
-            this.handle([this.buffer]);
-        this.buffer = '';
-    }
-    handle(lines) {
-        const plain = [];
-        for (const line of lines) {
-            if (!line.startsWith(`${this.mark} `)) {
-                plain.push(line);
-                this.recent = [...this.recent, line].slice(-recentLines);
-                continue;
-            }
-            if (plain.length > 0)
-                this.log.remote(plain.splice(0));
-            this.event(line.slice(this.mark.length + 1));
-            this.recent = [];
-        }
-        if (plain.length > 0)
-            this.log.remote(plain);
-    }
-    event(text) {
-        const [kind, ...rest] = text.split(' ');
-        const [subject, state] = rest;
-        // Typed so that every case is an event lib.sh prints; anything else goes to the default.
-        switch (kind) {
-            case 'phase':
-                if (subject === 'rollback')
-                    this.rollingBack = true;
-                if (subject === 'start-first') {
-                    this.log.info(this.rollingBack ? `Bringing the previous version of ${state} back, start-first` : `Replacing ${state} start-first`);
-                    break;
-                }
-                this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`);
-                break;
-            case 'health':
-                this.health[subject] = state;
-                this.log.info(`  ${subject}: ${state}`);
-                break;
-            case 'failed':
-                if (!this.rollingBack)
-                    this.failedServices.push(subject);
-                this.health[subject] = state;
-                this.failure ??= `${subject} is ${state.replace(/-/g, ' ')}`;
-                this.log.warning(`${subject} failed: ${state.replace(/-/g, ' ')}`);
-                break;
-            case 'start-first':
-                this.log.info(`  ${subject}: ${startFirstMessage(rest.slice(1))}`);
-                break;
-            case 'restore-failed':
-                this.restoreFailed.push(subject);
-                this.log.warning(`${subject}: could not be put back from the backup`);
-                break;
-            case 'remove-failed':
-                if (!this.removeFailed.includes(subject))
-                    this.removeFailed.push(subject);
-                this.log.warning(`${subject}: removing its container failed`);
-                break;
-            case 'pre-deploy':
-                this.log.info(`Running the pre-deploy command of ${subject} with its new image`);
-                break;
-            case 'pre-deploy-failed': {
-                const how = state === '124' ? `timed out (command-timeout)` : `exited with code ${state}`;
-                const last = this.recent.filter((line) => line.trim() !== '');
-                this.failure ??=
-                    `the pre-deploy command of ${subject} ${how}` +
-                        (last.length > 0 ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}` : ' and printed nothing');
-                this.failureFix ??= `Fix the command (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and no container was changed.`;
-                this.log.warning(`${subject}: the pre-deploy command ${how}`);
-                break;
-            }
-            case 'login-failed':
-                this.failure ??= `the login to the registry ${subject} failed (docker's message is above)`;
-                this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`;
-                break;
-            case 'swap-failed':
-                this.failure ??= `the new ${subject} could not be put in place (the host's message is above)`;
-                break;
-            case 'refused-link':
-                this.refusedLink ??= rest.join(' ');
-                this.log.warning(`${rest.join(' ')} is a symbolic link: the deploy does not write through it`);
-                break;
-            case 'up-failed':
-                this.failure ??= 'compose could not recreate the services (its message is above)';
-                break;
-            case 'lock-wait':
-                this.log.info(`Waiting for the deploy lock, held by ${describeOwner(rest.join(' '))}`);
-                break;
-            case 'stale':
-            case 'result':
-                break;
-            default:
-                this.log.info(text);
-        }
-    }
-}
-/** How many lines of a failed pre-deploy command's output its error quotes. */
-const recentLines = 10;
-/** A start-first rollout's progress: `started N`, `serving MONITOR`, `retired N GRACE`. */
-function startFirstMessage([step, count, grace]) {
-    switch (step) {
-        case 'started':
-            return `started ${count} new container(s) beside the old one(s), kept off the service name until healthy`;
-        case 'serving':
-            return `healthy; new and old containers serve side by side for ${count} s`;
-        case 'retired':
-            return `stopped ${count} old container(s) (stop grace period ${grace} s) and removed them`;
-        default:
-            return step;
-    }
-}
-const rollbackMessages = {
-    up: 'Bringing the previous version back',
-    health: 'Waiting for the previous version to be healthy',
-    healthy: 'The previous version is healthy'
-};
-const phaseMessages = {
-    locked: 'Took the deploy lock',
-    login: 'Logging in to the registries (a Docker config only this deploy uses)',
-    pull: 'Pulling the new images',
-    swap: 'Putting the new files in place',
-    // Named with its service by the event reader.
-    'start-first': 'Replacing a service start-first',
-    up: 'Recreating the services',
-    health: 'Waiting for the services to be healthy',
-    healthy: 'All deployed services are healthy',
-    remove: 'Removing the services gone from the compose files',
-    rollback: 'Rolling back: restoring the previous files and services',
-    restore: 'Restoring the previous files'
-};
 
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/stacks.ts
 
@@ -74918,6 +75457,22 @@ class GitCommandManager {
     }
 }
 
+;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/host-log.ts
+
+/**
+ * Progress lines, prefixed with the host when there are several. Host output is fenced with
+ * ::stop-commands:: so nothing a container logs can act as a workflow command.
+ */
+function hostLog(target, hostCount) {
+    const prefix = hostCount > 1 ? `[${formatTarget(target)}] ` : '';
+    return {
+        info: (message) => log.info(`${prefix}${message}`),
+        warning: (message) => log.warning(`${prefix}${message}`),
+        remote: (lines) => log.fenced(lines, `${prefix}  `),
+        mask: (values) => values.forEach(maskSecret)
+    };
+}
+
 ;// CONCATENATED MODULE: ./packages/core/src/ssh/private-key.ts
 
 
@@ -75158,6 +75713,7 @@ function resolveTemplate(parts, lookup, placeholder = '') {
 
 
 
+
 function digestOf(content) {
     return `sha256:${(0,external_node_crypto_.createHash)('sha256').update(content).digest('hex')}`;
 }
@@ -75309,6 +75865,12 @@ function readSettings(inputs, runner) {
             fix: "Remove 'services'. To remove some services of a stack, remove them from its compose file and deploy it (mode: surgical removes them)."
         });
     }
+    const orchestrator = inputs.oneOf('orchestrator', ['compose', 'swarm'], 'compose');
+    if (orchestrator === 'swarm' && wholeStacks) {
+        throw new errors_UserError(`Input 'mode' is '${mode}', which works on Compose stacks only, and 'orchestrator' is 'swarm'`, {
+            fix: "On a swarm, list stacks with 'docker stack ls' and remove one with 'docker stack rm NAME' on a manager; or use mode surgical or full."
+        });
+    }
     const projectName = readProjectName(inputs);
     if (mode === 'remove' && projectName === '') {
         throw new errors_UserError("Input 'project-name' is empty, but 'mode: remove' needs it: a removal takes down only the project it names", {
@@ -75340,6 +75902,8 @@ function readSettings(inputs, runner) {
         preDeploy: preDeployCommandsOf(composeSources),
         registries: readRegistries(inputs, pull),
         mode,
+        orchestrator,
+        prune: inputs.boolean('prune'),
         removeVolumes,
         services: services.length > 0 ? [...new Set(services)] : undefined,
         pull,
@@ -75488,162 +76052,9 @@ function readFiles(inputs, workspaceInput) {
     return { files: [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)], folder: (0,external_node_path_namespaceObject.relative)(workspace, base).split(external_node_path_namespaceObject.sep).join('/') };
 }
 
-;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/main.ts
+;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/outcome.ts
 
 
-
-
-
-async function run() {
-    await runAction(async () => {
-        const runner = readRunnerContext();
-        const settings = readSettings(new Inputs(), runner);
-        if (settings.hostKeys.insecure) {
-            log.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
-        }
-        const run = await runInfo(runner);
-        // Before any host is touched: a token that may not create deployments fails here.
-        const deployment = settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined;
-        let outcomes;
-        try {
-            outcomes = await deployHosts(settings.hosts, settings.parallel, {
-                nameOf: formatTarget,
-                connect: (host) => connectTo(host, settings),
-                deploy: (host, session, index) => deployTo(host, session, index, settings, run)
-            });
-        }
-        catch (error) {
-            await deployment?.finish('error', 'The deploy stopped on an unexpected error; see the run log');
-            throw error;
-        }
-        await deployment?.finish(...deploymentResult(outcomes));
-        for (const outcome of outcomes)
-            if (outcome.result === 'skipped')
-                log.info(`${outcome.host}: skipped, ${outcome.reason}`);
-        await report(outcomes, settings, run);
-        const failure = failureOf(outcomes);
-        if (failure !== undefined) {
-            // Several hosts failed, one of them by a bug: keep its stack for the debug log.
-            for (const o of outcomes)
-                if (o.unexpected instanceof Error && o.unexpected !== failure && o.unexpected.stack)
-                    log.debug(o.unexpected.stack);
-            throw failure;
-        }
-    });
-}
-/** Creates the GitHub deployment of the commit and marks it in progress. */
-function startDeploymentOf(report, run) {
-    const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl });
-    return startDeployment(client, report.target, { sha: run.sha, description: `ssh-surgical-deploy by ${run.actor}`, logUrl: run.url, environmentUrl: report.environmentUrl });
-}
-/** success when every host is deployed or unchanged, failure when a host was rolled back, error otherwise. */
-function deploymentResult(outcomes) {
-    const hosts = (result) => outcomes.filter((o) => o.result === result).map((o) => o.host);
-    if (outcomes.every((o) => o.result === 'deployed' || o.result === 'unchanged')) {
-        const deployed = [...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))].sort();
-        return ['success', deployed.length > 0 ? `Deployed ${deployed.join(', ')}` : 'Nothing to change'];
-    }
-    const failed = hosts('failed');
-    if (failed.length > 0)
-        return ['error', `The deploy to ${failed.join(', ')} failed; see the run log`];
-    return ['failure', `Rolled back on ${hosts('rolled-back').join(', ')}: the new version did not become healthy`];
-}
-function hostLogFor(target, settings) {
-    return hostLog(settings.hosts.length > 1 ? `[${formatTarget(target)}] ` : '');
-}
-async function connectTo(target, settings) {
-    const log = hostLogFor(target, settings);
-    log.info(`Connecting to ${formatTarget(target)}`);
-    const session = await SshSession.connect({
-        target,
-        privateKey: settings.privateKey,
-        passphrase: settings.passphrase,
-        hostKeys: settings.hostKeys,
-        proxy: settings.proxy,
-        connectTimeoutMs: settings.connectTimeoutMs,
-        log: (message) => log.warning(message)
-    });
-    log.info(`Connected to ${formatTarget(target)}`);
-    return session;
-}
-async function deployTo(target, connected, index, settings, run) {
-    const started = Date.now();
-    let session = connected;
-    try {
-        // One at a time, a host's connection waits while the hosts before it deploy; it may have dropped.
-        if (!session.isOpen)
-            session = await connectTo(target, settings);
-        const limits = {
-            lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
-            commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
-            healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
-        };
-        if (settings.mode === 'remove') {
-            const options = { stack: settings.stack, removeVolumes: settings.removeVolumes, dryRun: settings.dryRun, limits, run };
-            return await removeFromHost(session, options, hostLogFor(target, settings));
-        }
-        if (settings.mode === 'list')
-            return await listStacks(session, { stack: settings.stack, limits }, hostLogFor(target, settings));
-        return await deployToHost(session, {
-            stack: settings.stack,
-            files: settings.files,
-            envFiles: settings.envFiles,
-            preDeploy: settings.preDeploy,
-            registries: settings.registries,
-            mode: settings.mode,
-            services: settings.services,
-            pull: settings.pull,
-            rollback: settings.rollback,
-            dryRun: settings.dryRun,
-            limits,
-            // Per host, so two hosts that share a disk never share a run folder.
-            run: { ...run, id: `${run.id}-${index}` }
-        }, hostLogFor(target, settings));
-    }
-    catch (error) {
-        if (!(error instanceof errors_UserError))
-            throw error;
-        return { host: formatTarget(target), result: 'failed', health: {}, error, durationMs: Date.now() - started };
-    }
-    finally {
-        if (session !== connected)
-            session.close();
-    }
-}
-/**
- * Progress lines, prefixed with the host when there are several. Host output is fenced with
- * ::stop-commands:: so nothing a container logs can act as a workflow command.
- */
-function hostLog(prefix) {
-    return {
-        info: (message) => log.info(`${prefix}${message}`),
-        warning: (message) => log.warning(`${prefix}${message}`),
-        remote: (lines) => log.fenced(lines, `${prefix}  `),
-        mask: (values) => values.forEach(maskSecret)
-    };
-}
-/**
- * The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than
- * GITHUB_SHA), with the failed commit it writes back when it is the commit of a rollback.
- */
-async function runInfo(runner) {
-    const git = new GitCommandManager(runner.workspace);
-    const head = await git.exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined);
-    const trailer = await git
-        .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], { allowFailure: true })
-        .catch(() => undefined);
-    const restores = trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined;
-    const runId = runner.runId || '0';
-    const attempt = runner.runAttempt || '1';
-    const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`;
-    return {
-        id: `${runId}-${attempt}-${Date.now().toString(36)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
-        url,
-        actor: runner.actor || 'unknown',
-        sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha,
-        ...(restores && { restores })
-    };
-}
 function union(outcomes, pick) {
     const names = new Set();
     for (const outcome of outcomes)
@@ -75668,48 +76079,68 @@ function rolledBackImages(outcomes, settings, run) {
         }))
         : []);
 }
-async function report(outcomes, settings, run) {
+/** The step's outputs, by name, from what happened on each host and the images that went back. */
+function deployOutputs(outcomes, rolledBack) {
     const deployedServices = (o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : []);
-    setOutput('deployed', union(outcomes, deployedServices));
-    setOutput('drifted', union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)));
-    setOutput('removed', union(outcomes, (o) => {
-        if (o.result === 'removed')
-            return (o.removal?.containers ?? []).map((c) => c.service);
-        return o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : [];
-    }));
-    setOutput('stacks', JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack })))));
-    setOutput('rolled-back', String(outcomes.some((o) => o.result === 'rolled-back')));
-    setOutput('rolled-back-images', JSON.stringify(rolledBackImages(outcomes, settings, run)));
-    setOutput('plan', JSON.stringify(Object.fromEntries(outcomes.map((o) => [
-        o.host,
-        {
-            result: o.result,
-            ...(o.plan && {
-                project: o.plan.project,
-                compose: o.plan.compose,
-                mode: o.plan.full ? 'full' : 'surgical',
-                ...(o.plan.fullReason && { fullReason: o.plan.fullReason }),
-                services: o.plan.services.map((s) => ({
-                    service: s.service,
-                    change: s.change,
-                    deploy: s.deploy,
-                    ...(s.deploy && s.strategy && { strategy: s.strategy }),
-                    reasons: s.reasons,
-                    ...(s.oldImage && { oldImage: s.oldImage }),
-                    ...(s.newImage && { newImage: s.newImage }),
-                    ...(s.preDeploy && { preDeploy: s.preDeploy })
-                })),
-                files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
-            }),
-            ...(o.removal && { removal: o.removal }),
-            ...(o.error && { error: o.error.message }),
-            ...(o.result === 'skipped' && { reason: o.reason })
-        }
-    ]))));
-    await writeSummary(outcomes, settings);
+    return {
+        deployed: union(outcomes, deployedServices),
+        drifted: union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)),
+        removed: union(outcomes, (o) => {
+            if (o.result === 'removed')
+                return (o.removal?.containers ?? []).map((c) => c.service);
+            return o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : [];
+        }),
+        stacks: JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack })))),
+        'rolled-back': String(outcomes.some((o) => o.result === 'rolled-back')),
+        'rolled-back-images': JSON.stringify(rolledBack),
+        plan: JSON.stringify(Object.fromEntries(outcomes.map((o) => [o.host, planOutput(o)])))
+    };
 }
-async function writeSummary(outcomes, settings) {
-    const summary = summary_summary.addHeading(`ssh-surgical-deploy${settings.dryRun ? ' (dry run)' : ''}`, 2);
+/** One host's entry in the `plan` output. */
+function planOutput(o) {
+    return {
+        result: o.result,
+        ...(o.plan && {
+            project: o.plan.project,
+            compose: o.plan.compose,
+            mode: o.plan.full ? 'full' : 'surgical',
+            ...(o.plan.fullReason && { fullReason: o.plan.fullReason }),
+            services: o.plan.services.map((s) => ({
+                service: s.service,
+                change: s.change,
+                deploy: s.deploy,
+                ...(s.deploy && s.strategy && { strategy: s.strategy }),
+                reasons: s.reasons,
+                ...(s.oldImage && { oldImage: s.oldImage }),
+                ...(s.newImage && { newImage: s.newImage }),
+                ...(s.preDeploy && { preDeploy: s.preDeploy })
+            })),
+            files: o.plan.files.map((f) => ({ path: f.path, change: f.change }))
+        }),
+        ...(o.removal && { removal: o.removal }),
+        ...(o.error && { error: o.error.message }),
+        ...(o.result === 'skipped' && { reason: o.reason })
+    };
+}
+/** The GitHub deployment's end: success when every host is deployed or unchanged, failure when a host was rolled back, error otherwise. */
+function deploymentResult(outcomes) {
+    const hosts = (result) => outcomes.filter((o) => o.result === result).map((o) => o.host);
+    if (outcomes.every((o) => o.result === 'deployed' || o.result === 'unchanged')) {
+        const deployed = [...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))].sort();
+        return ['success', deployed.length > 0 ? `Deployed ${deployed.join(', ')}` : 'Nothing to change'];
+    }
+    const failed = hosts('failed');
+    if (failed.length > 0)
+        return ['error', `The deploy to ${failed.join(', ')} failed; see the run log`];
+    return ['failure', `Rolled back on ${hosts('rolled-back').join(', ')}: the new version did not become healthy`];
+}
+
+;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/report.ts
+
+
+/** The job summary: per host, its result, why it failed, what a removal took down or a listing found, and its services. */
+async function writeSummary(outcomes, dryRun) {
+    const summary = summary_summary.addHeading(`ssh-surgical-deploy${dryRun ? ' (dry run)' : ''}`, 2);
     for (const outcome of outcomes) {
         const seconds = `${(outcome.durationMs / 1000).toFixed(1)} s`;
         summary.addHeading(escapeHtml(`${outcome.host}: ${outcome.result} in ${seconds}`), 3);
@@ -75723,7 +76154,7 @@ async function writeSummary(outcomes, settings) {
             summary.addRaw(`<p>Running again: ${escapeHtml(images.join('; '))}. Output rolled-back-images lists them for bump-image-tag's restore.</p>`, true);
         }
         if (outcome.removal)
-            summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, settings.dryRun).join('\n')));
+            summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, dryRun).join('\n')));
         if (outcome.stacks) {
             const lines = outcome.stacks.map((s) => `${s.project}  ${s.remoteDir}  deployed ${s.time} (${s.sha.slice(0, 7)}) by ${s.actor}`);
             summary.addCodeBlock(escapeHtml(lines.join('\n') || 'No stacks.'));
@@ -75753,6 +76184,8 @@ async function writeSummary(outcomes, settings) {
 function serviceResult(outcome, service, deploy, removed) {
     if (outcome.result === 'skipped' || outcome.result === 'dry-run')
         return outcome.result;
+    if (removed && !outcome.plan?.removed.some((s) => s.service === service))
+        return 'kept';
     if (removed)
         return outcome.result !== 'deployed' ? 'kept' : outcome.removeFailed?.includes(service) ? 'removal failed' : 'removed';
     if (!deploy)
@@ -75761,6 +76194,209 @@ function serviceResult(outcome, service, deploy, removed) {
     if (outcome.result === 'deployed')
         return health ? `deployed (${health})` : 'deployed';
     return health ? `${outcome.result} (${health})` : outcome.result;
+}
+
+;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/main.ts
+
+
+
+
+
+
+
+async function run() {
+    await runAction(async () => {
+        const runner = readRunnerContext();
+        const settings = readSettings(new Inputs(), runner);
+        if (settings.hostKeys.insecure) {
+            log.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.');
+        }
+        const run = await runInfo(runner);
+        // Before any host is touched: a token that may not create deployments fails here.
+        const deployment = settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined;
+        let outcomes;
+        try {
+            outcomes =
+                settings.orchestrator === 'swarm'
+                    ? [await deployToManager(settings, run)]
+                    : await deployHosts(settings.hosts, settings.parallel, {
+                        nameOf: formatTarget,
+                        connect: (host) => connectTo(host, settings),
+                        deploy: (host, session, index) => deployTo(host, session, index, settings, run)
+                    });
+        }
+        catch (error) {
+            await deployment?.finish('error', 'The deploy stopped on an unexpected error; see the run log');
+            throw error;
+        }
+        await deployment?.finish(...deploymentResult(outcomes));
+        for (const outcome of outcomes)
+            if (outcome.result === 'skipped')
+                log.info(`${outcome.host}: skipped, ${outcome.reason}`);
+        for (const [name, value] of Object.entries(deployOutputs(outcomes, rolledBackImages(outcomes, settings, run))))
+            setOutput(name, value);
+        await writeSummary(outcomes, settings.dryRun);
+        const failure = failureOf(outcomes);
+        if (failure !== undefined) {
+            // Several hosts failed, one of them by a bug: keep its stack for the debug log.
+            for (const o of outcomes)
+                if (o.unexpected instanceof Error && o.unexpected !== failure && o.unexpected.stack)
+                    log.debug(o.unexpected.stack);
+            throw failure;
+        }
+    });
+}
+/** Creates the GitHub deployment of the commit and marks it in progress. */
+function startDeploymentOf(report, run) {
+    const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl });
+    return startDeployment(client, report.target, { sha: run.sha, description: `ssh-surgical-deploy by ${run.actor}`, logUrl: run.url, environmentUrl: report.environmentUrl });
+}
+async function connectTo(target, settings) {
+    const log = hostLog(target, settings.hosts.length);
+    log.info(`Connecting to ${formatTarget(target)}`);
+    const session = await SshSession.connect({
+        target,
+        privateKey: settings.privateKey,
+        passphrase: settings.passphrase,
+        hostKeys: settings.hostKeys,
+        proxy: settings.proxy,
+        connectTimeoutMs: settings.connectTimeoutMs,
+        log: (message) => log.warning(message)
+    });
+    log.info(`Connected to ${formatTarget(target)}`);
+    return session;
+}
+function limitsOf(settings) {
+    return {
+        lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
+        commandTimeoutSeconds: Math.ceil(settings.commandTimeoutMs / 1000),
+        healthTimeoutSeconds: Math.ceil(settings.healthTimeoutMs / 1000)
+    };
+}
+/**
+ * orchestrator: swarm. The hosts are managers of one swarm: the first that can be reached and is
+ * a manager deploys the stack; the others are tried in turn only when one cannot.
+ */
+async function deployToManager(settings, run) {
+    // readSettings refuses remove and list with swarm.
+    const mode = settings.mode === 'full' ? 'full' : 'surgical';
+    const tried = [];
+    for (const target of settings.hosts) {
+        const name = formatTarget(target);
+        const log = hostLog(target, settings.hosts.length);
+        let session;
+        try {
+            session = await connectTo(target, settings);
+        }
+        catch (error) {
+            if (!(error instanceof errors_UserError))
+                throw error;
+            log.warning(`${name}: ${error.message}; trying the next manager`);
+            tried.push(`${name} (${error.message})`);
+            continue;
+        }
+        const started = Date.now();
+        try {
+            return await deployToSwarm(session, {
+                stack: settings.stack,
+                files: settings.files,
+                envFiles: settings.envFiles,
+                registries: settings.registries,
+                mode,
+                services: settings.services,
+                pull: settings.pull,
+                rollback: settings.rollback,
+                dryRun: settings.dryRun,
+                prune: settings.prune,
+                limits: limitsOf(settings),
+                run
+            }, log);
+        }
+        catch (error) {
+            if (error instanceof NotAManagerError && target !== settings.hosts.at(-1)) {
+                log.warning(`${error.message}; trying the next host`);
+                tried.push(`${name} (not a manager)`);
+                continue;
+            }
+            if (!(error instanceof errors_UserError))
+                throw error;
+            return { host: name, result: 'failed', health: {}, error, durationMs: Date.now() - started };
+        }
+        finally {
+            session.close();
+        }
+    }
+    return {
+        host: settings.hosts.map(formatTarget).join(', '),
+        result: 'failed',
+        health: {},
+        error: new errors_UserError(`No manager of the swarm could be reached: ${tried.join('; ')}`, {
+            fix: "Check that the managers listed in 'host' are up and that their host keys and the deploy key are right; nothing was changed."
+        }),
+        durationMs: 0
+    };
+}
+async function deployTo(target, connected, index, settings, run) {
+    const started = Date.now();
+    let session = connected;
+    try {
+        // One at a time, a host's connection waits while the hosts before it deploy; it may have dropped.
+        if (!session.isOpen)
+            session = await connectTo(target, settings);
+        const limits = limitsOf(settings);
+        if (settings.mode === 'remove') {
+            const options = { stack: settings.stack, removeVolumes: settings.removeVolumes, dryRun: settings.dryRun, limits, run };
+            return await removeFromHost(session, options, hostLog(target, settings.hosts.length));
+        }
+        if (settings.mode === 'list')
+            return await listStacks(session, { stack: settings.stack, limits }, hostLog(target, settings.hosts.length));
+        return await deployToHost(session, {
+            stack: settings.stack,
+            files: settings.files,
+            envFiles: settings.envFiles,
+            preDeploy: settings.preDeploy,
+            registries: settings.registries,
+            mode: settings.mode,
+            services: settings.services,
+            pull: settings.pull,
+            rollback: settings.rollback,
+            dryRun: settings.dryRun,
+            limits,
+            // Per host, so two hosts that share a disk never share a run folder.
+            run: { ...run, id: `${run.id}-${index}` }
+        }, hostLog(target, settings.hosts.length));
+    }
+    catch (error) {
+        if (!(error instanceof errors_UserError))
+            throw error;
+        return { host: formatTarget(target), result: 'failed', health: {}, error, durationMs: Date.now() - started };
+    }
+    finally {
+        if (session !== connected)
+            session.close();
+    }
+}
+/**
+ * The run, and the commit whose files are deployed: the checkout's HEAD (it may be newer than
+ * GITHUB_SHA), with the failed commit it writes back when it is the commit of a rollback.
+ */
+async function runInfo(runner) {
+    const git = new GitCommandManager(runner.workspace);
+    const head = await git.exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined);
+    const trailer = await git
+        .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], { allowFailure: true })
+        .catch(() => undefined);
+    const restores = trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined;
+    const runId = runner.runId || '0';
+    const attempt = runner.runAttempt || '1';
+    const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`;
+    return {
+        id: `${runId}-${attempt}-${Date.now().toString(36)}-${(0,external_node_crypto_.randomBytes)(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
+        url,
+        actor: runner.actor || 'unknown',
+        sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha,
+        ...(restores && { restores })
+    };
 }
 
 ;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/index.ts

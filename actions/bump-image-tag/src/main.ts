@@ -7,7 +7,6 @@ import {
   Inputs,
   UserError,
   createGitHubClient,
-  log,
   looksLikeWorkflowToken,
   openPullRequest,
   planImageBump,
@@ -16,12 +15,14 @@ import {
   readRunnerContext,
   runAction,
   bumpDiff,
+  log,
   type BumpPlan,
   type BumpTarget,
   type RunnerContext
 } from '@gitops-lite/core'
 import { readOptional, readText, writeFileAtomic } from './files'
 import { checkUpdateRegistry, locateFiles, readSettings, type FileSet, type Settings } from './input-helper'
+import { bumpOutputs } from './outcome'
 import { readPromotion } from './promotion'
 import { commitMessage, pullRequestBranch, summaryMarkdown } from './report'
 
@@ -142,15 +143,9 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     log.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
   }
   const report = (changed: boolean, outcome: string, extra: { commitSha?: string; pullRequestUrl?: string } = {}): void => {
-    const changedUpdates = changed ? plan.updates.filter((u) => u.changed) : []
-    core.setOutput('changed', String(changed))
-    core.setOutput('services', JSON.stringify(changedUpdates.map((u) => u.service)))
-    core.setOutput('previous', JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, u.previous]))))
-    core.setOutput('image', [...new Set(plan.updates.map((u) => u.image))].join('\n'))
-    core.setOutput('commit-sha', extra.commitSha ?? '')
-    core.setOutput('pull-request-url', extra.pullRequestUrl ?? '')
-    core.setOutput('diff', changed ? diffOf(settings, paths, plan) : '')
-    core.setOutput('promoted', promotion ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : '')
+    const diff = changed ? diffOf(settings, paths, plan) : ''
+    const outputs = bumpOutputs(plan.updates, { changed, ...extra, diff, promoted: Boolean(promotion) })
+    for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
     log.info(outcome)
     core.summary.addRaw(summaryMarkdown(plan.updates, outcome))
   }

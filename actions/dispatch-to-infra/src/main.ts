@@ -6,11 +6,9 @@ import {
   checkWorkflowRunsReadable,
   createDeployPayload,
   createGitHubClient,
-  escapeHtml,
   findRestoringCommit,
   formatDuration,
   githubWorkflowRuns,
-  log,
   looksLikeWorkflowToken,
   readRunnerContext,
   runAction,
@@ -20,6 +18,7 @@ import {
   UserError,
   startDeployment,
   waitForWorkflowRun,
+  log,
   type DeploymentRequest,
   type DeploymentState,
   type ListedCommit,
@@ -29,6 +28,7 @@ import {
 } from '@gitops-lite/core'
 import { readSettings, type Settings } from './input-helper'
 import { WAIT_CONCLUSIONS, deployOutcome } from './outcome'
+import { sentSummary } from './report'
 
 /** GitHub shows a dispatched run within seconds; one missing after this is not coming (wrong run-name, no workflow). */
 const FIND_TIMEOUT_MS = 5 * 60_000
@@ -73,8 +73,8 @@ export async function run(): Promise<void> {
     log.info(`Sent '${settings.eventType}' to ${target}: ${images} (correlation id ${correlationId})`)
     core.setOutput('correlation-id', correlationId)
     core.setOutput('payload', JSON.stringify(payload))
-    core.summary.addHeading('dispatch-to-infra', 3).addRaw(`Sent <code>${escapeHtml(settings.eventType)}</code> to <code>${escapeHtml(target)}</code>: `, false)
-    core.summary.addList(settings.updates.map((u) => `<code>${escapeHtml(u.service)}</code>: <code>${escapeHtml(`${u.image}:${u.tag}`)}</code>`))
+    const sent = sentSummary(settings.eventType, target, settings.updates)
+    core.summary.addHeading('dispatch-to-infra', 3).addRaw(sent.line, false).addList(sent.items)
 
     try {
       if (settings.wait) await waitForDeploy(settings, target, correlationId, dispatchedAt, client, deployment)

@@ -1,4 +1,5 @@
-import { RUN_NAME_LINE, UserError, escapeHtml, formatDuration, runToReport, type ListedCommit, type WaitResult, type WorkflowRun } from '@gitops-lite/core'
+import { RUN_NAME_LINE, UserError, formatDuration, runToReport, type ListedCommit, type WaitResult, type WorkflowRun } from '@gitops-lite/core'
+import { lookupFailedSummary, restoredSummary, runNotFoundSummary, runsSummary } from './report'
 
 /**
  * The `conclusion` output when the wait ended without a conclusion from GitHub. None is one of
@@ -34,12 +35,12 @@ const RERUN_NOTE = 're-running this job would send the event again.'
 /** `restoredBy`: the commit that put Git back after the failed run's rollback, when one was found. */
 export function deployOutcome(result: WaitResult, context: WaitContext, restoredBy?: ListedCommit): DeployOutcome {
   const run = runToReport(result.runs)
-  const summary = (stillRunning = '') => [...severalRunsNote(result.runs, context), ...result.runs.map((r) => runLine(r, stillRunning))]
+  const summary = (stillRunning = '') => runsSummary(result.runs, context.correlationId, stillRunning)
   switch (result.state) {
     case 'not-found':
       return {
         conclusion: WAIT_CONCLUSIONS['not-found'],
-        summary: [`No run of ${escapeHtml(context.target)} carried the correlation id <code>${escapeHtml(context.correlationId)}</code>.`],
+        summary: [runNotFoundSummary(context.target, context.correlationId)],
         failure: new UserError(`No repository_dispatch run of ${context.target} has '${context.correlationId}' in its name ${findLimit(context)}`, {
           fix: `Check that the infra workflow runs on repository_dispatch (types: [${context.eventType}]) and has the line: ${RUN_NAME_LINE}`
         })
@@ -54,7 +55,7 @@ export function deployOutcome(result: WaitResult, context: WaitContext, restored
         run,
         summary: run
           ? summary(' when reading it failed; it may still be running')
-          : [`The <code>${escapeHtml(context.eventType)}</code> event was sent, but looking for its run failed; it may still be running.`],
+          : [lookupFailedSummary(context.eventType)],
         failure: new UserError(`${sent}, and ${failed}: ${result.error.message}`, {
           fix: [`${look}; ${RERUN_NOTE}`, result.error.fix].filter(Boolean).join(' ')
         })
@@ -82,9 +83,7 @@ export function deployOutcome(result: WaitResult, context: WaitContext, restored
           ? 'The change did not stay on the VMs: see the run for why it failed, fix the image or configuration and release again.'
           : 'The change did not reach the VMs: see the run in the infra repository.'
       })
-      const restoreLine = restoredBy
-        ? [`Git was put back to what the VMs run by <a href="${escapeHtml(restoredBy.html_url)}">${escapeHtml(restoredBy.sha.slice(0, 7))}</a>.`]
-        : []
+      const restoreLine = restoredBy ? [restoredSummary(restoredBy)] : []
       return { conclusion: conclusion ?? '', run, summary: [...summary(), ...restoreLine], failure }
     }
   }
@@ -99,20 +98,4 @@ function findLimit(context: WaitContext): string {
 /** Names the other runs, so a failure of one of two runs of the same event is not a mystery. */
 function among(runs: WorkflowRun[], context: WaitContext): string {
   return runs.length > 1 ? ` (one of ${runs.length} runs carrying the correlation id ${context.correlationId})` : ''
-}
-
-function severalRunsNote(runs: WorkflowRun[], context: WaitContext): string[] {
-  if (runs.length < 2) return []
-  return [
-    `${runs.length} runs carry the correlation id <code>${escapeHtml(context.correlationId)}</code>: a retried delivery, or several workflows ` +
-      'whose run-name carries it. The step fails if any of them fails.'
-  ]
-}
-
-/** One summary line per run; `stillRunning` ends the line of a run that had not completed. */
-function runLine(run: WorkflowRun, stillRunning: string): string {
-  const link = `<a href="${escapeHtml(run.html_url)}">run ${escapeHtml(String(run.id))}</a>`
-  return run.status === 'completed'
-    ? `The deploy ${link} concluded <code>${escapeHtml(String(run.conclusion))}</code>.`
-    : `The deploy ${link} was still <code>${escapeHtml(String(run.status))}</code>${escapeHtml(stillRunning)}.`
 }

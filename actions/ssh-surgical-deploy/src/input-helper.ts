@@ -52,6 +52,10 @@ export interface Settings {
   mode: 'surgical' | 'full' | 'remove' | 'list'
   /** mode: remove: the project's named volumes go too. */
   removeVolumes: boolean
+  /** compose: each host runs the stack with Compose; swarm: the first reachable manager deploys it to its swarm. */
+  orchestrator: 'compose' | 'swarm'
+  /** Swarm: remove live services gone from the files (else reported and kept). */
+  prune: boolean
   /** Undefined: computed. */
   services?: string[]
   pull: boolean
@@ -108,6 +112,12 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
       fix: "Remove 'services'. To remove some services of a stack, remove them from its compose file and deploy it (mode: surgical removes them)."
     })
   }
+  const orchestrator = inputs.oneOf('orchestrator', ['compose', 'swarm'] as const, 'compose')
+  if (orchestrator === 'swarm' && wholeStacks) {
+    throw new UserError(`Input 'mode' is '${mode}', which works on Compose stacks only, and 'orchestrator' is 'swarm'`, {
+      fix: "On a swarm, list stacks with 'docker stack ls' and remove one with 'docker stack rm NAME' on a manager; or use mode surgical or full."
+    })
+  }
   const projectName = readProjectName(inputs)
   if (mode === 'remove' && projectName === '') {
     throw new UserError("Input 'project-name' is empty, but 'mode: remove' needs it: a removal takes down only the project it names", {
@@ -139,6 +149,8 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
     preDeploy: preDeployCommandsOf(composeSources),
     registries: readRegistries(inputs, pull),
     mode,
+    orchestrator,
+    prune: inputs.boolean('prune'),
     removeVolumes,
     services: services.length > 0 ? [...new Set(services)] : undefined,
     pull,

@@ -17,10 +17,11 @@ export function strategyText(service: Pick<ServicePlan, 'deploy' | 'strategy' | 
 /** The plan as log lines: one per service, then the files. */
 export function formatPlan(host: string, plan: HostPlan): string[] {
   const mode = plan.full ? `full deploy: ${plan.fullReason}` : 'surgical'
-  const lines = [`Plan for ${host} (project ${plan.project}, compose ${plan.compose}, ${mode}):`]
+  const target = 'kept' in plan ? `stack ${plan.project} on the swarm` : `project ${plan.project}, compose ${plan.compose}`
+  const lines = [`Plan for ${host} (${target}, ${mode}):`]
   const width = Math.max(...plan.services.map((s) => s.service.length), 7)
   for (const service of plan.services) {
-    const action = service.change === 'removed' ? 'remove' : service.deploy ? 'deploy' : 'keep'
+    const action = service.change === 'removed' && plan.removed.includes(service) ? 'remove' : service.deploy ? 'deploy' : 'keep'
     const why = service.reasons.length > 0 ? ` (${service.reasons.join('; ')})` : ''
     const strategy = service.deploy ? `${service.strategy ?? 'recreate'}  ` : ''
     const note = service.strategyNote ? ` [${service.strategyNote}]` : ''

@@ -1,4 +1,4 @@
-import { parseCompose, type ComposeSource } from '../compose'
+import { parseCompose, type ComposeSource } from '../compose/compose-file'
 import { UserError } from '../errors'
 import { parseImageReference } from '../image-ref'
 import { isValidServiceName } from '../names'

@@ -51,12 +51,12 @@ export interface ScriptLimits {
 const wordPattern = /^[A-Za-z0-9._/-]+$/
 
 /** A space-separated list the remote library splits into words; each item must be one safe word. */
-function words(items: readonly string[]): string {
+export function words(items: readonly string[]): string {
   for (const item of items) if (!wordPattern.test(item)) throw new Error(`'${item}' cannot be passed to the host as one word`)
   return items.join(' ')
 }
 
-function base64Lines(content: Buffer | string): string {
+export function base64Lines(content: Buffer | string): string {
   return (Buffer.isBuffer(content) ? content : Buffer.from(content)).toString('base64').replace(/.{1,76}/g, '$&\n')
 }
 
@@ -108,10 +108,15 @@ export function runDirOf(remoteDir: string, runId: string): string {
  * containers, the last deploy's record and the digests of the files now in remote-dir.
  */
 export function inspectScript(stack: StackTarget, files: readonly StackFile[], mark: string, limits: ScriptLimits, envFiles: readonly string[] = []): string {
-  const script = libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin')
-  for (const file of files) script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content))
+  const script = stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin'), files)
   // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
   return script.command(['gl_inspect_report', ...envFiles]).toString()
+}
+
+/** Adds the commands that stage each file (after gl_inspect_begin or gl_apply_begin). */
+export function stagedFilesScript(script: ShellScript, files: readonly StackFile[]): ShellScript {
+  for (const file of files) script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content))
+  return script
 }
 
 /** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
@@ -171,7 +176,7 @@ export function applyScript(input: ApplyScriptInput): string {
     GL_OWNER: input.owner,
     GL_AUDIT: input.audit
   }).code('gl_apply_begin')
-  for (const file of input.files) script.commandWithInput(['gl_stage_file', file.path], base64Lines(file.content))
+  stagedFilesScript(script, input.files)
   // The pre-deploy commands, in service order; gl_pre_deploy stops the deploy when one fails.
   script.code('gl_pre_deploy_commands() {\n  :')
   for (const service of plan.services) if (service.deploy && service.preDeploy) script.command(['gl_pre_deploy', service.service, ...service.preDeploy])

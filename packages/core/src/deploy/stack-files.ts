@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
-import { parseCompose, parseTemplate, type ComposeSource } from '../compose'
+import { parseCompose, type ComposeSource } from '../compose/compose-file'
+import { parseTemplate } from '../compose/interpolation'
 import { UserError } from '../errors'
 import { requirePullableImage } from '../image-ref'
 

@@ -137,4 +137,11 @@ describe('ssh-surgical-deploy inputs', () => {
     expect(settings({ mode: 'list', 'remote-dir': '/srv/previews' }, empty)).toMatchObject({ mode: 'list', files: [] })
     expect(failure({ 'remove-volumes': 'true' })).toContain("Input 'remove-volumes' is true with 'mode: surgical', which removes no volume")
   })
+
+  it("'orchestrator' is compose by default; swarm reads prune and refuses the Compose-only modes", () => {
+    expect(settings({})).toMatchObject({ orchestrator: 'compose', prune: false })
+    expect(settings({ orchestrator: 'swarm', prune: 'true', 'project-name': 'shop' })).toMatchObject({ orchestrator: 'swarm', prune: true, stack: { projectName: 'shop' } })
+    expect(failure({ orchestrator: 'kubernetes' })).toContain('kubernetes')
+    expect(failure({ orchestrator: 'swarm', mode: 'list' }, workspace({}))).toContain("Input 'mode' is 'list', which works on Compose stacks only")
+  })
 })

@@ -10,6 +10,7 @@ import {
   DETACHED_BOOTSTRAP,
   ExitCode,
   REMOTE_LIBRARY,
+  SWARM_LIBRARY,
   STACKS_LIBRARY,
   ShellScript,
   applyPhases,
@@ -102,8 +103,9 @@ describe('generated scripts', () => {
   })
 })
 
-describe('lib.sh and the TypeScript side', () => {
-  const matches = (pattern: RegExp) => [...new Set([...REMOTE_LIBRARY.matchAll(pattern)].map((m) => m[1]))].sort()
+describe('lib.sh, swarm.sh and the TypeScript side', () => {
+  const libraries = `${REMOTE_LIBRARY}\n${SWARM_LIBRARY}`
+  const matches = (pattern: RegExp) => [...new Set([...libraries.matchAll(pattern)].map((m) => m[1]))].sort()
 
   it('agree on the events, the apply phases and the inspection sections', () => {
     expect(matches(/\bgl_event ([a-z-]+)/g)).toEqual([...remoteEvents].sort())
@@ -119,10 +121,10 @@ describe('lib.sh and the TypeScript side', () => {
   })
 
   it('agree on the exit codes: the libraries exit only with the ExitCode variables they are given', () => {
-    const used = [...new Set([...`${REMOTE_LIBRARY}${STACKS_LIBRARY}`.matchAll(/\$(GL_EXIT_[A-Z_]+)/g)].map((m) => m[1]))].sort()
+    const used = [...new Set([...`${libraries}${STACKS_LIBRARY}`.matchAll(/\$(GL_EXIT_[A-Z_]+)/g)].map((m) => m[1]))].sort()
     expect(used).toEqual(Object.keys(exitCodeVariables()).sort())
     expect(exitCodeVariables()).toMatchObject({ GL_EXIT_OK: '0', GL_EXIT_ROLLED_BACK: '10', GL_EXIT_STALE_PLAN: '76' })
-    expect(REMOTE_LIBRARY).not.toMatch(/\b(exit|gl_fail|gl_finish [a-z-]+) +[0-9]/)
+    expect(libraries).not.toMatch(/\b(exit|gl_fail|gl_finish [a-z-]+) +[0-9]/)
   })
 })
 

@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs'
  */
 export const REMOTE_LIBRARY = readFileSync(new URL('./lib.sh', import.meta.url), 'utf8')
 
+/** The Swarm path's functions (orchestrator: swarm), placed after REMOTE_LIBRARY, whose helpers they use. */
+export const SWARM_LIBRARY = readFileSync(new URL('./swarm.sh', import.meta.url), 'utf8')
 /** Whole-stack operations, run after REMOTE_LIBRARY: listing stacks (mode: list) and removing one (mode: remove). */
 export const STACKS_LIBRARY = readFileSync(new URL('./stacks.sh', import.meta.url), 'utf8')
 
@@ -31,6 +33,8 @@ export const ExitCode = {
   hostError: 70,
   /** A symbolic link where the deploy would write (the host printed a refused-link event naming it); nothing changed. */
   refusedLink: 71,
+  /** orchestrator: swarm, and the host's engine is not a Swarm manager. */
+  notManager: 72,
   lockTimeout: 75,
   stalePlan: 76,
   /** A removal refused: remote-dir holds another project, or the named one runs from another folder. */
@@ -103,6 +107,8 @@ export const inspectionSections = [
   'containers',
   'record',
   'files',
+  /** The Swarm inspection's live services of the stack. */
+  'services',
   'end'
 ] as const
 export type InspectionSection = (typeof inspectionSections)[number]

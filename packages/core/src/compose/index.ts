@@ -1,8 +1,0 @@
-export * from './interpolation'
-export * from './env-file'
-export * from './compose-file'
-export { planImageBump } from './image-bump/plan'
-export type { BumpPlan, BumpRequest, BumpTarget, FileUpdate, ImageSlot, ServiceUpdate } from './image-bump/types'
-export * from './diff'
-export * from './image-restore'
-export * from './promotion'

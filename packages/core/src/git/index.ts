@@ -1,3 +1,0 @@
-export * from './git-command-manager'
-export * from './publish'
-export * from './pull-request'

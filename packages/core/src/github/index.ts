@@ -1,6 +1,0 @@
-export * from './client'
-export * from './errors'
-export * from './dispatch'
-export * from './workflow-runs'
-export * from './deployments'
-export * from './commits'
