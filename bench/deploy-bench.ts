@@ -1,14 +1,17 @@
-// The real parts the deploy benchmarks (items 3, 4 and 6) run on: a local registry holding one
+// The real parts the deploy benchmarks (items 3, 4, 6 and 8) run on: a local registry holding one
 // busybox-httpd image per service (v1, and v2 of the service that changes), sshd "VMs" on
 // 127.0.0.x each with its own home, remote directory, .env (project name, ports) and compose
 // project, and an infra workspace holding compose.yaml. Every VM shares this machine's engine.
+// The realistic stack (item 8) makes each service spend CPU before it listens, as real apps do.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
+  BASE_IMAGE,
   ProcessGroup,
   buildDemoHttpImage,
+  buildImage,
   ensureBaseImage,
   ensureDocker,
   ensureNginxImage,
@@ -25,7 +28,7 @@ import {
   type SshHost
 } from '@gitops-lite/sandbox'
 import { elapsedMs, progress } from './cli'
-import { ApplyLogWatcher, phasesOf, type PhaseName, type StdoutClock } from './timeline'
+import { ApplyLogWatcher, HealthEventWatcher, phasesOf, type PhaseName, type StdoutClock } from './timeline'
 
 export interface Vm {
   name: string
@@ -52,7 +55,18 @@ export interface DeployBench {
   workspace: string
   /** svc-0 is replaced start-first behind an nginx proxy, which publishes its port (see StartOptions). */
   startFirst?: { proxyImage: string }
+  stack: StackKind
 }
+
+/**
+ * busybox: httpd that listens at once (the best case for a full redeploy). realistic: every
+ * service first spends `startCpuSeconds` of CPU (like a small JVM, Node or Python app), runs
+ * under `init: true`, and the last one is Debian's nginx (a real package, built with debootstrap).
+ */
+export type StackKind = 'busybox' | 'realistic'
+
+/** CPU each service of the realistic stack spends before it listens. */
+export const startCpuSeconds = 1.5
 
 /** The service every deploy benchmark changes, v1 -> v2. */
 export const changed = 'svc-0'
@@ -89,8 +103,11 @@ export function composeText(bench: DeployBench, tag: string): string {
       `  ${service}:`,
       `    image: ${imageOf(bench, service, service === changed ? tag : 'v1')}`,
       `    ports: ["127.0.0.1:\${${portVariable(service)}}:80"]`,
-      // busybox httpd as PID 1 ignores SIGTERM: without this every recreate waits the default 10 s.
-      '    stop_grace_period: 1s'
+      bench.stack === 'realistic'
+        ? // init passes SIGTERM on to the app, which stops at once.
+          '    init: true'
+        : // busybox httpd as PID 1 ignores SIGTERM: without this every recreate waits the default 10 s.
+          '    stop_grace_period: 1s'
     )
   }
   return lines.join('\n') + '\n'
@@ -123,23 +140,76 @@ export interface StartOptions {
   addresses?: string[]
   /** Replace svc-0 start-first behind a real nginx (Debian's nginx-light, built once with debootstrap). */
   startFirst?: boolean
+  /** Default busybox. */
+  stack?: StackKind
+}
+
+/** A shell loop that keeps one core busy; its length is measured by burnIterations. */
+const burnLoop = (iterations: number) => `i=0; while [ $i -lt ${iterations} ]; do i=$((i + 1)); done`
+
+/**
+ * How many burnLoop iterations cost `seconds` of CPU in `image`'s sh: timed by the kernel's CPU
+ * accounting of that sh (utime + stime in /proc, 100 ticks per second), so the machine's load
+ * does not change the answer the way a wall-clock timing would.
+ */
+async function burnIterations(image: string, seconds: number): Promise<number> {
+  for (let iterations = 100_000; ; iterations *= 4) {
+    const probe = `${burnLoop(iterations)}; cat /proc/$$/stat`
+    const { stdout } = await exec('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'sh', image, '-c', probe])
+    const fields = stdout.trim().split(' ')
+    const cpu = (Number(fields[13]) + Number(fields[14])) / 100
+    if (cpu >= 0.3) return Math.round((iterations * seconds) / cpu)
+  }
+}
+
+/**
+ * The realistic stack's images: busybox httpd (the last service: Debian's nginx) started after
+ * `startCpuSeconds` of CPU, with a 1 s healthcheck whose failures during the start-up do not count.
+ */
+async function buildRealisticImages(bench: DeployBench, images: string[][]): Promise<void> {
+  const debian = await ensureNginxImage()
+  const loops = { busybox: await burnIterations(BASE_IMAGE, startCpuSeconds), debian: await burnIterations(debian, startCpuSeconds) }
+  progress(`a start-up of ${startCpuSeconds} s of CPU: ${loops.busybox} loop iterations in busybox sh, ${loops.debian} in Debian's dash`)
+  const healthcheck = { intervalSeconds: 1, retries: 2, startPeriodSeconds: 120 }
+  const last = bench.services[bench.services.length - 1]
+  for (const [service, tag] of images) {
+    const spec =
+      service === last
+        ? {
+            from: debian,
+            cmd: ['sh', '-c', `${burnLoop(loops.debian)}; exec nginx -g 'daemon off;'`],
+            // Debian's minbase has no HTTP client: bash's /dev/tcp checks that nginx accepts connections.
+            healthcheck: { ...healthcheck, test: ['bash', '-c', 'exec 3<>/dev/tcp/127.0.0.1/80'] }
+          }
+        : {
+            cmd: ['sh', '-c', `${burnLoop(loops.busybox)}; exec httpd -f -p 80 -h /www`],
+            healthcheck: { ...healthcheck, test: ['wget', '-q', '-O', '/dev/null', 'http://127.0.0.1/'] }
+          }
+    const image = imageOf(bench, service, tag)
+    await buildImage({ tag: image, group: bench.group, contextFiles: { 'www/index.html': `${service} ${tag}\n` }, spec: { ...spec, expose: [80] } })
+    await exec('docker', ['push', '-q', image])
+  }
 }
 
 export async function startDeployBench(name: string, options: StartOptions = {}): Promise<DeployBench> {
   const group = new ProcessGroup(`bench-${name}`)
   const work = await mkdtemp(join(tmpdir(), `gitops-lite-bench-${name}-`))
-  const bench = { name, group, work, services: [], vms: [], workspace: join(work, 'workspace') } as unknown as DeployBench
+  const stack = options.stack ?? 'busybox'
+  const bench = { name, group, work, services: [], vms: [], workspace: join(work, 'workspace'), stack } as unknown as DeployBench
   try {
     await ensureDocker()
     await ensureBaseImage()
     bench.registry = await startRegistry({ dir: join(work, 'registry'), group })
     bench.services = Array.from({ length: options.services ?? 10 }, (_, i) => `svc-${i}`)
-    progress(`building and pushing ${bench.services.length + 1} demo images`)
+    progress(`building and pushing ${bench.services.length + 1} images of the ${stack} stack`)
     const images = [...bench.services.map((s) => [s, 'v1']), [changed, 'v2']]
-    for (const [service, tag] of images) {
-      const image = imageOf(bench, service, tag)
-      await buildDemoHttpImage({ tag: image, body: `${service} ${tag}\n`, healthy: true, group })
-      await exec('docker', ['push', '-q', image])
+    if (stack === 'realistic') await buildRealisticImages(bench, images)
+    else {
+      for (const [service, tag] of images) {
+        const image = imageOf(bench, service, tag)
+        await buildDemoHttpImage({ tag: image, body: `${service} ${tag}\n`, healthy: true, group })
+        await exec('docker', ['push', '-q', image])
+      }
     }
     if (options.startFirst) {
       progress('the nginx image (debootstrap on its first build, 1-2 minutes), pushed to the registry')
@@ -271,7 +341,12 @@ export const plainScripts = {
   fallbackAsWritten: () => 'cd stack && cat > compose.yaml && docker compose pull && docker compose up -d --remove-orphans',
   /** RA-001's per-service branch. */
   service: (service: string) =>
-    `cd stack && cat > compose.yaml && docker compose pull ${service} && docker compose up -d --force-recreate ${service}`
+    `cd stack && cat > compose.yaml && docker compose pull ${service} && docker compose up -d --force-recreate ${service}`,
+  /** The full fallback waiting for health, as the action does (issue 12). */
+  fullWait: () => 'cd stack && cat > compose.yaml && docker compose pull && docker compose up -d --force-recreate --wait',
+  /** The per-service branch waiting for health, as the action does (issue 12). */
+  serviceWait: (service: string) =>
+    `cd stack && cat > compose.yaml && docker compose pull ${service} && docker compose up -d --force-recreate --wait ${service}`
 }
 
 interface ContainerHealth {
@@ -345,6 +420,8 @@ export interface ApproachResult {
   startedAt: number
   /** Only for the action run with a clock. */
   phases?: Record<PhaseName, number>
+  /** From the engine's last "healthy" event to the host's health wait saying so (action run with a clock). */
+  healthReactionMs?: number
 }
 
 /** One way to deploy compose.yaml's change to `vm`. */
@@ -357,18 +434,19 @@ export interface Approach {
 }
 
 /**
- * The compared approaches, keyed a-d:
+ * The compared approaches, keyed a-f:
  *   (a) ssh-surgical-deploy (the committed bundle, run as the runner runs it);
  *   (b) RA-001's full fallback as the brief states it, over plain ssh: pull && up -d --force-recreate;
  *   (c) RA-001's per-service branch over plain ssh: pull svc && up -d --force-recreate svc;
- *   (d) RA-001's fallback exactly as its deploy.sh is written: pull && up -d --remove-orphans.
+ *   (d) RA-001's fallback exactly as its deploy.sh is written: pull && up -d --remove-orphans;
+ *   (e) and (f): (b) and (c) with `up --wait`, so they wait for health as (a) does (issue 12).
  * With a clock, (a) also reports its phases. (a) fails unless it deployed exactly `changed`.
  */
 export function deployApproaches(bench: DeployBench, vm: Vm, clock?: StdoutClock): Approach[] {
-  const plain = (key: string, label: string, script: string): Approach => ({
+  const plain = (key: string, label: string, script: string, waitsForHealth = false): Approach => ({
     key,
     label,
-    waitsForHealth: false,
+    waitsForHealth,
     run: (text) => plainSsh(bench, vm, script, text)
   })
   return [
@@ -378,22 +456,30 @@ export function deployApproaches(bench: DeployBench, vm: Vm, clock?: StdoutClock
       waitsForHealth: true,
       async run() {
         const watcher = clock && new ApplyLogWatcher(vm.remoteDir)
+        const healthEvents = clock && new HealthEventWatcher(vm.project)
         let apply
+        let healthy
         let timed
         try {
           timed = await actionDeploy(bench, [vm], {}, clock?.env())
         } finally {
           apply = watcher?.stop()
+          healthy = healthEvents?.stop()
         }
         const deployed = deployedServices(timed.run)
         if (deployed.join() !== changed) throw new Error(`the action deployed ${JSON.stringify(deployed)}, not ["${changed}"]:\n${timed.run.stdout}`)
         const phases = clock && apply ? phasesOf(timed.startedAt, clock.read(), apply, watcher?.scriptWritten) : undefined
-        return { ms: timed.ms, startedAt: timed.startedAt, phases }
+        const sawHealthy = apply?.find((l) => / phase healthy$/.test(l.line))?.t
+        const lastHealthy = healthy && healthy.length > 0 ? Math.max(...healthy) : undefined
+        const healthReactionMs = sawHealthy !== undefined && lastHealthy !== undefined ? sawHealthy - lastHealthy : undefined
+        return { ms: timed.ms, startedAt: timed.startedAt, phases, healthReactionMs }
       }
     },
     plain('b', '(b) RA-001 full fallback, plain ssh: `pull && up -d --force-recreate`', plainScripts.full()),
     plain('c', `(c) RA-001 per-service branch, plain ssh: \`pull ${changed} && up -d --force-recreate ${changed}\``, plainScripts.service(changed)),
-    plain('d', '(d) RA-001 fallback as its deploy.sh writes it: `pull && up -d --remove-orphans`', plainScripts.fallbackAsWritten())
+    plain('d', '(d) RA-001 fallback as its deploy.sh writes it: `pull && up -d --remove-orphans`', plainScripts.fallbackAsWritten()),
+    plain('e', '(e) full fallback, plain ssh, waits: `pull && up -d --force-recreate --wait`', plainScripts.fullWait(), true),
+    plain('f', `(f) per-service, plain ssh, waits: \`pull ${changed} && up -d --force-recreate --wait ${changed}\``, plainScripts.serviceWait(changed), true)
   ]
 }
 

@@ -2,10 +2,13 @@
 //   (a) ssh-surgical-deploy (the committed bundle, run as the runner runs it),
 //   (b) RA-001's full fallback over plain ssh as the brief states it: pull && up -d --force-recreate,
 //   (c) RA-001's per-service branch over plain ssh: pull svc-0 && up -d --force-recreate svc-0,
-//   (d) RA-001's fallback exactly as its deploy.sh is written: pull && up -d --remove-orphans.
+//   (d) RA-001's fallback exactly as its deploy.sh is written: pull && up -d --remove-orphans,
+//   (e) and (f): (b) and (c) with `up --wait`, which wait for health as (a) does (issue 12).
+// --stack realistic: services that spend 1.5 s of CPU before they listen (see deploy-bench.ts).
 // Every repetition starts each approach from the same state (see resetToV1), in a rotating order.
 // The plain scripts send compose.yaml on stdin of their one ssh session (cheaper than scp + ssh).
-//   pnpm exec tsx bench/deploy-surgical-vs-full.ts [--runs N] [--services N] [--approaches a,b,c,d]
+//   pnpm exec tsx bench/deploy-surgical-vs-full.ts [--runs N] [--services N] [--approaches a,b,c,d,e,f]
+//     [--stack busybox|realistic]
 import {
   containerIds,
   deployApproaches,
@@ -15,7 +18,8 @@ import {
   resetToV1,
   waitAllHealthy,
   withDeployBench,
-  type ApproachResult
+  type ApproachResult,
+  type StackKind
 } from './deploy-bench'
 import { numberOption, progress, stringOption } from './cli'
 import { formatStats, markdownTable, summarize } from './stats'
@@ -23,6 +27,8 @@ import { StdoutClock, phaseNames } from './timeline'
 
 const runs = numberOption('--runs', 5)
 const serviceCount = numberOption('--services', 10)
+const stack = stringOption('--stack', 'busybox')
+if (stack !== 'busybox' && stack !== 'realistic') throw new Error(`--stack is busybox or realistic, not '${stack}'`)
 
 interface Sample extends ApproachResult {
   /** From the start until every container of the stack was seen running and healthy. */
@@ -31,7 +37,7 @@ interface Sample extends ApproachResult {
 }
 
 const loadBefore = await loadAverage()
-await withDeployBench('surgical', { services: serviceCount }, async (bench) => {
+await withDeployBench('surgical', { services: serviceCount, stack: stack as StackKind }, async (bench) => {
   const vm = bench.vms[0]
   const approaches = pickApproaches(deployApproaches(bench, vm, new StdoutClock(bench.work, 'action')), stringOption('--approaches', 'a,b,c,d'))
   progress(`first deploy of the ${serviceCount}-service stack`)
@@ -54,7 +60,7 @@ await withDeployBench('surgical', { services: serviceCount }, async (bench) => {
     const recreated = [...new Set(list.map((s) => s.recreated.length))].join(' or ')
     rows.push([approach.label, seconds(list.map((s) => s.ms)), approach.waitsForHealth ? 'yes' : 'no', `${recreated} of ${serviceCount}`, seconds(list.map((s) => s.untilHealthyMs))])
   }
-  console.log(`### Item 3: one changed service in a ${serviceCount}-service stack (${runs} repetitions)\n`)
+  console.log(`### One changed service in a ${serviceCount}-service ${stack} stack (${runs} repetitions)\n`)
   console.log(markdownTable(rows))
 
   const withPhases = (samples.get('a') ?? []).filter((s) => s.phases)
@@ -72,6 +78,8 @@ await withDeployBench('surgical', { services: serviceCount }, async (bench) => {
   ratio('(a) / (c): action vs per-service plain ssh', a, wall('c'))
   ratio('(a − its health wait) / (c)', a - healthWait, wall('c'))
   ratio('(a) / (d): action vs RA-001 fallback as written', a, wall('d'))
+  ratio('(a) / (e): action vs full fallback, both waiting for health', a, wall('e'), '≤ 0.5')
+  ratio('(a) / (f): action vs per-service plain ssh, both waiting for health', a, wall('f'), '≤ 1.5')
   if (ratioRows.length > 1) console.log('\n' + markdownTable(ratioRows))
 
   if (withPhases.length) {
@@ -80,6 +88,13 @@ await withDeployBench('surgical', { services: serviceCount }, async (bench) => {
     phaseRows.push(['sum of the phases (spawn to process exit)', formatStats(summarize(withPhases.map((s) => phaseNames.reduce((t, n) => t + s.phases![n], 0))), 'ms', 0)])
     console.log(`\nWhere (a)'s time goes (${withPhases.length} runs; phase marks from its log lines and the host's apply log, ±20 ms):\n`)
     console.log(markdownTable(phaseRows))
+  }
+  const reactions = (samples.get('a') ?? []).flatMap((s) => (s.healthReactionMs === undefined ? [] : [s.healthReactionMs]))
+  if (reactions.length) {
+    console.log(
+      `\nHealth wait reaction (the engine's last "healthy" event to the host's "phase healthy", log polled every 20 ms): ` +
+        `${formatStats(summarize(reactions), 'ms', 0)}; goal ≤ 250 ms`
+    )
   }
 })
 console.log(`\nload average before: ${loadBefore}; after: ${await loadAverage()}`)

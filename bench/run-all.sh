@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark of issue 6 in order and prints their markdown tables on stdout (progress
+# Runs every benchmark (issues 6 and 12) in order and prints their markdown tables on stdout (progress
 # goes to stderr), each under the exact command that produced it, with the machine's load.
 #   bash bench/run-all.sh            # the figures in BENCHMARKS.md (about 20 minutes on 2 cores)
 #   bash bench/run-all.sh --quick    # one or two repetitions each: checks that the harness works
@@ -36,4 +36,6 @@ bench '3. ssh-surgical-deploy: one changed service of ten, against RA-001 over p
 bench '4. Downtime during the deploy of one service' bench/downtime.ts --runs "$deploys"
 bench '5. Ten concurrent bumps against one bare repository' bench/concurrent-bumps.ts --rounds "$bumps"
 bench '6. Two hosts: one at a time and in parallel, against one host' bench/multi-host.ts --runs "$deploys"
+bench '8a. Deploy speed (issue 12), best case: the busybox stack' bench/deploy-surgical-vs-full.ts --runs "$deploys" --stack busybox --approaches a,e,f
+bench '8b. Deploy speed (issue 12): the realistic stack' bench/deploy-surgical-vs-full.ts --runs "$deploys" --stack realistic --approaches a,e,f
 printf '\nLoad average at the end: %s\n' "$(uptime | sed 's/.*load average: //')"

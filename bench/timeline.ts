@@ -2,6 +2,7 @@
 // timestamps every line the bundle writes to stdout (its log), and a 20 ms poll timestamps the
 // lines of the apply log the host writes under <remote-dir>/.gitops-lite/runs/<run>/log.
 // Everything runs on one machine, so both sides read the same clock.
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
@@ -103,15 +104,15 @@ export const phaseNames = [
   'process start + bundle load + inputs',
   'SSH connect (host key verified, authenticated)',
   'inspect + plan (1st round trip: the files uploaded to a temp dir with the script, compose config, containers)',
-  'send the apply script (2nd round trip)',
-  'host checks + lock',
+  'send the apply script (2nd command on the same SSH connection)',
+  'tool check + lock (the engine and compose are not asked again)',
   'stage files',
   'pull',
   'swap files',
   'up (recreate)',
   'health wait',
   'record + audit log',
-  'stream back + close (host log polled every 0.2 s)'
+  'stream back + close (host log polled every 0.1 s)'
 ] as const
 
 export type PhaseName = (typeof phaseNames)[number]
@@ -138,4 +139,29 @@ export function phasesOf(spawnedAt: number, stdout: TimedLine[], apply: TimedLin
   if (marks.some((m) => m === undefined)) return undefined
   const times = marks as number[]
   return Object.fromEntries(phaseNames.map((name, i) => [name, Math.max(0, times[i + 1] - times[i])])) as Record<PhaseName, number>
+}
+
+/**
+ * The moments the engine reported a container of `project` healthy (docker events, engine clock =
+ * this machine's): how long after the last of them the host's health wait said "healthy" is how
+ * fast the wait reacts.
+ */
+export class HealthEventWatcher {
+  private readonly events: ChildProcess
+  private output = ''
+
+  constructor(project: string) {
+    const format = '{{.TimeNano}} {{.Status}}'
+    this.events = spawn('docker', ['events', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'event=health_status', '--format', format])
+    this.events.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()))
+  }
+
+  /** Date.now()-scale times of the "healthy" events seen so far; stops watching. */
+  stop(): number[] {
+    this.events.kill()
+    return this.output
+      .split('\n')
+      .filter((line) => / health_status: healthy$/.test(line))
+      .map((line) => Number(BigInt(line.split(' ')[0]) / 1_000_000n))
+  }
 }

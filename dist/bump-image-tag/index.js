@@ -44314,9 +44314,10 @@ async function publish(options) {
     const log = options.log ?? (() => { });
     for (let attempt = 1;; attempt++) {
         const roundStart = backoff.now();
-        if (attempt > 1 || options.startFromRemote)
+        const checkedOut = attempt > 1 || options.startFromRemote;
+        if (checkedOut)
             await git.checkoutBranch(head, await git.fetch(remote, base));
-        const content = await options.apply();
+        const content = await options.apply(checkedOut);
         if (!content) {
             log(`${base} already has the change; nothing to commit`);
             return { attempts: attempt };
@@ -50957,10 +50958,13 @@ async function bumpOnBranch(settings, git, runner) {
         maxAttempts: settings.maxAttempts,
         author: settings.author,
         log: (line) => log.info(line),
-        apply: async () => {
-            // The branch moved: its files, and where their symbolic links lead, may differ from the last round's.
-            paths = locateFiles(settings);
-            plan = await planFromDisk(settings, paths, targets);
+        // The first round on the local checkout commits the plan made above: planning again would read the same files.
+        apply: async (checkedOut) => {
+            if (checkedOut) {
+                // The branch moved: its files, and where their symbolic links lead, may differ from the last round's.
+                paths = locateFiles(settings);
+                plan = await planFromDisk(settings, paths, targets);
+            }
             if (plan.files.length === 0)
                 return undefined;
             const written = plan;

@@ -186,10 +186,13 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     maxAttempts: settings.maxAttempts,
     author: settings.author,
     log: (line) => log.info(line),
-    apply: async () => {
-      // The branch moved: its files, and where their symbolic links lead, may differ from the last round's.
-      paths = locateFiles(settings)
-      plan = await planFromDisk(settings, paths, targets)
+    // The first round on the local checkout commits the plan made above: planning again would read the same files.
+    apply: async (checkedOut) => {
+      if (checkedOut) {
+        // The branch moved: its files, and where their symbolic links lead, may differ from the last round's.
+        paths = locateFiles(settings)
+        plan = await planFromDisk(settings, paths, targets)
+      }
       if (plan.files.length === 0) return undefined
       const written = plan
       return {

@@ -113,8 +113,10 @@ export interface HealthcheckSpec {
   startPeriodSeconds?: number
 }
 
-/** A Dockerfile FROM BASE_IMAGE, described as data: context files are copied to / in the image. */
+/** A Dockerfile FROM BASE_IMAGE (or `from`), described as data: context files are copied to / in the image. */
 export interface ImageSpec {
+  /** A local image to build on instead of BASE_IMAGE, e.g. one from ensureDebianImage. */
+  from?: string
   cmd?: string[]
   env?: Record<string, string>
   expose?: number[]
@@ -141,7 +143,7 @@ export interface BuiltImage {
 }
 
 export function renderDockerfile(spec: ImageSpec, contextFiles: Record<string, ContextFile> = {}): string {
-  const lines = [`FROM ${BASE_IMAGE}`]
+  const lines = [`FROM ${spec.from ?? BASE_IMAGE}`]
   for (const path of Object.keys(contextFiles)) lines.push(`COPY ${JSON.stringify([path, `/${path}`])}`)
   for (const [name, value] of Object.entries(spec.env ?? {})) lines.push(`ENV ${name}=${JSON.stringify(value)}`)
   if (spec.workdir) lines.push(`WORKDIR ${spec.workdir}`)

@@ -51,8 +51,10 @@ export interface PublishOptions {
   /**
    * Applies the change to the files checked out now (re-running the edit on their current
    * content) and says what to commit; undefined when they already hold the change.
+   * `checkedOut` says whether publish checked out another commit since the caller last read the
+   * files: when it did not (the first round on the local checkout), a plan made before still holds.
    */
-  apply: () => Promise<CommitContent | undefined>
+  apply: (checkedOut: boolean) => Promise<CommitContent | undefined>
   backoff?: Backoff
   log?: (line: string) => void
 }
@@ -76,8 +78,9 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   const log = options.log ?? (() => {})
   for (let attempt = 1; ; attempt++) {
     const roundStart = backoff.now()
-    if (attempt > 1 || options.startFromRemote) await git.checkoutBranch(head, await git.fetch(remote, base))
-    const content = await options.apply()
+    const checkedOut = attempt > 1 || options.startFromRemote
+    if (checkedOut) await git.checkoutBranch(head, await git.fetch(remote, base))
+    const content = await options.apply(checkedOut)
     if (!content) {
       log(`${base} already has the change; nothing to commit`)
       return { attempts: attempt }

@@ -192,6 +192,17 @@ describe('the health wait (gl_wait_healthy)', () => {
     expect(loop.stdout).toContain('rc=1 failed=worker')
   })
 
+  it('follows docker events while it waits, and stops the stream when it is done', () => {
+    const fake = fakeHost({ web: [['running starting 0 no. 0 T1', 'running healthy 0 no. 0 T1']] })
+    // A stream that stays open: the wait must end it rather than leave it running on the host.
+    writeFileSync(join(fake, 'bin', 'docker'), fakeDocker.replace('case $1 in', 'case $1 in\n  events) echo "$$" > "$FAKE/events.pid"; echo "$*" > "$FAKE/events.args"; exec sleep 30 ;;'))
+    const result = runLibrary('gl_wait_healthy web; echo "rc=$?"', fake)
+    expect(result.stdout).toContain('rc=0')
+    expect(readFileSync(join(fake, 'events.args'), 'utf8')).toMatch(/--until \d+ .*label=com\.docker\.compose\.project=app .*event=health_status/)
+    const pid = Number(readFileSync(join(fake, 'events.pid'), 'utf8'))
+    expect(() => process.kill(pid, 0)).toThrow()
+  })
+
   it("shows the failing service's last log lines and healthchecks, prefixed", () => {
     const result = runLibrary('gl_show_logs web', fakeHost({ web: [['running unhealthy 0 no. 0 T1']] }))
     expect(result.stdout).toBe('Last 40 log lines of web (container web0):\n  | last words of web0\nLast healthchecks of web:\n  | exit 1: connection refused\n')
@@ -326,11 +337,14 @@ describe('listing the containers for the inspection (gl_containers)', () => {
     const run = (ps: string, inspect: string) => {
       const fake = fakeHost({})
       writeFileSync(join(fake, 'bin', 'docker'), `#!/bin/sh\ncase $1 in ps) ${ps} ;; inspect) ${inspect} ;; esac\n`)
-      return runLibrary('gl_containers; echo "rc=$?"', fake).stdout
+      return runLibrary('gl_list_compose_containers "$FAKE/listing"; gl_containers "$FAKE/listing"; echo "rc=$?"', fake).stdout
     }
     expect(run('exit 1', 'exit 0')).toContain('rc=1')
-    expect(run('echo c1', 'echo "{}"; exit 1')).toContain('rc=0')
-    expect(run('echo c1', 'exit 124')).toContain('rc=1')
+    expect(run('echo app c1', 'echo "{}"; exit 1')).toContain('rc=0')
+    expect(run('echo app c1', 'exit 124')).toContain('rc=1')
+    // Only the project's containers are inspected.
+    expect(run('echo other c0; echo app c1', 'echo "inspect $*"')).toMatch(/inspect .* c1\n/)
+    expect(run('echo other c0; echo app c1', 'echo "inspect $*"')).not.toMatch(/ c0/)
   })
 })
 
@@ -442,6 +456,23 @@ describe('the host checks (gl_check_host)', () => {
     const result = runLibrary('gl_check_host; echo "not reached"', fake)
     expect(result.status).toBe(ExitCode.missingTool)
     expect(result.stderr).toMatch(/^gitops-lite: .* cannot reach the Docker engine/)
+  })
+
+  it('find the compose variant and its version, asking each tool once', () => {
+    const fake = fakeHost({})
+    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\necho "$*" >> "$FAKE/calls"\n[ "$*" != "compose version --short" ] || echo 2.26.1\n')
+    const result = runLibrary('gl_check_host; echo "$GL_COMPOSE $GL_COMPOSE_VERSION"', fake)
+    expect(result.stdout).toBe('v2 2.26.1\n')
+    expect(readFileSync(join(fake, 'calls'), 'utf8').split('\n').filter(Boolean).sort()).toEqual(['compose version --short', 'version --format {{.Server.Version}}'])
+  })
+
+  it('are not run again by the apply: the inspection made them, and names the compose it found', () => {
+    const fake = fakeHost({})
+    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\necho "$*" >> "$FAKE/calls"\n')
+    const env = { GL_RUN_ID: 'r1', GL_OWNER: '{}', GL_EXPECT_GENERATION: '0', GL_COMPOSE_PREF: 'docker compose' }
+    const result = runLibrary('gl_apply_begin; echo "$GL_COMPOSE"', fake, env)
+    expect(result.stdout).toContain('v2\n')
+    expect(existsSync(join(fake, 'calls'))).toBe(false)
   })
 })
 

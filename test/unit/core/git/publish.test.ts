@@ -39,15 +39,16 @@ describe('publish', () => {
   it('re-applies the change on the fetched head when the branch moved, with growing waits', async () => {
     const { git, calls } = fakeGit([{ status: 'moved', detail: '[rejected] (fetch first)' }, { status: 'moved', detail: '' }])
     const waits: number[] = []
-    let applied = 0
+    const checkedOut: boolean[] = []
     const result = await publish(
       options(git, {
-        apply: async () => (applied++, { paths: ['compose.yaml'], message: 'm' }),
+        apply: async (moved) => (checkedOut.push(moved), { paths: ['compose.yaml'], message: 'm' }),
         backoff: { baseMs: 100, maxMs: 1000, random: () => 1, sleep: async (ms) => void waits.push(ms), now: () => 0 }
       })
     )
     expect(result).toEqual({ commitSha: 'sha3', attempts: 3 })
-    expect(applied).toBe(3)
+    // Only the first round reads the checkout the caller planned on: the caller need not plan again.
+    expect(checkedOut).toEqual([false, true, true])
     expect(waits).toEqual([100, 200])
     expect(calls.filter((c) => c.startsWith('fetch'))).toEqual(['fetch origin main', 'fetch origin main'])
     expect(calls).toContain('checkout main remote-N')
@@ -86,7 +87,10 @@ describe('publish', () => {
 
   it('starts from the remote branch when asked (pull requests, another branch)', async () => {
     const { git, calls } = fakeGit([])
-    await publish(options(git, { startFromRemote: true, head: 'gitops-lite/x' }))
+    const checkedOut: boolean[] = []
+    const apply = async (moved: boolean) => (checkedOut.push(moved), { paths: ['compose.yaml'], message: 'm' })
+    await publish(options(git, { startFromRemote: true, head: 'gitops-lite/x', apply }))
+    expect(checkedOut).toEqual([true])
     expect(calls).toEqual(['fetch origin main', 'checkout gitops-lite/x remote-N', 'commit compose.yaml', 'push origin gitops-lite/x'])
   })
 })

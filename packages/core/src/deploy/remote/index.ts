@@ -145,6 +145,6 @@ export const DETACHED_BOOTSTRAP = [
   '  t=$(($(wc -l < "$d/log")))',
   '  if [ "$t" -gt "$n" ]; then sed -n "$((n + 1)),$t"p "$d/log"; n=$t; fi',
   `  if [ "$f" = 1 ]; then sed -n "$((n + 1))"',$p' "$d/log"; exit "$(cat "$d/rc")"; fi`,
-  '  sleep 0.2',
+  '  sleep 0.1',
   'done'
 ].join('\n')

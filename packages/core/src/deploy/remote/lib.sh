@@ -24,27 +24,42 @@ GL_WATCH=
 gl_event() { printf '%s %s\n' "$GL_MARK" "$*"; }
 gl_fail() { gl_code=$1; shift; printf 'gitops-lite: %s\n' "$*" >&2; exit "$gl_code"; }
 
-# Tools the deploy needs, and which compose binary runs it.
-gl_check_host() {
+# Tools the deploy needs, without asking docker (cheap: the shell's own lookups).
+gl_check_tools() {
   gl_user=$(id -un 2>/dev/null || echo "this user")
   command -v docker >/dev/null 2>&1 || gl_fail "$GL_EXIT_MISSING_TOOL" "docker is not installed on the host, or not on the PATH of $gl_user"
   # A hung registry or engine must not hold the lock forever.
   GL_TIMEOUT=
   if command -v timeout >/dev/null 2>&1; then GL_TIMEOUT="timeout $GL_COMMAND_TIMEOUT"; fi
-  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
-    gl_fail "$GL_EXIT_MISSING_TOOL" "$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?"
   for gl_tool in base64 sha256sum flock mktemp awk; do
     command -v "$gl_tool" >/dev/null 2>&1 || gl_fail "$GL_EXIT_MISSING_TOOL" "$gl_tool is not installed on the host"
   done
+}
+
+gl_compose_v2() { GL_COMPOSE_VERSION=$(gl_docker compose version --short 2>/dev/null) && GL_COMPOSE=v2; }
+gl_compose_v1() {
+  command -v docker-compose >/dev/null 2>&1 || return 1
+  GL_COMPOSE=v1
+  GL_COMPOSE_VERSION=$($GL_TIMEOUT docker-compose version --short 2>/dev/null)
+  return 0
+}
+
+# The tools, the engine, and which compose binary runs the deploy (GL_COMPOSE) at which version
+# (GL_COMPOSE_VERSION). The engine is asked while compose is: each docker call costs 0.1-0.6 s
+# on a busy host.
+gl_check_host() {
+  gl_check_tools
+  gl_docker version --format '{{.Server.Version}}' >/dev/null 2>&1 &
+  gl_engine=$!
+  gl_compose_error=
   case $GL_COMPOSE_PREF in
-    'docker compose') gl_docker compose version >/dev/null 2>&1 && GL_COMPOSE=v2 || gl_fail "$GL_EXIT_MISSING_TOOL" "'docker compose' (the Compose v2 plugin) does not work on the host" ;;
-    docker-compose) command -v docker-compose >/dev/null 2>&1 && GL_COMPOSE=v1 || gl_fail "$GL_EXIT_MISSING_TOOL" "docker-compose is not installed on the host" ;;
-    *)
-      if gl_docker compose version >/dev/null 2>&1; then GL_COMPOSE=v2
-      elif command -v docker-compose >/dev/null 2>&1; then GL_COMPOSE=v1
-      else gl_fail "$GL_EXIT_MISSING_TOOL" "neither 'docker compose' nor docker-compose is installed on the host"
-      fi ;;
+    'docker compose') gl_compose_v2 || gl_compose_error="'docker compose' (the Compose v2 plugin) does not work on the host" ;;
+    docker-compose) gl_compose_v1 || gl_compose_error="docker-compose is not installed on the host" ;;
+    *) gl_compose_v2 || gl_compose_v1 || gl_compose_error="neither 'docker compose' nor docker-compose is installed on the host" ;;
   esac
+  wait "$gl_engine" ||
+    gl_fail "$GL_EXIT_MISSING_TOOL" "$gl_user cannot reach the Docker engine: is dockerd running, and is $gl_user root or in the docker group?"
+  [ -z "$gl_compose_error" ] || gl_fail "$GL_EXIT_MISSING_TOOL" "$gl_compose_error"
 }
 
 # Every docker call is bounded by command-timeout (when the host has timeout(1)).
@@ -233,9 +248,19 @@ gl_stage_file() {
   mkdir -p "$GL_STAGE/$(dirname "$1")" && base64 -d > "$GL_STAGE/$1" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot write $GL_STAGE/$1"
 }
 
-# Fails when docker cannot list or inspect them: "no containers" would plan every service as new.
+# Lists every compose container as "project id" lines into $1, in the background: the inspection
+# starts it while compose resolves the project name, and gl_containers picks the project's out.
+gl_list_compose_containers() {
+  gl_docker ps -a --no-trunc --filter label=com.docker.compose.project \
+    --format '{{.Label "com.docker.compose.project"}} {{.ID}}' > "$1" &
+  GL_LISTING=$!
+}
+
+# The project's containers from the listing in $1. Fails when docker cannot list or inspect them:
+# "no containers" would plan every service as new.
 gl_containers() {
-  gl_ids=$(gl_docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT") || return 1
+  wait "$GL_LISTING" || return 1
+  gl_ids=$(awk -v p="$GL_PROJECT" '$1 == p { print $2 }' "$1")
   [ -n "$gl_ids" ] || return 0
   gl_docker inspect --format "$GL_CONTAINER_FORMAT" $gl_ids 2>/dev/null
   # 1: a container went away between ps and inspect (the others are printed); more is an error.
@@ -267,12 +292,24 @@ gl_inspect_report() {
   if [ -f "$GL_STATE/lock" ]; then gl_lock -s; fi
   cd "$GL_STAGE" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot enter $GL_STAGE"
   if [ "$GL_COMPOSE" = v2 ]; then gl_format='--format json'; else gl_format=; fi
-  gl_project config $gl_format > "$GL_STAGE/.gitops-lite-config" || gl_fail "$GL_EXIT_INVALID_FILES" "compose rejected the files (its message is above)"
-  gl_project config --hash '*' > "$GL_STAGE/.gitops-lite-hashes" || gl_fail "$GL_EXIT_INVALID_FILES" "compose could not hash the services (its message is above)"
+  gl_list_compose_containers "$GL_STAGE/.gitops-lite-listing"
+  # Both at once; compose's messages are kept apart and shown once each, config's first.
+  gl_project config --hash '*' > "$GL_STAGE/.gitops-lite-hashes" 2> "$GL_STAGE/.gitops-lite-hashes.err" &
+  gl_hashing=$!
+  gl_project config $gl_format > "$GL_STAGE/.gitops-lite-config" 2> "$GL_STAGE/.gitops-lite-config.err"
+  gl_config_rc=$?
+  wait "$gl_hashing"
+  gl_hashes_rc=$?
+  cat "$GL_STAGE/.gitops-lite-config.err" >&2
+  [ "$gl_config_rc" = 0 ] || gl_fail "$GL_EXIT_INVALID_FILES" "compose rejected the files (its message is above)"
+  if [ "$gl_hashes_rc" != 0 ]; then
+    cat "$GL_STAGE/.gitops-lite-hashes.err" >&2
+    gl_fail "$GL_EXIT_INVALID_FILES" "compose could not hash the services (its message is above)"
+  fi
   gl_resolve_project "$GL_STAGE/.gitops-lite-config"
   gl_event section compose
   echo "$GL_COMPOSE"
-  gl_compose version --short 2>/dev/null | head -n 1
+  printf '%s\n' "$GL_COMPOSE_VERSION" | head -n 1
   gl_event section directory
   echo "$GL_DIR"
   gl_event section project
@@ -287,7 +324,7 @@ gl_inspect_report() {
   gl_event section hashes
   cat "$GL_STAGE/.gitops-lite-hashes"
   gl_event section containers
-  gl_containers || gl_fail "$GL_EXIT_HOST_ERROR" "docker could not list the containers of project $GL_PROJECT"
+  gl_containers "$GL_STAGE/.gitops-lite-listing" || gl_fail "$GL_EXIT_HOST_ERROR" "docker could not list the containers of project $GL_PROJECT"
   gl_event section record
   cat "$GL_STATE/state" 2>/dev/null
   gl_event section files
@@ -302,7 +339,10 @@ gl_apply_begin() {
   IFS= read -r GL_LOGINS || GL_LOGINS=
   GL_DOCKER_CONFIG=
   exec < /dev/null
-  gl_check_host
+  # The inspection this plan comes from checked the engine and compose seconds ago, and
+  # GL_COMPOSE_PREF names the compose it found: not asked again (a gone engine fails the pull).
+  gl_check_tools
+  case $GL_COMPOSE_PREF in 'docker compose') GL_COMPOSE=v2 ;; *) GL_COMPOSE=v1 ;; esac
   gl_check_links
   GL_RUN="$GL_STATE/runs/$GL_RUN_ID"
   mkdir -p "$GL_RUN/new" || gl_fail "$GL_EXIT_HOST_ERROR" "cannot create $GL_RUN"
@@ -530,6 +570,7 @@ gl_poll_healthy() {
   [ -n "$GL_WATCH" ] || gl_event phase health "$gl_services"
   gl_deadline=$(($(date +%s) + GL_HEALTH_TIMEOUT))
   gl_dir=$(mktemp -d) || return 1
+  gl_watch_events "$gl_dir/events"
   while :; do
     gl_pending=
     gl_i=0
@@ -555,25 +596,56 @@ gl_poll_healthy() {
         *)
           GL_FAILED=$gl_s
           gl_event failed "$gl_s" "$2"
-          rm -rf "$gl_dir"
+          gl_poll_done
           return 1 ;;
       esac
     done
     if [ -z "$gl_pending" ]; then
       [ -n "$GL_WATCH" ] || gl_event phase healthy
-      rm -rf "$gl_dir"
+      gl_poll_done
       return 0
     fi
     if [ "$(date +%s)" -ge "$gl_deadline" ]; then
       set -- $gl_pending
       GL_FAILED=$1
       for gl_s in $gl_pending; do gl_event failed "$gl_s" "not-ready-after-$GL_HEALTH_TIMEOUT-s"; done
-      rm -rf "$gl_dir"
+      gl_poll_done
       return 1
     fi
-    # Sub-second: a healthcheck that passes just after a poll should not cost a whole second.
-    sleep 0.5
+    gl_await_event "$gl_dir/events"
   done
+}
+
+# Streams the project's container events (health changes, starts, exits) to $1 in the background
+# while the wait polls, so a container that turns healthy is seen within 0.1 s plus one poll.
+# --until ends the stream even if this script is killed before gl_poll_done stops it.
+gl_watch_events() {
+  : > "$1"
+  gl_events_seen=0
+  docker events --until "$(($(date +%s) + GL_HEALTH_TIMEOUT + GL_POLL_SECONDS))" --filter type=container \
+    --filter "label=com.docker.compose.project=$GL_PROJECT" --filter event=health_status --filter event=start \
+    --filter event=die --filter event=destroy > "$1" 2>/dev/null &
+  gl_events=$!
+}
+
+# Returns as soon as a new event is in $1, else after 0.5 s (services without a healthcheck,
+# and an engine that streams no events, are polled at that pace).
+gl_await_event() {
+  gl_tick=0
+  while [ "$gl_tick" -lt 5 ]; do
+    gl_tick=$((gl_tick + 1))
+    sleep 0.1
+    gl_size=$(($(wc -c < "$1")))
+    if [ "$gl_size" != "$gl_events_seen" ]; then
+      gl_events_seen=$gl_size
+      return 0
+    fi
+  done
+}
+
+gl_poll_done() {
+  kill "$gl_events" 2>/dev/null
+  rm -rf "$gl_dir"
 }
 
 gl_show_logs() {
@@ -740,15 +812,14 @@ gl_hex() { case $1 in *[!0-9a-f]*) ;; *) printf '%s' "$1" ;; esac; }
 # then each deployed service's line from the client (with the config hash its inspection saw)
 # completed by the label compose put on the container it created.
 gl_write_record() {
+  # Every service's config-hash label from one docker call (newest container first): "service hash" lines.
+  gl_labels=$(gl_docker ps -a --no-trunc --filter "label=com.docker.compose.project=$GL_PROJECT" --filter "label=com.docker.compose.oneoff=False" \
+    --format '{{.Label "com.docker.compose.service"}} {{.Label "com.docker.compose.config-hash"}}' 2>/dev/null)
   {
     cat "$GL_RUN/record.head"
     for gl_s in "$@"; do
       gl_prefix=$(awk -v s="$gl_s" '$1 == s { sub(/^[^ ]* /, ""); print; exit }' "$GL_RUN/record.services")
-      gl_c=
-      for gl_id in $(gl_service_ids "$gl_s"); do
-        gl_c=$(gl_docker inspect --format '{{index .Config.Labels "com.docker.compose.config-hash"}}' "$gl_id" 2>/dev/null)
-        break
-      done
+      gl_c=$(printf '%s\n' "$gl_labels" | awk -v s="$gl_s" '$1 == s { print $2; exit }')
       printf '%s,"containerHash":"%s"}\n' "$gl_prefix" "$(gl_hex "$gl_c")"
     done
   } > "$GL_RUN/record" && gl_state_write state < "$GL_RUN/record"
