@@ -23,12 +23,15 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         {
-          selector: "ImportDeclaration[source.value='@actions/core'] ImportSpecifier[imported.name=/^(info|warning|error|notice|debug|setFailed|startGroup|group|setSecret)$/]",
+          selector:
+            "ImportDeclaration[source.value='@actions/core'] ImportSpecifier[imported.name=/^(info|warning|error|notice|debug|setFailed|startGroup|group|setSecret)$/]",
           message: 'Print through log / maskSecret from packages/core/src/log.ts.'
         },
         {
-          selector: "MemberExpression[object.name='core'][property.name=/^(info|warning|error|notice|debug|setFailed|startGroup|group|setSecret)$/]",
-          message: 'Print through log / maskSecret from packages/core/src/log.ts: it masks secrets and neutralises workflow commands.'
+          selector:
+            "MemberExpression[object.name='core'][property.name=/^(info|warning|error|notice|debug|setFailed|startGroup|group|setSecret)$/]",
+          message:
+            'Print through log / maskSecret from packages/core/src/log.ts: it masks secrets and neutralises workflow commands.'
         },
         {
           selector: "MemberExpression[object.object.name='process'][object.property.name=/^(stdout|stderr)$/]",

@@ -27,11 +27,15 @@ async function oneRound(): Promise<{ seconds: number; rounds: number[]; failed: 
     const clones = await Promise.all(services.map((s) => remote.clone(join(scratch, s))))
     const started = process.hrtime.bigint()
     const runs = await Promise.all(
-      services.map((service, i) => runAction('bump-image-tag', { workspace: clones[i], inputs: { service, tag: `v${i + 1}` } }))
+      services.map((service, i) =>
+        runAction('bump-image-tag', { workspace: clones[i], inputs: { service, tag: `v${i + 1}` } })
+      )
     )
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     const final = git(remote.bareDir, 'show', 'main:compose.yaml')
-    const lost = services.filter((s, i) => !final.includes(`${s}:v${i + 1}\n`) && !final.endsWith(`${s}:v${i + 1}`)).length
+    const lost = services.filter(
+      (s, i) => !final.includes(`${s}:v${i + 1}\n`) && !final.endsWith(`${s}:v${i + 1}`)
+    ).length
     return {
       seconds,
       rounds: runs.map((run) => Number(/Commit-and-push rounds: (\d+)/.exec(run.stdout)?.[1] ?? NaN)),

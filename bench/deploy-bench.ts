@@ -117,7 +117,10 @@ export async function writeCompose(bench: DeployBench, tag: string): Promise<str
   const text = composeText(bench, tag)
   if (bench.startFirst) {
     await mkdir(join(bench.workspace, 'conf'), { recursive: true })
-    await writeFile(join(bench.workspace, 'conf', 'nginx.conf'), nginxProxyConfig([{ listen: 80, service: changed, port: 80 }]))
+    await writeFile(
+      join(bench.workspace, 'conf', 'nginx.conf'),
+      nginxProxyConfig([{ listen: 80, service: changed, port: 80 }])
+    )
   }
   await writeFile(join(bench.workspace, 'compose.yaml'), text)
   return text
@@ -155,7 +158,17 @@ const burnLoop = (iterations: number) => `i=0; while [ $i -lt ${iterations} ]; d
 async function burnIterations(image: string, seconds: number): Promise<number> {
   for (let iterations = 100_000; ; iterations *= 4) {
     const probe = `${burnLoop(iterations)}; cat /proc/$$/stat`
-    const { stdout } = await exec('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'sh', image, '-c', probe])
+    const { stdout } = await exec('docker', [
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--entrypoint',
+      'sh',
+      image,
+      '-c',
+      probe
+    ])
     const fields = stdout.trim().split(' ')
     const cpu = (Number(fields[13]) + Number(fields[14])) / 100
     if (cpu >= 0.3) return Math.round((iterations * seconds) / cpu)
@@ -168,8 +181,13 @@ async function burnIterations(image: string, seconds: number): Promise<number> {
  */
 async function buildRealisticImages(bench: DeployBench, images: string[][]): Promise<void> {
   const debian = await ensureNginxImage()
-  const loops = { busybox: await burnIterations(BASE_IMAGE, startCpuSeconds), debian: await burnIterations(debian, startCpuSeconds) }
-  progress(`a start-up of ${startCpuSeconds} s of CPU: ${loops.busybox} loop iterations in busybox sh, ${loops.debian} in Debian's dash`)
+  const loops = {
+    busybox: await burnIterations(BASE_IMAGE, startCpuSeconds),
+    debian: await burnIterations(debian, startCpuSeconds)
+  }
+  progress(
+    `a start-up of ${startCpuSeconds} s of CPU: ${loops.busybox} loop iterations in busybox sh, ${loops.debian} in Debian's dash`
+  )
   const healthcheck = { intervalSeconds: 1, retries: 2, startPeriodSeconds: 120 }
   const last = bench.services[bench.services.length - 1]
   for (const [service, tag] of images) {
@@ -186,7 +204,12 @@ async function buildRealisticImages(bench: DeployBench, images: string[][]): Pro
             healthcheck: { ...healthcheck, test: ['wget', '-q', '-O', '/dev/null', 'http://127.0.0.1/'] }
           }
     const image = imageOf(bench, service, tag)
-    await buildImage({ tag: image, group: bench.group, contextFiles: { 'www/index.html': `${service} ${tag}\n` }, spec: { ...spec, expose: [80] } })
+    await buildImage({
+      tag: image,
+      group: bench.group,
+      contextFiles: { 'www/index.html': `${service} ${tag}\n` },
+      spec: { ...spec, expose: [80] }
+    })
     await exec('docker', ['push', '-q', image])
   }
 }
@@ -195,7 +218,15 @@ export async function startDeployBench(name: string, options: StartOptions = {})
   const group = new ProcessGroup(`bench-${name}`)
   const work = await mkdtemp(join(tmpdir(), `gitops-lite-bench-${name}-`))
   const stack = options.stack ?? 'busybox'
-  const bench = { name, group, work, services: [], vms: [], workspace: join(work, 'workspace'), stack } as unknown as DeployBench
+  const bench = {
+    name,
+    group,
+    work,
+    services: [],
+    vms: [],
+    workspace: join(work, 'workspace'),
+    stack
+  } as unknown as DeployBench
   try {
     await ensureDocker()
     await ensureBaseImage()
@@ -259,7 +290,11 @@ export async function stopDeployBench(bench: DeployBench): Promise<void> {
 }
 
 /** Runs `body` on a fresh bench and always cleans up, also on Ctrl-C. */
-export async function withDeployBench<T>(name: string, options: StartOptions, body: (bench: DeployBench) => Promise<T>): Promise<T> {
+export async function withDeployBench<T>(
+  name: string,
+  options: StartOptions,
+  body: (bench: DeployBench) => Promise<T>
+): Promise<T> {
   let bench: DeployBench | undefined
   let interrupted = false
   const onSignal = () => {
@@ -282,7 +317,11 @@ export async function withDeployBench<T>(name: string, options: StartOptions, bo
 }
 
 /** The action's inputs for a deploy of the workspace's compose.yaml to `vms`. */
-export function deployInputs(bench: DeployBench, vms: Vm[], inputs: Record<string, string> = {}): Record<string, string> {
+export function deployInputs(
+  bench: DeployBench,
+  vms: Vm[],
+  inputs: Record<string, string> = {}
+): Record<string, string> {
   return {
     host: vms.map((vm) => `${vm.ssh.username}@${vm.ssh.host}:${vm.ssh.port}`).join('\n'),
     key: bench.client.privateKey,
@@ -311,7 +350,12 @@ export async function actionDeploy(
 ): Promise<TimedRun> {
   const startedAt = Date.now()
   const start = process.hrtime.bigint()
-  const run = await runAction('ssh-surgical-deploy', { workspace: bench.workspace, inputs: deployInputs(bench, vms, inputs), env, timeoutMs: 300_000 })
+  const run = await runAction('ssh-surgical-deploy', {
+    workspace: bench.workspace,
+    inputs: deployInputs(bench, vms, inputs),
+    env,
+    timeoutMs: 300_000
+  })
   const ms = elapsedMs(start)
   if (run.exitCode !== 0) throw new Error(`ssh-surgical-deploy exited ${run.exitCode}\n${run.stdout}\n${run.stderr}`)
   return { run, ms, startedAt }
@@ -323,7 +367,12 @@ export function deployedServices(run: ActionRun): string[] {
 }
 
 /** One plain `ssh` session to `vm` running `command` in the login's home, with `input` on stdin. */
-export async function plainSsh(bench: DeployBench, vm: Vm, command: string, input = ''): Promise<{ ms: number; startedAt: number }> {
+export async function plainSsh(
+  bench: DeployBench,
+  vm: Vm,
+  command: string,
+  input = ''
+): Promise<{ ms: number; startedAt: number }> {
   const startedAt = Date.now()
   const start = process.hrtime.bigint()
   const args = [...sshClientArgs(vm.ssh, { privateKeyPath: bench.client.privateKeyPath }), command]
@@ -338,12 +387,14 @@ export const plainScripts = {
   /** The brief's full fallback: every service pulled and recreated. */
   full: () => 'cd stack && cat > compose.yaml && docker compose pull && docker compose up -d --force-recreate',
   /** RA-001's fallback as its deploy.sh writes it: compose recreates what its config hash says changed. */
-  fallbackAsWritten: () => 'cd stack && cat > compose.yaml && docker compose pull && docker compose up -d --remove-orphans',
+  fallbackAsWritten: () =>
+    'cd stack && cat > compose.yaml && docker compose pull && docker compose up -d --remove-orphans',
   /** RA-001's per-service branch. */
   service: (service: string) =>
     `cd stack && cat > compose.yaml && docker compose pull ${service} && docker compose up -d --force-recreate ${service}`,
   /** The full fallback waiting for health, as the action does (issue 12). */
-  fullWait: () => 'cd stack && cat > compose.yaml && docker compose pull && docker compose up -d --force-recreate --wait',
+  fullWait: () =>
+    'cd stack && cat > compose.yaml && docker compose pull && docker compose up -d --force-recreate --wait',
   /** The per-service branch waiting for health, as the action does (issue 12). */
   serviceWait: (service: string) =>
     `cd stack && cat > compose.yaml && docker compose pull ${service} && docker compose up -d --force-recreate --wait ${service}`
@@ -357,11 +408,14 @@ interface ContainerHealth {
 }
 
 export async function containersOf(vm: Vm): Promise<ContainerHealth[]> {
-  const ids = (await exec('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${vm.project}`])).stdout
+  const ids = (
+    await exec('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${vm.project}`])
+  ).stdout
     .split('\n')
     .filter(Boolean)
   if (ids.length === 0) return []
-  const format = '{{index .Config.Labels "com.docker.compose.service"}} {{.Id}} {{.State.Status}} {{with .State.Health}}{{.Status}}{{else}}none{{end}}'
+  const format =
+    '{{index .Config.Labels "com.docker.compose.service"}} {{.Id}} {{.State.Status}} {{with .State.Health}}{{.Status}}{{else}}none{{end}}'
   const { stdout } = await exec('docker', ['inspect', '--format', format, ...ids], { allowFailure: true })
   return stdout
     .split('\n')
@@ -378,14 +432,20 @@ export async function containerIds(vm: Vm): Promise<Record<string, string>> {
 }
 
 /** Polls until every service of `vm` has one running, healthy container; returns when that was seen. */
-export async function waitAllHealthy(bench: DeployBench, vm: Vm, timeoutMs = 120_000, intervalMs = 100): Promise<number> {
+export async function waitAllHealthy(
+  bench: DeployBench,
+  vm: Vm,
+  timeoutMs = 120_000,
+  intervalMs = 100
+): Promise<number> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     // The proxy (startFirst) has no healthcheck and is not counted.
     const containers = (await containersOf(vm)).filter((c) => bench.services.includes(c.service))
     const healthy = containers.filter((c) => c.state === 'running' && c.health === 'healthy').length
     if (healthy === bench.services.length && containers.length === bench.services.length) return Date.now()
-    if (Date.now() > deadline) throw new Error(`${vm.name}: not all healthy after ${timeoutMs} ms: ${JSON.stringify(containers)}`)
+    if (Date.now() > deadline)
+      throw new Error(`${vm.name}: not all healthy after ${timeoutMs} ms: ${JSON.stringify(containers)}`)
     await sleep(intervalMs)
   }
 }
@@ -399,12 +459,14 @@ export async function resetToV1(bench: DeployBench, vms: Vm[] = bench.vms): Prom
   const text = await writeCompose(bench, 'v1')
   await actionDeploy(bench, vms, { parallel: 'true' })
   for (const vm of vms) {
-    if ((await readFile(join(vm.remoteDir, 'compose.yaml'), 'utf8')) !== text) throw new Error(`${vm.name}: compose.yaml is not v1 after the reset`)
+    if ((await readFile(join(vm.remoteDir, 'compose.yaml'), 'utf8')) !== text)
+      throw new Error(`${vm.name}: compose.yaml is not v1 after the reset`)
     await waitAllHealthy(bench, vm)
   }
   const v2 = imageOf(bench, changed, 'v2')
   await exec('docker', ['image', 'rm', v2], { allowFailure: true })
-  if (await imageExists(v2)) throw new Error(`${v2} is still in the engine after the reset; the next deploy would not download it`)
+  if (await imageExists(v2))
+    throw new Error(`${v2} is still in the engine after the reset; the next deploy would not download it`)
   // Let the engine settle (recreated containers' first healthchecks, docker-proxy start-up).
   await sleep(1000)
 }
@@ -467,19 +529,40 @@ export function deployApproaches(bench: DeployBench, vm: Vm, clock?: StdoutClock
           healthy = healthEvents?.stop()
         }
         const deployed = deployedServices(timed.run)
-        if (deployed.join() !== changed) throw new Error(`the action deployed ${JSON.stringify(deployed)}, not ["${changed}"]:\n${timed.run.stdout}`)
-        const phases = clock && apply ? phasesOf(timed.startedAt, clock.read(), apply, watcher?.scriptWritten) : undefined
+        if (deployed.join() !== changed)
+          throw new Error(`the action deployed ${JSON.stringify(deployed)}, not ["${changed}"]:\n${timed.run.stdout}`)
+        const phases =
+          clock && apply ? phasesOf(timed.startedAt, clock.read(), apply, watcher?.scriptWritten) : undefined
         const sawHealthy = apply?.find((l) => / phase healthy$/.test(l.line))?.t
         const lastHealthy = healthy && healthy.length > 0 ? Math.max(...healthy) : undefined
-        const healthReactionMs = sawHealthy !== undefined && lastHealthy !== undefined ? sawHealthy - lastHealthy : undefined
+        const healthReactionMs =
+          sawHealthy !== undefined && lastHealthy !== undefined ? sawHealthy - lastHealthy : undefined
         return { ms: timed.ms, startedAt: timed.startedAt, phases, healthReactionMs }
       }
     },
     plain('b', '(b) RA-001 full fallback, plain ssh: `pull && up -d --force-recreate`', plainScripts.full()),
-    plain('c', `(c) RA-001 per-service branch, plain ssh: \`pull ${changed} && up -d --force-recreate ${changed}\``, plainScripts.service(changed)),
-    plain('d', '(d) RA-001 fallback as its deploy.sh writes it: `pull && up -d --remove-orphans`', plainScripts.fallbackAsWritten()),
-    plain('e', '(e) full fallback, plain ssh, waits: `pull && up -d --force-recreate --wait`', plainScripts.fullWait(), true),
-    plain('f', `(f) per-service, plain ssh, waits: \`pull ${changed} && up -d --force-recreate --wait ${changed}\``, plainScripts.serviceWait(changed), true)
+    plain(
+      'c',
+      `(c) RA-001 per-service branch, plain ssh: \`pull ${changed} && up -d --force-recreate ${changed}\``,
+      plainScripts.service(changed)
+    ),
+    plain(
+      'd',
+      '(d) RA-001 fallback as its deploy.sh writes it: `pull && up -d --remove-orphans`',
+      plainScripts.fallbackAsWritten()
+    ),
+    plain(
+      'e',
+      '(e) full fallback, plain ssh, waits: `pull && up -d --force-recreate --wait`',
+      plainScripts.fullWait(),
+      true
+    ),
+    plain(
+      'f',
+      `(f) per-service, plain ssh, waits: \`pull ${changed} && up -d --force-recreate --wait ${changed}\``,
+      plainScripts.serviceWait(changed),
+      true
+    )
   ]
 }
 

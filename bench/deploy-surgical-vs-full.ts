@@ -39,7 +39,10 @@ interface Sample extends ApproachResult {
 const loadBefore = await loadAverage()
 await withDeployBench('surgical', { services: serviceCount, stack: stack as StackKind }, async (bench) => {
   const vm = bench.vms[0]
-  const approaches = pickApproaches(deployApproaches(bench, vm, new StdoutClock(bench.work, 'action')), stringOption('--approaches', 'a,b,c,d'))
+  const approaches = pickApproaches(
+    deployApproaches(bench, vm, new StdoutClock(bench.work, 'action')),
+    stringOption('--approaches', 'a,b,c,d')
+  )
   progress(`first deploy of the ${serviceCount}-service stack`)
   await resetToV1(bench)
   const samples = await measureApproaches(bench, approaches, runs, async (approach, v2Text, rep): Promise<Sample> => {
@@ -48,17 +51,27 @@ await withDeployBench('surgical', { services: serviceCount, stack: stack as Stac
     const healthyAt = await waitAllHealthy(bench, vm, 120_000, 50)
     const after = await containerIds(vm)
     const recreated = bench.services.filter((s) => before[s] !== after[s])
-    progress(`run ${rep + 1}/${runs} ${approach.key}: ${(result.ms / 1000).toFixed(2)} s, recreated ${recreated.length}`)
+    progress(
+      `run ${rep + 1}/${runs} ${approach.key}: ${(result.ms / 1000).toFixed(2)} s, recreated ${recreated.length}`
+    )
     return { ...result, untilHealthyMs: healthyAt - result.startedAt, recreated }
   })
 
   const seconds = (values: number[]) => formatStats(summarize(values.map((v) => v / 1000)), 's', 2)
   const median = (key: string, pick: (s: Sample) => number) => summarize(samples.get(key)!.map(pick)).median
-  const rows = [['approach', 'wall time', 'waits for health', 'services recreated', 'start until every container healthy']]
+  const rows = [
+    ['approach', 'wall time', 'waits for health', 'services recreated', 'start until every container healthy']
+  ]
   for (const approach of approaches) {
     const list = samples.get(approach.key)!
     const recreated = [...new Set(list.map((s) => s.recreated.length))].join(' or ')
-    rows.push([approach.label, seconds(list.map((s) => s.ms)), approach.waitsForHealth ? 'yes' : 'no', `${recreated} of ${serviceCount}`, seconds(list.map((s) => s.untilHealthyMs))])
+    rows.push([
+      approach.label,
+      seconds(list.map((s) => s.ms)),
+      approach.waitsForHealth ? 'yes' : 'no',
+      `${recreated} of ${serviceCount}`,
+      seconds(list.map((s) => s.untilHealthyMs))
+    ])
   }
   console.log(`### One changed service in a ${serviceCount}-service ${stack} stack (${runs} repetitions)\n`)
   console.log(markdownTable(rows))
@@ -84,12 +97,20 @@ await withDeployBench('surgical', { services: serviceCount, stack: stack as Stac
 
   if (withPhases.length) {
     const phaseRows = [['phase of (a)', 'time']]
-    for (const name of phaseNames) phaseRows.push([name, formatStats(summarize(withPhases.map((s) => s.phases![name])), 'ms', 0)])
-    phaseRows.push(['sum of the phases (spawn to process exit)', formatStats(summarize(withPhases.map((s) => phaseNames.reduce((t, n) => t + s.phases![n], 0))), 'ms', 0)])
-    console.log(`\nWhere (a)'s time goes (${withPhases.length} runs; phase marks from its log lines and the host's apply log, ±20 ms):\n`)
+    for (const name of phaseNames)
+      phaseRows.push([name, formatStats(summarize(withPhases.map((s) => s.phases![name])), 'ms', 0)])
+    phaseRows.push([
+      'sum of the phases (spawn to process exit)',
+      formatStats(summarize(withPhases.map((s) => phaseNames.reduce((t, n) => t + s.phases![n], 0))), 'ms', 0)
+    ])
+    console.log(
+      `\nWhere (a)'s time goes (${withPhases.length} runs; phase marks from its log lines and the host's apply log, ±20 ms):\n`
+    )
     console.log(markdownTable(phaseRows))
   }
-  const reactions = (samples.get('a') ?? []).flatMap((s) => (s.healthReactionMs === undefined ? [] : [s.healthReactionMs]))
+  const reactions = (samples.get('a') ?? []).flatMap((s) =>
+    s.healthReactionMs === undefined ? [] : [s.healthReactionMs]
+  )
   if (reactions.length) {
     console.log(
       `\nHealth wait reaction (the engine's last "healthy" event to the host's "phase healthy", log polled every 20 ms): ` +

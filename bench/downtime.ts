@@ -11,7 +11,15 @@
 //   pnpm exec tsx bench/downtime.ts [--runs N] [--services N] [--approaches a,b,c] [--touched-interval MS] [--others-interval MS]
 //                                   [--strategy recreate|start-first]
 import { setTimeout as sleep } from 'node:timers/promises'
-import { changed, deployApproaches, loadAverage, measureApproaches, pickApproaches, resetToV1, withDeployBench } from './deploy-bench'
+import {
+  changed,
+  deployApproaches,
+  loadAverage,
+  measureApproaches,
+  pickApproaches,
+  resetToV1,
+  withDeployBench
+} from './deploy-bench'
 import { numberOption, progress, stringOption } from './cli'
 import { startProbes, type ProbeResult } from '@gitops-lite/sandbox'
 import { formatStats, markdownTable, summarize } from './stats'
@@ -31,7 +39,10 @@ interface Sample {
 const loadBefore = await loadAverage()
 await withDeployBench('downtime', { services: serviceCount, startFirst }, async (bench) => {
   const vm = bench.vms[0]
-  const approaches = pickApproaches(deployApproaches(bench, vm), stringOption('--approaches', startFirst ? 'a' : 'a,b,c'))
+  const approaches = pickApproaches(
+    deployApproaches(bench, vm),
+    stringOption('--approaches', startFirst ? 'a' : 'a,b,c')
+  )
   if (startFirst) for (const approach of approaches) approach.label += `, ${changed} start-first behind nginx`
   progress(`first deploy of the ${serviceCount}-service stack`)
   await resetToV1(bench)
@@ -56,7 +67,9 @@ await withDeployBench('downtime', { services: serviceCount, startFirst }, async 
     }
     const untouched = results.filter((r) => r.name !== changed)
     const failed = untouched.reduce((n, r) => n + r.failures, 0)
-    progress(`run ${rep + 1}/${runs} ${approach.key}: ${changed} down ${touched.longestOutageMs} ms, ${failed} failed probes on the others`)
+    progress(
+      `run ${rep + 1}/${runs} ${approach.key}: ${changed} down ${touched.longestOutageMs} ms, ${failed} failed probes on the others`
+    )
     return { deployMs: ms, touched, untouched }
   })
 

@@ -18,7 +18,13 @@ const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 30
 
 /** A compose file shaped like real ones: comments, quotes, ports, env, healthchecks, an anchor. */
 export function syntheticCompose(services: number): string {
-  const lines = ['# generated for the edit-engine benchmark', 'x-logging: &logging', '  driver: json-file', '', 'services:']
+  const lines = [
+    '# generated for the edit-engine benchmark',
+    'x-logging: &logging',
+    '  driver: json-file',
+    '',
+    'services:'
+  ]
   for (let i = 0; i < services; i++) {
     lines.push(
       `  svc-${i}:`,
@@ -65,9 +71,13 @@ if (process.argv[2] === '--one') {
 } else {
   const rows = [['services', 'file size', 'plan time', 'peak RSS', 'heap after']]
   for (const size of sizes) {
-    const child = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, '--one', String(size), '--runs', String(runs)], {
-      encoding: 'utf8'
-    })
+    const child = spawnSync(
+      process.execPath,
+      [...process.execArgv, import.meta.filename, '--one', String(size), '--runs', String(runs)],
+      {
+        encoding: 'utf8'
+      }
+    )
     if (child.status !== 0) throw new Error(child.stderr)
     const result = JSON.parse(child.stdout)
     rows.push([
@@ -79,7 +89,9 @@ if (process.argv[2] === '--one') {
     ])
   }
   console.log(markdownTable(rows))
-  console.log('\nEnd-to-end bump-image-tag run (spawn to exit: inputs, git, edit, commit, push to a local bare repository):\n')
+  console.log(
+    '\nEnd-to-end bump-image-tag run (spawn to exit: inputs, git, edit, commit, push to a local bare repository):\n'
+  )
   console.log(await endToEnd(numberOption('--e2e-runs', 10)))
 }
 
@@ -89,7 +101,10 @@ async function endToEnd(e2eRuns: number): Promise<string> {
   for (const size of sizes) {
     const scratch = await mkdtemp(join(tmpdir(), 'bench-e2e-bump-'))
     try {
-      const remote = await createGitRemote({ dir: join(scratch, 'remote'), files: { 'compose.yaml': syntheticCompose(size) } })
+      const remote = await createGitRemote({
+        dir: join(scratch, 'remote'),
+        files: { 'compose.yaml': syntheticCompose(size) }
+      })
       const target = `svc-${Math.floor(size / 2)}`
       const samples: number[] = []
       let diffStat = ''

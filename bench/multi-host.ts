@@ -4,7 +4,17 @@
 // (parallel: true), against the same deploy to one host alone. Both "VMs" share this machine's
 // two cores and its one Docker engine (so the new image is downloaded once, not once per VM).
 //   pnpm exec tsx bench/multi-host.ts [--runs N] [--services N]
-import { changed, actionDeploy, containerIds, deployedServices, loadAverage, resetToV1, withDeployBench, writeCompose, type Vm } from './deploy-bench'
+import {
+  changed,
+  actionDeploy,
+  containerIds,
+  deployedServices,
+  loadAverage,
+  resetToV1,
+  withDeployBench,
+  writeCompose,
+  type Vm
+} from './deploy-bench'
 import { numberOption, progress } from './cli'
 import { formatStats, markdownTable, summarize } from './stats'
 
@@ -46,7 +56,9 @@ await withDeployBench('hosts', { services: serviceCount, addresses: ['127.0.0.1'
       const after = await Promise.all(vms.map((vm) => containerIds(vm)))
       const recreated = vms.map((_, i) => bench.services.filter((s) => before[i][s] !== after[i][s]).join(','))
       if (deployed.join() !== changed || recreated.some((r) => r !== changed)) {
-        throw new Error(`${mode.label}: expected only ${changed} recreated on each host, got ${JSON.stringify({ deployed, recreated })}\n${run.stdout}`)
+        throw new Error(
+          `${mode.label}: expected only ${changed} recreated on each host, got ${JSON.stringify({ deployed, recreated })}\n${run.stdout}`
+        )
       }
       samples[index].ms.push(ms)
       samples[index].perHost.push(...hostSeconds(run.summary))
@@ -54,13 +66,27 @@ await withDeployBench('hosts', { services: serviceCount, addresses: ['127.0.0.1'
     }
   }
   const alone = summarize(samples[0].ms).median
-  const rows = [['deploy of the same change', 'wall time (action run)', 'each host, from the step summary', 'median / one host alone']]
+  const rows = [
+    [
+      'deploy of the same change',
+      'wall time (action run)',
+      'each host, from the step summary',
+      'median / one host alone'
+    ]
+  ]
   modes.forEach((mode, i) => {
     const wall = summarize(samples[i].ms)
     const perHost = samples[i].perHost.length ? formatStats(summarize(samples[i].perHost), 's', 1) : '—'
-    rows.push([mode.label, formatStats(summarize(samples[i].ms.map((v) => v / 1000)), 's', 2), perHost, (wall.median / alone).toFixed(2)])
+    rows.push([
+      mode.label,
+      formatStats(summarize(samples[i].ms.map((v) => v / 1000)), 's', 2),
+      perHost,
+      (wall.median / alone).toFixed(2)
+    ])
   })
-  console.log(`### Item 6: one changed service, ${serviceCount}-service stack per host, two sshd "VMs" (${runs} repetitions)\n`)
+  console.log(
+    `### Item 6: one changed service, ${serviceCount}-service stack per host, two sshd "VMs" (${runs} repetitions)\n`
+  )
   console.log(markdownTable(rows))
 })
 console.log(`\nload average before: ${loadBefore}; after: ${await loadAverage()}`)

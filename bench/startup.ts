@@ -23,7 +23,13 @@ const runnerFiles = Object.fromEntries(
 )
 const eventPath = join(scratch, 'event.json')
 writeFileSync(eventPath, '{}')
-const env = { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_EVENT_PATH: eventPath, GITHUB_WORKSPACE: scratch, ...runnerFiles }
+const env = {
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  GITHUB_EVENT_PATH: eventPath,
+  GITHUB_WORKSPACE: scratch,
+  ...runnerFiles
+}
 
 function timeCommand(args: string[]): number[] {
   const samples: number[] = []

@@ -7,7 +7,18 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ProcessGroup, buildDemoHttpImage, ensureBaseImage, ensureDocker, exec, freePort, runAction, startProbes, startRegistry, startSshHost } from '@gitops-lite/sandbox'
+import {
+  ProcessGroup,
+  buildDemoHttpImage,
+  ensureBaseImage,
+  ensureDocker,
+  exec,
+  freePort,
+  runAction,
+  startProbes,
+  startRegistry,
+  startSshHost
+} from '@gitops-lite/sandbox'
 import { numberOption, progress } from './cli'
 import { formatStats, markdownTable, summarize } from './stats'
 
@@ -21,8 +32,12 @@ async function docker(args: string[]): Promise<string> {
 
 /** Every running task id of the stack. */
 async function taskIds(): Promise<Set<string>> {
-  const services = (await docker(['service', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`])).split('\n').filter(Boolean)
-  const ids = await Promise.all(services.map((s) => docker(['service', 'ps', '-q', '--filter', 'desired-state=running', s])))
+  const services = (await docker(['service', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`]))
+    .split('\n')
+    .filter(Boolean)
+  const ids = await Promise.all(
+    services.map((s) => docker(['service', 'ps', '-q', '--filter', 'desired-state=running', s]))
+  )
   return new Set(ids.join('\n').split('\n').filter(Boolean))
 }
 
@@ -85,7 +100,9 @@ try {
   for (let run = 0; run < runs; run++) {
     await writeStack(run % 2 === 0 ? images.v2 : images.v1)
     const before = await taskIds()
-    const probes = startProbes(ports.slice(1).map((port, i) => ({ name: `svc-${i + 1}`, url: `http://127.0.0.1:${port}/`, intervalMs: 50 })))
+    const probes = startProbes(
+      ports.slice(1).map((port, i) => ({ name: `svc-${i + 1}`, url: `http://127.0.0.1:${port}/`, intervalMs: 50 }))
+    )
     const started = Date.now()
     const result = await deploy()
     const wall = Date.now() - started
@@ -96,10 +113,21 @@ try {
     walls.push(wall)
     const total = probed.reduce((n, p) => n + p.probes, 0)
     const failed = probed.reduce((n, p) => n + p.failures, 0)
-    progress(`run ${run + 1}/${runs}: ${(wall / 1000).toFixed(2)} s, replaced ${replaced} task(s), ${failed} of ${total} probes failed`)
-    rows.push([String(run + 1), `${(wall / 1000).toFixed(2)} s`, result.outputs.deployed ?? '', `${replaced} of ${before.size}`, String(total), String(failed)])
+    progress(
+      `run ${run + 1}/${runs}: ${(wall / 1000).toFixed(2)} s, replaced ${replaced} task(s), ${failed} of ${total} probes failed`
+    )
+    rows.push([
+      String(run + 1),
+      `${(wall / 1000).toFixed(2)} s`,
+      result.outputs.deployed ?? '',
+      `${replaced} of ${before.size}`,
+      String(total),
+      String(failed)
+    ])
   }
-  console.log(`### Item 7: orchestrator: swarm, one changed service of ${serviceCount} (${runs} repetitions, single-node swarm)\n`)
+  console.log(
+    `### Item 7: orchestrator: swarm, one changed service of ${serviceCount} (${runs} repetitions, single-node swarm)\n`
+  )
   console.log(markdownTable(rows))
   console.log(`\nwall time: ${formatStats(summarize(walls.map((w) => w / 1000)), 's', 2)}`)
 } finally {
@@ -108,7 +136,9 @@ try {
     if ((await docker(['service', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`])) === '') break
     await new Promise((resolve) => setTimeout(resolve, 1000))
   }
-  const networks = (await docker(['network', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`])).split('\n').filter(Boolean)
+  const networks = (await docker(['network', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`]))
+    .split('\n')
+    .filter(Boolean)
   if (networks.length > 0) await exec('docker', ['network', 'rm', ...networks]).catch(() => undefined)
   if (initialised) await exec('docker', ['swarm', 'leave', '--force'])
   await group.cleanup()

@@ -118,7 +118,12 @@ export const phaseNames = [
 export type PhaseName = (typeof phaseNames)[number]
 
 /** The milliseconds of each phase, from the moments the runs' logs show. Undefined when a mark is missing. */
-export function phasesOf(spawnedAt: number, stdout: TimedLine[], apply: TimedLine[], scriptWritten: number | undefined): Record<PhaseName, number> | undefined {
+export function phasesOf(
+  spawnedAt: number,
+  stdout: TimedLine[],
+  apply: TimedLine[],
+  scriptWritten: number | undefined
+): Record<PhaseName, number> | undefined {
   const out = (pattern: RegExp) => stdout.find((l) => pattern.test(l.line))?.t
   const event = (name: string) => apply.find((l) => new RegExp(`^@@gitops-lite-[0-9a-f]+ ${name}\\b`).test(l.line))?.t
   const marks = [
@@ -138,7 +143,10 @@ export function phasesOf(spawnedAt: number, stdout: TimedLine[], apply: TimedLin
   ]
   if (marks.some((m) => m === undefined)) return undefined
   const times = marks as number[]
-  return Object.fromEntries(phaseNames.map((name, i) => [name, Math.max(0, times[i + 1] - times[i])])) as Record<PhaseName, number>
+  return Object.fromEntries(phaseNames.map((name, i) => [name, Math.max(0, times[i + 1] - times[i])])) as Record<
+    PhaseName,
+    number
+  >
 }
 
 /**
@@ -152,7 +160,15 @@ export class HealthEventWatcher {
 
   constructor(project: string) {
     const format = '{{.TimeNano}} {{.Status}}'
-    this.events = spawn('docker', ['events', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'event=health_status', '--format', format])
+    this.events = spawn('docker', [
+      'events',
+      '--filter',
+      `label=com.docker.compose.project=${project}`,
+      '--filter',
+      'event=health_status',
+      '--format',
+      format
+    ])
     this.events.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()))
   }
 

@@ -29,9 +29,13 @@ function inlineTextAssets(action, code, assets) {
     if (!textAsset.test(name)) continue
     const path = `__nccwpck_require__.ab + ${JSON.stringify(name)}`
     const call = `(${path}, 'utf8')`
-    const read = new RegExp(String.raw`\(0,\s*[\w$]+\.readFileSync\)` + call.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g')
+    const read = new RegExp(
+      String.raw`\(0,\s*[\w$]+\.readFileSync\)` + call.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+      'g'
+    )
     code = code.replace(read, () => JSON.stringify(asset.source.toString('utf8')))
-    if (code.includes(path)) throw new Error(`${action}: ${name} is used other than as readFileSync(..., 'utf8'); cannot inline it`)
+    if (code.includes(path))
+      throw new Error(`${action}: ${name} is used other than as readFileSync(..., 'utf8'); cannot inline it`)
     delete assets[name]
   }
   return code
@@ -40,14 +44,21 @@ function inlineTextAssets(action, code, assets) {
 async function bundle(action, outDir) {
   const entry = join(root, 'actions', action, 'src', 'index.ts')
   // transpileOnly: type errors are the typecheck step's job, and must not block every bundle.
-  const { code: bundled, assets } = await ncc(entry, { quiet: true, sourceMap: false, minify: false, transpileOnly: true, license: 'licenses.txt' })
+  const { code: bundled, assets } = await ncc(entry, {
+    quiet: true,
+    sourceMap: false,
+    minify: false,
+    transpileOnly: true,
+    license: 'licenses.txt'
+  })
   const code = inlineTextAssets(action, bundled, assets)
   await rm(outDir, { recursive: true, force: true })
   await mkdir(outDir, { recursive: true })
   await writeFile(join(outDir, 'index.js'), banner + code)
   for (const [name, asset] of Object.entries(assets)) {
     if (droppedAssets.has(name)) continue
-    if (name.endsWith('.node')) throw new Error(`${action}: the bundle would ship the native addon ${name}; dist/ must be pure JavaScript`)
+    if (name.endsWith('.node'))
+      throw new Error(`${action}: the bundle would ship the native addon ${name}; dist/ must be pure JavaScript`)
     const target = join(outDir, name)
     await mkdir(resolve(target, '..'), { recursive: true })
     await writeFile(target, asset.source)

@@ -35,7 +35,9 @@ async function main(): Promise<number> {
   }
   if (values.down) {
     const done = await teardownSandbox(values.dir)
-    console.log(done.length ? done.map((line) => `sandbox --down: ${line}`).join('\n') : 'sandbox --down: nothing to remove')
+    console.log(
+      done.length ? done.map((line) => `sandbox --down: ${line}`).join('\n') : 'sandbox --down: nothing to remove'
+    )
     return 0
   }
 
@@ -66,8 +68,10 @@ async function main(): Promise<number> {
     const result = await runScenario(sandbox)
     code = result.asExpected ? 0 : 1
     sandbox.narrator.line('')
-    sandbox.narrator.line(`  ${result.asExpected ? 'All three releases went as expected' : 'Something did not go as expected (see above)'}; ` +
-      `sandbox total ${formatDuration(sandbox.narrator.elapsedMs())}.`)
+    sandbox.narrator.line(
+      `  ${result.asExpected ? 'All three releases went as expected' : 'Something did not go as expected (see above)'}; ` +
+        `sandbox total ${formatDuration(sandbox.narrator.elapsedMs())}.`
+    )
   } catch (error) {
     if (!interrupted) console.error(`\nsandbox: ${(error as Error).stack ?? String(error)}`)
   } finally {
@@ -80,7 +84,9 @@ async function main(): Promise<number> {
         console.log('== Kept running (--keep)')
         console.log(`  api      curl ${sandbox.url('api')}`)
         console.log(`  worker   curl ${sandbox.url('worker')}`)
-        console.log(`  VM       ssh -i ${vm.privateKeyPath} -o UserKnownHostsFile=${vm.knownHostsPath} -p ${vm.port} ${vm.username}@${vm.host}`)
+        console.log(
+          `  VM       ssh -i ${vm.privateKeyPath} -o UserKnownHostsFile=${vm.knownHostsPath} -p ${vm.port} ${vm.username}@${vm.host}`
+        )
         console.log(`           stack files in ${vm.remoteDir}; docker compose -p ${sandbox.projectName} ps`)
         console.log(`  registry http://${sandbox.registry.address}/v2/_catalog`)
         console.log(`  repos    git clone ${sandbox.infra.remote.bareDir}`)

@@ -42863,7 +42863,16 @@ const digestPattern = /^sha256:[a-f0-9]{64}$/;
 const nameMaxLength = 255;
 const DOCKER_HUB = 'docker.io';
 /** Tags that name a moving target, so a commit pinning them does not pin anything. */
-const MUTABLE_TAGS = ['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop'];
+const MUTABLE_TAGS = [
+    'latest',
+    'stable',
+    'edge',
+    'nightly',
+    'main',
+    'master',
+    'dev',
+    'develop'
+];
 function isValidTag(tag) {
     return tagPattern.test(tag);
 }
@@ -43085,7 +43094,9 @@ function compose_file_parseCompose(source) {
     });
     const occurrences = locateScalars(source.text);
     const services = readServices(source.path, doc, data, occurrences, scalars, lineOf);
-    const servicesKey = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.items.find((pair) => (0,dist/* isScalar */.jn)(pair.key) && pair.key.value === 'services')?.key : undefined;
+    const servicesKey = (0,dist/* isMap */.jh)(doc.contents)
+        ? doc.contents.items.find((pair) => (0,dist/* isScalar */.jn)(pair.key) && pair.key.value === 'services')?.key
+        : undefined;
     const servicesLine = (0,dist/* isScalar */.jn)(servicesKey) && servicesKey.range ? lineOf(servicesKey.range[0]) : 1;
     return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, servicesLine, lineOf };
 }
@@ -43184,7 +43195,8 @@ function sameFileBase(file, value) {
     const { service, file: other } = value;
     if (typeof service !== 'string')
         return undefined;
-    const sameFile = other === undefined || (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
+    const sameFile = other === undefined ||
+        (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
     return sameFile ? service : undefined;
 }
 
@@ -43229,7 +43241,15 @@ function parseEnvFile(text) {
                 const rest = line.slice(match[0].length);
                 const comment = /(^|[ \t])#/.exec(rest);
                 const value = (comment ? rest.slice(0, comment.index) : rest).replace(/[ \t]+$/, '');
-                assignments.push({ name: match[2], value, line: lineNumber, valueStart: start, valueEnd: start + value.length, quote: '', complex: false });
+                assignments.push({
+                    name: match[2],
+                    value,
+                    line: lineNumber,
+                    valueStart: start,
+                    valueEnd: start + value.length,
+                    quote: '',
+                    complex: false
+                });
             }
         }
         offset = next;
@@ -43525,7 +43545,9 @@ function plainDefault(part) {
 
 /** A service's definitions, the last file first (the one compose takes a field from). */
 function definitions(files, name) {
-    return [...files].reverse().flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })));
+    return [...files]
+        .reverse()
+        .flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })));
 }
 /**
  * The image of each service that has one: its own, or, for a service with none of its own,
@@ -43688,7 +43710,10 @@ function serviceWithImage(files, names, name, entries) {
 
 
 function describePath(path) {
-    return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
+    return path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+        .join('.')
+        .replace(/\.\[/g, '[');
 }
 function sharingError(edit, others, through, fix) {
     return new errors_UserError(`The image of service '${edit.service.name}' is shared ${through} with ${others.join(', ')}`, {
@@ -43731,11 +43756,15 @@ function checkNodeSharing(edits) {
         const [first] = group;
         const named = new Set(group.map((e) => e.service.name));
         const offset = first.analysis.node.range[0];
-        const others = (first.file.occurrences.get(offset) ?? []).filter((path) => !(String(path[0]).startsWith('x-') || (path.length === 3 && path[0] === 'services' && path[2] === 'image' && named.has(String(path[1])))));
+        const others = (first.file.occurrences.get(offset) ?? []).filter((path) => !(String(path[0]).startsWith('x-') ||
+            (path.length === 3 && path[0] === 'services' && path[2] === 'image' && named.has(String(path[1])))));
         if (others.length > 0) {
-            const described = others.map((path) => (path[0] === 'services' && path.length === 3 && path[2] === 'image' ? `service '${path[1]}'` : describePath(path)));
+            const described = others.map((path) => path[0] === 'services' && path.length === 3 && path[2] === 'image' ? `service '${path[1]}'` : describePath(path));
             const anchor = first.file.anchors.get(offset);
-            const sharers = [...named, ...others.filter((p) => p[0] === 'services' && p.length === 3).map((p) => String(p[1]))];
+            const sharers = [
+                ...named,
+                ...others.filter((p) => p[0] === 'services' && p.length === 3).map((p) => String(p[1]))
+            ];
             throw sharingError(first, described, `through the anchor &${anchor ?? '?'}`, `Name every service that shares it (service: ${[...new Set(sharers)].join(', ')}) to update them together, or give '${first.service.name}' its own 'image:' line.`);
         }
         const conflicting = group.find((e) => e.newRaw !== first.newRaw);
@@ -43765,7 +43794,9 @@ function checkVariableSharing(files, edits, envPath) {
                     return;
                 const isNamedImage = path.length === 3 && path[0] === 'services' && path[2] === 'image' && allowed.has(`${file.path}\0${path[1]}`);
                 if (!isNamedImage)
-                    others.push(path[0] === 'services' && path.length === 3 && path[2] === 'image' ? `service '${path[1]}'` : `${describePath(path)} in ${file.path}`);
+                    others.push(path[0] === 'services' && path.length === 3 && path[2] === 'image'
+                        ? `service '${path[1]}'`
+                        : `${describePath(path)} in ${file.path}`);
             });
         }
         if (others.length > 0) {
@@ -43885,7 +43916,8 @@ function describeUpdate(edit, envPath, newLookup) {
     const resolved = resolveTemplate(parts, newLookup);
     const image = resolved.unresolved.length === 0 ? resolved.value : edit.newRaw;
     const reference = analysis.repositoryKnown ? parseImageReference(resolved.value) : undefined;
-    if (analysis.repositoryKnown && (!reference || reference.tag !== edit.target.tag || reference.digest !== edit.target.digest)) {
+    if (analysis.repositoryKnown &&
+        (!reference || reference.tag !== edit.target.tag || reference.digest !== edit.target.digest)) {
         throw new Error(`planImageBump: '${service.name}' would become ${JSON.stringify(resolved.value)}, not tag ${edit.target.tag}`);
     }
     const slot = analysis.slot;
@@ -43991,7 +44023,10 @@ function planRestore(request) {
         if (!seen)
             byService.set(image.service, image);
         else if (!sameImage(seen.restoredImage, image.restoredImage) || !sameImage(seen.failedImage, image.failedImage)) {
-            kept.push({ service: image.service, reason: `the hosts rolled it back to different images (${seen.restoredImage} on ${seen.host}, ${image.restoredImage} on ${image.host})` });
+            kept.push({
+                service: image.service,
+                reason: `the hosts rolled it back to different images (${seen.restoredImage} on ${seen.host}, ${image.restoredImage} on ${image.host})`
+            });
             byService.delete(image.service);
         }
         else if (image.failed)
@@ -43999,14 +44034,20 @@ function planRestore(request) {
     }
     const disagreed = new Set(kept.map((k) => k.service));
     const groups = serviceGroups(request.files);
-    const failedGroups = new Set([...byService.values()].filter((i) => i.failed).map((i) => groups.get(i.service)).filter((g) => g !== undefined));
+    const failedGroups = new Set([...byService.values()]
+        .filter((i) => i.failed)
+        .map((i) => groups.get(i.service))
+        .filter((g) => g !== undefined));
     const candidates = [];
     for (const image of byService.values()) {
         if (disagreed.has(image.service))
             continue;
         const group = groups.get(image.service);
         if (!image.failed && !(group !== undefined && failedGroups.has(group))) {
-            kept.push({ service: image.service, reason: 'it did not fail: it keeps the release\'s image (it is deployed again)' });
+            kept.push({
+                service: image.service,
+                reason: "it did not fail: it keeps the release's image (it is deployed again)"
+            });
             continue;
         }
         const ref = parseImageReference(image.restoredImage);
@@ -44014,7 +44055,15 @@ function planRestore(request) {
             kept.push({ service: image.service, reason: `the restored image ${image.restoredImage} has no tag to write` });
             continue;
         }
-        candidates.push({ image, target: { service: image.service, image: repositoryOf(ref), tag: ref.tag, ...(ref.digest && { digest: ref.digest }) } });
+        candidates.push({
+            image,
+            target: {
+                service: image.service,
+                image: repositoryOf(ref),
+                tag: ref.tag,
+                ...(ref.digest && { digest: ref.digest })
+            }
+        });
     }
     const plan = (targets) => planImageBump({ files: request.files, envFile: request.envFile, targets });
     const chosen = candidates.filter(({ image, target }) => {
@@ -44174,10 +44223,15 @@ class GitCommandManager {
         this.log(`git ${args.join(' ')}`);
         let result;
         try {
-            result = await this.run('git', args, { cwd: this.workingDirectory, env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env } });
+            result = await this.run('git', args, {
+                cwd: this.workingDirectory,
+                env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env }
+            });
         }
         catch (error) {
-            throw new errors_UserError(`Could not run git: ${error instanceof Error ? error.message : String(error)}`, { fix: 'Install git on the runner.' });
+            throw new errors_UserError(`Could not run git: ${error instanceof Error ? error.message : String(error)}`, {
+                fix: 'Install git on the runner.'
+            });
         }
         if (result.exitCode !== 0 && !options.allowFailure) {
             throw new Error(`git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(result.stderr || result.stdout).trim()}`);
@@ -44227,7 +44281,10 @@ class GitCommandManager {
             GIT_COMMITTER_NAME: author.name,
             GIT_COMMITTER_EMAIL: author.email
         };
-        const committed = await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], { env: identity, allowFailure: true });
+        const committed = await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], {
+            env: identity,
+            allowFailure: true
+        });
         if (committed.exitCode !== 0) {
             await this.unstage(paths);
             throw new errors_UserError(`git refused to commit ${this.display(paths)}: ${gitMessage(committed)}`, {
@@ -44251,7 +44308,9 @@ class GitCommandManager {
     }
     /** Fetches one branch of the remote and returns the commit it points at. */
     async fetch(remote, branch) {
-        const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `refs/heads/${branch}`], { allowFailure: true });
+        const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `refs/heads/${branch}`], {
+            allowFailure: true
+        });
         if (result.exitCode !== 0) {
             throw new errors_UserError(`Could not fetch branch '${branch}' from ${remote}: ${result.stderr.trim()}`, {
                 fix: `Check that '${branch}' exists in the remote repository and that the checkout's credentials can read it.`
@@ -44459,7 +44518,10 @@ function explainRequestError(error, purpose) {
         });
     }
     if (status === 403) {
-        return new errors_UserError(`${tried}: the token is not allowed to (403 ${quoted})`, { fix: permissionFix(purpose), ...cause });
+        return new errors_UserError(`${tried}: the token is not allowed to (403 ${quoted})`, {
+            fix: permissionFix(purpose),
+            ...cause
+        });
     }
     if (status === 404 && hasTextBody(failure)) {
         // GitHub's API answers 404 in JSON; a page means a web server or proxy answered instead.
@@ -44507,7 +44569,14 @@ const PULL_REQUEST_PERMISSION = 'Pull requests: write';
 async function openPullRequest(client, request) {
     const { owner, repo } = request.repository;
     try {
-        const { data } = await client.rest.pulls.create({ owner, repo, head: request.head, base: request.base, title: request.title, body: request.body });
+        const { data } = await client.rest.pulls.create({
+            owner,
+            repo,
+            head: request.head,
+            base: request.base,
+            title: request.title,
+            body: request.body
+        });
         return { number: data.number, url: data.html_url };
     }
     catch (error) {
@@ -50148,7 +50217,9 @@ function pickUpdate(u) {
 }
 /** Builds the payload from validated fields: the single form for one service, `services` for several. */
 function createDeployPayload(fields) {
-    const images = fields.updates.length === 1 && !fields.multi ? pickUpdate(fields.updates[0]) : { services: fields.updates.map(pickUpdate) };
+    const images = fields.updates.length === 1 && !fields.multi
+        ? pickUpdate(fields.updates[0])
+        : { services: fields.updates.map(pickUpdate) };
     return {
         schema: PAYLOAD_SCHEMA,
         ...images,
@@ -50334,7 +50405,12 @@ function readSettings(inputs, context) {
     // Refused now, before anything changes; found, and checked again, on the branch to edit (locateFiles).
     resolvePaths({ workspace, workingDirectory, files, envFile });
     if (promotion)
-        resolveInsideWorkspace(promotion.from, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'from-file' });
+        resolveInsideWorkspace(promotion.from, {
+            workspace,
+            base: workingDirectory,
+            baseName: 'working-directory',
+            input: 'from-file'
+        });
     const pullRequest = inputs.boolean('pull-request');
     const branch = inputs.string('branch');
     if (branch !== '' && !isValidBranchName(branch)) {
@@ -50453,7 +50529,13 @@ function readRequest(inputs, context) {
     const common = { tag: checkedTag, ...(checkedDigest && { digest: checkedDigest }), ...(image && { image }) };
     if (services.length === 0)
         return { targets: [common], origin: 'inputs' };
-    return { origin: 'inputs', targets: [...new Set(services)].map((service) => ({ service: requireServiceName("Input 'service'", service), ...common })) };
+    return {
+        origin: 'inputs',
+        targets: [...new Set(services)].map((service) => ({
+            service: requireServiceName("Input 'service'", service),
+            ...common
+        }))
+    };
 }
 /** The targets in the event's client_payload; an 'image' input is a guard: the payload may only update that repository. */
 function readPayload(eventPayload, image, digest) {
@@ -50484,7 +50566,9 @@ function requireRegistry(value) {
     const host = parseImageReference(`${value}/x`)?.registry;
     if (host !== value) {
         // ghcr.io/acme reads as a host and a path: the registry is checked, not the owner.
-        const onlyHost = host === undefined ? '' : `: it is the host ${host} followed by a path, and a registry is allowed as a whole, not by owner or path`;
+        const onlyHost = host === undefined
+            ? ''
+            : `: it is the host ${host} followed by a path, and a registry is allowed as a whole, not by owner or path`;
         throw new errors_UserError(`Input 'allowed-registries' entry ${JSON.stringify(value)} is not a registry host${onlyHost}`, {
             fix: `List registry hosts such as ${host ?? 'ghcr.io'}, registry.example.com:5000 or docker.io (Docker Hub), without a path.`
         });
@@ -50533,7 +50617,10 @@ function placeEnvironment(name, value, environment) {
 function resolvePaths(settings) {
     const { workspace, workingDirectory } = settings;
     const inside = (input, value) => resolveInsideWorkspace(value, { workspace, base: workingDirectory, baseName: 'working-directory', input });
-    return { files: settings.files.map((file) => inside('files', file)), envFile: settings.envFile === '' ? undefined : inside('env-file', settings.envFile) };
+    return {
+        files: settings.files.map((file) => inside('files', file)),
+        envFile: settings.envFile === '' ? undefined : inside('env-file', settings.envFile)
+    };
 }
 /**
  * The files on the branch checked out now: those given, which must exist, or compose's default.
@@ -50552,10 +50639,15 @@ function locateFiles(settings) {
     });
     const files = resolved.files.length > 0
         ? resolved.files
-        : [(0,external_node_path_namespaceObject.join)(workingDirectory, defaultComposeFile(workingDirectory, where, "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."))];
+        : [
+            (0,external_node_path_namespaceObject.join)(workingDirectory, defaultComposeFile(workingDirectory, where, "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."))
+        ];
     const envFile = resolved.envFile ?? (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(files[0]), '.env');
     // The defaults nobody typed are checked too: a symbolic link must not lead the edit out of the workspace.
-    for (const [path, input] of [[files[0], 'files'], [envFile, 'env-file']]) {
+    for (const [path, input] of [
+        [files[0], 'files'],
+        [envFile, 'env-file']
+    ]) {
         if (leavesWorkspace(workspace, path)) {
             throw new errors_UserError(`${(0,external_node_path_namespaceObject.relative)(workspace, path)} is a symbolic link that leads outside the workspace (to ${(0,external_node_fs_namespaceObject.realpathSync)(path)})`, {
                 fix: `Replace the link with the file itself, or set '${input}' to a file inside the repository.`
@@ -50575,7 +50667,7 @@ function readRepository(value) {
     const repository = parseRepositoryName(value ?? '');
     if (!repository) {
         throw new errors_UserError(`GITHUB_REPOSITORY ${JSON.stringify(value ?? '')} is not a GitHub repository (owner/name), but 'pull-request: true' needs it to open the pull request`, {
-            fix: 'Run the action in a GitHub Actions workflow of the infra repository (the runner sets GITHUB_REPOSITORY), or set GITHUB_REPOSITORY=owner/name in the step\'s env.'
+            fix: "Run the action in a GitHub Actions workflow of the infra repository (the runner sets GITHUB_REPOSITORY), or set GITHUB_REPOSITORY=owner/name in the step's env."
         });
     }
     return repository;
@@ -50583,7 +50675,9 @@ function readRepository(value) {
 function readAuthorName(inputs) {
     const name = inputs.required('author-name');
     if (/[<>\r\n]/.test(name)) {
-        throw new errors_UserError(`Input 'author-name' ${JSON.stringify(name)} contains < > or a line break`, { fix: 'Give a plain name, e.g. github-actions[bot].' });
+        throw new errors_UserError(`Input 'author-name' ${JSON.stringify(name)} contains < > or a line break`, {
+            fix: 'Give a plain name, e.g. github-actions[bot].'
+        });
     }
     return name;
 }
@@ -50609,7 +50703,9 @@ function bumpOutputs(updates, result) {
         'commit-sha': result.commitSha ?? '',
         'pull-request-url': result.pullRequestUrl ?? '',
         diff: result.diff,
-        promoted: result.promoted ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : ''
+        promoted: result.promoted
+            ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }])))
+            : ''
     };
 }
 
@@ -50673,7 +50769,12 @@ function planPromotion(source, services) {
     });
     const targets = sources.map(({ service, image }) => {
         const reference = parseImageReference(image);
-        return { service, image: repositoryOf(reference), tag: reference.tag, ...(reference.digest && { digest: reference.digest }) };
+        return {
+            service,
+            image: repositoryOf(reference),
+            tag: reference.tag,
+            ...(reference.digest && { digest: reference.digest })
+        };
     });
     return { targets, sources };
 }
@@ -50690,10 +50791,15 @@ function planPromotion(source, services) {
  */
 async function promotion_readPromotion(settings) {
     const { workspace, workingDirectory, promotion } = settings;
-    const path = resolveInsideWorkspace(promotion.from, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'from-file' });
+    const path = resolveInsideWorkspace(promotion.from, {
+        workspace,
+        base: workingDirectory,
+        baseName: 'working-directory',
+        input: 'from-file'
+    });
     if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
         throw new errors_UserError(`Input 'from-file' ${JSON.stringify(promotion.from)} does not exist in ${(0,external_node_path_namespaceObject.relative)(workspace, workingDirectory) || '.'}`, {
-            fix: "Give the compose file of the environment to promote from, relative to working-directory, e.g. environments/staging/compose.yaml."
+            fix: 'Give the compose file of the environment to promote from, relative to working-directory, e.g. environments/staging/compose.yaml.'
         });
     }
     const envPath = (0,external_node_path_namespaceObject.join)((0,external_node_path_namespaceObject.dirname)(path), '.env');
@@ -50703,7 +50809,10 @@ async function promotion_readPromotion(settings) {
         });
     }
     const display = (file) => (0,external_node_path_namespaceObject.relative)(workspace, file);
-    const planned = planPromotion({ file: { path: display(path), text: await readText(path, display(path)) }, envFile: { path: display(envPath), text: await readOptional(envPath, display(envPath)) } }, promotion.services);
+    const planned = planPromotion({
+        file: { path: display(path), text: await readText(path, display(path)) },
+        envFile: { path: display(envPath), text: await readOptional(envPath, display(envPath)) }
+    }, promotion.services);
     planned.targets.forEach((target, index) => {
         const source = planned.sources[index];
         const location = { file: display(path), line: source.line };
@@ -50743,13 +50852,17 @@ function commitMessage(template, updates, context) {
         failed: unique(restored.map((r) => tagOf(r.failedImage))).join(', '),
         host: unique(restored.map((r) => r.host)).join(', ')
     };
-    const text = template.replace(/\{(services|tag|previous|environment|failed|host)\}/g, (_, key) => fill[key]).trim();
+    const text = template
+        .replace(/\{(services|tag|previous|environment|failed|host)\}/g, (_, key) => fill[key])
+        .trim();
     const { source } = context;
     const why = restored.map((r) => `- ${r.service}: ${r.failedImage} ${r.failed ? 'failed' : 'went back with it'}; ${r.restoredImage} runs again on ${r.host}.`);
-    const body = restored.length === 0 ? '' : [
-        `The deploy of ${unique(restored.map((r) => r.failedCommit)).join(', ')} was rolled back (${unique(restored.map((r) => r.run)).join(', ')}); this puts Git back to what the VM runs:`,
-        ...why
-    ].join('\n') + '\n\n';
+    const body = restored.length === 0
+        ? ''
+        : [
+            `The deploy of ${unique(restored.map((r) => r.failedCommit)).join(', ')} was rolled back (${unique(restored.map((r) => r.run)).join(', ')}); this puts Git back to what the VM runs:`,
+            ...why
+        ].join('\n') + '\n\n';
     const trailers = [
         ...changed.map((u) => `Service: ${u.service}`),
         ...unique(changed.map((u) => u.image)).map((image) => `Image: ${image}`),
@@ -50776,7 +50889,9 @@ function pullRequestBranch(updates, runId, runAttempt) {
 }
 /** A table cell's text: HTML escaped, and neither a `|` nor a line break can end the cell or the row. */
 function cell(text) {
-    return escapeHtml(text).replace(/\|/g, '&#124;').replace(/[\r\n]+/g, ' ');
+    return escapeHtml(text)
+        .replace(/\|/g, '&#124;')
+        .replace(/[\r\n]+/g, ' ');
 }
 function codeCell(text) {
     return `<code>${cell(text)}</code>`;
@@ -50784,7 +50899,16 @@ function codeCell(text) {
 /** The job summary: a table of service, old image, new image, and what became of the change. */
 function summaryMarkdown(updates, outcome) {
     const rows = updates.map((u) => `| ${cell(u.service)} | ${codeCell(u.previous)} | ${u.changed ? codeCell(u.image) : 'unchanged'} | ${cell(`${u.file}:${u.line}`)} |`);
-    return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', escapeHtml(outcome), ''].join('\n');
+    return [
+        '### bump-image-tag',
+        '',
+        '| Service | Old image | New image | Edited |',
+        '| --- | --- | --- | --- |',
+        ...rows,
+        '',
+        escapeHtml(outcome),
+        ''
+    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/main.ts
@@ -50928,7 +51052,9 @@ async function bumpOnBranch(settings, git, runner) {
         await summary.write();
     };
     if (plan.files.length === 0) {
-        return finish(false, settings.restore ? 'No image to write back: nothing failed that Git still names.' : 'Every service is already at the requested image; nothing to do.');
+        return finish(false, settings.restore
+            ? 'No image to write back: nothing failed that Git still names.'
+            : 'Every service is already at the requested image; nothing to do.');
     }
     if (settings.dryRun) {
         log.fenced(diffOf(settings, paths, plan).replace(/\n$/, '').split('\n'));
@@ -50946,7 +51072,12 @@ async function bumpOnBranch(settings, git, runner) {
         });
     }
     const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base;
-    const context = { environment: settings.environment, source: settings.source, promotedFrom, restore: settings.restore };
+    const context = {
+        environment: settings.environment,
+        source: settings.source,
+        promotedFrom,
+        restore: settings.restore
+    };
     const result = await publish({
         git,
         remote,
@@ -50979,7 +51110,9 @@ async function bumpOnBranch(settings, git, runner) {
     if (!result.commitSha)
         return finish(false, `${base} already has these images (another run landed them first); nothing to commit.`);
     if (!settings.push)
-        return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, { commitSha: result.commitSha });
+        return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, {
+            commitSha: result.commitSha
+        });
     if (!settings.pullRequest)
         return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha });
     const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: runner.apiUrl }), {
@@ -50990,7 +51123,10 @@ async function bumpOnBranch(settings, git, runner) {
         body: summaryMarkdown(plan.updates, `Opened by gitops-lite bump-image-tag from commit ${result.commitSha}.`),
         workflowToken: looksLikeWorkflowToken(settings.token)
     });
-    return finish(true, `Opened pull request ${pullRequest.url} from ${head} into ${base}.`, { commitSha: result.commitSha, pullRequestUrl: pullRequest.url });
+    return finish(true, `Opened pull request ${pullRequest.url} from ${head} into ${base}.`, {
+        commitSha: result.commitSha,
+        pullRequestUrl: pullRequest.url
+    });
 }
 
 ;// CONCATENATED MODULE: ./actions/bump-image-tag/src/index.ts

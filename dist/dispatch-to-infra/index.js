@@ -34368,7 +34368,10 @@ function explainRequestError(error, purpose) {
         });
     }
     if (status === 403) {
-        return new errors_UserError(`${tried}: the token is not allowed to (403 ${quoted})`, { fix: permissionFix(purpose), ...cause });
+        return new errors_UserError(`${tried}: the token is not allowed to (403 ${quoted})`, {
+            fix: permissionFix(purpose),
+            ...cause
+        });
     }
     if (status === 404 && hasTextBody(failure)) {
         // GitHub's API answers 404 in JSON; a page means a web server or proxy answered instead.
@@ -34468,7 +34471,9 @@ function pickUpdate(u) {
 }
 /** Builds the payload from validated fields: the single form for one service, `services` for several. */
 function createDeployPayload(fields) {
-    const images = fields.updates.length === 1 && !fields.multi ? pickUpdate(fields.updates[0]) : { services: fields.updates.map(pickUpdate) };
+    const images = fields.updates.length === 1 && !fields.multi
+        ? pickUpdate(fields.updates[0])
+        : { services: fields.updates.map(pickUpdate) };
     return {
         schema: PAYLOAD_SCHEMA,
         ...images,
@@ -40309,7 +40314,12 @@ async function setDeploymentStatus(client, target, id, status) {
  */
 async function startDeployment(client, target, run) {
     const log = run.log ?? actionsLog;
-    const status = (state, description) => ({ state, description, logUrl: run.logUrl, environmentUrl: run.environmentUrl });
+    const status = (state, description) => ({
+        state,
+        description,
+        logUrl: run.logUrl,
+        environmentUrl: run.environmentUrl
+    });
     const id = await createDeployment(client, target, run.sha, run.description);
     await setDeploymentStatus(client, target, id, status('in_progress', 'Deploying'));
     log.info(`Reporting to GitHub as deployment ${id} to the '${target.environment}' environment`);
@@ -40449,7 +40459,11 @@ async function findRestoringCommit(client, lookup) {
         return data.find((commit) => restoresAfterRun(commit.commit.message, lookup.runUrl));
     }
     catch (error) {
-        throw explainRequestError(error, { action: `list the commits of ${owner}/${repo}`, repository: `${owner}/${repo}`, permission: COMMITS_PERMISSION });
+        throw explainRequestError(error, {
+            action: `list the commits of ${owner}/${repo}`,
+            repository: `${owner}/${repo}`,
+            permission: COMMITS_PERMISSION
+        });
     }
 }
 
@@ -40468,7 +40482,16 @@ const digestPattern = /^sha256:[a-f0-9]{64}$/;
 const nameMaxLength = 255;
 const DOCKER_HUB = 'docker.io';
 /** Tags that name a moving target, so a commit pinning them does not pin anything. */
-const MUTABLE_TAGS = (/* unused pure expression or super */ null && (['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop']));
+const MUTABLE_TAGS = (/* unused pure expression or super */ null && ([
+    'latest',
+    'stable',
+    'edge',
+    'nightly',
+    'main',
+    'master',
+    'dev',
+    'develop'
+]));
 function image_ref_isValidTag(tag) {
     return tagPattern.test(tag);
 }
@@ -40621,12 +40644,16 @@ function readServices(raw) {
     const expected = `a JSON array of {"service", "image", "tag", "digest"} objects, e.g. [{"service":"api","image":"ghcr.io/acme/api","tag":"v1.2.3"}]`;
     const list = parseJson('services', raw, expected);
     if (!Array.isArray(list) || list.length === 0) {
-        throw new errors_UserError(`Input 'services' must be a non-empty JSON array, got ${quote(raw)}`, { fix: `Give ${expected}.` });
+        throw new errors_UserError(`Input 'services' must be a non-empty JSON array, got ${quote(raw)}`, {
+            fix: `Give ${expected}.`
+        });
     }
     const updates = list.map((entry, index) => {
         const at = `services[${index}].`;
         if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-            throw new errors_UserError(`Input 'services' entry ${index} must be an object, got ${quote(JSON.stringify(entry))}`, { fix: `Give ${expected}.` });
+            throw new errors_UserError(`Input 'services' entry ${index} must be an object, got ${quote(JSON.stringify(entry))}`, {
+                fix: `Give ${expected}.`
+            });
         }
         const object = entry;
         const unknownKeys = Object.keys(object).filter((key) => !['service', 'image', 'tag', 'digest'].includes(key));
@@ -40638,7 +40665,9 @@ function readServices(raw) {
         const field = (key) => {
             const value = object[key] ?? '';
             if (typeof value !== 'string')
-                throw new errors_UserError(`Input 'services': ${at}${key} must be a string, got ${quote(JSON.stringify(value))}`, { fix: `Give ${expected}.` });
+                throw new errors_UserError(`Input 'services': ${at}${key} must be a string, got ${quote(JSON.stringify(value))}`, {
+                    fix: `Give ${expected}.`
+                });
             return value.trim();
         };
         return input_helper_readUpdate(field, (key) => `Input 'services': ${at}${key}`, field('digest'));
@@ -40705,11 +40734,18 @@ function readSettings(inputs, runner) {
             fix: "Give the event type the infra workflow listens for (on: repository_dispatch: types: [deploy]), e.g. 'deploy'."
         });
     }
-    const single = { service: inputs.string('service'), image: inputs.string('image'), tag: inputs.string('tag'), digest: inputs.string('digest') };
+    const single = {
+        service: inputs.string('service'),
+        image: inputs.string('image'),
+        tag: inputs.string('tag'),
+        digest: inputs.string('digest')
+    };
     const servicesRaw = inputs.string('services');
     let updates;
     if (servicesRaw !== '') {
-        const mixed = Object.entries(single).filter(([, value]) => value !== '').map(([name]) => `'${name}'`);
+        const mixed = Object.entries(single)
+            .filter(([, value]) => value !== '')
+            .map(([name]) => `'${name}'`);
         if (mixed.length > 0) {
             throw new errors_UserError(`Inputs 'services' and ${mixed.join(', ')} were both given`, {
                 fix: "Use 'service' with 'image', 'tag' and 'digest' for one image, or 'services' alone for several."
@@ -40726,7 +40762,9 @@ function readSettings(inputs, runner) {
         const field = (key) => {
             const value = single[key];
             if (value === '')
-                throw new errors_UserError(`Input '${key}' is required with 'service' but was empty`, { fix: `Set '${key}' in the step's 'with:' block.` });
+                throw new errors_UserError(`Input '${key}' is required with 'service' but was empty`, {
+                    fix: `Set '${key}' in the step's 'with:' block.`
+                });
             return value;
         };
         updates = [input_helper_readUpdate(field, (key) => `Input '${key}'`, single.digest)];
@@ -40815,7 +40853,11 @@ function restoredSummary(commit) {
  * The `conclusion` output when the wait ended without a conclusion from GitHub. None is one of
  * GitHub's own conclusions (which include `timed_out`), so none can be mistaken for one.
  */
-const WAIT_CONCLUSIONS = { 'timed-out': 'wait-timeout', 'not-found': 'run-not-found', unreadable: 'unknown' };
+const WAIT_CONCLUSIONS = {
+    'timed-out': 'wait-timeout',
+    'not-found': 'run-not-found',
+    unreadable: 'unknown'
+};
 /** Re-running sends the event again, so a deploy that may still be running should be looked at first. */
 const RERUN_NOTE = 're-running this job would send the event again.';
 /** `restoredBy`: the commit that put Git back after the failed run's rollback, when one was found. */
@@ -40834,8 +40876,14 @@ function deployOutcome(result, context, restoredBy) {
         case 'unreadable': {
             const sent = `The '${context.eventType}' event was sent to ${context.target}`;
             const [failed, look] = run
-                ? [`the deploy run ${run.html_url} may still be running, but reading it failed`, 'See the run for how the deploy ends']
-                : ['its deploy run may still be running, but looking for it failed', `Look for the run named with ${context.correlationId} in ${context.target}'s Actions tab`];
+                ? [
+                    `the deploy run ${run.html_url} may still be running, but reading it failed`,
+                    'See the run for how the deploy ends'
+                ]
+                : [
+                    'its deploy run may still be running, but looking for it failed',
+                    `Look for the run named with ${context.correlationId} in ${context.target}'s Actions tab`
+                ];
             return {
                 conclusion: WAIT_CONCLUSIONS.unreadable,
                 run,
@@ -40913,9 +40961,13 @@ async function run() {
         // Before anything is sent: a token that cannot read the runs would start the deploy and then fail this job.
         if (settings.wait)
             await checkWorkflowRunsReadable(client, settings.repository, workflowToken);
-        const images = settings.updates.map((u) => `${u.service}=${u.image}:${u.tag}${u.digest ? `@${u.digest}` : ''}`).join(', ');
+        const images = settings.updates
+            .map((u) => `${u.service}=${u.image}:${u.tag}${u.digest ? `@${u.digest}` : ''}`)
+            .join(', ');
         // Also before: a token that may not create deployments must not leave a deploy unreported.
-        const deployment = settings.deployment ? await startDeploymentOf(settings.deployment, settings.apiUrl, runner, images) : undefined;
+        const deployment = settings.deployment
+            ? await startDeploymentOf(settings.deployment, settings.apiUrl, runner, images)
+            : undefined;
         const dispatchedAt = new Date();
         try {
             await sendRepositoryDispatch(client, {
@@ -40960,7 +41012,13 @@ async function waitForDeploy(settings, target, correlationId, dispatchedAt, clie
         }
     });
     const restoredBy = await restoringCommit(settings, result, dispatchedAt, client);
-    const context = { target, eventType: settings.eventType, correlationId, waitTimeoutMs: settings.waitTimeoutMs, findTimeoutMs: FIND_TIMEOUT_MS };
+    const context = {
+        target,
+        eventType: settings.eventType,
+        correlationId,
+        waitTimeoutMs: settings.waitTimeoutMs,
+        findTimeoutMs: FIND_TIMEOUT_MS
+    };
     const outcome = deployOutcome(result, context, restoredBy);
     setOutput('conclusion', outcome.conclusion);
     setOutput('restore-commit', restoredBy?.html_url ?? '');
@@ -40979,7 +41037,12 @@ async function waitForDeploy(settings, target, correlationId, dispatchedAt, clie
 function startDeploymentOf(request, apiUrl, runner, images) {
     const client = createGitHubClient({ token: request.token, apiUrl });
     const logUrl = `${runner.serverUrl}/${runner.repository}/actions/runs/${runner.runId}`;
-    return startDeployment(client, request.target, { sha: runner.sha, description: `Deploy of ${images}`, logUrl, environmentUrl: request.environmentUrl });
+    return startDeployment(client, request.target, {
+        sha: runner.sha,
+        description: `Deploy of ${images}`,
+        logUrl,
+        environmentUrl: request.environmentUrl
+    });
 }
 /** success when the infra run succeeded, failure when it concluded otherwise, error when the wait found no conclusion. */
 function deploymentResult(conclusion, target) {
@@ -40999,7 +41062,11 @@ async function restoringCommit(settings, result, dispatchedAt, client) {
     if (result.state !== 'completed' || !run || !runFailed(run))
         return undefined;
     try {
-        return await findRestoringCommit(client, { repository: settings.repository, runUrl: run.html_url, since: dispatchedAt });
+        return await findRestoringCommit(client, {
+            repository: settings.repository,
+            runUrl: run.html_url,
+            since: dispatchedAt
+        });
     }
     catch (error) {
         if (!(error instanceof errors_UserError))

@@ -66489,7 +66489,13 @@ function formatDuration(ms) {
  * host, so the outputs and the summary still cover each one.
  */
 async function deployHosts(hosts, parallel, steps) {
-    const skipped = (host, reason) => ({ host: steps.nameOf(host), result: 'skipped', reason, health: {}, durationMs: 0 });
+    const skipped = (host, reason) => ({
+        host: steps.nameOf(host),
+        result: 'skipped',
+        reason,
+        health: {},
+        durationMs: 0
+    });
     const connections = await Promise.allSettled(hosts.map((host) => steps.connect(host)));
     const unreachable = hosts.filter((_, index) => connections[index].status === 'rejected');
     if (unreachable.length > 0) {
@@ -66497,7 +66503,9 @@ async function deployHosts(hosts, parallel, steps) {
             if (connection.status === 'fulfilled')
                 connection.value.close();
         const reason = `no host was deployed: ${unreachable.map(steps.nameOf).join(', ')} could not be connected to`;
-        return connections.map((connection, index) => connection.status === 'rejected' ? failedHost(steps.nameOf(hosts[index]), connection.reason) : skipped(hosts[index], reason));
+        return connections.map((connection, index) => connection.status === 'rejected'
+            ? failedHost(steps.nameOf(hosts[index]), connection.reason)
+            : skipped(hosts[index], reason));
     }
     const deployOne = async (host, index) => {
         const connection = connections[index].value;
@@ -72172,7 +72180,10 @@ function explainRequestError(error, purpose) {
         });
     }
     if (status === 403) {
-        return new errors_UserError(`${tried}: the token is not allowed to (403 ${quoted})`, { fix: permissionFix(purpose), ...cause });
+        return new errors_UserError(`${tried}: the token is not allowed to (403 ${quoted})`, {
+            fix: permissionFix(purpose),
+            ...cause
+        });
     }
     if (status === 404 && hasTextBody(failure)) {
         // GitHub's API answers 404 in JSON; a page means a web server or proxy answered instead.
@@ -72320,7 +72331,12 @@ async function setDeploymentStatus(client, target, id, status) {
  */
 async function startDeployment(client, target, run) {
     const log = run.log ?? actionsLog;
-    const status = (state, description) => ({ state, description, logUrl: run.logUrl, environmentUrl: run.environmentUrl });
+    const status = (state, description) => ({
+        state,
+        description,
+        logUrl: run.logUrl,
+        environmentUrl: run.environmentUrl
+    });
     const id = await createDeployment(client, target, run.sha, run.description);
     await setDeploymentStatus(client, target, id, status('in_progress', 'Deploying'));
     log.info(`Reporting to GitHub as deployment ${id} to the '${target.environment}' environment`);
@@ -72448,7 +72464,10 @@ function parseFingerprints(values, field = "Input 'fingerprint'") {
     });
 }
 function globToRegExp(pattern) {
-    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const body = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
     return new RegExp(`^${body}$`, 'i');
 }
 function matchesHashed(hosts, name) {
@@ -72491,7 +72510,9 @@ function verifyHostKey(policy, name, key) {
         offered,
         offeredType: keyTypeOf(key),
         expected: [
-            ...entries.filter((e) => e.marker === undefined).map((e) => `${fingerprintOf(e.key)} (${e.keyType}, known-hosts line ${e.line})`),
+            ...entries
+                .filter((e) => e.marker === undefined)
+                .map((e) => `${fingerprintOf(e.key)} (${e.keyType}, known-hosts line ${e.line})`),
             ...policy.fingerprints
         ],
         reason
@@ -72592,7 +72613,9 @@ class SshSession {
                 if (error instanceof errors_UserError)
                     throw error;
                 // The hop that failed: an unreachable jump host is not the target's fault.
-                const hop = error instanceof JumpHostError ? `the jump host ${formatTarget(options.proxy.target)} (proxy-host)` : formatTarget(options.target);
+                const hop = error instanceof JumpHostError
+                    ? `the jump host ${formatTarget(options.proxy.target)} (proxy-host)`
+                    : formatTarget(options.target);
                 if (attempt >= attempts) {
                     throw new errors_UserError(`Could not connect to ${hop} after ${attempts} attempts: ${errorMessage(error)}`, {
                         fix: error instanceof JumpHostError
@@ -72614,7 +72637,7 @@ class SshSession {
             throw error instanceof errors_UserError ? error : new JumpHostError(errorMessage(error));
         });
         try {
-            const tunnel = await new Promise((resolve, reject) => jump.forwardOut('127.0.0.1', 0, options.target.host, options.target.port, (error, stream) => (error ? reject(error) : resolve(stream))));
+            const tunnel = await new Promise((resolve, reject) => jump.forwardOut('127.0.0.1', 0, options.target.host, options.target.port, (error, stream) => error ? reject(error) : resolve(stream)));
             const client = await openClient(options, options, tunnel);
             client.on('close', () => jump.end());
             return new SshSession(client, jump, options.target);
@@ -72697,7 +72720,9 @@ function openClient(endpoint, options, sock) {
         keepaliveInterval: options.keepaliveIntervalMs ?? 10_000,
         keepaliveCountMax: 3,
         ...(sock && { sock }),
-        ...(algorithms && { algorithms: { serverHostKey: algorithms } }),
+        ...(algorithms && {
+            algorithms: { serverHostKey: algorithms }
+        }),
         hostVerifier: (key) => {
             const verdict = verifyHostKey(hostKeys, name, key);
             if (!verdict.accepted) {
@@ -72809,7 +72834,9 @@ class EventReader {
                 if (subject === 'rollback')
                     this.rollingBack = true;
                 if (subject === 'start-first') {
-                    this.log.info(this.rollingBack ? `Bringing the previous version of ${state} back, start-first` : `Replacing ${state} start-first`);
+                    this.log.info(this.rollingBack
+                        ? `Bringing the previous version of ${state} back, start-first`
+                        : `Replacing ${state} start-first`);
                     break;
                 }
                 this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`);
@@ -72845,7 +72872,9 @@ class EventReader {
                 const last = this.recent.filter((line) => line.trim() !== '');
                 this.failure ??=
                     `the pre-deploy command of ${subject} ${how}` +
-                        (last.length > 0 ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}` : ' and printed nothing');
+                        (last.length > 0
+                            ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}`
+                            : ' and printed nothing');
                 this.failureFix ??= `Fix the command (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and no container was changed.`;
                 this.log.warning(`${subject}: the pre-deploy command ${how}`);
                 break;
@@ -72956,7 +72985,10 @@ const remote_ExitCode = {
 };
 /** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
 function exitCodeVariables() {
-    return Object.fromEntries(Object.entries(remote_ExitCode).map(([name, code]) => [`GL_EXIT_${name.replace(/[A-Z]/g, '_$&').toUpperCase()}`, String(code)]));
+    return Object.fromEntries(Object.entries(remote_ExitCode).map(([name, code]) => [
+        `GL_EXIT_${name.replace(/[A-Z]/g, '_$&').toUpperCase()}`,
+        String(code)
+    ]));
 }
 /** What the library prints after the mark on an event line: `<mark> <event> <words>...`. */
 const remoteEvents = (/* unused pure expression or super */ null && ([
@@ -72995,7 +73027,19 @@ const stackEvents = (/* unused pure expression or super */ null && ([
 /** The steps of a removal, each announced by a `phase` event. */
 const removePhases = (/* unused pure expression or super */ null && (['locked', 'stop', 'files']));
 /** The steps of an apply, each announced by a `phase` event. */
-const applyPhases = (/* unused pure expression or super */ null && (['locked', 'login', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore']));
+const applyPhases = (/* unused pure expression or super */ null && ([
+    'locked',
+    'login',
+    'pull',
+    'swap',
+    'start-first',
+    'up',
+    'health',
+    'healthy',
+    'remove',
+    'rollback',
+    'restore'
+]));
 /** The parts of the inspection's output, each after a `section` event. */
 const inspectionSections = (/* unused pure expression or super */ null && ([
     'envfiles',
@@ -73013,7 +73057,8 @@ const inspectionSections = (/* unused pure expression or super */ null && ([
     'end'
 ]));
 /** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
-const ATTACHED_BOOTSTRAP = `t=$(mktemp) || exit ${remote_ExitCode.hostError}; cat > "$t" || exit ${remote_ExitCode.hostError}; ` + 'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r';
+const ATTACHED_BOOTSTRAP = `t=$(mktemp) || exit ${remote_ExitCode.hostError}; cat > "$t" || exit ${remote_ExitCode.hostError}; ` +
+    'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r';
 /**
  * Reads the registry logins from stdin (lines up to an empty one, see registryLoginLines), saves
  * the rest, the script, to $1/apply.sh and runs it detached from the SSH session, so a dropped
@@ -73030,7 +73075,9 @@ const DETACHED_BOOTSTRAP = [
     'r=${d%/*}; s=${r%/*}',
     'mkdir -p "${s%/*}/." || exit ' + remote_ExitCode.hostError,
     // Never through a link (see gl_check_links in lib.sh, which names it).
-    'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit ' + remote_ExitCode.refusedLink + '; fi',
+    'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit ' +
+        remote_ExitCode.refusedLink +
+        '; fi',
     // A fresh folder per apply: a second script written into a running one's folder would be read by it.
     // The state folder is the deploy user's alone, and so is the log (it holds compose's messages).
     '(umask 077 && mkdir -p "$r" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log") || exit ' + remote_ExitCode.hostError,
@@ -73079,7 +73126,14 @@ function remoteError(host, step, result, limits, log, apply) {
     };
     const code = result.code ?? -1;
     // The inspection only reads; the apply exits 65/69/70 only before it changes anything.
-    const nothingChanged = !apply || [remote_ExitCode.invalidFiles, remote_ExitCode.missingTool, remote_ExitCode.hostError, remote_ExitCode.refusedLink, remote_ExitCode.notManager].includes(code);
+    const nothingChanged = !apply ||
+        [
+            remote_ExitCode.invalidFiles,
+            remote_ExitCode.missingTool,
+            remote_ExitCode.hostError,
+            remote_ExitCode.refusedLink,
+            remote_ExitCode.notManager
+        ].includes(code);
     const fallback = nothingChanged
         ? 'Nothing was changed on the host. Check the message above, then rerun.'
         : `The state of the host is unknown: the deploy stopped part-way (killed, or an unexpected error), so files or containers may have changed. Its log is ${apply.runDir}/log on the host. ` +
@@ -73130,7 +73184,9 @@ function applyVerdict(result, context) {
                 error: new errors_UserError(`The services on ${host} are deployed and healthy, but the deploy record (${context.directory}/.gitops-lite/state) could not be written`, {
                     fix: "See the host's message above (a full disk or lost write permission are the usual causes) and fix it. " +
                         'Until a deploy writes the record, the next run compares with the previous one, so it redeploys these services once more; rerun the workflow to write it.' +
-                        (removeFailed.length > 0 ? ` The containers of ${removeFailed.join(', ')} (gone from the compose files) could not be removed either.` : '')
+                        (removeFailed.length > 0
+                            ? ` The containers of ${removeFailed.join(', ')} (gone from the compose files) could not be removed either.`
+                            : '')
                 })
             };
         case remote_ExitCode.removeFailed:
@@ -73260,7 +73316,16 @@ const digestPattern = /^sha256:[a-f0-9]{64}$/;
 const nameMaxLength = 255;
 const DOCKER_HUB = 'docker.io';
 /** Tags that name a moving target, so a commit pinning them does not pin anything. */
-const MUTABLE_TAGS = (/* unused pure expression or super */ null && (['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop']));
+const MUTABLE_TAGS = (/* unused pure expression or super */ null && ([
+    'latest',
+    'stable',
+    'edge',
+    'nightly',
+    'main',
+    'master',
+    'dev',
+    'develop'
+]));
 function isValidTag(tag) {
     return tagPattern.test(tag);
 }
@@ -73393,7 +73458,9 @@ function requirePullableImage(service, image, where, location) {
 /** A record is only compared with when the same compose binary wrote it for the same project. */
 function trustedRecord(report) {
     const record = report.record;
-    return record && record.header.project === report.project && record.header.compose === report.compose ? record : undefined;
+    return record && record.header.project === report.project && record.header.compose === report.compose
+        ? record
+        : undefined;
 }
 function uploadedPaths(report, uploads) {
     return new Map(uploads.map((file) => [external_node_path_namespaceObject.posix.join(report.directory, file.path), file.digest]));
@@ -73414,7 +73481,9 @@ function readPathsOf(report, envFiles) {
 /** The tracked paths services read that are not uploaded: their digests must be read on the host. */
 function pathsToDigest(report, uploads, envFiles) {
     const uploaded = uploadedPaths(report, uploads);
-    const paths = [...readPathsOf(report, envFiles).values()].flatMap((p) => p.tracked).filter((path) => !uploaded.has(path));
+    const paths = [...readPathsOf(report, envFiles).values()]
+        .flatMap((p) => p.tracked)
+        .filter((path) => !uploaded.has(path));
     return [...new Set(paths)].sort();
 }
 /** Digests of what a service will read: uploaded files (also inside a mounted directory) and tracked host files. */
@@ -73431,7 +73500,9 @@ function inputsOf(paths, uploaded, hostDigests) {
     return Object.fromEntries(Object.entries(inputs).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 function isFinishedJob(container) {
-    return container.state === 'exited' && container.exitCode === 0 && ['', 'no', 'on-failure'].includes(container.restartPolicy);
+    return (container.state === 'exited' &&
+        container.exitCode === 0 &&
+        ['', 'no', 'on-failure'].includes(container.restartPolicy));
 }
 function relativeTo(directory, path) {
     const relative = external_node_path_namespaceObject.posix.relative(directory, path);
@@ -73513,7 +73584,9 @@ function refuseStartFirstConflicts(report, names) {
         const startFirst = report.model.services.get(service)?.startFirst;
         if (!startFirst)
             return [];
-        const conflicts = report.compose === 'v2' ? startFirst.conflicts : ['the host runs docker-compose v1, and start-first needs Compose v2 (docker compose)'];
+        const conflicts = report.compose === 'v2'
+            ? startFirst.conflicts
+            : ['the host runs docker-compose v1, and start-first needs Compose v2 (docker compose)'];
         return conflicts.length > 0 ? [`${service}: ${conflicts.join('; ')}`] : [];
     });
     if (problems.length === 0)
@@ -73563,7 +73636,9 @@ function computePlan(input) {
         const shownChange = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested';
         const preDeploy = deploy ? input.preDeploy?.get(service) : undefined;
         // New networks or volumes mean new containers for every service: none can run beside its old one.
-        const strategyNote = report.model.services.get(service)?.startFirst && topLevelChanged ? 'not start-first: the top-level networks or volumes changed' : undefined;
+        const strategyNote = report.model.services.get(service)?.startFirst && topLevelChanged
+            ? 'not start-first: the top-level networks or volumes changed'
+            : undefined;
         const strategy = report.model.services.get(service)?.startFirst && !strategyNote ? 'start-first' : 'recreate';
         return {
             service,
@@ -73581,7 +73656,9 @@ function computePlan(input) {
     });
     const removedNames = input.services
         ? []
-        : [...new Set(report.containers.filter((c) => !c.oneoff && !report.model.services.has(c.service)).map((c) => c.service))].sort();
+        : [
+            ...new Set(report.containers.filter((c) => !c.oneoff && !report.model.services.has(c.service)).map((c) => c.service))
+        ].sort();
     const removed = removedNames.map((service) => {
         const containers = report.containers.filter((c) => c.service === service && !c.oneoff);
         return {
@@ -73596,7 +73673,11 @@ function computePlan(input) {
     });
     const files = uploads.map((file, index) => {
         const current = report.hostFiles[index];
-        return { path: file.path, digest: file.digest, change: current === undefined || current === 'missing' ? 'new' : current === file.digest ? 'same' : 'changed' };
+        return {
+            path: file.path,
+            digest: file.digest,
+            change: current === undefined || current === 'missing' ? 'new' : current === file.digest ? 'same' : 'changed'
+        };
     });
     const deployed = services.filter((s) => s.deploy);
     // Before the lock and the pull: an image docker cannot pull would fail the deploy half-way.
@@ -73625,7 +73706,11 @@ function computePlan(input) {
         newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
         previous: deployed.filter((s) => s.change !== 'new').map((s) => s.service),
         // Damaged state files are written again by an apply, even one that deploys nothing.
-        needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record || report.stateDamage.length > 0
+        needsApply: deployed.length > 0 ||
+            removed.length > 0 ||
+            files.some((f) => f.change !== 'same') ||
+            !record ||
+            report.stateDamage.length > 0
     };
 }
 
@@ -73719,7 +73804,9 @@ function recordHead(report, plan, options) {
         files: Object.fromEntries(options.files.map((f) => [f.path, f.digest])),
         topLevel: report.model.topLevel
     };
-    const trusted = report.record?.header.project === plan.project && report.record.header.compose === plan.compose ? report.record : undefined;
+    const trusted = report.record?.header.project === plan.project && report.record.header.compose === plan.compose
+        ? report.record
+        : undefined;
     const kept = [];
     for (const service of plan.services) {
         if (service.deploy || service.change === 'removed')
@@ -73746,7 +73833,16 @@ function servicePrefixes(report, plan) {
     return new Map(plan.services
         .filter((s) => s.deploy)
         // The hash the inspection computed: the next run's inspection computes it the same way.
-        .map((s) => [s.service, jsonPrefix({ kind: 'service', service: s.service, image: s.newImage, inputs: s.inputs, configHash: report.hashes.get(s.service) ?? '' })]));
+        .map((s) => [
+        s.service,
+        jsonPrefix({
+            kind: 'service',
+            service: s.service,
+            image: s.newImage,
+            inputs: s.inputs,
+            configHash: report.hashes.get(s.service) ?? ''
+        })
+    ]));
 }
 /** The start of the audit log's entry; the host adds the result and the duration. */
 function auditPrefix(host, plan, options) {
@@ -73806,10 +73902,14 @@ function parseInspection(stdout, mark, host = 'the host') {
         });
     }
     const section = (name) => sections.get(name) ?? '';
-    const lines = (name) => section(name).split('\n').filter((line) => line.trim() !== '');
+    const lines = (name) => section(name)
+        .split('\n')
+        .filter((line) => line.trim() !== '');
     const [compose, composeVersion = ''] = lines('compose');
     if (compose !== 'v2' && compose !== 'v1') {
-        throw new errors_UserError(`The inspection output from ${host} is incomplete (it names no compose variant, v2 or v1)`, { fix: rerun });
+        throw new errors_UserError(`The inspection output from ${host} is incomplete (it names no compose variant, v2 or v1)`, {
+            fix: rerun
+        });
     }
     const directory = lines('directory')[0] ?? '';
     const [generation = '0', generationState] = lines('generation');
@@ -73995,7 +74095,11 @@ function parseComposeModel(text, compose = 'v1') {
     for (const [name, value] of Object.entries(asRecord(config.services))) {
         const service = asRecord(value);
         const binds = bindSources(service.volumes);
-        const mounts = [...binds.filter((b) => b.readOnly).map((b) => b.source), ...fileReferences(service.configs, configs), ...fileReferences(service.secrets, secrets)];
+        const mounts = [
+            ...binds.filter((b) => b.readOnly).map((b) => b.source),
+            ...fileReferences(service.configs, configs),
+            ...fileReferences(service.secrets, secrets)
+        ];
         const writable = [...new Set(binds.filter((b) => !b.readOnly).map((b) => b.source))].filter((source) => !mounts.includes(source));
         const startFirst = startFirstOf(service);
         services.set(name, {
@@ -74005,7 +74109,10 @@ function parseComposeModel(text, compose = 'v1') {
             ...(startFirst && { startFirst })
         });
     }
-    return { services, topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} })) };
+    return {
+        services,
+        topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} }))
+    };
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/secrets.ts
@@ -74110,7 +74217,9 @@ function field(value, name) {
     if (value === null || typeof value !== 'object' || Array.isArray(value))
         return undefined;
     const inner = value[name];
-    return inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? inner : undefined;
+    return inner !== null && typeof inner === 'object' && !Array.isArray(inner)
+        ? inner
+        : undefined;
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/compose/compose-file.ts
@@ -74170,7 +74279,9 @@ function parseCompose(source) {
     });
     const occurrences = locateScalars(source.text);
     const services = readServices(source.path, doc, data, occurrences, scalars, lineOf);
-    const servicesKey = (0,dist/* isMap */.jh)(doc.contents) ? doc.contents.items.find((pair) => (0,dist/* isScalar */.jn)(pair.key) && pair.key.value === 'services')?.key : undefined;
+    const servicesKey = (0,dist/* isMap */.jh)(doc.contents)
+        ? doc.contents.items.find((pair) => (0,dist/* isScalar */.jn)(pair.key) && pair.key.value === 'services')?.key
+        : undefined;
     const servicesLine = (0,dist/* isScalar */.jn)(servicesKey) && servicesKey.range ? lineOf(servicesKey.range[0]) : 1;
     return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, servicesLine, lineOf };
 }
@@ -74269,7 +74380,8 @@ function sameFileBase(file, value) {
     const { service, file: other } = value;
     if (typeof service !== 'string')
         return undefined;
-    const sameFile = other === undefined || (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
+    const sameFile = other === undefined ||
+        (typeof other === 'string' && external_node_path_namespaceObject.posix.join(external_node_path_namespaceObject.posix.dirname(file), other) === external_node_path_namespaceObject.posix.normalize(file));
     return sameFile ? service : undefined;
 }
 
@@ -74443,7 +74555,9 @@ function stagedFilesScript(script, files) {
 }
 /** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
 function digestScript(stack, paths, mark, limits) {
-    return libraryScript(stack, mark, limits, []).command(['gl_digest', ...paths]).toString();
+    return libraryScript(stack, mark, limits, [])
+        .command(['gl_digest', ...paths])
+        .toString();
 }
 /** Round trip 3: lock, generation check, pull, swap, up, health wait, record or rollback. */
 function applyScript(input) {
@@ -74464,7 +74578,10 @@ function applyScript(input) {
         GL_DEPLOY: words(plan.deploy),
         GL_RECREATE: words(plan.recreate),
         // Sextuples: service, replicas, parallelism, delay, monitor, stop grace (seconds).
-        GL_START_FIRST: words(plan.startFirst.flatMap((s) => [s.service, ...[s.replicas, s.parallelism, s.delaySeconds, s.monitorSeconds, s.stopGraceSeconds].map(String)])),
+        GL_START_FIRST: words(plan.startFirst.flatMap((s) => [
+            s.service,
+            ...[s.replicas, s.parallelism, s.delaySeconds, s.monitorSeconds, s.stopGraceSeconds].map(String)
+        ])),
         // Pairs: service, container id (a failed removal names the service).
         GL_REMOVE: words(plan.removed.flatMap((s) => s.containers.flatMap((id) => [s.service, id]))),
         GL_NEW_SERVICES: words(plan.newServices),
@@ -74550,7 +74667,9 @@ async function deployToHost(shell, options, log) {
         catch (error) {
             if (!(error instanceof ConnectionLostError))
                 throw error;
-            return done('failed', undefined, new errors_UserError(`${error.message} while inspecting it`, { fix: 'Nothing was changed on the host. Rerun the workflow.' }));
+            return done('failed', undefined, new errors_UserError(`${error.message} while inspecting it`, {
+                fix: 'Nothing was changed on the host. Rerun the workflow.'
+            }));
         }
         const { report, plan } = inspected;
         if (options.dryRun)
@@ -74575,7 +74694,12 @@ async function deployToHost(shell, options, log) {
             files: options.files,
             pull: options.pull,
             rollback: options.rollback,
-            owner: JSON.stringify({ runUrl: options.run.url, actor: options.run.actor, sha: options.run.sha, since: new Date().toISOString() }),
+            owner: JSON.stringify({
+                runUrl: options.run.url,
+                actor: options.run.actor,
+                sha: options.run.sha,
+                since: new Date().toISOString()
+            }),
             recordHead: recordHead(report, plan, options),
             servicePrefixes: servicePrefixes(report, plan),
             audit: auditPrefix(shell.name, plan, options)
@@ -74599,16 +74723,29 @@ async function deployToHost(shell, options, log) {
             }));
         }
         events.flush();
-        const verdict = applyVerdict(result, { host: shell.name, directory: plan.directory, runDir, events, removeFailed, limits, log });
+        const verdict = applyVerdict(result, {
+            host: shell.name,
+            directory: plan.directory,
+            runDir,
+            events,
+            removeFailed,
+            limits,
+            log
+        });
         if (verdict !== 'stale-plan' && verdict.result === 'rolled-back') {
             const record = trustedRecord(report);
-            const rollback = { services: rolledBackServices(plan, record, events.failedServices), restoredCommit: record?.header.sha ?? '' };
+            const rollback = {
+                services: rolledBackServices(plan, record, events.failedServices),
+                restoredCommit: record?.header.sha ?? ''
+            };
             return { ...done(verdict.result, plan, verdict.error), rollback };
         }
         if (verdict !== 'stale-plan')
             return done(verdict.result, plan, verdict.error);
         if (attempt >= maxPlanAttempts) {
-            return done('failed', plan, new errors_UserError(`Other runs kept deploying to ${shell.name}; planned ${attempt} times without applying`, { fix: 'Rerun the workflow.' }));
+            return done('failed', plan, new errors_UserError(`Other runs kept deploying to ${shell.name}; planned ${attempt} times without applying`, {
+                fix: 'Rerun the workflow.'
+            }));
         }
         log.info(`Another run deployed to ${shell.name} since this run looked; planning again`);
     }
@@ -74639,13 +74776,24 @@ async function inspectAndPlan(shell, options, log) {
     const hostDigests = new Map();
     if (paths.length > 0) {
         const digestMark = newMark();
-        const digested = await shell.exec(attachedCommand, { stdin: digestScript(stack, paths, digestMark, limits), timeoutMs: limits.commandTimeoutSeconds * 1000 });
+        const digested = await shell.exec(attachedCommand, {
+            stdin: digestScript(stack, paths, digestMark, limits),
+            timeoutMs: limits.commandTimeoutSeconds * 1000
+        });
         if (digested.code !== 0)
             throw remoteError(shell.name, 'digest of the files services read', digested, limits, log);
         const lines = digested.stdout.split('\n').filter(Boolean);
         paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'));
     }
-    const plan = computePlan({ report, uploads: files, envFiles: options.envFiles, hostDigests, mode: options.mode, services: options.services, preDeploy: options.preDeploy });
+    const plan = computePlan({
+        report,
+        uploads: files,
+        envFiles: options.envFiles,
+        hostDigests,
+        mode: options.mode,
+        services: options.services,
+        preDeploy: options.preDeploy
+    });
     for (const line of formatPlan(shell.name, plan))
         log.info(line);
     return { report, plan };
@@ -74765,11 +74913,40 @@ const aspectKeys = {
     networks: (s) => s.networks ?? null,
     volumes: (s) => s.volumes ?? null,
     healthcheck: (s) => s.healthcheck ?? null,
-    'update policy': (s) => [swarm_plan_asRecord(s.deploy).update_config ?? null, swarm_plan_asRecord(s.deploy).rollback_config ?? null, swarm_plan_asRecord(s.deploy).restart_policy ?? null],
+    'update policy': (s) => [
+        swarm_plan_asRecord(s.deploy).update_config ?? null,
+        swarm_plan_asRecord(s.deploy).rollback_config ?? null,
+        swarm_plan_asRecord(s.deploy).restart_policy ?? null
+    ],
     placement: (s) => swarm_plan_asRecord(s.deploy).placement ?? null
 };
-const coveredKeys = new Set(['image', 'environment', 'env_file', 'command', 'entrypoint', 'working_dir', 'user', 'labels', 'ports', 'networks', 'volumes', 'healthcheck', 'configs', 'secrets', 'depends_on']);
-const coveredDeployKeys = new Set(['replicas', 'mode', 'resources', 'labels', 'update_config', 'rollback_config', 'restart_policy', 'placement']);
+const coveredKeys = new Set([
+    'image',
+    'environment',
+    'env_file',
+    'command',
+    'entrypoint',
+    'working_dir',
+    'user',
+    'labels',
+    'ports',
+    'networks',
+    'volumes',
+    'healthcheck',
+    'configs',
+    'secrets',
+    'depends_on'
+]);
+const coveredDeployKeys = new Set([
+    'replicas',
+    'mode',
+    'resources',
+    'labels',
+    'update_config',
+    'rollback_config',
+    'restart_policy',
+    'placement'
+]);
 /** The name a config or secret gets in the cluster: by content, since Swarm's objects are immutable. */
 function swarmObjectName(project, object, digest) {
     return `${project}_${object.key}_${digest.replace(/^sha256:/, '').slice(0, 12)}`;
@@ -74797,19 +74974,26 @@ function desiredState(service, objects, digestOf) {
 /** The config/secret files that are not uploaded: their digests must be read on the host. */
 function swarmPathsToDigest(report, uploads) {
     const uploaded = new Set(uploads.map((f) => external_node_path_namespaceObject.posix.join(report.directory, f.path)));
-    return [...new Set(report.objects.flatMap((o) => (o.file && !o.external && !uploaded.has(o.file) ? [o.file] : [])))].sort();
+    return [
+        ...new Set(report.objects.flatMap((o) => (o.file && !o.external && !uploaded.has(o.file) ? [o.file] : [])))
+    ].sort();
 }
 function stripDigest(image) {
     return image.replace(/@sha256:[0-9a-f]+$/, '');
 }
 function swarm_plan_classify(desired, live, recorded) {
     if (!live)
-        return recorded ? { change: 'drifted', reasons: ['its service is missing from the swarm'] } : { change: 'new', reasons: ['not deployed yet'] };
+        return recorded
+            ? { change: 'drifted', reasons: ['its service is missing from the swarm'] }
+            : { change: 'new', reasons: ['not deployed yet'] };
     if (live.hash !== desired.hash) {
         if (Object.keys(live.aspects).length === 0)
             return { change: 'changed', reasons: ['not deployed by gitops-lite yet'] };
         const changed = Object.keys(desired.aspects).filter((aspect) => live.aspects[aspect] !== desired.aspects[aspect]);
-        return { change: 'changed', reasons: changed.length > 0 ? changed.map((aspect) => `${aspect} changed`) : ['its definition changed'] };
+        return {
+            change: 'changed',
+            reasons: changed.length > 0 ? changed.map((aspect) => `${aspect} changed`) : ['its definition changed']
+        };
     }
     const drift = [];
     if (stripDigest(live.image) !== stripDigest(live.fileImage))
@@ -74834,7 +75018,7 @@ function computeSwarmPlan(input) {
     }
     const record = report.record?.header.project === report.project ? report.record : undefined;
     const uploaded = new Map(uploads.map((f) => [external_node_path_namespaceObject.posix.join(report.directory, f.path), f.digest]));
-    const digestOf = (object) => (object.file ? (uploaded.get(object.file) ?? hostDigests.get(object.file)) : undefined);
+    const digestOf = (object) => object.file ? (uploaded.get(object.file) ?? hostDigests.get(object.file)) : undefined;
     const missing = report.objects.filter((o) => o.file && !o.external && ['missing', 'dir', 'other', 'unreadable', undefined].includes(digestOf(o)));
     if (missing.length > 0) {
         throw new errors_UserError(`The ${missing.map((o) => `${o.kind.slice(0, -1)} '${o.key}' (${o.file})`).join(', ')} of the compose files cannot be read on the host`, {
@@ -74877,7 +75061,9 @@ function computeSwarmPlan(input) {
             service: l.service,
             change: 'removed',
             deploy: false,
-            reasons: input.prune ? ['gone from the compose files'] : ["gone from the compose files; kept, as 'prune' is false"],
+            reasons: input.prune
+                ? ['gone from the compose files']
+                : ["gone from the compose files; kept, as 'prune' is false"],
             oldImage: stripDigest(l.image),
             containers: [],
             inputs: {}
@@ -74885,7 +75071,15 @@ function computeSwarmPlan(input) {
     const removed = input.prune ? gone : [];
     const files = uploads.map((file, index) => {
         const current = report.hostFiles[index];
-        return { path: file.path, digest: file.digest, change: current === undefined || current === 'missing' ? 'new' : current === file.digest ? 'same' : 'changed' };
+        return {
+            path: file.path,
+            digest: file.digest,
+            change: current === undefined || current === 'missing'
+                ? 'new'
+                : current === file.digest
+                    ? 'same'
+                    : 'changed'
+        };
     });
     const deployed = services.filter((s) => s.deploy);
     return {
@@ -74903,7 +75097,9 @@ function computeSwarmPlan(input) {
         removed,
         kept: input.prune ? [] : gone.map((s) => s.service),
         newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
-        previous: deployed.filter((s) => s.change !== 'new' && report.live.some((l) => l.service === s.service)).map((s) => s.service),
+        previous: deployed
+            .filter((s) => s.change !== 'new' && report.live.some((l) => l.service === s.service))
+            .map((s) => s.service),
         needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record,
         desired,
         objectNames
@@ -74917,7 +75113,9 @@ function swarmOverride(plan) {
     const services = {};
     for (const service of plan.deploy) {
         const state = plan.desired.get(service);
-        services[service] = { deploy: { labels: { [swarmLabels.hash]: state.hash, [swarmLabels.aspects]: canonicalJson(state.aspects) } } };
+        services[service] = {
+            deploy: { labels: { [swarmLabels.hash]: state.hash, [swarmLabels.aspects]: canonicalJson(state.aspects) } }
+        };
     }
     const named = (names) => Object.fromEntries(Object.entries(names).map(([key, name]) => [key, { name }]));
     const override = { services };
@@ -74970,7 +75168,9 @@ async function deployToSwarm(shell, options, log) {
     catch (error) {
         if (!(error instanceof ConnectionLostError))
             throw error;
-        return done('failed', undefined, new errors_UserError(`${error.message} while inspecting it`, { fix: 'Nothing was changed on the host. Rerun the workflow.' }));
+        return done('failed', undefined, new errors_UserError(`${error.message} while inspecting it`, {
+            fix: 'Nothing was changed on the host. Rerun the workflow.'
+        }));
     }
     const { report, plan } = inspected;
     if (options.dryRun)
@@ -74989,7 +75189,12 @@ async function deployToSwarm(shell, options, log) {
         GL_NEW_SERVICES: words(plan.newServices),
         GL_PREVIOUS: words(plan.previous),
         GL_ROLLBACK: options.rollback ? '1' : '0',
-        GL_OWNER: JSON.stringify({ runUrl: options.run.url, actor: options.run.actor, sha: options.run.sha, since: new Date().toISOString() }),
+        GL_OWNER: JSON.stringify({
+            runUrl: options.run.url,
+            actor: options.run.actor,
+            sha: options.run.sha,
+            since: new Date().toISOString()
+        }),
         GL_AUDIT: jsonPrefix({
             time: new Date().toISOString(),
             actor: options.run.actor,
@@ -75034,9 +75239,13 @@ async function deployToSwarm(shell, options, log) {
         case remote_ExitCode.ok:
             return done('deployed', plan);
         case remote_ExitCode.stalePlan:
-            return done('failed', plan, new errors_UserError(`Another run deployed to ${shell.name} since this run looked`, { fix: 'Rerun the workflow: it plans against what the swarm runs now.' }));
+            return done('failed', plan, new errors_UserError(`Another run deployed to ${shell.name} since this run looked`, {
+                fix: 'Rerun the workflow: it plans against what the swarm runs now.'
+            }));
         case remote_ExitCode.rolledBack: {
-            const restored = plan.previous.length > 0 ? `${plan.previous.join(', ')} went back to the previous spec and converged` : 'nothing ran before';
+            const restored = plan.previous.length > 0
+                ? `${plan.previous.join(', ')} went back to the previous spec and converged`
+                : 'nothing ran before';
             const removedNew = plan.newServices.length > 0 ? `, and the new ${plan.newServices.join(', ')} were removed` : '';
             const error = new errors_UserError(`The deploy to ${shell.name} failed: ${failure}; ${restored}${removedNew}`, {
                 fix: 'See the task errors and log lines above, fix the image or configuration in the infra repository, and push again.'
@@ -75044,15 +75253,29 @@ async function deployToSwarm(shell, options, log) {
             // What went back, for the rolled-back-images output (the templates write it back to Git).
             const services = plan.services
                 .filter((s) => plan.previous.includes(s.service) && s.oldImage && s.newImage && s.oldImage !== s.newImage)
-                .map((s) => ({ service: s.service, failedImage: s.newImage, restoredImage: s.oldImage, failed: events.failedServices.includes(s.service) }));
-            return { ...done('rolled-back', plan, error), rollback: { services, restoredCommit: report.record?.header.sha ?? '' } };
+                .map((s) => ({
+                service: s.service,
+                failedImage: s.newImage,
+                restoredImage: s.oldImage,
+                failed: events.failedServices.includes(s.service)
+            }));
+            return {
+                ...done('rolled-back', plan, error),
+                rollback: { services, restoredCommit: report.record?.header.sha ?? '' }
+            };
         }
         case remote_ExitCode.rollbackFailed:
-            return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed (${failure}) and the rollback did not converge either`, { fix: `The swarm needs attention: see the lines above, 'docker service ps' on the manager and ${runDir}/log.` }));
+            return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed (${failure}) and the rollback did not converge either`, {
+                fix: `The swarm needs attention: see the lines above, 'docker service ps' on the manager and ${runDir}/log.`
+            }));
         case remote_ExitCode.failedBeforeChange:
-            return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} stopped before changing any service: ${failure}`, { fix: 'See the output above, fix it and rerun.' }));
+            return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} stopped before changing any service: ${failure}`, {
+                fix: 'See the output above, fix it and rerun.'
+            }));
         case remote_ExitCode.failedNoRollback:
-            return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${failure}; 'rollback' is false, so it was left as it is`, { fix: 'See the task errors and log lines above.' }));
+            return done('failed', plan, new errors_UserError(`The deploy to ${shell.name} failed: ${failure}; 'rollback' is false, so it was left as it is`, {
+                fix: 'See the task errors and log lines above.'
+            }));
         case remote_ExitCode.deployedWithoutRecord:
             return done('deployed', plan, new errors_UserError(`The services on ${shell.name} are deployed, but the record (${plan.directory}/.gitops-lite/swarm-state) could not be written`, { fix: "See the host's message above and rerun." }));
         case remote_ExitCode.removeFailed:
@@ -75062,13 +75285,20 @@ async function deployToSwarm(shell, options, log) {
     }
 }
 function servicePrefix(plan, service) {
-    return jsonPrefix({ kind: 'service', service, hash: plan.desired.get(service)?.hash ?? '', image: plan.services.find((s) => s.service === service)?.newImage });
+    return jsonPrefix({
+        kind: 'service',
+        service,
+        hash: plan.desired.get(service)?.hash ?? '',
+        image: plan.services.find((s) => s.service === service)?.newImage
+    });
 }
 async function swarm_deployer_inspectAndPlan(shell, options, log) {
     const { limits, files } = options;
     const stack = swarmStack(options.stack);
     const mark = newMark();
-    const script = stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path)).code(SWARM_LIBRARY).code('gl_inspect_begin'), files);
+    const script = stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path))
+        .code(SWARM_LIBRARY)
+        .code('gl_inspect_begin'), files);
     // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
     const envFiles = [...new Set([...options.envFiles.values()].flat())];
     const inspected = await shell.exec(attachedCommand, {
@@ -75093,13 +75323,23 @@ async function swarm_deployer_inspectAndPlan(shell, options, log) {
     const hostDigests = new Map();
     if (paths.length > 0) {
         const digestMark = newMark();
-        const digested = await shell.exec(attachedCommand, { stdin: digestScript(stack, paths, digestMark, limits), timeoutMs: limits.commandTimeoutSeconds * 1000 });
+        const digested = await shell.exec(attachedCommand, {
+            stdin: digestScript(stack, paths, digestMark, limits),
+            timeoutMs: limits.commandTimeoutSeconds * 1000
+        });
         if (digested.code !== 0)
             throw remoteError(shell.name, 'digest of the config and secret files', digested, limits, log);
         const lines = digested.stdout.split('\n').filter(Boolean);
         paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'));
     }
-    const plan = computeSwarmPlan({ report, uploads: files, hostDigests, mode: options.mode, services: options.services, prune: options.prune });
+    const plan = computeSwarmPlan({
+        report,
+        uploads: files,
+        hostDigests,
+        mode: options.mode,
+        services: options.services,
+        prune: options.prune
+    });
     for (const line of formatPlan(shell.name, plan))
         log.info(line);
     return { report, plan };
@@ -75127,7 +75367,13 @@ function swarm_deployer_recordHead(report, plan, options) {
         if (previous)
             kept.push(previous);
         else if (live && service.change === 'unchanged')
-            kept.push({ kind: 'service', service: service.service, hash: live.hash, image: service.newImage, specHash: live.specHash });
+            kept.push({
+                kind: 'service',
+                service: service.service,
+                hash: live.hash,
+                image: service.newImage,
+                specHash: live.specHash
+            });
     }
     return [header, ...kept].map((line) => JSON.stringify(line)).join('\n') + '\n';
 }
@@ -75147,15 +75393,26 @@ function stacks_newMark() {
 async function listStacks(shell, options, log) {
     const started = Date.now();
     const mark = stacks_newMark();
-    const done = (result, extra = {}) => ({ host: shell.name, result, health: {}, durationMs: Date.now() - started, ...extra });
+    const done = (result, extra = {}) => ({
+        host: shell.name,
+        result,
+        health: {},
+        durationMs: Date.now() - started,
+        ...extra
+    });
     let result;
     try {
-        result = await shell.exec(attachedCommand, { stdin: listScript(options.stack, mark, options.limits), timeoutMs: options.limits.commandTimeoutSeconds * 1000 });
+        result = await shell.exec(attachedCommand, {
+            stdin: listScript(options.stack, mark, options.limits),
+            timeoutMs: options.limits.commandTimeoutSeconds * 1000
+        });
     }
     catch (error) {
         if (!(error instanceof ConnectionLostError))
             throw error;
-        return done('failed', { error: new errors_UserError(`${error.message} while listing the stacks`, { fix: 'Rerun the workflow.' }) });
+        return done('failed', {
+            error: new errors_UserError(`${error.message} while listing the stacks`, { fix: 'Rerun the workflow.' })
+        });
     }
     if (result.code !== remote_ExitCode.ok)
         return done('failed', { error: remoteError(shell.name, 'listing', result, options.limits, log) });
@@ -75169,7 +75426,14 @@ async function listStacks(shell, options, log) {
         // The line after `stack <folder>` is its record's header; a record that is not ours is skipped.
         const header = folder === undefined ? undefined : parseRecord(line)?.header;
         if (folder !== undefined && header) {
-            stacks.push({ remoteDir: folder, project: header.project, sha: header.sha, time: header.time, actor: header.actor, runUrl: header.runUrl });
+            stacks.push({
+                remoteDir: folder,
+                project: header.project,
+                sha: header.sha,
+                time: header.time,
+                actor: header.actor,
+                runUrl: header.runUrl
+            });
         }
         folder = undefined;
     }
@@ -75195,7 +75459,14 @@ async function removeFromHost(shell, options, log) {
     const { stack, limits, run } = options;
     const project = stack.projectName;
     const removal = { project, containers: [], networks: [], volumes: [], files: [], failed: [] };
-    const done = (result, error) => ({ host: shell.name, result, health: {}, removal, error, durationMs: Date.now() - started });
+    const done = (result, error) => ({
+        host: shell.name,
+        result,
+        health: {},
+        removal,
+        error,
+        durationMs: Date.now() - started
+    });
     const mark = stacks_newMark();
     const script = removeScript({
         stack,
@@ -75219,12 +75490,17 @@ async function removeFromHost(shell, options, log) {
     });
     let result;
     try {
-        result = await shell.exec(attachedCommand, { stdin: script, timeoutMs: (limits.lockTimeoutSeconds + 4 * limits.commandTimeoutSeconds + 60) * 1000 });
+        result = await shell.exec(attachedCommand, {
+            stdin: script,
+            timeoutMs: (limits.lockTimeoutSeconds + 4 * limits.commandTimeoutSeconds + 60) * 1000
+        });
     }
     catch (error) {
         if (!(error instanceof ConnectionLostError))
             throw error;
-        return done('failed', new errors_UserError(`${error.message} while removing project ${project}`, { fix: 'Rerun the workflow: a removal picks up what is left.' }));
+        return done('failed', new errors_UserError(`${error.message} while removing project ${project}`, {
+            fix: 'Rerun the workflow: a removal picks up what is left.'
+        }));
     }
     let refusal;
     let outcome = '';
@@ -75346,10 +75622,15 @@ class GitCommandManager {
         this.log(`git ${args.join(' ')}`);
         let result;
         try {
-            result = await this.run('git', args, { cwd: this.workingDirectory, env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env } });
+            result = await this.run('git', args, {
+                cwd: this.workingDirectory,
+                env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env }
+            });
         }
         catch (error) {
-            throw new errors_UserError(`Could not run git: ${error instanceof Error ? error.message : String(error)}`, { fix: 'Install git on the runner.' });
+            throw new errors_UserError(`Could not run git: ${error instanceof Error ? error.message : String(error)}`, {
+                fix: 'Install git on the runner.'
+            });
         }
         if (result.exitCode !== 0 && !options.allowFailure) {
             throw new Error(`git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(result.stderr || result.stdout).trim()}`);
@@ -75399,7 +75680,10 @@ class GitCommandManager {
             GIT_COMMITTER_NAME: author.name,
             GIT_COMMITTER_EMAIL: author.email
         };
-        const committed = await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], { env: identity, allowFailure: true });
+        const committed = await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], {
+            env: identity,
+            allowFailure: true
+        });
         if (committed.exitCode !== 0) {
             await this.unstage(paths);
             throw new errors_UserError(`git refused to commit ${this.display(paths)}: ${gitMessage(committed)}`, {
@@ -75423,7 +75707,9 @@ class GitCommandManager {
     }
     /** Fetches one branch of the remote and returns the commit it points at. */
     async fetch(remote, branch) {
-        const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `refs/heads/${branch}`], { allowFailure: true });
+        const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `refs/heads/${branch}`], {
+            allowFailure: true
+        });
         if (result.exitCode !== 0) {
             throw new errors_UserError(`Could not fetch branch '${branch}' from ${remote}: ${result.stderr.trim()}`, {
                 fix: `Check that '${branch}' exists in the remote repository and that the checkout's credentials can read it.`
@@ -75496,7 +75782,7 @@ function checkPrivateKey(field, key, passphrase, passphraseField) {
     const first = Array.isArray(parsed) ? parsed[0] : parsed;
     if (!first?.isPrivateKey()) {
         throw new errors_UserError(`Input '${field}' holds a public key, not a private key`, {
-            fix: "Give the private half (the file without .pub); its public half goes into authorized_keys on the VM."
+            fix: 'Give the private half (the file without .pub); its public half goes into authorized_keys on the VM.'
         });
     }
 }
@@ -75798,10 +76084,17 @@ function preDeployCommandsOf(sources) {
             const extension = service?.[EXTENSION_FIELD];
             if (extension === undefined || extension === null || !('pre-deploy' in extension))
                 continue;
-            const location = { file: source.path, line: file.services.find((s) => s.name === name)?.line ?? file.servicesLine };
+            const location = {
+                file: source.path,
+                line: file.services.find((s) => s.name === name)?.line ?? file.servicesLine
+            };
             const where = `${source.path}: service '${name}' ${EXTENSION_FIELD}.pre-deploy`;
             const raw = extension['pre-deploy'];
-            const words = typeof raw === 'string' ? [raw] : Array.isArray(raw) && raw.every((w) => typeof w === 'string') ? raw : undefined;
+            const words = typeof raw === 'string'
+                ? [raw]
+                : Array.isArray(raw) && raw.every((w) => typeof w === 'string')
+                    ? raw
+                    : undefined;
             if (words === undefined || words.length === 0 || words.every((w) => w.trim() === '')) {
                 throw new errors_UserError(`${where} must be a command: a string (run with sh -c) or a list of strings, got ${JSON.stringify(raw)}`, {
                     fix: 'Write it like a compose command, e.g. pre-deploy: ["./manage.py", "migrate"] or pre-deploy: ./manage.py migrate && ./manage.py check.',
@@ -75924,14 +76217,22 @@ function readSettings(inputs, runner) {
 function readRegistries(inputs, pull) {
     const registries = inputs.lines('registry');
     const usernames = inputs.lines('registry-username');
-    const passwords = inputs.secret('registry-password').split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '');
+    const passwords = inputs
+        .secret('registry-password')
+        .split(/\r?\n/)
+        .map((line) => line.trim())
+        .filter((line) => line !== '');
     if (registries.length === 0 && usernames.length === 0 && passwords.length === 0)
         return [];
     if (usernames.length !== registries.length || passwords.length !== registries.length) {
-        throw new errors_UserError(`'registry' names ${registries.length} registr${registries.length === 1 ? 'y' : 'ies'} but 'registry-username' has ${usernames.length} line(s) and 'registry-password' ${passwords.length}`, { fix: "Give one line per registry in each of the three inputs, in the same order (the password from a secret: registry-password: ${{ secrets.REGISTRY_PASSWORD }})." });
+        throw new errors_UserError(`'registry' names ${registries.length} registr${registries.length === 1 ? 'y' : 'ies'} but 'registry-username' has ${usernames.length} line(s) and 'registry-password' ${passwords.length}`, {
+            fix: 'Give one line per registry in each of the three inputs, in the same order (the password from a secret: registry-password: ${{ secrets.REGISTRY_PASSWORD }}).'
+        });
     }
     if (!pull) {
-        throw new errors_UserError("'registry' is set but 'pull' is false: the registry logins are used only by the pull", { fix: "Set 'pull: true' (the default), or remove the registry inputs." });
+        throw new errors_UserError("'registry' is set but 'pull' is false: the registry logins are used only by the pull", {
+            fix: "Set 'pull: true' (the default), or remove the registry inputs."
+        });
     }
     return registries.map((registry, index) => {
         if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$/.test(registry)) {
@@ -75941,7 +76242,9 @@ function readRegistries(inputs, pull) {
         }
         const duplicate = registries.indexOf(registry) !== index;
         if (duplicate)
-            throw new errors_UserError(`Input 'registry' lists ${JSON.stringify(registry)} twice`, { fix: 'Give each registry once.' });
+            throw new errors_UserError(`Input 'registry' lists ${JSON.stringify(registry)} twice`, {
+                fix: 'Give each registry once.'
+            });
         return { registry, username: usernames[index], password: passwords[index] };
     });
 }
@@ -75962,7 +76265,9 @@ function readRemoveVolumes(inputs, mode) {
 function readUsername(inputs, name) {
     const username = inputs.string(name);
     if (username !== '' && !isValidUsername(username)) {
-        throw new errors_UserError(`Input '${name}' ${JSON.stringify(username)} is not a valid login name`, { fix: 'Give the user to log in as on the VM, e.g. deploy.' });
+        throw new errors_UserError(`Input '${name}' ${JSON.stringify(username)} is not a valid login name`, {
+            fix: 'Give the user to log in as on the VM, e.g. deploy.'
+        });
     }
     return username;
 }
@@ -75981,7 +76286,13 @@ function readProxy(inputs, target) {
         target: parseHostSpec(spec, { port, username }, "Input 'proxy-host'"),
         privateKey: proxyKey || target.privateKey,
         passphrase: target.passphrase,
-        hostKeys: knownHostsText ? { ...target.hostKeys, knownHosts: parseKnownHosts(knownHostsText, "Input 'proxy-known-hosts'"), fingerprints: [] } : target.hostKeys
+        hostKeys: knownHostsText
+            ? {
+                ...target.hostKeys,
+                knownHosts: parseKnownHosts(knownHostsText, "Input 'proxy-known-hosts'"),
+                fingerprints: []
+            }
+            : target.hostKeys
     };
 }
 function readRemoteDir(inputs) {
@@ -76012,7 +76323,9 @@ function readFiles(inputs, workspaceInput) {
     const given = inputs.lines('files');
     const names = given.length > 0
         ? given
-        : [defaultComposeFile(workspace, 'the workspace', "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount.")];
+        : [
+            defaultComposeFile(workspace, 'the workspace', "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount.")
+        ];
     const paths = names.map((name) => resolveInsideWorkspace(name, { workspace, base: workspace, baseName: 'the repository root', input: 'files' }));
     const composePaths = paths.filter((path) => isComposeFileName(path));
     if (composePaths.length === 0) {
@@ -76026,7 +76339,7 @@ function readFiles(inputs, workspaceInput) {
         const remotePath = (0,external_node_path_namespaceObject.relative)(base, path).split(external_node_path_namespaceObject.sep).join('/');
         if (remotePath.startsWith('..') || !isSafeRelativePath(remotePath)) {
             throw new errors_UserError(`Input 'files' entry ${JSON.stringify(name)} cannot be uploaded: it must be in the first compose file's folder (${(0,external_node_path_namespaceObject.relative)(workspace, base) || '.'}) or below it, named with letters, digits and . _ - /`, {
-                fix: 'Move the file next to the compose file (the compose file\'s folder becomes remote-dir on the VM), or rename it.'
+                fix: "Move the file next to the compose file (the compose file's folder becomes remote-dir on the VM), or rename it."
             });
         }
         if (isReservedPath(remotePath)) {
@@ -76049,7 +76362,10 @@ function readFiles(inputs, workspaceInput) {
     const duplicate = files.find((file, index) => files.findIndex((other) => other.path === file.path) !== index);
     if (duplicate)
         throw new errors_UserError(`Input 'files' lists ${JSON.stringify(duplicate.path)} twice`, { fix: 'List each file once.' });
-    return { files: [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)], folder: (0,external_node_path_namespaceObject.relative)(workspace, base).split(external_node_path_namespaceObject.sep).join('/') };
+    return {
+        files: [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)],
+        folder: (0,external_node_path_namespaceObject.relative)(workspace, base).split(external_node_path_namespaceObject.sep).join('/')
+    };
 }
 
 ;// CONCATENATED MODULE: ./actions/ssh-surgical-deploy/src/outcome.ts
@@ -76088,7 +76404,9 @@ function deployOutputs(outcomes, rolledBack) {
         removed: union(outcomes, (o) => {
             if (o.result === 'removed')
                 return (o.removal?.containers ?? []).map((c) => c.service);
-            return o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : [];
+            return o.result === 'deployed'
+                ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s))
+                : [];
         }),
         stacks: JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack })))),
         'rolled-back': String(outcomes.some((o) => o.result === 'rolled-back')),
@@ -76126,7 +76444,9 @@ function planOutput(o) {
 function deploymentResult(outcomes) {
     const hosts = (result) => outcomes.filter((o) => o.result === result).map((o) => o.host);
     if (outcomes.every((o) => o.result === 'deployed' || o.result === 'unchanged')) {
-        const deployed = [...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))].sort();
+        const deployed = [
+            ...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))
+        ].sort();
         return ['success', deployed.length > 0 ? `Deployed ${deployed.join(', ')}` : 'Nothing to change'];
     }
     const failed = hosts('failed');
@@ -76187,7 +76507,11 @@ function serviceResult(outcome, service, deploy, removed) {
     if (removed && !outcome.plan?.removed.some((s) => s.service === service))
         return 'kept';
     if (removed)
-        return outcome.result !== 'deployed' ? 'kept' : outcome.removeFailed?.includes(service) ? 'removal failed' : 'removed';
+        return outcome.result !== 'deployed'
+            ? 'kept'
+            : outcome.removeFailed?.includes(service)
+                ? 'removal failed'
+                : 'removed';
     if (!deploy)
         return 'untouched';
     const health = outcome.health[service];
@@ -76249,7 +76573,12 @@ async function run() {
 /** Creates the GitHub deployment of the commit and marks it in progress. */
 function startDeploymentOf(report, run) {
     const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl });
-    return startDeployment(client, report.target, { sha: run.sha, description: `ssh-surgical-deploy by ${run.actor}`, logUrl: run.url, environmentUrl: report.environmentUrl });
+    return startDeployment(client, report.target, {
+        sha: run.sha,
+        description: `ssh-surgical-deploy by ${run.actor}`,
+        logUrl: run.url,
+        environmentUrl: report.environmentUrl
+    });
 }
 async function connectTo(target, settings) {
     const log = hostLog(target, settings.hosts.length);
@@ -76345,7 +76674,13 @@ async function deployTo(target, connected, index, settings, run) {
             session = await connectTo(target, settings);
         const limits = limitsOf(settings);
         if (settings.mode === 'remove') {
-            const options = { stack: settings.stack, removeVolumes: settings.removeVolumes, dryRun: settings.dryRun, limits, run };
+            const options = {
+                stack: settings.stack,
+                removeVolumes: settings.removeVolumes,
+                dryRun: settings.dryRun,
+                limits,
+                run
+            };
             return await removeFromHost(session, options, hostLog(target, settings.hosts.length));
         }
         if (settings.mode === 'list')
@@ -76384,7 +76719,9 @@ async function runInfo(runner) {
     const git = new GitCommandManager(runner.workspace);
     const head = await git.exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined);
     const trailer = await git
-        .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], { allowFailure: true })
+        .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], {
+        allowFailure: true
+    })
         .catch(() => undefined);
     const restores = trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined;
     const runId = runner.runId || '0';

@@ -33,7 +33,9 @@ let spec: Spec | undefined
 
 function loadSpec(): Spec {
   // api.github.com.json (13 MB, with $refs) rather than the 70 MB dereferenced variant.
-  spec ??= JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@octokit/openapi/generated/api.github.com.json'), 'utf8')) as Spec
+  spec ??= JSON.parse(
+    readFileSync(createRequire(import.meta.url).resolve('@octokit/openapi/generated/api.github.com.json'), 'utf8')
+  ) as Spec
   return spec
 }
 
@@ -85,12 +87,16 @@ export function openApiProblems(request: RecordedRequest): string[] {
   for (const [name, value] of Object.entries(request.query)) {
     const parameter = parameters.find((p) => p.in === 'query' && p.name === name)
     if (!parameter) problems.push(`${operation.operationId}: no query parameter '${name}'`)
-    else if (parameter.schema && !queryAjv.validate({ type: 'object', properties: { value: parameter.schema } }, { value })) {
+    else if (
+      parameter.schema &&
+      !queryAjv.validate({ type: 'object', properties: { value: parameter.schema } }, { value })
+    ) {
       problems.push(`${operation.operationId}: query ${name}=${value} ${queryAjv.errorsText()}`)
     }
   }
   for (const p of parameters.filter((p) => p.in === 'query' && p.required)) {
-    if (!(p.name in request.query)) problems.push(`${operation.operationId}: required query parameter '${p.name}' missing`)
+    if (!(p.name in request.query))
+      problems.push(`${operation.operationId}: required query parameter '${p.name}' missing`)
   }
   const bodySchema = operation.requestBody?.content['application/json']?.schema
   if (bodySchema) {
@@ -100,7 +106,9 @@ export function openApiProblems(request: RecordedRequest): string[] {
       validators.set(operation.operationId, validate)
     }
     if (!validate(request.body)) {
-      problems.push(...(validate.errors ?? []).map((e) => `${operation.operationId}: body${e.instancePath} ${e.message}`))
+      problems.push(
+        ...(validate.errors ?? []).map((e) => `${operation.operationId}: body${e.instancePath} ${e.message}`)
+      )
     }
   } else if (request.rawBody !== '') {
     problems.push(`${operation.operationId} takes no body`)
@@ -118,14 +126,19 @@ export function openApiResponseProblems(request: RecordedRequest): string[] {
   // A page stands for a proxy or web server answering instead of the API: no schema describes it.
   if (!operation || !documented || request.page !== undefined) return []
   const schema = resolveRef(documented).content?.['application/json']?.schema
-  if (!schema) return request.response === undefined ? [] : [`${operation.operationId} ${request.status} has no body, the fake sent one`]
+  if (!schema)
+    return request.response === undefined
+      ? []
+      : [`${operation.operationId} ${request.status} has no body, the fake sent one`]
   const key = `${operation.operationId} ${request.status}`
   let validate = validators.get(key)
   if (!validate) {
     validate = ajv.compile(inline(schema, true) as object)
     validators.set(key, validate)
   }
-  return validate(request.response) ? [] : (validate.errors ?? []).map((e) => `${key}: response${e.instancePath} ${e.message}`)
+  return validate(request.response)
+    ? []
+    : (validate.errors ?? []).map((e) => `${key}: response${e.instancePath} ${e.message}`)
 }
 
 /** The operationId of a request, e.g. `repos/create-dispatch-event`. */
@@ -135,6 +148,8 @@ export function operationOf(request: RecordedRequest): string | undefined {
 
 function operationFor(request: RecordedRequest): Operation | undefined {
   const paths = loadSpec().paths
-  const template = Object.keys(paths).find((t) => templateMatches(t, request.path) && paths[t][request.method.toLowerCase()])
+  const template = Object.keys(paths).find(
+    (t) => templateMatches(t, request.path) && paths[t][request.method.toLowerCase()]
+  )
   return template === undefined ? undefined : paths[template][request.method.toLowerCase()]
 }

@@ -21,7 +21,10 @@ export function foreignCommands(output: string): string[] {
     }
     // A mask only hides its text, whatever it holds.
     if (trimmed.startsWith('::add-mask::')) continue
-    if (/^::(error|warning|notice|debug)( [^:]*)?::/.test(trimmed) && !/^::[a-z]+( [^:]*)?::(INJECTED|::)/.test(trimmed)) {
+    if (
+      /^::(error|warning|notice|debug)( [^:]*)?::/.test(trimmed) &&
+      !/^::[a-z]+( [^:]*)?::(INJECTED|::)/.test(trimmed)
+    ) {
       if (trimmed.includes('##[')) foreign.push(trimmed)
       continue
     }

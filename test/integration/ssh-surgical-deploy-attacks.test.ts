@@ -56,7 +56,8 @@ afterAll(async () => {
   if (fixture) await rm(fixture.work, { recursive: true, force: true })
 }, timeout)
 
-const inputs = (extra: Record<string, string> = {}) => deployInputs(vm, { 'remote-dir': remoteDir, 'project-name': project, ...extra })
+const inputs = (extra: Record<string, string> = {}) =>
+  deployInputs(vm, { 'remote-dir': remoteDir, 'project-name': project, ...extra })
 
 /** Every file under `dir` with its content: what a planted link could have changed. */
 async function snapshot(dir: string): Promise<Record<string, string>> {
@@ -64,7 +65,11 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
   for (const name of await readdir(dir, { recursive: true })) {
     const path = join(dir, name)
     const info = await lstat(path)
-    files[name] = info.isSymbolicLink() ? `-> ${await readlink(path)}` : info.isFile() ? await readFile(path, 'utf8') : 'dir'
+    files[name] = info.isSymbolicLink()
+      ? `-> ${await readlink(path)}`
+      : info.isFile()
+        ? await readFile(path, 'utf8')
+        : 'dir'
   }
   return files
 }
@@ -72,95 +77,136 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
 const outsideBefore = { victim: 'the victim file\n' }
 
 describe('ssh-surgical-deploy: links planted under remote-dir are never followed', () => {
-  it('first deploy (the base the attacks start from)', async () => {
-    expectSuccess(await deploy(workspace, inputs()))
-    expect(await serves(webPort)).toBe('web v1')
-  }, timeout)
-
-  it('creates the state folder 0700 and its files 0600', async () => {
-    expect((await stat(join(remoteDir, '.gitops-lite'))).mode & 0o777).toBe(0o700)
-    for (const name of ['lock', 'state', 'generation', 'audit.log']) expect([name, (await stat(state(name))).mode & 0o777]).toEqual([name, 0o600])
-    for (const run of await readdir(state('runs'))) expect((await stat(join(state('runs'), run, 'log'))).mode & 0o777).toBe(0o600)
-  }, timeout)
-
-  it('fixes the modes of a state folder an older version left readable', async () => {
-    await chmod(join(remoteDir, '.gitops-lite'), 0o755)
-    for (const name of ['lock', 'state', 'generation', 'audit.log']) await chmod(state(name), 0o644)
-    await writeWorkspace(workspace, { web: fixture.images.webV2, worker: fixture.images.worker, webPort })
-    expectSuccess(await deploy(workspace, inputs()))
-    expect((await stat(join(remoteDir, '.gitops-lite'))).mode & 0o777).toBe(0o700)
-    for (const name of ['lock', 'state', 'generation', 'audit.log']) expect([name, (await stat(state(name))).mode & 0o777]).toEqual([name, 0o600])
-  }, timeout)
-
-  it("the rollback's restore does not follow a link planted next to the file it puts back", async () => {
-    const motdBefore = await readFile(join(remoteDir, 'conf', 'motd.txt'), 'utf8')
-    await symlink(join(outside, 'victim'), join(remoteDir, 'conf', 'motd.txt.gitops-lite-restore'))
-    await writeWorkspace(workspace, { web: fixture.images.webBad, worker: fixture.images.worker, webPort, motd: 'motd of the bad version\n' })
-    const run = expectFailure(await deploy(workspace, inputs({ 'health-timeout': '20s' })))
-    expect(injectedCommands(run.stdout)).toEqual([])
-    expect(run.outputs['rolled-back']).toBe('true')
-    expect(await snapshot(outside)).toEqual(outsideBefore)
-    expect(await readFile(join(remoteDir, 'conf', 'motd.txt'), 'utf8')).toBe(motdBefore)
-    expect(await serves(webPort)).toBe('web v2')
-    await rm(join(remoteDir, 'conf', 'motd.txt.gitops-lite-restore'))
-  }, timeout)
-
-  it('dangling state.tmp and generation.tmp links in .gitops-lite/ are not written through', async () => {
-    await symlink(join(outside, 'state-written'), state('state.tmp'))
-    await symlink(join(outside, 'generation-written'), state('generation.tmp'))
-    await writeWorkspace(workspace, { web: fixture.images.webV1, worker: fixture.images.worker, webPort })
-    const run = expectSuccess(await deploy(workspace, inputs()))
-    expect(injectedCommands(run.stdout)).toEqual([])
-    expect(output(run, 'deployed')).toEqual(['web'])
-    expect(await snapshot(outside)).toEqual(outsideBefore)
-    expect((await readJsonLines(state('state')))[0]).toMatchObject({ kind: 'deploy', project })
-    expect((await lstat(state('generation'))).isFile()).toBe(true)
-  }, timeout)
-
-  it.each(['lock', 'lock.owner', 'audit.log', 'generation', 'state'])('a link planted as .gitops-lite/%s is refused, naming it, before any change', async (name) => {
-    const target = join(outside, `${name}-written`)
-    const saved = join(fixture.work, `saved-${name}`)
-    const had = existsSync(state(name))
-    if (had) await writeFile(saved, await readFile(state(name)))
-    await rm(state(name), { force: true })
-    await symlink(target, state(name))
-    try {
-      const before = await containers(project)
-      await writeWorkspace(workspace, { web: fixture.images.webV2, worker: fixture.images.worker, webPort })
-      const run = expectFailure(await deploy(workspace, inputs()))
-      expect(injectedCommands(run.stdout)).toEqual([])
-      expect(run.annotations.find((a) => a.level === 'error')?.message).toContain(`${state(name)} is a symbolic link`)
-      expect(await snapshot(outside)).toEqual(outsideBefore)
-      expect(await containers(project)).toEqual(before)
+  it(
+    'first deploy (the base the attacks start from)',
+    async () => {
+      expectSuccess(await deploy(workspace, inputs()))
       expect(await serves(webPort)).toBe('web v1')
-    } finally {
-      await rm(state(name))
-      if (had) await writeFile(state(name), await readFile(saved))
-    }
-  }, timeout)
+    },
+    timeout
+  )
 
-  it('a folder of remote-dir that is a link to elsewhere is refused, naming it; nothing is uploaded there', async () => {
-    const conf = join(remoteDir, 'conf')
-    const elsewhere = join(outside, 'conf')
-    await rm(conf, { recursive: true })
-    await mkdir(elsewhere)
-    await symlink(elsewhere, conf)
-    try {
-      const before = await containers(project)
-      await writeWorkspace(workspace, { web: fixture.images.webV1, worker: fixture.images.worker, webPort, motd: 'uploaded through the link\n' })
-      const run = expectFailure(await deploy(workspace, inputs()))
+  it(
+    'creates the state folder 0700 and its files 0600',
+    async () => {
+      expect((await stat(join(remoteDir, '.gitops-lite'))).mode & 0o777).toBe(0o700)
+      for (const name of ['lock', 'state', 'generation', 'audit.log'])
+        expect([name, (await stat(state(name))).mode & 0o777]).toEqual([name, 0o600])
+      for (const run of await readdir(state('runs')))
+        expect((await stat(join(state('runs'), run, 'log'))).mode & 0o777).toBe(0o600)
+    },
+    timeout
+  )
+
+  it(
+    'fixes the modes of a state folder an older version left readable',
+    async () => {
+      await chmod(join(remoteDir, '.gitops-lite'), 0o755)
+      for (const name of ['lock', 'state', 'generation', 'audit.log']) await chmod(state(name), 0o644)
+      await writeWorkspace(workspace, { web: fixture.images.webV2, worker: fixture.images.worker, webPort })
+      expectSuccess(await deploy(workspace, inputs()))
+      expect((await stat(join(remoteDir, '.gitops-lite'))).mode & 0o777).toBe(0o700)
+      for (const name of ['lock', 'state', 'generation', 'audit.log'])
+        expect([name, (await stat(state(name))).mode & 0o777]).toEqual([name, 0o600])
+    },
+    timeout
+  )
+
+  it(
+    "the rollback's restore does not follow a link planted next to the file it puts back",
+    async () => {
+      const motdBefore = await readFile(join(remoteDir, 'conf', 'motd.txt'), 'utf8')
+      await symlink(join(outside, 'victim'), join(remoteDir, 'conf', 'motd.txt.gitops-lite-restore'))
+      await writeWorkspace(workspace, {
+        web: fixture.images.webBad,
+        worker: fixture.images.worker,
+        webPort,
+        motd: 'motd of the bad version\n'
+      })
+      const run = expectFailure(await deploy(workspace, inputs({ 'health-timeout': '20s' })))
       expect(injectedCommands(run.stdout)).toEqual([])
-      expect(run.annotations.find((a) => a.level === 'error')?.message).toContain(`${conf} is a symbolic link`)
-      expect(await snapshot(outside)).toEqual({ ...outsideBefore, conf: 'dir' })
-      expect(await containers(project)).toEqual(before)
-    } finally {
-      await rm(conf)
-      await rm(elsewhere, { recursive: true })
-    }
-    // With the folder back, the same deploy goes through.
-    expectSuccess(await deploy(workspace, inputs()))
-    expect(await readFile(join(remoteDir, 'conf', 'motd.txt'), 'utf8')).toBe('uploaded through the link\n')
-  }, timeout)
+      expect(run.outputs['rolled-back']).toBe('true')
+      expect(await snapshot(outside)).toEqual(outsideBefore)
+      expect(await readFile(join(remoteDir, 'conf', 'motd.txt'), 'utf8')).toBe(motdBefore)
+      expect(await serves(webPort)).toBe('web v2')
+      await rm(join(remoteDir, 'conf', 'motd.txt.gitops-lite-restore'))
+    },
+    timeout
+  )
+
+  it(
+    'dangling state.tmp and generation.tmp links in .gitops-lite/ are not written through',
+    async () => {
+      await symlink(join(outside, 'state-written'), state('state.tmp'))
+      await symlink(join(outside, 'generation-written'), state('generation.tmp'))
+      await writeWorkspace(workspace, { web: fixture.images.webV1, worker: fixture.images.worker, webPort })
+      const run = expectSuccess(await deploy(workspace, inputs()))
+      expect(injectedCommands(run.stdout)).toEqual([])
+      expect(output(run, 'deployed')).toEqual(['web'])
+      expect(await snapshot(outside)).toEqual(outsideBefore)
+      expect((await readJsonLines(state('state')))[0]).toMatchObject({ kind: 'deploy', project })
+      expect((await lstat(state('generation'))).isFile()).toBe(true)
+    },
+    timeout
+  )
+
+  it.each(['lock', 'lock.owner', 'audit.log', 'generation', 'state'])(
+    'a link planted as .gitops-lite/%s is refused, naming it, before any change',
+    async (name) => {
+      const target = join(outside, `${name}-written`)
+      const saved = join(fixture.work, `saved-${name}`)
+      const had = existsSync(state(name))
+      if (had) await writeFile(saved, await readFile(state(name)))
+      await rm(state(name), { force: true })
+      await symlink(target, state(name))
+      try {
+        const before = await containers(project)
+        await writeWorkspace(workspace, { web: fixture.images.webV2, worker: fixture.images.worker, webPort })
+        const run = expectFailure(await deploy(workspace, inputs()))
+        expect(injectedCommands(run.stdout)).toEqual([])
+        expect(run.annotations.find((a) => a.level === 'error')?.message).toContain(`${state(name)} is a symbolic link`)
+        expect(await snapshot(outside)).toEqual(outsideBefore)
+        expect(await containers(project)).toEqual(before)
+        expect(await serves(webPort)).toBe('web v1')
+      } finally {
+        await rm(state(name))
+        if (had) await writeFile(state(name), await readFile(saved))
+      }
+    },
+    timeout
+  )
+
+  it(
+    'a folder of remote-dir that is a link to elsewhere is refused, naming it; nothing is uploaded there',
+    async () => {
+      const conf = join(remoteDir, 'conf')
+      const elsewhere = join(outside, 'conf')
+      await rm(conf, { recursive: true })
+      await mkdir(elsewhere)
+      await symlink(elsewhere, conf)
+      try {
+        const before = await containers(project)
+        await writeWorkspace(workspace, {
+          web: fixture.images.webV1,
+          worker: fixture.images.worker,
+          webPort,
+          motd: 'uploaded through the link\n'
+        })
+        const run = expectFailure(await deploy(workspace, inputs()))
+        expect(injectedCommands(run.stdout)).toEqual([])
+        expect(run.annotations.find((a) => a.level === 'error')?.message).toContain(`${conf} is a symbolic link`)
+        expect(await snapshot(outside)).toEqual({ ...outsideBefore, conf: 'dir' })
+        expect(await containers(project)).toEqual(before)
+      } finally {
+        await rm(conf)
+        await rm(elsewhere, { recursive: true })
+      }
+      // With the folder back, the same deploy goes through.
+      expectSuccess(await deploy(workspace, inputs()))
+      expect(await readFile(join(remoteDir, 'conf', 'motd.txt'), 'utf8')).toBe('uploaded through the link\n')
+    },
+    timeout
+  )
 
   it('nothing was ever written outside remote-dir', async () => {
     expect(await snapshot(outside)).toEqual(outsideBefore)
@@ -177,7 +223,13 @@ describe("ssh-surgical-deploy: secrets in the VM's env files never reach the log
   let secretDir: string
   let secretWorkspace: string
   const secretProject = `gl-attack-secret-${process.pid}`
-  const secretInputs = () => deployInputs(vm, { 'remote-dir': secretDir, 'project-name': secretProject, files: 'compose.yaml', 'health-timeout': '20s' })
+  const secretInputs = () =>
+    deployInputs(vm, {
+      'remote-dir': secretDir,
+      'project-name': secretProject,
+      files: 'compose.yaml',
+      'health-timeout': '20s'
+    })
 
   beforeAll(async () => {
     secretDir = join(vm.remoteDir, 'secret-stack')
@@ -203,44 +255,56 @@ describe("ssh-surgical-deploy: secrets in the VM's env files never reach the log
     await writeFile(join(secretWorkspace, 'compose.yaml'), `services:\n${service}`)
   }
 
-  it("compose's error about a malformed .env quotes no secret", async () => {
-    await writeFile(join(secretDir, '.env'), `DB_PASSWORD="${secrets.unterminated}\n`)
-    await compose(`  app:\n    image: ${fixture.images.webV1}\n`)
-    const run = expectFailure(await deploy(secretWorkspace, secretInputs()))
-    expect(run.stdout).toContain('unterminated quoted value')
-    expectNothingLeaked(run)
-  }, timeout)
+  it(
+    "compose's error about a malformed .env quotes no secret",
+    async () => {
+      await writeFile(join(secretDir, '.env'), `DB_PASSWORD="${secrets.unterminated}\n`)
+      await compose(`  app:\n    image: ${fixture.images.webV1}\n`)
+      const run = expectFailure(await deploy(secretWorkspace, secretInputs()))
+      expect(run.stdout).toContain('unterminated quoted value')
+      expectNothingLeaked(run)
+    },
+    timeout
+  )
 
-  it("docker's error about a restart policy read from .env quotes no secret", async () => {
-    await writeFile(join(secretDir, '.env'), `RESTART_POLICY=${secrets.restart}\n`)
-    await compose(`  app:\n    image: ${fixture.images.webV1}\n    restart: \${RESTART_POLICY}\n`)
-    const run = expectFailure(await deploy(secretWorkspace, secretInputs()))
-    expect(run.stdout).toContain('restart policy')
-    expectNothingLeaked(run)
-  }, timeout)
+  it(
+    "docker's error about a restart policy read from .env quotes no secret",
+    async () => {
+      await writeFile(join(secretDir, '.env'), `RESTART_POLICY=${secrets.restart}\n`)
+      await compose(`  app:\n    image: ${fixture.images.webV1}\n    restart: \${RESTART_POLICY}\n`)
+      const run = expectFailure(await deploy(secretWorkspace, secretInputs()))
+      expect(run.stdout).toContain('restart policy')
+      expectNothingLeaked(run)
+    },
+    timeout
+  )
 
-  it('container log lines and healthcheck output after a failed deploy show no secret and act as no command', async () => {
-    await writeFile(join(secretDir, '.env'), `DB_PASSWORD=${secrets.password}\n`)
-    await writeFile(join(secretDir, '.app.env'), `APP_TOKEN='${secrets.token}'\n`)
-    await compose(
-      [
-        '  app:',
-        `    image: ${fixture.images.webV1}`,
-        '    env_file: [.app.env]',
-        '    environment: { DB_PASSWORD: "${DB_PASSWORD}" }',
-        `    command: ["sh", "-c", "echo token=$$APP_TOKEN; echo '::warning::injected by the container'; exec busybox httpd -f -p 80 -h /www"]`,
-        '    healthcheck:',
-        `      test: ["CMD-SHELL", "echo password=$$DB_PASSWORD; echo '::error::injected by the healthcheck'; exit 1"]`,
-        '      interval: 1s',
-        '      retries: 1',
-        ''
-      ].join('\n')
-    )
-    const run = expectFailure(await deploy(secretWorkspace, secretInputs()))
-    expect(run.stdout).toMatch(/Last \d+ log lines of app/)
-    expect(run.stdout).toMatch(/Last healthchecks of app/)
-    expectNothingLeaked(run)
-  }, timeout)
+  it(
+    'container log lines and healthcheck output after a failed deploy show no secret and act as no command',
+    async () => {
+      await writeFile(join(secretDir, '.env'), `DB_PASSWORD=${secrets.password}\n`)
+      await writeFile(join(secretDir, '.app.env'), `APP_TOKEN='${secrets.token}'\n`)
+      await compose(
+        [
+          '  app:',
+          `    image: ${fixture.images.webV1}`,
+          '    env_file: [.app.env]',
+          '    environment: { DB_PASSWORD: "${DB_PASSWORD}" }',
+          `    command: ["sh", "-c", "echo token=$$APP_TOKEN; echo '::warning::injected by the container'; exec busybox httpd -f -p 80 -h /www"]`,
+          '    healthcheck:',
+          `      test: ["CMD-SHELL", "echo password=$$DB_PASSWORD; echo '::error::injected by the healthcheck'; exit 1"]`,
+          '      interval: 1s',
+          '      retries: 1',
+          ''
+        ].join('\n')
+      )
+      const run = expectFailure(await deploy(secretWorkspace, secretInputs()))
+      expect(run.stdout).toMatch(/Last \d+ log lines of app/)
+      expect(run.stdout).toMatch(/Last healthchecks of app/)
+      expectNothingLeaked(run)
+    },
+    timeout
+  )
 
   it('keeps the run logs on the VM at mode 0600', async () => {
     const runs = join(secretDir, '.gitops-lite', 'runs')

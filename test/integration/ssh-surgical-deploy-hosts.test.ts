@@ -57,63 +57,83 @@ const bothHosts = () => ({
 describe('ssh-surgical-deploy to two VMs in turn (VM1 -> health check -> VM2)', () => {
   let workspace: string
 
-  it('deploys to the first VM, waits for it to be healthy, then to the second', async () => {
-    workspace = await newWorkspace(fixture, 'two-vms', { web: fixture.images.webV1, webPort: '${WEB_PORT}' })
-    const run = expectSuccess(await deploy(workspace, deployInputs(vmA, bothHosts())))
-    expect(output(run, 'deployed')).toEqual(['web'])
-    for (const vm of vms) expect(await serves(vm.port)).toBe('web v1')
-    const [auditA, auditB] = await Promise.all(vms.map((vm) => readJsonLines(join(vm.home, 'stack', '.gitops-lite', 'audit.log'))))
-    expect(auditA).toHaveLength(1)
-    expect(auditB).toHaveLength(1)
-    const finishedA = Date.parse(String(auditA[0].time)) + Number(auditA[0].durationSeconds) * 1000
-    expect(Date.parse(String(auditB[0].time))).toBeGreaterThanOrEqual(finishedA)
-  }, timeout)
-
-  it('stops at the first VM that fails: it is rolled back, the second is not touched', async () => {
-    const before = await Promise.all(vms.map((vm) => containers(vm.project)))
-    await writeWorkspace(workspace, { web: fixture.images.webBad, webPort: '${WEB_PORT}' })
-    const run = expectFailure(await deploy(workspace, deployInputs(vmA, { ...bothHosts(), 'health-timeout': '30s' })))
-    expect(run.outputs['rolled-back']).toBe('true')
-    const plan = output(run, 'plan') as Record<string, { result: string }>
-    expect(Object.values(plan).map((p) => p.result)).toEqual(['rolled-back', 'skipped'])
-    expect(await serves(vms[0].port)).toBe('web v1')
-    expect(await serves(vms[1].port)).toBe('web v1')
-    expect(await containers(vms[1].project)).toEqual(before[1])
-    expect(await readFile(join(vms[1].home, 'stack', 'compose.yaml'), 'utf8')).toContain(fixture.images.webV1)
-  }, timeout)
-
-  it('a VM whose host key is not trusted fails the run before any VM is changed', async () => {
-    const before = await Promise.all(vms.map((vm) => containers(vm.project)))
-    await writeWorkspace(workspace, { web: fixture.images.webV2, webPort: '${WEB_PORT}' })
-    const run = expectFailure(await deploy(workspace, deployInputs(vmA, { ...bothHosts(), 'known-hosts': vmA.knownHostsLine })))
-    expect(run.stdout).toMatch(/Refusing 127\.0\.0\.2:\d+: its host key is not trusted/)
-    expect(run.stdout).toMatch(/skipped, no host was deployed: .*127\.0\.0\.2.* could not be connected to/)
-    const plan = output(run, 'plan') as Record<string, { result: string }>
-    expect(Object.values(plan).map((p) => p.result)).toEqual(['skipped', 'failed'])
-    expect(output(run, 'deployed')).toEqual([])
-    for (const [index, vm] of vms.entries()) {
-      expect(await serves(vm.port)).toBe('web v1')
-      expect(await containers(vm.project)).toEqual(before[index])
-    }
-  }, timeout)
-
-  it('reaches a VM through a jump host (proxy-host)', async () => {
-    await writeWorkspace(workspace, { web: fixture.images.webV2, webPort: '${WEB_PORT}' })
-    const run = expectSuccess(
-      await deploy(
-        workspace,
-        deployInputs(vmA, {
-          'remote-dir': 'stack',
-          'known-hosts': vmA.knownHostsLine,
-          'proxy-host': `${vmB.username}@${vmB.host}:${vmB.port}`,
-          'proxy-known-hosts': vmB.knownHostsLine
-        })
+  it(
+    'deploys to the first VM, waits for it to be healthy, then to the second',
+    async () => {
+      workspace = await newWorkspace(fixture, 'two-vms', { web: fixture.images.webV1, webPort: '${WEB_PORT}' })
+      const run = expectSuccess(await deploy(workspace, deployInputs(vmA, bothHosts())))
+      expect(output(run, 'deployed')).toEqual(['web'])
+      for (const vm of vms) expect(await serves(vm.port)).toBe('web v1')
+      const [auditA, auditB] = await Promise.all(
+        vms.map((vm) => readJsonLines(join(vm.home, 'stack', '.gitops-lite', 'audit.log')))
       )
-    )
-    expect(output(run, 'deployed')).toEqual(['web'])
-    expect(await serves(vms[0].port)).toBe('web v2')
-    expect(await serves(vms[1].port)).toBe('web v1')
-  }, timeout)
+      expect(auditA).toHaveLength(1)
+      expect(auditB).toHaveLength(1)
+      const finishedA = Date.parse(String(auditA[0].time)) + Number(auditA[0].durationSeconds) * 1000
+      expect(Date.parse(String(auditB[0].time))).toBeGreaterThanOrEqual(finishedA)
+    },
+    timeout
+  )
+
+  it(
+    'stops at the first VM that fails: it is rolled back, the second is not touched',
+    async () => {
+      const before = await Promise.all(vms.map((vm) => containers(vm.project)))
+      await writeWorkspace(workspace, { web: fixture.images.webBad, webPort: '${WEB_PORT}' })
+      const run = expectFailure(await deploy(workspace, deployInputs(vmA, { ...bothHosts(), 'health-timeout': '30s' })))
+      expect(run.outputs['rolled-back']).toBe('true')
+      const plan = output(run, 'plan') as Record<string, { result: string }>
+      expect(Object.values(plan).map((p) => p.result)).toEqual(['rolled-back', 'skipped'])
+      expect(await serves(vms[0].port)).toBe('web v1')
+      expect(await serves(vms[1].port)).toBe('web v1')
+      expect(await containers(vms[1].project)).toEqual(before[1])
+      expect(await readFile(join(vms[1].home, 'stack', 'compose.yaml'), 'utf8')).toContain(fixture.images.webV1)
+    },
+    timeout
+  )
+
+  it(
+    'a VM whose host key is not trusted fails the run before any VM is changed',
+    async () => {
+      const before = await Promise.all(vms.map((vm) => containers(vm.project)))
+      await writeWorkspace(workspace, { web: fixture.images.webV2, webPort: '${WEB_PORT}' })
+      const run = expectFailure(
+        await deploy(workspace, deployInputs(vmA, { ...bothHosts(), 'known-hosts': vmA.knownHostsLine }))
+      )
+      expect(run.stdout).toMatch(/Refusing 127\.0\.0\.2:\d+: its host key is not trusted/)
+      expect(run.stdout).toMatch(/skipped, no host was deployed: .*127\.0\.0\.2.* could not be connected to/)
+      const plan = output(run, 'plan') as Record<string, { result: string }>
+      expect(Object.values(plan).map((p) => p.result)).toEqual(['skipped', 'failed'])
+      expect(output(run, 'deployed')).toEqual([])
+      for (const [index, vm] of vms.entries()) {
+        expect(await serves(vm.port)).toBe('web v1')
+        expect(await containers(vm.project)).toEqual(before[index])
+      }
+    },
+    timeout
+  )
+
+  it(
+    'reaches a VM through a jump host (proxy-host)',
+    async () => {
+      await writeWorkspace(workspace, { web: fixture.images.webV2, webPort: '${WEB_PORT}' })
+      const run = expectSuccess(
+        await deploy(
+          workspace,
+          deployInputs(vmA, {
+            'remote-dir': 'stack',
+            'known-hosts': vmA.knownHostsLine,
+            'proxy-host': `${vmB.username}@${vmB.host}:${vmB.port}`,
+            'proxy-known-hosts': vmB.knownHostsLine
+          })
+        )
+      )
+      expect(output(run, 'deployed')).toEqual(['web'])
+      expect(await serves(vms[0].port)).toBe('web v2')
+      expect(await serves(vms[1].port)).toBe('web v1')
+    },
+    timeout
+  )
 })
 
 describe('ssh-surgical-deploy with Compose v1 (compose-command: docker-compose)', () => {
@@ -128,30 +148,50 @@ describe('ssh-surgical-deploy with Compose v1 (compose-command: docker-compose)'
     port = await freePort()
     fixture.group.trackComposeProject(project)
     await writeVmSecrets(remoteDir, { WEB_PORT: String(port) })
-    workspace = await newWorkspace(fixture, 'v1', { web: fixture.images.webV1, worker: fixture.images.worker, webPort: '${WEB_PORT}' })
+    workspace = await newWorkspace(fixture, 'v1', {
+      web: fixture.images.webV1,
+      worker: fixture.images.worker,
+      webPort: '${WEB_PORT}'
+    })
   }, timeout)
 
-  it('first deploy, then a run that recreates nothing', async () => {
-    const first = expectSuccess(await deploy(workspace, v1Inputs()))
-    expect(output(first, 'deployed')).toEqual(['web', 'worker'])
-    expect(first.stdout).toMatch(/compose v1/)
-    expect(await serves(port)).toBe('web v1')
-    const before = await containers(project)
-    const again = expectSuccess(await deploy(workspace, v1Inputs()))
-    expect(output(again, 'deployed')).toEqual([])
-    expect(await containers(project)).toEqual(before)
-  }, timeout)
+  it(
+    'first deploy, then a run that recreates nothing',
+    async () => {
+      const first = expectSuccess(await deploy(workspace, v1Inputs()))
+      expect(output(first, 'deployed')).toEqual(['web', 'worker'])
+      expect(first.stdout).toMatch(/compose v1/)
+      expect(await serves(port)).toBe('web v1')
+      const before = await containers(project)
+      const again = expectSuccess(await deploy(workspace, v1Inputs()))
+      expect(output(again, 'deployed')).toEqual([])
+      expect(await containers(project)).toEqual(before)
+    },
+    timeout
+  )
 
-  it('one changed service is replaced; a failing one is rolled back, with our own health polling', async () => {
-    const before = await containers(project)
-    await writeWorkspace(workspace, { web: fixture.images.webV2, worker: fixture.images.worker, webPort: '${WEB_PORT}' })
-    expect(output(expectSuccess(await deploy(workspace, v1Inputs())), 'deployed')).toEqual(['web'])
-    expect((await containers(project)).worker).toBe(before.worker)
-    expect(await serves(port)).toBe('web v2')
+  it(
+    'one changed service is replaced; a failing one is rolled back, with our own health polling',
+    async () => {
+      const before = await containers(project)
+      await writeWorkspace(workspace, {
+        web: fixture.images.webV2,
+        worker: fixture.images.worker,
+        webPort: '${WEB_PORT}'
+      })
+      expect(output(expectSuccess(await deploy(workspace, v1Inputs())), 'deployed')).toEqual(['web'])
+      expect((await containers(project)).worker).toBe(before.worker)
+      expect(await serves(port)).toBe('web v2')
 
-    await writeWorkspace(workspace, { web: fixture.images.webBad, worker: fixture.images.worker, webPort: '${WEB_PORT}' })
-    const failed = expectFailure(await deploy(workspace, { ...v1Inputs(), 'health-timeout': '30s' }))
-    expect(failed.outputs['rolled-back']).toBe('true')
-    expect(await serves(port)).toBe('web v2')
-  }, timeout)
+      await writeWorkspace(workspace, {
+        web: fixture.images.webBad,
+        worker: fixture.images.worker,
+        webPort: '${WEB_PORT}'
+      })
+      const failed = expectFailure(await deploy(workspace, { ...v1Inputs(), 'health-timeout': '30s' }))
+      expect(failed.outputs['rolled-back']).toBe('true')
+      expect(await serves(port)).toBe('web v2')
+    },
+    timeout
+  )
 })

@@ -3,7 +3,15 @@
 // the compose network, and a probe GETting through it every 20 ms during each deploy.
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ensureNginxImage, exec, freePort, nginxProxyConfig, startProbes, type ProbeResult, type SshHost } from '@gitops-lite/sandbox'
+import {
+  ensureNginxImage,
+  exec,
+  freePort,
+  nginxProxyConfig,
+  startProbes,
+  type ProbeResult,
+  type SshHost
+} from '@gitops-lite/sandbox'
 import {
   containers,
   deploy,
@@ -84,7 +92,15 @@ const inputs = () => deployInputs(vm, { 'remote-dir': vm.remoteDir, files: 'comp
 
 /** Containers of web (sorted ids), and of the other services. */
 async function webContainers(): Promise<string[]> {
-  const { stdout } = await exec('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=web'])
+  const { stdout } = await exec('docker', [
+    'ps',
+    '-aq',
+    '--no-trunc',
+    '--filter',
+    `label=com.docker.compose.project=${project}`,
+    '--filter',
+    'label=com.docker.compose.service=web'
+  ])
   return stdout.split('\n').filter(Boolean).sort()
 }
 
@@ -99,73 +115,96 @@ async function deployProbed(): Promise<{ run: Awaited<ReturnType<typeof deploy>>
 }
 
 describe('ssh-surgical-deploy: a start-first service behind a reverse proxy', () => {
-  it('first deploy: web comes up at its declared scale, and the plan names each strategy', async () => {
-    await writeStack({ web: bench.images.webV1 })
-    const run = expectSuccess(await deploy(workspace, inputs()))
-    const plan = output(run, 'plan') as Record<string, { services: { service: string; strategy?: string }[] }>
-    expect(Object.values(plan)[0].services.map((s) => [s.service, s.strategy])).toEqual([
-      ['proxy', 'recreate'],
-      ['web', 'start-first'],
-      ['worker', 'recreate']
-    ])
-    expect(run.stdout).toMatch(/web +deploy +new +start-first/)
-    expect(await webContainers()).toHaveLength(2)
-    expect(await serves(port)).toBe('web v1')
-  }, timeout)
+  it(
+    'first deploy: web comes up at its declared scale, and the plan names each strategy',
+    async () => {
+      await writeStack({ web: bench.images.webV1 })
+      const run = expectSuccess(await deploy(workspace, inputs()))
+      const plan = output(run, 'plan') as Record<string, { services: { service: string; strategy?: string }[] }>
+      expect(Object.values(plan)[0].services.map((s) => [s.service, s.strategy])).toEqual([
+        ['proxy', 'recreate'],
+        ['web', 'start-first'],
+        ['worker', 'recreate']
+      ])
+      expect(run.stdout).toMatch(/web +deploy +new +start-first/)
+      expect(await webContainers()).toHaveLength(2)
+      expect(await serves(port)).toBe('web v1')
+    },
+    timeout
+  )
 
-  it('an update: new containers beside the old ones, not one failed request, the others untouched', async () => {
-    const web = await webContainers()
-    const others = await containers(project)
-    await writeStack({ web: bench.images.webV2 })
-    const { run, probe } = await deployProbed()
-    expectSuccess(run)
-    expect(run.stdout).toContain('Replacing web start-first')
-    expect(run.stdout).toContain('web: stopped 1 old container(s) (stop grace period 2 s)')
-    expect(probe).toMatchObject({ failures: 0, lastBody: 'web v2' })
-    expect(probe.probes).toBeGreaterThan(100)
-    const now = await webContainers()
-    expect(now).toHaveLength(2)
-    expect(now.filter((id) => web.includes(id))).toEqual([])
-    const after = await containers(project)
-    expect([after.proxy, after.worker]).toEqual([others.proxy, others.worker])
-  }, timeout)
+  it(
+    'an update: new containers beside the old ones, not one failed request, the others untouched',
+    async () => {
+      const web = await webContainers()
+      const others = await containers(project)
+      await writeStack({ web: bench.images.webV2 })
+      const { run, probe } = await deployProbed()
+      expectSuccess(run)
+      expect(run.stdout).toContain('Replacing web start-first')
+      expect(run.stdout).toContain('web: stopped 1 old container(s) (stop grace period 2 s)')
+      expect(probe).toMatchObject({ failures: 0, lastBody: 'web v2' })
+      expect(probe.probes).toBeGreaterThan(100)
+      const now = await webContainers()
+      expect(now).toHaveLength(2)
+      expect(now.filter((id) => web.includes(id))).toEqual([])
+      const after = await containers(project)
+      expect([after.proxy, after.worker]).toEqual([others.proxy, others.worker])
+    },
+    timeout
+  )
 
-  it('a release that never becomes healthy is removed; the old containers serve throughout', async () => {
-    const web = await webContainers()
-    await writeStack({ web: bench.images.webBad })
-    const { run, probe } = await deployProbed()
-    expectFailure(run)
-    expect(run.outputs['rolled-back']).toBe('true')
-    expect(probe).toMatchObject({ failures: 0, lastBody: 'web v2' })
-    // Held off the service name until healthy, the bad release never answered.
-    expect(Object.keys(probe.bodies)).toEqual(['web v2'])
-    expect(await webContainers()).toEqual(web)
-  }, timeout)
+  it(
+    'a release that never becomes healthy is removed; the old containers serve throughout',
+    async () => {
+      const web = await webContainers()
+      await writeStack({ web: bench.images.webBad })
+      const { run, probe } = await deployProbed()
+      expectFailure(run)
+      expect(run.outputs['rolled-back']).toBe('true')
+      expect(probe).toMatchObject({ failures: 0, lastBody: 'web v2' })
+      // Held off the service name until healthy, the bad release never answered.
+      expect(Object.keys(probe.bodies)).toEqual(['web v2'])
+      expect(await webContainers()).toEqual(web)
+    },
+    timeout
+  )
 
-  it('when a recreated service fails, a start-first service already replaced goes back start-first', async () => {
-    const web = await webContainers()
-    const worker = (await containers(project)).worker
-    await writeStack({ web: bench.images.webV1, workerExtra: ['    healthcheck: {test: ["CMD", "false"], interval: 1s, retries: 1}'] })
-    const { run, probe } = await deployProbed()
-    expectFailure(run)
-    expect(run.outputs['rolled-back']).toBe('true')
-    expect(run.stdout).toContain('Bringing the previous version of web back, start-first')
-    expect(probe).toMatchObject({ failures: 0, lastBody: 'web v2' })
-    const now = await webContainers()
-    expect(now).toHaveLength(2)
-    expect(now.filter((id) => web.includes(id))).toEqual([])
-    expect((await containers(project)).worker).not.toBe(worker)
-    expect(await serves(port)).toBe('web v2')
-  }, timeout)
+  it(
+    'when a recreated service fails, a start-first service already replaced goes back start-first',
+    async () => {
+      const web = await webContainers()
+      const worker = (await containers(project)).worker
+      await writeStack({
+        web: bench.images.webV1,
+        workerExtra: ['    healthcheck: {test: ["CMD", "false"], interval: 1s, retries: 1}']
+      })
+      const { run, probe } = await deployProbed()
+      expectFailure(run)
+      expect(run.outputs['rolled-back']).toBe('true')
+      expect(run.stdout).toContain('Bringing the previous version of web back, start-first')
+      expect(probe).toMatchObject({ failures: 0, lastBody: 'web v2' })
+      const now = await webContainers()
+      expect(now).toHaveLength(2)
+      expect(now.filter((id) => web.includes(id))).toEqual([])
+      expect((await containers(project)).worker).not.toBe(worker)
+      expect(await serves(port)).toBe('web v2')
+    },
+    timeout
+  )
 
-  it('refuses, before touching anything, a start-first service that publishes a fixed host port', async () => {
-    const before = await containers(project)
-    const fixed = await freePort()
-    await writeStack({ web: bench.images.webV1, webExtra: [`    ports: ["127.0.0.1:${fixed}:80"]`] })
-    const run = expectFailure(await deploy(workspace, inputs()))
-    expect(run.stdout).toContain('web: its ports entry 1 (container port 80) publishes a fixed host port')
-    expect(run.stdout).toContain('reverse proxy on the compose network')
-    expect(await containers(project)).toEqual(before)
-    expect(await serves(port)).toBe('web v2')
-  }, timeout)
+  it(
+    'refuses, before touching anything, a start-first service that publishes a fixed host port',
+    async () => {
+      const before = await containers(project)
+      const fixed = await freePort()
+      await writeStack({ web: bench.images.webV1, webExtra: [`    ports: ["127.0.0.1:${fixed}:80"]`] })
+      const run = expectFailure(await deploy(workspace, inputs()))
+      expect(run.stdout).toContain('web: its ports entry 1 (container port 80) publishes a fixed host port')
+      expect(run.stdout).toContain('reverse proxy on the compose network')
+      expect(await containers(project)).toEqual(before)
+      expect(await serves(port)).toBe('web v2')
+    },
+    timeout
+  )
 })

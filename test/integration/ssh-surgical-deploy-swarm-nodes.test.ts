@@ -7,7 +7,17 @@ import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { exec, waitUntil, type ManagedProcess, type SshHost } from '@gitops-lite/sandbox'
 import type { ActionRun } from '../helpers/run-action'
-import { deploy, deployInputs, expectFailure, expectSuccess, output, startDeployFixture, startVm, timeout, type DeployFixture } from './ssh-surgical-deploy/fixture'
+import {
+  deploy,
+  deployInputs,
+  expectFailure,
+  expectSuccess,
+  output,
+  startDeployFixture,
+  startVm,
+  timeout,
+  type DeployFixture
+} from './ssh-surgical-deploy/fixture'
 
 const id = `gl${process.pid % 100000}`
 const subnet = `10.213.${process.pid % 250}`
@@ -42,21 +52,42 @@ function forwarderScript(from: string, to: string): string {
 }
 
 function startWorkerEngine(): ManagedProcess {
-  return bench.group.start('dockerd-worker', 'nsenter', [
-    `--net=/var/run/netns/${namespace}`,
-    'dockerd',
-    '--data-root', workerRoot,
-    '--exec-root', workerExecRoot,
-    '-H', workerSocket,
-    '--pidfile', `/var/run/docker-${id}.pid`,
-    '--containerd-namespace', `${id}`,
-    '--containerd-plugins-namespace', `${id}-plugins`,
-    '--bridge=none', '--iptables=false', '--ip6tables=false'
-  ], { logFile: join(bench.work, 'dockerd-worker.log') })
+  return bench.group.start(
+    'dockerd-worker',
+    'nsenter',
+    [
+      `--net=/var/run/netns/${namespace}`,
+      'dockerd',
+      '--data-root',
+      workerRoot,
+      '--exec-root',
+      workerExecRoot,
+      '-H',
+      workerSocket,
+      '--pidfile',
+      `/var/run/docker-${id}.pid`,
+      '--containerd-namespace',
+      `${id}`,
+      '--containerd-plugins-namespace',
+      `${id}-plugins`,
+      '--bridge=none',
+      '--iptables=false',
+      '--ip6tables=false'
+    ],
+    { logFile: join(bench.work, 'dockerd-worker.log') }
+  )
 }
 
 async function waitForWorkerEngine(): Promise<void> {
-  await waitUntil('the worker dockerd', async () => (await exec('docker', ['-H', workerSocket, 'version']).then(() => true, () => false)), { timeoutMs: 60_000 })
+  await waitUntil(
+    'the worker dockerd',
+    async () =>
+      await exec('docker', ['-H', workerSocket, 'version']).then(
+        () => true,
+        () => false
+      ),
+    { timeoutMs: 60_000 }
+  )
 }
 
 beforeAll(async () => {
@@ -75,7 +106,14 @@ beforeAll(async () => {
   await exec('ip', ['link', 'set', workerVeth, 'netns', namespace])
   await exec('ip', ['addr', 'add', `${managerAddress}/24`, 'dev', hostVeth])
   await exec('ip', ['link', 'set', hostVeth, 'up'])
-  await exec('ip', ['netns', 'exec', namespace, 'sh', '-c', `ip addr add ${workerAddress}/24 dev ${workerVeth} && ip link set ${workerVeth} up && ip link set lo up`])
+  await exec('ip', [
+    'netns',
+    'exec',
+    namespace,
+    'sh',
+    '-c',
+    `ip addr add ${workerAddress}/24 dev ${workerVeth} && ip link set ${workerVeth} up && ip link set lo up`
+  ])
   // The registry, reached from the namespace's loopback.
   const port = bench.registry.port
   hostForwarder = createServer((client) => {
@@ -85,12 +123,29 @@ beforeAll(async () => {
     upstream.on('error', () => client.destroy())
   })
   await new Promise<void>((resolve) => hostForwarder!.listen(port, managerAddress, resolve))
-  bench.group.start('forwarder-in-namespace', 'nsenter', [`--net=/var/run/netns/${namespace}`, process.execPath, '-e', forwarderScript(`127.0.0.1:${port}`, `${managerAddress}:${port}`)])
+  bench.group.start('forwarder-in-namespace', 'nsenter', [
+    `--net=/var/run/netns/${namespace}`,
+    process.execPath,
+    '-e',
+    forwarderScript(`127.0.0.1:${port}`, `${managerAddress}:${port}`)
+  ])
   workerEngine = startWorkerEngine()
   await waitForWorkerEngine()
   await docker(['swarm', 'init', '--advertise-addr', managerAddress, '--listen-addr', `${managerAddress}:2377`])
   const token = await docker(['swarm', 'join-token', '-q', 'worker'])
-  await exec('docker', ['-H', workerSocket, 'swarm', 'join', '--token', token, '--advertise-addr', workerAddress, '--listen-addr', `${workerAddress}:2377`, `${managerAddress}:2377`])
+  await exec('docker', [
+    '-H',
+    workerSocket,
+    'swarm',
+    'join',
+    '--token',
+    token,
+    '--advertise-addr',
+    workerAddress,
+    '--listen-addr',
+    `${workerAddress}:2377`,
+    `${managerAddress}:2377`
+  ])
   workerNode = await (await exec('docker', ['-H', workerSocket, 'info', '--format', '{{.Swarm.NodeID}}'])).stdout.trim()
   await docker(['node', 'update', '--label-add', 'role=worker', workerNode])
   await mkdir(vm.remoteDir, { recursive: true })
@@ -103,12 +158,15 @@ afterAll(async () => {
   if (skip) return
   await exec('docker', ['stack', 'rm', stack]).catch(() => undefined)
   await exec('docker', ['swarm', 'leave', '--force']).catch(() => undefined)
-  if (workerEngine?.isRunning()) await exec('docker', ['-H', workerSocket, 'swarm', 'leave', '--force']).catch(() => undefined)
+  if (workerEngine?.isRunning())
+    await exec('docker', ['-H', workerSocket, 'swarm', 'leave', '--force']).catch(() => undefined)
   await workerEngine?.stop(20_000)
   await new Promise<void>((resolve) => (hostForwarder ? hostForwarder.close(() => resolve()) : resolve()))
   await bench?.group.cleanup()
   // The worker's network namespaces stay mounted under its exec-root after it stops.
-  const mounts = (await exec('awk', [`$2 ~ /^\\/(var\\/)?run\\/docker-${id}\\// { print $2 }`, '/proc/mounts'])).stdout.split('\n').filter(Boolean)
+  const mounts = (await exec('awk', [`$2 ~ /^\\/(var\\/)?run\\/docker-${id}\\// { print $2 }`, '/proc/mounts'])).stdout
+    .split('\n')
+    .filter(Boolean)
   for (const mount of mounts) await exec('umount', ['-l', mount]).catch(() => undefined)
   await rm(workerRoot, { recursive: true, force: true })
   await rm(workerExecRoot, { recursive: true, force: true })
@@ -136,31 +194,49 @@ async function writeStack(web: string): Promise<void> {
 }
 
 function swarmDeploy(inputs: Record<string, string> = {}): Promise<ActionRun> {
-  return deploy(workspace, deployInputs(vm, { orchestrator: 'swarm', 'project-name': stack, 'remote-dir': vm.remoteDir, files: 'compose.yaml', 'health-timeout': '120s', ...inputs }))
+  return deploy(
+    workspace,
+    deployInputs(vm, {
+      orchestrator: 'swarm',
+      'project-name': stack,
+      'remote-dir': vm.remoteDir,
+      files: 'compose.yaml',
+      'health-timeout': '120s',
+      ...inputs
+    })
+  )
 }
 
 /** Node of each running task of a service. */
 async function taskNodes(service: string): Promise<string[]> {
-  const tasks = (await docker(['service', 'ps', '-q', '--filter', 'desired-state=running', `${stack}_${service}`])).split('\n').filter(Boolean)
+  const tasks = (await docker(['service', 'ps', '-q', '--filter', 'desired-state=running', `${stack}_${service}`]))
+    .split('\n')
+    .filter(Boolean)
   return Promise.all(tasks.map((task) => docker(['inspect', task, '--format', '{{.NodeID}}'])))
 }
 
 /** What web answers to the probe (a task on the manager) asking for it by name over the overlay. */
 async function probeWeb(): Promise<string> {
-  const container = (await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${stack}_probe`])).split('\n')[0]
+  const container = (
+    await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${stack}_probe`])
+  ).split('\n')[0]
   // busybox's wget crashes (SIGSEGV) on the overlay network here: resolve with nslookup, ask with nc.
   const ask = [
-    'a=$(nslookup web | awk \'/^Address/ && !/:53$/ { print $NF; exit }\')',
+    "a=$(nslookup web | awk '/^Address/ && !/:53$/ { print $NF; exit }')",
     'printf \'GET / HTTP/1.0\\r\\n\\r\\n\' | nc -w 5 "$a" 80 | tail -n 1'
   ].join(' && ')
-  const result = await exec('docker', ['exec', container, 'sh', '-c', ask]).catch((error: Error) => ({ stdout: error.message }))
+  const result = await exec('docker', ['exec', container, 'sh', '-c', ask]).catch((error: Error) => ({
+    stdout: error.message
+  }))
   return result.stdout.trim()
 }
 
 /** Waits until the probe gets `body` from web; a timeout says what it got last. */
 async function probeServes(body: string): Promise<void> {
   let last = ''
-  await waitUntil(`${body} through the overlay`, async () => (last = await probeWeb()) === body, { timeoutMs: 60_000 }).catch((error: Error) => {
+  await waitUntil(`${body} through the overlay`, async () => (last = await probeWeb()) === body, {
+    timeoutMs: 60_000
+  }).catch((error: Error) => {
     throw new Error(`${error.message}; the probe got: ${last}`)
   })
 }
@@ -189,7 +265,14 @@ describe('orchestrator: swarm on two nodes', () => {
     await writeStack(bench.images.webV1)
     const running = swarmDeploy({ 'health-timeout': '30s' })
     // Stop the worker as soon as the update has started.
-    await waitUntil('the update of web to start', async () => (await docker(['service', 'inspect', `${stack}_web`, '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}'])).includes(':v1'), { timeoutMs: 60_000 })
+    await waitUntil(
+      'the update of web to start',
+      async () =>
+        (
+          await docker(['service', 'inspect', `${stack}_web`, '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}'])
+        ).includes(':v1'),
+      { timeoutMs: 60_000 }
+    )
     await workerEngine!.stop(20_000)
     const run = expectFailure(await running)
     expect(run.stdout).toMatch(/web/)

@@ -52,7 +52,11 @@ afterAll(async () => {
     await new Promise((resolve) => setTimeout(resolve, 1000))
   }
   for (const kind of ['config', 'network']) {
-    const ids = (await docker([kind, 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`]).catch(() => '')).split('\n').filter(Boolean)
+    const ids = (
+      await docker([kind, 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`]).catch(() => '')
+    )
+      .split('\n')
+      .filter(Boolean)
     if (ids.length > 0) await exec('docker', [kind, 'rm', ...ids]).catch(() => undefined)
   }
   if (initialisedSwarm) await exec('docker', ['swarm', 'leave', '--force'])
@@ -86,14 +90,31 @@ async function writeStack(options: Stack): Promise<void> {
   ]
   // A port published on the node (mode: host: the bench has no routing mesh).
   const ports = `    ports: [{target: 8080, published: ${workerPort}, mode: host}]`
-  if (options.worker) lines.push('  worker:', `    image: ${options.worker}`, ports, '    deploy:', '      endpoint_mode: dnsrr', '    stop_grace_period: 1s')
+  if (options.worker)
+    lines.push(
+      '  worker:',
+      `    image: ${options.worker}`,
+      ports,
+      '    deploy:',
+      '      endpoint_mode: dnsrr',
+      '    stop_grace_period: 1s'
+    )
   lines.push('configs:', '  motd:', '    file: ./conf/motd.txt')
   await writeFile(join(workspace, 'compose.yaml'), lines.join('\n') + '\n')
   await writeFile(join(workspace, 'conf', 'motd.txt'), options.motd ?? 'hello\n')
 }
 
 function swarmDeploy(inputs: Record<string, string> = {}) {
-  return deploy(workspace, deployInputs(vm, { orchestrator: 'swarm', 'project-name': stack, 'remote-dir': vm.remoteDir, 'health-timeout': '90s', ...inputs }))
+  return deploy(
+    workspace,
+    deployInputs(vm, {
+      orchestrator: 'swarm',
+      'project-name': stack,
+      'remote-dir': vm.remoteDir,
+      'health-timeout': '90s',
+      ...inputs
+    })
+  )
 }
 
 interface LiveService {
@@ -104,12 +125,26 @@ interface LiveService {
 }
 
 async function live(service: string): Promise<LiveService> {
-  const [version, updatedAt, image] = (await docker(['service', 'inspect', `${stack}_${service}`, '--format', '{{.Version.Index}}|{{.UpdatedAt}}|{{.Spec.TaskTemplate.ContainerSpec.Image}}'])).split('|')
-  const tasks = (await docker(['service', 'ps', '-q', '--filter', 'desired-state=running', `${stack}_${service}`])).split('\n').sort().join(',')
+  const [version, updatedAt, image] = (
+    await docker([
+      'service',
+      'inspect',
+      `${stack}_${service}`,
+      '--format',
+      '{{.Version.Index}}|{{.UpdatedAt}}|{{.Spec.TaskTemplate.ContainerSpec.Image}}'
+    ])
+  ).split('|')
+  const tasks = (await docker(['service', 'ps', '-q', '--filter', 'desired-state=running', `${stack}_${service}`]))
+    .split('\n')
+    .sort()
+    .join(',')
   return { version, updatedAt, image, tasks }
 }
 
-function planOf(run: ActionRun): { result: string; services: { service: string; change: string; deploy: boolean; reasons: string[] }[] } {
+function planOf(run: ActionRun): {
+  result: string
+  services: { service: string; change: string; deploy: boolean; reasons: string[] }[]
+} {
   return Object.values(output(run, 'plan') as Record<string, never>)[0]
 }
 
@@ -118,116 +153,203 @@ function change(run: ActionRun, service: string): string | undefined {
 }
 
 describe('ssh-surgical-deploy with orchestrator: swarm', () => {
-  it('first deploy: creates the stack with the .env interpolated on the VM and content-named configs', async () => {
-    await writeStack({ web: bench.images.webV1, worker: bench.images.worker })
-    const run = expectSuccess(await swarmDeploy())
-    expect(output(run, 'deployed')).toEqual(['web', 'worker'])
-    const env = await docker(['service', 'inspect', `${stack}_web`, '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'])
-    expect(env).toContain('GREETING=hello-from-the-vm')
-    const configs = await docker(['config', 'ls', '--format', '{{.Name}}', '--filter', `label=com.docker.stack.namespace=${stack}`])
-    expect(configs).toMatch(new RegExp(`^${stack}_motd_[0-9a-f]{12}$`))
-    expect((await live('web')).tasks.split(',')).toHaveLength(2)
-    const audit = await readJsonLines(join(vm.remoteDir, '.gitops-lite', 'audit.log'))
-    expect(audit.at(-1)).toMatchObject({ result: 'success', services: ['web', 'worker'] })
-  }, timeout)
+  it(
+    'first deploy: creates the stack with the .env interpolated on the VM and content-named configs',
+    async () => {
+      await writeStack({ web: bench.images.webV1, worker: bench.images.worker })
+      const run = expectSuccess(await swarmDeploy())
+      expect(output(run, 'deployed')).toEqual(['web', 'worker'])
+      const env = await docker([
+        'service',
+        'inspect',
+        `${stack}_web`,
+        '--format',
+        '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'
+      ])
+      expect(env).toContain('GREETING=hello-from-the-vm')
+      const configs = await docker([
+        'config',
+        'ls',
+        '--format',
+        '{{.Name}}',
+        '--filter',
+        `label=com.docker.stack.namespace=${stack}`
+      ])
+      expect(configs).toMatch(new RegExp(`^${stack}_motd_[0-9a-f]{12}$`))
+      expect((await live('web')).tasks.split(',')).toHaveLength(2)
+      const audit = await readJsonLines(join(vm.remoteDir, '.gitops-lite', 'audit.log'))
+      expect(audit.at(-1)).toMatchObject({ result: 'success', services: ['web', 'worker'] })
+    },
+    timeout
+  )
 
-  it('no-op: nothing changes, no spec version moves', async () => {
-    const before = { web: await live('web'), worker: await live('worker') }
-    const run = expectSuccess(await swarmDeploy())
-    expect(output(run, 'deployed')).toEqual([])
-    expect(planOf(run).result).toBe('unchanged')
-    expect({ web: await live('web'), worker: await live('worker') }).toEqual(before)
-  }, timeout)
+  it(
+    'no-op: nothing changes, no spec version moves',
+    async () => {
+      const before = { web: await live('web'), worker: await live('worker') }
+      const run = expectSuccess(await swarmDeploy())
+      expect(output(run, 'deployed')).toEqual([])
+      expect(planOf(run).result).toBe('unchanged')
+      expect({ web: await live('web'), worker: await live('worker') }).toEqual(before)
+    },
+    timeout
+  )
 
-  it('dry run shows the change and changes nothing', async () => {
-    await writeStack({ web: bench.images.webV2, worker: bench.images.worker })
-    const before = await live('web')
-    const run = expectSuccess(await swarmDeploy({ 'dry-run': 'true' }))
-    expect(planOf(run).result).toBe('dry-run')
-    expect(planOf(run).services.find((s) => s.service === 'web')).toMatchObject({ change: 'changed', reasons: ['image changed'] })
-    expect(await live('web')).toEqual(before)
-  }, timeout)
+  it(
+    'dry run shows the change and changes nothing',
+    async () => {
+      await writeStack({ web: bench.images.webV2, worker: bench.images.worker })
+      const before = await live('web')
+      const run = expectSuccess(await swarmDeploy({ 'dry-run': 'true' }))
+      expect(planOf(run).result).toBe('dry-run')
+      expect(planOf(run).services.find((s) => s.service === 'web')).toMatchObject({
+        change: 'changed',
+        reasons: ['image changed']
+      })
+      expect(await live('web')).toEqual(before)
+    },
+    timeout
+  )
 
-  it('one-service update: web gets the new image; worker keeps its spec version and tasks', async () => {
-    const worker = await live('worker')
-    const run = expectSuccess(await swarmDeploy())
-    expect(output(run, 'deployed')).toEqual(['web'])
-    expect((await live('web')).image).toContain(bench.images.webV2)
-    expect(await live('worker')).toEqual(worker)
-  }, timeout)
+  it(
+    'one-service update: web gets the new image; worker keeps its spec version and tasks',
+    async () => {
+      const worker = await live('worker')
+      const run = expectSuccess(await swarmDeploy())
+      expect(output(run, 'deployed')).toEqual(['web'])
+      expect((await live('web')).image).toContain(bench.images.webV2)
+      expect(await live('worker')).toEqual(worker)
+    },
+    timeout
+  )
 
-  it('drift: an image changed by hand is reported and put back', async () => {
-    await docker(['service', 'update', '--detach', '--image', bench.images.webV1, `${stack}_web`])
-    const worker = await live('worker')
-    const run = expectSuccess(await swarmDeploy())
-    expect(output(run, 'drifted')).toEqual(['web'])
-    expect(planOf(run).services.find((s) => s.service === 'web')?.reasons.join(' ')).toContain('changed by hand')
-    expect((await live('web')).image).toContain(bench.images.webV2)
-    expect(await live('worker')).toEqual(worker)
-  }, timeout)
+  it(
+    'drift: an image changed by hand is reported and put back',
+    async () => {
+      await docker(['service', 'update', '--detach', '--image', bench.images.webV1, `${stack}_web`])
+      const worker = await live('worker')
+      const run = expectSuccess(await swarmDeploy())
+      expect(output(run, 'drifted')).toEqual(['web'])
+      expect(
+        planOf(run)
+          .services.find((s) => s.service === 'web')
+          ?.reasons.join(' ')
+      ).toContain('changed by hand')
+      expect((await live('web')).image).toContain(bench.images.webV2)
+      expect(await live('worker')).toEqual(worker)
+    },
+    timeout
+  )
 
-  it('config content change: a new config named by content, the old one removed', async () => {
-    const old = await docker(['config', 'ls', '--format', '{{.Name}}', '--filter', `label=com.docker.stack.namespace=${stack}`])
-    await writeStack({ web: bench.images.webV2, worker: bench.images.worker, motd: 'changed\n' })
-    const run = expectSuccess(await swarmDeploy())
-    expect(output(run, 'deployed')).toEqual(['web'])
-    expect(planOf(run).services.find((s) => s.service === 'web')?.reasons).toEqual(['configs changed'])
-    const now = await docker(['config', 'ls', '--format', '{{.Name}}', '--filter', `label=com.docker.stack.namespace=${stack}`])
-    expect(now).not.toBe(old)
-    expect(now.split('\n')).toHaveLength(1)
-  }, timeout)
+  it(
+    'config content change: a new config named by content, the old one removed',
+    async () => {
+      const old = await docker([
+        'config',
+        'ls',
+        '--format',
+        '{{.Name}}',
+        '--filter',
+        `label=com.docker.stack.namespace=${stack}`
+      ])
+      await writeStack({ web: bench.images.webV2, worker: bench.images.worker, motd: 'changed\n' })
+      const run = expectSuccess(await swarmDeploy())
+      expect(output(run, 'deployed')).toEqual(['web'])
+      expect(planOf(run).services.find((s) => s.service === 'web')?.reasons).toEqual(['configs changed'])
+      const now = await docker([
+        'config',
+        'ls',
+        '--format',
+        '{{.Name}}',
+        '--filter',
+        `label=com.docker.stack.namespace=${stack}`
+      ])
+      expect(now).not.toBe(old)
+      expect(now.split('\n')).toHaveLength(1)
+    },
+    timeout
+  )
 
-  it('unhealthy update: fails, names the service, and rolls back to the previous spec', async () => {
-    const before = await live('web')
-    await writeStack({ web: bench.images.webBad, worker: bench.images.worker, motd: 'changed\n' })
-    const run = expectFailure(await swarmDeploy({ 'health-timeout': '40s' }))
-    expect(run.outputs['rolled-back']).toBe('true')
-    expect(output(run, 'rolled-back-images')).toEqual([expect.objectContaining({ service: 'web', failedImage: bench.images.webBad, restoredImage: bench.images.webV2, failed: true })])
-    // The failure names the service, its failed tasks and its last log lines.
-    expect(run.stdout).toMatch(/web failed: update (paused|rollback started|rollback completed)|web failed: not converged/)
-    expect(run.stdout).toContain('Tasks of web that failed or were shut down:')
-    expect(run.stdout).toContain('log lines of web:')
-    expect((await live('web')).image).toBe(before.image)
-    const audit = await readJsonLines(join(vm.remoteDir, '.gitops-lite', 'audit.log'))
-    expect(audit.at(-1)).toMatchObject({ result: 'rolled-back' })
-  }, timeout)
+  it(
+    'unhealthy update: fails, names the service, and rolls back to the previous spec',
+    async () => {
+      const before = await live('web')
+      await writeStack({ web: bench.images.webBad, worker: bench.images.worker, motd: 'changed\n' })
+      const run = expectFailure(await swarmDeploy({ 'health-timeout': '40s' }))
+      expect(run.outputs['rolled-back']).toBe('true')
+      expect(output(run, 'rolled-back-images')).toEqual([
+        expect.objectContaining({
+          service: 'web',
+          failedImage: bench.images.webBad,
+          restoredImage: bench.images.webV2,
+          failed: true
+        })
+      ])
+      // The failure names the service, its failed tasks and its last log lines.
+      expect(run.stdout).toMatch(
+        /web failed: update (paused|rollback started|rollback completed)|web failed: not converged/
+      )
+      expect(run.stdout).toContain('Tasks of web that failed or were shut down:')
+      expect(run.stdout).toContain('log lines of web:')
+      expect((await live('web')).image).toBe(before.image)
+      const audit = await readJsonLines(join(vm.remoteDir, '.gitops-lite', 'audit.log'))
+      expect(audit.at(-1)).toMatchObject({ result: 'rolled-back' })
+    },
+    timeout
+  )
 
-  it('removed service: reported and kept without prune, removed with prune', async () => {
-    await writeStack({ web: bench.images.webV2, motd: 'changed\n' })
-    const kept = expectSuccess(await swarmDeploy())
-    expect(change(kept, 'worker')).toBe('removed')
-    expect(output(kept, 'removed')).toEqual([])
-    expect(await docker(['service', 'ls', '-q', '--filter', `name=${stack}_worker`])).not.toBe('')
-    const pruned = expectSuccess(await swarmDeploy({ prune: 'true' }))
-    expect(output(pruned, 'removed')).toEqual(['worker'])
-    expect(await docker(['service', 'ls', '-q', '--filter', `name=${stack}_worker`])).toBe('')
-  }, timeout)
+  it(
+    'removed service: reported and kept without prune, removed with prune',
+    async () => {
+      await writeStack({ web: bench.images.webV2, motd: 'changed\n' })
+      const kept = expectSuccess(await swarmDeploy())
+      expect(change(kept, 'worker')).toBe('removed')
+      expect(output(kept, 'removed')).toEqual([])
+      expect(await docker(['service', 'ls', '-q', '--filter', `name=${stack}_worker`])).not.toBe('')
+      const pruned = expectSuccess(await swarmDeploy({ prune: 'true' }))
+      expect(output(pruned, 'removed')).toEqual(['worker'])
+      expect(await docker(['service', 'ls', '-q', '--filter', `name=${stack}_worker`])).toBe('')
+    },
+    timeout
+  )
 
-  it('an unset variable without a default fails before anything changes', async () => {
-    const compose = await readFile(join(workspace, 'compose.yaml'), 'utf8')
-    await writeFile(join(workspace, 'compose.yaml'), compose.replace('${GREETING}', '${NOT_SET_ANYWHERE}'))
-    const before = await live('web')
-    const run = expectFailure(await swarmDeploy())
-    expect(run.stdout + run.stderr).toContain('NOT_SET_ANYWHERE')
-    expect(await live('web')).toEqual(before)
-    await writeFile(join(workspace, 'compose.yaml'), compose)
-  }, timeout)
+  it(
+    'an unset variable without a default fails before anything changes',
+    async () => {
+      const compose = await readFile(join(workspace, 'compose.yaml'), 'utf8')
+      await writeFile(join(workspace, 'compose.yaml'), compose.replace('${GREETING}', '${NOT_SET_ANYWHERE}'))
+      const before = await live('web')
+      const run = expectFailure(await swarmDeploy())
+      expect(run.stdout + run.stderr).toContain('NOT_SET_ANYWHERE')
+      expect(await live('web')).toEqual(before)
+      await writeFile(join(workspace, 'compose.yaml'), compose)
+    },
+    timeout
+  )
 
-  it('several managers listed: one that cannot be reached is skipped, the next one deploys', async () => {
-    const closed = await freePort()
-    const hosts = `${vm.username}@127.0.0.1:${closed}\n${vm.username}@${vm.host}:${vm.port}`
-    const run = expectSuccess(await swarmDeploy({ host: hosts, 'dry-run': 'true', 'connect-timeout': '5s' }))
-    expect(run.stdout).toContain('trying the next manager')
-    expect(Object.keys(output(run, 'plan') as object)).toEqual([`${vm.username}@${vm.host}:${vm.port}`])
-  }, timeout)
+  it(
+    'several managers listed: one that cannot be reached is skipped, the next one deploys',
+    async () => {
+      const closed = await freePort()
+      const hosts = `${vm.username}@127.0.0.1:${closed}\n${vm.username}@${vm.host}:${vm.port}`
+      const run = expectSuccess(await swarmDeploy({ host: hosts, 'dry-run': 'true', 'connect-timeout': '5s' }))
+      expect(run.stdout).toContain('trying the next manager')
+      expect(Object.keys(output(run, 'plan') as object)).toEqual([`${vm.username}@${vm.host}:${vm.port}`])
+    },
+    timeout
+  )
 
-  it('refuses a manager whose host key is not the trusted one, before changing anything', async () => {
-    const impostorKey = join(bench.work, 'impostor_ed25519')
-    await exec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', impostorKey])
-    const impostorLine = `[127.0.0.1]:${vm.port} ${(await readFile(`${impostorKey}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ')}`
-    const before = await live('web')
-    const run = expectFailure(await swarmDeploy({ 'known-hosts': impostorLine, mode: 'full' }))
-    expect(run.stdout).toMatch(/host key/i)
-    expect(await live('web')).toEqual(before)
-  }, timeout)
+  it(
+    'refuses a manager whose host key is not the trusted one, before changing anything',
+    async () => {
+      const impostorKey = join(bench.work, 'impostor_ed25519')
+      await exec('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', impostorKey])
+      const impostorLine = `[127.0.0.1]:${vm.port} ${(await readFile(`${impostorKey}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ')}`
+      const before = await live('web')
+      const run = expectFailure(await swarmDeploy({ 'known-hosts': impostorLine, mode: 'full' }))
+      expect(run.stdout).toMatch(/host key/i)
+      expect(await live('web')).toEqual(before)
+    },
+    timeout
+  )
 })

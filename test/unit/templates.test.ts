@@ -56,7 +56,9 @@ function walk(dir: string, keep: (path: string) => boolean): string[] {
 
 const isWorkflow = (path: string): boolean => /[\\/]\.github[\\/]workflows[\\/][^\\/]+\.ya?ml$/.test(path)
 const workflowFiles = [...walk(join(root, '.github', 'workflows'), isWorkflow), ...walk(templatesDir, isWorkflow)]
-const actionNames = readdirSync(actionsDir).filter((name) => existsSync(join(actionsDir, name, 'action.yml'))).sort()
+const actionNames = readdirSync(actionsDir)
+  .filter((name) => existsSync(join(actionsDir, name, 'action.yml')))
+  .sort()
 const composeFiles = walk(templatesDir, (path) => /(^|[\\/])(docker-)?compose\.ya?ml$/.test(path))
 
 function readActionYml(name: string): ActionYml {
@@ -102,7 +104,8 @@ function configFor(workflow: string): ValidationConfig {
     actionsMetadataProvider: metadataProvider,
     fileProvider: {
       async getFileContent(ref) {
-        if ('repository' in ref) throw new Error(`remote reusable workflow ${ref.owner}/${ref.repository}/${ref.path}@${ref.version}`)
+        if ('repository' in ref)
+          throw new Error(`remote reusable workflow ${ref.owner}/${ref.repository}/${ref.path}@${ref.version}`)
         const path = resolve(repository, ref.path)
         if (!path.startsWith(repository + sep)) throw new Error(`${ref.path} leaves the repository`)
         return { name: ref.path, content: readFileSync(path, 'utf8') }
@@ -132,7 +135,8 @@ async function lint(path: string, config: ValidationConfig): Promise<string[]> {
 }
 
 type Mapping = Record<string, unknown>
-const isMapping = (value: unknown): value is Mapping => typeof value === 'object' && value !== null && !Array.isArray(value)
+const isMapping = (value: unknown): value is Mapping =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 interface Step {
   uses?: string
@@ -181,7 +185,7 @@ function permission(workflow: Workflow, job: Job, scope: string): string | undef
   const read = (value: unknown): string | undefined => {
     if (value === 'write-all') return 'write'
     if (value === 'read-all') return 'read'
-    return isMapping(value) ? (value[scope] as string | undefined) ?? 'none' : undefined
+    return isMapping(value) ? ((value[scope] as string | undefined) ?? 'none') : undefined
   }
   return read(job.permissions) ?? read(workflow.permissions)
 }
@@ -257,23 +261,32 @@ describe('steps that use our actions', () => {
   }
   const checkable = uses.filter((u) => specified(u.action) || !actionNames.includes(u.action))
 
-  test.each(checkable.map((u) => [`${rel(u.path)} (${u.job}: ${u.action})`, u]))('%s names only declared inputs and every required one', (_name, u) => {
-    expect(actionNames).toContain(u.action)
-    const action = readActionYml(u.action)
-    const declared = Object.keys(action.inputs ?? {})
-    const given = Object.keys(u.step.with ?? {})
-    expect({ undeclared: given.filter((key) => !declared.includes(key)) }).toEqual({ undeclared: [] })
-    expect({ missingRequired: requiredInputs(action).filter((key) => !given.includes(key)) }).toEqual({ missingRequired: [] })
-    expect(u.ref).toBe('v1')
-  })
+  test.each(checkable.map((u) => [`${rel(u.path)} (${u.job}: ${u.action})`, u]))(
+    '%s names only declared inputs and every required one',
+    (_name, u) => {
+      expect(actionNames).toContain(u.action)
+      const action = readActionYml(u.action)
+      const declared = Object.keys(action.inputs ?? {})
+      const given = Object.keys(u.step.with ?? {})
+      expect({ undeclared: given.filter((key) => !declared.includes(key)) }).toEqual({ undeclared: [] })
+      expect({ missingRequired: requiredInputs(action).filter((key) => !given.includes(key)) }).toEqual({
+        missingRequired: []
+      })
+      expect(u.ref).toBe('v1')
+    }
+  )
 })
 
 describe('action metadata', () => {
   test.each(actionNames)('%s documents every input and output and runs its bundle', (name) => {
     const action = readActionYml(name)
     const undocumented = [
-      ...Object.entries(action.inputs ?? {}).filter(([, spec]) => !spec?.description?.trim()).map(([key]) => `input ${key}`),
-      ...Object.entries(action.outputs ?? {}).filter(([, spec]) => !spec?.description?.trim()).map(([key]) => `output ${key}`)
+      ...Object.entries(action.inputs ?? {})
+        .filter(([, spec]) => !spec?.description?.trim())
+        .map(([key]) => `input ${key}`),
+      ...Object.entries(action.outputs ?? {})
+        .filter(([, spec]) => !spec?.description?.trim())
+        .map(([key]) => `output ${key}`)
     ]
     expect(undocumented).toEqual([])
     expect(action.runs).toEqual({ using: 'node24', main: `../../dist/${name}/index.js` })
@@ -283,43 +296,58 @@ describe('action metadata', () => {
 describe('pipeline rules in the templates', () => {
   const workflows = templateWorkflows.map((path) => ({ name: rel(path), path, workflow: readWorkflow(path) }))
 
-  test.each(workflows.filter((w) => triggers(w.workflow).includes('repository_dispatch')).map((w) => [w.name, w.workflow]))(
-    '%s names its run after the correlation id, so `wait: true` finds it',
+  test.each(
+    workflows.filter((w) => triggers(w.workflow).includes('repository_dispatch')).map((w) => [w.name, w.workflow])
+  )('%s names its run after the correlation id, so `wait: true` finds it', (_name, workflow) => {
+    expect(workflow['run-name']).toMatch(/\$\{\{[^}]*github\.event\.client_payload\.correlation_id[^}]*\}\}/)
+  })
+
+  test.each(workflows.map((w) => [w.name, w.workflow]))(
+    '%s: deploy and bump jobs are queued per environment, never cancelled',
     (_name, workflow) => {
-      expect(workflow['run-name']).toMatch(/\$\{\{[^}]*github\.event\.client_payload\.correlation_id[^}]*\}\}/)
+      for (const { job, jobDef, action } of ourSteps(workflow)) {
+        if (action === 'dispatch-to-infra') continue
+        const concurrency = jobDef.concurrency
+        expect({ job, concurrency: isMapping(concurrency) }).toEqual({ job, concurrency: true })
+        const { group, queue } = concurrency as Mapping
+        expect({ job, group: typeof group === 'string' && group.length > 0 }).toEqual({ job, group: true })
+        expect({ job, cancelInProgress: (concurrency as Mapping)['cancel-in-progress'] ?? false }).toEqual({
+          job,
+          cancelInProgress: false
+        })
+        expect({ job, queue }).toEqual({ job, queue: 'max' })
+      }
     }
   )
-
-  test.each(workflows.map((w) => [w.name, w.workflow]))('%s: deploy and bump jobs are queued per environment, never cancelled', (_name, workflow) => {
-    for (const { job, jobDef, action } of ourSteps(workflow)) {
-      if (action === 'dispatch-to-infra') continue
-      const concurrency = jobDef.concurrency
-      expect({ job, concurrency: isMapping(concurrency) }).toEqual({ job, concurrency: true })
-      const { group, queue } = concurrency as Mapping
-      expect({ job, group: typeof group === 'string' && group.length > 0 }).toEqual({ job, group: true })
-      expect({ job, cancelInProgress: (concurrency as Mapping)['cancel-in-progress'] ?? false }).toEqual({ job, cancelInProgress: false })
-      expect({ job, queue }).toEqual({ job, queue: 'max' })
-    }
-  })
 
   test.each(workflows.map((w) => [w.name, w.workflow]))('%s: tokens, permissions and host keys', (_name, workflow) => {
     for (const { job, jobDef, step, action } of ourSteps(workflow)) {
       const inputs = step.with ?? {}
       if (action === 'dispatch-to-infra') {
         // The workflow token cannot reach another repository: a secret or a minted App token.
-        expect({ job, token: inputs.token }).toEqual({ job, token: expect.stringMatching(/^\$\{\{\s*(secrets\.(?!GITHUB_TOKEN)\w+|steps\.[\w-]+\.outputs\.token)\s*\}\}$/) })
+        expect({ job, token: inputs.token }).toEqual({
+          job,
+          token: expect.stringMatching(/^\$\{\{\s*(secrets\.(?!GITHUB_TOKEN)\w+|steps\.[\w-]+\.outputs\.token)\s*\}\}$/)
+        })
       }
       if (action === 'bump-image-tag') {
         expect({ job, contents: permission(workflow, jobDef, 'contents') }).toEqual({ job, contents: 'write' })
         if (String(inputs['pull-request']) === 'true') {
-          expect({ job, pullRequests: permission(workflow, jobDef, 'pull-requests') }).toEqual({ job, pullRequests: 'write' })
+          expect({ job, pullRequests: permission(workflow, jobDef, 'pull-requests') }).toEqual({
+            job,
+            pullRequests: 'write'
+          })
         }
       }
       if (action === 'ssh-surgical-deploy') {
         expect({ job, insecure: inputs['insecure-skip-host-key-check'] ?? false }).toEqual({ job, insecure: false })
         expect({ job, hostKey: Boolean(inputs['known-hosts'] || inputs.fingerprint) }).toEqual({ job, hostKey: true })
         for (const secret of ['key', 'passphrase', 'proxy-key']) {
-          if (inputs[secret] !== undefined) expect({ job, [secret]: inputs[secret] }).toEqual({ job, [secret]: expect.stringMatching(/^\$\{\{\s*secrets\.\w+\s*\}\}$/) })
+          if (inputs[secret] !== undefined)
+            expect({ job, [secret]: inputs[secret] }).toEqual({
+              job,
+              [secret]: expect.stringMatching(/^\$\{\{\s*secrets\.\w+\s*\}\}$/)
+            })
         }
       }
     }
@@ -327,7 +355,11 @@ describe('pipeline rules in the templates', () => {
 
   test('the workflow-level permissions are read-only; jobs ask for what they write', () => {
     for (const { name, workflow } of workflows) {
-      const granted = isMapping(workflow.permissions) ? Object.entries(workflow.permissions).filter(([, level]) => level === 'write').map(([scope]) => scope) : []
+      const granted = isMapping(workflow.permissions)
+        ? Object.entries(workflow.permissions)
+            .filter(([, level]) => level === 'write')
+            .map(([scope]) => scope)
+        : []
       const allowed = name.startsWith('templates/app-repo/') ? ['packages'] : []
       expect({ name, writes: granted.filter((scope) => !allowed.includes(scope)) }).toEqual({ name, writes: [] })
       expect({ name, permissions: workflow.permissions !== undefined }).toEqual({ name, permissions: true })
@@ -346,28 +378,38 @@ describe('template compose files', () => {
     )
   })
 
-  test.each(composeFiles.map((path) => [rel(path), path]))('%s: every service has a pinned image and a healthcheck, secrets in .<service>.env', (_name, path) => {
-    const data = parse(readFileSync(path, 'utf8')) as { services: Record<string, Mapping> }
-    for (const [service, definition] of Object.entries(data.services)) {
-      expect({ service, image: definition.image }).toEqual({ service, image: expect.stringMatching(/^[^\s$@]+:[^\s:/$@]+(@sha256:[0-9a-f]{64})?$/) })
-      expect({ service, image: definition.image }).not.toEqual({ service, image: expect.stringMatching(/:latest$/) })
-      expect({ service, healthcheck: isMapping(definition.healthcheck) }).toEqual({ service, healthcheck: true })
-      if (definition.env_file !== undefined) expect({ service, envFile: definition.env_file }).toEqual({ service, envFile: `.${service}.env` })
+  test.each(composeFiles.map((path) => [rel(path), path]))(
+    '%s: every service has a pinned image and a healthcheck, secrets in .<service>.env',
+    (_name, path) => {
+      const data = parse(readFileSync(path, 'utf8')) as { services: Record<string, Mapping> }
+      for (const [service, definition] of Object.entries(data.services)) {
+        expect({ service, image: definition.image }).toEqual({
+          service,
+          image: expect.stringMatching(/^[^\s$@]+:[^\s:/$@]+(@sha256:[0-9a-f]{64})?$/)
+        })
+        expect({ service, image: definition.image }).not.toEqual({ service, image: expect.stringMatching(/:latest$/) })
+        expect({ service, healthcheck: isMapping(definition.healthcheck) }).toEqual({ service, healthcheck: true })
+        if (definition.env_file !== undefined)
+          expect({ service, envFile: definition.env_file }).toEqual({ service, envFile: `.${service}.env` })
+      }
     }
-  })
+  )
 
-  test.each(composeFiles.map((path) => [rel(path), path]))('%s: bump-image-tag can update each ghcr.io image by one line', (_name, path) => {
-    const text = readFileSync(path, 'utf8')
-    const data = parse(text) as { services: Record<string, { image: string }> }
-    const ours = Object.entries(data.services).filter(([, definition]) => definition.image.startsWith('ghcr.io/'))
-    expect(ours.length).toBeGreaterThan(0)
-    for (const [service] of ours) {
-      const plan = planImageBump({ files: [{ path: rel(path), text }], targets: [{ service, tag: 'v9.9.9' }] })
-      expect(plan.files).toHaveLength(1)
-      const changed = plan.files[0].after.split('\n').filter((line, index) => line !== text.split('\n')[index])
-      expect(changed).toEqual([expect.stringMatching(/^\s+image: ghcr\.io\/[^\s:]+:v9\.9\.9$/)])
+  test.each(composeFiles.map((path) => [rel(path), path]))(
+    '%s: bump-image-tag can update each ghcr.io image by one line',
+    (_name, path) => {
+      const text = readFileSync(path, 'utf8')
+      const data = parse(text) as { services: Record<string, { image: string }> }
+      const ours = Object.entries(data.services).filter(([, definition]) => definition.image.startsWith('ghcr.io/'))
+      expect(ours.length).toBeGreaterThan(0)
+      for (const [service] of ours) {
+        const plan = planImageBump({ files: [{ path: rel(path), text }], targets: [{ service, tag: 'v9.9.9' }] })
+        expect(plan.files).toHaveLength(1)
+        const changed = plan.files[0].after.split('\n').filter((line, index) => line !== text.split('\n')[index])
+        expect(changed).toEqual([expect.stringMatching(/^\s+image: ghcr\.io\/[^\s:]+:v9\.9\.9$/)])
+      }
     }
-  })
+  )
 })
 
 describe('templates/README.md', () => {
@@ -375,7 +417,9 @@ describe('templates/README.md', () => {
     const readme = readFileSync(join(templatesDir, 'README.md'), 'utf8')
     expect(readme).toContain('OWNER')
     const names = new Set(
-      templateWorkflows.flatMap((path) => [...readFileSync(path, 'utf8').matchAll(/\b(?:secrets|vars)\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]))
+      templateWorkflows.flatMap((path) =>
+        [...readFileSync(path, 'utf8').matchAll(/\b(?:secrets|vars)\.([A-Z][A-Z0-9_]*)/g)].map((m) => m[1])
+      )
     )
     names.delete('GITHUB_TOKEN')
     expect([...names].filter((name) => !readme.includes(name))).toEqual([])

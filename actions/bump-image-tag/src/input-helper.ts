@@ -102,18 +102,32 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
       )
     }
     if (target.image !== undefined) {
-      checkRegistry(target.image, allowedRegistries, undefined, fromPayload ? `from the repository_dispatch event's client_payload${where}` : "from input 'image'")
+      checkRegistry(
+        target.image,
+        allowedRegistries,
+        undefined,
+        fromPayload ? `from the repository_dispatch event's client_payload${where}` : "from input 'image'"
+      )
     }
   }
 
   const workspace = realpathSync(context.workspace)
   const place = (name: string, value: string): string => placeEnvironment(name, value, request.environment)
-  const workingDirectory = resolveInsideWorkspace(place('working-directory', inputs.string('working-directory') || '.'), { workspace, base: workspace, baseName: 'the repository root', input: 'working-directory' })
+  const workingDirectory = resolveInsideWorkspace(
+    place('working-directory', inputs.string('working-directory') || '.'),
+    { workspace, base: workspace, baseName: 'the repository root', input: 'working-directory' }
+  )
   const files = inputs.lines('files').map((file) => place('files', file))
   const envFile = place('env-file', inputs.string('env-file'))
   // Refused now, before anything changes; found, and checked again, on the branch to edit (locateFiles).
   resolvePaths({ workspace, workingDirectory, files, envFile })
-  if (promotion) resolveInsideWorkspace(promotion.from, { workspace, base: workingDirectory, baseName: 'working-directory', input: 'from-file' })
+  if (promotion)
+    resolveInsideWorkspace(promotion.from, {
+      workspace,
+      base: workingDirectory,
+      baseName: 'working-directory',
+      input: 'from-file'
+    })
 
   const pullRequest = inputs.boolean('pull-request')
   const branch = inputs.string('branch')
@@ -126,9 +140,12 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
   const push = inputs.boolean('push', true)
   if (pullRequest && (!commit || !push)) {
     const off = !commit ? 'commit' : 'push'
-    throw new UserError(`Input 'pull-request' is true but '${off}' is false: a pull request needs the change committed and its branch pushed`, {
-      fix: `Remove 'pull-request: true' to ${off === 'commit' ? 'only write the files' : 'commit without pushing'}, or remove '${off}: false' to open the pull request.`
-    })
+    throw new UserError(
+      `Input 'pull-request' is true but '${off}' is false: a pull request needs the change committed and its branch pushed`,
+      {
+        fix: `Remove 'pull-request: true' to ${off === 'commit' ? 'only write the files' : 'commit without pushing'}, or remove '${off}: false' to open the pull request.`
+      }
+    )
   }
   const token = inputs.token('token')
   if (pullRequest && token === '') {
@@ -137,7 +154,8 @@ export function readSettings(inputs: Inputs, context: RunContext): Settings {
     })
   }
   const repository = pullRequest ? readRepository(context.repository) : undefined
-  const commitMessage = inputs.string('commit-message') || (restore ? RESTORE_MESSAGE : 'chore(deploy): update {services} to {tag}')
+  const commitMessage =
+    inputs.string('commit-message') || (restore ? RESTORE_MESSAGE : 'chore(deploy): update {services} to {tag}')
   return {
     workspace,
     workingDirectory,
@@ -175,9 +193,12 @@ function readRestore(inputs: Inputs): RolledBackImage[] | undefined {
   if (text === '') return undefined
   const others = ['service', 'image', 'tag', 'digest', 'from-file'].filter((name) => inputs.string(name) !== '')
   if (others.length > 0) {
-    throw new UserError(`Input 'restore' is set, and so is ${others.map((n) => `'${n}'`).join(', ')}: a step either writes back rolled-back images or sets new ones`, {
-      fix: `Remove ${others.map((n) => `'${n}'`).join(', ')} from this step, or use a separate step for each.`
-    })
+    throw new UserError(
+      `Input 'restore' is set, and so is ${others.map((n) => `'${n}'`).join(', ')}: a step either writes back rolled-back images or sets new ones`,
+      {
+        fix: `Remove ${others.map((n) => `'${n}'`).join(', ')} from this step, or use a separate step for each.`
+      }
+    )
   }
   return parseRolledBackImages(text, 'restore')
 }
@@ -191,9 +212,12 @@ function readPromotion(inputs: Inputs): PromotionSettings | undefined {
   if (from === '') return undefined
   const given = (['image', 'tag', 'digest'] as const).filter((name) => inputs.string(name) !== '')
   if (given.length > 0) {
-    throw new UserError(`Input 'from-file' is set together with ${given.map((name) => `'${name}'`).join(', ')}: a promotion copies each service's repository, tag and digest from ${from}`, {
-      fix: `Remove ${given.join(', ')} to promote what ${from} runs, or remove 'from-file' to set the image by hand.`
-    })
+    throw new UserError(
+      `Input 'from-file' is set together with ${given.map((name) => `'${name}'`).join(', ')}: a promotion copies each service's repository, tag and digest from ${from}`,
+      {
+        fix: `Remove ${given.join(', ')} to promote what ${from} runs, or remove 'from-file' to set the image by hand.`
+      }
+    )
   }
   const services = inputs.list('service').map((name) => requireServiceName("Input 'service'", name))
   return { from, services: [...new Set(services)] }
@@ -231,39 +255,57 @@ function readRequest(inputs: Inputs, context: RunContext): Request {
     })
   }
   if (dispatched && tag === '') {
-    throw new UserError("Input 'service' is set but 'tag' is empty: on repository_dispatch, the event's client_payload is read only when both are empty", {
-      fix: "Leave 'service' empty to take the services, images and tags from client_payload, or set 'tag' too."
-    })
+    throw new UserError(
+      "Input 'service' is set but 'tag' is empty: on repository_dispatch, the event's client_payload is read only when both are empty",
+      {
+        fix: "Leave 'service' empty to take the services, images and tags from client_payload, or set 'tag' too."
+      }
+    )
   }
   const checkedTag = requireTag("Input 'tag'", inputs.required('tag'))
   const checkedDigest = digest === '' ? undefined : requireDigest("Input 'digest'", digest)
   if (image !== '') requireRepository("Input 'image'", image)
   const common = { tag: checkedTag, ...(checkedDigest && { digest: checkedDigest }), ...(image && { image }) }
   if (services.length === 0) return { targets: [common], origin: 'inputs' }
-  return { origin: 'inputs', targets: [...new Set(services)].map((service) => ({ service: requireServiceName("Input 'service'", service), ...common })) }
+  return {
+    origin: 'inputs',
+    targets: [...new Set(services)].map((service) => ({
+      service: requireServiceName("Input 'service'", service),
+      ...common
+    }))
+  }
 }
 
 /** The targets in the event's client_payload; an 'image' input is a guard: the payload may only update that repository. */
 function readPayload(eventPayload: unknown, image: string, digest: string): Request {
   if (digest !== '') {
-    throw new UserError("Input 'digest' is set, but 'service' and 'tag' are empty, so the images come from the repository_dispatch event's client_payload, which carries its own digest", {
-      fix: "Remove 'digest' to use the payload's, or set 'service' and 'tag' as well to name the image by hand."
-    })
+    throw new UserError(
+      "Input 'digest' is set, but 'service' and 'tag' are empty, so the images come from the repository_dispatch event's client_payload, which carries its own digest",
+      {
+        fix: "Remove 'digest' to use the payload's, or set 'service' and 'tag' as well to name the image by hand."
+      }
+    )
   }
   const payload = (eventPayload as { client_payload?: unknown } | undefined)?.client_payload
   if (payload === undefined || payload === null) {
-    throw new UserError("The repository_dispatch event has no client_payload, and inputs 'service' and 'tag' are empty", {
-      fix: "Send the event with dispatch-to-infra (its client_payload names the services, image and tag), or set 'service' and 'tag' in the step's 'with:' block."
-    })
+    throw new UserError(
+      "The repository_dispatch event has no client_payload, and inputs 'service' and 'tag' are empty",
+      {
+        fix: "Send the event with dispatch-to-infra (its client_payload names the services, image and tag), or set 'service' and 'tag' in the step's 'with:' block."
+      }
+    )
   }
   const received = parseDeployPayload(payload)
   if (image !== '') {
     const allowed = canonicalRepository(requireRepository("Input 'image'", image))
     const other = received.updates.find((update) => canonicalRepository(parseImageReference(update.image)!) !== allowed)
     if (other) {
-      throw new UserError(`The repository_dispatch event's client_payload updates service '${other.service}' to ${other.image}, but input 'image' limits this step to ${image}`, {
-        fix: `Dispatch only ${image} to this workflow, or clear 'image' to accept every image the payload names (or list the accepted registries in 'allowed-registries').`
-      })
+      throw new UserError(
+        `The repository_dispatch event's client_payload updates service '${other.service}' to ${other.image}, but input 'image' limits this step to ${image}`,
+        {
+          fix: `Dispatch only ${image} to this workflow, or clear 'image' to accept every image the payload names (or list the accepted registries in 'allowed-registries').`
+        }
+      )
     }
   }
   return { targets: received.updates, origin: 'payload', environment: received.environment, source: received.source }
@@ -273,7 +315,10 @@ function requireRegistry(value: string): string {
   const host = parseImageReference(`${value}/x`)?.registry
   if (host !== value) {
     // ghcr.io/acme reads as a host and a path: the registry is checked, not the owner.
-    const onlyHost = host === undefined ? '' : `: it is the host ${host} followed by a path, and a registry is allowed as a whole, not by owner or path`
+    const onlyHost =
+      host === undefined
+        ? ''
+        : `: it is the host ${host} followed by a path, and a registry is allowed as a whole, not by owner or path`
     throw new UserError(`Input 'allowed-registries' entry ${JSON.stringify(value)} is not a registry host${onlyHost}`, {
       fix: `List registry hosts such as ${host ?? 'ghcr.io'}, registry.example.com:5000 or docker.io (Docker Hub), without a path.`
     })
@@ -299,16 +344,24 @@ export function checkUpdateRegistry(update: ServiceUpdate, allowed: readonly str
 }
 
 /** Refuses an image from a registry not in `allowed` (empty allows any). */
-export function checkRegistry(image: string, allowed: readonly string[], location?: { file: string; line: number }, origin?: string): void {
+export function checkRegistry(
+  image: string,
+  allowed: readonly string[],
+  location?: { file: string; line: number },
+  origin?: string
+): void {
   if (allowed.length === 0) return
   const ref = parseImageReference(image)
   const registry = ref ? registryOf(ref) : image
   if (!allowed.includes(registry)) {
     const named = origin === undefined ? image : `${image} (${origin})`
-    throw new UserError(`The image ${named} is from ${registry}, which 'allowed-registries' does not list (${allowed.join(', ')})`, {
-      fix: `Use an image from ${allowed.join(' or ')}, or add ${registry} to 'allowed-registries'.`,
-      location
-    })
+    throw new UserError(
+      `The image ${named} is from ${registry}, which 'allowed-registries' does not list (${allowed.join(', ')})`,
+      {
+        fix: `Use an image from ${allowed.join(' or ')}, or add ${registry} to 'allowed-registries'.`,
+        location
+      }
+    )
   }
 }
 
@@ -334,8 +387,12 @@ export interface FileSet {
 /** Resolves 'files' and 'env-file' against working-directory, refusing paths that leave the workspace. */
 function resolvePaths(settings: PathSettings): { files: string[]; envFile?: string } {
   const { workspace, workingDirectory } = settings
-  const inside = (input: string, value: string): string => resolveInsideWorkspace(value, { workspace, base: workingDirectory, baseName: 'working-directory', input })
-  return { files: settings.files.map((file) => inside('files', file)), envFile: settings.envFile === '' ? undefined : inside('env-file', settings.envFile) }
+  const inside = (input: string, value: string): string =>
+    resolveInsideWorkspace(value, { workspace, base: workingDirectory, baseName: 'working-directory', input })
+  return {
+    files: settings.files.map((file) => inside('files', file)),
+    envFile: settings.envFile === '' ? undefined : inside('env-file', settings.envFile)
+  }
 }
 
 /**
@@ -356,14 +413,29 @@ export function locateFiles(settings: PathSettings): FileSet {
   const files =
     resolved.files.length > 0
       ? resolved.files
-      : [join(workingDirectory, defaultComposeFile(workingDirectory, where, "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."))]
+      : [
+          join(
+            workingDirectory,
+            defaultComposeFile(
+              workingDirectory,
+              where,
+              "Set 'files' to the compose file(s), or 'working-directory' to the folder that holds compose.yaml."
+            )
+          )
+        ]
   const envFile = resolved.envFile ?? join(dirname(files[0]), '.env')
   // The defaults nobody typed are checked too: a symbolic link must not lead the edit out of the workspace.
-  for (const [path, input] of [[files[0], 'files'], [envFile, 'env-file']] as const) {
+  for (const [path, input] of [
+    [files[0], 'files'],
+    [envFile, 'env-file']
+  ] as const) {
     if (leavesWorkspace(workspace, path)) {
-      throw new UserError(`${relative(workspace, path)} is a symbolic link that leads outside the workspace (to ${realpathSync(path)})`, {
-        fix: `Replace the link with the file itself, or set '${input}' to a file inside the repository.`
-      })
+      throw new UserError(
+        `${relative(workspace, path)} is a symbolic link that leads outside the workspace (to ${realpathSync(path)})`,
+        {
+          fix: `Replace the link with the file itself, or set '${input}' to a file inside the repository.`
+        }
+      )
     }
   }
   return { files, envFile }
@@ -382,9 +454,12 @@ export function isValidBranchName(name: string): boolean {
 function readRepository(value: string | undefined): RepositoryName {
   const repository = parseRepositoryName(value ?? '')
   if (!repository) {
-    throw new UserError(`GITHUB_REPOSITORY ${JSON.stringify(value ?? '')} is not a GitHub repository (owner/name), but 'pull-request: true' needs it to open the pull request`, {
-      fix: 'Run the action in a GitHub Actions workflow of the infra repository (the runner sets GITHUB_REPOSITORY), or set GITHUB_REPOSITORY=owner/name in the step\'s env.'
-    })
+    throw new UserError(
+      `GITHUB_REPOSITORY ${JSON.stringify(value ?? '')} is not a GitHub repository (owner/name), but 'pull-request: true' needs it to open the pull request`,
+      {
+        fix: "Run the action in a GitHub Actions workflow of the infra repository (the runner sets GITHUB_REPOSITORY), or set GITHUB_REPOSITORY=owner/name in the step's env."
+      }
+    )
   }
   return repository
 }
@@ -392,7 +467,9 @@ function readRepository(value: string | undefined): RepositoryName {
 function readAuthorName(inputs: Inputs): string {
   const name = inputs.required('author-name')
   if (/[<>\r\n]/.test(name)) {
-    throw new UserError(`Input 'author-name' ${JSON.stringify(name)} contains < > or a line break`, { fix: 'Give a plain name, e.g. github-actions[bot].' })
+    throw new UserError(`Input 'author-name' ${JSON.stringify(name)} contains < > or a line break`, {
+      fix: 'Give a plain name, e.g. github-actions[bot].'
+    })
   }
   return name
 }

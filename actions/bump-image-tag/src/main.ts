@@ -68,11 +68,16 @@ function existingFolder(path: string): string {
  */
 async function planFromDisk(settings: Settings, paths: FileSet, targets: BumpTarget[]): Promise<BumpPlan> {
   const display = (path: string): string => relative(settings.workspace, path)
-  const files = await Promise.all(paths.files.map(async (path) => ({ path: display(path), text: await readText(path, display(path)) })))
+  const files = await Promise.all(
+    paths.files.map(async (path) => ({ path: display(path), text: await readText(path, display(path)) }))
+  )
   const envFile = { path: display(paths.envFile), text: await readOptional(paths.envFile, display(paths.envFile)) }
   let plan: BumpPlan
   if (settings.restore) {
-    checkRestoreFiles(settings.restore, files.map((f) => f.path))
+    checkRestoreFiles(
+      settings.restore,
+      files.map((f) => f.path)
+    )
     const restore = planRestore({ files, envFile, images: settings.restore })
     for (const kept of restore.kept) log.info(`${kept.service}: not written back, ${kept.reason}`)
     plan = restore.plan
@@ -87,9 +92,12 @@ async function planFromDisk(settings: Settings, paths: FileSet, targets: BumpTar
 function checkRestoreFiles(images: NonNullable<Settings['restore']>, files: string[]): void {
   const other = images.find((image) => !files.includes(image.file))
   if (other) {
-    throw new UserError(`Input 'restore' names ${other.file} for service '${other.service}', which is not among this step's compose files (${files.join(', ')})`, {
-      fix: "Give 'files' the compose files the deploy uploaded (its 'files' input), paths from the repository root."
-    })
+    throw new UserError(
+      `Input 'restore' names ${other.file} for service '${other.service}', which is not among this step's compose files (${files.join(', ')})`,
+      {
+        fix: "Give 'files' the compose files the deploy uploaded (its 'files' input), paths from the repository root."
+      }
+    )
   }
 }
 
@@ -135,27 +143,44 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
   let paths = locateFiles(settings)
   // Read once, before the first round: a retry on a moved branch promotes the same images.
   const promotion = settings.promotion && (await readPromotion({ ...settings, promotion: settings.promotion }))
-  const promotedFrom = promotion && relative(settings.workspace, join(settings.workingDirectory, settings.promotion!.from))
-  for (const source of promotion?.sources ?? []) log.info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`)
+  const promotedFrom =
+    promotion && relative(settings.workspace, join(settings.workingDirectory, settings.promotion!.from))
+  for (const source of promotion?.sources ?? [])
+    log.info(`${source.service} runs ${source.image} in ${promotedFrom}:${source.line}`)
   const targets = promotion?.targets ?? settings.targets
   let plan = await planFromDisk(settings, paths, targets)
   for (const update of plan.updates) {
-    log.info(`${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`)
+    log.info(
+      `${update.service}: ${update.previous} -> ${update.changed ? update.image : 'unchanged'} (${update.file}:${update.line})`
+    )
   }
-  const report = (changed: boolean, outcome: string, extra: { commitSha?: string; pullRequestUrl?: string } = {}): void => {
+  const report = (
+    changed: boolean,
+    outcome: string,
+    extra: { commitSha?: string; pullRequestUrl?: string } = {}
+  ): void => {
     const diff = changed ? diffOf(settings, paths, plan) : ''
     const outputs = bumpOutputs(plan.updates, { changed, ...extra, diff, promoted: Boolean(promotion) })
     for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value)
     log.info(outcome)
     core.summary.addRaw(summaryMarkdown(plan.updates, outcome))
   }
-  const finish = async (changed: boolean, outcome: string, extra?: { commitSha?: string; pullRequestUrl?: string }): Promise<void> => {
+  const finish = async (
+    changed: boolean,
+    outcome: string,
+    extra?: { commitSha?: string; pullRequestUrl?: string }
+  ): Promise<void> => {
     report(changed, outcome, extra)
     await core.summary.write()
   }
 
   if (plan.files.length === 0) {
-    return finish(false, settings.restore ? 'No image to write back: nothing failed that Git still names.' : 'Every service is already at the requested image; nothing to do.')
+    return finish(
+      false,
+      settings.restore
+        ? 'No image to write back: nothing failed that Git still names.'
+        : 'Every service is already at the requested image; nothing to do.'
+    )
   }
   if (settings.dryRun) {
     log.fenced(diffOf(settings, paths, plan).replace(/\n$/, '').split('\n'))
@@ -174,7 +199,12 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     })
   }
   const head = settings.pullRequest ? pullRequestBranch(plan.updates, runner.runId, runner.runAttempt) : base
-  const context = { environment: settings.environment, source: settings.source, promotedFrom, restore: settings.restore }
+  const context = {
+    environment: settings.environment,
+    source: settings.source,
+    promotedFrom,
+    restore: settings.restore
+  }
   const result = await publish({
     git,
     remote,
@@ -203,9 +233,14 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     }
   })
   log.info(`Commit-and-push rounds: ${result.attempts}`)
-  if (!result.commitSha) return finish(false, `${base} already has these images (another run landed them first); nothing to commit.`)
-  if (!settings.push) return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, { commitSha: result.commitSha })
-  if (!settings.pullRequest) return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha })
+  if (!result.commitSha)
+    return finish(false, `${base} already has these images (another run landed them first); nothing to commit.`)
+  if (!settings.push)
+    return finish(true, `Committed ${result.commitSha} on ${head} (not pushed: push is false).`, {
+      commitSha: result.commitSha
+    })
+  if (!settings.pullRequest)
+    return finish(true, `Pushed ${result.commitSha} to ${head}.`, { commitSha: result.commitSha })
 
   const pullRequest = await openPullRequest(createGitHubClient({ token: settings.token, apiUrl: runner.apiUrl }), {
     repository: settings.repository!,
@@ -215,5 +250,8 @@ async function bumpOnBranch(settings: Settings, git: GitCommandManager, runner: 
     body: summaryMarkdown(plan.updates, `Opened by gitops-lite bump-image-tag from commit ${result.commitSha}.`),
     workflowToken: looksLikeWorkflowToken(settings.token)
   })
-  return finish(true, `Opened pull request ${pullRequest.url} from ${head} into ${base}.`, { commitSha: result.commitSha, pullRequestUrl: pullRequest.url })
+  return finish(true, `Opened pull request ${pullRequest.url} from ${head} into ${base}.`, {
+    commitSha: result.commitSha,
+    pullRequestUrl: pullRequest.url
+  })
 }

@@ -22,6 +22,8 @@ export function bumpOutputs(updates: readonly ServiceUpdate[], result: BumpResul
     'commit-sha': result.commitSha ?? '',
     'pull-request-url': result.pullRequestUrl ?? '',
     diff: result.diff,
-    promoted: result.promoted ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }]))) : ''
+    promoted: result.promoted
+      ? JSON.stringify(Object.fromEntries(changedUpdates.map((u) => [u.service, { from: u.previous, to: u.image }])))
+      : ''
   }
 }

@@ -1,4 +1,11 @@
-import { ROLLBACK_TRAILERS, escapeHtml, parseImageReference, type PayloadSource, type RolledBackImage, type ServiceUpdate } from '@gitops-lite/core'
+import {
+  ROLLBACK_TRAILERS,
+  escapeHtml,
+  parseImageReference,
+  type PayloadSource,
+  type RolledBackImage,
+  type ServiceUpdate
+} from '@gitops-lite/core'
 
 export interface MessageContext {
   environment?: string
@@ -34,15 +41,21 @@ export function commitMessage(template: string, updates: ServiceUpdate[], contex
     failed: unique(restored.map((r) => tagOf(r.failedImage))).join(', '),
     host: unique(restored.map((r) => r.host)).join(', ')
   }
-  const text = template.replace(/\{(services|tag|previous|environment|failed|host)\}/g, (_, key: string) => fill[key]).trim()
+  const text = template
+    .replace(/\{(services|tag|previous|environment|failed|host)\}/g, (_, key: string) => fill[key])
+    .trim()
   const { source } = context
   const why = restored.map(
-    (r) => `- ${r.service}: ${r.failedImage} ${r.failed ? 'failed' : 'went back with it'}; ${r.restoredImage} runs again on ${r.host}.`
+    (r) =>
+      `- ${r.service}: ${r.failedImage} ${r.failed ? 'failed' : 'went back with it'}; ${r.restoredImage} runs again on ${r.host}.`
   )
-  const body = restored.length === 0 ? '' : [
-    `The deploy of ${unique(restored.map((r) => r.failedCommit)).join(', ')} was rolled back (${unique(restored.map((r) => r.run)).join(', ')}); this puts Git back to what the VM runs:`,
-    ...why
-  ].join('\n') + '\n\n'
+  const body =
+    restored.length === 0
+      ? ''
+      : [
+          `The deploy of ${unique(restored.map((r) => r.failedCommit)).join(', ')} was rolled back (${unique(restored.map((r) => r.run)).join(', ')}); this puts Git back to what the VM runs:`,
+          ...why
+        ].join('\n') + '\n\n'
   const trailers = [
     ...changed.map((u) => `Service: ${u.service}`),
     ...unique(changed.map((u) => u.image)).map((image) => `Image: ${image}`),
@@ -71,7 +84,9 @@ export function pullRequestBranch(updates: ServiceUpdate[], runId: string, runAt
 
 /** A table cell's text: HTML escaped, and neither a `|` nor a line break can end the cell or the row. */
 function cell(text: string): string {
-  return escapeHtml(text).replace(/\|/g, '&#124;').replace(/[\r\n]+/g, ' ')
+  return escapeHtml(text)
+    .replace(/\|/g, '&#124;')
+    .replace(/[\r\n]+/g, ' ')
 }
 
 function codeCell(text: string): string {
@@ -80,6 +95,18 @@ function codeCell(text: string): string {
 
 /** The job summary: a table of service, old image, new image, and what became of the change. */
 export function summaryMarkdown(updates: ServiceUpdate[], outcome: string): string {
-  const rows = updates.map((u) => `| ${cell(u.service)} | ${codeCell(u.previous)} | ${u.changed ? codeCell(u.image) : 'unchanged'} | ${cell(`${u.file}:${u.line}`)} |`)
-  return ['### bump-image-tag', '', '| Service | Old image | New image | Edited |', '| --- | --- | --- | --- |', ...rows, '', escapeHtml(outcome), ''].join('\n')
+  const rows = updates.map(
+    (u) =>
+      `| ${cell(u.service)} | ${codeCell(u.previous)} | ${u.changed ? codeCell(u.image) : 'unchanged'} | ${cell(`${u.file}:${u.line}`)} |`
+  )
+  return [
+    '### bump-image-tag',
+    '',
+    '| Service | Old image | New image | Edited |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+    '',
+    escapeHtml(outcome),
+    ''
+  ].join('\n')
 }

@@ -65,30 +65,41 @@ function readServices(raw: string): ImageUpdate[] {
   const expected = `a JSON array of {"service", "image", "tag", "digest"} objects, e.g. [{"service":"api","image":"ghcr.io/acme/api","tag":"v1.2.3"}]`
   const list = parseJson('services', raw, expected)
   if (!Array.isArray(list) || list.length === 0) {
-    throw new UserError(`Input 'services' must be a non-empty JSON array, got ${quote(raw)}`, { fix: `Give ${expected}.` })
+    throw new UserError(`Input 'services' must be a non-empty JSON array, got ${quote(raw)}`, {
+      fix: `Give ${expected}.`
+    })
   }
   const updates = list.map((entry: unknown, index) => {
     const at = `services[${index}].`
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      throw new UserError(`Input 'services' entry ${index} must be an object, got ${quote(JSON.stringify(entry))}`, { fix: `Give ${expected}.` })
+      throw new UserError(`Input 'services' entry ${index} must be an object, got ${quote(JSON.stringify(entry))}`, {
+        fix: `Give ${expected}.`
+      })
     }
     const object = entry as Record<string, unknown>
     const unknownKeys = Object.keys(object).filter((key) => !['service', 'image', 'tag', 'digest'].includes(key))
     if (unknownKeys.length > 0) {
-      throw new UserError(`Input 'services' entry ${index} has unknown keys ${unknownKeys.map((k) => `'${k}'`).join(', ')}`, {
-        fix: 'Each entry has service, image, tag and optionally digest.'
-      })
+      throw new UserError(
+        `Input 'services' entry ${index} has unknown keys ${unknownKeys.map((k) => `'${k}'`).join(', ')}`,
+        {
+          fix: 'Each entry has service, image, tag and optionally digest.'
+        }
+      )
     }
     const field = (key: string) => {
       const value = object[key] ?? ''
-      if (typeof value !== 'string') throw new UserError(`Input 'services': ${at}${key} must be a string, got ${quote(JSON.stringify(value))}`, { fix: `Give ${expected}.` })
+      if (typeof value !== 'string')
+        throw new UserError(`Input 'services': ${at}${key} must be a string, got ${quote(JSON.stringify(value))}`, {
+          fix: `Give ${expected}.`
+        })
       return value.trim()
     }
     return readUpdate(field, (key) => `Input 'services': ${at}${key}`, field('digest'))
   })
   const seen = new Set<string>()
   for (const { service } of updates) {
-    if (seen.has(service)) throw new UserError(`Input 'services' names the service '${service}' twice`, { fix: 'List each service once.' })
+    if (seen.has(service))
+      throw new UserError(`Input 'services' names the service '${service}' twice`, { fix: 'List each service once.' })
     seen.add(service)
   }
   return updates
@@ -115,9 +126,12 @@ function readApiUrl(inputs: Inputs, runner: RunnerContext): string {
     })
   }
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    throw new UserError(`${where} ${quote(value)} is plain http to ${url.hostname}: the token would cross the network unencrypted`, {
-      fix: 'Use the https:// address of the REST API, e.g. https://github.example.com/api/v3; http is accepted only for localhost, 127.0.0.0/8 and ::1.'
-    })
+    throw new UserError(
+      `${where} ${quote(value)} is plain http to ${url.hostname}: the token would cross the network unencrypted`,
+      {
+        fix: 'Use the https:// address of the REST API, e.g. https://github.example.com/api/v3; http is accepted only for localhost, 127.0.0.0/8 and ::1.'
+      }
+    )
   }
   return value.replace(/\/+$/, '')
 }
@@ -152,11 +166,18 @@ export function readSettings(inputs: Inputs, runner: RunnerContext): Settings {
     })
   }
 
-  const single = { service: inputs.string('service'), image: inputs.string('image'), tag: inputs.string('tag'), digest: inputs.string('digest') }
+  const single = {
+    service: inputs.string('service'),
+    image: inputs.string('image'),
+    tag: inputs.string('tag'),
+    digest: inputs.string('digest')
+  }
   const servicesRaw = inputs.string('services')
   let updates: ImageUpdate[]
   if (servicesRaw !== '') {
-    const mixed = Object.entries(single).filter(([, value]) => value !== '').map(([name]) => `'${name}'`)
+    const mixed = Object.entries(single)
+      .filter(([, value]) => value !== '')
+      .map(([name]) => `'${name}'`)
     if (mixed.length > 0) {
       throw new UserError(`Inputs 'services' and ${mixed.join(', ')} were both given`, {
         fix: "Use 'service' with 'image', 'tag' and 'digest' for one image, or 'services' alone for several."
@@ -171,7 +192,10 @@ export function readSettings(inputs: Inputs, runner: RunnerContext): Settings {
     }
     const field = (key: string) => {
       const value = single[key as keyof typeof single]
-      if (value === '') throw new UserError(`Input '${key}' is required with 'service' but was empty`, { fix: `Set '${key}' in the step's 'with:' block.` })
+      if (value === '')
+        throw new UserError(`Input '${key}' is required with 'service' but was empty`, {
+          fix: `Set '${key}' in the step's 'with:' block.`
+        })
       return value
     }
     updates = [readUpdate(field, (key) => `Input '${key}'`, single.digest)]
@@ -207,9 +231,16 @@ export function readSettings(inputs: Inputs, runner: RunnerContext): Settings {
 
 /** The application repository's environment to report the deploy to, when 'deployment-environment' is set. */
 function readDeployment(inputs: Inputs, runner: RunnerContext, wait: boolean): DeploymentRequest | undefined {
-  const request = readDeploymentRequest(inputs, { environment: 'deployment-environment', environmentUrl: 'environment-url', token: 'deployment-token' }, runner.repository)
+  const request = readDeploymentRequest(
+    inputs,
+    { environment: 'deployment-environment', environmentUrl: 'environment-url', token: 'deployment-token' },
+    runner.repository
+  )
   if (request && !wait) {
-    throw new UserError("Input 'deployment-environment' needs 'wait: true': the deployment's result is the infra run's", { fix: "Set 'wait: true', or remove 'deployment-environment'." })
+    throw new UserError(
+      "Input 'deployment-environment' needs 'wait: true': the deployment's result is the infra run's",
+      { fix: "Set 'wait: true', or remove 'deployment-environment'." }
+    )
   }
   return request
 }

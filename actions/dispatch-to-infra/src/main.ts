@@ -55,9 +55,13 @@ export async function run(): Promise<void> {
     const client = createGitHubClient({ token: settings.token, apiUrl: settings.apiUrl })
     // Before anything is sent: a token that cannot read the runs would start the deploy and then fail this job.
     if (settings.wait) await checkWorkflowRunsReadable(client, settings.repository, workflowToken)
-    const images = settings.updates.map((u) => `${u.service}=${u.image}:${u.tag}${u.digest ? `@${u.digest}` : ''}`).join(', ')
+    const images = settings.updates
+      .map((u) => `${u.service}=${u.image}:${u.tag}${u.digest ? `@${u.digest}` : ''}`)
+      .join(', ')
     // Also before: a token that may not create deployments must not leave a deploy unreported.
-    const deployment = settings.deployment ? await startDeploymentOf(settings.deployment, settings.apiUrl, runner, images) : undefined
+    const deployment = settings.deployment
+      ? await startDeploymentOf(settings.deployment, settings.apiUrl, runner, images)
+      : undefined
     const dispatchedAt = new Date()
     try {
       await sendRepositoryDispatch(client, {
@@ -95,23 +99,32 @@ async function waitForDeploy(
 ): Promise<void> {
   const waitTimeout = formatDuration(settings.waitTimeoutMs)
   const statuses = new Map<number, string | null>()
-  const result = await waitForWorkflowRun(githubWorkflowRuns(client, { repository: settings.repository, correlationId, dispatchedAt }), {
-    timeoutMs: settings.waitTimeoutMs,
-    findTimeoutMs: FIND_TIMEOUT_MS,
-    onFound: (run, count) =>
-      log.info(
-        count === 1
-          ? `Waiting for ${run.html_url} (up to ${waitTimeout})`
-          : `${run.html_url} carries the correlation id too: ${count} runs do (a retried delivery, or several workflows whose run-name carries it); waiting for every run, the step fails if any fails`
-      ),
-    onProgress: (run) => {
-      if (run.status !== statuses.get(run.id)) log.info(`${run.html_url} is ${run.status}`)
-      statuses.set(run.id, run.status)
+  const result = await waitForWorkflowRun(
+    githubWorkflowRuns(client, { repository: settings.repository, correlationId, dispatchedAt }),
+    {
+      timeoutMs: settings.waitTimeoutMs,
+      findTimeoutMs: FIND_TIMEOUT_MS,
+      onFound: (run, count) =>
+        log.info(
+          count === 1
+            ? `Waiting for ${run.html_url} (up to ${waitTimeout})`
+            : `${run.html_url} carries the correlation id too: ${count} runs do (a retried delivery, or several workflows whose run-name carries it); waiting for every run, the step fails if any fails`
+        ),
+      onProgress: (run) => {
+        if (run.status !== statuses.get(run.id)) log.info(`${run.html_url} is ${run.status}`)
+        statuses.set(run.id, run.status)
+      }
     }
-  })
+  )
 
   const restoredBy = await restoringCommit(settings, result, dispatchedAt, client)
-  const context = { target, eventType: settings.eventType, correlationId, waitTimeoutMs: settings.waitTimeoutMs, findTimeoutMs: FIND_TIMEOUT_MS }
+  const context = {
+    target,
+    eventType: settings.eventType,
+    correlationId,
+    waitTimeoutMs: settings.waitTimeoutMs,
+    findTimeoutMs: FIND_TIMEOUT_MS
+  }
   const outcome = deployOutcome(result, context, restoredBy)
   core.setOutput('conclusion', outcome.conclusion)
   core.setOutput('restore-commit', restoredBy?.html_url ?? '')
@@ -126,16 +139,27 @@ async function waitForDeploy(
 }
 
 /** A deployment, in this (the application's) repository, of its commit, whose result is the infra run's. */
-function startDeploymentOf(request: DeploymentRequest, apiUrl: string, runner: RunnerContext, images: string): Promise<StartedDeployment> {
+function startDeploymentOf(
+  request: DeploymentRequest,
+  apiUrl: string,
+  runner: RunnerContext,
+  images: string
+): Promise<StartedDeployment> {
   const client = createGitHubClient({ token: request.token, apiUrl })
   const logUrl = `${runner.serverUrl}/${runner.repository}/actions/runs/${runner.runId}`
-  return startDeployment(client, request.target, { sha: runner.sha, description: `Deploy of ${images}`, logUrl, environmentUrl: request.environmentUrl })
+  return startDeployment(client, request.target, {
+    sha: runner.sha,
+    description: `Deploy of ${images}`,
+    logUrl,
+    environmentUrl: request.environmentUrl
+  })
 }
 
 /** success when the infra run succeeded, failure when it concluded otherwise, error when the wait found no conclusion. */
 function deploymentResult(conclusion: string, target: string): [DeploymentState, string] {
   if (conclusion === 'success') return ['success', `Deployed by ${target}`]
-  if ((Object.values(WAIT_CONCLUSIONS) as string[]).includes(conclusion)) return ['error', `The deploy by ${target} could not be followed (${conclusion})`]
+  if ((Object.values(WAIT_CONCLUSIONS) as string[]).includes(conclusion))
+    return ['error', `The deploy by ${target} could not be followed (${conclusion})`]
   return ['failure', `The deploy run of ${target} ended: ${conclusion}`]
 }
 
@@ -153,7 +177,11 @@ async function restoringCommit(
   const run = runToReport(result.runs)
   if (result.state !== 'completed' || !run || !runFailed(run)) return undefined
   try {
-    return await findRestoringCommit(client, { repository: settings.repository, runUrl: run.html_url, since: dispatchedAt })
+    return await findRestoringCommit(client, {
+      repository: settings.repository,
+      runUrl: run.html_url,
+      since: dispatchedAt
+    })
   } catch (error) {
     if (!(error instanceof UserError)) throw error
     log.warning(`Could not look for the commit that puts Git back after the failed deploy: ${error.describe()}`)

@@ -1,11 +1,23 @@
-import { RUN_NAME_LINE, UserError, formatDuration, runToReport, type ListedCommit, type WaitResult, type WorkflowRun } from '@gitops-lite/core'
+import {
+  RUN_NAME_LINE,
+  UserError,
+  formatDuration,
+  runToReport,
+  type ListedCommit,
+  type WaitResult,
+  type WorkflowRun
+} from '@gitops-lite/core'
 import { lookupFailedSummary, restoredSummary, runNotFoundSummary, runsSummary } from './report'
 
 /**
  * The `conclusion` output when the wait ended without a conclusion from GitHub. None is one of
  * GitHub's own conclusions (which include `timed_out`), so none can be mistaken for one.
  */
-export const WAIT_CONCLUSIONS = { 'timed-out': 'wait-timeout', 'not-found': 'run-not-found', unreadable: 'unknown' } as const
+export const WAIT_CONCLUSIONS = {
+  'timed-out': 'wait-timeout',
+  'not-found': 'run-not-found',
+  unreadable: 'unknown'
+} as const
 
 export interface WaitContext {
   /** The infra repository, `owner/name`. */
@@ -41,15 +53,24 @@ export function deployOutcome(result: WaitResult, context: WaitContext, restored
       return {
         conclusion: WAIT_CONCLUSIONS['not-found'],
         summary: [runNotFoundSummary(context.target, context.correlationId)],
-        failure: new UserError(`No repository_dispatch run of ${context.target} has '${context.correlationId}' in its name ${findLimit(context)}`, {
-          fix: `Check that the infra workflow runs on repository_dispatch (types: [${context.eventType}]) and has the line: ${RUN_NAME_LINE}`
-        })
+        failure: new UserError(
+          `No repository_dispatch run of ${context.target} has '${context.correlationId}' in its name ${findLimit(context)}`,
+          {
+            fix: `Check that the infra workflow runs on repository_dispatch (types: [${context.eventType}]) and has the line: ${RUN_NAME_LINE}`
+          }
+        )
       }
     case 'unreadable': {
       const sent = `The '${context.eventType}' event was sent to ${context.target}`
       const [failed, look] = run
-        ? [`the deploy run ${run.html_url} may still be running, but reading it failed`, 'See the run for how the deploy ends']
-        : ['its deploy run may still be running, but looking for it failed', `Look for the run named with ${context.correlationId} in ${context.target}'s Actions tab`]
+        ? [
+            `the deploy run ${run.html_url} may still be running, but reading it failed`,
+            'See the run for how the deploy ends'
+          ]
+        : [
+            'its deploy run may still be running, but looking for it failed',
+            `Look for the run named with ${context.correlationId} in ${context.target}'s Actions tab`
+          ]
       return {
         conclusion: WAIT_CONCLUSIONS.unreadable,
         run,
@@ -78,11 +99,14 @@ export function deployOutcome(result: WaitResult, context: WaitContext, restored
       const putBack = restoredBy
         ? `; the VMs were rolled back and Git was put back to what they run by ${restoredBy.html_url}`
         : ''
-      const failure = new UserError(`The deploy run ${url} concluded '${conclusion}'${among(result.runs, context)}${putBack}`, {
-        fix: restoredBy
-          ? 'The change did not stay on the VMs: see the run for why it failed, fix the image or configuration and release again.'
-          : 'The change did not reach the VMs: see the run in the infra repository.'
-      })
+      const failure = new UserError(
+        `The deploy run ${url} concluded '${conclusion}'${among(result.runs, context)}${putBack}`,
+        {
+          fix: restoredBy
+            ? 'The change did not stay on the VMs: see the run for why it failed, fix the image or configuration and release again.'
+            : 'The change did not reach the VMs: see the run in the infra repository.'
+        }
+      )
       const restoreLine = restoredBy ? [restoredSummary(restoredBy)] : []
       return { conclusion: conclusion ?? '', run, summary: [...summary(), ...restoreLine], failure }
     }

@@ -7,7 +7,11 @@ function code(text: string): string {
 }
 
 /** The summary's opening line, and one list item per service with its new image. */
-export function sentSummary(eventType: string, target: string, updates: readonly ImageUpdate[]): { line: string; items: string[] } {
+export function sentSummary(
+  eventType: string,
+  target: string,
+  updates: readonly ImageUpdate[]
+): { line: string; items: string[] } {
   return {
     line: `Sent ${code(eventType)} to ${code(target)}: `,
     items: updates.map((u) => `${code(u.service)}: ${code(`${u.image}:${u.tag}`)}`)

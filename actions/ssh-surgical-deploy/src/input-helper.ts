@@ -77,11 +77,17 @@ export interface DeploymentReport extends DeploymentRequest {
   apiUrl: string
 }
 
-export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'workspace' | 'repository' | 'apiUrl'>): Settings {
+export function readSettings(
+  inputs: Inputs,
+  runner: Pick<RunnerContext, 'workspace' | 'repository' | 'apiUrl'>
+): Settings {
   const port = inputs.integer('port', { min: 1, max: 65535, fallback: 22 })
   const username = readUsername(inputs, 'username')
   const hosts = inputs
-    .requiredLines('host', "Set 'host' to the VM's address, e.g. vm1.example.com or deploy@vm1.example.com:2222 (one per line for several VMs).")
+    .requiredLines(
+      'host',
+      "Set 'host' to the VM's address, e.g. vm1.example.com or deploy@vm1.example.com:2222 (one per line for several VMs)."
+    )
     .map((line) => parseHostSpec(line, { port, username }))
   const insecure = inputs.boolean('insecure-skip-host-key-check')
   const hostKeys: HostKeyPolicy = {
@@ -90,9 +96,12 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
     insecure
   }
   if (!insecure && hostKeys.knownHosts.length === 0 && hostKeys.fingerprints.length === 0) {
-    throw new UserError("Neither 'known-hosts' nor 'fingerprint' says which host key to trust, so the VM cannot be told from an impostor", {
-      fix: "Set 'known-hosts' to the output of 'ssh-keyscan -p PORT HOST' (checked on the VM), or 'fingerprint' to 'SHA256:...'. 'insecure-skip-host-key-check: true' skips the check, which is unsafe."
-    })
+    throw new UserError(
+      "Neither 'known-hosts' nor 'fingerprint' says which host key to trust, so the VM cannot be told from an impostor",
+      {
+        fix: "Set 'known-hosts' to the output of 'ssh-keyscan -p PORT HOST' (checked on the VM), or 'fingerprint' to 'SHA256:...'. 'insecure-skip-host-key-check: true' skips the check, which is unsafe."
+      }
+    )
   }
   const privateKey = inputs.requiredSecret('key', "Set 'key' from a secret: key: ${{ secrets.DEPLOY_SSH_KEY }}.")
   const passphrase = inputs.secret('passphrase')
@@ -114,15 +123,21 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
   }
   const orchestrator = inputs.oneOf('orchestrator', ['compose', 'swarm'] as const, 'compose')
   if (orchestrator === 'swarm' && wholeStacks) {
-    throw new UserError(`Input 'mode' is '${mode}', which works on Compose stacks only, and 'orchestrator' is 'swarm'`, {
-      fix: "On a swarm, list stacks with 'docker stack ls' and remove one with 'docker stack rm NAME' on a manager; or use mode surgical or full."
-    })
+    throw new UserError(
+      `Input 'mode' is '${mode}', which works on Compose stacks only, and 'orchestrator' is 'swarm'`,
+      {
+        fix: "On a swarm, list stacks with 'docker stack ls' and remove one with 'docker stack rm NAME' on a manager; or use mode surgical or full."
+      }
+    )
   }
   const projectName = readProjectName(inputs)
   if (mode === 'remove' && projectName === '') {
-    throw new UserError("Input 'project-name' is empty, but 'mode: remove' needs it: a removal takes down only the project it names", {
-      fix: "Set 'project-name' to the project remote-dir holds, e.g. pr-42 for a preview deployed with project-name: pr-42."
-    })
+    throw new UserError(
+      "Input 'project-name' is empty, but 'mode: remove' needs it: a removal takes down only the project it names",
+      {
+        fix: "Set 'project-name' to the project remote-dir holds, e.g. pr-42 for a preview deployed with project-name: pr-42."
+      }
+    )
   }
   const pull = inputs.boolean('pull', true)
   const deployment = readDeploymentReport(inputs, runner)
@@ -141,7 +156,11 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
       remoteDir: readRemoteDir(inputs),
       composeFiles: composeFiles.map((f) => f.path),
       projectName,
-      composeCommand: inputs.oneOf<ComposeCommand>('compose-command', ['auto', 'docker compose', 'docker-compose'], 'auto')
+      composeCommand: inputs.oneOf<ComposeCommand>(
+        'compose-command',
+        ['auto', 'docker compose', 'docker-compose'],
+        'auto'
+      )
     },
     files,
     filesFolder,
@@ -172,16 +191,24 @@ export function readSettings(inputs: Inputs, runner: Pick<RunnerContext, 'worksp
 function readRegistries(inputs: Inputs, pull: boolean): RegistryLogin[] {
   const registries = inputs.lines('registry')
   const usernames = inputs.lines('registry-username')
-  const passwords = inputs.secret('registry-password').split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '')
+  const passwords = inputs
+    .secret('registry-password')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
   if (registries.length === 0 && usernames.length === 0 && passwords.length === 0) return []
   if (usernames.length !== registries.length || passwords.length !== registries.length) {
     throw new UserError(
       `'registry' names ${registries.length} registr${registries.length === 1 ? 'y' : 'ies'} but 'registry-username' has ${usernames.length} line(s) and 'registry-password' ${passwords.length}`,
-      { fix: "Give one line per registry in each of the three inputs, in the same order (the password from a secret: registry-password: ${{ secrets.REGISTRY_PASSWORD }})." }
+      {
+        fix: 'Give one line per registry in each of the three inputs, in the same order (the password from a secret: registry-password: ${{ secrets.REGISTRY_PASSWORD }}).'
+      }
     )
   }
   if (!pull) {
-    throw new UserError("'registry' is set but 'pull' is false: the registry logins are used only by the pull", { fix: "Set 'pull: true' (the default), or remove the registry inputs." })
+    throw new UserError("'registry' is set but 'pull' is false: the registry logins are used only by the pull", {
+      fix: "Set 'pull: true' (the default), or remove the registry inputs."
+    })
   }
   return registries.map((registry, index) => {
     if (!/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$/.test(registry)) {
@@ -190,14 +217,24 @@ function readRegistries(inputs: Inputs, pull: boolean): RegistryLogin[] {
       })
     }
     const duplicate = registries.indexOf(registry) !== index
-    if (duplicate) throw new UserError(`Input 'registry' lists ${JSON.stringify(registry)} twice`, { fix: 'Give each registry once.' })
+    if (duplicate)
+      throw new UserError(`Input 'registry' lists ${JSON.stringify(registry)} twice`, {
+        fix: 'Give each registry once.'
+      })
     return { registry, username: usernames[index], password: passwords[index] }
   })
 }
 
 /** The environment to report to GitHub's Deployments API, when 'environment' is set. */
-function readDeploymentReport(inputs: Inputs, runner: Pick<RunnerContext, 'repository' | 'apiUrl'>): DeploymentReport | undefined {
-  const request = readDeploymentRequest(inputs, { environment: 'environment', environmentUrl: 'environment-url', token: 'token' }, runner.repository)
+function readDeploymentReport(
+  inputs: Inputs,
+  runner: Pick<RunnerContext, 'repository' | 'apiUrl'>
+): DeploymentReport | undefined {
+  const request = readDeploymentRequest(
+    inputs,
+    { environment: 'environment', environmentUrl: 'environment-url', token: 'token' },
+    runner.repository
+  )
   return request && { ...request, apiUrl: runner.apiUrl }
 }
 
@@ -214,13 +251,18 @@ function readRemoveVolumes(inputs: Inputs, mode: Settings['mode']): boolean {
 function readUsername(inputs: Inputs, name: string): string {
   const username = inputs.string(name)
   if (username !== '' && !isValidUsername(username)) {
-    throw new UserError(`Input '${name}' ${JSON.stringify(username)} is not a valid login name`, { fix: 'Give the user to log in as on the VM, e.g. deploy.' })
+    throw new UserError(`Input '${name}' ${JSON.stringify(username)} is not a valid login name`, {
+      fix: 'Give the user to log in as on the VM, e.g. deploy.'
+    })
   }
   return username
 }
 
 /** The jump host, when proxy-host is set: its key and known hosts default to the target's. */
-function readProxy(inputs: Inputs, target: { privateKey: string; passphrase: string; hostKeys: HostKeyPolicy }): SshEndpoint | undefined {
+function readProxy(
+  inputs: Inputs,
+  target: { privateKey: string; passphrase: string; hostKeys: HostKeyPolicy }
+): SshEndpoint | undefined {
   const spec = inputs.string('proxy-host')
   const port = inputs.integer('proxy-port', { min: 1, max: 65535, fallback: 22 })
   const username = readUsername(inputs, 'proxy-username')
@@ -232,7 +274,13 @@ function readProxy(inputs: Inputs, target: { privateKey: string; passphrase: str
     target: parseHostSpec(spec, { port, username }, "Input 'proxy-host'"),
     privateKey: proxyKey || target.privateKey,
     passphrase: target.passphrase,
-    hostKeys: knownHostsText ? { ...target.hostKeys, knownHosts: parseKnownHosts(knownHostsText, "Input 'proxy-known-hosts'"), fingerprints: [] } : target.hostKeys
+    hostKeys: knownHostsText
+      ? {
+          ...target.hostKeys,
+          knownHosts: parseKnownHosts(knownHostsText, "Input 'proxy-known-hosts'"),
+          fingerprints: []
+        }
+      : target.hostKeys
   }
 }
 
@@ -267,8 +315,16 @@ function readFiles(inputs: Inputs, workspaceInput: string): { files: StackFile[]
   const names =
     given.length > 0
       ? given
-      : [defaultComposeFile(workspace, 'the workspace', "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount.")]
-  const paths = names.map((name) => resolveInsideWorkspace(name, { workspace, base: workspace, baseName: 'the repository root', input: 'files' }))
+      : [
+          defaultComposeFile(
+            workspace,
+            'the workspace',
+            "Check out the infra repository first (actions/checkout), or set 'files' to the compose file(s) and the files they mount."
+          )
+        ]
+  const paths = names.map((name) =>
+    resolveInsideWorkspace(name, { workspace, base: workspace, baseName: 'the repository root', input: 'files' })
+  )
   const composePaths = paths.filter((path) => isComposeFileName(path))
   if (composePaths.length === 0) {
     throw new UserError(`Input 'files' lists no compose file (${given.join(', ')})`, {
@@ -280,19 +336,28 @@ function readFiles(inputs: Inputs, workspaceInput: string): { files: StackFile[]
     const name = names[index]
     const remotePath = relative(base, path).split(sep).join('/')
     if (remotePath.startsWith('..') || !isSafeRelativePath(remotePath)) {
-      throw new UserError(`Input 'files' entry ${JSON.stringify(name)} cannot be uploaded: it must be in the first compose file's folder (${relative(workspace, base) || '.'}) or below it, named with letters, digits and . _ - /`, {
-        fix: 'Move the file next to the compose file (the compose file\'s folder becomes remote-dir on the VM), or rename it.'
-      })
+      throw new UserError(
+        `Input 'files' entry ${JSON.stringify(name)} cannot be uploaded: it must be in the first compose file's folder (${relative(workspace, base) || '.'}) or below it, named with letters, digits and . _ - /`,
+        {
+          fix: "Move the file next to the compose file (the compose file's folder becomes remote-dir on the VM), or rename it."
+        }
+      )
     }
     if (isReservedPath(remotePath)) {
-      throw new UserError(`Input 'files' entry ${JSON.stringify(name)} would be uploaded to ${JSON.stringify(remotePath)}, inside .gitops-lite/, where the host keeps the deploy lock, record and audit log`, {
-        fix: "Remove it from 'files', or move it out of a folder named .gitops-lite next to the compose file."
-      })
+      throw new UserError(
+        `Input 'files' entry ${JSON.stringify(name)} would be uploaded to ${JSON.stringify(remotePath)}, inside .gitops-lite/, where the host keeps the deploy lock, record and audit log`,
+        {
+          fix: "Remove it from 'files', or move it out of a folder named .gitops-lite next to the compose file."
+        }
+      )
     }
     if (isSecretFileName(remotePath)) {
-      throw new UserError(`Input 'files' entry ${JSON.stringify(name)} is a .env file: secrets stay on the VM and are never uploaded`, {
-        fix: 'Remove it from files and create or edit it on the VM (e.g. /srv/app/.api.env); the deploy reads it there.'
-      })
+      throw new UserError(
+        `Input 'files' entry ${JSON.stringify(name)} is a .env file: secrets stay on the VM and are never uploaded`,
+        {
+          fix: 'Remove it from files and create or edit it on the VM (e.g. /srv/app/.api.env); the deploy reads it there.'
+        }
+      )
     }
     if (!existsSync(path) || !statSync(path).isFile()) {
       throw new UserError(`Input 'files' entry ${JSON.stringify(name)} is not a file in the workspace`, {
@@ -302,6 +367,10 @@ function readFiles(inputs: Inputs, workspaceInput: string): { files: StackFile[]
     return stackFile(remotePath, readFileSync(path), isComposeFileName(path))
   })
   const duplicate = files.find((file, index) => files.findIndex((other) => other.path === file.path) !== index)
-  if (duplicate) throw new UserError(`Input 'files' lists ${JSON.stringify(duplicate.path)} twice`, { fix: 'List each file once.' })
-  return { files: [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)], folder: relative(workspace, base).split(sep).join('/') }
+  if (duplicate)
+    throw new UserError(`Input 'files' lists ${JSON.stringify(duplicate.path)} twice`, { fix: 'List each file once.' })
+  return {
+    files: [...files.filter((f) => f.compose), ...files.filter((f) => !f.compose)],
+    folder: relative(workspace, base).split(sep).join('/')
+  }
 }

@@ -37,11 +37,14 @@ export async function run(): Promise<void> {
     const runner = readRunnerContext()
     const settings = readSettings(new Inputs(), runner)
     if (settings.hostKeys.insecure) {
-      log.warning('insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.')
+      log.warning(
+        'insecure-skip-host-key-check is true: the host keys of VMs that known-hosts and fingerprint do not cover are NOT verified, so anyone between the runner and such a VM can impersonate it and read the deploy key. Set known-hosts or fingerprint instead.'
+      )
     }
     const run = await runInfo(runner)
     // Before any host is touched: a token that may not create deployments fails here.
-    const deployment = settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined
+    const deployment =
+      settings.deployment && !settings.dryRun ? await startDeploymentOf(settings.deployment, run) : undefined
     let outcomes: Outcome[]
     try {
       outcomes =
@@ -57,13 +60,17 @@ export async function run(): Promise<void> {
       throw error
     }
     await deployment?.finish(...deploymentResult(outcomes))
-    for (const outcome of outcomes) if (outcome.result === 'skipped') log.info(`${outcome.host}: skipped, ${outcome.reason}`)
-    for (const [name, value] of Object.entries(deployOutputs(outcomes, rolledBackImages(outcomes, settings, run)))) core.setOutput(name, value)
+    for (const outcome of outcomes)
+      if (outcome.result === 'skipped') log.info(`${outcome.host}: skipped, ${outcome.reason}`)
+    for (const [name, value] of Object.entries(deployOutputs(outcomes, rolledBackImages(outcomes, settings, run))))
+      core.setOutput(name, value)
     await writeSummary(outcomes, settings.dryRun)
     const failure = failureOf(outcomes)
     if (failure !== undefined) {
       // Several hosts failed, one of them by a bug: keep its stack for the debug log.
-      for (const o of outcomes) if (o.unexpected instanceof Error && o.unexpected !== failure && o.unexpected.stack) log.debug(o.unexpected.stack)
+      for (const o of outcomes)
+        if (o.unexpected instanceof Error && o.unexpected !== failure && o.unexpected.stack)
+          log.debug(o.unexpected.stack)
       throw failure
     }
   })
@@ -72,7 +79,12 @@ export async function run(): Promise<void> {
 /** Creates the GitHub deployment of the commit and marks it in progress. */
 function startDeploymentOf(report: DeploymentReport, run: RunInfo): Promise<StartedDeployment> {
   const client = createGitHubClient({ token: report.token, apiUrl: report.apiUrl })
-  return startDeployment(client, report.target, { sha: run.sha, description: `ssh-surgical-deploy by ${run.actor}`, logUrl: run.url, environmentUrl: report.environmentUrl })
+  return startDeployment(client, report.target, {
+    sha: run.sha,
+    description: `ssh-surgical-deploy by ${run.actor}`,
+    logUrl: run.url,
+    environmentUrl: report.environmentUrl
+  })
 }
 
 async function connectTo(target: SshTarget, settings: Settings): Promise<SshSession> {
@@ -162,7 +174,13 @@ async function deployToManager(settings: Settings, run: RunInfo): Promise<HostOu
   }
 }
 
-async function deployTo(target: SshTarget, connected: SshSession, index: number, settings: Settings, run: RunInfo): Promise<HostOutcome> {
+async function deployTo(
+  target: SshTarget,
+  connected: SshSession,
+  index: number,
+  settings: Settings,
+  run: RunInfo
+): Promise<HostOutcome> {
   const started = Date.now()
   let session = connected
   try {
@@ -170,10 +188,17 @@ async function deployTo(target: SshTarget, connected: SshSession, index: number,
     if (!session.isOpen) session = await connectTo(target, settings)
     const limits = limitsOf(settings)
     if (settings.mode === 'remove') {
-      const options = { stack: settings.stack, removeVolumes: settings.removeVolumes, dryRun: settings.dryRun, limits, run }
+      const options = {
+        stack: settings.stack,
+        removeVolumes: settings.removeVolumes,
+        dryRun: settings.dryRun,
+        limits,
+        run
+      }
       return await removeFromHost(session, options, hostLog(target, settings.hosts.length))
     }
-    if (settings.mode === 'list') return await listStacks(session, { stack: settings.stack, limits }, hostLog(target, settings.hosts.length))
+    if (settings.mode === 'list')
+      return await listStacks(session, { stack: settings.stack, limits }, hostLog(target, settings.hosts.length))
     return await deployToHost(
       session,
       {
@@ -209,14 +234,20 @@ async function runInfo(runner: RunnerContext): Promise<RunInfo> {
   const git = new GitCommandManager(runner.workspace)
   const head = await git.exec(['rev-parse', 'HEAD'], { allowFailure: true }).catch(() => undefined)
   const trailer = await git
-    .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], { allowFailure: true })
+    .exec(['log', '-1', `--format=%(trailers:key=${ROLLBACK_TRAILERS.commit},valueonly,separator=%x20)`], {
+      allowFailure: true
+    })
     .catch(() => undefined)
-  const restores = trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined
+  const restores =
+    trailer?.exitCode === 0 ? /^[0-9a-f]{7,64}$/.exec(trailer.stdout.trim().split(' ')[0] ?? '')?.[0] : undefined
   const runId = runner.runId || '0'
   const attempt = runner.runAttempt || '1'
   const url = `${runner.serverUrl}/${runner.repository || 'unknown/unknown'}/actions/runs/${runId}/attempts/${attempt}`
   return {
-    id: `${runId}-${attempt}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.replace(/[^A-Za-z0-9-]/g, ''),
+    id: `${runId}-${attempt}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.replace(
+      /[^A-Za-z0-9-]/g,
+      ''
+    ),
     url,
     actor: runner.actor || 'unknown',
     sha: head?.exitCode === 0 ? head.stdout.trim() : runner.sha,

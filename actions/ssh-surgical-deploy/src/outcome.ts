@@ -1,5 +1,12 @@
 import { posix } from 'node:path'
-import { imageFileOf, type DeploymentState, type HostOutcome, type Outcome, type RolledBackImage, type RunInfo } from '@gitops-lite/core'
+import {
+  imageFileOf,
+  type DeploymentState,
+  type HostOutcome,
+  type Outcome,
+  type RolledBackImage,
+  type RunInfo
+} from '@gitops-lite/core'
 import type { Settings } from './input-helper'
 
 function union(outcomes: readonly Outcome[], pick: (o: HostOutcome) => string[]): string {
@@ -28,14 +35,21 @@ export function rolledBackImages(outcomes: readonly Outcome[], settings: Setting
 }
 
 /** The step's outputs, by name, from what happened on each host and the images that went back. */
-export function deployOutputs(outcomes: readonly Outcome[], rolledBack: readonly RolledBackImage[]): Record<string, string> {
+export function deployOutputs(
+  outcomes: readonly Outcome[],
+  rolledBack: readonly RolledBackImage[]
+): Record<string, string> {
   const deployedServices = (o: HostOutcome) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])
   return {
     deployed: union(outcomes, deployedServices),
-    drifted: union(outcomes, (o) => (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)),
+    drifted: union(outcomes, (o) =>
+      (o.plan?.services ?? []).filter((s) => s.change === 'drifted').map((s) => s.service)
+    ),
     removed: union(outcomes, (o) => {
       if (o.result === 'removed') return (o.removal?.containers ?? []).map((c) => c.service)
-      return o.result === 'deployed' ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s)) : []
+      return o.result === 'deployed'
+        ? (o.plan?.removed ?? []).map((s) => s.service).filter((s) => !o.removeFailed?.includes(s))
+        : []
     }),
     stacks: JSON.stringify(outcomes.flatMap((o) => (o.stacks ?? []).map((stack) => ({ host: o.host, ...stack })))),
     'rolled-back': String(outcomes.some((o) => o.result === 'rolled-back')),
@@ -75,7 +89,9 @@ function planOutput(o: Outcome): Record<string, unknown> {
 export function deploymentResult(outcomes: readonly Outcome[]): [DeploymentState, string] {
   const hosts = (result: string) => outcomes.filter((o) => o.result === result).map((o) => o.host)
   if (outcomes.every((o) => o.result === 'deployed' || o.result === 'unchanged')) {
-    const deployed = [...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))].sort()
+    const deployed = [
+      ...new Set(outcomes.flatMap((o) => (o.result === 'deployed' ? (o.plan?.deploy ?? []) : [])))
+    ].sort()
     return ['success', deployed.length > 0 ? `Deployed ${deployed.join(', ')}` : 'Nothing to change']
   }
   const failed = hosts('failed')

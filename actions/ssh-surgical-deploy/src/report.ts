@@ -11,12 +11,20 @@ export async function writeSummary(outcomes: readonly Outcome[], dryRun: boolean
     if (outcome.result === 'skipped') summary.addRaw(`<p>Skipped: ${escapeHtml(outcome.reason)}.</p>`, true)
     const wentBack = outcome.result === 'rolled-back' ? (outcome.rollback?.services ?? []) : []
     if (wentBack.length > 0) {
-      const images = wentBack.map((s) => `${s.service} ${s.restoredImage} (${s.failedImage} ${s.failed ? 'failed' : 'went back with it'})`)
-      summary.addRaw(`<p>Running again: ${escapeHtml(images.join('; '))}. Output rolled-back-images lists them for bump-image-tag's restore.</p>`, true)
+      const images = wentBack.map(
+        (s) => `${s.service} ${s.restoredImage} (${s.failedImage} ${s.failed ? 'failed' : 'went back with it'})`
+      )
+      summary.addRaw(
+        `<p>Running again: ${escapeHtml(images.join('; '))}. Output rolled-back-images lists them for bump-image-tag's restore.</p>`,
+        true
+      )
     }
-    if (outcome.removal) summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, dryRun).join('\n')))
+    if (outcome.removal)
+      summary.addCodeBlock(escapeHtml(formatRemoval(outcome.host, outcome.removal, dryRun).join('\n')))
     if (outcome.stacks) {
-      const lines = outcome.stacks.map((s) => `${s.project}  ${s.remoteDir}  deployed ${s.time} (${s.sha.slice(0, 7)}) by ${s.actor}`)
+      const lines = outcome.stacks.map(
+        (s) => `${s.project}  ${s.remoteDir}  deployed ${s.time} (${s.sha.slice(0, 7)}) by ${s.actor}`
+      )
       summary.addCodeBlock(escapeHtml(lines.join('\n') || 'No stacks.'))
     }
     const services = outcome.plan?.services ?? []
@@ -44,7 +52,12 @@ export async function writeSummary(outcomes: readonly Outcome[], dryRun: boolean
 function serviceResult(outcome: Outcome, service: string, deploy: boolean, removed: boolean): string {
   if (outcome.result === 'skipped' || outcome.result === 'dry-run') return outcome.result
   if (removed && !outcome.plan?.removed.some((s) => s.service === service)) return 'kept'
-  if (removed) return outcome.result !== 'deployed' ? 'kept' : outcome.removeFailed?.includes(service) ? 'removal failed' : 'removed'
+  if (removed)
+    return outcome.result !== 'deployed'
+      ? 'kept'
+      : outcome.removeFailed?.includes(service)
+        ? 'removal failed'
+        : 'removed'
   if (!deploy) return 'untouched'
   const health = outcome.health[service]
   if (outcome.result === 'deployed') return health ? `deployed (${health})` : 'deployed'

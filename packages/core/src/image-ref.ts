@@ -31,7 +31,16 @@ const nameMaxLength = 255
 export const DOCKER_HUB = 'docker.io'
 
 /** Tags that name a moving target, so a commit pinning them does not pin anything. */
-export const MUTABLE_TAGS: readonly string[] = ['latest', 'stable', 'edge', 'nightly', 'main', 'master', 'dev', 'develop']
+export const MUTABLE_TAGS: readonly string[] = [
+  'latest',
+  'stable',
+  'edge',
+  'nightly',
+  'main',
+  'master',
+  'dev',
+  'develop'
+]
 
 export function isValidTag(tag: string): boolean {
   return tagPattern.test(tag)
@@ -143,7 +152,8 @@ export function imageReferenceProblem(image: string): string | undefined {
   const name = at >= 0 ? image.slice(0, at) : image
   if (name.endsWith(':')) return 'its tag is empty'
   const colon = name.lastIndexOf(':')
-  if (colon > name.lastIndexOf('/') && !isValidTag(name.slice(colon + 1))) return 'its tag is not 1 to 128 letters, digits, _ . and -'
+  if (colon > name.lastIndexOf('/') && !isValidTag(name.slice(colon + 1)))
+    return 'its tag is not 1 to 128 letters, digits, _ . and -'
   if (/[A-Z]/.test(name.slice(name.indexOf('/') + 1))) return 'its repository path has upper-case letters'
   return 'it is not registry/path:tag'
 }
@@ -152,8 +162,11 @@ export function imageReferenceProblem(image: string): string | undefined {
 export function requirePullableImage(service: string, image: string, where: string, location?: ErrorLocation): void {
   const problem = imageReferenceProblem(image)
   if (problem === undefined) return
-  throw new UserError(`Service '${service}' has the image ${JSON.stringify(image)} ${where}, which docker cannot pull: ${problem}`, {
-    fix: "Write it as [registry/]path[:tag][@sha256:<64 hex>], the path in lower case, e.g. ghcr.io/acme/api:v1.2.3; when it comes from a variable, check the variable's value.",
-    location
-  })
+  throw new UserError(
+    `Service '${service}' has the image ${JSON.stringify(image)} ${where}, which docker cannot pull: ${problem}`,
+    {
+      fix: "Write it as [registry/]path[:tag][@sha256:<64 hex>], the path in lower case, e.g. ghcr.io/acme/api:v1.2.3; when it comes from a variable, check the variable's value.",
+      location
+    }
+  )
 }

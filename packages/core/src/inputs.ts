@@ -101,11 +101,15 @@ export class Inputs {
   duration(name: string, fallback: string, range: { min: number; max: number }): number {
     const value = this.string(name) || fallback
     const ms = parseDuration(value)
-    if (ms === undefined) throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)")
+    if (ms === undefined)
+      throw invalid(name, value, "a duration such as '90s', '15m' or '1h' (a bare number is seconds)")
     if (ms < range.min || ms > range.max) {
-      throw new UserError(`Input '${name}' must be from ${formatDuration(range.min)} to ${formatDuration(range.max)}, got ${JSON.stringify(value)}, which is ${formatDuration(ms)}`, {
-        fix: `Use e.g. '${fallback}'; a bare number is seconds.`
-      })
+      throw new UserError(
+        `Input '${name}' must be from ${formatDuration(range.min)} to ${formatDuration(range.max)}, got ${JSON.stringify(value)}, which is ${formatDuration(ms)}`,
+        {
+          fix: `Use e.g. '${fallback}'; a bare number is seconds.`
+        }
+      )
     }
     return ms
   }
@@ -117,9 +121,12 @@ export class Inputs {
   token(name: string): string {
     const value = this.secret(name).trim()
     if (/\s/.test(value) || hasControlCharacter(value)) {
-      throw new UserError(`Input '${name}' contains a line break, a space or a control character, which no token has (the value is not shown)`, {
-        fix: `Check the secret behind '${name}': it must hold the token alone, on one line, without quotes or a trailing newline.`
-      })
+      throw new UserError(
+        `Input '${name}' contains a line break, a space or a control character, which no token has (the value is not shown)`,
+        {
+          fix: `Check the secret behind '${name}': it must hold the token alone, on one line, without quotes or a trailing newline.`
+        }
+      )
     }
     return value
   }

@@ -73,7 +73,10 @@ export interface DeployPayloadFields {
 
 /** Builds the payload from validated fields: the single form for one service, `services` for several. */
 export function createDeployPayload(fields: DeployPayloadFields): DeployPayload {
-  const images = fields.updates.length === 1 && !fields.multi ? pickUpdate(fields.updates[0]) : { services: fields.updates.map(pickUpdate) }
+  const images =
+    fields.updates.length === 1 && !fields.multi
+      ? pickUpdate(fields.updates[0])
+      : { services: fields.updates.map(pickUpdate) }
   return {
     schema: PAYLOAD_SCHEMA,
     ...images,
@@ -114,16 +117,13 @@ function readString(object: Record<string, unknown>, key: string, path: string, 
   return value
 }
 
-function readUpdate(
-  object: Record<string, unknown>,
-  path: string,
-  inherited: Partial<ImageUpdate>
-): ImageUpdate {
+function readUpdate(object: Record<string, unknown>, path: string, inherited: Partial<ImageUpdate>): ImageUpdate {
   const service = readString(object, 'service', `${path}service`, true)!
   const image = readString(object, 'image', `${path}image`, inherited.image === undefined) ?? inherited.image!
   const tag = readString(object, 'tag', `${path}tag`, inherited.tag === undefined) ?? inherited.tag!
   const digest = readString(object, 'digest', `${path}digest`, false) ?? inherited.digest
-  if (!isValidServiceName(service)) throw payloadError(`${path}service`, `${JSON.stringify(service)} is not a valid compose service name`)
+  if (!isValidServiceName(service))
+    throw payloadError(`${path}service`, `${JSON.stringify(service)} is not a valid compose service name`)
   const ref = parseImageReference(image)
   if (!ref || ref.tag !== undefined || ref.digest !== undefined) {
     throw payloadError(`${path}image`, `${JSON.stringify(image)} is not an image repository (no tag or digest)`)
@@ -168,10 +168,16 @@ function readSource(raw: unknown): Partial<PayloadSource> | undefined {
   if (!isObject(raw)) throw payloadError('source', `must be an object, got ${JSON.stringify(raw)}`)
   const unknownKeys = Object.keys(raw).filter((key) => !Object.hasOwn(SOURCE_FIELDS, key))
   if (unknownKeys.length > 0) {
-    throw payloadError(`source.${unknownKeys[0]}`, `is not a field of the source (the fields are ${Object.keys(SOURCE_FIELDS).join(', ')})`)
+    throw payloadError(
+      `source.${unknownKeys[0]}`,
+      `is not a field of the source (the fields are ${Object.keys(SOURCE_FIELDS).join(', ')})`
+    )
   }
   const source: Partial<PayloadSource> = {}
-  for (const [key, rule] of Object.entries(SOURCE_FIELDS) as [keyof PayloadSource, (typeof SOURCE_FIELDS)[keyof PayloadSource]][]) {
+  for (const [key, rule] of Object.entries(SOURCE_FIELDS) as [
+    keyof PayloadSource,
+    (typeof SOURCE_FIELDS)[keyof PayloadSource]
+  ][]) {
     const value = readString(raw, key, `source.${key}`, false)
     if (value === undefined) continue
     if (!rule.valid(value)) throw payloadError(`source.${key}`, `${JSON.stringify(value)} is not ${rule.expected}`)
@@ -201,7 +207,8 @@ export function parseDeployPayload(raw: unknown): ReceivedDeployment {
   }
   let updates: ImageUpdate[]
   if (raw.services !== undefined) {
-    if (!Array.isArray(raw.services) || raw.services.length === 0) throw payloadError('services', 'must be a non-empty array')
+    if (!Array.isArray(raw.services) || raw.services.length === 0)
+      throw payloadError('services', 'must be a non-empty array')
     updates = raw.services.map((entry, index) => {
       const path = `services[${index}].`
       if (typeof entry === 'string') return readUpdate({ service: entry }, path, inherited)

@@ -18,12 +18,17 @@ export interface ProcessOptions {
  * echoed. Nothing is written to its stdin: run only programs that read none (git with prompts off).
  * A non-zero exit is a result; it rejects only when the program cannot be started.
  */
-export type ProcessRunner = (program: string, args: readonly string[], options: ProcessOptions) => Promise<ProcessResult>
+export type ProcessRunner = (
+  program: string,
+  args: readonly string[],
+  options: ProcessOptions
+) => Promise<ProcessResult>
 
 /** The runner's own way to run a program (@actions/exec), as actions/checkout runs git. */
 export const runProcess: ProcessRunner = async (program, args, options) => {
   const env: Record<string, string> = {}
-  for (const [name, value] of Object.entries({ ...process.env, ...options.env })) if (value !== undefined) env[name] = value
+  for (const [name, value] of Object.entries({ ...process.env, ...options.env }))
+    if (value !== undefined) env[name] = value
   const { exitCode, stdout, stderr } = await getExecOutput(program, [...args], {
     cwd: options.cwd,
     env,

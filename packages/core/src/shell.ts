@@ -44,7 +44,9 @@ export class ShellScript {
   commandWithInput(argv: readonly string[], body: string, delimiter = 'GITOPS_LITE_EOF'): this {
     const lines = body.split('\n')
     if (lines.includes(delimiter)) throw new Error(`A here-document body cannot contain the line '${delimiter}'`)
-    this.parts.push(`${shellCommand(argv)} <<'${delimiter}'\n${body}${body.endsWith('\n') || body === '' ? '' : '\n'}${delimiter}`)
+    this.parts.push(
+      `${shellCommand(argv)} <<'${delimiter}'\n${body}${body.endsWith('\n') || body === '' ? '' : '\n'}${delimiter}`
+    )
     return this
   }
 

@@ -80,9 +80,12 @@ export function decodeUtf8(bytes: Uint8Array, file: string): string {
       start = end + 1
       line++
     }
-    throw new UserError(`${file} is not UTF-8 text (line ${line} has a byte that is not UTF-8, e.g. Latin-1 'é' written as one byte)`, {
-      fix: 'Convert the file to UTF-8 (iconv -f latin1 -t utf-8), commit it, and rerun; nothing was changed.',
-      location: { file, line }
-    })
+    throw new UserError(
+      `${file} is not UTF-8 text (line ${line} has a byte that is not UTF-8, e.g. Latin-1 'é' written as one byte)`,
+      {
+        fix: 'Convert the file to UTF-8 (iconv -f latin1 -t utf-8), commit it, and rerun; nothing was changed.',
+        location: { file, line }
+      }
+    )
   }
 }

@@ -28,7 +28,11 @@ import { firstLine, type Narrator } from './narrator'
  * token starts no other workflow), so the run's conclusion is the deploy's, and that is what
  * dispatch-to-infra's `wait: true` reports.
  */
-export const INFRA_RUN_NAME = (parse(readFileSync(join(repoRoot, 'templates', 'infra-repo', '.github', 'workflows', 'bump.yml'), 'utf8')) as { 'run-name': string })['run-name']
+export const INFRA_RUN_NAME = (
+  parse(readFileSync(join(repoRoot, 'templates', 'infra-repo', '.github', 'workflows', 'bump.yml'), 'utf8')) as {
+    'run-name': string
+  }
+)['run-name']
 export const INFRA_WORKFLOW_NAME = 'deploy'
 
 export type JobName = 'bump' | 'deploy' | 'restore'
@@ -150,7 +154,12 @@ export class InfraWorkflow {
       action: event.eventType,
       branch: this.options.remote.branch,
       client_payload: event.clientPayload,
-      repository: { full_name: this.options.repository, name, owner: { login: owner }, default_branch: this.options.remote.branch },
+      repository: {
+        full_name: this.options.repository,
+        name,
+        owner: { login: owner },
+        default_branch: this.options.remote.branch
+      },
       sender: { login: senderOf(event) }
     }
   }
@@ -179,7 +188,9 @@ export class InfraWorkflow {
       queuedMs: 0,
       inProgressMs: Number.POSITIVE_INFINITY
     })
-    const received = narrator.step(`[GitHub] repository_dispatch '${event.eventType}' → ${this.options.repository}: workflow run ${runId} "${displayTitle}" in progress`)
+    const received = narrator.step(
+      `[GitHub] repository_dispatch '${event.eventType}' → ${this.options.repository}: workflow run ${runId} "${displayTitle}" in progress`
+    )
     received.note(`client_payload: ${describePayload(event.clientPayload)}`)
     received.done()
 
@@ -191,11 +202,21 @@ export class InfraWorkflow {
     try {
       bump = await this.job(runId, 'bump', event, headSha, remote.branch, [{ action: 'bump-image-tag', inputs: {} }])
       // deploy.yml checks out `ref: ${{ github.event.repository.default_branch }}`: main's newest commit.
-      deploy = bump.result === 'success' ? await this.job(runId, 'deploy', event, headSha, remote.branch, [deployStep]) : skipped('deploy')
+      deploy =
+        bump.result === 'success'
+          ? await this.job(runId, 'deploy', event, headSha, remote.branch, [deployStep])
+          : skipped('deploy')
       // if: failure() && needs.deploy.outputs.rolled-back == 'true' && vars.RESTORE_GIT_AFTER_ROLLBACK != 'false'
-      if (deploy.result === 'failure' && deploy.run?.outputs['rolled-back'] === 'true' && this.options.restoreGit !== false) {
+      if (
+        deploy.result === 'failure' &&
+        deploy.run?.outputs['rolled-back'] === 'true' &&
+        this.options.restoreGit !== false
+      ) {
         restore = await this.job(runId, 'restore', event, headSha, remote.branch, [
-          { action: 'bump-image-tag', inputs: { files: 'compose.yaml', restore: deploy.run.outputs['rolled-back-images'] ?? '' } },
+          {
+            action: 'bump-image-tag',
+            inputs: { files: 'compose.yaml', restore: deploy.run.outputs['rolled-back-images'] ?? '' }
+          },
           { ...deployStep, if: (runs) => runs[0]?.outputs.changed === 'true' }
         ])
       }
@@ -210,7 +231,9 @@ export class InfraWorkflow {
     github.completeRun(runId, conclusion)
     const durationMs = Date.now() - started
     const restored = restore.result === 'skipped' ? '' : `, restore ${restore.result}`
-    narrator.step(`[GitHub] workflow run ${runId} completed: ${conclusion}`).done(`bump ${bump.result}, deploy ${deploy.result}${restored}`)
+    narrator
+      .step(`[GitHub] workflow run ${runId} completed: ${conclusion}`)
+      .done(`bump ${bump.result}, deploy ${deploy.result}${restored}`)
     return { runId, displayTitle, correlationId, event, headSha, conclusion, bump, deploy, restore, durationMs }
   }
 
@@ -218,7 +241,14 @@ export class InfraWorkflow {
    * One job: a fresh checkout (actions/checkout), then its steps' committed bundles, run as the
    * runner runs them, in the same checkout; a step whose `if` is false is skipped.
    */
-  private async job(runId: number, job: JobName, event: DispatchEvent, headSha: string, ref: string, steps: JobStep[]): Promise<JobResult> {
+  private async job(
+    runId: number,
+    job: JobName,
+    event: DispatchEvent,
+    headSha: string,
+    ref: string,
+    steps: JobStep[]
+  ): Promise<JobResult> {
     const { narrator, remote } = this.options
     const started = Date.now()
     const dir = join(this.options.runnerDir, `run-${runId}`, job, 'infra')
@@ -258,7 +288,15 @@ export class InfraWorkflow {
       } catch (error) {
         const message = firstLine((error as Error).message)
         step.fail(message)
-        return { job, result: 'failure', checkout, run: runs[0], runs, error: message, durationMs: Date.now() - started }
+        return {
+          job,
+          result: 'failure',
+          checkout,
+          run: runs[0],
+          runs,
+          error: message,
+          durationMs: Date.now() - started
+        }
       }
       runs.push(run)
       // The job's log, as the Actions UI would show it.

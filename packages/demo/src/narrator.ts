@@ -71,7 +71,9 @@ export class Narrator {
       ended = true
       this.steps.push(record)
       const which = this.lastOpened === number ? '' : `${number}. `
-      this.sink(`${' '.repeat(13)}${ok ? '✓' : '✗'} ${which}${formatDuration(record.durationMs)}${detail ? `  ${detail}` : ''}`)
+      this.sink(
+        `${' '.repeat(13)}${ok ? '✓' : '✗'} ${which}${formatDuration(record.durationMs)}${detail ? `  ${detail}` : ''}`
+      )
       this.lastOpened = 0
       return record
     }
@@ -100,12 +102,21 @@ export class Narrator {
 }
 
 export function firstLine(text: string): string {
-  return text.split('\n').find((line) => line.trim() !== '')?.trim() ?? ''
+  return (
+    text
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim() ?? ''
+  )
 }
 
 /** A plain text table: columns padded to their widest cell. */
 export function renderTable(header: string[], rows: string[][]): string[] {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)))
-  const render = (cells: string[]) => cells.map((cell, i) => (cell ?? '').padEnd(widths[i])).join('  ').trimEnd()
+  const render = (cells: string[]) =>
+    cells
+      .map((cell, i) => (cell ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd()
   return [render(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(render)]
 }

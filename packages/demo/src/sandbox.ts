@@ -29,8 +29,24 @@ import {
 } from '@gitops-lite/sandbox'
 import { InfraWorkflow, actionError, logTail, type InfraRunResult } from './infra-workflow'
 import { Narrator, firstLine, type LineSink } from './narrator'
-import { probe, readAuditLog, shortId, snapshotStack, type AuditEntry, type HttpProbe, type StackSnapshot } from './stack'
-import { DEFAULT_PROJECT_NAME, DEFAULT_SANDBOX_DIR, activeOwner, readState, teardownSandbox, writeState, type SandboxState } from './state'
+import {
+  probe,
+  readAuditLog,
+  shortId,
+  snapshotStack,
+  type AuditEntry,
+  type HttpProbe,
+  type StackSnapshot
+} from './stack'
+import {
+  DEFAULT_PROJECT_NAME,
+  DEFAULT_SANDBOX_DIR,
+  activeOwner,
+  readState,
+  teardownSandbox,
+  writeState,
+  type SandboxState
+} from './state'
 
 export const APP_REPOSITORY = 'acme/app'
 export const INFRA_REPOSITORY = 'acme/infra'
@@ -45,7 +61,14 @@ export type ServiceName = (typeof SERVICES)[number]
 
 /** The token the app repo's workflow holds as a secret (the fake GitHub API accepts only it). */
 const DISPATCH_TOKEN = 'github_pat_sandbox_0000000000000000000000'
-const identity = ['-c', 'user.name=Sandbox Developer', '-c', 'user.email=dev@acme.invalid', '-c', 'commit.gpgsign=false']
+const identity = [
+  '-c',
+  'user.name=Sandbox Developer',
+  '-c',
+  'user.email=dev@acme.invalid',
+  '-c',
+  'commit.gpgsign=false'
+]
 
 export interface SandboxOptions {
   /** Everything lives here; reset on up(). Default <repo>/.sandbox. */
@@ -206,7 +229,8 @@ export class PipelineSandbox {
 
     await narrator.run(`Reset ${dir}`, async (step) => {
       const owner = await activeOwner(await readState(dir))
-      if (owner !== undefined) throw new Error(`Another sandbox run (pid ${owner}) is using ${dir}; wait for it or stop it first`)
+      if (owner !== undefined)
+        throw new Error(`Another sandbox run (pid ${owner}) is using ${dir}; wait for it or stop it first`)
       for (const line of await teardownSandbox(dir, { projectName })) step.note(line)
       await mkdir(dir, { recursive: true })
     })
@@ -226,14 +250,27 @@ export class PipelineSandbox {
     group.trackComposeProject(projectName)
 
     try {
-      await narrator.run('The action bundles (dist/) the runner would execute', async (step) => {
-        const changed = await exec('git', ['-C', repoRoot, 'status', '--porcelain', '--', 'dist'], { allowFailure: true })
-        const lines = changed.code === 0 ? changed.stdout.split('\n').filter(Boolean) : []
-        if (lines.length) step.note(`not as committed (running them anyway): ${lines.map((l) => l.slice(3)).join(', ')}`)
-        return lines.length
-      }, (n) => (n ? `${n} file(s) differ from the commit` : 'as committed'))
-      const docker = await narrator.run('Docker engine and Compose v2', () => ensureDocker(), (d) => `engine ${d.serverVersion}, compose ${d.composeVersion}`)
-      await narrator.run(`Base image ${BASE_IMAGE} (busybox-static; no public registry needed)`, () => ensureBaseImage())
+      await narrator.run(
+        'The action bundles (dist/) the runner would execute',
+        async (step) => {
+          const changed = await exec('git', ['-C', repoRoot, 'status', '--porcelain', '--', 'dist'], {
+            allowFailure: true
+          })
+          const lines = changed.code === 0 ? changed.stdout.split('\n').filter(Boolean) : []
+          if (lines.length)
+            step.note(`not as committed (running them anyway): ${lines.map((l) => l.slice(3)).join(', ')}`)
+          return lines.length
+        },
+        (n) => (n ? `${n} file(s) differ from the commit` : 'as committed')
+      )
+      const docker = await narrator.run(
+        'Docker engine and Compose v2',
+        () => ensureDocker(),
+        (d) => `engine ${d.serverVersion}, compose ${d.composeVersion}`
+      )
+      await narrator.run(`Base image ${BASE_IMAGE} (busybox-static; no public registry needed)`, () =>
+        ensureBaseImage()
+      )
       const nginx = await narrator.run(
         "nginx image for api's reverse proxy (Debian's nginx-light via debootstrap: 1-2 minutes once, then kept in the engine)",
         () => ensureNginxImage(),
@@ -278,7 +315,10 @@ export class PipelineSandbox {
       const { app, infra } = await narrator.run('Git repositories with bare remotes', async (step) => {
         const appRemote = await createGitRemote({
           dir: join(dir, 'git', 'app'),
-          files: { 'README.md': '# acme/app\n\nThe application: its CI builds demo/api and demo/worker and dispatches to acme/infra.\n' },
+          files: {
+            'README.md':
+              '# acme/app\n\nThe application: its CI builds demo/api and demo/worker and dispatches to acme/infra.\n'
+          },
           message: 'Initial commit'
         })
         const workDir = await appRemote.clone(join(dir, 'work', 'app'))
@@ -318,7 +358,22 @@ export class PipelineSandbox {
           ...(options.healthTimeout ? { 'health-timeout': options.healthTimeout } : {})
         }
       })
-      return new PipelineSandbox(dir, projectName, state, docker, registry, vm, github, app, infra, ports, workflow, narrator, group, options)
+      return new PipelineSandbox(
+        dir,
+        projectName,
+        state,
+        docker,
+        registry,
+        vm,
+        github,
+        app,
+        infra,
+        ports,
+        workflow,
+        narrator,
+        group,
+        options
+      )
     } catch (error) {
       await group.cleanup().catch(() => undefined)
       await teardownSandbox(dir, { projectName }).catch(() => undefined)
@@ -359,7 +414,10 @@ export class PipelineSandbox {
         `${pushed.map((p) => p.service).join(', ')}; wait: true)`
     )
     // What a user of api sees: a GET through the proxy every 20 ms while the release goes out.
-    const probes = startProbes([{ name: 'api', url: this.url('api'), intervalMs: 20 }], { maxMs: 15 * 60_000, maxProbes: 100_000 })
+    const probes = startProbes([{ name: 'api', url: this.url('api'), intervalMs: 20 }], {
+      maxMs: 15 * 60_000,
+      maxProbes: 100_000
+    })
     let apiProbe: ProbeResult
     let dispatch: ActionRun
     let workflow: InfraRunResult | undefined
@@ -371,7 +429,9 @@ export class PipelineSandbox {
       apiProbe = (await probes.stop())[0]
     }
     const correlationId = dispatch.outputs['correlation-id'] || undefined
-    const waited = dispatch.outputs.conclusion ? `run ${dispatch.outputs['run-id']} concluded ${dispatch.outputs.conclusion}` : 'no conclusion'
+    const waited = dispatch.outputs.conclusion
+      ? `run ${dispatch.outputs['run-id']} concluded ${dispatch.outputs.conclusion}`
+      : 'no conclusion'
     if (dispatch.exitCode === 0) dispatchStep.done(`${waited}; correlation id ${correlationId}`)
     else {
       dispatchStep.fail(`the step failed: ${actionError(dispatch)}`)
@@ -385,7 +445,9 @@ export class PipelineSandbox {
       const step = narrator.step(`[look] the commit bump-image-tag pushed to ${INFRA_REPOSITORY}`)
       for (const line of infraCommit.stat.split('\n')) step.note(line)
       for (const line of infraCommit.diff.split('\n').filter((l) => /^[-+](?![-+])/.test(l))) step.note(line)
-      step.done(`${infraCommit.removed.length} line(s) out, ${infraCommit.added.length} in, only in ${infraCommit.files.join(', ')}`)
+      step.done(
+        `${infraCommit.removed.length} line(s) out, ${infraCommit.added.length} in, only in ${infraCommit.files.join(', ')}`
+      )
     }
 
     const restoreCommitSha = workflow?.restore.run?.outputs['commit-sha']
@@ -394,7 +456,9 @@ export class PipelineSandbox {
       const step = narrator.step(`[look] the commit the restore job pushed to ${INFRA_REPOSITORY} after the rollback`)
       for (const line of restoreCommit.stat.split('\n')) step.note(line)
       for (const line of restoreCommit.diff.split('\n').filter((l) => /^[-+](?![-+])/.test(l))) step.note(line)
-      step.done(`Git names what the VM runs again${dispatch.outputs['restore-commit'] ? '; dispatch-to-infra reported it' : ''}`)
+      step.done(
+        `Git names what the VM runs again${dispatch.outputs['restore-commit'] ? '; dispatch-to-infra reported it' : ''}`
+      )
     }
 
     const after = await snapshotStack(this.projectName)
@@ -404,30 +468,51 @@ export class PipelineSandbox {
     for (const change of changes) {
       const now = after[change.service]
       const was = before[change.service]
-      const what = !was ? 'created' : change.recreated ? `recreated (was ${shortId(change.before)})` : `unchanged since ${was.startedAt.slice(11, 19)}`
+      const what = !was
+        ? 'created'
+        : change.recreated
+          ? `recreated (was ${shortId(change.before)})`
+          : `unchanged since ${was.startedAt.slice(11, 19)}`
       vmStep.note(
         `${change.service.padEnd(7)} ${shortId(change.after)}  ${what.padEnd(30)} ${now ? `${now.status}${now.health ? `/${now.health}` : ''}  ${shortImage(now.image)}` : 'gone'}`
       )
     }
-    vmStep.done(`${changes.filter((c) => c.recreated).map((c) => c.service).join(', ') || 'nothing'} recreated`)
+    vmStep.done(
+      `${
+        changes
+          .filter((c) => c.recreated)
+          .map((c) => c.service)
+          .join(', ') || 'nothing'
+      } recreated`
+    )
 
     const disagree = SERVICES.filter((service) => after[service] && git[service] !== after[service].image)
     narrator
       .step(`[look] Git (${INFRA_REPOSITORY} main) and the VM`)
-      .done(disagree.length === 0 ? 'they agree on every image' : `they disagree on ${disagree.map((s) => `${s} (Git ${shortImage(git[s] ?? '-')}, VM ${shortImage(after[s].image)})`).join(', ')}`)
+      .done(
+        disagree.length === 0
+          ? 'they agree on every image'
+          : `they disagree on ${disagree.map((s) => `${s} (Git ${shortImage(git[s] ?? '-')}, VM ${shortImage(after[s].image)})`).join(', ')}`
+      )
 
-    const probeStep = narrator.step(`[look] GET ${this.url('api')} (api through the proxy) every 20 ms during the release`)
+    const probeStep = narrator.step(
+      `[look] GET ${this.url('api')} (api through the proxy) every 20 ms during the release`
+    )
     const answers = Object.entries(apiProbe.bodies).map(([body, n]) => `${n} × "${body}"`)
-    probeStep.note(`${apiProbe.probes} requests: ${apiProbe.probes - apiProbe.failures} answered (${answers.join(', ') || 'none'}), ${apiProbe.failures} failed`)
+    probeStep.note(
+      `${apiProbe.probes} requests: ${apiProbe.probes - apiProbe.failures} answered (${answers.join(', ') || 'none'}), ${apiProbe.failures} failed`
+    )
     if (!before.api) probeStep.done('api was not deployed before this release: it answers once it first came up')
-    else if (apiProbe.failures > 0) probeStep.fail(`api was unreachable for up to ${(apiProbe.longestOutageMs / 1000).toFixed(2)} s`)
+    else if (apiProbe.failures > 0)
+      probeStep.fail(`api was unreachable for up to ${(apiProbe.longestOutageMs / 1000).toFixed(2)} s`)
     else probeStep.done('no failed request')
 
     const http: Record<string, HttpProbe> = {}
     const httpStep = narrator.step('[look] the stack serving')
     for (const service of SERVICES) {
       http[service] = await probe(this.url(service))
-      const answer = http[service].status === null ? 'no answer' : `${http[service].status} "${http[service].body.trim()}"`
+      const answer =
+        http[service].status === null ? 'no answer' : `${http[service].status} "${http[service].body.trim()}"`
       httpStep.note(`GET ${this.url(service)} → ${answer}`)
     }
     httpStep.done()
@@ -442,7 +527,25 @@ export class PipelineSandbox {
       dispatch.exitCode === 0 && workflow?.conclusion === 'success' ? 'deployed' : rolledBack ? 'rolled back' : 'failed'
     const durationMs = Date.now() - started
     narrator.line(`   Release ${spec.number}: ${outcome} in ${formatDuration(durationMs)}`)
-    return { spec, pushed, appCommit, dispatch, correlationId, workflow, infraCommit, restoreCommit, git, before, after, changes, http, probe: apiProbe, audit, outcome, durationMs }
+    return {
+      spec,
+      pushed,
+      appCommit,
+      dispatch,
+      correlationId,
+      workflow,
+      infraCommit,
+      restoreCommit,
+      git,
+      before,
+      after,
+      changes,
+      http,
+      probe: apiProbe,
+      audit,
+      outcome,
+      durationMs
+    }
   }
 
   private async buildAndPush(image: ReleaseImage): Promise<PushedImage> {
@@ -450,12 +553,23 @@ export class PipelineSandbox {
     const tagged = `${repository}:${image.tag}`
     await buildDemoHttpImage({ tag: tagged, body: image.body, healthy: image.healthy, group: this.group })
     await exec('docker', ['push', '--quiet', tagged])
-    const digests = JSON.parse((await exec('docker', ['image', 'inspect', '--format', '{{json .RepoDigests}}', tagged])).stdout) as string[]
+    const digests = JSON.parse(
+      (await exec('docker', ['image', 'inspect', '--format', '{{json .RepoDigests}}', tagged])).stdout
+    ) as string[]
     const digest = digests.find((d) => d.startsWith(`${repository}@`))?.split('@')[1]
-    if (!digest) throw new Error(`docker push ${tagged} left no digest for ${repository} (RepoDigests: ${digests.join(', ')})`)
+    if (!digest)
+      throw new Error(`docker push ${tagged} left no digest for ${repository} (RepoDigests: ${digests.join(', ')})`)
     const tags = await httpGet(`http://${this.registry.address}/v2/demo/${image.service}/tags/list`)
     const registryTags = tags?.status === 200 ? ((JSON.parse(tags.body) as { tags?: string[] }).tags ?? []) : []
-    return { service: image.service, repository, tag: image.tag, digest, reference: `${tagged}@${digest}`, healthy: image.healthy, registryTags }
+    return {
+      service: image.service,
+      repository,
+      tag: image.tag,
+      digest,
+      reference: `${tagged}@${digest}`,
+      healthy: image.healthy,
+      registryTags
+    }
   }
 
   private async commitApp(spec: ReleaseSpec): Promise<string> {
@@ -465,7 +579,16 @@ export class PipelineSandbox {
       await writeFile(join(dir, image.service, 'index.html'), image.body)
     }
     await exec('git', ['-C', dir, 'add', '--all'])
-    await exec('git', ['-C', dir, ...identity, 'commit', '-q', '--allow-empty', '-m', `release ${spec.images.map((i) => `${i.service} ${i.tag}`).join(', ')}`])
+    await exec('git', [
+      '-C',
+      dir,
+      ...identity,
+      'commit',
+      '-q',
+      '--allow-empty',
+      '-m',
+      `release ${spec.images.map((i) => `${i.service} ${i.tag}`).join(', ')}`
+    ])
     await exec('git', ['-C', dir, 'push', '-q', 'origin', 'HEAD:main'])
     return (await exec('git', ['-C', dir, 'rev-parse', 'HEAD'])).stdout.trim()
   }
@@ -474,7 +597,11 @@ export class PipelineSandbox {
   private dispatch(spec: ReleaseSpec, pushed: PushedImage[], appCommit: string): Promise<ActionRun> {
     const images: Record<string, string> =
       spec.form === 'services'
-        ? { services: JSON.stringify(pushed.map((p) => ({ service: p.service, image: p.repository, tag: p.tag, digest: p.digest }))) }
+        ? {
+            services: JSON.stringify(
+              pushed.map((p) => ({ service: p.service, image: p.repository, tag: p.tag, digest: p.digest }))
+            )
+          }
         : { service: pushed[0].service, image: pushed[0].repository, tag: pushed[0].tag, digest: pushed[0].digest }
     const runId = String(++this.releaseRunId)
     return runAction('dispatch-to-infra', {
@@ -487,7 +614,10 @@ export class PipelineSandbox {
         wait: 'true',
         'wait-timeout': this.waitTimeout
       },
-      event: { name: 'push', payload: { ref: 'refs/heads/main', after: appCommit, repository: { full_name: APP_REPOSITORY } } },
+      event: {
+        name: 'push',
+        payload: { ref: 'refs/heads/main', after: appCommit, repository: { full_name: APP_REPOSITORY } }
+      },
       env: {
         GITHUB_REPOSITORY: APP_REPOSITORY,
         GITHUB_REPOSITORY_OWNER: APP_REPOSITORY.split('/')[0],
@@ -514,7 +644,9 @@ export class PipelineSandbox {
       sha,
       subject: (await git('show', '-s', '--format=%s', sha)).trim(),
       message: (await git('show', '-s', '--format=%B', sha)).trim(),
-      stat: (await git('show', '--stat', '--format=commit %h  %s%nAuthor: %an <%ae>%n%w(0,4,4)%b', sha)).replace(/\n{2,}/g, '\n').trimEnd(),
+      stat: (await git('show', '--stat', '--format=commit %h  %s%nAuthor: %an <%ae>%n%w(0,4,4)%b', sha))
+        .replace(/\n{2,}/g, '\n')
+        .trimEnd(),
       diff: diff.trimEnd(),
       removed: lines.filter((l) => l.startsWith('-') && !l.startsWith('---')).map((l) => l.slice(1)),
       added: lines.filter((l) => l.startsWith('+') && !l.startsWith('+++')).map((l) => l.slice(1)),
@@ -524,13 +656,16 @@ export class PipelineSandbox {
 
   /** Infra repo's main and its compose.yaml, as the remote has them. */
   async infraCompose(): Promise<string> {
-    return (await exec('git', ['-C', this.infra.remote.bareDir, 'show', `${this.infra.remote.branch}:compose.yaml`])).stdout
+    return (await exec('git', ['-C', this.infra.remote.bareDir, 'show', `${this.infra.remote.branch}:compose.yaml`]))
+      .stdout
   }
 
   /** Each service's image in the infra repo's compose.yaml on main. */
   async infraImages(): Promise<Record<string, string>> {
     const data = parse(await this.infraCompose()) as { services?: Record<string, { image?: string }> }
-    return Object.fromEntries(Object.entries(data.services ?? {}).map(([service, definition]) => [service, definition.image ?? '']))
+    return Object.fromEntries(
+      Object.entries(data.services ?? {}).map(([service, definition]) => [service, definition.image ?? ''])
+    )
   }
 
   /**
@@ -568,7 +703,7 @@ function initialCompose(registry: string, ports: Record<ServiceName, number>, pr
     '  api:',
     `    image: ${registry}/demo/api:v0`,
     '    restart: unless-stopped',
-    "    # busybox httpd as PID 1 ignores SIGTERM: a tiny init forwards it, so a stop takes",
+    '    # busybox httpd as PID 1 ignores SIGTERM: a tiny init forwards it, so a stop takes',
     "    # milliseconds instead of compose's 10 s timeout.",
     '    init: true',
     '    stop_grace_period: 2s',
@@ -611,6 +746,8 @@ function shortImage(reference: string): string {
 
 function summarizeAudit(entry: AuditEntry): string {
   const fields = ['result', 'services', 'sha', 'restores', 'duration', 'duration_ms', 'actor']
-  const parts = fields.filter((f) => entry[f] !== undefined).map((f) => `${f}=${typeof entry[f] === 'string' ? entry[f] : JSON.stringify(entry[f])}`)
+  const parts = fields
+    .filter((f) => entry[f] !== undefined)
+    .map((f) => `${f}=${typeof entry[f] === 'string' ? entry[f] : JSON.stringify(entry[f])}`)
   return parts.length ? `last entry: ${parts.join(' ')}` : firstLine(JSON.stringify(entry))
 }

@@ -49,21 +49,39 @@ export function checkRelease(result: ReleaseResult): string[] {
   if (n === 3) {
     expect(result.outcome === 'rolled back', `expected a rollback, got '${result.outcome}'`)
     expect(result.dispatch.exitCode !== 0, 'dispatch-to-infra (wait: true) should have failed with the deploy')
-    expect(result.http.api?.body.trim() === 'api v2', `api should still serve "api v2", it serves ${JSON.stringify(result.http.api?.body.trim())}`)
+    expect(
+      result.http.api?.body.trim() === 'api v2',
+      `api should still serve "api v2", it serves ${JSON.stringify(result.http.api?.body.trim())}`
+    )
     expect(result.restoreCommit !== undefined, 'the restore job should have written the restored image back to Git')
-    expect(result.git.api === result.after.api?.image, `Git should name what the VM runs (${result.after.api?.image}), it names ${result.git.api}`)
-    expect(Boolean(result.dispatch.outputs['restore-commit']), "dispatch-to-infra should have reported the commit that put Git back ('restore-commit')")
+    expect(
+      result.git.api === result.after.api?.image,
+      `Git should name what the VM runs (${result.after.api?.image}), it names ${result.git.api}`
+    )
+    expect(
+      Boolean(result.dispatch.outputs['restore-commit']),
+      "dispatch-to-infra should have reported the commit that put Git back ('restore-commit')"
+    )
   } else {
     expect(result.outcome === 'deployed', `expected 'deployed', got '${result.outcome}'`)
     for (const image of result.spec.images) {
       const body = result.http[image.service]?.body
-      expect(body === image.body, `${image.service} should serve ${JSON.stringify(image.body.trim())}, it serves ${JSON.stringify(body?.trim())}`)
+      expect(
+        body === image.body,
+        `${image.service} should serve ${JSON.stringify(image.body.trim())}, it serves ${JSON.stringify(body?.trim())}`
+      )
     }
   }
   if (n > 1) {
     // api is replaced start-first behind the proxy: not one request may fail, on an update or a rollback.
-    expect(result.probe.failures === 0, `${result.probe.failures} of ${result.probe.probes} requests to api through the proxy failed`)
-    expect(result.probe.bodies['api v3 (broken)'] === undefined, 'the broken api answered requests before it was healthy')
+    expect(
+      result.probe.failures === 0,
+      `${result.probe.failures} of ${result.probe.probes} requests to api through the proxy failed`
+    )
+    expect(
+      result.probe.bodies['api v3 (broken)'] === undefined,
+      'the broken api answered requests before it was healthy'
+    )
   }
   if (n === 2) {
     const worker = result.changes.find((c) => c.service === 'worker')
@@ -79,8 +97,14 @@ function servicesDeployed(result: ReleaseResult): string {
     const deployed = outputs.deployed ? (JSON.parse(outputs.deployed) as string[]) : []
     if (deployed.length) return deployed.join(', ')
     // A rolled-back deploy deployed nothing: name what it tried, from its plan.
-    const plan = outputs.plan ? (JSON.parse(outputs.plan) as Record<string, { services?: { service: string; deploy: boolean }[] }>) : {}
-    const tried = [...new Set(Object.values(plan).flatMap((host) => (host.services ?? []).filter((s) => s.deploy).map((s) => s.service)))]
+    const plan = outputs.plan
+      ? (JSON.parse(outputs.plan) as Record<string, { services?: { service: string; deploy: boolean }[] }>)
+      : {}
+    const tried = [
+      ...new Set(
+        Object.values(plan).flatMap((host) => (host.services ?? []).filter((s) => s.deploy).map((s) => s.service))
+      )
+    ]
     return tried.length ? `${tried.join(', ')} (${outputs['rolled-back'] === 'true' ? 'rolled back' : 'failed'})` : '-'
   } catch {
     return outputs.deployed ?? '-'
@@ -95,7 +119,9 @@ function resultText(result: ReleaseResult): string {
   }
   if (result.outcome === 'deployed') {
     const kept = result.changes.filter((c) => !c.recreated && result.before[c.service]).map((c) => c.service)
-    return kept.length ? `deployed; ${kept.join(', ')} untouched (${kept.map((s) => shortId(result.after[s]?.id)).join(', ')})` : 'deployed'
+    return kept.length
+      ? `deployed; ${kept.join(', ')} untouched (${kept.map((s) => shortId(result.after[s]?.id)).join(', ')})`
+      : 'deployed'
   }
   const failed = result.workflow?.deploy.error ?? result.workflow?.bump.error ?? 'dispatch failed'
   return `FAILED: ${failed.slice(0, 80)}`
@@ -108,7 +134,9 @@ export function releaseTable(results: ReleaseResult[]): string[] {
       String(r.spec.number),
       r.spec.images.map((i) => `${i.service}:${i.tag}`).join(', '),
       servicesDeployed(r),
-      r.dispatch.exitCode === 0 ? r.dispatch.outputs.conclusion || 'ok' : `failed (${r.dispatch.outputs.conclusion || 'no conclusion'})`,
+      r.dispatch.exitCode === 0
+        ? r.dispatch.outputs.conclusion || 'ok'
+        : `failed (${r.dispatch.outputs.conclusion || 'no conclusion'})`,
       resultText(r),
       `${r.probe.failures} / ${r.probe.probes}`,
       formatDuration(r.durationMs)
@@ -117,7 +145,10 @@ export function releaseTable(results: ReleaseResult[]): string[] {
 }
 
 /** Runs the three releases on an up sandbox and prints the final table. */
-export async function runScenario(sandbox: PipelineSandbox, releases: readonly ReleaseSpec[] = RELEASES): Promise<ScenarioResult> {
+export async function runScenario(
+  sandbox: PipelineSandbox,
+  releases: readonly ReleaseSpec[] = RELEASES
+): Promise<ScenarioResult> {
   const started = Date.now()
   const results: ReleaseResult[] = []
   for (const spec of releases) results.push(await sandbox.release(spec))
@@ -129,7 +160,9 @@ export async function runScenario(sandbox: PipelineSandbox, releases: readonly R
   const last = results.at(-1)
   if (last?.outcome === 'rolled back' && last.restoreCommit) {
     narrator.line('')
-    narrator.line(`  Release ${last.spec.number} was rolled back on the VM, and ${last.restoreCommit.sha.slice(0, 7)} ("${last.restoreCommit.subject}")`)
+    narrator.line(
+      `  Release ${last.spec.number} was rolled back on the VM, and ${last.restoreCommit.sha.slice(0, 7)} ("${last.restoreCommit.subject}")`
+    )
     narrator.line('  wrote the restored image back: Git and the VM agree, and the next release starts from there.')
   }
   if (surprises.length) {

@@ -36,7 +36,9 @@ interface InspectedContainer {
  * (The "VM" shares this machine's Docker engine, so no SSH is needed to look.)
  */
 export async function snapshotStack(projectName: string): Promise<StackSnapshot> {
-  const ids = (await exec('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${projectName}`])).stdout
+  const ids = (
+    await exec('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${projectName}`])
+  ).stdout
     .split('\n')
     .filter(Boolean)
   if (ids.length === 0) return {}

@@ -46,7 +46,10 @@ export async function readState(dir: string): Promise<SandboxState | undefined> 
 }
 
 export async function writeState(state: SandboxState): Promise<void> {
-  await writeFile(join(state.dir, MARKER_FILE), 'Made by gitops-lite scripts/sandbox.sh; `bash scripts/sandbox.sh --down` removes it.\n')
+  await writeFile(
+    join(state.dir, MARKER_FILE),
+    'Made by gitops-lite scripts/sandbox.sh; `bash scripts/sandbox.sh --down` removes it.\n'
+  )
   await writeFile(join(state.dir, STATE_FILE), JSON.stringify(state, null, 2) + '\n')
 }
 
@@ -104,7 +107,9 @@ export async function teardownSandbox(
   const state = await readState(absolute)
   const owner = await activeOwner(state)
   if (owner !== undefined) {
-    throw new Error(`A sandbox run (pid ${owner}) is still using ${absolute}; stop it first (Ctrl-C), then run --down again.`)
+    throw new Error(
+      `A sandbox run (pid ${owner}) is still using ${absolute}; stop it first (Ctrl-C), then run --down again.`
+    )
   }
   const failures: string[] = []
   const attempt = async (what: string, work: () => Promise<unknown>) => {
@@ -125,7 +130,9 @@ export async function teardownSandbox(
     await removeComposeProject(projectName)
   })
   if (state?.label) {
-    await attempt(`removed the demo images labelled ${SANDBOX_LABEL}=${state.label}`, () => removeLabelledDockerObjects(SANDBOX_LABEL, state.label))
+    await attempt(`removed the demo images labelled ${SANDBOX_LABEL}=${state.label}`, () =>
+      removeLabelledDockerObjects(SANDBOX_LABEL, state.label)
+    )
   }
   if (existsSync(join(absolute, MARKER_FILE))) {
     await attempt(`deleted ${absolute}`, () => rm(absolute, { recursive: true, force: true }))

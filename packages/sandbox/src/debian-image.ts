@@ -26,7 +26,12 @@ const debianMirror = 'http://deb.debian.org/debian'
  */
 export function debianImageTag(spec: DebianImageSpec): string {
   const suite = spec.suite ?? 'bookworm'
-  const key = JSON.stringify({ suite, mirror: spec.mirror ?? debianMirror, packages: [...spec.packages].sort(), changes: spec.changes ?? [] })
+  const key = JSON.stringify({
+    suite,
+    mirror: spec.mirror ?? debianMirror,
+    packages: [...spec.packages].sort(),
+    changes: spec.changes ?? []
+  })
   return `local/debian-${suite}:${createHash('sha256').update(key).digest('hex').slice(0, 12)}`
 }
 
@@ -51,7 +56,8 @@ async function buildDebianImage(spec: DebianImageSpec, tag: string): Promise<str
   if (await imageExists(tag)) return tag
   // /usr/sbin is not on every PATH that reaches here.
   const debootstrap = ['/usr/sbin/debootstrap', '/usr/bin/debootstrap'].find((path) => existsSync(path))
-  if (!debootstrap) throw new Error(`debootstrap is not installed, and ${tag} needs it; run scripts/install-prereqs.sh as root`)
+  if (!debootstrap)
+    throw new Error(`debootstrap is not installed, and ${tag} needs it; run scripts/install-prereqs.sh as root`)
   const work = await mkdtemp(join(tmpdir(), 'gitops-lite-debian-'))
   try {
     const rootfs = join(work, 'rootfs')
@@ -62,7 +68,9 @@ async function buildDebianImage(spec: DebianImageSpec, tag: string): Promise<str
       { allowFailure: true, timeoutMs: 15 * 60_000 }
     )
     if (built.code !== 0) {
-      throw new Error(`debootstrap of ${spec.packages.join(', ') || 'a minimal Debian'} failed:\n${(built.stdout + built.stderr).trim().split('\n').slice(-15).join('\n')}`)
+      throw new Error(
+        `debootstrap of ${spec.packages.join(', ') || 'a minimal Debian'} failed:\n${(built.stdout + built.stderr).trim().split('\n').slice(-15).join('\n')}`
+      )
     }
     // The apt lists and package cache are only needed to install: leave them out of the image.
     await rm(join(rootfs, 'var', 'cache', 'apt', 'archives'), { recursive: true, force: true })

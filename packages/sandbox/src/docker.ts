@@ -41,7 +41,9 @@ async function checkDocker(): Promise<DockerInfo> {
   }
   const compose = await exec('docker', ['compose', 'version', '--short'], { allowFailure: true })
   if (compose.code !== 0) {
-    throw new Error(`'docker compose version' failed (${compose.stderr.trim()}); install Compose v2 with scripts/install-prereqs.sh`)
+    throw new Error(
+      `'docker compose version' failed (${compose.stderr.trim()}); install Compose v2 with scripts/install-prereqs.sh`
+    )
   }
   return { serverVersion: info.stdout.trim(), composeVersion: compose.stdout.trim() }
 }
@@ -72,7 +74,9 @@ async function importBaseImage(): Promise<void> {
     const rootfs = join(work, 'rootfs')
     await mkdir(join(rootfs, 'bin'), { recursive: true })
     await copyFile(hostBusybox, join(rootfs, 'bin', 'busybox')).catch((error: Error) => {
-      throw new Error(`Cannot copy ${hostBusybox} (${error.message}); install busybox-static with scripts/install-prereqs.sh`)
+      throw new Error(
+        `Cannot copy ${hostBusybox} (${error.message}); install busybox-static with scripts/install-prereqs.sh`
+      )
     })
     await chmod(join(rootfs, 'bin', 'busybox'), 0o755)
     const applets = (await exec(hostBusybox, ['--list-full'])).stdout.split('\n').filter(Boolean)
@@ -81,18 +85,24 @@ async function importBaseImage(): Promise<void> {
       await mkdir(join(rootfs, dirname(applet)), { recursive: true })
       await symlink('/bin/busybox', join(rootfs, applet))
     }
-    for (const dir of ['etc', 'root', 'www', 'proc', 'sys', 'dev', 'var/run']) await mkdir(join(rootfs, dir), { recursive: true })
+    for (const dir of ['etc', 'root', 'www', 'proc', 'sys', 'dev', 'var/run'])
+      await mkdir(join(rootfs, dir), { recursive: true })
     await mkdir(join(rootfs, 'tmp'), { mode: 0o1777 })
     await chmod(join(rootfs, 'tmp'), 0o1777)
-    await writeFile(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n')
+    await writeFile(
+      join(rootfs, 'etc', 'passwd'),
+      'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n'
+    )
     await writeFile(join(rootfs, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n')
 
     const tarball = join(work, 'rootfs.tar')
     await exec('tar', ['-C', rootfs, '--numeric-owner', '-cf', tarball, '.'])
     await exec('docker', [
       'import',
-      '--change', 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin',
-      '--change', 'CMD ["sh"]',
+      '--change',
+      'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin',
+      '--change',
+      'CMD ["sh"]',
       tarball,
       BASE_IMAGE
     ])
@@ -179,9 +189,13 @@ export async function buildImage(options: BuildImageOptions): Promise<BuiltImage
     await writeFile(join(context, 'Dockerfile.sandbox'), dockerfile)
     const labels = { ...options.labels, ...(options.group ? { [SANDBOX_LABEL]: options.group.labelValue } : {}) }
     const labelArgs = Object.entries(labels).flatMap(([key, value]) => ['--label', `${key}=${value}`])
-    await exec('docker', ['build', '-q', '-f', join(context, 'Dockerfile.sandbox'), '-t', options.tag, ...labelArgs, context], {
-      env: { DOCKER_BUILDKIT: '0' }
-    })
+    await exec(
+      'docker',
+      ['build', '-q', '-f', join(context, 'Dockerfile.sandbox'), '-t', options.tag, ...labelArgs, context],
+      {
+        env: { DOCKER_BUILDKIT: '0' }
+      }
+    )
   } finally {
     await rm(context, { recursive: true, force: true })
   }

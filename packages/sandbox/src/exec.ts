@@ -57,8 +57,15 @@ export function exec(command: string, args: readonly string[], options: ExecOpti
 
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer)
-      const hint = error.code === 'ENOENT' ? `; '${command}' is not installed (run scripts/install-prereqs.sh as root)` : ''
-      reject(new ExecError(`Could not start '${commandLine}': ${error.message}${hint}`, { stdout: '', stderr: '', code: null }))
+      const hint =
+        error.code === 'ENOENT' ? `; '${command}' is not installed (run scripts/install-prereqs.sh as root)` : ''
+      reject(
+        new ExecError(`Could not start '${commandLine}': ${error.message}${hint}`, {
+          stdout: '',
+          stderr: '',
+          code: null
+        })
+      )
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)

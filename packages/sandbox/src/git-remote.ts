@@ -3,7 +3,14 @@ import { dirname, join } from 'node:path'
 import { exec } from './exec'
 
 /** Identity for commits the sandbox makes itself; passed with -c, never written to any config. */
-const sandboxIdentity = ['-c', 'user.name=gitops-lite sandbox', '-c', 'user.email=sandbox@gitops-lite.invalid', '-c', 'commit.gpgsign=false']
+const sandboxIdentity = [
+  '-c',
+  'user.name=gitops-lite sandbox',
+  '-c',
+  'user.email=sandbox@gitops-lite.invalid',
+  '-c',
+  'commit.gpgsign=false'
+]
 
 export interface CreateGitRemoteOptions {
   /** The bare repository is created at <dir>/remote.git. */
@@ -38,7 +45,16 @@ export async function createGitRemote(options: CreateGitRemoteOptions): Promise<
     await writeFile(join(seedDir, path), content)
   }
   await exec('git', ['-C', seedDir, 'add', '--all'])
-  await exec('git', ['-C', seedDir, ...sandboxIdentity, 'commit', '-q', '--allow-empty', '-m', options.message ?? 'Initial commit'])
+  await exec('git', [
+    '-C',
+    seedDir,
+    ...sandboxIdentity,
+    'commit',
+    '-q',
+    '--allow-empty',
+    '-m',
+    options.message ?? 'Initial commit'
+  ])
   await exec('git', ['-C', seedDir, 'push', '-q', bareDir, `HEAD:refs/heads/${branch}`])
   await rm(seedDir, { recursive: true, force: true })
 

@@ -36,7 +36,10 @@ export interface ProbeLoop {
   stop(): Promise<ProbeResult[]>
 }
 
-export function startProbes(targets: ProbeTarget[], { maxMs = 120_000, maxProbes = 20_000, timeoutMs = 1000 } = {}): ProbeLoop {
+export function startProbes(
+  targets: ProbeTarget[],
+  { maxMs = 120_000, maxProbes = 20_000, timeoutMs = 1000 } = {}
+): ProbeLoop {
   const deadline = Date.now() + maxMs
   const records = targets.map(() => [] as Probe[])
   let stopping = false

@@ -33,7 +33,12 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-export function startProcess(name: string, command: string, args: readonly string[], options: StartProcessOptions = {}): ManagedProcess {
+export function startProcess(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: StartProcessOptions = {}
+): ManagedProcess {
   // The child writes straight to the log file: no pipes that keep the parent's event loop busy.
   const logFd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a')
   const output = logFd ?? 'ignore'
@@ -52,7 +57,9 @@ export function startProcess(name: string, command: string, args: readonly strin
     })
     child.once('error', (error) => {
       running = false
-      reject(new Error(`Could not start ${name} ('${command}'): ${error.message}; run scripts/install-prereqs.sh as root`))
+      reject(
+        new Error(`Could not start ${name} ('${command}'): ${error.message}; run scripts/install-prereqs.sh as root`)
+      )
     })
   })
   // Callers that never await `exited` must not see an unhandled rejection.

@@ -52,7 +52,9 @@ export async function startRegistry(options: StartRegistryOptions): Promise<Regi
       '    enabled: true',
       'http:',
       `  addr: ${address}`,
-      ...(options.auth ? ['auth:', '  htpasswd:', '    realm: gitops-lite', `    path: ${JSON.stringify(htpasswdFile)}`] : []),
+      ...(options.auth
+        ? ['auth:', '  htpasswd:', '    realm: gitops-lite', `    path: ${JSON.stringify(htpasswdFile)}`]
+        : []),
       ''
     ].join('\n')
   )
@@ -63,10 +65,14 @@ export async function startRegistry(options: StartRegistryOptions): Promise<Regi
     : startProcess('docker-registry', 'docker-registry', args, { logFile })
 
   try {
-    await waitUntil(`the registry at http://${address}/v2/ (log: ${logFile})`, async () => {
-      if (!registry.isRunning()) throw new Error(`docker-registry exited early; see ${logFile}`)
-      return (await httpGet(`http://${address}/v2/`))?.status === (options.auth ? 401 : 200)
-    }, { timeoutMs: 15_000 })
+    await waitUntil(
+      `the registry at http://${address}/v2/ (log: ${logFile})`,
+      async () => {
+        if (!registry.isRunning()) throw new Error(`docker-registry exited early; see ${logFile}`)
+        return (await httpGet(`http://${address}/v2/`))?.status === (options.auth ? 401 : 200)
+      },
+      { timeoutMs: 15_000 }
+    )
   } catch (error) {
     await registry.stop()
     throw error

@@ -141,7 +141,8 @@ async function runInScratch(
   }
   const inputs: Record<string, string> = {}
   for (const [name, spec] of Object.entries(metadata.inputs ?? {})) {
-    const value = given[name] ?? (spec.default === undefined ? '' : resolveDefault(String(spec.default), options.githubToken ?? ''))
+    const value =
+      given[name] ?? (spec.default === undefined ? '' : resolveDefault(String(spec.default), options.githubToken ?? ''))
     inputs[name] = value
   }
 

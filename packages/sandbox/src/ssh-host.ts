@@ -103,18 +103,26 @@ async function launchSshd(
     await writeFile(configFile, sshdConfig({ dir, address, port, hostKeyPath: options.hostKeyPath }))
     const name = `sshd ${address}:${port}`
     const args = ['-f', configFile, '-D', '-e']
-    const sshd = options.group ? options.group.start(name, sshdBinary, args, { logFile }) : startProcess(name, sshdBinary, args, { logFile })
+    const sshd = options.group
+      ? options.group.start(name, sshdBinary, args, { logFile })
+      : startProcess(name, sshdBinary, args, { logFile })
     try {
-      await waitUntil(`sshd on ${address}:${port} (log: ${logFile})`, async () => {
-        if (!sshd.isRunning()) throw new Error(`sshd exited before listening on ${address}:${port}`)
-        return isPortOpen(address, port)
-      }, { timeoutMs: 10_000, intervalMs: 50 })
+      await waitUntil(
+        `sshd on ${address}:${port} (log: ${logFile})`,
+        async () => {
+          if (!sshd.isRunning()) throw new Error(`sshd exited before listening on ${address}:${port}`)
+          return isPortOpen(address, port)
+        },
+        { timeoutMs: 10_000, intervalMs: 50 }
+      )
       return { sshd, port }
     } catch (error) {
       await sshd.stop()
       if (attempt >= attempts) {
         const log = await readFile(logFile, 'utf8').catch(() => '')
-        throw new Error(`${(error as Error).message}\nLast lines of ${logFile}:\n${log.trim().split('\n').slice(-10).join('\n')}`)
+        throw new Error(
+          `${(error as Error).message}\nLast lines of ${logFile}:\n${log.trim().split('\n').slice(-10).join('\n')}`
+        )
       }
     }
   }
@@ -134,13 +142,22 @@ export async function startSshHost(options: StartSshHostOptions): Promise<SshHos
   const encryptedKey =
     options.passphrase === undefined
       ? undefined
-      : { ...(await ensureKey(join(dir, 'client_ed25519_encrypted'), options.passphrase, 'gitops-lite-sandbox-client-encrypted')), passphrase: options.passphrase }
+      : {
+          ...(await ensureKey(
+            join(dir, 'client_ed25519_encrypted'),
+            options.passphrase,
+            'gitops-lite-sandbox-client-encrypted'
+          )),
+          passphrase: options.passphrase
+        }
   const authorized = [clientKey.publicKey, ...(encryptedKey ? [encryptedKey.publicKey] : [])]
   await writeFile(join(dir, 'authorized_keys'), authorized.join('\n') + '\n')
 
-  const fingerprintLine = (await exec('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey.privateKeyPath}.pub`])).stdout
+  const fingerprintLine = (await exec('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey.privateKeyPath}.pub`]))
+    .stdout
   const fingerprint = /SHA256:\S+/.exec(fingerprintLine)?.[0]
-  if (!fingerprint) throw new Error(`startSshHost: cannot read a SHA256 fingerprint from ssh-keygen output '${fingerprintLine.trim()}'`)
+  if (!fingerprint)
+    throw new Error(`startSshHost: cannot read a SHA256 fingerprint from ssh-keygen output '${fingerprintLine.trim()}'`)
 
   const logFile = join(dir, 'sshd.log')
   const { sshd, port } = await launchSshd({ ...options, address, hostKeyPath: hostKey.privateKeyPath, logFile })
@@ -172,16 +189,26 @@ export async function startSshHost(options: StartSshHostOptions): Promise<SshHos
  */
 export function sshClientArgs(
   host: SshHost,
-  { privateKeyPath = host.privateKeyPath, knownHostsPath = host.knownHostsPath }: { privateKeyPath?: string; knownHostsPath?: string } = {}
+  {
+    privateKeyPath = host.privateKeyPath,
+    knownHostsPath = host.knownHostsPath
+  }: { privateKeyPath?: string; knownHostsPath?: string } = {}
 ): string[] {
   return [
-    '-o', `UserKnownHostsFile=${knownHostsPath}`,
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'LogLevel=ERROR',
-    '-i', privateKeyPath,
-    '-p', String(host.port),
+    '-o',
+    `UserKnownHostsFile=${knownHostsPath}`,
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'LogLevel=ERROR',
+    '-i',
+    privateKeyPath,
+    '-p',
+    String(host.port),
     `${host.username}@${host.host}`
   ]
 }

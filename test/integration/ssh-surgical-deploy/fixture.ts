@@ -64,7 +64,11 @@ export async function startDeployFixture(name: string): Promise<DeployFixture> {
       healthcheck: { test: ['wget', '-q', '-O', '/dev/null', 'http://127.0.0.1/'], intervalSeconds: 1, retries: 30 }
     }
   })
-  await buildImage({ tag: images.worker, group, spec: { cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'] } })
+  await buildImage({
+    tag: images.worker,
+    group,
+    spec: { cmd: ['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 1; done'] }
+  })
   for (const image of Object.values(images)) await exec('docker', ['push', '-q', image])
   return { group, work, registry, images }
 }
@@ -79,7 +83,13 @@ export async function startVm(fixture: DeployFixture, name: string, address: str
  * authorized key runs each command with HOME set to `home` (and TMPDIR to `tmp`, when given,
  * so a test can see what the deploy leaves in its temporary directory).
  */
-export async function giveOwnHome(fixture: DeployFixture, name: string, home: string, client: SshHost, tmp?: string): Promise<void> {
+export async function giveOwnHome(
+  fixture: DeployFixture,
+  name: string,
+  home: string,
+  client: SshHost,
+  tmp?: string
+): Promise<void> {
   await mkdir(home, { recursive: true })
   if (tmp) await mkdir(tmp, { recursive: true })
   const wrapper = `command="cd ${home} && HOME=${home}${tmp ? ` TMPDIR=${tmp}` : ''} exec sh -c \\"$SSH_ORIGINAL_COMMAND\\""`
@@ -120,7 +130,9 @@ export async function writeWorkspace(workspace: string, options: StackOptions): 
 /** Files on the VM that are its own: .env and .web.env (secrets stay on the VM). */
 export async function writeVmSecrets(remoteDir: string, env: Record<string, string>): Promise<void> {
   await mkdir(remoteDir, { recursive: true })
-  const dotenv = Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join('')
+  const dotenv = Object.entries(env)
+    .map(([k, v]) => `${k}=${v}\n`)
+    .join('')
   await writeFile(join(remoteDir, '.env'), dotenv)
   await writeFile(join(remoteDir, '.web.env'), 'WEB_SECRET=s3cr3t-value\n')
 }
@@ -137,7 +149,11 @@ export function deployInputs(host: SshHost, inputs: Record<string, string>): Rec
   }
 }
 
-export function deploy(workspace: string, inputs: Record<string, string>, env: Record<string, string> = {}): Promise<ActionRun> {
+export function deploy(
+  workspace: string,
+  inputs: Record<string, string>,
+  env: Record<string, string> = {}
+): Promise<ActionRun> {
   return runAction('ssh-surgical-deploy', { workspace, inputs, env, timeoutMs: 170_000 })
 }
 
@@ -157,8 +173,20 @@ export function output(run: ActionRun, name: string): unknown {
 
 /** Container id per service of a compose project (running or not). */
 export async function containers(project: string): Promise<Record<string, string>> {
-  const { stdout } = await exec('docker', ['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.ID}} {{.Label "com.docker.compose.service"}}'])
-  return Object.fromEntries(stdout.split('\n').filter(Boolean).map((line) => line.split(' ').reverse()))
+  const { stdout } = await exec('docker', [
+    'ps',
+    '-a',
+    '--filter',
+    `label=com.docker.compose.project=${project}`,
+    '--format',
+    '{{.ID}} {{.Label "com.docker.compose.service"}}'
+  ])
+  return Object.fromEntries(
+    stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' ').reverse())
+  )
 }
 
 export async function serves(port: number): Promise<string | undefined> {
@@ -167,7 +195,10 @@ export async function serves(port: number): Promise<string | undefined> {
 
 export async function readJsonLines(path: string): Promise<Record<string, unknown>[]> {
   const text = await readFile(path, 'utf8').catch(() => '')
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
 }
 
 export async function fileState(path: string): Promise<string> {

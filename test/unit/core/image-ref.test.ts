@@ -20,7 +20,10 @@ describe('parseImageReference', () => {
     [`acme/api:v1@${digest}`, { path: 'acme/api', tag: 'v1', digest }],
     [`acme/api@${digest}`, { path: 'acme/api', digest }],
     ['[::1]:5000/app:1', { registry: '[::1]:5000', path: 'app', tag: '1' }],
-    ['mcr.microsoft.com/mssql/server:2019-latest', { registry: 'mcr.microsoft.com', path: 'mssql/server', tag: '2019-latest' }]
+    [
+      'mcr.microsoft.com/mssql/server:2019-latest',
+      { registry: 'mcr.microsoft.com', path: 'mssql/server', tag: '2019-latest' }
+    ]
   ])('parses %s', (text, expected) => {
     expect(parseImageReference(text)).toEqual({ tag: undefined, digest: undefined, ...expected })
     expect(formatImageReference(parseImageReference(text)!)).toBe(text)

@@ -25,9 +25,13 @@ describe('Inputs', () => {
     const range = { min: 1000, max: 3_600_000 }
     expect(from({ t: '90' }).duration('t', '2m', range)).toBe(90_000)
     expect(from({}).duration('t', '2m', range)).toBe(120_000)
-    expect(() => from({ t: '0' }).duration('t', '2m', range)).toThrow(`Input 't' must be from 1s to 1h, got "0", which is 0s`)
+    expect(() => from({ t: '0' }).duration('t', '2m', range)).toThrow(
+      `Input 't' must be from 1s to 1h, got "0", which is 0s`
+    )
     expect(() => from({ t: '1ms' }).duration('t', '2m', range)).toThrow(`Input 't' must be from 1s to 1h, got "1ms"`)
-    expect(() => from({ t: '2h' }).duration('t', '2m', range)).toThrow(`Input 't' must be from 1s to 1h, got "2h", which is 2h`)
+    expect(() => from({ t: '2h' }).duration('t', '2m', range)).toThrow(
+      `Input 't' must be from 1s to 1h, got "2h", which is 2h`
+    )
     expect(() => from({ t: '-5s' }).duration('t', '2m', range)).toThrow(`Input 't' must be a duration such as`)
   })
 
@@ -49,13 +53,18 @@ describe('Inputs', () => {
       }
     })()
     expect(error).toBeInstanceOf(UserError)
-    expect(error?.describe()).toBe("Input 'repository' is required but was empty. Set 'repository' in the step's 'with:' block.")
+    expect(error?.describe()).toBe(
+      "Input 'repository' is required but was empty. Set 'repository' in the step's 'with:' block."
+    )
   })
 
   it('registers a secret, and each line of a multi-line one, with the runner', () => {
     const masked: string[] = []
     const values: Record<string, string> = { key: '-----BEGIN-----\nabcdef\nxy\n', empty: '  ' }
-    const inputs = new Inputs((name) => values[name] ?? '', (secret) => masked.push(secret))
+    const inputs = new Inputs(
+      (name) => values[name] ?? '',
+      (secret) => masked.push(secret)
+    )
     expect(inputs.secret('key')).toBe('-----BEGIN-----\nabcdef\nxy\n')
     expect(inputs.secret('empty')).toBe('')
     expect(masked).toEqual(['-----BEGIN-----\nabcdef\nxy\n', '-----BEGIN-----', 'abcdef'])

@@ -4,7 +4,8 @@ import { escapeHtml, hasControlCharacter, log, maskSecret, printable } from '@gi
 function stdoutOf(body: () => void): string {
   const written: string[] = []
   const write = process.stdout.write
-  process.stdout.write = ((chunk: string | Uint8Array) => written.push(String(chunk)) > 0) as typeof process.stdout.write
+  process.stdout.write = ((chunk: string | Uint8Array) =>
+    written.push(String(chunk)) > 0) as typeof process.stdout.write
   try {
     body()
   } finally {
@@ -81,7 +82,9 @@ describe('log', () => {
 
 describe('escapeHtml', () => {
   it('escapes markup and quotes', () => {
-    expect(escapeHtml(`<img src=x onerror="a('b')">&`)).toBe('&#60;img src=x onerror=&#34;a(&#39;b&#39;)&#34;&#62;&#38;')
+    expect(escapeHtml(`<img src=x onerror="a('b')">&`)).toBe(
+      '&#60;img src=x onerror=&#34;a(&#39;b&#39;)&#34;&#62;&#38;'
+    )
   })
 })
 

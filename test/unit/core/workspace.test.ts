@@ -11,7 +11,9 @@ describe('decodeUtf8', () => {
     const bytes = Buffer.concat([Buffer.from('A=1\nB=2\n'), Buffer.from('PASSWORD=p\xe4ss\n', 'latin1')])
     const error = refusal(() => decodeUtf8(bytes, '.env'))
     expect(error).toBeInstanceOf(UserError)
-    expect(error.message).toBe(".env is not UTF-8 text (line 3 has a byte that is not UTF-8, e.g. Latin-1 'é' written as one byte)")
+    expect(error.message).toBe(
+      ".env is not UTF-8 text (line 3 has a byte that is not UTF-8, e.g. Latin-1 'é' written as one byte)"
+    )
     expect(error.location).toEqual({ file: '.env', line: 3 })
     // The value itself (a password) is never quoted.
     expect(error.describe()).not.toMatch(/PASSWORD|ss/)

@@ -21,13 +21,22 @@ describe('renderRunName', () => {
   const context = { github: { event: { client_payload: { correlation_id: 'c-1' } }, sha: 'abc' } }
   it('evaluates property paths, literals and ||', () => {
     expect(renderRunName('deploy ${{ github.event.client_payload.correlation_id }}', context)).toBe('deploy c-1')
-    expect(renderRunName("${{ github.event.client_payload.missing || 'push' }} ${{github.sha}}", context)).toBe('push abc')
+    expect(renderRunName("${{ github.event.client_payload.missing || 'push' }} ${{github.sha}}", context)).toBe(
+      'push abc'
+    )
   })
   it("renders the templates' run-name: object filters and join()", () => {
-    const runName = "deploy ${{ github.event.client_payload.service || join(github.event.client_payload.services.*.service, ', ') }} (${{ github.event.client_payload.correlation_id }})"
-    const several = { github: { event: { client_payload: { services: [{ service: 'api' }, { service: 'worker' }], correlation_id: 'c-2' } } } }
+    const runName =
+      "deploy ${{ github.event.client_payload.service || join(github.event.client_payload.services.*.service, ', ') }} (${{ github.event.client_payload.correlation_id }})"
+    const several = {
+      github: {
+        event: { client_payload: { services: [{ service: 'api' }, { service: 'worker' }], correlation_id: 'c-2' } }
+      }
+    }
     expect(renderRunName(runName, several)).toBe('deploy api, worker (c-2)')
-    expect(renderRunName(runName, { github: { event: { client_payload: { service: 'api', correlation_id: 'c-3' } } } })).toBe('deploy api (c-3)')
+    expect(
+      renderRunName(runName, { github: { event: { client_payload: { service: 'api', correlation_id: 'c-3' } } } })
+    ).toBe('deploy api (c-3)')
     expect(renderRunName('${{ join(github.event.client_payload.services.*.service) }}', several)).toBe('api,worker')
   })
 
@@ -49,25 +58,53 @@ describe('createdFilter', () => {
 
 describe("openApiProblems (the integration suite's contract check)", () => {
   it('accepts a conforming dispatch and run listing', () => {
-    expect(openApiProblems(request('POST', '/repos/acme/infra/dispatches', { event_type: 'deploy', client_payload: { a: 1 } }))).toEqual([])
-    expect(openApiProblems(request('GET', '/repos/acme/infra/actions/runs', undefined, { event: 'repository_dispatch', per_page: '100' }))).toEqual([])
+    expect(
+      openApiProblems(
+        request('POST', '/repos/acme/infra/dispatches', { event_type: 'deploy', client_payload: { a: 1 } })
+      )
+    ).toEqual([])
+    expect(
+      openApiProblems(
+        request('GET', '/repos/acme/infra/actions/runs', undefined, { event: 'repository_dispatch', per_page: '100' })
+      )
+    ).toEqual([])
   })
   it('flags unknown operations, bad bodies and bad query parameters', () => {
-    expect(openApiProblems(request('POST', '/repos/acme/infra/dispatch', {}))).toEqual(['POST /repos/acme/infra/dispatch is not an operation of GitHub\'s REST API'])
-    expect(openApiProblems(request('POST', '/repos/acme/infra/dispatches', { client_payload: {} })).join()).toContain("must have required property 'event_type'")
+    expect(openApiProblems(request('POST', '/repos/acme/infra/dispatch', {}))).toEqual([
+      "POST /repos/acme/infra/dispatch is not an operation of GitHub's REST API"
+    ])
+    expect(openApiProblems(request('POST', '/repos/acme/infra/dispatches', { client_payload: {} })).join()).toContain(
+      "must have required property 'event_type'"
+    )
     const eleven = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, i]))
-    expect(openApiProblems(request('POST', '/repos/acme/infra/dispatches', { event_type: 'd', client_payload: eleven })).join()).toContain('must NOT have more than 10 properties')
-    expect(openApiProblems(request('GET', '/repos/acme/infra/actions/runs', undefined, { per_page: 'many', evnt: 'x' }))).toHaveLength(2)
+    expect(
+      openApiProblems(
+        request('POST', '/repos/acme/infra/dispatches', { event_type: 'd', client_payload: eleven })
+      ).join()
+    ).toContain('must NOT have more than 10 properties')
+    expect(
+      openApiProblems(request('GET', '/repos/acme/infra/actions/runs', undefined, { per_page: 'many', evnt: 'x' }))
+    ).toHaveLength(2)
   })
 })
 
 describe('openApiResponseProblems', () => {
   const answered = (path: string, status: number, response: unknown) => ({ ...request('GET', path), status, response })
   it("checks the types of the fake's fields against the documented response", () => {
-    const run = { id: 7, status: 'completed', conclusion: 'success', display_title: 'deploy c', html_url: 'https://github.com/a/b/actions/runs/7' }
+    const run = {
+      id: 7,
+      status: 'completed',
+      conclusion: 'success',
+      display_title: 'deploy c',
+      html_url: 'https://github.com/a/b/actions/runs/7'
+    }
     expect(openApiResponseProblems(answered('/repos/a/b/actions/runs/7', 200, run))).toEqual([])
-    expect(openApiResponseProblems(answered('/repos/a/b/actions/runs/7', 200, { ...run, id: '7' })).join()).toContain('response/id must be integer')
-    expect(openApiResponseProblems(answered('/repos/a/b/actions/runs', 200, { total_count: 1, workflow_runs: [run] }))).toEqual([])
+    expect(openApiResponseProblems(answered('/repos/a/b/actions/runs/7', 200, { ...run, id: '7' })).join()).toContain(
+      'response/id must be integer'
+    )
+    expect(
+      openApiResponseProblems(answered('/repos/a/b/actions/runs', 200, { total_count: 1, workflow_runs: [run] }))
+    ).toEqual([])
   })
 })
 
@@ -78,7 +115,11 @@ describe('FakeGitHub.failNext', () => {
     github.onDispatch((event) => void delivered.push(event.eventType))
     github.failNext(failures.badGateway(), { path: /\/dispatches$/, handled: true })
     github.failNext(failures.badGateway(), { path: /\/dispatches$/ })
-    const post = () => fetch(`${github.url}/repos/acme/infra/dispatches`, { method: 'POST', body: JSON.stringify({ event_type: 'deploy' }) })
+    const post = () =>
+      fetch(`${github.url}/repos/acme/infra/dispatches`, {
+        method: 'POST',
+        body: JSON.stringify({ event_type: 'deploy' })
+      })
     expect([(await post()).status, (await post()).status, (await post()).status]).toEqual([502, 502, 204])
     await github.stop()
     expect(delivered).toEqual(['deploy', 'deploy'])
@@ -99,7 +140,12 @@ describe('FakeGitHub GET /repos/{owner}/{repo}/commits', () => {
       const listed = await fetch(`${github.url}/repos/acme/infra/commits?since=${since}&per_page=100`)
       expect(listed.status).toBe(200)
       const commits = (await listed.json()) as { sha: string; html_url: string; commit: { message: string } }[]
-      expect(commits).toEqual([expect.objectContaining({ sha: await remote.head(), commit: expect.objectContaining({ message: 'The stack\n\nService: api' }) })])
+      expect(commits).toEqual([
+        expect.objectContaining({
+          sha: await remote.head(),
+          commit: expect.objectContaining({ message: 'The stack\n\nService: api' })
+        })
+      ])
       expect(commits[0].html_url).toBe(`https://github.com/acme/infra/commit/${commits[0].sha}`)
       expect((await fetch(`${github.url}/repos/acme/app/commits`)).status).toBe(404)
       for (const recorded of github.requests) {

@@ -64,10 +64,13 @@ export const MAX_COMPOSE_FILE_BYTES = 2 * 1024 * 1024
 export function parseCompose(source: ComposeSource): ComposeFile {
   const size = Buffer.byteLength(source.text)
   if (size > MAX_COMPOSE_FILE_BYTES) {
-    throw new UserError(`${source.path} is ${(size / 1024 / 1024).toFixed(1)} MB; compose files over ${MAX_COMPOSE_FILE_BYTES / 1024 / 1024} MB are refused`, {
-      fix: 'Check that the right file is named (a compose file is a few kilobytes); nothing was changed.',
-      location: { file: source.path }
-    })
+    throw new UserError(
+      `${source.path} is ${(size / 1024 / 1024).toFixed(1)} MB; compose files over ${MAX_COMPOSE_FILE_BYTES / 1024 / 1024} MB are refused`,
+      {
+        fix: 'Check that the right file is named (a compose file is a few kilobytes); nothing was changed.',
+        location: { file: source.path }
+      }
+    )
   }
   const lineCounter = new LineCounter()
   const doc = parseDocument(source.text, { ...parseOptions, lineCounter })
@@ -81,10 +84,13 @@ export function parseCompose(source: ComposeSource): ComposeFile {
   }
   if (!isMap(doc.contents)) {
     const empty = doc.contents === null
-    throw new UserError(`${source.path} ${empty ? 'is empty' : 'is not a mapping of top-level keys (services:, volumes:, ...)'}`, {
-      fix: 'Check that the right file is named; a compose file starts with keys such as "services:".',
-      location: { file: source.path, line: 1 }
-    })
+    throw new UserError(
+      `${source.path} ${empty ? 'is empty' : 'is not a mapping of top-level keys (services:, volumes:, ...)'}`,
+      {
+        fix: 'Check that the right file is named; a compose file starts with keys such as "services:".',
+        location: { file: source.path, line: 1 }
+      }
+    )
   }
   const data = documentData(doc)
   const scalars = new Map<number, RangedScalar>()
@@ -99,7 +105,9 @@ export function parseCompose(source: ComposeSource): ComposeFile {
   })
   const occurrences = locateScalars(source.text)
   const services = readServices(source.path, doc, data, occurrences, scalars, lineOf)
-  const servicesKey = isMap(doc.contents) ? doc.contents.items.find((pair) => isScalar(pair.key) && pair.key.value === 'services')?.key : undefined
+  const servicesKey = isMap(doc.contents)
+    ? doc.contents.items.find((pair) => isScalar(pair.key) && pair.key.value === 'services')?.key
+    : undefined
   const servicesLine = isScalar(servicesKey) && servicesKey.range ? lineOf(servicesKey.range[0]) : 1
   return { path: source.path, text: source.text, doc, data, services, occurrences, anchors, servicesLine, lineOf }
 }
@@ -165,10 +173,13 @@ function readServices(
     const name = String(isScalar(pair.key) ? pair.key.value : pair.key)
     if (!isValidServiceName(name)) {
       // A name such as --remove-orphans would reach compose's command line as an option.
-      throw new UserError(`${file} defines the service ${JSON.stringify(name)}, which is not a valid compose service name`, {
-        fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.',
-        location: { file, line: lineOf((isScalar(pair.key) ? pair.key.range?.[0] : undefined) ?? 0) }
-      })
+      throw new UserError(
+        `${file} defines the service ${JSON.stringify(name)}, which is not a valid compose service name`,
+        {
+          fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit.',
+          location: { file, line: lineOf((isScalar(pair.key) ? pair.key.range?.[0] : undefined) ?? 0) }
+        }
+      )
     }
     const definition = resolved[name]
     const fields = typeof definition === 'object' && definition !== null ? (definition as Record<string, unknown>) : {}
@@ -203,6 +214,8 @@ function sameFileBase(file: string, value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined
   const { service, file: other } = value as { service?: unknown; file?: unknown }
   if (typeof service !== 'string') return undefined
-  const sameFile = other === undefined || (typeof other === 'string' && posix.join(posix.dirname(file), other) === posix.normalize(file))
+  const sameFile =
+    other === undefined ||
+    (typeof other === 'string' && posix.join(posix.dirname(file), other) === posix.normalize(file))
   return sameFile ? service : undefined
 }

@@ -20,7 +20,8 @@ export function unifiedDiff(path: string, before: string, after: string, context
       tail < oldLines.length - head &&
       tail < newLines.length - head &&
       sameLine(oldLines[oldLines.length - 1 - tail], newLines[newLines.length - 1 - tail])
-    ) tail++
+    )
+      tail++
     changes.push({ oldStart: head, oldEnd: oldLines.length - tail, newStart: head, newEnd: newLines.length - tail })
   }
 
@@ -82,6 +83,9 @@ function range(from: number, to: number): string {
  * The diff of every file an image bump changes. The env file's diff has no context lines:
  * its other lines are other variables, often secrets, which must not reach a log or an output.
  */
-export function bumpDiff(files: readonly { path: string; before: string; after: string }[], envFilePath: string | undefined): string {
+export function bumpDiff(
+  files: readonly { path: string; before: string; after: string }[],
+  envFilePath: string | undefined
+): string {
   return files.map((f) => unifiedDiff(f.path, f.before, f.after, f.path === envFilePath ? 0 : 3)).join('')
 }

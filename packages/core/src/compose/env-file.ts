@@ -55,7 +55,15 @@ export function parseEnvFile(text: string): EnvAssignment[] {
         const rest = line.slice(match[0].length)
         const comment = /(^|[ \t])#/.exec(rest)
         const value = (comment ? rest.slice(0, comment.index) : rest).replace(/[ \t]+$/, '')
-        assignments.push({ name: match[2], value, line: lineNumber, valueStart: start, valueEnd: start + value.length, quote: '', complex: false })
+        assignments.push({
+          name: match[2],
+          value,
+          line: lineNumber,
+          valueStart: start,
+          valueEnd: start + value.length,
+          quote: '',
+          complex: false
+        })
       }
     }
     offset = next
@@ -86,10 +94,13 @@ export function envValues(text: string): Map<string, string> {
 export function findEnvAssignment(text: string, file: string, name: string): EnvAssignment | undefined {
   const found = parseEnvFile(text).filter((a) => a.name === name)
   if (found.length > 1) {
-    throw new UserError(`${name} is defined ${found.length} times in ${file} (lines ${found.map((a) => a.line).join(', ')})`, {
-      fix: `Keep one '${name}=' line in ${file}.`,
-      location: { file, line: found[found.length - 1].line }
-    })
+    throw new UserError(
+      `${name} is defined ${found.length} times in ${file} (lines ${found.map((a) => a.line).join(', ')})`,
+      {
+        fix: `Keep one '${name}=' line in ${file}.`,
+        location: { file, line: found[found.length - 1].line }
+      }
+    )
   }
   const assignment = found[0]
   if (assignment && (assignment.complex || assignment.value.includes('$'))) {

@@ -68,19 +68,30 @@ export function planRestore(request: RestoreRequest): RestorePlan {
     const seen = byService.get(image.service)
     if (!seen) byService.set(image.service, image)
     else if (!sameImage(seen.restoredImage, image.restoredImage) || !sameImage(seen.failedImage, image.failedImage)) {
-      kept.push({ service: image.service, reason: `the hosts rolled it back to different images (${seen.restoredImage} on ${seen.host}, ${image.restoredImage} on ${image.host})` })
+      kept.push({
+        service: image.service,
+        reason: `the hosts rolled it back to different images (${seen.restoredImage} on ${seen.host}, ${image.restoredImage} on ${image.host})`
+      })
       byService.delete(image.service)
     } else if (image.failed) byService.set(image.service, image)
   }
   const disagreed = new Set(kept.map((k) => k.service))
   const groups = serviceGroups(request.files)
-  const failedGroups = new Set([...byService.values()].filter((i) => i.failed).map((i) => groups.get(i.service)).filter((g) => g !== undefined))
+  const failedGroups = new Set(
+    [...byService.values()]
+      .filter((i) => i.failed)
+      .map((i) => groups.get(i.service))
+      .filter((g) => g !== undefined)
+  )
   const candidates: { image: RolledBackImage; target: BumpTarget }[] = []
   for (const image of byService.values()) {
     if (disagreed.has(image.service)) continue
     const group = groups.get(image.service)
     if (!image.failed && !(group !== undefined && failedGroups.has(group))) {
-      kept.push({ service: image.service, reason: 'it did not fail: it keeps the release\'s image (it is deployed again)' })
+      kept.push({
+        service: image.service,
+        reason: "it did not fail: it keeps the release's image (it is deployed again)"
+      })
       continue
     }
     const ref = parseImageReference(image.restoredImage)
@@ -88,9 +99,18 @@ export function planRestore(request: RestoreRequest): RestorePlan {
       kept.push({ service: image.service, reason: `the restored image ${image.restoredImage} has no tag to write` })
       continue
     }
-    candidates.push({ image, target: { service: image.service, image: repositoryOf(ref), tag: ref.tag, ...(ref.digest && { digest: ref.digest }) } })
+    candidates.push({
+      image,
+      target: {
+        service: image.service,
+        image: repositoryOf(ref),
+        tag: ref.tag,
+        ...(ref.digest && { digest: ref.digest })
+      }
+    })
   }
-  const plan = (targets: BumpTarget[]): BumpPlan => planImageBump({ files: request.files, envFile: request.envFile, targets })
+  const plan = (targets: BumpTarget[]): BumpPlan =>
+    planImageBump({ files: request.files, envFile: request.envFile, targets })
   const chosen = candidates.filter(({ image, target }) => {
     let current: string
     try {

@@ -45,10 +45,13 @@ export function planPromotion(source: PromotionSource, services: readonly string
   const sources = names.map((name): SourceImage => {
     const service = file.services.find((s) => s.name === name)
     if (!service) {
-      throw new UserError(`Service '${name}' is not defined in ${file.path}, the file to promote from; its services are: ${file.services.map((s) => s.name).join(', ') || 'none'}`, {
-        fix: "Name a service of that file in 'service', or leave it empty to promote every service.",
-        location: { file: file.path, line: file.servicesLine }
-      })
+      throw new UserError(
+        `Service '${name}' is not defined in ${file.path}, the file to promote from; its services are: ${file.services.map((s) => s.name).join(', ') || 'none'}`,
+        {
+          fix: "Name a service of that file in 'service', or leave it empty to promote every service.",
+          location: { file: file.path, line: file.servicesLine }
+        }
+      )
     }
     const location = { file: file.path, line: service.image ? file.lineOf(service.image.range![0]) : service.line }
     if (!service.image) {
@@ -63,10 +66,13 @@ export function planPromotion(source: PromotionSource, services: readonly string
     const resolved = parts ? resolveTemplate(parts, (variable) => env.get(variable)) : { value: raw, unresolved: [] }
     if (resolved.unresolved.length > 0) {
       const missing = [...new Set(resolved.unresolved)].join(', ')
-      throw new UserError(`The image of service '${name}' in ${file.path} (${JSON.stringify(raw)}) uses ${missing}, which ${source.envFile.path} does not define, so the image it runs is not known here`, {
-        fix: `Define ${missing} in ${source.envFile.path} (committed, as compose reads it), give the variable a default, or write the image in ${file.path} in full.`,
-        location
-      })
+      throw new UserError(
+        `The image of service '${name}' in ${file.path} (${JSON.stringify(raw)}) uses ${missing}, which ${source.envFile.path} does not define, so the image it runs is not known here`,
+        {
+          fix: `Define ${missing} in ${source.envFile.path} (committed, as compose reads it), give the variable a default, or write the image in ${file.path} in full.`,
+          location
+        }
+      )
     }
     const reference = parseImageReference(resolved.value)
     if (!reference || reference.tag === undefined) {
@@ -80,7 +86,12 @@ export function planPromotion(source: PromotionSource, services: readonly string
   })
   const targets = sources.map(({ service, image }): BumpTarget => {
     const reference = parseImageReference(image)!
-    return { service, image: repositoryOf(reference), tag: reference.tag!, ...(reference.digest && { digest: reference.digest }) }
+    return {
+      service,
+      image: repositoryOf(reference),
+      tag: reference.tag!,
+      ...(reference.digest && { digest: reference.digest })
+    }
   })
   return { targets, sources }
 }

@@ -117,15 +117,25 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
       inspected = await inspectAndPlan(shell, options, log)
     } catch (error) {
       if (!(error instanceof ConnectionLostError)) throw error
-      return done('failed', undefined, new UserError(`${error.message} while inspecting it`, { fix: 'Nothing was changed on the host. Rerun the workflow.' }))
+      return done(
+        'failed',
+        undefined,
+        new UserError(`${error.message} while inspecting it`, {
+          fix: 'Nothing was changed on the host. Rerun the workflow.'
+        })
+      )
     }
     const { report, plan } = inspected
     if (options.dryRun) return done('dry-run', plan)
     // The commit that writes Git back after a rollback changes nothing on the host, but is recorded
     // once (audit log, record's commit): the host then says which commit it runs, and why.
-    const unrecordedRestore = options.run.restores !== undefined && trustedRecord(report)?.header.sha !== options.run.sha
+    const unrecordedRestore =
+      options.run.restores !== undefined && trustedRecord(report)?.header.sha !== options.run.sha
     if (!plan.needsApply && !unrecordedRestore) return done('unchanged', plan)
-    if (unrecordedRestore) log.info(`${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores!.slice(0, 7)}; recording it`)
+    if (unrecordedRestore)
+      log.info(
+        `${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores!.slice(0, 7)}; recording it`
+      )
     const mark = newMark()
     // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
     const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`
@@ -139,7 +149,12 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
       files: options.files,
       pull: options.pull,
       rollback: options.rollback,
-      owner: JSON.stringify({ runUrl: options.run.url, actor: options.run.actor, sha: options.run.sha, since: new Date().toISOString() }),
+      owner: JSON.stringify({
+        runUrl: options.run.url,
+        actor: options.run.actor,
+        sha: options.run.sha,
+        since: new Date().toISOString()
+      }),
       recordHead: recordHead(report, plan, options),
       servicePrefixes: servicePrefixes(report, plan),
       audit: auditPrefix(shell.name, plan, options)
@@ -149,7 +164,8 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
     try {
       result = await shell.exec(detachedCommand(runDir), {
         stdin: registryLoginLines(options.registries ?? []) + script,
-        timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
+        timeoutMs:
+          (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
         onStdout: (text) => events.push(text)
       })
     } catch (error) {
@@ -166,21 +182,42 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
       )
     }
     events.flush()
-    const verdict = applyVerdict(result, { host: shell.name, directory: plan.directory, runDir, events, removeFailed, limits, log })
+    const verdict = applyVerdict(result, {
+      host: shell.name,
+      directory: plan.directory,
+      runDir,
+      events,
+      removeFailed,
+      limits,
+      log
+    })
     if (verdict !== 'stale-plan' && verdict.result === 'rolled-back') {
       const record = trustedRecord(report)
-      const rollback = { services: rolledBackServices(plan, record, events.failedServices), restoredCommit: record?.header.sha ?? '' }
+      const rollback = {
+        services: rolledBackServices(plan, record, events.failedServices),
+        restoredCommit: record?.header.sha ?? ''
+      }
       return { ...done(verdict.result, plan, verdict.error), rollback }
     }
     if (verdict !== 'stale-plan') return done(verdict.result, plan, verdict.error)
     if (attempt >= maxPlanAttempts) {
-      return done('failed', plan, new UserError(`Other runs kept deploying to ${shell.name}; planned ${attempt} times without applying`, { fix: 'Rerun the workflow.' }))
+      return done(
+        'failed',
+        plan,
+        new UserError(`Other runs kept deploying to ${shell.name}; planned ${attempt} times without applying`, {
+          fix: 'Rerun the workflow.'
+        })
+      )
     }
     log.info(`Another run deployed to ${shell.name} since this run looked; planning again`)
   }
 }
 
-async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: DeployLog): Promise<{ report: HostReport; plan: HostPlan }> {
+async function inspectAndPlan(
+  shell: RemoteShell,
+  options: DeployOptions,
+  log: DeployLog
+): Promise<{ report: HostReport; plan: HostPlan }> {
   const { stack, limits, files } = options
   const mark = newMark()
   const envFiles = [...new Set([...options.envFiles.values()].flat())]
@@ -197,18 +234,31 @@ async function inspectAndPlan(shell: RemoteShell, options: DeployOptions, log: D
   if (inspected.code !== 0) throw remoteError(shell.name, 'inspection', inspected, limits, log)
   const report = parseInspection(inspected.stdout, mark, shell.name)
   for (const damage of report.stateDamage) {
-    log.warning(`The deploy state on ${shell.name} needs repair: ${report.directory}/${damage}. This run plans from what runs and writes it again.`)
+    log.warning(
+      `The deploy state on ${shell.name} needs repair: ${report.directory}/${damage}. This run plans from what runs and writes it again.`
+    )
   }
   const paths = pathsToDigest(report, files, options.envFiles)
   const hostDigests = new Map<string, string>()
   if (paths.length > 0) {
     const digestMark = newMark()
-    const digested = await shell.exec(attachedCommand, { stdin: digestScript(stack, paths, digestMark, limits), timeoutMs: limits.commandTimeoutSeconds * 1000 })
+    const digested = await shell.exec(attachedCommand, {
+      stdin: digestScript(stack, paths, digestMark, limits),
+      timeoutMs: limits.commandTimeoutSeconds * 1000
+    })
     if (digested.code !== 0) throw remoteError(shell.name, 'digest of the files services read', digested, limits, log)
     const lines = digested.stdout.split('\n').filter(Boolean)
     paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'))
   }
-  const plan = computePlan({ report, uploads: files, envFiles: options.envFiles, hostDigests, mode: options.mode, services: options.services, preDeploy: options.preDeploy })
+  const plan = computePlan({
+    report,
+    uploads: files,
+    envFiles: options.envFiles,
+    hostDigests,
+    mode: options.mode,
+    services: options.services,
+    preDeploy: options.preDeploy
+  })
   for (const line of formatPlan(shell.name, plan)) log.info(line)
   return { report, plan }
 }

@@ -69,10 +69,16 @@ export class EventReader {
       case 'phase':
         if (subject === 'rollback') this.rollingBack = true
         if (subject === 'start-first') {
-          this.log.info(this.rollingBack ? `Bringing the previous version of ${state} back, start-first` : `Replacing ${state} start-first`)
+          this.log.info(
+            this.rollingBack
+              ? `Bringing the previous version of ${state} back, start-first`
+              : `Replacing ${state} start-first`
+          )
           break
         }
-        this.log.info((this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`)
+        this.log.info(
+          (this.rollingBack ? rollbackMessages[subject] : undefined) ?? phaseMessages[subject] ?? `Step: ${subject}`
+        )
         break
       case 'health':
         this.health[subject] = state
@@ -103,7 +109,9 @@ export class EventReader {
         const last = this.recent.filter((line) => line.trim() !== '')
         this.failure ??=
           `the pre-deploy command of ${subject} ${how}` +
-          (last.length > 0 ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}` : ' and printed nothing')
+          (last.length > 0
+            ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}`
+            : ' and printed nothing')
         this.failureFix ??= `Fix the command (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and no container was changed.`
         this.log.warning(`${subject}: the pre-deploy command ${how}`)
         break

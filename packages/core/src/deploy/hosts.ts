@@ -17,7 +17,8 @@ export interface SkippedOutcome {
   unexpected?: undefined
 }
 
-export type Outcome = (HostOutcome & { /** What a crashed host's deploy threw (not a UserError). */ unexpected?: unknown }) | SkippedOutcome
+export type Outcome =
+  (HostOutcome & { /** What a crashed host's deploy threw (not a UserError). */ unexpected?: unknown }) | SkippedOutcome
 
 /** How to reach and deploy one host; `C` is an open connection. */
 export interface HostSteps<T, C extends { close(): void }> {
@@ -34,15 +35,27 @@ export interface HostSteps<T, C extends { close(): void }> {
  * gets an outcome, whatever happens to the others: a deploy that throws (a bug) is a failed
  * host, so the outputs and the summary still cover each one.
  */
-export async function deployHosts<T, C extends { close(): void }>(hosts: readonly T[], parallel: boolean, steps: HostSteps<T, C>): Promise<Outcome[]> {
-  const skipped = (host: T, reason: string): SkippedOutcome => ({ host: steps.nameOf(host), result: 'skipped', reason, health: {}, durationMs: 0 })
+export async function deployHosts<T, C extends { close(): void }>(
+  hosts: readonly T[],
+  parallel: boolean,
+  steps: HostSteps<T, C>
+): Promise<Outcome[]> {
+  const skipped = (host: T, reason: string): SkippedOutcome => ({
+    host: steps.nameOf(host),
+    result: 'skipped',
+    reason,
+    health: {},
+    durationMs: 0
+  })
   const connections = await Promise.allSettled(hosts.map((host) => steps.connect(host)))
   const unreachable = hosts.filter((_, index) => connections[index].status === 'rejected')
   if (unreachable.length > 0) {
     for (const connection of connections) if (connection.status === 'fulfilled') connection.value.close()
     const reason = `no host was deployed: ${unreachable.map(steps.nameOf).join(', ')} could not be connected to`
     return connections.map((connection, index) =>
-      connection.status === 'rejected' ? failedHost(steps.nameOf(hosts[index]), connection.reason) : skipped(hosts[index], reason)
+      connection.status === 'rejected'
+        ? failedHost(steps.nameOf(hosts[index]), connection.reason)
+        : skipped(hosts[index], reason)
     )
   }
   const deployOne = async (host: T, index: number): Promise<Outcome> => {
@@ -92,7 +105,10 @@ export function failureOf(outcomes: readonly Outcome[]): unknown {
   const failures = outcomes.filter((o) => o.error)
   if (failures.length === 0) return undefined
   if (failures.length === 1) return failures[0].unexpected ?? failures[0].error
-  return new UserError(`The deploy failed on ${failures.length} hosts: ${failures.map((f) => `${f.host}: ${f.error!.message}`).join(' | ')}`, {
-    fix: failures.map((f) => `${f.host}: ${f.error!.fix ?? 'see its lines in the log above.'}`).join(' ')
-  })
+  return new UserError(
+    `The deploy failed on ${failures.length} hosts: ${failures.map((f) => `${f.host}: ${f.error!.message}`).join(' | ')}`,
+    {
+      fix: failures.map((f) => `${f.host}: ${f.error!.fix ?? 'see its lines in the log above.'}`).join(' ')
+    }
+  )
 }

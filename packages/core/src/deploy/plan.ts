@@ -99,7 +99,9 @@ export interface PlanInput {
 /** A record is only compared with when the same compose binary wrote it for the same project. */
 export function trustedRecord(report: HostReport): DeployRecord | undefined {
   const record = report.record
-  return record && record.header.project === report.project && record.header.compose === report.compose ? record : undefined
+  return record && record.header.project === report.project && record.header.compose === report.compose
+    ? record
+    : undefined
 }
 
 function uploadedPaths(report: HostReport, uploads: PlanInput['uploads']): Map<string, string> {
@@ -111,7 +113,10 @@ function uploadedPaths(report: HostReport, uploads: PlanInput['uploads']): Map<s
  * configs/secrets files, env files) whose content counts, and `writable` bind mounts, inside
  * which only uploaded files count (the service may change the rest itself: acme.json, a db).
  */
-function readPathsOf(report: HostReport, envFiles: PlanInput['envFiles']): Map<string, { tracked: string[]; writable: string[] }> {
+function readPathsOf(
+  report: HostReport,
+  envFiles: PlanInput['envFiles']
+): Map<string, { tracked: string[]; writable: string[] }> {
   const result = new Map<string, { tracked: string[]; writable: string[] }>()
   for (const [service, model] of report.model.services) {
     const env = (envFiles.get(service) ?? []).map((path) => posix.resolve(report.directory, path))
@@ -121,14 +126,24 @@ function readPathsOf(report: HostReport, envFiles: PlanInput['envFiles']): Map<s
 }
 
 /** The tracked paths services read that are not uploaded: their digests must be read on the host. */
-export function pathsToDigest(report: HostReport, uploads: PlanInput['uploads'], envFiles: PlanInput['envFiles']): string[] {
+export function pathsToDigest(
+  report: HostReport,
+  uploads: PlanInput['uploads'],
+  envFiles: PlanInput['envFiles']
+): string[] {
   const uploaded = uploadedPaths(report, uploads)
-  const paths = [...readPathsOf(report, envFiles).values()].flatMap((p) => p.tracked).filter((path) => !uploaded.has(path))
+  const paths = [...readPathsOf(report, envFiles).values()]
+    .flatMap((p) => p.tracked)
+    .filter((path) => !uploaded.has(path))
   return [...new Set(paths)].sort()
 }
 
 /** Digests of what a service will read: uploaded files (also inside a mounted directory) and tracked host files. */
-function inputsOf(paths: { tracked: string[]; writable: string[] }, uploaded: Map<string, string>, hostDigests: PlanInput['hostDigests']): Record<string, string> {
+function inputsOf(
+  paths: { tracked: string[]; writable: string[] },
+  uploaded: Map<string, string>,
+  hostDigests: PlanInput['hostDigests']
+): Record<string, string> {
   const inputs: Record<string, string> = {}
   for (const path of [...paths.tracked, ...paths.writable]) {
     const inside = [...uploaded].filter(([file]) => file === path || file.startsWith(`${path}/`))
@@ -140,7 +155,11 @@ function inputsOf(paths: { tracked: string[]; writable: string[] }, uploaded: Ma
 }
 
 function isFinishedJob(container: ContainerState): boolean {
-  return container.state === 'exited' && container.exitCode === 0 && ['', 'no', 'on-failure'].includes(container.restartPolicy)
+  return (
+    container.state === 'exited' &&
+    container.exitCode === 0 &&
+    ['', 'no', 'on-failure'].includes(container.restartPolicy)
+  )
 }
 
 function relativeTo(directory: string, path: string): string {
@@ -174,7 +193,8 @@ function classify(
     }
   } else {
     // No record of ours: compare with what runs (compose's label) and with the files on the host.
-    if (containers.some((c) => c.configHash !== hash)) changed.push('its configuration differs from the running container')
+    if (containers.some((c) => c.configHash !== hash))
+      changed.push('its configuration differs from the running container')
     for (const [path, digest] of Object.entries(inputs)) {
       const current = hostFileDigest(path)
       if (current !== undefined && current !== digest) changed.push(`${describe(path)} changed`)
@@ -187,13 +207,16 @@ function classify(
     // it back; the service must be recreated too (a single-file bind mount keeps the old inode).
     for (const [path, digest] of Object.entries(inputs)) {
       const current = hostFileDigest(path)
-      if (current !== undefined && current !== digest) drift.push(`${describe(path)} was ${current === 'missing' ? 'deleted' : 'edited'} on the host`)
+      if (current !== undefined && current !== digest)
+        drift.push(`${describe(path)} was ${current === 'missing' ? 'deleted' : 'edited'} on the host`)
     }
   }
   if (containers.length === 0) drift.push('its container is missing')
   for (const c of containers) {
-    if (c.state !== 'running' && !isFinishedJob(c)) drift.push(`container ${c.name} is ${c.state}${c.state === 'exited' ? ` (code ${c.exitCode})` : ''}`)
-    else if (recorded && c.configHash !== recorded.containerHash) drift.push(`container ${c.name} was recreated outside gitops-lite`)
+    if (c.state !== 'running' && !isFinishedJob(c))
+      drift.push(`container ${c.name} is ${c.state}${c.state === 'exited' ? ` (code ${c.exitCode})` : ''}`)
+    else if (recorded && c.configHash !== recorded.containerHash)
+      drift.push(`container ${c.name} was recreated outside gitops-lite`)
   }
   return drift.length > 0 ? { change: 'drifted', reasons: drift } : { change: 'unchanged', reasons: [] }
 }
@@ -205,16 +228,22 @@ function classify(
 function checkServiceNames(report: HostReport): void {
   for (const name of report.model.services.keys()) {
     if (!isValidServiceName(name)) {
-      throw new UserError(`The compose files as the host resolves them define the service ${JSON.stringify(name)}, which is not a valid compose service name`, {
-        fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit. Nothing was changed on the host.'
-      })
+      throw new UserError(
+        `The compose files as the host resolves them define the service ${JSON.stringify(name)}, which is not a valid compose service name`,
+        {
+          fix: 'Rename it: a service name is 1 to 63 letters, digits, _ . and -, starting with a letter or digit. Nothing was changed on the host.'
+        }
+      )
     }
   }
   const labelled = report.containers.find((c) => !isValidServiceName(c.service))
   if (labelled) {
-    throw new UserError(`Container ${JSON.stringify(labelled.name)} of project ${report.project} is labelled with the service ${JSON.stringify(labelled.service)}, which is not a valid compose service name`, {
-      fix: 'Someone created it by hand on the host: remove it there (docker rm -f), then rerun. Nothing was changed on the host.'
-    })
+    throw new UserError(
+      `Container ${JSON.stringify(labelled.name)} of project ${report.project} is labelled with the service ${JSON.stringify(labelled.service)}, which is not a valid compose service name`,
+      {
+        fix: 'Someone created it by hand on the host: remove it there (docker rm -f), then rerun. Nothing was changed on the host.'
+      }
+    )
   }
 }
 
@@ -226,17 +255,23 @@ function refuseStartFirstConflicts(report: HostReport, names: readonly string[])
   const problems = names.flatMap((service) => {
     const startFirst = report.model.services.get(service)?.startFirst
     if (!startFirst) return []
-    const conflicts = report.compose === 'v2' ? startFirst.conflicts : ['the host runs docker-compose v1, and start-first needs Compose v2 (docker compose)']
+    const conflicts =
+      report.compose === 'v2'
+        ? startFirst.conflicts
+        : ['the host runs docker-compose v1, and start-first needs Compose v2 (docker compose)']
     return conflicts.length > 0 ? [`${service}: ${conflicts.join('; ')}`] : []
   })
   if (problems.length === 0) return
-  throw new UserError(`deploy.update_config.order is start-first for services that cannot run two containers at once (${problems.join('. ')})`, {
-    fix:
-      'A start-first rollout runs the new container beside the old one. Drop container_name and fixed addresses; publish the service ' +
-      'through a reverse proxy on the compose network that reaches it by its service name (see "Zero-downtime rollouts" in ' +
-      "docs/guide.md) instead of a fixed host port, or publish a port range or only the container port; don't label a bind " +
-      'mount Z. Or remove order: start-first to have the service recreated (stopped, then started). Nothing was changed on the host.'
-  })
+  throw new UserError(
+    `deploy.update_config.order is start-first for services that cannot run two containers at once (${problems.join('. ')})`,
+    {
+      fix:
+        'A start-first rollout runs the new container beside the old one. Drop container_name and fixed addresses; publish the service ' +
+        'through a reverse proxy on the compose network that reaches it by its service name (see "Zero-downtime rollouts" in ' +
+        "docs/guide.md) instead of a fixed host port, or publish a port range or only the container port; don't label a bind " +
+        'mount Z. Or remove order: start-first to have the service recreated (stopped, then started). Nothing was changed on the host.'
+    }
+  )
 }
 
 /**
@@ -247,7 +282,9 @@ export function computePlan(input: PlanInput): HostPlan {
   const { report, uploads, envFiles, hostDigests, mode } = input
   const record = trustedRecord(report)
   const uploaded = uploadedPaths(report, uploads)
-  const hostFileDigests = new Map(uploads.map((file, index) => [posix.join(report.directory, file.path), report.hostFiles[index]]))
+  const hostFileDigests = new Map(
+    uploads.map((file, index) => [posix.join(report.directory, file.path), report.hostFiles[index]])
+  )
   const readPaths = readPathsOf(report, envFiles)
   const describe = (path: string) => relativeTo(report.directory, path)
   const names = [...report.model.services.keys()].sort()
@@ -256,9 +293,12 @@ export function computePlan(input: PlanInput): HostPlan {
   if (input.services) {
     const unknown = input.services.filter((name) => !report.model.services.has(name))
     if (unknown.length > 0) {
-      throw new UserError(`Input 'services' names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, which the compose files do not define`, {
-        fix: `List services of the compose files (${names.join(', ')}), or leave 'services' empty to deploy what changed.`
-      })
+      throw new UserError(
+        `Input 'services' names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, which the compose files do not define`,
+        {
+          fix: `List services of the compose files (${names.join(', ')}), or leave 'services' empty to deploy what changed.`
+        }
+      )
     }
   }
 
@@ -273,21 +313,34 @@ export function computePlan(input: PlanInput): HostPlan {
     const containers = report.containers.filter((c) => c.service === service && !c.oneoff)
     const paths = readPaths.get(service) ?? { tracked: [], writable: [] }
     const inputs = inputsOf(paths, uploaded, hostDigests)
-    const { change, reasons } = classify(report.hashes.get(service), containers, record?.services.get(service), inputs, (p) => hostFileDigests.get(p), describe, paths.writable)
+    const { change, reasons } = classify(
+      report.hashes.get(service),
+      containers,
+      record?.services.get(service),
+      inputs,
+      (p) => hostFileDigests.get(p),
+      describe,
+      paths.writable
+    )
     const requested = input.services?.includes(service)
     const deploy = fullReason !== undefined || (input.services ? requested === true : change !== 'unchanged')
     const shownChange: ServiceChange = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested'
     const preDeploy = deploy ? input.preDeploy?.get(service) : undefined
     // New networks or volumes mean new containers for every service: none can run beside its old one.
-    const strategyNote = report.model.services.get(service)?.startFirst && topLevelChanged ? 'not start-first: the top-level networks or volumes changed' : undefined
-    const strategy: Strategy = report.model.services.get(service)?.startFirst && !strategyNote ? 'start-first' : 'recreate'
+    const strategyNote =
+      report.model.services.get(service)?.startFirst && topLevelChanged
+        ? 'not start-first: the top-level networks or volumes changed'
+        : undefined
+    const strategy: Strategy =
+      report.model.services.get(service)?.startFirst && !strategyNote ? 'start-first' : 'recreate'
     return {
       service,
       change: shownChange,
       deploy,
       strategy,
       ...(strategyNote && { strategyNote }),
-      reasons: shownChange === 'full' ? [fullReason!] : shownChange === 'requested' ? ["listed in 'services'"] : reasons,
+      reasons:
+        shownChange === 'full' ? [fullReason!] : shownChange === 'requested' ? ["listed in 'services'"] : reasons,
       oldImage: containers[0]?.image,
       newImage: report.model.services.get(service)?.image,
       containers: containers.map((c) => c.id),
@@ -298,7 +351,11 @@ export function computePlan(input: PlanInput): HostPlan {
 
   const removedNames = input.services
     ? []
-    : [...new Set(report.containers.filter((c) => !c.oneoff && !report.model.services.has(c.service)).map((c) => c.service))].sort()
+    : [
+        ...new Set(
+          report.containers.filter((c) => !c.oneoff && !report.model.services.has(c.service)).map((c) => c.service)
+        )
+      ].sort()
   const removed: ServicePlan[] = removedNames.map((service) => {
     const containers = report.containers.filter((c) => c.service === service && !c.oneoff)
     return {
@@ -314,12 +371,18 @@ export function computePlan(input: PlanInput): HostPlan {
 
   const files: FilePlan[] = uploads.map((file, index) => {
     const current = report.hostFiles[index]
-    return { path: file.path, digest: file.digest, change: current === undefined || current === 'missing' ? 'new' : current === file.digest ? 'same' : 'changed' }
+    return {
+      path: file.path,
+      digest: file.digest,
+      change: current === undefined || current === 'missing' ? 'new' : current === file.digest ? 'same' : 'changed'
+    }
   })
 
   const deployed = services.filter((s) => s.deploy)
   // Before the lock and the pull: an image docker cannot pull would fail the deploy half-way.
-  for (const service of deployed) if (service.newImage !== undefined) requirePullableImage(service.service, service.newImage, 'in the compose files as the host resolves them')
+  for (const service of deployed)
+    if (service.newImage !== undefined)
+      requirePullableImage(service.service, service.newImage, 'in the compose files as the host resolves them')
   return {
     project: report.project,
     compose: report.compose,
@@ -341,6 +404,11 @@ export function computePlan(input: PlanInput): HostPlan {
     newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
     previous: deployed.filter((s) => s.change !== 'new').map((s) => s.service),
     // Damaged state files are written again by an apply, even one that deploys nothing.
-    needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record || report.stateDamage.length > 0
+    needsApply:
+      deployed.length > 0 ||
+      removed.length > 0 ||
+      files.some((f) => f.change !== 'same') ||
+      !record ||
+      report.stateDamage.length > 0
   }
 }

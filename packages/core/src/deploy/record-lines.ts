@@ -19,7 +19,10 @@ export function recordHead(report: HostReport, plan: HostPlan, options: DeployOp
     files: Object.fromEntries(options.files.map((f) => [f.path, f.digest])),
     topLevel: report.model.topLevel
   }
-  const trusted = report.record?.header.project === plan.project && report.record.header.compose === plan.compose ? report.record : undefined
+  const trusted =
+    report.record?.header.project === plan.project && report.record.header.compose === plan.compose
+      ? report.record
+      : undefined
   const kept: RecordedService[] = []
   for (const service of plan.services) {
     if (service.deploy || service.change === 'removed') continue
@@ -46,7 +49,16 @@ export function servicePrefixes(report: HostReport, plan: HostPlan): Map<string,
     plan.services
       .filter((s) => s.deploy)
       // The hash the inspection computed: the next run's inspection computes it the same way.
-      .map((s) => [s.service, jsonPrefix({ kind: 'service', service: s.service, image: s.newImage, inputs: s.inputs, configHash: report.hashes.get(s.service) ?? '' })])
+      .map((s) => [
+        s.service,
+        jsonPrefix({
+          kind: 'service',
+          service: s.service,
+          image: s.newImage,
+          inputs: s.inputs,
+          configHash: report.hashes.get(s.service) ?? ''
+        })
+      ])
   )
 }
 

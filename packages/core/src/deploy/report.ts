@@ -108,17 +108,23 @@ export function splitSections(stdout: string, mark: string): Map<string, string>
  */
 export function parseInspection(stdout: string, mark: string, host = 'the host'): HostReport {
   const sections = splitSections(stdout, mark)
-  const rerun = 'Nothing was changed on the host (the inspection only reads). See the output above in the log, then rerun.'
+  const rerun =
+    'Nothing was changed on the host (the inspection only reads). See the output above in the log, then rerun.'
   if (!sections.has('end' satisfies InspectionSection)) {
     throw new UserError(`The inspection output from ${host} is incomplete (it stopped before its end)`, {
       fix: `${rerun} A full disk or a killed shell on the host are the usual causes.`
     })
   }
   const section = (name: InspectionSection) => sections.get(name) ?? ''
-  const lines = (name: InspectionSection) => section(name).split('\n').filter((line) => line.trim() !== '')
+  const lines = (name: InspectionSection) =>
+    section(name)
+      .split('\n')
+      .filter((line) => line.trim() !== '')
   const [compose, composeVersion = ''] = lines('compose')
   if (compose !== 'v2' && compose !== 'v1') {
-    throw new UserError(`The inspection output from ${host} is incomplete (it names no compose variant, v2 or v1)`, { fix: rerun })
+    throw new UserError(`The inspection output from ${host} is incomplete (it names no compose variant, v2 or v1)`, {
+      fix: rerun
+    })
   }
   const directory = lines('directory')[0] ?? ''
   const [generation = '0', generationState] = lines('generation')
@@ -126,9 +132,12 @@ export function parseInspection(stdout: string, mark: string, host = 'the host')
   try {
     model = parseComposeModel(section('config'), compose)
   } catch {
-    throw new UserError(`The resolved compose config that ${host} printed could not be read (${compose === 'v2' ? 'not JSON' : 'not YAML'}); it is not shown because it holds values from the host's .env files`, {
-      fix: `Nothing was changed on the host. Run '${compose === 'v2' ? 'docker compose config --format json' : 'docker-compose config'}' in remote-dir on the host to see what compose prints, or set compose-command to the other compose, then rerun.`
-    })
+    throw new UserError(
+      `The resolved compose config that ${host} printed could not be read (${compose === 'v2' ? 'not JSON' : 'not YAML'}); it is not shown because it holds values from the host's .env files`,
+      {
+        fix: `Nothing was changed on the host. Run '${compose === 'v2' ? 'docker compose config --format json' : 'docker-compose config'}' in remote-dir on the host to see what compose prints, or set compose-command to the other compose, then rerun.`
+      }
+    )
   }
   let containers: ContainerState[]
   try {
@@ -161,15 +170,18 @@ export function parseInspection(stdout: string, mark: string, host = 'the host')
 function stateDamage(generationState: string | undefined, record: string): string[] {
   const damage: string[] = []
   const recordProblem = recordDamage(record)
-  if (generationState?.startsWith('damaged ')) damage.push(`.gitops-lite/generation is damaged (${generationState.slice(8).replace(/-/g, ' ')})`)
-  else if (generationState === 'missing' && record.trim() !== '') damage.push('.gitops-lite/generation is missing though a deploy is recorded')
+  if (generationState?.startsWith('damaged '))
+    damage.push(`.gitops-lite/generation is damaged (${generationState.slice(8).replace(/-/g, ' ')})`)
+  else if (generationState === 'missing' && record.trim() !== '')
+    damage.push('.gitops-lite/generation is missing though a deploy is recorded')
   if (recordProblem) damage.push(`.gitops-lite/state (the deploy record) is damaged (${recordProblem})`)
   return damage
 }
 
 function parseContainer(line: string): ContainerState {
   const raw = JSON.parse(line) as Record<string, unknown> | null
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || typeof raw.id !== 'string') throw new Error('not a container description')
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || typeof raw.id !== 'string')
+    throw new Error('not a container description')
   return {
     id: raw.id,
     name: String(raw.name ?? '').replace(/^\//, ''),
@@ -213,7 +225,8 @@ function bindSources(volumes: unknown): { source: string; readOnly: boolean }[] 
       if (posix.isAbsolute(source)) sources.push({ source, readOnly: mode.split(',').includes('ro') })
     } else {
       const long = asRecord(volume)
-      if (long.type === 'bind' && typeof long.source === 'string') sources.push({ source: long.source, readOnly: long.read_only === true })
+      if (long.type === 'bind' && typeof long.source === 'string')
+        sources.push({ source: long.source, readOnly: long.read_only === true })
     }
   }
   return sources
@@ -236,7 +249,8 @@ export function composeDurationSeconds(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.ceil(value)
   if (typeof value !== 'string' || !/^(\d+(\.\d+)?(h|m|s|ms|us|µs|ns))+$/.test(value)) return undefined
   let seconds = 0
-  for (const [, amount, unit] of value.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) seconds += Number(amount) * durationSeconds[unit]
+  for (const [, amount, unit] of value.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g))
+    seconds += Number(amount) * durationSeconds[unit]
   return Math.ceil(seconds - 1e-9)
 }
 
@@ -251,7 +265,8 @@ function wholeNumber(value: unknown, fallback: number): number {
 function runTwiceConflicts(service: Record<string, Json>): string[] {
   const conflicts: string[] = []
   if (typeof service.container_name === 'string') conflicts.push('it has a fixed container_name')
-  if (service.network_mode === 'host') conflicts.push('it uses network_mode: host (both containers would listen on the same host ports)')
+  if (service.network_mode === 'host')
+    conflicts.push('it uses network_mode: host (both containers would listen on the same host ports)')
   const ports = Array.isArray(service.ports) ? service.ports : []
   ports.forEach((port, index) => {
     const { published, target } = asRecord(port)
@@ -261,14 +276,17 @@ function runTwiceConflicts(service: Record<string, Json>): string[] {
   })
   for (const settings of Object.values(asRecord(service.networks))) {
     const { ipv4_address: ipv4, ipv6_address: ipv6 } = asRecord(settings)
-    if (typeof ipv4 === 'string' || typeof ipv6 === 'string') conflicts.push('it has a fixed ipv4_address or ipv6_address on a network')
+    if (typeof ipv4 === 'string' || typeof ipv6 === 'string')
+      conflicts.push('it has a fixed ipv4_address or ipv6_address on a network')
   }
   const volumes = Array.isArray(service.volumes) ? service.volumes : []
   volumes.forEach((volume, index) => {
     const { type, bind } = asRecord(volume)
     // Docker's documentation: the 'Z' label makes a bind mount's content private and unshared.
     if (type === 'bind' && asRecord(bind).selinux === 'Z') {
-      conflicts.push(`its volumes entry ${index + 1} is a bind mount labelled Z (private and unshared: a second container cannot use it)`)
+      conflicts.push(
+        `its volumes entry ${index + 1} is a bind mount labelled Z (private and unshared: a second container cannot use it)`
+      )
     }
   })
   return conflicts
@@ -301,8 +319,14 @@ export function parseComposeModel(text: string, compose: ComposeVariant = 'v1'):
   for (const [name, value] of Object.entries(asRecord(config.services))) {
     const service = asRecord(value)
     const binds = bindSources(service.volumes)
-    const mounts = [...binds.filter((b) => b.readOnly).map((b) => b.source), ...fileReferences(service.configs, configs), ...fileReferences(service.secrets, secrets)]
-    const writable = [...new Set(binds.filter((b) => !b.readOnly).map((b) => b.source))].filter((source) => !mounts.includes(source))
+    const mounts = [
+      ...binds.filter((b) => b.readOnly).map((b) => b.source),
+      ...fileReferences(service.configs, configs),
+      ...fileReferences(service.secrets, secrets)
+    ]
+    const writable = [...new Set(binds.filter((b) => !b.readOnly).map((b) => b.source))].filter(
+      (source) => !mounts.includes(source)
+    )
     const startFirst = startFirstOf(service)
     services.set(name, {
       image: typeof service.image === 'string' ? service.image : undefined,
@@ -311,5 +335,8 @@ export function parseComposeModel(text: string, compose: ComposeVariant = 'v1'):
       ...(startFirst && { startFirst })
     })
   }
-  return { services, topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} })) }
+  return {
+    services,
+    topLevel: sha256(canonicalJson({ networks: config.networks ?? {}, volumes: config.volumes ?? {} }))
+  }
 }

@@ -45,7 +45,11 @@ export const ROLLBACK_TRAILERS = {
  * container that ran). `failed` names the services whose health wait failed; when none is
  * known (compose itself failed), every one counts as failed.
  */
-export function rolledBackServices(plan: HostPlan, record: DeployRecord | undefined, failed: readonly string[]): RolledBackService[] {
+export function rolledBackServices(
+  plan: HostPlan,
+  record: DeployRecord | undefined,
+  failed: readonly string[]
+): RolledBackService[] {
   const changed: RolledBackService[] = []
   for (const service of plan.services) {
     if (!service.deploy || !plan.previous.includes(service.service)) continue

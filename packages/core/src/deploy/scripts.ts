@@ -52,7 +52,8 @@ const wordPattern = /^[A-Za-z0-9._/-]+$/
 
 /** A space-separated list the remote library splits into words; each item must be one safe word. */
 export function words(items: readonly string[]): string {
-  for (const item of items) if (!wordPattern.test(item)) throw new Error(`'${item}' cannot be passed to the host as one word`)
+  for (const item of items)
+    if (!wordPattern.test(item)) throw new Error(`'${item}' cannot be passed to the host as one word`)
   return items.join(' ')
 }
 
@@ -107,8 +108,22 @@ export function runDirOf(remoteDir: string, runId: string): string {
  * variant, the project, the resolved config and hashes of the new files, the project's
  * containers, the last deploy's record and the digests of the files now in remote-dir.
  */
-export function inspectScript(stack: StackTarget, files: readonly StackFile[], mark: string, limits: ScriptLimits, envFiles: readonly string[] = []): string {
-  const script = stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin'), files)
+export function inspectScript(
+  stack: StackTarget,
+  files: readonly StackFile[],
+  mark: string,
+  limits: ScriptLimits,
+  envFiles: readonly string[] = []
+): string {
+  const script = stagedFilesScript(
+    libraryScript(
+      stack,
+      mark,
+      limits,
+      files.map((f) => f.path)
+    ).code('gl_inspect_begin'),
+    files
+  )
   // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
   return script.command(['gl_inspect_report', ...envFiles]).toString()
 }
@@ -121,7 +136,9 @@ export function stagedFilesScript(script: ShellScript, files: readonly StackFile
 
 /** Round trip 2 (only when services read files that are not uploaded): one digest line per path. */
 export function digestScript(stack: StackTarget, paths: readonly string[], mark: string, limits: ScriptLimits): string {
-  return libraryScript(stack, mark, limits, []).command(['gl_digest', ...paths]).toString()
+  return libraryScript(stack, mark, limits, [])
+    .command(['gl_digest', ...paths])
+    .toString()
 }
 
 export interface ApplyScriptInput {
@@ -150,7 +167,8 @@ export function applyScript(input: ApplyScriptInput): string {
   const changed = plan.files.filter((f) => f.change !== 'same').map((f) => f.path)
   const prefixes = plan.deploy.map((service) => {
     const prefix = input.servicePrefixes.get(service)
-    if (prefix === undefined || prefix.includes('\n')) throw new Error(`No single-line record prefix for service '${service}'`)
+    if (prefix === undefined || prefix.includes('\n'))
+      throw new Error(`No single-line record prefix for service '${service}'`)
     return `${service} ${prefix}\n`
   })
   const script = libraryScript(input.stack, input.mark, input.limits, changed, {
@@ -163,7 +181,10 @@ export function applyScript(input: ApplyScriptInput): string {
     GL_RECREATE: words(plan.recreate),
     // Sextuples: service, replicas, parallelism, delay, monitor, stop grace (seconds).
     GL_START_FIRST: words(
-      plan.startFirst.flatMap((s) => [s.service, ...[s.replicas, s.parallelism, s.delaySeconds, s.monitorSeconds, s.stopGraceSeconds].map(String)])
+      plan.startFirst.flatMap((s) => [
+        s.service,
+        ...[s.replicas, s.parallelism, s.delaySeconds, s.monitorSeconds, s.stopGraceSeconds].map(String)
+      ])
     ),
     // Pairs: service, container id (a failed removal names the service).
     GL_REMOVE: words(plan.removed.flatMap((s) => s.containers.flatMap((id) => [s.service, id]))),
@@ -179,7 +200,8 @@ export function applyScript(input: ApplyScriptInput): string {
   stagedFilesScript(script, input.files)
   // The pre-deploy commands, in service order; gl_pre_deploy stops the deploy when one fails.
   script.code('gl_pre_deploy_commands() {\n  :')
-  for (const service of plan.services) if (service.deploy && service.preDeploy) script.command(['gl_pre_deploy', service.service, ...service.preDeploy])
+  for (const service of plan.services)
+    if (service.deploy && service.preDeploy) script.command(['gl_pre_deploy', service.service, ...service.preDeploy])
   script.code('}')
   return script
     .commandWithInput(['gl_put', 'record.head'], base64Lines(input.recordHead))

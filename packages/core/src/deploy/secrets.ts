@@ -30,7 +30,8 @@ export function hostSecrets(stdout: string, mark: string): string[] {
   if (config !== undefined && (compose === 'v2' || compose === 'v1')) values.push(...environmentValues(config, compose))
   const masked = new Set<string>()
   for (const value of values) {
-    for (const part of [value, ...value.split(/\r?\n/)].map((v) => v.trim())) if (part.length >= minSecretLength) masked.add(part)
+    for (const part of [value, ...value.split(/\r?\n/)].map((v) => v.trim()))
+      if (part.length >= minSecretLength) masked.add(part)
   }
   return [...masked]
 }
@@ -94,5 +95,7 @@ export function environmentValues(config: string, compose: 'v1' | 'v2'): string[
 function field(value: unknown, name: string): Record<string, unknown> | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined
   const inner = (value as Record<string, unknown>)[name]
-  return inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? (inner as Record<string, unknown>) : undefined
+  return inner !== null && typeof inner === 'object' && !Array.isArray(inner)
+    ? (inner as Record<string, unknown>)
+    : undefined
 }

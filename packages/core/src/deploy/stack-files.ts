@@ -63,7 +63,8 @@ export function isSafeRelativePath(path: string): boolean {
 export function envFilesOf(sources: readonly ComposeSource[]): Map<string, string[]> {
   const result = new Map<string, string[]>()
   for (const source of sources) {
-    const services = (parseCompose(source).data as { services?: Record<string, { env_file?: unknown }> } | null)?.services ?? {}
+    const services =
+      (parseCompose(source).data as { services?: Record<string, { env_file?: unknown }> } | null)?.services ?? {}
     for (const [name, service] of Object.entries(services)) {
       const raw = service?.env_file
       const entries = raw === undefined || raw === null ? [] : Array.isArray(raw) ? raw : [raw]
@@ -108,24 +109,38 @@ export function preDeployCommandsOf(sources: readonly ComposeSource[]): Map<stri
     for (const [name, service] of Object.entries(services)) {
       const extension = service?.[EXTENSION_FIELD] as Record<string, unknown> | null | undefined
       if (extension === undefined || extension === null || !('pre-deploy' in extension)) continue
-      const location = { file: source.path, line: file.services.find((s) => s.name === name)?.line ?? file.servicesLine }
+      const location = {
+        file: source.path,
+        line: file.services.find((s) => s.name === name)?.line ?? file.servicesLine
+      }
       const where = `${source.path}: service '${name}' ${EXTENSION_FIELD}.pre-deploy`
       const raw = extension['pre-deploy']
-      const words = typeof raw === 'string' ? [raw] : Array.isArray(raw) && raw.every((w) => typeof w === 'string') ? (raw as string[]) : undefined
+      const words =
+        typeof raw === 'string'
+          ? [raw]
+          : Array.isArray(raw) && raw.every((w) => typeof w === 'string')
+            ? (raw as string[])
+            : undefined
       if (words === undefined || words.length === 0 || words.every((w) => w.trim() === '')) {
-        throw new UserError(`${where} must be a command: a string (run with sh -c) or a list of strings, got ${JSON.stringify(raw)}`, {
-          fix: 'Write it like a compose command, e.g. pre-deploy: ["./manage.py", "migrate"] or pre-deploy: ./manage.py migrate && ./manage.py check.',
-          location
-        })
+        throw new UserError(
+          `${where} must be a command: a string (run with sh -c) or a list of strings, got ${JSON.stringify(raw)}`,
+          {
+            fix: 'Write it like a compose command, e.g. pre-deploy: ["./manage.py", "migrate"] or pre-deploy: ./manage.py migrate && ./manage.py check.',
+            location
+          }
+        )
       }
       const literal = words.map((word) => {
         const parts = parseTemplate(word)
         const variable = parts?.find((part) => part.kind === 'variable')
         if (parts === undefined || variable) {
-          throw new UserError(`${where} ${JSON.stringify(word)} uses ${variable ? `the compose variable $${variable.name}` : 'a $ that is not a compose variable'}, which only the host's .env could resolve`, {
-            fix: "Write $$NAME for a variable of the service's environment (a string command's sh expands it in the container), as in a compose command.",
-            location
-          })
+          throw new UserError(
+            `${where} ${JSON.stringify(word)} uses ${variable ? `the compose variable $${variable.name}` : 'a $ that is not a compose variable'}, which only the host's .env could resolve`,
+            {
+              fix: "Write $$NAME for a variable of the service's environment (a string command's sh expands it in the container), as in a compose command.",
+              location
+            }
+          )
         }
         return parts.map((part) => (part.kind === 'text' ? part.text : '')).join('')
       })

@@ -23,18 +23,34 @@ export interface ListedStack {
 }
 
 /** Reads the record of each stack in a folder directly under remote-dir; changes nothing. */
-export async function listStacks(shell: RemoteShell, options: { stack: StackTarget; limits: ScriptLimits }, log: DeployLog): Promise<HostOutcome> {
+export async function listStacks(
+  shell: RemoteShell,
+  options: { stack: StackTarget; limits: ScriptLimits },
+  log: DeployLog
+): Promise<HostOutcome> {
   const started = Date.now()
   const mark = newMark()
-  const done = (result: HostOutcome['result'], extra: Partial<HostOutcome> = {}): HostOutcome => ({ host: shell.name, result, health: {}, durationMs: Date.now() - started, ...extra })
+  const done = (result: HostOutcome['result'], extra: Partial<HostOutcome> = {}): HostOutcome => ({
+    host: shell.name,
+    result,
+    health: {},
+    durationMs: Date.now() - started,
+    ...extra
+  })
   let result
   try {
-    result = await shell.exec(attachedCommand, { stdin: listScript(options.stack, mark, options.limits), timeoutMs: options.limits.commandTimeoutSeconds * 1000 })
+    result = await shell.exec(attachedCommand, {
+      stdin: listScript(options.stack, mark, options.limits),
+      timeoutMs: options.limits.commandTimeoutSeconds * 1000
+    })
   } catch (error) {
     if (!(error instanceof ConnectionLostError)) throw error
-    return done('failed', { error: new UserError(`${error.message} while listing the stacks`, { fix: 'Rerun the workflow.' }) })
+    return done('failed', {
+      error: new UserError(`${error.message} while listing the stacks`, { fix: 'Rerun the workflow.' })
+    })
   }
-  if (result.code !== ExitCode.ok) return done('failed', { error: remoteError(shell.name, 'listing', result, options.limits, log) })
+  if (result.code !== ExitCode.ok)
+    return done('failed', { error: remoteError(shell.name, 'listing', result, options.limits, log) })
   const stacks: ListedStack[] = []
   let folder: string | undefined
   for (const line of result.stdout.split('\n')) {
@@ -45,11 +61,20 @@ export async function listStacks(shell: RemoteShell, options: { stack: StackTarg
     // The line after `stack <folder>` is its record's header; a record that is not ours is skipped.
     const header = folder === undefined ? undefined : parseRecord(line)?.header
     if (folder !== undefined && header) {
-      stacks.push({ remoteDir: folder, project: header.project, sha: header.sha, time: header.time, actor: header.actor, runUrl: header.runUrl })
+      stacks.push({
+        remoteDir: folder,
+        project: header.project,
+        sha: header.sha,
+        time: header.time,
+        actor: header.actor,
+        runUrl: header.runUrl
+      })
     }
     folder = undefined
   }
-  log.info(`Stacks under ${options.stack.remoteDir} on ${shell.name}: ${stacks.map((s) => `${s.project} (${s.remoteDir})`).join(', ') || 'none'}`)
+  log.info(
+    `Stacks under ${options.stack.remoteDir} on ${shell.name}: ${stacks.map((s) => `${s.project} (${s.remoteDir})`).join(', ') || 'none'}`
+  )
   return done('listed', { stacks })
 }
 
@@ -80,7 +105,8 @@ export interface Removal {
 /** The removal as log lines. */
 export function formatRemoval(host: string, removal: Removal, dryRun: boolean): string[] {
   const list = (items: string[]): string => items.join(', ') || 'none'
-  const volumes = (removed: boolean): string[] => removal.volumes.filter((v) => v.removed === removed).map((v) => v.name)
+  const volumes = (removed: boolean): string[] =>
+    removal.volumes.filter((v) => v.removed === removed).map((v) => v.name)
   return [
     `${dryRun ? 'Would remove' : 'Removing'} project ${removal.project} from ${host}:`,
     `  containers: ${list(removal.containers.map((c) => `${c.service} (${c.name})`))}`,
@@ -97,7 +123,14 @@ export async function removeFromHost(shell: RemoteShell, options: RemoveOptions,
   const { stack, limits, run } = options
   const project = stack.projectName
   const removal: Removal = { project, containers: [], networks: [], volumes: [], files: [], failed: [] }
-  const done = (result: HostOutcome['result'], error?: UserError): HostOutcome => ({ host: shell.name, result, health: {}, removal, error, durationMs: Date.now() - started })
+  const done = (result: HostOutcome['result'], error?: UserError): HostOutcome => ({
+    host: shell.name,
+    result,
+    health: {},
+    removal,
+    error,
+    durationMs: Date.now() - started
+  })
   const mark = newMark()
   const script = removeScript({
     stack,
@@ -121,10 +154,18 @@ export async function removeFromHost(shell: RemoteShell, options: RemoveOptions,
   })
   let result
   try {
-    result = await shell.exec(attachedCommand, { stdin: script, timeoutMs: (limits.lockTimeoutSeconds + 4 * limits.commandTimeoutSeconds + 60) * 1000 })
+    result = await shell.exec(attachedCommand, {
+      stdin: script,
+      timeoutMs: (limits.lockTimeoutSeconds + 4 * limits.commandTimeoutSeconds + 60) * 1000
+    })
   } catch (error) {
     if (!(error instanceof ConnectionLostError)) throw error
-    return done('failed', new UserError(`${error.message} while removing project ${project}`, { fix: 'Rerun the workflow: a removal picks up what is left.' }))
+    return done(
+      'failed',
+      new UserError(`${error.message} while removing project ${project}`, {
+        fix: 'Rerun the workflow: a removal picks up what is left.'
+      })
+    )
   }
   let refusal: { kind: string; detail: string } | undefined
   let outcome = ''
@@ -180,7 +221,8 @@ export async function removeFromHost(shell: RemoteShell, options: RemoveOptions,
       })
     )
   }
-  if (result.code !== ExitCode.ok && result.code !== ExitCode.partlyRemoved) return done('failed', remoteError(shell.name, 'removal', result, limits, log))
+  if (result.code !== ExitCode.ok && result.code !== ExitCode.partlyRemoved)
+    return done('failed', remoteError(shell.name, 'removal', result, limits, log))
   if (outcome === 'absent') {
     log.info(`Nothing to remove: ${shell.name} runs no project ${project} and ${stack.remoteDir} holds no record of it`)
     return done('unchanged')
@@ -191,9 +233,12 @@ export async function removeFromHost(shell: RemoteShell, options: RemoveOptions,
     if (result.stderr.trim() !== '') log.remote(result.stderr.trimEnd().split('\n'))
     return done(
       'failed',
-      new UserError(`The removal of project ${project} on ${shell.name} could not remove: ${removal.failed.join(', ')}`, {
-        fix: 'See the messages above, fix the cause on the host and rerun: the record is kept until everything is gone, so the rerun removes the rest.'
-      })
+      new UserError(
+        `The removal of project ${project} on ${shell.name} could not remove: ${removal.failed.join(', ')}`,
+        {
+          fix: 'See the messages above, fix the cause on the host and rerun: the record is kept until everything is gone, so the rerun removes the rest.'
+        }
+      )
     )
   }
   return done('removed')

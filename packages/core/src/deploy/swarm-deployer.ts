@@ -7,8 +7,28 @@ import { formatPlan } from './format'
 import { jsonPrefix, RECORD_SCHEMA, type AuditEntry } from './record'
 import { ExitCode, SWARM_LIBRARY } from './remote'
 import { hostSecrets } from './secrets'
-import { attachedCommand, base64Lines, detachedCommand, digestScript, libraryScript, registryLoginLines, runDirOf, stagedFilesScript, words, type StackTarget } from './scripts'
-import { computeSwarmPlan, parseSwarmInspection, swarmOverride, swarmPathsToDigest, type SwarmPlan, type SwarmRecordedService, type SwarmRecordHeader, type SwarmReport } from './swarm-plan'
+import {
+  attachedCommand,
+  base64Lines,
+  detachedCommand,
+  digestScript,
+  libraryScript,
+  registryLoginLines,
+  runDirOf,
+  stagedFilesScript,
+  words,
+  type StackTarget
+} from './scripts'
+import {
+  computeSwarmPlan,
+  parseSwarmInspection,
+  swarmOverride,
+  swarmPathsToDigest,
+  type SwarmPlan,
+  type SwarmRecordedService,
+  type SwarmRecordHeader,
+  type SwarmReport
+} from './swarm-plan'
 
 export interface SwarmDeployOptions extends DeployOptions {
   /** Remove live services gone from the files (else they are reported and kept). */
@@ -24,7 +44,11 @@ function swarmStack(stack: StackTarget): StackTarget {
 }
 
 /** Plans and, unless it is a dry run, deploys the stack through one manager of a swarm. */
-export async function deployToSwarm(shell: RemoteShell, options: SwarmDeployOptions, log: DeployLog): Promise<HostOutcome> {
+export async function deployToSwarm(
+  shell: RemoteShell,
+  options: SwarmDeployOptions,
+  log: DeployLog
+): Promise<HostOutcome> {
   const started = Date.now()
   const health: Record<string, string> = {}
   const removeFailed: string[] = []
@@ -44,7 +68,13 @@ export async function deployToSwarm(shell: RemoteShell, options: SwarmDeployOpti
     inspected = await inspectAndPlan(shell, options, log)
   } catch (error) {
     if (!(error instanceof ConnectionLostError)) throw error
-    return done('failed', undefined, new UserError(`${error.message} while inspecting it`, { fix: 'Nothing was changed on the host. Rerun the workflow.' }))
+    return done(
+      'failed',
+      undefined,
+      new UserError(`${error.message} while inspecting it`, {
+        fix: 'Nothing was changed on the host. Rerun the workflow.'
+      })
+    )
   }
   const { report, plan } = inspected
   if (options.dryRun) return done('dry-run', plan)
@@ -61,7 +91,12 @@ export async function deployToSwarm(shell: RemoteShell, options: SwarmDeployOpti
     GL_NEW_SERVICES: words(plan.newServices),
     GL_PREVIOUS: words(plan.previous),
     GL_ROLLBACK: options.rollback ? '1' : '0',
-    GL_OWNER: JSON.stringify({ runUrl: options.run.url, actor: options.run.actor, sha: options.run.sha, since: new Date().toISOString() }),
+    GL_OWNER: JSON.stringify({
+      runUrl: options.run.url,
+      actor: options.run.actor,
+      sha: options.run.sha,
+      since: new Date().toISOString()
+    }),
     GL_AUDIT: jsonPrefix({
       time: new Date().toISOString(),
       actor: options.run.actor,
@@ -78,7 +113,10 @@ export async function deployToSwarm(shell: RemoteShell, options: SwarmDeployOpti
     .code('gl_apply_begin')
   const apply = stagedFilesScript(script, options.files)
     .commandWithInput(['gl_put', 'record.head'], base64Lines(recordHead(report, plan, options)))
-    .commandWithInput(['gl_put', 'record.services'], base64Lines(plan.deploy.map((service) => `${service} ${servicePrefix(plan, service)}\n`).join('')))
+    .commandWithInput(
+      ['gl_put', 'record.services'],
+      base64Lines(plan.deploy.map((service) => `${service} ${servicePrefix(plan, service)}\n`).join(''))
+    )
     .commandWithInput(['gl_put', 'override.json'], base64Lines(swarmOverride(plan)))
     .code('gl_swarm_apply_main')
     .toString()
@@ -88,7 +126,8 @@ export async function deployToSwarm(shell: RemoteShell, options: SwarmDeployOpti
     result = await shell.exec(detachedCommand(runDir), {
       // The registry logins first, read by the bootstrap (kept in memory on the host, never in the script).
       stdin: registryLoginLines(options.registries ?? []) + apply,
-      timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
+      timeoutMs:
+        (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
       onStdout: (text) => events.push(text)
     })
   } catch (error) {
@@ -108,9 +147,18 @@ export async function deployToSwarm(shell: RemoteShell, options: SwarmDeployOpti
     case ExitCode.ok:
       return done('deployed', plan)
     case ExitCode.stalePlan:
-      return done('failed', plan, new UserError(`Another run deployed to ${shell.name} since this run looked`, { fix: 'Rerun the workflow: it plans against what the swarm runs now.' }))
+      return done(
+        'failed',
+        plan,
+        new UserError(`Another run deployed to ${shell.name} since this run looked`, {
+          fix: 'Rerun the workflow: it plans against what the swarm runs now.'
+        })
+      )
     case ExitCode.rolledBack: {
-      const restored = plan.previous.length > 0 ? `${plan.previous.join(', ')} went back to the previous spec and converged` : 'nothing ran before'
+      const restored =
+        plan.previous.length > 0
+          ? `${plan.previous.join(', ')} went back to the previous spec and converged`
+          : 'nothing ran before'
       const removedNew = plan.newServices.length > 0 ? `, and the new ${plan.newServices.join(', ')} were removed` : ''
       const error = new UserError(`The deploy to ${shell.name} failed: ${failure}; ${restored}${removedNew}`, {
         fix: 'See the task errors and log lines above, fix the image or configuration in the infra repository, and push again.'
@@ -118,33 +166,92 @@ export async function deployToSwarm(shell: RemoteShell, options: SwarmDeployOpti
       // What went back, for the rolled-back-images output (the templates write it back to Git).
       const services = plan.services
         .filter((s) => plan.previous.includes(s.service) && s.oldImage && s.newImage && s.oldImage !== s.newImage)
-        .map((s) => ({ service: s.service, failedImage: s.newImage!, restoredImage: s.oldImage!, failed: events.failedServices.includes(s.service) }))
-      return { ...done('rolled-back', plan, error), rollback: { services, restoredCommit: report.record?.header.sha ?? '' } }
+        .map((s) => ({
+          service: s.service,
+          failedImage: s.newImage!,
+          restoredImage: s.oldImage!,
+          failed: events.failedServices.includes(s.service)
+        }))
+      return {
+        ...done('rolled-back', plan, error),
+        rollback: { services, restoredCommit: report.record?.header.sha ?? '' }
+      }
     }
     case ExitCode.rollbackFailed:
-      return done('failed', plan, new UserError(`The deploy to ${shell.name} failed (${failure}) and the rollback did not converge either`, { fix: `The swarm needs attention: see the lines above, 'docker service ps' on the manager and ${runDir}/log.` }))
+      return done(
+        'failed',
+        plan,
+        new UserError(`The deploy to ${shell.name} failed (${failure}) and the rollback did not converge either`, {
+          fix: `The swarm needs attention: see the lines above, 'docker service ps' on the manager and ${runDir}/log.`
+        })
+      )
     case ExitCode.failedBeforeChange:
-      return done('failed', plan, new UserError(`The deploy to ${shell.name} stopped before changing any service: ${failure}`, { fix: 'See the output above, fix it and rerun.' }))
+      return done(
+        'failed',
+        plan,
+        new UserError(`The deploy to ${shell.name} stopped before changing any service: ${failure}`, {
+          fix: 'See the output above, fix it and rerun.'
+        })
+      )
     case ExitCode.failedNoRollback:
-      return done('failed', plan, new UserError(`The deploy to ${shell.name} failed: ${failure}; 'rollback' is false, so it was left as it is`, { fix: 'See the task errors and log lines above.' }))
+      return done(
+        'failed',
+        plan,
+        new UserError(`The deploy to ${shell.name} failed: ${failure}; 'rollback' is false, so it was left as it is`, {
+          fix: 'See the task errors and log lines above.'
+        })
+      )
     case ExitCode.deployedWithoutRecord:
-      return done('deployed', plan, new UserError(`The services on ${shell.name} are deployed, but the record (${plan.directory}/.gitops-lite/swarm-state) could not be written`, { fix: "See the host's message above and rerun." }))
+      return done(
+        'deployed',
+        plan,
+        new UserError(
+          `The services on ${shell.name} are deployed, but the record (${plan.directory}/.gitops-lite/swarm-state) could not be written`,
+          { fix: "See the host's message above and rerun." }
+        )
+      )
     case ExitCode.removeFailed:
-      return done('deployed', plan, new UserError(`The services on ${shell.name} are deployed, but ${removeFailed.join(', ') || 'a service'} (gone from the compose files) could not be removed`, { fix: "See docker's message above and rerun." }))
+      return done(
+        'deployed',
+        plan,
+        new UserError(
+          `The services on ${shell.name} are deployed, but ${removeFailed.join(', ') || 'a service'} (gone from the compose files) could not be removed`,
+          { fix: "See docker's message above and rerun." }
+        )
+      )
     default:
       return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }))
   }
 }
 
 function servicePrefix(plan: SwarmPlan, service: string): string {
-  return jsonPrefix({ kind: 'service', service, hash: plan.desired.get(service)?.hash ?? '', image: plan.services.find((s) => s.service === service)?.newImage })
+  return jsonPrefix({
+    kind: 'service',
+    service,
+    hash: plan.desired.get(service)?.hash ?? '',
+    image: plan.services.find((s) => s.service === service)?.newImage
+  })
 }
 
-async function inspectAndPlan(shell: RemoteShell, options: SwarmDeployOptions, log: DeployLog): Promise<{ report: SwarmReport; plan: SwarmPlan }> {
+async function inspectAndPlan(
+  shell: RemoteShell,
+  options: SwarmDeployOptions,
+  log: DeployLog
+): Promise<{ report: SwarmReport; plan: SwarmPlan }> {
   const { limits, files } = options
   const stack = swarmStack(options.stack)
   const mark = newMark()
-  const script = stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path)).code(SWARM_LIBRARY).code('gl_inspect_begin'), files)
+  const script = stagedFilesScript(
+    libraryScript(
+      stack,
+      mark,
+      limits,
+      files.map((f) => f.path)
+    )
+      .code(SWARM_LIBRARY)
+      .code('gl_inspect_begin'),
+    files
+  )
   // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
   const envFiles = [...new Set([...options.envFiles.values()].flat())]
   const inspected = await shell.exec(attachedCommand, {
@@ -157,9 +264,12 @@ async function inspectAndPlan(shell: RemoteShell, options: SwarmDeployOptions, l
   if (waited) log.info(`Waited for the deploy lock on ${shell.name}, held by ${describeOwner(waited[1])}`)
   if (inspected.code === ExitCode.notManager) {
     const stderr = inspected.stderr.trimEnd()
-    throw new NotAManagerError(`${shell.name} is not a manager of a swarm${stderr ? ` (${stderr.replace(/^gitops-lite: /, '')})` : ''}`, {
-      fix: "List a manager first in 'host' ('docker node ls' on a manager shows them), or run 'docker swarm init' there. Nothing was changed."
-    })
+    throw new NotAManagerError(
+      `${shell.name} is not a manager of a swarm${stderr ? ` (${stderr.replace(/^gitops-lite: /, '')})` : ''}`,
+      {
+        fix: "List a manager first in 'host' ('docker node ls' on a manager shows them), or run 'docker swarm init' there. Nothing was changed."
+      }
+    )
   }
   if (inspected.code !== 0) throw remoteError(shell.name, 'inspection', inspected, limits, log)
   const report = parseSwarmInspection(inspected.stdout, mark, shell.name)
@@ -167,12 +277,23 @@ async function inspectAndPlan(shell: RemoteShell, options: SwarmDeployOptions, l
   const hostDigests = new Map<string, string>()
   if (paths.length > 0) {
     const digestMark = newMark()
-    const digested = await shell.exec(attachedCommand, { stdin: digestScript(stack, paths, digestMark, limits), timeoutMs: limits.commandTimeoutSeconds * 1000 })
-    if (digested.code !== 0) throw remoteError(shell.name, 'digest of the config and secret files', digested, limits, log)
+    const digested = await shell.exec(attachedCommand, {
+      stdin: digestScript(stack, paths, digestMark, limits),
+      timeoutMs: limits.commandTimeoutSeconds * 1000
+    })
+    if (digested.code !== 0)
+      throw remoteError(shell.name, 'digest of the config and secret files', digested, limits, log)
     const lines = digested.stdout.split('\n').filter(Boolean)
     paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'))
   }
-  const plan = computeSwarmPlan({ report, uploads: files, hostDigests, mode: options.mode, services: options.services, prune: options.prune })
+  const plan = computeSwarmPlan({
+    report,
+    uploads: files,
+    hostDigests,
+    mode: options.mode,
+    services: options.services,
+    prune: options.prune
+  })
   for (const line of formatPlan(shell.name, plan)) log.info(line)
   return { report, plan }
 }
@@ -197,7 +318,14 @@ function recordHead(report: SwarmReport, plan: SwarmPlan, options: SwarmDeployOp
     const previous = trusted?.services.get(service.service)
     const live = report.live.find((l) => l.service === service.service)
     if (previous) kept.push(previous)
-    else if (live && service.change === 'unchanged') kept.push({ kind: 'service', service: service.service, hash: live.hash, image: service.newImage, specHash: live.specHash })
+    else if (live && service.change === 'unchanged')
+      kept.push({
+        kind: 'service',
+        service: service.service,
+        hash: live.hash,
+        image: service.newImage,
+        specHash: live.specHash
+      })
   }
   return [header, ...kept].map((line) => JSON.stringify(line)).join('\n') + '\n'
 }

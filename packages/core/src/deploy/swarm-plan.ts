@@ -88,7 +88,9 @@ function parseLive(line: string, project: string): SwarmLiveService {
   const name = String(raw.name ?? '')
   let aspects: Record<string, string> = {}
   try {
-    aspects = Object.fromEntries(Object.entries(asRecord(JSON.parse(String(raw.aspects ?? '{}')))).map(([k, v]) => [k, String(v)]))
+    aspects = Object.fromEntries(
+      Object.entries(asRecord(JSON.parse(String(raw.aspects ?? '{}')))).map(([k, v]) => [k, String(v)])
+    )
   } catch {
     // A label someone else wrote: every aspect counts as changed.
   }
@@ -115,8 +117,10 @@ function parseSwarmRecord(text: string): SwarmReport['record'] {
     } catch {
       return undefined
     }
-    if (entry.kind === 'deploy' && entry.schema === RECORD_SCHEMA && entry.orchestrator === 'swarm') header = entry as unknown as SwarmRecordHeader
-    else if (entry.kind === 'service' && typeof entry.service === 'string') services.set(entry.service, entry as unknown as SwarmRecordedService)
+    if (entry.kind === 'deploy' && entry.schema === RECORD_SCHEMA && entry.orchestrator === 'swarm')
+      header = entry as unknown as SwarmRecordHeader
+    else if (entry.kind === 'service' && typeof entry.service === 'string')
+      services.set(entry.service, entry as unknown as SwarmRecordedService)
   }
   return header ? { header, services } : undefined
 }
@@ -124,8 +128,10 @@ function parseSwarmRecord(text: string): SwarmReport['record'] {
 /** Reads the Swarm inspection's output; like the Compose one, nothing of it is quoted in an error. */
 export function parseSwarmInspection(stdout: string, mark: string, host = 'the host'): SwarmReport {
   const sections = splitSections(stdout, mark)
-  const rerun = 'Nothing was changed on the host (the inspection only reads). See the output above in the log, then rerun.'
-  if (!sections.has('end')) throw new UserError(`The inspection output from ${host} is incomplete (it stopped before its end)`, { fix: rerun })
+  const rerun =
+    'Nothing was changed on the host (the inspection only reads). See the output above in the log, then rerun.'
+  if (!sections.has('end'))
+    throw new UserError(`The inspection output from ${host} is incomplete (it stopped before its end)`, { fix: rerun })
   const lines = (name: string) => (sections.get(name) ?? '').split('\n').filter((line) => line.trim() !== '')
   const project = lines('project')[0] ?? ''
   let config: Record<string, Json>
@@ -134,9 +140,12 @@ export function parseSwarmInspection(stdout: string, mark: string, host = 'the h
     config = asRecord(JSON.parse(sections.get('config') ?? ''))
     live = lines('services').map((line) => parseLive(line, project))
   } catch {
-    throw new UserError(`The rendered stack or the service list that ${host} printed could not be read; it is not shown because it holds values from the host's .env`, {
-      fix: `${rerun} Run 'docker compose config' and 'docker service ls' on the host to see what they print.`
-    })
+    throw new UserError(
+      `The rendered stack or the service list that ${host} printed could not be read; it is not shown because it holds values from the host's .env`,
+      {
+        fix: `${rerun} Run 'docker compose config' and 'docker service ls' on the host to see what they print.`
+      }
+    )
   }
   const objects: SwarmObject[] = (['configs', 'secrets'] as const).flatMap((kind) =>
     Object.entries(asRecord(config[kind])).map(([key, value]) => {
@@ -174,11 +183,40 @@ const aspectKeys: Record<string, (service: Record<string, Json>) => Json> = {
   networks: (s) => s.networks ?? null,
   volumes: (s) => s.volumes ?? null,
   healthcheck: (s) => s.healthcheck ?? null,
-  'update policy': (s) => [asRecord(s.deploy).update_config ?? null, asRecord(s.deploy).rollback_config ?? null, asRecord(s.deploy).restart_policy ?? null],
+  'update policy': (s) => [
+    asRecord(s.deploy).update_config ?? null,
+    asRecord(s.deploy).rollback_config ?? null,
+    asRecord(s.deploy).restart_policy ?? null
+  ],
   placement: (s) => asRecord(s.deploy).placement ?? null
 }
-const coveredKeys = new Set(['image', 'environment', 'env_file', 'command', 'entrypoint', 'working_dir', 'user', 'labels', 'ports', 'networks', 'volumes', 'healthcheck', 'configs', 'secrets', 'depends_on'])
-const coveredDeployKeys = new Set(['replicas', 'mode', 'resources', 'labels', 'update_config', 'rollback_config', 'restart_policy', 'placement'])
+const coveredKeys = new Set([
+  'image',
+  'environment',
+  'env_file',
+  'command',
+  'entrypoint',
+  'working_dir',
+  'user',
+  'labels',
+  'ports',
+  'networks',
+  'volumes',
+  'healthcheck',
+  'configs',
+  'secrets',
+  'depends_on'
+])
+const coveredDeployKeys = new Set([
+  'replicas',
+  'mode',
+  'resources',
+  'labels',
+  'update_config',
+  'rollback_config',
+  'restart_policy',
+  'placement'
+])
 
 /** Where each config/secret's content comes from, resolved to a digest; undefined when unknown. */
 export type ObjectDigest = (object: SwarmObject) => string | undefined
@@ -189,7 +227,11 @@ export function swarmObjectName(project: string, object: SwarmObject, digest: st
 }
 
 /** The aspects of a service's desired state and the hash over them. */
-export function desiredState(service: Record<string, Json>, objects: readonly SwarmObject[], digestOf: ObjectDigest): { hash: string; aspects: Record<string, string> } {
+export function desiredState(
+  service: Record<string, Json>,
+  objects: readonly SwarmObject[],
+  digestOf: ObjectDigest
+): { hash: string; aspects: Record<string, string> } {
   const short = (value: Json) => sha256(canonicalJson(value)).slice(0, 12)
   const aspects: Record<string, string> = {}
   for (const [aspect, pick] of Object.entries(aspectKeys)) aspects[aspect] = short(pick(service))
@@ -203,7 +245,9 @@ export function desiredState(service: Record<string, Json>, objects: readonly Sw
     aspects[kind] = short(contents as Json)
   }
   const rest = Object.fromEntries(Object.entries(service).filter(([key]) => !coveredKeys.has(key)))
-  rest.deploy = Object.fromEntries(Object.entries(asRecord(service.deploy)).filter(([key]) => !coveredDeployKeys.has(key)))
+  rest.deploy = Object.fromEntries(
+    Object.entries(asRecord(service.deploy)).filter(([key]) => !coveredDeployKeys.has(key))
+  )
   aspects['other settings'] = short(rest)
   return { hash: sha256(canonicalJson(aspects)).slice(0, 24), aspects }
 }
@@ -230,23 +274,38 @@ export interface SwarmPlanInput {
 /** The config/secret files that are not uploaded: their digests must be read on the host. */
 export function swarmPathsToDigest(report: SwarmReport, uploads: SwarmPlanInput['uploads']): string[] {
   const uploaded = new Set(uploads.map((f) => posix.join(report.directory, f.path)))
-  return [...new Set(report.objects.flatMap((o) => (o.file && !o.external && !uploaded.has(o.file) ? [o.file] : [])))].sort()
+  return [
+    ...new Set(report.objects.flatMap((o) => (o.file && !o.external && !uploaded.has(o.file) ? [o.file] : [])))
+  ].sort()
 }
 
 function stripDigest(image: string): string {
   return image.replace(/@sha256:[0-9a-f]+$/, '')
 }
 
-function classify(desired: { hash: string; aspects: Record<string, string> }, live: SwarmLiveService | undefined, recorded: SwarmRecordedService | undefined): { change: ServiceChange; reasons: string[] } {
-  if (!live) return recorded ? { change: 'drifted', reasons: ['its service is missing from the swarm'] } : { change: 'new', reasons: ['not deployed yet'] }
+function classify(
+  desired: { hash: string; aspects: Record<string, string> },
+  live: SwarmLiveService | undefined,
+  recorded: SwarmRecordedService | undefined
+): { change: ServiceChange; reasons: string[] } {
+  if (!live)
+    return recorded
+      ? { change: 'drifted', reasons: ['its service is missing from the swarm'] }
+      : { change: 'new', reasons: ['not deployed yet'] }
   if (live.hash !== desired.hash) {
-    if (Object.keys(live.aspects).length === 0) return { change: 'changed', reasons: ['not deployed by gitops-lite yet'] }
+    if (Object.keys(live.aspects).length === 0)
+      return { change: 'changed', reasons: ['not deployed by gitops-lite yet'] }
     const changed = Object.keys(desired.aspects).filter((aspect) => live.aspects[aspect] !== desired.aspects[aspect])
-    return { change: 'changed', reasons: changed.length > 0 ? changed.map((aspect) => `${aspect} changed`) : ['its definition changed'] }
+    return {
+      change: 'changed',
+      reasons: changed.length > 0 ? changed.map((aspect) => `${aspect} changed`) : ['its definition changed']
+    }
   }
   const drift: string[] = []
-  if (stripDigest(live.image) !== stripDigest(live.fileImage)) drift.push(`its image was changed by hand to ${stripDigest(live.image)}`)
-  if (recorded && recorded.specHash !== live.specHash && drift.length === 0) drift.push('its spec was changed outside gitops-lite (docker service update)')
+  if (stripDigest(live.image) !== stripDigest(live.fileImage))
+    drift.push(`its image was changed by hand to ${stripDigest(live.image)}`)
+  if (recorded && recorded.specHash !== live.specHash && drift.length === 0)
+    drift.push('its spec was changed outside gitops-lite (docker service update)')
   if (live.update === 'paused') drift.push('its last update is paused')
   return drift.length > 0 ? { change: 'drifted', reasons: drift } : { change: 'unchanged', reasons: [] }
 }
@@ -258,24 +317,37 @@ export function computeSwarmPlan(input: SwarmPlanInput): SwarmPlan {
   if (input.services) {
     const unknown = input.services.filter((name) => !report.services.has(name))
     if (unknown.length > 0) {
-      throw new UserError(`Input 'services' names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, which the compose files do not define`, {
-        fix: `List services of the compose files (${names.join(', ')}), or leave 'services' empty to deploy what changed.`
-      })
+      throw new UserError(
+        `Input 'services' names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, which the compose files do not define`,
+        {
+          fix: `List services of the compose files (${names.join(', ')}), or leave 'services' empty to deploy what changed.`
+        }
+      )
     }
   }
   const record = report.record?.header.project === report.project ? report.record : undefined
   const uploaded = new Map(uploads.map((f) => [posix.join(report.directory, f.path), f.digest]))
-  const digestOf: ObjectDigest = (object) => (object.file ? (uploaded.get(object.file) ?? hostDigests.get(object.file)) : undefined)
-  const missing = report.objects.filter((o) => o.file && !o.external && ['missing', 'dir', 'other', 'unreadable', undefined].includes(digestOf(o)))
+  const digestOf: ObjectDigest = (object) =>
+    object.file ? (uploaded.get(object.file) ?? hostDigests.get(object.file)) : undefined
+  const missing = report.objects.filter(
+    (o) => o.file && !o.external && ['missing', 'dir', 'other', 'unreadable', undefined].includes(digestOf(o))
+  )
   if (missing.length > 0) {
-    throw new UserError(`The ${missing.map((o) => `${o.kind.slice(0, -1)} '${o.key}' (${o.file})`).join(', ')} of the compose files cannot be read on the host`, {
-      fix: "Add the file to 'files' so it is uploaded, or create it on the host. Nothing was changed on the host."
-    })
+    throw new UserError(
+      `The ${missing.map((o) => `${o.kind.slice(0, -1)} '${o.key}' (${o.file})`).join(', ')} of the compose files cannot be read on the host`,
+      {
+        fix: "Add the file to 'files' so it is uploaded, or create it on the host. Nothing was changed on the host."
+      }
+    )
   }
   const objectNames: SwarmPlan['objectNames'] = { configs: {}, secrets: {} }
   for (const object of report.objects) {
     if (object.external) continue
-    objectNames[object.kind][object.key] = swarmObjectName(report.project, object, digestOf(object) ?? sha256(canonicalJson(object.definition)))
+    objectNames[object.kind][object.key] = swarmObjectName(
+      report.project,
+      object,
+      digestOf(object) ?? sha256(canonicalJson(object.definition))
+    )
   }
   const fullReason = mode === 'full' ? "mode is 'full'" : undefined
   const desired = new Map<string, { hash: string; aspects: Record<string, string> }>()
@@ -285,13 +357,15 @@ export function computeSwarmPlan(input: SwarmPlanInput): SwarmPlan {
     desired.set(service, state)
     const live = report.live.find((l) => l.service === service)
     const { change, reasons } = classify(state, live, record?.services.get(service))
-    const deploy = fullReason !== undefined || (input.services ? input.services.includes(service) : change !== 'unchanged')
+    const deploy =
+      fullReason !== undefined || (input.services ? input.services.includes(service) : change !== 'unchanged')
     const shown: ServiceChange = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested'
     return {
       service,
       change: shown,
       deploy,
-      strategy: asRecord(asRecord(definition.deploy).update_config).order === 'start-first' ? 'start-first' : 'recreate',
+      strategy:
+        asRecord(asRecord(definition.deploy).update_config).order === 'start-first' ? 'start-first' : 'recreate',
       reasons: shown === 'full' ? [fullReason!] : shown === 'requested' ? ["listed in 'services'"] : reasons,
       oldImage: live ? stripDigest(live.image) : undefined,
       newImage: typeof definition.image === 'string' ? definition.image : undefined,
@@ -307,7 +381,9 @@ export function computeSwarmPlan(input: SwarmPlanInput): SwarmPlan {
           service: l.service,
           change: 'removed' as const,
           deploy: false,
-          reasons: input.prune ? ['gone from the compose files'] : ["gone from the compose files; kept, as 'prune' is false"],
+          reasons: input.prune
+            ? ['gone from the compose files']
+            : ["gone from the compose files; kept, as 'prune' is false"],
           oldImage: stripDigest(l.image),
           containers: [],
           inputs: {}
@@ -315,7 +391,16 @@ export function computeSwarmPlan(input: SwarmPlanInput): SwarmPlan {
   const removed = input.prune ? gone : []
   const files = uploads.map((file, index) => {
     const current = report.hostFiles[index]
-    return { path: file.path, digest: file.digest, change: current === undefined || current === 'missing' ? ('new' as const) : current === file.digest ? ('same' as const) : ('changed' as const) }
+    return {
+      path: file.path,
+      digest: file.digest,
+      change:
+        current === undefined || current === 'missing'
+          ? ('new' as const)
+          : current === file.digest
+            ? ('same' as const)
+            : ('changed' as const)
+    }
   })
   const deployed = services.filter((s) => s.deploy)
   return {
@@ -333,7 +418,9 @@ export function computeSwarmPlan(input: SwarmPlanInput): SwarmPlan {
     removed,
     kept: input.prune ? [] : gone.map((s) => s.service),
     newServices: deployed.filter((s) => s.change === 'new').map((s) => s.service),
-    previous: deployed.filter((s) => s.change !== 'new' && report.live.some((l) => l.service === s.service)).map((s) => s.service),
+    previous: deployed
+      .filter((s) => s.change !== 'new' && report.live.some((l) => l.service === s.service))
+      .map((s) => s.service),
     needsApply: deployed.length > 0 || removed.length > 0 || files.some((f) => f.change !== 'same') || !record,
     desired,
     objectNames
@@ -348,9 +435,12 @@ export function swarmOverride(plan: SwarmPlan): string {
   const services: Record<string, Json> = {}
   for (const service of plan.deploy) {
     const state = plan.desired.get(service)!
-    services[service] = { deploy: { labels: { [swarmLabels.hash]: state.hash, [swarmLabels.aspects]: canonicalJson(state.aspects) } } }
+    services[service] = {
+      deploy: { labels: { [swarmLabels.hash]: state.hash, [swarmLabels.aspects]: canonicalJson(state.aspects) } }
+    }
   }
-  const named = (names: Record<string, string>) => Object.fromEntries(Object.entries(names).map(([key, name]) => [key, { name }]))
+  const named = (names: Record<string, string>) =>
+    Object.fromEntries(Object.entries(names).map(([key, name]) => [key, { name }]))
   const override: Record<string, Json> = { services }
   if (Object.keys(plan.objectNames.configs).length > 0) override.configs = named(plan.objectNames.configs)
   if (Object.keys(plan.objectNames.secrets).length > 0) override.secrets = named(plan.objectNames.secrets)

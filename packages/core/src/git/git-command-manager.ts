@@ -19,7 +19,8 @@ export interface GitExecOptions {
 export type PushResult = { status: 'pushed' } | { status: 'moved' | 'failed'; detail: string }
 
 // Refusals caused by someone else updating the branch first, as `git push --porcelain` reports them.
-const movedPattern = /\[rejected\] \((fetch first|non-fast-forward|stale info)\)|\[remote rejected\] \((cannot lock ref|failed to update ref|incorrect old value)/
+const movedPattern =
+  /\[rejected\] \((fetch first|non-fast-forward|stale info)\)|\[remote rejected\] \((cannot lock ref|failed to update ref|incorrect old value)/
 
 /** What git said about a failure, on one line without its hints. */
 function gitMessage(result: GitResult): string {
@@ -57,12 +58,19 @@ export class GitCommandManager implements GitCommands {
     this.log(`git ${args.join(' ')}`)
     let result: GitResult
     try {
-      result = await this.run('git', args, { cwd: this.workingDirectory, env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env } })
+      result = await this.run('git', args, {
+        cwd: this.workingDirectory,
+        env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env }
+      })
     } catch (error) {
-      throw new UserError(`Could not run git: ${error instanceof Error ? error.message : String(error)}`, { fix: 'Install git on the runner.' })
+      throw new UserError(`Could not run git: ${error instanceof Error ? error.message : String(error)}`, {
+        fix: 'Install git on the runner.'
+      })
     }
     if (result.exitCode !== 0 && !options.allowFailure) {
-      throw new Error(`git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(result.stderr || result.stdout).trim()}`)
+      throw new Error(
+        `git ${args.join(' ')} failed with exit code ${result.exitCode}: ${(result.stderr || result.stdout).trim()}`
+      )
     }
     return result
   }
@@ -114,7 +122,10 @@ export class GitCommandManager implements GitCommands {
       GIT_COMMITTER_NAME: author.name,
       GIT_COMMITTER_EMAIL: author.email
     }
-    const committed = await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], { env: identity, allowFailure: true })
+    const committed = await this.exec(['commit', '--quiet', '--no-verify', '--message', message, '--', ...paths], {
+      env: identity,
+      allowFailure: true
+    })
     if (committed.exitCode !== 0) {
       await this.unstage(paths)
       throw new UserError(`git refused to commit ${this.display(paths)}: ${gitMessage(committed)}`, {
@@ -141,7 +152,9 @@ export class GitCommandManager implements GitCommands {
 
   /** Fetches one branch of the remote and returns the commit it points at. */
   async fetch(remote: string, branch: string): Promise<string> {
-    const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `refs/heads/${branch}`], { allowFailure: true })
+    const result = await this.exec(['fetch', '--quiet', '--no-tags', remote, `refs/heads/${branch}`], {
+      allowFailure: true
+    })
     if (result.exitCode !== 0) {
       throw new UserError(`Could not fetch branch '${branch}' from ${remote}: ${result.stderr.trim()}`, {
         fix: `Check that '${branch}' exists in the remote repository and that the checkout's credentials can read it.`

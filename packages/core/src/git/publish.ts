@@ -28,7 +28,11 @@ export const defaultBackoff: Backoff = { baseMs: 1000, maxMs: 30_000, random: Ma
  * The cap starts at twice the round just lost (at least `baseMs`): on a slow remote, waits
  * shorter than a round would only line the writers up to collide again.
  */
-export function backoffDelay(attempt: number, backoff: Pick<Backoff, 'baseMs' | 'maxMs' | 'random'>, roundMs = 0): number {
+export function backoffDelay(
+  attempt: number,
+  backoff: Pick<Backoff, 'baseMs' | 'maxMs' | 'random'>,
+  roundMs = 0
+): number {
   const cap = Math.min(backoff.maxMs, Math.max(backoff.baseMs, 2 * roundMs) * 2 ** (attempt - 1))
   return Math.round(backoff.random() * cap)
 }
@@ -107,7 +111,9 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
       })
     }
     const delay = backoffDelay(attempt, backoff, backoff.now() - roundStart)
-    log(`'${head}' moved while pushing (attempt ${attempt} of ${options.maxAttempts}); re-applying on the new head in ${delay} ms`)
+    log(
+      `'${head}' moved while pushing (attempt ${attempt} of ${options.maxAttempts}); re-applying on the new head in ${delay} ms`
+    )
     await backoff.sleep(delay)
   }
 }

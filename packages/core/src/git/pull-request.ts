@@ -25,7 +25,14 @@ export const PULL_REQUEST_PERMISSION = 'Pull requests: write'
 export async function openPullRequest(client: GitHubClient, request: PullRequestRequest): Promise<PullRequest> {
   const { owner, repo } = request.repository
   try {
-    const { data } = await client.rest.pulls.create({ owner, repo, head: request.head, base: request.base, title: request.title, body: request.body })
+    const { data } = await client.rest.pulls.create({
+      owner,
+      repo,
+      head: request.head,
+      base: request.base,
+      title: request.title,
+      body: request.body
+    })
     return { number: data.number, url: data.html_url }
   } catch (error) {
     throw explainRequestError(error, {

@@ -94,7 +94,9 @@ function requestLog(log: GitHubLog) {
     octokit.hook.wrap('request', async (request, options) => {
       try {
         const response = await request(options)
-        log.debug(`${options.method} ${response.url} -> ${response.status} (x-github-request-id ${response.headers['x-github-request-id'] ?? 'none'})`)
+        log.debug(
+          `${options.method} ${response.url} -> ${response.status} (x-github-request-id ${response.headers['x-github-request-id'] ?? 'none'})`
+        )
         return response
       } catch (error) {
         const failure = error as { status?: number; request?: { url?: string } }

@@ -42,6 +42,10 @@ export async function findRestoringCommit(
     })
     return data.find((commit) => restoresAfterRun(commit.commit.message, lookup.runUrl))
   } catch (error) {
-    throw explainRequestError(error, { action: `list the commits of ${owner}/${repo}`, repository: `${owner}/${repo}`, permission: COMMITS_PERMISSION })
+    throw explainRequestError(error, {
+      action: `list the commits of ${owner}/${repo}`,
+      repository: `${owner}/${repo}`,
+      permission: COMMITS_PERMISSION
+    })
   }
 }

@@ -52,9 +52,12 @@ export function readDeploymentRequest(
     })
   }
   if (environment.length > 255 || /\p{Cc}/u.test(environment)) {
-    throw new UserError(`Input '${names.environment}' ${JSON.stringify(environment)} is not a GitHub environment name`, {
-      fix: 'Use a name of at most 255 characters on one line, e.g. production or staging.'
-    })
+    throw new UserError(
+      `Input '${names.environment}' ${JSON.stringify(environment)} is not a GitHub environment name`,
+      {
+        fix: 'Use a name of at most 255 characters on one line, e.g. production or staging.'
+      }
+    )
   }
   if (environmentUrl !== '' && !/^https?:\/\/\S+$/.test(environmentUrl)) {
     throw new UserError(`Input '${names.environmentUrl}' ${JSON.stringify(environmentUrl)} is not an http(s) URL`, {
@@ -62,15 +65,21 @@ export function readDeploymentRequest(
     })
   }
   if (token === '') {
-    throw new UserError(`Input '${names.token}' is empty, but '${names.environment}' needs it to report the deployment to GitHub`, {
-      fix: `Leave '${names.token}' at its default (github.token) and give the job 'permissions: deployments: write'.`
-    })
+    throw new UserError(
+      `Input '${names.token}' is empty, but '${names.environment}' needs it to report the deployment to GitHub`,
+      {
+        fix: `Leave '${names.token}' at its default (github.token) and give the job 'permissions: deployments: write'.`
+      }
+    )
   }
   const parsed = parseRepositoryName(repository)
   if (!parsed) {
-    throw new UserError(`GITHUB_REPOSITORY ${JSON.stringify(repository)} is not owner/name, so the deployment cannot be reported`, {
-      fix: `Run the action in a GitHub Actions workflow, or leave '${names.environment}' empty.`
-    })
+    throw new UserError(
+      `GITHUB_REPOSITORY ${JSON.stringify(repository)} is not owner/name, so the deployment cannot be reported`,
+      {
+        fix: `Run the action in a GitHub Actions workflow, or leave '${names.environment}' empty.`
+      }
+    )
   }
   return { target: { repository: parsed, environment }, environmentUrl: environmentUrl || undefined, token }
 }
@@ -91,7 +100,12 @@ function purpose(target: DeploymentTarget, action: string) {
  * Creates a deployment of `sha` to the environment and returns its id. It deploys the commit as
  * it is: no merge of the default branch, no wait for commit statuses.
  */
-export async function createDeployment(client: GitHubClient, target: DeploymentTarget, sha: string, description: string): Promise<number> {
+export async function createDeployment(
+  client: GitHubClient,
+  target: DeploymentTarget,
+  sha: string,
+  description: string
+): Promise<number> {
   const { owner, repo } = target.repository
   try {
     const { data } = await client.rest.repos.createDeployment({
@@ -107,7 +121,13 @@ export async function createDeployment(client: GitHubClient, target: DeploymentT
     if (!('id' in data)) throw new Error(`GitHub created no deployment: ${data.message ?? 'no message'}`)
     return data.id
   } catch (error) {
-    throw explainRequestError(error, purpose(target, `create a deployment of ${sha.slice(0, 12)} to the '${target.environment}' environment of ${owner}/${repo}`))
+    throw explainRequestError(
+      error,
+      purpose(
+        target,
+        `create a deployment of ${sha.slice(0, 12)} to the '${target.environment}' environment of ${owner}/${repo}`
+      )
+    )
   }
 }
 
@@ -115,7 +135,12 @@ export async function createDeployment(client: GitHubClient, target: DeploymentT
  * Adds a status to the deployment. A success marks the environment's earlier successful
  * deployments inactive (auto_inactive), so the Environments page shows what runs now.
  */
-export async function setDeploymentStatus(client: GitHubClient, target: DeploymentTarget, id: number, status: DeploymentStatus): Promise<void> {
+export async function setDeploymentStatus(
+  client: GitHubClient,
+  target: DeploymentTarget,
+  id: number,
+  status: DeploymentStatus
+): Promise<void> {
   const { owner, repo } = target.repository
   try {
     await client.rest.repos.createDeploymentStatus({
@@ -129,7 +154,10 @@ export async function setDeploymentStatus(client: GitHubClient, target: Deployme
       auto_inactive: true
     })
   } catch (error) {
-    throw explainRequestError(error, purpose(target, `set the status of deployment ${id} of ${owner}/${repo} to '${status.state}'`))
+    throw explainRequestError(
+      error,
+      purpose(target, `set the status of deployment ${id} of ${owner}/${repo} to '${status.state}'`)
+    )
   }
 }
 
@@ -155,9 +183,18 @@ export interface StartedDeployment {
  * the deploy changes anything. A final status GitHub refuses is only a warning: by then the
  * deploy has happened (or not) whatever GitHub answers.
  */
-export async function startDeployment(client: GitHubClient, target: DeploymentTarget, run: DeploymentRun): Promise<StartedDeployment> {
+export async function startDeployment(
+  client: GitHubClient,
+  target: DeploymentTarget,
+  run: DeploymentRun
+): Promise<StartedDeployment> {
   const log = run.log ?? actionsLog
-  const status = (state: DeploymentState, description: string): DeploymentStatus => ({ state, description, logUrl: run.logUrl, environmentUrl: run.environmentUrl })
+  const status = (state: DeploymentState, description: string): DeploymentStatus => ({
+    state,
+    description,
+    logUrl: run.logUrl,
+    environmentUrl: run.environmentUrl
+  })
   const id = await createDeployment(client, target, run.sha, run.description)
   await setDeploymentStatus(client, target, id, status('in_progress', 'Deploying'))
   log.info(`Reporting to GitHub as deployment ${id} to the '${target.environment}' environment`)

@@ -138,20 +138,29 @@ export function explainRequestError(error: unknown, purpose: RequestPurpose): un
     })
   }
   if (isRateLimit(failure)) {
-    return new UserError(`${tried}: the token's GitHub API rate limit is exhausted (${status} ${quoted}); ${rateLimitWait(failure)}`, {
-      fix: 'Re-run the job once the limit has lifted, or use a GitHub App token, which has a rate limit of its own.',
-      ...cause
-    })
+    return new UserError(
+      `${tried}: the token's GitHub API rate limit is exhausted (${status} ${quoted}); ${rateLimitWait(failure)}`,
+      {
+        fix: 'Re-run the job once the limit has lifted, or use a GitHub App token, which has a rate limit of its own.',
+        ...cause
+      }
+    )
   }
   if (status === 403) {
-    return new UserError(`${tried}: the token is not allowed to (403 ${quoted})`, { fix: permissionFix(purpose), ...cause })
+    return new UserError(`${tried}: the token is not allowed to (403 ${quoted})`, {
+      fix: permissionFix(purpose),
+      ...cause
+    })
   }
   if (status === 404 && hasTextBody(failure)) {
     // GitHub's API answers 404 in JSON; a page means a web server or proxy answered instead.
-    return new UserError(`${tried}: the API URL did not answer like GitHub's REST API: ${describeRequest(failure)} got 404 with a non-JSON body (${quoted})`, {
-      fix: `Check the API URL, ${API_URL_SETTING}: it must be ${API_ROOT}.`,
-      ...cause
-    })
+    return new UserError(
+      `${tried}: the API URL did not answer like GitHub's REST API: ${describeRequest(failure)} got 404 with a non-JSON body (${quoted})`,
+      {
+        fix: `Check the API URL, ${API_URL_SETTING}: it must be ${API_ROOT}.`,
+        ...cause
+      }
+    )
   }
   if (status === 404) {
     return new UserError(`${tried}: ${purpose.repository} does not exist or the token cannot see it (404 ${quoted})`, {

@@ -88,7 +88,11 @@ export function githubWorkflowRuns(client: GitHubClient, lookup: RunLookup): Wor
  * token may read its workflow runs (Actions: read): without it, wait mode would start the deploy
  * and then fail the sender's job. A refusal becomes a UserError naming the permission.
  */
-export async function checkWorkflowRunsReadable(client: GitHubClient, repository: RepositoryName, workflowToken?: boolean): Promise<void> {
+export async function checkWorkflowRunsReadable(
+  client: GitHubClient,
+  repository: RepositoryName,
+  workflowToken?: boolean
+): Promise<void> {
   const { owner, repo } = repository
   try {
     await client.rest.actions.listWorkflowRunsForRepo({ owner, repo, event: 'repository_dispatch', per_page: 1 })

@@ -103,7 +103,8 @@ export class SshSession implements RemoteShell {
     const lost = (why: string) => {
       if (this.closed) return
       this.closed = true
-      for (const reject of this.pending) reject(new ConnectionLostError(`The connection to ${this.name} was lost: ${why}`))
+      for (const reject of this.pending)
+        reject(new ConnectionLostError(`The connection to ${this.name} was lost: ${why}`))
       this.pending.clear()
     }
     client.on('error', (error) => lost(error.message))
@@ -119,7 +120,10 @@ export class SshSession implements RemoteShell {
       } catch (error) {
         if (error instanceof UserError) throw error
         // The hop that failed: an unreachable jump host is not the target's fault.
-        const hop = error instanceof JumpHostError ? `the jump host ${formatTarget(options.proxy!.target)} (proxy-host)` : formatTarget(options.target)
+        const hop =
+          error instanceof JumpHostError
+            ? `the jump host ${formatTarget(options.proxy!.target)} (proxy-host)`
+            : formatTarget(options.target)
         if (attempt >= attempts) {
           throw new UserError(`Could not connect to ${hop} after ${attempts} attempts: ${errorMessage(error)}`, {
             fix:
@@ -143,7 +147,9 @@ export class SshSession implements RemoteShell {
     })
     try {
       const tunnel = await new Promise<ClientChannel>((resolve, reject) =>
-        jump.forwardOut('127.0.0.1', 0, options.target.host, options.target.port, (error, stream) => (error ? reject(error) : resolve(stream)))
+        jump.forwardOut('127.0.0.1', 0, options.target.host, options.target.port, (error, stream) =>
+          error ? reject(error) : resolve(stream)
+        )
       )
       const client = await openClient(options, options, tunnel)
       client.on('close', () => jump.end())
@@ -191,7 +197,9 @@ export class SshSession implements RemoteShell {
         })
         if (options.timeoutMs !== undefined) {
           timer = setTimeout(() => {
-            fail(new ConnectionLostError(`A command on ${this.name} did not finish within ${options.timeoutMs! / 1000} s`))
+            fail(
+              new ConnectionLostError(`A command on ${this.name} did not finish within ${options.timeoutMs! / 1000} s`)
+            )
             channel.close()
           }, options.timeoutMs)
         }
@@ -228,14 +236,19 @@ function openClient(endpoint: SshEndpoint, options: SshConnectOptions, sock?: Du
     keepaliveInterval: options.keepaliveIntervalMs ?? 10_000,
     keepaliveCountMax: 3,
     ...(sock && { sock }),
-    ...(algorithms && { algorithms: { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] } }),
+    ...(algorithms && {
+      algorithms: { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] }
+    }),
     hostVerifier: (key: Buffer) => {
       const verdict = verifyHostKey(hostKeys, name, key)
       if (!verdict.accepted) {
         rejected = new HostKeyError(target, verdict)
         return false
       }
-      if (verdict.by === 'insecure') options.log?.(`WARNING: accepted the unverified host key ${verdict.offered} of ${name} (insecure-skip-host-key-check)`)
+      if (verdict.by === 'insecure')
+        options.log?.(
+          `WARNING: accepted the unverified host key ${verdict.offered} of ${name} (insecure-skip-host-key-check)`
+        )
       return true
     }
   }

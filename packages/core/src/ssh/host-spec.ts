@@ -7,7 +7,8 @@ export interface SshTarget {
   username: string
 }
 
-const hostnamePattern = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/
+const hostnamePattern =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/
 const ipv6Pattern = /^[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?$/
 // POSIX portable user names plus the `$` of machine accounts; what useradd accepts.
 const usernamePattern = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$/
@@ -26,14 +27,23 @@ function hostSpecError(field: string, value: string, problem: string): UserError
  * Parses `host`, `host:port`, `[ipv6]:port`, `ipv6` or any of them with `user@` in front.
  * Missing parts come from `defaults` (the `port` and `username` inputs).
  */
-export function parseHostSpec(value: string, defaults: { port: number; username: string }, field = "Input 'host'"): SshTarget {
+export function parseHostSpec(
+  value: string,
+  defaults: { port: number; username: string },
+  field = "Input 'host'"
+): SshTarget {
   let rest = value.trim()
   let username = defaults.username
   const at = rest.lastIndexOf('@')
   if (at >= 0) {
     username = rest.slice(0, at)
     rest = rest.slice(at + 1)
-    if (!isValidUsername(username)) throw hostSpecError(field, value, `has the user name ${JSON.stringify(username)}, which is not a valid login name`)
+    if (!isValidUsername(username))
+      throw hostSpecError(
+        field,
+        value,
+        `has the user name ${JSON.stringify(username)}, which is not a valid login name`
+      )
   }
   let host: string
   let portText: string | undefined
@@ -41,7 +51,8 @@ export function parseHostSpec(value: string, defaults: { port: number; username:
   if (bracketed) {
     host = bracketed[1]
     portText = bracketed[2]
-    if (!ipv6Pattern.test(host) || !host.includes(':')) throw hostSpecError(field, value, 'has brackets around something that is not an IPv6 address')
+    if (!ipv6Pattern.test(host) || !host.includes(':'))
+      throw hostSpecError(field, value, 'has brackets around something that is not an IPv6 address')
   } else if ((rest.match(/:/g) ?? []).length > 1) {
     host = rest // a bare IPv6 address; a port needs the [ipv6]:port form
     if (!ipv6Pattern.test(host)) throw hostSpecError(field, value, 'is not a host name or address')
@@ -54,7 +65,8 @@ export function parseHostSpec(value: string, defaults: { port: number; username:
   let port = defaults.port
   if (portText !== undefined) {
     port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN
-    if (!(port >= 1 && port <= 65535)) throw hostSpecError(field, value, `has the port ${JSON.stringify(portText)}; a port is a number from 1 to 65535`)
+    if (!(port >= 1 && port <= 65535))
+      throw hostSpecError(field, value, `has the port ${JSON.stringify(portText)}; a port is a number from 1 to 65535`)
   }
   if (username === '') {
     throw new UserError(`${field} ${JSON.stringify(value)} names no user, and input 'username' is empty`, {

@@ -90,18 +90,21 @@ export function parseKnownHosts(text: string, field = "Input 'known-hosts'"): Kn
     let marker: KnownHostEntry['marker']
     if (fields[0].startsWith('@')) {
       const name = fields.shift()!.slice(1)
-      if (name !== 'cert-authority' && name !== 'revoked') throw malformed(field, index + 1, raw, `the marker @${name} is unknown`)
+      if (name !== 'cert-authority' && name !== 'revoked')
+        throw malformed(field, index + 1, raw, `the marker @${name} is unknown`)
       marker = name
     }
     const [hosts, keyType, keyText] = fields
-    if (hosts === undefined || keyType === undefined || keyText === undefined) throw malformed(field, index + 1, raw, 'it needs host patterns, a key type and a base64 key')
+    if (hosts === undefined || keyType === undefined || keyText === undefined)
+      throw malformed(field, index + 1, raw, 'it needs host patterns, a key type and a base64 key')
     const key = Buffer.from(keyText, 'base64')
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(keyText) || keyTypeOf(key) !== keyType) {
       throw malformed(field, index + 1, raw, `its key is not a base64 ${keyType} public key`)
     }
     // A line cut short still names its type: without this it would read as another key, and
     // the host's real key as an impostor's.
-    if (!isCompleteKeyBlob(key, keyType)) throw malformed(field, index + 1, raw, `its ${keyType} key is cut short or damaged`)
+    if (!isCompleteKeyBlob(key, keyType))
+      throw malformed(field, index + 1, raw, `its ${keyType} key is cut short or damaged`)
     entries.push({ marker, hosts, keyType, key, line: index + 1 })
   })
   return entries
@@ -127,7 +130,10 @@ export function parseFingerprints(values: readonly string[], field = "Input 'fin
 }
 
 function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.')
   return new RegExp(`^${body}$`, 'i')
 }
 
@@ -171,13 +177,17 @@ export function verifyHostKey(policy: HostKeyPolicy, name: string, key: Buffer):
     offered,
     offeredType: keyTypeOf(key),
     expected: [
-      ...entries.filter((e) => e.marker === undefined).map((e) => `${fingerprintOf(e.key)} (${e.keyType}, known-hosts line ${e.line})`),
+      ...entries
+        .filter((e) => e.marker === undefined)
+        .map((e) => `${fingerprintOf(e.key)} (${e.keyType}, known-hosts line ${e.line})`),
       ...policy.fingerprints
     ],
     reason
   })
-  if (policy.knownHosts.some((e) => e.marker === 'revoked' && e.key.equals(key))) return reject('the key is marked @revoked in known-hosts')
-  if (entries.some((e) => e.marker === undefined && e.key.equals(key))) return { accepted: true, offered, by: 'known-hosts' }
+  if (policy.knownHosts.some((e) => e.marker === 'revoked' && e.key.equals(key)))
+    return reject('the key is marked @revoked in known-hosts')
+  if (entries.some((e) => e.marker === undefined && e.key.equals(key)))
+    return { accepted: true, offered, by: 'known-hosts' }
   if (policy.fingerprints.includes(offered)) return { accepted: true, offered, by: 'fingerprint' }
   // A key that contradicts a configured one is refused even when told to skip the check: that
   // flag is for hosts nothing is known about, not for overriding what the user said to trust.

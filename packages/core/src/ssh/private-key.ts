@@ -24,7 +24,7 @@ export function checkPrivateKey(field: string, key: string, passphrase: string, 
   const first = Array.isArray(parsed) ? parsed[0] : parsed
   if (!first?.isPrivateKey()) {
     throw new UserError(`Input '${field}' holds a public key, not a private key`, {
-      fix: "Give the private half (the file without .pub); its public half goes into authorized_keys on the VM."
+      fix: 'Give the private half (the file without .pub); its public half goes into authorized_keys on the VM.'
     })
   }
 }

@@ -26,7 +26,8 @@ export function errorBody(response: ErrorResponse): Record<string, unknown> {
 
 /** An HTML error page of about 3 KB, the size of a load balancer's or GitHub's own (styles inline). */
 export function htmlPage(title: string): string {
-  const style = `body { font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif; }\n`.repeat(28)
+  const style =
+    `body { font-family: -apple-system, BlinkMacSystemFont, "Segoe UI", Helvetica, Arial, sans-serif; }\n`.repeat(28)
   return `<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n<title>${title}</title>\n<style>\n${style}</style>\n</head>\n<body>\n<h1>${title}</h1>\n</body>\n</html>\n`
 }
 
@@ -37,16 +38,28 @@ export const failures = {
   /** A 502 from a proxy in front of the API: an HTML page, not GitHub's JSON. */
   badGatewayPage: (): ErrorResponse => ({ status: 502, message: '502 Bad Gateway', page: htmlPage('502 Bad Gateway') }),
   /** What GitHub Enterprise Server's web server answers for an API path without /api/v3. */
-  webNotFoundPage: (): ErrorResponse => ({ status: 404, message: 'Page not found', page: htmlPage('Page not found · GitHub Enterprise') }),
+  webNotFoundPage: (): ErrorResponse => ({
+    status: 404,
+    message: 'Page not found',
+    page: htmlPage('Page not found · GitHub Enterprise')
+  }),
   badCredentials: (): ErrorResponse => ({ status: 401, message: 'Bad credentials' }),
-  notFound: (): ErrorResponse => ({ status: 404, message: 'Not Found', documentationUrl: `${docs}/repos/repos#create-a-repository-dispatch-event` }),
+  notFound: (): ErrorResponse => ({
+    status: 404,
+    message: 'Not Found',
+    documentationUrl: `${docs}/repos/repos#create-a-repository-dispatch-event`
+  }),
   /** What an installation token without the permission gets, e.g. the workflow's GITHUB_TOKEN on another repository. */
   notAccessible: (): ErrorResponse => ({
     status: 403,
     message: 'Resource not accessible by integration',
     documentationUrl: `${docs}/repos/repos#create-a-repository-dispatch-event`
   }),
-  validationFailed: (errors: unknown[] = [], message = 'Validation Failed'): ErrorResponse => ({ status: 422, message, errors }),
+  validationFailed: (errors: unknown[] = [], message = 'Validation Failed'): ErrorResponse => ({
+    status: 422,
+    message,
+    errors
+  }),
   /** A secondary rate limit: 403 (or 429) with `retry-after`, per "Rate limits for the REST API". */
   secondaryRateLimit: (retryAfterSeconds: number, status: 403 | 429 = 403): ErrorResponse => ({
     status,

@@ -26,15 +26,20 @@ function evaluateTerm(term: string, context: Record<string, unknown>): unknown {
     return Array.isArray(items) ? items.map(stringify).join(separator) : stringify(items ?? '')
   }
   if (!/^[A-Za-z_][\w-]*(?:\.(?:[\w-]+|\*))*$/.test(term)) {
-    throw new Error(`renderRunName: the expression '${term}' is not supported (property paths, 'literals', join() and || only)`)
+    throw new Error(
+      `renderRunName: the expression '${term}' is not supported (property paths, 'literals', join() and || only)`
+    )
   }
-  const value = term.split('.').reduce<unknown>((value, key) => (key === '*' ? filterAll(value) : property(value, key)), context)
+  const value = term
+    .split('.')
+    .reduce<unknown>((value, key) => (key === '*' ? filterAll(value) : property(value, key)), context)
   return value instanceof FilterResult ? value.items : value
 }
 
 /** `.key` of a value; applied to an object filter's result, of each of its items. */
 function property(value: unknown, key: string): unknown {
-  if (value instanceof FilterResult) return new FilterResult(value.items.map((item) => property(item, key)).filter((item) => item !== undefined))
+  if (value instanceof FilterResult)
+    return new FilterResult(value.items.map((item) => property(item, key)).filter((item) => item !== undefined))
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined
 }
 

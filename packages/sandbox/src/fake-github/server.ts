@@ -167,8 +167,12 @@ export class FakeGitHub {
    * takes effect all the same (a dispatch is delivered), as when a gateway times out after
    * the API did the work: the client sees a failure and retries a request that succeeded.
    */
-  failNext(response: ErrorResponse, match: { method?: string; path?: RegExp; times?: number; handled?: boolean } = {}): void {
-    for (let i = 0; i < (match.times ?? 1); i++) this.failures.push({ method: match.method, path: match.path, handled: match.handled, response })
+  failNext(
+    response: ErrorResponse,
+    match: { method?: string; path?: RegExp; times?: number; handled?: boolean } = {}
+  ): void {
+    for (let i = 0; i < (match.times ?? 1); i++)
+      this.failures.push({ method: match.method, path: match.path, handled: match.handled, response })
   }
 
   /** Serves GET /repos/{owner}/{repo}/commits from the branch of a bare git repository. */
@@ -308,15 +312,23 @@ export class FakeGitHub {
       res.end(page)
     }
     const fail = (response: ErrorResponse) =>
-      response.page === undefined ? reply(response.status, errorBody(response), response.headers) : answerPage(response.status, response.page)
+      response.page === undefined
+        ? reply(response.status, errorBody(response), response.headers)
+        : answerPage(response.status, response.page)
     try {
       if (!this.authorized(req.headers.authorization)) return fail({ status: 401, message: 'Bad credentials' })
       const queued = this.failures.findIndex(
-        (f) => (f.method === undefined || f.method === record.method) && (f.path === undefined || f.path.test(record.path))
+        (f) =>
+          (f.method === undefined || f.method === record.method) && (f.path === undefined || f.path.test(record.path))
       )
       if (queued >= 0) {
         const [failure] = this.failures.splice(queued, 1)
-        if (failure.handled) this.route(record, () => undefined, () => undefined)
+        if (failure.handled)
+          this.route(
+            record,
+            () => undefined,
+            () => undefined
+          )
         return fail(failure.response)
       }
       this.route(record, reply, fail)
@@ -357,7 +369,9 @@ export class FakeGitHub {
       case 'POST /deployments':
         return this.createDeployment(repository, request, reply, fail)
       case 'POST /deployments/{id}/statuses': {
-        const deployment = this.deploymentList.find((d) => d.repository === repository && rest.startsWith(`/deployments/${d.id}/`))
+        const deployment = this.deploymentList.find(
+          (d) => d.repository === repository && rest.startsWith(`/deployments/${d.id}/`)
+        )
         return deployment ? this.createDeploymentStatus(deployment, request, reply, fail) : notFound()
       }
       case 'GET /commits':
@@ -378,16 +392,30 @@ export class FakeGitHub {
     fail: (response: ErrorResponse) => void
   ): void {
     const body = request.body as { event_type?: unknown; client_payload?: unknown } | undefined
-    const invalid = (problem: string) => fail({ status: 422, message: `Invalid request.\n\n${problem}`, documentationUrl: 'https://docs.github.com/rest/repos/repos#create-a-repository-dispatch-event' })
+    const invalid = (problem: string) =>
+      fail({
+        status: 422,
+        message: `Invalid request.\n\n${problem}`,
+        documentationUrl: 'https://docs.github.com/rest/repos/repos#create-a-repository-dispatch-event'
+      })
     if (typeof body !== 'object' || body === null) return fail({ status: 400, message: 'Problems parsing JSON' })
-    if (typeof body.event_type !== 'string' || body.event_type.length === 0) return invalid('"event_type" wasn\'t supplied.')
+    if (typeof body.event_type !== 'string' || body.event_type.length === 0)
+      return invalid('"event_type" wasn\'t supplied.')
     if (body.event_type.length > 100) return invalid('event_type is too long (maximum is 100 characters)')
     const payload = body.client_payload ?? {}
-    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return invalid('For \'properties/client_payload\', it is not an object.')
-    if (Object.keys(payload).length > 10) return invalid('client_payload has too many top-level properties (maximum is 10)')
-    if (Buffer.byteLength(request.rawBody) >= 64 * 1024) return invalid('client_payload is too large (maximum is 64 KB)')
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+      return invalid("For 'properties/client_payload', it is not an object.")
+    if (Object.keys(payload).length > 10)
+      return invalid('client_payload has too many top-level properties (maximum is 10)')
+    if (Buffer.byteLength(request.rawBody) >= 64 * 1024)
+      return invalid('client_payload is too large (maximum is 64 KB)')
     reply(204)
-    const event: DispatchEvent = { repository, eventType: body.event_type, clientPayload: payload as Record<string, unknown>, request }
+    const event: DispatchEvent = {
+      repository,
+      eventType: body.event_type,
+      clientPayload: payload as Record<string, unknown>,
+      request
+    }
     for (const hook of this.hooks) {
       const pending = Promise.resolve()
         .then(() => hook(event, this))
@@ -442,9 +470,19 @@ export class FakeGitHub {
     reply: (status: number, json?: unknown) => void,
     fail: (response: ErrorResponse) => void
   ): void {
-    const body = (request.body ?? {}) as { ref?: unknown; environment?: unknown; description?: unknown; transient_environment?: unknown }
+    const body = (request.body ?? {}) as {
+      ref?: unknown
+      environment?: unknown
+      description?: unknown
+      transient_environment?: unknown
+    }
     if (typeof body.ref !== 'string' || body.ref === '') {
-      return fail({ status: 422, message: 'Validation Failed', errors: [{ resource: 'Deployment', field: 'ref', code: 'missing_field' }], documentationUrl: 'https://docs.github.com/rest/deployments/deployments#create-a-deployment' })
+      return fail({
+        status: 422,
+        message: 'Validation Failed',
+        errors: [{ resource: 'Deployment', field: 'ref', code: 'missing_field' }],
+        documentationUrl: 'https://docs.github.com/rest/deployments/deployments#create-a-deployment'
+      })
     }
     const deployment: FakeDeployment = {
       id: 5000 + this.deploymentList.length + 1,
@@ -470,14 +508,37 @@ export class FakeGitHub {
     reply: (status: number, json?: unknown) => void,
     fail: (response: ErrorResponse) => void
   ): void {
-    const body = (request.body ?? {}) as { state?: unknown; description?: unknown; environment_url?: unknown; log_url?: unknown; auto_inactive?: unknown }
+    const body = (request.body ?? {}) as {
+      state?: unknown
+      description?: unknown
+      environment_url?: unknown
+      log_url?: unknown
+      auto_inactive?: unknown
+    }
     const documentationUrl = 'https://docs.github.com/rest/deployments/statuses#create-a-deployment-status'
     if (typeof body.state !== 'string' || !deploymentStates.includes(body.state)) {
-      return fail({ status: 422, message: 'Validation Failed', errors: [{ resource: 'DeploymentStatus', field: 'state', code: 'invalid' }], documentationUrl })
+      return fail({
+        status: 422,
+        message: 'Validation Failed',
+        errors: [{ resource: 'DeploymentStatus', field: 'state', code: 'invalid' }],
+        documentationUrl
+      })
     }
     const description = typeof body.description === 'string' ? body.description : ''
     if (description.length > 140) {
-      return fail({ status: 422, message: 'Validation Failed', errors: [{ resource: 'DeploymentStatus', field: 'description', code: 'custom', message: 'description is too long (maximum is 140 characters)' }], documentationUrl })
+      return fail({
+        status: 422,
+        message: 'Validation Failed',
+        errors: [
+          {
+            resource: 'DeploymentStatus',
+            field: 'description',
+            code: 'custom',
+            message: 'description is too long (maximum is 140 characters)'
+          }
+        ],
+        documentationUrl
+      })
     }
     const status: FakeDeploymentStatus = {
       state: body.state,
@@ -489,7 +550,13 @@ export class FakeGitHub {
     if (status.state === 'success' && body.auto_inactive !== false) {
       for (const earlier of this.deploymentList) {
         const last = earlier.statuses.at(-1)
-        if (earlier.id < deployment.id && earlier.repository === deployment.repository && earlier.environment === deployment.environment && !earlier.transient && last?.state === 'success') {
+        if (
+          earlier.id < deployment.id &&
+          earlier.repository === deployment.repository &&
+          earlier.environment === deployment.environment &&
+          !earlier.transient &&
+          last?.state === 'success'
+        ) {
           earlier.statuses.push({ ...last, state: 'inactive', description: '' })
         }
       }
@@ -523,7 +590,16 @@ export class FakeGitHub {
     if (!git) return undefined
     const perPage = Math.min(Number(query.per_page ?? 30) || 30, 100)
     const format = ['%H', '%an', '%ae', '%aI', '%cn', '%ce', '%cI', '%T', '%P', '%B'].join('%x1f') + '%x1e'
-    const args = ['-C', git.bareDir, 'log', `--format=${format}`, `-n${perPage}`, ...(query.since ? [`--since=${query.since}`] : []), git.branch, '--']
+    const args = [
+      '-C',
+      git.bareDir,
+      'log',
+      `--format=${format}`,
+      `-n${perPage}`,
+      ...(query.since ? [`--since=${query.since}`] : []),
+      git.branch,
+      '--'
+    ]
     const { stdout } = await exec('git', args)
     const api = `${this.url}/repos/${repository}`
     const web = `${this.webUrl()}/${repository}`
@@ -532,7 +608,18 @@ export class FakeGitHub {
       .map((entry) => entry.replace(/^\n/, ''))
       .filter((entry) => entry !== '')
       .map((entry) => {
-        const [sha, authorName, authorEmail, authorDate, committerName, committerEmail, committerDate, tree, parents, message] = entry.split('\x1f')
+        const [
+          sha,
+          authorName,
+          authorEmail,
+          authorDate,
+          committerName,
+          committerEmail,
+          committerDate,
+          tree,
+          parents,
+          message
+        ] = entry.split('\x1f')
         return {
           sha,
           node_id: `C_${sha}`,
@@ -549,7 +636,10 @@ export class FakeGitHub {
           },
           author: null,
           committer: null,
-          parents: parents.split(' ').filter(Boolean).map((parent) => ({ sha: parent, url: `${api}/commits/${parent}`, html_url: `${web}/commit/${parent}` }))
+          parents: parents
+            .split(' ')
+            .filter(Boolean)
+            .map((parent) => ({ sha: parent, url: `${api}/commits/${parent}`, html_url: `${web}/commit/${parent}` }))
         }
       })
   }
@@ -561,7 +651,13 @@ export class FakeGitHub {
     reply: (status: number, json?: unknown) => void,
     fail: (response: ErrorResponse) => void
   ): void {
-    const body = (request.body ?? {}) as { title?: unknown; head?: unknown; base?: unknown; body?: unknown; draft?: unknown }
+    const body = (request.body ?? {}) as {
+      title?: unknown
+      head?: unknown
+      base?: unknown
+      body?: unknown
+      draft?: unknown
+    }
     const missing = ['head', 'base'].filter((field) => typeof body[field as 'head' | 'base'] !== 'string')
     if (missing.length > 0) {
       return fail({
@@ -573,11 +669,19 @@ export class FakeGitHub {
     }
     const head = body.head as string
     const base = body.base as string
-    if (this.pulls.some((p) => p.repository === repository && p.state === 'open' && p.head === head && p.base === base)) {
+    if (
+      this.pulls.some((p) => p.repository === repository && p.state === 'open' && p.head === head && p.base === base)
+    ) {
       return fail({
         status: 422,
         message: 'Validation Failed',
-        errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${repository.split('/')[0]}:${head}.` }],
+        errors: [
+          {
+            resource: 'PullRequest',
+            code: 'custom',
+            message: `A pull request already exists for ${repository.split('/')[0]}:${head}.`
+          }
+        ],
         documentationUrl: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request'
       })
     }

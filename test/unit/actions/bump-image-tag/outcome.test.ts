@@ -2,12 +2,26 @@ import type { ServiceUpdate } from '@gitops-lite/core'
 import { bumpOutputs } from '../../../../actions/bump-image-tag/src/outcome'
 
 function update(service: string, changed: boolean): ServiceUpdate {
-  return { service, file: 'compose.yaml', line: 3, editedIn: 'image', previous: `acme/${service}:v1`, image: `acme/${service}:v2`, unset: [], changed }
+  return {
+    service,
+    file: 'compose.yaml',
+    line: 3,
+    editedIn: 'image',
+    previous: `acme/${service}:v1`,
+    image: `acme/${service}:v2`,
+    unset: [],
+    changed
+  }
 }
 
 describe('bumpOutputs', () => {
   it('names the changed services, their previous images, and where the change went', () => {
-    const outputs = bumpOutputs([update('api', true), update('worker', false)], { changed: true, commitSha: 'abc', diff: '--- a\n+++ b\n', promoted: false })
+    const outputs = bumpOutputs([update('api', true), update('worker', false)], {
+      changed: true,
+      commitSha: 'abc',
+      diff: '--- a\n+++ b\n',
+      promoted: false
+    })
     expect(outputs).toEqual({
       changed: 'true',
       services: '["api"]',
@@ -21,7 +35,11 @@ describe('bumpOutputs', () => {
   })
 
   it('names no service when nothing changed', () => {
-    expect(bumpOutputs([update('api', false)], { changed: false, diff: '', promoted: false })).toMatchObject({ changed: 'false', services: '[]', previous: '{}' })
+    expect(bumpOutputs([update('api', false)], { changed: false, diff: '', promoted: false })).toMatchObject({
+      changed: 'false',
+      services: '[]',
+      previous: '{}'
+    })
   })
 
   it('says, when promoting, what moved from where to where', () => {

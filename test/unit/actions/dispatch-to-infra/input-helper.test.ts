@@ -2,22 +2,39 @@ import { Inputs, readRunnerContext } from '@gitops-lite/core'
 import { isLoopbackHost, readSettings } from '../../../../actions/dispatch-to-infra/src/input-helper'
 import { refusal } from '../../../helpers/refusal'
 
-const valid = { token: 'github_pat_11DDDDDDD0settingstoken', repository: 'acme/infra', service: 'api', image: 'ghcr.io/acme/api', tag: 'v1' }
+const valid = {
+  token: 'github_pat_11DDDDDDD0settingstoken',
+  repository: 'acme/infra',
+  service: 'api',
+  image: 'ghcr.io/acme/api',
+  tag: 'v1'
+}
 
 function settings(inputs: Record<string, string>, env: NodeJS.ProcessEnv = {}) {
-  return readSettings(new Inputs((name) => ({ ...valid, ...inputs })[name] ?? '', () => {}), readRunnerContext(env))
+  return readSettings(
+    new Inputs(
+      (name) => ({ ...valid, ...inputs })[name] ?? '',
+      () => {}
+    ),
+    readRunnerContext(env)
+  )
 }
 
 describe('isLoopbackHost', () => {
-  it.each(['localhost', '127.0.0.1', '127.1.2.3', '[::1]'])('%s is this machine', (host) => expect(isLoopbackHost(host)).toBe(true))
-  it.each(['github.example.com', '10.0.0.1', '128.0.0.1', '127.0.0.1.nip.io', 'localhost.example.com', '[::2]'])('%s is not', (host) =>
-    expect(isLoopbackHost(host)).toBe(false)
+  it.each(['localhost', '127.0.0.1', '127.1.2.3', '[::1]'])('%s is this machine', (host) =>
+    expect(isLoopbackHost(host)).toBe(true)
+  )
+  it.each(['github.example.com', '10.0.0.1', '128.0.0.1', '127.0.0.1.nip.io', 'localhost.example.com', '[::2]'])(
+    '%s is not',
+    (host) => expect(isLoopbackHost(host)).toBe(false)
   )
 })
 
 describe('api-url', () => {
   it('takes https anywhere and http on this machine (tests), without a trailing slash', () => {
-    expect(settings({ 'api-url': 'https://github.example.com/api/v3/' }).apiUrl).toBe('https://github.example.com/api/v3')
+    expect(settings({ 'api-url': 'https://github.example.com/api/v3/' }).apiUrl).toBe(
+      'https://github.example.com/api/v3'
+    )
     expect(settings({ 'api-url': 'http://127.0.0.1:4000' }).apiUrl).toBe('http://127.0.0.1:4000')
     expect(settings({ 'api-url': 'http://[::1]:4000' }).apiUrl).toBe('http://[::1]:4000')
     expect(settings({}, { GITHUB_API_URL: 'http://localhost:4000' }).apiUrl).toBe('http://localhost:4000')
@@ -31,7 +48,9 @@ describe('api-url', () => {
     )
     expect(input.fix).toContain('Use the https:// address of the REST API')
     expect(input.fix).toContain('http is accepted only for localhost, 127.0.0.0/8 and ::1')
-    expect(refusal(() => settings({}, { GITHUB_API_URL: 'http://10.0.0.5/api/v3' })).message).toMatch(/^GITHUB_API_URL "http:\/\/10\.0\.0\.5\/api\/v3" is plain http/)
+    expect(refusal(() => settings({}, { GITHUB_API_URL: 'http://10.0.0.5/api/v3' })).message).toMatch(
+      /^GITHUB_API_URL "http:\/\/10\.0\.0\.5\/api\/v3" is plain http/
+    )
   })
 })
 

@@ -8,8 +8,16 @@ describe('parseCompose refuses, naming the file', () => {
     ['an empty file', '', 'compose.yaml is empty'],
     ['a file of comments', '# nothing yet\n', 'compose.yaml is empty'],
     ['a list', '- web\n', 'compose.yaml is not a mapping of top-level keys'],
-    ['a service named like an option', 'services:\n  --remove-orphans:\n    image: a:1\n', 'compose.yaml defines the service "--remove-orphans", which is not a valid compose service name'],
-    ['a service name with a line break', 'services:\n  "a\\nb":\n    image: a:1\n', 'compose.yaml defines the service "a\\nb"']
+    [
+      'a service named like an option',
+      'services:\n  --remove-orphans:\n    image: a:1\n',
+      'compose.yaml defines the service "--remove-orphans", which is not a valid compose service name'
+    ],
+    [
+      'a service name with a line break',
+      'services:\n  "a\\nb":\n    image: a:1\n',
+      'compose.yaml defines the service "a\\nb"'
+    ]
   ])('%s', (_, text, message) => {
     const error = refusal(() => parse(text))
     expect(error).toBeInstanceOf(UserError)
@@ -22,6 +30,8 @@ describe('parseCompose refuses, naming the file', () => {
   })
 
   it('accepts names compose accepts that start with a letter or digit', () => {
-    expect(parse('services:\n  web.v2_a-b:\n    image: a:1\n  1st:\n    image: b:1\n').services.map((s) => s.name)).toEqual(['web.v2_a-b', '1st'])
+    expect(
+      parse('services:\n  web.v2_a-b:\n    image: a:1\n  1st:\n    image: b:1\n').services.map((s) => s.name)
+    ).toEqual(['web.v2_a-b', '1st'])
   })
 })

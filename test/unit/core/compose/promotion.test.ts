@@ -17,7 +17,10 @@ const staging = [
 ].join('\n')
 
 function promote(text: string, services: string[] = [], env?: string) {
-  return planPromotion({ file: { path: 'staging/compose.yaml', text }, envFile: { path: 'staging/.env', text: env } }, services)
+  return planPromotion(
+    { file: { path: 'staging/compose.yaml', text }, envFile: { path: 'staging/.env', text: env } },
+    services
+  )
 }
 
 describe('planPromotion', () => {
@@ -45,21 +48,29 @@ describe('planPromotion', () => {
   })
 
   it('refuses services it cannot promote, naming the file to promote from', () => {
-    expect(refusal(() => promote(staging, ['web'])).message).toBe("Service 'web' has no image: line in staging/compose.yaml, so there is no image to promote")
+    expect(refusal(() => promote(staging, ['web'])).message).toBe(
+      "Service 'web' has no image: line in staging/compose.yaml, so there is no image to promote"
+    )
     expect(refusal(() => promote(staging, ['db'])).message).toBe(
       "Service 'db' is not defined in staging/compose.yaml, the file to promote from; its services are: api, worker, web, queue"
     )
     expect(refusal(() => promote('services:\n  api:\n    image: ghcr.io/acme/api\n')).message).toBe(
       `The image of service 'api' in staging/compose.yaml has no tag: "ghcr.io/acme/api"`
     )
-    expect(refusal(() => promote('services:\n  web:\n    build: .\n')).message).toBe('staging/compose.yaml has no service with an image to promote')
+    expect(refusal(() => promote('services:\n  web:\n    build: .\n')).message).toBe(
+      'staging/compose.yaml has no service with an image to promote'
+    )
   })
 
-  it("gives targets the edit engine writes into the other file, dropping a digest staging does not have", () => {
+  it('gives targets the edit engine writes into the other file, dropping a digest staging does not have', () => {
     const production = `services:\n  api:\n    image: ghcr.io/acme/api:v1@sha256:${'0'.repeat(64)} # prod\n  worker:\n    image: ghcr.io/acme/worker:v1\n`
-    const { targets } = promote('services:\n  api:\n    image: ghcr.io/acme/api:v2\n  worker:\n    image: ghcr.io/acme/worker:v1\n')
+    const { targets } = promote(
+      'services:\n  api:\n    image: ghcr.io/acme/api:v2\n  worker:\n    image: ghcr.io/acme/worker:v1\n'
+    )
     const plan = planImageBump({ files: [{ path: 'production/compose.yaml', text: production }], targets })
-    expect(plan.files[0].after).toBe('services:\n  api:\n    image: ghcr.io/acme/api:v2 # prod\n  worker:\n    image: ghcr.io/acme/worker:v1\n')
+    expect(plan.files[0].after).toBe(
+      'services:\n  api:\n    image: ghcr.io/acme/api:v2 # prod\n  worker:\n    image: ghcr.io/acme/worker:v1\n'
+    )
     expect(plan.updates.map((u) => [u.service, u.changed])).toEqual([
       ['api', true],
       ['worker', false]

@@ -1,4 +1,14 @@
-import { bumpDiff, envValues, parseEnvFile, parseTemplate, planImageBump, resolveTemplate, setEnvValue, unifiedDiff, variablesIn } from '@gitops-lite/core'
+import {
+  bumpDiff,
+  envValues,
+  parseEnvFile,
+  parseTemplate,
+  planImageBump,
+  resolveTemplate,
+  setEnvValue,
+  unifiedDiff,
+  variablesIn
+} from '@gitops-lite/core'
 
 describe('parseTemplate', () => {
   it('splits text and variables with their offsets', () => {
@@ -19,7 +29,10 @@ describe('parseTemplate', () => {
   })
 
   it('interpolates like compose', () => {
-    const env = new Map([['SET', 'v'], ['EMPTY', '']])
+    const env = new Map([
+      ['SET', 'v'],
+      ['EMPTY', '']
+    ])
     const resolve = (raw: string): unknown => resolveTemplate(parseTemplate(raw)!, (name) => env.get(name), '?')
     expect(resolve('${SET:-d}${EMPTY:-d}${EMPTY-d}${NONE-d}')).toEqual({ value: 'vdd', unresolved: [] })
     expect(resolve('${SET:+alt}${NONE:+alt}${NONE}')).toEqual({ value: 'alt?', unresolved: ['NONE'] })
@@ -30,8 +43,22 @@ describe('env files', () => {
   const text = '# c\nA=1\nexport B = two # note\nC="three"\nD=\'four\'\r\nE="multi\nline"\nF=six'
 
   it('reads values the way compose does', () => {
-    expect(Object.fromEntries(envValues(text))).toEqual({ A: '1', B: 'two', C: 'three', D: 'four', E: 'multi\nline', F: 'six' })
-    expect(parseEnvFile(text).map((a) => [a.name, a.line])).toEqual([['A', 2], ['B', 3], ['C', 4], ['D', 5], ['E', 6], ['F', 8]])
+    expect(Object.fromEntries(envValues(text))).toEqual({
+      A: '1',
+      B: 'two',
+      C: 'three',
+      D: 'four',
+      E: 'multi\nline',
+      F: 'six'
+    })
+    expect(parseEnvFile(text).map((a) => [a.name, a.line])).toEqual([
+      ['A', 2],
+      ['B', 3],
+      ['C', 4],
+      ['D', 5],
+      ['E', 6],
+      ['F', 8]
+    ])
   })
 
   it('rewrites one value in place', () => {
@@ -50,12 +77,32 @@ describe('unifiedDiff', () => {
     const before = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15', ''].join('\n')
     const after = before.replace('2\n', 'two\n').replace('14', 'fourteen')
     expect(unifiedDiff('f.yaml', before, after)).toBe(
-      ['--- a/f.yaml', '+++ b/f.yaml', '@@ -1,5 +1,5 @@', ' 1', '-2', '+two', ' 3', ' 4', ' 5', '@@ -11,5 +11,5 @@', ' 11', ' 12', ' 13', '-14', '+fourteen', ' 15', ''].join('\n')
+      [
+        '--- a/f.yaml',
+        '+++ b/f.yaml',
+        '@@ -1,5 +1,5 @@',
+        ' 1',
+        '-2',
+        '+two',
+        ' 3',
+        ' 4',
+        ' 5',
+        '@@ -11,5 +11,5 @@',
+        ' 11',
+        ' 12',
+        ' 13',
+        '-14',
+        '+fourteen',
+        ' 15',
+        ''
+      ].join('\n')
     )
   })
 
   it('marks a missing final newline and drops carriage returns', () => {
-    expect(unifiedDiff('f', 'a\r\nb', 'a\r\nc')).toBe('--- a/f\n+++ b/f\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n')
+    expect(unifiedDiff('f', 'a\r\nb', 'a\r\nc')).toBe(
+      '--- a/f\n+++ b/f\n@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n'
+    )
     expect(unifiedDiff('f', 'same', 'same')).toBe('')
   })
 })
@@ -67,7 +114,10 @@ describe('bumpDiff', () => {
     const plan = planImageBump({
       files: [{ path: 'compose.yaml', text: compose }],
       envFile: { path: 'deploy/.env', text: env },
-      targets: [{ service: 'api', tag: 'v2' }, { service: 'web', tag: 'v2' }]
+      targets: [
+        { service: 'api', tag: 'v2' },
+        { service: 'web', tag: 'v2' }
+      ]
     })
     const diff = bumpDiff(plan.files, 'deploy/.env')
     expect(diff).toBe(

@@ -3,7 +3,13 @@
 import { UserError, deployHosts, failureOf, type HostOutcome } from '@gitops-lite/core'
 
 const ok = (host: string): HostOutcome => ({ host, result: 'deployed', health: {}, durationMs: 1 })
-const failed = (host: string, fix: string): HostOutcome => ({ host, result: 'failed', health: {}, durationMs: 1, error: new UserError(`The deploy to ${host} failed`, { fix }) })
+const failed = (host: string, fix: string): HostOutcome => ({
+  host,
+  result: 'failed',
+  health: {},
+  durationMs: 1,
+  error: new UserError(`The deploy to ${host} failed`, { fix })
+})
 
 /** A fake connection that records whether it was closed. */
 class Connection {
@@ -50,7 +56,10 @@ describe('deployHosts', () => {
       ['vm2', 'failed'],
       ['vm3', 'failed']
     ])
-    expect(outcomes[1]).toMatchObject({ unexpected: bug, error: { message: "Unexpected error: Cannot read properties of undefined (reading 'deploy')" } })
+    expect(outcomes[1]).toMatchObject({
+      unexpected: bug,
+      error: { message: "Unexpected error: Cannot read properties of undefined (reading 'deploy')" }
+    })
     expect(fake.opened.every((c) => c.closed)).toBe(true)
   })
 
@@ -66,24 +75,27 @@ describe('deployHosts', () => {
     expect(fake.opened.every((c) => c.closed)).toBe(true)
   })
 
-  it.each([false, true])('a host that cannot be connected to fails the run before any host is deployed (parallel: %s)', async (parallel) => {
-    const refused = new UserError('Refusing vm3:22: its host key is not trusted', { fix: 'Update known-hosts.' })
-    const fake = steps(async (host) => ok(host), { vm3: refused })
-    const outcomes = await deployHosts(['vm1', 'vm2', 'vm3'], parallel, fake.steps)
-    expect(fake.calls).toEqual([])
-    expect(outcomes.map((o) => [o.host, o.result])).toEqual([
-      ['vm1', 'skipped'],
-      ['vm2', 'skipped'],
-      ['vm3', 'failed']
-    ])
-    expect(outcomes[0]).toMatchObject({ reason: 'no host was deployed: vm3 could not be connected to' })
-    expect(outcomes[2].error).toBe(refused)
-    expect(fake.opened.map((c) => [c.host, c.closed])).toEqual([
-      ['vm1', true],
-      ['vm2', true]
-    ])
-    expect(failureOf(outcomes)).toBe(refused)
-  })
+  it.each([false, true])(
+    'a host that cannot be connected to fails the run before any host is deployed (parallel: %s)',
+    async (parallel) => {
+      const refused = new UserError('Refusing vm3:22: its host key is not trusted', { fix: 'Update known-hosts.' })
+      const fake = steps(async (host) => ok(host), { vm3: refused })
+      const outcomes = await deployHosts(['vm1', 'vm2', 'vm3'], parallel, fake.steps)
+      expect(fake.calls).toEqual([])
+      expect(outcomes.map((o) => [o.host, o.result])).toEqual([
+        ['vm1', 'skipped'],
+        ['vm2', 'skipped'],
+        ['vm3', 'failed']
+      ])
+      expect(outcomes[0]).toMatchObject({ reason: 'no host was deployed: vm3 could not be connected to' })
+      expect(outcomes[2].error).toBe(refused)
+      expect(fake.opened.map((c) => [c.host, c.closed])).toEqual([
+        ['vm1', true],
+        ['vm2', true]
+      ])
+      expect(failureOf(outcomes)).toBe(refused)
+    }
+  )
 })
 
 describe('failureOf', () => {
@@ -96,9 +108,15 @@ describe('failureOf', () => {
   })
 
   it("several failed hosts: each host's reason and each host's fix", () => {
-    const error = failureOf([failed('vm1', 'Fix the lock on vm1.'), ok('vm2'), failed('vm3', 'Install docker on vm3.')]) as UserError
+    const error = failureOf([
+      failed('vm1', 'Fix the lock on vm1.'),
+      ok('vm2'),
+      failed('vm3', 'Install docker on vm3.')
+    ]) as UserError
     expect(error).toBeInstanceOf(UserError)
-    expect(error.message).toBe('The deploy failed on 2 hosts: vm1: The deploy to vm1 failed | vm3: The deploy to vm3 failed')
+    expect(error.message).toBe(
+      'The deploy failed on 2 hosts: vm1: The deploy to vm1 failed | vm3: The deploy to vm3 failed'
+    )
     expect(error.fix).toBe('vm1: Fix the lock on vm1. vm3: Install docker on vm3.')
   })
 })

@@ -2,7 +2,17 @@
 // library's health wait, lock, file swap and detached runner behave (docker is a fake here).
 import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -31,8 +41,16 @@ import {
 
 const limits = { lockTimeoutSeconds: 5, commandTimeoutSeconds: 60, healthTimeoutSeconds: 10 }
 const hostile = `/srv/it's "here" $(touch /tmp/pwned) \`id\` ; rm -rf /`
-const stack: StackTarget = { remoteDir: hostile, composeFiles: ['compose.yaml'], projectName: '', composeCommand: 'auto' }
-const files = [stackFile('compose.yaml', Buffer.from('services: {}\n'), true), stackFile('conf/a b.txt'.replace(' ', '_'), Buffer.from('x\n'), false)]
+const stack: StackTarget = {
+  remoteDir: hostile,
+  composeFiles: ['compose.yaml'],
+  projectName: '',
+  composeCommand: 'auto'
+}
+const files = [
+  stackFile('compose.yaml', Buffer.from('services: {}\n'), true),
+  stackFile('conf/a b.txt'.replace(' ', '_'), Buffer.from('x\n'), false)
+]
 
 function emptyReport(): HostReport {
   return {
@@ -50,7 +68,13 @@ function emptyReport(): HostReport {
 }
 
 function apply(): string {
-  const plan = computePlan({ report: emptyReport(), uploads: files, envFiles: new Map(), hostDigests: new Map(), mode: 'surgical' })
+  const plan = computePlan({
+    report: emptyReport(),
+    uploads: files,
+    envFiles: new Map(),
+    hostDigests: new Map(),
+    mode: 'surgical'
+  })
   return applyScript({
     stack,
     mark: '@@gl-1',
@@ -68,7 +92,11 @@ function apply(): string {
 }
 
 describe('generated scripts', () => {
-  const scripts = () => ({ inspect: inspectScript(stack, files, '@@gl-1', limits), digest: digestScript(stack, ['/a b', "/it's"], '@@gl-1', limits), apply: apply() })
+  const scripts = () => ({
+    inspect: inspectScript(stack, files, '@@gl-1', limits),
+    digest: digestScript(stack, ['/a b', "/it's"], '@@gl-1', limits),
+    apply: apply()
+  })
 
   it.each(['sh', 'bash'])('parse with %s -n', (shell) => {
     for (const [name, script] of Object.entries(scripts())) {
@@ -86,11 +114,49 @@ describe('generated scripts', () => {
   })
 
   it('pass pre-deploy commands as argument vectors, in service order', () => {
-    const report = { ...emptyReport(), model: { services: new Map([['web', { mounts: [] }], ['api', { mounts: [] }]]), topLevel: '' } }
-    const preDeploy = new Map([['web', ['sh', '-c', hostile]], ['api', ['migrate', '--to', "it's"]]])
-    const plan = computePlan({ report, uploads: files, envFiles: new Map(), hostDigests: new Map(), mode: 'surgical', preDeploy })
-    const script = applyScript({ stack, mark: '@@gl-1', limits, runId: '1', plan, files, pull: true, rollback: true, owner: '{}', recordHead: '{}\n', servicePrefixes: new Map([['web', '{"a":1'], ['api', '{"a":1']]), audit: '{"a":1' })
-    const definition = script.slice(script.indexOf('gl_pre_deploy_commands() {'), script.indexOf('\n}\n', script.indexOf('gl_pre_deploy_commands() {')) + 3)
+    const report = {
+      ...emptyReport(),
+      model: {
+        services: new Map([
+          ['web', { mounts: [] }],
+          ['api', { mounts: [] }]
+        ]),
+        topLevel: ''
+      }
+    }
+    const preDeploy = new Map([
+      ['web', ['sh', '-c', hostile]],
+      ['api', ['migrate', '--to', "it's"]]
+    ])
+    const plan = computePlan({
+      report,
+      uploads: files,
+      envFiles: new Map(),
+      hostDigests: new Map(),
+      mode: 'surgical',
+      preDeploy
+    })
+    const script = applyScript({
+      stack,
+      mark: '@@gl-1',
+      limits,
+      runId: '1',
+      plan,
+      files,
+      pull: true,
+      rollback: true,
+      owner: '{}',
+      recordHead: '{}\n',
+      servicePrefixes: new Map([
+        ['web', '{"a":1'],
+        ['api', '{"a":1']
+      ]),
+      audit: '{"a":1'
+    })
+    const definition = script.slice(
+      script.indexOf('gl_pre_deploy_commands() {'),
+      script.indexOf('\n}\n', script.indexOf('gl_pre_deploy_commands() {')) + 3
+    )
     const probe = `gl_pre_deploy() { printf '[%s]' "$@"; echo; }\n${definition}\ngl_pre_deploy_commands`
     const result = spawnSync('sh', ['-c', probe], { encoding: 'utf8' })
     expect(result.stdout).toBe(`[api][migrate][--to][it's]\n[web][sh][-c][${hostile}]\n`)
@@ -98,8 +164,12 @@ describe('generated scripts', () => {
   })
 
   it('refuse a list item the host would split, and a here-document that could end early', () => {
-    expect(() => inspectScript({ ...stack, composeFiles: ['a b.yaml'] }, files, '@@gl-1', limits)).toThrow(/cannot be passed to the host as one word/)
-    expect(() => new ShellScript().commandWithInput(['cat'], 'x\nGITOPS_LITE_EOF\ny')).toThrow(/cannot contain the line/)
+    expect(() => inspectScript({ ...stack, composeFiles: ['a b.yaml'] }, files, '@@gl-1', limits)).toThrow(
+      /cannot be passed to the host as one word/
+    )
+    expect(() => new ShellScript().commandWithInput(['cat'], 'x\nGITOPS_LITE_EOF\ny')).toThrow(
+      /cannot contain the line/
+    )
   })
 })
 
@@ -121,7 +191,9 @@ describe('lib.sh, swarm.sh and the TypeScript side', () => {
   })
 
   it('agree on the exit codes: the libraries exit only with the ExitCode variables they are given', () => {
-    const used = [...new Set([...`${libraries}${STACKS_LIBRARY}`.matchAll(/\$(GL_EXIT_[A-Z_]+)/g)].map((m) => m[1]))].sort()
+    const used = [
+      ...new Set([...`${libraries}${STACKS_LIBRARY}`.matchAll(/\$(GL_EXIT_[A-Z_]+)/g)].map((m) => m[1]))
+    ].sort()
     expect(used).toEqual(Object.keys(exitCodeVariables()).sort())
     expect(exitCodeVariables()).toMatchObject({ GL_EXIT_OK: '0', GL_EXIT_ROLLED_BACK: '10', GL_EXIT_STALE_PLAN: '76' })
     expect(libraries).not.toMatch(/\b(exit|gl_fail|gl_finish [a-z-]+) +[0-9]/)
@@ -130,11 +202,22 @@ describe('lib.sh, swarm.sh and the TypeScript side', () => {
 
 /** Runs the library as a deploy gives it (libraryScript) with a fake docker on PATH; `body` is the code to run after it. */
 function runLibrary(body: string, fake: string, env: Record<string, string> = {}) {
-  const target: StackTarget = { remoteDir: join(fake, 'remote'), composeFiles: ['compose.yaml'], projectName: 'app', composeCommand: 'auto' }
+  const target: StackTarget = {
+    remoteDir: join(fake, 'remote'),
+    composeFiles: ['compose.yaml'],
+    projectName: 'app',
+    composeCommand: 'auto'
+  }
   const hostLimits = { lockTimeoutSeconds: 1, commandTimeoutSeconds: 60, healthTimeoutSeconds: 5 }
   // GL_TIMEOUT is gl_check_host's, which these tests skip.
-  const script = libraryScript(target, '@@gl', hostLimits, [], { GL_TIMEOUT: '', ...env }).code('GL_STEADY_SECONDS=1').code(body)
-  return spawnSync('sh', ['-c', script.toString()], { encoding: 'utf8', env: { ...process.env, PATH: `${join(fake, 'bin')}:${process.env.PATH}`, FAKE: fake }, timeout: 20_000 })
+  const script = libraryScript(target, '@@gl', hostLimits, [], { GL_TIMEOUT: '', ...env })
+    .code('GL_STEADY_SECONDS=1')
+    .code(body)
+  return spawnSync('sh', ['-c', script.toString()], {
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${join(fake, 'bin')}:${process.env.PATH}`, FAKE: fake },
+    timeout: 20_000
+  })
 }
 
 // docker ps prints $FAKE/ids.<service>; docker inspect prints the next line of $FAKE/state.<id> (then keeps the last).
@@ -163,18 +246,32 @@ function fakeHost(services: Record<string, string[][]>): string {
   return fake
 }
 
-const events = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('@@gl ')).map((l) => l.slice(5))
+const events = (stdout: string) =>
+  stdout
+    .split('\n')
+    .filter((l) => l.startsWith('@@gl '))
+    .map((l) => l.slice(5))
 
 describe('the health wait (gl_wait_healthy)', () => {
   it('waits for a healthcheck to pass', () => {
-    const fake = fakeHost({ web: [['running starting 0 no. 0 T1', 'running starting 0 no. 0 T1', 'running healthy 0 no. 0 T1']] })
+    const fake = fakeHost({
+      web: [['running starting 0 no. 0 T1', 'running starting 0 no. 0 T1', 'running healthy 0 no. 0 T1']]
+    })
     const result = runLibrary('gl_wait_healthy web; echo "rc=$?"', fake)
-    expect(events(result.stdout)).toEqual(['phase health web', 'health web starting', 'health web healthy', 'phase healthy'])
+    expect(events(result.stdout)).toEqual([
+      'phase health web',
+      'health web starting',
+      'health web healthy',
+      'phase healthy'
+    ])
     expect(result.stdout).toContain('rc=0')
   })
 
   it('fails at once on unhealthy or a crashed container, naming the service', () => {
-    const unhealthy = runLibrary('gl_wait_healthy web; echo "rc=$? failed=$GL_FAILED"', fakeHost({ web: [['running starting 0 no. 0 T1', 'running unhealthy 0 no. 0 T1']] }))
+    const unhealthy = runLibrary(
+      'gl_wait_healthy web; echo "rc=$? failed=$GL_FAILED"',
+      fakeHost({ web: [['running starting 0 no. 0 T1', 'running unhealthy 0 no. 0 T1']] })
+    )
     expect(events(unhealthy.stdout)).toContain('failed web unhealthy')
     expect(unhealthy.stdout).toContain('rc=1 failed=web')
     const crashed = runLibrary('gl_wait_healthy web; echo "rc=$?"', fakeHost({ web: [['exited none 3 no. 0 T1']] }))
@@ -184,10 +281,23 @@ describe('the health wait (gl_wait_healthy)', () => {
   })
 
   it('without a healthcheck, wants the container running unchanged for a while; a finished job is fine', () => {
-    const steady = runLibrary('gl_wait_healthy worker job; echo "rc=$?"', fakeHost({ worker: [['running none 0 always. 0 T1']], job: [['exited none 0 no. 0 T1']] }))
+    const steady = runLibrary(
+      'gl_wait_healthy worker job; echo "rc=$?"',
+      fakeHost({ worker: [['running none 0 always. 0 T1']], job: [['exited none 0 no. 0 T1']] })
+    )
     expect(steady.stdout).toContain('rc=0')
-    const restarting = ['running none 0 always. 0 T1', 'restarting none 1 always. 1 T1', 'running none 0 always. 1 T2', 'restarting none 1 always. 2 T2', 'running none 0 always. 2 T3']
-    const loop = runLibrary('gl_wait_healthy worker; echo "rc=$? failed=$GL_FAILED"', fakeHost({ worker: [[...restarting, ...restarting.map((s) => s.replace(/T(\d)/, 'T9$1'))]] }), { GL_HEALTH_TIMEOUT: '3' })
+    const restarting = [
+      'running none 0 always. 0 T1',
+      'restarting none 1 always. 1 T1',
+      'running none 0 always. 1 T2',
+      'restarting none 1 always. 2 T2',
+      'running none 0 always. 2 T3'
+    ]
+    const loop = runLibrary(
+      'gl_wait_healthy worker; echo "rc=$? failed=$GL_FAILED"',
+      fakeHost({ worker: [[...restarting, ...restarting.map((s) => s.replace(/T(\d)/, 'T9$1'))]] }),
+      { GL_HEALTH_TIMEOUT: '3' }
+    )
     expect(events(loop.stdout)).toContain('failed worker not-ready-after-3-s')
     expect(loop.stdout).toContain('rc=1 failed=worker')
   })
@@ -195,22 +305,34 @@ describe('the health wait (gl_wait_healthy)', () => {
   it('follows docker events while it waits, and stops the stream when it is done', () => {
     const fake = fakeHost({ web: [['running starting 0 no. 0 T1', 'running healthy 0 no. 0 T1']] })
     // A stream that stays open: the wait must end it rather than leave it running on the host.
-    writeFileSync(join(fake, 'bin', 'docker'), fakeDocker.replace('case $1 in', 'case $1 in\n  events) echo "$$" > "$FAKE/events.pid"; echo "$*" > "$FAKE/events.args"; exec sleep 30 ;;'))
+    writeFileSync(
+      join(fake, 'bin', 'docker'),
+      fakeDocker.replace(
+        'case $1 in',
+        'case $1 in\n  events) echo "$$" > "$FAKE/events.pid"; echo "$*" > "$FAKE/events.args"; exec sleep 30 ;;'
+      )
+    )
     const result = runLibrary('gl_wait_healthy web; echo "rc=$?"', fake)
     expect(result.stdout).toContain('rc=0')
-    expect(readFileSync(join(fake, 'events.args'), 'utf8')).toMatch(/--until \d+ .*label=com\.docker\.compose\.project=app .*event=health_status/)
+    expect(readFileSync(join(fake, 'events.args'), 'utf8')).toMatch(
+      /--until \d+ .*label=com\.docker\.compose\.project=app .*event=health_status/
+    )
     const pid = Number(readFileSync(join(fake, 'events.pid'), 'utf8'))
     expect(() => process.kill(pid, 0)).toThrow()
   })
 
   it("shows the failing service's last log lines and healthchecks, prefixed", () => {
     const result = runLibrary('gl_show_logs web', fakeHost({ web: [['running unhealthy 0 no. 0 T1']] }))
-    expect(result.stdout).toBe('Last 40 log lines of web (container web0):\n  | last words of web0\nLast healthchecks of web:\n  | exit 1: connection refused\n')
+    expect(result.stdout).toBe(
+      'Last 40 log lines of web (container web0):\n  | last words of web0\nLast healthchecks of web:\n  | exit 1: connection refused\n'
+    )
   })
 
   it('says so when the failing service logged nothing, rather than printing an empty heading', () => {
     const result = runLibrary('gl_show_logs quiet', fakeHost({ quiet: [['running unhealthy 0 no. 0 T1']] }))
-    expect(result.stdout).toBe('quiet (container quiet0) logged nothing.\nLast healthchecks of quiet:\n  | exit 1: connection refused\n')
+    expect(result.stdout).toBe(
+      'quiet (container quiet0) logged nothing.\nLast healthchecks of quiet:\n  | exit 1: connection refused\n'
+    )
   })
 })
 
@@ -219,7 +341,9 @@ describe('the project name (gl_resolve_project)', () => {
     const fake = fakeHost({})
     const remote = join(fake, 'My.Stack')
     mkdirSync(remote)
-    const resolve = () => runLibrary('GL_COMPOSE=v1; gl_resolve_project; printf %s "$GL_PROJECT"', fake, { GL_DIR: remote, GL_PROJECT: '' }).stdout
+    const resolve = () =>
+      runLibrary('GL_COMPOSE=v1; gl_resolve_project; printf %s "$GL_PROJECT"', fake, { GL_DIR: remote, GL_PROJECT: '' })
+        .stdout
     expect(resolve()).toBe('mystack')
     writeFileSync(join(remote, '.env'), 'A=1\nCOMPOSE_PROJECT_NAME="Shop_Staging"\n')
     expect(resolve()).toBe('shop_staging')
@@ -230,13 +354,22 @@ describe('the lock (gl_lock)', () => {
   it('makes a second deploy wait, showing who holds it, and gives up after lock-timeout', async () => {
     const fake = fakeHost({})
     mkdirSync(join(fake, 'remote', '.gitops-lite'), { recursive: true })
-    writeFileSync(join(fake, 'remote', '.gitops-lite', 'lock.owner'), '{"runUrl":"https://github.com/acme/infra/actions/runs/1"}\n')
-    const holder = spawn('sh', ['-c', `exec 9>>"${join(fake, 'remote', '.gitops-lite', 'lock')}"; flock -x 9; echo locked; exec sleep 4`])
+    writeFileSync(
+      join(fake, 'remote', '.gitops-lite', 'lock.owner'),
+      '{"runUrl":"https://github.com/acme/infra/actions/runs/1"}\n'
+    )
+    const holder = spawn('sh', [
+      '-c',
+      `exec 9>>"${join(fake, 'remote', '.gitops-lite', 'lock')}"; flock -x 9; echo locked; exec sleep 4`
+    ])
     await new Promise((resolve) => holder.stdout.once('data', resolve))
     const waiter = runLibrary('gl_lock -x; echo got-it', fake, { GL_LOCK_TIMEOUT: '1' })
     holder.kill()
     expect(waiter.status).toBe(ExitCode.lockTimeout)
-    expect(events(waiter.stdout)).toEqual(['lock-wait {"runUrl":"https://github.com/acme/infra/actions/runs/1"}', 'lock-timeout {"runUrl":"https://github.com/acme/infra/actions/runs/1"}'])
+    expect(events(waiter.stdout)).toEqual([
+      'lock-wait {"runUrl":"https://github.com/acme/infra/actions/runs/1"}',
+      'lock-timeout {"runUrl":"https://github.com/acme/infra/actions/runs/1"}'
+    ])
     const free = runLibrary('gl_lock -x; echo got-it', fake)
     expect(free.stdout).toContain('got-it') // a dead holder leaves no stale lock
   })
@@ -276,8 +409,15 @@ describe('a swap that fails part-way', () => {
     writeFileSync(join(remote, 'a.txt'), 'old a\n')
     writeFileSync(join(remote, 'c.txt'), 'old c\n')
     writeFileSync(join(remote, 'sub'), 'a file where the folder sub/ should be\n')
-    for (const [name, text] of [['a.txt', 'new a\n'], ['sub/b.txt', 'new b\n'], ['c.txt', 'new c\n']]) writeFileSync(join(run, 'new', name), text)
-    const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_swap || gl_restore; echo "rc=$?"`, fake, { GL_FILES: 'a.txt sub/b.txt c.txt' })
+    for (const [name, text] of [
+      ['a.txt', 'new a\n'],
+      ['sub/b.txt', 'new b\n'],
+      ['c.txt', 'new c\n']
+    ])
+      writeFileSync(join(run, 'new', name), text)
+    const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_swap || gl_restore; echo "rc=$?"`, fake, {
+      GL_FILES: 'a.txt sub/b.txt c.txt'
+    })
     expect(events(result.stdout)).toEqual(['phase swap', 'swap-failed sub/b.txt', 'phase restore'])
     expect(result.stdout).toContain('rc=0')
     expect(readFileSync(join(remote, 'a.txt'), 'utf8')).toBe('old a\n')
@@ -291,9 +431,13 @@ describe('a swap that fails part-way', () => {
     mkdirSync(join(run, 'new'), { recursive: true })
     writeFileSync(join(remote, 'sub'), 'a file where the folder sub/ should be\n')
     writeFileSync(join(run, 'new', 'b.txt'), 'new b\n')
-    const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; mkdir -p "$GL_STAGE/sub" && mv "$GL_STAGE/b.txt" "$GL_STAGE/sub/"; gl_swap || gl_restore; echo "rc=$?"`, fake, {
-      GL_FILES: 'sub/b.txt'
-    })
+    const result = runLibrary(
+      `GL_RUN=${run}; GL_STAGE=${run}/new; mkdir -p "$GL_STAGE/sub" && mv "$GL_STAGE/b.txt" "$GL_STAGE/sub/"; gl_swap || gl_restore; echo "rc=$?"`,
+      fake,
+      {
+        GL_FILES: 'sub/b.txt'
+      }
+    )
     expect(events(result.stdout)).toEqual(['phase swap', 'swap-failed sub/b.txt'])
     expect(result.stdout).toContain('rc=0')
   })
@@ -309,12 +453,31 @@ describe('a restore that cannot put a file back', () => {
     writeFileSync(join(run, 'new', 'compose.yaml'), 'new compose\n')
     writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
     // The backup is swapped for a directory once the swap has made it: putting it back fails.
-    const env = { GL_FILES: 'compose.yaml', GL_DEPLOY: 'web', GL_RECREATE: 'web', GL_START_FIRST: '', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"a":1', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
+    const env = {
+      GL_FILES: 'compose.yaml',
+      GL_DEPLOY: 'web',
+      GL_RECREATE: 'web',
+      GL_START_FIRST: '',
+      GL_REMOVE: '',
+      GL_PREVIOUS: 'web',
+      GL_NEW_SERVICES: '',
+      GL_FULL: '0',
+      GL_PULL: '0',
+      GL_ROLLBACK: '1',
+      GL_AUDIT: '{"a":1',
+      GL_COMPOSE: 'v2',
+      GL_TIMEOUT: ''
+    }
     const script = `GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_swap() { mkdir -p "$GL_RUN/old/compose.yaml" && : > "$GL_RUN/old.absent" && mv -f "$GL_STAGE/compose.yaml" "$GL_DIR/compose.yaml" && echo compose.yaml > "$GL_RUN/swapped"; }; gl_apply_main`
     const result = runLibrary(script, fake, env)
     expect(result.status).toBe(ExitCode.rollbackFailed)
     const seen = events(result.stdout)
-    expect(seen.slice(seen.indexOf('phase rollback'))).toEqual(['phase rollback', 'phase restore', 'restore-failed compose.yaml', 'result rollback-failed'])
+    expect(seen.slice(seen.indexOf('phase rollback'))).toEqual([
+      'phase rollback',
+      'phase restore',
+      'restore-failed compose.yaml',
+      'result rollback-failed'
+    ])
     expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('new compose\n')
   })
 })
@@ -337,7 +500,8 @@ describe('listing the containers for the inspection (gl_containers)', () => {
     const run = (ps: string, inspect: string) => {
       const fake = fakeHost({})
       writeFileSync(join(fake, 'bin', 'docker'), `#!/bin/sh\ncase $1 in ps) ${ps} ;; inspect) ${inspect} ;; esac\n`)
-      return runLibrary('gl_list_compose_containers "$FAKE/listing"; gl_containers "$FAKE/listing"; echo "rc=$?"', fake).stdout
+      return runLibrary('gl_list_compose_containers "$FAKE/listing"; gl_containers "$FAKE/listing"; echo "rc=$?"', fake)
+        .stdout
     }
     expect(run('exit 1', 'exit 0')).toContain('rc=1')
     expect(run('echo app c1', 'echo "{}"; exit 1')).toContain('rc=0')
@@ -362,7 +526,11 @@ describe('docker calls on the host', () => {
     const fake = fakeHost({})
     writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\nexec sleep 30\n')
     const started = Date.now()
-    const result = runLibrary('GL_POLL_SECONDS=1; gl_wait_healthy web; echo "rc=$? failed=$GL_FAILED timeout=$GL_TIMEOUT"', fake, { GL_TIMEOUT: 'timeout 60', GL_HEALTH_TIMEOUT: '2' })
+    const result = runLibrary(
+      'GL_POLL_SECONDS=1; gl_wait_healthy web; echo "rc=$? failed=$GL_FAILED timeout=$GL_TIMEOUT"',
+      fake,
+      { GL_TIMEOUT: 'timeout 60', GL_HEALTH_TIMEOUT: '2' }
+    )
     expect(events(result.stdout)).toContain('failed web not-ready-after-2-s')
     expect(result.stdout).toContain('rc=1 failed=web timeout=timeout 60')
     expect(Date.now() - started).toBeLessThan(15_000)
@@ -383,7 +551,9 @@ describe('swap and restore keep the host records', () => {
     writeFileSync(join(run, 'new', 'compose.yaml'), 'new compose\n')
     for (const name of ['audit.log', 'lock', 'state']) writeFileSync(join(run, 'new', '.gitops-lite', name), 'forged\n')
     const env = { GL_FILES: 'compose.yaml .gitops-lite/audit.log .gitops-lite/lock .gitops-lite/state' }
-    expect(runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_swap && echo swapped`, fake, env).stdout).toContain('swapped')
+    expect(runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_swap && echo swapped`, fake, env).stdout).toContain(
+      'swapped'
+    )
     expect(readFileSync(join(remote, 'compose.yaml'), 'utf8')).toBe('new compose\n')
     expect(readFileSync(join(remote, '.gitops-lite', 'audit.log'), 'utf8')).toBe('{"result":"success"}\n')
     expect(statSync(join(remote, '.gitops-lite', 'lock')).ino).toBe(lockInode)
@@ -397,7 +567,10 @@ describe('swap and restore keep the host records', () => {
 
 describe('removing services gone from the files (gl_remove_containers)', () => {
   it('tries every container, and a failed removal fails it, naming the service', () => {
-    const result = runLibrary('gl_remove_containers old old-1 old old-stuck-2 cache cache-1; echo "rc=$?"', fakeHost({}))
+    const result = runLibrary(
+      'gl_remove_containers old old-1 old old-stuck-2 cache cache-1; echo "rc=$?"',
+      fakeHost({})
+    )
     expect(events(result.stdout)).toEqual(['phase remove', 'remove-failed old'])
     expect(result.stdout).toContain('rc=1')
     expect(result.stderr).toContain('cannot remove container old-stuck-2')
@@ -405,9 +578,38 @@ describe('removing services gone from the files (gl_remove_containers)', () => {
   })
 
   it('the apply passes each container with its service', () => {
-    const report = { ...emptyReport(), containers: [{ id: 'c0ffee', name: 'app-old-1', service: 'old', oneoff: false, configHash: '', image: 'x', state: 'running', health: null, exitCode: 0, restartPolicy: '' }] }
+    const report = {
+      ...emptyReport(),
+      containers: [
+        {
+          id: 'c0ffee',
+          name: 'app-old-1',
+          service: 'old',
+          oneoff: false,
+          configHash: '',
+          image: 'x',
+          state: 'running',
+          health: null,
+          exitCode: 0,
+          restartPolicy: ''
+        }
+      ]
+    }
     const plan = computePlan({ report, uploads: files, envFiles: new Map(), hostDigests: new Map(), mode: 'surgical' })
-    const script = applyScript({ stack, mark: '@@gl-1', limits, runId: '1', plan, files, pull: true, rollback: true, owner: '{}', recordHead: '{}\n', servicePrefixes: new Map([['web', '{"kind":"service"']]), audit: '{"a":1' })
+    const script = applyScript({
+      stack,
+      mark: '@@gl-1',
+      limits,
+      runId: '1',
+      plan,
+      files,
+      pull: true,
+      rollback: true,
+      owner: '{}',
+      recordHead: '{}\n',
+      servicePrefixes: new Map([['web', '{"kind":"service"']]),
+      audit: '{"a":1'
+    })
     const probe = `${script.split(REMOTE_LIBRARY)[0]}\nprintf '%s' "$GL_REMOVE"`
     expect(spawnSync('sh', ['-c', probe], { encoding: 'utf8' }).stdout).toBe('old c0ffee')
   })
@@ -416,14 +618,55 @@ describe('removing services gone from the files (gl_remove_containers)', () => {
 describe('start-first services in the apply script', () => {
   it('passes each with its rollout settings, and leaves it out of the recreate and rollback-by-recreate lists', () => {
     const report = emptyReport()
-    const running = (service: string) => ({ id: `${service}1`, name: `app-${service}-1`, service, oneoff: false, configHash: 'old', image: 'x', state: 'running', health: null, exitCode: 0, restartPolicy: '' })
+    const running = (service: string) => ({
+      id: `${service}1`,
+      name: `app-${service}-1`,
+      service,
+      oneoff: false,
+      configHash: 'old',
+      image: 'x',
+      state: 'running',
+      health: null,
+      exitCode: 0,
+      restartPolicy: ''
+    })
     report.containers = [running('web'), running('db')]
-    report.hashes = new Map([['web', 'h2'], ['db', 'h2']])
-    report.model.services.set('web', { image: 'x', mounts: [], startFirst: { replicas: 2, parallelism: 1, delaySeconds: 3, monitorSeconds: 5, stopGraceSeconds: 20, conflicts: [] } })
+    report.hashes = new Map([
+      ['web', 'h2'],
+      ['db', 'h2']
+    ])
+    report.model.services.set('web', {
+      image: 'x',
+      mounts: [],
+      startFirst: {
+        replicas: 2,
+        parallelism: 1,
+        delaySeconds: 3,
+        monitorSeconds: 5,
+        stopGraceSeconds: 20,
+        conflicts: []
+      }
+    })
     report.model.services.set('db', { image: 'y', mounts: [] })
     const plan = computePlan({ report, uploads: files, envFiles: new Map(), hostDigests: new Map(), mode: 'surgical' })
-    const prefixes = new Map([['web', '{"kind":"service"'], ['db', '{"kind":"service"']])
-    const script = applyScript({ stack, mark: '@@gl-1', limits, runId: '1', plan, files, pull: true, rollback: true, owner: '{}', recordHead: '{}\n', servicePrefixes: prefixes, audit: '{"a":1' })
+    const prefixes = new Map([
+      ['web', '{"kind":"service"'],
+      ['db', '{"kind":"service"']
+    ])
+    const script = applyScript({
+      stack,
+      mark: '@@gl-1',
+      limits,
+      runId: '1',
+      plan,
+      files,
+      pull: true,
+      rollback: true,
+      owner: '{}',
+      recordHead: '{}\n',
+      servicePrefixes: prefixes,
+      audit: '{"a":1'
+    })
     const probe = `${script.split(REMOTE_LIBRARY)[0]}\nprintf '%s|%s|%s|%s' "$GL_DEPLOY" "$GL_RECREATE" "$GL_START_FIRST" "$GL_PREVIOUS"`
     expect(spawnSync('sh', ['-c', probe], { encoding: 'utf8' }).stdout).toBe('db web|db|web 2 1 3 5 20|db')
   })
@@ -439,12 +682,28 @@ describe('the end of an apply (gl_apply_main)', () => {
     writeFileSync(join(run, 'record.head'), '{"kind":"deploy"}\n')
     writeFileSync(join(run, 'record.services'), 'web {"kind":"service","service":"web"\n')
     writeFileSync(join(state, 'lock.owner'), '{"runUrl":"u"}\n')
-    const env = { GL_DEPLOY: 'web', GL_RECREATE: 'web', GL_START_FIRST: '', GL_REMOVE: '', GL_PREVIOUS: 'web', GL_NEW_SERVICES: '', GL_FULL: '0', GL_PULL: '0', GL_ROLLBACK: '1', GL_AUDIT: '{"services":["web"]', GL_COMPOSE: 'v2', GL_TIMEOUT: '' }
+    const env = {
+      GL_DEPLOY: 'web',
+      GL_RECREATE: 'web',
+      GL_START_FIRST: '',
+      GL_REMOVE: '',
+      GL_PREVIOUS: 'web',
+      GL_NEW_SERVICES: '',
+      GL_FULL: '0',
+      GL_PULL: '0',
+      GL_ROLLBACK: '1',
+      GL_AUDIT: '{"services":["web"]',
+      GL_COMPOSE: 'v2',
+      GL_TIMEOUT: ''
+    }
     const result = runLibrary(`GL_RUN=${run}; GL_STAGE=${run}/new; gl_started=$(date +%s); gl_apply_main`, fake, env)
     expect(result.status).toBe(ExitCode.deployedWithoutRecord)
     expect(events(result.stdout)).toEqual(expect.arrayContaining(['phase healthy', 'result deployed-without-record']))
     expect(result.stderr).toContain('the services are deployed, but')
-    expect(JSON.parse(readFileSync(join(state, 'audit.log'), 'utf8'))).toMatchObject({ services: ['web'], result: 'deployed-without-record' })
+    expect(JSON.parse(readFileSync(join(state, 'audit.log'), 'utf8'))).toMatchObject({
+      services: ['web'],
+      result: 'deployed-without-record'
+    })
     expect(existsSync(join(state, 'lock.owner'))).toBe(false)
   })
 })
@@ -460,10 +719,16 @@ describe('the host checks (gl_check_host)', () => {
 
   it('find the compose variant and its version, asking each tool once', () => {
     const fake = fakeHost({})
-    writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\necho "$*" >> "$FAKE/calls"\n[ "$*" != "compose version --short" ] || echo 2.26.1\n')
+    writeFileSync(
+      join(fake, 'bin', 'docker'),
+      '#!/bin/sh\necho "$*" >> "$FAKE/calls"\n[ "$*" != "compose version --short" ] || echo 2.26.1\n'
+    )
     const result = runLibrary('gl_check_host; echo "$GL_COMPOSE $GL_COMPOSE_VERSION"', fake)
     expect(result.stdout).toBe('v2 2.26.1\n')
-    expect(readFileSync(join(fake, 'calls'), 'utf8').split('\n').filter(Boolean).sort()).toEqual(['compose version --short', 'version --format {{.Server.Version}}'])
+    expect(readFileSync(join(fake, 'calls'), 'utf8').split('\n').filter(Boolean).sort()).toEqual([
+      'compose version --short',
+      'version --format {{.Server.Version}}'
+    ])
   })
 
   it('are not run again by the apply: the inspection made them, and names the compose it found', () => {
@@ -488,7 +753,10 @@ describe('the digests of host files (gl_digest)', () => {
 
 describe('the attached runner', () => {
   it('runs the script from stdin with stdin closed and exits with its code', () => {
-    const result = spawnSync('sh', ['-c', ATTACHED_BOOTSTRAP], { input: 'read -r line || echo "no stdin"\nexit 4\n', encoding: 'utf8' })
+    const result = spawnSync('sh', ['-c', ATTACHED_BOOTSTRAP], {
+      input: 'read -r line || echo "no stdin"\nexit 4\n',
+      encoding: 'utf8'
+    })
     expect([result.status, result.stdout]).toEqual([4, 'no stdin\n'])
   })
 })
@@ -510,14 +778,19 @@ esac
     chmodSync(join(fake, 'bin', 'docker'), 0o755)
     return fake
   }
-  const logins = (password: string) => `reg.example.com:5000 ${Buffer.from('deployer').toString('base64')} ${Buffer.from(password).toString('base64')}`
+  const logins = (password: string) =>
+    `reg.example.com:5000 ${Buffer.from('deployer').toString('base64')} ${Buffer.from(password).toString('base64')}`
   const pull = (fake: string, password: string) =>
-    runLibrary(`export TMPDIR="$FAKE/tmp"; GL_STAGE="$FAKE/stage"; gl_pull web; echo "rc=$? config=[$GL_DOCKER_CONFIG]"`, fake, {
-      GL_LOGINS: logins(password),
-      GL_PULL: '1',
-      GL_FULL: '0',
-      GL_COMPOSE: 'v2'
-    })
+    runLibrary(
+      `export TMPDIR="$FAKE/tmp"; GL_STAGE="$FAKE/stage"; gl_pull web; echo "rc=$? config=[$GL_DOCKER_CONFIG]"`,
+      fake,
+      {
+        GL_LOGINS: logins(password),
+        GL_PULL: '1',
+        GL_FULL: '0',
+        GL_COMPOSE: 'v2'
+      }
+    )
 
   it('logs in with the password on stdin, into a private folder only the pull uses, removed right after', () => {
     const fake = host()
@@ -546,7 +819,10 @@ esac
 describe('the detached runner', () => {
   it('streams the script log and exits with its code', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
-    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: '\necho one\nsleep 1\nprintf two\nexit 3\n', encoding: 'utf8' })
+    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], {
+      input: '\necho one\nsleep 1\nprintf two\nexit 3\n',
+      encoding: 'utf8'
+    })
     expect(result.stdout).toBe('one\ntwo')
     expect(result.status).toBe(3)
     expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toContain('exit 3')
@@ -556,17 +832,27 @@ describe('the detached runner', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'run')
     const logins = 'registry.example.com:5000 dXNlcg== c2VjcmV0LXB3\nghcr.io dXNlcg== b3RoZXItcHc=\n\n'
     const script = 'IFS= read -r l; set -- $l; echo "$# words, $1"\n'
-    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: logins + script, encoding: 'utf8' })
+    const result = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], {
+      input: logins + script,
+      encoding: 'utf8'
+    })
     expect([result.status, result.stdout]).toEqual([0, '6 words, registry.example.com:5000\n'])
     expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toBe(script)
-    for (const name of readdirSync(dir)) expect(readFileSync(join(dir, name), 'utf8')).not.toMatch(/c2VjcmV0LXB3|b3RoZXItcHc=/)
+    for (const name of readdirSync(dir))
+      expect(readFileSync(join(dir, name), 'utf8')).not.toMatch(/c2VjcmV0LXB3|b3RoZXItcHc=/)
   })
 
   it('refuses a run folder that exists: two scripts never share one', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'gl-detached-')), 'runs', 'run')
-    const first = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: '\necho first\n', encoding: 'utf8' })
+    const first = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], {
+      input: '\necho first\n',
+      encoding: 'utf8'
+    })
     expect([first.status, first.stdout]).toEqual([0, 'first\n'])
-    const second = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], { input: '\necho second\n', encoding: 'utf8' })
+    const second = spawnSync('sh', ['-c', DETACHED_BOOTSTRAP, 'gitops-lite', dir], {
+      input: '\necho second\n',
+      encoding: 'utf8'
+    })
     expect(second.status).toBe(ExitCode.hostError)
     expect(readFileSync(join(dir, 'apply.sh'), 'utf8')).toBe('echo first\n')
   })
@@ -642,7 +928,8 @@ describe('the state folder (generation, audit log, links, modes)', () => {
     for (const name of ['lock', 'audit.log', 'runs/r0/log']) writeFileSync(join(state(fake), name), '', { mode: 0o644 })
     runLibrary('gl_secure_state', fake)
     expect(statSync(state(fake)).mode & 0o777).toBe(0o700)
-    for (const name of ['lock', 'audit.log', 'runs/r0/log']) expect([name, statSync(join(state(fake), name)).mode & 0o777]).toEqual([name, 0o600])
+    for (const name of ['lock', 'audit.log', 'runs/r0/log'])
+      expect([name, statSync(join(state(fake), name)).mode & 0o777]).toEqual([name, 0o600])
   })
 
   it("prints the VM's env files for masking: .env, .<service>.env and the env_file paths given", () => {
@@ -653,7 +940,11 @@ describe('the state folder (generation, audit log, links, modes)', () => {
     writeFileSync(join(remote, '.web.env'), 'B=2\n')
     writeFileSync(join(remote, 'env', 'db.env'), 'C=3\n')
     const result = runLibrary('gl_env_files env/db.env missing.env', fake)
-    const decoded = result.stdout.split('\n').slice(1).filter(Boolean).map((line) => Buffer.from(line, 'base64').toString())
+    const decoded = result.stdout
+      .split('\n')
+      .slice(1)
+      .filter(Boolean)
+      .map((line) => Buffer.from(line, 'base64').toString())
     expect(decoded.sort()).toEqual(['A=1\n', 'B=2\n', 'C=3\n'])
   })
 })
@@ -664,7 +955,11 @@ describe('compose calls that name services (gl_pull, gl_up)', () => {
     mkdirSync(join(fake, 'bin'))
     writeFileSync(join(fake, 'bin', 'docker'), '#!/bin/sh\necho "docker $*" >> "$FAKE/calls"\n')
     chmodSync(join(fake, 'bin', 'docker'), 0o755)
-    const result = runLibrary('GL_COMPOSE=v2 GL_PULL=1 GL_FULL=0 GL_STAGE="$GL_DIR"; mkdir -p "$GL_DIR"; gl_pull web api && gl_up web api; echo "rc=$?"', fake, { GL_LOGINS: '', GL_DOCKER_CONFIG: '' })
+    const result = runLibrary(
+      'GL_COMPOSE=v2 GL_PULL=1 GL_FULL=0 GL_STAGE="$GL_DIR"; mkdir -p "$GL_DIR"; gl_pull web api && gl_up web api; echo "rc=$?"',
+      fake,
+      { GL_LOGINS: '', GL_DOCKER_CONFIG: '' }
+    )
     expect(result.stderr).toBe('')
     expect(result.stdout).toContain('rc=0')
     const calls = readFileSync(join(fake, 'calls'), 'utf8')
@@ -681,11 +976,27 @@ describe('stacks.sh helpers', () => {
     mkdirSync(join(remote, 'conf'))
     mkdirSync(join(fake, 'outside'))
     symlinkSync(join(fake, 'outside'), join(remote, 'nginx'))
-    const header = { kind: 'deploy', schema: 1, project: 'app', files: { 'compose.yaml': 'sha256:aa', 'conf/motd.txt': 'sha256:bb', 'nginx/site.conf': 'sha256:cc' } }
-    writeFileSync(join(remote, '.gitops-lite', 'state'), `${JSON.stringify(header)}\n{"kind":"service","service":"web"}\n`)
+    const header = {
+      kind: 'deploy',
+      schema: 1,
+      project: 'app',
+      files: { 'compose.yaml': 'sha256:aa', 'conf/motd.txt': 'sha256:bb', 'nginx/site.conf': 'sha256:cc' }
+    }
+    writeFileSync(
+      join(remote, '.gitops-lite', 'state'),
+      `${JSON.stringify(header)}\n{"kind":"service","service":"web"}\n`
+    )
     const body = `${STACKS_LIBRARY}\ngl_recorded_files\nfor f in compose.yaml conf/motd.txt nginx/site.conf; do gl_no_link_on_the_way "$f" && echo "$f ok" || echo "$f link"; done`
     expect(runLibrary(body, fake).stdout).toBe(
-      ['compose.yaml', 'conf/motd.txt', 'nginx/site.conf', 'compose.yaml ok', 'conf/motd.txt ok', 'nginx/site.conf link', ''].join('\n')
+      [
+        'compose.yaml',
+        'conf/motd.txt',
+        'nginx/site.conf',
+        'compose.yaml ok',
+        'conf/motd.txt ok',
+        'nginx/site.conf link',
+        ''
+      ].join('\n')
     )
   })
 })

@@ -61,9 +61,13 @@ const v1Config = [
 describe('parseComposeModel', () => {
   it('keeps images and the host files services read, from compose v2 JSON and v1 YAML', () => {
     const v2 = parseComposeModel(v2Config)
-    expect([...v2.services]).toEqual([['web', { image: 'registry/web:v2', mounts: ['/srv/app/conf/motd.txt', '/srv/app/site.conf'] }]])
+    expect([...v2.services]).toEqual([
+      ['web', { image: 'registry/web:v2', mounts: ['/srv/app/conf/motd.txt', '/srv/app/site.conf'] }]
+    ])
     const v1 = parseComposeModel(v1Config)
-    expect([...v1.services]).toEqual([['web', { image: 'registry/web:v2', mounts: ['/srv/app/conf/motd.txt', '/srv/app/token.txt'] }]])
+    expect([...v1.services]).toEqual([
+      ['web', { image: 'registry/web:v2', mounts: ['/srv/app/conf/motd.txt', '/srv/app/token.txt'] }]
+    ])
     expect(JSON.stringify([...v2.services, ...v1.services])).not.toContain('must-not-survive')
   })
 
@@ -82,9 +86,19 @@ describe('parseComposeModel', () => {
       }),
       'v2'
     )
-    expect(v2.services.get('proxy')).toEqual({ image: undefined, mounts: ['/srv/app/traefik.yml'], writableMounts: ['/srv/app/acme.json', '/srv/app/data'] })
-    const v1 = parseComposeModel('services:\n  db:\n    volumes:\n    - /srv/app/db.sqlite:/db.sqlite:rw\n    - /srv/app/seed.sql:/seed.sql:ro,z\n    - /srv/app/cache:/cache\n')
-    expect(v1.services.get('db')).toEqual({ image: undefined, mounts: ['/srv/app/seed.sql'], writableMounts: ['/srv/app/db.sqlite', '/srv/app/cache'] })
+    expect(v2.services.get('proxy')).toEqual({
+      image: undefined,
+      mounts: ['/srv/app/traefik.yml'],
+      writableMounts: ['/srv/app/acme.json', '/srv/app/data']
+    })
+    const v1 = parseComposeModel(
+      'services:\n  db:\n    volumes:\n    - /srv/app/db.sqlite:/db.sqlite:rw\n    - /srv/app/seed.sql:/seed.sql:ro,z\n    - /srv/app/cache:/cache\n'
+    )
+    expect(v1.services.get('db')).toEqual({
+      image: undefined,
+      mounts: ['/srv/app/seed.sql'],
+      writableMounts: ['/srv/app/db.sqlite', '/srv/app/cache']
+    })
   })
 
   it('reads a start-first rollout from deploy.update_config, with compose defaults and Swarm parallelism', () => {
@@ -92,7 +106,10 @@ describe('parseComposeModel', () => {
       JSON.stringify({
         services: {
           web: {
-            deploy: { replicas: 3, update_config: { order: 'start-first', parallelism: 2, delay: '1m30s', monitor: '500ms' } },
+            deploy: {
+              replicas: 3,
+              update_config: { order: 'start-first', parallelism: 2, delay: '1m30s', monitor: '500ms' }
+            },
             stop_grace_period: '20s'
           },
           api: { scale: 2, deploy: { update_config: { order: 'start-first' } } },
@@ -101,8 +118,22 @@ describe('parseComposeModel', () => {
       }),
       'v2'
     )
-    expect(model.services.get('web')?.startFirst).toEqual({ replicas: 3, parallelism: 2, delaySeconds: 90, monitorSeconds: 1, stopGraceSeconds: 20, conflicts: [] })
-    expect(model.services.get('api')?.startFirst).toEqual({ replicas: 2, parallelism: 1, delaySeconds: 0, monitorSeconds: 5, stopGraceSeconds: 10, conflicts: [] })
+    expect(model.services.get('web')?.startFirst).toEqual({
+      replicas: 3,
+      parallelism: 2,
+      delaySeconds: 90,
+      monitorSeconds: 1,
+      stopGraceSeconds: 20,
+      conflicts: []
+    })
+    expect(model.services.get('api')?.startFirst).toEqual({
+      replicas: 2,
+      parallelism: 1,
+      delaySeconds: 0,
+      monitorSeconds: 5,
+      stopGraceSeconds: 10,
+      conflicts: []
+    })
     expect(model.services.get('worker')?.startFirst).toBeUndefined()
   })
 
@@ -139,8 +170,17 @@ describe('parseComposeModel', () => {
   })
 
   it('reads compose durations in whole seconds, rounded up', () => {
-    expect([composeDurationSeconds('10s'), composeDurationSeconds('1h2m3s'), composeDurationSeconds('1.5s'), composeDurationSeconds(7)]).toEqual([10, 3723, 2, 7])
-    expect([composeDurationSeconds('ten'), composeDurationSeconds('5'), composeDurationSeconds(undefined)]).toEqual([undefined, undefined, undefined])
+    expect([
+      composeDurationSeconds('10s'),
+      composeDurationSeconds('1h2m3s'),
+      composeDurationSeconds('1.5s'),
+      composeDurationSeconds(7)
+    ]).toEqual([10, 3723, 2, 7])
+    expect([composeDurationSeconds('ten'), composeDurationSeconds('5'), composeDurationSeconds(undefined)]).toEqual([
+      undefined,
+      undefined,
+      undefined
+    ])
   })
 
   it('digests the top-level networks and volumes, whatever their key order', () => {
@@ -184,7 +224,15 @@ describe('parseInspection', () => {
 
   it('reads every section', () => {
     const report = parseInspection(output, mark)
-    expect(report).toMatchObject({ compose: 'v2', composeVersion: '2.26.1-4', directory: '/srv/app', project: 'app', generation: '7', stateDamage: [], hostFiles: ['sha256:aaa', 'missing'] })
+    expect(report).toMatchObject({
+      compose: 'v2',
+      composeVersion: '2.26.1-4',
+      directory: '/srv/app',
+      project: 'app',
+      generation: '7',
+      stateDamage: [],
+      hostFiles: ['sha256:aaa', 'missing']
+    })
     expect([...report.hashes]).toEqual([['web', '1111']])
     expect(report.containers.map((c) => [c.id, c.name, c.oneoff, c.health])).toEqual([
       ['c1', 'app-web-1', false, 'healthy'],
@@ -196,14 +244,25 @@ describe('parseInspection', () => {
 
   it('refuses output cut short, and a section marker without the run mark is just text', () => {
     expect(() => parseInspection(output.replace(`${mark} section end`, ''), mark)).toThrow(/incomplete/)
-    expect(splitSections(`${mark} section a\n@@gitops-lite-other section b\nline`, mark)).toEqual(new Map([['a', '@@gitops-lite-other section b\nline']]))
+    expect(splitSections(`${mark} section a\n@@gitops-lite-other section b\nline`, mark)).toEqual(
+      new Map([['a', '@@gitops-lite-other section b\nline']])
+    )
   })
 })
 
 describe('parseInspection never quotes what the host printed', () => {
   const secret = 'hunter2-from-the-env-file'
   const inspection = (config: string, compose = 'v2', containers = '{"id":"c1","service":"web"}') =>
-    [`${mark} section compose`, compose, `${mark} section config`, config, `${mark} section containers`, containers, `${mark} section end`, ''].join('\n')
+    [
+      `${mark} section compose`,
+      compose,
+      `${mark} section config`,
+      config,
+      `${mark} section containers`,
+      containers,
+      `${mark} section end`,
+      ''
+    ].join('\n')
   const failure = (stdout: string): UserError => {
     try {
       parseInspection(stdout, mark, 'deploy@vm1:22')
@@ -229,7 +288,11 @@ describe('parseInspection never quotes what the host printed', () => {
 
   it('reads compose v2 output as JSON', () => {
     // Valid JSON that YAML refuses (a repeated key): v2 prints JSON, so it is read as JSON.
-    const report = parseInspection(inspection('{"services": {"web": {"image": "a", "image": "registry/web:v2"}}}', 'v2', ''), mark, 'vm1')
+    const report = parseInspection(
+      inspection('{"services": {"web": {"image": "a", "image": "registry/web:v2"}}}', 'v2', ''),
+      mark,
+      'vm1'
+    )
     expect(report.model.services.get('web')?.image).toBe('registry/web:v2')
   })
 
@@ -237,7 +300,9 @@ describe('parseInspection never quotes what the host printed', () => {
     const container = failure(inspection('{"services": {}}', 'v2', `{"id": "c1", "name": "${secret}`))
     expect(container.message).toMatch(/container list \(docker inspect\) that deploy@vm1:22 printed could not be read/)
     expect(container.describe()).not.toContain(secret)
-    const cut = failure(inspection(`{"services": {"web": {"environment": {"TOKEN": "${secret}"}}}}`).replace(`${mark} section end`, ''))
+    const cut = failure(
+      inspection(`{"services": {"web": {"environment": {"TOKEN": "${secret}"}}}}`).replace(`${mark} section end`, '')
+    )
     expect(cut.message).toMatch(/inspection output from deploy@vm1:22 is incomplete/)
     expect(cut.fix).toMatch(/Nothing was changed on the host/)
     expect(failure(inspection('{}', 'v3')).message).toMatch(/deploy@vm1:22 is incomplete \(it names no compose variant/)
@@ -260,7 +325,9 @@ describe('the record', () => {
 
 describe('stack files', () => {
   it('tells compose files from mounted files, and secrets from both', () => {
-    expect(['compose.yaml', 'deploy/docker-compose.prod.yml', 'compose-override.yaml'].every(isComposeFileName)).toBe(true)
+    expect(['compose.yaml', 'deploy/docker-compose.prod.yml', 'compose-override.yaml'].every(isComposeFileName)).toBe(
+      true
+    )
     expect(['nginx.conf', 'composer.yaml', 'compose.json'].some(isComposeFileName)).toBe(false)
     expect(['.env', 'conf/.env', '.api.env'].every(isSecretFileName)).toBe(true)
     expect(['app.env', '.envrc', 'env'].some(isSecretFileName)).toBe(false)
@@ -268,21 +335,37 @@ describe('stack files', () => {
 
   it('passes only paths the host can take as one word', () => {
     expect(['compose.yaml', 'conf/nginx.conf', '.hidden/x-y_z.1'].every(isSafeRelativePath)).toBe(true)
-    expect(['../x', '/etc/passwd', 'a b', 'a/../b', 'a//b', 'a/', '*.conf', "it's", '-rf'].some(isSafeRelativePath)).toBe(false)
+    expect(
+      ['../x', '/etc/passwd', 'a b', 'a/../b', 'a//b', 'a/', '*.conf', "it's", '-rf'].some(isSafeRelativePath)
+    ).toBe(false)
   })
 
   it('reads env_file entries from the compose files themselves, in every form', () => {
     const files = [
-      { path: 'compose.yaml', text: 'services:\n  web:\n    env_file: .web.env\n  api:\n    env_file: [.api.env, {path: shared.env, required: false}]\n  db:\n    image: x\n' },
+      {
+        path: 'compose.yaml',
+        text: 'services:\n  web:\n    env_file: .web.env\n  api:\n    env_file: [.api.env, {path: shared.env, required: false}]\n  db:\n    image: x\n'
+      },
       { path: 'compose.prod.yaml', text: 'services:\n  web:\n    env_file: [.web.env, "${STAGE}.env"]\n' }
     ]
-    expect(envFilesOf(files)).toEqual(new Map([['web', ['.web.env']], ['api', ['.api.env', 'shared.env']]]))
+    expect(envFilesOf(files)).toEqual(
+      new Map([
+        ['web', ['.web.env']],
+        ['api', ['.api.env', 'shared.env']]
+      ])
+    )
   })
 
   it("reads pre-deploy commands like compose's command: a list as is, a string through sh -c, $$ as $", () => {
     const files = [
-      { path: 'compose.yaml', text: 'services:\n  api:\n    x-gitops-lite:\n      pre-deploy: ["migrate", "--to", "$$TARGET"]\n  worker:\n    x-gitops-lite: { pre-deploy: "migrate && echo $$HOME" }\n  web:\n    image: x\n' },
-      { path: 'compose.prod.yaml', text: 'services:\n  api:\n    x-gitops-lite:\n      pre-deploy: [migrate, --prod]\n' }
+      {
+        path: 'compose.yaml',
+        text: 'services:\n  api:\n    x-gitops-lite:\n      pre-deploy: ["migrate", "--to", "$$TARGET"]\n  worker:\n    x-gitops-lite: { pre-deploy: "migrate && echo $$HOME" }\n  web:\n    image: x\n'
+      },
+      {
+        path: 'compose.prod.yaml',
+        text: 'services:\n  api:\n    x-gitops-lite:\n      pre-deploy: [migrate, --prod]\n'
+      }
     ]
     expect(preDeployCommandsOf(files)).toEqual(
       new Map([
@@ -301,9 +384,15 @@ describe('stack files', () => {
       }
       throw new Error('expected a UserError')
     }
-    expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: []\n')).toMatch(/^compose.yaml: service 'api' x-gitops-lite.pre-deploy must be a command.* @2$/)
-    expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: [migrate, 3]\n')).toContain('must be a command')
-    expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: migrate ${DB_URL}\n')).toContain('uses the compose variable $DB_URL')
+    expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: []\n')).toMatch(
+      /^compose.yaml: service 'api' x-gitops-lite.pre-deploy must be a command.* @2$/
+    )
+    expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: [migrate, 3]\n')).toContain(
+      'must be a command'
+    )
+    expect(refusal('services:\n  api:\n    x-gitops-lite:\n      pre-deploy: migrate ${DB_URL}\n')).toContain(
+      'uses the compose variable $DB_URL'
+    )
   })
 })
 
@@ -320,12 +409,26 @@ describe('damaged state files', () => {
   })
 
   it('parseInspection reports a damaged generation, a missing one next to a record, and a damaged record', () => {
-    const output = [`${mark} section compose`, 'v2', `${mark} section generation`, '0', 'damaged too-long', `${mark} section config`, '{}', `${mark} section record`, '{"kind":"deploy","schema":1}', '{"kind":', `${mark} section end`].join('\n')
+    const output = [
+      `${mark} section compose`,
+      'v2',
+      `${mark} section generation`,
+      '0',
+      'damaged too-long',
+      `${mark} section config`,
+      '{}',
+      `${mark} section record`,
+      '{"kind":"deploy","schema":1}',
+      '{"kind":',
+      `${mark} section end`
+    ].join('\n')
     expect(parseInspection(output, mark).stateDamage).toEqual([
       '.gitops-lite/generation is damaged (too long)',
       '.gitops-lite/state (the deploy record) is damaged (line 2 is not JSON, it was cut short)'
     ])
     const missing = output.replace('damaged too-long', 'missing').replace('{"kind":\n', '')
-    expect(parseInspection(missing, mark).stateDamage).toEqual(['.gitops-lite/generation is missing though a deploy is recorded'])
+    expect(parseInspection(missing, mark).stateDamage).toEqual([
+      '.gitops-lite/generation is missing though a deploy is recorded'
+    ])
   })
 })

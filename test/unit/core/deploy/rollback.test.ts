@@ -1,9 +1,20 @@
-import { computePlan, imageFileOf, parseComposeModel, parseRolledBackImages, rolledBackServices, type DeployRecord, type HostReport } from '@gitops-lite/core'
+import {
+  computePlan,
+  imageFileOf,
+  parseComposeModel,
+  parseRolledBackImages,
+  rolledBackServices,
+  type DeployRecord,
+  type HostReport
+} from '@gitops-lite/core'
 
 const digest = `sha256:${'a'.repeat(64)}`
 
 function report(services: Record<string, string>, running: Record<string, string>): HostReport {
-  const config = JSON.stringify({ name: 'app', services: Object.fromEntries(Object.entries(services).map(([name, image]) => [name, { image }])) })
+  const config = JSON.stringify({
+    name: 'app',
+    services: Object.fromEntries(Object.entries(services).map(([name, image]) => [name, { image }]))
+  })
   return {
     compose: 'v2',
     composeVersion: '2.26.1',
@@ -31,21 +42,56 @@ function report(services: Record<string, string>, running: Record<string, string
 
 function record(images: Record<string, string>): DeployRecord {
   return {
-    header: { kind: 'deploy', schema: 1, sha: 'c'.repeat(40), time: 't', runUrl: 'u', actor: 'a', project: 'app', compose: 'v2', files: {}, topLevel: '' },
-    services: new Map(Object.entries(images).map(([service, image]) => [service, { kind: 'service', service, image, inputs: {}, configHash: `${service}-old`, containerHash: `${service}-old` }]))
+    header: {
+      kind: 'deploy',
+      schema: 1,
+      sha: 'c'.repeat(40),
+      time: 't',
+      runUrl: 'u',
+      actor: 'a',
+      project: 'app',
+      compose: 'v2',
+      files: {},
+      topLevel: ''
+    },
+    services: new Map(
+      Object.entries(images).map(([service, image]) => [
+        service,
+        { kind: 'service', service, image, inputs: {}, configHash: `${service}-old`, containerHash: `${service}-old` }
+      ])
+    )
   } as DeployRecord
 }
 
 describe('rolledBackServices', () => {
-  const hostReport = report({ api: 'ghcr.io/acme/api:v3', worker: 'ghcr.io/acme/worker:v2', cache: 'redis:7' }, { api: 'ghcr.io/acme/api:v2', worker: 'ghcr.io/acme/worker:v1', cache: 'redis:6' })
-  const plan = computePlan({ report: hostReport, uploads: [{ path: 'compose.yaml', digest: 'sha256:new' }], envFiles: new Map(), hostDigests: new Map(), mode: 'surgical' })
+  const hostReport = report(
+    { api: 'ghcr.io/acme/api:v3', worker: 'ghcr.io/acme/worker:v2', cache: 'redis:7' },
+    { api: 'ghcr.io/acme/api:v2', worker: 'ghcr.io/acme/worker:v1', cache: 'redis:6' }
+  )
+  const plan = computePlan({
+    report: hostReport,
+    uploads: [{ path: 'compose.yaml', digest: 'sha256:new' }],
+    envFiles: new Map(),
+    hostDigests: new Map(),
+    mode: 'surgical'
+  })
 
   it('names each changed service with the image that failed and the one restored; only the failed one is marked failed', () => {
     const last = record({ api: `ghcr.io/acme/api:v2@${digest}`, worker: 'ghcr.io/acme/worker:v1', cache: 'redis:6' })
     expect(rolledBackServices(plan, last, ['api'])).toEqual([
-      { service: 'api', failedImage: 'ghcr.io/acme/api:v3', restoredImage: `ghcr.io/acme/api:v2@${digest}`, failed: true },
+      {
+        service: 'api',
+        failedImage: 'ghcr.io/acme/api:v3',
+        restoredImage: `ghcr.io/acme/api:v2@${digest}`,
+        failed: true
+      },
       { service: 'cache', failedImage: 'redis:7', restoredImage: 'redis:6', failed: false },
-      { service: 'worker', failedImage: 'ghcr.io/acme/worker:v2', restoredImage: 'ghcr.io/acme/worker:v1', failed: false }
+      {
+        service: 'worker',
+        failedImage: 'ghcr.io/acme/worker:v2',
+        restoredImage: 'ghcr.io/acme/worker:v1',
+        failed: false
+      }
     ])
   })
 
@@ -59,7 +105,13 @@ describe('rolledBackServices', () => {
 
   it('leaves out services whose image did not change (a configuration failure is not written back by image)', () => {
     const same = report({ api: 'ghcr.io/acme/api:v2' }, { api: 'ghcr.io/acme/api:v2' })
-    const samePlan = computePlan({ report: same, uploads: [], envFiles: new Map(), hostDigests: new Map(), mode: 'surgical' })
+    const samePlan = computePlan({
+      report: same,
+      uploads: [],
+      envFiles: new Map(),
+      hostDigests: new Map(),
+      mode: 'surgical'
+    })
     expect(samePlan.deploy).toEqual(['api'])
     expect(rolledBackServices(samePlan, undefined, ['api'])).toEqual([])
   })
@@ -87,11 +139,15 @@ describe('parseRolledBackImages', () => {
   it('refuses what is not the output, naming the entry and field', () => {
     expect(() => parseRolledBackImages('{', 'restore')).toThrow("Input 'restore' is not JSON")
     expect(() => parseRolledBackImages('{}', 'restore')).toThrow("Input 'restore' is not a JSON array")
-    expect(() => parseRolledBackImages(JSON.stringify([{ ...entry, restoredImage: 'Not An Image' }]), 'restore')).toThrow(
-      `Input 'restore' entry 1 has no valid 'restoredImage' ("Not An Image")`
+    expect(() =>
+      parseRolledBackImages(JSON.stringify([{ ...entry, restoredImage: 'Not An Image' }]), 'restore')
+    ).toThrow(`Input 'restore' entry 1 has no valid 'restoredImage' ("Not An Image")`)
+    expect(() => parseRolledBackImages(JSON.stringify([entry, { ...entry, failed: 'yes' }]), 'restore')).toThrow(
+      "Input 'restore' entry 2 has no 'failed' true or false"
     )
-    expect(() => parseRolledBackImages(JSON.stringify([entry, { ...entry, failed: 'yes' }]), 'restore')).toThrow("Input 'restore' entry 2 has no 'failed' true or false")
-    expect(() => parseRolledBackImages(JSON.stringify([{ ...entry, service: 'a b' }]), 'restore')).toThrow("entry 1 has no valid 'service'")
+    expect(() => parseRolledBackImages(JSON.stringify([{ ...entry, service: 'a b' }]), 'restore')).toThrow(
+      "entry 1 has no valid 'service'"
+    )
   })
 })
 

@@ -18,7 +18,15 @@ describe('envFileValues', () => {
       'EMPTY='
     ].join('\n')
     const values = envFileValues(text)
-    for (const value of ['plain-value', 'exported-value', 'spaced-value', 'double quoted', 'single quoted', '"double quoted"']) expect(values).toContain(value)
+    for (const value of [
+      'plain-value',
+      'exported-value',
+      'spaced-value',
+      'double quoted',
+      'single quoted',
+      '"double quoted"'
+    ])
+      expect(values).toContain(value)
     expect(values).not.toContain('shop')
     expect(values.join('\n')).not.toContain('not-a-value')
   })
@@ -26,15 +34,20 @@ describe('envFileValues', () => {
   it('reads an unterminated quoted value, and each line of a multi-line one', () => {
     expect(envFileValues('BROKEN="unterminated-secret\n')).toContain('unterminated-secret')
     const values = envFileValues('KEY="-----BEGIN KEY-----\nline-two-of-key\n-----END KEY-----"\nNEXT=next-value\n')
-    for (const value of ['-----BEGIN KEY-----', 'line-two-of-key', '-----END KEY-----', 'next-value']) expect(values).toContain(value)
+    for (const value of ['-----BEGIN KEY-----', 'line-two-of-key', '-----END KEY-----', 'next-value'])
+      expect(values).toContain(value)
   })
 })
 
 describe('environmentValues', () => {
   it('reads every service environment value of compose v2 JSON and v1 YAML', () => {
-    const v2 = JSON.stringify({ services: { web: { environment: { TOKEN: 'v2-token', EMPTY: null, COMPOSE_X: 'compose-setting' } }, db: {} } })
+    const v2 = JSON.stringify({
+      services: { web: { environment: { TOKEN: 'v2-token', EMPTY: null, COMPOSE_X: 'compose-setting' } }, db: {} }
+    })
     expect(environmentValues(v2, 'v2')).toEqual(['v2-token'])
-    expect(environmentValues('services:\n  web:\n    environment:\n      TOKEN: v1-token\n', 'v1')).toEqual(['v1-token'])
+    expect(environmentValues('services:\n  web:\n    environment:\n      TOKEN: v1-token\n', 'v1')).toEqual([
+      'v1-token'
+    ])
     expect(environmentValues('not json', 'v2')).toEqual([])
   })
 })
@@ -56,6 +69,8 @@ describe('hostSecrets', () => {
   })
 
   it('reads the env files of an inspection that failed before the config', () => {
-    expect(hostSecrets(`${mark} section envfiles\n${base64('P="cut-off-secret\n')}\n`, mark)).toContain('cut-off-secret')
+    expect(hostSecrets(`${mark} section envfiles\n${base64('P="cut-off-secret\n')}\n`, mark)).toContain(
+      'cut-off-secret'
+    )
   })
 })

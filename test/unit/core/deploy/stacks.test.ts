@@ -1,6 +1,15 @@
 // removeFromHost and listStacks: the script each sends, and how the host's events become the
 // outcome, against a fake RemoteShell that answers like a host.
-import { ExitCode, listStacks, removeFromHost, type DeployLog, type ExecOptions, type ExecResult, type RemoteShell, type RemoveOptions } from '@gitops-lite/core'
+import {
+  ExitCode,
+  listStacks,
+  removeFromHost,
+  type DeployLog,
+  type ExecOptions,
+  type ExecResult,
+  type RemoteShell,
+  type RemoveOptions
+} from '@gitops-lite/core'
 
 class FakeHost implements RemoteShell {
   readonly name = 'deploy@vm1:22'
@@ -17,7 +26,13 @@ class FakeHost implements RemoteShell {
 
 const log = (): DeployLog & { lines: string[] } => {
   const lines: string[] = []
-  return { lines, info: (m) => lines.push(m), warning: (m) => lines.push(`warning: ${m}`), remote: (l) => lines.push(...l), mask: () => undefined }
+  return {
+    lines,
+    info: (m) => lines.push(m),
+    warning: (m) => lines.push(`warning: ${m}`),
+    remote: (l) => lines.push(...l),
+    mask: () => undefined
+  }
 }
 
 const options = (extra: Partial<RemoveOptions> = {}): RemoveOptions => ({
@@ -44,7 +59,9 @@ describe('removeFromHost', () => {
   ]
 
   it('sends the project, the dry-run and volume flags and an audit line, and reads back what went', async () => {
-    const host = new FakeHost((mark) => ({ stdout: events(mark, [...found, 'phase stop', 'phase files', 'result removed']) }))
+    const host = new FakeHost((mark) => ({
+      stdout: events(mark, [...found, 'phase stop', 'phase files', 'result removed'])
+    }))
     const outcome = await removeFromHost(host, options(), log())
     expect(host.script).toMatch(/^GL_PROJECT=pr-7$/m)
     expect(host.script).toMatch(/^GL_DRY_RUN=0$/m)
@@ -70,18 +87,39 @@ describe('removeFromHost', () => {
 
   it('a dry run says what would go', async () => {
     const lines = log()
-    const outcome = await removeFromHost(new FakeHost((mark) => ({ stdout: events(mark, [...found, 'result dry-run']) })), options({ dryRun: true }), lines)
+    const outcome = await removeFromHost(
+      new FakeHost((mark) => ({ stdout: events(mark, [...found, 'result dry-run']) })),
+      options({ dryRun: true }),
+      lines
+    )
     expect(outcome.result).toBe('dry-run')
     expect(lines.lines).toContain('Would remove project pr-7 from deploy@vm1:22:')
     expect(lines.lines).toContain('  volumes: none; kept (remove-volumes is false): pr-7_cache')
   })
 
   it('refuses a folder that holds another project, and reports what could not be removed', async () => {
-    const refused = await removeFromHost(new FakeHost((mark) => ({ code: ExitCode.removeRefused, stdout: events(mark, ['refused other-project app-staging']) })), options(), log())
+    const refused = await removeFromHost(
+      new FakeHost((mark) => ({
+        code: ExitCode.removeRefused,
+        stdout: events(mark, ['refused other-project app-staging'])
+      })),
+      options(),
+      log()
+    )
     expect(refused.result).toBe('failed')
-    expect(refused.error?.message).toBe("/srv/previews/pr-7 on deploy@vm1:22 holds the project 'app-staging', not 'pr-7'")
+    expect(refused.error?.message).toBe(
+      "/srv/previews/pr-7 on deploy@vm1:22 holds the project 'app-staging', not 'pr-7'"
+    )
     const partly = await removeFromHost(
-      new FakeHost((mark) => ({ code: ExitCode.partlyRemoved, stdout: events(mark, [...found, 'skipped conf/motd.txt', 'remove-failed network pr-7_default', 'result partly-removed']) })),
+      new FakeHost((mark) => ({
+        code: ExitCode.partlyRemoved,
+        stdout: events(mark, [
+          ...found,
+          'skipped conf/motd.txt',
+          'remove-failed network pr-7_default',
+          'result partly-removed'
+        ])
+      })),
       options(),
       log()
     )
@@ -92,23 +130,59 @@ describe('removeFromHost', () => {
   })
 
   it('is unchanged when nothing of the project is left', async () => {
-    const outcome = await removeFromHost(new FakeHost((mark) => ({ stdout: events(mark, ['result absent']) })), options(), log())
+    const outcome = await removeFromHost(
+      new FakeHost((mark) => ({ stdout: events(mark, ['result absent']) })),
+      options(),
+      log()
+    )
     expect(outcome.result).toBe('unchanged')
   })
 })
 
 describe('listStacks', () => {
   it('reads the record header after each stack event, skipping what is not a record', async () => {
-    const header = (project: string) => JSON.stringify({ kind: 'deploy', schema: 1, sha: 'b'.repeat(40), time: 't', runUrl: 'u', actor: 'octocat', project })
+    const header = (project: string) =>
+      JSON.stringify({
+        kind: 'deploy',
+        schema: 1,
+        sha: 'b'.repeat(40),
+        time: 't',
+        runUrl: 'u',
+        actor: 'octocat',
+        project
+      })
     const host = new FakeHost((mark) => ({
-      stdout: [`${mark} stack /srv/previews/pr-1`, header('pr-1'), `${mark} stack /srv/previews/junk`, 'not json', `${mark} stack /srv/previews/pr-2`, header('pr-2'), `${mark} result listed`, ''].join('\n')
+      stdout: [
+        `${mark} stack /srv/previews/pr-1`,
+        header('pr-1'),
+        `${mark} stack /srv/previews/junk`,
+        'not json',
+        `${mark} stack /srv/previews/pr-2`,
+        header('pr-2'),
+        `${mark} result listed`,
+        ''
+      ].join('\n')
     }))
     const outcome = await listStacks(host, { stack: options().stack, limits: options().limits }, log())
     expect(host.script.trimEnd().endsWith('gl_list_main')).toBe(true)
     expect(outcome.result).toBe('listed')
     expect(outcome.stacks).toEqual([
-      { remoteDir: '/srv/previews/pr-1', project: 'pr-1', sha: 'b'.repeat(40), time: 't', actor: 'octocat', runUrl: 'u' },
-      { remoteDir: '/srv/previews/pr-2', project: 'pr-2', sha: 'b'.repeat(40), time: 't', actor: 'octocat', runUrl: 'u' }
+      {
+        remoteDir: '/srv/previews/pr-1',
+        project: 'pr-1',
+        sha: 'b'.repeat(40),
+        time: 't',
+        actor: 'octocat',
+        runUrl: 'u'
+      },
+      {
+        remoteDir: '/srv/previews/pr-2',
+        project: 'pr-2',
+        sha: 'b'.repeat(40),
+        time: 't',
+        actor: 'octocat',
+        runUrl: 'u'
+      }
     ])
   })
 })

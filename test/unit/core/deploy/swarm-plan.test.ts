@@ -1,11 +1,26 @@
-import { computeSwarmPlan, desiredState, parseSwarmInspection, swarmOverride, type SwarmReport } from '@gitops-lite/core'
+import {
+  computeSwarmPlan,
+  desiredState,
+  parseSwarmInspection,
+  swarmOverride,
+  type SwarmReport
+} from '@gitops-lite/core'
 
 const mark = '@@gl'
-const web = { image: 'registry/web:v1', environment: { GREETING: 'hi' }, configs: [{ source: 'motd', target: '/motd' }], deploy: { replicas: 2 } }
+const web = {
+  image: 'registry/web:v1',
+  environment: { GREETING: 'hi' },
+  configs: [{ source: 'motd', target: '/motd' }],
+  deploy: { replicas: 2 }
+}
 const worker = { image: 'registry/worker:v1' }
 
 function inspection(options: { services?: Record<string, unknown>; live?: string[]; record?: string[] } = {}): string {
-  const config = { name: 'shop', services: options.services ?? { web, worker }, configs: { motd: { name: 'shop_motd', file: '/srv/shop/motd.txt' } } }
+  const config = {
+    name: 'shop',
+    services: options.services ?? { web, worker },
+    configs: { motd: { name: 'shop_motd', file: '/srv/shop/motd.txt' } }
+  }
   return [
     `${mark} section directory`,
     '/srv/shop',
@@ -30,14 +45,38 @@ const uploads = [
   { path: 'motd.txt', digest: 'sha256:aaaaaaaaaaaaaaaa' }
 ]
 
-function liveLine(report: SwarmReport, service: string, definition: Record<string, unknown>, overrides: Record<string, unknown> = {}): string {
-  const state = desiredState(definition as never, report.objects, (o) => (o.file === '/srv/shop/motd.txt' ? 'sha256:aaaaaaaaaaaaaaaa' : undefined))
+function liveLine(
+  report: SwarmReport,
+  service: string,
+  definition: Record<string, unknown>,
+  overrides: Record<string, unknown> = {}
+): string {
+  const state = desiredState(definition as never, report.objects, (o) =>
+    o.file === '/srv/shop/motd.txt' ? 'sha256:aaaaaaaaaaaaaaaa' : undefined
+  )
   const image = String(definition.image)
-  return JSON.stringify({ name: `shop_${service}`, image, fileImage: image, hash: state.hash, aspects: JSON.stringify(state.aspects), replicas: 1, update: null, specHash: 'spec-1', ...overrides })
+  return JSON.stringify({
+    name: `shop_${service}`,
+    image,
+    fileImage: image,
+    hash: state.hash,
+    aspects: JSON.stringify(state.aspects),
+    replicas: 1,
+    update: null,
+    specHash: 'spec-1',
+    ...overrides
+  })
 }
 
 function plan(text: string, extra: { prune?: boolean; services?: string[] } = {}) {
-  return computeSwarmPlan({ report: parseSwarmInspection(text, mark), uploads, hostDigests: new Map(), mode: 'surgical', prune: extra.prune ?? false, services: extra.services })
+  return computeSwarmPlan({
+    report: parseSwarmInspection(text, mark),
+    uploads,
+    hostDigests: new Map(),
+    mode: 'surgical',
+    prune: extra.prune ?? false,
+    services: extra.services
+  })
 }
 
 describe('computeSwarmPlan', () => {
@@ -53,22 +92,35 @@ describe('computeSwarmPlan', () => {
     expect(result.deploy).toEqual(['web', 'worker'])
     expect(result.newServices).toEqual(['web', 'worker'])
     expect(result.objectNames.configs).toEqual({ motd: 'shop_motd_aaaaaaaaaaaa' })
-    expect(JSON.parse(swarmOverride(result))).toMatchObject({ configs: { motd: { name: 'shop_motd_aaaaaaaaaaaa' } }, services: { web: { deploy: { labels: {} } } } })
+    expect(JSON.parse(swarmOverride(result))).toMatchObject({
+      configs: { motd: { name: 'shop_motd_aaaaaaaaaaaa' } },
+      services: { web: { deploy: { labels: {} } } }
+    })
   })
 
   it('keeps unchanged services and names the aspect that changed', () => {
     const live = [liveLine(empty, 'web', { ...web, image: 'registry/web:v0' }), liveLine(empty, 'worker', worker)]
     const result = plan(inspection({ live, record: record() }))
     expect(result.deploy).toEqual(['web'])
-    expect(result.services.find((s) => s.service === 'web')).toMatchObject({ change: 'changed', reasons: ['image changed'], oldImage: 'registry/web:v0' })
+    expect(result.services.find((s) => s.service === 'web')).toMatchObject({
+      change: 'changed',
+      reasons: ['image changed'],
+      oldImage: 'registry/web:v0'
+    })
     expect(result.services.find((s) => s.service === 'worker')?.change).toBe('unchanged')
     expect(result.previous).toEqual(['web'])
   })
 
   it('reports an image changed by hand and a spec changed by hand as drift', () => {
-    const live = [liveLine(empty, 'web', web, { image: 'registry/web:hotfix@sha256:0123' }), liveLine(empty, 'worker', worker, { specHash: 'spec-2' })]
+    const live = [
+      liveLine(empty, 'web', web, { image: 'registry/web:hotfix@sha256:0123' }),
+      liveLine(empty, 'worker', worker, { specHash: 'spec-2' })
+    ]
     const result = plan(inspection({ live, record: record() }))
-    expect(result.services.find((s) => s.service === 'web')).toMatchObject({ change: 'drifted', reasons: ['its image was changed by hand to registry/web:hotfix'] })
+    expect(result.services.find((s) => s.service === 'web')).toMatchObject({
+      change: 'drifted',
+      reasons: ['its image was changed by hand to registry/web:hotfix']
+    })
     expect(result.services.find((s) => s.service === 'worker')?.change).toBe('drifted')
     expect(result.deploy).toEqual(['web', 'worker'])
   })

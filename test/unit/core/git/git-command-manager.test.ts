@@ -1,4 +1,10 @@
-import { GitCommandManager, UserError, type ProcessOptions, type ProcessResult, type ProcessRunner } from '@gitops-lite/core'
+import {
+  GitCommandManager,
+  UserError,
+  type ProcessOptions,
+  type ProcessResult,
+  type ProcessRunner
+} from '@gitops-lite/core'
 
 /** A process runner that records each call and answers with `reply`. */
 function fakeRunner(reply: (args: readonly string[]) => ProcessResult | Error) {
@@ -18,14 +24,22 @@ describe('GitCommandManager', () => {
     const logged: string[] = []
     const git = new GitCommandManager('/work/infra', (line) => logged.push(line), run)
     expect(await git.headSha()).toBe('abc123')
-    expect(calls).toEqual([{ program: 'git', args: ['rev-parse', 'HEAD'], options: { cwd: '/work/infra', env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } } }])
+    expect(calls).toEqual([
+      {
+        program: 'git',
+        args: ['rev-parse', 'HEAD'],
+        options: { cwd: '/work/infra', env: { GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } }
+      }
+    ])
     expect(logged).toEqual(['git rev-parse HEAD'])
   })
 
   it("rejects a failed command with git's message, unless the failure is allowed", async () => {
     const { run } = fakeRunner(() => ({ exitCode: 128, stdout: '', stderr: 'fatal: not a git repository\n' }))
     const git = new GitCommandManager('/tmp', undefined, run)
-    await expect(git.exec(['status'])).rejects.toThrow('git status failed with exit code 128: fatal: not a git repository')
+    await expect(git.exec(['status'])).rejects.toThrow(
+      'git status failed with exit code 128: fatal: not a git repository'
+    )
     await expect(git.exec(['status'], { allowFailure: true })).resolves.toMatchObject({ exitCode: 128 })
     await expect(git.topLevel()).rejects.toThrow('/tmp is not inside a git repository')
   })
@@ -34,6 +48,8 @@ describe('GitCommandManager', () => {
     const { run } = fakeRunner(() => new Error('Unable to locate executable file: git.'))
     const error = await new GitCommandManager('/tmp', undefined, run).headSha().catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(UserError)
-    expect((error as UserError).describe()).toBe('Could not run git: Unable to locate executable file: git.. Install git on the runner.')
+    expect((error as UserError).describe()).toBe(
+      'Could not run git: Unable to locate executable file: git.. Install git on the runner.'
+    )
   })
 })

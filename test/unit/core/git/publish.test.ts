@@ -1,4 +1,11 @@
-import { UserError, backoffDelay, publish, type PublishGit, type PublishOptions, type PushResult } from '@gitops-lite/core'
+import {
+  UserError,
+  backoffDelay,
+  publish,
+  type PublishGit,
+  type PublishOptions,
+  type PushResult
+} from '@gitops-lite/core'
 
 /** A stand-in for git that records calls and answers pushes from a script. */
 function fakeGit(pushes: PushResult[]): { git: PublishGit; calls: string[] } {
@@ -37,7 +44,10 @@ describe('publish', () => {
   })
 
   it('re-applies the change on the fetched head when the branch moved, with growing waits', async () => {
-    const { git, calls } = fakeGit([{ status: 'moved', detail: '[rejected] (fetch first)' }, { status: 'moved', detail: '' }])
+    const { git, calls } = fakeGit([
+      { status: 'moved', detail: '[rejected] (fetch first)' },
+      { status: 'moved', detail: '' }
+    ])
     const waits: number[] = []
     const checkedOut: boolean[] = []
     const result = await publish(
@@ -57,7 +67,9 @@ describe('publish', () => {
   it('stops without a commit when the new head already has the change', async () => {
     const { git } = fakeGit([{ status: 'moved', detail: '' }])
     let round = 0
-    const result = await publish(options(git, { apply: async () => (++round === 1 ? { paths: ['compose.yaml'], message: 'm' } : undefined) }))
+    const result = await publish(
+      options(git, { apply: async () => (++round === 1 ? { paths: ['compose.yaml'], message: 'm' } : undefined) })
+    )
     expect(result).toEqual({ commitSha: undefined, attempts: 2 })
   })
 
@@ -66,20 +78,26 @@ describe('publish', () => {
     const exhausted = publish(options(fakeGit([moved, moved, moved]).git))
     await expect(exhausted).rejects.toThrow(UserError)
     await expect(publish(options(fakeGit([moved, moved, moved]).git))).rejects.toThrow(/gave up after 3 attempts/)
-    await expect(publish(options(fakeGit([{ status: 'failed', detail: 'protected branch hook declined' }]).git))).rejects.toThrow(
-      /was refused: protected branch hook declined/
-    )
+    await expect(
+      publish(options(fakeGit([{ status: 'failed', detail: 'protected branch hook declined' }]).git))
+    ).rejects.toThrow(/was refused: protected branch hook declined/)
   })
 
   it('undoes what apply wrote when the commit is refused, and reports the refusal as is', async () => {
     const { git, calls } = fakeGit([])
-    const refusal = new UserError('git refused to stage .env: The following paths are ignored by one of your .gitignore files: .env')
+    const refusal = new UserError(
+      'git refused to stage .env: The following paths are ignored by one of your .gitignore files: .env'
+    )
     git.commit = async () => {
       calls.push('commit')
       throw refusal
     }
     const undone: string[] = []
-    const result = publish(options(git, { apply: async () => ({ paths: ['.env'], message: 'm', undo: async () => void undone.push('.env') }) }))
+    const result = publish(
+      options(git, {
+        apply: async () => ({ paths: ['.env'], message: 'm', undo: async () => void undone.push('.env') })
+      })
+    )
     await expect(result).rejects.toBe(refusal)
     expect(undone).toEqual(['.env'])
     expect(calls).toEqual(['commit'])
@@ -91,13 +109,19 @@ describe('publish', () => {
     const apply = async (moved: boolean) => (checkedOut.push(moved), { paths: ['compose.yaml'], message: 'm' })
     await publish(options(git, { startFromRemote: true, head: 'gitops-lite/x', apply }))
     expect(checkedOut).toEqual([true])
-    expect(calls).toEqual(['fetch origin main', 'checkout gitops-lite/x remote-N', 'commit compose.yaml', 'push origin gitops-lite/x'])
+    expect(calls).toEqual([
+      'fetch origin main',
+      'checkout gitops-lite/x remote-N',
+      'commit compose.yaml',
+      'push origin gitops-lite/x'
+    ])
   })
 })
 
 describe('backoffDelay', () => {
   it('draws up to an exponentially growing, capped bound', () => {
-    const at = (attempt: number, random: number): number => backoffDelay(attempt, { baseMs: 1000, maxMs: 30_000, random: () => random })
+    const at = (attempt: number, random: number): number =>
+      backoffDelay(attempt, { baseMs: 1000, maxMs: 30_000, random: () => random })
     expect([1, 2, 3, 4, 5, 6, 7].map((a) => at(a, 1))).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000])
     expect(at(3, 0)).toBe(0)
     expect(at(3, 0.5)).toBe(2000)
@@ -113,7 +137,17 @@ describe('backoffDelay', () => {
     const { git } = fakeGit([{ status: 'moved', detail: '' }])
     let clock = 0
     const waits: number[] = []
-    await publish(options(git, { backoff: { baseMs: 100, maxMs: 10_000, random: () => 1, sleep: async (ms) => void waits.push(ms), now: () => (clock += 400) } }))
+    await publish(
+      options(git, {
+        backoff: {
+          baseMs: 100,
+          maxMs: 10_000,
+          random: () => 1,
+          sleep: async (ms) => void waits.push(ms),
+          now: () => (clock += 400)
+        }
+      })
+    )
     expect(waits).toEqual([800])
   })
 })

@@ -23,7 +23,11 @@ describe('GitHub deployments', () => {
 
   it('creates a deployment of the commit as it is, and marks earlier successful ones inactive on success', async () => {
     const first = await createDeployment(client(), target, sha, 'ssh-surgical-deploy by octocat')
-    const status = { description: 'x'.repeat(200), logUrl: 'https://github.com/acme/infra/actions/runs/1/attempts/1', environmentUrl: 'https://example.com' }
+    const status = {
+      description: 'x'.repeat(200),
+      logUrl: 'https://github.com/acme/infra/actions/runs/1/attempts/1',
+      environmentUrl: 'https://example.com'
+    }
     await setDeploymentStatus(client(), target, first, { ...status, state: 'in_progress' })
     await setDeploymentStatus(client(), target, first, { ...status, state: 'success' })
     const second = await createDeployment(client(), target, sha, 'again')
@@ -37,7 +41,13 @@ describe('GitHub deployments', () => {
     expect(b.statuses.map((s) => s.state)).toEqual(['failure'])
     expect(c).toMatchObject({ sha, environment: 'production' })
     const create = github.requestsTo('POST', /\/deployments$/)[0].body
-    expect(create).toEqual({ ref: sha, environment: 'production', description: 'ssh-surgical-deploy by octocat', auto_merge: false, required_contexts: [] })
+    expect(create).toEqual({
+      ref: sha,
+      environment: 'production',
+      description: 'ssh-surgical-deploy by octocat',
+      auto_merge: false,
+      required_contexts: []
+    })
     // GitHub refuses descriptions over 140 characters: cut, not refused.
     expect(a.statuses[0].description).toHaveLength(140)
     expect(a.statuses[0]).toMatchObject({ environmentUrl: 'https://example.com', logUrl: status.logUrl })
@@ -47,6 +57,8 @@ describe('GitHub deployments', () => {
     github.failNext(failures.notAccessible(), { path: /\/deployments$/ })
     const error = await createDeployment(client(), target, sha, 'x').catch((e: unknown) => e)
     expect(error).toBeInstanceOf(UserError)
-    expect((error as UserError).describe()).toMatch(/Could not create a deployment of cccccccccccc to the 'production' environment of acme\/infra.*403.*'Deployments: write'/)
+    expect((error as UserError).describe()).toMatch(
+      /Could not create a deployment of cccccccccccc to the 'production' environment of acme\/infra.*403.*'Deployments: write'/
+    )
   }, 30_000)
 })

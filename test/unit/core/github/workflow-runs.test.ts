@@ -57,9 +57,12 @@ function source(listings: Listing[], byId: Record<number, WorkflowRun> = {}): Wo
   }
 }
 
-const forbidden = new UserError('Could not list the repository_dispatch workflow runs of acme/infra: the token is not allowed to (403 Forbidden)', {
-  fix: "Use a token with 'Actions: read' on acme/infra."
-})
+const forbidden = new UserError(
+  'Could not list the repository_dispatch workflow runs of acme/infra: the token is not allowed to (403 Forbidden)',
+  {
+    fix: "Use a token with 'Actions: read' on acme/infra."
+  }
+)
 
 describe('runCarries', () => {
   it('matches the correlation id in the title or the name', () => {
@@ -90,7 +93,12 @@ describe('waitForWorkflowRun', () => {
     const clock = fakeClock()
     const runs = source([[], [], [run('queued')], [run('in_progress')], [run('completed', 'success')]])
     const found: WorkflowRun[] = []
-    const result = await waitForWorkflowRun(runs, { timeoutMs: 60_000, findTimeoutMs: 30_000, clock, onFound: (r) => found.push(r) })
+    const result = await waitForWorkflowRun(runs, {
+      timeoutMs: 60_000,
+      findTimeoutMs: 30_000,
+      clock,
+      onFound: (r) => found.push(r)
+    })
     expect(result).toEqual({ state: 'completed', runs: [run('completed', 'success')] })
     expect(runs.calls).toEqual(['find', 'find', 'find', 'find', 'find'])
     expect(found).toHaveLength(1)
@@ -107,7 +115,11 @@ describe('waitForWorkflowRun', () => {
 
   it('reports timed-out with the run as last seen', async () => {
     const clock = fakeClock()
-    const result = await waitForWorkflowRun(source([[run('in_progress')]]), { timeoutMs: 10_000, findTimeoutMs: 5000, clock })
+    const result = await waitForWorkflowRun(source([[run('in_progress')]]), {
+      timeoutMs: 10_000,
+      findTimeoutMs: 5000,
+      clock
+    })
     expect(result).toEqual({ state: 'timed-out', runs: [run('in_progress')] })
     expect(clock.now()).toBe(10_000)
   })
@@ -116,17 +128,33 @@ describe('waitForWorkflowRun', () => {
     const [a, b] = [8, 9]
     const found: [number, number][] = []
     const result = await waitForWorkflowRun(
-      source([[run('in_progress', null, a)], [run('in_progress', null, b), run('completed', 'success', a)], [run('completed', 'success', b), run('completed', 'success', a)]]),
+      source([
+        [run('in_progress', null, a)],
+        [run('in_progress', null, b), run('completed', 'success', a)],
+        [run('completed', 'success', b), run('completed', 'success', a)]
+      ]),
       { timeoutMs: 60_000, findTimeoutMs: 5000, clock: fakeClock(), onFound: (r, count) => found.push([r.id, count]) }
     )
-    expect(result).toEqual({ state: 'completed', runs: [run('completed', 'success', a), run('completed', 'success', b)] })
-    expect(found).toEqual([[a, 1], [b, 2]])
+    expect(result).toEqual({
+      state: 'completed',
+      runs: [run('completed', 'success', a), run('completed', 'success', b)]
+    })
+    expect(found).toEqual([
+      [a, 1],
+      [b, 2]
+    ])
   })
 
   it('stops at the first run that fails: waiting longer cannot change the outcome', async () => {
-    const runs = source([[run('in_progress', null, 8), run('queued', null, 9)], [run('completed', 'cancelled', 8), run('in_progress', null, 9)]])
+    const runs = source([
+      [run('in_progress', null, 8), run('queued', null, 9)],
+      [run('completed', 'cancelled', 8), run('in_progress', null, 9)]
+    ])
     const result = await waitForWorkflowRun(runs, { timeoutMs: 60_000, findTimeoutMs: 5000, clock: fakeClock() })
-    expect(result).toEqual({ state: 'completed', runs: [run('completed', 'cancelled', 8), run('in_progress', null, 9)] })
+    expect(result).toEqual({
+      state: 'completed',
+      runs: [run('completed', 'cancelled', 8), run('in_progress', null, 9)]
+    })
     expect(runs.calls).toEqual(['find', 'find'])
   })
 
@@ -138,18 +166,26 @@ describe('waitForWorkflowRun', () => {
   })
 
   it("ends as unreadable, keeping the run as last seen, when GitHub's API fails after it was found", async () => {
-    const result = await waitForWorkflowRun(source([[run('in_progress')], forbidden]), { timeoutMs: 60_000, findTimeoutMs: 5000, clock: fakeClock() })
+    const result = await waitForWorkflowRun(source([[run('in_progress')], forbidden]), {
+      timeoutMs: 60_000,
+      findTimeoutMs: 5000,
+      clock: fakeClock()
+    })
     expect(result).toEqual({ state: 'unreadable', runs: [run('in_progress')], error: forbidden })
   })
 
   it('ends as unreadable with no run when looking for it fails, and lets anything but a UserError (a bug) through', async () => {
-    expect(await waitForWorkflowRun(source([[], forbidden]), { timeoutMs: 60_000, findTimeoutMs: 5000, clock: fakeClock() })).toEqual({
+    expect(
+      await waitForWorkflowRun(source([[], forbidden]), { timeoutMs: 60_000, findTimeoutMs: 5000, clock: fakeClock() })
+    ).toEqual({
       state: 'unreadable',
       runs: [],
       error: forbidden
     })
     const bug = new TypeError('x is undefined')
-    await expect(waitForWorkflowRun(source([bug]), { timeoutMs: 60_000, findTimeoutMs: 5000, clock: fakeClock() })).rejects.toBe(bug)
+    await expect(
+      waitForWorkflowRun(source([bug]), { timeoutMs: 60_000, findTimeoutMs: 5000, clock: fakeClock() })
+    ).rejects.toBe(bug)
   })
 })
 

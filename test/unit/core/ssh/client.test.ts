@@ -1,7 +1,15 @@
 // SshSession against an in-process ssh2 server: host key checks, exec, retries, lost connections.
 import { createServer as createTcpServer, type AddressInfo } from 'node:net'
 import ssh2, { type Connection } from 'ssh2'
-import { ConnectionLostError, HostKeyError, SshSession, UserError, fingerprintOf, parseKnownHosts, type SshConnectOptions } from '@gitops-lite/core'
+import {
+  ConnectionLostError,
+  HostKeyError,
+  SshSession,
+  UserError,
+  fingerprintOf,
+  parseKnownHosts,
+  type SshConnectOptions
+} from '@gitops-lite/core'
 
 // ssh2 is CommonJS: Node's ESM loader only gives its default export.
 const { Server, utils } = ssh2
@@ -17,7 +25,11 @@ interface Fake {
   close(): Promise<void>
 }
 
-type ExecHandler = (command: string, stdin: string, channel: { write(text: string): void; stderr: { write(text: string): void }; exit(code: number): void; end(): void }) => void
+type ExecHandler = (
+  command: string,
+  stdin: string,
+  channel: { write(text: string): void; stderr: { write(text: string): void }; exit(code: number): void; end(): void }
+) => void
 
 async function startServer(onExec: ExecHandler): Promise<Fake> {
   const fake: Fake = { port: 0, authAttempts: 0, connections: [], close: async () => {} }
@@ -25,7 +37,11 @@ async function startServer(onExec: ExecHandler): Promise<Fake> {
     fake.connections.push(client)
     client.on('authentication', (ctx) => {
       fake.authAttempts++
-      if (ctx.method === 'publickey' && ctx.key.data.equals((utils.parseKey(clientKey.public) as { getPublicSSH(): Buffer }).getPublicSSH())) ctx.accept()
+      if (
+        ctx.method === 'publickey' &&
+        ctx.key.data.equals((utils.parseKey(clientKey.public) as { getPublicSSH(): Buffer }).getPublicSSH())
+      )
+        ctx.accept()
       else ctx.reject(['publickey'])
     })
     client.on('error', () => {})
@@ -52,7 +68,11 @@ function options(port: number, overrides: Partial<SshConnectOptions> = {}): SshC
   return {
     target: { host: '127.0.0.1', port, username: 'deploy' },
     privateKey: clientKey.private,
-    hostKeys: { knownHosts: parseKnownHosts(`[127.0.0.1]:${port} ${hostKey.public}`), fingerprints: [], insecure: false },
+    hostKeys: {
+      knownHosts: parseKnownHosts(`[127.0.0.1]:${port} ${hostKey.public}`),
+      fingerprints: [],
+      insecure: false
+    },
     connectTimeoutMs: 5000,
     ...overrides
   }
@@ -80,7 +100,11 @@ describe('SshSession', () => {
 
   it('refuses a host whose key is not trusted before sending any credential', async () => {
     fake = await startServer(() => {})
-    const wrong = { knownHosts: parseKnownHosts(`[127.0.0.1]:${fake.port} ${otherHostKey.public}`), fingerprints: [], insecure: false }
+    const wrong = {
+      knownHosts: parseKnownHosts(`[127.0.0.1]:${fake.port} ${otherHostKey.public}`),
+      fingerprints: [],
+      insecure: false
+    }
     const error = await SshSession.connect(options(fake.port, { hostKeys: wrong })).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(HostKeyError)
     expect((error as HostKeyError).message).toContain(`It offered ${fingerprintOf(hostPublicBlob)} (ssh-ed25519)`)
@@ -102,7 +126,9 @@ describe('SshSession', () => {
   it('reports a refused key as a user error, without retrying', async () => {
     fake = await startServer(() => {})
     const stranger = utils.generateKeyPairSync('ed25519')
-    const error = await SshSession.connect(options(fake.port, { privateKey: stranger.private })).catch((e: unknown) => e)
+    const error = await SshSession.connect(options(fake.port, { privateKey: stranger.private })).catch(
+      (e: unknown) => e
+    )
     expect(error).toBeInstanceOf(UserError)
     expect((error as UserError).message).toMatch(/SSH authentication as deploy@127\.0\.0\.1:\d+ failed/)
     expect(fake.connections).toHaveLength(1)
@@ -114,8 +140,12 @@ describe('SshSession', () => {
     const port = (closed.address() as AddressInfo).port
     await new Promise<void>((resolve) => closed.close(() => resolve()))
     const retries: string[] = []
-    const error = await SshSession.connect(options(port, { attempts: 2, log: (m) => retries.push(m) })).catch((e: unknown) => e)
-    expect((error as UserError).message).toMatch(/Could not connect to deploy@127\.0\.0\.1:\d+ after 2 attempts: .*ECONNREFUSED/)
+    const error = await SshSession.connect(options(port, { attempts: 2, log: (m) => retries.push(m) })).catch(
+      (e: unknown) => e
+    )
+    expect((error as UserError).message).toMatch(
+      /Could not connect to deploy@127\.0\.0\.1:\d+ after 2 attempts: .*ECONNREFUSED/
+    )
     expect(retries).toEqual([expect.stringMatching(/retrying in 1 s/)])
   })
 
@@ -155,9 +185,13 @@ describe('SshSession against a peer that is not SSH', () => {
     ['a banner then silence', 'SSH-2.0-fake\r\n']
   ])('%s fails with a message naming host and port, and no crash', async (_, banner) => {
     const port = await listen(banner)
-    const error = await SshSession.connect(options(port, { connectTimeoutMs: 300, attempts: 2 })).catch((e: unknown) => e)
+    const error = await SshSession.connect(options(port, { connectTimeoutMs: 300, attempts: 2 })).catch(
+      (e: unknown) => e
+    )
     expect(error).toBeInstanceOf(UserError)
-    expect((error as UserError).message).toMatch(new RegExp(`^Could not connect to deploy@127.0.0.1:${port} after 2 attempts: `))
+    expect((error as UserError).message).toMatch(
+      new RegExp(`^Could not connect to deploy@127.0.0.1:${port} after 2 attempts: `)
+    )
     // A second 'error' from ssh2 with no listener would crash the process after the first.
     await new Promise((resolve) => setTimeout(resolve, 500))
   })
@@ -166,9 +200,19 @@ describe('SshSession against a peer that is not SSH', () => {
     const closed = await listen()
     listeners.pop()!.close()
     const error = await SshSession.connect(
-      options(22, { attempts: 1, connectTimeoutMs: 1000, proxy: { target: { host: '127.0.0.1', port: closed, username: 'jump' }, privateKey: clientKey.private, hostKeys: { knownHosts: [], fingerprints: [], insecure: true } } })
+      options(22, {
+        attempts: 1,
+        connectTimeoutMs: 1000,
+        proxy: {
+          target: { host: '127.0.0.1', port: closed, username: 'jump' },
+          privateKey: clientKey.private,
+          hostKeys: { knownHosts: [], fingerprints: [], insecure: true }
+        }
+      })
     ).catch((e: unknown) => e)
-    expect((error as UserError).message).toMatch(new RegExp(`^Could not connect to the jump host jump@127.0.0.1:${closed} \\(proxy-host\\) after 1 attempts`))
+    expect((error as UserError).message).toMatch(
+      new RegExp(`^Could not connect to the jump host jump@127.0.0.1:${closed} \\(proxy-host\\) after 1 attempts`)
+    )
     expect((error as UserError).fix).toContain('proxy-host')
   })
 })

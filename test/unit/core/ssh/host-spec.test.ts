@@ -31,7 +31,9 @@ describe('parseHostSpec', () => {
   })
 
   it('needs a user from the spec or the username input', () => {
-    expect(() => parseHostSpec('vm1', { port: 22, username: '' })).toThrow(/names no user, and input 'username' is empty/)
+    expect(() => parseHostSpec('vm1', { port: 22, username: '' })).toThrow(
+      /names no user, and input 'username' is empty/
+    )
   })
 
   it('formats targets for messages', () => {

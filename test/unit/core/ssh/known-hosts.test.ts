@@ -41,7 +41,9 @@ describe('fingerprints', () => {
 
   it('are validated with the bad value and the expected form', () => {
     expect(parseFingerprints([fingerprintA])).toEqual([fingerprintA])
-    expect(() => parseFingerprints(['nqNsoHmuymuPzBOdHML/4jRhsWEM9AWGnXerftN3+Jo'])).toThrow(/is not a SHA256 host key fingerprint/)
+    expect(() => parseFingerprints(['nqNsoHmuymuPzBOdHML/4jRhsWEM9AWGnXerftN3+Jo'])).toThrow(
+      /is not a SHA256 host key fingerprint/
+    )
     expect(() => parseFingerprints(['MD5:12:34'])).toThrow(UserError)
   })
 })
@@ -54,7 +56,13 @@ describe('known_hosts', () => {
 
   it('parses plain, bracketed, commented and marked lines', () => {
     const entries = parseKnownHosts(
-      [`# a comment`, '', `vm1.example.com,10.0.0.1 ssh-ed25519 ${keyA} ops@laptop`, `@revoked * ssh-ed25519 ${keyB}`, `@cert-authority *.example.com ssh-rsa ${rsaKey}`].join('\n')
+      [
+        `# a comment`,
+        '',
+        `vm1.example.com,10.0.0.1 ssh-ed25519 ${keyA} ops@laptop`,
+        `@revoked * ssh-ed25519 ${keyB}`,
+        `@cert-authority *.example.com ssh-rsa ${rsaKey}`
+      ].join('\n')
     )
     expect(entries.map((e) => [e.marker, e.hosts, e.keyType, e.line])).toEqual([
       [undefined, 'vm1.example.com,10.0.0.1', 'ssh-ed25519', 3],
@@ -64,14 +72,18 @@ describe('known_hosts', () => {
   })
 
   it('refuses a malformed line, naming its number', () => {
-    expect(() => parseKnownHosts(`vm1 ssh-ed25519 ${keyA}\nvm2 ssh-ed25519`)).toThrow(/line 2 "vm2 ssh-ed25519" is not a known_hosts line/)
+    expect(() => parseKnownHosts(`vm1 ssh-ed25519 ${keyA}\nvm2 ssh-ed25519`)).toThrow(
+      /line 2 "vm2 ssh-ed25519" is not a known_hosts line/
+    )
     expect(() => parseKnownHosts(`vm1 ssh-rsa ${keyA}`)).toThrow(/is not a base64 ssh-rsa public key/)
     expect(() => parseKnownHosts(`@trusted vm1 ssh-ed25519 ${keyA}`)).toThrow(/marker @trusted is unknown/)
   })
 
   it('refuses a line cut short as malformed, not as another key', () => {
     for (const cut of [keyA.slice(0, -4), keyA.slice(0, 40), `${keyA.slice(0, -1)}`]) {
-      expect(() => parseKnownHosts(`vm1 ssh-ed25519 ${keyA}\nvm2 ssh-ed25519 ${cut}`)).toThrow(/line 2 .* is not a known_hosts line: its ssh-ed25519 key is cut short or damaged|line 2 .* its key is not a base64/)
+      expect(() => parseKnownHosts(`vm1 ssh-ed25519 ${keyA}\nvm2 ssh-ed25519 ${cut}`)).toThrow(
+        /line 2 .* is not a known_hosts line: its ssh-ed25519 key is cut short or damaged|line 2 .* its key is not a base64/
+      )
     }
     expect(parseKnownHosts(`vm1 ssh-ed25519 ${keyA}`)).toHaveLength(1)
   })
@@ -91,8 +103,13 @@ describe('known_hosts', () => {
 
 describe('verifyHostKey', () => {
   it('accepts the key a known_hosts line gives for that host, hashed or not', () => {
-    expect(verifyHostKey(policy(`[vm1.example.com]:2222 ssh-ed25519 ${keyA}`), '[vm1.example.com]:2222', blob(keyA))).toMatchObject({ accepted: true, by: 'known-hosts' })
-    expect(verifyHostKey(policy(hashed), 'vm2.example.com', blob(keyB))).toMatchObject({ accepted: true, by: 'known-hosts' })
+    expect(
+      verifyHostKey(policy(`[vm1.example.com]:2222 ssh-ed25519 ${keyA}`), '[vm1.example.com]:2222', blob(keyA))
+    ).toMatchObject({ accepted: true, by: 'known-hosts' })
+    expect(verifyHostKey(policy(hashed), 'vm2.example.com', blob(keyB))).toMatchObject({
+      accepted: true,
+      by: 'known-hosts'
+    })
   })
 
   it('refuses another key, with the offered and the expected fingerprints', () => {
@@ -112,8 +129,15 @@ describe('verifyHostKey', () => {
   })
 
   it('accepts a fingerprint, refuses a revoked key whatever else trusts it', () => {
-    expect(verifyHostKey(policy('', [fingerprintA]), 'vm1', blob(keyA))).toMatchObject({ accepted: true, by: 'fingerprint' })
-    const revoked = verifyHostKey(policy(`@revoked * ssh-ed25519 ${keyA}\nvm1 ssh-ed25519 ${keyA}`, [fingerprintA]), 'vm1', blob(keyA))
+    expect(verifyHostKey(policy('', [fingerprintA]), 'vm1', blob(keyA))).toMatchObject({
+      accepted: true,
+      by: 'fingerprint'
+    })
+    const revoked = verifyHostKey(
+      policy(`@revoked * ssh-ed25519 ${keyA}\nvm1 ssh-ed25519 ${keyA}`, [fingerprintA]),
+      'vm1',
+      blob(keyA)
+    )
     expect(revoked).toMatchObject({ accepted: false, reason: 'the key is marked @revoked in known-hosts' })
   })
 
@@ -124,20 +148,50 @@ describe('verifyHostKey', () => {
 
   it('refuses a key that contradicts known-hosts or fingerprint even when told to skip the check', () => {
     const line = verifyHostKey(policy(`vm1 ssh-ed25519 ${keyA}`, [], true), 'vm1', blob(keyB))
-    expect(line).toMatchObject({ accepted: false, offered: fingerprintB, expected: [`${fingerprintA} (ssh-ed25519, known-hosts line 1)`], reason: 'the key differs from every trusted key' })
+    expect(line).toMatchObject({
+      accepted: false,
+      offered: fingerprintB,
+      expected: [`${fingerprintA} (ssh-ed25519, known-hosts line 1)`],
+      reason: 'the key differs from every trusted key'
+    })
     const fingerprint = verifyHostKey(policy('', [fingerprintA], true), 'vm1', blob(keyB))
-    expect(fingerprint).toMatchObject({ accepted: false, expected: [fingerprintA], reason: 'the key differs from every trusted key' })
-    expect(verifyHostKey(policy(`@revoked * ssh-ed25519 ${keyB}`, [], true), 'vm1', blob(keyB))).toMatchObject({ accepted: false })
+    expect(fingerprint).toMatchObject({
+      accepted: false,
+      expected: [fingerprintA],
+      reason: 'the key differs from every trusted key'
+    })
+    expect(verifyHostKey(policy(`@revoked * ssh-ed25519 ${keyB}`, [], true), 'vm1', blob(keyB))).toMatchObject({
+      accepted: false
+    })
     // The configured key itself, and a host nothing is configured for, are still accepted.
-    expect(verifyHostKey(policy(`vm1 ssh-ed25519 ${keyA}`, [], true), 'vm1', blob(keyA))).toMatchObject({ accepted: true, by: 'known-hosts' })
-    expect(verifyHostKey(policy(`vm1 ssh-ed25519 ${keyA}`, [], true), 'vm2', blob(keyB))).toMatchObject({ accepted: true, by: 'insecure' })
+    expect(verifyHostKey(policy(`vm1 ssh-ed25519 ${keyA}`, [], true), 'vm1', blob(keyA))).toMatchObject({
+      accepted: true,
+      by: 'known-hosts'
+    })
+    expect(verifyHostKey(policy(`vm1 ssh-ed25519 ${keyA}`, [], true), 'vm2', blob(keyB))).toMatchObject({
+      accepted: true,
+      by: 'insecure'
+    })
     // So the host offers the key known-hosts has, rather than one the check would then refuse.
-    expect(hostKeyAlgorithmsFor(policy(`vm1 ssh-rsa ${rsaKey}`, [], true), 'vm1')).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'])
+    expect(hostKeyAlgorithmsFor(policy(`vm1 ssh-rsa ${rsaKey}`, [], true), 'vm1')).toEqual([
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+      'ssh-rsa'
+    ])
   })
 
   it('asks for the host key algorithms known_hosts has keys of', () => {
-    expect(hostKeyAlgorithmsFor(policy(`vm1 ssh-rsa ${rsaKey}`), 'vm1')).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'])
-    expect(hostKeyAlgorithmsFor(policy(`vm1 ssh-rsa ${rsaKey}\nvm1 ssh-ed25519 ${keyA}`), 'vm1')).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519'])
+    expect(hostKeyAlgorithmsFor(policy(`vm1 ssh-rsa ${rsaKey}`), 'vm1')).toEqual([
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+      'ssh-rsa'
+    ])
+    expect(hostKeyAlgorithmsFor(policy(`vm1 ssh-rsa ${rsaKey}\nvm1 ssh-ed25519 ${keyA}`), 'vm1')).toEqual([
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+      'ssh-rsa',
+      'ssh-ed25519'
+    ])
     expect(hostKeyAlgorithmsFor(policy(`vm1 ssh-rsa ${rsaKey}`), 'vm2')).toBeUndefined()
     expect(hostKeyAlgorithmsFor(policy(`vm1 ssh-rsa ${rsaKey}`, [fingerprintA]), 'vm1')).toBeUndefined()
   })

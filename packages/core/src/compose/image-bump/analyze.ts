@@ -32,10 +32,13 @@ export function analyzeImage(file: ComposeFile, service: string, node: SourceSca
     slot = { kind: 'default', variable: last.name, start: fallback.start }
     slotText = fallback.text
   } else {
-    throw new UserError(`The image of service '${service}' takes its tag from \${${last.name}}, which ${envPath} does not define`, {
-      fix: `Define ${last.name} in ${envPath} (e.g. ${last.name}=v1.2.3) so it can be updated there, give it a default (\${${last.name}:-v1.2.3}), or write the tag in ${file.path}.`,
-      location
-    })
+    throw new UserError(
+      `The image of service '${service}' takes its tag from \${${last.name}}, which ${envPath} does not define`,
+      {
+        fix: `Define ${last.name} in ${envPath} (e.g. ${last.name}=v1.2.3) so it can be updated there, give it a default (\${${last.name}:-v1.2.3}), or write the tag in ${file.path}.`,
+        location
+      }
+    )
   }
   // Unset variables before the slot get a placeholder that is valid in any position of a reference.
   const prefix = resolveTemplate(parts.slice(0, -1), lookup, 'x')
@@ -45,14 +48,18 @@ export function analyzeImage(file: ComposeFile, service: string, node: SourceSca
   // Where `:tag@digest` starts in the full value; the slot may start right after that `:` (repo:${TAG}).
   const full = prefix.value + slotText
   const slotStart = prefix.value.length
-  const suffixStart = full.length - (reference.tag ? reference.tag.length + 1 : 0) - (reference.digest ? reference.digest.length + 1 : 0)
+  const suffixStart =
+    full.length - (reference.tag ? reference.tag.length + 1 : 0) - (reference.digest ? reference.digest.length + 1 : 0)
   const colonBeforeSlot = reference.tag !== undefined && suffixStart + 1 === slotStart
   if (suffixStart < slotStart && !colonBeforeSlot) {
     const where = slot.kind === 'image' ? 'the text after the last variable' : `\${${slot.variable}}`
-    throw new UserError(`The tag of service '${service}' is split between ${where} and the rest of ${JSON.stringify(raw)}`, {
-      fix: `Keep the whole tag in one place: either literally (repo:v1.2.3) or in one variable (repo:\${TAG}).`,
-      location
-    })
+    throw new UserError(
+      `The tag of service '${service}' is split between ${where} and the rest of ${JSON.stringify(raw)}`,
+      {
+        fix: `Keep the whole tag in one place: either literally (repo:v1.2.3) or in one variable (repo:\${TAG}).`,
+        location
+      }
+    )
   }
   return {
     node,

@@ -30,7 +30,10 @@ export function planImageBump(request: BumpRequest): BumpPlan {
 
   const fileUpdates: FileUpdate[] = []
   for (const file of files) {
-    const after = applyNodeEdits(file, edits.filter((e) => e.file === file && e.analysis.slot.kind !== 'env-file'))
+    const after = applyNodeEdits(
+      file,
+      edits.filter((e) => e.file === file && e.analysis.slot.kind !== 'env-file')
+    )
     if (after !== file.text) fileUpdates.push({ path: file.path, before: file.text, after })
   }
   const envUpdate = spliceEnvFile(envPath, envText, edits)

@@ -7,7 +7,9 @@ import { locationOf, type Analysis, type BumpTarget, type EnvContext, type Image
 
 /** A service's definitions, the last file first (the one compose takes a field from). */
 function definitions(files: ComposeFile[], name: string): { file: ComposeFile; service: ComposeService }[] {
-  return [...files].reverse().flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })))
+  return [...files]
+    .reverse()
+    .flatMap((file) => file.services.filter((s) => s.name === name).map((service) => ({ file, service })))
 }
 
 /**
@@ -15,7 +17,8 @@ function definitions(files: ComposeFile[], name: string): { file: ComposeFile; s
  * the one compose copies from the service it extends in the same file.
  */
 export function imageEntries(files: ComposeFile[], names: string[], env: EnvContext): Map<string, ImageEntry> {
-  const hasOwnImage = (name: string): boolean => definitions(files, name).some((d) => d.service.image || d.service.imageIsNotText)
+  const hasOwnImage = (name: string): boolean =>
+    definitions(files, name).some((d) => d.service.image || d.service.imageIsNotText)
   const own = new Map<string, ImageEntry>()
   for (const name of names) {
     const found = definitions(files, name).find((d) => d.service.image || d.service.imageIsNotText)
@@ -60,10 +63,13 @@ export function selectServices(
     const name = entry.service.name
     const previous = selected.get(name)
     if (previous && (previous.target.tag !== target.tag || previous.target.digest !== target.digest)) {
-      throw new UserError(`Service '${name}' was asked for two different images (tags ${previous.target.tag} and ${target.tag})`, {
-        fix: 'Name each service once per run.',
-        location: { file: entry.file.path, line: entry.service.line }
-      })
+      throw new UserError(
+        `Service '${name}' was asked for two different images (tags ${previous.target.tag} and ${target.tag})`,
+        {
+          fix: 'Name each service once per run.',
+          location: { file: entry.file.path, line: entry.service.line }
+        }
+      )
     }
     const { file, service, inheritsFrom } = entry
     selected.set(name, { file, service, target, analysis: entry.analysis(), inheritsFrom })
@@ -91,7 +97,12 @@ export function selectServices(
 }
 
 /** The services whose image is in the repository `image`; refuses when there is none. */
-function servicesRunning(files: ComposeFile[], entries: Map<string, ImageEntry>, image: string, lookup: VariableLookup): ImageEntry[] {
+function servicesRunning(
+  files: ComposeFile[],
+  entries: Map<string, ImageEntry>,
+  image: string,
+  lookup: VariableLookup
+): ImageEntry[] {
   const matching: ImageEntry[] = []
   const images: string[] = []
   const unreadable: string[] = []
@@ -110,11 +121,15 @@ function servicesRunning(files: ComposeFile[], entries: Map<string, ImageEntry>,
     if (analysis.repositoryKnown && sameRepository(analysis.reference, image)) matching.push(entry)
   }
   if (matching.length === 0) {
-    const skipped = unreadable.length === 0 ? '' : `; not checked, as their image cannot be read: ${unreadable.join(', ')}`
-    throw new UserError(`No service runs the image ${image}; the images are: ${images.join(', ') || 'none'}${skipped}`, {
-      fix: `Check the image repository, or name the services to update with 'service'${unreadable.length === 0 ? '' : ' (naming a service whose image cannot be read says why)'}.`,
-      location: { file: files[0].path, line: files[0].servicesLine }
-    })
+    const skipped =
+      unreadable.length === 0 ? '' : `; not checked, as their image cannot be read: ${unreadable.join(', ')}`
+    throw new UserError(
+      `No service runs the image ${image}; the images are: ${images.join(', ') || 'none'}${skipped}`,
+      {
+        fix: `Check the image repository, or name the services to update with 'service'${unreadable.length === 0 ? '' : ' (naming a service whose image cannot be read says why)'}.`,
+        location: { file: files[0].path, line: files[0].servicesLine }
+      }
+    )
   }
   return matching
 }
@@ -134,17 +149,25 @@ function sameRepository(reference: ImageReference, image: string): boolean {
 }
 
 /** The named service's image; refuses, saying why, a service that is not defined or has no image to update. */
-function serviceWithImage(files: ComposeFile[], names: string[], name: string, entries: Map<string, ImageEntry>): ImageEntry {
+function serviceWithImage(
+  files: ComposeFile[],
+  names: string[],
+  name: string,
+  entries: Map<string, ImageEntry>
+): ImageEntry {
   const entry = entries.get(name)
   if (entry) return entry
   const paths = files.map((f) => f.path).join(', ')
   const defined = definitions(files, name)
   const last = defined[0]
   if (!last) {
-    throw new UserError(`Service '${name}' is not defined in ${paths}; the services are: ${names.join(', ') || 'none'}`, {
-      fix: 'Name one of the services that exist (the key under services:).',
-      location: { file: files[0].path, line: files[0].servicesLine }
-    })
+    throw new UserError(
+      `Service '${name}' is not defined in ${paths}; the services are: ${names.join(', ') || 'none'}`,
+      {
+        fix: 'Name one of the services that exist (the key under services:).',
+        location: { file: files[0].path, line: files[0].servicesLine }
+      }
+    )
   }
   const location = { file: last.file.path, line: last.service.line }
   const others = `the services with an image are: ${[...entries.keys()].join(', ') || 'none'}`

@@ -4,7 +4,10 @@ import { variablesIn } from '../interpolation'
 import { changes, locationOf, type Edit, type ImageEntry } from './types'
 
 function describePath(path: DataPath): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[')
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+    .join('.')
+    .replace(/\.\[/g, '[')
 }
 
 function sharingError(edit: Edit, others: string[], through: string, fix: string): UserError {
@@ -54,12 +57,21 @@ export function checkNodeSharing(edits: Edit[]): void {
     const named = new Set(group.map((e) => e.service.name))
     const offset = first.analysis.node.range[0]
     const others = (first.file.occurrences.get(offset) ?? []).filter(
-      (path) => !(String(path[0]).startsWith('x-') || (path.length === 3 && path[0] === 'services' && path[2] === 'image' && named.has(String(path[1]))))
+      (path) =>
+        !(
+          String(path[0]).startsWith('x-') ||
+          (path.length === 3 && path[0] === 'services' && path[2] === 'image' && named.has(String(path[1])))
+        )
     )
     if (others.length > 0) {
-      const described = others.map((path) => (path[0] === 'services' && path.length === 3 && path[2] === 'image' ? `service '${path[1]}'` : describePath(path)))
+      const described = others.map((path) =>
+        path[0] === 'services' && path.length === 3 && path[2] === 'image' ? `service '${path[1]}'` : describePath(path)
+      )
       const anchor = first.file.anchors.get(offset)
-      const sharers = [...named, ...others.filter((p) => p[0] === 'services' && p.length === 3).map((p) => String(p[1]))]
+      const sharers = [
+        ...named,
+        ...others.filter((p) => p[0] === 'services' && p.length === 3).map((p) => String(p[1]))
+      ]
       throw sharingError(
         first,
         described,
@@ -95,8 +107,14 @@ export function checkVariableSharing(files: ComposeFile[], edits: Edit[], envPat
     for (const file of files) {
       forEachString(file.data, [], (value, path) => {
         if (String(path[0]).startsWith('x-') || !variablesIn(value).includes(variable)) return
-        const isNamedImage = path.length === 3 && path[0] === 'services' && path[2] === 'image' && allowed.has(`${file.path}\0${path[1]}`)
-        if (!isNamedImage) others.push(path[0] === 'services' && path.length === 3 && path[2] === 'image' ? `service '${path[1]}'` : `${describePath(path)} in ${file.path}`)
+        const isNamedImage =
+          path.length === 3 && path[0] === 'services' && path[2] === 'image' && allowed.has(`${file.path}\0${path[1]}`)
+        if (!isNamedImage)
+          others.push(
+            path[0] === 'services' && path.length === 3 && path[2] === 'image'
+              ? `service '${path[1]}'`
+              : `${describePath(path)} in ${file.path}`
+          )
       })
     }
     if (others.length > 0) {
@@ -109,7 +127,12 @@ export function checkVariableSharing(files: ComposeFile[], edits: Edit[], envPat
     }
     const conflicting = group.find((e) => e.newSlotText !== first.newSlotText)
     if (conflicting) {
-      throw sharingError(first, [`service '${conflicting.service.name}'`], `through ${variable} in ${envPath}`, `Update services that share ${variable} to the same tag.`)
+      throw sharingError(
+        first,
+        [`service '${conflicting.service.name}'`],
+        `through ${variable} in ${envPath}`,
+        `Update services that share ${variable} to the same tag.`
+      )
     }
   }
 }

@@ -52,10 +52,13 @@ export function applyNodeEdits(file: ComposeFile, edits: Edit[]): string {
     const oldSource = file.text.slice(start, end)
     const newSource = renderScalar(node, edit.newRaw)
     if (newSource === undefined || renderScalar(node, edit.analysis.raw) !== oldSource) {
-      throw new UserError(`The image of service '${edit.service.name}' is written in a form that cannot be rewritten in place (${JSON.stringify(oldSource)})`, {
-        fix: "Write the image on one line, plain or in simple quotes, e.g. image: 'ghcr.io/acme/api:v1.2.3'.",
-        location: locationOf(file, start)
-      })
+      throw new UserError(
+        `The image of service '${edit.service.name}' is written in a form that cannot be rewritten in place (${JSON.stringify(oldSource)})`,
+        {
+          fix: "Write the image on one line, plain or in simple quotes, e.g. image: 'ghcr.io/acme/api:v1.2.3'.",
+          location: locationOf(file, start)
+        }
+      )
     }
     text = text.slice(0, start) + newSource + text.slice(end)
     for (const path of file.occurrences.get(start) ?? []) setAt(expected, path, edit.newRaw)
@@ -81,7 +84,8 @@ export function spliceEnvFile(path: string, text: string | undefined, edits: Edi
   if (text === undefined) return undefined
   let after = text
   for (const edit of edits) {
-    if (edit.analysis.slot.kind === 'env-file' && changes(edit)) after = setEnvValue(after, path, edit.analysis.slot.variable, edit.newSlotText)
+    if (edit.analysis.slot.kind === 'env-file' && changes(edit))
+      after = setEnvValue(after, path, edit.analysis.slot.variable, edit.newSlotText)
   }
   return after === text ? undefined : { path, before: text, after }
 }
@@ -90,12 +94,18 @@ export function spliceEnvFile(path: string, text: string | undefined, edits: Edi
 export function describeUpdate(edit: Edit, envPath: string, newLookup: VariableLookup): ServiceUpdate {
   const { analysis, service, file } = edit
   const parts = parseTemplate(edit.newRaw)
-  if (!parts) throw new Error(`planImageBump: the new image of '${service.name}' does not parse: ${JSON.stringify(edit.newRaw)}`)
+  if (!parts)
+    throw new Error(`planImageBump: the new image of '${service.name}' does not parse: ${JSON.stringify(edit.newRaw)}`)
   const resolved = resolveTemplate(parts, newLookup)
   const image = resolved.unresolved.length === 0 ? resolved.value : edit.newRaw
   const reference = analysis.repositoryKnown ? parseImageReference(resolved.value) : undefined
-  if (analysis.repositoryKnown && (!reference || reference.tag !== edit.target.tag || reference.digest !== edit.target.digest)) {
-    throw new Error(`planImageBump: '${service.name}' would become ${JSON.stringify(resolved.value)}, not tag ${edit.target.tag}`)
+  if (
+    analysis.repositoryKnown &&
+    (!reference || reference.tag !== edit.target.tag || reference.digest !== edit.target.digest)
+  ) {
+    throw new Error(
+      `planImageBump: '${service.name}' would become ${JSON.stringify(resolved.value)}, not tag ${edit.target.tag}`
+    )
   }
   const slot = analysis.slot
   return {

@@ -46,7 +46,10 @@ export const ExitCode = {
 /** ExitCode as the library's variables: `rolledBack: 10` is `GL_EXIT_ROLLED_BACK=10`. */
 export function exitCodeVariables(): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(ExitCode).map(([name, code]) => [`GL_EXIT_${name.replace(/[A-Z]/g, '_$&').toUpperCase()}`, String(code)])
+    Object.entries(ExitCode).map(([name, code]) => [
+      `GL_EXIT_${name.replace(/[A-Z]/g, '_$&').toUpperCase()}`,
+      String(code)
+    ])
   )
 }
 
@@ -92,7 +95,19 @@ export type StackEvent = (typeof stackEvents)[number]
 export const removePhases = ['locked', 'stop', 'files'] as const
 
 /** The steps of an apply, each announced by a `phase` event. */
-export const applyPhases = ['locked', 'login', 'pull', 'swap', 'start-first', 'up', 'health', 'healthy', 'remove', 'rollback', 'restore'] as const
+export const applyPhases = [
+  'locked',
+  'login',
+  'pull',
+  'swap',
+  'start-first',
+  'up',
+  'health',
+  'healthy',
+  'remove',
+  'rollback',
+  'restore'
+] as const
 export type ApplyPhase = (typeof applyPhases)[number]
 
 /** The parts of the inspection's output, each after a `section` event. */
@@ -115,7 +130,8 @@ export type InspectionSection = (typeof inspectionSections)[number]
 
 /** Runs the script sent on stdin with stdin closed, so nothing in it can read the script. */
 export const ATTACHED_BOOTSTRAP =
-  `t=$(mktemp) || exit ${ExitCode.hostError}; cat > "$t" || exit ${ExitCode.hostError}; ` + 'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r'
+  `t=$(mktemp) || exit ${ExitCode.hostError}; cat > "$t" || exit ${ExitCode.hostError}; ` +
+  'sh "$t" < /dev/null; r=$?; rm -f "$t"; exit $r'
 
 /**
  * Reads the registry logins from stdin (lines up to an empty one, see registryLoginLines), saves
@@ -133,7 +149,9 @@ export const DETACHED_BOOTSTRAP = [
   'r=${d%/*}; s=${r%/*}',
   'mkdir -p "${s%/*}/." || exit ' + ExitCode.hostError,
   // Never through a link (see gl_check_links in lib.sh, which names it).
-  'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit ' + ExitCode.refusedLink + '; fi',
+  'if [ -L "$s" ] || [ -L "$r" ]; then echo "gitops-lite: $s or $r is a symbolic link" >&2; exit ' +
+    ExitCode.refusedLink +
+    '; fi',
   // A fresh folder per apply: a second script written into a running one's folder would be read by it.
   // The state folder is the deploy user's alone, and so is the log (it holds compose's messages).
   '(umask 077 && mkdir -p "$r" && mkdir "$d" && cat > "$d/apply.sh" && : > "$d/log") || exit ' + ExitCode.hostError,
