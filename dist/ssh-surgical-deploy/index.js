@@ -74705,24 +74705,9 @@ async function deployToHost(shell, options, log) {
             audit: auditPrefix(shell.name, plan, options)
         });
         const events = new EventReader(mark, log, health, removeFailed);
-        let result;
-        try {
-            result = await shell.exec(detachedCommand(runDir), {
-                stdin: registryLoginLines(options.registries ?? []) + script,
-                timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
-                onStdout: (text) => events.push(text)
-            });
-        }
-        catch (error) {
-            if (!(error instanceof ConnectionLostError))
-                throw error;
-            events.flush();
-            return done('failed', plan, new errors_UserError(`${error.message} while deploying`, {
-                fix: `The deploy goes on on the host, which finishes it (or rolls it back) and then releases the lock; its log is ${runDir}/log. ` +
-                    'Rerun the workflow: it waits for the lock and converges.'
-            }));
-        }
-        events.flush();
+        const result = await runDetachedApply(shell, { runDir, script, registries: options.registries, limits, events });
+        if (result instanceof ConnectionLostError)
+            return done('failed', plan, lostWhileDeploying(result, runDir, 'host'));
         const verdict = applyVerdict(result, {
             host: shell.name,
             directory: plan.directory,
@@ -74797,6 +74782,36 @@ async function inspectAndPlan(shell, options, log) {
     for (const line of formatPlan(shell.name, plan))
         log.info(line);
     return { report, plan };
+}
+/**
+ * Runs an apply script detached on the host (see DETACHED_BOOTSTRAP), its events read as they
+ * stream back; the registry logins go first on stdin, read by the bootstrap and never saved.
+ * A dropped connection is returned, not thrown: the host finishes the apply on its own.
+ */
+async function runDetachedApply(shell, apply) {
+    const { limits, events } = apply;
+    try {
+        const result = await shell.exec(detachedCommand(apply.runDir), {
+            stdin: registryLoginLines(apply.registries ?? []) + apply.script,
+            timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
+            onStdout: (text) => events.push(text)
+        });
+        events.flush();
+        return result;
+    }
+    catch (error) {
+        if (!(error instanceof ConnectionLostError))
+            throw error;
+        events.flush();
+        return error;
+    }
+}
+/** The error for a connection lost while the detached apply ran on `where` (the host, the manager). */
+function lostWhileDeploying(error, runDir, where) {
+    return new errors_UserError(`${error.message} while deploying`, {
+        fix: `The deploy goes on on the ${where}, which finishes it (or rolls it back) and then releases the lock; its log is ${runDir}/log. ` +
+            'Rerun the workflow: it waits for the lock and converges.'
+    });
 }
 
 ;// CONCATENATED MODULE: ./packages/core/src/deploy/swarm-plan.ts
@@ -75216,24 +75231,15 @@ async function deployToSwarm(shell, options, log) {
         .code('gl_swarm_apply_main')
         .toString();
     const events = new EventReader(mark, log, health, removeFailed);
-    let result;
-    try {
-        result = await shell.exec(detachedCommand(runDir), {
-            // The registry logins first, read by the bootstrap (kept in memory on the host, never in the script).
-            stdin: registryLoginLines(options.registries ?? []) + apply,
-            timeoutMs: (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
-            onStdout: (text) => events.push(text)
-        });
-    }
-    catch (error) {
-        if (!(error instanceof ConnectionLostError))
-            throw error;
-        events.flush();
-        return done('failed', plan, new errors_UserError(`${error.message} while deploying`, {
-            fix: `The deploy goes on on the manager, which finishes it (or rolls it back) and then releases the lock; its log is ${runDir}/log. Rerun the workflow: it waits for the lock and converges.`
-        }));
-    }
-    events.flush();
+    const result = await runDetachedApply(shell, {
+        runDir,
+        script: apply,
+        registries: options.registries,
+        limits,
+        events
+    });
+    if (result instanceof ConnectionLostError)
+        return done('failed', plan, lostWhileDeploying(result, runDir, 'manager'));
     const failure = events.failure ?? 'a service did not converge';
     switch (result.code) {
         case remote_ExitCode.ok:

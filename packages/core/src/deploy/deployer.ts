@@ -160,28 +160,8 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
       audit: auditPrefix(shell.name, plan, options)
     })
     const events = new EventReader(mark, log, health, removeFailed)
-    let result: ExecResult
-    try {
-      result = await shell.exec(detachedCommand(runDir), {
-        stdin: registryLoginLines(options.registries ?? []) + script,
-        timeoutMs:
-          (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
-        onStdout: (text) => events.push(text)
-      })
-    } catch (error) {
-      if (!(error instanceof ConnectionLostError)) throw error
-      events.flush()
-      return done(
-        'failed',
-        plan,
-        new UserError(`${error.message} while deploying`, {
-          fix:
-            `The deploy goes on on the host, which finishes it (or rolls it back) and then releases the lock; its log is ${runDir}/log. ` +
-            'Rerun the workflow: it waits for the lock and converges.'
-        })
-      )
-    }
-    events.flush()
+    const result = await runDetachedApply(shell, { runDir, script, registries: options.registries, limits, events })
+    if (result instanceof ConnectionLostError) return done('failed', plan, lostWhileDeploying(result, runDir, 'host'))
     const verdict = applyVerdict(result, {
       host: shell.name,
       directory: plan.directory,
@@ -261,4 +241,47 @@ async function inspectAndPlan(
   })
   for (const line of formatPlan(shell.name, plan)) log.info(line)
   return { report, plan }
+}
+
+export interface DetachedApply {
+  runDir: string
+  script: string
+  registries?: readonly RegistryLogin[]
+  limits: ScriptLimits
+  events: EventReader
+}
+
+/**
+ * Runs an apply script detached on the host (see DETACHED_BOOTSTRAP), its events read as they
+ * stream back; the registry logins go first on stdin, read by the bootstrap and never saved.
+ * A dropped connection is returned, not thrown: the host finishes the apply on its own.
+ */
+export async function runDetachedApply(
+  shell: RemoteShell,
+  apply: DetachedApply
+): Promise<ExecResult | ConnectionLostError> {
+  const { limits, events } = apply
+  try {
+    const result = await shell.exec(detachedCommand(apply.runDir), {
+      stdin: registryLoginLines(apply.registries ?? []) + apply.script,
+      timeoutMs:
+        (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
+      onStdout: (text) => events.push(text)
+    })
+    events.flush()
+    return result
+  } catch (error) {
+    if (!(error instanceof ConnectionLostError)) throw error
+    events.flush()
+    return error
+  }
+}
+
+/** The error for a connection lost while the detached apply ran on `where` (the host, the manager). */
+export function lostWhileDeploying(error: ConnectionLostError, runDir: string, where: string): UserError {
+  return new UserError(`${error.message} while deploying`, {
+    fix:
+      `The deploy goes on on the ${where}, which finishes it (or rolls it back) and then releases the lock; its log is ${runDir}/log. ` +
+      'Rerun the workflow: it waits for the lock and converges.'
+  })
 }

@@ -1,7 +1,15 @@
 import { UserError } from '../errors'
-import { ConnectionLostError, type ExecResult, type RemoteShell } from '../ssh/client'
+import { ConnectionLostError, type RemoteShell } from '../ssh/client'
 import { remoteError } from './apply-result'
-import { newMark, type DeployLog, type DeployOptions, type HostOutcome, type HostResult } from './deployer'
+import {
+  lostWhileDeploying,
+  newMark,
+  runDetachedApply,
+  type DeployLog,
+  type DeployOptions,
+  type HostOutcome,
+  type HostResult
+} from './deployer'
 import { describeOwner, EventReader } from './events'
 import { formatPlan } from './format'
 import { jsonPrefix, RECORD_SCHEMA, type AuditEntry } from './record'
@@ -10,10 +18,8 @@ import { hostSecrets } from './secrets'
 import {
   attachedCommand,
   base64Lines,
-  detachedCommand,
   digestScript,
   libraryScript,
-  registryLoginLines,
   runDirOf,
   stagedFilesScript,
   words,
@@ -121,27 +127,14 @@ export async function deployToSwarm(
     .code('gl_swarm_apply_main')
     .toString()
   const events = new EventReader(mark, log, health, removeFailed)
-  let result: ExecResult
-  try {
-    result = await shell.exec(detachedCommand(runDir), {
-      // The registry logins first, read by the bootstrap (kept in memory on the host, never in the script).
-      stdin: registryLoginLines(options.registries ?? []) + apply,
-      timeoutMs:
-        (limits.lockTimeoutSeconds + 3 * limits.commandTimeoutSeconds + 2 * limits.healthTimeoutSeconds + 60) * 1000,
-      onStdout: (text) => events.push(text)
-    })
-  } catch (error) {
-    if (!(error instanceof ConnectionLostError)) throw error
-    events.flush()
-    return done(
-      'failed',
-      plan,
-      new UserError(`${error.message} while deploying`, {
-        fix: `The deploy goes on on the manager, which finishes it (or rolls it back) and then releases the lock; its log is ${runDir}/log. Rerun the workflow: it waits for the lock and converges.`
-      })
-    )
-  }
-  events.flush()
+  const result = await runDetachedApply(shell, {
+    runDir,
+    script: apply,
+    registries: options.registries,
+    limits,
+    events
+  })
+  if (result instanceof ConnectionLostError) return done('failed', plan, lostWhileDeploying(result, runDir, 'manager'))
   const failure = events.failure ?? 'a service did not converge'
   switch (result.code) {
     case ExitCode.ok:
