@@ -3,13 +3,19 @@
 // (a migration) and the deploy reported to GitHub's Deployments API (the local stand-in, every
 // request checked against GitHub's OpenAPI description). The scenarios build on each other.
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { exec, freePort, startRegistry, startSshHost, type Registry, type SshHost } from '@gitops-lite/sandbox'
+import {
+  exec,
+  freePort,
+  pushWithLogin,
+  startRegistry,
+  startSshHost,
+  type Registry,
+  type SshHost
+} from '@gitops-lite/sandbox'
 import { FakeGitHub } from '../../packages/sandbox/src/fake-github'
 import { openApiProblems, openApiResponseProblems } from '../helpers/openapi'
-import type { ActionRun } from '../helpers/run-action'
 import {
   containers,
   deploy,
@@ -19,6 +25,7 @@ import {
   giveOwnHome,
   newWorkspace,
   output,
+  printed,
   serves,
   startDeployFixture,
   timeout,
@@ -53,26 +60,10 @@ beforeAll(async () => {
     auth: { username, password }
   })
   privateWeb = { v1: `${privateRegistry.address}/team/web:v1`, v2: `${privateRegistry.address}/team/web:v2` }
-  // Pushed with a Docker config of the test's own, so this machine's ~/.docker never holds the login.
-  const config = await mkdtemp(join(tmpdir(), 'gl-push-config-'))
-  try {
-    await exec(
-      'docker',
-      ['--config', config, 'login', '--username', username, '--password-stdin', privateRegistry.address],
-      { input: password }
-    )
-    for (const [from, to] of [
-      [fixture.images.webV1, privateWeb.v1],
-      [fixture.images.webV2, privateWeb.v2]
-    ]) {
-      await exec('docker', ['tag', from, to])
-      await exec('docker', ['--config', config, 'push', '-q', to])
-      // Gone from the engine: the deploy must pull it, with its own login.
-      await exec('docker', ['rmi', to])
-    }
-  } finally {
-    await rm(config, { recursive: true, force: true })
-  }
+  await pushWithLogin(privateRegistry, { username, password }, [
+    [fixture.images.webV1, privateWeb.v1],
+    [fixture.images.webV2, privateWeb.v2]
+  ])
   vm = await startSshHost({ dir: join(fixture.work, 'vm'), address: '127.0.0.1', group: fixture.group })
   home = join(fixture.work, 'vm-home')
   vmTmp = join(fixture.work, 'vm-tmp')
@@ -132,14 +123,6 @@ function inputs(extra: Record<string, string> = {}): Record<string, string> {
 const env = { GITHUB_API_URL: '', GITHUB_REPOSITORY: 'acme/infra', GITHUB_SHA: 'b'.repeat(40), GITHUB_RUN_ID: '77' }
 const run = (extra: Record<string, string> = {}) =>
   deploy(workspace, inputs(extra), { ...env, GITHUB_API_URL: github.url })
-
-/** stdout and stderr without the `::add-mask::` lines that hand secrets to the runner. */
-function printed(result: ActionRun): string {
-  return (result.stdout + result.stderr)
-    .split('\n')
-    .filter((line) => !line.startsWith('::add-mask::'))
-    .join('\n')
-}
 
 /** Files under the folders the deploy user can write that hold the password or its stored form. */
 async function filesWithCredentials(): Promise<string[]> {

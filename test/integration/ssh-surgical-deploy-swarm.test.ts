@@ -11,6 +11,7 @@ import {
   expectFailure,
   expectSuccess,
   output,
+  printed,
   readJsonLines,
   startDeployFixture,
   startVm,
@@ -24,6 +25,8 @@ let workspace: string
 let initialisedSwarm = false
 let workerPort: number
 const stack = `glswarm${process.pid}`
+/** A second stack, first deployed with a pre-deploy command (its own remote-dir). */
+const firstStack = `${stack}b`
 
 async function docker(args: string[]): Promise<string> {
   return (await exec('docker', args)).stdout.trim()
@@ -44,20 +47,22 @@ beforeAll(async () => {
 }, 15 * 60_000)
 
 afterAll(async () => {
-  await exec('docker', ['stack', 'rm', stack]).catch(() => undefined)
-  // Configs go once their services are gone.
-  for (let i = 0; i < 30; i++) {
-    const left = await docker(['service', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`])
-    if (left === '') break
-    await new Promise((resolve) => setTimeout(resolve, 1000))
-  }
-  for (const kind of ['config', 'network']) {
-    const ids = (
-      await docker([kind, 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`]).catch(() => '')
-    )
-      .split('\n')
-      .filter(Boolean)
-    if (ids.length > 0) await exec('docker', [kind, 'rm', ...ids]).catch(() => undefined)
+  for (const name of [stack, firstStack]) {
+    await exec('docker', ['stack', 'rm', name]).catch(() => undefined)
+    // Configs go once their services are gone.
+    for (let i = 0; i < 30; i++) {
+      const left = await docker(['service', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${name}`])
+      if (left === '') break
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
+    for (const kind of ['config', 'network']) {
+      const ids = (
+        await docker([kind, 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${name}`]).catch(() => '')
+      )
+        .split('\n')
+        .filter(Boolean)
+      if (ids.length > 0) await exec('docker', [kind, 'rm', ...ids]).catch(() => undefined)
+    }
   }
   if (initialisedSwarm) await exec('docker', ['swarm', 'leave', '--force'])
   await bench?.group.cleanup()
@@ -69,6 +74,8 @@ interface Stack {
   motd?: string
   /** Extra deploy lines for web. */
   webDeploy?: string[]
+  /** web's x-gitops-lite.pre-deploy, a string (run with sh -c). */
+  webPreDeploy?: string
 }
 
 async function writeStack(options: Stack): Promise<void> {
@@ -86,7 +93,8 @@ async function writeStack(options: Stack): Promise<void> {
     '      endpoint_mode: dnsrr',
     '      update_config: {order: start-first, monitor: 2s}',
     ...(options.webDeploy ?? []),
-    '    stop_grace_period: 1s'
+    '    stop_grace_period: 1s',
+    ...(options.webPreDeploy ? ['    x-gitops-lite:', `      pre-deploy: ${JSON.stringify(options.webPreDeploy)}`] : [])
   ]
   // A port published on the node (mode: host: the bench has no routing mesh).
   const ports = `    ports: [{target: 8080, published: ${workerPort}, mode: host}]`
@@ -146,6 +154,11 @@ function planOf(run: ActionRun): {
   services: { service: string; change: string; deploy: boolean; reasons: string[] }[]
 } {
   return Object.values(output(run, 'plan') as Record<string, never>)[0]
+}
+
+/** The pre-deploy job services left on the swarm (none, after any deploy). */
+async function jobs(): Promise<string> {
+  return docker(['service', 'ls', '-q', '--filter', 'label=io.gitops-lite.pre-deploy'])
 }
 
 function change(run: ActionRun, service: string): string | undefined {
@@ -349,6 +362,129 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
       const run = expectFailure(await swarmDeploy({ 'known-hosts': impostorLine, mode: 'full' }))
       expect(run.stdout).toMatch(/host key/i)
       expect(await live('web')).toEqual(before)
+    },
+    timeout
+  )
+  it(
+    'pre-deploy on a first deploy: a Swarm job with the new image and the environment, on the network it creates for the stack',
+    async () => {
+      const remoteDir = `${vm.remoteDir}-first`
+      const firstWorkspace = join(bench.work, 'workspace-first')
+      await mkdir(remoteDir, { recursive: true })
+      await writeFile(join(remoteDir, '.env'), 'GREETING=hello-from-the-vm\n')
+      await mkdir(firstWorkspace, { recursive: true })
+      await writeFile(
+        join(firstWorkspace, 'compose.yaml'),
+        [
+          'services:',
+          '  app:',
+          `    image: ${bench.images.webV2}`,
+          '    environment:',
+          '      GREETING: ${GREETING}',
+          '      PLAIN: "a$$b c"',
+          '    deploy: {endpoint_mode: dnsrr}',
+          '    x-gitops-lite:',
+          '      pre-deploy: ["sh", "-c", "echo \\"proof: $$(cat /www/index.html) plain=$$PLAIN greeting=$$GREETING\\""]',
+          ''
+        ].join('\n')
+      )
+      const run = expectSuccess(
+        await deploy(
+          firstWorkspace,
+          deployInputs(vm, {
+            orchestrator: 'swarm',
+            'project-name': firstStack,
+            'remote-dir': remoteDir,
+            files: 'compose.yaml',
+            'health-timeout': '90s'
+          })
+        )
+      )
+      expect(output(run, 'deployed')).toEqual(['app'])
+      // The new image's file, a plain value, and the .env's value (masked in the log).
+      expect(run.stdout).toContain('proof: web v2 plain=a$b c greeting=***')
+      expect(printed(run)).not.toContain('hello-from-the-vm')
+      expect(run.stdout.indexOf('Running the pre-deploy command of app')).toBeLessThan(
+        run.stdout.indexOf('Recreating the services')
+      )
+      // The job made the stack's network as `stack deploy` would, and the stack deploy adopted it.
+      const network = `${firstStack}_default`
+      expect(
+        await docker([
+          'network',
+          'inspect',
+          network,
+          '--format',
+          '{{index .Labels "com.docker.stack.namespace"}} {{.Driver}}'
+        ])
+      ).toBe(`${firstStack} overlay`)
+      expect(await docker(['network', 'ls', '-q', '--filter', `name=^${network}$`])).not.toContain('\n')
+      const attached = await docker([
+        'service',
+        'inspect',
+        `${firstStack}_app`,
+        '--format',
+        '{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}'
+      ])
+      expect(attached.trim()).toBe(await docker(['network', 'inspect', network, '--format', '{{.Id}}']))
+      expect(await jobs()).toBe('')
+    },
+    timeout
+  )
+
+  it(
+    'pre-deploy on an update: shown in the dry run, then run with the new image, reaching a service of the stack by name',
+    async () => {
+      const proof = 'echo "new image: $$(cat /www/index.html)"; echo "reached: $$(wget -q -O - http://web/)"'
+      await writeStack({ web: bench.images.webV1, motd: 'changed\n', webPreDeploy: proof })
+      const dry = expectSuccess(await swarmDeploy({ 'dry-run': 'true' }))
+      expect(dry.stdout).toContain('first runs its pre-deploy command with the new image: sh -c')
+      const planned = planOf(dry).services.find((s) => s.service === 'web') as { preDeploy?: string[] }
+      expect(planned.preDeploy).toEqual(['sh', '-c', proof.replace(/\$\$/g, '$')])
+      expect(await jobs()).toBe('')
+      const run = expectSuccess(await swarmDeploy())
+      expect(output(run, 'deployed')).toEqual(['web'])
+      // Its own image is the new one; the running web (v2, until the stack deploy) answered by name.
+      expect(run.stdout).toContain('new image: web v1')
+      expect(run.stdout).toContain('reached: web v2')
+      expect((await live('web')).image).toContain(bench.images.webV1)
+      expect(await jobs()).toBe('')
+    },
+    timeout
+  )
+
+  it(
+    'a failing pre-deploy command stops the deploy before any service changes, quoting its output',
+    async () => {
+      const before = await live('web')
+      const composeBefore = await readFile(join(vm.remoteDir, 'compose.yaml'), 'utf8')
+      await writeStack({ web: bench.images.webV2, motd: 'changed\n', webPreDeploy: 'echo migrating to v2; exit 3' })
+      const run = expectFailure(await swarmDeploy())
+      expect(run.stderr + run.stdout).toMatch(
+        /the pre-deploy command of web exited with code 3; its last lines:(%0A|\n|\\n) {2}\| migrating to v2/
+      )
+      expect(run.stderr + run.stdout).toContain('stopped before changing any service')
+      expect(run.stderr + run.stdout).toContain("Fix the command (sh -c 'echo migrating to v2; exit 3')")
+      expect(await live('web')).toEqual(before)
+      expect(await readFile(join(vm.remoteDir, 'compose.yaml'), 'utf8')).toBe(composeBefore)
+      expect(await jobs()).toBe('')
+      const audit = await readJsonLines(join(vm.remoteDir, '.gitops-lite', 'audit.log'))
+      expect(audit.at(-1)).toMatchObject({ result: 'failed' })
+    },
+    timeout
+  )
+
+  it(
+    'a pre-deploy command that outlives command-timeout is stopped and its job removed',
+    async () => {
+      const before = await live('web')
+      await writeStack({ web: bench.images.webV2, motd: 'changed\n', webPreDeploy: 'echo started; sleep 120' })
+      const run = expectFailure(await swarmDeploy({ 'command-timeout': '10s' }))
+      expect(run.stderr + run.stdout).toMatch(
+        /the pre-deploy command of web timed out \(command-timeout\); its last lines:(%0A|\n|\\n) {2}\| started/
+      )
+      expect(await live('web')).toEqual(before)
+      expect(await jobs()).toBe('')
     },
     timeout
   )

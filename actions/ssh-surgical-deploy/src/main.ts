@@ -139,6 +139,7 @@ async function deployToManager(settings: Settings, run: RunInfo): Promise<HostOu
           stack: settings.stack,
           files: settings.files,
           envFiles: settings.envFiles,
+          preDeploy: settings.preDeploy,
           registries: settings.registries,
           mode,
           services: settings.services,

@@ -175,6 +175,8 @@ export {
   desiredState,
   parseSwarmInspection,
   swarmOverride,
+  swarmPreDeployJobs,
+  type SwarmPreDeployJob,
   type SwarmReport
 } from './deploy/swarm-plan'
 export { deployToSwarm, NotAManagerError } from './deploy/swarm-deployer'

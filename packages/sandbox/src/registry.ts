@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { exec } from './exec'
 import { freePort, httpGet, waitUntil } from './net'
@@ -78,4 +79,33 @@ export async function startRegistry(options: StartRegistryOptions): Promise<Regi
     throw error
   }
   return { address, port, pid: registry.pid, logFile, stop: () => registry.stop() }
+}
+
+/**
+ * Tags each image `from` as `to` and pushes it to a registry that requires `login`, with a
+ * Docker config of its own (this machine's ~/.docker never holds the login); the `to` tags are
+ * then removed from the engine, so a deploy must pull them with a login of its own.
+ */
+export async function pushWithLogin(
+  registry: Pick<Registry, 'address'>,
+  login: { username: string; password: string },
+  images: readonly (readonly [from: string, to: string])[]
+): Promise<void> {
+  const config = await mkdtemp(join(tmpdir(), 'gl-push-config-'))
+  try {
+    await exec(
+      'docker',
+      ['--config', config, 'login', '--username', login.username, '--password-stdin', registry.address],
+      {
+        input: login.password
+      }
+    )
+    for (const [from, to] of images) {
+      await exec('docker', ['tag', from, to])
+      await exec('docker', ['--config', config, 'push', '-q', to])
+      await exec('docker', ['rmi', to])
+    }
+  } finally {
+    await rm(config, { recursive: true, force: true })
+  }
 }

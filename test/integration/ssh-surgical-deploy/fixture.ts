@@ -167,6 +167,14 @@ export function expectFailure(run: ActionRun): ActionRun {
   return run
 }
 
+/** stdout and stderr without the `::add-mask::` lines that hand secrets to the runner. */
+export function printed(run: ActionRun): string {
+  return (run.stdout + run.stderr)
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n')
+}
+
 export function output(run: ActionRun, name: string): unknown {
   return JSON.parse(run.outputs[name] ?? 'null')
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { UserError } from '../errors'
 import { ConnectionLostError, type ExecResult, type RemoteShell } from '../ssh/client'
 import { applyVerdict, refusedLinkError, remoteError } from './apply-result'
-import { describeOwner, EventReader } from './events'
+import { describeOwner, EventReader, preDeployOf } from './events'
 import { formatPlan } from './format'
 import { computePlan, pathsToDigest, trustedRecord, type HostPlan } from './plan'
 import { auditPrefix, recordHead, servicePrefixes } from './record-lines'
@@ -159,7 +159,7 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
       servicePrefixes: servicePrefixes(report, plan),
       audit: auditPrefix(shell.name, plan, options)
     })
-    const events = new EventReader(mark, log, health, removeFailed)
+    const events = new EventReader(mark, log, health, removeFailed, preDeployOf(plan))
     const result = await runDetachedApply(shell, { runDir, script, registries: options.registries, limits, events })
     if (result instanceof ConnectionLostError) return done('failed', plan, lostWhileDeploying(result, runDir, 'host'))
     const verdict = applyVerdict(result, {

@@ -1,4 +1,6 @@
+import { shellCommand } from '../shell'
 import type { DeployLog } from './deployer'
+import type { HostPlan } from './plan'
 import type { ApplyPhase, RemoteEvent } from './remote'
 
 /** Who holds the deploy lock, from the owner JSON the lock keeps: for messages. */
@@ -9,6 +11,11 @@ export function describeOwner(json: string): string {
   } catch {
     return 'another run'
   }
+}
+
+/** The pre-deploy command of each service the plan deploys, for EventReader's messages. */
+export function preDeployOf(plan: Pick<HostPlan, 'services'>): Map<string, readonly string[]> {
+  return new Map(plan.services.flatMap((s) => (s.preDeploy ? [[s.service, s.preDeploy] as const] : [])))
 }
 
 /** Reads the apply's streamed output: event lines update the state, the rest is shown as remote output. */
@@ -31,7 +38,9 @@ export class EventReader {
     private readonly mark: string,
     private readonly log: DeployLog,
     private readonly health: Record<string, string>,
-    private readonly removeFailed: string[] = []
+    private readonly removeFailed: string[] = [],
+    /** The pre-deploy commands, named in the error when one fails. */
+    private readonly preDeploy: ReadonlyMap<string, readonly string[]> = new Map()
   ) {}
 
   push(text: string): void {
@@ -105,17 +114,27 @@ export class EventReader {
         this.log.info(`Running the pre-deploy command of ${subject} with its new image`)
         break
       case 'pre-deploy-failed': {
-        const how = state === '124' ? `timed out (command-timeout)` : `exited with code ${state}`
+        // A number is the command's exit code; a Swarm job's task may also end without one (rejected: its image could not be pulled).
+        const how =
+          state === '124'
+            ? `timed out (command-timeout)`
+            : /^[0-9]+$/.test(state ?? '')
+              ? `exited with code ${state}`
+              : `could not run (its task was ${state})`
         const last = this.recent.filter((line) => line.trim() !== '')
         this.failure ??=
           `the pre-deploy command of ${subject} ${how}` +
           (last.length > 0
             ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}`
             : ' and printed nothing')
-        this.failureFix ??= `Fix the command (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and no container was changed.`
+        const command = this.preDeploy.get(subject)
+        this.failureFix ??= `Fix the command${command ? ` (${shellCommand(command)})` : ''} (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and nothing was deployed.`
         this.log.warning(`${subject}: the pre-deploy command ${how}`)
         break
       }
+      case 'network-failed':
+        this.failure ??= `the network ${subject}, which a pre-deploy command joins, could not be created (docker's message is above)`
+        break
       case 'login-failed':
         this.failure ??= `the login to the registry ${subject} failed (docker's message is above)`
         this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`

@@ -1,4 +1,5 @@
 import { UserError } from '../errors'
+import type { ShellScript } from '../shell'
 import { ConnectionLostError, type RemoteShell } from '../ssh/client'
 import { remoteError } from './apply-result'
 import {
@@ -10,7 +11,7 @@ import {
   type HostOutcome,
   type HostResult
 } from './deployer'
-import { describeOwner, EventReader } from './events'
+import { describeOwner, EventReader, preDeployOf } from './events'
 import { formatPlan } from './format'
 import { jsonPrefix, RECORD_SCHEMA, type AuditEntry } from './record'
 import { ExitCode, SWARM_LIBRARY } from './remote'
@@ -30,7 +31,9 @@ import {
   parseSwarmInspection,
   swarmOverride,
   swarmPathsToDigest,
+  swarmPreDeployJobs,
   type SwarmPlan,
+  type SwarmPreDeployJob,
   type SwarmRecordedService,
   type SwarmRecordHeader,
   type SwarmReport
@@ -117,7 +120,7 @@ export async function deployToSwarm(
   })
     .code(SWARM_LIBRARY)
     .code('gl_apply_begin')
-  const apply = stagedFilesScript(script, options.files)
+  const apply = preDeployFunction(stagedFilesScript(script, options.files), swarmPreDeployJobs(report, plan))
     .commandWithInput(['gl_put', 'record.head'], base64Lines(recordHead(report, plan, options)))
     .commandWithInput(
       ['gl_put', 'record.services'],
@@ -126,7 +129,7 @@ export async function deployToSwarm(
     .commandWithInput(['gl_put', 'override.json'], base64Lines(swarmOverride(plan)))
     .code('gl_swarm_apply_main')
     .toString()
-  const events = new EventReader(mark, log, health, removeFailed)
+  const events = new EventReader(mark, log, health, removeFailed, preDeployOf(plan))
   const result = await runDetachedApply(shell, {
     runDir,
     script: apply,
@@ -183,7 +186,7 @@ export async function deployToSwarm(
         'failed',
         plan,
         new UserError(`The deploy to ${shell.name} stopped before changing any service: ${failure}`, {
-          fix: 'See the output above, fix it and rerun.'
+          fix: events.failureFix ?? 'See the output above, fix it and rerun.'
         })
       )
     case ExitCode.failedNoRollback:
@@ -215,6 +218,21 @@ export async function deployToSwarm(
     default:
       return done('failed', plan, remoteError(shell.name, 'deploy', result, limits, log, { runDir }))
   }
+}
+
+/**
+ * gl_pre_deploy_commands: the stack's missing networks the jobs join (created as `stack deploy`
+ * would, so it adopts them), then each job in service order; gl_swarm_pre_deploy stops the
+ * deploy when one fails.
+ */
+function preDeployFunction(script: ShellScript, jobs: readonly SwarmPreDeployJob[]): ShellScript {
+  script.code('gl_pre_deploy_commands() {\n  :')
+  const networks = new Map(jobs.flatMap((job) => job.networks.map((network) => [network.name, network])))
+  for (const network of networks.values())
+    if (!network.external) script.command(['gl_swarm_network', network.name, ...network.options])
+  for (const job of jobs)
+    script.command(['gl_swarm_pre_deploy', job.service, ...job.options, '--', job.image, ...job.command])
+  return script.code('}')
 }
 
 function servicePrefix(plan: SwarmPlan, service: string): string {
@@ -285,7 +303,8 @@ async function inspectAndPlan(
     hostDigests,
     mode: options.mode,
     services: options.services,
-    prune: options.prune
+    prune: options.prune,
+    preDeploy: options.preDeploy
   })
   for (const line of formatPlan(shell.name, plan)) log.info(line)
   return { report, plan }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { posix } from 'node:path'
 import { UserError } from '../errors'
+import { shellCommand } from '../shell'
 import type { HostPlan, ServiceChange, ServicePlan } from './plan'
 import { RECORD_SCHEMA } from './record'
 import { canonicalJson, splitSections, type Json } from './report'
@@ -69,6 +70,10 @@ export interface SwarmReport {
   generation: string
   services: Map<string, Record<string, Json>>
   objects: SwarmObject[]
+  /** The top-level networks of the rendered stack, by key. */
+  networks: Record<string, Json>
+  /** The manager's Docker Engine API version ('' when unknown). */
+  apiVersion: string
   live: SwarmLiveService[]
   record?: { header: SwarmRecordHeader; services: Map<string, SwarmRecordedService> }
   /** Digest of each uploaded file as it is on the host now, in upload order. */
@@ -165,6 +170,8 @@ export function parseSwarmInspection(stdout: string, mark: string, host = 'the h
     generation: lines('generation')[0] ?? '0',
     services: new Map(Object.entries(asRecord(config.services)).map(([name, value]) => [name, asRecord(value)])),
     objects,
+    networks: asRecord(config.networks),
+    apiVersion: lines('engine')[0] ?? '',
     live,
     record: parseSwarmRecord(sections.get('record') ?? ''),
     hostFiles: lines('files')
@@ -269,6 +276,18 @@ export interface SwarmPlanInput {
   mode: 'surgical' | 'full'
   services?: readonly string[]
   prune: boolean
+  /** Pre-deploy commands per service, from the compose files' x-gitops-lite fields. */
+  preDeploy?: ReadonlyMap<string, readonly string[]>
+}
+
+/** Swarm jobs (service create --mode replicated-job), which pre-deploy commands run as, came with API 1.41. */
+export const SWARM_JOB_API = '1.41'
+
+function apiAtLeast(version: string, wanted: string): boolean {
+  const [major, minor] = version.split('.').map(Number)
+  const [wantedMajor, wantedMinor] = wanted.split('.').map(Number)
+  if (!Number.isInteger(major) || !Number.isInteger(minor)) return false
+  return major > wantedMajor || (major === wantedMajor && minor >= wantedMinor)
 }
 
 /** The config/secret files that are not uploaded: their digests must be read on the host. */
@@ -360,6 +379,7 @@ export function computeSwarmPlan(input: SwarmPlanInput): SwarmPlan {
     const deploy =
       fullReason !== undefined || (input.services ? input.services.includes(service) : change !== 'unchanged')
     const shown: ServiceChange = change !== 'unchanged' || !deploy ? change : fullReason ? 'full' : 'requested'
+    const preDeploy = deploy ? input.preDeploy?.get(service) : undefined
     return {
       service,
       change: shown,
@@ -370,9 +390,19 @@ export function computeSwarmPlan(input: SwarmPlanInput): SwarmPlan {
       oldImage: live ? stripDigest(live.image) : undefined,
       newImage: typeof definition.image === 'string' ? definition.image : undefined,
       containers: [],
-      inputs: {}
+      inputs: {},
+      ...(preDeploy && { preDeploy: [...preDeploy] })
     }
   })
+  const jobs = services.filter((s) => s.preDeploy).map((s) => s.service)
+  if (jobs.length > 0 && !apiAtLeast(report.apiVersion, SWARM_JOB_API)) {
+    throw new UserError(
+      `The pre-deploy command of ${jobs.join(', ')} runs as a Swarm job, which needs Docker Engine API ${SWARM_JOB_API} (Docker 20.10) or newer on the manager; ${report.apiVersion ? `it speaks API ${report.apiVersion}` : 'its API version could not be read'}`,
+      {
+        fix: 'Upgrade Docker on the swarm to 20.10 or newer, or run the command another way and remove x-gitops-lite.pre-deploy from the compose file. Nothing was changed.'
+      }
+    )
+  }
   const gone: ServicePlan[] = input.services
     ? []
     : report.live
@@ -445,4 +475,67 @@ export function swarmOverride(plan: SwarmPlan): string {
   if (Object.keys(plan.objectNames.configs).length > 0) override.configs = named(plan.objectNames.configs)
   if (Object.keys(plan.objectNames.secrets).length > 0) override.secrets = named(plan.objectNames.secrets)
   return JSON.stringify(override)
+}
+
+/** A network the stack's services join; `docker stack deploy` creates the stack's own ones. */
+export interface SwarmNetwork {
+  name: string
+  external: boolean
+  /** `docker network create` options, as `stack deploy` would give it. */
+  options: string[]
+}
+
+/** A pre-deploy command as a Swarm one-off job, and the networks it joins (which must exist before it runs). */
+export interface SwarmPreDeployJob {
+  service: string
+  networks: SwarmNetwork[]
+  /** `docker service create` options (before the image). */
+  options: string[]
+  image: string
+  command: string[]
+}
+
+function stringList(value: Json | undefined): string[] {
+  if (typeof value === 'string') return [value]
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
+}
+
+/** The network of the stack under `key`, named as `docker stack deploy` names it. */
+function stackNetwork(report: SwarmReport, key: string): SwarmNetwork {
+  const definition = asRecord(report.networks[key])
+  const name = typeof definition.name === 'string' ? definition.name : `${report.project}_${key}`
+  if (definition.external === true) return { name, external: true, options: [] }
+  const options = ['--driver', typeof definition.driver === 'string' ? definition.driver : 'overlay']
+  if (definition.attachable === true) options.push('--attachable')
+  if (definition.internal === true) options.push('--internal')
+  for (const [option, value] of Object.entries(asRecord(definition.driver_opts)))
+    options.push('--opt', `${option}=${String(value)}`)
+  for (const [label, value] of Object.entries(asRecord(definition.labels)))
+    options.push('--label', `${label}=${String(value)}`)
+  return { name, external: false, options }
+}
+
+/**
+ * How each deployed service's pre-deploy command runs on the swarm: a one-off job with the new
+ * image, the service's entrypoint, user, working directory, placement and networks (the host adds
+ * its environment from the stack it renders, and the registry logins). Like compose run, the
+ * command replaces the service's command; nothing else of the service (ports, aliases) is given.
+ */
+export function swarmPreDeployJobs(report: SwarmReport, plan: SwarmPlan): SwarmPreDeployJob[] {
+  return plan.services.flatMap((service) => {
+    const definition = report.services.get(service.service)
+    if (!service.deploy || !service.preDeploy || !definition || typeof definition.image !== 'string') return []
+    const keys = Array.isArray(definition.networks)
+      ? stringList(definition.networks)
+      : Object.keys(definition.networks ? asRecord(definition.networks) : { default: null })
+    const networks = keys.sort().map((key) => stackNetwork(report, key))
+    const options = networks.flatMap((network) => ['--network', network.name])
+    const entrypoint = stringList(definition.entrypoint)
+    if (entrypoint.length > 0) options.push('--entrypoint', shellCommand(entrypoint))
+    if (typeof definition.user === 'string') options.push('--user', definition.user)
+    if (typeof definition.working_dir === 'string') options.push('--workdir', definition.working_dir)
+    for (const constraint of stringList(asRecord(asRecord(definition.deploy).placement).constraints))
+      options.push('--constraint', constraint)
+    return [{ service: service.service, networks, options, image: definition.image, command: service.preDeploy }]
+  })
 }

@@ -279,6 +279,26 @@ describe('deployToHost', () => {
     )
   })
 
+  it('a failed pre-deploy command: the error names the service, the exit code or task state, and the command', async () => {
+    const preDeploy = new Map([['web', ['sh', '-c', './migrate up']]])
+    for (const [state, how] of [
+      ['3', 'exited with code 3'],
+      ['124', 'timed out (command-timeout)'],
+      ['rejected', 'could not run (its task was rejected)']
+    ]) {
+      const host = new FakeHost({
+        containers: [running],
+        record: recordOf('web-hash-1'),
+        applies: [{ code: 12, events: ['pre-deploy web', `pre-deploy-failed web ${state}`, 'result failed'] }]
+      })
+      const outcome = await deployToHost(host, options({ preDeploy }), recorder())
+      expect(outcome.error?.message).toBe(
+        `The deploy to deploy@vm1:22 stopped before changing any container: the pre-deploy command of web ${how} and printed nothing`
+      )
+      expect(outcome.error?.fix).toContain("Fix the command (sh -c './migrate up') (x-gitops-lite.pre-deploy of web")
+    }
+  })
+
   it('a rollback that could not put the previous files back says which, and where the backup is', async () => {
     const host = new FakeHost({
       containers: [running],

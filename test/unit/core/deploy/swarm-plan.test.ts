@@ -3,6 +3,7 @@ import {
   desiredState,
   parseSwarmInspection,
   swarmOverride,
+  swarmPreDeployJobs,
   type SwarmReport
 } from '@gitops-lite/core'
 
@@ -15,11 +16,20 @@ const web = {
 }
 const worker = { image: 'registry/worker:v1' }
 
-function inspection(options: { services?: Record<string, unknown>; live?: string[]; record?: string[] } = {}): string {
+function inspection(
+  options: {
+    services?: Record<string, unknown>
+    networks?: Record<string, unknown>
+    live?: string[]
+    record?: string[]
+    api?: string
+  } = {}
+): string {
   const config = {
     name: 'shop',
     services: options.services ?? { web, worker },
-    configs: { motd: { name: 'shop_motd', file: '/srv/shop/motd.txt' } }
+    configs: { motd: { name: 'shop_motd', file: '/srv/shop/motd.txt' } },
+    ...(options.networks && { networks: options.networks })
   }
   return [
     `${mark} section directory`,
@@ -36,6 +46,8 @@ function inspection(options: { services?: Record<string, unknown>; live?: string
     ...(options.record ?? []),
     `${mark} section files`,
     'sha256:compose',
+    `${mark} section engine`,
+    options.api ?? '1.41',
     `${mark} section end`
   ].join('\n')
 }
@@ -68,14 +80,15 @@ function liveLine(
   })
 }
 
-function plan(text: string, extra: { prune?: boolean; services?: string[] } = {}) {
+function plan(text: string, extra: { prune?: boolean; services?: string[]; preDeploy?: Map<string, string[]> } = {}) {
   return computeSwarmPlan({
     report: parseSwarmInspection(text, mark),
     uploads,
     hostDigests: new Map(),
     mode: 'surgical',
     prune: extra.prune ?? false,
-    services: extra.services
+    services: extra.services,
+    preDeploy: extra.preDeploy
   })
 }
 
@@ -136,5 +149,88 @@ describe('computeSwarmPlan', () => {
 
   it('refuses a services input naming a service the files do not define', () => {
     expect(() => plan(inspection(), { services: ['nope'] })).toThrow(/nope/)
+  })
+})
+
+describe('pre-deploy commands on the swarm', () => {
+  const migrate = new Map([['web', ['sh', '-c', './migrate up']]])
+  const api = {
+    ...web,
+    entrypoint: ['/bin/entry', "it's"],
+    user: 'app',
+    working_dir: '/srv',
+    networks: { back: null, default: null },
+    deploy: { replicas: 2, placement: { constraints: ['node.role == worker'] } }
+  }
+  const networks = {
+    default: { name: 'shop_default', ipam: {} },
+    back: { name: 'shop_back', driver: 'overlay', attachable: true, labels: { team: 'a' } },
+    shared: { name: 'shared-net', external: true }
+  }
+
+  it('are shown on the services the plan deploys, not on the ones it keeps', () => {
+    const empty = parseSwarmInspection(inspection(), mark)
+    const live = [liveLine(empty, 'web', web), liveLine(empty, 'worker', { ...worker, image: 'registry/worker:v0' })]
+    const kept = plan(inspection({ live }), { preDeploy: migrate })
+    expect(kept.services.find((s) => s.service === 'web')?.preDeploy).toBeUndefined()
+    expect(swarmPreDeployJobs(parseSwarmInspection(inspection({ live }), mark), kept)).toEqual([])
+    const deployed = plan(inspection(), { preDeploy: migrate })
+    expect(deployed.services.find((s) => s.service === 'web')?.preDeploy).toEqual(['sh', '-c', './migrate up'])
+  })
+
+  it('run as a job with the new image, the entrypoint, user, workdir, placement and the stack networks', () => {
+    const text = inspection({ services: { web: { ...api, image: 'registry/web:v2' }, worker }, networks })
+    const report = parseSwarmInspection(text, mark)
+    const jobs = swarmPreDeployJobs(report, plan(text, { preDeploy: migrate }))
+    expect(jobs).toEqual([
+      {
+        service: 'web',
+        networks: [
+          {
+            name: 'shop_back',
+            external: false,
+            options: ['--driver', 'overlay', '--attachable', '--label', 'team=a']
+          },
+          { name: 'shop_default', external: false, options: ['--driver', 'overlay'] }
+        ],
+        options: [
+          '--network',
+          'shop_back',
+          '--network',
+          'shop_default',
+          '--entrypoint',
+          "/bin/entry 'it'\\''s'",
+          '--user',
+          'app',
+          '--workdir',
+          '/srv',
+          '--constraint',
+          'node.role == worker'
+        ],
+        image: 'registry/web:v2',
+        command: ['sh', '-c', './migrate up']
+      }
+    ])
+  })
+
+  it('join an external network as it is named, and the default network when the service names none', () => {
+    const text = inspection({
+      services: { web: { ...web, networks: { shared: { aliases: ['x'] } } }, worker: { ...worker } },
+      networks
+    })
+    const report = parseSwarmInspection(text, mark)
+    const both = new Map([...migrate, ['worker', ['true']]])
+    const [first, second] = swarmPreDeployJobs(report, plan(text, { preDeploy: both }))
+    expect(first.networks).toEqual([{ name: 'shared-net', external: true, options: [] }])
+    expect(second.networks).toEqual([{ name: 'shop_default', external: false, options: ['--driver', 'overlay'] }])
+  })
+
+  it('are refused in the plan when the manager speaks an API older than 1.41 (no Swarm jobs)', () => {
+    expect(() => plan(inspection({ api: '1.40' }), { preDeploy: migrate })).toThrow(
+      /pre-deploy command of web runs as a Swarm job, which needs Docker Engine API 1\.41 .* it speaks API 1\.40/
+    )
+    expect(() => plan(inspection({ api: '' }), { preDeploy: migrate })).toThrow(/API version could not be read/)
+    expect(plan(inspection({ api: '1.40' })).deploy).toEqual(['web', 'worker'])
+    expect(plan(inspection({ api: '1.43' }), { preDeploy: migrate }).deploy).toEqual(['web', 'worker'])
   })
 })

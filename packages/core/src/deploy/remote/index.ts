@@ -71,6 +71,7 @@ export const remoteEvents = [
   'login-failed',
   'pre-deploy',
   'pre-deploy-failed',
+  'network-failed',
   'result'
 ] as const
 export type RemoteEvent = (typeof remoteEvents)[number]
@@ -124,6 +125,8 @@ export const inspectionSections = [
   'files',
   /** The Swarm inspection's live services of the stack. */
   'services',
+  /** The Swarm inspection's manager engine API version. */
+  'engine',
   'end'
 ] as const
 export type InspectionSection = (typeof inspectionSections)[number]

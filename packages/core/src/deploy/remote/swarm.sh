@@ -68,6 +68,9 @@ gl_swarm_inspect_report() {
   cat "$GL_STATE/swarm-state" 2>/dev/null
   gl_event section files
   for gl_f in $GL_FILES; do gl_digest "$GL_DIR/$gl_f"; done
+  # Pre-deploy commands run as Swarm jobs, which need API 1.41: the plan checks it.
+  gl_event section engine
+  gl_docker version --format '{{.Server.APIVersion}}' 2>/dev/null
   gl_event section end
 }
 
@@ -86,6 +89,11 @@ skip { next }
 top == "services" && /^ +published: "[0-9]+"$/ { gsub(/"/, "") }
 { print }'
 
+# docker with this deploy's registry logins (gl_login's Docker config), when it has any.
+gl_docker_auth() {
+  if [ -n "$GL_DOCKER_CONFIG" ]; then $GL_TIMEOUT env DOCKER_CONFIG="$GL_DOCKER_CONFIG" docker "$@"; else gl_docker "$@"; fi
+}
+
 gl_swarm_stack_deploy() {
   gl_event phase up
   gl_detach=
@@ -94,16 +102,144 @@ gl_swarm_stack_deploy() {
   awk -v keep="$GL_DEPLOY" "$GL_SWARM_FILTER" "$GL_RUN/stack.full.yaml" > "$GL_RUN/stack.yaml" || return 1
   # When each service's last update started: an update state from before this run is not ours.
   for gl_s in $GL_DEPLOY; do gl_swarm_update "$gl_s" | cut -d ' ' -f 2 > "$GL_RUN/update.$gl_s"; done
-  gl_login || { gl_logout; return 1; }
   # Workers pull with the credentials the manager sends along (--with-registry-auth): the
-  # registry logins of this deploy, in a Docker config that only it uses.
-  (
-    if [ -n "$GL_DOCKER_CONFIG" ]; then export DOCKER_CONFIG="$GL_DOCKER_CONFIG"; fi
-    gl_docker stack deploy $gl_detach --with-registry-auth --prune=false -c "$GL_RUN/stack.yaml" "$GL_PROJECT"
-  )
+  # registry logins of this deploy (see gl_swarm_apply_main), in a Docker config only it uses.
+  gl_docker_auth stack deploy $gl_detach --with-registry-auth --prune=false -c "$GL_RUN/stack.yaml" "$GL_PROJECT"
   gl_deploy_rc=$?
   gl_logout
   return $gl_deploy_rc
+}
+
+# --- pre-deploy commands: one Swarm job each, before the stack deploy ---------------------
+
+# compose's JSON (2-space indents) -> the environment of service `svc` as KEY=VALUE lines for
+# docker's --env-file: JSON escapes decoded, compose's $$ made $, variables without a value
+# (null) left out. A value an env file cannot hold (a line break, a NUL) fails, naming its key.
+# shellcheck disable=SC2016 # awk code
+GL_SWARM_ENV='
+function hex(h,   i, v) { v = 0; for (i = 1; i <= 4; i++) v = v * 16 + index("0123456789abcdef", tolower(substr(h, i, 1))) - 1; return v }
+function closing(t, i,   c) { for (i++; i <= length(t); i++) { c = substr(t, i, 1); if (c == "\\") i++; else if (c == "\"") return i } return 0 }
+function unquote(t,   out, c, i, v) {
+  out = ""
+  for (i = 1; i <= length(t); i++) {
+    c = substr(t, i, 1)
+    if (c != "\\") { out = out c; continue }
+    c = substr(t, ++i, 1)
+    if (c == "u") { v = hex(substr(t, i + 1, 4)); i += 4; if (v == 0 || v == 10 || v == 13 || v > 127) broken = 1; else out = out sprintf("%c", v) }
+    else if (c == "t") out = out "\t"
+    else if (c == "b") out = out "\b"
+    else if (c == "f") out = out "\f"
+    else if (c == "n" || c == "r") broken = 1
+    else out = out c
+  }
+  return out
+}
+$0 == "  \"services\": {" { at = 1; next }
+at == 1 && $0 == "    \"" svc "\": {" { at = 2; next }
+at == 1 && /^  }/ { exit }
+at == 2 && $0 == "      \"environment\": {" { at = 3; next }
+at == 2 && /^    }/ { exit }
+at == 3 && /^      }/ { exit }
+at == 3 {
+  line = $0
+  sub(/^ */, "", line)
+  sub(/,$/, "", line)
+  end = closing(line, 1)
+  broken = 0
+  key = unquote(substr(line, 2, end - 2))
+  value = substr(line, end + 3)
+  if (value == "null") next
+  value = unquote(substr(value, 2, length(value) - 2))
+  gsub(/\$\$/, "$", value)
+  if (broken) { printf "gitops-lite: %s of service %s has a value a docker env file cannot hold (a line break or a non-ASCII escape)\n", key, svc > "/dev/stderr"; failed = 1; next }
+  print key "=" value
+}
+END { exit failed }'
+
+# Creates a network of the stack that does not exist yet, named and labelled as `docker stack
+# deploy` creates it, so that the stack deploy adopts it (a pre-deploy job joins it first).
+# Arguments: the network's name, then `docker network create` options.
+gl_swarm_network() {
+  gl_net=$1
+  shift
+  gl_docker network inspect "$gl_net" > /dev/null 2>&1 && return 0
+  if gl_docker network create --label "com.docker.stack.namespace=$GL_PROJECT" "$@" "$gl_net" > /dev/null; then
+    GL_CREATED_NETWORKS="$GL_CREATED_NETWORKS $gl_net"
+    return 0
+  fi
+  gl_event network-failed "$gl_net"
+  gl_swarm_stop_before_change
+}
+
+gl_swarm_job_rm() {
+  [ -n "$GL_JOB" ] || return 0
+  gl_docker service rm "$GL_JOB" > /dev/null 2>&1
+  GL_JOB=
+}
+
+# A pre-deploy failed: nothing of the stack changed. Networks this run created go (once their
+# job's task has let go of them), the files are put back.
+gl_swarm_stop_before_change() {
+  gl_swarm_job_rm
+  gl_logout
+  for gl_net in $GL_CREATED_NETWORKS; do
+    gl_try=0
+    until gl_docker network rm "$gl_net" > /dev/null 2>&1 || [ "$gl_try" -ge 10 ]; do sleep 1; gl_try=$((gl_try + 1)); done
+  done
+  gl_restore || gl_finish rollback-failed "$GL_EXIT_ROLLBACK_FAILED"
+  gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"
+}
+
+# Runs a service's pre-deploy command once as a Swarm job with its new image and the environment
+# the stack gives it (rendered here, with the new files in place), with this deploy's registry
+# logins, bounded by command-timeout; prints its output, removes the job, and stops the deploy
+# before any service changes when it fails.
+# Arguments: service, `docker service create` options, --, image, command (built by the runner).
+gl_swarm_pre_deploy() {
+  gl_service=$1
+  shift
+  gl_event pre-deploy "$gl_service"
+  GL_JOB="$GL_PROJECT-pre-deploy-$gl_service"
+  # A job a killed run left behind.
+  gl_docker service rm "$GL_JOB" > /dev/null 2>&1
+  gl_env="$GL_RUN/pre-deploy.env"
+  if [ ! -f "$GL_RUN/stack.full.json" ]; then
+    (cd "$GL_DIR" && gl_swarm_render "$GL_RUN/stack.full.json" json -f "$GL_RUN/override.json") || gl_swarm_stop_before_change
+  fi
+  (umask 077 && awk -v svc="$gl_service" "$GL_SWARM_ENV" "$GL_RUN/stack.full.json" > "$gl_env") || gl_swarm_stop_before_change
+  # No healthcheck: a task whose image has one stays 'starting' (and shows no logs) until healthy.
+  gl_docker_auth service create --quiet --detach --name "$GL_JOB" --mode replicated-job --restart-condition none \
+    --no-healthcheck --with-registry-auth --label "io.gitops-lite.pre-deploy=$GL_PROJECT" --env-file "$gl_env" "$@" > /dev/null
+  gl_rc=$?
+  rm -f "$gl_env"
+  gl_code=124
+  if [ "$gl_rc" != 0 ]; then
+    gl_code=not-created
+  else
+    gl_deadline=$(($(date +%s) + GL_COMMAND_TIMEOUT))
+    while [ "$(date +%s)" -lt "$gl_deadline" ]; do
+      gl_task=$(gl_docker service ps -q --no-trunc "$GL_JOB" 2>/dev/null | head -n 1)
+      gl_state=
+      [ -z "$gl_task" ] || gl_state=$(gl_docker inspect --format '{{.Status.State}} {{with .Status.ContainerStatus}}{{.ExitCode}}{{end}}' "$gl_task" 2>/dev/null)
+      # shellcheck disable=SC2086 # two words
+      set -- $gl_state
+      case ${1:-} in
+        complete) gl_code=0; break ;;
+        failed) if [ -n "${2:-}" ] && [ "$2" != 0 ]; then gl_code=$2; else gl_code=failed; fi; break ;;
+        rejected | shutdown | orphaned | remove) gl_code=$1; break ;;
+      esac
+      sleep 1
+    done
+    gl_docker service logs --raw "$GL_JOB" 2>&1
+    if [ "$gl_code" != 0 ] && [ -n "$gl_task" ]; then
+      gl_err=$(gl_docker inspect --format '{{.Status.Err}}' "$gl_task" 2>/dev/null)
+      [ -z "$gl_err" ] || echo "task error: $gl_err"
+    fi
+  fi
+  gl_swarm_job_rm
+  [ "$gl_code" = 0 ] && return 0
+  gl_event pre-deploy-failed "$gl_service" "$gl_code"
+  gl_swarm_stop_before_change
 }
 
 # "<update-state> <update-started-at> <replicas>" of a service (none none when it never updated;
@@ -249,12 +385,21 @@ gl_swarm_write_record() {
 
 gl_swarm_apply_main() {
   GL_SWARM_ROLLING_BACK=0
+  GL_JOB=
+  GL_CREATED_NETWORKS=
+  trap 'rm -f "$GL_STATE/lock.owner"; gl_logout; gl_swarm_job_rm' EXIT
   gl_swarm_check
+  # One login for the pre-deploy jobs and the stack deploy; the EXIT trap removes it too.
+  if [ -n "$GL_DEPLOY" ] && ! gl_login; then
+    gl_logout
+    gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"
+  fi
   if ! gl_swap; then
     gl_event swap-failed
     gl_restore || gl_finish rollback-failed "$GL_EXIT_ROLLBACK_FAILED"
     gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"
   fi
+  gl_pre_deploy_commands
   gl_deployed=1
   if [ -z "$GL_DEPLOY" ]; then
     :
