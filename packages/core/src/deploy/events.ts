@@ -135,6 +135,11 @@ export class EventReader {
       case 'network-failed':
         this.failure ??= `the network ${subject}, which a pre-deploy command joins, could not be created (docker's message is above)`
         break
+      case 'pull-failed':
+        // Said after the health wait gave up, and more to the point than its 'not converged'.
+        this.failure = `${subject} could not start: the nodes could not pull its image (its tasks were rejected with "No such image")`
+        this.failureFix = `If its registry needs a login, give 'registry', 'registry-username' and 'registry-password' (the deploy hands the login to the nodes that pull); else check the image name and tag in the compose file.`
+        break
       case 'login-failed':
         this.failure ??= `the login to the registry ${subject} failed (docker's message is above)`
         this.failureFix ??= `Check the 'registry-username' and 'registry-password' lines given for ${subject}, and that the account may pull from it.`

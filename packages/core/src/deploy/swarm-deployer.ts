@@ -157,7 +157,9 @@ export async function deployToSwarm(
           : 'nothing ran before'
       const removedNew = plan.newServices.length > 0 ? `, and the new ${plan.newServices.join(', ')} were removed` : ''
       const error = new UserError(`The deploy to ${shell.name} failed: ${failure}; ${restored}${removedNew}`, {
-        fix: 'See the task errors and log lines above, fix the image or configuration in the infra repository, and push again.'
+        fix:
+          events.failureFix ??
+          'See the task errors and log lines above, fix the image or configuration in the infra repository, and push again.'
       })
       // What went back, for the rolled-back-images output (the templates write it back to Git).
       const services = plan.services
@@ -194,7 +196,7 @@ export async function deployToSwarm(
         'failed',
         plan,
         new UserError(`The deploy to ${shell.name} failed: ${failure}; 'rollback' is false, so it was left as it is`, {
-          fix: 'See the task errors and log lines above.'
+          fix: events.failureFix ?? 'See the task errors and log lines above.'
         })
       )
     case ExitCode.deployedWithoutRecord:

@@ -72,6 +72,7 @@ export const remoteEvents = [
   'pre-deploy',
   'pre-deploy-failed',
   'network-failed',
+  'pull-failed',
   'result'
 ] as const
 export type RemoteEvent = (typeof remoteEvents)[number]

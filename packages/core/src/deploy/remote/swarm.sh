@@ -329,8 +329,10 @@ gl_swarm_show_logs() {
   [ -n "$1" ] || return 0
   gl_sv="${GL_PROJECT}_$1"
   echo "Tasks of $1 that failed or were shut down:"
-  gl_docker service ps --no-trunc --filter desired-state=shutdown --format '{{.Name}} {{.CurrentState}} {{.Error}}' "$gl_sv" 2>&1 |
-    head -n 5 | sed 's/^/  | /'
+  gl_tasks=$(gl_docker service ps --no-trunc --filter desired-state=shutdown --format '{{.Name}} {{.CurrentState}} {{.Error}}' "$gl_sv" 2>&1 | head -n 5)
+  printf '%s\n' "$gl_tasks" | sed 's/^/  | /'
+  # What a node says when its pull failed, a refused login included (the reason is in its daemon's log).
+  case $gl_tasks in *'No such image'*) gl_event pull-failed "$1" ;; esac
   echo "Last $GL_LOG_LINES log lines of $1:"
   gl_docker service logs --no-task-ids --tail "$GL_LOG_LINES" "$gl_sv" 2>&1 | tail -n "$GL_LOG_LINES" | sed 's/^/  | /'
 }
