@@ -2,17 +2,29 @@
 // dockerd in a network namespace this test creates, joined as a worker (the only addresses used
 // are the namespace's). The worker pulls the bench registry's loopback image names through two
 // forwarders: 127.0.0.1:PORT in the namespace -> the manager's veth address -> 127.0.0.1:PORT.
+import { randomBytes } from 'node:crypto'
 import { createConnection, createServer, type Server } from 'node:net'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { exec, waitUntil, type ManagedProcess, type SshHost } from '@gitops-lite/sandbox'
+import {
+  exec,
+  pushWithLogin,
+  secretNeedles,
+  startRegistry,
+  waitUntil,
+  type ManagedProcess,
+  type Registry,
+  type SshHost
+} from '@gitops-lite/sandbox'
 import type { ActionRun } from '../helpers/run-action'
 import {
   deploy,
   deployInputs,
   expectFailure,
   expectSuccess,
+  giveOwnHome,
   output,
+  printed,
   startDeployFixture,
   startVm,
   timeout,
@@ -30,13 +42,20 @@ const workerSocket = `unix:///var/run/docker-${id}.sock`
 const workerRoot = `/var/lib/docker-${id}`
 const workerExecRoot = `/var/run/docker-${id}`
 const stack = `glnodes${process.pid}`
+const login = { username: 'deployer', password: `pw-${randomBytes(12).toString('hex')}` }
 
 let bench: DeployFixture
 let vm: SshHost
 let workspace: string
 let workerEngine: ManagedProcess | undefined
 let workerNode = ''
-let hostForwarder: Server | undefined
+const hostForwarders: Server[] = []
+/** Requires `login`; holds an image the worker can get only with it. */
+let privateRegistry: Registry
+let privateImage = ''
+/** The VM login's home and temporary folder: a deploy must leave no credentials there. */
+let home = ''
+let vmTmp = ''
 /** Set when the engine was already in a swarm: this suite then does not run (it must create its own). */
 let skip = false
 
@@ -49,6 +68,24 @@ function forwarderScript(from: string, to: string): string {
   const [fromHost, fromPort] = from.split(':')
   const [toHost, toPort] = to.split(':')
   return `const net = require('node:net'); net.createServer((c) => { const u = net.connect(${toPort}, '${toHost}'); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()) }).listen(${fromPort}, '${fromHost}')`
+}
+
+/** Makes 127.0.0.1:port inside the namespace reach 127.0.0.1:port here (a registry), through the veth. */
+async function forwardToWorker(port: number): Promise<void> {
+  const forwarder = createServer((client) => {
+    const upstream = createConnection(port, '127.0.0.1')
+    client.pipe(upstream).pipe(client)
+    client.on('error', () => upstream.destroy())
+    upstream.on('error', () => client.destroy())
+  })
+  hostForwarders.push(forwarder)
+  await new Promise<void>((resolve) => forwarder.listen(port, managerAddress, resolve))
+  bench.group.start(`forwarder-in-namespace-${port}`, 'nsenter', [
+    `--net=/var/run/netns/${namespace}`,
+    process.execPath,
+    '-e',
+    forwarderScript(`127.0.0.1:${port}`, `${managerAddress}:${port}`)
+  ])
 }
 
 function startWorkerEngine(): ManagedProcess {
@@ -114,21 +151,11 @@ beforeAll(async () => {
     '-c',
     `ip addr add ${workerAddress}/24 dev ${workerVeth} && ip link set ${workerVeth} up && ip link set lo up`
   ])
-  // The registry, reached from the namespace's loopback.
-  const port = bench.registry.port
-  hostForwarder = createServer((client) => {
-    const upstream = createConnection(port, '127.0.0.1')
-    client.pipe(upstream).pipe(client)
-    client.on('error', () => upstream.destroy())
-    upstream.on('error', () => client.destroy())
-  })
-  await new Promise<void>((resolve) => hostForwarder!.listen(port, managerAddress, resolve))
-  bench.group.start('forwarder-in-namespace', 'nsenter', [
-    `--net=/var/run/netns/${namespace}`,
-    process.execPath,
-    '-e',
-    forwarderScript(`127.0.0.1:${port}`, `${managerAddress}:${port}`)
-  ])
+  // The registries, reached from the namespace's loopback.
+  privateRegistry = await startRegistry({ dir: join(bench.work, 'private-registry'), group: bench.group, auth: login })
+  privateImage = `${privateRegistry.address}/team/private:v1`
+  await pushWithLogin(privateRegistry, login, [[bench.images.worker, privateImage]])
+  for (const port of [bench.registry.port, privateRegistry.port]) await forwardToWorker(port)
   workerEngine = startWorkerEngine()
   await waitForWorkerEngine()
   await docker(['swarm', 'init', '--advertise-addr', managerAddress, '--listen-addr', `${managerAddress}:2377`])
@@ -148,6 +175,9 @@ beforeAll(async () => {
   ])
   workerNode = await (await exec('docker', ['-H', workerSocket, 'info', '--format', '{{.Swarm.NodeID}}'])).stdout.trim()
   await docker(['node', 'update', '--label-add', 'role=worker', workerNode])
+  home = join(bench.work, 'vm-home')
+  vmTmp = join(bench.work, 'vm-tmp')
+  await giveOwnHome(bench, 'vm', home, vm, vmTmp)
   await mkdir(vm.remoteDir, { recursive: true })
   await writeFile(join(vm.remoteDir, '.env'), '')
   workspace = join(bench.work, 'workspace')
@@ -161,7 +191,7 @@ afterAll(async () => {
   if (workerEngine?.isRunning())
     await exec('docker', ['-H', workerSocket, 'swarm', 'leave', '--force']).catch(() => undefined)
   await workerEngine?.stop(20_000)
-  await new Promise<void>((resolve) => (hostForwarder ? hostForwarder.close(() => resolve()) : resolve()))
+  for (const forwarder of hostForwarders) await new Promise<void>((resolve) => forwarder.close(() => resolve()))
   await bench?.group.cleanup()
   // The worker's network namespaces stay mounted under its exec-root after it stops.
   const mounts = (await exec('awk', [`$2 ~ /^\\/(var\\/)?run\\/docker-${id}\\// { print $2 }`, '/proc/mounts'])).stdout
@@ -172,7 +202,8 @@ afterAll(async () => {
   await rm(workerExecRoot, { recursive: true, force: true })
 }, timeout)
 
-async function writeStack(web: string): Promise<void> {
+/** private: a service of the private image on the worker, with a pre-deploy command when given. */
+async function writeStack(web: string, options: { private?: boolean; preDeploy?: string } = {}): Promise<void> {
   const lines = [
     'services:',
     '  web:',
@@ -190,6 +221,16 @@ async function writeStack(web: string): Promise<void> {
     '      placement: {constraints: ["node.role == manager"]}',
     '    stop_grace_period: 1s'
   ]
+  if (options.private)
+    lines.push(
+      '  private:',
+      `    image: ${privateImage}`,
+      '    deploy:',
+      '      endpoint_mode: dnsrr',
+      '      placement: {constraints: ["node.role == worker"]}',
+      '    stop_grace_period: 1s',
+      ...(options.preDeploy ? ['    x-gitops-lite:', `      pre-deploy: ${JSON.stringify(options.preDeploy)}`] : [])
+    )
   await writeFile(join(workspace, 'compose.yaml'), lines.join('\n') + '\n')
 }
 
@@ -205,6 +246,32 @@ function swarmDeploy(inputs: Record<string, string> = {}): Promise<ActionRun> {
       ...inputs
     })
   )
+}
+
+/** Spec version of each service of the stack. */
+async function versions(): Promise<Record<string, string>> {
+  const lines = await docker([
+    'service',
+    'ls',
+    '--filter',
+    `label=com.docker.stack.namespace=${stack}`,
+    '--format',
+    '{{.Name}}'
+  ])
+  const names = lines.split('\n').filter(Boolean)
+  return Object.fromEntries(
+    await Promise.all(
+      names.map(async (name) => [name, await docker(['service', 'inspect', name, '--format', '{{.Version.Index}}'])])
+    )
+  )
+}
+
+/** Files on either node, or the VM login's folders, that hold the registry password (plain or base64). */
+async function filesWithPassword(): Promise<string[]> {
+  const needles = secretNeedles(login.password).flatMap((needle) => ['-e', needle])
+  const places = [home, vmTmp, vm.remoteDir, '/var/lib/docker/swarm', workerRoot, workerExecRoot]
+  const { stdout } = await exec('grep', ['-rlaF', ...needles, '--', ...places], { allowFailure: true })
+  return stdout.split('\n').filter(Boolean)
 }
 
 /** Node of each running task of a service. */
@@ -260,6 +327,48 @@ describe('orchestrator: swarm on two nodes', () => {
     await probeServes('web v2')
     expect(await docker(['service', 'inspect', `${stack}_probe`, '--format', '{{.Version.Index}}'])).toBe(probeVersion)
   })
+
+  maybe(
+    'a private image without the registry login: the worker cannot pull it, the deploy says so and changes nothing else',
+    async () => {
+      const before = await versions()
+      await writeStack(bench.images.webV2, { private: true })
+      const run = expectFailure(await swarmDeploy({ 'health-timeout': '45s' }))
+      // The worker's tasks are rejected ("No such image": the registry refused it the image).
+      expect(printed(run)).toContain(`No such image: ${privateImage}`)
+      expect(printed(run)).toMatch(/private could not start: the nodes could not pull its image/)
+      expect(printed(run)).toContain("give 'registry', 'registry-username' and 'registry-password'")
+      expect(await versions()).toEqual(before)
+      expect(await docker(['service', 'ls', '-q', '--filter', `name=${stack}_private`])).toBe('')
+    }
+  )
+
+  maybe(
+    "a private image with the registry login: its pre-deploy job and its task pull it on the worker; no output keeps the password, no file but Swarm's own",
+    async () => {
+      await writeStack(bench.images.webV2, {
+        private: true,
+        preDeploy: 'echo "pre-deploy ran in $$(cat /etc/hostname)"'
+      })
+      const run = expectSuccess(
+        await swarmDeploy({
+          registry: privateRegistry.address,
+          'registry-username': login.username,
+          'registry-password': login.password
+        })
+      )
+      expect(output(run, 'deployed')).toEqual(['private'])
+      expect(printed(run)).toMatch(/pre-deploy ran in \S+/)
+      expect(await docker(['service', 'ls', '-q', '--filter', 'label=io.gitops-lite.pre-deploy'])).toBe('')
+      expect(await taskNodes('private')).toEqual([workerNode])
+      for (const needle of secretNeedles(login.password)) expect(printed(run)).not.toContain(needle)
+      // Swarm itself keeps the login the deploy handed it (--with-registry-auth), so a node can pull
+      // again when a task is rescheduled: encrypted in the managers' raft log, and in the task
+      // database of each worker that runs a task of the service. Nothing else may hold it.
+      const found = await filesWithPassword()
+      expect(found.filter((file) => file !== join(workerRoot, 'swarm', 'worker', 'tasks.db'))).toEqual([])
+    }
+  )
 
   maybe("the worker's engine stops during an update: the deploy fails and says so", async () => {
     await writeStack(bench.images.webV1)

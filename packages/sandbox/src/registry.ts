@@ -109,3 +109,17 @@ export async function pushWithLogin(
     await rm(config, { recursive: true, force: true })
   }
 }
+
+/**
+ * Strings that betray `secret` in a file: itself, and its base64 at each of the three byte
+ * alignments it can have inside a longer base64 text (a Docker config's auth, a registry auth header).
+ */
+export function secretNeedles(secret: string): string[] {
+  const needles = [secret]
+  for (const shift of [0, 1, 2]) {
+    const encoded = Buffer.from('x'.repeat(shift) + secret).toString('base64')
+    // Only the groups of three bytes made of the secret alone encode the same whatever surrounds it.
+    needles.push(encoded.slice(shift > 0 ? 4 : 0, Math.floor((shift + secret.length) / 3) * 4))
+  }
+  return needles
+}
