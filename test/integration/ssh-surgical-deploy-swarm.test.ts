@@ -366,7 +366,7 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
     timeout
   )
   it(
-    'pre-deploy on a first deploy: a Swarm job with the new image and the environment, on the network it creates for the stack',
+    'pre-deploy on a first deploy: a Swarm job with the new image, the environment and the config, on the network it creates for the stack',
     async () => {
       const remoteDir = `${vm.remoteDir}-first`
       const firstWorkspace = join(bench.work, 'workspace-first')
@@ -382,12 +382,16 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
           '    environment:',
           '      GREETING: ${GREETING}',
           '      PLAIN: "a$$b c"',
+          '    configs: [{source: motd, target: /motd.txt}]',
           '    deploy: {endpoint_mode: dnsrr}',
           '    x-gitops-lite:',
-          '      pre-deploy: ["sh", "-c", "echo \\"proof: $$(cat /www/index.html) plain=$$PLAIN greeting=$$GREETING\\""]',
+          '      pre-deploy: ["sh", "-c", "echo \\"proof: $$(cat /www/index.html) plain=$$PLAIN greeting=$$GREETING motd=$$(cat /motd.txt)\\""]',
+          'configs:',
+          '  motd: {file: ./motd.txt}',
           ''
         ].join('\n')
       )
+      await writeFile(join(firstWorkspace, 'motd.txt'), 'first\n')
       const run = expectSuccess(
         await deploy(
           firstWorkspace,
@@ -395,14 +399,14 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
             orchestrator: 'swarm',
             'project-name': firstStack,
             'remote-dir': remoteDir,
-            files: 'compose.yaml',
+            files: 'compose.yaml\nmotd.txt',
             'health-timeout': '90s'
           })
         )
       )
       expect(output(run, 'deployed')).toEqual(['app'])
-      // The new image's file, a plain value, and the .env's value (masked in the log).
-      expect(run.stdout).toContain('proof: web v2 plain=a$b c greeting=***')
+      // The new image's file, a plain value, the .env's value (masked in the log), and the config.
+      expect(run.stdout).toContain('proof: web v2 plain=a$b c greeting=*** motd=first')
       expect(printed(run)).not.toContain('hello-from-the-vm')
       expect(run.stdout.indexOf('Running the pre-deploy command of app')).toBeLessThan(
         run.stdout.indexOf('Recreating the services')
@@ -427,6 +431,25 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
         '{{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}'
       ])
       expect(attached.trim()).toBe(await docker(['network', 'inspect', network, '--format', '{{.Id}}']))
+      // So did the content-named config: one, the service's.
+      const configs = await docker([
+        'config',
+        'ls',
+        '--format',
+        '{{.Name}}',
+        '--filter',
+        `label=com.docker.stack.namespace=${firstStack}`
+      ])
+      expect(configs).toMatch(new RegExp(`^${firstStack}_motd_[0-9a-f]{12}$`))
+      expect(
+        await docker([
+          'service',
+          'inspect',
+          `${firstStack}_app`,
+          '--format',
+          '{{(index .Spec.TaskTemplate.ContainerSpec.Configs 0).ConfigName}}'
+        ])
+      ).toBe(configs)
       expect(await jobs()).toBe('')
     },
     timeout
@@ -435,7 +458,8 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
   it(
     'pre-deploy on an update: shown in the dry run, then run with the new image, reaching a service of the stack by name',
     async () => {
-      const proof = 'echo "new image: $$(cat /www/index.html)"; echo "reached: $$(wget -q -O - http://web/)"'
+      const proof =
+        'echo "new image: $$(cat /www/index.html) motd: $$(cat /www/motd.txt)"; echo "reached: $$(wget -q -O - http://web/)"'
       await writeStack({ web: bench.images.webV1, motd: 'changed\n', webPreDeploy: proof })
       const dry = expectSuccess(await swarmDeploy({ 'dry-run': 'true' }))
       expect(dry.stdout).toContain('first runs its pre-deploy command with the new image: sh -c')
@@ -445,7 +469,7 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
       const run = expectSuccess(await swarmDeploy())
       expect(output(run, 'deployed')).toEqual(['web'])
       // Its own image is the new one; the running web (v2, until the stack deploy) answered by name.
-      expect(run.stdout).toContain('new image: web v1')
+      expect(run.stdout).toContain('new image: web v1 motd: changed')
       expect(run.stdout).toContain('reached: web v2')
       expect((await live('web')).image).toContain(bench.images.webV1)
       expect(await jobs()).toBe('')

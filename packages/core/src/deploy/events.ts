@@ -132,8 +132,8 @@ export class EventReader {
         this.log.warning(`${subject}: the pre-deploy command ${how}`)
         break
       }
-      case 'network-failed':
-        this.failure ??= `the network ${subject}, which a pre-deploy command joins, could not be created (docker's message is above)`
+      case 'setup-failed':
+        this.failure ??= `the ${subject} ${state}, which a pre-deploy command uses, could not be created (docker's message is above)`
         break
       case 'pull-failed':
         // Said after the health wait gave up, and more to the point than its 'not converged'.

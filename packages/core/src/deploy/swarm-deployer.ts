@@ -223,8 +223,8 @@ export async function deployToSwarm(
 }
 
 /**
- * gl_pre_deploy_commands: the stack's missing networks the jobs join (created as `stack deploy`
- * would, so it adopts them), then each job in service order; gl_swarm_pre_deploy stops the
+ * gl_pre_deploy_commands: the stack's missing networks, configs and secrets the jobs use (created
+ * as `stack deploy` would, so it adopts them), then each job in service order; gl_swarm_pre_deploy stops the
  * deploy when one fails.
  */
 function preDeployFunction(script: ShellScript, jobs: readonly SwarmPreDeployJob[]): ShellScript {
@@ -232,6 +232,9 @@ function preDeployFunction(script: ShellScript, jobs: readonly SwarmPreDeployJob
   const networks = new Map(jobs.flatMap((job) => job.networks.map((network) => [network.name, network])))
   for (const network of networks.values())
     if (!network.external) script.command(['gl_swarm_network', network.name, ...network.options])
+  const objects = new Map(jobs.flatMap((job) => job.objects.map((object) => [`${object.kind} ${object.name}`, object])))
+  for (const object of objects.values())
+    if (object.file) script.command(['gl_swarm_object', object.kind, object.name, object.file])
   for (const job of jobs)
     script.command(['gl_swarm_pre_deploy', job.service, ...job.options, '--', job.image, ...job.command])
   return script.code('}')

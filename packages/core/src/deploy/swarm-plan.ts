@@ -486,9 +486,19 @@ export interface SwarmNetwork {
 }
 
 /** A pre-deploy command as a Swarm one-off job, and the networks it joins (which must exist before it runs). */
+/** A config or secret a job mounts; `docker stack deploy` creates (or adopts) those with a file. */
+export interface SwarmJobObject {
+  kind: 'config' | 'secret'
+  name: string
+  /** The file on the host its content comes from; absent for an external one. */
+  file?: string
+}
+
 export interface SwarmPreDeployJob {
   service: string
   networks: SwarmNetwork[]
+  /** The configs and secrets it mounts, which must exist before it runs. */
+  objects: SwarmJobObject[]
   /** `docker service create` options (before the image). */
   options: string[]
   image: string
@@ -515,9 +525,50 @@ function stackNetwork(report: SwarmReport, key: string): SwarmNetwork {
   return { name, external: false, options }
 }
 
+/** One field of a --config/--secret value, which docker reads as CSV. */
+function csvField(field: string): string {
+  return /[",\n]/.test(field) ? `"${field.replace(/"/g, '""')}"` : field
+}
+
+/**
+ * The configs or secrets a service mounts, as `stack deploy` gives them (default target: the
+ * key, which is /run/secrets/<key> for a secret and /<key> for a config), and their --config or
+ * --secret options. Objects neither external nor from a file (which stack deploy cannot make
+ * either on older engines) are left out.
+ */
+function jobObjects(
+  report: SwarmReport,
+  plan: SwarmPlan,
+  definition: Record<string, Json>,
+  kind: 'configs' | 'secrets'
+): { objects: SwarmJobObject[]; options: string[] } {
+  const objects: SwarmJobObject[] = []
+  const options: string[] = []
+  const entries = Array.isArray(definition[kind]) ? (definition[kind] as Json[]) : []
+  for (const entry of entries) {
+    const use = typeof entry === 'string' ? { source: entry } : asRecord(entry)
+    const object = report.objects.find((o) => o.kind === kind && o.key === use.source)
+    if (!object || (!object.external && !object.file)) continue
+    const definitionName = asRecord(object.definition).name
+    const name = object.external
+      ? typeof definitionName === 'string'
+        ? definitionName
+        : object.key
+      : plan.objectNames[kind][object.key]
+    const kindWord = kind === 'configs' ? 'config' : 'secret'
+    objects.push({ kind: kindWord, name, ...(!object.external && { file: object.file }) })
+    const fields = [`source=${name}`, `target=${typeof use.target === 'string' ? use.target : object.key}`]
+    for (const field of ['uid', 'gid', 'mode'] as const)
+      if (use[field] !== undefined && use[field] !== null) fields.push(`${field}=${String(use[field])}`)
+    options.push(`--${kindWord}`, fields.map(csvField).join(','))
+  }
+  return { objects, options }
+}
+
 /**
  * How each deployed service's pre-deploy command runs on the swarm: a one-off job with the new
- * image, the service's entrypoint, user, working directory, placement and networks (the host adds
+ * image, the service's entrypoint, user, working directory, placement, networks, configs and
+ * secrets (the host adds
  * its environment from the stack it renders, and the registry logins). Like compose run, the
  * command replaces the service's command; nothing else of the service (ports, aliases) is given.
  */
@@ -536,6 +587,18 @@ export function swarmPreDeployJobs(report: SwarmReport, plan: SwarmPlan): SwarmP
     if (typeof definition.working_dir === 'string') options.push('--workdir', definition.working_dir)
     for (const constraint of stringList(asRecord(asRecord(definition.deploy).placement).constraints))
       options.push('--constraint', constraint)
-    return [{ service: service.service, networks, options, image: definition.image, command: service.preDeploy }]
+    const configs = jobObjects(report, plan, definition, 'configs')
+    const secrets = jobObjects(report, plan, definition, 'secrets')
+    options.push(...configs.options, ...secrets.options)
+    return [
+      {
+        service: service.service,
+        networks,
+        objects: [...configs.objects, ...secrets.objects],
+        options,
+        image: definition.image,
+        command: service.preDeploy
+      }
+    ]
   })
 }

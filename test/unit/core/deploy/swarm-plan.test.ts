@@ -20,6 +20,7 @@ function inspection(
   options: {
     services?: Record<string, unknown>
     networks?: Record<string, unknown>
+    secrets?: Record<string, unknown>
     live?: string[]
     record?: string[]
     api?: string
@@ -29,7 +30,8 @@ function inspection(
     name: 'shop',
     services: options.services ?? { web, worker },
     configs: { motd: { name: 'shop_motd', file: '/srv/shop/motd.txt' } },
-    ...(options.networks && { networks: options.networks })
+    ...(options.networks && { networks: options.networks }),
+    ...(options.secrets && { secrets: options.secrets })
   }
   return [
     `${mark} section directory`,
@@ -160,7 +162,12 @@ describe('pre-deploy commands on the swarm', () => {
     user: 'app',
     working_dir: '/srv',
     networks: { back: null, default: null },
+    secrets: ['token', { source: 'external', target: 'a,b', uid: '0', mode: 256 }],
     deploy: { replicas: 2, placement: { constraints: ['node.role == worker'] } }
+  }
+  const secrets = {
+    token: { name: 'shop_token', file: '/srv/shop/token.txt' },
+    external: { name: 'team-wide', external: true }
   }
   const networks = {
     default: { name: 'shop_default', ipam: {} },
@@ -178,10 +185,18 @@ describe('pre-deploy commands on the swarm', () => {
     expect(deployed.services.find((s) => s.service === 'web')?.preDeploy).toEqual(['sh', '-c', './migrate up'])
   })
 
-  it('run as a job with the new image, the entrypoint, user, workdir, placement and the stack networks', () => {
-    const text = inspection({ services: { web: { ...api, image: 'registry/web:v2' }, worker }, networks })
+  it('run as a job with the new image, the entrypoint, user, workdir, placement, networks, configs and secrets', () => {
+    const text = inspection({ services: { web: { ...api, image: 'registry/web:v2' }, worker }, networks, secrets })
     const report = parseSwarmInspection(text, mark)
-    const jobs = swarmPreDeployJobs(report, plan(text, { preDeploy: migrate }))
+    const planned = computeSwarmPlan({
+      report,
+      uploads,
+      hostDigests: new Map([['/srv/shop/token.txt', 'sha256:bbbbbbbbbbbbbbbb']]),
+      mode: 'surgical',
+      prune: false,
+      preDeploy: migrate
+    })
+    const jobs = swarmPreDeployJobs(report, planned)
     expect(jobs).toEqual([
       {
         service: 'web',
@@ -192,6 +207,11 @@ describe('pre-deploy commands on the swarm', () => {
             options: ['--driver', 'overlay', '--attachable', '--label', 'team=a']
           },
           { name: 'shop_default', external: false, options: ['--driver', 'overlay'] }
+        ],
+        objects: [
+          { kind: 'config', name: 'shop_motd_aaaaaaaaaaaa', file: '/srv/shop/motd.txt' },
+          { kind: 'secret', name: 'shop_token_bbbbbbbbbbbb', file: '/srv/shop/token.txt' },
+          { kind: 'secret', name: 'team-wide' }
         ],
         options: [
           '--network',
@@ -205,7 +225,13 @@ describe('pre-deploy commands on the swarm', () => {
           '--workdir',
           '/srv',
           '--constraint',
-          'node.role == worker'
+          'node.role == worker',
+          '--config',
+          'source=shop_motd_aaaaaaaaaaaa,target=/motd',
+          '--secret',
+          'source=shop_token_bbbbbbbbbbbb,target=token',
+          '--secret',
+          'source=team-wide,"target=a,b",uid=0,mode=256'
         ],
         image: 'registry/web:v2',
         command: ['sh', '-c', './migrate up']

@@ -71,7 +71,7 @@ export const remoteEvents = [
   'login-failed',
   'pre-deploy',
   'pre-deploy-failed',
-  'network-failed',
+  'setup-failed',
   'pull-failed',
   'result'
 ] as const

@@ -167,7 +167,18 @@ gl_swarm_network() {
     GL_CREATED_NETWORKS="$GL_CREATED_NETWORKS $gl_net"
     return 0
   fi
-  gl_event network-failed "$gl_net"
+  gl_event setup-failed network "$gl_net"
+  gl_swarm_stop_before_change
+}
+
+# The same for a config or secret named by content. Arguments: config or secret, name, file.
+gl_swarm_object() {
+  gl_docker "$1" inspect "$2" > /dev/null 2>&1 && return 0
+  if gl_docker "$1" create --label "com.docker.stack.namespace=$GL_PROJECT" "$2" "$3" > /dev/null; then
+    GL_CREATED_OBJECTS="$GL_CREATED_OBJECTS $1:$2"
+    return 0
+  fi
+  gl_event setup-failed "$1" "$2"
   gl_swarm_stop_before_change
 }
 
@@ -177,11 +188,12 @@ gl_swarm_job_rm() {
   GL_JOB=
 }
 
-# A pre-deploy failed: nothing of the stack changed. Networks this run created go (once their
-# job's task has let go of them), the files are put back.
+# A pre-deploy failed: nothing of the stack changed. Networks, configs and secrets this run
+# created go (networks once their job's task has let go of them), the files are put back.
 gl_swarm_stop_before_change() {
   gl_swarm_job_rm
   gl_logout
+  for gl_object in $GL_CREATED_OBJECTS; do gl_docker "${gl_object%%:*}" rm "${gl_object#*:}" > /dev/null 2>&1; done
   for gl_net in $GL_CREATED_NETWORKS; do
     gl_try=0
     until gl_docker network rm "$gl_net" > /dev/null 2>&1 || [ "$gl_try" -ge 10 ]; do sleep 1; gl_try=$((gl_try + 1)); done
@@ -389,6 +401,7 @@ gl_swarm_apply_main() {
   GL_SWARM_ROLLING_BACK=0
   GL_JOB=
   GL_CREATED_NETWORKS=
+  GL_CREATED_OBJECTS=
   trap 'rm -f "$GL_STATE/lock.owner"; gl_logout; gl_swarm_job_rm' EXIT
   gl_swarm_check
   # One login for the pre-deploy jobs and the stack deploy; the EXIT trap removes it too.
