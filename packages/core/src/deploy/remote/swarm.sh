@@ -415,6 +415,8 @@ gl_swarm_apply_main() {
     gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"
   fi
   gl_pre_deploy_commands
+  # The jobs' rendering holds the .env's values: not kept with the run's log.
+  rm -f "$GL_RUN/stack.full.json"
   gl_deployed=1
   if [ -z "$GL_DEPLOY" ]; then
     :
