@@ -75062,7 +75062,12 @@ function computeSwarmPlan(input) {
             deploy,
             strategy: swarm_plan_asRecord(swarm_plan_asRecord(definition.deploy).update_config).order === 'start-first' ? 'start-first' : 'recreate',
             reasons: shown === 'full' ? [fullReason] : shown === 'requested' ? ["listed in 'services'"] : reasons,
-            oldImage: live ? stripDigest(live.image) : undefined,
+            // The file's reference as deployed (its digest pin kept, for a restore to write back) unless changed by hand.
+            oldImage: live
+                ? stripDigest(live.image) === stripDigest(live.fileImage)
+                    ? live.fileImage
+                    : stripDigest(live.image)
+                : undefined,
             newImage: typeof definition.image === 'string' ? definition.image : undefined,
             containers: [],
             inputs: {}
