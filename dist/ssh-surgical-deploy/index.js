@@ -74660,17 +74660,9 @@ async function deployToHost(shell, options, log) {
     });
     const { limits } = options;
     for (let attempt = 1;; attempt++) {
-        let inspected;
-        try {
-            inspected = await inspectAndPlan(shell, options, log);
-        }
-        catch (error) {
-            if (!(error instanceof ConnectionLostError))
-                throw error;
-            return done('failed', undefined, new errors_UserError(`${error.message} while inspecting it`, {
-                fix: 'Nothing was changed on the host. Rerun the workflow.'
-            }));
-        }
+        const inspected = await inspectUnlessLost(() => inspectAndPlan(shell, options, log));
+        if (inspected instanceof errors_UserError)
+            return done('failed', undefined, inspected);
         const { report, plan } = inspected;
         if (options.dryRun)
             return done('dry-run', plan);
@@ -74804,6 +74796,19 @@ async function runDetachedApply(shell, apply) {
             throw error;
         events.flush();
         return error;
+    }
+}
+/** The inspection's result, or the error for a connection lost during it (nothing was changed yet). */
+async function inspectUnlessLost(inspect) {
+    try {
+        return await inspect();
+    }
+    catch (error) {
+        if (!(error instanceof ConnectionLostError))
+            throw error;
+        return new errors_UserError(`${error.message} while inspecting it`, {
+            fix: 'Nothing was changed on the host. Rerun the workflow.'
+        });
     }
 }
 /** The error for a connection lost while the detached apply ran on `where` (the host, the manager). */
@@ -75181,17 +75186,9 @@ async function deployToSwarm(shell, options, log) {
     });
     const { limits } = options;
     const stack = swarmStack(options.stack);
-    let inspected;
-    try {
-        inspected = await swarm_deployer_inspectAndPlan(shell, options, log);
-    }
-    catch (error) {
-        if (!(error instanceof ConnectionLostError))
-            throw error;
-        return done('failed', undefined, new errors_UserError(`${error.message} while inspecting it`, {
-            fix: 'Nothing was changed on the host. Rerun the workflow.'
-        }));
-    }
+    const inspected = await inspectUnlessLost(() => swarm_deployer_inspectAndPlan(shell, options, log));
+    if (inspected instanceof errors_UserError)
+        return done('failed', undefined, inspected);
     const { report, plan } = inspected;
     if (options.dryRun)
         return done('dry-run', plan);

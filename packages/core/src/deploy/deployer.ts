@@ -112,19 +112,8 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
   })
   const { limits } = options
   for (let attempt = 1; ; attempt++) {
-    let inspected: { report: HostReport; plan: HostPlan }
-    try {
-      inspected = await inspectAndPlan(shell, options, log)
-    } catch (error) {
-      if (!(error instanceof ConnectionLostError)) throw error
-      return done(
-        'failed',
-        undefined,
-        new UserError(`${error.message} while inspecting it`, {
-          fix: 'Nothing was changed on the host. Rerun the workflow.'
-        })
-      )
-    }
+    const inspected = await inspectUnlessLost(() => inspectAndPlan(shell, options, log))
+    if (inspected instanceof UserError) return done('failed', undefined, inspected)
     const { report, plan } = inspected
     if (options.dryRun) return done('dry-run', plan)
     // The commit that writes Git back after a rollback changes nothing on the host, but is recorded
@@ -274,6 +263,18 @@ export async function runDetachedApply(
     if (!(error instanceof ConnectionLostError)) throw error
     events.flush()
     return error
+  }
+}
+
+/** The inspection's result, or the error for a connection lost during it (nothing was changed yet). */
+export async function inspectUnlessLost<T>(inspect: () => Promise<T>): Promise<T | UserError> {
+  try {
+    return await inspect()
+  } catch (error) {
+    if (!(error instanceof ConnectionLostError)) throw error
+    return new UserError(`${error.message} while inspecting it`, {
+      fix: 'Nothing was changed on the host. Rerun the workflow.'
+    })
   }
 }
 

@@ -2,6 +2,7 @@ import { UserError } from '../errors'
 import { ConnectionLostError, type RemoteShell } from '../ssh/client'
 import { remoteError } from './apply-result'
 import {
+  inspectUnlessLost,
   lostWhileDeploying,
   newMark,
   runDetachedApply,
@@ -69,19 +70,8 @@ export async function deployToSwarm(
   })
   const { limits } = options
   const stack = swarmStack(options.stack)
-  let inspected: { report: SwarmReport; plan: SwarmPlan }
-  try {
-    inspected = await inspectAndPlan(shell, options, log)
-  } catch (error) {
-    if (!(error instanceof ConnectionLostError)) throw error
-    return done(
-      'failed',
-      undefined,
-      new UserError(`${error.message} while inspecting it`, {
-        fix: 'Nothing was changed on the host. Rerun the workflow.'
-      })
-    )
-  }
+  const inspected = await inspectUnlessLost(() => inspectAndPlan(shell, options, log))
+  if (inspected instanceof UserError) return done('failed', undefined, inspected)
   const { report, plan } = inspected
   if (options.dryRun) return done('dry-run', plan)
   if (!plan.needsApply) return done('unchanged', plan)
