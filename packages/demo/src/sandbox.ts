@@ -267,11 +267,12 @@ export class PipelineSandbox {
         () => ensureDocker(),
         (d) => `engine ${d.serverVersion}, compose ${d.composeVersion}`
       )
-      if (target.orchestrator === 'swarm') {
+      const { setUp } = target
+      if (setUp) {
         await narrator.run(
-          'A single-node Docker Swarm on this engine (the VM is its manager)',
+          setUp.title,
           async () => {
-            const prepared = await target.prepare()
+            const prepared = await setUp.run()
             state.initialisedSwarm = prepared.initialisedSwarm
             await writeState(state)
             return prepared.note

@@ -45,8 +45,8 @@ export interface StackTarget {
   describe(service: ServiceSnapshot): string
   /** A command to look at the stack, for --keep. */
   lookCommand(name: string): string
-  /** What the target needs before a deploy (a swarm); returns a line for the narrative. */
-  prepare(): Promise<{ note: string; initialisedSwarm: boolean }>
+  /** What the target needs before a deploy, beyond the VM (a swarm): a step of the set-up. */
+  readonly setUp?: { title: string; run(): Promise<{ note: string; initialisedSwarm: boolean }> }
   /** What `remove` removes, for the teardown's line. */
   readonly removes: string
   /** Removes the stack; false when there was none. */
@@ -167,7 +167,6 @@ export const composeTarget: StackTarget = {
   describe: (service) => `${withHealth(service)}  ${shortImage(service.image)}`,
   lookCommand: (name) => `docker compose -p ${name} ps`,
   removes: 'containers, network',
-  prepare: async () => ({ note: 'Compose v2 on the VM', initialisedSwarm: false }),
   async remove(name) {
     const filter = `label=com.docker.compose.project=${name}`
     const containers = (await exec('docker', ['ps', '-aq', '--filter', filter])).stdout.trim()
@@ -193,13 +192,16 @@ export const swarmTarget: StackTarget = {
   },
   lookCommand: (name) => `docker stack services ${name}; docker stack ps ${name}`,
   removes: 'services, configs, network',
-  async prepare() {
-    const { initialised } = await ensureSwarm()
-    return {
-      note: initialised
-        ? 'this engine was in no swarm: made it a single-node one (the teardown leaves it again)'
-        : 'this engine is already in a swarm: the sandbox uses it and leaves it as it is',
-      initialisedSwarm: initialised
+  setUp: {
+    title: 'A single-node Docker Swarm on this engine (the VM is its manager)',
+    async run() {
+      const { initialised } = await ensureSwarm()
+      return {
+        note: initialised
+          ? 'this engine was in no swarm: made it a single-node one (the teardown leaves it again)'
+          : 'this engine is already in a swarm: the sandbox uses it and leaves it as it is',
+        initialisedSwarm: initialised
+      }
     }
   },
   remove: (name) => removeSwarmStack(name)
