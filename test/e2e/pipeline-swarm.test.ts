@@ -198,9 +198,13 @@ describe('the pipeline on Docker Swarm (sandbox --swarm), through the committed 
         expect(result.dispatch.outputs['restore-commit']).toBe(
           `https://github.com/acme/infra/commit/${result.restoreCommit!.sha}`
         )
-        expect(result.audit?.entries.map((e) => e.result)).toEqual(
-          expect.arrayContaining(['success', 'success', 'rolled-back'])
-        )
+        // The audit log records the rolled-back deploy, then the restoring commit, which it names as such.
+        expect(result.audit?.entries.map((e) => e.result)).toEqual(['success', 'success', 'rolled-back', 'success'])
+        expect(result.audit?.entries.at(-1)).toMatchObject({
+          services: [],
+          sha: result.restoreCommit!.sha,
+          restores: run.deploy.checkout!.sha
+        })
         expect(checkRelease(result)).toEqual([])
       }),
     STEP_TIMEOUT_MS

@@ -3,6 +3,7 @@ import { ConnectionLostError, type RemoteShell } from '../ssh/client'
 import { remoteError } from './apply-result'
 import {
   inspectUnlessLost,
+  isUnrecordedRestore,
   lostWhileDeploying,
   newMark,
   runDetachedApply,
@@ -74,7 +75,8 @@ export async function deployToSwarm(
   if (inspected instanceof UserError) return done('failed', undefined, inspected)
   const { report, plan } = inspected
   if (options.dryRun) return done('dry-run', plan)
-  if (!plan.needsApply) return done('unchanged', plan)
+  const recordedSha = report.record?.header.project === plan.project ? report.record.header.sha : undefined
+  if (!plan.needsApply && !isUnrecordedRestore(options.run, recordedSha, log)) return done('unchanged', plan)
   const mark = newMark()
   const runDir = runDirOf(stack.remoteDir, options.run.id)
   const changed = plan.files.filter((f) => f.change !== 'same').map((f) => f.path)
@@ -102,7 +104,8 @@ export async function deployToSwarm(
       project: plan.project,
       mode: plan.full ? 'full' : 'surgical',
       services: plan.deploy,
-      removed: plan.removed.map((s) => s.service)
+      removed: plan.removed.map((s) => s.service),
+      ...(options.run.restores && { restores: options.run.restores })
     } satisfies AuditEntry)
   })
     .code(SWARM_LIBRARY)
