@@ -74666,13 +74666,8 @@ async function deployToHost(shell, options, log) {
         const { report, plan } = inspected;
         if (options.dryRun)
             return done('dry-run', plan);
-        // The commit that writes Git back after a rollback changes nothing on the host, but is recorded
-        // once (audit log, record's commit): the host then says which commit it runs, and why.
-        const unrecordedRestore = options.run.restores !== undefined && trustedRecord(report)?.header.sha !== options.run.sha;
-        if (!plan.needsApply && !unrecordedRestore)
+        if (!plan.needsApply && !isUnrecordedRestore(options.run, trustedRecord(report)?.header.sha, log))
             return done('unchanged', plan);
-        if (unrecordedRestore)
-            log.info(`${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores.slice(0, 7)}; recording it`);
         const mark = newMark();
         // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
         const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`;
@@ -74797,6 +74792,17 @@ async function runDetachedApply(shell, apply) {
         events.flush();
         return error;
     }
+}
+/**
+ * Whether this run is the commit that wrote Git back after a rollback, not yet recorded on the
+ * host (`recordedSha`: the commit the host's record names). It changes nothing there, but is
+ * recorded once (audit log, record's commit), so the host says which commit it runs, and why.
+ */
+function isUnrecordedRestore(run, recordedSha, log) {
+    if (run.restores === undefined || recordedSha === run.sha)
+        return false;
+    log.info(`${run.sha.slice(0, 7)} writes back the images of the failed release ${run.restores.slice(0, 7)}; recording it`);
+    return true;
 }
 /** The inspection's result, or the error for a connection lost during it (nothing was changed yet). */
 async function inspectUnlessLost(inspect) {
@@ -75192,7 +75198,8 @@ async function deployToSwarm(shell, options, log) {
     const { report, plan } = inspected;
     if (options.dryRun)
         return done('dry-run', plan);
-    if (!plan.needsApply)
+    const recordedSha = report.record?.header.project === plan.project ? report.record.header.sha : undefined;
+    if (!plan.needsApply && !isUnrecordedRestore(options.run, recordedSha, log))
         return done('unchanged', plan);
     const mark = newMark();
     const runDir = runDirOf(stack.remoteDir, options.run.id);
@@ -75221,7 +75228,8 @@ async function deployToSwarm(shell, options, log) {
             project: plan.project,
             mode: plan.full ? 'full' : 'surgical',
             services: plan.deploy,
-            removed: plan.removed.map((s) => s.service)
+            removed: plan.removed.map((s) => s.service),
+            ...(options.run.restores && { restores: options.run.restores })
         })
     })
         .code(SWARM_LIBRARY)
