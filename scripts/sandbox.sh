@@ -7,6 +7,9 @@
 #   bash scripts/sandbox.sh           run the three releases, then remove everything it started
 #   bash scripts/sandbox.sh --keep    leave the stack, the VM and the registry running afterwards
 #   bash scripts/sandbox.sh --down    remove a kept or interrupted sandbox
+#   bash scripts/sandbox.sh --swarm   the same three releases with orchestrator: swarm, on a
+#                                     single-node Docker Swarm of this engine (made by the sandbox
+#                                     if the engine is in none, and left again); combines with --keep
 #
 # Needs a Debian/Ubuntu machine with Node 20+, as root or with sudo (sshd and dockerd run as root).
 set -euo pipefail

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import { formatDuration } from '@gitops-lite/core'
 import { DEFAULT_SANDBOX_DIR, PipelineSandbox, runScenario, teardownSandbox } from '@gitops-lite/demo'
 
-const usage = `Usage: bash scripts/sandbox.sh [--keep | --down] [--dir DIR]
+const usage = `Usage: bash scripts/sandbox.sh [--swarm] [--keep | --down] [--dir DIR]
 
 Runs the gitops-lite pipeline on a local sandbox: a registry, an sshd "VM" on 127.0.0.1, an app
 and an infra repo with bare remotes, and a stand-in for GitHub (API and workflow runner). Three
@@ -14,8 +14,11 @@ releases go through the committed bundles of dispatch-to-infra, bump-image-tag a
 ssh-surgical-deploy: a first deploy, an api-only update, and a broken api that is rolled back.
 
   (no flag)  run the three releases, then remove everything the sandbox started
+  --swarm    the same releases with orchestrator: swarm, the stack on a single-node Docker Swarm
+             of this engine (made by the sandbox when the engine is in none, and left again)
   --keep     leave the stack, the VM (sshd) and the registry running afterwards, to look around
-  --down     remove a kept (or interrupted) sandbox: containers, sshd, registry, images, DIR
+  --down     remove a kept (or interrupted) sandbox: its stack (and the swarm it made), sshd,
+             the registry, images, DIR
   --dir DIR  where the sandbox keeps its state (default ${DEFAULT_SANDBOX_DIR})
 
 Exit status: 0 when all three releases ended as expected (deployed, deployed, rolled back).`
@@ -24,6 +27,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       keep: { type: 'boolean', default: false },
+      swarm: { type: 'boolean', default: false },
       down: { type: 'boolean', default: false },
       dir: { type: 'string', default: DEFAULT_SANDBOX_DIR },
       help: { type: 'boolean', short: 'h', default: false }
@@ -41,8 +45,10 @@ async function main(): Promise<number> {
     return 0
   }
 
-  console.log('gitops-lite sandbox: the whole pipeline on this machine, through the committed action bundles')
-  const sandbox = await PipelineSandbox.up({ dir: values.dir })
+  console.log(
+    `gitops-lite sandbox: the whole pipeline on this machine, through the committed action bundles${values.swarm ? ', on Docker Swarm' : ''}`
+  )
+  const sandbox = await PipelineSandbox.up({ dir: values.dir, orchestrator: values.swarm ? 'swarm' : 'compose' })
   // Ctrl-C: tear down, then exit 130. main() waits for it rather than exiting under it.
   let interrupted: Promise<number> | undefined
   const onSignal = (signal: NodeJS.Signals) => {
@@ -87,7 +93,7 @@ async function main(): Promise<number> {
         console.log(
           `  VM       ssh -i ${vm.privateKeyPath} -o UserKnownHostsFile=${vm.knownHostsPath} -p ${vm.port} ${vm.username}@${vm.host}`
         )
-        console.log(`           stack files in ${vm.remoteDir}; docker compose -p ${sandbox.projectName} ps`)
+        console.log(`           stack files in ${vm.remoteDir}; ${sandbox.target.lookCommand(sandbox.projectName)}`)
         console.log(`  registry http://${sandbox.registry.address}/v2/_catalog`)
         console.log(`  repos    git clone ${sandbox.infra.remote.bareDir}`)
         console.log(`  Remove it all with: bash scripts/sandbox.sh --down`)

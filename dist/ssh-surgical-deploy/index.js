@@ -74660,27 +74660,14 @@ async function deployToHost(shell, options, log) {
     });
     const { limits } = options;
     for (let attempt = 1;; attempt++) {
-        let inspected;
-        try {
-            inspected = await inspectAndPlan(shell, options, log);
-        }
-        catch (error) {
-            if (!(error instanceof ConnectionLostError))
-                throw error;
-            return done('failed', undefined, new errors_UserError(`${error.message} while inspecting it`, {
-                fix: 'Nothing was changed on the host. Rerun the workflow.'
-            }));
-        }
+        const inspected = await inspectUnlessLost(() => inspectAndPlan(shell, options, log));
+        if (inspected instanceof errors_UserError)
+            return done('failed', undefined, inspected);
         const { report, plan } = inspected;
         if (options.dryRun)
             return done('dry-run', plan);
-        // The commit that writes Git back after a rollback changes nothing on the host, but is recorded
-        // once (audit log, record's commit): the host then says which commit it runs, and why.
-        const unrecordedRestore = options.run.restores !== undefined && trustedRecord(report)?.header.sha !== options.run.sha;
-        if (!plan.needsApply && !unrecordedRestore)
+        if (!plan.needsApply && !isUnrecordedRestore(options.run, trustedRecord(report)?.header.sha, log))
             return done('unchanged', plan);
-        if (unrecordedRestore)
-            log.info(`${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores.slice(0, 7)}; recording it`);
         const mark = newMark();
         // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
         const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`;
@@ -74804,6 +74791,30 @@ async function runDetachedApply(shell, apply) {
             throw error;
         events.flush();
         return error;
+    }
+}
+/**
+ * Whether this run is the commit that wrote Git back after a rollback, not yet recorded on the
+ * host (`recordedSha`: the commit the host's record names). It changes nothing there, but is
+ * recorded once (audit log, record's commit), so the host says which commit it runs, and why.
+ */
+function isUnrecordedRestore(run, recordedSha, log) {
+    if (run.restores === undefined || recordedSha === run.sha)
+        return false;
+    log.info(`${run.sha.slice(0, 7)} writes back the images of the failed release ${run.restores.slice(0, 7)}; recording it`);
+    return true;
+}
+/** The inspection's result, or the error for a connection lost during it (nothing was changed yet). */
+async function inspectUnlessLost(inspect) {
+    try {
+        return await inspect();
+    }
+    catch (error) {
+        if (!(error instanceof ConnectionLostError))
+            throw error;
+        return new errors_UserError(`${error.message} while inspecting it`, {
+            fix: 'Nothing was changed on the host. Rerun the workflow.'
+        });
     }
 }
 /** The error for a connection lost while the detached apply ran on `where` (the host, the manager). */
@@ -75062,7 +75073,12 @@ function computeSwarmPlan(input) {
             deploy,
             strategy: swarm_plan_asRecord(swarm_plan_asRecord(definition.deploy).update_config).order === 'start-first' ? 'start-first' : 'recreate',
             reasons: shown === 'full' ? [fullReason] : shown === 'requested' ? ["listed in 'services'"] : reasons,
-            oldImage: live ? stripDigest(live.image) : undefined,
+            // The file's reference as deployed (its digest pin kept, for a restore to write back) unless changed by hand.
+            oldImage: live
+                ? stripDigest(live.image) === stripDigest(live.fileImage)
+                    ? live.fileImage
+                    : stripDigest(live.image)
+                : undefined,
             newImage: typeof definition.image === 'string' ? definition.image : undefined,
             containers: [],
             inputs: {}
@@ -75176,21 +75192,14 @@ async function deployToSwarm(shell, options, log) {
     });
     const { limits } = options;
     const stack = swarmStack(options.stack);
-    let inspected;
-    try {
-        inspected = await swarm_deployer_inspectAndPlan(shell, options, log);
-    }
-    catch (error) {
-        if (!(error instanceof ConnectionLostError))
-            throw error;
-        return done('failed', undefined, new errors_UserError(`${error.message} while inspecting it`, {
-            fix: 'Nothing was changed on the host. Rerun the workflow.'
-        }));
-    }
+    const inspected = await inspectUnlessLost(() => swarm_deployer_inspectAndPlan(shell, options, log));
+    if (inspected instanceof errors_UserError)
+        return done('failed', undefined, inspected);
     const { report, plan } = inspected;
     if (options.dryRun)
         return done('dry-run', plan);
-    if (!plan.needsApply)
+    const recordedSha = report.record?.header.project === plan.project ? report.record.header.sha : undefined;
+    if (!plan.needsApply && !isUnrecordedRestore(options.run, recordedSha, log))
         return done('unchanged', plan);
     const mark = newMark();
     const runDir = runDirOf(stack.remoteDir, options.run.id);
@@ -75219,7 +75228,8 @@ async function deployToSwarm(shell, options, log) {
             project: plan.project,
             mode: plan.full ? 'full' : 'surgical',
             services: plan.deploy,
-            removed: plan.removed.map((s) => s.service)
+            removed: plan.removed.map((s) => s.service),
+            ...(options.run.restores && { restores: options.run.restores })
         })
     })
         .code(SWARM_LIBRARY)

@@ -7,18 +7,7 @@
  */
 export function foreignCommands(output: string): string[] {
   const foreign: string[] = []
-  let fence: string | undefined
-  for (const line of output.split(/\r\n|\r|\n/)) {
-    const trimmed = line.trim()
-    if (fence !== undefined) {
-      if (trimmed === `::${fence}::`) fence = undefined
-      continue
-    }
-    const stop = /^::stop-commands::([0-9a-f]{32})$/.exec(trimmed)
-    if (stop) {
-      fence = stop[1]
-      continue
-    }
+  for (const trimmed of linesOutsideFences(output, /^[0-9a-f]{32}$/)) {
     // A mask only hides its text, whatever it holds.
     if (trimmed.startsWith('::add-mask::')) continue
     if (
@@ -31,4 +20,24 @@ export function foreignCommands(output: string): string[] {
     if (trimmed.startsWith('::') || trimmed.includes('##[')) foreign.push(trimmed)
   }
   return foreign
+}
+
+/**
+ * The lines of `output` (trimmed) the runner reads for commands: those outside the
+ * `::stop-commands::<token>` fences whose token matches `token`, the fence lines left out.
+ */
+export function linesOutsideFences(output: string, token: RegExp = /./): string[] {
+  const lines: string[] = []
+  let fence: string | undefined
+  for (const line of output.split(/\r\n|\r|\n/)) {
+    const trimmed = line.trim()
+    if (fence !== undefined) {
+      if (trimmed === `::${fence}::`) fence = undefined
+      continue
+    }
+    const stop = /^::stop-commands::(.+)$/.exec(trimmed)
+    if (stop && token.test(stop[1])) fence = stop[1]
+    else lines.push(trimmed)
+  }
+  return lines
 }

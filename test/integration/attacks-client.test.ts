@@ -3,9 +3,7 @@
 // service names compose would read as options (item 5), a symbolic link pushed by another
 // clone while a bump retries (item 6), and bytes that are not ASCII around an edit (item 8).
 import { spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -20,6 +18,7 @@ import {
   type SshHost
 } from '@gitops-lite/sandbox'
 import { repoRoot, runAction, type ActionRun } from '../helpers/run-action'
+import { treeSnapshot } from '../helpers/tree-snapshot'
 import { foreignCommands } from '../helpers/workflow-commands'
 
 const timeout = 180_000
@@ -161,23 +160,6 @@ describe('ssh-surgical-deploy: what other users of the VM can plant', () => {
   }, timeout)
   afterAll(async () => group?.cleanup(), timeout)
 
-  async function snapshot(dir: string): Promise<string[]> {
-    const entries: string[] = []
-    const walk = async (path: string, rel: string): Promise<void> => {
-      const info = await lstat(path)
-      const digest = info.isFile()
-        ? createHash('sha256')
-            .update(await readFile(path))
-            .digest('hex')
-        : ''
-      entries.push(`${rel} ${info.mode.toString(8)} ${info.mtimeMs} ${digest}`)
-      if (info.isDirectory())
-        for (const name of (await readdir(path)).sort()) await walk(join(path, name), `${rel}/${name}`)
-    }
-    if (existsSync(dir)) await walk(dir, '.')
-    return entries
-  }
-
   async function workspaceWith(name: string, compose: string): Promise<string> {
     const workspace = join(work, name)
     await mkdir(workspace, { recursive: true })
@@ -219,7 +201,7 @@ describe('ssh-surgical-deploy: what other users of the VM can plant', () => {
         exec('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`]).then(
           (r) => r.stdout
         )
-      const before = { files: await snapshot(remoteDir), containers: await containers() }
+      const before = { files: await treeSnapshot(remoteDir), containers: await containers() }
       const workspace = await workspaceWith(
         'label-ws',
         `services:\n  web:\n    image: ${BASE_IMAGE}\n    command: [sleep, '300']\n`
@@ -233,7 +215,7 @@ describe('ssh-surgical-deploy: what other users of the VM can plant', () => {
       expect(run.annotations.find((a) => a.level === 'error')?.message).toMatch(
         /is labelled with the service "--remove-orphans", which is not a valid compose service name/
       )
-      expect({ files: await snapshot(remoteDir), containers: await containers() }).toEqual(before)
+      expect({ files: await treeSnapshot(remoteDir), containers: await containers() }).toEqual(before)
       expect(before.containers).toContain(planted)
       expectClean(run)
     },
@@ -256,7 +238,7 @@ describe('ssh-surgical-deploy: what other users of the VM can plant', () => {
       try {
         await new Promise((resolve) => setTimeout(resolve, 500))
         const workspace = await workspaceWith('lock-ws', `services:\n  web:\n    image: ${BASE_IMAGE}\n`)
-        const before = await snapshot(remoteDir)
+        const before = await treeSnapshot(remoteDir)
         const run = await runAction('ssh-surgical-deploy', {
           workspace,
           inputs: deployInputs(remoteDir, project, { 'lock-timeout': '2s' }),
@@ -266,7 +248,7 @@ describe('ssh-surgical-deploy: what other users of the VM can plant', () => {
         expect(run.annotations.find((a) => a.level === 'error')?.message).toMatch(
           /still held after \d+ s, by run https:\/\/x\/\\n::error::INJECTED \(by mallory\\r::warning::INJECTED/
         )
-        expect(await snapshot(remoteDir)).toEqual(before)
+        expect(await treeSnapshot(remoteDir)).toEqual(before)
         expectClean(run)
       } finally {
         holder.kill()

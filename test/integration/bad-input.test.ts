@@ -3,9 +3,8 @@
 // problem, print no stack trace and no workflow command of the attacker's, and change nothing:
 // no commit on the bare remote, no repository_dispatch sent, no file on the VM touched.
 // Most cases never connect anywhere; they run a few at a time.
-import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +19,7 @@ import {
   type SshHost
 } from '@gitops-lite/sandbox'
 import { runAction, type ActionName, type ActionRun } from '../helpers/run-action'
+import { treeSnapshot } from '../helpers/tree-snapshot'
 import { foreignCommands } from '../helpers/workflow-commands'
 
 const timeout = 120_000
@@ -708,24 +708,6 @@ async function refsOf(gitDir: string): Promise<string> {
   return (await exec('git', ['-C', gitDir, 'for-each-ref', '--format=%(refname) %(objectname)'])).stdout
 }
 
-/** Every path under `dir` with its type, mode and content digest. */
-async function snapshot(dir: string): Promise<string[]> {
-  const entries: string[] = []
-  const walk = async (path: string, rel: string): Promise<void> => {
-    const info = await lstat(path)
-    const digest = info.isFile()
-      ? createHash('sha256')
-          .update(await readFile(path))
-          .digest('hex')
-      : ''
-    entries.push(`${rel} ${info.mode.toString(8)} ${info.mtimeMs} ${digest}`)
-    if (info.isDirectory())
-      for (const name of (await readdir(path)).sort()) await walk(join(path, name), `${rel}/${name}`)
-  }
-  if (existsSync(dir)) await walk(dir, '.')
-  return entries
-}
-
 async function writeFiles(
   dir: string,
   files: Record<string, string | Buffer | null>,
@@ -803,7 +785,7 @@ async function runCase(c: Case): Promise<{ run: ActionRun; changed: string[] }> 
   const remoteDir = join(vm.remoteDir, `case-${n}`)
   const project = `gl-bad-input-${process.pid}-${n}`
   await writeFiles(remoteDir, { '.env': 'GREETING=hello\n', '.web.env': 'WEB_SECRET=s3cr3t\n', ...c.vm })
-  const before = await snapshot(remoteDir)
+  const before = await treeSnapshot(remoteDir)
   const containersBefore = c.vm ? await projectContainers(project) : ''
   const inputs = {
     host: `${vm.username}@${vm.host}:${vm.port}`,
@@ -818,7 +800,7 @@ async function runCase(c: Case): Promise<{ run: ActionRun; changed: string[] }> 
   if (inputs.key in keys) inputs.key = keys[inputs.key]
   if (inputs['known-hosts'] === 'CUT') inputs['known-hosts'] = vm.knownHostsLine.slice(0, -6)
   const run = await runAction('ssh-surgical-deploy', { workspace, inputs })
-  if (JSON.stringify(await snapshot(remoteDir)) !== JSON.stringify(before)) changed.push(`a file in ${remoteDir}`)
+  if (JSON.stringify(await treeSnapshot(remoteDir)) !== JSON.stringify(before)) changed.push(`a file in ${remoteDir}`)
   if (c.vm && (await projectContainers(project)) !== containersBefore) changed.push(`a container of ${project}`)
   return { run, changed }
 }

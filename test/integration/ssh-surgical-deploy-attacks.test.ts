@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs'
 import { chmod, lstat, mkdir, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { freePort, type SshHost } from '@gitops-lite/sandbox'
+import { type SshHost } from '@gitops-lite/sandbox'
 import { injectedCommands, readAsRunner } from '../helpers/runner-log'
 import {
   containers,
@@ -15,16 +15,14 @@ import {
   deployInputs,
   expectFailure,
   expectSuccess,
-  newWorkspace,
   output,
   readJsonLines,
   serves,
-  startDeployFixture,
-  startVm,
   timeout,
-  writeVmSecrets,
   writeWorkspace,
-  type DeployFixture
+  type DeployFixture,
+  startStackSuite,
+  stopDeployFixture
 } from './ssh-surgical-deploy/fixture'
 import type { ActionRun } from '../helpers/run-action'
 
@@ -39,22 +37,13 @@ const project = `gl-attack-${process.pid}`
 const state = (name: string) => join(remoteDir, '.gitops-lite', name)
 
 beforeAll(async () => {
-  fixture = await startDeployFixture('ssh-deploy-attacks')
-  vm = await startVm(fixture, 'vm', '127.0.0.1')
-  remoteDir = join(vm.remoteDir, 'stack')
+  ;({ fixture, vm, remoteDir, webPort, workspace } = await startStackSuite('ssh-deploy-attacks', project))
   outside = join(fixture.work, 'outside')
   await mkdir(outside, { recursive: true })
   await writeFile(join(outside, 'victim'), 'the victim file\n')
-  webPort = await freePort()
-  fixture.group.trackComposeProject(project)
-  await writeVmSecrets(remoteDir, { GREETING: 'from the VM' })
-  workspace = await newWorkspace(fixture, 'main', { web: fixture.images.webV1, worker: fixture.images.worker, webPort })
 }, timeout)
 
-afterAll(async () => {
-  await fixture?.group.cleanup()
-  if (fixture) await rm(fixture.work, { recursive: true, force: true })
-}, timeout)
+afterAll(() => stopDeployFixture(fixture), timeout)
 
 const inputs = (extra: Record<string, string> = {}) =>
   deployInputs(vm, { 'remote-dir': remoteDir, 'project-name': project, ...extra })

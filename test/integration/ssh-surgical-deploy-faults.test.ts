@@ -3,9 +3,9 @@
 // files on the VM, concurrent deploys and a remote-dir the deploy cannot change. After each,
 // the host converges, the lock is free, and a rerun is a no-op.
 import { existsSync } from 'node:fs'
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { exec, freePort, waitUntil, type SshHost } from '@gitops-lite/sandbox'
+import { exec, waitUntil, type SshHost } from '@gitops-lite/sandbox'
 import {
   composeFile,
   containers,
@@ -13,17 +13,15 @@ import {
   deployInputs,
   expectFailure,
   expectSuccess,
-  newWorkspace,
   output,
   readJsonLines,
   serves,
-  startDeployFixture,
-  startVm,
   timeout,
-  writeVmSecrets,
   writeWorkspace,
   type DeployFixture,
-  type StackOptions
+  type StackOptions,
+  startStackSuite,
+  stopDeployFixture
 } from './ssh-surgical-deploy/fixture'
 
 let fixture: DeployFixture
@@ -35,19 +33,12 @@ const project = `gl-faults-${process.pid}`
 const state = (name: string) => join(remoteDir, '.gitops-lite', name)
 
 beforeAll(async () => {
-  fixture = await startDeployFixture('ssh-deploy-faults')
-  vm = await startVm(fixture, 'vm', '127.0.0.1')
-  remoteDir = join(vm.remoteDir, 'stack')
-  webPort = await freePort()
-  fixture.group.trackComposeProject(project)
-  await writeVmSecrets(remoteDir, { GREETING: 'from the VM' })
-  workspace = await newWorkspace(fixture, 'main', { web: fixture.images.webV1, worker: fixture.images.worker, webPort })
+  ;({ fixture, vm, remoteDir, webPort, workspace } = await startStackSuite('ssh-deploy-faults', project))
 }, timeout)
 
 afterAll(async () => {
   await exec('chattr', ['-i', remoteDir]).catch(() => undefined)
-  await fixture?.group.cleanup()
-  if (fixture) await rm(fixture.work, { recursive: true, force: true })
+  await stopDeployFixture(fixture)
 }, timeout)
 
 const inputs = (extra: Record<string, string> = {}) =>

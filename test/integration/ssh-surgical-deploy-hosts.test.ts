@@ -1,6 +1,6 @@
 // ssh-surgical-deploy across two "VMs" (sshd on 127.0.0.1 and 127.0.0.2, each with its own
 // home, .env and compose project), through a jump host, and with Compose v1 (docker-compose).
-import { readFile, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { freePort, type SshHost } from '@gitops-lite/sandbox'
 import {
@@ -19,7 +19,8 @@ import {
   timeout,
   writeVmSecrets,
   writeWorkspace,
-  type DeployFixture
+  type DeployFixture,
+  stopDeployFixture
 } from './ssh-surgical-deploy/fixture'
 
 let fixture: DeployFixture
@@ -43,10 +44,7 @@ beforeAll(async () => {
   }
 }, timeout)
 
-afterAll(async () => {
-  await fixture?.group.cleanup()
-  if (fixture) await rm(fixture.work, { recursive: true, force: true })
-}, timeout)
+afterAll(() => stopDeployFixture(fixture), timeout)
 
 const bothHosts = () => ({
   host: [vmA, vmB].map((vm) => `${vm.username}@${vm.host}:${vm.port}`).join('\n'),

@@ -20,7 +20,8 @@ import {
   startVm,
   timeout,
   writeVmSecrets,
-  type DeployFixture
+  type DeployFixture,
+  stopDeployFixture
 } from './ssh-surgical-deploy/fixture'
 
 let bench: DeployFixture
@@ -92,10 +93,7 @@ beforeAll(async () => {
   }
 }, timeout)
 
-afterAll(async () => {
-  await bench?.group.cleanup()
-  if (bench) await rm(bench.work, { recursive: true, force: true })
-}, timeout)
+afterAll(() => stopDeployFixture(bench), timeout)
 
 describe('preview environments beside the main stack (Compose v2)', () => {
   let before: Record<string, Record<string, string>>

@@ -30,7 +30,8 @@ import {
   startDeployFixture,
   timeout,
   writeVmSecrets,
-  type DeployFixture
+  type DeployFixture,
+  stopDeployFixture
 } from './ssh-surgical-deploy/fixture'
 
 const TOKEN = `ghs_${'d'.repeat(36)}`
@@ -84,8 +85,7 @@ afterAll(async () => {
     }
     await github.stop()
   }
-  await fixture?.group.cleanup()
-  if (fixture) await rm(fixture.work, { recursive: true, force: true })
+  await stopDeployFixture(fixture)
 }, timeout)
 
 /** compose.yaml with web from `image`, a data folder it writes, and its pre-deploy command if any. */

@@ -1,7 +1,7 @@
 // Start-first rollouts (deploy.update_config.order: start-first) through the committed bundle on
 // the real bench: a real nginx (Debian's nginx-light, built with debootstrap) in front of web on
 // the compose network, and a probe GETting through it every 20 ms during each deploy.
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   ensureNginxImage,
@@ -24,7 +24,8 @@ import {
   startVm,
   timeout,
   writeVmSecrets,
-  type DeployFixture
+  type DeployFixture,
+  stopDeployFixture
 } from './ssh-surgical-deploy/fixture'
 
 let bench: DeployFixture
@@ -51,10 +52,7 @@ beforeAll(async () => {
   await writeFile(join(workspace, 'conf', 'nginx.conf'), nginxProxyConfig([{ listen: 80, service: 'web', port: 80 }]))
 }, 15 * 60_000)
 
-afterAll(async () => {
-  await bench?.group.cleanup()
-  if (bench) await rm(bench.work, { recursive: true, force: true })
-}, timeout)
+afterAll(() => stopDeployFixture(bench), timeout)
 
 interface StackOptions {
   web: string

@@ -2,9 +2,9 @@
 // Docker engine with Compose v2 and a local registry. The scenarios build on each other: one
 // stack on one VM, deployed, changed, broken, drifted and raced.
 import { existsSync } from 'node:fs'
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { exec, freePort, httpGet, waitUntil, type SshHost } from '@gitops-lite/sandbox'
+import { exec, httpGet, waitUntil, type SshHost } from '@gitops-lite/sandbox'
 import {
   composeFile,
   containers,
@@ -13,16 +13,14 @@ import {
   expectFailure,
   expectSuccess,
   fileState,
-  newWorkspace,
   output,
   readJsonLines,
   serves,
-  startDeployFixture,
-  startVm,
   timeout,
-  writeVmSecrets,
   writeWorkspace,
-  type DeployFixture
+  type DeployFixture,
+  startStackSuite,
+  stopDeployFixture
 } from './ssh-surgical-deploy/fixture'
 import { readAsRunner } from '../helpers/runner-log'
 
@@ -35,19 +33,10 @@ const project = `gl-deploy-${process.pid}`
 const state = (name: string) => join(remoteDir, '.gitops-lite', name)
 
 beforeAll(async () => {
-  fixture = await startDeployFixture('ssh-deploy')
-  vm = await startVm(fixture, 'vm', '127.0.0.1')
-  remoteDir = join(vm.remoteDir, 'stack')
-  webPort = await freePort()
-  fixture.group.trackComposeProject(project)
-  await writeVmSecrets(remoteDir, { GREETING: 'from the VM' })
-  workspace = await newWorkspace(fixture, 'main', { web: fixture.images.webV1, worker: fixture.images.worker, webPort })
+  ;({ fixture, vm, remoteDir, webPort, workspace } = await startStackSuite('ssh-deploy', project))
 }, timeout)
 
-afterAll(async () => {
-  await fixture?.group.cleanup()
-  if (fixture) await rm(fixture.work, { recursive: true, force: true })
-}, timeout)
+afterAll(() => stopDeployFixture(fixture), timeout)
 
 const inputs = (extra: Record<string, string> = {}) =>
   deployInputs(vm, { 'remote-dir': remoteDir, 'project-name': project, ...extra })

@@ -29,15 +29,8 @@ import {
 } from '@gitops-lite/sandbox'
 import { InfraWorkflow, actionError, logTail, type InfraRunResult } from './infra-workflow'
 import { Narrator, firstLine, type LineSink } from './narrator'
-import {
-  probe,
-  readAuditLog,
-  shortId,
-  snapshotStack,
-  type AuditEntry,
-  type HttpProbe,
-  type StackSnapshot
-} from './stack'
+import { probe, readAuditLog, type AuditEntry, type HttpProbe, type StackSnapshot } from './stack'
+import { PROXY_CONFIG, shortImage, stackTarget, type Orchestrator, type StackTarget } from './target'
 import {
   DEFAULT_PROJECT_NAME,
   DEFAULT_SANDBOX_DIR,
@@ -52,11 +45,9 @@ export const APP_REPOSITORY = 'acme/app'
 export const INFRA_REPOSITORY = 'acme/infra'
 /**
  * The services of the sandbox stack: both busybox httpd demo images. worker is published on
- * 127.0.0.1; api is replaced start-first behind an nginx proxy, which publishes api's port.
+ * the host; api is replaced start-first behind an nginx proxy, which publishes api's port.
  */
 export const SERVICES = ['api', 'worker'] as const
-/** The proxy's configuration in the infra repo (and on the VM, next to compose.yaml). */
-const PROXY_CONFIG = 'proxy/nginx.conf'
 export type ServiceName = (typeof SERVICES)[number]
 
 /** The token the app repo's workflow holds as a secret (the fake GitHub API accepts only it). */
@@ -73,8 +64,10 @@ const identity = [
 export interface SandboxOptions {
   /** Everything lives here; reset on up(). Default <repo>/.sandbox. */
   dir?: string
-  /** The compose project on the VM. Default gitops-lite-sandbox. */
+  /** The compose project (or Swarm stack) on the VM. Default gitops-lite-sandbox. */
   projectName?: string
+  /** What runs the stack: Compose on the VM (default) or a Swarm stack on a single-node swarm of this engine. */
+  orchestrator?: Orchestrator
   /** Narrative output; default stdout. */
   log?: LineSink
   /** ssh-surgical-deploy's `health-timeout`. */
@@ -140,6 +133,7 @@ export interface ServiceChange {
 
 export interface ReleaseResult {
   spec: ReleaseSpec
+  orchestrator: Orchestrator
   pushed: PushedImage[]
   appCommit: string
   dispatch: ActionRun
@@ -179,6 +173,7 @@ export class PipelineSandbox {
   private constructor(
     readonly dir: string,
     readonly projectName: string,
+    readonly target: StackTarget,
     readonly state: SandboxState,
     readonly docker: DockerInfo,
     readonly registry: Registry,
@@ -224,6 +219,7 @@ export class PipelineSandbox {
   static async up(options: SandboxOptions = {}): Promise<PipelineSandbox> {
     const dir = resolve(options.dir ?? DEFAULT_SANDBOX_DIR)
     const projectName = options.projectName ?? DEFAULT_PROJECT_NAME
+    const target = stackTarget(options.orchestrator)
     const narrator = new Narrator(options.log)
     narrator.heading('Setting up the sandbox')
 
@@ -243,11 +239,14 @@ export class PipelineSandbox {
       ownerPid: process.pid,
       label: group.labelValue,
       projectName,
+      orchestrator: target.orchestrator,
       processes: []
     }
     await writeState(state)
-    // The deploy action creates this project on the VM; cleanup takes it down.
-    group.trackComposeProject(projectName)
+    // The deploy action creates this project (or stack) on the VM; cleanup takes it down.
+    group.defer(`remove the ${target.stackName(projectName)}`, async () => {
+      await target.remove(projectName)
+    })
 
     try {
       await narrator.run(
@@ -268,6 +267,19 @@ export class PipelineSandbox {
         () => ensureDocker(),
         (d) => `engine ${d.serverVersion}, compose ${d.composeVersion}`
       )
+      const { setUp } = target
+      if (setUp) {
+        await narrator.run(
+          setUp.title,
+          async () => {
+            const prepared = await setUp.run()
+            state.initialisedSwarm = prepared.initialisedSwarm
+            await writeState(state)
+            return prepared.note
+          },
+          (note) => note
+        )
+      }
       await narrator.run(`Base image ${BASE_IMAGE} (busybox-static; no public registry needed)`, () =>
         ensureBaseImage()
       )
@@ -322,7 +334,7 @@ export class PipelineSandbox {
           message: 'Initial commit'
         })
         const workDir = await appRemote.clone(join(dir, 'work', 'app'))
-        const compose = initialCompose(registry.address, ports, proxyImage)
+        const compose = target.initialCompose({ registry: registry.address, ports, proxyImage })
         const infraRemote = await createGitRemote({
           dir: join(dir, 'git', 'infra'),
           files: {
@@ -355,12 +367,14 @@ export class PipelineSandbox {
           files: `compose.yaml\n${PROXY_CONFIG}`,
           // Stable, so a teardown finds the project whatever remote-dir is called.
           'project-name': projectName,
+          ...target.deployInputs,
           ...(options.healthTimeout ? { 'health-timeout': options.healthTimeout } : {})
         }
       })
       return new PipelineSandbox(
         dir,
         projectName,
+        target,
         state,
         docker,
         registry,
@@ -387,7 +401,7 @@ export class PipelineSandbox {
     const started = Date.now()
     const names = spec.images.map((i) => `${i.service}:${i.tag}${i.healthy ? '' : ' (failing healthcheck)'}`).join(', ')
     narrator.heading(`Release ${spec.number}: ${spec.title} (${names})`)
-    const before = await snapshotStack(this.projectName)
+    const before = await this.target.snapshot(this.projectName)
 
     const pushed: PushedImage[] = []
     for (const image of spec.images) {
@@ -457,24 +471,25 @@ export class PipelineSandbox {
       for (const line of restoreCommit.stat.split('\n')) step.note(line)
       for (const line of restoreCommit.diff.split('\n').filter((l) => /^[-+](?![-+])/.test(l))) step.note(line)
       step.done(
-        `Git names what the VM runs again${dispatch.outputs['restore-commit'] ? '; dispatch-to-infra reported it' : ''}`
+        `Git names what ${this.target.where} runs again${dispatch.outputs['restore-commit'] ? '; dispatch-to-infra reported it' : ''}`
       )
     }
 
-    const after = await snapshotStack(this.projectName)
+    const after = await this.target.snapshot(this.projectName)
     const changes = compareStacks(before, after)
     const git = await this.infraImages()
-    const vmStep = narrator.step(`[look] containers on the VM (compose project ${this.projectName})`)
+    const { target } = this
+    const vmStep = narrator.step(`[look] ${target.lookTitle(this.projectName)}`)
     for (const change of changes) {
       const now = after[change.service]
       const was = before[change.service]
       const what = !was
         ? 'created'
         : change.recreated
-          ? `recreated (was ${shortId(change.before)})`
+          ? `${target.replaced} (was ${was.ref})`
           : `unchanged since ${was.startedAt.slice(11, 19)}`
       vmStep.note(
-        `${change.service.padEnd(7)} ${shortId(change.after)}  ${what.padEnd(30)} ${now ? `${now.status}${now.health ? `/${now.health}` : ''}  ${shortImage(now.image)}` : 'gone'}`
+        `${change.service.padEnd(7)} ${(now?.ref ?? '-').padEnd(12)}  ${what.padEnd(30)} ${now ? target.describe(now) : 'gone'}`
       )
     }
     vmStep.done(
@@ -483,16 +498,16 @@ export class PipelineSandbox {
           .filter((c) => c.recreated)
           .map((c) => c.service)
           .join(', ') || 'nothing'
-      } recreated`
+      } ${target.replaced}`
     )
 
     const disagree = SERVICES.filter((service) => after[service] && git[service] !== after[service].image)
     narrator
-      .step(`[look] Git (${INFRA_REPOSITORY} main) and the VM`)
+      .step(`[look] Git (${INFRA_REPOSITORY} main) and ${target.where}`)
       .done(
         disagree.length === 0
           ? 'they agree on every image'
-          : `they disagree on ${disagree.map((s) => `${s} (Git ${shortImage(git[s] ?? '-')}, VM ${shortImage(after[s].image)})`).join(', ')}`
+          : `they disagree on ${disagree.map((s) => `${s} (Git ${shortImage(git[s] ?? '-')}, ${target.where.replace(/^the /, '')} ${shortImage(after[s].image)})`).join(', ')}`
       )
 
     const probeStep = narrator.step(
@@ -529,6 +544,7 @@ export class PipelineSandbox {
     narrator.line(`   Release ${spec.number}: ${outcome} in ${formatDuration(durationMs)}`)
     return {
       spec,
+      orchestrator: target.orchestrator,
       pushed,
       appCommit,
       dispatch,
@@ -692,44 +708,6 @@ export class PipelineSandbox {
   }
 }
 
-/** The infra repo's first commit: the stack, with placeholder tags no release has built yet. */
-function initialCompose(registry: string, ports: Record<ServiceName, number>, proxyImage: string): string {
-  return [
-    '# The stack on the VM. Deploys are commits: bump-image-tag edits an image line,',
-    '# ssh-surgical-deploy brings the VM to what this file says, touching only what changed.',
-    'services:',
-    '  # api is replaced start-first: its new container starts beside the old one, and the old',
-    '  # one goes once the new one is healthy. The proxy publishes it and finds it by name.',
-    '  api:',
-    `    image: ${registry}/demo/api:v0`,
-    '    restart: unless-stopped',
-    '    # busybox httpd as PID 1 ignores SIGTERM: a tiny init forwards it, so a stop takes',
-    "    # milliseconds instead of compose's 10 s timeout.",
-    '    init: true',
-    '    stop_grace_period: 2s',
-    '    deploy:',
-    '      update_config:',
-    '        order: start-first',
-    '        monitor: 2s',
-    '',
-    '  proxy:',
-    `    image: ${proxyImage}`,
-    '    ports:',
-    `      - "127.0.0.1:${ports.api}:80"`,
-    '    volumes:',
-    `      - ./${PROXY_CONFIG}:/etc/nginx/nginx.conf:ro`,
-    '    restart: unless-stopped',
-    '',
-    '  worker:',
-    `    image: ${registry}/demo/worker:v0`,
-    '    ports:',
-    `      - "127.0.0.1:${ports.worker}:80"`,
-    '    restart: unless-stopped',
-    '    init: true',
-    ''
-  ].join('\n')
-}
-
 export function compareStacks(before: StackSnapshot, after: StackSnapshot): ServiceChange[] {
   const services = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()
   return services.map((service) => ({
@@ -738,10 +716,6 @@ export function compareStacks(before: StackSnapshot, after: StackSnapshot): Serv
     after: after[service]?.id,
     recreated: before[service]?.id !== after[service]?.id
   }))
-}
-
-function shortImage(reference: string): string {
-  return reference.replace(/@sha256:([0-9a-f]{12})[0-9a-f]+$/, '@sha256:$1…')
 }
 
 function summarizeAudit(entry: AuditEntry): string {

@@ -1,7 +1,7 @@
 import { formatDuration } from '@gitops-lite/core'
 import { renderTable } from './narrator'
 import { PipelineSandbox, type ReleaseResult, type ReleaseSpec, type SandboxOptions } from './sandbox'
-import { shortId } from './stack'
+import { stackTarget } from './target'
 
 /** The README's story: a first deploy, a one-service update, a broken release that rolls back. */
 export const RELEASES: readonly ReleaseSpec[] = [
@@ -56,7 +56,7 @@ export function checkRelease(result: ReleaseResult): string[] {
     expect(result.restoreCommit !== undefined, 'the restore job should have written the restored image back to Git')
     expect(
       result.git.api === result.after.api?.image,
-      `Git should name what the VM runs (${result.after.api?.image}), it names ${result.git.api}`
+      `Git should name what ${stackTarget(result.orchestrator).where} runs (${result.after.api?.image}), it names ${result.git.api}`
     )
     expect(
       Boolean(result.dispatch.outputs['restore-commit']),
@@ -84,9 +84,10 @@ export function checkRelease(result: ReleaseResult): string[] {
     )
   }
   if (n === 2) {
+    const { replaced } = stackTarget(result.orchestrator)
     const worker = result.changes.find((c) => c.service === 'worker')
-    expect(worker !== undefined && !worker.recreated, 'worker should not have been recreated')
-    expect(result.changes.find((c) => c.service === 'api')?.recreated === true, 'api should have been recreated')
+    expect(worker !== undefined && !worker.recreated, `worker should not have been ${replaced}`)
+    expect(result.changes.find((c) => c.service === 'api')?.recreated === true, `api should have been ${replaced}`)
   }
   return surprises
 }
@@ -119,9 +120,10 @@ function resultText(result: ReleaseResult): string {
   }
   if (result.outcome === 'deployed') {
     const kept = result.changes.filter((c) => !c.recreated && result.before[c.service]).map((c) => c.service)
-    return kept.length
-      ? `deployed; ${kept.join(', ')} untouched (${kept.map((s) => shortId(result.after[s]?.id)).join(', ')})`
-      : 'deployed'
+    const refs = kept.map((s) => result.after[s]?.ref ?? '-').join(', ')
+    // On Swarm a service's ref is its spec version; untouched also means the same tasks.
+    const same = result.orchestrator === 'swarm' ? `${refs}, same tasks` : refs
+    return kept.length ? `deployed; ${kept.join(', ')} untouched (${same})` : 'deployed'
   }
   const failed = result.workflow?.deploy.error ?? result.workflow?.bump.error ?? 'dispatch failed'
   return `FAILED: ${failed.slice(0, 80)}`
@@ -160,10 +162,11 @@ export async function runScenario(
   const last = results.at(-1)
   if (last?.outcome === 'rolled back' && last.restoreCommit) {
     narrator.line('')
+    const { where } = stackTarget(last.orchestrator)
     narrator.line(
-      `  Release ${last.spec.number} was rolled back on the VM, and ${last.restoreCommit.sha.slice(0, 7)} ("${last.restoreCommit.subject}")`
+      `  Release ${last.spec.number} was rolled back on ${where}, and ${last.restoreCommit.sha.slice(0, 7)} ("${last.restoreCommit.subject}")`
     )
-    narrator.line('  wrote the restored image back: Git and the VM agree, and the next release starts from there.')
+    narrator.line(`  wrote the restored image back: Git and ${where} agree, and the next release starts from there.`)
   }
   if (surprises.length) {
     narrator.line('')

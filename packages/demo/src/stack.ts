@@ -1,26 +1,58 @@
 import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { exec, httpGet } from '@gitops-lite/sandbox'
+import { exec, httpGet, STACK_NAMESPACE_LABEL, swarmActive } from '@gitops-lite/sandbox'
+
+/** What runs one service, as the sandbox compares it before and after a release. */
+export interface ServiceSnapshot {
+  service: string
+  /**
+   * Changes exactly when the service is replaced: on Compose its container id, on Swarm its
+   * spec version and running task ids.
+   */
+  id: string
+  /** The id as the narrative and the table print it. */
+  ref: string
+  /** The image reference the service runs (the compose file's `image:` value). */
+  image: string
+  status: string
+  health?: string
+  /** When the container started (Compose) or the service's spec last changed (Swarm). */
+  startedAt: string
+}
 
 /** One compose service's container on the VM, as `docker inspect` shows it. */
-export interface ServiceContainer {
-  service: string
+export interface ServiceContainer extends ServiceSnapshot {
   /** Full container id. */
   id: string
   name: string
-  /** The image reference the container was created from (compose's `image:` value). */
-  image: string
-  /** sha256 id of that image. */
+  /** sha256 id of the image. */
   imageId: string
-  status: string
-  health?: string
-  startedAt: string
   createdAt: string
 }
 
-/** The project's containers by service name (sorted), read straight from the engine the VM uses. */
-export type StackSnapshot = Record<string, ServiceContainer>
+/** One running task of a Swarm service. */
+export interface SwarmTask {
+  id: string
+  container: string
+  health?: string
+}
+
+/** One service of a Swarm stack, as `docker service inspect` and its running tasks show it. */
+export interface SwarmService extends ServiceSnapshot {
+  /** The spec's version: `docker stack deploy` moves it for every service it is handed. */
+  version: number
+  updatedAt: string
+  /** null for a global service. */
+  replicas: number | null
+  /** UpdateStatus.State of the last rolling update (completed, paused, rollback_completed...). */
+  updateState?: string
+  /** Tasks whose desired state is running, by id. */
+  tasks: SwarmTask[]
+}
+
+/** The stack's services by name (sorted), read straight from the engine the VM uses. */
+export type StackSnapshot = Record<string, ServiceSnapshot>
 
 interface InspectedContainer {
   Id: string
@@ -35,7 +67,7 @@ interface InspectedContainer {
  * Reads the compose project's containers. The sandbox only looks: deploying is the action's job.
  * (The "VM" shares this machine's Docker engine, so no SSH is needed to look.)
  */
-export async function snapshotStack(projectName: string): Promise<StackSnapshot> {
+export async function snapshotStack(projectName: string): Promise<Record<string, ServiceContainer>> {
   const ids = (
     await exec('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${projectName}`])
   ).stdout
@@ -43,12 +75,13 @@ export async function snapshotStack(projectName: string): Promise<StackSnapshot>
     .filter(Boolean)
   if (ids.length === 0) return {}
   const inspected = JSON.parse((await exec('docker', ['inspect', ...ids])).stdout) as InspectedContainer[]
-  const snapshot: StackSnapshot = {}
+  const snapshot: Record<string, ServiceContainer> = {}
   for (const c of inspected.sort((a, b) => a.Name.localeCompare(b.Name))) {
     const service = c.Config.Labels?.['com.docker.compose.service'] ?? c.Name.replace(/^\//, '')
     snapshot[service] = {
       service,
       id: c.Id,
+      ref: shortId(c.Id),
       name: c.Name.replace(/^\//, ''),
       image: c.Config.Image,
       imageId: c.Image,
@@ -59,6 +92,98 @@ export async function snapshotStack(projectName: string): Promise<StackSnapshot>
     }
   }
   return snapshot
+}
+
+/** `docker service inspect`, the parts the snapshot reads. */
+export interface InspectedService {
+  ID: string
+  Version: { Index: number }
+  UpdatedAt: string
+  Spec: {
+    Name: string
+    Mode: { Replicated?: { Replicas?: number }; Global?: object }
+    TaskTemplate: { ContainerSpec: { Image: string } }
+  }
+  UpdateStatus?: { State?: string }
+}
+
+/** `docker inspect --type task`, the parts the snapshot reads. */
+export interface InspectedTask {
+  ID: string
+  ServiceID: string
+  DesiredState: string
+  Status: { State: string; ContainerStatus?: { ContainerID?: string } }
+}
+
+/** `docker inspect` of a task's container: only its health. */
+export interface InspectedTaskContainer {
+  Id: string
+  State: { Health?: { Status: string } }
+}
+
+/**
+ * A stack's services from what the engine says of them (pure: `snapshotSwarmStack` gathers it).
+ * A service counts as replaced when its spec version or its set of running tasks changed.
+ */
+export function parseSwarmStack(
+  stack: string,
+  services: readonly InspectedService[],
+  tasks: readonly InspectedTask[],
+  containers: readonly InspectedTaskContainer[]
+): Record<string, SwarmService> {
+  const health = new Map(containers.map((c) => [c.Id, c.State.Health?.Status]))
+  const snapshot: Record<string, SwarmService> = {}
+  const named = services.map((s) => ({ s, name: s.Spec.Name.replace(new RegExp(`^${stack}_`), '') }))
+  for (const { s, name } of named.sort((a, b) => a.name.localeCompare(b.name))) {
+    const running = tasks
+      .filter((t) => t.ServiceID === s.ID && t.DesiredState === 'running' && t.Status.State === 'running')
+      .map((t) => {
+        const container = t.Status.ContainerStatus?.ContainerID ?? ''
+        return { id: t.ID, container, health: health.get(container) }
+      })
+      .sort((a, b) => a.id.localeCompare(b.id))
+    const replicas = s.Spec.Mode.Replicated ? (s.Spec.Mode.Replicated.Replicas ?? 1) : null
+    const healths = [...new Set(running.map((t) => t.health ?? 'no healthcheck'))]
+    snapshot[name] = {
+      service: name,
+      id: `${s.Version.Index}:${running.map((t) => t.id).join(',')}`,
+      ref: `spec v${s.Version.Index}`,
+      image: s.Spec.TaskTemplate.ContainerSpec.Image,
+      status: `${running.length}/${replicas ?? running.length} running`,
+      health: healths.length === 1 && healths[0] !== 'no healthcheck' ? healths[0] : undefined,
+      startedAt: s.UpdatedAt,
+      version: s.Version.Index,
+      updatedAt: s.UpdatedAt,
+      replicas,
+      updateState: s.UpdateStatus?.State,
+      tasks: running
+    }
+  }
+  return snapshot
+}
+
+/**
+ * Reads a Swarm stack's services and their running tasks (the "VM" is a manager of this
+ * engine's swarm, so no SSH is needed to look). Empty when the engine is in no swarm.
+ */
+export async function snapshotSwarmStack(stack: string): Promise<Record<string, SwarmService>> {
+  if (!(await swarmActive())) return {}
+  // allowFailure: `stack ps` fails when the stack has no task left.
+  const lines = async (args: string[]) =>
+    (await exec('docker', args, { allowFailure: true })).stdout.split('\n').filter(Boolean)
+  const inspect = async <T>(args: string[]) => JSON.parse((await exec('docker', args)).stdout) as T[]
+  const serviceIds = await lines(['service', 'ls', '-q', '--filter', `label=${STACK_NAMESPACE_LABEL}=${stack}`])
+  if (serviceIds.length === 0) return {}
+  const services = await inspect<InspectedService>(['service', 'inspect', ...serviceIds])
+  const taskIds = await lines(['stack', 'ps', '-q', '--no-trunc', '--filter', 'desired-state=running', stack])
+  const tasks = taskIds.length ? await inspect<InspectedTask>(['inspect', '--type', 'task', ...taskIds]) : []
+  const containerIds = tasks.map((t) => t.Status.ContainerStatus?.ContainerID).filter((id): id is string => !!id)
+  // A container can go between the reads: docker inspect then fails, but still prints the others.
+  const inspected = containerIds.length
+    ? (await exec('docker', ['inspect', '--type', 'container', ...containerIds], { allowFailure: true })).stdout.trim()
+    : ''
+  const containers = inspected.startsWith('[') ? (JSON.parse(inspected) as InspectedTaskContainer[]) : []
+  return parseSwarmStack(stack, services, tasks, containers)
 }
 
 export interface HttpProbe {

@@ -2,11 +2,12 @@ import { existsSync, readFileSync } from 'node:fs'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { exec, SANDBOX_LABEL, removeComposeProject, removeLabelledDockerObjects, repoRoot } from '@gitops-lite/sandbox'
+import { SANDBOX_LABEL, leaveSwarm, removeLabelledDockerObjects, repoRoot } from '@gitops-lite/sandbox'
+import { stackTarget, type Orchestrator } from './target'
 
 /** Where `scripts/sandbox.sh` keeps everything it makes (gitignored). */
 export const DEFAULT_SANDBOX_DIR = join(repoRoot, '.sandbox')
-/** The compose project the deploy action creates on the sandbox VM. */
+/** The compose project (or Swarm stack) the deploy action creates on the sandbox VM. */
 export const DEFAULT_PROJECT_NAME = 'gitops-lite-sandbox'
 
 const STATE_FILE = 'state.json'
@@ -30,6 +31,10 @@ export interface SandboxState {
   /** Value of SANDBOX_LABEL on the images the sandbox built. */
   label: string
   projectName: string
+  /** What runs the stack; compose when absent (states written before --swarm). */
+  orchestrator?: Orchestrator
+  /** Set when the sandbox made this engine a swarm: then, and only then, the teardown leaves it. */
+  initialisedSwarm?: boolean
   processes: TrackedProcess[]
   registry?: string
   vm?: { host: string; port: number; username: string; remoteDir: string }
@@ -95,7 +100,8 @@ export async function activeOwner(state: SandboxState | undefined): Promise<numb
 
 /**
  * Undoes a sandbox from its state file, whichever process made it: stops its processes by PID,
- * removes the compose project on the VM and the images it built, deletes the directory.
+ * removes the stack on the VM (and the swarm, when the sandbox made it) and the images it built,
+ * deletes the directory.
  * Returns a line per thing done. Safe to call when there is nothing to undo.
  */
 export async function teardownSandbox(
@@ -124,11 +130,13 @@ export async function teardownSandbox(
     await attempt(`stopped ${tracked.name} (pid ${tracked.pid})`, () => stopTracked(tracked))
   }
   const projectName = state?.projectName ?? options.projectName ?? DEFAULT_PROJECT_NAME
-  await attempt(`removed the compose project '${projectName}' (containers, network)`, async () => {
-    const running = await hasComposeObjects(projectName)
-    if (!running) return false
-    await removeComposeProject(projectName)
-  })
+  const target = stackTarget(state?.orchestrator)
+  await attempt(`removed the ${target.stackName(`'${projectName}'`)} (${target.removes})`, () =>
+    target.remove(projectName)
+  )
+  if (state?.initialisedSwarm) {
+    await attempt('left the swarm the sandbox had made (docker swarm leave --force)', () => leaveSwarm())
+  }
   if (state?.label) {
     await attempt(`removed the demo images labelled ${SANDBOX_LABEL}=${state.label}`, () =>
       removeLabelledDockerObjects(SANDBOX_LABEL, state.label)
@@ -141,11 +149,4 @@ export async function teardownSandbox(
   }
   if (failures.length) throw new Error(`The teardown left things behind:\n- ${failures.join('\n- ')}`)
   return done
-}
-
-async function hasComposeObjects(projectName: string): Promise<boolean> {
-  const filter = `label=com.docker.compose.project=${projectName}`
-  const containers = (await exec('docker', ['ps', '-aq', '--filter', filter])).stdout.trim()
-  const networks = (await exec('docker', ['network', 'ls', '-q', '--filter', filter])).stdout.trim()
-  return containers !== '' || networks !== ''
 }

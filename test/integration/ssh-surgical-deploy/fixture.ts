@@ -1,6 +1,6 @@
 // The real parts the ssh-surgical-deploy suites deploy to: a local registry with demo images,
 // sshd "VMs" on loopback addresses sharing the local Docker engine, and infra workspaces.
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import {
@@ -10,6 +10,7 @@ import {
   ensureBaseImage,
   ensureDocker,
   exec,
+  freePort,
   httpGet,
   startRegistry,
   startSshHost,
@@ -71,6 +72,40 @@ export async function startDeployFixture(name: string): Promise<DeployFixture> {
   })
   for (const image of Object.values(images)) await exec('docker', ['push', '-q', image])
   return { group, work, registry, images }
+}
+
+/** Every suite's afterAll: stops what the fixture started and removes its folder. */
+export async function stopDeployFixture(fixture: DeployFixture | undefined): Promise<void> {
+  if (!fixture) return
+  await fixture.group.cleanup()
+  await rm(fixture.work, { recursive: true, force: true })
+}
+
+/** The usual suite: one VM on 127.0.0.1 deploying `project` from a workspace with web v1 and worker. */
+export interface StackSuite {
+  fixture: DeployFixture
+  vm: SshHost
+  /** <VM home>/stack, whose .env sets GREETING. */
+  remoteDir: string
+  /** The port web publishes on 127.0.0.1. */
+  webPort: number
+  /** The workspace `main`. */
+  workspace: string
+}
+
+export async function startStackSuite(name: string, project: string): Promise<StackSuite> {
+  const fixture = await startDeployFixture(name)
+  const vm = await startVm(fixture, 'vm', '127.0.0.1')
+  const remoteDir = join(vm.remoteDir, 'stack')
+  const webPort = await freePort()
+  fixture.group.trackComposeProject(project)
+  await writeVmSecrets(remoteDir, { GREETING: 'from the VM' })
+  const workspace = await newWorkspace(fixture, 'main', {
+    web: fixture.images.webV1,
+    worker: fixture.images.worker,
+    webPort
+  })
+  return { fixture, vm, remoteDir, webPort, workspace }
 }
 
 export async function startVm(fixture: DeployFixture, name: string, address: string): Promise<SshHost> {

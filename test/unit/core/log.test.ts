@@ -1,4 +1,5 @@
 import { escapeHtml, hasControlCharacter, log, maskSecret, printable } from '@gitops-lite/core'
+import { linesOutsideFences } from '../../helpers/workflow-commands'
 
 /** What `body` writes to stdout, as the runner reads it. */
 function stdoutOf(body: () => void): string {
@@ -16,19 +17,7 @@ function stdoutOf(body: () => void): string {
 
 /** Lines the runner would take as workflow commands: outside a stop-commands fence, starting with `::` or holding `##[`. */
 function liveCommands(output: string): string[] {
-  const commands: string[] = []
-  let fence: string | undefined
-  for (const line of output.split(/\r\n|\r|\n/)) {
-    const trimmed = line.trim()
-    if (fence !== undefined) {
-      if (trimmed === `::${fence}::`) fence = undefined
-      continue
-    }
-    const stop = /^::stop-commands::(.+)$/.exec(trimmed)
-    if (stop) fence = stop[1]
-    else if (trimmed.startsWith('::') || trimmed.includes('##[')) commands.push(trimmed)
-  }
-  return commands
+  return linesOutsideFences(output).filter((line) => line.startsWith('::') || line.includes('##['))
 }
 
 describe('printable', () => {

@@ -112,30 +112,12 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
   })
   const { limits } = options
   for (let attempt = 1; ; attempt++) {
-    let inspected: { report: HostReport; plan: HostPlan }
-    try {
-      inspected = await inspectAndPlan(shell, options, log)
-    } catch (error) {
-      if (!(error instanceof ConnectionLostError)) throw error
-      return done(
-        'failed',
-        undefined,
-        new UserError(`${error.message} while inspecting it`, {
-          fix: 'Nothing was changed on the host. Rerun the workflow.'
-        })
-      )
-    }
+    const inspected = await inspectUnlessLost(() => inspectAndPlan(shell, options, log))
+    if (inspected instanceof UserError) return done('failed', undefined, inspected)
     const { report, plan } = inspected
     if (options.dryRun) return done('dry-run', plan)
-    // The commit that writes Git back after a rollback changes nothing on the host, but is recorded
-    // once (audit log, record's commit): the host then says which commit it runs, and why.
-    const unrecordedRestore =
-      options.run.restores !== undefined && trustedRecord(report)?.header.sha !== options.run.sha
-    if (!plan.needsApply && !unrecordedRestore) return done('unchanged', plan)
-    if (unrecordedRestore)
-      log.info(
-        `${options.run.sha.slice(0, 7)} writes back the images of the failed release ${options.run.restores!.slice(0, 7)}; recording it`
-      )
+    if (!plan.needsApply && !isUnrecordedRestore(options.run, trustedRecord(report)?.header.sha, log))
+      return done('unchanged', plan)
     const mark = newMark()
     // Each apply gets its own run folder: a stale plan's apply may still be finishing in its own.
     const runId = attempt === 1 ? options.run.id : `${options.run.id}-plan${attempt}`
@@ -274,6 +256,31 @@ export async function runDetachedApply(
     if (!(error instanceof ConnectionLostError)) throw error
     events.flush()
     return error
+  }
+}
+
+/**
+ * Whether this run is the commit that wrote Git back after a rollback, not yet recorded on the
+ * host (`recordedSha`: the commit the host's record names). It changes nothing there, but is
+ * recorded once (audit log, record's commit), so the host says which commit it runs, and why.
+ */
+export function isUnrecordedRestore(run: RunInfo, recordedSha: string | undefined, log: DeployLog): boolean {
+  if (run.restores === undefined || recordedSha === run.sha) return false
+  log.info(
+    `${run.sha.slice(0, 7)} writes back the images of the failed release ${run.restores.slice(0, 7)}; recording it`
+  )
+  return true
+}
+
+/** The inspection's result, or the error for a connection lost during it (nothing was changed yet). */
+export async function inspectUnlessLost<T>(inspect: () => Promise<T>): Promise<T | UserError> {
+  try {
+    return await inspect()
+  } catch (error) {
+    if (!(error instanceof ConnectionLostError)) throw error
+    return new UserError(`${error.message} while inspecting it`, {
+      fix: 'Nothing was changed on the host. Rerun the workflow.'
+    })
   }
 }
 

@@ -3,6 +3,8 @@ import type { ShellScript } from '../shell'
 import { ConnectionLostError, type RemoteShell } from '../ssh/client'
 import { remoteError } from './apply-result'
 import {
+  inspectUnlessLost,
+  isUnrecordedRestore,
   lostWhileDeploying,
   newMark,
   runDetachedApply,
@@ -72,22 +74,12 @@ export async function deployToSwarm(
   })
   const { limits } = options
   const stack = swarmStack(options.stack)
-  let inspected: { report: SwarmReport; plan: SwarmPlan }
-  try {
-    inspected = await inspectAndPlan(shell, options, log)
-  } catch (error) {
-    if (!(error instanceof ConnectionLostError)) throw error
-    return done(
-      'failed',
-      undefined,
-      new UserError(`${error.message} while inspecting it`, {
-        fix: 'Nothing was changed on the host. Rerun the workflow.'
-      })
-    )
-  }
+  const inspected = await inspectUnlessLost(() => inspectAndPlan(shell, options, log))
+  if (inspected instanceof UserError) return done('failed', undefined, inspected)
   const { report, plan } = inspected
   if (options.dryRun) return done('dry-run', plan)
-  if (!plan.needsApply) return done('unchanged', plan)
+  const recordedSha = report.record?.header.project === plan.project ? report.record.header.sha : undefined
+  if (!plan.needsApply && !isUnrecordedRestore(options.run, recordedSha, log)) return done('unchanged', plan)
   const mark = newMark()
   const runDir = runDirOf(stack.remoteDir, options.run.id)
   const changed = plan.files.filter((f) => f.change !== 'same').map((f) => f.path)
@@ -115,7 +107,8 @@ export async function deployToSwarm(
       project: plan.project,
       mode: plan.full ? 'full' : 'surgical',
       services: plan.deploy,
-      removed: plan.removed.map((s) => s.service)
+      removed: plan.removed.map((s) => s.service),
+      ...(options.run.restores && { restores: options.run.restores })
     } satisfies AuditEntry)
   })
     .code(SWARM_LIBRARY)

@@ -387,7 +387,12 @@ export function computeSwarmPlan(input: SwarmPlanInput): SwarmPlan {
       strategy:
         asRecord(asRecord(definition.deploy).update_config).order === 'start-first' ? 'start-first' : 'recreate',
       reasons: shown === 'full' ? [fullReason!] : shown === 'requested' ? ["listed in 'services'"] : reasons,
-      oldImage: live ? stripDigest(live.image) : undefined,
+      // The file's reference as deployed (its digest pin kept, for a restore to write back) unless changed by hand.
+      oldImage: live
+        ? stripDigest(live.image) === stripDigest(live.fileImage)
+          ? live.fileImage
+          : stripDigest(live.image)
+        : undefined,
       newImage: typeof definition.image === 'string' ? definition.image : undefined,
       containers: [],
       inputs: {},

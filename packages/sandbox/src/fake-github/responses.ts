@@ -2,6 +2,11 @@
  * GitHub's REST error responses, as its docs and api.github.com give them:
  * a JSON body `{ message, documentation_url, status, errors? }` and the headers that go with it.
  */
+/** GitHub's 422 for a request body it refuses, with the validation details and the endpoint's documentation. */
+export function validationFailed(errors: unknown[], documentationUrl: string): ErrorResponse {
+  return { status: 422, message: 'Validation Failed', errors, documentationUrl }
+}
+
 export interface ErrorResponse {
   status: number
   message: string

@@ -2,8 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { exec } from '../exec'
-import { errorBody, type ErrorResponse } from './responses'
+import { errorBody, validationFailed, type ErrorResponse } from './responses'
 import { renderRunName } from './run-name'
+
+/** How a route handler answers: a JSON reply, or one of GitHub's error responses. */
+type Reply = (status: number, json?: unknown) => void
+type Fail = (response: ErrorResponse) => void
 
 /** One request as the server received it, with the status it answered. */
 export interface RecordedRequest {
@@ -343,11 +347,7 @@ export class FakeGitHub {
     return match !== null && this.options.tokens.includes(match[1])
   }
 
-  private route(
-    request: RecordedRequest,
-    reply: (status: number, json?: unknown) => void,
-    fail: (response: ErrorResponse) => void
-  ): void {
+  private route(request: RecordedRequest, reply: Reply, fail: Fail): void {
     const notFound = () => fail({ status: 404, message: 'Not Found' })
     const match = /^\/repos\/([^/]+)\/([^/]+)(\/.*)$/.exec(request.path)
     if (!match) return notFound()
@@ -385,12 +385,7 @@ export class FakeGitHub {
   }
 
   /** POST /repos/{owner}/{repo}/dispatches: 204 No Content, or 422 with GitHub's limits. */
-  private dispatch(
-    repository: string,
-    request: RecordedRequest,
-    reply: (status: number, json?: unknown) => void,
-    fail: (response: ErrorResponse) => void
-  ): void {
+  private dispatch(repository: string, request: RecordedRequest, reply: Reply, fail: Fail): void {
     const body = request.body as { event_type?: unknown; client_payload?: unknown } | undefined
     const invalid = (problem: string) =>
       fail({
@@ -464,12 +459,7 @@ export class FakeGitHub {
   }
 
   /** POST /repos/{owner}/{repo}/deployments: 201 with the deployment (no auto-merge, no required contexts here). */
-  private createDeployment(
-    repository: string,
-    request: RecordedRequest,
-    reply: (status: number, json?: unknown) => void,
-    fail: (response: ErrorResponse) => void
-  ): void {
+  private createDeployment(repository: string, request: RecordedRequest, reply: Reply, fail: Fail): void {
     const body = (request.body ?? {}) as {
       ref?: unknown
       environment?: unknown
@@ -477,12 +467,12 @@ export class FakeGitHub {
       transient_environment?: unknown
     }
     if (typeof body.ref !== 'string' || body.ref === '') {
-      return fail({
-        status: 422,
-        message: 'Validation Failed',
-        errors: [{ resource: 'Deployment', field: 'ref', code: 'missing_field' }],
-        documentationUrl: 'https://docs.github.com/rest/deployments/deployments#create-a-deployment'
-      })
+      return fail(
+        validationFailed(
+          [{ resource: 'Deployment', field: 'ref', code: 'missing_field' }],
+          'https://docs.github.com/rest/deployments/deployments#create-a-deployment'
+        )
+      )
     }
     const deployment: FakeDeployment = {
       id: 5000 + this.deploymentList.length + 1,
@@ -502,12 +492,7 @@ export class FakeGitHub {
    * default) adds an inactive status to the environment's earlier non-transient deployments
    * whose last state was success.
    */
-  private createDeploymentStatus(
-    deployment: FakeDeployment,
-    request: RecordedRequest,
-    reply: (status: number, json?: unknown) => void,
-    fail: (response: ErrorResponse) => void
-  ): void {
+  private createDeploymentStatus(deployment: FakeDeployment, request: RecordedRequest, reply: Reply, fail: Fail): void {
     const body = (request.body ?? {}) as {
       state?: unknown
       description?: unknown
@@ -517,28 +502,25 @@ export class FakeGitHub {
     }
     const documentationUrl = 'https://docs.github.com/rest/deployments/statuses#create-a-deployment-status'
     if (typeof body.state !== 'string' || !deploymentStates.includes(body.state)) {
-      return fail({
-        status: 422,
-        message: 'Validation Failed',
-        errors: [{ resource: 'DeploymentStatus', field: 'state', code: 'invalid' }],
-        documentationUrl
-      })
+      return fail(
+        validationFailed([{ resource: 'DeploymentStatus', field: 'state', code: 'invalid' }], documentationUrl)
+      )
     }
     const description = typeof body.description === 'string' ? body.description : ''
     if (description.length > 140) {
-      return fail({
-        status: 422,
-        message: 'Validation Failed',
-        errors: [
-          {
-            resource: 'DeploymentStatus',
-            field: 'description',
-            code: 'custom',
-            message: 'description is too long (maximum is 140 characters)'
-          }
-        ],
-        documentationUrl
-      })
+      return fail(
+        validationFailed(
+          [
+            {
+              resource: 'DeploymentStatus',
+              field: 'description',
+              code: 'custom',
+              message: 'description is too long (maximum is 140 characters)'
+            }
+          ],
+          documentationUrl
+        )
+      )
     }
     const status: FakeDeploymentStatus = {
       state: body.state,
@@ -645,12 +627,7 @@ export class FakeGitHub {
   }
 
   /** POST /repos/{owner}/{repo}/pulls: 201 with the pull request, or 422 as GitHub words it. */
-  private createPull(
-    repository: string,
-    request: RecordedRequest,
-    reply: (status: number, json?: unknown) => void,
-    fail: (response: ErrorResponse) => void
-  ): void {
+  private createPull(repository: string, request: RecordedRequest, reply: Reply, fail: Fail): void {
     const body = (request.body ?? {}) as {
       title?: unknown
       head?: unknown
@@ -660,30 +637,30 @@ export class FakeGitHub {
     }
     const missing = ['head', 'base'].filter((field) => typeof body[field as 'head' | 'base'] !== 'string')
     if (missing.length > 0) {
-      return fail({
-        status: 422,
-        message: 'Validation Failed',
-        errors: missing.map((field) => ({ resource: 'PullRequest', field, code: 'missing_field' })),
-        documentationUrl: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request'
-      })
+      return fail(
+        validationFailed(
+          missing.map((field) => ({ resource: 'PullRequest', field, code: 'missing_field' })),
+          'https://docs.github.com/rest/pulls/pulls#create-a-pull-request'
+        )
+      )
     }
     const head = body.head as string
     const base = body.base as string
     if (
       this.pulls.some((p) => p.repository === repository && p.state === 'open' && p.head === head && p.base === base)
     ) {
-      return fail({
-        status: 422,
-        message: 'Validation Failed',
-        errors: [
-          {
-            resource: 'PullRequest',
-            code: 'custom',
-            message: `A pull request already exists for ${repository.split('/')[0]}:${head}.`
-          }
-        ],
-        documentationUrl: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request'
-      })
+      return fail(
+        validationFailed(
+          [
+            {
+              resource: 'PullRequest',
+              code: 'custom',
+              message: `A pull request already exists for ${repository.split('/')[0]}:${head}.`
+            }
+          ],
+          'https://docs.github.com/rest/pulls/pulls#create-a-pull-request'
+        )
+      )
     }
     const pull: FakePullRequest = {
       number: this.pulls.length + 1,

@@ -456,4 +456,20 @@ describe('deployToHost', () => {
     )
     expect(log.lines).toContain('warning: old: removing its container failed')
   })
+  it('a connection lost during the inspection fails the host before any change, saying so', async () => {
+    const host = new FakeHost({
+      containers: [running],
+      record: recordOf('web-hash-1'),
+      applies: [],
+      inspect: () => {
+        throw new ConnectionLostError('The connection to deploy@vm1:22 was lost: ECONNRESET')
+      }
+    })
+    const outcome = await deployToHost(host, options(), recorder())
+    expect(outcome.result).toBe('failed')
+    expect(outcome.error).toBeInstanceOf(UserError)
+    expect(outcome.error?.message).toBe('The connection to deploy@vm1:22 was lost: ECONNRESET while inspecting it')
+    expect(outcome.error?.fix).toMatch(/^Nothing was changed on the host/)
+    expect(host.calls).toEqual(['inspect'])
+  })
 })

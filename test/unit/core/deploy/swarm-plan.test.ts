@@ -126,6 +126,17 @@ describe('computeSwarmPlan', () => {
     expect(result.previous).toEqual(['web'])
   })
 
+  it("gives the file's digest-pinned reference as the old image (a restore writes it back), and what runs when changed by hand", () => {
+    const pinned = 'registry/web:v0@sha256:0123'
+    const live = [
+      liveLine(empty, 'web', { ...web, image: pinned }),
+      liveLine(empty, 'worker', worker, { image: 'registry/worker:hotfix@sha256:4567' })
+    ]
+    const result = plan(inspection({ live, record: record() }))
+    expect(result.services.find((s) => s.service === 'web')?.oldImage).toBe(pinned)
+    expect(result.services.find((s) => s.service === 'worker')?.oldImage).toBe('registry/worker:hotfix')
+  })
+
   it('reports an image changed by hand and a spec changed by hand as drift', () => {
     const live = [
       liveLine(empty, 'web', web, { image: 'registry/web:hotfix@sha256:0123' }),
