@@ -3,7 +3,7 @@
 // (a migration) and the deploy reported to GitHub's Deployments API (the local stand-in, every
 // request checked against GitHub's OpenAPI description). The scenarios build on each other.
 import { randomBytes } from 'node:crypto'
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   exec,
