@@ -329,6 +329,20 @@ describe('orchestrator: swarm on two nodes', () => {
   })
 
   maybe(
+    'a pre-deploy job whose image the worker cannot pull (no login) stops the deploy before any service changes',
+    async () => {
+      const before = await versions()
+      await writeStack(bench.images.webV2, { private: true, preDeploy: 'echo never' })
+      const run = expectFailure(await swarmDeploy())
+      expect(printed(run)).toMatch(/the pre-deploy command of private could not run \(its task was rejected\)/)
+      expect(printed(run)).toContain(`No such image: ${privateImage}`)
+      expect(printed(run)).toContain("give 'registry', 'registry-username' and 'registry-password'")
+      expect(await versions()).toEqual(before)
+      expect(await docker(['service', 'ls', '-q', '--filter', 'label=io.gitops-lite.pre-deploy'])).toBe('')
+    }
+  )
+
+  maybe(
     'a private image without the registry login: the worker cannot pull it, the deploy says so and changes nothing else',
     async () => {
       const before = await versions()

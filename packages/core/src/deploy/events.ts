@@ -120,7 +120,9 @@ export class EventReader {
             ? `timed out (command-timeout)`
             : /^[0-9]+$/.test(state ?? '')
               ? `exited with code ${state}`
-              : `could not run (its task was ${state})`
+              : state === 'not-created'
+                ? "could not be started as a Swarm job (docker's message is above)"
+                : `could not run (its task was ${state})`
         const last = this.recent.filter((line) => line.trim() !== '')
         this.failure ??=
           `the pre-deploy command of ${subject} ${how}` +
@@ -128,6 +130,8 @@ export class EventReader {
             ? `; its last lines:\n${last.map((line) => `  | ${line}`).join('\n')}`
             : ' and printed nothing')
         const command = this.preDeploy.get(subject)
+        if (this.recent.some((line) => line.includes('No such image')))
+          this.failureFix ??= `The node could not pull the new image of ${subject}: if its registry needs a login, give 'registry', 'registry-username' and 'registry-password'; else check the image name and tag. Nothing was deployed.`
         this.failureFix ??= `Fix the command${command ? ` (${shellCommand(command)})` : ''} (x-gitops-lite.pre-deploy of ${subject} in the compose file) or what it needs, and rerun; the files were put back and nothing was deployed.`
         this.log.warning(`${subject}: the pre-deploy command ${how}`)
         break

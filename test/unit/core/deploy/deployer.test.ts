@@ -284,7 +284,8 @@ describe('deployToHost', () => {
     for (const [state, how] of [
       ['3', 'exited with code 3'],
       ['124', 'timed out (command-timeout)'],
-      ['rejected', 'could not run (its task was rejected)']
+      ['rejected', 'could not run (its task was rejected)'],
+      ['not-created', "could not be started as a Swarm job (docker's message is above)"]
     ]) {
       const host = new FakeHost({
         containers: [running],

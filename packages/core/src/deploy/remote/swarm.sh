@@ -193,6 +193,7 @@ gl_swarm_job_rm() {
 gl_swarm_stop_before_change() {
   gl_swarm_job_rm
   gl_logout
+  rm -f "$GL_RUN/stack.full.json"
   for gl_object in $GL_CREATED_OBJECTS; do gl_docker "${gl_object%%:*}" rm "${gl_object#*:}" > /dev/null 2>&1; done
   for gl_net in $GL_CREATED_NETWORKS; do
     gl_try=0
