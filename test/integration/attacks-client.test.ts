@@ -197,6 +197,8 @@ describe('ssh-surgical-deploy: what other users of the VM can plant', () => {
           '300'
         ])
       ).stdout.trim()
+      // compose down would not take it: its service name is refused there too.
+      group.defer('remove the planted container', () => exec('docker', ['rm', '-f', planted]).then(() => undefined))
       const containers = () =>
         exec('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=com.docker.compose.project=${project}`]).then(
           (r) => r.stdout
