@@ -16,30 +16,16 @@ import {
   type ReleaseResult,
   type SwarmService
 } from '@gitops-lite/demo'
+import { json, sandboxNarrative } from '../helpers/narrative'
 
 /** Per step: a release takes 10-25 s on two cores; a stuck one must fail, not hang CI. */
 const STEP_TIMEOUT_MS = 180_000
 
-const narrative: string[] = []
+const { log, withNarrative } = sandboxNarrative()
 let sandbox: PipelineSandbox
 let scratch: string
 let swarmBefore: boolean
 const results: ReleaseResult[] = []
-
-async function withNarrative(body: () => Promise<void> | void): Promise<void> {
-  try {
-    await body()
-  } catch (error) {
-    const err = error as Error
-    err.message += `\n\nLast lines of the sandbox narrative:\n${narrative.slice(-60).join('\n')}`
-    throw err
-  }
-}
-
-function json<T>(text: string | undefined): T {
-  expect(text).toBeTruthy()
-  return JSON.parse(text!) as T
-}
 
 const swarmService = (result: ReleaseResult, service: string) => result.after[service] as SwarmService
 
@@ -54,7 +40,7 @@ beforeAll(async () => {
     dir: join((scratch = await mkdtemp(join(tmpdir(), 'gitops-lite-e2e-swarm-'))), 'sandbox'),
     projectName: `gle2eswarm${process.pid}`,
     orchestrator: 'swarm',
-    log: (line) => narrative.push(line)
+    log
   })
 }, STEP_TIMEOUT_MS)
 

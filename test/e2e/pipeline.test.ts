@@ -18,31 +18,16 @@ import {
   type ReleaseSpec,
   type PushedImage
 } from '@gitops-lite/demo'
+import { json, sandboxNarrative } from '../helpers/narrative'
 
 /** Per step: a release takes 10-40 s on two cores; a stuck one must fail, not hang CI. */
 const STEP_TIMEOUT_MS = 180_000
 
-const narrative: string[] = []
+const { log, withNarrative } = sandboxNarrative()
 let sandbox: PipelineSandbox
 let scratch: string
 let initialCompose: string
 const results: ReleaseResult[] = []
-
-/** Runs `body`; when an assertion fails, the end of the sandbox's narrative comes with it. */
-async function withNarrative(body: () => Promise<void> | void): Promise<void> {
-  try {
-    await body()
-  } catch (error) {
-    const err = error as Error
-    err.message += `\n\nLast lines of the sandbox narrative:\n${narrative.slice(-60).join('\n')}`
-    throw err
-  }
-}
-
-function json<T>(text: string | undefined): T {
-  expect(text).toBeTruthy()
-  return JSON.parse(text!) as T
-}
 
 function expectPushed(pushed: PushedImage[], expected: { service: string; tag: string }[]): void {
   expect(pushed.map((p) => `${p.service}:${p.tag}`)).toEqual(expected.map((e) => `${e.service}:${e.tag}`))
@@ -95,7 +80,7 @@ beforeAll(async () => {
   sandbox = await PipelineSandbox.up({
     dir: join((scratch = await mkdtemp(join(tmpdir(), 'gitops-lite-e2e-'))), 'sandbox'),
     projectName: `gle2e-${process.pid}`,
-    log: (line) => narrative.push(line)
+    log
   })
   initialCompose = await sandbox.infraCompose()
 }, STEP_TIMEOUT_MS)
