@@ -3,7 +3,7 @@
 // endpoint_mode: dnsrr: the bench has no routing mesh and no virtual IPs.
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { exec, freePort, type SshHost } from '@gitops-lite/sandbox'
+import { ensureSwarm, exec, freePort, leaveSwarm, removeSwarmStack, type SshHost } from '@gitops-lite/sandbox'
 import type { ActionRun } from '../helpers/run-action'
 import {
   deploy,
@@ -32,13 +32,15 @@ async function docker(args: string[]): Promise<string> {
   return (await exec('docker', args)).stdout.trim()
 }
 
+/** The names of a stack's Swarm configs. */
+function stackConfigs(name: string): Promise<string> {
+  return docker(['config', 'ls', '--format', '{{.Name}}', '--filter', `label=com.docker.stack.namespace=${name}`])
+}
+
 beforeAll(async () => {
   bench = await startDeployFixture('ssh-deploy-swarm')
   vm = await startVm(bench, 'vm', '127.0.0.1')
-  if ((await docker(['info', '--format', '{{.Swarm.LocalNodeState}}'])) !== 'active') {
-    await docker(['swarm', 'init', '--advertise-addr', '127.0.0.1'])
-    initialisedSwarm = true
-  }
+  initialisedSwarm = (await ensureSwarm()).initialised
   await mkdir(vm.remoteDir, { recursive: true })
   await writeFile(join(vm.remoteDir, '.env'), 'GREETING=hello-from-the-vm\n')
   workspace = join(bench.work, 'workspace')
@@ -47,24 +49,8 @@ beforeAll(async () => {
 }, 15 * 60_000)
 
 afterAll(async () => {
-  for (const name of [stack, firstStack]) {
-    await exec('docker', ['stack', 'rm', name]).catch(() => undefined)
-    // Configs go once their services are gone.
-    for (let i = 0; i < 30; i++) {
-      const left = await docker(['service', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${name}`])
-      if (left === '') break
-      await new Promise((resolve) => setTimeout(resolve, 1000))
-    }
-    for (const kind of ['config', 'network']) {
-      const ids = (
-        await docker([kind, 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${name}`]).catch(() => '')
-      )
-        .split('\n')
-        .filter(Boolean)
-      if (ids.length > 0) await exec('docker', [kind, 'rm', ...ids]).catch(() => undefined)
-    }
-  }
-  if (initialisedSwarm) await exec('docker', ['swarm', 'leave', '--force'])
+  for (const name of [stack, firstStack]) await removeSwarmStack(name).catch(() => undefined)
+  if (initialisedSwarm) await leaveSwarm()
   await bench?.group.cleanup()
 }, timeout)
 
@@ -180,14 +166,7 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
         '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'
       ])
       expect(env).toContain('GREETING=hello-from-the-vm')
-      const configs = await docker([
-        'config',
-        'ls',
-        '--format',
-        '{{.Name}}',
-        '--filter',
-        `label=com.docker.stack.namespace=${stack}`
-      ])
+      const configs = await stackConfigs(stack)
       expect(configs).toMatch(new RegExp(`^${stack}_motd_[0-9a-f]{12}$`))
       expect((await live('web')).tasks.split(',')).toHaveLength(2)
       const audit = await readJsonLines(join(vm.remoteDir, '.gitops-lite', 'audit.log'))
@@ -257,26 +236,12 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
   it(
     'config content change: a new config named by content, the old one removed',
     async () => {
-      const old = await docker([
-        'config',
-        'ls',
-        '--format',
-        '{{.Name}}',
-        '--filter',
-        `label=com.docker.stack.namespace=${stack}`
-      ])
+      const old = await stackConfigs(stack)
       await writeStack({ web: bench.images.webV2, worker: bench.images.worker, motd: 'changed\n' })
       const run = expectSuccess(await swarmDeploy())
       expect(output(run, 'deployed')).toEqual(['web'])
       expect(planOf(run).services.find((s) => s.service === 'web')?.reasons).toEqual(['configs changed'])
-      const now = await docker([
-        'config',
-        'ls',
-        '--format',
-        '{{.Name}}',
-        '--filter',
-        `label=com.docker.stack.namespace=${stack}`
-      ])
+      const now = await stackConfigs(stack)
       expect(now).not.toBe(old)
       expect(now.split('\n')).toHaveLength(1)
     },
@@ -432,14 +397,7 @@ describe('ssh-surgical-deploy with orchestrator: swarm', () => {
       ])
       expect(attached.trim()).toBe(await docker(['network', 'inspect', network, '--format', '{{.Id}}']))
       // So did the content-named config: one, the service's.
-      const configs = await docker([
-        'config',
-        'ls',
-        '--format',
-        '{{.Name}}',
-        '--filter',
-        `label=com.docker.stack.namespace=${firstStack}`
-      ])
+      const configs = await stackConfigs(firstStack)
       expect(configs).toMatch(new RegExp(`^${firstStack}_motd_[0-9a-f]{12}$`))
       expect(
         await docker([
