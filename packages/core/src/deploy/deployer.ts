@@ -96,13 +96,16 @@ export function newMark(): string {
   return `@@gitops-lite-${randomBytes(6).toString('hex')}`
 }
 
-/** Plans and, unless it is a dry run, applies the deploy on one host. */
-export async function deployToHost(shell: RemoteShell, options: DeployOptions, log: DeployLog): Promise<HostOutcome> {
+/**
+ * One host's outcome in the making: the health states and removal failures the apply's events
+ * fill in, and `done`, which ends it with a result (timed from this call).
+ */
+export function outcomeOf(host: string) {
   const started = Date.now()
   const health: Record<string, string> = {}
   const removeFailed: string[] = []
   const done = (result: HostResult, plan?: HostPlan, error?: UserError): HostOutcome => ({
-    host: shell.name,
+    host,
     result,
     plan,
     health,
@@ -110,6 +113,12 @@ export async function deployToHost(shell: RemoteShell, options: DeployOptions, l
     ...(removeFailed.length > 0 && { removeFailed }),
     durationMs: Date.now() - started
   })
+  return { health, removeFailed, done }
+}
+
+/** Plans and, unless it is a dry run, applies the deploy on one host. */
+export async function deployToHost(shell: RemoteShell, options: DeployOptions, log: DeployLog): Promise<HostOutcome> {
+  const { health, removeFailed, done } = outcomeOf(shell.name)
   const { limits } = options
   for (let attempt = 1; ; attempt++) {
     const inspected = await inspectUnlessLost(() => inspectAndPlan(shell, options, log))

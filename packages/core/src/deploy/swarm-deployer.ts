@@ -7,11 +7,11 @@ import {
   isUnrecordedRestore,
   lostWhileDeploying,
   newMark,
+  outcomeOf,
   runDetachedApply,
   type DeployLog,
   type DeployOptions,
-  type HostOutcome,
-  type HostResult
+  type HostOutcome
 } from './deployer'
 import { describeOwner, EventReader, preDeployOf } from './events'
 import { formatPlan } from './format'
@@ -60,18 +60,7 @@ export async function deployToSwarm(
   options: SwarmDeployOptions,
   log: DeployLog
 ): Promise<HostOutcome> {
-  const started = Date.now()
-  const health: Record<string, string> = {}
-  const removeFailed: string[] = []
-  const done = (result: HostResult, plan?: SwarmPlan, error?: UserError): HostOutcome => ({
-    host: shell.name,
-    result,
-    plan,
-    health,
-    error,
-    ...(removeFailed.length > 0 && { removeFailed }),
-    durationMs: Date.now() - started
-  })
+  const { health, removeFailed, done } = outcomeOf(shell.name)
   const { limits } = options
   const stack = swarmStack(options.stack)
   const inspected = await inspectUnlessLost(() => inspectAndPlan(shell, options, log))
