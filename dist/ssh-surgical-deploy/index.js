@@ -74675,13 +74675,16 @@ const maxPlanAttempts = 3;
 function newMark() {
     return `@@gitops-lite-${(0,external_node_crypto_.randomBytes)(6).toString('hex')}`;
 }
-/** Plans and, unless it is a dry run, applies the deploy on one host. */
-async function deployToHost(shell, options, log) {
+/**
+ * One host's outcome in the making: the health states and removal failures the apply's events
+ * fill in, and `done`, which ends it with a result (timed from this call).
+ */
+function outcomeOf(host) {
     const started = Date.now();
     const health = {};
     const removeFailed = [];
     const done = (result, plan, error) => ({
-        host: shell.name,
+        host,
         result,
         plan,
         health,
@@ -74689,6 +74692,11 @@ async function deployToHost(shell, options, log) {
         ...(removeFailed.length > 0 && { removeFailed }),
         durationMs: Date.now() - started
     });
+    return { health, removeFailed, done };
+}
+/** Plans and, unless it is a dry run, applies the deploy on one host. */
+async function deployToHost(shell, options, log) {
+    const { health, removeFailed, done } = outcomeOf(shell.name);
     const { limits } = options;
     for (let attempt = 1;; attempt++) {
         const inspected = await inspectUnlessLost(() => inspectAndPlan(shell, options, log));
@@ -75327,18 +75335,7 @@ function swarmStack(stack) {
 }
 /** Plans and, unless it is a dry run, deploys the stack through one manager of a swarm. */
 async function deployToSwarm(shell, options, log) {
-    const started = Date.now();
-    const health = {};
-    const removeFailed = [];
-    const done = (result, plan, error) => ({
-        host: shell.name,
-        result,
-        plan,
-        health,
-        error,
-        ...(removeFailed.length > 0 && { removeFailed }),
-        durationMs: Date.now() - started
-    });
+    const { health, removeFailed, done } = outcomeOf(shell.name);
     const { limits } = options;
     const stack = swarmStack(options.stack);
     const inspected = await inspectUnlessLost(() => swarm_deployer_inspectAndPlan(shell, options, log));
