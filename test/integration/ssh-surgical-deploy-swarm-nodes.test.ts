@@ -347,9 +347,12 @@ describe('orchestrator: swarm on two nodes', () => {
     async () => {
       const before = await versions()
       await writeStack(bench.images.webV2, { private: true })
-      const run = expectFailure(await swarmDeploy({ 'health-timeout': '45s' }))
-      // The worker's tasks are rejected ("No such image": the registry refused it the image).
+      const run = expectFailure(await swarmDeploy({ 'health-timeout': '150s' }))
+      // The worker's tasks are rejected ("No such image": the registry refused it the image). Swarm
+      // would retry them for ever: the wait stops after three, not at the health timeout.
       expect(printed(run)).toContain(`No such image: ${privateImage}`)
+      expect(printed(run)).toContain('private failed: tasks rejected, the image could not be pulled')
+      expect(printed(run)).not.toContain('not converged')
       expect(printed(run)).toMatch(/private could not start: the nodes could not pull its image/)
       expect(printed(run)).toContain("give 'registry', 'registry-username' and 'registry-password'")
       expect(await versions()).toEqual(before)

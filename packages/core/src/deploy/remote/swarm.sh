@@ -318,7 +318,14 @@ gl_swarm_wait() {
           gl_event failed "$gl_s" "update-$4"
           rm -rf "$gl_dir"
           return 1 ;;
-        *) gl_pending="$gl_pending $gl_s" ;;
+        *)
+          if gl_swarm_unpullable "$gl_s"; then
+            GL_FAILED=$gl_s
+            gl_event failed "$gl_s" "tasks-rejected,-the-image-could-not-be-pulled"
+            rm -rf "$gl_dir"
+            return 1
+          fi
+          gl_pending="$gl_pending $gl_s" ;;
       esac
     done
     if [ -z "$gl_pending" ]; then
@@ -335,6 +342,14 @@ gl_swarm_wait() {
     fi
     sleep 1
   done
+}
+
+# Whether the nodes keep rejecting the tasks of a service's current image because they cannot
+# pull it (no login, no such tag). Swarm retries such tasks for ever: the wait stops at three.
+gl_swarm_unpullable() {
+  gl_img=$(gl_docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${GL_PROJECT}_$1" 2>/dev/null) || return 1
+  gl_docker service ps --no-trunc --filter desired-state=shutdown --format '{{.Image}}|{{.Error}}' "${GL_PROJECT}_$1" 2>/dev/null |
+    awk -v image="$gl_img|" 'index($0, image) == 1 && index($0, "No such image") { n++ } END { exit n < 3 }'
 }
 
 # The failed service's task errors and last log lines.
