@@ -833,6 +833,21 @@ gl_finish() {
   exit "$2"
 }
 
+# The end of a deploy whose services are up and healthy: the record written by the given
+# command, then success, or which of the two went wrong.
+# Arguments: 1 when the services gone from the files were removed (else 0), the record's file
+# name under the state folder, the command that writes it.
+gl_finish_deployed() {
+  gl_fd_removed=$1 gl_fd_file=$2
+  shift 2
+  if ! "$@"; then
+    printf 'gitops-lite: %s\n' "the services are deployed, but $GL_STATE/$gl_fd_file could not be written" >&2
+    gl_finish deployed-without-record "$GL_EXIT_DEPLOYED_WITHOUT_RECORD"
+  fi
+  [ "$gl_fd_removed" = 1 ] || gl_finish remove-failed "$GL_EXIT_REMOVE_FAILED"
+  gl_finish success "$GL_EXIT_OK"
+}
+
 gl_apply_main() {
   if ! gl_pull $GL_DEPLOY; then gl_finish failed "$GL_EXIT_FAILED_BEFORE_CHANGE"; fi
   if ! gl_swap; then
@@ -849,12 +864,7 @@ gl_apply_main() {
   elif gl_wait_healthy $GL_RECREATE; then
     gl_removed=1
     gl_remove_containers $GL_REMOVE || gl_removed=0
-    if ! gl_write_record $GL_DEPLOY; then
-      printf 'gitops-lite: %s\n' "the services are deployed, but $GL_STATE/state could not be written" >&2
-      gl_finish deployed-without-record "$GL_EXIT_DEPLOYED_WITHOUT_RECORD"
-    fi
-    [ "$gl_removed" = 1 ] || gl_finish remove-failed "$GL_EXIT_REMOVE_FAILED"
-    gl_finish success "$GL_EXIT_OK"
+    gl_finish_deployed "$gl_removed" state gl_write_record $GL_DEPLOY
   fi
   gl_show_logs "$GL_FAILED"
   [ "$GL_ROLLBACK" = 1 ] || gl_finish failed "$GL_EXIT_FAILED_NO_ROLLBACK"

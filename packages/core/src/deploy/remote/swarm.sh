@@ -447,12 +447,7 @@ gl_swarm_apply_main() {
     gl_removed=1
     gl_swarm_remove || gl_removed=0
     gl_swarm_prune_objects
-    if ! gl_swarm_write_record; then
-      printf 'gitops-lite: %s\n' "the services are deployed, but $GL_STATE/swarm-state could not be written" >&2
-      gl_finish deployed-without-record "$GL_EXIT_DEPLOYED_WITHOUT_RECORD"
-    fi
-    [ "$gl_removed" = 1 ] || gl_finish remove-failed "$GL_EXIT_REMOVE_FAILED"
-    gl_finish success "$GL_EXIT_OK"
+    gl_finish_deployed "$gl_removed" swarm-state gl_swarm_write_record
   fi
   gl_swarm_show_logs "$GL_FAILED"
   [ "$GL_ROLLBACK" = 1 ] || gl_finish failed "$GL_EXIT_FAILED_NO_ROLLBACK"
