@@ -210,17 +210,7 @@ async function inspectAndPlan(
     )
   }
   const paths = pathsToDigest(report, files, options.envFiles)
-  const hostDigests = new Map<string, string>()
-  if (paths.length > 0) {
-    const digestMark = newMark()
-    const digested = await shell.exec(attachedCommand, {
-      stdin: digestScript(stack, paths, digestMark, limits),
-      timeoutMs: limits.commandTimeoutSeconds * 1000
-    })
-    if (digested.code !== 0) throw remoteError(shell.name, 'digest of the files services read', digested, limits, log)
-    const lines = digested.stdout.split('\n').filter(Boolean)
-    paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'))
-  }
+  const hostDigests = await hostDigestsOf(shell, stack, paths, limits, log, 'digest of the files services read')
   const plan = computePlan({
     report,
     uploads: files,
@@ -279,6 +269,30 @@ export function isUnrecordedRestore(run: RunInfo, recordedSha: string | undefine
     `${run.sha.slice(0, 7)} writes back the images of the failed release ${run.restores.slice(0, 7)}; recording it`
   )
   return true
+}
+
+/**
+ * Digests of files the plan compares but the run does not upload, read on the host ('missing'
+ * for one that is not there); `what` names the step in an error.
+ */
+export async function hostDigestsOf(
+  shell: RemoteShell,
+  stack: StackTarget,
+  paths: readonly string[],
+  limits: ScriptLimits,
+  log: DeployLog,
+  what: string
+): Promise<Map<string, string>> {
+  const hostDigests = new Map<string, string>()
+  if (paths.length === 0) return hostDigests
+  const digested = await shell.exec(attachedCommand, {
+    stdin: digestScript(stack, paths, newMark(), limits),
+    timeoutMs: limits.commandTimeoutSeconds * 1000
+  })
+  if (digested.code !== 0) throw remoteError(shell.name, what, digested, limits, log)
+  const lines = digested.stdout.split('\n').filter(Boolean)
+  paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'))
+  return hostDigests
 }
 
 /** The inspection's result, or the error for a connection lost during it (nothing was changed yet). */

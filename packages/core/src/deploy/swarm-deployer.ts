@@ -3,6 +3,7 @@ import type { ShellScript } from '../shell'
 import { ConnectionLostError, type RemoteShell } from '../ssh/client'
 import { remoteError } from './apply-result'
 import {
+  hostDigestsOf,
   inspectUnlessLost,
   isUnrecordedRestore,
   lostWhileDeploying,
@@ -15,13 +16,13 @@ import {
 } from './deployer'
 import { describeOwner, EventReader, preDeployOf } from './events'
 import { formatPlan } from './format'
-import { jsonPrefix, RECORD_SCHEMA, type AuditEntry } from './record'
+import { jsonPrefix, RECORD_SCHEMA } from './record'
+import { auditPrefix } from './record-lines'
 import { ExitCode, SWARM_LIBRARY } from './remote'
 import { hostSecrets } from './secrets'
 import {
   attachedCommand,
   base64Lines,
-  digestScript,
   libraryScript,
   runDirOf,
   stagedFilesScript,
@@ -87,18 +88,7 @@ export async function deployToSwarm(
       sha: options.run.sha,
       since: new Date().toISOString()
     }),
-    GL_AUDIT: jsonPrefix({
-      time: new Date().toISOString(),
-      actor: options.run.actor,
-      runUrl: options.run.url,
-      sha: options.run.sha,
-      host: shell.name,
-      project: plan.project,
-      mode: plan.full ? 'full' : 'surgical',
-      services: plan.deploy,
-      removed: plan.removed.map((s) => s.service),
-      ...(options.run.restores && { restores: options.run.restores })
-    } satisfies AuditEntry)
+    GL_AUDIT: auditPrefix(shell.name, plan, options)
   })
     .code(SWARM_LIBRARY)
     .code('gl_apply_begin')
@@ -272,18 +262,7 @@ async function inspectAndPlan(
   if (inspected.code !== 0) throw remoteError(shell.name, 'inspection', inspected, limits, log)
   const report = parseSwarmInspection(inspected.stdout, mark, shell.name)
   const paths = swarmPathsToDigest(report, files)
-  const hostDigests = new Map<string, string>()
-  if (paths.length > 0) {
-    const digestMark = newMark()
-    const digested = await shell.exec(attachedCommand, {
-      stdin: digestScript(stack, paths, digestMark, limits),
-      timeoutMs: limits.commandTimeoutSeconds * 1000
-    })
-    if (digested.code !== 0)
-      throw remoteError(shell.name, 'digest of the config and secret files', digested, limits, log)
-    const lines = digested.stdout.split('\n').filter(Boolean)
-    paths.forEach((path, index) => hostDigests.set(path, lines[index] ?? 'missing'))
-  }
+  const hostDigests = await hostDigestsOf(shell, stack, paths, limits, log, 'digest of the config and secret files')
   const plan = computeSwarmPlan({
     report,
     uploads: files,
