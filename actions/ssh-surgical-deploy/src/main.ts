@@ -19,6 +19,7 @@ import {
   runAction,
   startDeployment,
   log,
+  type DeployOptions,
   type HostOutcome,
   type Outcome,
   type RunInfo,
@@ -103,6 +104,25 @@ async function connectTo(target: SshTarget, settings: Settings): Promise<SshSess
   return session
 }
 
+/** What a deploy (mode surgical or full) to one host or swarm takes from the settings. */
+function deployOptionsOf(settings: Settings, run: RunInfo): DeployOptions {
+  return {
+    stack: settings.stack,
+    files: settings.files,
+    envFiles: settings.envFiles,
+    preDeploy: settings.preDeploy,
+    registries: settings.registries,
+    // Called for these two only: remove and list go elsewhere (and readSettings refuses them with swarm).
+    mode: settings.mode === 'full' ? 'full' : 'surgical',
+    services: settings.services,
+    pull: settings.pull,
+    rollback: settings.rollback,
+    dryRun: settings.dryRun,
+    limits: limitsOf(settings),
+    run
+  }
+}
+
 function limitsOf(settings: Settings): ScriptLimits {
   return {
     lockTimeoutSeconds: Math.ceil(settings.lockTimeoutMs / 1000),
@@ -116,8 +136,6 @@ function limitsOf(settings: Settings): ScriptLimits {
  * a manager deploys the stack; the others are tried in turn only when one cannot.
  */
 async function deployToManager(settings: Settings, run: RunInfo): Promise<HostOutcome> {
-  // readSettings refuses remove and list with swarm.
-  const mode = settings.mode === 'full' ? 'full' : 'surgical'
   const tried: string[] = []
   for (const target of settings.hosts) {
     const name = formatTarget(target)
@@ -133,25 +151,7 @@ async function deployToManager(settings: Settings, run: RunInfo): Promise<HostOu
     }
     const started = Date.now()
     try {
-      return await deployToSwarm(
-        session,
-        {
-          stack: settings.stack,
-          files: settings.files,
-          envFiles: settings.envFiles,
-          preDeploy: settings.preDeploy,
-          registries: settings.registries,
-          mode,
-          services: settings.services,
-          pull: settings.pull,
-          rollback: settings.rollback,
-          dryRun: settings.dryRun,
-          prune: settings.prune,
-          limits: limitsOf(settings),
-          run
-        },
-        log
-      )
+      return await deployToSwarm(session, { ...deployOptionsOf(settings, run), prune: settings.prune }, log)
     } catch (error) {
       if (error instanceof NotAManagerError && target !== settings.hosts.at(-1)) {
         log.warning(`${error.message}; trying the next host`)
@@ -200,25 +200,9 @@ async function deployTo(
     }
     if (settings.mode === 'list')
       return await listStacks(session, { stack: settings.stack, limits }, hostLog(target, settings.hosts.length))
-    return await deployToHost(
-      session,
-      {
-        stack: settings.stack,
-        files: settings.files,
-        envFiles: settings.envFiles,
-        preDeploy: settings.preDeploy,
-        registries: settings.registries,
-        mode: settings.mode,
-        services: settings.services,
-        pull: settings.pull,
-        rollback: settings.rollback,
-        dryRun: settings.dryRun,
-        limits,
-        // Per host, so two hosts that share a disk never share a run folder.
-        run: { ...run, id: `${run.id}-${index}` }
-      },
-      hostLog(target, settings.hosts.length)
-    )
+    // Per host, so two hosts that share a disk never share a run folder.
+    const options = deployOptionsOf(settings, { ...run, id: `${run.id}-${index}` })
+    return await deployToHost(session, options, hostLog(target, settings.hosts.length))
   } catch (error) {
     if (!(error instanceof UserError)) throw error
     return { host: formatTarget(target), result: 'failed', health: {}, error, durationMs: Date.now() - started }
