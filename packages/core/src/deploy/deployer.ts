@@ -191,9 +191,8 @@ async function inspectAndPlan(
 ): Promise<{ report: HostReport; plan: HostPlan }> {
   const { stack, limits, files } = options
   const mark = newMark()
-  const envFiles = [...new Set([...options.envFiles.values()].flat())]
   const inspected = await shell.exec(attachedCommand, {
-    stdin: inspectScript(stack, files, mark, limits, envFiles),
+    stdin: inspectScript(stack, files, mark, limits, options.envFiles),
     timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
   })
   // First of all: compose's and docker's messages, container logs and healthcheck output may quote them.

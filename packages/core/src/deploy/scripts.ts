@@ -1,6 +1,13 @@
 import { posix } from 'node:path'
 import { ShellScript, shellCommand } from '../shell'
-import { ATTACHED_BOOTSTRAP, DETACHED_BOOTSTRAP, exitCodeVariables, REMOTE_LIBRARY, STACKS_LIBRARY } from './remote'
+import {
+  ATTACHED_BOOTSTRAP,
+  DETACHED_BOOTSTRAP,
+  exitCodeVariables,
+  REMOTE_LIBRARY,
+  STACKS_LIBRARY,
+  SWARM_LIBRARY
+} from './remote'
 import type { HostPlan } from './plan'
 import type { StackFile } from './stack-files'
 
@@ -106,26 +113,29 @@ export function runDirOf(remoteDir: string, runId: string): string {
  * Round trip 1, read-only: refuses links where the deploy would write, stages the files in a
  * temporary directory, prints the VM's env files (for masking), then reports the compose
  * variant, the project, the resolved config and hashes of the new files, the project's
- * containers, the last deploy's record and the digests of the files now in remote-dir.
+ * containers (on a swarm: its services), the last deploy's record and the digests of the files
+ * now in remote-dir.
  */
 export function inspectScript(
   stack: StackTarget,
   files: readonly StackFile[],
   mark: string,
   limits: ScriptLimits,
-  envFiles: readonly string[] = []
+  envFiles: ReadonlyMap<string, readonly string[]> = new Map(),
+  orchestrator: 'compose' | 'swarm' = 'compose'
 ): string {
-  const script = stagedFilesScript(
-    libraryScript(
-      stack,
-      mark,
-      limits,
-      files.map((f) => f.path)
-    ).code('gl_inspect_begin'),
-    files
+  const library = libraryScript(
+    stack,
+    mark,
+    limits,
+    files.map((f) => f.path)
   )
+  if (orchestrator === 'swarm') library.code(SWARM_LIBRARY)
+  const script = stagedFilesScript(library.code('gl_inspect_begin'), files)
   // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
-  return script.command(['gl_inspect_report', ...envFiles]).toString()
+  const envPaths = [...new Set([...envFiles.values()].flat())]
+  const report = orchestrator === 'swarm' ? 'gl_swarm_inspect_report' : 'gl_inspect_report'
+  return script.command([report, ...envPaths]).toString()
 }
 
 /** Adds the commands that stage each file (after gl_inspect_begin or gl_apply_begin). */

@@ -23,6 +23,7 @@ import { hostSecrets } from './secrets'
 import {
   attachedCommand,
   base64Lines,
+  inspectScript,
   libraryScript,
   runDirOf,
   stagedFilesScript,
@@ -229,21 +230,8 @@ async function inspectAndPlan(
   const { limits, files } = options
   const stack = swarmStack(options.stack)
   const mark = newMark()
-  const script = stagedFilesScript(
-    libraryScript(
-      stack,
-      mark,
-      limits,
-      files.map((f) => f.path)
-    )
-      .code(SWARM_LIBRARY)
-      .code('gl_inspect_begin'),
-    files
-  )
-  // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
-  const envFiles = [...new Set([...options.envFiles.values()].flat())]
   const inspected = await shell.exec(attachedCommand, {
-    stdin: script.command(['gl_swarm_inspect_report', ...envFiles]).toString(),
+    stdin: inspectScript(stack, files, mark, limits, options.envFiles, 'swarm'),
     timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
   })
   // First of all: docker's messages and service logs may quote them.
