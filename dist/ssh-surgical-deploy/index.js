@@ -74571,12 +74571,18 @@ function runDirOf(remoteDir, runId) {
  * Round trip 1, read-only: refuses links where the deploy would write, stages the files in a
  * temporary directory, prints the VM's env files (for masking), then reports the compose
  * variant, the project, the resolved config and hashes of the new files, the project's
- * containers, the last deploy's record and the digests of the files now in remote-dir.
+ * containers (on a swarm: its services), the last deploy's record and the digests of the files
+ * now in remote-dir.
  */
-function inspectScript(stack, files, mark, limits, envFiles = []) {
-    const script = stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path)).code('gl_inspect_begin'), files);
+function inspectScript(stack, files, mark, limits, envFiles = new Map(), orchestrator = 'compose') {
+    const library = libraryScript(stack, mark, limits, files.map((f) => f.path));
+    if (orchestrator === 'swarm')
+        library.code(SWARM_LIBRARY);
+    const script = stagedFilesScript(library.code('gl_inspect_begin'), files);
     // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
-    return script.command(['gl_inspect_report', ...envFiles]).toString();
+    const envPaths = [...new Set([...envFiles.values()].flat())];
+    const report = orchestrator === 'swarm' ? 'gl_swarm_inspect_report' : 'gl_inspect_report';
+    return script.command([report, ...envPaths]).toString();
 }
 /** Adds the commands that stage each file (after gl_inspect_begin or gl_apply_begin). */
 function stagedFilesScript(script, files) {
@@ -74764,9 +74770,8 @@ async function deployToHost(shell, options, log) {
 async function inspectAndPlan(shell, options, log) {
     const { stack, limits, files } = options;
     const mark = newMark();
-    const envFiles = [...new Set([...options.envFiles.values()].flat())];
     const inspected = await shell.exec(attachedCommand, {
-        stdin: inspectScript(stack, files, mark, limits, envFiles),
+        stdin: inspectScript(stack, files, mark, limits, options.envFiles),
         timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
     });
     // First of all: compose's and docker's messages, container logs and healthcheck output may quote them.
@@ -75475,13 +75480,8 @@ async function swarm_deployer_inspectAndPlan(shell, options, log) {
     const { limits, files } = options;
     const stack = swarmStack(options.stack);
     const mark = newMark();
-    const script = stagedFilesScript(libraryScript(stack, mark, limits, files.map((f) => f.path))
-        .code(SWARM_LIBRARY)
-        .code('gl_inspect_begin'), files);
-    // The env_file paths: the host prints those files (and .env, .<service>.env) for masking.
-    const envFiles = [...new Set([...options.envFiles.values()].flat())];
     const inspected = await shell.exec(attachedCommand, {
-        stdin: script.command(['gl_swarm_inspect_report', ...envFiles]).toString(),
+        stdin: inspectScript(stack, files, mark, limits, options.envFiles, 'swarm'),
         timeoutMs: (limits.lockTimeoutSeconds + 2 * limits.commandTimeoutSeconds) * 1000
     });
     // First of all: docker's messages and service logs may quote them.
